@@ -1,0 +1,126 @@
+# Energy optimization suite: one non-recursive Makefile.
+#
+# Discovery is by convention, so adding a module never edits this file:
+#   libs/<lib>/*.c                 -> $(B)/libems.a (every shared library)
+#   services/<svc>/*.c minus main.c -> $(B)/lib/<svc>.a (the service core)
+#   services/<svc>/main.c          -> $(B)/bin/<svc>
+#   tools/<tool>/*.c               -> $(B)/bin/<tool>
+#   tests/unit/test_*.c            -> $(B)/tests/unit/test_*        (Check)
+#   tests/integration/test_*.c     -> $(B)/tests/integration/test_* (Check)
+# An optional services/<svc>/build.mk or tools/<tool>/build.mk may add
+# LDLIBS_<name> (extra libraries for that binary).
+
+B       ?= build
+CC      ?= cc
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CFLAGS  += -std=c11 -Wall -Wextra -Werror $(OPT) -D_GNU_SOURCE \
+           -Ilibs -Iservices -I/usr/include/lpsolve -MMD -MP
+PKGS    := rdkafka avro-c libulfius hiredis yaml-0.1 jansson libpq libcurl \
+           libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+CFLAGS  += $(PKG_CFLAGS)
+LDFLAGS += -Wl,--as-needed
+LDLIBS  := $(PKG_LIBS) -llpsolve55 -lcolamd -lm -ldl -lpthread
+
+LIB_SRCS  := $(wildcard libs/*/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+SERVICES  := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
+TOOLS     := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+INT_SRCS  := $(wildcard tests/integration/test_*.c)
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT:%.c=$(B)/obj/%.o)
+
+-include $(wildcard services/*/build.mk tools/*/build.mk)
+
+core_srcs  = $(filter-out services/$(1)/main.c,$(wildcard services/$(1)/*.c))
+core_objs  = $(patsubst %.c,$(B)/obj/%.o,$(call core_srcs,$(1)))
+tool_objs  = $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/$(1)/*.c))
+SVC_ARCHIVES := $(foreach s,$(SERVICES),$(if $(call core_srcs,$(s)),$(B)/lib/$(s).a))
+
+BINS       := $(SERVICES:%=$(B)/bin/%) $(TOOLS:%=$(B)/bin/%)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
+INT_BINS   := $(INT_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
+
+.PHONY: all tests asan test test-unit test-integration deps format up down \
+        status demo bench clean lint
+all: $(BINS) tests
+
+tests: $(UNIT_BINS) $(INT_BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libems.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+define service_rules
+$(B)/lib/$(1).a: $(call core_objs,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+$(B)/bin/$(1): $(B)/obj/services/$(1)/main.o $(if $(call core_srcs,$(1)),$(B)/lib/$(1).a) $(B)/libems.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_$(1)) $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+define tool_rules
+$(B)/bin/$(1): $(call tool_objs,$(1)) $(B)/libems.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_$(1)) $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
+
+# Tests link every service core, so a core is unit-tested without its main.
+TEST_LINK = $(TEST_SUPPORT_OBJS) $(SVC_ARCHIVES) $(B)/libems.a
+TEST_LDLIBS = $(CHECK_LIBS) $(foreach s,$(SERVICES),$(LDLIBS_$(s))) $(LDLIBS)
+$(B)/tests/unit/%: tests/unit/%.c $(TEST_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(TEST_LINK) $(TEST_LDLIBS)
+$(B)/tests/integration/%: tests/integration/%.c $(TEST_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(TEST_LINK) $(TEST_LDLIBS)
+
+# Sanitizer build: same sources, separate tree.
+asan:
+	$(MAKE) B=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	        LDFLAGS="-fsanitize=address,undefined" all
+
+deps:
+	@tools/deps.sh
+
+# The README's test command: installs what it needs, builds, runs unit and
+# integration tests (normal and sanitizer builds) against a private stack.
+test: deps
+	@tools/run-tests.sh
+
+test-unit: all
+	@tools/run-tests.sh --unit-only
+
+bench: deps all
+	@tools/bench.sh
+
+up: deps all
+	@tools/stack/stack.sh up
+down:
+	@tools/stack/stack.sh down
+status:
+	@tools/stack/stack.sh status
+demo: up
+	@tools/demo.sh
+
+format:
+	@find libs services tools tests -name '*.[ch]' -print0 | xargs -0 -r clang-format -i
+
+lint:
+	@find libs services tools tests -name '*.[ch]' -print0 | xargs -0 -r clang-format --dry-run --Werror
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,136 @@
+/*
+ * bus: the suite's event bus. Kafka (librdkafka) carrying Avro (avro-c)
+ * records in the Confluent wire format: magic byte 0, 4-byte big-endian
+ * schema id, Avro binary body.
+ *
+ * Topics are named by their logical name ("energy.telemetry"); the bus adds
+ * the configured prefix ("plant1.") on the wire. The writer schema of a
+ * logical topic T is schemas/T.avsc; it is registered with the schema
+ * registry under the subject "<prefix><T>-value" when first used and its id
+ * cached. On consume, a schema id not yet seen is fetched once from the
+ * registry and cached; records are resolved into the local reader schema.
+ *
+ * Delivery: producers are idempotent (enable.idempotence=true). Consumers are
+ * at-least-once: bus_consumer_poll() hands out a batch; only after the caller
+ * made the batch's effect durable does it call bus_consumer_ack(), which
+ * commits exactly the offsets of that batch. Records that cannot be decoded
+ * (bad magic, unknown schema id, malformed body) never reach the caller: they
+ * go to "<topic>.dlq" with the original key and bytes and a header
+ * "ems.dlq.reason", are counted, and their offset is acked with the batch.
+ *
+ * Threads: a handle is used by one thread at a time. Metrics (optional) are
+ * thread-safe.
+ */
+#ifndef EMS_BUS_BUS_H
+#define EMS_BUS_BUS_H
+
+#include <avro.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obs/metrics.h"
+
+typedef struct bus_s bus_t;
+typedef struct bus_producer_s bus_producer_t;
+typedef struct bus_consumer_s bus_consumer_t;
+
+typedef struct bus_conf {
+    const char *bootstrap;     /* "host:port[,host:port]" (required) */
+    const char *registry_url;  /* "http://127.0.0.1:18081" (required) */
+    const char *schema_dir;    /* directory of <topic>.avsc (required) */
+    const char *topic_prefix;  /* prepended on the wire; NULL or "" for none */
+    const char *client_id;     /* librdkafka client.id; NULL = "ems" */
+    /* Extra librdkafka properties as a NULL-terminated list of key, value
+     * pairs (security.protocol, ssl.*, sasl.*, ...), passed through as is. */
+    const char *const *kafka_props;
+    obs_metrics_t *metrics;    /* optional; borrowed, must outlive the bus */
+} bus_conf_t;
+
+/* Returns a bus or NULL with errstr filled. Copies everything in conf except
+ * metrics. Does not contact the broker or the registry yet. */
+bus_t *bus_new(const bus_conf_t *conf, char *errstr, size_t errstr_size);
+/* Frees the bus; producers and consumers made from it must be destroyed
+ * first. NULL is a no-op. */
+void bus_destroy(bus_t *bus);
+
+/* Loads schemas/<topic>.avsc and registers it (once; cached). Returns 0 and
+ * the id, or -1 with errstr. Safe to call at start-up to fail fast. */
+int bus_schema_id(bus_t *bus, const char *topic, int32_t *id, char *errstr,
+                  size_t errstr_size);
+/* The local schema of a logical topic (loaded on demand), borrowed from the
+ * bus; NULL with errstr if the file is missing or does not parse. */
+avro_schema_t bus_schema(bus_t *bus, const char *topic, char *errstr,
+                         size_t errstr_size);
+/* Makes a new generic value of the topic's schema for the caller to fill.
+ * Returns 0, or -1 with errstr. The caller calls avro_value_decref(). */
+int bus_value_new(bus_t *bus, const char *topic, avro_value_t *out, char *errstr,
+                  size_t errstr_size);
+/* Pings the broker (metadata) and the registry; 0 when both answer. For
+ * /readyz. */
+int bus_check(bus_t *bus, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* ---- producer ---- */
+bus_producer_t *bus_producer_new(bus_t *bus, char *errstr, size_t errstr_size);
+/* Encodes value with the topic's registered schema and enqueues it. key may
+ * be NULL. timestamp_ms is the record's event time (0 = now). When the local
+ * queue is full it serves delivery reports until there is room. Returns 0, or
+ * -1 with errstr (value does not match the schema, registry unreachable). */
+int bus_produce(bus_producer_t *p, const char *topic, const char *key,
+                avro_value_t *value, int64_t timestamp_ms, char *errstr,
+                size_t errstr_size);
+/* Enqueues bytes as they are, with optional headers given as a
+ * NULL-terminated list of name, value pairs. For DLQs, tests and tools. */
+int bus_produce_raw(bus_producer_t *p, const char *topic, const void *key,
+                    size_t key_len, const void *payload, size_t len,
+                    const char *const *headers, char *errstr, size_t errstr_size);
+/* Serves delivery reports without blocking; call from the poll loop. */
+void bus_producer_poll(bus_producer_t *p);
+/* Waits until every enqueued record is delivered or timeout_ms passes.
+ * Returns 0 when all were delivered, -1 otherwise (errstr says how many are
+ * left or why delivery failed). */
+int bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errstr,
+                       size_t errstr_size);
+/* Number of records whose delivery failed permanently since creation. */
+int64_t bus_producer_failed(const bus_producer_t *p);
+/* Flushes (up to 10 s), then frees. NULL is a no-op. */
+void bus_producer_destroy(bus_producer_t *p);
+
+/* ---- consumer ---- */
+typedef struct bus_record {
+    const char *topic;        /* logical topic (no prefix) */
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms;     /* Kafka record timestamp */
+    const void *key;
+    size_t key_len;
+    int32_t schema_id;        /* writer schema id from the wire */
+    avro_value_t value;       /* decoded into the local reader schema */
+    const void *raw;          /* the original wire bytes */
+    size_t raw_len;
+} bus_record_t;
+
+/* Subscribes group_id to the logical topics. auto-commit is off; offsets are
+ * committed only by bus_consumer_ack(). Records of a group with no committed
+ * offset start at the earliest offset. */
+bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
+                                 const char *const *topics, size_t ntopics,
+                                 char *errstr, size_t errstr_size);
+/* Waits up to timeout_ms for records and returns up to max decoded records
+ * in *batch (owned by the consumer, valid until the next poll or destroy).
+ * Returns the count (0 on timeout) or -1 with errstr on a fatal error.
+ * Undecodable records are dead-lettered and counted, not returned. A poll
+ * before the previous batch was acked leaves those offsets uncommitted. */
+int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
+                      int timeout_ms, char *errstr, size_t errstr_size);
+/* Dead-letters a record of the current batch that decoded but failed the
+ * caller's validation (NaN, negative energy, ...); reason is copied into the
+ * "ems.dlq.reason" header. Its offset is committed with the batch. */
+int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec,
+                        const char *reason, char *errstr, size_t errstr_size);
+/* Commits (synchronously) the offsets of every record returned by the last
+ * poll, after making sure its dead letters were delivered. Returns 0 or -1. */
+int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size);
+/* Leaves the group (without committing) and frees. NULL is a no-op. */
+void bus_consumer_destroy(bus_consumer_t *c);
+
+#endif
