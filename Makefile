@@ -102,11 +102,13 @@ test: deps
 test-unit: all
 	@tools/run-tests.sh --unit-only
 
-bench: deps all
-	@tools/bench.sh
+# Targets that may run on a fresh machine install the packages first, then
+# re-enter make so pkg-config sees them.
+bench: deps
+	@$(MAKE) -s all && tools/bench.sh
 
-up: deps all
-	@tools/stack/stack.sh up
+up: deps
+	@$(MAKE) -s all && tools/stack/stack.sh up
 down:
 	@tools/stack/stack.sh down
 status:
