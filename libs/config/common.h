@@ -30,8 +30,8 @@ typedef struct cfg_bus {
     const char *schema_dir;   /* directory holding <topic>.avsc */
     const char *topic_prefix; /* "" or e.g. "plant1." */
     const char *client_id;
-    cfg_strmap_t kafka;    /* librdkafka properties passed through */
-    int64_t flush_timeout_ms; /* producer flush on shutdown */
+    cfg_strmap_t kafka;       /* librdkafka properties passed through */
+    int64_t flush_timeout_ms; /* bus.flush_timeout: producer flush on shutdown */
 } cfg_bus_t;
 
 typedef struct cfg_plant {
@@ -51,7 +51,6 @@ extern const cfg_option_t cfg_common_options[];
 
 /* Zeroes common and registers cfg_common_options on it. Returns 0 or -1
  * with errstr. */
-int cfg_common_add(cfg_t *cfg, cfg_common_t *common, char *errstr,
-                   size_t errstr_size);
+int cfg_common_add(cfg_t *cfg, cfg_common_t *common, char *errstr, size_t errstr_size);
 
 #endif

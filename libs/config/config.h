@@ -72,18 +72,21 @@ typedef struct cfg_strlist {
 /* One row of an option table. A table ends with a row whose key is NULL
  * (CFG_END). Use designated initializers; unused fields are zero. */
 typedef struct cfg_option {
-    const char *section;  /* "bus"; "" for a top-level key */
-    const char *key;      /* "bootstrap"; NULL ends the table */
+    const char *section; /* "bus"; "" for a top-level key */
+    const char *key;     /* "bootstrap"; NULL ends the table */
     cfg_type_t type;
-    const char *def;      /* default as text; NULL = none (zero / NULL) */
-    double min, max;      /* numeric range, inclusive; ignored unless min < max */
-    bool required;        /* must come from the file or the environment */
-    size_t offset;        /* offsetof(struct, field) in the caller struct */
-    const char *desc;     /* one sentence, for docs and --dump-config */
-    const char *choices;  /* optional for strings: "debug|info|warn|error" */
+    const char *def;     /* default as text; NULL = none (zero / NULL) */
+    double min, max;     /* numeric range, inclusive; ignored unless min < max */
+    bool required;       /* must come from the file or the environment */
+    size_t offset;       /* offsetof(struct, field) in the caller struct */
+    const char *desc;    /* one sentence, for docs and --dump-config */
+    const char *choices; /* optional for strings: "debug|info|warn|error" */
 } cfg_option_t;
 
-#define CFG_END {.key = NULL}
+#define CFG_END                                                                        \
+    {                                                                                  \
+        .key = NULL                                                                    \
+    }
 
 /* Returns an empty handle or NULL on allocation failure. */
 cfg_t *cfg_new(void);
@@ -100,8 +103,8 @@ int cfg_add_table(cfg_t *cfg, const cfg_option_t *table, void *base, char *errst
 /* Overrides the default of a registered section.key before cfg_load() (a
  * service's own HTTP port, say). value is copied. Returns 0, or -1 with
  * errstr when the key is not registered. */
-int cfg_set_default(cfg_t *cfg, const char *section, const char *key,
-                    const char *value, char *errstr, size_t errstr_size);
+int cfg_set_default(cfg_t *cfg, const char *section, const char *key, const char *value,
+                    char *errstr, size_t errstr_size);
 
 /* Applies defaults, then the YAML file at path (NULL: no file), then the
  * environment, validates, and fills every registered struct. Returns 0, or -1
