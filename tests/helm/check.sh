@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Renders helm/ems with the default values and with values-all.yaml through the
+# helm-template checker (../shared/tools/helm-template, relative to the repo
+# root) and asserts a few facts of the output. Skips when the checker is absent.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+ht="$root/../shared/tools/helm-template"
+if [ ! -x "$ht" ]; then
+  echo "skipped: helm-template not found"
+  exit 0
+fi
+chart="$root/helm/ems"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# expect NAME ACTUAL WANTED
+expect() { if [ "$2" = "$3" ]; then ok "$1 ($2)"; else bad "$1: got $2, want $3"; fi; }
+count() { grep -c -- "$1" "$2" || true; }
+
+render() { # render OUT [helm-template args...]
+  local out="$1"; shift
+  if ! "$ht" "$@" "$chart" >"$out" 2>"$tmp/err"; then
+    cat "$tmp/err"; bad "render $*"; return 1
+  fi
+}
+
+# --- default values ---
+d="$tmp/default.yaml"
+if render "$d"; then
+  expect "default: Deployments" "$(count '^kind: Deployment$' "$d")" 8
+  expect "default: Services" "$(count '^kind: Service$' "$d")" 8
+  expect "default: PodDisruptionBudgets" "$(count '^kind: PodDisruptionBudget$' "$d")" 8
+  expect "default: ConfigMaps (8 services + plant)" "$(count '^kind: ConfigMap$' "$d")" 9
+  expect "default: no ServiceMonitor" "$(count '^kind: ServiceMonitor$' "$d")" 0
+  expect "default: no sap-connector" "$(count 'name: release-name-ems-sap-connector$' "$d")" 0
+  expect "default: readOnlyRootFilesystem" "$(count 'readOnlyRootFilesystem: true' "$d")" 8
+  expect "default: runAsNonRoot (pod + container)" "$(count 'runAsNonRoot: true' "$d")" 16
+  expect "default: liveness /healthz" "$(grep -A2 'livenessProbe:' "$d" | count 'path: /healthz' -)" 8
+  expect "default: readiness /readyz" "$(grep -A2 'readinessProbe:' "$d" | count 'path: /readyz' -)" 8
+  expect "default: scrape annotations" "$(count 'prometheus.io/scrape: "true"' "$d")" 8
+fi
+
+# --- everything enabled ---
+a="$tmp/all.yaml"
+if render "$a" -f "$here/values-all.yaml" --namespace energy --name-template prod; then
+  expect "all: Deployments" "$(count '^kind: Deployment$' "$a")" 9
+  expect "all: ServiceMonitor" "$(count '^kind: ServiceMonitor$' "$a")" 1
+  expect "all: readOnlyRootFilesystem" "$(count 'readOnlyRootFilesystem: true' "$a")" 9
+  expect "all: drop ALL capabilities" "$(grep -A1 'drop:' "$a" | count '- ALL' -)" 9
+  expect "all: /tmp emptyDir" "$(grep -B1 'emptyDir:' "$a" | count 'name: tmp' -)" 9
+  expect "all: no Secret rendered" "$(count '^kind: Secret$' "$a")" 0
+  expect "all: image" "$(count 'image: "registry.example.org/ems/ems:1.2.3"' "$a")" 9
+  expect "all: ingester replicas" "$(grep -A12 'name: prod-ems-ingester$' "$a" | grep -m1 'replicas:' | tr -dc 0-9)" 3
+  expect "all: kafka sasl mounts" "$(count 'secretName: ems-kafka-sasl' "$a")" 9
+  expect "all: postgresql mounts (ingester, reporter)" "$(count 'secretName: ems-postgresql' "$a")" 2
+  expect "all: sap secret mount" "$(count 'secretName: ems-sap' "$a")" 1
+  expect "all: args" "$(count '- /etc/ems/plant/plant.yaml' "$a")" 9
+  # every credential in a config file is a file reference, never a value
+  leaked="$(grep -Ei '[[:space:]](sasl\.)?(password|username|user):' "$a" | grep -v 'file:/etc/ems/secrets/' || true)"
+  expect "all: credentials only as file references" "${leaked:-none}" none
+  # kafka on 9 services, redis on 5, postgresql on 2
+  expect "all: password references" "$(count 'password: file:/etc/ems/secrets/' "$a")" 16
+fi
+
+# --- a credential in values is refused ---
+if "$ht" --validate-only -f "$here/values-leak.yaml" "$chart" >"$tmp/leak" 2>&1; then
+  bad "values-leak.yaml: rendered, want a schema error"
+elif grep -q 'do-not-render-me' "$tmp/leak"; then
+  bad "values-leak.yaml: the error message repeats the secret"
+else
+  ok "values-leak.yaml refused by the schema"
+fi
+# --- SASL without a Secret is refused ---
+if "$ht" --validate-only --set kafka.securityProtocol=SASL_SSL "$chart" >/dev/null 2>&1; then
+  bad "SASL_SSL without kafka.sasl.existingSecret rendered"
+else
+  ok "SASL_SSL without a Secret refused"
+fi
+
+if [ "$fails" -ne 0 ]; then
+  echo "helm check: $fails failure(s)"
+  exit 1
+fi
+echo "helm check: all passed"
