@@ -418,6 +418,14 @@ static int set_map(cfg_t *cfg, cfg_entry_t *e, ydoc_t *d, yaml_node_t *node, cha
             return -1;
         }
         items[cnt++] = (char *)k;
+        /* Pass-through maps carry credentials too (sasl.password, ...):
+         * "file:/path" reads them from a mounted file, as for secrets. */
+        if (!strncmp(v, "file:", 5)) {
+            if (!(v = own(cfg, read_secret(v + 5, why, n)))) {
+                free(items);
+                return -1;
+            }
+        }
         items[cnt++] = (char *)v;
     }
     const char *const *a = own_array(cfg, items, cnt);

@@ -308,6 +308,30 @@ START_TEST(secret_from_file_masked_in_dump)
 }
 END_TEST
 
+START_TEST(map_value_from_file)
+{
+    char path[] = "/tmp/ems-mapsecret-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "sasl-pw\n", 8), 8);
+    close(fd);
+    char text[256];
+    snprintf(text, sizeof text,
+             "db: {url: x}\nsvc.kafka:\n  props:\n    sasl.password: file:%s\n"
+             "    security.protocol: SASL_SSL\n",
+             path);
+    ck_assert_msg(load(text) == 0, "%s", errstr);
+    unlink(path);
+    ck_assert_uint_eq(conf.props.n, 2);
+    ck_assert_str_eq(conf.props.kv[0], "sasl.password");
+    ck_assert_str_eq(conf.props.kv[1], "sasl-pw");
+    ck_assert_str_eq(conf.props.kv[3], "SASL_SSL");
+    ck_assert_int_eq(load("db: {url: x}\nsvc.kafka:\n  props:\n    k: file:/nonexistent/x\n"),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "cannot read secret file '/nonexistent/x'"));
+}
+END_TEST
+
 START_TEST(secret_file_missing)
 {
     ck_assert_int_eq(load("db: {url: x}\nsvc:\n  password: file:/nonexistent/pw\n"),
@@ -451,6 +475,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, missing_file);
     tcase_add_test(tc, secret_from_file_masked_in_dump);
     tcase_add_test(tc, secret_file_missing);
+    tcase_add_test(tc, map_value_from_file);
     tcase_add_test(tc, dump_shows_sources);
     tcase_add_test(tc, dump_round_trips);
     tcase_add_test(tc, duplicate_registration);
