@@ -174,8 +174,7 @@ static int db_topics_load(db_opts *o, const char *path)
     int lineno = 0, parts, rc = 0;
 
     if (!f) {
-        db_log("error", "cannot open topics file '%s': %s", path,
-               strerror(errno));
+        db_log("error", "cannot open topics file '%s': %s", path, strerror(errno));
         return -1;
     }
     while (rc == 0 && fgets(line, sizeof(line), f)) {
@@ -185,8 +184,8 @@ static int db_topics_load(db_opts *o, const char *path)
             continue;
         if (sscanf(p, "%249s %d %1s", name, &parts, extra) != 2 || parts < 1 ||
             parts > 1000) {
-            db_log("error", "%s:%d: expected 'topic partitions' (1..1000)",
-                   path, lineno);
+            db_log("error", "%s:%d: expected 'topic partitions' (1..1000)", path,
+                   lineno);
             rc = -1;
         } else {
             rc = db_topic_add(o, name, parts);
@@ -269,16 +268,26 @@ static int db_parse_args(db_opts *o, int argc, char **argv)
             break;
         case 'b':
             if (db_parse_int(optarg, 1, 16, &o->brokers) != 0)
-                return db_log("error", "invalid --brokers '%s' (1..16)",
-                              optarg),
-                       -1;
+                return db_log("error", "invalid --brokers '%s' (1..16)", optarg), -1;
             break;
-        case 't': o->topics_file = optarg; break;
-        case 'x': o->prefix = optarg; break;
-        case 'P': o->pidfile = optarg; break;
-        case 'r': o->ready_file = optarg; break;
-        case 'h': db_usage(stdout); exit(0);
-        default: db_usage(stderr); return -1;
+        case 't':
+            o->topics_file = optarg;
+            break;
+        case 'x':
+            o->prefix = optarg;
+            break;
+        case 'P':
+            o->pidfile = optarg;
+            break;
+        case 'r':
+            o->ready_file = optarg;
+            break;
+        case 'h':
+            db_usage(stdout);
+            exit(0);
+        default:
+            db_usage(stderr);
+            return -1;
         }
     }
     if (optind < argc)
@@ -311,9 +320,39 @@ static int db_create_topics(rd_kafka_mock_cluster_t *mc, const db_opts *o)
     for (int i = 0; i < o->ntopics; i++) {
         rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
             mc, o->topics[i].name, o->topics[i].partitions, rf);
-        if (err) {
+        if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            /* a client auto-created it in the moment since listening */
+            db_log("warn", "topic '%s' was auto-created first", o->topics[i].name);
+        } else if (err) {
             db_log("error", "cannot create topic '%s': %s", o->topics[i].name,
                    rd_kafka_err2str(err));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* librdkafka 2.0 aborts when a mock listener cannot bind, so each port is
+ * tried here first. Returns 0 when every port is free, -1 naming the first
+ * one in use. */
+static int db_ports_free(const db_opts *o)
+{
+    for (int i = 0; i < o->brokers; i++) {
+        struct sockaddr_in sin;
+        int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+        if (fd < 0)
+            return db_log("error", "socket: %s", strerror(errno)), -1;
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons((uint16_t)(o->port + i));
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        rc = bind(fd, (const struct sockaddr *)&sin, sizeof(sin));
+        close(fd);
+        if (rc != 0) {
+            db_log("error", "cannot listen on 127.0.0.1:%d: %s", o->port + i,
+                   strerror(errno));
             return -1;
         }
     }
@@ -364,8 +403,10 @@ int main(int argc, char **argv)
     o->prefix = "";
     if (db_parse_args(o, argc, argv) != 0)
         goto cleanup;
-    if ((o->topics_file ? db_topics_load(o, o->topics_file)
-                        : db_topics_builtin(o)) != 0)
+    if ((o->topics_file ? db_topics_load(o, o->topics_file) : db_topics_builtin(o)) !=
+        0)
+        goto cleanup;
+    if (db_ports_free(o) != 0)
         goto cleanup;
     db_install_signals();
     if (!(rk = db_handle_new()))
@@ -373,8 +414,7 @@ int main(int argc, char **argv)
     db_base_port = o->port;
     mc = rd_kafka_mock_cluster_new(rk, o->brokers);
     if (!mc) {
-        db_log("error",
-               "cannot start %d broker(s) on 127.0.0.1:%d: port in use?",
+        db_log("error", "cannot start %d broker(s) on 127.0.0.1:%d: port in use?",
                o->brokers, o->port);
         goto cleanup;
     }
