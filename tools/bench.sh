@@ -9,7 +9,7 @@ ROOT=$PWD
 tools/stack/stack.sh up --test >var/bench-stack.log 2>&1 || {
   echo "bench: test stack did not start, see var/bench-stack.log"; exit 1; }
 trap 'tools/stack/stack.sh down --test >>var/bench-stack.log 2>&1' EXIT
-set -a; . var/test/stack.env; set +a
+eval "$(grep "^EMS_TEST_" var/test/stack.env | sed "s/^/export /")"
 export EMS_TEST_ROOT=$ROOT EMS_TEST_BIN=$ROOT/build/bin
 
 for b in build/bin/bench-*; do

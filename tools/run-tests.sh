@@ -62,7 +62,9 @@ stack_up() {
   tools/stack/stack.sh up --test >"$LOGDIR/stack-up.log" 2>&1 || {
     echo "FAIL test stack did not start, see $LOGDIR/stack-up.log"; tail -20 "$LOGDIR/stack-up.log"
     return 1; }
-  set -a; . var/test/stack.env; set +a
+  # Only the EMS_TEST_* names: the EMS_<SECTION>_<KEY> ones would override
+  # the configs that tests load.
+  eval "$(grep "^EMS_TEST_" var/test/stack.env | sed "s/^/export /")"
   export EMS_TEST_ROOT=$ROOT
 }
 stack_down() { tools/stack/stack.sh down --test >>"$LOGDIR/stack-up.log" 2>&1 || true; }
