@@ -1,0 +1,227 @@
+/* Unit tests for obs/http: a real listener on an ephemeral loopback port,
+ * probed with libcurl. */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "obs/http.h"
+#include "obs/metrics.h"
+
+typedef struct reply {
+    long status;
+    char ctype[128];
+    char *body;
+    size_t len;
+} reply_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    reply_t *r = ud;
+    char *nb = realloc(r->body, r->len + sz * n + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + r->len, p, sz * n);
+    r->body = nb;
+    r->len += sz * n;
+    r->body[r->len] = '\0';
+    return sz * n;
+}
+
+static reply_t get(int port, const char *path)
+{
+    reply_t r = {0};
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    CURLcode rc = curl_easy_perform(c);
+    ck_assert_msg(rc == CURLE_OK, "GET %s: %s", url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(r.ctype, sizeof r.ctype, "%s", ct ? ct : "");
+    curl_easy_cleanup(c);
+    if (!r.body)
+        r.body = calloc(1, 1);
+    return r;
+}
+
+typedef struct fake_dep {
+    int up;
+    int calls;
+} fake_dep_t;
+
+static int fake_check(void *ctx, char *errstr, size_t errstr_size)
+{
+    fake_dep_t *d = ctx;
+    d->calls++;
+    if (d->up)
+        return 0;
+    snprintf(errstr, errstr_size, "connection refused");
+    return -1;
+}
+
+static obs_metrics_t *m;
+static obs_http_t *h;
+static fake_dep_t broker, registry;
+
+static void setup(void)
+{
+    char err[256];
+    m = obs_metrics_new();
+    obs_http_conf_t conf = {
+        .addr = "127.0.0.1", .port = 0, .version = "1.2.3", .metrics = m};
+    h = obs_http_new(&conf, err, sizeof err);
+    ck_assert_msg(h != NULL, "%s", err);
+    broker = (fake_dep_t){.up = 1};
+    registry = (fake_dep_t){.up = 1};
+    ck_assert_int_eq(
+        obs_http_add_check(h, "broker", fake_check, &broker, err, sizeof err), 0);
+    ck_assert_int_eq(
+        obs_http_add_check(h, "registry", fake_check, &registry, err, sizeof err), 0);
+    ck_assert_int_eq(
+        obs_http_add_check(h, "broker", fake_check, &broker, err, sizeof err), -1);
+    ck_assert_int_eq(obs_http_start(h, err, sizeof err), 0);
+    ck_assert_int_gt(obs_http_port(h), 0);
+}
+
+static void teardown(void)
+{
+    obs_http_destroy(h);
+    obs_metrics_destroy(m);
+}
+
+START_TEST(test_healthz)
+{
+    reply_t r = get(obs_http_port(h), "/healthz");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.ctype, "application/json");
+    ck_assert_ptr_nonnull(strstr(r.body, "\"status\":\"ok\""));
+    free(r.body);
+    obs_http_set_stopping(h);
+    r = get(obs_http_port(h), "/healthz");
+    ck_assert_int_eq(r.status, 503);
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_readyz_follows_cached_checks)
+{
+    int port = obs_http_port(h);
+    /* Not refreshed yet: not ready, checks not run by the probe. */
+    reply_t r = get(port, "/readyz");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_int_eq(broker.calls, 0);
+    free(r.body);
+
+    ck_assert_int_eq(obs_http_refresh(h), 1);
+    r = get(port, "/readyz");
+    ck_assert_int_eq(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_true(json_object_get(j, "ready")));
+    ck_assert(json_is_true(json_object_get(
+        json_object_get(json_object_get(j, "checks"), "broker"), "ok")));
+    json_decref(j);
+    free(r.body);
+
+    registry.up = 0;
+    r = get(port, "/readyz"); /* still the cached result */
+    ck_assert_int_eq(r.status, 200);
+    free(r.body);
+    ck_assert_int_eq(obs_http_refresh(h), 0);
+    ck_assert_int_eq(obs_http_ready(h), 0);
+    r = get(port, "/readyz");
+    ck_assert_int_eq(r.status, 503);
+    j = json_loads(r.body, 0, NULL);
+    json_t *reg = json_object_get(json_object_get(j, "checks"), "registry");
+    ck_assert(json_is_false(json_object_get(reg, "ok")));
+    ck_assert_str_eq(json_string_value(json_object_get(reg, "error")),
+                     "connection refused");
+    ck_assert(json_is_true(json_object_get(
+        json_object_get(json_object_get(j, "checks"), "broker"), "ok")));
+    json_decref(j);
+    free(r.body);
+
+    registry.up = 1;
+    obs_http_refresh(h);
+    obs_http_set_stopping(h);
+    r = get(port, "/readyz");
+    ck_assert_int_eq(r.status, 503);
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_metrics_endpoint)
+{
+    obs_count(m, "ems_test_total", "A test counter.", "k=v", 5);
+    reply_t r = get(obs_http_port(h), "/metrics");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.ctype, "text/plain; version=0.0.4; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(r.body, "# TYPE ems_test_total counter\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "ems_test_total{k=\"v\"} 5\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "ems_build_info{version=\"1.2.3\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "# TYPE ems_process_resident_memory_bytes gauge\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "# TYPE ems_process_start_time_seconds gauge\n"));
+    const char *rss = strstr(r.body, "\nems_process_resident_memory_bytes ");
+    ck_assert_ptr_nonnull(rss);
+    ck_assert(strtod(rss + strlen("\nems_process_resident_memory_bytes "), NULL) > 0);
+    free(r.body);
+    r = get(obs_http_port(h), "/nope");
+    ck_assert_int_eq(r.status, 404);
+    free(r.body);
+}
+END_TEST
+
+START_TEST(test_bad_conf)
+{
+    char err[256];
+    obs_metrics_t *mm = obs_metrics_new();
+    obs_http_conf_t conf = {.addr = "not-an-ip", .port = 1, .metrics = mm};
+    ck_assert_ptr_null(obs_http_new(&conf, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "not-an-ip"));
+    conf = (obs_http_conf_t){.port = 70000, .metrics = mm};
+    ck_assert_ptr_null(obs_http_new(&conf, err, sizeof err));
+    /* The port is taken by the fixture's listener. */
+    conf =
+        (obs_http_conf_t){.addr = "127.0.0.1", .port = obs_http_port(h), .metrics = mm};
+    obs_http_t *h2 = obs_http_new(&conf, err, sizeof err);
+    ck_assert_ptr_nonnull(h2);
+    ck_assert_int_eq(obs_http_start(h2, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "127.0.0.1:"));
+    obs_http_destroy(h2);
+    obs_http_destroy(NULL);
+    obs_metrics_destroy(mm);
+}
+END_TEST
+
+static Suite *obs_http_suite(void)
+{
+    Suite *s = suite_create("obs_http");
+    TCase *tc = tcase_create("listener");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_healthz);
+    tcase_add_test(tc, test_readyz_follows_cached_checks);
+    tcase_add_test(tc, test_metrics_endpoint);
+    tcase_add_test(tc, test_bad_conf);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *sr = srunner_create(obs_http_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
