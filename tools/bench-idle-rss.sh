@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prints the resident memory of an idle service (the skeleton's example
+# service: config, plant model, bus, producer, HTTP listener, audit), once it
+# is ready and has idled for a few seconds. Needs the test stack (EMS_TEST_*).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+port=28199
+cat >"$dir/svc.yaml" <<YAML
+log:
+  level: warn
+http:
+  listen: 127.0.0.1
+  port: $port
+bus:
+  bootstrap: $EMS_TEST_BOOTSTRAP
+  registry_url: $EMS_TEST_REGISTRY
+  schema_dir: $PWD/schemas
+plant:
+  path: $PWD/tools/stack/plant.yaml
+audit:
+  state_file: $dir/audit.state
+YAML
+build/bin/svc-example --config "$dir/svc.yaml" >"$dir/out" 2>"$dir/err" &
+pid=$!
+ready=0
+for _ in $(seq 1 100); do
+  if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.1
+done
+sleep 3
+rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+kill -TERM "$pid"; wait "$pid" || true
+[ "$ready" -eq 1 ] || { echo "idle service never became ready"; tail -5 "$dir/err"; exit 1; }
+awk -v r="$rss_kb" -v h="$hwm_kb" 'BEGIN {
+  printf "idle_service_rss_mb=%.1f peak_rss_mb=%.1f target_mb=20 ratio_to_target=%.2f\n",
+         r/1024, h/1024, (r/1024)/20 }'
