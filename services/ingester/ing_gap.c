@@ -1,0 +1,145 @@
+/*
+ * ing_gap: per-meter gap tracking on event time (see ing_rollup.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ingester/ing_rollup_int.h"
+#include "ingester/ing_validate.h"
+
+ing_gap_class_t ing_gap_classify(int64_t duration_ms)
+{
+    if (duration_ms <= 2 * 3600 * 1000LL)
+        return ING_GAP_MINOR;
+    if (duration_ms <= 12 * 3600 * 1000LL)
+        return ING_GAP_MODERATE;
+    return ING_GAP_CRITICAL;
+}
+
+const char *ing_gap_class_name(ing_gap_class_t c)
+{
+    static const char *const names[] = {"minor", "moderate", "critical"};
+    return (unsigned)c < 3 ? names[c] : "unknown";
+}
+
+/* Sets end, duration-derived class and missing count of a gap. */
+static void gap_set_end(gap_rec_t *gr, int64_t end_ms, int32_t missing)
+{
+    gr->g.end_ms = end_ms;
+    gr->g.missing_intervals = missing;
+    gr->g.gap_class = ing_gap_classify(end_ms - gr->g.start_ms);
+}
+
+static gap_rec_t *gap_open(meter_t *m, int64_t start)
+{
+    gap_rec_t *gr;
+    char when[40];
+
+    if (ing_grow(&m->gaps, &m->gcap, m->ngap + 1, sizeof *m->gaps))
+        return NULL;
+    gr = &m->gaps[m->ngap++];
+    memset(gr, 0, sizeof *gr);
+    snprintf(gr->g.site_id, sizeof gr->g.site_id, "%s", m->site->id);
+    snprintf(gr->g.meter_id, sizeof gr->g.meter_id, "%s", m->id);
+    snprintf(gr->g.gap_id, sizeof gr->g.gap_id, "%s@%s", m->id,
+             ing_format_ts(start, when, sizeof when));
+    gr->g.start_ms = start;
+    gr->g.revision = -1;
+    return gr;
+}
+
+static gap_rec_t *gap_ongoing(meter_t *m)
+{
+    if (m->ngap && m->gaps[m->ngap - 1].g.ongoing)
+        return &m->gaps[m->ngap - 1];
+    return NULL;
+}
+
+/* A good reading in the interval at start. new_interval: the interval had no
+ * good reading before. Opens/closes gaps for in-order readings, counts
+ * recovered intervals for late ones. */
+int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval)
+{
+    int64_t iv = r->conf.interval_ms;
+    gap_rec_t *gr;
+
+    if (!m->has_last) {
+        m->has_last = true;
+        m->last_end = start + iv;
+        return 0;
+    }
+    if (start >= m->last_end) {
+        if (start > m->last_end) {
+            gr = gap_ongoing(m);
+            if (!gr || gr->g.start_ms != m->last_end)
+                gr = gap_open(m, m->last_end);
+            if (!gr)
+                return -1;
+            gr->g.ongoing = false;
+            gap_set_end(gr, start, (int32_t)((start - gr->g.start_ms) / iv));
+            gr->dirty = true;
+        }
+        m->last_end = start + iv;
+        return 0;
+    }
+    if (!new_interval)
+        return 0;
+    for (size_t i = 0; i < m->ngap; i++) {
+        gr = &m->gaps[i];
+        if (start >= gr->g.start_ms && start < gr->g.end_ms && !gr->g.ongoing) {
+            gr->filled++;
+            if (gr->filled >= gr->g.missing_intervals)
+                gr->g.recovered = true;
+            gr->dirty = true;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int gap_emit(ing_rollup_t *r, gap_rec_t *gr, int64_t wm)
+{
+    if (ing_grow(&r->out_gap, &r->gapcap, r->ngap + 1, sizeof *r->out_gap))
+        return -1;
+    gr->g.revision++;
+    gr->g.detected_ms = wm;
+    gr->dirty = false;
+    gr->published = true;
+    r->out_gap[r->ngap++] = gr->g;
+    return 0;
+}
+
+/* Opens or grows the ongoing gap up to the watermark, emits dirty gaps, drops
+ * finished gaps older than the horizon. */
+int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
+{
+    int64_t iv = r->conf.interval_ms, closed_to = ing_floor_to(wm, iv);
+    size_t keep = 0;
+
+    if (m->has_last && closed_to - m->last_end >= iv) {
+        gap_rec_t *gr = gap_ongoing(m);
+        int32_t missing = (int32_t)((closed_to - m->last_end) / iv);
+        if (!gr || gr->g.start_ms != m->last_end) {
+            if (!(gr = gap_open(m, m->last_end)))
+                return -1;
+            gr->g.ongoing = true;
+        }
+        if (missing != gr->g.missing_intervals)
+            gr->dirty = true;
+        gap_set_end(gr, wm, missing);
+    }
+    for (size_t i = 0; i < m->ngap; i++) {
+        gap_rec_t *gr = &m->gaps[i];
+        if (gr->dirty && gap_emit(r, gr, wm))
+            return -1;
+        if (gr->g.ongoing || gr->g.end_ms >= wm - r->conf.horizon_ms)
+            m->gaps[keep++] = *gr;
+    }
+    m->ngap = keep;
+    return 0;
+}
+
+size_t ing_gap_open_count(const meter_t *m)
+{
+    return m->ngap && m->gaps[m->ngap - 1].g.ongoing ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * ing_pg: the PostgreSQL sink. Readings go in with COPY into a session-local
+ * staging table, then INSERT ... ON CONFLICT DO NOTHING into measurements, in
+ * one transaction that also reports which readings were new (a replay or a
+ * redelivered batch adds nothing). Closed intervals and gaps are upserted
+ * where a newer revision wins, and the 15-min rows are rolled up into the
+ * hourly, daily and monthly tables in the same transaction.
+ *
+ * Threads: one thread at a time (it drives one db_t).
+ */
+#ifndef EMS_INGESTER_ING_PG_H
+#define EMS_INGESTER_ING_PG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "ingester/ing_types.h"
+
+typedef struct ing_pg ing_pg_t;
+
+/* Borrows db (must outlive the sink). Returns NULL on allocation failure. */
+ing_pg_t *ing_pg_new(db_t *db);
+void ing_pg_destroy(ing_pg_t *p);
+
+/* Stores n readings in one transaction. On success returns 0, sets
+ * is_new[i] to 1 for each reading that was not stored before (0 for
+ * duplicates) and *inserted. On error (nothing stored) -1 with errstr. */
+int ing_pg_store_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n,
+                          unsigned char *is_new, int64_t *inserted, char *errstr,
+                          size_t errstr_size);
+
+/* Upserts intervals and gaps and refreshes the coarser rollups touched, in
+ * one transaction. 0, or -1 with errstr (nothing stored). */
+int ing_pg_store_outputs(ing_pg_t *p, const ing_interval_t *iv, size_t niv,
+                         const ing_gap_t *gaps, size_t ngaps, char *errstr,
+                         size_t errstr_size);
+
+/* Forgets cached state tied to the session (after a reconnect). */
+void ing_pg_reset(ing_pg_t *p);
+
+#endif

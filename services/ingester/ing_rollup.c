@@ -1,0 +1,550 @@
+/*
+ * ing_rollup: event-time interval rollups per meter and per site (see
+ * ing_rollup.h). Gap tracking lives in ing_gap.c.
+ */
+#include "ingester/ing_rollup.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingester/ing_rollup_int.h"
+
+#define MS_PER_H 3600000.0
+
+int ing_grow(void *arr, size_t *cap, size_t need, size_t sz)
+{
+    void **p = arr;
+    size_t n = *cap ? *cap : 8;
+    void *q;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * sz);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int64_t ing_floor_to(int64_t t, int64_t step)
+{
+    int64_t q = t / step;
+    if (t % step && t < 0)
+        q--;
+    return q * step;
+}
+
+/* ---- lifecycle ---- */
+
+ing_rollup_t *ing_rollup_new(const ing_rollup_conf_t *conf)
+{
+    ing_rollup_t *r = calloc(1, sizeof *r);
+
+    if (!r)
+        return NULL;
+    r->conf = *conf;
+    if (r->conf.interval_ms <= 0)
+        r->conf.interval_ms = 15 * 60 * 1000LL;
+    if (r->conf.lateness_ms < 0)
+        r->conf.lateness_ms = 0;
+    if (r->conf.horizon_ms <= 0)
+        r->conf.horizon_ms = 24 * 3600 * 1000LL;
+    if (r->conf.sample_period_ms <= 0)
+        r->conf.sample_period_ms = 60 * 1000LL;
+    r->cap = 64;
+    r->slots = calloc(r->cap, sizeof *r->slots);
+    if (!r->slots) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void ing_rollup_destroy(ing_rollup_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->cap; i++) {
+        meter_t *m = r->slots[i];
+        if (m) {
+            free(m->accs);
+            free(m->gaps);
+            free(m);
+        }
+    }
+    for (size_t i = 0; i < r->nsites; i++) {
+        free(r->sites[i]->meters);
+        free(r->sites[i]->revs);
+        free(r->sites[i]);
+    }
+    free(r->sites);
+    free(r->slots);
+    free(r->out_iv);
+    free(r->out_gap);
+    free(r);
+}
+
+/* ---- meters and sites ---- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+static meter_t **meter_slot(const ing_rollup_t *r, const char *id)
+{
+    size_t i = (size_t)hash_str(id) & (r->cap - 1);
+    while (r->slots[i] && strcmp(r->slots[i]->id, id) != 0)
+        i = (i + 1) & (r->cap - 1);
+    return &r->slots[i];
+}
+
+static int meters_rehash(ing_rollup_t *r)
+{
+    meter_t **old = r->slots;
+    size_t oldcap = r->cap;
+
+    r->slots = calloc(oldcap * 2, sizeof *r->slots);
+    if (!r->slots) {
+        r->slots = old;
+        return -1;
+    }
+    r->cap = oldcap * 2;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i])
+            *meter_slot(r, old[i]->id) = old[i];
+    free(old);
+    return 0;
+}
+
+static site_t *site_get(ing_rollup_t *r, const char *id, bool create)
+{
+    site_t *s;
+
+    for (size_t i = 0; i < r->nsites; i++)
+        if (strcmp(r->sites[i]->id, id) == 0)
+            return r->sites[i];
+    if (!create || ing_grow(&r->sites, &r->scap, r->nsites + 1, sizeof *r->sites))
+        return NULL;
+    if (!(s = calloc(1, sizeof *s)))
+        return NULL;
+    snprintf(s->id, sizeof s->id, "%s", id);
+    r->sites[r->nsites++] = s;
+    return s;
+}
+
+static meter_t *meter_create(ing_rollup_t *r, const char *id, const char *site_id,
+                             bool counted, int64_t period_ms)
+{
+    site_t *s;
+    meter_t *m;
+
+    if ((r->nmeters + 1) * 2 > r->cap && meters_rehash(r))
+        return NULL;
+    if (!(s = site_get(r, site_id, true)))
+        return NULL;
+    if (ing_grow(&s->meters, &s->mcap, s->nmeters + 1, sizeof *s->meters))
+        return NULL;
+    if (!(m = calloc(1, sizeof *m)))
+        return NULL;
+    snprintf(m->id, sizeof m->id, "%s", id);
+    m->site = s;
+    m->counted = counted;
+    m->period_ms = period_ms > 0 ? period_ms : r->conf.sample_period_ms;
+    s->meters[s->nmeters++] = m;
+    *meter_slot(r, id) = m;
+    r->nmeters++;
+    return m;
+}
+
+int ing_rollup_set_meter(ing_rollup_t *r, const char *meter_id, const char *site_id,
+                         bool counted, int64_t sample_period_ms)
+{
+    meter_t *m = *meter_slot(r, meter_id);
+
+    if (m) {
+        if (strcmp(m->site->id, site_id) != 0)
+            return -1;
+        m->counted = counted;
+        m->period_ms = sample_period_ms > 0 ? sample_period_ms : r->conf.sample_period_ms;
+        return 0;
+    }
+    return meter_create(r, meter_id, site_id, counted, sample_period_ms) ? 0 : -1;
+}
+
+/* ---- checks ---- */
+
+static int counter_check(const meter_t *m, const ing_reading_t *rd, char *reason,
+                         size_t reason_size)
+{
+    double v = rd->energy_kwh, eps = 1e-9 * fmax(1.0, fabs(v));
+
+    if (!m->ctr_set)
+        return 0;
+    if (rd->ts_ms > m->ctr_ts && v < m->ctr_v - eps) {
+        snprintf(reason, reason_size,
+                 "negative energy counter delta: %.6f kWh after %.6f kWh", v, m->ctr_v);
+        return -1;
+    }
+    if (rd->ts_ms < m->ctr_ts && v > m->ctr_v + eps) {
+        snprintf(reason, reason_size,
+                 "energy counter %.6f kWh above a later reading's %.6f kWh", v, m->ctr_v);
+        return -1;
+    }
+    if (rd->ts_ms == m->ctr_ts && fabs(v - m->ctr_v) > eps) {
+        snprintf(reason, reason_size, "energy counter %.6f kWh conflicts with %.6f kWh "
+                 "at the same time", v, m->ctr_v);
+        return -1;
+    }
+    return 0;
+}
+
+int ing_rollup_check(ing_rollup_t *r, const ing_reading_t *rd, char *reason,
+                     size_t reason_size)
+{
+    meter_t *m = *meter_slot(r, rd->meter_id);
+
+    if (!m) {
+        if (!r->conf.accept_unknown) {
+            snprintf(reason, reason_size, "unknown meter '%s'", rd->meter_id);
+            return -1;
+        }
+        if (!(m = meter_create(r, rd->meter_id, rd->site_id, true, 0))) {
+            snprintf(reason, reason_size, "out of memory");
+            return -1;
+        }
+    }
+    if (strcmp(m->site->id, rd->site_id) != 0) {
+        snprintf(reason, reason_size, "meter '%s' belongs to site '%s', not '%s'", m->id,
+                 m->site->id, rd->site_id);
+        return -1;
+    }
+    if (!(rd->present & ING_HAS_ENERGY))
+        return 0;
+    if (counter_check(m, rd, reason, reason_size))
+        return -1;
+    if (!m->ctr_set || rd->ts_ms > m->ctr_ts) {
+        m->ctr_set = true;
+        m->ctr_ts = rd->ts_ms;
+        m->ctr_v = rd->energy_kwh;
+    }
+    return 0;
+}
+
+/* ---- accumulation ---- */
+
+static int64_t site_wm(const ing_rollup_t *r, const site_t *s)
+{
+    return s->has_ts ? s->max_ts - r->conf.lateness_ms : INT64_MIN;
+}
+
+/* Index of the first acc with start >= start. */
+static size_t acc_lower(const meter_t *m, int64_t start)
+{
+    size_t lo = 0, hi = m->nacc;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->accs[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const acc_t *acc_find(const meter_t *m, int64_t start)
+{
+    size_t i = acc_lower(m, start);
+    return i < m->nacc && m->accs[i].start == start ? &m->accs[i] : NULL;
+}
+
+static acc_t *acc_get(meter_t *m, int64_t start, bool *created)
+{
+    size_t i = acc_lower(m, start);
+    acc_t *a;
+
+    *created = false;
+    if (i < m->nacc && m->accs[i].start == start)
+        return &m->accs[i];
+    if (ing_grow(&m->accs, &m->acap, m->nacc + 1, sizeof *m->accs))
+        return NULL;
+    memmove(&m->accs[i + 1], &m->accs[i], (m->nacc - i) * sizeof *m->accs);
+    m->nacc++;
+    a = &m->accs[i];
+    memset(a, 0, sizeof *a);
+    a->start = start;
+    a->revision = -1;
+    *created = true;
+    return a;
+}
+
+static void acc_add(acc_t *a, const ing_reading_t *rd)
+{
+    a->n_good++;
+    if (rd->present & ING_HAS_POWER) {
+        double p = rd->power_kw;
+        a->p_sum += p;
+        a->p_max = a->n_power ? fmax(a->p_max, p) : p;
+        a->p_min = a->n_power ? fmin(a->p_min, p) : p;
+        a->n_power++;
+    }
+    if (rd->present & ING_HAS_ENERGY) {
+        if (!a->n_energy || rd->ts_ms < a->e_t0) {
+            a->e_t0 = rd->ts_ms;
+            a->e_v0 = rd->energy_kwh;
+        }
+        if (!a->n_energy || rd->ts_ms > a->e_t1) {
+            a->e_t1 = rd->ts_ms;
+            a->e_v1 = rd->energy_kwh;
+        }
+        a->n_energy++;
+    }
+}
+
+static site_rev_t *site_rev_get(site_t *s, int64_t start)
+{
+    size_t i = 0;
+    site_rev_t *sr;
+
+    while (i < s->nrev && s->revs[i].start < start)
+        i++;
+    if (i < s->nrev && s->revs[i].start == start)
+        return &s->revs[i];
+    if (ing_grow(&s->revs, &s->rcap, s->nrev + 1, sizeof *s->revs))
+        return NULL;
+    memmove(&s->revs[i + 1], &s->revs[i], (s->nrev - i) * sizeof *s->revs);
+    s->nrev++;
+    sr = &s->revs[i];
+    sr->start = start;
+    sr->revision = -1;
+    sr->dirty = false;
+    return sr;
+}
+
+ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
+{
+    meter_t *m = *meter_slot(r, rd->meter_id);
+    int64_t iv = r->conf.interval_ms, start, wm;
+    bool created;
+    acc_t *a;
+
+    if (!m)
+        return ING_ADD_UNKNOWN;
+    if (!m->site->has_ts || rd->ts_ms > m->site->max_ts) {
+        m->site->has_ts = true;
+        m->site->max_ts = rd->ts_ms;
+    }
+    if (rd->quality != ING_Q_GOOD)
+        return ING_ADD_IGNORED;
+    start = ing_floor_to(rd->ts_ms, iv);
+    wm = site_wm(r, m->site);
+    if (start + iv <= wm - r->conf.horizon_ms) {
+        r->too_late++;
+        return ING_ADD_TOO_LATE;
+    }
+    if (!(a = acc_get(m, start, &created)))
+        return ING_ADD_ERROR;
+    acc_add(a, rd);
+    if (start + iv <= wm) { /* a correction of a closed interval */
+        site_rev_t *sr = site_rev_get(m->site, start);
+        if (!sr)
+            return ING_ADD_ERROR;
+        a->closed = true;
+        a->dirty = true;
+        sr->dirty = true;
+    }
+    return ing_gap_on_reading(r, m, start, created) ? ING_ADD_ERROR : ING_ADD_USED;
+}
+
+/* ---- closing and emitting ---- */
+
+static void acc_values(const ing_rollup_t *r, const meter_t *m, const acc_t *a,
+                       ing_interval_t *o)
+{
+    int64_t iv = r->conf.interval_ms;
+    double hours = (double)iv / MS_PER_H, c;
+
+    if (a->n_energy >= 2 && a->e_t1 > a->e_t0)
+        o->energy_kwh = (a->e_v1 - a->e_v0) * (double)iv / (double)(a->e_t1 - a->e_t0);
+    else if (a->n_power)
+        o->energy_kwh = a->p_sum / a->n_power * hours;
+    else
+        o->energy_kwh = 0;
+    o->mean_kw = o->energy_kwh / hours;
+    o->peak_kw = a->n_power ? a->p_max : o->mean_kw;
+    o->has_min = a->n_power > 0;
+    o->min_kw = a->n_power ? a->p_min : 0;
+    o->sample_count = a->n_good;
+    c = (double)a->n_good * (double)m->period_ms / (double)iv;
+    o->completeness = c > 1 ? 1 : c;
+}
+
+static ing_interval_t *out_iv_new(ing_rollup_t *r, const site_t *s, int64_t start,
+                                  int64_t wm)
+{
+    ing_interval_t *o;
+
+    if (ing_grow(&r->out_iv, &r->ivcap, r->niv + 1, sizeof *r->out_iv))
+        return NULL;
+    o = &r->out_iv[r->niv++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->site_id, sizeof o->site_id, "%s", s->id);
+    o->start_ms = start;
+    o->end_ms = start + r->conf.interval_ms;
+    o->watermark_ms = wm;
+    return o;
+}
+
+static int emit_meter(ing_rollup_t *r, meter_t *m, acc_t *a, int64_t wm)
+{
+    ing_interval_t *o = out_iv_new(r, m->site, a->start, wm);
+
+    if (!o)
+        return -1;
+    o->scope = ING_SCOPE_METER;
+    snprintf(o->meter_id, sizeof o->meter_id, "%s", m->id);
+    acc_values(r, m, a, o);
+    o->revision = ++a->revision;
+    if (o->revision == 0)
+        r->closed++;
+    else
+        r->corrected++;
+    a->dirty = false;
+    return 0;
+}
+
+/* Closes the meter's due intervals and drops those past the horizon. */
+static int meter_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
+{
+    int64_t iv = r->conf.interval_ms;
+    size_t keep = 0;
+
+    for (size_t i = 0; i < m->nacc; i++) {
+        acc_t *a = &m->accs[i];
+        if (!a->closed && a->start + iv <= wm) {
+            site_rev_t *sr = site_rev_get(m->site, a->start);
+            if (!sr)
+                return -1;
+            a->closed = a->dirty = true;
+            sr->dirty = true;
+        }
+        if (a->dirty && emit_meter(r, m, a, wm))
+            return -1;
+    }
+    for (size_t i = 0; i < m->nacc; i++)
+        if (!(m->accs[i].closed && m->accs[i].start + iv <= wm - r->conf.horizon_ms))
+            m->accs[keep++] = m->accs[i];
+    m->nacc = keep;
+    return ing_gap_advance(r, m, wm);
+}
+
+static int emit_site(ing_rollup_t *r, site_t *s, site_rev_t *sr, int64_t wm)
+{
+    ing_interval_t *o, mv;
+    size_t counted = 0;
+    double compl = 0;
+
+    for (size_t i = 0; i < s->nmeters; i++)
+        counted += s->meters[i]->counted;
+    if (!counted)
+        return 0;
+    if (!(o = out_iv_new(r, s, sr->start, wm)))
+        return -1;
+    o->scope = ING_SCOPE_SITE;
+    for (size_t i = 0; i < s->nmeters; i++) {
+        const meter_t *m = s->meters[i];
+        const acc_t *a = m->counted ? acc_find(m, sr->start) : NULL;
+        if (!a)
+            continue;
+        acc_values(r, m, a, &mv);
+        o->energy_kwh += mv.energy_kwh;
+        o->peak_kw += mv.peak_kw;
+        o->min_kw += mv.min_kw;
+        o->has_min = o->has_min || mv.has_min;
+        o->sample_count += mv.sample_count;
+        compl += mv.completeness;
+    }
+    o->mean_kw = o->energy_kwh / ((double)r->conf.interval_ms / MS_PER_H);
+    o->completeness = compl / (double)counted;
+    o->revision = ++sr->revision;
+    sr->dirty = false;
+    return 0;
+}
+
+static int site_advance(ing_rollup_t *r, site_t *s)
+{
+    int64_t wm = site_wm(r, s), iv = r->conf.interval_ms;
+    size_t keep = 0;
+
+    if (!s->has_ts)
+        return 0;
+    for (size_t i = 0; i < s->nmeters; i++)
+        if (meter_advance(r, s->meters[i], wm))
+            return -1;
+    for (size_t i = 0; i < s->nrev; i++)
+        if (s->revs[i].dirty && emit_site(r, s, &s->revs[i], wm))
+            return -1;
+    for (size_t i = 0; i < s->nrev; i++)
+        if (s->revs[i].start + iv > wm - r->conf.horizon_ms)
+            s->revs[keep++] = s->revs[i];
+    s->nrev = keep;
+    return 0;
+}
+
+int ing_rollup_advance(ing_rollup_t *r)
+{
+    for (size_t i = 0; i < r->nsites; i++)
+        if (site_advance(r, r->sites[i]))
+            return -1;
+    return 0;
+}
+
+/* ---- outputs and stats ---- */
+
+void ing_rollup_outputs(const ing_rollup_t *r, const ing_interval_t **iv, size_t *niv,
+                        const ing_gap_t **gaps, size_t *ngaps)
+{
+    *iv = r->out_iv;
+    *niv = r->niv;
+    *gaps = r->out_gap;
+    *ngaps = r->ngap;
+}
+
+void ing_rollup_clear(ing_rollup_t *r)
+{
+    r->niv = 0;
+    r->ngap = 0;
+}
+
+int64_t ing_rollup_watermark(const ing_rollup_t *r, const char *site_id)
+{
+    for (size_t i = 0; i < r->nsites; i++)
+        if (strcmp(r->sites[i]->id, site_id) == 0)
+            return site_wm(r, r->sites[i]);
+    return INT64_MIN;
+}
+
+size_t ing_rollup_open_gaps(const ing_rollup_t *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nsites; i++)
+        for (size_t j = 0; j < r->sites[i]->nmeters; j++)
+            n += ing_gap_open_count(r->sites[i]->meters[j]);
+    return n;
+}
+
+void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected,
+                      int64_t *too_late)
+{
+    *closed = r->closed;
+    *corrected = r->corrected;
+    *too_late = r->too_late;
+}

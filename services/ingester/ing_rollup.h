@@ -1,0 +1,105 @@
+/*
+ * ing_rollup: event-time rollups and gap detection, the ingester's core. No
+ * I/O: readings go in, closed intervals and gaps come out as plain records.
+ *
+ * Time is cut into intervals of interval_ms (15 min) aligned on the epoch. A
+ * site's watermark is the latest event time seen at the site minus the
+ * allowed lateness; an interval closes when the watermark reaches its end,
+ * and is then emitted for the meter (revision 0) and for the site (the sum
+ * over the site's counted meters). A good reading that lands in a closed
+ * interval still inside the correction horizon updates it and the interval
+ * is emitted again with the next revision; older readings are "too late"
+ * (stored by the caller, not rolled up).
+ *
+ * Interval values: energy from the energy counter when the interval holds two
+ * counter readings (their delta, scaled from their time span to the whole
+ * interval), else mean power times the interval length; mean_kw = energy /
+ * hours; peak/min over the power readings; completeness = good readings times
+ * the meter's sample period over the interval, at most 1. Only readings of
+ * quality good count; others move the watermark only.
+ *
+ * Gaps: once a meter has reported, every closed interval without a good
+ * reading belongs to a gap. A gap is emitted when it opens (ongoing), while it
+ * grows (one more missing interval), when readings resume (ongoing false) and
+ * when late readings fill its intervals (recovered once all are filled).
+ *
+ * The caller feeds each stored reading once (the database says which ones
+ * are new), calls ing_rollup_advance(), reads ing_rollup_outputs() and then
+ * ing_rollup_clear(). Threads: one thread at a time per handle.
+ */
+#ifndef EMS_INGESTER_ING_ROLLUP_H
+#define EMS_INGESTER_ING_ROLLUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingester/ing_types.h"
+
+typedef struct ing_rollup_s ing_rollup_t;
+
+typedef struct ing_rollup_conf {
+    int64_t interval_ms;      /* 0 = 15 min */
+    int64_t lateness_ms;      /* allowed lateness; 0 means none */
+    int64_t horizon_ms;       /* closed intervals kept for corrections; 0 = 1 day */
+    int64_t sample_period_ms; /* expected period of unregistered meters; 0 = 1 min */
+    bool accept_unknown;      /* unregistered meters are accepted and counted */
+} ing_rollup_conf_t;
+
+/* Returns a handle, or NULL on allocation failure. conf is copied. */
+ing_rollup_t *ing_rollup_new(const ing_rollup_conf_t *conf);
+/* Frees everything. NULL is a no-op. */
+void ing_rollup_destroy(ing_rollup_t *r);
+
+/* Registers a meter of the plant model: its site, whether it counts in the
+ * site sum, and its sample period (0 = the default). Returns 0, or -1 on
+ * allocation failure or when the meter is already registered elsewhere. */
+int ing_rollup_set_meter(ing_rollup_t *r, const char *meter_id, const char *site_id,
+                         bool counted, int64_t sample_period_ms);
+
+/* Checks a reading against the meter's state before it is stored: unknown
+ * meter (unless accept_unknown), a site other than the meter's, an energy
+ * counter that goes down over time. On success records the counter and
+ * returns 0; otherwise -1 with the reason and no state change. */
+int ing_rollup_check(ing_rollup_t *r, const ing_reading_t *rd, char *reason,
+                     size_t reason_size);
+
+/* Result of ing_rollup_add(). */
+typedef enum {
+    ING_ADD_USED = 0,  /* went into an interval */
+    ING_ADD_IGNORED,   /* not of good quality: watermark only */
+    ING_ADD_TOO_LATE,  /* beyond the correction horizon */
+    ING_ADD_UNKNOWN,   /* meter not known (check it first) */
+    ING_ADD_ERROR = -1 /* allocation failure */
+} ing_add_result_t;
+
+/* Feeds one stored reading (each reading once). */
+ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd);
+
+/* Closes intervals the watermarks passed, emits corrections and gaps into
+ * the outputs. Returns 0, or -1 on allocation failure. */
+int ing_rollup_advance(ing_rollup_t *r);
+
+/* The records emitted since the last clear, borrowed until the next call
+ * that changes r. Meter intervals come before the site intervals of the same
+ * advance. */
+void ing_rollup_outputs(const ing_rollup_t *r, const ing_interval_t **iv, size_t *niv,
+                        const ing_gap_t **gaps, size_t *ngaps);
+/* Empties the outputs (after they are durable and published). */
+void ing_rollup_clear(ing_rollup_t *r);
+
+/* The site's watermark, or INT64_MIN when the site has no reading yet. */
+int64_t ing_rollup_watermark(const ing_rollup_t *r, const char *site_id);
+/* Number of gaps currently ongoing (for the gaps-open gauge). */
+size_t ing_rollup_open_gaps(const ing_rollup_t *r);
+/* Counters: intervals closed (revision 0), corrections, too-late readings. */
+void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected,
+                      int64_t *too_late);
+
+/* Class of a gap by its duration: minor up to 2 h, moderate up to 12 h,
+ * critical beyond. */
+ing_gap_class_t ing_gap_classify(int64_t duration_ms);
+/* "minor", "moderate", "critical". */
+const char *ing_gap_class_name(ing_gap_class_t c);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * ing_rollup internals shared by ing_rollup.c (intervals, watermarks) and
+ * ing_gap.c (gap tracking). Not part of the public API.
+ */
+#ifndef EMS_INGESTER_ING_ROLLUP_INT_H
+#define EMS_INGESTER_ING_ROLLUP_INT_H
+
+#include "ingester/ing_rollup.h"
+
+/* One interval of one meter being accumulated (or closed and kept). */
+typedef struct acc {
+    int64_t start;
+    int32_t n_good, n_power, n_energy;
+    double p_sum, p_max, p_min;
+    int64_t e_t0, e_t1; /* earliest and latest counter reading */
+    double e_v0, e_v1;
+    int32_t revision; /* last published; -1 = never */
+    bool closed, dirty;
+} acc_t;
+
+typedef struct gap_rec {
+    ing_gap_t g;
+    int32_t filled; /* missing intervals filled by late readings */
+    bool dirty;
+    bool published;
+} gap_rec_t;
+
+struct site;
+
+typedef struct meter {
+    char id[ING_ID_MAX];
+    struct site *site;
+    bool counted;
+    int64_t period_ms;
+    acc_t *accs; /* sorted by start */
+    size_t nacc, acap;
+    bool has_last;
+    int64_t last_end; /* end of the latest interval with a good reading */
+    bool ctr_set;
+    int64_t ctr_ts;
+    double ctr_v;
+    gap_rec_t *gaps; /* by start */
+    size_t ngap, gcap;
+} meter_t;
+
+typedef struct site_rev {
+    int64_t start;
+    int32_t revision; /* -1 = never published */
+    bool dirty;
+} site_rev_t;
+
+typedef struct site {
+    char id[ING_ID_MAX];
+    meter_t **meters;
+    size_t nmeters, mcap;
+    bool has_ts;
+    int64_t max_ts;
+    site_rev_t *revs;
+    size_t nrev, rcap;
+} site_t;
+
+struct ing_rollup_s {
+    ing_rollup_conf_t conf;
+    meter_t **slots; /* open-addressing table of meters, size cap (power of 2) */
+    size_t cap, nmeters;
+    site_t **sites;
+    size_t nsites, scap;
+    ing_interval_t *out_iv;
+    size_t niv, ivcap;
+    ing_gap_t *out_gap;
+    size_t ngap, gapcap;
+    int64_t closed, corrected, too_late;
+};
+
+/* Grows *arr (elements of size sz) to hold at least need; 0 or -1. */
+int ing_grow(void *arr, size_t *cap, size_t need, size_t sz);
+int64_t ing_floor_to(int64_t t, int64_t step);
+
+/* ing_gap.c */
+int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval);
+int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm);
+size_t ing_gap_open_count(const meter_t *m);
+
+#endif

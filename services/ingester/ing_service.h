@@ -1,0 +1,48 @@
+/*
+ * ing_service: the ingester's loop on the service skeleton. One step polls a
+ * batch of energy.telemetry (bounded by rows and milliseconds), validates it
+ * (bad records to the DLQ with the reason), stores it in PostgreSQL, updates
+ * Redis, feeds the new readings to the rollup core, stores and publishes the
+ * closed intervals (energy.load) and gaps (energy.gaps), and only then acks
+ * the batch's offsets. While PostgreSQL is away the batch is held and
+ * retried; /readyz reports the database check as failed.
+ */
+#ifndef EMS_INGESTER_ING_SERVICE_H
+#define EMS_INGESTER_ING_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "svc/svc.h"
+
+typedef struct ing_conf {
+    const char *group_id;
+    int64_t interval_ms, lateness_ms, horizon_ms, sample_period_ms, max_future_ms;
+    int64_t batch_rows, batch_ms;
+    bool accept_unknown;
+    const char *migrations_dir;
+    int64_t partitions_ahead;
+    const char *db_conninfo;
+    int64_t db_attempts;
+    const char *redis_addr;
+    const char *redis_prefix;
+    int64_t redis_ttl_ms;
+    bool redis_enabled;
+} ing_conf_t;
+
+/* The option tables (sections ingester, db, redis); offsets into ing_conf_t. */
+extern const cfg_option_t ing_options[];
+
+typedef struct ing_service ing_service_t;
+
+/* Allocates the service state (conf is filled later by the config). */
+ing_service_t *ing_service_new(void);
+void ing_service_free(ing_service_t *s);
+ing_conf_t *ing_service_conf(ing_service_t *s);
+
+/* svc_def_t callbacks; ctx is the ing_service_t. */
+int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size);
+int ing_service_step(svc_t *svc, void *ctx);
+void ing_service_shutdown(svc_t *svc, void *ctx);
+
+#endif

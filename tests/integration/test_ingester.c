@@ -1,0 +1,355 @@
+/*
+ * Integration test of the ingester against the test stack (devbroker,
+ * devregistry, PostgreSQL, Redis; EMS_TEST_* variables): one day of the real
+ * Dutch substation load drives 20 meters (one reading a minute, scaled per
+ * meter) through energy.telemetry into the ingester binary, run as a child
+ * process. The stored rows and the 15-min, hourly and daily rollups must equal
+ * values computed here from the source data; a replay of the whole day adds
+ * nothing; NaN, a negative counter step and a timestamp ten years ahead are
+ * rejected to the DLQ while the good readings around them are stored.
+ */
+#include <check.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "dataset/dataset.h"
+
+#define NMETERS 20
+#define NQH 96
+#define MIN_MS 60000LL
+#define TAIL_MIN 11 /* readings into the next day that move the watermark on */
+
+static char site[32], group[64], port[16], prefix[48];
+static int64_t day0;
+static double load_kw[NQH]; /* the day's 96 quarter-hours, kW (from MW) */
+static pid_t child;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v, "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+                  name);
+    return v;
+}
+
+static double meter_kw(int m, int q)
+{
+    return load_kw[q] * (0.5 + 0.05 * m);
+}
+
+static void load_day(void)
+{
+    char path[1024], err[512];
+    const char *paths[1] = {path};
+    dataset_nl_row_t *rows = NULL;
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
+             env("EMS_TEST_ROOT"));
+    ck_assert_msg(dataset_nl_load(paths, 1, 0, 0, &rows, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert(n > 3 * NQH);
+    day0 = (rows[0].ts_ms / DATASET_DAY_MS + 1) * DATASET_DAY_MS; /* first whole day */
+    free(rows);
+    rows = NULL;
+    ck_assert(dataset_nl_load(paths, 1, day0, day0 + DATASET_DAY_MS, &rows, &n, err,
+                              sizeof err) == 0);
+    ck_assert_uint_eq(n, NQH);
+    for (size_t i = 0; i < n; i++)
+        load_kw[(rows[i].ts_ms - day0) / DATASET_QH_MS] = rows[i].load_mw * 1000.0;
+    free(rows);
+}
+
+/* ---- producing ---- */
+
+static bus_t *test_bus(void)
+{
+    char schemas[1024], err[512];
+    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
+    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
+                     .registry_url = env("EMS_TEST_REGISTRY"), .schema_dir = schemas,
+                     .topic_prefix = prefix};
+    bus_t *b = bus_new(&bc, err, sizeof err);
+    ck_assert_msg(b != NULL, "%s", err);
+    return b;
+}
+
+static void set_opt(avro_value_t *v, const char *name, int has, double x)
+{
+    avro_value_t f, br;
+    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
+    if (!has) {
+        avro_value_set_branch(&f, 0, &br);
+        avro_value_set_null(&br);
+    } else {
+        avro_value_set_branch(&f, 1, &br);
+        avro_value_set_double(&br, x);
+    }
+}
+
+static void produce_reading(bus_t *b, bus_producer_t *p, const char *meter, int64_t ts,
+                            int64_t seq, double kw, double kwh)
+{
+    avro_value_t v, f;
+    char err[512];
+
+    ck_assert(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0);
+    avro_value_get_by_name(&v, "site_id", &f, NULL);
+    avro_value_set_string(&f, site);
+    avro_value_get_by_name(&v, "meter_id", &f, NULL);
+    avro_value_set_string(&f, meter);
+    avro_value_get_by_name(&v, "ts", &f, NULL);
+    avro_value_set_long(&f, ts);
+    avro_value_get_by_name(&v, "seq", &f, NULL);
+    avro_value_set_long(&f, seq);
+    avro_value_get_by_name(&v, "source", &f, NULL);
+    avro_value_set_enum(&f, 2); /* replay */
+    avro_value_get_by_name(&v, "quality", &f, NULL);
+    avro_value_set_enum(&f, 0);
+    set_opt(&v, "power_kw", 1, kw);
+    set_opt(&v, "energy_kwh", 1, kwh);
+    set_opt(&v, "voltage_v", 1, 10500.0);
+    set_opt(&v, "current_a", 0, 0);
+    set_opt(&v, "frequency_hz", 1, 50.0);
+    set_opt(&v, "power_factor", 0, 0);
+    avro_value_get_by_name(&v, "quality_detail", &f, NULL);
+    avro_value_set_branch(&f, 0, &f);
+    avro_value_set_null(&f);
+    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) == 0,
+                  "%s", err);
+    avro_value_decref(&v);
+}
+
+/* The whole day for every meter (minute readings, import counter), plus the
+ * bad records once when with_bad. */
+static void produce_day(int with_bad)
+{
+    bus_t *b = test_bus();
+    char err[512], meter[64];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int m = 0; m < NMETERS; m++) {
+        double kwh = 1000.0 * m;
+        snprintf(meter, sizeof meter, "%s-m%02d", site, m);
+        for (int k = 0; k < NQH * 15 + TAIL_MIN; k++) {
+            int q = k / 15 < NQH ? k / 15 : NQH - 1;
+            double kw = meter_kw(m, q);
+            int64_t ts = day0 + k * MIN_MS;
+            produce_reading(b, p, meter, ts, k, kw, kwh);
+            if (with_bad && m == 3 && k == 100) {
+                produce_reading(b, p, meter, ts + 30000, 100000, NAN, kwh); /* NaN */
+                produce_reading(b, p, meter, ts + 40000, 100001, kw, kwh - 50); /* < 0 */
+                produce_reading(b, p, meter, ts + 3650LL * DATASET_DAY_MS, 100002, kw,
+                                kwh + 1e6); /* ten years ahead */
+                ck_assert(bus_produce_raw(p, "energy.telemetry", site, strlen(site),
+                                          "garbage", 7, NULL, err, sizeof err) == 0);
+            }
+            kwh += (kw > 0 ? kw : 0) / 60.0;
+        }
+    }
+    ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+}
+
+/* ---- the ingester child ---- */
+
+static void start_ingester(void)
+{
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        char bin[1024];
+        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
+        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
+        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
+        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
+        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
+        setenv("EMS_INGESTER_GROUP_ID", group, 1);
+        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
+        setenv("EMS_HTTP_PORT", port, 1);
+        setenv("EMS_LOG_LEVEL", "warn", 1);
+        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
+        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void stop_ingester(void)
+{
+    int st = 0;
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, &st, 0);
+        child = 0;
+    }
+}
+
+/* ---- reading results ---- */
+
+static PGconn *pg_conn(void)
+{
+    PGconn *c = PQconnectdb(env("EMS_TEST_PG"));
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    return c;
+}
+
+static double q_num(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static double q_num(PGconn *c, const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    PGresult *r;
+    double v;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) { /* tables not migrated yet */
+        PQclear(r);
+        return -1;
+    }
+    v = PQgetisnull(r, 0, 0) ? -1 : atof(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static double metric(const char *name)
+{
+    char cmd[256], line[512];
+    double v = -1;
+    FILE *f;
+    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%s/metrics", port);
+    if (!(f = popen(cmd, "r")))
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
+            v = atof(line + strlen(name) + 1);
+    pclose(f);
+    return v;
+}
+
+/* Waits (bounded, generous) until cond_sql returns want. */
+static void wait_for(PGconn *c, double want, const char *what, const char *sql)
+{
+    double got = -1;
+    for (int i = 0; i < 1200; i++) {
+        if ((got = q_num(c, "%s", sql)) == want)
+            return;
+        usleep(100000);
+    }
+    ck_abort_msg("%s: %g, expected %g", what, got, want);
+}
+
+static void expect_rollups(PGconn *c)
+{
+    char sql[512], meter[64];
+    double day_total = 0;
+
+    for (int m = 0; m < NMETERS; m++) {
+        double day = 0;
+        snprintf(meter, sizeof meter, "%s-m%02d", site, m);
+        for (int q = 0; q < NQH; q++) {
+            double e = fmax(meter_kw(m, q), 0) * 0.25, got;
+            got = q_num(c, "SELECT energy_kwh FROM rollup_15m WHERE scope='meter' AND "
+                           "meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                        meter, (long long)((day0 + q * DATASET_QH_MS) / 1000));
+            ck_assert_msg(fabs(got - e) < 1e-6 * fmax(1, e), "%s q%d: %g != %g", meter, q,
+                          got, e);
+            day += e;
+            if (q % 4 == 3) {
+                double h = 0;
+                for (int k = q - 3; k <= q; k++)
+                    h += fmax(meter_kw(m, k), 0) * 0.25;
+                got = q_num(c, "SELECT energy_kwh FROM rollup_1h WHERE scope='meter' AND "
+                               "meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                            meter, (long long)((day0 + (q - 3) * DATASET_QH_MS) / 1000));
+                ck_assert_msg(fabs(got - h) < 1e-6 * fmax(1, h), "%s hour %d: %g != %g",
+                              meter, q / 4, got, h);
+            }
+        }
+        ck_assert_msg(fabs(q_num(c, "SELECT energy_kwh FROM rollup_1d WHERE scope='meter' "
+                                    "AND meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                                 meter, (long long)(day0 / 1000)) - day) < 1e-6 * day,
+                      "%s daily", meter);
+        ck_assert_double_eq_tol(q_num(c, "SELECT completeness FROM rollup_1d WHERE "
+                                         "scope='meter' AND meter_id='%s'", meter),
+                                1.0, 1e-9);
+        day_total += day;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT energy_kwh FROM rollup_1d WHERE scope='site' AND site_id='%s' AND "
+             "interval_start=to_timestamp(%lld)", site, (long long)(day0 / 1000));
+    ck_assert_msg(fabs(q_num(c, "%s", sql) - day_total) < 1e-6 * day_total,
+                  "site daily %g != %g", q_num(c, "%s", sql), day_total);
+}
+
+START_TEST(test_day_of_real_load)
+{
+    const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
+    PGconn *c;
+    char sql[512];
+
+    snprintf(site, sizeof site, "it%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "ingester-%s", site);
+    snprintf(prefix, sizeof prefix, "%s.", site); /* fresh topics: only this run's records */
+    snprintf(port, sizeof port, "%d", 28150 + (int)(getpid() % 40));
+    load_day();
+    produce_day(1);
+    start_ingester();
+    c = pg_conn();
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
+    wait_for(c, (double)nrows, "stored readings", sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
+             "interval_start < to_timestamp(%lld)", site,
+             (long long)((day0 + DATASET_DAY_MS) / 1000));
+    wait_for(c, NMETERS * NQH + NQH, "closed quarter-hours", sql);
+    expect_rollups(c);
+    ck_assert_double_eq(metric("ems_ingester_rejected_total"), 3);
+    ck_assert_double_eq(q_num(c, "SELECT count(*) FROM measurements WHERE site_id='%s' AND "
+                                 "(power_kw = 'NaN' OR ts > now())", site), 0);
+
+    /* replay the day: nothing new, rollups unchanged */
+    produce_day(0);
+    for (int i = 0; i < 1200 && metric("ems_ingester_duplicates_total") < (double)nrows; i++)
+        usleep(100000);
+    ck_assert_double_eq(metric("ems_ingester_duplicates_total"), (double)nrows);
+    ck_assert_double_eq(q_num(c, "%s", "SELECT 0"), 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
+    ck_assert_double_eq(q_num(c, "%s", sql), (double)nrows);
+    expect_rollups(c);
+    PQfinish(c);
+    stop_ingester();
+}
+END_TEST
+
+static void teardown(void)
+{
+    stop_ingester();
+}
+
+int main(void)
+{
+    Suite *s = suite_create("ingester-integration");
+    TCase *tc = tcase_create("day");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_day_of_real_load);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,450 @@
+/*
+ * Unit tests for the ingester core (services/ingester): record validation,
+ * energy counter checks, event-time rollups with watermark and lateness,
+ * corrections, gap detection and classification. Hand-made sequences with
+ * answers worked out by hand; no I/O.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingester/ing_rollup.h"
+#include "ingester/ing_validate.h"
+
+#define T0 1597449600000LL /* 2020-08-15T00:00:00Z */
+#define MIN (60 * 1000LL)
+#define QH (15 * MIN)
+
+static ing_reading_t mk(const char *site, const char *meter, int64_t ts, double power,
+                        double energy, ing_quality_t q)
+{
+    ing_reading_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.site_id, sizeof r.site_id, "%s", site);
+    snprintf(r.meter_id, sizeof r.meter_id, "%s", meter);
+    r.ts_ms = ts;
+    r.quality = q;
+    if (!isnan(power)) {
+        r.present |= ING_HAS_POWER;
+        r.power_kw = power;
+    }
+    if (!isnan(energy)) {
+        r.present |= ING_HAS_ENERGY;
+        r.energy_kwh = energy;
+    }
+    return r;
+}
+
+/* Checks and adds in one go, as the service does for a stored reading. */
+static ing_add_result_t feed(ing_rollup_t *r, const ing_reading_t *rd)
+{
+    char reason[200];
+    ck_assert_msg(ing_rollup_check(r, rd, reason, sizeof reason) == 0, "%s", reason);
+    return ing_rollup_add(r, rd);
+}
+
+static const ing_interval_t *find_iv(ing_rollup_t *r, ing_scope_t scope,
+                                     const char *meter, int64_t start)
+{
+    const ing_interval_t *iv;
+    const ing_gap_t *g;
+    size_t niv, ng;
+    ing_rollup_outputs(r, &iv, &niv, &g, &ng);
+    for (size_t i = niv; i-- > 0;)
+        if (iv[i].scope == scope && iv[i].start_ms == start &&
+            strcmp(iv[i].meter_id, meter) == 0)
+            return &iv[i];
+    return NULL;
+}
+
+static size_t n_out_iv(ing_rollup_t *r)
+{
+    const ing_interval_t *iv;
+    const ing_gap_t *g;
+    size_t niv, ng;
+    ing_rollup_outputs(r, &iv, &niv, &g, &ng);
+    return niv;
+}
+
+static const ing_gap_t *last_gap(ing_rollup_t *r, size_t *ngaps)
+{
+    const ing_interval_t *iv;
+    const ing_gap_t *g;
+    size_t niv, ng;
+    ing_rollup_outputs(r, &iv, &niv, &g, &ng);
+    *ngaps = ng;
+    return ng ? &g[ng - 1] : NULL;
+}
+
+/* ---- validation (table) ---- */
+
+static const struct {
+    const char *name;
+    int field; /* 0 none, 1 power, 2 voltage, 3 pf, 4 energy, 5 meter, 6 freq */
+    double value;
+    int64_t ts;
+    const char *reason; /* NULL = valid */
+} val_cases[] = {
+    {"good", 0, 0, T0, NULL},
+    {"power NaN", 1, NAN, T0, "power_kw is NaN"},
+    {"voltage inf", 2, INFINITY, T0, "voltage_v is infinite"},
+    {"pf 1.5", 3, 1.5, T0, "power_factor 1.5 outside"},
+    {"negative counter", 4, -3, T0, "energy_kwh -3 outside"},
+    {"empty meter", 5, 0, T0, "empty meter_id"},
+    {"negative frequency", 6, -50, T0, "frequency_hz"},
+    {"10 years ahead", 0, 0, T0 + 3650LL * 86400000LL, "ahead of the clock"},
+    {"one hour ahead ok", 0, 0, T0 + 3600000LL, NULL},
+    {"before 2000", 0, 0, 900000000000LL, "before"},
+    {"negative power ok (export)", 1, -250, T0, NULL},
+};
+
+START_TEST(test_validate)
+{
+    ing_validate_conf_t conf = {.min_ts_ms = ING_MIN_TS_DEFAULT,
+                                .max_future_ms = 86400000LL};
+    ing_reading_t r = mk("s", "m", val_cases[_i].ts, 10, 5, ING_Q_GOOD);
+    char reason[200] = "";
+    int rc;
+
+    switch (val_cases[_i].field) {
+    case 1: r.power_kw = val_cases[_i].value; break;
+    case 2: r.present |= ING_HAS_VOLTAGE; r.voltage_v = val_cases[_i].value; break;
+    case 3: r.present |= ING_HAS_PF; r.power_factor = val_cases[_i].value; break;
+    case 4: r.energy_kwh = val_cases[_i].value; break;
+    case 5: r.meter_id[0] = '\0'; break;
+    case 6: r.present |= ING_HAS_FREQUENCY; r.frequency_hz = val_cases[_i].value; break;
+    default: break;
+    }
+    rc = ing_validate_reading(&r, &conf, T0, reason, sizeof reason);
+    if (!val_cases[_i].reason) {
+        ck_assert_msg(rc == 0, "%s: unexpected reject '%s'", val_cases[_i].name, reason);
+    } else {
+        ck_assert_msg(rc == -1, "%s: accepted", val_cases[_i].name);
+        ck_assert_msg(strstr(reason, val_cases[_i].reason), "%s: reason '%s'",
+                      val_cases[_i].name, reason);
+    }
+}
+END_TEST
+
+START_TEST(test_null_quantities_are_not_checked)
+{
+    ing_validate_conf_t conf = {.min_ts_ms = ING_MIN_TS_DEFAULT, .max_future_ms = 1000};
+    ing_reading_t r = mk("s", "m", T0, NAN, NAN, ING_Q_COMM_ERROR);
+    char reason[100];
+    r.power_kw = NAN; /* not present: a null on the wire */
+    ck_assert_int_eq(ing_validate_reading(&r, &conf, T0, reason, sizeof reason), 0);
+}
+END_TEST
+
+/* ---- energy counter (table: one sequence, verdict per step) ---- */
+
+static const struct {
+    int64_t ts;
+    double kwh;
+    int ok;
+    const char *reason;
+} ctr_steps[] = {
+    {T0, 100.0, 1, NULL},
+    {T0 + MIN, 101.0, 1, NULL},
+    {T0 + 2 * MIN, 100.5, 0, "negative energy counter delta"},
+    {T0 + 2 * MIN, 101.0, 1, NULL},                  /* flat counter is fine */
+    {T0 + 2 * MIN, 101.0, 1, NULL},                  /* a duplicate (replay) */
+    {T0 + 2 * MIN, 101.2, 0, "at the same time"},    /* conflicting duplicate */
+    {T0 + 30 * 1000, 100.4, 1, NULL},                /* late, consistent */
+    {T0 + 30 * 1000, 105.0, 0, "above a later"},     /* late, impossible */
+    {T0 + 3 * MIN, 102.0, 1, NULL},
+};
+
+START_TEST(test_counter_sequence)
+{
+    ing_rollup_conf_t conf = {.accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    char reason[200];
+
+    for (size_t i = 0; i < sizeof ctr_steps / sizeof ctr_steps[0]; i++) {
+        ing_reading_t rd = mk("s", "m", ctr_steps[i].ts, NAN, ctr_steps[i].kwh, ING_Q_GOOD);
+        int rc = ing_rollup_check(r, &rd, reason, sizeof reason);
+        ck_assert_msg((rc == 0) == ctr_steps[i].ok, "step %zu: rc %d (%s)", i, rc,
+                      rc ? reason : "");
+        if (!ctr_steps[i].ok)
+            ck_assert_msg(strstr(reason, ctr_steps[i].reason), "step %zu: '%s'", i, reason);
+    }
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+START_TEST(test_unknown_and_wrong_site)
+{
+    ing_rollup_conf_t conf = {.accept_unknown = false};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_reading_t rd = mk("s1", "x", T0, 1, NAN, ING_Q_GOOD);
+    char reason[200];
+
+    ck_assert_int_eq(ing_rollup_check(r, &rd, reason, sizeof reason), -1);
+    ck_assert_ptr_nonnull(strstr(reason, "unknown meter 'x'"));
+    ck_assert_int_eq(ing_rollup_set_meter(r, "x", "s1", true, 0), 0);
+    ck_assert_int_eq(ing_rollup_set_meter(r, "x", "s2", true, 0), -1);
+    ck_assert_int_eq(ing_rollup_check(r, &rd, reason, sizeof reason), 0);
+    snprintf(rd.site_id, sizeof rd.site_id, "s2");
+    ck_assert_int_eq(ing_rollup_check(r, &rd, reason, sizeof reason), -1);
+    ck_assert_ptr_nonnull(strstr(reason, "belongs to site 's1'"));
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* ---- rollups ---- */
+
+/* Two meters, one reading a minute: m1 draws 100 kW in the first quarter-hour
+ * and 200 kW in the second with a counter, m2 50 kW with power only. */
+START_TEST(test_rollup_two_intervals)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH, .lateness_ms = 5 * MIN,
+                              .sample_period_ms = MIN, .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    double e1 = 1000;
+    const ing_interval_t *o;
+
+    for (int k = 0; k < 36; k++) {
+        double p1 = k < 15 ? 100 : 200;
+        ing_reading_t a = mk("s", "m1", T0 + k * MIN, p1, e1, ING_Q_GOOD);
+        ing_reading_t b = mk("s", "m2", T0 + k * MIN, 50, NAN, ING_Q_GOOD);
+        ck_assert_int_eq(feed(r, &a), ING_ADD_USED);
+        ck_assert_int_eq(feed(r, &b), ING_ADD_USED);
+        e1 += p1 / 60.0;
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+        if (k == 19) /* watermark 14 min: nothing closed yet */
+            ck_assert_uint_eq(n_out_iv(r), 0);
+        if (k == 20) /* watermark 15 min: the first quarter-hour closes */
+            ck_assert_uint_eq(n_out_iv(r), 3);
+    }
+    ck_assert_int_eq(ing_rollup_watermark(r, "s"), T0 + 30 * MIN);
+    ck_assert_uint_eq(n_out_iv(r), 6);
+    o = find_iv(r, ING_SCOPE_METER, "m1", T0);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 25.0, 1e-9);
+    ck_assert_double_eq_tol(o->mean_kw, 100.0, 1e-9);
+    ck_assert_double_eq_tol(o->peak_kw, 100.0, 1e-12);
+    ck_assert_int_eq(o->sample_count, 15);
+    ck_assert_double_eq_tol(o->completeness, 1.0, 1e-12);
+    ck_assert_int_eq(o->revision, 0);
+    ck_assert_int_eq(o->end_ms, T0 + QH);
+    o = find_iv(r, ING_SCOPE_METER, "m1", T0 + QH);
+    ck_assert_double_eq_tol(o->energy_kwh, 50.0, 1e-9); /* from the counter */
+    o = find_iv(r, ING_SCOPE_METER, "m2", T0 + QH);
+    ck_assert_double_eq_tol(o->energy_kwh, 12.5, 1e-9); /* from power */
+    ck_assert(o->has_min);
+    o = find_iv(r, ING_SCOPE_SITE, "", T0 + QH);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 62.5, 1e-9);
+    ck_assert_double_eq_tol(o->mean_kw, 250.0, 1e-9);
+    ck_assert_int_eq(o->sample_count, 30);
+    ck_assert_double_eq_tol(o->completeness, 1.0, 1e-12);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* Within the lateness a reading joins its open interval; beyond it, it
+ * corrects the closed interval with revision 1 (meter and site). */
+START_TEST(test_lateness_and_correction)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH, .lateness_ms = 5 * MIN,
+                              .sample_period_ms = MIN, .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    static const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16, 12};
+    const ing_interval_t *o;
+    ing_reading_t rd;
+    int64_t closed, corrected, too_late;
+
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        rd = mk("s", "m", T0 + order[i] * MIN, 40 + order[i], NAN, ING_Q_GOOD);
+        ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    ck_assert_uint_eq(n_out_iv(r), 0); /* minute 12 came 4 min late: in time */
+    rd = mk("s", "m", T0 + 20 * MIN, 60, NAN, ING_Q_GOOD);
+    feed(r, &rd);
+    ing_rollup_advance(r);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0);
+    ck_assert_int_eq(o->sample_count, 14);
+    ck_assert_double_eq_tol(o->completeness, 14.0 / 15.0, 1e-12);
+    ck_assert_double_eq_tol(o->peak_kw, 53, 1e-12);
+    ck_assert_double_eq_tol(o->min_kw, 40, 1e-12);
+    ing_rollup_clear(r);
+
+    rd = mk("s", "m", T0 + 14 * MIN, 54, NAN, ING_Q_GOOD); /* 6 min late */
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ing_rollup_advance(r);
+    ck_assert_uint_eq(n_out_iv(r), 2);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0);
+    ck_assert_int_eq(o->revision, 1);
+    ck_assert_int_eq(o->sample_count, 15);
+    ck_assert_double_eq_tol(o->energy_kwh, 47.0 * 0.25, 1e-9); /* mean of 40..54 */
+    ck_assert_double_eq_tol(o->peak_kw, 54, 1e-12);
+    o = find_iv(r, ING_SCOPE_SITE, "", T0);
+    ck_assert_int_eq(o->revision, 1);
+    ck_assert_double_eq_tol(o->energy_kwh, 47.0 * 0.25, 1e-9);
+    ing_rollup_stats(r, &closed, &corrected, &too_late);
+    ck_assert_int_eq(closed, 1);
+    ck_assert_int_eq(corrected, 1);
+    ck_assert_int_eq(too_late, 0);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+START_TEST(test_too_late_and_bad_quality)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH, .lateness_ms = 0,
+                              .horizon_ms = 3600000LL, .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_reading_t rd = mk("s", "m", T0, 1, NAN, ING_Q_GOOD);
+    int64_t closed, corrected, too_late;
+
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    rd = mk("s", "m", T0 + 3 * 3600000LL, NAN, NAN, ING_Q_COMM_ERROR);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_IGNORED); /* still moves event time */
+    ck_assert_int_eq(ing_rollup_watermark(r, "s"), T0 + 3 * 3600000LL);
+    rd = mk("s", "m", T0 + 5 * MIN, 1, NAN, ING_Q_GOOD);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_TOO_LATE);
+    ing_rollup_stats(r, &closed, &corrected, &too_late);
+    ck_assert_int_eq(too_late, 1);
+    rd = mk("nowhere", "nobody", T0, 1, NAN, ING_Q_GOOD);
+    ck_assert_int_eq(ing_rollup_add(r, &rd), ING_ADD_UNKNOWN);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* Meters not counted (sub-meters) are emitted but left out of the site sum. */
+START_TEST(test_site_counts_only_counted_meters)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH, .sample_period_ms = QH};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_reading_t rd;
+    const ing_interval_t *o;
+
+    ck_assert_int_eq(ing_rollup_set_meter(r, "main", "s", true, 0), 0);
+    ck_assert_int_eq(ing_rollup_set_meter(r, "sub", "s", false, 0), 0);
+    ck_assert_int_eq(ing_rollup_set_meter(r, "main2", "s", true, 0), 0);
+    for (int k = 0; k < 2; k++) {
+        rd = mk("s", "main", T0 + k * QH, 1000, NAN, ING_Q_GOOD);
+        feed(r, &rd);
+        rd = mk("s", "sub", T0 + k * QH, 400, NAN, ING_Q_GOOD);
+        feed(r, &rd);
+    }
+    ing_rollup_advance(r);
+    o = find_iv(r, ING_SCOPE_SITE, "", T0);
+    ck_assert_double_eq_tol(o->energy_kwh, 250, 1e-9);
+    ck_assert_double_eq_tol(o->completeness, 0.5, 1e-12); /* main2 is silent */
+    ck_assert_ptr_nonnull(find_iv(r, ING_SCOPE_METER, "sub", T0));
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* ---- gaps ---- */
+
+static const struct {
+    int64_t ms;
+    ing_gap_class_t cls;
+} class_cases[] = {
+    {15 * MIN, ING_GAP_MINOR},       {2 * 3600000LL, ING_GAP_MINOR},
+    {2 * 3600000LL + 1, ING_GAP_MODERATE}, {12 * 3600000LL, ING_GAP_MODERATE},
+    {12 * 3600000LL + 1, ING_GAP_CRITICAL}, {3 * 86400000LL, ING_GAP_CRITICAL},
+};
+
+START_TEST(test_gap_classify)
+{
+    ck_assert_int_eq(ing_gap_classify(class_cases[_i].ms), class_cases[_i].cls);
+}
+END_TEST
+
+/* Meter a reports in quarter-hours 0, 1 and 12; b in every quarter-hour and
+ * drives the watermark (lateness 0). a's gap covers quarter-hours 2..11. */
+START_TEST(test_gap_open_grow_close_recover)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH, .sample_period_ms = QH,
+                              .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    const ing_gap_t *g;
+    size_t ng;
+    ing_reading_t rd;
+
+    for (int k = 0; k <= 12; k++) {
+        ing_rollup_clear(r);
+        rd = mk("s", "b", T0 + k * QH, 10, NAN, ING_Q_GOOD);
+        feed(r, &rd);
+        if (k <= 1 || k == 12) {
+            rd = mk("s", "a", T0 + k * QH, 20, NAN, ING_Q_GOOD);
+            feed(r, &rd);
+        }
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+        g = last_gap(r, &ng);
+        if (k <= 2) {
+            ck_assert_uint_eq(ng, 0);
+            continue;
+        }
+        ck_assert_uint_eq(ng, 1);
+        ck_assert_str_eq(g->gap_id, "a@2020-08-15T00:30:00Z");
+        ck_assert_int_eq(g->start_ms, T0 + 2 * QH);
+        ck_assert_int_eq(g->revision, k - 3);
+        if (k < 12) {
+            ck_assert(g->ongoing);
+            ck_assert_int_eq(g->missing_intervals, k - 2);
+            ck_assert_int_eq(g->end_ms, T0 + k * QH);
+            ck_assert_int_eq(g->gap_class, k <= 10 ? ING_GAP_MINOR : ING_GAP_MODERATE);
+            ck_assert_uint_eq(ing_rollup_open_gaps(r), 1);
+        }
+    }
+    ck_assert(!g->ongoing);
+    ck_assert(!g->recovered);
+    ck_assert_int_eq(g->missing_intervals, 10);
+    ck_assert_int_eq(g->end_ms, T0 + 12 * QH);
+    ck_assert_int_eq(g->gap_class, ING_GAP_MODERATE);
+    ck_assert_uint_eq(ing_rollup_open_gaps(r), 0);
+
+    for (int k = 2; k <= 11; k++) { /* the gateway's spool arrives late */
+        ing_rollup_clear(r);
+        rd = mk("s", "a", T0 + k * QH + MIN, 20, NAN, ING_Q_GOOD);
+        ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+        ing_rollup_advance(r);
+        g = last_gap(r, &ng);
+        ck_assert_uint_eq(ng, 1);
+        ck_assert_int_eq(g->recovered, k == 11);
+        ck_assert_int_eq(g->revision, 10 + (k - 2));
+        ck_assert_int_eq(find_iv(r, ING_SCOPE_METER, "a", T0 + k * QH)->revision, 0);
+        ck_assert_int_eq(find_iv(r, ING_SCOPE_SITE, "", T0 + k * QH)->revision, 1);
+    }
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+static Suite *ingester_suite(void)
+{
+    Suite *s = suite_create("ingester");
+    TCase *tc = tcase_create("validate");
+    tcase_add_loop_test(tc, test_validate, 0, sizeof val_cases / sizeof val_cases[0]);
+    tcase_add_test(tc, test_null_quantities_are_not_checked);
+    tcase_add_test(tc, test_counter_sequence);
+    tcase_add_test(tc, test_unknown_and_wrong_site);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("rollup");
+    tcase_add_test(tc, test_rollup_two_intervals);
+    tcase_add_test(tc, test_lateness_and_correction);
+    tcase_add_test(tc, test_too_late_and_bad_quality);
+    tcase_add_test(tc, test_site_counts_only_counted_meters);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gaps");
+    tcase_add_loop_test(tc, test_gap_classify, 0, sizeof class_cases / sizeof class_cases[0]);
+    tcase_add_test(tc, test_gap_open_grow_close_recover);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ingester_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
