@@ -1,0 +1,132 @@
+/*
+ * gw: settings table and the reading queue (see gw.h).
+ */
+#include "scada-gateway/gw.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define OPT(k, t, d, lo, hi, f, ds)                                                    \
+    {                                                                                  \
+        .section = "scada", .key = k, .type = t, .def = d, .min = lo, .max = hi,       \
+        .offset = offsetof(sg_conf_t, f), .desc = ds                                   \
+    }
+
+const cfg_option_t sg_conf_options[] = {
+    OPT("spool_dir", CFG_STRING, "var/scada-gateway/spool", 0, 0, spool_dir,
+        "Directory of the store-and-forward spool (created if missing)."),
+    OPT("spool_max_bytes", CFG_INT, "268435456", 4096, 1e12, spool_max_bytes,
+        "Bound of the spool's unconfirmed bytes; beyond it readings are refused and "
+        "counted."),
+    OPT("workers", CFG_INT, "4", 1, 256, workers,
+        "Poll worker threads; devices are spread over them."),
+    OPT("response_timeout", CFG_DURATION_MS, "500ms", 10, 60000, response_timeout_ms,
+        "Modbus response timeout per request."),
+    OPT("retries", CFG_INT, "1", 0, 10, retries,
+        "Retries of a failed Modbus request within one poll."),
+    OPT("backoff_base", CFG_DURATION_MS, "1s", 10, 3600000, backoff_base_ms,
+        "First reconnect delay of a failing device; doubles per failure."),
+    OPT("backoff_max", CFG_DURATION_MS, "30s", 10, 3600000, backoff_max_ms,
+        "Longest reconnect delay of a failing device."),
+    OPT("stale_after", CFG_DURATION_MS, "5m", 0, 86400000, stale_after_ms,
+        "A meter whose words stay unchanged this long is flagged stale (0 disables)."),
+    OPT("block_gap", CFG_INT, "8", 0, 100, block_gap,
+        "Unmapped words allowed inside one Modbus read request."),
+    OPT("batch", CFG_INT, "5000", 1, 1000000, batch,
+        "Readings produced per delivery round trip."),
+    OPT("delivery_wait", CFG_DURATION_MS, "100ms", 0, 10000, delivery_wait_ms,
+        "How long one loop iteration waits for the broker to confirm a batch."),
+    {.section = "scada",
+     .key = "control",
+     .type = CFG_BOOL,
+     .def = "true",
+     .offset = offsetof(sg_conf_t, control),
+     .desc = "Consume energy.control.commands and write setpoints."},
+    OPT("control_group", CFG_STRING, "scada-gateway", 0, 0, control_group,
+        "Consumer group of the control-command consumer."),
+    OPT("control_min_interval", CFG_DURATION_MS, "60s", 0, 86400000,
+        control_min_interval_ms,
+        "Rate limit: minimum time between two writes to one piece of equipment."),
+    OPT("override_dir", CFG_STRING, "var/scada-gateway/override", 0, 0, override_dir,
+        "A file named after an equipment id in this directory is a manual-override "
+        "lock."),
+    CFG_END,
+};
+
+int sg_queue_init(sg_queue_t *q)
+{
+    memset(q, 0, sizeof *q);
+    if (pthread_mutex_init(&q->mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&q->cv, NULL) != 0) {
+        pthread_mutex_destroy(&q->mu);
+        return -1;
+    }
+    return 0;
+}
+
+void sg_queue_release(sg_queue_t *q)
+{
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+    free(q->items);
+    q->items = NULL;
+}
+
+void sg_queue_push(sg_queue_t *q, const sg_reading_t *r, size_t n)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->n + n > q->cap) {
+        size_t cap = q->cap ? q->cap : 256;
+        while (cap < q->n + n)
+            cap *= 2;
+        sg_reading_t *p = realloc(q->items, cap * sizeof *p);
+        if (!p) {
+            q->dropped += (int64_t)n;
+            pthread_mutex_unlock(&q->mu);
+            return;
+        }
+        q->items = p;
+        q->cap = cap;
+    }
+    memcpy(q->items + q->n, r, n * sizeof *r);
+    q->n += n;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms)
+{
+    size_t n;
+    pthread_mutex_lock(&q->mu);
+    if (q->n == 0 && timeout_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (q->n == 0 && pthread_cond_timedwait(&q->cv, &q->mu, &ts) != ETIMEDOUT)
+            ;
+    }
+    n = q->n;
+    *out = n ? q->items : NULL;
+    if (n) {
+        q->items = NULL;
+        q->n = q->cap = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+int64_t sg_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,117 @@
+/*
+ * scada-gateway: reads every meter of the plant model over Modbus TCP and
+ * publishes normalised readings on energy.telemetry through an on-disk
+ * spool; writes approved setpoints from energy.control.commands.
+ * See docs/scada-gateway.md.
+ */
+#include <stdlib.h>
+
+#include "log/log.h"
+#include "scada-gateway/control.h"
+#include "scada-gateway/gw.h"
+#include "scada-gateway/poller.h"
+#include "scada-gateway/publish.h"
+#include "svc/svc.h"
+
+typedef struct gateway {
+    sg_conf_t conf;
+    sg_queue_t queue;
+    bool queue_ok;
+    sg_publisher_t *pub;
+    sg_poller_t *poller;
+    sg_control_t *control;
+} gateway_t;
+
+static void gw_shutdown(svc_t *svc, void *ctx);
+static int gw_start(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size);
+
+static int gw_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
+{
+    gateway_t *g = ctx;
+    if (gw_start(svc, g, errstr, errstr_size) == 0)
+        return 0;
+    gw_shutdown(svc, g); /* shutdown does not run after a failed init */
+    return -1;
+}
+
+static int gw_start(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size)
+{
+    if (sg_queue_init(&g->queue) < 0) {
+        snprintf(errstr, errstr_size, "cannot create the reading queue");
+        return -1;
+    }
+    g->queue_ok = true;
+    g->pub = sg_publisher_new(svc_bus(svc), svc_producer(svc), &g->conf,
+                              svc_metrics(svc), errstr, errstr_size);
+    if (!g->pub)
+        return -1;
+    if (g->conf.control) {
+        g->control = sg_control_new(svc, &g->conf, errstr, errstr_size);
+        if (!g->control)
+            return -1;
+    }
+    g->poller = sg_poller_start(svc_plant(svc), &g->conf, &g->queue, svc_metrics(svc),
+                                errstr, errstr_size);
+    if (!g->poller)
+        return -1;
+    log_info("main", "polling %zu device(s); spool holds %lld reading(s)",
+             sg_poller_devices(g->poller), (long long)sg_publisher_pending(g->pub));
+    return 0;
+}
+
+static int gw_step(svc_t *svc, void *ctx)
+{
+    gateway_t *g = ctx;
+    sg_reading_t *r = NULL;
+    char err[512];
+    (void)svc;
+    size_t n = sg_queue_take(&g->queue, &r, 100);
+    int rc = sg_publisher_step(g->pub, r, n, err, sizeof err);
+    free(r);
+    if (rc < 0) {
+        log_error("main", "%s", err);
+        return -1;
+    }
+    if (g->control && sg_control_step(g->control, 0, err, sizeof err) < 0)
+        log_warn("control", "%s", err);
+    return 0;
+}
+
+static void gw_shutdown(svc_t *svc, void *ctx)
+{
+    gateway_t *g = ctx;
+    sg_reading_t *r = NULL;
+    char err[512];
+    (void)svc;
+    sg_poller_stop(g->poller);
+    if (g->queue_ok && g->pub) {
+        size_t n = sg_queue_take(&g->queue, &r, 0);
+        if (sg_publisher_step(g->pub, r, n, err, sizeof err) < 0)
+            log_error("main", "%s", err);
+        free(r);
+    }
+    sg_control_destroy(g->control);
+    sg_publisher_destroy(g->pub, 2000);
+    if (g->queue_ok)
+        sg_queue_release(&g->queue);
+    g->poller = NULL;
+    g->control = NULL;
+    g->pub = NULL;
+    g->queue_ok = false;
+}
+
+int main(int argc, char **argv)
+{
+    static gateway_t g;
+    const svc_table_t tables[] = {{sg_conf_options, &g.conf}, {NULL, NULL}};
+    const svc_def_t def = {
+        .name = "scada-gateway",
+        .summary = "Polls Modbus meters, publishes energy.telemetry, writes setpoints.",
+        .http_port = 18101,
+        .tables = tables,
+        .init = gw_init,
+        .step = gw_step,
+        .shutdown = gw_shutdown,
+    };
+    return svc_main(&def, &g, argc, argv);
+}

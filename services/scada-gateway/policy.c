@@ -1,0 +1,123 @@
+/*
+ * policy: control-command checks (see policy.h).
+ */
+#include "scada-gateway/policy.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const names[] = {
+    "accepted",  "duplicate",     "unknown_equipment", "site_mismatch",
+    "disabled",  "no_setpoint",   "expired",           "not_yet_issued",
+    "bad_value", "out_of_bounds", "manual_override",   "rate_limited",
+};
+
+const char *sg_policy_name(sg_policy_result_t r)
+{
+    return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "?";
+}
+
+/* The value an action writes, or a refusal. */
+static sg_policy_result_t action_value(const plant_equipment_t *eq,
+                                       const sg_command_t *cmd, double *v, char *reason,
+                                       size_t n)
+{
+    switch (cmd->action) {
+    case SG_ACT_SETPOINT:
+        if (!cmd->has_setpoint || !isfinite(cmd->setpoint_kw)) {
+            snprintf(reason, n, "setpoint command without a finite setpoint_kw");
+            return SG_POL_BAD_VALUE;
+        }
+        *v = cmd->setpoint_kw;
+        return SG_POL_ACCEPT;
+    case SG_ACT_STOP:
+        *v = 0;
+        return SG_POL_ACCEPT;
+    case SG_ACT_START:
+        if (eq->kind == PLANT_EQ_STORAGE) {
+            snprintf(reason, n,
+                     "start is not defined for storage '%s'; send a setpoint", eq->id);
+            return SG_POL_BAD_VALUE;
+        }
+        *v = eq->power_min_kw;
+        return SG_POL_ACCEPT;
+    }
+    snprintf(reason, n, "unknown action %d", (int)cmd->action);
+    return SG_POL_BAD_VALUE;
+}
+
+/* Checks that do not depend on the value. */
+static sg_policy_result_t check_static(const plant_equipment_t *eq,
+                                       const sg_command_t *cmd,
+                                       const sg_control_state_t *st, int64_t now_ms,
+                                       char *reason, size_t n)
+{
+    if (st->duplicate) {
+        snprintf(reason, n, "command %s was already executed", cmd->command_id);
+        return SG_POL_DUPLICATE;
+    }
+    if (!eq) {
+        snprintf(reason, n, "equipment '%s' is not in the plant model",
+                 cmd->equipment_id);
+        return SG_POL_UNKNOWN_EQUIPMENT;
+    }
+    if (cmd->site_id && strcmp(cmd->site_id, eq->site_id) != 0) {
+        snprintf(reason, n, "equipment '%s' belongs to site '%s', not '%s'", eq->id,
+                 eq->site_id, cmd->site_id);
+        return SG_POL_SITE_MISMATCH;
+    }
+    if (!eq->control_enabled) {
+        snprintf(reason, n, "control is disabled for '%s' in the plant model", eq->id);
+        return SG_POL_DISABLED;
+    }
+    if (!eq->has_setpoint) {
+        snprintf(reason, n, "'%s' has no setpoint register", eq->id);
+        return SG_POL_NO_SETPOINT;
+    }
+    if (now_ms > cmd->valid_until_ms) {
+        snprintf(reason, n, "expired: valid until %lld, now %lld",
+                 (long long)cmd->valid_until_ms, (long long)now_ms);
+        return SG_POL_EXPIRED;
+    }
+    if (cmd->issued_at_ms > cmd->valid_until_ms) {
+        snprintf(reason, n, "issued at %lld after its validity end %lld",
+                 (long long)cmd->issued_at_ms, (long long)cmd->valid_until_ms);
+        return SG_POL_NOT_YET_ISSUED;
+    }
+    return SG_POL_ACCEPT;
+}
+
+sg_policy_result_t sg_policy_check(const plant_equipment_t *eq, const sg_command_t *cmd,
+                                   const sg_control_state_t *st, int64_t now_ms,
+                                   int64_t min_interval_ms, double *value_kw,
+                                   char *reason, size_t reason_size)
+{
+    double v = 0;
+    sg_policy_result_t r = check_static(eq, cmd, st, now_ms, reason, reason_size);
+    if (r == SG_POL_ACCEPT)
+        r = action_value(eq, cmd, &v, reason, reason_size);
+    if (r != SG_POL_ACCEPT)
+        return r;
+    if (v < eq->power_min_kw || v > eq->power_max_kw) {
+        if (!(cmd->action == SG_ACT_STOP && v == 0)) {
+            snprintf(reason, reason_size, "%g kW outside [%g, %g] kW", v,
+                     eq->power_min_kw, eq->power_max_kw);
+            return SG_POL_OUT_OF_BOUNDS;
+        }
+    }
+    if (st->override_locked) {
+        snprintf(reason, reason_size, "manual-override lock set on '%s'", eq->id);
+        return SG_POL_OVERRIDE;
+    }
+    if (st->has_last_write && now_ms - st->last_write_ms < min_interval_ms) {
+        snprintf(reason, reason_size,
+                 "rate limit: last write %lld ms ago, minimum %lld ms",
+                 (long long)(now_ms - st->last_write_ms), (long long)min_interval_ms);
+        return SG_POL_RATE_LIMITED;
+    }
+    *value_kw = v;
+    snprintf(reason, reason_size, "%g kW within [%g, %g] kW", v, eq->power_min_kw,
+             eq->power_max_kw);
+    return SG_POL_ACCEPT;
+}

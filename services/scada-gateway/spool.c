@@ -1,0 +1,276 @@
+/*
+ * spool: on-disk write-ahead log of readings (see spool.h).
+ */
+#include "scada-gateway/spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SPOOL_MAGIC 0x31524753u /* "SGR1" */
+#define REC_HDR 12
+#define REC_SIZE ((int64_t)(REC_HDR + sizeof(sg_reading_t)))
+#define WBUF_RECS 256
+
+struct sg_spool {
+    char *dat_path, *head_path, *tmp_path;
+    int fd;
+    int64_t max_bytes;
+    int64_t head, send, end; /* byte offsets; end includes buffered records */
+    int64_t flushed;         /* bytes written to the file */
+    int64_t dropped;
+    unsigned char *wbuf;
+    size_t wlen;
+};
+
+uint32_t sg_crc32(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < len; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int fail(char *errstr, size_t n, const char *what, const char *path)
+{
+    snprintf(errstr, n, "spool: %s '%s': %s", what, path, strerror(errno));
+    return -1;
+}
+
+static int read_head(sg_spool_t *s)
+{
+    FILE *f = fopen(s->head_path, "r");
+    long long v = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%lld", &v) != 1 || v < 0)
+        v = 0;
+    fclose(f);
+    s->head = v;
+    return 0;
+}
+
+/* Checks the record at off; returns 1 when it is complete and intact. */
+static int record_ok(int fd, int64_t off, int64_t size)
+{
+    unsigned char buf[REC_SIZE];
+    uint32_t magic, len, crc;
+    if (off + REC_SIZE > size || pread(fd, buf, REC_SIZE, off) != REC_SIZE)
+        return 0;
+    memcpy(&magic, buf, 4);
+    memcpy(&len, buf + 4, 4);
+    memcpy(&crc, buf + 8, 4);
+    return magic == SPOOL_MAGIC && len == sizeof(sg_reading_t) &&
+           crc == sg_crc32(buf + REC_HDR, len);
+}
+
+/* Finds the end of the intact records and cuts a torn tail. */
+static int recover(sg_spool_t *s, char *errstr, size_t n)
+{
+    struct stat st;
+    int64_t off;
+    if (fstat(s->fd, &st) < 0)
+        return fail(errstr, n, "cannot stat", s->dat_path);
+    if (s->head > st.st_size || (s->head % REC_SIZE) != 0)
+        s->head = 0;
+    for (off = s->head; record_ok(s->fd, off, st.st_size); off += REC_SIZE)
+        ;
+    if (off < st.st_size && ftruncate(s->fd, off) < 0)
+        return fail(errstr, n, "cannot truncate", s->dat_path);
+    s->send = s->head;
+    s->end = s->flushed = off;
+    return 0;
+}
+
+sg_spool_t *sg_spool_open(const char *dir, int64_t max_bytes, char *errstr,
+                          size_t errstr_size)
+{
+    sg_spool_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->fd = -1;
+    s->max_bytes = max_bytes;
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        fail(errstr, errstr_size, "cannot create directory", dir);
+        goto err;
+    }
+    s->dat_path = path_join(dir, "spool.dat");
+    s->head_path = path_join(dir, "spool.head");
+    s->tmp_path = path_join(dir, "spool.head.tmp");
+    s->wbuf = malloc(WBUF_RECS * REC_SIZE);
+    if (!s->dat_path || !s->head_path || !s->tmp_path || !s->wbuf) {
+        snprintf(errstr, errstr_size, "spool: out of memory");
+        goto err;
+    }
+    s->fd = open(s->dat_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (s->fd < 0) {
+        fail(errstr, errstr_size, "cannot open", s->dat_path);
+        goto err;
+    }
+    if (read_head(s) < 0 || recover(s, errstr, errstr_size) < 0)
+        goto err;
+    return s;
+err:
+    sg_spool_close(s);
+    return NULL;
+}
+
+static int flush_buf(sg_spool_t *s, char *errstr, size_t n)
+{
+    size_t done = 0;
+    while (done < s->wlen) {
+        ssize_t w =
+            pwrite(s->fd, s->wbuf + done, s->wlen - done, s->flushed + (int64_t)done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(errstr, n, "cannot write", s->dat_path);
+        }
+        done += (size_t)w;
+    }
+    s->flushed += (int64_t)s->wlen;
+    s->wlen = 0;
+    return 0;
+}
+
+int sg_spool_append(sg_spool_t *s, const sg_reading_t *r, char *errstr,
+                    size_t errstr_size)
+{
+    unsigned char *p;
+    uint32_t magic = SPOOL_MAGIC, len = sizeof *r, crc = sg_crc32(r, sizeof *r);
+    if (s->max_bytes > 0 && s->end - s->head + REC_SIZE > s->max_bytes) {
+        s->dropped++;
+        return 1;
+    }
+    if (s->wlen + REC_SIZE > WBUF_RECS * REC_SIZE &&
+        flush_buf(s, errstr, errstr_size) < 0)
+        return -1;
+    p = s->wbuf + s->wlen;
+    memcpy(p, &magic, 4);
+    memcpy(p + 4, &len, 4);
+    memcpy(p + 8, &crc, 4);
+    memcpy(p + REC_HDR, r, sizeof *r);
+    s->wlen += REC_SIZE;
+    s->end += REC_SIZE;
+    return 0;
+}
+
+int sg_spool_sync(sg_spool_t *s, char *errstr, size_t errstr_size)
+{
+    if (s->wlen == 0)
+        return 0;
+    if (flush_buf(s, errstr, errstr_size) < 0)
+        return -1;
+    if (fdatasync(s->fd) < 0)
+        return fail(errstr, errstr_size, "cannot fsync", s->dat_path);
+    return 0;
+}
+
+int sg_spool_read(sg_spool_t *s, sg_reading_t *out, int max, char *errstr,
+                  size_t errstr_size)
+{
+    int n = 0;
+    unsigned char hdr[REC_HDR];
+    if (s->wlen && sg_spool_sync(s, errstr, errstr_size) < 0)
+        return -1;
+    while (n < max && s->send < s->flushed) {
+        if (pread(s->fd, hdr, REC_HDR, s->send) != REC_HDR ||
+            pread(s->fd, &out[n], sizeof out[n], s->send + REC_HDR) != sizeof out[n])
+            return fail(errstr, errstr_size, "cannot read", s->dat_path);
+        s->send += REC_SIZE;
+        n++;
+    }
+    return n;
+}
+
+void sg_spool_rewind(sg_spool_t *s)
+{
+    s->send = s->head;
+}
+
+static int write_head(sg_spool_t *s, char *errstr, size_t n)
+{
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, "%lld\n", (long long)s->head);
+    int fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return fail(errstr, n, "cannot open", s->tmp_path);
+    if (write(fd, buf, (size_t)len) != len || fdatasync(fd) < 0) {
+        close(fd);
+        return fail(errstr, n, "cannot write", s->tmp_path);
+    }
+    close(fd);
+    if (rename(s->tmp_path, s->head_path) < 0)
+        return fail(errstr, n, "cannot rename", s->tmp_path);
+    return 0;
+}
+
+int sg_spool_commit(sg_spool_t *s, char *errstr, size_t errstr_size)
+{
+    if (s->send == s->head)
+        return 0;
+    s->head = s->send;
+    if (s->head == s->end) {
+        /* Everything confirmed: restart the file from zero. The data is
+         * cut first: a crash before the head is rewritten leaves a head past
+         * the end, which sg_spool_open() resets to zero. */
+        if (ftruncate(s->fd, 0) < 0)
+            return fail(errstr, errstr_size, "cannot truncate", s->dat_path);
+        s->head = s->send = s->end = s->flushed = 0;
+        return write_head(s, errstr, errstr_size);
+    }
+    return write_head(s, errstr, errstr_size);
+}
+
+int64_t sg_spool_pending(const sg_spool_t *s)
+{
+    return (s->end - s->head) / REC_SIZE;
+}
+
+int64_t sg_spool_unsent(const sg_spool_t *s)
+{
+    return (s->end - s->send) / REC_SIZE;
+}
+
+int64_t sg_spool_bytes(const sg_spool_t *s)
+{
+    return s->end - s->head;
+}
+
+int64_t sg_spool_dropped(const sg_spool_t *s)
+{
+    return s->dropped;
+}
+
+void sg_spool_close(sg_spool_t *s)
+{
+    char err[256];
+    if (!s)
+        return;
+    if (s->fd >= 0) {
+        sg_spool_sync(s, err, sizeof err);
+        close(s->fd);
+    }
+    free(s->dat_path);
+    free(s->head_path);
+    free(s->tmp_path);
+    free(s->wbuf);
+    free(s);
+}

@@ -1,0 +1,61 @@
+/*
+ * spool: the gateway's on-disk store and forward, a write-ahead log of
+ * readings. Every reading is appended here first (append-only, fsync'd in
+ * batches by sg_spool_sync()), then read back in order, published, and
+ * committed once the broker confirmed delivery. A broker outage therefore
+ * only makes the spool grow; a restart drains what it holds.
+ *
+ * Files in dir: spool.dat (records: magic, length, CRC-32, payload) and
+ * spool.head (byte offset of the first unconfirmed record, replaced
+ * atomically). A torn record at the end (crash during append) is cut off at
+ * open. When everything is confirmed the data file is truncated to zero.
+ *
+ * Bounded: an append that would take the unconfirmed bytes beyond max_bytes
+ * is refused (returns 1) and counted; the caller reports it as a metric.
+ *
+ * Two cursors: head (confirmed) <= send (read for publishing) <= end.
+ * Not thread-safe: one thread owns a spool.
+ */
+#ifndef EMS_SCADA_SPOOL_H
+#define EMS_SCADA_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scada-gateway/sg_types.h"
+
+typedef struct sg_spool sg_spool_t;
+
+/* Opens (creating dir and files as needed) and recovers the spool. Returns
+ * it, or NULL with errstr naming the path. */
+sg_spool_t *sg_spool_open(const char *dir, int64_t max_bytes, char *errstr,
+                          size_t errstr_size);
+/* Closes (after a final sync). NULL is a no-op. */
+void sg_spool_close(sg_spool_t *s);
+
+/* Appends one reading (buffered). Returns 0, 1 when the spool is full (the
+ * reading is dropped and counted), -1 with errstr on an I/O error. */
+int sg_spool_append(sg_spool_t *s, const sg_reading_t *r, char *errstr,
+                    size_t errstr_size);
+/* Writes buffered records and fsyncs the data file. Returns 0 or -1. */
+int sg_spool_sync(sg_spool_t *s, char *errstr, size_t errstr_size);
+
+/* Reads up to max records after the send cursor into out and advances it.
+ * Returns the number read (0: nothing unsent), or -1 with errstr. */
+int sg_spool_read(sg_spool_t *s, sg_reading_t *out, int max, char *errstr,
+                  size_t errstr_size);
+/* Moves the send cursor back to head (the sent records were not delivered). */
+void sg_spool_rewind(sg_spool_t *s);
+/* Confirms everything up to the send cursor: head = send, persisted. When
+ * nothing is left, truncates the data file. Returns 0 or -1. */
+int sg_spool_commit(sg_spool_t *s, char *errstr, size_t errstr_size);
+
+int64_t sg_spool_pending(const sg_spool_t *s); /* unconfirmed records */
+int64_t sg_spool_unsent(const sg_spool_t *s);  /* records after the send cursor */
+int64_t sg_spool_bytes(const sg_spool_t *s);   /* unconfirmed bytes */
+int64_t sg_spool_dropped(const sg_spool_t *s); /* refused because full */
+
+/* CRC-32 (IEEE), exported for tests. */
+uint32_t sg_crc32(const void *data, size_t len);
+
+#endif

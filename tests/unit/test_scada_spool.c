@@ -1,0 +1,191 @@
+/* Unit tests of the scada-gateway spool: append, read in order, commit,
+ * rewind, bound, recovery after a restart and a torn tail. */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "scada-gateway/spool.h"
+
+static char dir[256];
+static char errstr[512];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ems-spool-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static sg_reading_t reading(int64_t seq)
+{
+    sg_reading_t r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.meter_id, sizeof r.meter_id, "m%lld", (long long)(seq % 3));
+    snprintf(r.site_id, sizeof r.site_id, "s1");
+    r.seq = seq;
+    r.ts_ms = 1000 * seq;
+    r.has = 1;
+    r.v[0] = (double)seq / 4;
+    return r;
+}
+
+static void append_n(sg_spool_t *s, int from, int n)
+{
+    for (int i = from; i < from + n; i++) {
+        sg_reading_t r = reading(i);
+        ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 0);
+    }
+    ck_assert_int_eq(sg_spool_sync(s, errstr, sizeof errstr), 0);
+}
+
+static void expect_next(sg_spool_t *s, int from, int n)
+{
+    sg_reading_t out[64];
+    ck_assert_int_le(n, 64);
+    ck_assert_int_eq(sg_spool_read(s, out, n, errstr, sizeof errstr), n);
+    for (int i = 0; i < n; i++) {
+        sg_reading_t want = reading(from + i);
+        ck_assert_int_eq(memcmp(&out[i], &want, sizeof want), 0);
+    }
+}
+
+START_TEST(in_order_commit_and_rewind)
+{
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    append_n(s, 1, 10);
+    ck_assert_int_eq(sg_spool_pending(s), 10);
+    expect_next(s, 1, 4);
+    sg_spool_rewind(s); /* not delivered: read again */
+    expect_next(s, 1, 4);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_pending(s), 6);
+    expect_next(s, 5, 6);
+    sg_reading_t extra[2];
+    ck_assert_int_eq(sg_spool_read(s, extra, 2, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_pending(s), 0);
+    ck_assert_int_eq(sg_spool_bytes(s), 0);
+    append_n(s, 11, 2); /* after truncation, appends start over */
+    expect_next(s, 11, 2);
+    sg_spool_close(s);
+}
+END_TEST
+
+START_TEST(restart_drains_unconfirmed)
+{
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    append_n(s, 1, 20);
+    expect_next(s, 1, 7);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+    expect_next(s, 8, 3); /* sent, never confirmed */
+    sg_spool_close(s);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_eq(sg_spool_pending(s), 13);
+    expect_next(s, 8, 13);
+    sg_spool_close(s);
+}
+END_TEST
+
+START_TEST(torn_tail_is_cut)
+{
+    char path[300];
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    append_n(s, 1, 5);
+    sg_spool_close(s);
+    snprintf(path, sizeof path, "%s/spool.dat", dir);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "\x31\x52\x47\x53garbage", 11), 11);
+    close(fd);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_int_eq(sg_spool_pending(s), 5);
+    expect_next(s, 1, 5);
+    append_n(s, 6, 1);
+    expect_next(s, 6, 1);
+    sg_spool_close(s);
+}
+END_TEST
+
+START_TEST(corrupt_record_ends_the_log)
+{
+    char path[300];
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    append_n(s, 1, 5);
+    sg_spool_close(s);
+    snprintf(path, sizeof path, "%s/spool.dat", dir);
+    int fd = open(path, O_RDWR);
+    struct stat st;
+    fstat(fd, &st);
+    off_t rec = st.st_size / 5;
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 3 + 40), 1); /* inside record 4 */
+    close(fd);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_int_eq(sg_spool_pending(s), 3);
+    sg_spool_close(s);
+}
+END_TEST
+
+START_TEST(full_spool_refuses_and_counts)
+{
+    sg_spool_t *s = sg_spool_open(dir, 3 * (12 + (int64_t)sizeof(sg_reading_t)), errstr,
+                                  sizeof errstr);
+    sg_reading_t r = reading(1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 1);
+    ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 1);
+    ck_assert_int_eq(sg_spool_dropped(s), 2);
+    ck_assert_int_eq(sg_spool_pending(s), 3);
+    sg_reading_t out[3];
+    ck_assert_int_eq(sg_spool_read(s, out, 3, errstr, sizeof errstr), 3);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 0); /* room again */
+    sg_spool_close(s);
+}
+END_TEST
+
+START_TEST(unwritable_dir_fails_with_path)
+{
+    sg_spool_t *s = sg_spool_open("/proc/nonexistent/spool", 0, errstr, sizeof errstr);
+    ck_assert_ptr_null(s);
+    ck_assert(strstr(errstr, "/proc/nonexistent/spool") != NULL);
+}
+END_TEST
+
+START_TEST(crc32_known_value)
+{
+    ck_assert_uint_eq(sg_crc32("123456789", 9), 0xcbf43926u);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("scada_spool");
+    TCase *tc = tcase_create("spool");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, in_order_commit_and_rewind);
+    tcase_add_test(tc, restart_drains_unconfirmed);
+    tcase_add_test(tc, torn_tail_is_cut);
+    tcase_add_test(tc, corrupt_record_ends_the_log);
+    tcase_add_test(tc, full_spool_refuses_and_counts);
+    tcase_add_test(tc, unwritable_dir_fails_with_path);
+    tcase_add_test(tc, crc32_known_value);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
