@@ -41,11 +41,11 @@ configure() {  # mode (dev|test)
   if [ "$1" = test ]; then
     VAR=$ROOT/var/test
     BROKER_PORT=29092 REGISTRY_PORT=28081 PG_PORT=25432 REDIS_PORT=26379
-    HTTP_BASE=28100
+    HTTP_BASE=28100 SIM_PORT=25020
   else
     VAR=$ROOT/var
     BROKER_PORT=19092 REGISTRY_PORT=18081 PG_PORT=15432 REDIS_PORT=16379
-    HTTP_BASE=18100
+    HTTP_BASE=18100 SIM_PORT=15020
   fi
   RUN=$VAR/run LOG=$VAR/log SECRETS=$VAR/secrets
   PGDATA=$VAR/pg/data PGSOCK=$VAR/pg/run
@@ -243,6 +243,22 @@ up_redis() {
   say "redis ready on 127.0.0.1:$REDIS_PORT"
 }
 
+# The Modbus meter simulator serving the demo plant's meters (real load data).
+up_metersim() {
+  local pidf=$RUN/meter-sim.pid ready=$RUN/meter-sim.ready
+  [ -x "$BIN/meter-sim" ] || { say "meter-sim not built; skipped"; return; }
+  if [ -n "$(live_pid "$pidf" meter-sim)" ]; then
+    say "meter-sim already running"
+    return
+  fi
+  rm -f "$ready"
+  spawn "$LOG/meter-sim.log" "$BIN/meter-sim" --plant "$ROOT/tools/stack/plant.yaml" \
+    --port "$SIM_PORT" --speed "${EMS_SIM_SPEED:-1440}" --control "$VAR/meter-faults.txt" \
+    --pidfile "$pidf" --ready-file "$ready"
+  wait_ready "meter-sim on 127.0.0.1:$SIM_PORT" "$LOG/meter-sim.log" test -s "$ready"
+  say "meter-sim ready on 127.0.0.1:$SIM_PORT"
+}
+
 redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping)" = PONG ]; }
 
 up_service() {  # name
@@ -319,6 +335,7 @@ cmd_up() {  # mode with_services
   set +a
   local svc failed=()
   if [ "$2" = yes ]; then
+    up_metersim
     # A service that fails does not keep the others from starting.
     for svc in $(services); do up_service "$svc" || failed+=("$svc"); done
   fi
@@ -373,6 +390,7 @@ cmd_status() {
   status_row devregistry "$RUN/devregistry.pid" devregistry "$REGISTRY_PORT"
   status_row postgres "$PGDATA/postmaster.pid" postgres "$PG_PORT"
   status_row redis "$RUN/redis.pid" redis-server "$REDIS_PORT"
+  status_row meter-sim "$RUN/meter-sim.pid" meter-sim "$SIM_PORT"
   for svc in $(services); do
     port=-
     [ -n "${HTTP_OFFSET[$svc]:-}" ] && port=$((HTTP_BASE + HTTP_OFFSET[$svc]))
