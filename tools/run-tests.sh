@@ -67,7 +67,12 @@ stack_up() {
   eval "$(grep "^EMS_TEST_" var/test/stack.env | sed "s/^/export /")"
   export EMS_TEST_ROOT=$ROOT
 }
-stack_down() { tools/stack/stack.sh down --test >>"$LOGDIR/stack-up.log" 2>&1 || true; }
+# A stack that was already running (a developer's) is left running.
+stack_was_up=$(tools/stack/stack.sh status --test 2>/dev/null | awk '$1 == "devbroker" {print $4}')
+stack_down() {
+  [ "$stack_was_up" = yes ] && return
+  tools/stack/stack.sh down --test >>"$LOGDIR/stack-up.log" 2>&1 || true
+}
 
 echo "== build"
 make -s -j"$JOBS" all || { echo "0 passed, 1 failed"; exit 1; }
