@@ -61,7 +61,8 @@ int bus_schema_id(bus_t *bus, const char *topic, int32_t *id, char *errstr,
  * bus; NULL with errstr if the file is missing or does not parse. */
 avro_schema_t bus_schema(bus_t *bus, const char *topic, char *errstr,
                          size_t errstr_size);
-/* Makes a new generic value of the topic's schema for the caller to fill.
+/* Makes a new generic value of the topic's schema for the caller to fill,
+ * with every field that has a default in the .avsc already set to it.
  * Returns 0, or -1 with errstr. The caller calls avro_value_decref(). */
 int bus_value_new(bus_t *bus, const char *topic, avro_value_t *out, char *errstr,
                   size_t errstr_size);
@@ -119,7 +120,8 @@ bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
  * in *batch (owned by the consumer, valid until the next poll or destroy).
  * Returns the count (0 on timeout) or -1 with errstr on a fatal error.
  * Undecodable records are dead-lettered and counted, not returned. A poll
- * before the previous batch was acked leaves those offsets uncommitted. */
+ * before the previous batch was acked drops that batch's ack; since Kafka
+ * offsets are positions, a later ack of the same partition covers it. */
 int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
                       int timeout_ms, char *errstr, size_t errstr_size);
 /* Dead-letters a record of the current batch that decoded but failed the

@@ -1,0 +1,565 @@
+/* bus/consumer: at-least-once Avro consumer with a dead-letter queue.
+ * See bus.h.
+ *
+ * A batch is the list of Kafka messages taken by one poll. Each message is
+ * either handed out as a record, dead-lettered, or "held back": when the
+ * registry cannot be reached (or a dead letter cannot be enqueued) the
+ * partition is rewound to that message and the rest of the batch from that
+ * partition is dropped, so it is polled again later instead of being lost.
+ * bus_consumer_ack() commits, per partition, one past the highest offset of
+ * the batch that was not held back, and only for partitions still assigned
+ * to this consumer: a partition revoked by a rebalance since the poll is
+ * left to its new owner, which re-reads it from the last commit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus/codec.h"
+#include "bus/internal.h"
+#include "bus/wire.h"
+
+#define CONS_DLQ_FLUSH_MS 10000
+#define CONS_SEEK_MS 5000
+
+/* A decoder for one writer id, or the permanent reason it cannot exist. */
+typedef struct cons_decoder {
+    int32_t id;
+    bus_decoder_t *dec;
+    const char *reason; /* set when dec is NULL */
+    char detail[256];
+} cons_decoder_t;
+
+typedef struct cons_topic {
+    bus_topic_t *bt;
+    obs_counter_t *consumed;
+    cons_decoder_t *decs;
+    size_t ndecs;
+} cons_topic_t;
+
+/* One value slot per batch position, reused across polls. */
+typedef struct cons_slot {
+    avro_value_t value;
+    avro_value_iface_t *iface; /* NULL when value is not allocated */
+} cons_slot_t;
+
+struct bus_consumer_s {
+    bus_t *bus;
+    rd_kafka_t *rk;
+    cons_topic_t *topics;
+    size_t ntopics;
+    rd_kafka_message_t **msgs; /* the batch */
+    char *commit;              /* per message: 1 unless held back */
+    int nmsgs;
+    bus_record_t *recs;
+    int *rec_msg;              /* record index -> message index */
+    cons_slot_t *slots;
+    int nrecs;
+    int cap;
+    bus_producer_t *dlq;       /* made on the first dead letter */
+};
+
+static const char *const cons_defaults[] = {
+    "enable.auto.commit", "false",
+    "enable.auto.offset.store", "false",
+    "auto.offset.reset", "earliest",
+    /* a crashed member holds its partitions this long (librdkafka's 45 s
+     * default makes a restarted service wait); configuration may override */
+    "session.timeout.ms", "10000",
+    "heartbeat.interval.ms", "3000",
+    NULL,
+};
+
+/* ---- set-up and tear-down ---- */
+
+static int cons_add_topics(bus_consumer_t *c, const char *const *topics,
+                           size_t ntopics, rd_kafka_topic_partition_list_t *subs,
+                           char *errstr, size_t errstr_size)
+{
+    char labels[BUS_TOPIC_MAX + 16];
+    size_t i;
+
+    c->topics = calloc(ntopics, sizeof(*c->topics));
+    if (!c->topics) {
+        snprintf(errstr, errstr_size, "consumer: out of memory");
+        return -1;
+    }
+    for (i = 0; i < ntopics; i++) {
+        cons_topic_t *ct = &c->topics[c->ntopics];
+
+        ct->bt = bus_topic_get(c->bus, topics[i], errstr, errstr_size);
+        if (!ct->bt)
+            return -1;
+        c->ntopics++;
+        snprintf(labels, sizeof(labels), "topic=%s", ct->bt->name);
+        ct->consumed = obs_counter(c->bus->metrics, "ems_bus_consumed_total",
+                                   "Records decoded and handed to the service.",
+                                   labels);
+        rd_kafka_topic_partition_list_add(subs, ct->bt->wire, RD_KAFKA_PARTITION_UA);
+    }
+    return 0;
+}
+
+static int cons_start(bus_consumer_t *c, const char *group_id,
+                      rd_kafka_topic_partition_list_t *subs, char *errstr,
+                      size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = bus_kafka_conf(c->bus, cons_defaults, errstr, errstr_size);
+    rd_kafka_resp_err_t err;
+    char why[512];
+
+    if (!conf || bus_conf_set(conf, "group.id", group_id, errstr, errstr_size)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "consumer for '%s': %s", c->bus->bootstrap, why);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    err = rd_kafka_subscribe(c->rk, subs);
+    if (err) {
+        snprintf(errstr, errstr_size, "subscribe group '%s': %s", group_id,
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
+                                 const char *const *topics, size_t ntopics,
+                                 char *errstr, size_t errstr_size)
+{
+    bus_consumer_t *c = calloc(1, sizeof(*c));
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(
+        (int)(ntopics ? ntopics : 1));
+
+    if (!c) {
+        snprintf(errstr, errstr_size, "consumer: out of memory");
+        goto err;
+    }
+    c->bus = bus;
+    if (!group_id || !*group_id || ntopics == 0) {
+        snprintf(errstr, errstr_size, "consumer: a group id and a topic are required");
+        goto err;
+    }
+    if (cons_add_topics(c, topics, ntopics, subs, errstr, errstr_size) != 0 ||
+        cons_start(c, group_id, subs, errstr, errstr_size) != 0)
+        goto err;
+    rd_kafka_topic_partition_list_destroy(subs);
+    return c;
+err:
+    rd_kafka_topic_partition_list_destroy(subs);
+    bus_consumer_destroy(c);
+    return NULL;
+}
+
+static void cons_release_batch(bus_consumer_t *c)
+{
+    int i;
+
+    for (i = 0; i < c->nmsgs; i++)
+        rd_kafka_message_destroy(c->msgs[i]);
+    c->nmsgs = 0;
+    c->nrecs = 0;
+}
+
+void bus_consumer_destroy(bus_consumer_t *c)
+{
+    size_t i, j;
+
+    if (!c)
+        return;
+    cons_release_batch(c);
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    bus_producer_destroy(c->dlq);
+    for (i = 0; i < c->ntopics; i++) {
+        for (j = 0; j < c->topics[i].ndecs; j++)
+            bus_decoder_destroy(c->topics[i].decs[j].dec);
+        free(c->topics[i].decs);
+    }
+    for (i = 0; i < (size_t)c->cap; i++)
+        if (c->slots[i].iface)
+            avro_value_decref(&c->slots[i].value);
+    free(c->topics);
+    free(c->msgs);
+    free(c->commit);
+    free(c->recs);
+    free(c->rec_msg);
+    free(c->slots);
+    free(c);
+}
+
+/* Grows the batch arrays to hold max messages. */
+static int cons_reserve(bus_consumer_t *c, int max)
+{
+    if (max <= c->cap)
+        return 0;
+    c->msgs = realloc(c->msgs, (size_t)max * sizeof(*c->msgs));
+    c->commit = realloc(c->commit, (size_t)max);
+    c->recs = realloc(c->recs, (size_t)max * sizeof(*c->recs));
+    c->rec_msg = realloc(c->rec_msg, (size_t)max * sizeof(*c->rec_msg));
+    c->slots = realloc(c->slots, (size_t)max * sizeof(*c->slots));
+    if (!c->msgs || !c->commit || !c->recs || !c->rec_msg || !c->slots)
+        return -1; /* unrecoverable: the consumer is then only destroyed */
+    memset(c->slots + c->cap, 0, (size_t)(max - c->cap) * sizeof(*c->slots));
+    c->cap = max;
+    return 0;
+}
+
+/* ---- dead letters and holding back ---- */
+
+/* Rewinds m's partition to m and holds back every message of the batch
+ * from that partition at or after m. */
+static void cons_hold_back(bus_consumer_t *c, int idx)
+{
+    const rd_kafka_message_t *m = c->msgs[idx];
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_error_t *e;
+    int i;
+
+    for (i = idx; i < c->nmsgs; i++)
+        if (c->msgs[i]->rkt == m->rkt && c->msgs[i]->partition == m->partition)
+            c->commit[i] = 0;
+    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
+        ->offset = m->offset;
+    e = rd_kafka_seek_partitions(c->rk, l, CONS_SEEK_MS);
+    if (e)
+        rd_kafka_error_destroy(e); /* then the next rebalance re-reads it */
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Enqueues message idx to "<topic>.dlq" with headers saying why. */
+static int cons_dead_letter(bus_consumer_t *c, int idx, const char *topic,
+                            const char *reason, const char *detail, char *errstr,
+                            size_t errstr_size)
+{
+    const rd_kafka_message_t *m = c->msgs[idx];
+    char dlq[BUS_TOPIC_MAX + 1], part[16], off[24];
+    const char *headers[] = {
+        "ems.dlq.reason", reason, "ems.dlq.detail", detail,
+        "ems.dlq.topic", rd_kafka_topic_name(m->rkt), "ems.dlq.partition", part,
+        "ems.dlq.offset", off, NULL,
+    };
+
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    snprintf(part, sizeof(part), "%d", (int)m->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    if (!c->dlq && !(c->dlq = bus_producer_new(c->bus, errstr, errstr_size)))
+        return -1;
+    return bus_produce_raw(c->dlq, dlq, m->key, m->key_len, m->payload, m->len,
+                           headers, errstr, errstr_size);
+}
+
+static void cons_count_dlq(bus_consumer_t *c, const char *topic, const char *reason)
+{
+    char labels[BUS_TOPIC_MAX + 64];
+
+    snprintf(labels, sizeof(labels), "topic=%s,reason=%s", topic, reason);
+    obs_count(c->bus->metrics, "ems_bus_dlq_total",
+              "Records sent to a dead-letter topic, by reason.", labels, 1);
+}
+
+/* Dead-letters message idx and counts it under reason_label; on failure
+ * holds it back so it is polled again. */
+static void cons_reject_msg(bus_consumer_t *c, int idx, const char *topic,
+                            const char *reason, const char *reason_label,
+                            const char *detail)
+{
+    char why[256];
+
+    if (cons_dead_letter(c, idx, topic, reason, detail, why, sizeof(why)) != 0) {
+        cons_hold_back(c, idx);
+        return;
+    }
+    cons_count_dlq(c, topic, reason_label);
+}
+
+/* ---- decoding ---- */
+
+static cons_topic_t *cons_topic_of(bus_consumer_t *c, const rd_kafka_message_t *m)
+{
+    const char *wire = rd_kafka_topic_name(m->rkt);
+    size_t i;
+
+    for (i = 0; i < c->ntopics; i++)
+        if (strcmp(c->topics[i].bt->wire, wire) == 0)
+            return &c->topics[i];
+    return NULL;
+}
+
+/* Returns the decoder entry for id, creating it; NULL when the registry
+ * cannot be asked now or the id is unknown (reason set either way). */
+static cons_decoder_t *cons_decoder(bus_consumer_t *c, cons_topic_t *ct, int32_t id,
+                                    const char **reason, char *detail, size_t dsize)
+{
+    cons_decoder_t *d, *grown;
+    avro_schema_t writer;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < ct->ndecs; i++)
+        if (ct->decs[i].id == id)
+            return &ct->decs[i];
+    rc = bus_writer_schema(c->bus, id, &writer, detail, dsize);
+    *reason = rc < 0 ? NULL : rc == 1 ? "unknown-schema-id" : "bad-writer-schema";
+    if (rc == -1 || rc == 1)
+        return NULL;
+    grown = realloc(ct->decs, (ct->ndecs + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    ct->decs = grown;
+    d = &ct->decs[ct->ndecs++];
+    memset(d, 0, sizeof(*d));
+    d->id = id;
+    if (rc == 0)
+        d->dec = bus_decoder_new(writer, ct->bt->schema, ct->bt->json, d->detail,
+                                 sizeof(d->detail));
+    if (!d->dec) {
+        d->reason = rc == 0 ? "incompatible-schema" : "bad-writer-schema";
+        if (rc != 0)
+            snprintf(d->detail, sizeof(d->detail), "%.255s", detail);
+    }
+    return d;
+}
+
+/* Makes sure slot i holds a value of iface. */
+static int cons_slot(bus_consumer_t *c, int i, avro_value_iface_t *iface)
+{
+    cons_slot_t *s = &c->slots[i];
+
+    if (s->iface == iface)
+        return 0;
+    if (s->iface)
+        avro_value_decref(&s->value);
+    s->iface = NULL;
+    if (avro_generic_value_new(iface, &s->value) != 0)
+        return -1;
+    s->iface = iface;
+    return 0;
+}
+
+/* Decodes message idx into the next record slot. Returns 0 when it became
+ * a record, or a reason (static string) with detail filled; *hold is set
+ * when the message must be polled again instead. */
+static const char *cons_decode(bus_consumer_t *c, cons_topic_t *ct, int idx,
+                               int *hold, char *detail, size_t dsize)
+{
+    const rd_kafka_message_t *m = c->msgs[idx];
+    bus_record_t *r = &c->recs[c->nrecs];
+    const char *reason = NULL;
+    cons_decoder_t *d;
+    const void *body;
+    size_t body_len;
+    int32_t id;
+    int rc;
+    bus_wire_err_t werr = bus_wire_unframe(m->payload, m->len, &id, &body, &body_len);
+
+    if (werr != BUS_WIRE_OK) {
+        snprintf(detail, dsize, "%zu bytes: not in the wire format", m->len);
+        return bus_wire_strerror(werr);
+    }
+    d = cons_decoder(c, ct, id, &reason, detail, dsize);
+    if (!d) {
+        *hold = reason == NULL;
+        return reason ? reason : "registry-unavailable";
+    }
+    if (!d->dec) {
+        snprintf(detail, dsize, "schema id %d: %s", (int)id, d->detail);
+        return d->reason;
+    }
+    if (cons_slot(c, c->nrecs, ct->bt->iface) != 0) {
+        *hold = 1;
+        return "out-of-memory";
+    }
+    rc = bus_decode(d->dec, body, body_len, &c->slots[c->nrecs].value, detail, dsize);
+    if (rc != 0)
+        return rc == -2 ? "incompatible-schema" : "malformed-body";
+    r->topic = ct->bt->name;
+    r->partition = m->partition;
+    r->offset = m->offset;
+    r->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
+    r->key = m->key;
+    r->key_len = m->key_len;
+    r->schema_id = id;
+    r->value = c->slots[c->nrecs].value;
+    r->raw = m->payload;
+    r->raw_len = m->len;
+    c->rec_msg[c->nrecs++] = idx;
+    obs_counter_inc(ct->consumed);
+    return NULL;
+}
+
+/* Turns message idx into a record, a dead letter or a held-back message. */
+static void cons_process(bus_consumer_t *c, int idx)
+{
+    cons_topic_t *ct = cons_topic_of(c, c->msgs[idx]);
+    char detail[512] = "";
+    const char *reason;
+    int hold = 0;
+
+    if (!ct) {
+        c->commit[idx] = 0; /* not ours (cannot happen with subscribe) */
+        return;
+    }
+    reason = cons_decode(c, ct, idx, &hold, detail, sizeof(detail));
+    if (reason && hold)
+        cons_hold_back(c, idx);
+    else if (reason)
+        cons_reject_msg(c, idx, ct->bt->name, reason, reason, detail);
+}
+
+/* ---- poll and ack ---- */
+
+/* Keeps m in the batch, or destroys it if it is an event, not a record.
+ * Returns -1 on a fatal consumer error. */
+static int cons_take(bus_consumer_t *c, rd_kafka_message_t *m, char *errstr,
+                     size_t errstr_size)
+{
+    char why[256];
+
+    if (!m->err) {
+        c->commit[c->nmsgs] = 1;
+        c->msgs[c->nmsgs++] = m;
+        return 0;
+    }
+    rd_kafka_message_destroy(m);
+    if (rd_kafka_fatal_error(c->rk, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "consumer: fatal: %s", why);
+        return -1;
+    }
+    return 0; /* transient (partition EOF, topic not yet there, ...) */
+}
+
+/* Collects up to max messages, waiting up to timeout_ms for the first. */
+static int cons_collect(bus_consumer_t *c, int max, int timeout_ms, char *errstr,
+                        size_t errstr_size)
+{
+    int64_t deadline = bus_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    rd_kafka_message_t *m;
+    int64_t left;
+
+    do {
+        left = deadline - bus_now_ms();
+        m = rd_kafka_consumer_poll(c->rk, left > 0 ? (int)left : 0);
+        if (m && cons_take(c, m, errstr, errstr_size) != 0)
+            return -1;
+    } while (c->nmsgs == 0 && left > 0);
+    while (c->nmsgs > 0 && c->nmsgs < max &&
+           (m = rd_kafka_consumer_poll(c->rk, 0)) != NULL)
+        if (cons_take(c, m, errstr, errstr_size) != 0)
+            return -1;
+    return 0;
+}
+
+int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
+                      int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int i;
+
+    cons_release_batch(c);
+    *batch = c->recs;
+    if (max <= 0)
+        max = 1;
+    if (cons_reserve(c, max) != 0) {
+        snprintf(errstr, errstr_size, "consumer: out of memory for %d records", max);
+        return -1;
+    }
+    if (cons_collect(c, max, timeout_ms, errstr, errstr_size) != 0)
+        return -1;
+    for (i = 0; i < c->nmsgs; i++)
+        if (c->commit[i])
+            cons_process(c, i);
+    *batch = c->recs;
+    return c->nrecs;
+}
+
+int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec,
+                        const char *reason, char *errstr, size_t errstr_size)
+{
+    ptrdiff_t i = rec - c->recs;
+    int idx;
+
+    if (i < 0 || i >= c->nrecs) {
+        snprintf(errstr, errstr_size, "reject: record is not of the current batch");
+        return -1;
+    }
+    idx = c->rec_msg[i];
+    if (cons_dead_letter(c, idx, rec->topic, reason, reason, errstr, errstr_size)) {
+        cons_hold_back(c, idx);
+        return -1;
+    }
+    cons_count_dlq(c, rec->topic, "validation");
+    return 0;
+}
+
+/* Offsets to commit: one past the highest offset per partition of the
+ * batch, leaving out held-back messages. NULL when there is nothing. */
+static rd_kafka_topic_partition_list_t *cons_offsets(bus_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    rd_kafka_topic_partition_t *p = NULL;
+    int i;
+
+    for (i = 0; i < c->nmsgs; i++) {
+        const rd_kafka_message_t *m = c->msgs[i];
+        const char *name = rd_kafka_topic_name(m->rkt);
+
+        if (!c->commit[i])
+            continue;
+        if (!p || p->partition != m->partition || strcmp(p->topic, name) != 0)
+            p = rd_kafka_topic_partition_list_find(l, name, m->partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(l, name, m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
+    }
+    if (l->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* Drops from l the partitions no longer assigned to this consumer. */
+static void cons_keep_assigned(bus_consumer_t *c, rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    int i;
+
+    if (rd_kafka_assignment(c->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return; /* keep all: the broker refuses commits from a stale member */
+    for (i = l->cnt - 1; i >= 0; i--)
+        if (!rd_kafka_topic_partition_list_find(assigned, l->elems[i].topic,
+                                                l->elems[i].partition))
+            rd_kafka_topic_partition_list_del_by_idx(l, i);
+    rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (c->dlq && bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size))
+        return -1; /* dead letters not durable: commit nothing, re-read later */
+    l = cons_offsets(c);
+    if (!l)
+        return 0;
+    cons_keep_assigned(c, l);
+    if (l->cnt > 0)
+        err = rd_kafka_commit(c->rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        snprintf(errstr, errstr_size, "commit: %s (the batch will be read again)",
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    memset(c->commit, 0, (size_t)c->nmsgs);
+    return 0;
+}

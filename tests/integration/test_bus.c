@@ -1,0 +1,389 @@
+/* Integration tests for bus against the running test stack (devbroker and
+ * devregistry): EMS_TEST_BOOTSTRAP, EMS_TEST_REGISTRY, EMS_TEST_ROOT.
+ * Every test uses its own random topic prefix and group, so runs and tests
+ * never see each other's records. */
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "obs/metrics.h"
+
+#define TOPIC "energy.telemetry"
+#define WAIT_MS 90000
+
+typedef struct env {
+    char prefix[64];
+    char schema_dir[4096];
+    obs_metrics_t *metrics;
+    bus_t *bus;
+} env_t;
+
+static env_t E;
+static char err[512];
+
+static const char *need(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+
+    return v && *v ? v : fallback;
+}
+
+static void setup(void)
+{
+    /* a restarted member waits for the dead one's session to expire */
+    static const char *const props[] = {"session.timeout.ms", "6000", NULL};
+    bus_conf_t conf = {0};
+
+    snprintf(E.prefix, sizeof(E.prefix), "t%08x%04x.", (unsigned)time(NULL),
+             (unsigned)(rand() & 0xffff));
+    snprintf(E.schema_dir, sizeof(E.schema_dir), "%s/schemas", need("EMS_TEST_ROOT", "."));
+    E.metrics = obs_metrics_new();
+    conf.bootstrap = need("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092");
+    conf.registry_url = need("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
+    conf.schema_dir = E.schema_dir;
+    conf.topic_prefix = E.prefix;
+    conf.client_id = "test_bus";
+    conf.metrics = E.metrics;
+    conf.kafka_props = props;
+    E.bus = bus_new(&conf, err, sizeof(err));
+    ck_assert_msg(E.bus != NULL, "%s", err);
+}
+
+static void teardown(void)
+{
+    bus_destroy(E.bus);
+    obs_metrics_destroy(E.metrics);
+}
+
+/* Fills any value with deterministic sample data derived from seed. */
+static void fill(avro_value_t *v, int64_t seed)
+{
+    avro_schema_t s = avro_value_get_schema(v);
+    avro_value_t f;
+    char buf[32];
+    size_t i, n;
+
+    switch (avro_value_get_type(v)) {
+    case AVRO_STRING:
+        snprintf(buf, sizeof(buf), "s-%lld", (long long)seed);
+        avro_value_set_string(v, buf);
+        break;
+    case AVRO_INT32: avro_value_set_int(v, (int32_t)seed); break;
+    case AVRO_INT64: avro_value_set_long(v, 1600000000000LL + seed); break;
+    case AVRO_DOUBLE: avro_value_set_double(v, (double)seed * 0.25); break;
+    case AVRO_FLOAT: avro_value_set_float(v, (float)seed); break;
+    case AVRO_BOOLEAN: avro_value_set_boolean(v, (int)(seed & 1)); break;
+    case AVRO_NULL: avro_value_set_null(v); break;
+    case AVRO_ENUM: avro_value_set_enum(v, 0); break;
+    case AVRO_UNION:
+        n = avro_schema_union_size(s);
+        avro_value_set_branch(v, n > 1 ? 1 : 0, &f);
+        fill(&f, seed);
+        break;
+    case AVRO_RECORD:
+        avro_value_get_size(v, &n);
+        for (i = 0; i < n; i++) {
+            avro_value_get_by_index(v, i, &f, NULL);
+            fill(&f, seed + (int64_t)i);
+        }
+        break;
+    case AVRO_ARRAY:
+        avro_value_append(v, &f, NULL);
+        fill(&f, seed);
+        break;
+    case AVRO_MAP:
+        avro_value_add(v, "k", &f, NULL, NULL);
+        fill(&f, seed);
+        break;
+    default:
+        break;
+    }
+}
+
+static void produce_sample(bus_producer_t *p, int64_t seed, avro_value_t *keep)
+{
+    avro_value_t v;
+
+    ck_assert_msg(bus_value_new(E.bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
+    fill(&v, seed);
+    ck_assert_msg(bus_produce(p, TOPIC, "site-1", &v, 0, err, sizeof(err)) == 0, "%s",
+                  err);
+    if (keep)
+        *keep = v;
+    else
+        avro_value_decref(&v);
+}
+
+static bus_consumer_t *consumer(const char *group)
+{
+    const char *topics[] = {TOPIC};
+    char g[128];
+    bus_consumer_t *c;
+
+    snprintf(g, sizeof(g), "%s%s", E.prefix, group);
+    c = bus_consumer_new(E.bus, g, topics, 1, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    return c;
+}
+
+/* Polls until a non-empty batch arrives (or WAIT_MS passes). */
+static int poll_some(bus_consumer_t *c, bus_record_t **batch, int max)
+{
+    int n = 0, waited;
+
+    for (waited = 0; n == 0 && waited < WAIT_MS; waited += 500) {
+        n = bus_consumer_poll(c, batch, max, 500, err, sizeof(err));
+        ck_assert_msg(n >= 0, "%s", err);
+    }
+    return n;
+}
+
+START_TEST(test_round_trip_decodes_equal)
+{
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    bus_consumer_t *c;
+    bus_record_t *b;
+    avro_value_t sent;
+    int32_t id;
+    int n;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    produce_sample(p, 42, &sent);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(bus_schema_id(E.bus, TOPIC, &id, err, sizeof(err)), 0);
+    c = consumer("rt");
+    n = poll_some(c, &b, 10);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(b[0].topic, TOPIC);
+    ck_assert_uint_eq(b[0].key_len, 6);
+    ck_assert_mem_eq(b[0].key, "site-1", 6);
+    ck_assert_int_eq(b[0].schema_id, id);
+    ck_assert(avro_value_equal(&b[0].value, &sent));
+    /* the bytes on the wire: magic 0, then the registered id big-endian */
+    ck_assert_uint_gt(b[0].raw_len, 5);
+    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[0], 0);
+    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[1], ((uint32_t)id >> 24) & 0xff);
+    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[2], ((uint32_t)id >> 16) & 0xff);
+    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[3], ((uint32_t)id >> 8) & 0xff);
+    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[4], (uint32_t)id & 0xff);
+    ck_assert_msg(bus_consumer_ack(c, err, sizeof(err)) == 0, "%s", err);
+    avro_value_decref(&sent);
+    bus_consumer_destroy(c);
+    bus_producer_destroy(p);
+}
+END_TEST
+
+/* Reads every message of a topic from the start with a plain consumer. */
+static int raw_read(const char *topic, rd_kafka_message_t **out, int want,
+                    rd_kafka_t **rkp)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    char g[128];
+    rd_kafka_t *rk;
+    int n = 0, waited;
+
+    snprintf(g, sizeof(g), "%sraw", E.prefix);
+    rd_kafka_conf_set(conf, "bootstrap.servers", need("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092"),
+                      NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
+    for (waited = 0; n < want && waited < WAIT_MS; waited += 200) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+
+        if (m && !m->err)
+            out[n++] = m;
+        else if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    *rkp = rk; /* destroyed by raw_done(), after the messages */
+    return n;
+}
+
+static void raw_done(rd_kafka_t *rk, rd_kafka_message_t **msgs, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
+                          size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+        return NULL;
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
+START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
+{
+    static const char garbage[] = "this is not avro";
+    static const unsigned char unknown[] = {0, 0x7f, 0x00, 0x12, 0x34, 2, 'x'};
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    rd_kafka_message_t *dl[4];
+    rd_kafka_t *rk;
+    char dlq[128], buf[128], *text;
+    bus_consumer_t *c;
+    bus_record_t *b;
+    int n, got = 0, waited;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage, sizeof(garbage) - 1,
+                                     NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, unknown, sizeof(unknown), NULL,
+                                     err, sizeof(err)), 0);
+    produce_sample(p, 1, NULL);
+    produce_sample(p, 2, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    c = consumer("dlq");
+    for (waited = 0; got < 2 && waited < WAIT_MS; waited += 500) {
+        n = bus_consumer_poll(c, &b, 100, 500, err, sizeof(err));
+        ck_assert_msg(n >= 0, "%s", err);
+        got += n;
+        ck_assert_msg(bus_consumer_ack(c, err, sizeof(err)) == 0, "%s", err);
+    }
+    ck_assert_int_eq(got, 2);
+    snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
+    n = raw_read(dlq, dl, 2, &rk);
+    ck_assert_int_eq(n, 2);
+    ck_assert_mem_eq(dl[0]->payload, garbage, sizeof(garbage) - 1);
+    ck_assert_mem_eq(dl[0]->key, "site-1", 6);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
+    ck_assert_uint_eq(dl[1]->len, sizeof(unknown));
+    ck_assert_mem_eq(dl[1]->key, "site-1", 6);
+    ck_assert_str_eq(header(dl[1], "ems.dlq.reason", buf, sizeof(buf)),
+                     "unknown-schema-id");
+    ck_assert_str_eq(header(dl[1], "ems.dlq.offset", buf, sizeof(buf)), "1");
+    raw_done(rk, dl, n);
+    /* the metrics registry counts it all */
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "ems_bus_dlq_total{") && strstr(text, "reason=\"bad-magic\"") &&
+                      strstr(text, "reason=\"unknown-schema-id\""),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "ems_bus_consumed_total{topic=\"" TOPIC "\"} 2"), "%s", text);
+    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC "\"} 4"), "%s", text);
+    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC ".dlq\"} 2"), "%s",
+                  text);
+    free(text);
+    bus_consumer_destroy(c);
+    bus_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_unacked_record_is_delivered_again)
+{
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    bus_consumer_t *c;
+    bus_record_t *b;
+    avro_value_t first, marker;
+    int64_t offset;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    produce_sample(p, 7, &first);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    c = consumer("redeliver");
+    ck_assert_int_eq(poll_some(c, &b, 1), 1);
+    ck_assert(avro_value_equal(&b[0].value, &first));
+    offset = b[0].offset;
+    bus_consumer_destroy(c); /* processed, never acked: a crash */
+
+    c = consumer("redeliver");
+    ck_assert_int_eq(poll_some(c, &b, 1), 1);
+    ck_assert_int_eq(b[0].offset, offset);
+    ck_assert(avro_value_equal(&b[0].value, &first));
+    ck_assert_msg(bus_consumer_ack(c, err, sizeof(err)) == 0, "%s", err);
+    bus_consumer_destroy(c);
+
+    /* acked: the next member of the group starts after it */
+    produce_sample(p, 8, &marker);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    c = consumer("redeliver");
+    ck_assert_int_eq(poll_some(c, &b, 1), 1);
+    ck_assert_int_gt(b[0].offset, offset);
+    ck_assert(avro_value_equal(&b[0].value, &marker));
+    bus_consumer_destroy(c);
+    avro_value_decref(&first);
+    avro_value_decref(&marker);
+    bus_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_bad_input_names_the_problem)
+{
+    const char *missing[] = {"no.such.topic"};
+    avro_value_t v;
+    int32_t id;
+
+    ck_assert_int_eq(bus_schema_id(E.bus, "no.such.topic", &id, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no.such.topic.avsc"));
+    ck_assert_int_eq(bus_value_new(E.bus, "bad topic", &v, err, sizeof(err)), -1);
+    ck_assert_ptr_null(bus_consumer_new(E.bus, "g", missing, 1, err, sizeof(err)));
+    ck_assert_msg(bus_check(E.bus, 5000, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(test_unreachable_registry_names_endpoint)
+{
+    bus_conf_t conf = {0};
+    bus_t *bus;
+    int32_t id;
+
+    conf.bootstrap = "127.0.0.1:1";
+    conf.registry_url = "http://127.0.0.1:1";
+    conf.schema_dir = E.schema_dir;
+    bus = bus_new(&conf, err, sizeof(err));
+    ck_assert_ptr_nonnull(bus);
+    ck_assert_int_eq(bus_schema_id(bus, TOPIC, &id, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "http://127.0.0.1:1/subjects/") != NULL, "%s", err);
+    ck_assert_int_eq(bus_check(bus, 500, err, sizeof(err)), -1);
+    bus_destroy(bus);
+}
+END_TEST
+
+static Suite *bus_suite(void)
+{
+    Suite *s = suite_create("bus");
+    TCase *tc = tcase_create("stack");
+
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_round_trip_decodes_equal);
+    tcase_add_test(tc, test_garbage_goes_to_dlq_and_good_records_follow);
+    tcase_add_test(tc, test_unacked_record_is_delivered_again);
+    tcase_add_test(tc, test_bad_input_names_the_problem);
+    tcase_add_test(tc, test_unreachable_registry_names_endpoint);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(bus_suite());
+    int failed;
+
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
