@@ -1,0 +1,119 @@
+/* fc_forecast: the forecaster core. Plain structs in, plain structs out.
+ *
+ * A forecaster owns the trained state of one site: per forecast kind a
+ * gradient-boosted tree model, residual quantile tables for every model, and
+ * the held-back error that decides which model is served. The service and
+ * the backtest both call fc_forecaster_issue(), which retrains when the
+ * cadence says so (only on data before the issue time) and then forecasts.
+ * One forecaster per site; not thread-safe. */
+#ifndef FC_FORECAST_H
+#define FC_FORECAST_H
+
+#include "forecaster/fc_calendar.h"
+#include "forecaster/fc_history.h"
+#include "forecaster/fc_quantile.h"
+#include "forecaster/fc_xgb.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { FC_DAY_AHEAD = 0, FC_INTRADAY = 1, FC_NKINDS = 2 } fc_kind;
+
+typedef enum {
+    FC_MODEL_AUTO = -1, /* serve the held-back winner */
+    FC_MODEL_NAIVE = 0, /* weekly seasonal naive */
+    FC_MODEL_PROFILE,   /* exponentially weighted weekly profile */
+    FC_MODEL_XGB,       /* gradient-boosted trees */
+    FC_NMODELS
+} fc_model_id;
+
+const char *fc_model_name(fc_model_id m);
+const char *fc_kind_name(fc_kind k);
+/* Parses "day-ahead"/"intraday"; -1 on anything else. */
+int fc_kind_parse(const char *s);
+
+typedef struct fc_params {
+    int step;             /* slot seconds (900 or 3600) */
+    int issue_sec;        /* day-ahead issue time, seconds after local midnight */
+    int intraday_hours;   /* intraday horizon */
+    int window_days;      /* rolling training window */
+    int holdout_days;     /* held back for residuals and model choice */
+    int retrain_days;     /* cadence */
+    int min_history_days; /* below this the trees are not trained/served */
+    double profile_alpha; /* weight of the newest week in the profile */
+    int profile_days;     /* how far back the profile looks */
+    double hdd_base, cdd_base;
+    double band_q; /* residual quantile behind P90 (1 - band_q: P10) */
+    fc_xgb_params xgb;
+} fc_params;
+
+void fc_params_default(fc_params *p, int step);
+
+typedef struct fc_slot {
+    int64_t t; /* UTC slot start, seconds */
+    double p10, p50, p90;
+} fc_slot;
+
+typedef struct fc_forecast {
+    fc_kind kind;
+    int64_t issue_time; /* UTC seconds */
+    int step;
+    size_t n;
+    fc_slot *slots;
+    char model[32];    /* served model */
+    char version[64];  /* version of the trained state behind it */
+    char fallback[48]; /* "" or why the winner was not served */
+    char quality[160]; /* "" or what was wrong with the inputs */
+} fc_forecast;
+
+void fc_forecast_init(fc_forecast *f);
+void fc_forecast_release(fc_forecast *f);
+
+typedef struct fc_forecaster fc_forecaster;
+
+/* The calendar is borrowed and must outlive the forecaster. Returns NULL on
+ * ENOMEM. */
+fc_forecaster *fc_forecaster_new(const fc_params *p, const fc_calendar *cal);
+void fc_forecaster_destroy(fc_forecaster *fc);
+
+/* Trains kind k on data complete before `now`: trees on the window minus the
+ * hold-out, residuals of every model on the hold-out, then the served trees
+ * on the whole window. Returns 0; -1 with errstr when the trees failed (the
+ * baselines stay usable and their quantiles are still fitted). */
+int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
+                        fc_kind k, int64_t now, char *errstr, size_t errstr_size);
+
+/* 1 when kind k has never been trained or the cadence has elapsed at `now`. */
+int fc_forecaster_due(const fc_forecaster *fc, fc_kind k, int64_t now);
+
+/* Forecasts kind k as of `issue` with model m (FC_MODEL_AUTO for the served
+ * one), reading only data complete before `issue`. Day-ahead covers the
+ * next site-local day, intraday the next intraday_hours from the issue.
+ * Always fills *out (fallback and quality say what went wrong); returns -1
+ * only on ENOMEM. */
+int fc_forecast_run(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
+                    fc_kind k, int64_t issue, fc_model_id m, fc_forecast *out);
+
+/* What the service and the backtest call: retrain if due, then forecast. */
+int fc_forecaster_issue(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
+                        fc_kind k, int64_t issue, fc_model_id m, fc_forecast *out);
+
+/* The parameters the forecaster was made with. */
+const fc_params *fc_forecaster_params(const fc_forecaster *fc);
+
+/* Trained state introspection. */
+fc_model_id fc_forecaster_winner(const fc_forecaster *fc, fc_kind k);
+double fc_forecaster_holdout_mae(const fc_forecaster *fc, fc_kind k, fc_model_id m);
+const char *fc_forecaster_version(const fc_forecaster *fc, fc_kind k);
+const fc_qtable *fc_forecaster_qtable(const fc_forecaster *fc, fc_kind k,
+                                      fc_model_id m);
+
+/* Saves / loads kind k's trained state with its version string. Loading
+ * refuses a file of another format version or feature count. 0 or -1 with
+ * errstr filled. */
+int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
+                       char *errstr, size_t errstr_size);
+int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
+                       size_t errstr_size);
+
+#endif

@@ -1,0 +1,37 @@
+/* Internal state shared by fc_forecast.c and fc_train.c; not a public API. */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include "forecaster/fc_features.h"
+#include "forecaster/fc_forecast.h"
+
+typedef struct fc_kstate {
+    int trained;        /* fc_forecaster_train ran (trees may still be absent) */
+    int64_t trained_at; /* the `now` of that run */
+    char version[64];
+    fc_booster booster; /* NULL when the trees are not usable */
+    int nfeat;
+    fc_qtable q[FC_NMODELS];
+    double mae[FC_NMODELS]; /* held-back MAE, NaN when not measured */
+    fc_model_id winner;
+    char train_err[96];
+} fc_kstate;
+
+struct fc_forecaster {
+    fc_params p;
+    const fc_calendar *cal;
+    fc_kstate ks[FC_NKINDS];
+};
+
+/* Target slot starts for an issue: malloc'd array the caller frees. */
+int64_t *fc_targets(const fc_forecaster *fc, fc_kind k, int64_t issue, size_t *n);
+
+/* Point forecasts of every model for targets t[0..n) into pt[m][0..n).
+ * Trees are skipped (NaN, *xgb_err filled) when booster is NULL or fails.
+ * Returns -1 on ENOMEM. */
+int fc_points(const fc_forecaster *fc, fc_booster booster, int nfeat,
+              const fc_series *load, const fc_weather *wx, int64_t issue,
+              const int64_t *t, size_t n, double *pt[FC_NMODELS], char *xgb_err,
+              size_t xgb_err_size);
+
+#endif

@@ -1,0 +1,100 @@
+/* Saving and loading a kind's trained state.
+ *
+ * File layout: one text header line
+ *   "EMSFC-MODEL <format> <version> <kind> <trained_at> <nfeat> <winner>
+ *    <mae0> <mae1> <mae2> <qbytes> <booster_bytes>\n"
+ * then the quantile tables as raw bytes (same build only) and the booster
+ * in XGBoost's UBJSON model format. */
+#include "forecaster/fc_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FC_MODEL_FORMAT 1
+
+int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
+                       char *errstr, size_t errstr_size)
+{
+    const fc_kstate *ks = &fc->ks[k];
+    char *blob = NULL;
+    size_t blen = 0;
+    if (!ks->trained) {
+        snprintf(errstr, errstr_size, "kind '%s' is not trained", fc_kind_name(k));
+        return -1;
+    }
+    if (ks->booster && fc_xgb_save(ks->booster, &blob, &blen, errstr, errstr_size) < 0)
+        return -1;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "cannot write '%s'", path);
+        free(blob);
+        return -1;
+    }
+    fprintf(f, "EMSFC-MODEL %d %s %d %" PRId64 " %d %d %.17g %.17g %.17g %zu %zu\n",
+            FC_MODEL_FORMAT, ks->version, (int)k, ks->trained_at, ks->nfeat,
+            (int)ks->winner, ks->mae[0], ks->mae[1], ks->mae[2], sizeof ks->q, blen);
+    int ok = fwrite(ks->q, 1, sizeof ks->q, f) == sizeof ks->q &&
+             (blen == 0 || fwrite(blob, 1, blen, f) == blen);
+    ok &= fclose(f) == 0;
+    free(blob);
+    if (!ok) {
+        snprintf(errstr, errstr_size, "short write to '%s'", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_header(FILE *f, fc_kstate *ks, int *kind, size_t *qb, size_t *bb)
+{
+    char line[512];
+    int fmt, winner;
+    if (!fgets(line, sizeof line, f))
+        return -1;
+    if (sscanf(line, "EMSFC-MODEL %d %63s %d %" SCNd64 " %d %d %lf %lf %lf %zu %zu",
+               &fmt, ks->version, kind, &ks->trained_at, &ks->nfeat, &winner,
+               &ks->mae[0], &ks->mae[1], &ks->mae[2], qb, bb) != 11 ||
+        fmt != FC_MODEL_FORMAT || winner < 0 || winner >= FC_NMODELS)
+        return -1;
+    ks->winner = (fc_model_id)winner;
+    return 0;
+}
+
+int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
+                       size_t errstr_size)
+{
+    fc_kstate ks = {0};
+    int kind;
+    size_t qb, bb;
+    char *blob = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "cannot open '%s'", path);
+        return -1;
+    }
+    if (read_header(f, &ks, &kind, &qb, &bb) < 0 || kind != (int)k ||
+        qb != sizeof ks.q) {
+        snprintf(errstr, errstr_size, "'%s' is not a format %d %s model", path,
+                 FC_MODEL_FORMAT, fc_kind_name(k));
+        goto err;
+    }
+    blob = malloc(bb ? bb : 1);
+    if (!blob || fread(ks.q, 1, qb, f) != qb || fread(blob, 1, bb, f) != bb) {
+        snprintf(errstr, errstr_size, "'%s' is truncated", path);
+        goto err;
+    }
+    if (bb && fc_xgb_load(blob, bb, &ks.booster, errstr, errstr_size) < 0)
+        goto err;
+    ks.trained = 1;
+    fc_xgb_free(fc->ks[k].booster);
+    fc->ks[k] = ks;
+    free(blob);
+    fclose(f);
+    return 0;
+err:
+    free(blob);
+    fclose(f);
+    return -1;
+}

@@ -1,0 +1,124 @@
+#include "forecaster/fc_quantile.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fc_q_hbucket(double lead_h)
+{
+    static const double edge[FC_QH - 1] = {1, 3, 6, 12, 24, 48};
+    for (int i = 0; i < FC_QH - 1; i++)
+        if (lead_h < edge[i])
+            return i;
+    return FC_QH - 1;
+}
+
+int fc_q_group(int sec_of_day)
+{
+    int g = sec_of_day / (4 * 3600);
+    return g < 0 ? 0 : g >= FC_QG ? FC_QG - 1 : g;
+}
+
+void fc_qacc_init(fc_qacc *a)
+{
+    memset(a, 0, sizeof *a);
+}
+
+void fc_qacc_release(fc_qacc *a)
+{
+    free(a->r);
+    free(a->cell);
+    fc_qacc_init(a);
+}
+
+int fc_qacc_add(fc_qacc *a, double lead_h, int sec_of_day, double residual)
+{
+    if (isnan(residual))
+        return 0;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 1024;
+        double *r = realloc(a->r, cap * sizeof *r);
+        if (!r)
+            return -1;
+        a->r = r;
+        unsigned char *c = realloc(a->cell, cap);
+        if (!c)
+            return -1;
+        a->cell = c;
+        a->cap = cap;
+    }
+    a->r[a->n] = residual;
+    a->cell[a->n] =
+        (unsigned char)(fc_q_hbucket(lead_h) * FC_QG + fc_q_group(sec_of_day));
+    a->n++;
+    return 0;
+}
+
+static int cmp_d(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+double fc_quantile_of(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    qsort(v, n, sizeof *v, cmp_d);
+    double h = (double)(n - 1) * p;
+    size_t i = (size_t)floor(h);
+    if (i + 1 >= n)
+        return v[n - 1];
+    return v[i] + (h - (double)i) * (v[i + 1] - v[i]);
+}
+
+/* Collects residuals whose cell matches (h, g); g < 0 or h < 0 match all. */
+static size_t gather(const fc_qacc *a, int h, int g, double *buf)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        int ch = a->cell[i] / FC_QG, cg = a->cell[i] % FC_QG;
+        if ((h < 0 || ch == h) && (g < 0 || cg == g))
+            buf[k++] = a->r[i];
+    }
+    return k;
+}
+
+static void set_cell(fc_qtable *t, int h, int g, double *buf, size_t k, double band)
+{
+    const double p[3] = {1.0 - band, 0.5, band};
+    for (int j = 0; j < 3; j++)
+        t->q[h][g][j] = (float)fc_quantile_of(buf, k, p[j]);
+    t->n[h][g] = (int)k;
+}
+
+void fc_qtable_fit(fc_qtable *t, const fc_qacc *a, double band)
+{
+    memset(t, 0, sizeof *t);
+    if (a->n == 0)
+        return;
+    double *buf = malloc(a->n * sizeof *buf);
+    if (!buf)
+        return;
+    for (int h = 0; h < FC_QH; h++) {
+        for (int g = 0; g < FC_QG; g++) {
+            size_t k = gather(a, h, g, buf);
+            if (k < FC_QMIN)
+                k = gather(a, h, -1, buf);
+            if (k < FC_QMIN)
+                k = gather(a, -1, -1, buf);
+            set_cell(t, h, g, buf, k, band);
+        }
+    }
+    t->fitted = 1;
+    free(buf);
+}
+
+void fc_qtable_get(const fc_qtable *t, double lead_h, int sec_of_day, double *lo,
+                   double *mid, double *hi)
+{
+    int h = fc_q_hbucket(lead_h), g = fc_q_group(sec_of_day);
+    *lo = t->q[h][g][0];
+    *mid = t->q[h][g][1];
+    *hi = t->q[h][g][2];
+}

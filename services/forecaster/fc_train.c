@@ -1,0 +1,248 @@
+/* Training: simulated issues over the window, exactly like live ones. */
+#include "forecaster/fc_baseline.h"
+#include "forecaster/fc_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct issue_list {
+    int64_t *t;
+    size_t n, cap;
+} issue_list;
+
+static int issues_push(issue_list *l, int64_t t)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int64_t *p = realloc(l->t, cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->t = p;
+        l->cap = cap;
+    }
+    l->t[l->n++] = t;
+    return 0;
+}
+
+static int64_t target_end(const fc_forecaster *fc, fc_kind k, int64_t issue)
+{
+    if (k == FC_DAY_AHEAD)
+        return fc_cal_day_start(fc->cal, fc_cal_local_day(fc->cal, issue) + 2);
+    return issue + (int64_t)fc->p.intraday_hours * 3600;
+}
+
+/* Issues whose targets all ended by `now`, from a week after the window
+ * start (so weekly lags exist). Intraday issues rotate through the hours. */
+static int list_issues(const fc_forecaster *fc, fc_kind k, int64_t start, int64_t now,
+                       issue_list *l)
+{
+    const fc_calendar *cal = fc->cal;
+    int step = fc->p.step;
+    for (int64_t d = fc_cal_local_day(cal, start);; d++) {
+        int64_t cand[2];
+        int nc = 1;
+        if (k == FC_DAY_AHEAD) {
+            cand[0] = fc_cal_local_to_utc(cal, d, fc->p.issue_sec);
+        } else {
+            int h = (int)((d * 5) % 24);
+            cand[0] = fc_cal_local_to_utc(cal, d, h * 3600);
+            cand[1] = fc_cal_local_to_utc(cal, d, ((h + 12) % 24) * 3600);
+            nc = 2;
+        }
+        if (cand[0] > now)
+            break;
+        for (int i = 0; i < nc; i++) {
+            int64_t is = cand[i] - ((cand[i] % step) + step) % step;
+            if (is < start + 7 * 86400 || target_end(fc, k, is) > now)
+                continue;
+            if (issues_push(l, is) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct mat {
+    float *x, *y;
+    size_t n, cap;
+    int nfeat;
+} mat;
+
+static int mat_rows(const fc_forecaster *fc, fc_kind k, const fc_series *load,
+                    const fc_weather *wx, int64_t issue, mat *m)
+{
+    size_t nt;
+    int64_t *t = fc_targets(fc, k, issue, &nt);
+    if (!t)
+        return -1;
+    fc_issue_ctx c;
+    fc_issue_ctx_init(&c, load, wx, fc->cal, issue, fc->p.hdd_base, fc->p.cdd_base);
+    double base = isnan(c.mean_7d) ? 0.0 : c.mean_7d;
+    for (size_t i = 0; i < nt; i++) {
+        double y = fc_series_at(load, t[i]);
+        if (isnan(y))
+            continue;
+        if (m->n == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 4096;
+            float *x = realloc(m->x, cap * m->nfeat * sizeof *x);
+            if (x)
+                m->x = x;
+            float *yy = realloc(m->y, cap * sizeof *yy);
+            if (yy)
+                m->y = yy;
+            if (!x || !yy) {
+                free(t);
+                return -1;
+            }
+            m->cap = cap;
+        }
+        fc_features_row(&c, t[i], m->x + m->n * m->nfeat);
+        m->y[m->n++] = (float)(y - base);
+    }
+    free(t);
+    return 0;
+}
+
+static int train_trees(const fc_forecaster *fc, fc_kind k, const fc_series *load,
+                       const fc_weather *wx, const int64_t *iss, size_t n,
+                       fc_booster *out, char *err, size_t errn)
+{
+    mat m = {.nfeat = fc_features_count(wx)};
+    int rc = -1;
+    *out = NULL;
+    if (n < (size_t)fc->p.min_history_days) {
+        snprintf(err, errn, "short_history: %zu training days, need %d", n,
+                 fc->p.min_history_days);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (mat_rows(fc, k, load, wx, iss[i], &m) < 0) {
+            snprintf(err, errn, "out of memory building features");
+            goto done;
+        }
+    if (m.n == 0) {
+        snprintf(err, errn, "short_history: no observed targets");
+        goto done;
+    }
+    rc = fc_xgb_train(m.x, m.y, m.n, m.nfeat, &fc->p.xgb, out, err, errn);
+done:
+    free(m.x);
+    free(m.y);
+    return rc;
+}
+
+/* Residuals and MAE of every model over the held-back issues. */
+static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
+                        const fc_weather *wx, const int64_t *iss, size_t n,
+                        fc_booster trees)
+{
+    fc_kstate *ks = &fc->ks[k];
+    fc_qacc acc[FC_NMODELS];
+    double sum[FC_NMODELS] = {0};
+    size_t cnt[FC_NMODELS] = {0};
+    int rc = 0;
+    char err[96];
+    for (int m = 0; m < FC_NMODELS; m++)
+        fc_qacc_init(&acc[m]);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t nt;
+        int64_t *t = fc_targets(fc, k, iss[i], &nt);
+        double *buf = t ? malloc(FC_NMODELS * nt * sizeof *buf) : NULL;
+        double *pt[FC_NMODELS];
+        for (int m = 0; m < FC_NMODELS && buf; m++)
+            pt[m] = buf + m * nt;
+        if (!buf || fc_points(fc, trees, fc_features_count(wx), load, wx, iss[i], t, nt,
+                              pt, err, sizeof err) < 0)
+            rc = -1;
+        for (size_t j = 0; j < nt && rc == 0; j++) {
+            double y = fc_series_at(load, t[j]);
+            double lead = (double)(t[j] - iss[i]) / 3600.0;
+            int sod = fc_cal_sec_of_day(fc->cal, t[j]);
+            for (int m = 0; m < FC_NMODELS; m++) {
+                double r = y - pt[m][j];
+                if (isnan(r))
+                    continue;
+                sum[m] += fabs(r);
+                cnt[m]++;
+                if (fc_qacc_add(&acc[m], lead, sod, r) < 0)
+                    rc = -1;
+            }
+        }
+        free(buf);
+        free(t);
+    }
+    for (int m = 0; m < FC_NMODELS; m++) {
+        fc_qtable_fit(&ks->q[m], &acc[m], fc->p.band_q);
+        ks->mae[m] = cnt[m] ? sum[m] / (double)cnt[m] : NAN;
+        fc_qacc_release(&acc[m]);
+    }
+    return rc;
+}
+
+static void pick_winner(fc_kstate *ks)
+{
+    fc_model_id best = FC_MODEL_PROFILE;
+    double best_mae = INFINITY;
+    for (int m = 0; m < FC_NMODELS; m++) {
+        if (isnan(ks->mae[m]) || (m == FC_MODEL_XGB && !ks->booster))
+            continue;
+        if (ks->mae[m] < best_mae) {
+            best_mae = ks->mae[m];
+            best = (fc_model_id)m;
+        }
+    }
+    ks->winner = best;
+}
+
+static void set_version(fc_kstate *ks, fc_kind k, int64_t now)
+{
+    time_t tt = (time_t)now;
+    struct tm tm;
+    char ts[24];
+    gmtime_r(&tt, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%MZ", &tm);
+    snprintf(ks->version, sizeof ks->version, "fc1-%s-%s",
+             k == FC_DAY_AHEAD ? "da" : "id", ts);
+}
+
+int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
+                        fc_kind k, int64_t now, char *errstr, size_t errstr_size)
+{
+    fc_kstate *ks = &fc->ks[k];
+    issue_list all = {0};
+    int64_t start = now - (int64_t)fc->p.window_days * 86400;
+    if (start < load->t0)
+        start = load->t0;
+    if (list_issues(fc, k, start, now, &all) < 0) {
+        snprintf(errstr, errstr_size, "out of memory listing issues");
+        free(all.t);
+        return -1;
+    }
+    int64_t cut = now - (int64_t)fc->p.holdout_days * 86400;
+    size_t ntrain = 0;
+    while (ntrain < all.n && target_end(fc, k, all.t[ntrain]) <= cut)
+        ntrain++;
+    fc_booster probe = NULL;
+    char err[96] = "";
+    train_trees(fc, k, load, wx, all.t, ntrain, &probe, err, sizeof err);
+    fc_xgb_free(ks->booster);
+    ks->booster = NULL;
+    ks->nfeat = fc_features_count(wx);
+    int rc = holdout_eval(fc, k, load, wx, all.t + ntrain, all.n - ntrain, probe);
+    fc_xgb_free(probe);
+    if (rc == 0 &&
+        train_trees(fc, k, load, wx, all.t, all.n, &ks->booster, err, sizeof err) < 0)
+        rc = -1;
+    snprintf(ks->train_err, sizeof ks->train_err, "%s", rc == 0 ? "" : err);
+    if (rc < 0)
+        snprintf(errstr, errstr_size, "%s", err[0] ? err : "out of memory");
+    pick_winner(ks);
+    ks->trained = 1;
+    ks->trained_at = now;
+    set_version(ks, k, now);
+    free(all.t);
+    return rc;
+}
