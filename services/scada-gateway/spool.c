@@ -99,6 +99,26 @@ static int recover(sg_spool_t *s, char *errstr, size_t n)
     return 0;
 }
 
+/* mkdir -p: the spool may live under a directory not made yet. Returns 0
+ * or -1 with errno set. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0750) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0750) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 sg_spool_t *sg_spool_open(const char *dir, int64_t max_bytes, char *errstr,
                           size_t errstr_size)
 {
@@ -107,7 +127,7 @@ sg_spool_t *sg_spool_open(const char *dir, int64_t max_bytes, char *errstr,
         return NULL;
     s->fd = -1;
     s->max_bytes = max_bytes;
-    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+    if (make_dirs(dir) < 0) {
         fail(errstr, errstr_size, "cannot create directory", dir);
         goto err;
     }

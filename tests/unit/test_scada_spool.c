@@ -164,6 +164,18 @@ START_TEST(unwritable_dir_fails_with_path)
 }
 END_TEST
 
+START_TEST(missing_parent_directories_are_made)
+{
+    char nested[400];
+    snprintf(nested, sizeof nested, "%s/a/b/spool", dir);
+    sg_spool_t *s = sg_spool_open(nested, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    append_n(s, 1, 3);
+    ck_assert_int_eq(sg_spool_pending(s), 3);
+    sg_spool_close(s);
+}
+END_TEST
+
 START_TEST(crc32_known_value)
 {
     ck_assert_uint_eq(sg_crc32("123456789", 9), 0xcbf43926u);
@@ -181,6 +193,7 @@ int main(void)
     tcase_add_test(tc, corrupt_record_ends_the_log);
     tcase_add_test(tc, full_spool_refuses_and_counts);
     tcase_add_test(tc, unwritable_dir_fails_with_path);
+    tcase_add_test(tc, missing_parent_directories_are_made);
     tcase_add_test(tc, crc32_known_value);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

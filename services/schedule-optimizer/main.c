@@ -1,0 +1,139 @@
+/*
+ * schedule-optimizer: command-line entry around the optimizer core.
+ *
+ *   schedule-optimizer solve-case NAME [--time-limit S]
+ *   schedule-optimizer --dump-lp FILE --case NAME   (FILE.mps writes MPS)
+ *
+ * Cases are built in (see usage); the service loop (energy.forecast and
+ * energy.prices in, energy.schedule out) is added here around the same core.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schedule-optimizer/opt_model.h"
+#include "schedule-optimizer/opt_solve.h"
+
+#define DEMO_T 96
+
+typedef struct demo {
+    double price[DEMO_T], base[DEMO_T];
+    opt_equipment_t eq[4];
+    opt_problem_t pb;
+} demo_t;
+
+/* A day in quarter-hours: cheap night, evening peak, a 1 MW site. */
+static void demo_build(demo_t *d)
+{
+    memset(d, 0, sizeof *d);
+    for (int t = 0; t < DEMO_T; t++) {
+        double h = t / 4.0;
+        d->price[t] = 40 + 30 * sin((h - 9) * M_PI / 12) + (h >= 17 && h < 20 ? 40 : 0);
+        d->base[t] = 600 + 200 * sin((h - 8) * M_PI / 12);
+    }
+    d->eq[0] = (opt_equipment_t){.name = "dryer-1", .kind = OPT_TASK_BLOCK,
+                                 .p_max_kw = 250, .energy_kwh = 750,
+                                 .earliest = 24, .deadline = 88,
+                                 .habitual_start = 32};
+    d->eq[1] = (opt_equipment_t){.name = "chiller", .kind = OPT_TASK_FLEX,
+                                 .p_min_kw = 50, .p_max_kw = 150,
+                                 .energy_kwh = 1200, .earliest = 0,
+                                 .deadline = 96, .habitual_start = -1,
+                                 .min_run = 4, .min_rest = 4,
+                                 .max_starts_day = 3, .startup_eur = 2};
+    d->eq[2] = (opt_equipment_t){.name = "battery", .kind = OPT_STORAGE,
+                                 .cap_kwh = 500, .soc0_kwh = 250,
+                                 .soc_min_kwh = 50, .soc_max_kwh = 500,
+                                 .charge_max_kw = 200, .discharge_max_kw = 200,
+                                 .eta_charge = 0.95, .eta_discharge = 0.95,
+                                 .loss_per_slot = 0.0005};
+    d->eq[3] = (opt_equipment_t){.name = "mill", .kind = OPT_TASK_FLEX,
+                                 .p_max_kw = 120, .earliest = 0,
+                                 .deadline = 96, .habitual_start = -1,
+                                 .specific_kwh = 40, .n_shifts = 2,
+                                 .shifts = {{24, 56, 20}, {56, 88, 20}}};
+    d->pb = (opt_problem_t){
+        .site = {.n_slots = DEMO_T, .slot_h = 0.25, .price = d->price,
+                 .base_kw = d->base, .import_cap_kw = 1300,
+                 .export_cap_kw = 0, .demand_eur_kw = 4,
+                 .peak_so_far_kw = 700},
+        .n_eq = 4, .eq = d->eq};
+}
+
+static void print_result(const opt_problem_t *pb, const opt_result_t *r)
+{
+    printf("status %s (%s), gap %.4f%%, %.3f s\n", opt_status_name(r->status),
+           r->source ? r->source : "-", 100 * r->gap, r->solve_s);
+    printf("cost %.2f EUR (energy %.2f, demand %.2f, start-up %.2f, CO2 %.2f), "
+           "peak %.1f kW\n", r->cost.total_eur, r->cost.energy_eur,
+           r->cost.demand_eur, r->cost.startup_eur, r->cost.co2_eur,
+           r->cost.peak_kw);
+    printf("baseline %.2f EUR, savings %.2f EUR (%.2f%%), violations %d\n",
+           r->baseline_cost.total_eur, r->savings_eur, r->savings_pct,
+           r->violations);
+    for (int i = 0; i < r->binding.n; i++)
+        printf("binding: %s\n", r->binding.v[i]);
+    for (int i = 0; i < r->explain.n; i++)
+        printf("explain: %s\n", r->explain.v[i]);
+    for (int i = 0; i < r->problems.n; i++)
+        printf("problem: %s\n", r->problems.v[i]);
+    for (int e = 0; e < pb->n_eq; e++) {
+        printf("%-10s", pb->eq[e].name);
+        for (int t = 0; t < pb->site.n_slots; t += 4)
+            printf(" %4.0f", r->plan.power[(size_t)e * pb->site.n_slots + t]);
+        printf("\n");
+    }
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: schedule-optimizer solve-case demo [--time-limit S]\n"
+                    "       schedule-optimizer --dump-lp FILE[.mps|.lp] --case demo\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dump = NULL, *cas = NULL;
+    opt_options_t o;
+    char err[256];
+    demo_t d;
+
+    opt_options_init(&o);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--dump-lp") && i + 1 < argc)
+            dump = argv[++i];
+        else if (!strcmp(argv[i], "--case") && i + 1 < argc)
+            cas = argv[++i];
+        else if (!strcmp(argv[i], "solve-case") && i + 1 < argc)
+            cas = argv[++i];
+        else if (!strcmp(argv[i], "--time-limit") && i + 1 < argc)
+            o.time_limit_s = atof(argv[++i]);
+        else
+            return usage();
+    }
+    if (!cas || strcmp(cas, "demo"))
+        return usage();
+    demo_build(&d);
+    if (dump) {
+        opt_model_t *m = opt_model_new(&d.pb, 0, err, sizeof err);
+        if (!m || opt_model_write(m, dump, err, sizeof err) < 0) {
+            fprintf(stderr, "schedule-optimizer: %s\n", err);
+            opt_model_destroy(m);
+            return 1;
+        }
+        opt_model_destroy(m);
+        return 0;
+    }
+    opt_result_t r;
+    opt_result_init(&r);
+    if (opt_solve(&d.pb, &o, &r, err, sizeof err) < 0) {
+        fprintf(stderr, "schedule-optimizer: %s\n", err);
+        opt_result_release(&r);
+        return 1;
+    }
+    print_result(&d.pb, &r);
+    opt_result_release(&r);
+    return 0;
+}

@@ -1,0 +1,731 @@
+/*
+ * opt_model: builds the MILP in lp_solve and maps its columns back to a plan.
+ * See opt_model.h for the formulation.
+ */
+#include "schedule-optimizer/opt_model.h"
+
+#include <lp_lib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Penalties of the elastic model, far above any price (EUR/kWh ~ 0.05). */
+#define PEN_TASK_KWH 10.0
+#define PEN_CAP_KW 1000.0
+
+typedef struct eq_cols {
+    int s0, ns;      /* block: start columns for slots [lo, lo + ns) */
+    int lo;          /* first slot of the columns */
+    int p0, u0, y0;  /* flex: power, on, start over [lo, lo + nw) */
+    int nw;
+    int c0, d0, q0;  /* storage: charge, discharge, soc over all slots */
+    int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
+    int short0;      /* elastic: shift shortfall columns (0 = none) */
+    int dur;         /* block duration */
+    double p_run;    /* block power */
+} eq_cols_t;
+
+struct opt_model {
+    const opt_problem_t *pb;
+    lprec *lp;
+    int elastic, ncols, nbin;
+    int peak;        /* peak column, 0 = none */
+    int cap_rows;    /* separate capacity rows used */
+    int slack0;      /* elastic: capacity slack columns, one per slot */
+    double obj_const;
+    eq_cols_t *ec;
+    /* scratch row */
+    double *rv;
+    int *ri;
+    int rn;
+    /* ranges to set once row mode is off: row, width */
+    int *rr;
+    double *rw;
+    int nr, cr;
+};
+
+static int needs_bin(const opt_equipment_t *e)
+{
+    return e->p_min_kw > 0 || e->min_run > 1 || e->min_rest > 1 ||
+           e->max_starts_day > 0 || e->startup_eur > 0;
+}
+
+static void row_reset(opt_model_t *m)
+{
+    m->rn = 0;
+}
+
+static void row_put(opt_model_t *m, int col, double v)
+{
+    m->ri[m->rn] = col;
+    m->rv[m->rn++] = v;
+}
+
+static int row_add(opt_model_t *m, int type, double rh)
+{
+    return add_constraintex(m->lp, m->rn, m->rv, m->ri, type, rh) ? 0 : -1;
+}
+
+/* Adds lo <= row <= hi (range applied after row mode). */
+static int row_add_range(opt_model_t *m, double lo, double hi)
+{
+    if (m->nr == m->cr) {
+        int cap = m->cr ? 2 * m->cr : 256;
+        int *rr = realloc(m->rr, (size_t)cap * sizeof *rr);
+        double *rw = rr ? realloc(m->rw, (size_t)cap * sizeof *rw) : NULL;
+        if (rr)
+            m->rr = rr;
+        if (!rw)
+            return -1;
+        m->rw = rw;
+        m->cr = cap;
+    }
+    if (row_add(m, LE, hi) < 0)
+        return -1;
+    m->rr[m->nr] = get_Nrows(m->lp);
+    m->rw[m->nr++] = hi - lo;
+    return 0;
+}
+
+/* Lays out the columns; returns their count. */
+static int layout(opt_model_t *m)
+{
+    const opt_problem_t *pb = m->pb;
+    int T = pb->site.n_slots, n = 0;
+
+    for (int e = 0; e < pb->n_eq; e++) {
+        const opt_equipment_t *q = &pb->eq[e];
+        eq_cols_t *c = &m->ec[e];
+        if (q->kind == OPT_TASK_BLOCK) {
+            c->dur = opt_block_duration(pb, q, &c->p_run);
+            c->lo = q->earliest;
+            c->ns = q->deadline - c->dur - q->earliest + 1;
+            if (c->ns < 0)
+                c->ns = 0;
+            c->s0 = n + 1;
+            n += c->ns;
+            m->nbin += c->ns;
+        } else if (q->kind == OPT_TASK_FLEX) {
+            c->lo = q->earliest;
+            c->nw = q->deadline - q->earliest;
+            c->p0 = n + 1;
+            n += c->nw;
+            if (needs_bin(q)) {
+                c->u0 = n + 1;
+                c->y0 = n + 1 + c->nw;
+                n += 2 * c->nw;
+                m->nbin += c->nw;
+            }
+            if (m->elastic && q->n_shifts > 0) {
+                c->short0 = n + 1;
+                n += q->n_shifts;
+            }
+        } else {
+            c->c0 = n + 1;
+            c->d0 = n + 1 + T;
+            c->q0 = n + 1 + 2 * T;
+            n += 3 * T;
+        }
+        if (m->elastic)
+            c->miss = ++n;
+    }
+    if (pb->site.demand_eur_kw > 0)
+        m->peak = ++n;
+    m->cap_rows = !m->peak || m->elastic ||
+                  pb->site.peak_so_far_kw > pb->site.import_cap_kw;
+    if (m->elastic) {
+        m->slack0 = n + 1;
+        n += T;
+    }
+    return n;
+}
+
+static void name_col(lprec *lp, int col, char k, int e, int t)
+{
+    char nm[24];
+
+    snprintf(nm, sizeof nm, "%c%d_%d", k, e, t);
+    set_col_name(lp, col, nm);
+}
+
+/* Bounds, integrality, names and objective of one equipment's columns. */
+static void cols_task(opt_model_t *m, int e, double *obj)
+{
+    const opt_site_t *s = &m->pb->site;
+    const opt_equipment_t *q = &m->pb->eq[e];
+    eq_cols_t *c = &m->ec[e];
+    double dt = s->slot_h;
+
+    for (int k = 0; k < c->ns; k++) {
+        int col = c->s0 + k;
+        double v = q->startup_eur;
+        for (int t = c->lo + k; t < c->lo + k + c->dur; t++)
+            v += opt_slot_price(s, t) * c->p_run * dt / 1000.0;
+        obj[col] = v;
+        set_binary(m->lp, col, TRUE);
+        name_col(m->lp, col, 's', e, c->lo + k);
+    }
+    for (int k = 0; k < c->nw; k++) {
+        int t = c->lo + k, col = c->p0 + k;
+        double ub = q->p_max_kw;
+        obj[col] = opt_slot_price(s, t) * dt / 1000.0;
+        if (q->ramp_kw > 0 && (k == 0 || k == c->nw - 1) && q->ramp_kw < ub)
+            ub = q->ramp_kw;
+        set_bounds(m->lp, col, 0, ub);
+        name_col(m->lp, col, 'p', e, t);
+        if (!c->u0)
+            continue;
+        set_binary(m->lp, c->u0 + k, TRUE);
+        name_col(m->lp, c->u0 + k, 'u', e, t);
+        /* no start that could not complete its minimum run by the deadline */
+        set_bounds(m->lp, c->y0 + k, 0,
+                   q->min_run > 1 && k > c->nw - q->min_run ? 0 : 1);
+        obj[c->y0 + k] = q->startup_eur;
+        name_col(m->lp, c->y0 + k, 'y', e, t);
+    }
+}
+
+static void cols_storage(opt_model_t *m, int e, double *obj)
+{
+    const opt_site_t *s = &m->pb->site;
+    const opt_equipment_t *q = &m->pb->eq[e];
+    eq_cols_t *c = &m->ec[e];
+    int T = s->n_slots;
+
+    for (int t = 0; t < T; t++) {
+        double pr = opt_slot_price(s, t) * s->slot_h / 1000.0;
+        double lo = q->soc_min_kwh;
+        if (t == T - 1 && !m->elastic && q->soc0_kwh > lo)
+            lo = q->soc0_kwh;
+        obj[c->c0 + t] = pr;
+        obj[c->d0 + t] = -pr;
+        set_bounds(m->lp, c->c0 + t, 0, q->charge_max_kw);
+        set_bounds(m->lp, c->d0 + t, 0, q->discharge_max_kw);
+        set_bounds(m->lp, c->q0 + t, lo, q->soc_max_kwh);
+        name_col(m->lp, c->c0 + t, 'c', e, t);
+        name_col(m->lp, c->d0 + t, 'd', e, t);
+        name_col(m->lp, c->q0 + t, 'q', e, t);
+    }
+}
+
+static void cols_all(opt_model_t *m, double *obj)
+{
+    const opt_site_t *s = &m->pb->site;
+
+    for (int e = 0; e < m->pb->n_eq; e++) {
+        const opt_equipment_t *q = &m->pb->eq[e];
+        eq_cols_t *c = &m->ec[e];
+        if (q->kind == OPT_STORAGE)
+            cols_storage(m, e, obj);
+        else
+            cols_task(m, e, obj);
+        for (int k = 0; c->short0 && k < q->n_shifts; k++)
+            obj[c->short0 + k] = PEN_TASK_KWH * q->specific_kwh;
+        if (c->miss) {
+            double ub = q->kind == OPT_TASK_BLOCK ? 1
+                        : q->kind == OPT_STORAGE  ? q->soc0_kwh
+                                                  : q->energy_kwh;
+            set_bounds(m->lp, c->miss, 0, ub);
+            obj[c->miss] = PEN_TASK_KWH *
+                           (q->kind == OPT_TASK_BLOCK ? q->energy_kwh : 1.0);
+            name_col(m->lp, c->miss, 'm', e, 0);
+        }
+    }
+    if (m->peak) {
+        double lo = s->peak_so_far_kw;
+        double hi = m->cap_rows ? 1e30 : s->import_cap_kw;
+        set_bounds(m->lp, m->peak, lo, hi);
+        obj[m->peak] = s->demand_eur_kw;
+        set_col_name(m->lp, m->peak, "peak");
+    }
+    for (int t = 0; m->slack0 && t < s->n_slots; t++) {
+        obj[m->slack0 + t] = PEN_CAP_KW;
+        name_col(m->lp, m->slack0 + t, 'x', 0, t);
+    }
+}
+
+/* Puts slot t's flexible load (kW) of every equipment into the row. */
+static void put_site_load(opt_model_t *m, int t)
+{
+    for (int e = 0; e < m->pb->n_eq; e++) {
+        const eq_cols_t *c = &m->ec[e];
+        if (m->pb->eq[e].kind == OPT_TASK_BLOCK) {
+            int a = t - c->dur + 1 - c->lo, b = t - c->lo;
+            if (a < 0)
+                a = 0;
+            if (b > c->ns - 1)
+                b = c->ns - 1;
+            for (int k = a; k <= b; k++)
+                row_put(m, c->s0 + k, c->p_run);
+        } else if (m->pb->eq[e].kind == OPT_TASK_FLEX) {
+            if (t >= c->lo && t < c->lo + c->nw)
+                row_put(m, c->p0 + t - c->lo, 1);
+        } else {
+            row_put(m, c->c0 + t, 1);
+            row_put(m, c->d0 + t, -1);
+        }
+    }
+}
+
+static int has_storage(const opt_problem_t *pb)
+{
+    for (int e = 0; e < pb->n_eq; e++)
+        if (pb->eq[e].kind == OPT_STORAGE)
+            return 1;
+    return 0;
+}
+
+static int rows_site(opt_model_t *m)
+{
+    const opt_site_t *s = &m->pb->site;
+    int stor = has_storage(m->pb);
+
+    for (int t = 0; t < s->n_slots; t++) {
+        if (m->peak) {
+            row_reset(m);
+            put_site_load(m, t);
+            row_put(m, m->peak, -1);
+            if (row_add(m, LE, -s->base_kw[t]) < 0)
+                return -1;
+        }
+        if (!m->cap_rows && !(stor && s->export_cap_kw >= 0))
+            continue;
+        row_reset(m);
+        put_site_load(m, t);
+        if (m->slack0)
+            row_put(m, m->slack0 + t, -1);
+        double hi = s->import_cap_kw - s->base_kw[t];
+        double lo = -s->export_cap_kw - s->base_kw[t];
+        int r;
+        if (!(stor && s->export_cap_kw >= 0))
+            r = row_add(m, LE, hi);
+        else if (!m->cap_rows)
+            r = row_add(m, GE, lo);
+        else
+            r = row_add_range(m, lo, hi);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int rows_block(opt_model_t *m, int e)
+{
+    const eq_cols_t *c = &m->ec[e];
+
+    row_reset(m);
+    for (int k = 0; k < c->ns; k++)
+        row_put(m, c->s0 + k, 1);
+    if (c->miss)
+        row_put(m, c->miss, 1);
+    return row_add(m, EQ, 1);
+}
+
+static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
+                         const eq_cols_t *c)
+{
+    int spd = (int)lround(24.0 / m->pb->site.slot_h);
+
+    for (int k = 0; k < c->nw; k++) {
+        row_reset(m);
+        row_put(m, c->p0 + k, 1);
+        row_put(m, c->u0 + k, -q->p_max_kw);
+        if (row_add(m, LE, 0) < 0)
+            return -1;
+        if (q->p_min_kw > 0) {
+            row_reset(m);
+            row_put(m, c->p0 + k, 1);
+            row_put(m, c->u0 + k, -q->p_min_kw);
+            if (row_add(m, GE, 0) < 0)
+                return -1;
+        }
+        row_reset(m);
+        row_put(m, c->y0 + k, 1);
+        row_put(m, c->u0 + k, -1);
+        if (k > 0)
+            row_put(m, c->u0 + k - 1, 1);
+        if (row_add(m, GE, 0) < 0)
+            return -1;
+        if (q->min_run > 1) {
+            row_reset(m);
+            for (int j = k - q->min_run + 1; j <= k; j++)
+                if (j >= 0)
+                    row_put(m, c->y0 + j, 1);
+            row_put(m, c->u0 + k, -1);
+            if (row_add(m, LE, 0) < 0)
+                return -1;
+        }
+        if (q->min_rest > 1 && k - q->min_rest >= 0) {
+            row_reset(m);
+            for (int j = k - q->min_rest + 1; j <= k; j++)
+                row_put(m, c->y0 + j, 1);
+            row_put(m, c->u0 + k - q->min_rest, 1);
+            if (row_add(m, LE, 1) < 0)
+                return -1;
+        }
+    }
+    if (q->max_starts_day <= 0)
+        return 0;
+    for (int d0 = 0; d0 < m->pb->site.n_slots; d0 += spd) {
+        row_reset(m);
+        for (int k = 0; k < c->nw; k++)
+            if (c->lo + k >= d0 && c->lo + k < d0 + spd)
+                row_put(m, c->y0 + k, 1);
+        if (m->rn && row_add(m, LE, q->max_starts_day) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int rows_flex(opt_model_t *m, int e)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+    const eq_cols_t *c = &m->ec[e];
+    double dt = m->pb->site.slot_h;
+
+    if (q->energy_kwh > 0) {
+        row_reset(m);
+        for (int k = 0; k < c->nw; k++)
+            row_put(m, c->p0 + k, dt);
+        if (c->miss)
+            row_put(m, c->miss, 1);
+        if (row_add(m, EQ, q->energy_kwh) < 0)
+            return -1;
+    }
+    for (int h = 0; h < q->n_shifts; h++) {
+        const opt_shift_t *sh = &q->shifts[h];
+        row_reset(m);
+        for (int k = 0; k < c->nw; k++)
+            if (c->lo + k >= sh->start && c->lo + k < sh->end)
+                row_put(m, c->p0 + k, dt / q->specific_kwh);
+        if (c->short0)
+            row_put(m, c->short0 + h, 1);
+        if (row_add(m, GE, sh->min_output) < 0)
+            return -1;
+    }
+    for (int k = 1; q->ramp_kw > 0 && k < c->nw; k++) {
+        row_reset(m);
+        row_put(m, c->p0 + k, 1);
+        row_put(m, c->p0 + k - 1, -1);
+        if (row_add_range(m, -q->ramp_kw, q->ramp_kw) < 0)
+            return -1;
+    }
+    return c->u0 ? rows_flex_bin(m, q, c) : 0;
+}
+
+static int rows_storage(opt_model_t *m, int e)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+    const eq_cols_t *c = &m->ec[e];
+    double dt = m->pb->site.slot_h, keep = 1.0 - q->loss_per_slot;
+    int T = m->pb->site.n_slots;
+
+    for (int t = 0; t < T; t++) {
+        row_reset(m);
+        row_put(m, c->q0 + t, 1);
+        if (t > 0)
+            row_put(m, c->q0 + t - 1, -keep);
+        row_put(m, c->c0 + t, -q->eta_charge * dt);
+        row_put(m, c->d0 + t, dt / q->eta_discharge);
+        if (row_add(m, EQ, t == 0 ? keep * q->soc0_kwh : 0) < 0)
+            return -1;
+    }
+    if (!c->miss)
+        return 0;
+    row_reset(m);
+    row_put(m, c->q0 + T - 1, 1);
+    row_put(m, c->miss, 1);
+    return row_add(m, GE, q->soc0_kwh);
+}
+
+static int build(opt_model_t *m)
+{
+    const opt_site_t *s = &m->pb->site;
+    double *obj = calloc((size_t)m->ncols + 1, sizeof *obj);
+    int rc = -1;
+
+    if (!obj)
+        return -1;
+    cols_all(m, obj);
+    for (int i = 1; i <= m->ncols; i++)
+        m->ri[i - 1] = i;
+    set_obj_fnex(m->lp, m->ncols, obj + 1, m->ri);
+    set_minim(m->lp);
+    set_add_rowmode(m->lp, TRUE);
+    if (rows_site(m) < 0)
+        goto out;
+    for (int e = 0; e < m->pb->n_eq; e++) {
+        opt_kind_t k = m->pb->eq[e].kind;
+        int r = k == OPT_TASK_BLOCK ? rows_block(m, e)
+                : k == OPT_TASK_FLEX ? rows_flex(m, e)
+                                     : rows_storage(m, e);
+        if (r < 0)
+            goto out;
+    }
+    set_add_rowmode(m->lp, FALSE);
+    for (int i = 0; i < m->nr; i++)
+        set_rh_range(m->lp, m->rr[i], m->rw[i]);
+    for (int t = 0; t < s->n_slots; t++)
+        m->obj_const += opt_slot_price(s, t) * s->base_kw[t] * s->slot_h / 1000.0;
+    rc = 0;
+out:
+    free(obj);
+    return rc;
+}
+
+opt_model_t *opt_model_new(const opt_problem_t *pb, int elastic, char *errstr,
+                           size_t errstr_size)
+{
+    opt_model_t *m = calloc(1, sizeof *m);
+
+    if (!m)
+        goto nomem;
+    m->pb = pb;
+    m->elastic = elastic;
+    m->ec = calloc((size_t)(pb->n_eq > 0 ? pb->n_eq : 1), sizeof *m->ec);
+    if (!m->ec)
+        goto nomem;
+    m->ncols = layout(m);
+    m->rv = malloc(((size_t)m->ncols + 1) * sizeof *m->rv);
+    m->ri = malloc(((size_t)m->ncols + 1) * sizeof *m->ri);
+    m->lp = make_lp(0, m->ncols);
+    if (!m->rv || !m->ri || !m->lp)
+        goto nomem;
+    set_verbose(m->lp, NEUTRAL);
+    if (build(m) < 0) {
+        snprintf(errstr, errstr_size, "lp_solve refused the model (%d columns)",
+                 m->ncols);
+        opt_model_destroy(m);
+        return NULL;
+    }
+    return m;
+nomem:
+    snprintf(errstr, errstr_size, "out of memory building the model");
+    opt_model_destroy(m);
+    return NULL;
+}
+
+void opt_model_destroy(opt_model_t *m)
+{
+    if (!m)
+        return;
+    if (m->lp)
+        delete_lp(m->lp);
+    free(m->ec);
+    free(m->rv);
+    free(m->ri);
+    free(m->rr);
+    free(m->rw);
+    free(m);
+}
+
+opt_lprec_t *opt_model_lp(opt_model_t *m)
+{
+    return m->lp;
+}
+
+int opt_model_n_binaries(const opt_model_t *m)
+{
+    return m->nbin;
+}
+
+double opt_model_obj_const(const opt_model_t *m)
+{
+    return m->obj_const;
+}
+
+static void for_each_binary(opt_model_t *m, void (*fn)(opt_model_t *, int, int))
+{
+    for (int e = 0; e < m->pb->n_eq; e++) {
+        const eq_cols_t *c = &m->ec[e];
+        for (int k = 0; k < c->ns; k++)
+            fn(m, c->s0 + k, e);
+        for (int k = 0; c->u0 && k < c->nw; k++)
+            fn(m, c->u0 + k, e);
+    }
+}
+
+static void set_relaxed_col(opt_model_t *m, int col, int e)
+{
+    (void)e;
+    set_int(m->lp, col, FALSE);
+}
+
+static void set_int_col(opt_model_t *m, int col, int e)
+{
+    (void)e;
+    set_int(m->lp, col, TRUE);
+}
+
+static void unfix_col(opt_model_t *m, int col, int e)
+{
+    (void)e;
+    set_bounds(m->lp, col, 0, 1);
+}
+
+void opt_model_set_relaxed(opt_model_t *m, int relaxed)
+{
+    for_each_binary(m, relaxed ? set_relaxed_col : set_int_col);
+}
+
+void opt_model_unfix(opt_model_t *m)
+{
+    for_each_binary(m, unfix_col);
+}
+
+/* Fixes col to v unless xlp (may be NULL) disagrees with v. */
+static void fix_col(opt_model_t *m, int col, int v, const double *xlp)
+{
+    if (xlp && fabs(xlp[col - 1] - v) > 1e-6)
+        set_bounds(m->lp, col, 0, 1);
+    else
+        set_bounds(m->lp, col, v, v);
+}
+
+void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
+                            const double *xlp)
+{
+    int T = m->pb->site.n_slots;
+
+    for (int e = 0; e < m->pb->n_eq; e++) {
+        const eq_cols_t *c = &m->ec[e];
+        const unsigned char *on = pl->on + (size_t)e * T;
+        for (int k = 0; k < c->ns; k++) {
+            int t = c->lo + k;
+            fix_col(m, c->s0 + k, on[t] && (t == 0 || !on[t - 1]), xlp);
+        }
+        for (int k = 0; c->u0 && k < c->nw; k++)
+            fix_col(m, c->u0 + k, on[c->lo + k], xlp);
+    }
+}
+
+void opt_model_fix_to_plan(opt_model_t *m, const opt_plan_t *pl)
+{
+    opt_model_fix_agreeing(m, pl, NULL);
+}
+
+static void extract_block(const opt_model_t *m, int e, const double *x,
+                          opt_plan_t *pl)
+{
+    const eq_cols_t *c = &m->ec[e];
+    double best = 0.5;
+    int at = -1;
+    double *pw = pl->power + (size_t)e * m->pb->site.n_slots;
+
+    for (int k = 0; k < c->ns; k++)
+        if (x[c->s0 + k - 1] > best) {
+            best = x[c->s0 + k - 1];
+            at = c->lo + k;
+        }
+    for (int t = at; at >= 0 && t < at + c->dur; t++)
+        pw[t] = c->p_run;
+}
+
+void opt_model_extract(const opt_model_t *m, const double *x, opt_plan_t *pl)
+{
+    int T = m->pb->site.n_slots;
+    size_t n = (size_t)m->pb->n_eq * T;
+
+    memset(pl->power, 0, n * sizeof(double));
+    memset(pl->charge, 0, n * sizeof(double));
+    memset(pl->discharge, 0, n * sizeof(double));
+    memset(pl->soc, 0, n * sizeof(double));
+    for (int e = 0; e < m->pb->n_eq; e++) {
+        const eq_cols_t *c = &m->ec[e];
+        size_t o = (size_t)e * T;
+        if (m->pb->eq[e].kind == OPT_TASK_BLOCK) {
+            extract_block(m, e, x, pl);
+            continue;
+        }
+        for (int k = 0; k < c->nw; k++)
+            pl->power[o + c->lo + k] = x[c->p0 + k - 1];
+        for (int t = 0; m->pb->eq[e].kind == OPT_STORAGE && t < T; t++) {
+            pl->charge[o + t] = x[c->c0 + t - 1];
+            pl->discharge[o + t] = x[c->d0 + t - 1];
+            pl->soc[o + t] = x[c->q0 + t - 1];
+        }
+    }
+    opt_plan_finish(m->pb, pl);
+}
+
+static void explain_eq(const opt_model_t *m, int e, const double *x,
+                       opt_msgs_t *out, int *n)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+    const eq_cols_t *c = &m->ec[e];
+    double cap = m->pb->site.import_cap_kw;
+    double miss = c->miss ? x[c->miss - 1] : 0;
+
+    if (miss > 1e-6 && q->kind == OPT_TASK_BLOCK && c->ns <= 0) {
+        opt_msgs_add(out, "task %s cannot meet its deadline: it needs %d "
+                     "slots at %g kW but its window [%d, %d) has %d",
+                     q->name, c->dur, c->p_run, q->earliest, q->deadline,
+                     q->deadline - q->earliest);
+        (*n)++;
+    } else if (miss > 1e-6 && q->kind == OPT_TASK_BLOCK) {
+        opt_msgs_add(out, "task %s cannot meet its deadline within capacity "
+                     "%g kW: it needs %d slots at %g kW between slot %d and "
+                     "slot %d", q->name, cap, c->dur, c->p_run, q->earliest,
+                     q->deadline);
+        (*n)++;
+    } else if (miss > 1e-6 && q->kind == OPT_TASK_FLEX) {
+        opt_msgs_add(out, "task %s cannot meet its deadline within capacity "
+                     "%g kW: %.1f of its %.1f kWh cannot be delivered by slot "
+                     "%d", q->name, cap, miss, q->energy_kwh, q->deadline);
+        (*n)++;
+    } else if (miss > 1e-6) {
+        opt_msgs_add(out, "storage %s ends %.1f kWh below its initial state "
+                     "of charge", q->name, miss);
+        (*n)++;
+    }
+    for (int h = 0; c->short0 && h < q->n_shifts; h++)
+        if (x[c->short0 + h - 1] > 1e-6) {
+            opt_msgs_add(out, "process %s falls %.2f units short of its "
+                         "minimum output in shift %d (slots %d-%d)", q->name,
+                         x[c->short0 + h - 1], h, q->shifts[h].start,
+                         q->shifts[h].end - 1);
+            (*n)++;
+        }
+}
+
+int opt_model_explain(const opt_model_t *m, const double *x, opt_msgs_t *out)
+{
+    const opt_site_t *s = &m->pb->site;
+    int n = 0, first = -1;
+    double worst = 0;
+
+    for (int e = 0; e < m->pb->n_eq; e++)
+        explain_eq(m, e, x, out, &n);
+    for (int t = 0; m->slack0 && t < s->n_slots; t++) {
+        double v = x[m->slack0 + t - 1];
+        if (v > 1e-6 && first < 0)
+            first = t;
+        if (v > worst)
+            worst = v;
+    }
+    if (first >= 0) {
+        opt_msgs_add(out, "import capacity %g kW must be exceeded by up to "
+                     "%.1f kW (first in slot %d)", s->import_cap_kw, worst,
+                     first);
+        n++;
+    }
+    return n;
+}
+
+int opt_model_write(opt_model_t *m, const char *path, char *errstr,
+                    size_t errstr_size)
+{
+    size_t n = strlen(path);
+    MYBOOL ok;
+
+    if (n > 4 && strcmp(path + n - 4, ".mps") == 0)
+        ok = write_freemps(m->lp, (char *)path);
+    else
+        ok = write_lp(m->lp, (char *)path);
+    if (!ok) {
+        snprintf(errstr, errstr_size, "cannot write model to '%s'", path);
+        return -1;
+    }
+    return 0;
+}

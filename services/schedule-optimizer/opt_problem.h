@@ -1,0 +1,137 @@
+/*
+ * opt_problem: the schedule optimizer's plain data. A problem (one site over a
+ * horizon of slots, its flexible equipment) goes in; a plan (power per
+ * equipment per slot) and its cost come out. No I/O, no solver here: the same
+ * cost function prices the optimized plan, the heuristic plan and the
+ * baseline, so savings compare like with like.
+ *
+ * Units: kW, kWh, EUR/MWh, EUR/kW, hours. Slot t covers
+ * [t * slot_h, (t + 1) * slot_h) from the horizon start. Windows are
+ * half-open slot ranges [earliest, deadline).
+ *
+ * Ownership: a problem does not own the arrays it points at (prices, load,
+ * equipment); the caller keeps them alive while the problem is in use.
+ * Plans and message lists own their memory (opt_plan_release,
+ * opt_msgs_release). Nothing here keeps global state; every function may be
+ * called from any thread on distinct objects.
+ */
+#ifndef EMS_OPT_PROBLEM_H
+#define EMS_OPT_PROBLEM_H
+
+#include <stddef.h>
+
+#define OPT_NAME_MAX 48
+#define OPT_MAX_SHIFTS 8
+
+typedef enum opt_kind {
+    OPT_TASK_BLOCK = 0, /* non-interruptible: one start, fixed duration */
+    OPT_TASK_FLEX,      /* interruptible load / process with SLA shifts */
+    OPT_STORAGE         /* battery or thermal storage */
+} opt_kind_t;
+
+/* Minimum output of a process over a shift [start, end). */
+typedef struct opt_shift {
+    int start, end;
+    double min_output; /* units of product */
+} opt_shift_t;
+
+typedef struct opt_equipment {
+    char name[OPT_NAME_MAX];
+    opt_kind_t kind;
+    /* tasks (block and flex) */
+    double p_min_kw;      /* power while on (flex); 0 = may run at any level */
+    double p_max_kw;      /* rated power; a block task runs at energy/duration */
+    double energy_kwh;    /* energy to deliver in the window (0 = none: SLA only) */
+    int earliest;         /* first slot it may run */
+    int deadline;         /* slot by which it must be done (exclusive) */
+    int habitual_start;   /* business-as-usual start slot, -1 = earliest */
+    double ramp_kw;       /* max power change between slots (flex), 0 = none */
+    int min_run;          /* slots, flex */
+    int min_rest;         /* slots, flex */
+    int max_starts_day;   /* flex, 0 = unlimited */
+    double startup_eur;   /* cost per start */
+    double specific_kwh;  /* kWh per unit of output (flex with shifts) */
+    int n_shifts;
+    opt_shift_t shifts[OPT_MAX_SHIFTS];
+    /* storage */
+    double cap_kwh, soc0_kwh, soc_min_kwh, soc_max_kwh;
+    double charge_max_kw, discharge_max_kw;
+    double eta_charge, eta_discharge; /* (0, 1] */
+    double loss_per_slot;             /* fraction of SOC lost per slot */
+} opt_equipment_t;
+
+typedef struct opt_site {
+    int n_slots;
+    double slot_h;             /* slot length in hours (0.25 by default) */
+    const double *price;       /* EUR/MWh per slot */
+    const double *base_kw;     /* inflexible load per slot (P50 or a quantile) */
+    double import_cap_kw;      /* contracted import capacity */
+    double export_cap_kw;      /* max export, used when storage may export */
+    double demand_eur_kw;      /* demand charge on the billing-period peak */
+    double peak_so_far_kw;     /* peak already reached in the period */
+    double co2_eur_t;          /* CO2 price, 0 = none */
+    const double *co2_kg_mwh;  /* grid intensity per slot, NULL = none */
+} opt_site_t;
+
+typedef struct opt_problem {
+    opt_site_t site;
+    int n_eq;
+    const opt_equipment_t *eq;
+} opt_problem_t;
+
+typedef struct opt_cost {
+    double energy_eur;   /* imports (and exports) at the day-ahead price */
+    double demand_eur;   /* demand_eur_kw * max(peak so far, plan peak) */
+    double startup_eur;
+    double co2_eur;
+    double total_eur;
+    double peak_kw;
+} opt_cost_t;
+
+/* A plan: arrays of n_eq * n_slots, index e * n_slots + t. */
+typedef struct opt_plan {
+    int n_eq, n_slots;
+    double *power;         /* kW drawn (storage: charge - discharge) */
+    double *charge;        /* storage only, else 0 */
+    double *discharge;     /* storage only, else 0 */
+    double *soc;           /* storage SOC at the end of slot t, else 0 */
+    unsigned char *on;     /* 1 when the equipment draws power */
+} opt_plan_t;
+
+/* A growing list of owned, human-readable lines. */
+typedef struct opt_msgs {
+    char **v;
+    int n, cap;
+} opt_msgs_t;
+
+/* Returns 0, or -1 when out of memory (the plan is then released). */
+int opt_plan_init(opt_plan_t *pl, int n_eq, int n_slots);
+void opt_plan_release(opt_plan_t *pl);
+/* Copies src into an already initialised dst of the same shape. */
+void opt_plan_copy(opt_plan_t *dst, const opt_plan_t *src);
+/* Derives power and on from charge/discharge (storage) and power (tasks). */
+void opt_plan_finish(const opt_problem_t *pb, opt_plan_t *pl);
+
+void opt_msgs_init(opt_msgs_t *m);
+void opt_msgs_release(opt_msgs_t *m);
+/* Appends a formatted line; on out of memory the line is dropped. */
+void opt_msgs_add(opt_msgs_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Non-interruptible task: duration in slots and the constant power it runs
+ * at (energy / duration). Returns the duration (>= 1). */
+int opt_block_duration(const opt_problem_t *pb, const opt_equipment_t *e,
+                       double *p_run);
+/* Effective price (energy + CO2) of slot t in EUR/MWh. */
+double opt_slot_price(const opt_site_t *s, int t);
+/* Site net import in slot t under the plan (kW). */
+double opt_site_load(const opt_problem_t *pb, const opt_plan_t *pl, int t);
+/* Prices a plan: energy, demand charge, start-ups (counted from the on
+ * pattern), CO2. Never fails. */
+void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl,
+                   opt_cost_t *c);
+/* Checks the problem's own data (ranges, windows). Returns the number of
+ * problems found; each is described in out (may be NULL). */
+int opt_problem_check(const opt_problem_t *pb, opt_msgs_t *out);
+
+#endif

@@ -1,0 +1,324 @@
+/*
+ * bench-optimizer: the schedule optimizer on families of 10, 50 and 200
+ * flexible assets over 96 and 192 quarter-hours built from the real Dutch
+ * day-ahead prices and substation load, against CBC solving the same model
+ * exported as MPS with the same time limit in the same run; then a month
+ * backtest (November 2020, one daily plan per day) against the baseline.
+ *
+ *   bench-optimizer [--data DIR] [--quick] [--no-cbc] [--backtest-only]
+ *
+ * Load (MW, may be negative: the substation has solar) is shifted and scaled
+ * into a plant base load; prices are used as published (EUR/MWh).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "schedule-optimizer/opt_model.h"
+#include "schedule-optimizer/opt_solve.h"
+
+#define MAX_ROWS 20000
+#define MAX_T 192
+#define MAX_EQ 200
+
+typedef struct series {
+    long ts[MAX_ROWS]; /* minutes since epoch */
+    double load[MAX_ROWS], price[MAX_ROWS];
+    int n;
+} series_t;
+
+typedef struct family {
+    double price[MAX_T], base[MAX_T];
+    opt_equipment_t eq[MAX_EQ];
+    opt_problem_t pb;
+} family_t;
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long parse_minutes(const char *s)
+{
+    struct tm tm = {0};
+
+    if (sscanf(s, "%d-%d-%d %d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min) != 5)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long)(timegm(&tm) / 60);
+}
+
+/* Reads timestamp, load and price columns; rows must be in time order. */
+static int read_csv(series_t *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+
+    if (!f)
+        return -1;
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) && s->n < MAX_ROWS) {
+        char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        long ts = parse_minutes(line);
+        if (!c1 || !c2 || ts < 0 || c1[1] == ',' || c2[1] == ',')
+            continue;
+        if (s->n && ts <= s->ts[s->n - 1])
+            continue;
+        s->ts[s->n] = ts;
+        s->load[s->n] = atof(c1 + 1);
+        s->price[s->n] = atof(c2 + 1);
+        s->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Index of the row at minute ts followed by n contiguous quarter-hours. */
+static int find_window(const series_t *s, long ts, int n)
+{
+    for (int i = 0; i + n <= s->n; i++) {
+        if (s->ts[i] != ts)
+            continue;
+        if (s->ts[i + n - 1] - s->ts[i] == 15L * (n - 1))
+            return i;
+        return -1;
+    }
+    return -1;
+}
+
+static unsigned rnd(unsigned *st)
+{
+    *st = *st * 1103515245u + 12345u;
+    return (*st >> 8) & 0xffffff;
+}
+
+static double urand(unsigned *st, double lo, double hi)
+{
+    return lo + (hi - lo) * (rnd(st) / (double)0xffffff);
+}
+
+static void make_asset(opt_equipment_t *q, int i, int T, unsigned *st)
+{
+    memset(q, 0, sizeof *q);
+    q->habitual_start = -1;
+    if (i % 10 < 7) {
+        int dur = 4 + (int)urand(st, 0, 13);
+        int win = dur + 8 + (int)urand(st, 0, T / 2);
+        snprintf(q->name, sizeof q->name, "batch-%d", i);
+        q->kind = OPT_TASK_BLOCK;
+        q->p_max_kw = round(urand(st, 50, 300));
+        q->energy_kwh = q->p_max_kw * dur * 0.25;
+        q->earliest = (int)urand(st, 0, T - win > 0 ? T - win : 0);
+        q->deadline = q->earliest + win < T ? q->earliest + win : T;
+        q->habitual_start = q->earliest;
+    } else if (i % 10 < 9) {
+        snprintf(q->name, sizeof q->name, "pump-%d", i);
+        q->kind = OPT_TASK_FLEX;
+        q->p_max_kw = round(urand(st, 50, 200));
+        q->p_min_kw = 0.3 * q->p_max_kw;
+        q->earliest = 0;
+        q->deadline = T;
+        q->energy_kwh = q->p_max_kw * 0.25 * T / 4;
+        q->min_run = 4;
+        q->min_rest = 2;
+        q->max_starts_day = 3;
+        q->startup_eur = 1;
+    } else {
+        snprintf(q->name, sizeof q->name, "storage-%d", i);
+        q->kind = OPT_STORAGE;
+        q->cap_kwh = q->soc_max_kwh = round(urand(st, 200, 1000));
+        q->soc_min_kwh = 0.1 * q->cap_kwh;
+        q->soc0_kwh = 0.5 * q->cap_kwh;
+        q->charge_max_kw = q->discharge_max_kw = q->cap_kwh / 2;
+        q->eta_charge = q->eta_discharge = 0.95;
+        q->loss_per_slot = 0.0002;
+    }
+}
+
+/* n assets over T slots starting at row i0 of the series. */
+static void make_family(family_t *f, const series_t *s, int i0, int n, int T,
+                        unsigned seed)
+{
+    double scale = n * 60.0 / 22.0, maxb = 0, flex = 0;
+
+    for (int t = 0; t < T; t++) {
+        f->price[t] = s->price[i0 + t];
+        f->base[t] = scale * (s->load[i0 + t] + 20);
+        if (f->base[t] < 0)
+            f->base[t] = 0;
+        if (f->base[t] > maxb)
+            maxb = f->base[t];
+    }
+    for (int i = 0; i < n; i++) {
+        make_asset(&f->eq[i], i, T, &seed);
+        flex += f->eq[i].kind == OPT_STORAGE ? 0 : f->eq[i].p_max_kw;
+    }
+    f->pb = (opt_problem_t){
+        .site = {.n_slots = T, .slot_h = 0.25, .price = f->price,
+                 .base_kw = f->base, .import_cap_kw = maxb + 0.35 * flex,
+                 .export_cap_kw = 0, .demand_eur_kw = 2,
+                 .peak_so_far_kw = 0.9 * maxb},
+        .n_eq = n, .eq = f->eq};
+}
+
+/* Runs CBC on the exported model; returns its total cost or NAN. */
+static double run_cbc(family_t *f, double limit, double *secs, char *status,
+                      size_t status_size)
+{
+    char err[256], mps[64], sol[64], cmd[512], line[256];
+    double obj = NAN, t0;
+    opt_model_t *m = opt_model_new(&f->pb, 0, err, sizeof err);
+
+    snprintf(status, status_size, "error");
+    if (!m)
+        return NAN;
+    snprintf(mps, sizeof mps, "/tmp/bench-opt-%d.mps", (int)getpid());
+    snprintf(sol, sizeof sol, "/tmp/bench-opt-%d.sol", (int)getpid());
+    if (opt_model_write(m, mps, err, sizeof err) < 0)
+        goto out;
+    snprintf(cmd, sizeof cmd, "cbc %s sec %g solve solu %s >/dev/null 2>&1",
+             mps, limit, sol);
+    remove(sol);
+    t0 = now_s();
+    if (system(cmd) != 0)
+        goto out;
+    *secs = now_s() - t0;
+    FILE *fp = fopen(sol, "r");
+    if (fp && fgets(line, sizeof line, fp)) {
+        char *p = strstr(line, "objective value");
+        if (p)
+            obj = atof(p + 15) + opt_model_obj_const(m);
+        snprintf(status, status_size, "%.*s", (int)strcspn(line, "-"), line);
+    }
+    if (fp)
+        fclose(fp);
+out:
+    remove(mps);
+    remove(sol);
+    opt_model_destroy(m);
+    return obj;
+}
+
+static void bench_family(const series_t *s, int n, int T, double limit,
+                         int cbc)
+{
+    static family_t f;
+    opt_options_t o;
+    opt_result_t r;
+    char err[256], cst[64] = "-";
+    double csec = 0, cobj = NAN;
+    int i0 = find_window(s, parse_minutes("2020-11-10 00:00"), T);
+
+    if (i0 < 0) {
+        printf("no contiguous data for %dx%d\n", n, T);
+        return;
+    }
+    make_family(&f, s, i0, n, T, 42u + (unsigned)n);
+    opt_options_init(&o);
+    o.time_limit_s = limit;
+    opt_result_init(&r);
+    if (opt_solve(&f.pb, &o, &r, err, sizeof err) < 0) {
+        printf("%3d x %3d: error %s\n", n, T, err);
+        opt_result_release(&r);
+        return;
+    }
+    if (cbc)
+        cobj = run_cbc(&f, limit, &csec, cst, sizeof cst);
+    printf("%3d x %3d  limit %4.0fs | lp_solve %-10s %-16s %7.2fs obj %12.4f "
+           "gap %7.4f%% viol %d | cbc %-16s %6.2fs obj %12.4f | ratio %.6f "
+           "(%+.4f%%)\n", n, T, limit, opt_status_name(r.status), r.source,
+           r.solve_s, r.cost.total_eur, 100 * r.gap, r.violations, cst, csec,
+           cobj, r.cost.total_eur / cobj,
+           100 * (r.cost.total_eur - cobj) / fabs(cobj));
+    fflush(stdout);
+    opt_result_release(&r);
+}
+
+static void backtest(const series_t *s, double limit)
+{
+    static family_t f;
+    double base = 0, plan = 0;
+    int days = 0, optimal = 0, bad = 0;
+    long day0 = parse_minutes("2020-11-01 00:00");
+
+    for (int d = 0; d < 30; d++) {
+        int i0 = find_window(s, day0 + d * 1440L, 96);
+        opt_options_t o;
+        opt_result_t r;
+        char err[256];
+        if (i0 < 0)
+            continue;
+        make_family(&f, s, i0, 20, 96, 7u);
+        opt_options_init(&o);
+        o.time_limit_s = limit;
+        opt_result_init(&r);
+        if (opt_solve(&f.pb, &o, &r, err, sizeof err) == 0 &&
+            r.status <= OPT_HEURISTIC) {
+            base += r.baseline_cost.total_eur;
+            plan += r.cost.total_eur;
+            optimal += r.status == OPT_OPTIMAL;
+            bad += r.violations != 0;
+            days++;
+        }
+        opt_result_release(&r);
+    }
+    printf("backtest November 2020, 20 assets, %d daily plans (%d optimal, %d "
+           "invalid): baseline %.2f EUR, plan %.2f EUR, savings %.2f EUR "
+           "(%.2f%%)\n", days, optimal, bad, base, plan, base - plan,
+           base > 0 ? 100 * (base - plan) / base : 0);
+}
+
+int main(int argc, char **argv)
+{
+    static series_t s;
+    const char *dir = "tests/data/openstef_nl_neerijnen";
+    int quick = 0, cbc = 1, only_bt = 0;
+    char path[512];
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--no-cbc"))
+            cbc = 0;
+        else if (!strcmp(argv[i], "--backtest-only"))
+            only_bt = 1;
+    }
+    if (access(dir, R_OK) != 0)
+        dir = "/work/shared/data/openstef_nl_neerijnen";
+    snprintf(path, sizeof path, "%s/307-train-data.csv", dir);
+    if (read_csv(&s, path) < 0) {
+        fprintf(stderr, "bench-optimizer: cannot read '%s'\n", path);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/307-test-data.csv", dir);
+    if (read_csv(&s, path) < 0) {
+        fprintf(stderr, "bench-optimizer: cannot read '%s'\n", path);
+        return 1;
+    }
+    if (cbc && system("command -v cbc >/dev/null 2>&1") != 0) {
+        printf("cbc not installed (apt-get install coinor-cbc): no comparison\n");
+        cbc = 0;
+    }
+    static const struct { int n, T; double limit; } fam[] = {
+        {10, 96, 10}, {10, 192, 10}, {50, 96, 10},
+        {50, 192, 10}, {200, 96, 30}, {200, 192, 30},
+    };
+    for (size_t i = 0; !only_bt && i < sizeof fam / sizeof *fam; i++)
+        if (!quick || fam[i].n <= 50)
+            bench_family(&s, fam[i].n, fam[i].T, fam[i].limit, cbc);
+    backtest(&s, quick ? 2 : 5);
+    return 0;
+}
