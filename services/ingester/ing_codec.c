@@ -36,13 +36,17 @@ static int get_str(avro_value_t *v, const char *name, char *dst, size_t size)
 static int get_long(avro_value_t *v, const char *name, int64_t *out)
 {
     avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_long(&f, out) ? -1 : 0;
+    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_long(&f, out)
+               ? -1
+               : 0;
 }
 
 static int get_enum(avro_value_t *v, const char *name, int *out)
 {
     avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_enum(&f, out) ? -1 : 0;
+    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_enum(&f, out)
+               ? -1
+               : 0;
 }
 
 /* A ["null","double"] field: sets *present bit when not null. */
@@ -63,7 +67,8 @@ static int get_opt(avro_value_t *v, const char *name, double *out, unsigned bit,
     return 0;
 }
 
-int ing_codec_reading(avro_value_t *v, ing_reading_t *r, char *reason, size_t reason_size)
+int ing_codec_reading(avro_value_t *v, ing_reading_t *r, char *reason,
+                      size_t reason_size)
 {
     static const struct {
         const char *name;
@@ -82,8 +87,9 @@ int ing_codec_reading(avro_value_t *v, ing_reading_t *r, char *reason, size_t re
     memset(r, 0, sizeof *r);
     if ((rc = get_str(v, "site_id", r->site_id, sizeof r->site_id)) ||
         (rc = get_str(v, "meter_id", r->meter_id, sizeof r->meter_id))) {
-        snprintf(reason, reason_size, rc > 0 ? "site_id or meter_id longer than %d bytes"
-                                             : "site_id or meter_id missing",
+        snprintf(reason, reason_size,
+                 rc > 0 ? "site_id or meter_id longer than %d bytes"
+                        : "site_id or meter_id missing",
                  ING_ID_MAX - 1);
         return -1;
     }
@@ -125,31 +131,38 @@ static int set_str(avro_value_t *v, const char *name, const char *s)
 static int set_long(avro_value_t *v, const char *name, int64_t x)
 {
     avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_long(&f, x) ? -1 : 0;
+    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_long(&f, x) ? -1
+                                                                                   : 0;
 }
 
 static int set_int(avro_value_t *v, const char *name, int32_t x)
 {
     avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_int(&f, x) ? -1 : 0;
+    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_int(&f, x) ? -1
+                                                                                  : 0;
 }
 
 static int set_double(avro_value_t *v, const char *name, double x)
 {
     avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_double(&f, x) ? -1 : 0;
+    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_double(&f, x)
+               ? -1
+               : 0;
 }
 
 static int set_enum(avro_value_t *v, const char *name, int x)
 {
     avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_enum(&f, x) ? -1 : 0;
+    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_enum(&f, x) ? -1
+                                                                                   : 0;
 }
 
 static int set_bool(avro_value_t *v, const char *name, bool x)
 {
     avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_boolean(&f, x) ? -1 : 0;
+    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_boolean(&f, x)
+               ? -1
+               : 0;
 }
 
 static int set_opt_double(avro_value_t *v, const char *name, bool has, double x)
@@ -165,7 +178,8 @@ static int set_opt_double(avro_value_t *v, const char *name, bool has, double x)
 int ing_codec_interval(const ing_interval_t *iv, avro_value_t *v)
 {
     return set_str(v, "site_id", iv->site_id) || set_enum(v, "scope", (int)iv->scope) ||
-                   set_str(v, "meter_id", iv->scope == ING_SCOPE_METER ? iv->meter_id : NULL) ||
+                   set_str(v, "meter_id",
+                           iv->scope == ING_SCOPE_METER ? iv->meter_id : NULL) ||
                    set_long(v, "interval_start", iv->start_ms) ||
                    set_long(v, "interval_end", iv->end_ms) ||
                    set_double(v, "energy_kwh", iv->energy_kwh) ||
@@ -183,12 +197,14 @@ int ing_codec_interval(const ing_interval_t *iv, avro_value_t *v)
 int ing_codec_gap(const ing_gap_t *g, avro_value_t *v)
 {
     return set_str(v, "site_id", g->site_id) || set_str(v, "meter_id", g->meter_id) ||
-                   set_str(v, "gap_id", g->gap_id) || set_long(v, "gap_start", g->start_ms) ||
+                   set_str(v, "gap_id", g->gap_id) ||
+                   set_long(v, "gap_start", g->start_ms) ||
                    set_long(v, "gap_end", g->end_ms) ||
                    set_long(v, "duration_s", (g->end_ms - g->start_ms) / 1000) ||
                    set_int(v, "missing_intervals", g->missing_intervals) ||
                    set_enum(v, "gap_class", (int)g->gap_class) ||
-                   set_bool(v, "ongoing", g->ongoing) || set_bool(v, "recovered", g->recovered) ||
+                   set_bool(v, "ongoing", g->ongoing) ||
+                   set_bool(v, "recovered", g->recovered) ||
                    set_int(v, "revision", g->revision) ||
                    set_long(v, "detected_at", g->detected_ms)
                ? -1

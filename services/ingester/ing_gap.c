@@ -63,6 +63,12 @@ int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_inte
     int64_t iv = r->conf.interval_ms;
     gap_rec_t *gr;
 
+    if (r->restoring) { /* gaps come from the gaps table (ing_gap_restore) */
+        if (!m->has_last || start + iv > m->last_end)
+            m->last_end = start + iv;
+        m->has_last = true;
+        return 0;
+    }
     if (!m->has_last) {
         m->has_last = true;
         m->last_end = start + iv;
@@ -136,6 +142,55 @@ int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
             m->gaps[keep++] = *gr;
     }
     m->ngap = keep;
+    return 0;
+}
+
+/* Intervals of [start, end) that hold a good reading. */
+static int32_t gap_filled(const meter_t *m, int64_t start, int64_t end)
+{
+    int32_t n = 0;
+    for (size_t i = ing_acc_lower(m, start); i < m->nacc && m->accs[i].start < end; i++)
+        n += m->accs[i].n_good > 0;
+    return n;
+}
+
+/* Takes over a stored gap after the meter's stored readings were fed. An
+ * ongoing gap the readings already ended is closed at the first interval
+ * with a reading; a closed one counts the intervals filled since. */
+int ing_gap_restore(ing_rollup_t *r, meter_t *m, const ing_gap_t *g)
+{
+    int64_t iv = r->conf.interval_ms;
+    gap_rec_t *gr;
+    size_t i;
+
+    if (ing_grow(&m->gaps, &m->gcap, m->ngap + 1, sizeof *m->gaps))
+        return -1;
+    for (i = m->ngap; i > 0 && m->gaps[i - 1].g.start_ms > g->start_ms; i--)
+        ;
+    memmove(&m->gaps[i + 1], &m->gaps[i], (m->ngap - i) * sizeof *m->gaps);
+    m->ngap++;
+    gr = &m->gaps[i];
+    memset(gr, 0, sizeof *gr);
+    gr->g = *g;
+    gr->published = true;
+    if (g->ongoing && m->has_last && m->last_end > g->start_ms) {
+        size_t k = ing_acc_lower(m, g->start_ms);
+        int64_t end = k < m->nacc ? m->accs[k].start : m->last_end - iv;
+        if (end <= g->start_ms)
+            end = g->start_ms + iv;
+        gr->g.ongoing = false;
+        gap_set_end(gr, end, (int32_t)((end - g->start_ms) / iv));
+        gr->dirty = true;
+    } else if (g->ongoing) { /* silent since the gap opened */
+        m->has_last = true;
+        m->last_end = g->start_ms;
+    } else {
+        gr->filled = gap_filled(m, g->start_ms, g->end_ms);
+        if (!g->recovered && gr->filled >= g->missing_intervals) {
+            gr->g.recovered = true;
+            gr->dirty = true;
+        }
+    }
     return 0;
 }
 

@@ -75,8 +75,8 @@ static char *read_file(const char *path, size_t *len)
 
     if (!f)
         return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)sz + 1))) {
+    if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)sz + 1))) {
         *len = fread(buf, 1, (size_t)sz, f);
         buf[*len] = '\0';
     }
@@ -112,8 +112,10 @@ static int apply_one(db_t *db, const char *dir, const char *name, char *errstr,
     if (PQntuples(res) == 1) {
         rc = strcmp(PQgetvalue(res, 0, 0), sum) == 0 ? 0 : -1;
         if (rc)
-            snprintf(errstr, errstr_size, "migration '%s' changed after it was applied "
-                     "(migrations are forward-only: add a new file)", name);
+            snprintf(errstr, errstr_size,
+                     "migration '%s' changed after it was applied "
+                     "(migrations are forward-only: add a new file)",
+                     name);
         PQclear(res);
         goto cleanup;
     }
@@ -121,8 +123,10 @@ static int apply_one(db_t *db, const char *dir, const char *name, char *errstr,
     params[1] = name;
     params[2] = sum;
     if (db_begin(db, err, sizeof err) || db_exec(db, sql, err, sizeof err) ||
-        !(res = db_query(db, "INSERT INTO schema_migrations (version, name, checksum) "
-                             "VALUES ($1, $2, $3)", 3, params, err, sizeof err))) {
+        !(res = db_query(db,
+                         "INSERT INTO schema_migrations (version, name, checksum) "
+                         "VALUES ($1, $2, $3)",
+                         3, params, err, sizeof err))) {
         db_rollback(db, NULL, 0);
         snprintf(errstr, errstr_size, "migration '%s': %s", name, err);
         goto cleanup;
@@ -138,7 +142,8 @@ cleanup:
     return rc;
 }
 
-int ing_migrate(db_t *db, const char *dir, int *applied, char *errstr, size_t errstr_size)
+int ing_migrate(db_t *db, const char *dir, int *applied, char *errstr,
+                size_t errstr_size)
 {
     size_t n = 0;
     char **names, err[512];
@@ -148,10 +153,12 @@ int ing_migrate(db_t *db, const char *dir, int *applied, char *errstr, size_t er
         return -1;
     if (db_exec(db, "SET client_min_messages = warning", err, sizeof err) ||
         db_exec(db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, sizeof err) ||
-        db_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version integer PRIMARY KEY, name text NOT NULL,"
-                    " checksum text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now())", err, sizeof err)) {
+        db_exec(db,
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())",
+                err, sizeof err)) {
         snprintf(errstr, errstr_size, "migrations: %s", err);
         rc = -1;
     }

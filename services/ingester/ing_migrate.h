@@ -22,6 +22,7 @@ void ing_migration_checksum(const char *text, size_t len, char buf[17]);
 
 /* Applies the pending migrations of dir. Returns 0 and the number applied in
  * *applied (optional), or -1 with errstr naming the file. */
-int ing_migrate(db_t *db, const char *dir, int *applied, char *errstr, size_t errstr_size);
+int ing_migrate(db_t *db, const char *dir, int *applied, char *errstr,
+                size_t errstr_size);
 
 #endif

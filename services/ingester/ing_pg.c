@@ -49,8 +49,8 @@ static int64_t month_of(int64_t ms)
 }
 
 /* Makes sure every month of the batch has its partition (autocommit). */
-static int ensure_partitions(ing_pg_t *p, const ing_reading_t *rd, size_t n, char *errstr,
-                             size_t errstr_size)
+static int ensure_partitions(ing_pg_t *p, const ing_reading_t *rd, size_t n,
+                             char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; i < n; i++) {
         int64_t mo = month_of(rd[i].ts_ms);
@@ -64,8 +64,8 @@ static int ensure_partitions(ing_pg_t *p, const ing_reading_t *rd, size_t n, cha
         if (k < p->nmonths)
             continue;
         snprintf(ts, sizeof ts, "%.3f", (double)rd[i].ts_ms / 1000.0);
-        res = db_query(p->db, "SELECT ems_ensure_partition(to_timestamp($1::float8))", 1,
-                       params, errstr, errstr_size);
+        res = db_query(p->db, "SELECT ems_ensure_partition(to_timestamp($1::float8))",
+                       1, params, errstr, errstr_size);
         if (!res)
             return -1;
         PQclear(res);
@@ -75,7 +75,8 @@ static int ensure_partitions(ing_pg_t *p, const ing_reading_t *rd, size_t n, cha
     return 0;
 }
 
-static const char *fmt_opt(char *buf, size_t size, unsigned present, unsigned bit, double v)
+static const char *fmt_opt(char *buf, size_t size, unsigned present, unsigned bit,
+                           double v)
 {
     if (!(present & bit))
         return NULL;
@@ -86,12 +87,13 @@ static const char *fmt_opt(char *buf, size_t size, unsigned present, unsigned bi
 static int copy_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n, char *errstr,
                          size_t errstr_size)
 {
-    static const char *const cols[] = {"n", "meter_id", "site_id", "ts_ms", "seq",
-                                       "source", "power_kw", "energy_kwh", "voltage_v",
-                                       "current_a", "frequency_hz", "power_factor",
-                                       "quality", "quality_detail"};
-    db_copy_t *c = db_copy_begin(p->db, "stg_measurements", cols, 14, DB_COPY_TEXT, errstr,
-                                 errstr_size);
+    static const char *const cols[] = {"n",         "meter_id",      "site_id",
+                                       "ts_ms",     "seq",           "source",
+                                       "power_kw",  "energy_kwh",    "voltage_v",
+                                       "current_a", "frequency_hz",  "power_factor",
+                                       "quality",   "quality_detail"};
+    db_copy_t *c = db_copy_begin(p->db, "stg_measurements", cols, 14, DB_COPY_TEXT,
+                                 errstr, errstr_size);
     char b[14][40];
 
     if (!c)
@@ -180,12 +182,13 @@ fail_nores:
 
 /* ---- intervals and gaps ---- */
 
-static const char STG_ROLLUP[] =
-    "SET LOCAL client_min_messages = warning;"
-    "CREATE TEMP TABLE IF NOT EXISTS stg_rollup (LIKE rollup_15m) ON COMMIT DELETE ROWS";
+static const char STG_ROLLUP[] = "SET LOCAL client_min_messages = warning;"
+                                 "CREATE TEMP TABLE IF NOT EXISTS stg_rollup (LIKE "
+                                 "rollup_15m) ON COMMIT DELETE ROWS";
 
 static const char UPSERT_15M[] =
-    "INSERT INTO rollup_15m SELECT DISTINCT ON (scope, site_id, meter_id, interval_start) *"
+    "INSERT INTO rollup_15m SELECT DISTINCT ON (scope, site_id, meter_id, "
+    "interval_start) *"
     " FROM stg_rollup ORDER BY scope, site_id, meter_id, interval_start, revision DESC"
     " ON CONFLICT (scope, site_id, meter_id, interval_start) DO UPDATE SET"
     " interval_end = EXCLUDED.interval_end, energy_kwh = EXCLUDED.energy_kwh,"
@@ -200,25 +203,26 @@ static const char UPSERT_15M[] =
 /* Rolls table src (child buckets) into dst (buckets of unit) for the buckets
  * overlapping [$1, $2). Completeness is normalised by the bucket length. */
 #define ROLL_UP(dst, src, unit)                                                        \
-    "INSERT INTO " dst " (scope, site_id, meter_id, interval_start, interval_end,"    \
-    " energy_kwh, mean_kw, peak_kw, min_kw, sample_count, completeness, revision,"    \
-    " watermark_ts)"                                                                  \
-    " SELECT scope, site_id, meter_id, b, b + interval '1 " unit "', sum(energy_kwh),"\
-    " sum(energy_kwh) / (extract(epoch FROM (b + interval '1 " unit "') - b) / 3600.0),"\
-    " max(peak_kw), min(min_kw), sum(sample_count),"                                  \
-    " sum(completeness * extract(epoch FROM interval_end - interval_start))"          \
+    "INSERT INTO " dst " (scope, site_id, meter_id, interval_start, interval_end,"     \
+    " energy_kwh, mean_kw, peak_kw, min_kw, sample_count, completeness, revision,"     \
+    " watermark_ts)"                                                                   \
+    " SELECT scope, site_id, meter_id, b, b + interval '1 " unit "', sum(energy_kwh)," \
+    " sum(energy_kwh) / (extract(epoch FROM (b + interval '1 " unit                    \
+    "') - b) / 3600.0),"                                                               \
+    " max(peak_kw), min(min_kw), sum(sample_count),"                                   \
+    " sum(completeness * extract(epoch FROM interval_end - interval_start))"           \
     "   / extract(epoch FROM (b + interval '1 " unit "') - b),"                        \
-    " max(revision), max(watermark_ts)"                                               \
-    " FROM (SELECT *, date_trunc('" unit "', interval_start) AS b FROM " src          \
-    "  WHERE interval_start >= date_trunc('" unit "', $1::timestamptz)"               \
+    " max(revision), max(watermark_ts)"                                                \
+    " FROM (SELECT *, date_trunc('" unit "', interval_start) AS b FROM " src           \
+    "  WHERE interval_start >= date_trunc('" unit "', $1::timestamptz)"                \
     "    AND interval_start < date_trunc('" unit "', $2::timestamptz)"                 \
-    "        + interval '1 " unit "') c"                                                 \
-    " GROUP BY scope, site_id, meter_id, b"                                           \
-    " ON CONFLICT (scope, site_id, meter_id, interval_start) DO UPDATE SET"           \
-    " energy_kwh = EXCLUDED.energy_kwh, mean_kw = EXCLUDED.mean_kw,"                  \
-    " peak_kw = EXCLUDED.peak_kw, min_kw = EXCLUDED.min_kw,"                          \
-    " sample_count = EXCLUDED.sample_count, completeness = EXCLUDED.completeness,"    \
-    " revision = EXCLUDED.revision, watermark_ts = EXCLUDED.watermark_ts,"            \
+    "        + interval '1 " unit "') c"                                               \
+    " GROUP BY scope, site_id, meter_id, b"                                            \
+    " ON CONFLICT (scope, site_id, meter_id, interval_start) DO UPDATE SET"            \
+    " energy_kwh = EXCLUDED.energy_kwh, mean_kw = EXCLUDED.mean_kw,"                   \
+    " peak_kw = EXCLUDED.peak_kw, min_kw = EXCLUDED.min_kw,"                           \
+    " sample_count = EXCLUDED.sample_count, completeness = EXCLUDED.completeness,"     \
+    " revision = EXCLUDED.revision, watermark_ts = EXCLUDED.watermark_ts,"             \
     " updated_at = now()"
 
 /* "YYYY-MM-DD HH:MM:SS.mmm+00", a timestamptz literal. */
@@ -238,12 +242,12 @@ static char *fmt_ts(int64_t ms, char *buf, size_t size)
 static int copy_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n, int64_t *lo,
                           int64_t *hi, char *errstr, size_t errstr_size)
 {
-    static const char *const cols[] = {"scope", "site_id", "meter_id", "interval_start",
-                                       "interval_end", "energy_kwh", "mean_kw", "peak_kw",
-                                       "min_kw", "sample_count", "completeness",
-                                       "revision", "watermark_ts", "updated_at"};
-    db_copy_t *c = db_copy_begin(p->db, "stg_rollup", cols, 14, DB_COPY_TEXT, errstr,
-                                 errstr_size);
+    static const char *const cols[] = {
+        "scope",        "site_id",  "meter_id",     "interval_start", "interval_end",
+        "energy_kwh",   "mean_kw",  "peak_kw",      "min_kw",         "sample_count",
+        "completeness", "revision", "watermark_ts", "updated_at"};
+    db_copy_t *c =
+        db_copy_begin(p->db, "stg_rollup", cols, 14, DB_COPY_TEXT, errstr, errstr_size);
     char b[14][48];
 
     if (!c)
@@ -298,21 +302,30 @@ static const char UPSERT_GAPS[] =
 static int copy_gaps(ing_pg_t *p, const ing_gap_t *g, size_t n, char *errstr,
                      size_t errstr_size)
 {
-    static const char *const cols[] = {"gap_id", "site_id", "meter_id", "gap_start",
-                                       "gap_end", "duration_s", "missing_intervals",
-                                       "gap_class", "ongoing", "recovered", "revision",
-                                       "detected_at", "updated_at"};
-    db_copy_t *c = db_copy_begin(p->db, "stg_gaps", cols, 13, DB_COPY_TEXT, errstr,
-                                 errstr_size);
+    static const char *const cols[] = {
+        "gap_id",     "site_id",           "meter_id",  "gap_start", "gap_end",
+        "duration_s", "missing_intervals", "gap_class", "ongoing",   "recovered",
+        "revision",   "detected_at",       "updated_at"};
+    db_copy_t *c =
+        db_copy_begin(p->db, "stg_gaps", cols, 13, DB_COPY_TEXT, errstr, errstr_size);
     char b[13][48];
 
     if (!c)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        const char *v[13] = {g[i].gap_id, g[i].site_id, g[i].meter_id, b[3], b[4], b[5],
-                             b[6], ing_gap_class_name(g[i].gap_class),
-                             g[i].ongoing ? "t" : "f", g[i].recovered ? "t" : "f", b[10],
-                             b[11], "now"};
+        const char *v[13] = {g[i].gap_id,
+                             g[i].site_id,
+                             g[i].meter_id,
+                             b[3],
+                             b[4],
+                             b[5],
+                             b[6],
+                             ing_gap_class_name(g[i].gap_class),
+                             g[i].ongoing ? "t" : "f",
+                             g[i].recovered ? "t" : "f",
+                             b[10],
+                             b[11],
+                             "now"};
         fmt_ts(g[i].start_ms, b[3], 48);
         fmt_ts(g[i].end_ms, b[4], 48);
         snprintf(b[5], 48, "%" PRId64, (g[i].end_ms - g[i].start_ms) / 1000);
@@ -328,7 +341,8 @@ static int copy_gaps(ing_pg_t *p, const ing_gap_t *g, size_t n, char *errstr,
 }
 
 /* Refreshes the hourly, daily and monthly buckets overlapping [lo, hi). */
-static int roll_up(ing_pg_t *p, int64_t lo, int64_t hi, char *errstr, size_t errstr_size)
+static int roll_up(ing_pg_t *p, int64_t lo, int64_t hi, char *errstr,
+                   size_t errstr_size)
 {
     static const char *const sql[] = {
         ROLL_UP("rollup_1h", "rollup_15m", "hour"),

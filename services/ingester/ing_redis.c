@@ -21,13 +21,15 @@ struct ing_redis {
 static const char LUA_LATEST[] =
     "local t = redis.call('HGET', KEYS[1], 'ts')\n"
     "if t and tonumber(t) > tonumber(ARGV[1]) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'site_id', ARGV[2], 'power_kw', ARGV[3],"
+    "redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'site_id', ARGV[2], 'power_kw', "
+    "ARGV[3],"
     " 'energy_kwh', ARGV[4], 'quality', ARGV[5])\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[7])\n"
     "if ARGV[3] ~= '' then\n"
     "  redis.call('HSET', KEYS[2], ARGV[6], ARGV[3])\n"
     "  local sum = 0\n"
-    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do sum = sum + tonumber(v) end\n"
+    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do sum = sum + tonumber(v) "
+    "end\n"
     "  redis.call('SET', KEYS[3], tostring(sum), 'PX', ARGV[7])\n"
     "  redis.call('PEXPIRE', KEYS[2], ARGV[7])\n"
     "end\n"
@@ -108,9 +110,10 @@ int ing_redis_write(ing_redis_t *r, const ing_reading_t *rd, const unsigned char
             snprintf(p, sizeof p, "%.17g", rd[i].power_kw);
         if (rd[i].present & ING_HAS_ENERGY)
             snprintf(e, sizeof e, "%.17g", rd[i].energy_kwh);
-        if (redisAppendCommand(r->c, "EVAL %s 3 %s %s %s %s %s %s %s %s %s %s", LUA_LATEST,
-                               k1, k2, k3, ts, rd[i].site_id, p, e,
-                               q[(unsigned)rd[i].quality % 5], rd[i].meter_id, ttl) != REDIS_OK)
+        if (redisAppendCommand(r->c, "EVAL %s 3 %s %s %s %s %s %s %s %s %s %s",
+                               LUA_LATEST, k1, k2, k3, ts, rd[i].site_id, p, e,
+                               q[(unsigned)rd[i].quality % 5], rd[i].meter_id,
+                               ttl) != REDIS_OK)
             break;
         sent++;
     }

@@ -107,6 +107,11 @@ static meter_t **meter_slot(const ing_rollup_t *r, const char *id)
     return &r->slots[i];
 }
 
+meter_t *ing_meter_find(const ing_rollup_t *r, const char *id)
+{
+    return *meter_slot(r, id);
+}
+
 static int meters_rehash(ing_rollup_t *r)
 {
     meter_t **old = r->slots;
@@ -125,7 +130,7 @@ static int meters_rehash(ing_rollup_t *r)
     return 0;
 }
 
-static site_t *site_get(ing_rollup_t *r, const char *id, bool create)
+site_t *ing_site_get(ing_rollup_t *r, const char *id, bool create)
 {
     site_t *s;
 
@@ -149,7 +154,7 @@ static meter_t *meter_create(ing_rollup_t *r, const char *id, const char *site_i
 
     if ((r->nmeters + 1) * 2 > r->cap && meters_rehash(r))
         return NULL;
-    if (!(s = site_get(r, site_id, true)))
+    if (!(s = ing_site_get(r, site_id, true)))
         return NULL;
     if (ing_grow(&s->meters, &s->mcap, s->nmeters + 1, sizeof *s->meters))
         return NULL;
@@ -174,7 +179,8 @@ int ing_rollup_set_meter(ing_rollup_t *r, const char *meter_id, const char *site
         if (strcmp(m->site->id, site_id) != 0)
             return -1;
         m->counted = counted;
-        m->period_ms = sample_period_ms > 0 ? sample_period_ms : r->conf.sample_period_ms;
+        m->period_ms =
+            sample_period_ms > 0 ? sample_period_ms : r->conf.sample_period_ms;
         return 0;
     }
     return meter_create(r, meter_id, site_id, counted, sample_period_ms) ? 0 : -1;
@@ -196,12 +202,15 @@ static int counter_check(const meter_t *m, const ing_reading_t *rd, char *reason
     }
     if (rd->ts_ms < m->ctr_ts && v > m->ctr_v + eps) {
         snprintf(reason, reason_size,
-                 "energy counter %.6f kWh above a later reading's %.6f kWh", v, m->ctr_v);
+                 "energy counter %.6f kWh above a later reading's %.6f kWh", v,
+                 m->ctr_v);
         return -1;
     }
     if (rd->ts_ms == m->ctr_ts && fabs(v - m->ctr_v) > eps) {
-        snprintf(reason, reason_size, "energy counter %.6f kWh conflicts with %.6f kWh "
-                 "at the same time", v, m->ctr_v);
+        snprintf(reason, reason_size,
+                 "energy counter %.6f kWh conflicts with %.6f kWh "
+                 "at the same time",
+                 v, m->ctr_v);
         return -1;
     }
     return 0;
@@ -223,8 +232,8 @@ int ing_rollup_check(ing_rollup_t *r, const ing_reading_t *rd, char *reason,
         }
     }
     if (strcmp(m->site->id, rd->site_id) != 0) {
-        snprintf(reason, reason_size, "meter '%s' belongs to site '%s', not '%s'", m->id,
-                 m->site->id, rd->site_id);
+        snprintf(reason, reason_size, "meter '%s' belongs to site '%s', not '%s'",
+                 m->id, m->site->id, rd->site_id);
         return -1;
     }
     if (!(rd->present & ING_HAS_ENERGY))
@@ -247,7 +256,7 @@ static int64_t site_wm(const ing_rollup_t *r, const site_t *s)
 }
 
 /* Index of the first acc with start >= start. */
-static size_t acc_lower(const meter_t *m, int64_t start)
+size_t ing_acc_lower(const meter_t *m, int64_t start)
 {
     size_t lo = 0, hi = m->nacc;
     while (lo < hi) {
@@ -262,13 +271,13 @@ static size_t acc_lower(const meter_t *m, int64_t start)
 
 static const acc_t *acc_find(const meter_t *m, int64_t start)
 {
-    size_t i = acc_lower(m, start);
+    size_t i = ing_acc_lower(m, start);
     return i < m->nacc && m->accs[i].start == start ? &m->accs[i] : NULL;
 }
 
 static acc_t *acc_get(meter_t *m, int64_t start, bool *created)
 {
-    size_t i = acc_lower(m, start);
+    size_t i = ing_acc_lower(m, start);
     acc_t *a;
 
     *created = false;
@@ -309,7 +318,7 @@ static void acc_add(acc_t *a, const ing_reading_t *rd)
     }
 }
 
-static site_rev_t *site_rev_get(site_t *s, int64_t start)
+site_rev_t *ing_site_rev_get(site_t *s, int64_t start)
 {
     size_t i = 0;
     site_rev_t *sr;
@@ -354,7 +363,7 @@ ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
         return ING_ADD_ERROR;
     acc_add(a, rd);
     if (start + iv <= wm) { /* a correction of a closed interval */
-        site_rev_t *sr = site_rev_get(m->site, start);
+        site_rev_t *sr = ing_site_rev_get(m->site, start);
         if (!sr)
             return ING_ADD_ERROR;
         a->closed = true;
@@ -430,7 +439,7 @@ static int meter_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
     for (size_t i = 0; i < m->nacc; i++) {
         acc_t *a = &m->accs[i];
         if (!a->closed && a->start + iv <= wm) {
-            site_rev_t *sr = site_rev_get(m->site, a->start);
+            site_rev_t *sr = ing_site_rev_get(m->site, a->start);
             if (!sr)
                 return -1;
             a->closed = a->dirty = true;
@@ -479,7 +488,7 @@ static int emit_site(ing_rollup_t *r, site_t *s, site_rev_t *sr, int64_t wm)
     return 0;
 }
 
-static int site_advance(ing_rollup_t *r, site_t *s)
+int ing_site_advance(ing_rollup_t *r, site_t *s)
 {
     int64_t wm = site_wm(r, s), iv = r->conf.interval_ms;
     size_t keep = 0;
@@ -502,7 +511,7 @@ static int site_advance(ing_rollup_t *r, site_t *s)
 int ing_rollup_advance(ing_rollup_t *r)
 {
     for (size_t i = 0; i < r->nsites; i++)
-        if (site_advance(r, r->sites[i]))
+        if (ing_site_advance(r, r->sites[i]))
             return -1;
     return 0;
 }

@@ -96,6 +96,35 @@ size_t ing_rollup_open_gaps(const ing_rollup_t *r);
 void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected,
                       int64_t *too_late);
 
+/* ---- restoring after a restart ----
+ *
+ * The state of a site is rebuilt from the database the first time the
+ * service sees the site (and again after a failed write whose outcome is
+ * unknown): ing_rollup_forget_site(), then the site's stored readings of the
+ * last correction horizon in event-time order through
+ * ing_rollup_restore_reading(), its stored open (and recent) gaps through
+ * ing_rollup_restore_gap(), and finally ing_rollup_restore_finish() with the
+ * stored 15-min rows. The finish closes what the watermark passed and keeps
+ * in the outputs only the intervals and gaps the database does not hold as
+ * computed (a crash between storing readings and storing their rollups),
+ * with revisions continuing the stored ones. */
+
+/* Clears the state of the site's meters and the site (kept registered). */
+void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id);
+/* Feeds one stored reading. Returns 0 (also when the reading is skipped,
+ * e.g. a meter of another site), -1 on allocation failure. */
+int ing_rollup_restore_reading(ing_rollup_t *r, const ing_reading_t *rd);
+/* Takes over one stored gap (after the readings). 0, or -1 on allocation
+ * failure. */
+int ing_rollup_restore_gap(ing_rollup_t *r, const ing_gap_t *g);
+/* Closes the site's due intervals and reconciles them with stored, the
+ * stored 15-min rows of the site (revision, sample_count and energy_kwh are
+ * compared; stored is reordered). Marks the site restored. 0 or -1. */
+int ing_rollup_restore_finish(ing_rollup_t *r, const char *site_id,
+                              ing_interval_t *stored, size_t nstored);
+/* Whether the site was restored since it was last forgotten. */
+bool ing_rollup_restored(const ing_rollup_t *r, const char *site_id);
+
 /* Class of a gap by its duration: minor up to 2 h, moderate up to 12 h,
  * critical beyond. */
 ing_gap_class_t ing_gap_classify(int64_t duration_ms);

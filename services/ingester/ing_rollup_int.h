@@ -57,6 +57,7 @@ typedef struct site {
     int64_t max_ts;
     site_rev_t *revs;
     size_t nrev, rcap;
+    bool restored; /* state rebuilt from the database (ing_rollup_restore_*) */
 } site_t;
 
 struct ing_rollup_s {
@@ -70,15 +71,24 @@ struct ing_rollup_s {
     ing_gap_t *out_gap;
     size_t ngap, gapcap;
     int64_t closed, corrected, too_late;
+    bool restoring; /* feeding stored readings: gap tracking only moves last_end */
 };
 
 /* Grows *arr (elements of size sz) to hold at least need; 0 or -1. */
 int ing_grow(void *arr, size_t *cap, size_t need, size_t sz);
 int64_t ing_floor_to(int64_t t, int64_t step);
 
+/* ing_rollup.c, shared with ing_restore.c */
+meter_t *ing_meter_find(const ing_rollup_t *r, const char *id);
+site_t *ing_site_get(ing_rollup_t *r, const char *id, bool create);
+size_t ing_acc_lower(const meter_t *m, int64_t start);
+site_rev_t *ing_site_rev_get(site_t *s, int64_t start);
+int ing_site_advance(ing_rollup_t *r, site_t *s);
+
 /* ing_gap.c */
 int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval);
 int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm);
 size_t ing_gap_open_count(const meter_t *m);
+int ing_gap_restore(ing_rollup_t *r, meter_t *m, const ing_gap_t *g);
 
 #endif

@@ -12,6 +12,7 @@
 #include "ingester/ing_codec.h"
 #include "ingester/ing_migrate.h"
 #include "ingester/ing_pg.h"
+#include "ingester/ing_recover.h"
 #include "ingester/ing_redis.h"
 #include "ingester/ing_rollup.h"
 #include "ingester/ing_validate.h"
@@ -20,53 +21,129 @@
 #define OFF(f) offsetof(ing_conf_t, f)
 
 const cfg_option_t ing_options[] = {
-    {.section = "ingester", .key = "group_id", .type = CFG_STRING, .def = "ingester",
-     .offset = OFF(group_id), .desc = "Kafka consumer group of the ingesters."},
-    {.section = "ingester", .key = "interval", .type = CFG_DURATION_MS, .def = "15m",
-     .min = 60000, .max = 3600000, .offset = OFF(interval_ms),
+    {.section = "ingester",
+     .key = "group_id",
+     .type = CFG_STRING,
+     .def = "ingester",
+     .offset = OFF(group_id),
+     .desc = "Kafka consumer group of the ingesters."},
+    {.section = "ingester",
+     .key = "interval",
+     .type = CFG_DURATION_MS,
+     .def = "15m",
+     .min = 60000,
+     .max = 3600000,
+     .offset = OFF(interval_ms),
      .desc = "Rollup interval published on energy.load."},
-    {.section = "ingester", .key = "lateness", .type = CFG_DURATION_MS, .def = "5m",
-     .min = 0, .max = 86400000, .offset = OFF(lateness_ms),
+    {.section = "ingester",
+     .key = "lateness",
+     .type = CFG_DURATION_MS,
+     .def = "5m",
+     .min = 0,
+     .max = 86400000,
+     .offset = OFF(lateness_ms),
      .desc = "Allowed lateness: the watermark is the latest event time minus this."},
-    {.section = "ingester", .key = "correction_horizon", .type = CFG_DURATION_MS,
-     .def = "24h", .min = 900000, .max = 7 * 86400000.0, .offset = OFF(horizon_ms),
+    {.section = "ingester",
+     .key = "correction_horizon",
+     .type = CFG_DURATION_MS,
+     .def = "24h",
+     .min = 900000,
+     .max = 7 * 86400000.0,
+     .offset = OFF(horizon_ms),
      .desc = "How long closed intervals stay correctable by late readings."},
-    {.section = "ingester", .key = "sample_period", .type = CFG_DURATION_MS, .def = "1m",
-     .min = 100, .max = 3600000, .offset = OFF(sample_period_ms),
-     .desc = "Expected reading period of meters not in the plant model (completeness)."},
-    {.section = "ingester", .key = "max_future", .type = CFG_DURATION_MS, .def = "24h",
-     .min = 1000, .max = 365 * 86400000.0, .offset = OFF(max_future_ms),
+    {.section = "ingester",
+     .key = "sample_period",
+     .type = CFG_DURATION_MS,
+     .def = "1m",
+     .min = 100,
+     .max = 3600000,
+     .offset = OFF(sample_period_ms),
+     .desc =
+         "Expected reading period of meters not in the plant model (completeness)."},
+    {.section = "ingester",
+     .key = "max_future",
+     .type = CFG_DURATION_MS,
+     .def = "24h",
+     .min = 1000,
+     .max = 365 * 86400000.0,
+     .offset = OFF(max_future_ms),
      .desc = "Readings further ahead of the clock are rejected to the DLQ."},
-    {.section = "ingester", .key = "batch_rows", .type = CFG_INT, .def = "5000", .min = 1,
-     .max = 200000, .offset = OFF(batch_rows),
+    {.section = "ingester",
+     .key = "batch_rows",
+     .type = CFG_INT,
+     .def = "5000",
+     .min = 1,
+     .max = 200000,
+     .offset = OFF(batch_rows),
      .desc = "Most records per database batch."},
-    {.section = "ingester", .key = "batch_time", .type = CFG_DURATION_MS, .def = "200ms",
-     .min = 1, .max = 10000, .offset = OFF(batch_ms),
+    {.section = "ingester",
+     .key = "batch_time",
+     .type = CFG_DURATION_MS,
+     .def = "200ms",
+     .min = 1,
+     .max = 10000,
+     .offset = OFF(batch_ms),
      .desc = "Longest wait for a batch to fill."},
-    {.section = "ingester", .key = "accept_unknown_meters", .type = CFG_BOOL, .def = "true",
+    {.section = "ingester",
+     .key = "accept_unknown_meters",
+     .type = CFG_BOOL,
+     .def = "true",
      .offset = OFF(accept_unknown),
      .desc = "Accept meters missing from the plant model (counted in their site)."},
-    {.section = "ingester", .key = "migrations_dir", .type = CFG_STRING,
-     .def = "services/ingester/migrations", .offset = OFF(migrations_dir),
+    {.section = "ingester",
+     .key = "migrations_dir",
+     .type = CFG_STRING,
+     .def = "services/ingester/migrations",
+     .offset = OFF(migrations_dir),
      .desc = "Directory of the versioned SQL migrations applied at start."},
-    {.section = "ingester", .key = "partitions_ahead", .type = CFG_INT, .def = "3",
-     .min = 0, .max = 36, .offset = OFF(partitions_ahead),
+    {.section = "ingester",
+     .key = "partitions_ahead",
+     .type = CFG_INT,
+     .def = "3",
+     .min = 0,
+     .max = 36,
+     .offset = OFF(partitions_ahead),
      .desc = "Monthly measurement partitions created ahead of the current month."},
-    {.section = "db", .key = "conninfo", .type = CFG_SECRET, .required = true,
+    {.section = "db",
+     .key = "conninfo",
+     .type = CFG_SECRET,
+     .required = true,
      .offset = OFF(db_conninfo),
      .desc = "libpq connection string of the writer role (\"file:/path\" reads it)."},
-    {.section = "db", .key = "attempts", .type = CFG_INT, .def = "10", .min = 1,
-     .max = 1000, .offset = OFF(db_attempts),
+    {.section = "db",
+     .key = "attempts",
+     .type = CFG_INT,
+     .def = "10",
+     .min = 1,
+     .max = 1000,
+     .offset = OFF(db_attempts),
      .desc = "Connection attempts at start-up and per reconnect."},
-    {.section = "redis", .key = "addr", .type = CFG_STRING, .def = "127.0.0.1:16379",
-     .offset = OFF(redis_addr), .desc = "Redis host:port for latest values."},
-    {.section = "redis", .key = "prefix", .type = CFG_STRING, .def = "ems:ingester:",
-     .offset = OFF(redis_prefix), .desc = "Key prefix of the ingester in Redis."},
-    {.section = "redis", .key = "ttl", .type = CFG_DURATION_MS, .def = "15m", .min = 1000,
-     .max = 30 * 86400000.0, .offset = OFF(redis_ttl_ms),
+    {.section = "redis",
+     .key = "addr",
+     .type = CFG_STRING,
+     .def = "127.0.0.1:16379",
+     .offset = OFF(redis_addr),
+     .desc = "Redis host:port for latest values."},
+    {.section = "redis",
+     .key = "prefix",
+     .type = CFG_STRING,
+     .def = "ems:ingester:",
+     .offset = OFF(redis_prefix),
+     .desc = "Key prefix of the ingester in Redis."},
+    {.section = "redis",
+     .key = "ttl",
+     .type = CFG_DURATION_MS,
+     .def = "15m",
+     .min = 1000,
+     .max = 30 * 86400000.0,
+     .offset = OFF(redis_ttl_ms),
      .desc = "Time to live of the latest values."},
-    {.section = "redis", .key = "enabled", .type = CFG_BOOL, .def = "true",
-     .offset = OFF(redis_enabled), .desc = "Write latest values to Redis."},
+    {.section = "redis",
+     .key = "enabled",
+     .type = CFG_BOOL,
+     .def = "true",
+     .offset = OFF(redis_enabled),
+     .desc = "Write latest values to Redis."},
     CFG_END,
 };
 
@@ -82,10 +159,14 @@ struct ing_service {
     ing_rollup_t *roll;
     ing_reading_t *batch;
     unsigned char *is_new;
+    int *rec_of;        /* batch[i] came from recs[rec_of[i]] */
+    bus_record_t *recs; /* the polled records, valid until the next poll */
     size_t n;
+    bool checked; /* stateful checks done for the held batch */
     phase_t phase;
     int db_down;
-    obs_counter_t *m_rows, *m_dup, *m_rejected, *m_closed, *m_corr, *m_late, *m_redis_err;
+    obs_counter_t *m_rows, *m_dup, *m_rejected, *m_closed, *m_corr, *m_late,
+        *m_redis_err;
     obs_counter_t *m_db_err;
     obs_gauge_t *m_gaps;
     obs_histogram_t *m_batch, *m_latency;
@@ -135,7 +216,8 @@ static int register_meters(ing_service_t *s, const plant_t *plant)
         while ((o = plant_site_meter_next(plant, m->site_id, o)))
             has_main = has_main || o->kind == PLANT_METER_MAIN;
         counted = m->kind == PLANT_METER_MAIN || !has_main;
-        if (ing_rollup_set_meter(s->roll, m->id, m->site_id, counted, m->poll_period_ms))
+        if (ing_rollup_set_meter(s->roll, m->id, m->site_id, counted,
+                                 m->poll_period_ms))
             return -1;
     }
     return 0;
@@ -156,24 +238,27 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
                               "Intervals closed (revision 0), meter and site.", NULL);
     s->m_corr = obs_counter(m, "ems_ingester_rollups_corrected_total",
                             "Intervals republished after late data.", NULL);
-    s->m_late = obs_counter(m, "ems_ingester_too_late_total",
-                            "Readings beyond the correction horizon (stored only).", NULL);
-    s->m_redis_err = obs_counter(m, "ems_ingester_redis_errors_total",
-                                 "Failed Redis writes.", NULL);
+    s->m_late =
+        obs_counter(m, "ems_ingester_too_late_total",
+                    "Readings beyond the correction horizon (stored only).", NULL);
+    s->m_redis_err =
+        obs_counter(m, "ems_ingester_redis_errors_total", "Failed Redis writes.", NULL);
     s->m_db_err = obs_counter(m, "ems_ingester_db_errors_total",
                               "Failed database transactions (retried).", NULL);
     s->m_gaps = obs_gauge(m, "ems_ingester_gaps_open", "Gaps currently ongoing.", NULL);
     s->m_batch = obs_histogram(m, "ems_ingester_batch_rows", "Records per batch.", NULL,
                                sizes, 7);
-    s->m_latency = obs_histogram(m, "ems_ingester_batch_seconds",
-                                 "Time to store, publish and ack one batch.", NULL, secs, 8);
+    s->m_latency =
+        obs_histogram(m, "ems_ingester_batch_seconds",
+                      "Time to store, publish and ack one batch.", NULL, secs, 8);
 }
 
 int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
 {
     ing_service_t *s = ctx;
     const char *topics[] = {"energy.telemetry"};
-    db_conf_t dbc = {.conninfo = s->conf.db_conninfo, .attempts = (int)s->conf.db_attempts};
+    db_conf_t dbc = {.conninfo = s->conf.db_conninfo,
+                     .attempts = (int)s->conf.db_attempts};
     ing_rollup_conf_t rc = {.interval_ms = s->conf.interval_ms,
                             .lateness_ms = s->conf.lateness_ms,
                             .horizon_ms = s->conf.horizon_ms,
@@ -197,71 +282,30 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     s->roll = ing_rollup_new(&rc);
     s->batch = calloc((size_t)s->conf.batch_rows, sizeof *s->batch);
     s->is_new = calloc((size_t)s->conf.batch_rows, 1);
-    if (!s->pg || !s->roll || !s->batch || !s->is_new || register_meters(s, svc_plant(svc))) {
+    s->rec_of = calloc((size_t)s->conf.batch_rows, sizeof *s->rec_of);
+    if (!s->pg || !s->roll || !s->batch || !s->is_new || !s->rec_of ||
+        register_meters(s, svc_plant(svc))) {
         snprintf(errstr, errstr_size, "out of memory (or a meter in two sites)");
         goto fail;
     }
     if (s->conf.redis_enabled &&
         !(s->redis = ing_redis_new(s->conf.redis_addr, s->conf.redis_prefix,
                                    s->conf.redis_ttl_ms))) {
-        snprintf(errstr, errstr_size, "redis.addr '%s': expected host:port", s->conf.redis_addr);
+        snprintf(errstr, errstr_size, "redis.addr '%s': expected host:port",
+                 s->conf.redis_addr);
         goto fail;
     }
     if (!(s->cons = bus_consumer_new(svc_bus(svc), s->conf.group_id, topics, 1, errstr,
                                      errstr_size)))
         goto fail;
     if (svc_add_check(svc, "postgres", db_ready, s->db, errstr, errstr_size) ||
-        (s->redis && svc_add_check(svc, "redis", ing_redis_check, s->redis, err, sizeof err)))
+        (s->redis &&
+         svc_add_check(svc, "redis", ing_redis_check, s->redis, err, sizeof err)))
         goto fail;
     return 0;
 fail:
     ing_service_shutdown(svc, s);
     return -1;
-}
-
-/* Decodes and validates one record; 0 = keep in batch, -1 = rejected. */
-static int take_record(ing_service_t *s, const bus_record_t *rec, int64_t now)
-{
-    ing_validate_conf_t vc = {.min_ts_ms = ING_MIN_TS_DEFAULT,
-                              .max_future_ms = s->conf.max_future_ms};
-    ing_reading_t *r = &s->batch[s->n];
-    char reason[256], err[256];
-    avro_value_t v = rec->value;
-
-    if (ing_codec_reading(&v, r, reason, sizeof reason) == 0 &&
-        ing_validate_reading(r, &vc, now, reason, sizeof reason) == 0 &&
-        ing_rollup_check(s->roll, r, reason, sizeof reason) == 0) {
-        s->n++;
-        return 0;
-    }
-    obs_counter_inc(s->m_rejected);
-    if (bus_consumer_reject(s->cons, rec, reason, err, sizeof err))
-        log_error("ingester", "dead-lettering a record failed: %s", err);
-    log_debug("ingester", "rejected %s[%d]@%lld: %s", rec->topic, rec->partition,
-              (long long)rec->offset, reason);
-    return -1;
-}
-
-static int poll_batch(ing_service_t *s)
-{
-    bus_record_t *recs = NULL;
-    char err[512];
-    int got = bus_consumer_poll(s->cons, &recs, (int)s->conf.batch_rows,
-                                (int)s->conf.batch_ms, err, sizeof err);
-    int64_t now = now_ms();
-
-    if (got < 0) {
-        log_error("ingester", "consume: %s", err);
-        return -1;
-    }
-    s->n = 0;
-    for (int i = 0; i < got; i++)
-        take_record(s, &recs[i], now);
-    if (got > 0) {
-        obs_histogram_observe(s->m_batch, got);
-        s->phase = PH_READINGS;
-    }
-    return 0;
 }
 
 static void db_failed(ing_service_t *s, const char *what, const char *err)
@@ -279,14 +323,128 @@ static void db_failed(ing_service_t *s, const char *what, const char *err)
     }
 }
 
+static void reject(ing_service_t *s, const bus_record_t *rec, const char *reason)
+{
+    char err[256];
+
+    obs_counter_inc(s->m_rejected);
+    if (bus_consumer_reject(s->cons, rec, reason, err, sizeof err))
+        log_error("ingester", "dead-lettering a record failed: %s", err);
+    log_debug("ingester", "rejected %s[%d]@%lld: %s", rec->topic, rec->partition,
+              (long long)rec->offset, reason);
+}
+
+/* Decodes and validates one record on its own; 0 = kept, -1 = rejected. */
+static int take_record(ing_service_t *s, const bus_record_t *rec, int idx, int64_t now)
+{
+    ing_validate_conf_t vc = {.min_ts_ms = ING_MIN_TS_DEFAULT,
+                              .max_future_ms = s->conf.max_future_ms};
+    ing_reading_t *r = &s->batch[s->n];
+    char reason[256];
+    avro_value_t v = rec->value;
+
+    if (ing_codec_reading(&v, r, reason, sizeof reason) == 0 &&
+        ing_validate_reading(r, &vc, now, reason, sizeof reason) == 0) {
+        s->rec_of[s->n++] = idx;
+        return 0;
+    }
+    reject(s, rec, reason);
+    return -1;
+}
+
+/* The checks that need the meters' state (known meter, its site, counter
+ * monotonicity), once the batch's sites are restored. */
+static void check_batch(ing_service_t *s)
+{
+    char reason[256];
+    size_t keep = 0;
+
+    for (size_t i = 0; i < s->n; i++) {
+        if (ing_rollup_check(s->roll, &s->batch[i], reason, sizeof reason)) {
+            reject(s, &s->recs[s->rec_of[i]], reason);
+            continue;
+        }
+        if (keep != i) {
+            s->batch[keep] = s->batch[i];
+            s->rec_of[keep] = s->rec_of[i];
+        }
+        keep++;
+    }
+    s->n = keep;
+    s->checked = true;
+}
+
+/* Restores from the database every site of the batch the rollups do not
+ * hold yet. 0, or -1 (database error, logged; retry later). */
+static int restore_sites(ing_service_t *s)
+{
+    int64_t window = s->conf.lateness_ms + s->conf.horizon_ms + 2 * s->conf.interval_ms;
+    const char *prev = "";
+    char err[512];
+
+    for (size_t i = 0; i < s->n; i++) {
+        const char *site = s->batch[i].site_id;
+        int64_t loaded = 0;
+        if (strcmp(site, prev) == 0 || ing_rollup_restored(s->roll, site))
+            continue;
+        prev = site;
+        if (ing_recover_site(s->db, s->roll, site, window, &loaded, err, sizeof err)) {
+            db_failed(s, "restoring rollups", err);
+            return -1;
+        }
+        log_info("ingester", "site '%s' restored from %lld stored readings", site,
+                 (long long)loaded);
+    }
+    return 0;
+}
+
+/* After a failed write the outcome is unknown (a COMMIT may have landed):
+ * the batch's sites are rebuilt from the database before the retry. */
+static void forget_batch_sites(ing_service_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (ing_rollup_restored(s->roll, s->batch[i].site_id))
+            ing_rollup_forget_site(s->roll, s->batch[i].site_id);
+}
+
+static int poll_batch(ing_service_t *s)
+{
+    bus_record_t *recs = NULL;
+    char err[512];
+    int got = bus_consumer_poll(s->cons, &recs, (int)s->conf.batch_rows,
+                                (int)s->conf.batch_ms, err, sizeof err);
+    int64_t now = now_ms();
+
+    if (got < 0) {
+        log_error("ingester", "consume: %s", err);
+        return -1;
+    }
+    s->n = 0;
+    s->recs = recs;
+    s->checked = false;
+    for (int i = 0; i < got; i++)
+        take_record(s, &recs[i], i, now);
+    if (got > 0) {
+        obs_histogram_observe(s->m_batch, got);
+        s->phase = PH_READINGS;
+    }
+    return 0;
+}
+
 static void store_readings(ing_service_t *s)
 {
     char err[512];
     int64_t inserted = 0;
     ing_add_result_t res;
 
-    if (ing_pg_store_readings(s->pg, s->batch, s->n, s->is_new, &inserted, err, sizeof err)) {
+    if (restore_sites(s))
+        return;
+    if (!s->checked)
+        check_batch(s);
+    if (ing_pg_store_readings(s->pg, s->batch, s->n, s->is_new, &inserted, err,
+                              sizeof err)) {
         db_failed(s, "storing readings", err);
+        forget_batch_sites(s);
         return;
     }
     obs_counter_add(s->m_rows, (double)inserted);
@@ -297,12 +455,15 @@ static void store_readings(ing_service_t *s)
         log_warn("ingester", "%s", err);
     }
     for (size_t i = 0; i < s->n; i++)
-        if (s->is_new[i] && (res = ing_rollup_add(s->roll, &s->batch[i])) == ING_ADD_ERROR)
+        if (s->is_new[i] &&
+            (res = ing_rollup_add(s->roll, &s->batch[i])) == ING_ADD_ERROR)
             log_error("ingester", "out of memory in the rollups");
     if (ing_rollup_advance(s->roll))
         log_error("ingester", "out of memory in the rollups");
-    s->phase = PH_OUTPUTS;
+    s->phase = PH_PUBLISH;
 }
+
+static void ack_batch(ing_service_t *s);
 
 static void store_outputs(ing_service_t *s)
 {
@@ -319,7 +480,7 @@ static void store_outputs(ing_service_t *s)
     if (s->db_down)
         log_info("ingester", "database back: batch stored");
     s->db_down = 0;
-    s->phase = PH_PUBLISH;
+    ack_batch(s);
 }
 
 static int publish_one(ing_service_t *s, const char *topic, const void *rec, int is_gap,
@@ -344,13 +505,15 @@ out:
     return rc;
 }
 
-static int publish_and_ack(ing_service_t *s)
+/* Publishes the batch's intervals and gaps and waits for their delivery.
+ * They are published before they are stored: a crash in between leaves the
+ * database without them, and the restore at the next start republishes. */
+static int publish(ing_service_t *s)
 {
     const ing_interval_t *iv;
     const ing_gap_t *g;
     size_t niv, ng;
     char err[512];
-    int64_t closed, corrected, too_late;
 
     ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
     for (size_t i = 0; i < niv; i++)
@@ -359,10 +522,21 @@ static int publish_and_ack(ing_service_t *s)
     for (size_t i = 0; i < ng; i++)
         if (publish_one(s, "energy.gaps", &g[i], 1, g[i].site_id, g[i].detected_ms))
             return -1;
-    if ((niv || ng) && bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
+    if ((niv || ng) &&
+        bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
         log_error("ingester", "publishing rollups: %s", err);
         return -1;
     }
+    s->phase = PH_OUTPUTS;
+    return 0;
+}
+
+/* Everything of the batch is durable: commit its offsets. */
+static void ack_batch(ing_service_t *s)
+{
+    char err[512];
+    int64_t closed, corrected, too_late;
+
     if (bus_consumer_ack(s->cons, err, sizeof err))
         log_warn("ingester", "ack: %s", err);
     ing_rollup_clear(s->roll);
@@ -372,7 +546,6 @@ static int publish_and_ack(ing_service_t *s)
     obs_counter_add(s->m_late, (double)too_late - obs_counter_value(s->m_late));
     obs_gauge_set(s->m_gaps, (double)ing_rollup_open_gaps(s->roll));
     s->phase = PH_IDLE;
-    return 0;
 }
 
 int ing_service_step(svc_t *svc, void *ctx)
@@ -387,10 +560,10 @@ int ing_service_step(svc_t *svc, void *ctx)
         return 0;
     if (s->phase == PH_READINGS)
         store_readings(s);
+    if (s->phase == PH_PUBLISH && publish(s))
+        return -1;
     if (s->phase == PH_OUTPUTS)
         store_outputs(s);
-    if (s->phase == PH_PUBLISH && publish_and_ack(s))
-        return -1;
     if (s->phase == PH_IDLE)
         obs_histogram_observe(s->m_latency, mono_s() - t0);
     return 0;
@@ -408,6 +581,8 @@ void ing_service_shutdown(svc_t *svc, void *ctx)
     db_close(s->db);
     free(s->batch);
     free(s->is_new);
+    free(s->rec_of);
+    s->rec_of = NULL;
     s->cons = NULL, s->redis = NULL, s->roll = NULL, s->pg = NULL, s->db = NULL;
     s->batch = NULL, s->is_new = NULL;
 }

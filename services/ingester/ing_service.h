@@ -2,10 +2,12 @@
  * ing_service: the ingester's loop on the service skeleton. One step polls a
  * batch of energy.telemetry (bounded by rows and milliseconds), validates it
  * (bad records to the DLQ with the reason), stores it in PostgreSQL, updates
- * Redis, feeds the new readings to the rollup core, stores and publishes the
- * closed intervals (energy.load) and gaps (energy.gaps), and only then acks
- * the batch's offsets. While PostgreSQL is away the batch is held and
- * retried; /readyz reports the database check as failed.
+ * Redis, feeds the new readings to the rollup core, publishes and then stores
+ * the closed intervals (energy.load) and gaps (energy.gaps), and only then
+ * acks the batch's offsets. A site's rollup state is restored from
+ * PostgreSQL the first time the site appears (ing_recover.h). While
+ * PostgreSQL is away the batch is held and retried; /readyz reports the
+ * database check as failed.
  */
 #ifndef EMS_INGESTER_ING_SERVICE_H
 #define EMS_INGESTER_ING_SERVICE_H

@@ -38,7 +38,7 @@ typedef struct ing_reading {
     char meter_id[ING_ID_MAX];
     int64_t ts_ms; /* event time, UTC */
     int64_t seq;
-    int source;    /* TelemetrySource symbol index */
+    int source; /* TelemetrySource symbol index */
     unsigned present;
     double power_kw, energy_kwh, voltage_v, current_a, frequency_hz, power_factor;
     ing_quality_t quality;

@@ -46,8 +46,10 @@ static int check_values(const ing_reading_t *r, char *reason, size_t reason_size
         size_t off;
         double lo, hi;
     } rows[] = {
-        {ING_HAS_POWER, "power_kw", offsetof(ing_reading_t, power_kw), -HUGE_VAL, HUGE_VAL},
-        {ING_HAS_ENERGY, "energy_kwh", offsetof(ing_reading_t, energy_kwh), 0, HUGE_VAL},
+        {ING_HAS_POWER, "power_kw", offsetof(ing_reading_t, power_kw), -HUGE_VAL,
+         HUGE_VAL},
+        {ING_HAS_ENERGY, "energy_kwh", offsetof(ing_reading_t, energy_kwh), 0,
+         HUGE_VAL},
         {ING_HAS_VOLTAGE, "voltage_v", offsetof(ing_reading_t, voltage_v), 0, HUGE_VAL},
         {ING_HAS_CURRENT, "current_a", offsetof(ing_reading_t, current_a), 0, HUGE_VAL},
         {ING_HAS_FREQUENCY, "frequency_hz", offsetof(ing_reading_t, frequency_hz), 0,
@@ -72,12 +74,13 @@ int ing_validate_reading(const ing_reading_t *r, const ing_validate_conf_t *conf
     char when[40];
 
     if (!r->site_id[0] || !r->meter_id[0]) {
-        snprintf(reason, reason_size, "empty %s", r->site_id[0] ? "meter_id" : "site_id");
+        snprintf(reason, reason_size, "empty %s",
+                 r->site_id[0] ? "meter_id" : "site_id");
         return -1;
     }
     if (r->ts_ms < conf->min_ts_ms) {
-        snprintf(reason, reason_size, "ts %s before %s", ing_format_ts(r->ts_ms, when, 40),
-                 "the earliest plausible time");
+        snprintf(reason, reason_size, "ts %s before %s",
+                 ing_format_ts(r->ts_ms, when, 40), "the earliest plausible time");
         return -1;
     }
     if (r->ts_ms > now_ms + conf->max_future_ms) {

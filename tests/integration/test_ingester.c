@@ -29,6 +29,7 @@
 #define TAIL_MIN 11 /* readings into the next day that move the watermark on */
 
 static char site[32], group[64], port[16], prefix[48];
+static const char *batch_rows = "5000"; /* EMS_INGESTER_BATCH_ROWS of the child */
 static int64_t day0;
 static double load_kw[NQH]; /* the day's 96 quarter-hours, kW (from MW) */
 static pid_t child;
@@ -36,7 +37,8 @@ static pid_t child;
 static const char *env(const char *name)
 {
     const char *v = getenv(name);
-    ck_assert_msg(v && *v, "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+    ck_assert_msg(v && *v,
+                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
                   name);
     return v;
 }
@@ -53,9 +55,11 @@ static void load_day(void)
     dataset_nl_row_t *rows = NULL;
     size_t n = 0;
 
-    snprintf(path, sizeof path, "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
+    snprintf(path, sizeof path,
+             "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
              env("EMS_TEST_ROOT"));
-    ck_assert_msg(dataset_nl_load(paths, 1, 0, 0, &rows, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(dataset_nl_load(paths, 1, 0, 0, &rows, &n, err, sizeof err) == 0,
+                  "%s", err);
     ck_assert(n > 3 * NQH);
     day0 = (rows[0].ts_ms / DATASET_DAY_MS + 1) * DATASET_DAY_MS; /* first whole day */
     free(rows);
@@ -75,7 +79,8 @@ static bus_t *test_bus(void)
     char schemas[1024], err[512];
     snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
     bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"), .schema_dir = schemas,
+                     .registry_url = env("EMS_TEST_REGISTRY"),
+                     .schema_dir = schemas,
                      .topic_prefix = prefix};
     bus_t *b = bus_new(&bc, err, sizeof err);
     ck_assert_msg(b != NULL, "%s", err);
@@ -123,9 +128,34 @@ static void produce_reading(bus_t *b, bus_producer_t *p, const char *meter, int6
     avro_value_get_by_name(&v, "quality_detail", &f, NULL);
     avro_value_set_branch(&f, 0, &f);
     avro_value_set_null(&f);
-    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) == 0,
+    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
+                      0,
                   "%s", err);
     avro_value_decref(&v);
+}
+
+/* The day minute by minute, every meter in each minute, as a gateway sends. */
+static void produce_day_in_time_order(void)
+{
+    bus_t *b = test_bus();
+    char err[512], meter[64];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+    double kwh[NMETERS];
+
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int m = 0; m < NMETERS; m++)
+        kwh[m] = 1000.0 * m;
+    for (int k = 0; k < NQH * 15 + TAIL_MIN; k++)
+        for (int m = 0; m < NMETERS; m++) {
+            int q = k / 15 < NQH ? k / 15 : NQH - 1;
+            double kw = meter_kw(m, q);
+            snprintf(meter, sizeof meter, "%s-m%02d", site, m);
+            produce_reading(b, p, meter, day0 + k * MIN_MS, k, kw, kwh[m]);
+            kwh[m] += (kw > 0 ? kw : 0) / 60.0;
+        }
+    ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
 }
 
 /* The whole day for every meter (minute readings, import counter), plus the
@@ -147,7 +177,8 @@ static void produce_day(int with_bad)
             produce_reading(b, p, meter, ts, k, kw, kwh);
             if (with_bad && m == 3 && k == 100) {
                 produce_reading(b, p, meter, ts + 30000, 100000, NAN, kwh); /* NaN */
-                produce_reading(b, p, meter, ts + 40000, 100001, kw, kwh - 50); /* < 0 */
+                produce_reading(b, p, meter, ts + 40000, 100001, kw,
+                                kwh - 50); /* < 0 */
                 produce_reading(b, p, meter, ts + 3650LL * DATASET_DAY_MS, 100002, kw,
                                 kwh + 1e6); /* ten years ahead */
                 ck_assert(bus_produce_raw(p, "energy.telemetry", site, strlen(site),
@@ -178,20 +209,26 @@ static void start_ingester(void)
         setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
         setenv("EMS_HTTP_PORT", port, 1);
         setenv("EMS_LOG_LEVEL", "warn", 1);
+        setenv("EMS_INGESTER_BATCH_ROWS", batch_rows, 1);
         snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
         execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
         _exit(127);
     }
 }
 
-static void stop_ingester(void)
+static void signal_ingester(int sig)
 {
     int st = 0;
     if (child > 0) {
-        kill(child, SIGTERM);
+        kill(child, sig);
         waitpid(child, &st, 0);
         child = 0;
     }
+}
+
+static void stop_ingester(void)
+{
+    signal_ingester(SIGTERM);
 }
 
 /* ---- reading results ---- */
@@ -203,7 +240,8 @@ static PGconn *pg_conn(void)
     return c;
 }
 
-static double q_num(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static double q_num(PGconn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static double q_num(PGconn *c, const char *fmt, ...)
 {
     char sql[2048];
@@ -251,6 +289,31 @@ static void wait_for(PGconn *c, double want, const char *what, const char *sql)
     ck_abort_msg("%s: %g, expected %g", what, got, want);
 }
 
+/* Waits (bounded) until the count query returns at least want; returns it. */
+static double wait_at_least(PGconn *c, double want, const char *sql)
+{
+    double got = -1;
+    for (int i = 0; i < 1200 && (got = q_num(c, "%s", sql)) < want; i++)
+        usleep(20000);
+    return got;
+}
+
+/* HTTP status of the child's /readyz (0 when it does not answer). */
+static int readyz(void)
+{
+    char cmd[256], line[64] = "";
+    FILE *f;
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%s/readyz",
+             port);
+    if (!(f = popen(cmd, "r")))
+        return 0;
+    if (!fgets(line, sizeof line, f))
+        line[0] = 0;
+    pclose(f);
+    return atoi(line);
+}
+
 static void expect_rollups(PGconn *c)
 {
     char sql[512], meter[64];
@@ -261,37 +324,57 @@ static void expect_rollups(PGconn *c)
         snprintf(meter, sizeof meter, "%s-m%02d", site, m);
         for (int q = 0; q < NQH; q++) {
             double e = fmax(meter_kw(m, q), 0) * 0.25, got;
-            got = q_num(c, "SELECT energy_kwh FROM rollup_15m WHERE scope='meter' AND "
-                           "meter_id='%s' AND interval_start=to_timestamp(%lld)",
+            got = q_num(c,
+                        "SELECT energy_kwh FROM rollup_15m WHERE scope='meter' AND "
+                        "meter_id='%s' AND interval_start=to_timestamp(%lld)",
                         meter, (long long)((day0 + q * DATASET_QH_MS) / 1000));
-            ck_assert_msg(fabs(got - e) < 1e-6 * fmax(1, e), "%s q%d: %g != %g", meter, q,
-                          got, e);
+            ck_assert_msg(fabs(got - e) < 1e-6 * fmax(1, e), "%s q%d: %g != %g", meter,
+                          q, got, e);
             day += e;
             if (q % 4 == 3) {
                 double h = 0;
                 for (int k = q - 3; k <= q; k++)
                     h += fmax(meter_kw(m, k), 0) * 0.25;
-                got = q_num(c, "SELECT energy_kwh FROM rollup_1h WHERE scope='meter' AND "
-                               "meter_id='%s' AND interval_start=to_timestamp(%lld)",
-                            meter, (long long)((day0 + (q - 3) * DATASET_QH_MS) / 1000));
+                got =
+                    q_num(c,
+                          "SELECT energy_kwh FROM rollup_1h WHERE scope='meter' AND "
+                          "meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                          meter, (long long)((day0 + (q - 3) * DATASET_QH_MS) / 1000));
                 ck_assert_msg(fabs(got - h) < 1e-6 * fmax(1, h), "%s hour %d: %g != %g",
                               meter, q / 4, got, h);
             }
         }
-        ck_assert_msg(fabs(q_num(c, "SELECT energy_kwh FROM rollup_1d WHERE scope='meter' "
-                                    "AND meter_id='%s' AND interval_start=to_timestamp(%lld)",
-                                 meter, (long long)(day0 / 1000)) - day) < 1e-6 * day,
-                      "%s daily", meter);
-        ck_assert_double_eq_tol(q_num(c, "SELECT completeness FROM rollup_1d WHERE "
-                                         "scope='meter' AND meter_id='%s'", meter),
+        ck_assert_msg(
+            fabs(q_num(c,
+                       "SELECT energy_kwh FROM rollup_1d WHERE scope='meter' "
+                       "AND meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                       meter, (long long)(day0 / 1000)) -
+                 day) < 1e-6 * day,
+            "%s daily", meter);
+        ck_assert_double_eq_tol(q_num(c,
+                                      "SELECT completeness FROM rollup_1d WHERE "
+                                      "scope='meter' AND meter_id='%s'",
+                                      meter),
                                 1.0, 1e-9);
         day_total += day;
     }
     snprintf(sql, sizeof sql,
              "SELECT energy_kwh FROM rollup_1d WHERE scope='site' AND site_id='%s' AND "
-             "interval_start=to_timestamp(%lld)", site, (long long)(day0 / 1000));
+             "interval_start=to_timestamp(%lld)",
+             site, (long long)(day0 / 1000));
     ck_assert_msg(fabs(q_num(c, "%s", sql) - day_total) < 1e-6 * day_total,
                   "site daily %g != %g", q_num(c, "%s", sql), day_total);
+}
+
+static void fresh_site(const char *tag)
+{
+    snprintf(site, sizeof site, "%s%d-%ld", tag, (int)getpid(),
+             (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "ingester-%s", site);
+    snprintf(prefix, sizeof prefix, "%s.",
+             site); /* fresh topics: only this run's records */
+    snprintf(port, sizeof port, "%d", 28150 + (int)(getpid() % 40));
+    load_day();
 }
 
 START_TEST(test_day_of_real_load)
@@ -300,34 +383,136 @@ START_TEST(test_day_of_real_load)
     PGconn *c;
     char sql[512];
 
-    snprintf(site, sizeof site, "it%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
-    snprintf(group, sizeof group, "ingester-%s", site);
-    snprintf(prefix, sizeof prefix, "%s.", site); /* fresh topics: only this run's records */
-    snprintf(port, sizeof port, "%d", 28150 + (int)(getpid() % 40));
-    load_day();
+    fresh_site("it");
+    batch_rows = "5000";
     produce_day(1);
     start_ingester();
     c = pg_conn();
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
+             site);
     wait_for(c, (double)nrows, "stored readings", sql);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
-             "interval_start < to_timestamp(%lld)", site,
-             (long long)((day0 + DATASET_DAY_MS) / 1000));
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
+             "interval_start < to_timestamp(%lld)",
+             site, (long long)((day0 + DATASET_DAY_MS) / 1000));
     wait_for(c, NMETERS * NQH + NQH, "closed quarter-hours", sql);
     expect_rollups(c);
     ck_assert_double_eq(metric("ems_ingester_rejected_total"), 3);
-    ck_assert_double_eq(q_num(c, "SELECT count(*) FROM measurements WHERE site_id='%s' AND "
-                                 "(power_kw = 'NaN' OR ts > now())", site), 0);
+    ck_assert_double_eq(
+        q_num(c,
+              "SELECT count(*) FROM measurements WHERE site_id='%s' AND "
+              "(power_kw = 'NaN' OR ts > now())",
+              site),
+        0);
 
     /* replay the day: nothing new, rollups unchanged */
     produce_day(0);
-    for (int i = 0; i < 1200 && metric("ems_ingester_duplicates_total") < (double)nrows; i++)
+    for (int i = 0; i < 1200 && metric("ems_ingester_duplicates_total") < (double)nrows;
+         i++)
         usleep(100000);
     ck_assert_double_eq(metric("ems_ingester_duplicates_total"), (double)nrows);
-    ck_assert_double_eq(q_num(c, "%s", "SELECT 0"), 0);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
+             site);
     ck_assert_double_eq(q_num(c, "%s", sql), (double)nrows);
     expect_rollups(c);
+    PQfinish(c);
+    stop_ingester();
+}
+END_TEST
+
+/* Waits for every reading and every closed quarter-hour, then checks the
+ * rollups against the source data. */
+static void expect_complete_day(PGconn *c, long long nrows)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
+             site);
+    wait_for(c, (double)nrows, "stored readings", sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
+             "interval_start < to_timestamp(%lld)",
+             site, (long long)((day0 + DATASET_DAY_MS) / 1000));
+    wait_for(c, NMETERS * NQH + NQH, "closed quarter-hours", sql);
+    expect_rollups(c);
+}
+
+/* SIGKILL while part of the day is stored (intervals open, offsets of the
+ * last batches not committed); the restarted ingester restores the open
+ * intervals from PostgreSQL: every reading once, rollups equal the sums. */
+START_TEST(test_killed_and_restarted)
+{
+    const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
+    char sql[512];
+    double at_kill;
+    PGconn *c;
+
+    fresh_site("kill");
+    batch_rows = "1000";
+    produce_day_in_time_order();
+    start_ingester();
+    c = pg_conn();
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
+             site);
+    at_kill = wait_at_least(c, (double)nrows / 3, sql);
+    signal_ingester(SIGKILL);
+    fprintf(stderr, "killed with %.0f of %lld readings stored\n", at_kill, nrows);
+    start_ingester();
+    expect_complete_day(c, nrows);
+    ck_assert_double_eq(
+        q_num(c,
+              "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
+              "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
+              site),
+        0);
+    PQfinish(c);
+    stop_ingester();
+}
+END_TEST
+
+static void pg_ctl(const char *how)
+{
+    char cmd[2048];
+    const char *root = env("EMS_TEST_ROOT");
+    if (strcmp(how, "stop") == 0)
+        snprintf(cmd, sizeof cmd,
+                 "%s /usr/lib/postgresql/15/bin/pg_ctl -D %s/var/test/pg/data "
+                 "-m fast -w stop >/dev/null",
+                 geteuid() == 0 ? "runuser -u postgres --" : "", root);
+    else /* the stack script starts it exactly as before */
+        snprintf(cmd, sizeof cmd, "%s/tools/stack/stack.sh up --test >/dev/null", root);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+/* PostgreSQL stopped (fast) mid-stream and started again: the ingester holds
+ * its batch, /readyz turns 503, then it resumes; every reading once. */
+START_TEST(test_postgres_outage)
+{
+    const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
+    char sql[512];
+    int status = 200;
+    PGconn *c;
+
+    fresh_site("pgout");
+    batch_rows = "1000";
+    produce_day_in_time_order();
+    start_ingester();
+    c = pg_conn();
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
+             site);
+    wait_at_least(c, (double)nrows / 4, sql);
+    PQfinish(c);
+    pg_ctl("stop");
+    for (int i = 0; i < 300 && (status = readyz()) == 200; i++)
+        usleep(100000);
+    ck_assert_msg(status == 503, "/readyz answered %d with PostgreSQL down", status);
+    ck_assert_int_eq(kill(child, 0), 0); /* still running, waiting */
+    pg_ctl("start");
+    c = pg_conn();
+    expect_complete_day(c, nrows);
+    for (int i = 0; i < 300 && (status = readyz()) != 200; i++)
+        usleep(100000);
+    ck_assert_int_eq(status, 200);
+    ck_assert(metric("ems_ingester_db_errors_total") > 0);
     PQfinish(c);
     stop_ingester();
 }
@@ -345,6 +530,8 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_day_of_real_load);
+    tcase_add_test(tc, test_killed_and_restarted);
+    tcase_add_test(tc, test_postgres_outage);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

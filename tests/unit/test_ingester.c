@@ -109,17 +109,34 @@ START_TEST(test_validate)
     int rc;
 
     switch (val_cases[_i].field) {
-    case 1: r.power_kw = val_cases[_i].value; break;
-    case 2: r.present |= ING_HAS_VOLTAGE; r.voltage_v = val_cases[_i].value; break;
-    case 3: r.present |= ING_HAS_PF; r.power_factor = val_cases[_i].value; break;
-    case 4: r.energy_kwh = val_cases[_i].value; break;
-    case 5: r.meter_id[0] = '\0'; break;
-    case 6: r.present |= ING_HAS_FREQUENCY; r.frequency_hz = val_cases[_i].value; break;
-    default: break;
+    case 1:
+        r.power_kw = val_cases[_i].value;
+        break;
+    case 2:
+        r.present |= ING_HAS_VOLTAGE;
+        r.voltage_v = val_cases[_i].value;
+        break;
+    case 3:
+        r.present |= ING_HAS_PF;
+        r.power_factor = val_cases[_i].value;
+        break;
+    case 4:
+        r.energy_kwh = val_cases[_i].value;
+        break;
+    case 5:
+        r.meter_id[0] = '\0';
+        break;
+    case 6:
+        r.present |= ING_HAS_FREQUENCY;
+        r.frequency_hz = val_cases[_i].value;
+        break;
+    default:
+        break;
     }
     rc = ing_validate_reading(&r, &conf, T0, reason, sizeof reason);
     if (!val_cases[_i].reason) {
-        ck_assert_msg(rc == 0, "%s: unexpected reject '%s'", val_cases[_i].name, reason);
+        ck_assert_msg(rc == 0, "%s: unexpected reject '%s'", val_cases[_i].name,
+                      reason);
     } else {
         ck_assert_msg(rc == -1, "%s: accepted", val_cases[_i].name);
         ck_assert_msg(strstr(reason, val_cases[_i].reason), "%s: reason '%s'",
@@ -149,11 +166,11 @@ static const struct {
     {T0, 100.0, 1, NULL},
     {T0 + MIN, 101.0, 1, NULL},
     {T0 + 2 * MIN, 100.5, 0, "negative energy counter delta"},
-    {T0 + 2 * MIN, 101.0, 1, NULL},                  /* flat counter is fine */
-    {T0 + 2 * MIN, 101.0, 1, NULL},                  /* a duplicate (replay) */
-    {T0 + 2 * MIN, 101.2, 0, "at the same time"},    /* conflicting duplicate */
-    {T0 + 30 * 1000, 100.4, 1, NULL},                /* late, consistent */
-    {T0 + 30 * 1000, 105.0, 0, "above a later"},     /* late, impossible */
+    {T0 + 2 * MIN, 101.0, 1, NULL},               /* flat counter is fine */
+    {T0 + 2 * MIN, 101.0, 1, NULL},               /* a duplicate (replay) */
+    {T0 + 2 * MIN, 101.2, 0, "at the same time"}, /* conflicting duplicate */
+    {T0 + 30 * 1000, 100.4, 1, NULL},             /* late, consistent */
+    {T0 + 30 * 1000, 105.0, 0, "above a later"},  /* late, impossible */
     {T0 + 3 * MIN, 102.0, 1, NULL},
 };
 
@@ -164,12 +181,14 @@ START_TEST(test_counter_sequence)
     char reason[200];
 
     for (size_t i = 0; i < sizeof ctr_steps / sizeof ctr_steps[0]; i++) {
-        ing_reading_t rd = mk("s", "m", ctr_steps[i].ts, NAN, ctr_steps[i].kwh, ING_Q_GOOD);
+        ing_reading_t rd =
+            mk("s", "m", ctr_steps[i].ts, NAN, ctr_steps[i].kwh, ING_Q_GOOD);
         int rc = ing_rollup_check(r, &rd, reason, sizeof reason);
         ck_assert_msg((rc == 0) == ctr_steps[i].ok, "step %zu: rc %d (%s)", i, rc,
                       rc ? reason : "");
         if (!ctr_steps[i].ok)
-            ck_assert_msg(strstr(reason, ctr_steps[i].reason), "step %zu: '%s'", i, reason);
+            ck_assert_msg(strstr(reason, ctr_steps[i].reason), "step %zu: '%s'", i,
+                          reason);
     }
     ing_rollup_destroy(r);
 }
@@ -200,8 +219,10 @@ END_TEST
  * and 200 kW in the second with a counter, m2 50 kW with power only. */
 START_TEST(test_rollup_two_intervals)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH, .lateness_ms = 5 * MIN,
-                              .sample_period_ms = MIN, .accept_unknown = true};
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 5 * MIN,
+                              .sample_period_ms = MIN,
+                              .accept_unknown = true};
     ing_rollup_t *r = ing_rollup_new(&conf);
     double e1 = 1000;
     const ing_interval_t *o;
@@ -249,8 +270,10 @@ END_TEST
  * corrects the closed interval with revision 1 (meter and site). */
 START_TEST(test_lateness_and_correction)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH, .lateness_ms = 5 * MIN,
-                              .sample_period_ms = MIN, .accept_unknown = true};
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 5 * MIN,
+                              .sample_period_ms = MIN,
+                              .accept_unknown = true};
     ing_rollup_t *r = ing_rollup_new(&conf);
     static const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16, 12};
     const ing_interval_t *o;
@@ -295,8 +318,10 @@ END_TEST
 
 START_TEST(test_too_late_and_bad_quality)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH, .lateness_ms = 0,
-                              .horizon_ms = 3600000LL, .accept_unknown = true};
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 0,
+                              .horizon_ms = 3600000LL,
+                              .accept_unknown = true};
     ing_rollup_t *r = ing_rollup_new(&conf);
     ing_reading_t rd = mk("s", "m", T0, 1, NAN, ING_Q_GOOD);
     int64_t closed, corrected, too_late;
@@ -347,9 +372,12 @@ static const struct {
     int64_t ms;
     ing_gap_class_t cls;
 } class_cases[] = {
-    {15 * MIN, ING_GAP_MINOR},       {2 * 3600000LL, ING_GAP_MINOR},
-    {2 * 3600000LL + 1, ING_GAP_MODERATE}, {12 * 3600000LL, ING_GAP_MODERATE},
-    {12 * 3600000LL + 1, ING_GAP_CRITICAL}, {3 * 86400000LL, ING_GAP_CRITICAL},
+    {15 * MIN, ING_GAP_MINOR},
+    {2 * 3600000LL, ING_GAP_MINOR},
+    {2 * 3600000LL + 1, ING_GAP_MODERATE},
+    {12 * 3600000LL, ING_GAP_MODERATE},
+    {12 * 3600000LL + 1, ING_GAP_CRITICAL},
+    {3 * 86400000LL, ING_GAP_CRITICAL},
 };
 
 START_TEST(test_gap_classify)
@@ -362,8 +390,8 @@ END_TEST
  * drives the watermark (lateness 0). a's gap covers quarter-hours 2..11. */
 START_TEST(test_gap_open_grow_close_recover)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH, .sample_period_ms = QH,
-                              .accept_unknown = true};
+    ing_rollup_conf_t conf = {
+        .interval_ms = QH, .sample_period_ms = QH, .accept_unknown = true};
     ing_rollup_t *r = ing_rollup_new(&conf);
     const ing_gap_t *g;
     size_t ng;
@@ -434,7 +462,8 @@ static Suite *ingester_suite(void)
     tcase_add_test(tc, test_site_counts_only_counted_meters);
     suite_add_tcase(s, tc);
     tc = tcase_create("gaps");
-    tcase_add_loop_test(tc, test_gap_classify, 0, sizeof class_cases / sizeof class_cases[0]);
+    tcase_add_loop_test(tc, test_gap_classify, 0,
+                        sizeof class_cases / sizeof class_cases[0]);
     tcase_add_test(tc, test_gap_open_grow_close_recover);
     suite_add_tcase(s, tc);
     return s;

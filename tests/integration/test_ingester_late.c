@@ -1,0 +1,398 @@
+/*
+ * Integration test of late data through the bus (test stack, EMS_TEST_*):
+ * two meters at a constant 120 kW and 60 kW report every minute. A reading
+ * that arrives after newer ones but before its interval closes (within the
+ * lateness) is in revision 0; a reading after the watermark passed its
+ * interval (beyond the lateness) republishes the interval with revision 1;
+ * a meter silent for two quarter-hours opens a gap, and its spooled readings
+ * arriving later fill it: the gap is published recovered and the site's
+ * quarter-hours are corrected. Everything is read back from energy.load and
+ * energy.gaps as a downstream consumer sees it, and from PostgreSQL.
+ */
+#include <check.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+
+#define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
+#define MIN_MS 60000LL
+#define QH_MS (15 * MIN_MS)
+#define MAX_SEEN 4096
+
+static char site[32], group[64], port[16], prefix[48], m0[64], m1[64];
+static pid_t child;
+
+typedef struct seen {
+    int is_gap;
+    char meter[64], gap_id[96];
+    int64_t start;
+    int32_t revision, sample_count, missing;
+    double energy;
+    int ongoing, recovered;
+} seen_t;
+static seen_t seen[MAX_SEEN];
+static int nseen;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v,
+                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+                  name);
+    return v;
+}
+
+static bus_t *test_bus(void)
+{
+    char schemas[1024], err[512];
+    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
+    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
+                     .registry_url = env("EMS_TEST_REGISTRY"),
+                     .schema_dir = schemas,
+                     .topic_prefix = prefix};
+    bus_t *b = bus_new(&bc, err, sizeof err);
+    ck_assert_msg(b != NULL, "%s", err);
+    return b;
+}
+
+static void set_opt(avro_value_t *v, const char *name, int has, double x)
+{
+    avro_value_t f, br;
+    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
+    avro_value_set_branch(&f, has ? 1 : 0, &br);
+    if (has)
+        avro_value_set_double(&br, x);
+    else
+        avro_value_set_null(&br);
+}
+
+static double kw_of(int meter)
+{
+    return meter ? 60.0 : 120.0;
+}
+
+/* One reading of meter (0 or 1) at minute k; the counter grows linearly. */
+static void produce(bus_t *b, bus_producer_t *p, int meter, int k)
+{
+    avro_value_t v, f;
+    char err[512];
+    int64_t ts = DAY0 + k * MIN_MS;
+
+    ck_assert(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0);
+    avro_value_get_by_name(&v, "site_id", &f, NULL);
+    avro_value_set_string(&f, site);
+    avro_value_get_by_name(&v, "meter_id", &f, NULL);
+    avro_value_set_string(&f, meter ? m1 : m0);
+    avro_value_get_by_name(&v, "ts", &f, NULL);
+    avro_value_set_long(&f, ts);
+    avro_value_get_by_name(&v, "seq", &f, NULL);
+    avro_value_set_long(&f, k);
+    avro_value_get_by_name(&v, "quality", &f, NULL);
+    avro_value_set_enum(&f, 0);
+    set_opt(&v, "power_kw", 1, kw_of(meter));
+    set_opt(&v, "energy_kwh", 1, 500.0 * (meter + 1) + kw_of(meter) * k / 60.0);
+    set_opt(&v, "voltage_v", 0, 0);
+    set_opt(&v, "current_a", 0, 0);
+    set_opt(&v, "frequency_hz", 0, 0);
+    set_opt(&v, "power_factor", 0, 0);
+    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
+                      0,
+                  "%s", err);
+    avro_value_decref(&v);
+}
+
+/* ---- reading back ---- */
+
+static void get_str(avro_value_t *v, const char *name, char *dst, size_t size)
+{
+    avro_value_t f, b;
+    const char *s = NULL;
+    size_t n = 0;
+
+    dst[0] = 0;
+    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        int disc = 0;
+        avro_value_get_discriminant(&f, &disc);
+        if (disc == 0)
+            return;
+        avro_value_get_current_branch(&f, &b);
+        f = b;
+    }
+    avro_value_get_string(&f, &s, &n);
+    snprintf(dst, size, "%s", s ? s : "");
+}
+
+static int64_t get_long(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int64_t x = 0;
+    avro_value_get_by_name(v, name, &f, NULL);
+    avro_value_get_long(&f, &x);
+    return x;
+}
+
+static int32_t get_int(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int32_t x = 0;
+    avro_value_get_by_name(v, name, &f, NULL);
+    avro_value_get_int(&f, &x);
+    return x;
+}
+
+static int get_bool(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int x = 0;
+    avro_value_get_by_name(v, name, &f, NULL);
+    avro_value_get_boolean(&f, &x);
+    return x;
+}
+
+static void take(const bus_record_t *rec)
+{
+    avro_value_t v = rec->value, f;
+    seen_t *s = &seen[nseen];
+
+    ck_assert_int_lt(nseen, MAX_SEEN);
+    memset(s, 0, sizeof *s);
+    s->is_gap = strcmp(rec->topic, "energy.gaps") == 0;
+    get_str(&v, "meter_id", s->meter, sizeof s->meter);
+    s->revision = get_int(&v, "revision");
+    if (s->is_gap) {
+        get_str(&v, "gap_id", s->gap_id, sizeof s->gap_id);
+        s->start = get_long(&v, "gap_start");
+        s->missing = get_int(&v, "missing_intervals");
+        s->ongoing = get_bool(&v, "ongoing");
+        s->recovered = get_bool(&v, "recovered");
+    } else {
+        s->start = get_long(&v, "interval_start");
+        s->sample_count = get_int(&v, "sample_count");
+        avro_value_get_by_name(&v, "energy_kwh", &f, NULL);
+        avro_value_get_double(&f, &s->energy);
+    }
+    nseen++;
+}
+
+/* The record of an interval (meter "" = site) with this revision. */
+static const seen_t *find_iv(const char *meter, int64_t start, int32_t revision)
+{
+    for (int i = 0; i < nseen; i++)
+        if (!seen[i].is_gap && seen[i].start == start && seen[i].revision == revision &&
+            strcmp(seen[i].meter, meter) == 0)
+            return &seen[i];
+    return NULL;
+}
+
+static const seen_t *last_gap(const char *gap_id)
+{
+    const seen_t *g = NULL;
+    for (int i = 0; i < nseen; i++)
+        if (seen[i].is_gap && strcmp(seen[i].gap_id, gap_id) == 0 &&
+            (!g || seen[i].revision > g->revision))
+            g = &seen[i];
+    return g;
+}
+
+/* Polls the output topics (bounded) until done() holds. */
+static void consume_until(bus_consumer_t *c, int (*done)(void), const char *what)
+{
+    for (int i = 0; i < 600 && !done(); i++) {
+        bus_record_t *recs;
+        char err[512];
+        int n = bus_consumer_poll(c, &recs, 1000, 100, err, sizeof err);
+        ck_assert_msg(n >= 0, "%s", err);
+        for (int k = 0; k < n; k++)
+            take(&recs[k]);
+        ck_assert(bus_consumer_ack(c, err, sizeof err) == 0);
+    }
+    ck_assert_msg(done(), "%s never arrived (%d records seen)", what, nseen);
+}
+
+static char gap_id[96];
+
+static int phase1_done(void)
+{
+    const seen_t *g = last_gap(gap_id);
+    return find_iv(m0, DAY0 + 4 * QH_MS, 0) && g && !g->ongoing;
+}
+
+static int phase2_done(void)
+{
+    const seen_t *g = last_gap(gap_id);
+    return find_iv(m0, DAY0 + 4 * QH_MS, 1) && g && g->recovered &&
+           find_iv("", DAY0 + 2 * QH_MS, 1);
+}
+
+/* ---- the ingester child and the database ---- */
+
+static void start_ingester(void)
+{
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        char bin[1024];
+        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
+        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
+        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
+        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
+        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
+        setenv("EMS_INGESTER_GROUP_ID", group, 1);
+        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
+        setenv("EMS_HTTP_PORT", port, 1);
+        setenv("EMS_LOG_LEVEL", "warn", 1);
+        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
+        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void stop_ingester(void)
+{
+    int st = 0;
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, &st, 0);
+        child = 0;
+    }
+}
+
+static double q_num(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    double v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+        !PQgetisnull(r, 0, 0))
+        v = atof(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+START_TEST(test_late_data_and_recovered_gap)
+{
+    const char *topics[] = {"energy.load", "energy.gaps"};
+    bus_t *b;
+    bus_producer_t *p;
+    bus_consumer_t *c;
+    const seen_t *iv, *g;
+    char err[512], sql[512], cgroup[96];
+    PGconn *pg;
+
+    snprintf(site, sizeof site, "late%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "ingester-%s", site);
+    snprintf(prefix, sizeof prefix, "%s.", site);
+    snprintf(port, sizeof port, "%d", 28150 + (int)(getpid() % 40));
+    snprintf(m0, sizeof m0, "%s-m00", site);
+    snprintf(m1, sizeof m1, "%s-m01", site);
+    snprintf(gap_id, sizeof gap_id, "%s@2020-09-01T00:15:00Z", m1);
+    snprintf(cgroup, sizeof cgroup, "reader-%s", site);
+    b = test_bus();
+    p = bus_producer_new(b, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    c = bus_consumer_new(b, cgroup, topics, 2, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    start_ingester();
+
+    /* phase 1: minutes 0..89 in time order; m00's minute 62 arrives after
+     * minute 66 (within the lateness), its minute 70 is held back; m01 is
+     * silent in minutes 15..44 */
+    for (int k = 0; k < 90; k++) {
+        if (k != 62 && k != 70)
+            produce(b, p, 0, k);
+        if (k < 15 || k >= 45)
+            produce(b, p, 1, k);
+        if (k == 66)
+            produce(b, p, 0, 62);
+    }
+    ck_assert(bus_producer_flush(p, 30000, err, sizeof err) == 0);
+    consume_until(c, phase1_done, "m00's interval 01:00 and m01's closed gap");
+    iv = find_iv(m0, DAY0 + 4 * QH_MS, 0);
+    ck_assert_int_eq(iv->sample_count, 14); /* minute 62 in, 70 missing */
+    ck_assert_double_eq_tol(iv->energy, 30.0, 1e-9);
+    ck_assert_ptr_null(find_iv(m0, DAY0 + 4 * QH_MS, 1));
+    ck_assert_ptr_null(find_iv(m1, DAY0 + QH_MS, 0)); /* no reading yet */
+    ck_assert_double_eq_tol(find_iv("", DAY0 + QH_MS, 0)->energy, 30.0, 1e-9);
+    g = last_gap(gap_id);
+    ck_assert_int_eq(g->missing, 2);
+    ck_assert(!g->recovered);
+
+    /* phase 2: minute 70 beyond the lateness, m01's spool for 15..44 */
+    produce(b, p, 0, 70);
+    for (int k = 15; k < 45; k++)
+        produce(b, p, 1, k);
+    ck_assert(bus_producer_flush(p, 30000, err, sizeof err) == 0);
+    consume_until(c, phase2_done, "the corrected interval and the recovered gap");
+    iv = find_iv(m0, DAY0 + 4 * QH_MS, 1);
+    ck_assert_int_eq(iv->sample_count, 15);
+    ck_assert_double_eq_tol(iv->energy, 30.0, 1e-9);
+    for (int q = 1; q <= 2; q++) {
+        iv = find_iv(m1, DAY0 + q * QH_MS, 0);
+        ck_assert_msg(iv != NULL, "m01 quarter-hour %d not published after the fill",
+                      q);
+        ck_assert_int_eq(iv->sample_count, 15);
+        ck_assert_double_eq_tol(iv->energy, 15.0, 1e-9);
+        ck_assert_double_eq_tol(find_iv("", DAY0 + q * QH_MS, 1)->energy, 45.0, 1e-9);
+    }
+    g = last_gap(gap_id);
+    ck_assert(g->recovered && !g->ongoing);
+    ck_assert_int_eq(g->missing, 2);
+
+    /* the database agrees */
+    pg = PQconnectdb(env("EMS_TEST_PG"));
+    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM gaps WHERE gap_id = '%s' AND recovered "
+             "AND NOT ongoing",
+             gap_id);
+    for (int i = 0; i < 300 && q_num(pg, sql) != 1; i++)
+        usleep(100000);
+    ck_assert_double_eq(q_num(pg, sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT revision * 100 + sample_count FROM rollup_15m WHERE "
+             "scope = 'meter' AND meter_id = '%s' AND interval_start = "
+             "'2020-09-01 01:00:00+00'",
+             m0);
+    ck_assert_double_eq(q_num(pg, sql), 115);
+    snprintf(sql, sizeof sql,
+             "SELECT energy_kwh FROM rollup_1h WHERE scope = 'site' AND "
+             "site_id = '%s' AND interval_start = '2020-09-01 00:00:00+00'",
+             site);
+    ck_assert_double_eq_tol(q_num(pg, sql), 30.0 * 4 + 15.0 * 4, 1e-9);
+    PQfinish(pg);
+
+    bus_consumer_destroy(c);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+    stop_ingester();
+}
+END_TEST
+
+static void teardown(void)
+{
+    stop_ingester();
+}
+
+int main(void)
+{
+    Suite *s = suite_create("ingester-late");
+    TCase *tc = tcase_create("late");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_late_data_and_recovered_gap);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
