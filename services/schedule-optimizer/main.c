@@ -1,11 +1,11 @@
 /*
- * schedule-optimizer: command-line entry around the optimizer core.
+ * schedule-optimizer: the service (energy.forecast and energy.prices in,
+ * energy.schedule out; docs/schedule-optimizer.md) and two commands around
+ * the same core:
  *
+ *   schedule-optimizer [--config FILE] [--plant FILE] [--dump-config] ...
  *   schedule-optimizer solve-case NAME [--time-limit S]
  *   schedule-optimizer --dump-lp FILE --case NAME   (FILE.mps writes MPS)
- *
- * Cases are built in (see usage); the service loop (energy.forecast and
- * energy.prices in, energy.schedule out) is added here around the same core.
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "schedule-optimizer/opt_model.h"
+#include "schedule-optimizer/opt_service.h"
 #include "schedule-optimizer/opt_solve.h"
 
 #define DEMO_T 96
@@ -88,12 +89,45 @@ static void print_result(const opt_problem_t *pb, const opt_result_t *r)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: schedule-optimizer solve-case demo [--time-limit S]\n"
+    fprintf(stderr, "usage: schedule-optimizer [--config FILE] [--plant FILE] [--dump-config]\n"
+                    "       schedule-optimizer solve-case demo [--time-limit S]\n"
                     "       schedule-optimizer --dump-lp FILE[.mps|.lp] --case demo\n");
     return 2;
 }
 
-int main(int argc, char **argv)
+static int run_service(int argc, char **argv)
+{
+    opt_service_t *s = opt_service_new();
+    int rc;
+
+    if (!s)
+        return 1;
+    const svc_table_t tables[] = {{opt_svc_options, opt_service_conf(s)}, {NULL, NULL}};
+    const svc_def_t def = {
+        .name = "schedule-optimizer",
+        .summary = "Plans flexible equipment per site from forecasts and prices.",
+        .http_port = 18105,
+        .tables = tables,
+        .init = opt_service_init,
+        .step = opt_service_step,
+        .shutdown = opt_service_shutdown,
+    };
+    rc = svc_main(&def, s, argc, argv);
+    opt_service_free(s);
+    return rc;
+}
+
+/* The commands are recognised by their words; anything else is the service. */
+static int is_command(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "solve-case") || !strcmp(argv[i], "--dump-lp") ||
+            !strcmp(argv[i], "--case"))
+            return 1;
+    return 0;
+}
+
+static int run_command(int argc, char **argv)
 {
     const char *dump = NULL, *cas = NULL;
     opt_options_t o;
@@ -136,4 +170,9 @@ int main(int argc, char **argv)
     print_result(&d.pb, &r);
     opt_result_release(&r);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    return is_command(argc, argv) ? run_command(argc, argv) : run_service(argc, argv);
 }

@@ -1,0 +1,62 @@
+/*
+ * opt_codec: Avro values of energy.forecast and energy.prices into the
+ * optimizer's input structs, and a solved plan into an energy.schedule value.
+ * The values are generic avro-c values of the topics' schemas (bus_value_new,
+ * bus_record_t.value); nothing here talks to the bus. Any thread, distinct
+ * objects.
+ */
+#ifndef EMS_OPT_CODEC_H
+#define EMS_OPT_CODEC_H
+
+#include <avro.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schedule-optimizer/opt_inputs.h"
+#include "schedule-optimizer/opt_solve.h"
+
+/* Decodes a record into f (released and re-filled). Returns 0, or -1 with a
+ * reason when a field is missing or of the wrong type, or on out of memory.
+ * The values are not checked here: see opt_forecast_check. */
+int opt_codec_forecast(avro_value_t *v, opt_forecast_t *f, char *reason, size_t reason_size);
+int opt_codec_prices(avro_value_t *v, opt_prices_t *p, char *reason, size_t reason_size);
+
+typedef enum {
+    OPT_TRIGGER_FORECAST = 0,
+    OPT_TRIGGER_PRICES,
+    OPT_TRIGGER_ON_DEMAND,
+    OPT_TRIGGER_PERIODIC
+} opt_trigger_t;
+
+/* What the record says besides the plan itself. */
+typedef struct opt_plan_meta {
+    const char *site_id;
+    const char *plan_id;
+    opt_trigger_t trigger;
+    const char *forecast_run_id; /* NULL = none */
+    const char *price_curve_id;  /* NULL = none */
+    int64_t created_ms;
+} opt_plan_meta_t;
+
+/* The energy.schedule solver_status symbol of a result ("optimal",
+ * "time_limit", "heuristic", "relaxed"), or NULL when there is no plan to
+ * publish (OPT_NO_PLAN). */
+const char *opt_codec_status(const opt_result_t *r);
+
+/* Fills v (a fresh energy.schedule value with its defaults) from the build
+ * and its result: per plant equipment per slot power and state (the tasks of
+ * several windows of one equipment merged), cost split, baseline, savings,
+ * status, gap, solve time, site balance, binding and relaxed constraints.
+ * Returns 0, or -1 with reason when the value does not take a field (schema
+ * mismatch) or there is no plan. */
+int opt_codec_schedule(avro_value_t *v, const opt_build_t *b, const opt_result_t *r,
+                       const opt_plan_meta_t *meta, char *reason, size_t reason_size);
+
+/* Splits an explanation line of the core into the relaxed constraint's
+ * name, violation and unit ("task X cannot meet its deadline ..." ->
+ * "X deadline", kWh or slots). Never fails: unknown lines give the line's
+ * first words, violation 0 and an empty unit. */
+void opt_codec_relaxed(const char *line, char *name, size_t name_size, double *violation,
+                       const char **unit);
+
+#endif

@@ -1,0 +1,607 @@
+/*
+ * opt_service: consume, keep the latest inputs, plan, publish, ack (see
+ * opt_service.h).
+ */
+#include "schedule-optimizer/opt_service.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "schedule-optimizer/opt_codec.h"
+#include "schedule-optimizer/opt_inputs.h"
+#include "schedule-optimizer/opt_solve.h"
+
+#define OFF(f) offsetof(opt_svc_conf_t, f)
+#define PAIR_MAX (2 * OPT_ID_MAX + 16)
+#define MOD "optimizer"
+
+const cfg_option_t opt_svc_options[] = {
+    {.section = "optimizer", .key = "group_id", .type = CFG_STRING,
+     .def = "schedule-optimizer", .offset = OFF(group_id),
+     .desc = "Kafka consumer group of the optimizers."},
+    {.section = "optimizer", .key = "time_limit", .type = CFG_DURATION_MS, .def = "10s",
+     .min = 100, .max = 600000, .offset = OFF(time_limit_ms),
+     .desc = "Solve time limit per plan; on timeout the best validated plan is published."},
+    {.section = "optimizer", .key = "horizon", .type = CFG_DURATION_MS, .def = "24h",
+     .min = 900000, .max = 48 * 3600000.0, .offset = OFF(horizon_ms),
+     .desc = "Longest planning horizon (from the plan's event time)."},
+    {.section = "optimizer", .key = "min_horizon", .type = CFG_DURATION_MS, .def = "1h",
+     .min = 0, .max = 48 * 3600000.0, .offset = OFF(min_horizon_ms),
+     .desc = "A forecast and price pair overlapping less than this is not planned."},
+    {.section = "optimizer", .key = "quantile", .type = CFG_STRING, .def = "p50",
+     .choices = "p10|p50|p90", .offset = OFF(quantile),
+     .desc = "Forecast quantile used as base load (p90 keeps a safety margin)."},
+    {.section = "optimizer", .key = "co2_eur_per_t", .type = CFG_DOUBLE, .def = "0",
+     .min = 0, .max = 10000, .offset = OFF(co2_eur_t),
+     .desc = "CO2 price, EUR/t, on the curve's grid intensity; 0 = no CO2 cost."},
+    {.section = "optimizer", .key = "batch", .type = CFG_INT, .def = "100", .min = 1,
+     .max = 10000, .offset = OFF(batch), .desc = "Most records per polled batch."},
+    {.section = "optimizer", .key = "poll_time", .type = CFG_DURATION_MS, .def = "200ms",
+     .min = 1, .max = 5000, .offset = OFF(poll_ms),
+     .desc = "Longest wait for a batch."},
+    {.section = "optimizer", .key = "restore", .type = CFG_BOOL, .def = "true",
+     .offset = OFF(restore),
+     .desc = "Rebuild the latest inputs per site from the topics at start."},
+    {.section = "optimizer", .key = "restore_idle", .type = CFG_DURATION_MS, .def = "3s",
+     .min = 100, .max = 600000, .offset = OFF(restore_idle_ms),
+     .desc = "The restore ends once the topics gave nothing for this long after a record."},
+    {.section = "optimizer", .key = "restore_empty", .type = CFG_DURATION_MS, .def = "10s",
+     .min = 100, .max = 600000, .offset = OFF(restore_empty_ms),
+     .desc = "The restore ends when nothing at all arrived for this long (empty topics; "
+             "it covers the consumer group's join)."},
+    {.section = "optimizer", .key = "restore_timeout", .type = CFG_DURATION_MS,
+     .def = "2m", .min = 1000, .max = 3600000, .offset = OFF(restore_timeout_ms),
+     .desc = "The restore ends after this long even if records keep coming."},
+    CFG_END,
+};
+
+typedef struct site_state {
+    const plant_site_t *site;
+    opt_forecast_t fc;
+    opt_prices_t eff;      /* effective curve of the site */
+    int has_fc, has_eff;
+    int dirty;             /* an input changed since the last plan */
+    opt_trigger_t trigger; /* which input changed last */
+    int64_t trigger_ms;    /* its event time */
+    char planned[PAIR_MAX]; /* input pair of the last plan */
+} site_state_t;
+
+typedef struct market_state {
+    char market[OPT_ID_MAX];
+    opt_prices_t pr;
+} market_state_t;
+
+struct opt_service {
+    opt_svc_conf_t conf;
+    svc_t *svc;
+    bus_consumer_t *cons, *restore;
+    site_state_t *sites;
+    size_t nsites;
+    market_state_t *markets;
+    size_t nmarkets;
+    double restore_start, restore_last;
+    int64_t restored;
+    opt_build_t build;
+    obs_counter_t *m_plans, *m_invalid, *m_noplan, *m_unplannable, *m_rejected, *m_relaxed;
+    obs_histogram_t *m_solve;
+    obs_gauge_t *m_savings;
+};
+
+opt_service_t *opt_service_new(void)
+{
+    return calloc(1, sizeof(opt_service_t));
+}
+
+void opt_service_free(opt_service_t *s)
+{
+    free(s);
+}
+
+opt_svc_conf_t *opt_service_conf(opt_service_t *s)
+{
+    return &s->conf;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- site-local time (the process TZ is switched around one build) ---- */
+
+typedef struct tz_ctx {
+    const plant_site_t *site;
+    char saved[256];
+    int had;
+} tz_ctx_t;
+
+static void tz_enter(tz_ctx_t *z, const plant_site_t *site)
+{
+    const char *cur = getenv("TZ");
+
+    z->site = site;
+    z->had = cur != NULL;
+    snprintf(z->saved, sizeof z->saved, "%s", cur ? cur : "");
+    setenv("TZ", site->timezone, 1);
+    tzset();
+}
+
+static void tz_leave(tz_ctx_t *z)
+{
+    if (z->had)
+        setenv("TZ", z->saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+}
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static void tz_local(void *ctx, int64_t ts_ms, opt_local_t *out)
+{
+    tz_ctx_t *z = ctx;
+    time_t tt = (time_t)(ts_ms / 1000);
+    struct tm tm;
+
+    localtime_r(&tt, &tm);
+    out->day = days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    out->minute = tm.tm_hour * 60 + tm.tm_min;
+    out->wday = (tm.tm_wday + 6) % 7;
+    out->holiday = plant_site_is_holiday(z->site, tm.tm_year + 1900, tm.tm_mon + 1,
+                                         tm.tm_mday);
+}
+
+/* ---- state ---- */
+
+static site_state_t *site_of(opt_service_t *s, const char *id)
+{
+    for (size_t i = 0; i < s->nsites; i++)
+        if (!strcmp(s->sites[i].site->id, id))
+            return &s->sites[i];
+    return NULL;
+}
+
+static market_state_t *market_of(opt_service_t *s, const char *market, int create)
+{
+    market_state_t *m;
+
+    for (size_t i = 0; i < s->nmarkets; i++)
+        if (!strcmp(s->markets[i].market, market))
+            return &s->markets[i];
+    if (!create)
+        return NULL;
+    m = realloc(s->markets, (s->nmarkets + 1) * sizeof *m);
+    if (!m)
+        return NULL;
+    s->markets = m;
+    m = &s->markets[s->nmarkets++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->market, sizeof m->market, "%s", market);
+    return m;
+}
+
+/* The newer of two inputs: later horizon start, then later revision, then
+ * later issue (ties go to the newcomer: a re-delivery replaces itself). */
+static int newer(int64_t start, int rev, int64_t issued, int64_t hstart, int hrev,
+                 int64_t hissued)
+{
+    if (start != hstart)
+        return start > hstart;
+    if (rev != hrev)
+        return rev > hrev;
+    return issued >= hissued;
+}
+
+/* Marks an input change; of several in one batch the latest in event time
+ * names the trigger. */
+static void changed(site_state_t *st, opt_trigger_t trig, int64_t ts)
+{
+    if (!st->dirty || ts >= st->trigger_ms)
+        st->trigger = trig, st->trigger_ms = ts;
+    st->dirty = 1;
+}
+
+static void mark_market_sites(opt_service_t *s, const char *market, int64_t ts)
+{
+    for (size_t i = 0; i < s->nsites; i++)
+        if (!s->sites[i].has_eff && s->sites[i].site->market &&
+            !strcmp(s->sites[i].site->market, market))
+            changed(&s->sites[i], OPT_TRIGGER_PRICES, ts);
+}
+
+/* Decodes, checks and keeps one record. 0 = taken (or older than the held
+ * one), -1 with reason = to be rejected. */
+static int take(opt_service_t *s, const bus_record_t *rec, char *reason, size_t rsz)
+{
+    avro_value_t v = rec->value;
+    site_state_t *st;
+
+    reason[0] = 0;
+    if (!strcmp(rec->topic, "energy.forecast")) {
+        opt_forecast_t f = {0};
+        if (opt_codec_forecast(&v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz))
+            goto bad_fc;
+        if (!(st = site_of(s, f.site_id))) {
+            snprintf(reason, rsz, "unknown site '%s'", f.site_id);
+            goto bad_fc;
+        }
+        if (!st->has_fc || newer(f.start_ms, 0, f.issued_ms, st->fc.start_ms, 0,
+                                 st->fc.issued_ms)) {
+            changed(st, OPT_TRIGGER_FORECAST, f.issued_ms);
+            opt_forecast_move(&st->fc, &f);
+            st->has_fc = 1;
+        }
+        opt_forecast_release(&f);
+        return 0;
+    bad_fc:
+        opt_forecast_release(&f);
+        return -1;
+    }
+    opt_prices_t p = {0};
+    if (opt_codec_prices(&v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz))
+        goto bad_pr;
+    if (p.kind == OPT_CURVE_EFFECTIVE) {
+        if (!(st = site_of(s, p.site_id))) {
+            snprintf(reason, rsz, "unknown site '%s'", p.site_id);
+            goto bad_pr;
+        }
+        if (!st->has_eff || newer(p.start_ms, p.revision, p.issued_ms, st->eff.start_ms,
+                                  st->eff.revision, st->eff.issued_ms)) {
+            changed(st, OPT_TRIGGER_PRICES, p.issued_ms);
+            opt_prices_move(&st->eff, &p);
+            st->has_eff = 1;
+        }
+    } else {
+        market_state_t *m = market_of(s, p.market, 1);
+        if (m && (!m->pr.n || newer(p.start_ms, p.revision, p.issued_ms, m->pr.start_ms,
+                                    m->pr.revision, m->pr.issued_ms))) {
+            int64_t ts = p.issued_ms;
+            opt_prices_move(&m->pr, &p);
+            mark_market_sites(s, m->market, ts);
+        }
+    }
+    opt_prices_release(&p);
+    return 0;
+bad_pr:
+    opt_prices_release(&p);
+    return -1;
+}
+
+/* The price curve a site plans with: its effective curve, else its market's. */
+static const opt_prices_t *prices_of(opt_service_t *s, const site_state_t *st)
+{
+    market_state_t *m;
+
+    if (st->has_eff)
+        return &st->eff;
+    m = st->site->market ? market_of(s, st->site->market, 0) : NULL;
+    return m && m->pr.n ? &m->pr : NULL;
+}
+
+/* ---- planning ---- */
+
+static void iso_ms(int64_t ms, char *buf, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* FNV-1a of the input pair: plan ids are unique per pair and replayable. */
+static uint32_t pair_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int publish(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
+                   const opt_result_t *r, const opt_plan_meta_t *meta)
+{
+    char err[512], after[512];
+    avro_value_t v;
+    int rc;
+
+    if (bus_value_new(svc_bus(s->svc), "energy.schedule", &v, err, sizeof err))
+        goto fail;
+    rc = opt_codec_schedule(&v, &s->build, r, meta, err, sizeof err) ||
+         bus_produce(svc_producer(s->svc), "energy.schedule", meta->site_id, &v,
+                     meta->created_ms, err, sizeof err);
+    avro_value_decref(&v);
+    if (rc)
+        goto fail;
+    snprintf(after, sizeof after,
+             "{\"plan_id\":\"%s\",\"solver_status\":\"%s\",\"total_cost_eur\":%.2f,"
+             "\"baseline_cost_eur\":%.2f,\"savings_eur\":%.2f}",
+             meta->plan_id, opt_codec_status(r), r->cost.total_eur,
+             r->baseline_cost.total_eur, r->savings_eur);
+    audit_event_t ev = {.ts_ms = meta->created_ms, .actor = "service:schedule-optimizer",
+                        .action = "schedule.publish", .object = meta->plan_id,
+                        .site_id = st->site->id, .reason = pr->curve_id,
+                        .outcome = AUDIT_SUCCESS, .after = after,
+                        .correlation_id = st->fc.run_id};
+    if (svc_audit(s->svc, &ev, err, sizeof err))
+        log_warn(MOD, "audit of plan '%s': %s", meta->plan_id, err);
+    return 0;
+fail:
+    log_error(MOD, "publishing plan '%s': %s", meta->plan_id, err);
+    return -1;
+}
+
+/* Logs and counts a plan that must not be published. */
+static void refuse(opt_service_t *s, const char *plan_id, const opt_result_t *r)
+{
+    if (r->status == OPT_NO_PLAN) {
+        obs_counter_inc(s->m_noplan);
+        log_error(MOD, "plan '%s': no feasible plan within the time limit", plan_id);
+        return;
+    }
+    obs_counter_inc(s->m_invalid);
+    log_error(MOD, "plan '%s' (%s) fails validation with %d violation(s), not published%s%s",
+              plan_id, opt_status_name(r->status), r->violations,
+              r->problems.n ? ": " : "", r->problems.n ? r->problems.v[0] : "");
+}
+
+static int solve_and_publish(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
+                             const opt_plan_meta_t *meta)
+{
+    opt_options_t o;
+    opt_result_t r;
+    char err[512];
+    int rc = 0;
+
+    opt_options_init(&o);
+    o.time_limit_s = s->conf.time_limit_ms / 1000.0;
+    opt_result_init(&r);
+    if (opt_solve(&s->build.pb, &o, &r, err, sizeof err)) {
+        obs_counter_inc(s->m_unplannable);
+        log_error(MOD, "plan '%s': %s", meta->plan_id, err);
+        goto out;
+    }
+    obs_histogram_observe(s->m_solve, r.solve_s);
+    if (!opt_codec_status(&r) || (r.status != OPT_INFEASIBLE && r.violations > 0)) {
+        refuse(s, meta->plan_id, &r);
+        goto out;
+    }
+    if (r.status == OPT_INFEASIBLE) {
+        obs_counter_inc(s->m_relaxed);
+        log_warn(MOD, "plan '%s' relaxed: %s", meta->plan_id,
+                 r.explain.n ? r.explain.v[0] : "constraints cannot all hold");
+    }
+    rc = publish(s, st, pr, &r, meta);
+    if (rc == 0) {
+        obs_counter_inc(s->m_plans);
+        obs_gauge_set(s->m_savings, r.savings_eur);
+        log_info(MOD, "plan '%s' %s: %.2f EUR, baseline %.2f EUR, savings %.2f EUR, %.2f s",
+                 meta->plan_id, opt_codec_status(&r), r.cost.total_eur,
+                 r.baseline_cost.total_eur, r.savings_eur, r.solve_s);
+    }
+out:
+    opt_result_release(&r);
+    return rc;
+}
+
+/* Plans one site if its input pair is new. Returns -1 only when publishing
+ * failed (the batch is then not acked). */
+static int plan_site(opt_service_t *s, site_state_t *st)
+{
+    const opt_prices_t *pr = prices_of(s, st);
+    opt_build_conf_t bc = {.horizon_max_ms = s->conf.horizon_ms,
+                           .horizon_min_ms = s->conf.min_horizon_ms,
+                           .co2_eur_t = s->conf.co2_eur_t};
+    char pair[PAIR_MAX], reason[512], plan_id[OPT_ID_MAX + 32], iso[32];
+    tz_ctx_t z;
+    int rc;
+
+    st->dirty = 0;
+    if (!st->has_fc || !pr)
+        return 0;
+    snprintf(pair, sizeof pair, "%s|%s#%d", st->fc.run_id, pr->curve_id, pr->revision);
+    if (!strcmp(pair, st->planned))
+        return 0;
+    snprintf(st->planned, sizeof st->planned, "%s", pair);
+    bc.quantile = !strcmp(s->conf.quantile, "p10")   ? OPT_Q_P10
+                  : !strcmp(s->conf.quantile, "p90") ? OPT_Q_P90
+                                                     : OPT_Q_P50;
+    /* event time: when the pair became complete */
+    opt_plan_meta_t meta = {
+        .site_id = st->site->id, .plan_id = plan_id, .trigger = st->trigger,
+        .forecast_run_id = st->fc.run_id, .price_curve_id = pr->curve_id,
+        .created_ms = pr->issued_ms > st->fc.issued_ms ? pr->issued_ms : st->fc.issued_ms};
+    iso_ms(meta.created_ms, iso, sizeof iso);
+    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso, pair_hash(pair));
+    tz_enter(&z, st->site);
+    rc = opt_build_problem(&s->build, &bc, svc_plant(s->svc), st->site, &st->fc, pr,
+                           meta.created_ms, tz_local, &z, reason, sizeof reason);
+    tz_leave(&z);
+    if (rc) {
+        obs_counter_inc(s->m_unplannable);
+        log_warn(MOD, "site '%s' not planned: %s", st->site->id, reason);
+        return 0;
+    }
+    return solve_and_publish(s, st, pr, &meta);
+}
+
+/* ---- loop ---- */
+
+static void reject(opt_service_t *s, const bus_record_t *rec, const char *reason)
+{
+    char err[256];
+
+    obs_counter_inc(s->m_rejected);
+    if (bus_consumer_reject(s->cons, rec, reason, err, sizeof err))
+        log_error(MOD, "dead-lettering a record failed: %s", err);
+    log_warn(MOD, "rejected %s[%d]@%lld: %s", rec->topic, rec->partition,
+             (long long)rec->offset, reason);
+}
+
+/* Reads the topics from the beginning into the state, without planning. */
+static int restore_step(opt_service_t *s)
+{
+    bus_record_t *recs;
+    char err[512];
+    int got = bus_consumer_poll(s->restore, &recs, (int)s->conf.batch, 100, err, sizeof err);
+    double now = mono_s();
+
+    if (got < 0) {
+        log_error(MOD, "restore: %s", err);
+        return -1;
+    }
+    for (int i = 0; i < got; i++)
+        if (take(s, &recs[i], err, sizeof err) == 0)
+            s->restored++;
+    if (got > 0)
+        s->restore_last = now;
+    double idle = s->restore_last > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms;
+    if (now - (s->restore_last > 0 ? s->restore_last : s->restore_start) < idle / 1000.0 &&
+        now - s->restore_start < s->conf.restore_timeout_ms / 1000.0)
+        return 0;
+    bus_consumer_destroy(s->restore);
+    s->restore = NULL;
+    for (size_t i = 0; i < s->nsites; i++)
+        s->sites[i].dirty = 0;
+    log_info(MOD, "restored %lld input record(s) in %.1f s", (long long)s->restored,
+             now - s->restore_start);
+    return 0;
+}
+
+int opt_service_step(svc_t *svc, void *ctx)
+{
+    opt_service_t *s = ctx;
+    bus_record_t *recs;
+    char err[512];
+    int got;
+    (void)svc;
+
+    if (s->restore)
+        return restore_step(s);
+    got = bus_consumer_poll(s->cons, &recs, (int)s->conf.batch, (int)s->conf.poll_ms, err,
+                            sizeof err);
+    if (got < 0) {
+        log_error(MOD, "consume: %s", err);
+        return -1;
+    }
+    if (got == 0)
+        return 0;
+    for (int i = 0; i < got; i++)
+        if (take(s, &recs[i], err, sizeof err))
+            reject(s, &recs[i], err);
+    for (size_t i = 0; i < s->nsites; i++)
+        if (s->sites[i].dirty && plan_site(s, &s->sites[i]))
+            return -1;
+    if (bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
+        log_error(MOD, "publishing plans: %s", err);
+        return -1;
+    }
+    if (bus_consumer_ack(s->cons, err, sizeof err))
+        log_warn(MOD, "ack: %s", err);
+    return 0;
+}
+
+static int restored_check(void *ctx, char *errstr, size_t errstr_size)
+{
+    opt_service_t *s = ctx;
+
+    if (!s->restore)
+        return 0;
+    snprintf(errstr, errstr_size, "restoring the latest inputs");
+    return -1;
+}
+
+static void init_metrics(opt_service_t *s, obs_metrics_t *m)
+{
+    static const double secs[] = {0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60};
+
+    s->m_plans = obs_counter(m, "ems_optimizer_plans_published_total",
+                             "Plans published on energy.schedule.", NULL);
+    s->m_invalid = obs_counter(m, "ems_optimizer_validation_failures_total",
+                               "Plans the validator refused (not published; a bug).", NULL);
+    s->m_noplan = obs_counter(m, "ems_optimizer_no_plan_total",
+                              "Solves that found no feasible plan in time.", NULL);
+    s->m_relaxed = obs_counter(m, "ems_optimizer_relaxed_total",
+                               "Plans published relaxed (infeasible inputs explained).", NULL);
+    s->m_unplannable = obs_counter(m, "ems_optimizer_unplannable_total",
+                                   "Input pairs that could not be planned (no overlap, "
+                                   "malformed problem).", NULL);
+    s->m_rejected = obs_counter(m, "ems_optimizer_rejected_total",
+                                "Input records sent to the DLQ by validation.", NULL);
+    s->m_solve = obs_histogram(m, "ems_optimizer_solve_seconds", "Solve time per plan.",
+                               NULL, secs, sizeof secs / sizeof *secs);
+    s->m_savings = obs_gauge(m, "ems_optimizer_last_savings_eur",
+                             "Savings of the last published plan against its baseline.",
+                             NULL);
+}
+
+int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
+{
+    opt_service_t *s = ctx;
+    const char *topics[] = {"energy.forecast", "energy.prices"};
+    const plant_t *plant = svc_plant(svc);
+    char group[512];
+
+    s->svc = svc;
+    init_metrics(s, svc_metrics(svc));
+    s->nsites = plant ? plant_site_count(plant) : 0;
+    s->sites = calloc(s->nsites + 1, sizeof *s->sites);
+    if (!s->sites) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < s->nsites; i++)
+        s->sites[i].site = plant_site_at(plant, i);
+    if (!(s->cons = bus_consumer_new(svc_bus(svc), s->conf.group_id, topics, 2, errstr,
+                                     errstr_size)))
+        goto fail;
+    if (s->conf.restore) {
+        snprintf(group, sizeof group, "%s.restore.%ld.%ld", s->conf.group_id, (long)getpid(),
+                 (long)time(NULL));
+        if (!(s->restore = bus_consumer_new(svc_bus(svc), group, topics, 2, errstr,
+                                            errstr_size)))
+            goto fail;
+        s->restore_start = mono_s();
+        s->restore_last = 0;
+    }
+    if (svc_add_check(svc, "restored", restored_check, s, errstr, errstr_size))
+        goto fail;
+    return 0;
+fail:
+    opt_service_shutdown(svc, s);
+    return -1;
+}
+
+void opt_service_shutdown(svc_t *svc, void *ctx)
+{
+    opt_service_t *s = ctx;
+    (void)svc;
+
+    bus_consumer_destroy(s->restore); /* unacked offsets stay uncommitted */
+    bus_consumer_destroy(s->cons);
+    s->restore = s->cons = NULL;
+    for (size_t i = 0; i < s->nsites; i++) {
+        opt_forecast_release(&s->sites[i].fc);
+        opt_prices_release(&s->sites[i].eff);
+    }
+    for (size_t i = 0; i < s->nmarkets; i++)
+        opt_prices_release(&s->markets[i].pr);
+    free(s->sites);
+    free(s->markets);
+    s->sites = NULL, s->markets = NULL;
+    s->nsites = s->nmarkets = 0;
+    opt_build_release(&s->build);
+}

@@ -1,0 +1,499 @@
+/*
+ * Integration test of the schedule-optimizer against the test stack
+ * (devbroker, devregistry; EMS_TEST_* variables). One site-local day of the
+ * real Dutch substation (10 November 2020: load as the P50 forecast, the
+ * day-ahead price as the site's effective curve) is produced on fresh
+ * prefixed topics; the optimizer binary, run as a child process on the demo
+ * plant model, must publish one validated plan on energy.schedule whose
+ * costs add up, whose savings equal baseline minus plan and which stays
+ * within the site's capacity. A NaN price goes to the DLQ with its reason, a
+ * repeated forecast plans nothing, a new price revision plans once more, and
+ * after a restart the forecast is restored from the topic so a further price
+ * revision alone plans again.
+ */
+#include <check.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "dataset/dataset.h"
+
+#define NQH 96
+#define HOUR 3600000LL
+#define SITE "nl-neerijnen"
+#define CAP_KW 25000.0
+#define WAIT_S 120
+
+static char group[64], port[16], prefix[48];
+static int64_t day0; /* 2020-11-10 00:00 CET */
+static double load_kw[NQH], price[NQH];
+static pid_t child;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v, "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+                  name);
+    return v;
+}
+
+static void load_day(void)
+{
+    char path[1024], path2[1024], err[512];
+    const char *paths[2] = {path, path2};
+    dataset_nl_row_t *rows = NULL;
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
+             env("EMS_TEST_ROOT"));
+    snprintf(path2, sizeof path2, "%s/tests/data/openstef_nl_neerijnen/307-test-data.csv",
+             env("EMS_TEST_ROOT"));
+    ck_assert(dataset_parse_iso8601("2020-11-09T23:00:00Z", &day0) == 0);
+    ck_assert_msg(dataset_nl_load(paths, 2, day0, day0 + DATASET_DAY_MS, &rows, &n, err,
+                                  sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(n, NQH);
+    for (size_t i = 0; i < n; i++) {
+        int q = (int)((rows[i].ts_ms - day0) / DATASET_QH_MS);
+        load_kw[q] = rows[i].load_mw * 1000.0;
+        price[q] = rows[i].price_eur_mwh;
+        ck_assert(isfinite(price[q]) && isfinite(load_kw[q]));
+    }
+    free(rows);
+}
+
+/* ---- producing ---- */
+
+static bus_t *test_bus(void)
+{
+    char schemas[1024], err[512];
+    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
+    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
+                     .registry_url = env("EMS_TEST_REGISTRY"), .schema_dir = schemas,
+                     .topic_prefix = prefix};
+    bus_t *b = bus_new(&bc, err, sizeof err);
+    ck_assert_msg(b != NULL, "%s", err);
+    return b;
+}
+
+static avro_value_t fld(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    ck_assert_msg(avro_value_get_by_name(v, name, &f, NULL) == 0, "%s", name);
+    return f;
+}
+
+static void put_str(avro_value_t *v, const char *name, const char *s)
+{
+    avro_value_t f = fld(v, name), b;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        avro_value_set_branch(&f, 1, &b);
+        f = b;
+    }
+    ck_assert(avro_value_set_string(&f, s) == 0);
+}
+
+static void put_null(avro_value_t *v, const char *name)
+{
+    avro_value_t f = fld(v, name), b;
+    ck_assert(avro_value_set_branch(&f, 0, &b) == 0 && avro_value_set_null(&b) == 0);
+}
+
+static void put_long(avro_value_t *v, const char *name, int64_t x)
+{
+    avro_value_t f = fld(v, name);
+    ck_assert(avro_value_set_long(&f, x) == 0);
+}
+
+static void put_int(avro_value_t *v, const char *name, int x)
+{
+    avro_value_t f = fld(v, name);
+    ck_assert(avro_value_set_int(&f, x) == 0);
+}
+
+static void put_dbl(avro_value_t *v, const char *name, double x)
+{
+    avro_value_t f = fld(v, name);
+    ck_assert(avro_value_set_double(&f, x) == 0);
+}
+
+static void produce(bus_t *b, const char *topic, avro_value_t *v, int64_t ts)
+{
+    char err[512];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_msg(bus_produce(p, topic, SITE, v, ts, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+}
+
+/* The day's load as the P50 (P10/P90 at -/+5%), issued 12 h ahead. */
+static void produce_forecast(void)
+{
+    bus_t *b = test_bus();
+    avro_value_t v, f, arr, s;
+    char err[512];
+
+    ck_assert(bus_value_new(b, "energy.forecast", &v, err, sizeof err) == 0);
+    put_str(&v, "site_id", SITE);
+    put_str(&v, "run_id", SITE "/day_ahead/2020-11-09T11:00:00Z");
+    f = fld(&v, "run_kind");
+    avro_value_set_enum(&f, 0);
+    put_long(&v, "issued_at", day0 - 12 * HOUR);
+    put_long(&v, "horizon_start", day0);
+    put_long(&v, "horizon_end", day0 + DATASET_DAY_MS);
+    put_int(&v, "slot_minutes", 15);
+    put_str(&v, "model_name", "actuals");
+    put_str(&v, "model_version", "test");
+    f = fld(&v, "fallback");
+    avro_value_set_boolean(&f, 0);
+    f = fld(&v, "quality");
+    avro_value_set_enum(&f, 0);
+    arr = fld(&v, "slots");
+    for (int q = 0; q < NQH; q++) {
+        ck_assert(avro_value_append(&arr, &s, NULL) == 0);
+        put_long(&s, "slot_start", day0 + q * DATASET_QH_MS);
+        put_dbl(&s, "p10_kw", load_kw[q] * 0.95);
+        put_dbl(&s, "p50_kw", load_kw[q]);
+        put_dbl(&s, "p90_kw", load_kw[q] * 1.05);
+    }
+    produce(b, "energy.forecast", &v, day0 - 12 * HOUR);
+    avro_value_decref(&v);
+    bus_destroy(b);
+}
+
+/* The day-ahead price plus add EUR/MWh as the site's effective curve;
+ * nan_slot >= 0 puts a NaN there. */
+static void produce_prices(int revision, double add, int nan_slot)
+{
+    bus_t *b = test_bus();
+    avro_value_t v, f, arr, s;
+    int64_t issued = day0 - 13 * HOUR + revision * HOUR;
+    char err[512];
+
+    ck_assert(bus_value_new(b, "energy.prices", &v, err, sizeof err) == 0);
+    put_str(&v, "curve_id", "effective/" SITE "/2020-11-09T23:00:00Z");
+    f = fld(&v, "curve_kind");
+    avro_value_set_enum(&f, 1);
+    put_str(&v, "market", "NL");
+    put_str(&v, "site_id", SITE);
+    put_str(&v, "source", "test");
+    put_long(&v, "issued_at", issued);
+    put_long(&v, "delivery_start", day0);
+    put_long(&v, "delivery_end", day0 + DATASET_DAY_MS);
+    put_int(&v, "slot_minutes", 15);
+    put_int(&v, "revision", revision);
+    arr = fld(&v, "slots");
+    for (int q = 0; q < NQH; q++) {
+        ck_assert(avro_value_append(&arr, &s, NULL) == 0);
+        put_long(&s, "slot_start", day0 + q * DATASET_QH_MS);
+        put_dbl(&s, "price_eur_mwh", q == nan_slot ? NAN : price[q] + add);
+        f = fld(&s, "origin");
+        avro_value_set_enum(&f, 0);
+        f = fld(&s, "price_class");
+        avro_value_set_enum(&f, 1);
+        put_null(&s, "tariff_period");
+        put_null(&s, "energy_eur_mwh");
+        put_null(&s, "network_eur_mwh");
+        put_null(&s, "taxes_eur_mwh");
+        put_null(&s, "co2_g_kwh");
+    }
+    produce(b, "energy.prices", &v, issued);
+    avro_value_decref(&v);
+    bus_destroy(b);
+}
+
+/* ---- the optimizer child ---- */
+
+static void start_optimizer(void)
+{
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        char bin[1024];
+        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
+        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
+        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
+        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
+        setenv("EMS_OPTIMIZER_GROUP_ID", group, 1);
+        setenv("EMS_OPTIMIZER_TIME_LIMIT", "5s", 1);
+        setenv("EMS_OPTIMIZER_RESTORE_IDLE", "2s", 1);
+        setenv("EMS_OPTIMIZER_RESTORE_EMPTY", "8s", 1);
+        setenv("EMS_HTTP_PORT", port, 1);
+        setenv("EMS_LOG_LEVEL", getenv("EMS_TEST_CHILD_LOG") ? getenv("EMS_TEST_CHILD_LOG") : "warn", 1);
+        snprintf(bin, sizeof bin, "%s/schedule-optimizer", env("EMS_TEST_BIN"));
+        execl(bin, bin, "--config", "tools/stack/conf/schedule-optimizer.yaml",
+              (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void stop_optimizer(void)
+{
+    int st = 0;
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, &st, 0);
+        child = 0;
+    }
+}
+
+static double metric(const char *name)
+{
+    char cmd[256], line[512];
+    double v = -1;
+    FILE *f;
+    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%s/metrics", port);
+    if (!(f = popen(cmd, "r")))
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
+            v = atof(line + strlen(name) + 1);
+    pclose(f);
+    return v;
+}
+
+/* ---- reading plans ---- */
+
+typedef struct reader {
+    bus_t *bus;
+    bus_consumer_t *c;
+} reader_t;
+
+static void reader_open(reader_t *r)
+{
+    const char *topics[] = {"energy.schedule"};
+    char g[128], err[512];
+
+    r->bus = test_bus();
+    snprintf(g, sizeof g, "%s-reader", group);
+    r->c = bus_consumer_new(r->bus, g, topics, 1, err, sizeof err);
+    ck_assert_msg(r->c != NULL, "%s", err);
+}
+
+static void reader_close(reader_t *r)
+{
+    bus_consumer_destroy(r->c);
+    bus_destroy(r->bus);
+}
+
+/* Waits (bounded) for the next plan and hands it to check. */
+static void next_plan(reader_t *r, void (*check)(avro_value_t *v, void *arg), void *arg)
+{
+    bus_record_t *recs;
+    char err[512];
+    time_t t0 = time(NULL);
+
+    while (time(NULL) - t0 < WAIT_S) {
+        int n = bus_consumer_poll(r->c, &recs, 1, 500, err, sizeof err);
+        ck_assert_msg(n >= 0, "%s", err);
+        if (n == 1) {
+            ck_assert_mem_eq(recs[0].key, SITE, strlen(SITE));
+            check(&recs[0].value, arg);
+            bus_consumer_ack(r->c, err, sizeof err);
+            return;
+        }
+    }
+    ck_abort_msg("no plan on energy.schedule within %d s", WAIT_S);
+}
+
+static double dbl(avro_value_t *v, const char *name)
+{
+    avro_value_t f = fld(v, name), b;
+    double x;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        ck_assert(avro_value_get_current_branch(&f, &b) == 0);
+        f = b;
+    }
+    ck_assert_msg(avro_value_get_double(&f, &x) == 0, "%s", name);
+    return x;
+}
+
+static const char *str(avro_value_t *v, const char *name)
+{
+    avro_value_t f = fld(v, name), b;
+    const char *s;
+    size_t n;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        ck_assert(avro_value_get_current_branch(&f, &b) == 0);
+        f = b;
+    }
+    ck_assert(avro_value_get_string(&f, &s, &n) == 0);
+    return s;
+}
+
+static const char *enum_sym(avro_value_t *v, const char *name)
+{
+    avro_value_t f = fld(v, name);
+    int i;
+    ck_assert(avro_value_get_enum(&f, &i) == 0);
+    return avro_schema_enum_get(avro_value_get_schema(&f), i);
+}
+
+typedef struct want {
+    double add;          /* price offset of the curve */
+    const char *trigger; /* expected trigger */
+} want_t;
+
+/* The plan is validated (not relaxed), its costs add up and recompute from
+ * its own site balance, and it respects the capacity. */
+static void check_plan(avro_value_t *v, void *arg)
+{
+    const want_t *w = arg;
+    const char *status = enum_sym(v, "solver_status");
+    avro_value_t slots = fld(v, "site_slots"), s, eqs = fld(v, "equipment");
+    double energy = 0, peak = 0, total = dbl(v, "total_cost_eur");
+    size_t n, neq;
+
+    ck_assert_str_eq(str(v, "site_id"), SITE);
+    ck_assert_str_eq(enum_sym(v, "trigger"), w->trigger);
+    ck_assert_msg(!strcmp(status, "optimal") || !strcmp(status, "time_limit") ||
+                      !strcmp(status, "heuristic"), "status %s", status);
+    ck_assert_double_eq_tol(dbl(v, "energy_cost_eur") + dbl(v, "demand_charge_eur") +
+                                dbl(v, "startup_cost_eur") + dbl(v, "co2_cost_eur"),
+                            total, 1e-6 * fabs(total));
+    ck_assert_double_eq_tol(dbl(v, "savings_eur"), dbl(v, "baseline_cost_eur") - total,
+                            1e-6 * fabs(total));
+    avro_value_get_size(&slots, &n);
+    ck_assert_uint_eq(n, NQH);
+    for (size_t t = 0; t < n; t++) {
+        avro_value_get_by_index(&slots, t, &s, NULL);
+        double imp = dbl(&s, "import_kw");
+        ck_assert_double_eq_tol(dbl(&s, "base_load_kw"), load_kw[t], 1e-9);
+        ck_assert_double_eq_tol(dbl(&s, "price_eur_mwh"), price[t] + w->add, 1e-9);
+        ck_assert_double_eq_tol(imp, dbl(&s, "base_load_kw") + dbl(&s, "flexible_kw"), 1e-6);
+        ck_assert_msg(imp <= CAP_KW + 1e-3, "slot %zu imports %g kW", t, imp);
+        energy += imp * 0.25 / 1000.0 * dbl(&s, "price_eur_mwh");
+        peak = fmax(peak, imp);
+    }
+    ck_assert_double_eq_tol(dbl(v, "energy_cost_eur"), energy, 1e-6 * fabs(energy) + 1e-6);
+    ck_assert_double_eq_tol(dbl(v, "peak_kw"), peak, 1e-6 * peak);
+    ck_assert_double_eq_tol(dbl(v, "demand_charge_eur"), 3.45 * peak, 1e-6 * peak);
+    avro_value_get_size(&eqs, &neq);
+    ck_assert_uint_eq(neq, 5); /* every flexible equipment of the demo site */
+    avro_value_get_by_index(&eqs, 0, &s, NULL);
+    ck_assert_str_eq(str(&s, "equipment_id"), "dryer-1");
+    ck_assert_double_eq_tol(dbl(&s, "energy_kwh"), 4800, 1e-3);
+}
+
+static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
+                          size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+        return NULL;
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
+/* The first record of the DLQ topic; its reason header into reason. */
+static void read_dlq(const char *topic, char *reason, size_t size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    char g[128], err[512];
+    rd_kafka_t *rk;
+    time_t t0 = time(NULL);
+
+    snprintf(g, sizeof g, "%s-dlq", group);
+    rd_kafka_conf_set(conf, "bootstrap.servers", env("EMS_TEST_BOOTSTRAP"), NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
+    reason[0] = 0;
+    while (!reason[0] && time(NULL) - t0 < WAIT_S) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m && !m->err)
+            ck_assert(header(m, "ems.dlq.reason", reason, size) != NULL);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    ck_assert_msg(reason[0], "nothing on %s within %d s", topic, WAIT_S);
+}
+
+START_TEST(test_day_plan_from_real_data)
+{
+    want_t first = {.add = 0, .trigger = "forecast"}, rev = {.add = 5, .trigger = "prices"};
+    want_t rev2 = {.add = 7, .trigger = "prices"};
+    char dlq[128], reason[256];
+    reader_t r;
+
+    snprintf(prefix, sizeof prefix, "opt%d-%ld.", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "optimizer-%.40s", prefix);
+    snprintf(port, sizeof port, "%d", 28190 + (int)(getpid() % 8));
+    load_day();
+    produce_forecast();
+    produce_prices(0, 0, -1);
+    reader_open(&r);
+    start_optimizer();
+    next_plan(&r, check_plan, &first);
+
+    /* a NaN price is dead-lettered, a repeated forecast plans nothing, a new
+     * revision of the curve plans once */
+    produce_prices(1, 0, 37);
+    produce_forecast();
+    produce_prices(2, 5, -1);
+    next_plan(&r, check_plan, &rev);
+    snprintf(dlq, sizeof dlq, "%senergy.prices.dlq", prefix);
+    read_dlq(dlq, reason, sizeof reason);
+    ck_assert_msg(strstr(reason, "slot 37 has a non-finite price"), "%s", reason);
+    ck_assert_double_eq(metric("ems_optimizer_rejected_total"), 1);
+    ck_assert_double_eq(metric("ems_optimizer_plans_published_total"), 2);
+    ck_assert_double_eq(metric("ems_optimizer_validation_failures_total"), 0);
+
+    /* restarted: the forecast comes back from the topic, so a price
+     * revision alone plans */
+    stop_optimizer();
+    start_optimizer();
+    produce_prices(3, 7, -1);
+    next_plan(&r, check_plan, &rev2);
+    stop_optimizer();
+    reader_close(&r);
+}
+END_TEST
+
+static void kill_child(void)
+{
+    stop_optimizer();
+}
+
+static Suite *optimizer_suite(void)
+{
+    Suite *s = suite_create("optimizer_integration");
+    TCase *tc = tcase_create("service");
+
+    tcase_add_checked_fixture(tc, NULL, kill_child);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_day_plan_from_real_data);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(optimizer_suite());
+    int failed;
+
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
