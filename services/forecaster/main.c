@@ -1,12 +1,13 @@
-/* forecaster: load forecasts with uncertainty.
+/* forecaster: load forecasts with uncertainty (docs/forecaster.md).
  *
- * Today this binary is the command-line entry of the forecaster core:
+ *   forecaster [--config FILE] [--plant FILE] ...   the service: energy.load
+ *       and energy.weather in, energy.forecast out, weather files adapter
  *   forecaster backtest --format nl|ontario [--csv FILE]... [--test-from DATE]
  *                       [--test-to DATE] [--out metrics.csv]
- * The Kafka service loop (energy.load and energy.weather in, energy.forecast
- * out) will call the same fc_forecaster_issue() the backtest calls. */
+ * Both call the same fc_forecaster_issue(). */
 #include "forecaster/fc_backtest.h"
 #include "forecaster/fc_dataset.h"
+#include "forecaster/fc_service.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -194,6 +195,28 @@ done:
     return rc;
 }
 
+static int run_service(int argc, char **argv)
+{
+    fc_service *s = fc_service_new();
+    if (!s)
+        return 1;
+    const svc_table_t tables[] = {{fc_service_options, fc_service_conf_of(s)},
+                                  {NULL, NULL}};
+    const svc_def_t def = {
+        .name = "forecaster",
+        .summary = "Day-ahead and intraday load forecasts per site (also: forecaster "
+                   "backtest --help).",
+        .http_port = 18103,
+        .tables = tables,
+        .init = fc_service_init,
+        .step = fc_service_step,
+        .shutdown = fc_service_shutdown,
+    };
+    int rc = svc_main(&def, s, argc, argv);
+    fc_service_free(s);
+    return rc;
+}
+
 /* XGBoost runs on OpenMP, whose threads spin-wait by default; on shared or
  * CPU-limited hosts that made training ten times slower. The policy is read
  * when the runtime loads, so set it and re-execute once unless the
@@ -211,8 +234,5 @@ int main(int argc, char **argv)
     omp_passive(argv);
     if (argc >= 2 && !strcmp(argv[1], "backtest"))
         return cmd_backtest(argc - 1, argv + 1);
-    fprintf(stderr,
-            "usage: forecaster backtest ... (the service loop is not wired yet)\n");
-    usage(stderr);
-    return 2;
+    return run_service(argc, argv);
 }

@@ -1,0 +1,666 @@
+/* fc_service: restore, consume, issue on event time, publish, ack (see
+ * fc_service.h). */
+#include "forecaster/fc_service.h"
+
+#include "forecaster/fc_codec.h"
+#include "forecaster/fc_site.h"
+#include "log/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OFF(f) offsetof(fc_service_conf, f)
+#define DAY_MS 86400000.0
+
+const cfg_option_t fc_service_options[] = {
+    {.section = "forecaster",
+     .key = "group_id",
+     .type = CFG_STRING,
+     .def = "forecaster",
+     .offset = OFF(group_id),
+     .desc = "Kafka consumer group of the live consumer."},
+    {.section = "forecaster",
+     .key = "day_ahead_time",
+     .type = CFG_STRING,
+     .def = "06:00",
+     .offset = OFF(day_ahead_time),
+     .desc =
+         "Site-local time (HH:MM) of the day-ahead run for the next site-local day."},
+    {.section = "forecaster",
+     .key = "slot",
+     .type = CFG_DURATION_MS,
+     .def = "15m",
+     .min = 900000,
+     .max = 3600000,
+     .offset = OFF(slot_ms),
+     .desc = "Slot length of load history and forecasts (15m or 1h)."},
+    {.section = "forecaster",
+     .key = "intraday_hours",
+     .type = CFG_INT,
+     .def = "24",
+     .min = 1,
+     .max = 72,
+     .offset = OFF(intraday_hours),
+     .desc = "Horizon of the hourly intraday run."},
+    {.section = "forecaster",
+     .key = "retrain_every",
+     .type = CFG_DURATION_MS,
+     .def = "168h",
+     .min = DAY_MS,
+     .max = 90 * DAY_MS,
+     .offset = OFF(retrain_ms),
+     .desc = "Retraining cadence on event time (whole days)."},
+    {.section = "forecaster",
+     .key = "window",
+     .type = CFG_DURATION_MS,
+     .def = "8760h",
+     .min = 28 * DAY_MS,
+     .max = 1100 * DAY_MS,
+     .offset = OFF(window_ms),
+     .desc = "Rolling training window (whole days); history is kept a bit longer."},
+    {.section = "forecaster",
+     .key = "band_quantile",
+     .type = CFG_DOUBLE,
+     .def = "0.95",
+     .min = 0.55,
+     .max = 0.995,
+     .offset = OFF(band_q),
+     .desc = "Residual quantile behind P90 (1 minus it: P10); see ADR 0011."},
+    {.section = "forecaster",
+     .key = "threads",
+     .type = CFG_INT,
+     .def = "2",
+     .min = 1,
+     .max = 64,
+     .offset = OFF(xgb_threads),
+     .desc = "Threads of the tree training."},
+    {.section = "forecaster",
+     .key = "warmup",
+     .type = CFG_DURATION_MS,
+     .def = "168h",
+     .min = 0,
+     .max = 365 * DAY_MS,
+     .offset = OFF(warmup_ms),
+     .desc = "Load history a site needs before its first run."},
+    {.section = "forecaster",
+     .key = "backfill",
+     .type = CFG_DURATION_MS,
+     .def = "48h",
+     .min = 0,
+     .max = 3650 * DAY_MS,
+     .offset = OFF(backfill_ms),
+     .desc = "Runs further than this behind the event clock are skipped (0: none)."},
+    {.section = "forecaster",
+     .key = "weather_wait",
+     .type = CFG_DURATION_MS,
+     .def = "1h",
+     .min = 0,
+     .max = 2 * DAY_MS,
+     .offset = OFF(weather_wait_ms),
+     .desc = "Event time a run waits for weather covering its horizon."},
+    {.section = "forecaster",
+     .key = "model_dir",
+     .type = CFG_STRING,
+     .def = "var/forecaster/models",
+     .offset = OFF(model_dir),
+     .desc = "Directory of the saved models (<site>.<da|id>.<version>.model)."},
+    {.section = "forecaster",
+     .key = "save_models",
+     .type = CFG_BOOL,
+     .def = "true",
+     .offset = OFF(save_models),
+     .desc = "Save every retrained model to model_dir."},
+    {.section = "forecaster",
+     .key = "batch",
+     .type = CFG_INT,
+     .def = "2000",
+     .min = 1,
+     .max = 100000,
+     .offset = OFF(batch),
+     .desc = "Most records per consumed batch."},
+    {.section = "forecaster",
+     .key = "poll_time",
+     .type = CFG_DURATION_MS,
+     .def = "200ms",
+     .min = 1,
+     .max = 5000,
+     .offset = OFF(poll_ms),
+     .desc = "Longest wait for a batch."},
+    {.section = "forecaster",
+     .key = "restore_idle",
+     .type = CFG_DURATION_MS,
+     .def = "2s",
+     .min = 100,
+     .max = 600000,
+     .offset = OFF(restore_idle_ms),
+     .desc = "The start-up replay ends after the topics were idle this long."},
+    {.section = "forecaster",
+     .key = "restore_max",
+     .type = CFG_DURATION_MS,
+     .def = "10m",
+     .min = 1000,
+     .max = 3600000,
+     .offset = OFF(restore_max_ms),
+     .desc = "Longest start-up replay (also when the topics are empty)."},
+    {.section = "weather",
+     .key = "dir",
+     .type = CFG_STRING,
+     .def = "",
+     .offset = OFF(wx_dir),
+     .desc = "Directory of dropped weather files (\"\": off)."},
+    {.section = "weather",
+     .key = "default_site",
+     .type = CFG_STRING,
+     .def = "",
+     .offset = OFF(wx_site),
+     .desc = "Site of weather files whose name does not start with a site id."},
+    {.section = "weather",
+     .key = "scan_interval",
+     .type = CFG_DURATION_MS,
+     .def = "5s",
+     .min = 100,
+     .max = 3600000,
+     .offset = OFF(wx_scan_ms),
+     .desc = "How often the weather directory is scanned."},
+    {.section = "weather",
+     .key = "max_file_size",
+     .type = CFG_INT,
+     .def = "67108864",
+     .min = 1024,
+     .max = 1073741824.0,
+     .offset = OFF(wx_max_bytes),
+     .desc = "Larger weather files are rejected (bytes)."},
+    CFG_END,
+};
+
+struct fc_service {
+    fc_service_conf conf;
+    svc_t *svc;
+    bus_consumer_t *restore, *live;
+    double restore_t0, restore_last;
+    int64_t restored;
+    fc_site **sites;
+    size_t nsites;
+    fc_forecast f;
+    double next_scan;
+    fc_wxdir_stats wx;
+    obs_metrics_t *m;
+    obs_counter_t *m_load, *m_weather, *m_stale, *m_train, *m_train_fail, *m_skipped;
+    obs_counter_t *m_restored, *m_wx_done, *m_wx_rej, *m_wx_rec;
+    obs_histogram_t *m_run;
+};
+
+fc_service *fc_service_new(void)
+{
+    fc_service *s = calloc(1, sizeof *s);
+    if (s)
+        fc_forecast_init(&s->f);
+    return s;
+}
+
+void fc_service_free(fc_service *s)
+{
+    if (s)
+        fc_forecast_release(&s->f);
+    free(s);
+}
+
+fc_service_conf *fc_service_conf_of(fc_service *s)
+{
+    return &s->conf;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int parse_hhmm(const char *s, int *sec)
+{
+    int h, m, n = 0;
+    if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2 || s[n] || h > 23 || m > 59 || h < 0 ||
+        m < 0)
+        return -1;
+    *sec = h * 3600 + m * 60;
+    return 0;
+}
+
+static int make_params(const fc_service_conf *c, fc_params *p, fc_site_conf *sc,
+                       char *errstr, size_t errstr_size)
+{
+    int step = (int)(c->slot_ms / 1000);
+    if (step != 900 && step != 3600)
+        return snprintf(errstr, errstr_size, "forecaster.slot: 15m or 1h"), -1;
+    fc_params_default(p, step);
+    if (parse_hhmm(c->day_ahead_time, &p->issue_sec) < 0)
+        return snprintf(errstr, errstr_size,
+                        "forecaster.day_ahead_time: '%s' is not HH:MM",
+                        c->day_ahead_time),
+               -1;
+    p->retrain_days = (int)(c->retrain_ms / 86400000);
+    p->window_days = (int)(c->window_ms / 86400000);
+    p->intraday_hours = (int)c->intraday_hours;
+    p->band_q = c->band_q;
+    p->xgb.nthread = (int)c->xgb_threads;
+    fc_site_conf_default(sc, step);
+    sc->warmup = c->warmup_ms / 1000;
+    sc->backfill = c->backfill_ms / 1000;
+    sc->weather_wait = c->weather_wait_ms / 1000;
+    sc->max_slots = (size_t)((p->window_days + 35) * (86400 / step));
+    return 0;
+}
+
+/* One fc_site per plant site, with its time zone and holidays. */
+static int make_sites(fc_service *s, const plant_t *plant, char *errstr,
+                      size_t errstr_size)
+{
+    fc_params p;
+    fc_site_conf sc;
+    if (make_params(&s->conf, &p, &sc, errstr, errstr_size) < 0)
+        return -1;
+    size_t n = plant ? plant_site_count(plant) : 0;
+    s->sites = calloc(n ? n : 1, sizeof *s->sites);
+    if (!s->sites)
+        return snprintf(errstr, errstr_size, "out of memory"), -1;
+    for (size_t i = 0; i < n; i++) {
+        const plant_site_t *ps = plant_site_at(plant, i);
+        char(*days)[16] = calloc(ps->nholidays ? ps->nholidays : 1, sizeof *days);
+        const char **hol = calloc(ps->nholidays ? ps->nholidays : 1, sizeof *hol);
+        for (size_t h = 0; days && hol && h < ps->nholidays; h++) {
+            int32_t d = ps->holidays[h];
+            snprintf(days[h], sizeof days[h], "%04d-%02d-%02d",
+                     (int)(d / 10000 % 10000), (int)(d / 100 % 100), (int)(d % 100));
+            hol[h] = days[h];
+        }
+        if (days && hol)
+            s->sites[s->nsites] = fc_site_new(ps->id, ps->timezone, hol, ps->nholidays,
+                                              &p, &sc, errstr, errstr_size);
+        free(days);
+        free(hol);
+        if (!s->sites[s->nsites])
+            return -1;
+        s->nsites++;
+    }
+    return 0;
+}
+
+static fc_site *find_site(fc_service *s, const char *id)
+{
+    for (size_t i = 0; i < s->nsites; i++)
+        if (!strcmp(fc_site_id(s->sites[i]), id))
+            return s->sites[i];
+    return NULL;
+}
+
+static void init_metrics(fc_service *s, obs_metrics_t *m)
+{
+    static const double secs[] = {0.001, 0.005, 0.02, 0.05, 0.1, 0.5, 1, 5, 30};
+    s->m = m;
+    s->m_load = obs_counter(m, "ems_forecaster_records_total",
+                            "Records applied to the history.", "topic=energy.load");
+    s->m_weather =
+        obs_counter(m, "ems_forecaster_records_total",
+                    "Records applied to the history.", "topic=energy.weather");
+    s->m_stale = obs_counter(m, "ems_forecaster_stale_intervals_total",
+                             "Load intervals older than the revision held.", NULL);
+    s->m_train = obs_counter(m, "ems_forecaster_trainings_total",
+                             "Model retrainings (per site and kind).", NULL);
+    s->m_train_fail = obs_counter(m, "ems_forecaster_model_save_failures_total",
+                                  "Trained models that could not be saved.", NULL);
+    s->m_skipped =
+        obs_counter(m, "ems_forecaster_skipped_runs_total",
+                    "Runs further behind the event clock than the backfill.", NULL);
+    s->m_restored = obs_counter(m, "ems_forecaster_restored_records_total",
+                                "Records read by the start-up replay.", NULL);
+    s->m_wx_done = obs_counter(m, "ems_forecaster_weather_files_total",
+                               "Weather files by outcome.", "result=done");
+    s->m_wx_rej = obs_counter(m, "ems_forecaster_weather_files_total",
+                              "Weather files by outcome.", "result=rejected");
+    s->m_wx_rec = obs_counter(m, "ems_forecaster_weather_published_total",
+                              "energy.weather records published by the adapter.", NULL);
+    s->m_run = obs_histogram(m, "ems_forecaster_run_seconds",
+                             "Time of one run (training included).", NULL, secs, 9);
+}
+
+static int restored_check(void *ctx, char *errstr, size_t errstr_size)
+{
+    fc_service *s = ctx;
+    if (s->live)
+        return 0;
+    snprintf(errstr, errstr_size, "replaying history (%lld records so far)",
+             (long long)s->restored);
+    return -1;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
+{
+    fc_service *s = ctx;
+    const char *topics[] = {"energy.load", "energy.weather", "energy.forecast"};
+    char group[160];
+    s->svc = svc;
+    init_metrics(s, svc_metrics(svc));
+    if (make_sites(s, svc_plant(svc), errstr, errstr_size) < 0)
+        goto fail;
+    if (s->conf.save_models && mkdirs(s->conf.model_dir) < 0) {
+        snprintf(errstr, errstr_size, "forecaster.model_dir '%s': %s",
+                 s->conf.model_dir, strerror(errno));
+        goto fail;
+    }
+    snprintf(group, sizeof group, "%s.restore.%ld.%lld", s->conf.group_id,
+             (long)getpid(), (long long)time(NULL));
+    if (!(s->restore =
+              bus_consumer_new(svc_bus(svc), group, topics, 3, errstr, errstr_size)))
+        goto fail;
+    if (svc_add_check(svc, "history", restored_check, s, errstr, errstr_size))
+        goto fail;
+    s->restore_t0 = s->restore_last = mono_s();
+    log_info("forecaster",
+             "%zu site(s); replaying energy.load, energy.weather and "
+             "energy.forecast",
+             s->nsites);
+    return 0;
+fail:
+    fc_service_shutdown(svc, s);
+    return -1;
+}
+
+/* ---- applying records ---- */
+
+static void reject(fc_service *s, const bus_record_t *rec, const char *reason)
+{
+    char err[256], labels[96];
+    snprintf(labels, sizeof labels, "topic=%s", rec->topic);
+    obs_count(s->m, "ems_forecaster_rejected_total", "Records sent to the DLQ.", labels,
+              1);
+    if (s->live && bus_consumer_reject(s->live, rec, reason, err, sizeof err))
+        log_error("forecaster", "dead-lettering a record failed: %s", err);
+    log_warn("forecaster", "rejected %s[%d]@%lld: %s", rec->topic, (int)rec->partition,
+             (long long)rec->offset, reason);
+}
+
+/* 0 applied or ignored; -1 with reason for the DLQ. */
+static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
+{
+    fc_load_rec r;
+    if (fc_codec_load(v, &r, reason, size) < 0)
+        return -1;
+    if (!r.site_scope)
+        return 0; /* meter intervals: the site sum is what is forecast */
+    fc_site *site = find_site(s, r.site_id);
+    if (!site)
+        return snprintf(reason, size, "site '%s' is not in the plant model", r.site_id),
+               -1;
+    int rc = fc_site_put_load(site, r.start_ms / 1000, r.end_ms / 1000, r.mean_kw,
+                              r.revision, reason, size);
+    if (rc == FC_PUT_NOMEM)
+        return snprintf(reason, size, "out of memory"), -1;
+    if (rc == FC_PUT_STALE)
+        obs_counter_inc(s->m_stale);
+    else if (rc == FC_PUT_STORED)
+        obs_counter_inc(s->m_load);
+    return rc == FC_PUT_INVALID ? -1 : 0;
+}
+
+static int apply_weather(fc_service *s, avro_value_t *v, char *reason, size_t size)
+{
+    char id[64];
+    fc_wxdata wx;
+    int rc = 0;
+    fc_wxdata_init(&wx);
+    if (fc_codec_weather(v, id, sizeof id, &wx, reason, size) < 0) {
+        fc_wxdata_release(&wx);
+        return -1;
+    }
+    fc_site *site = find_site(s, id);
+    if (!site)
+        rc = -1, snprintf(reason, size, "site '%s' is not in the plant model", id);
+    for (size_t i = 0; rc == 0 && i < wx.n; i++)
+        for (size_t j = 0; rc == 0 && j < wx.nvar; j++) {
+            double x = wx.v[i * wx.nvar + j];
+            if (!isnan(x) &&
+                fc_site_put_weather(site, wx.names[j], wx.t[i], wx.slot_sec, x, reason,
+                                    size) != FC_PUT_STORED)
+                rc = -1;
+        }
+    if (rc == 0)
+        obs_counter_inc(s->m_weather);
+    fc_wxdata_release(&wx);
+    return rc;
+}
+
+static void apply_forecast(fc_service *s, avro_value_t *v)
+{
+    char id[64], reason[128];
+    int kind;
+    int64_t at;
+    fc_site *site;
+    if (fc_codec_forecast_head(v, id, sizeof id, &kind, &at, reason, sizeof reason) ==
+            0 &&
+        kind >= 0 && (site = find_site(s, id)))
+        fc_site_published(site, (fc_kind)kind, at);
+}
+
+static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
+{
+    if (!strcmp(rec->topic, "energy.load"))
+        return apply_load(s, &rec->value, reason, size);
+    if (!strcmp(rec->topic, "energy.weather"))
+        return apply_weather(s, &rec->value, reason, size);
+    if (!strcmp(rec->topic, "energy.forecast"))
+        apply_forecast(s, &rec->value);
+    return 0;
+}
+
+/* ---- restore ---- */
+
+static int start_live(fc_service *s)
+{
+    const char *topics[] = {"energy.load", "energy.weather"};
+    char err[512];
+    bus_consumer_destroy(s->restore);
+    s->restore = NULL;
+    s->live =
+        bus_consumer_new(svc_bus(s->svc), s->conf.group_id, topics, 2, err, sizeof err);
+    if (!s->live) {
+        log_error("forecaster", "live consumer: %s", err);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nsites; i++)
+        log_info("forecaster", "site '%s': history restored up to %lld",
+                 fc_site_id(s->sites[i]), (long long)fc_site_clock(s->sites[i]));
+    log_info("forecaster", "replay done: %lld records in %.1f s",
+             (long long)s->restored, mono_s() - s->restore_t0);
+    return 0;
+}
+
+static int restore_step(fc_service *s)
+{
+    bus_record_t *recs = NULL;
+    char err[512], reason[256];
+    int got = bus_consumer_poll(s->restore, &recs, (int)s->conf.batch,
+                                (int)s->conf.poll_ms, err, sizeof err);
+    double now = mono_s();
+    if (got < 0) {
+        log_error("forecaster", "replay: %s", err);
+        return -1;
+    }
+    for (int i = 0; i < got; i++)
+        apply(s, &recs[i], reason,
+              sizeof reason); /* bad ones were dead-lettered live */
+    s->restored += got;
+    obs_counter_add(s->m_restored, got);
+    if (got > 0)
+        s->restore_last = now;
+    int idle =
+        s->restored > 0 && now - s->restore_last >= s->conf.restore_idle_ms / 1000.0;
+    if (idle || now - s->restore_t0 >= s->conf.restore_max_ms / 1000.0)
+        return start_live(s);
+    return 0;
+}
+
+/* ---- runs ---- */
+
+static void save_model(fc_service *s, fc_site *site, fc_kind k)
+{
+    char path[1024], err[256];
+    fc_forecaster *fc = fc_site_forecaster(site);
+    snprintf(path, sizeof path, "%s/%s.%s.%s.model", s->conf.model_dir,
+             fc_site_id(site), k == FC_DAY_AHEAD ? "da" : "id",
+             fc_forecaster_version(fc, k));
+    if (fc_forecaster_save(fc, k, path, err, sizeof err) < 0) {
+        obs_counter_inc(s->m_train_fail);
+        log_warn("forecaster", "saving model: %s", err);
+        return;
+    }
+    log_info("forecaster", "site '%s': %s model %s saved (served: %s)",
+             fc_site_id(site), fc_kind_name(k), fc_forecaster_version(fc, k),
+             fc_model_name(fc_forecaster_winner(fc, k)));
+}
+
+static int publish(fc_service *s, fc_site *site)
+{
+    avro_value_t v;
+    char err[512], labels[96];
+    const char *kind = s->f.kind == FC_DAY_AHEAD ? "day_ahead" : "intraday";
+    if (bus_value_new(svc_bus(s->svc), "energy.forecast", &v, err, sizeof err) < 0)
+        goto fail;
+    if (fc_codec_forecast(&v, fc_site_id(site), &s->f) < 0) {
+        snprintf(err, sizeof err, "forecast does not fit the schema");
+        avro_value_decref(&v);
+        goto fail;
+    }
+    int rc = bus_produce(svc_producer(s->svc), "energy.forecast", fc_site_id(site), &v,
+                         s->f.issue_time * 1000, err, sizeof err);
+    avro_value_decref(&v);
+    if (rc < 0)
+        goto fail;
+    snprintf(labels, sizeof labels, "kind=%s,model=%s", kind, s->f.model);
+    obs_count(s->m, "ems_forecaster_forecasts_total", "Forecast runs published.",
+              labels, 1);
+    if (s->f.fallback[0]) {
+        snprintf(labels, sizeof labels, "kind=%s,reason=%s", kind, s->f.fallback);
+        obs_count(s->m, "ems_forecaster_fallbacks_total",
+                  "Runs that served a baseline instead of the selected model.", labels,
+                  1);
+    }
+    return 0;
+fail:
+    log_error("forecaster", "publishing on energy.forecast: %s", err);
+    return -1;
+}
+
+/* Issues and publishes every run due on the sites' event clocks. Returns
+ * the number published, or -1. */
+static int issue_due(fc_service *s)
+{
+    int published = 0;
+    for (size_t i = 0; i < s->nsites; i++) {
+        fc_site *site = s->sites[i];
+        fc_kind k;
+        int64_t at;
+        size_t skipped = 0;
+        int trained = 0;
+        while (!svc_stopping(s->svc) && fc_site_due(site, &k, &at, &skipped)) {
+            double t0 = mono_s();
+            if (fc_site_issue(site, k, at, &s->f, &trained) < 0)
+                return log_error("forecaster", "out of memory in a run"), -1;
+            obs_histogram_observe(s->m_run, mono_s() - t0);
+            if (trained) {
+                obs_counter_inc(s->m_train);
+                if (s->conf.save_models)
+                    save_model(s, site, k);
+            }
+            if (publish(s, site) < 0)
+                return -1;
+            published++;
+        }
+        obs_counter_add(s->m_skipped, (double)skipped);
+    }
+    return published;
+}
+
+static int live_step(fc_service *s)
+{
+    bus_record_t *recs = NULL;
+    char err[512], reason[256];
+    int got = bus_consumer_poll(s->live, &recs, (int)s->conf.batch,
+                                (int)s->conf.poll_ms, err, sizeof err);
+    if (got < 0) {
+        log_error("forecaster", "consume: %s", err);
+        return -1;
+    }
+    for (int i = 0; i < got; i++)
+        if (apply(s, &recs[i], reason, sizeof reason) < 0)
+            reject(s, &recs[i], reason);
+    int published = issue_due(s);
+    if (published < 0)
+        return -1;
+    if (published > 0 &&
+        bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err) < 0) {
+        log_error("forecaster", "flushing forecasts: %s", err);
+        return -1;
+    }
+    if (got > 0 && bus_consumer_ack(s->live, err, sizeof err) < 0)
+        log_warn("forecaster", "ack: %s", err);
+    return 0;
+}
+
+static void scan_weather(fc_service *s)
+{
+    double now = mono_s();
+    if (!s->conf.wx_dir || !*s->conf.wx_dir || now < s->next_scan)
+        return;
+    s->next_scan = now + s->conf.wx_scan_ms / 1000.0;
+    fc_wxdir_stats st = {0, 0, 0};
+    fc_wxdir_scan(s->svc, s->conf.wx_dir, s->conf.wx_site, s->conf.wx_max_bytes, &st);
+    obs_counter_add(s->m_wx_done, (double)st.done);
+    obs_counter_add(s->m_wx_rej, (double)st.rejected);
+    obs_counter_add(s->m_wx_rec, (double)st.records);
+}
+
+int fc_service_step(svc_t *svc, void *ctx)
+{
+    fc_service *s = ctx;
+    (void)svc;
+    scan_weather(s);
+    if (s->restore)
+        return restore_step(s);
+    return live_step(s);
+}
+
+void fc_service_shutdown(svc_t *svc, void *ctx)
+{
+    fc_service *s = ctx;
+    (void)svc;
+    bus_consumer_destroy(s->restore); /* unacked offsets stay uncommitted */
+    bus_consumer_destroy(s->live);
+    s->restore = s->live = NULL;
+    for (size_t i = 0; i < s->nsites; i++)
+        fc_site_destroy(s->sites[i]);
+    free(s->sites);
+    s->sites = NULL;
+    s->nsites = 0;
+}

@@ -1,0 +1,392 @@
+/* fc_wxfile: CSV and Open-Meteo JSON weather parsers (see fc_wxfile.h). */
+#include "forecaster/fc_wxfile.h"
+
+#include "forecaster/fc_calendar.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fc_wxdata_init(fc_wxdata *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void fc_wxdata_release(fc_wxdata *d)
+{
+    free(d->t);
+    free(d->v);
+    fc_wxdata_init(d);
+}
+
+int fc_wxdata_find(const fc_wxdata *d, const char *name)
+{
+    for (size_t j = 0; j < d->nvar; j++)
+        if (!strcmp(d->names[j], name))
+            return (int)j;
+    return -1;
+}
+
+int fc_wx_parse_time(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec = 0, n = 0, n2 = 0;
+    if (sscanf(s, "%4d-%2d-%2d%*1[ T]%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) < 5 || !n)
+        return -1;
+    if (s[n] == ':' && sscanf(s + n, ":%2d%n", &sec, &n2) == 1)
+        n += n2;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    const char *z = s + n;
+    int off = 0;
+    if (*z == '+' || *z == '-') {
+        int oh, om;
+        if (sscanf(z + 1, "%2d:%2d", &oh, &om) != 2 || strlen(z) != 6)
+            return -1;
+        off = (oh * 3600 + om * 60) * (*z == '-' ? -1 : 1);
+    } else if (strcmp(z, "Z") != 0 && *z != '\0') {
+        return -1;
+    }
+    *out = fc_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    return 0;
+}
+
+static int is_temp_name(const char *s)
+{
+    return !strcmp(s, "temperature") || !strcmp(s, "temp") ||
+           !strcmp(s, "temperature_c") || !strcmp(s, "temperature_2m");
+}
+
+/* Grows d to hold `n` slots of nvar variables. */
+static int reserve(fc_wxdata *d, size_t n)
+{
+    int64_t *t = realloc(d->t, (n ? n : 1) * sizeof *t);
+    if (!t)
+        return -1;
+    d->t = t;
+    double *v = realloc(d->v, (n ? n : 1) * (d->nvar ? d->nvar : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    d->v = v;
+    return 0;
+}
+
+static int add_name(fc_wxdata *d, const char *name, char *errstr, size_t errstr_size)
+{
+    const char *use = is_temp_name(name) ? FC_WX_TEMP : name;
+    if (!*use || strlen(use) >= sizeof d->names[0])
+        return snprintf(errstr, errstr_size, "bad column name '%s'", name), -1;
+    if (d->nvar == FC_WX_MAXVAR)
+        return snprintf(errstr, errstr_size, "more than %d variables", FC_WX_MAXVAR),
+               -1;
+    if (fc_wxdata_find(d, use) >= 0)
+        return snprintf(errstr, errstr_size, "variable '%s' twice", use), -1;
+    snprintf(d->names[d->nvar++], sizeof d->names[0], "%s", use);
+    return 0;
+}
+
+/* Checks the grid: strictly increasing, one step of 15 or 60 minutes. */
+static int check_grid(fc_wxdata *d, char *errstr, size_t errstr_size)
+{
+    if (d->n == 0)
+        return snprintf(errstr, errstr_size, "no data rows"), -1;
+    int64_t step = d->n > 1 ? d->t[1] - d->t[0] : 3600;
+    if (step != 900 && step != 3600)
+        return snprintf(errstr, errstr_size,
+                        "slot length %lld s (expected 900 or 3600)", (long long)step),
+               -1;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->t[i] % step != 0 ||
+            (i > 0 && (d->t[i] <= d->t[i - 1] || (d->t[i] - d->t[i - 1]) % step != 0)))
+            return snprintf(errstr, errstr_size,
+                            "slot %zu is off the %lld-s grid or out of order", i + 1,
+                            (long long)step),
+                   -1;
+    }
+    d->slot_sec = (int)step;
+    return 0;
+}
+
+/* ---- CSV ---- */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+static int split(char *line, char **cols, int max)
+{
+    int n = 0;
+    for (char *p = line; n < max;) {
+        cols[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = '\0';
+        p = c + 1;
+    }
+    for (int i = 0; i < n; i++)
+        cols[i] = trim(cols[i]);
+    return n;
+}
+
+static int parse_cell(const char *s, double *v)
+{
+    char *end;
+    if (!*s || !strcasecmp(s, "nan") || !strcmp(s, "null") || !strcmp(s, "NA")) {
+        *v = NAN;
+        return 0;
+    }
+    errno = 0;
+    *v = strtod(s, &end);
+    return end == s || *end || errno || !isfinite(*v) ? -1 : 0;
+}
+
+static int csv_header(fc_wxdata *d, char *line, char *errstr, size_t errstr_size)
+{
+    char *cols[FC_WX_MAXVAR + 2];
+    int nc = split(line, cols, FC_WX_MAXVAR + 2);
+    if (nc < 2)
+        return snprintf(errstr, errstr_size, "line 1: need a timestamp and a variable"),
+               -1;
+    if (nc > FC_WX_MAXVAR + 1)
+        return snprintf(errstr, errstr_size, "more than %d variables", FC_WX_MAXVAR),
+               -1;
+    for (int i = 1; i < nc; i++)
+        if (add_name(d, cols[i], errstr, errstr_size) < 0)
+            return -1;
+    return 0;
+}
+
+static int csv_row(fc_wxdata *d, char *line, int lineno, size_t *cap, char *errstr,
+                   size_t errstr_size)
+{
+    char *cols[FC_WX_MAXVAR + 2];
+    int nc = split(line, cols, FC_WX_MAXVAR + 2);
+    if (nc != (int)d->nvar + 1)
+        return snprintf(errstr, errstr_size, "line %d: %d columns, header has %zu",
+                        lineno, nc, d->nvar + 1),
+               -1;
+    if (d->n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        if (reserve(d, *cap) < 0)
+            return snprintf(errstr, errstr_size, "out of memory"), -1;
+    }
+    if (fc_wx_parse_time(cols[0], &d->t[d->n]) < 0)
+        return snprintf(errstr, errstr_size, "line %d: bad timestamp '%.40s'", lineno,
+                        cols[0]),
+               -1;
+    for (size_t j = 0; j < d->nvar; j++)
+        if (parse_cell(cols[j + 1], &d->v[d->n * d->nvar + j]) < 0)
+            return snprintf(errstr, errstr_size,
+                            "line %d: '%s' is not a number '%.40s'", lineno,
+                            d->names[j], cols[j + 1]),
+                   -1;
+    d->n++;
+    return 0;
+}
+
+static int parse_csv(char *text, fc_wxdata *d, char *errstr, size_t errstr_size)
+{
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        line[strcspn(line, "\r")] = '\0';
+        if (!*trim(line) && lineno > 1)
+            continue;
+        rc = lineno == 1 ? csv_header(d, line, errstr, errstr_size)
+                         : csv_row(d, line, lineno, &cap, errstr, errstr_size);
+    }
+    if (rc == 0 && lineno == 0)
+        return snprintf(errstr, errstr_size, "empty file"), -1;
+    return rc;
+}
+
+/* ---- Open-Meteo JSON ---- */
+
+/* "W/m²" -> "wm2", "°C" -> "c", "%" -> "pct", "km/h" -> "kmh". */
+static void unit_suffix(const char *unit, char *out, size_t size)
+{
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)unit; *p && k + 4 < size;
+         p++) {
+        if (isalnum(*p))
+            out[k++] = (char)tolower(*p);
+        else if (*p == '%') {
+            memcpy(out + k, "pct", 3);
+            k += 3;
+        } else if (*p == 0xC2 && p[1] == 0xB2) { /* ² */
+            out[k++] = '2';
+            p++;
+        } else if (*p == 0xC2 && p[1] == 0xB3) { /* ³ */
+            out[k++] = '3';
+            p++;
+        }
+    }
+    out[k] = '\0';
+}
+
+static int json_var_name(const char *key, json_t *units, char *out, size_t size)
+{
+    if (is_temp_name(key))
+        return snprintf(out, size, "%s", FC_WX_TEMP), 0;
+    const char *unit = json_string_value(json_object_get(units, key));
+    char suf[24] = "";
+    if (unit)
+        unit_suffix(unit, suf, sizeof suf);
+    int n = snprintf(out, size, "%s%s%s", key, *suf ? "_" : "", suf);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int json_times(json_t *times, int64_t off, fc_wxdata *d, char *errstr,
+                      size_t errstr_size)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(times, i, e)
+    {
+        int64_t t;
+        if (json_is_integer(e))
+            t = (int64_t)json_integer_value(e);
+        else if (!json_is_string(e) || fc_wx_parse_time(json_string_value(e), &t) < 0)
+            return snprintf(errstr, errstr_size, "time[%zu]: not a timestamp", i), -1;
+        else
+            t -= off;
+        d->t[i] = t;
+    }
+    return 0;
+}
+
+static int json_column(json_t *arr, size_t col, fc_wxdata *d, char *errstr,
+                       size_t errstr_size)
+{
+    size_t i;
+    json_t *e;
+    if (json_array_size(arr) != d->n)
+        return snprintf(errstr, errstr_size, "'%s' has %zu values for %zu times",
+                        d->names[col], json_array_size(arr), d->n),
+               -1;
+    json_array_foreach(arr, i, e)
+    {
+        if (json_is_null(e))
+            d->v[i * d->nvar + col] = NAN;
+        else if (json_is_number(e))
+            d->v[i * d->nvar + col] = json_number_value(e);
+        else
+            return snprintf(errstr, errstr_size, "'%s'[%zu] is not a number",
+                            d->names[col], i),
+                   -1;
+    }
+    return 0;
+}
+
+static int json_series(json_t *root, json_t *block, json_t *units, fc_wxdata *d,
+                       char *errstr, size_t errstr_size)
+{
+    json_t *times = json_object_get(block, "time"), *val;
+    const char *key;
+    char name[48];
+    if (!json_is_array(times) || json_array_size(times) == 0)
+        return snprintf(errstr, errstr_size, "no time array"), -1;
+    json_object_foreach(block, key, val)
+    {
+        if (!strcmp(key, "time") || !json_is_array(val))
+            continue;
+        if (json_var_name(key, units, name, sizeof name) < 0 ||
+            add_name(d, name, errstr, errstr_size) < 0)
+            return -1;
+    }
+    if (d->nvar == 0)
+        return snprintf(errstr, errstr_size, "no weather variables"), -1;
+    d->n = json_array_size(times);
+    if (reserve(d, d->n) < 0)
+        return snprintf(errstr, errstr_size, "out of memory"), -1;
+    json_t *offj = json_object_get(root, "utc_offset_seconds");
+    if (json_times(times, json_is_integer(offj) ? json_integer_value(offj) : 0, d,
+                   errstr, errstr_size) < 0)
+        return -1;
+    size_t col = 0;
+    json_object_foreach(block, key, val)
+    {
+        if (strcmp(key, "time") != 0 && json_is_array(val) &&
+            json_column(val, col++, d, errstr, errstr_size) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_json(const char *text, size_t len, fc_wxdata *d, char *errstr,
+                      size_t errstr_size)
+{
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    if (!root)
+        return snprintf(errstr, errstr_size, "line %d: %s", je.line, je.text), -1;
+    const char *bname = "hourly";
+    json_t *block = json_object_get(root, bname);
+    if (!json_is_object(block)) {
+        bname = "minutely_15";
+        block = json_object_get(root, bname);
+    }
+    char units_key[32];
+    snprintf(units_key, sizeof units_key, "%s_units", bname);
+    int rc = -1;
+    if (!json_is_object(block))
+        snprintf(errstr, errstr_size, "no 'hourly' or 'minutely_15' object");
+    else
+        rc = json_series(root, block, json_object_get(root, units_key), d, errstr,
+                         errstr_size);
+    json_t *lat = json_object_get(root, "latitude"),
+           *lon = json_object_get(root, "longitude");
+    if (rc == 0 && json_is_number(lat) && json_is_number(lon)) {
+        d->has_pos = 1;
+        d->lat = json_number_value(lat);
+        d->lon = json_number_value(lon);
+    }
+    json_decref(root);
+    return rc;
+}
+
+int fc_wxfile_parse(const char *text, size_t len, fc_wxdata *out, char *errstr,
+                    size_t errstr_size)
+{
+    size_t i = 0;
+    int rc;
+    fc_wxdata_release(out);
+    while (i < len && isspace((unsigned char)text[i]))
+        i++;
+    if (i < len && text[i] == '{') {
+        rc = parse_json(text, len, out, errstr, errstr_size);
+    } else {
+        char *copy = malloc(len + 1);
+        if (!copy)
+            return snprintf(errstr, errstr_size, "out of memory"), -1;
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        if (memchr(copy, '\0', len))
+            rc = -1, snprintf(errstr, errstr_size, "binary data");
+        else
+            rc = parse_csv(copy, out, errstr, errstr_size);
+        free(copy);
+    }
+    if (rc == 0)
+        rc = check_grid(out, errstr, errstr_size);
+    if (rc < 0)
+        fc_wxdata_release(out);
+    return rc;
+}

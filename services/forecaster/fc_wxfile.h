@@ -1,0 +1,54 @@
+/* fc_wxfile: parsers of the weather files the weather adapter reads.
+ *
+ * Two shapes are understood, told apart by their first non-blank byte:
+ *  - CSV with a header row: the first column is the slot start (ISO 8601,
+ *    "YYYY-MM-DD[T ]HH:MM[:SS]" with "Z", "+HH:MM" or nothing for UTC), every
+ *    other column a numeric variable. A column named temperature, temp,
+ *    temperature_c or temperature_2m is the outdoor temperature (°C); empty
+ *    cells, "nan" and "null" are missing.
+ *  - JSON of the Open-Meteo forecast API: hourly.time (local times shifted
+ *    by utc_offset_seconds, "unixtime" numbers also accepted), and one array
+ *    per variable; temperature_2m is the temperature, the others keep their
+ *    name with the unit of hourly_units as a suffix ("shortwave_radiation_wm2",
+ *    "wind_speed_10m_kmh"). minutely_15 is read the same way when hourly is
+ *    absent. latitude and longitude are kept.
+ * Slots must be strictly increasing on one grid of 15 or 60 minutes. The
+ * parsers do no I/O: text in, struct out.
+ */
+#ifndef FC_WXFILE_H
+#define FC_WXFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FC_WX_TEMP "temperature"
+#define FC_WX_MAXVAR 24
+
+typedef struct fc_wxdata {
+    int slot_sec; /* 900 or 3600 */
+    size_t n;     /* slots */
+    int64_t *t;   /* slot starts, UTC seconds */
+    size_t nvar;  /* variables; FC_WX_TEMP names the temperature */
+    char names[FC_WX_MAXVAR][48];
+    double *v; /* v[i * nvar + j]: slot i, variable j; NaN = missing */
+    int has_pos;
+    double lat, lon;
+} fc_wxdata;
+
+void fc_wxdata_init(fc_wxdata *d);
+void fc_wxdata_release(fc_wxdata *d);
+
+/* Parses one file's text (len bytes, need not be NUL-terminated) into *out
+ * (initialised by the caller; released and refilled). Returns 0, or -1 with
+ * the reason in errstr ("line 7: bad timestamp '2020-13-01'"). */
+int fc_wxfile_parse(const char *text, size_t len, fc_wxdata *out, char *errstr,
+                    size_t errstr_size);
+
+/* Index of variable name in d, or -1. */
+int fc_wxdata_find(const fc_wxdata *d, const char *name);
+
+/* Parses an ISO timestamp "YYYY-MM-DD[T ]HH:MM[:SS][Z|+HH:MM|-HH:MM]" (no
+ * zone: UTC) into UTC seconds. 0 or -1. */
+int fc_wx_parse_time(const char *s, int64_t *out);
+
+#endif

@@ -1,0 +1,263 @@
+/* Site state of the forecaster service: revisions, validation, weather
+ * columns, and the event-time schedule of day-ahead and intraday runs. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forecaster/fc_codec.h"
+#include "forecaster/fc_site.h"
+
+#define H 3600
+#define DAY 86400
+
+static fc_site *site;
+static fc_site_conf sc;
+
+static int64_t utc(int y, int m, int d, int h, int mi)
+{
+    return fc_days_from_civil(y, m, d) * DAY + h * H + mi * 60;
+}
+
+static fc_site *make(int64_t warmup, int64_t backfill)
+{
+    static const char *const hol[] = {"2020-12-25"};
+    fc_params p;
+    char err[128];
+    fc_params_default(&p, 900);
+    fc_site_conf_default(&sc, 900);
+    sc.warmup = warmup;
+    sc.backfill = backfill;
+    fc_site *s =
+        fc_site_new("s1", "Europe/Amsterdam", hol, 1, &p, &sc, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    return s;
+}
+
+static void teardown(void)
+{
+    fc_site_destroy(site);
+    site = NULL;
+}
+
+/* Weekly pattern in kW over [from, to). */
+static void fill(fc_site *s, int64_t from, int64_t to)
+{
+    char why[128];
+    for (int64_t t = from; t < to; t += 900) {
+        double kw = 100.0 + 50.0 * sin((double)(t % (7 * DAY)) / DAY);
+        ck_assert_int_eq(fc_site_put_load(s, t, t + 900, kw, 0, why, sizeof why),
+                         FC_PUT_STORED);
+    }
+}
+
+START_TEST(revisions_keep_the_highest)
+{
+    char why[128];
+    int64_t t = utc(2020, 11, 2, 10, 0);
+    site = make(0, 0);
+    ck_assert_int_eq(fc_site_put_load(site, t, t + 900, 10.0, 1, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_put_load(site, t, t + 900, 5.0, 0, why, sizeof why),
+                     FC_PUT_STALE);
+    ck_assert_double_eq(fc_series_at(fc_site_load(site), t), 10.0);
+    ck_assert_int_eq(fc_site_put_load(site, t, t + 900, 12.0, 2, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert_double_eq(fc_series_at(fc_site_load(site), t), 12.0);
+    ck_assert_int_eq(fc_site_put_load(site, t, t + 900, 13.0, 2, why, sizeof why),
+                     FC_PUT_STORED); /* a replay of the same revision */
+    ck_assert_int_eq(fc_site_clock(site), t + 900);
+}
+END_TEST
+
+static const struct {
+    int64_t start_off, len;
+    double kw;
+} bad_load[] = {
+    {0, 900, NAN}, {0, 900, INFINITY}, {0, 1800, 1.0}, {60, 900, 1.0}, {0, 0, 1.0},
+};
+
+START_TEST(bad_load_is_invalid)
+{
+    char why[128] = "";
+    int64_t t = utc(2020, 11, 2, 10, 0) + bad_load[_i].start_off;
+    site = make(0, 0);
+    ck_assert_int_eq(fc_site_put_load(site, t, t + bad_load[_i].len, bad_load[_i].kw, 0,
+                                      why, sizeof why),
+                     FC_PUT_INVALID);
+    ck_assert(why[0] != '\0');
+    ck_assert_int_eq(fc_site_clock(site), 0);
+}
+END_TEST
+
+START_TEST(hourly_weather_fills_quarter_hours)
+{
+    char why[128];
+    int64_t t = utc(2020, 11, 2, 10, 0);
+    site = make(0, 0);
+    ck_assert_int_eq(
+        fc_site_put_weather(site, "wind_speed_ms", t, 3600, 4.0, why, sizeof why),
+        FC_PUT_STORED);
+    ck_assert_int_eq(
+        fc_site_put_weather(site, "temperature", t, 3600, 7.5, why, sizeof why),
+        FC_PUT_STORED);
+    ck_assert_int_eq(
+        fc_site_put_weather(site, "temperature", t, 3600, NAN, why, sizeof why),
+        FC_PUT_INVALID);
+    const fc_weather *w = fc_site_weather(site);
+    ck_assert(w->has_temp);
+    ck_assert_str_eq(w->names[0], "temperature"); /* temperature stays column 0 */
+    for (int q = 0; q < 4; q++)
+        ck_assert_double_eq(fc_weather_temp(w, t + q * 900), 7.5);
+    ck_assert(isnan(fc_weather_temp(w, t + 3600)));
+    ck_assert_double_eq(fc_weather_at(w, 1, t + 2700), 4.0);
+}
+END_TEST
+
+/* Collects every due run; returns how many, kinds and times in order. */
+static int drain(fc_site *s, fc_kind *k, int64_t *at, int max)
+{
+    fc_forecast f;
+    int n = 0;
+    fc_forecast_init(&f);
+    while (n < max && fc_site_due(s, &k[n], &at[n], NULL)) {
+        ck_assert_int_eq(fc_site_issue(s, k[n], at[n], &f, NULL), 0);
+        ck_assert_int_eq(f.issue_time, at[n]);
+        ck_assert(f.n > 0);
+        n++;
+    }
+    fc_forecast_release(&f);
+    return n;
+}
+
+START_TEST(runs_follow_event_time)
+{
+    fc_kind k[64];
+    int64_t at[64];
+    int64_t t0 = utc(2020, 10, 1, 0, 0);
+    site = make(14 * DAY, 0);
+    fill(site, t0, t0 + 14 * DAY);               /* up to 2020-10-15 00:00 UTC */
+    ck_assert_int_eq(drain(site, k, at, 64), 1); /* intraday at the clock itself */
+    ck_assert_int_eq(k[0], FC_INTRADAY);
+    ck_assert_int_eq(at[0], t0 + 14 * DAY);
+    /* 06:00 Amsterdam (CEST) = 04:00 UTC: the day-ahead goes before that
+     * hour's intraday run. */
+    fill(site, t0 + 14 * DAY, t0 + 14 * DAY + 5 * H);
+    int n = drain(site, k, at, 64);
+    ck_assert_int_eq(n, 6);
+    ck_assert_int_eq(k[2], FC_INTRADAY);
+    ck_assert_int_eq(at[2], utc(2020, 10, 15, 3, 0));
+    ck_assert_int_eq(k[3], FC_DAY_AHEAD);
+    ck_assert_int_eq(at[3], utc(2020, 10, 15, 4, 0));
+    ck_assert_int_eq(k[4], FC_INTRADAY);
+    ck_assert_int_eq(at[4], utc(2020, 10, 15, 4, 0));
+    ck_assert_int_eq(at[5], utc(2020, 10, 15, 5, 0));
+    ck_assert_int_eq(drain(site, k, at, 64), 0); /* nothing twice */
+}
+END_TEST
+
+START_TEST(day_ahead_time_follows_the_site_clock)
+{
+    site = make(0, 0);
+    /* CET in winter: 06:00 local = 05:00 UTC; CEST in summer: 04:00 UTC. */
+    ck_assert_int_eq(
+        fc_site_issue_at_or_after(site, FC_DAY_AHEAD, utc(2020, 11, 2, 5, 1)),
+        utc(2020, 11, 3, 5, 0));
+    ck_assert_int_eq(
+        fc_site_issue_at_or_after(site, FC_DAY_AHEAD, utc(2020, 7, 1, 0, 0)),
+        utc(2020, 7, 1, 4, 0));
+    ck_assert_int_eq(
+        fc_site_issue_at_or_after(site, FC_INTRADAY, utc(2020, 7, 1, 0, 1)),
+        utc(2020, 7, 1, 1, 0));
+    /* The day-ahead before the autumn DST change covers 100 quarter-hours. */
+    int64_t end = fc_site_horizon_end(site, FC_DAY_AHEAD, utc(2020, 10, 24, 4, 0));
+    ck_assert_int_eq(end - utc(2020, 10, 24, 22, 0), 100 * 900);
+}
+END_TEST
+
+START_TEST(published_runs_are_not_repeated)
+{
+    fc_kind k[64];
+    int64_t at[64];
+    int64_t t0 = utc(2020, 10, 1, 0, 0);
+    site = make(7 * DAY, 0);
+    fc_site_published(site, FC_DAY_AHEAD, utc(2020, 10, 9, 4, 0));
+    fc_site_published(site, FC_INTRADAY, utc(2020, 10, 9, 6, 0));
+    fill(site, t0, utc(2020, 10, 9, 7, 0));
+    int n = drain(site, k, at, 64);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(k[0], FC_INTRADAY);
+    ck_assert_int_eq(at[0], utc(2020, 10, 9, 7, 0));
+}
+END_TEST
+
+START_TEST(backfill_skips_old_runs)
+{
+    fc_kind k[64];
+    int64_t at[64];
+    size_t skipped = 0;
+    int64_t t0 = utc(2020, 10, 1, 0, 0);
+    site = make(0, 6 * H);
+    fill(site, t0, t0 + 8 * DAY);
+    ck_assert(fc_site_due(site, &k[0], &at[0], &skipped));
+    ck_assert_uint_gt(skipped, 8 * 24 - 8);
+    ck_assert_int_ge(at[0], t0 + 8 * DAY - 6 * H);
+}
+END_TEST
+
+START_TEST(runs_wait_for_weather)
+{
+    fc_kind k;
+    int64_t at;
+    char why[128];
+    int64_t t0 = utc(2020, 10, 1, 0, 0);
+    site = make(7 * DAY, 0);
+    /* weather known only until the first run's horizon minus one slot */
+    for (int64_t t = t0; t < t0 + 8 * DAY - 900; t += 900)
+        fc_site_put_weather(site, "temperature", t, 900, 10.0, why, sizeof why);
+    fill(site, t0, t0 + 7 * DAY);
+    ck_assert(!fc_site_due(site, &k, &at, NULL));
+    fill(site, t0 + 7 * DAY, t0 + 7 * DAY + H); /* weather_wait (1 h) passed */
+    ck_assert(fc_site_due(site, &k, &at, NULL));
+    ck_assert_int_eq(at, t0 + 7 * DAY);
+}
+END_TEST
+
+START_TEST(quality_symbols)
+{
+    fc_forecast f;
+    fc_forecast_init(&f);
+    ck_assert_str_eq(fc_codec_quality(&f), "ok");
+    strcpy(f.quality, "gaps_filled=3");
+    ck_assert_str_eq(fc_codec_quality(&f), "history_gaps");
+    strcpy(f.quality, "gaps_filled=3;weather_missing");
+    ck_assert_str_eq(fc_codec_quality(&f), "missing_weather");
+    strcpy(f.fallback, "short_history");
+    ck_assert_str_eq(fc_codec_quality(&f), "short_history");
+    strcpy(f.fallback, "model_failed");
+    ck_assert_str_eq(fc_codec_quality(&f), "model_failed");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("forecaster_site");
+    TCase *tc = tcase_create("site");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, revisions_keep_the_highest);
+    tcase_add_loop_test(tc, bad_load_is_invalid, 0, sizeof bad_load / sizeof *bad_load);
+    tcase_add_test(tc, hourly_weather_fills_quarter_hours);
+    tcase_add_test(tc, runs_follow_event_time);
+    tcase_add_test(tc, day_ahead_time_follows_the_site_clock);
+    tcase_add_test(tc, published_runs_are_not_repeated);
+    tcase_add_test(tc, backfill_skips_old_runs);
+    tcase_add_test(tc, runs_wait_for_weather);
+    tcase_add_test(tc, quality_symbols);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

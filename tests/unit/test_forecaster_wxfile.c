@@ -1,0 +1,136 @@
+/* Weather file parsers: CSV and the Open-Meteo forecast API's JSON. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forecaster/fc_calendar.h"
+#include "forecaster/fc_wxfile.h"
+
+static int64_t utc(int y, int m, int d, int h, int mi)
+{
+    return fc_days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60;
+}
+
+static int parse(const char *text, fc_wxdata *d, char *err, size_t n)
+{
+    return fc_wxfile_parse(text, strlen(text), d, err, n);
+}
+
+START_TEST(csv_with_temperature_and_variables)
+{
+    const char *csv = "time,temp,shortwave_radiation_wm2,wind_speed_ms\r\n"
+                      "2020-11-01T00:00:00Z,8.5,0,3.2\r\n"
+                      "2020-11-01 00:15:00+00:00,8.25,,3.4\r\n"
+                      "2020-11-01T01:30+01:00,8.0,nan,3.6\r\n";
+    fc_wxdata d;
+    char err[256] = "";
+    fc_wxdata_init(&d);
+    ck_assert_msg(parse(csv, &d, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(d.slot_sec, 900);
+    ck_assert_uint_eq(d.n, 3);
+    ck_assert_uint_eq(d.nvar, 3);
+    ck_assert_str_eq(d.names[0], FC_WX_TEMP);
+    ck_assert_str_eq(d.names[2], "wind_speed_ms");
+    ck_assert_int_eq(d.t[2], utc(2020, 11, 1, 0, 30));
+    ck_assert_double_eq(d.v[1 * 3 + 0], 8.25);
+    ck_assert(isnan(d.v[1 * 3 + 1]));
+    ck_assert(isnan(d.v[2 * 3 + 1]));
+    ck_assert_double_eq(d.v[2 * 3 + 2], 3.6);
+    fc_wxdata_release(&d);
+}
+END_TEST
+
+START_TEST(open_meteo_json)
+{
+    const char *json =
+        "{\"latitude\":51.9,\"longitude\":5.3,\"utc_offset_seconds\":3600,"
+        "\"timezone\":\"Europe/Amsterdam\","
+        "\"hourly_units\":{\"time\":\"iso8601\",\"temperature_2m\":\"\xc2\xb0"
+        "C\","
+        "\"shortwave_radiation\":\"W/m\xc2\xb2\",\"relative_humidity_2m\":\"%\"},"
+        "\"hourly\":{\"time\":[\"2020-11-01T00:00\",\"2020-11-01T01:00\","
+        "\"2020-11-01T02:00\"],\"temperature_2m\":[9.1,null,8.7],"
+        "\"shortwave_radiation\":[0,0,0.5],\"relative_humidity_2m\":[90,91,92]}}";
+    fc_wxdata d;
+    char err[256] = "";
+    fc_wxdata_init(&d);
+    ck_assert_msg(parse(json, &d, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(d.slot_sec, 3600);
+    ck_assert_uint_eq(d.n, 3);
+    ck_assert_int_eq(d.t[0], utc(2020, 10, 31, 23, 0)); /* local +01:00 */
+    ck_assert_int_ge(fc_wxdata_find(&d, FC_WX_TEMP), 0);
+    int rad = fc_wxdata_find(&d, "shortwave_radiation_wm2");
+    int hum = fc_wxdata_find(&d, "relative_humidity_2m_pct");
+    int tmp = fc_wxdata_find(&d, FC_WX_TEMP);
+    ck_assert_int_ge(rad, 0);
+    ck_assert_int_ge(hum, 0);
+    ck_assert(isnan(d.v[1 * d.nvar + tmp]));
+    ck_assert_double_eq(d.v[2 * d.nvar + tmp], 8.7);
+    ck_assert_double_eq(d.v[2 * d.nvar + rad], 0.5);
+    ck_assert(d.has_pos);
+    ck_assert_double_eq(d.lat, 51.9);
+    fc_wxdata_release(&d);
+}
+END_TEST
+
+static const struct {
+    const char *text, *reason;
+} bad[] = {
+    {"", "empty"},
+    {"time,temp\n2020-11-01T00:00Z,abc\n", "not a number"},
+    {"time,temp\n2020-13-01T00:00Z,1\n", "bad timestamp"},
+    {"time,temp\n2020-11-01T00:00Z,1,2\n", "columns"},
+    {"time,temp\n2020-11-01T00:00Z,1\n2020-11-01T00:10Z,1\n", "slot length"},
+    {"time,temp\n2020-11-01T01:00Z,1\n2020-11-01T00:00Z,1\n", "slot length"},
+    {"time,temp\n2020-11-01T00:00Z,1\n2020-11-01T01:00Z,1\n2020-11-01T01:30Z,1\n",
+     "grid"},
+    {"time,temp\n", "no data"},
+    {"{\"hourly\":{\"time\":[\"2020-11-01T00:00\"],\"temperature_2m\":[1,2]}}",
+     "values"},
+    {"{\"hourly\":{\"time\":[\"x\"],\"temperature_2m\":[1]}}", "timestamp"},
+    {"{\"daily\":{}}", "hourly"},
+    {"{\"hourly\": [", "line"},
+    {"{\"hourly\":{\"time\":[\"2020-11-01T00:00\"],\"t\":[\"warm\"]}}", "not a number"},
+};
+
+START_TEST(bad_files_say_why)
+{
+    fc_wxdata d;
+    char err[256] = "";
+    fc_wxdata_init(&d);
+    ck_assert_int_eq(parse(bad[_i].text, &d, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, bad[_i].reason) != NULL, "case %d: '%s' lacks '%s'", _i,
+                  err, bad[_i].reason);
+    ck_assert_uint_eq(d.n, 0);
+    fc_wxdata_release(&d);
+}
+END_TEST
+
+START_TEST(time_formats)
+{
+    int64_t t;
+    ck_assert_int_eq(fc_wx_parse_time("2020-11-01T00:00", &t), 0);
+    ck_assert_int_eq(t, utc(2020, 11, 1, 0, 0));
+    ck_assert_int_eq(fc_wx_parse_time("2020-11-01 06:00:00-05:00", &t), 0);
+    ck_assert_int_eq(t, utc(2020, 11, 1, 11, 0));
+    ck_assert_int_eq(fc_wx_parse_time("2020-11-01T00:00:00Zjunk", &t), -1);
+    ck_assert_int_eq(fc_wx_parse_time("yesterday", &t), -1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("forecaster_wxfile");
+    TCase *tc = tcase_create("wxfile");
+    tcase_add_test(tc, csv_with_temperature_and_variables);
+    tcase_add_test(tc, open_meteo_json);
+    tcase_add_loop_test(tc, bad_files_say_why, 0, sizeof bad / sizeof *bad);
+    tcase_add_test(tc, time_formats);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
