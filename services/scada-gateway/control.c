@@ -15,7 +15,6 @@
 #include "log/log.h"
 
 #define TOPIC "energy.control.commands"
-#define SEEN_MAX 4096
 
 typedef struct eq_state {
     const plant_equipment_t *eq;
@@ -30,8 +29,7 @@ struct sg_control {
     bus_consumer_t *consumer;
     eq_state_t *eqs;
     size_t neqs;
-    char *seen[SEEN_MAX]; /* command ids executed, a ring */
-    size_t seen_next;
+    sg_state_t *state; /* command ids executed */
     obs_metrics_t *metrics;
 };
 
@@ -85,8 +83,8 @@ int sg_command_from_avro(avro_value_t *v, sg_command_t *cmd, const char **reason
     return 0;
 }
 
-sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, char *errstr,
-                             size_t errstr_size)
+sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, sg_state_t *state,
+                             char *errstr, size_t errstr_size)
 {
     const char *topics[] = {TOPIC};
     const plant_t *plant = svc_plant(svc);
@@ -95,6 +93,7 @@ sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, char *errstr,
         return NULL;
     c->svc = svc;
     c->conf = conf;
+    c->state = state;
     c->metrics = svc_metrics(svc);
     c->neqs = plant_equipment_count(plant);
     c->eqs = calloc(c->neqs + 1, sizeof *c->eqs);
@@ -118,21 +117,6 @@ static eq_state_t *find_eq(sg_control_t *c, const char *id)
         if (strcmp(c->eqs[i].eq->id, id) == 0)
             return &c->eqs[i];
     return NULL;
-}
-
-static bool seen(const sg_control_t *c, const char *id)
-{
-    for (size_t i = 0; id && i < SEEN_MAX; i++)
-        if (c->seen[i] && strcmp(c->seen[i], id) == 0)
-            return true;
-    return false;
-}
-
-static void remember(sg_control_t *c, const char *id)
-{
-    free(c->seen[c->seen_next]);
-    c->seen[c->seen_next] = strdup(id ? id : "");
-    c->seen_next = (c->seen_next + 1) % SEEN_MAX;
 }
 
 static bool override_locked(const sg_control_t *c, const char *eq_id)
@@ -231,7 +215,8 @@ static void handle(sg_control_t *c, bus_record_t *rec)
     }
     get_str(&rec->value, "approved_by", &approved_by);
     eq_state_t *es = find_eq(c, cmd.equipment_id);
-    sg_control_state_t st = {.duplicate = seen(c, cmd.command_id),
+    sg_control_state_t st = {.duplicate =
+                                 sg_state_command_seen(c->state, cmd.command_id),
                              .override_locked = override_locked(c, cmd.equipment_id),
                              .has_last_write = es && es->has_last_write,
                              .last_write_ms = es ? es->last_write_ms : 0};
@@ -245,7 +230,15 @@ static void handle(sg_control_t *c, bus_record_t *rec)
         count(c, sg_policy_name(r));
         return;
     }
-    remember(c, cmd.command_id);
+    /* Saved before the write: after a crash the command is a duplicate, so a
+     * plant write happens at most once per command id. */
+    if (sg_state_command_add(c->state, cmd.command_id, now, reason, sizeof reason) <
+        0) {
+        log_error("control", "command %s not written: %s", cmd.command_id, reason);
+        audit(c, &cmd, approved_by, AUDIT_FAILURE, reason, value);
+        count(c, "state_error");
+        return;
+    }
     es->has_last_write = true;
     es->last_write_ms = now;
     if (write_verify(c, es, value, reason, sizeof reason) < 0) {
@@ -278,8 +271,6 @@ void sg_control_destroy(sg_control_t *c)
     for (size_t i = 0; i < c->neqs; i++)
         if (c->eqs[i].mb)
             modbus_free(c->eqs[i].mb);
-    for (size_t i = 0; i < SEEN_MAX; i++)
-        free(c->seen[i]);
     free(c->eqs);
     free(c);
 }

@@ -14,13 +14,15 @@
 
 #include "scada-gateway/gw.h"
 #include "scada-gateway/policy.h"
+#include "scada-gateway/state.h"
 #include "svc/svc.h"
 
 typedef struct sg_control sg_control_t;
 
-/* Subscribes to energy.control.commands. Returns NULL with errstr. */
-sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, char *errstr,
-                             size_t errstr_size);
+/* Subscribes to energy.control.commands. Executed command ids are kept in
+ * state (borrowed), saved before each write. Returns NULL with errstr. */
+sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, sg_state_t *state,
+                             char *errstr, size_t errstr_size);
 /* Handles the commands that arrived within timeout_ms. Returns 0 or -1. */
 int sg_control_step(sg_control_t *c, int timeout_ms, char *errstr, size_t errstr_size);
 /* Closes the consumer and the Modbus connections. NULL is a no-op. */

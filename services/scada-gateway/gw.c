@@ -53,6 +53,35 @@ const cfg_option_t sg_conf_options[] = {
     OPT("override_dir", CFG_STRING, "var/scada-gateway/override", 0, 0, override_dir,
         "A file named after an equipment id in this directory is a manual-override "
         "lock."),
+    OPT("state_file", CFG_STRING, "var/scada-gateway/state.json", 0, 0, state_file,
+        "Counter offsets and executed command ids kept across restarts (replaced "
+        "atomically)."),
+    OPT("state_interval", CFG_DURATION_MS, "10s", 100, 3600000, state_interval_ms,
+        "Longest time between two saves of the state file; offset changes and "
+        "executed commands are saved at once."),
+    OPT("mqtt_host", CFG_STRING, "", 0, 0, mqtt_host,
+        "MQTT broker host for edge devices that push JSON; empty disables MQTT input."),
+    OPT("mqtt_port", CFG_INT, "1883", 1, 65535, mqtt_port, "MQTT broker port."),
+    OPT("mqtt_client_id", CFG_STRING, "scada-gateway", 0, 0, mqtt_client_id,
+        "MQTT client id (unique per gateway)."),
+    OPT("mqtt_username", CFG_STRING, NULL, 0, 0, mqtt_username,
+        "MQTT user name; unset means none."),
+    OPT("mqtt_password", CFG_SECRET, NULL, 0, 0, mqtt_password,
+        "MQTT password (\"file:/path\" reads it from a file)."),
+    OPT("mqtt_qos", CFG_INT, "1", 0, 2, mqtt_qos, "QoS of the subscriptions."),
+    OPT("mqtt_keepalive", CFG_DURATION_MS, "30s", 5000, 3600000, mqtt_keepalive_ms,
+        "MQTT keep-alive interval."),
+    OPT("mqtt_topics", CFG_STRING_MAP, NULL, 0, 0, mqtt_topics,
+        "Topic filter -> meter id, or $N for the filter's N-th level of the topic."),
+    OPT("mqtt_fields", CFG_STRING_MAP, NULL, 0, 0, mqtt_fields,
+        "Quantity -> JSON field[:unit] (a.b for nested fields); none: each quantity "
+        "from the field of its own name, canonical units."),
+    OPT("mqtt_meters", CFG_STRING_LIST, NULL, 0, 0, mqtt_meters,
+        "Meters fed over MQTT besides those named in mqtt_topics (not polled over "
+        "Modbus)."),
+    OPT("mqtt_ts_field", CFG_STRING, "ts", 0, 0, mqtt_ts_field,
+        "JSON field with the reading time (ms since the epoch or RFC 3339 UTC); "
+        "absent: the receive time."),
     CFG_END,
 };
 

@@ -29,6 +29,19 @@ typedef struct sg_conf {
     const char *control_group;
     int64_t control_min_interval_ms;
     const char *override_dir;
+    const char *state_file;
+    int64_t state_interval_ms;
+    const char *mqtt_host; /* "" disables MQTT input */
+    int64_t mqtt_port;
+    const char *mqtt_client_id;
+    const char *mqtt_username;
+    const char *mqtt_password;
+    int64_t mqtt_qos;
+    int64_t mqtt_keepalive_ms;
+    cfg_strmap_t mqtt_topics;
+    cfg_strmap_t mqtt_fields;
+    cfg_strlist_t mqtt_meters;
+    const char *mqtt_ts_field;
 } sg_conf_t;
 
 /* The "scada" section (docs/scada-gateway.md). Offsets into sg_conf_t. */

@@ -9,16 +9,21 @@
 #include "log/log.h"
 #include "scada-gateway/control.h"
 #include "scada-gateway/gw.h"
+#include "scada-gateway/mqtt_in.h"
 #include "scada-gateway/poller.h"
 #include "scada-gateway/publish.h"
+#include "scada-gateway/state.h"
 #include "svc/svc.h"
 
 typedef struct gateway {
     sg_conf_t conf;
     sg_queue_t queue;
     bool queue_ok;
+    sg_state_t *state;
     sg_publisher_t *pub;
     sg_poller_t *poller;
+    sg_mqtt_map_t *mqtt_map;
+    sg_mqtt_in_t *mqtt;
     sg_control_t *control;
 } gateway_t;
 
@@ -34,6 +39,20 @@ static int gw_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     return -1;
 }
 
+/* The MQTT topic and field map, checked against the plant model. */
+static int map_mqtt(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size)
+{
+    if (g->conf.mqtt_topics.n == 0) {
+        snprintf(errstr, errstr_size,
+                 "scada.mqtt_topics: empty while scada.mqtt_host is set");
+        return -1;
+    }
+    g->mqtt_map = sg_mqtt_map_new(svc_plant(svc), &g->conf.mqtt_topics,
+                                  &g->conf.mqtt_fields, &g->conf.mqtt_meters,
+                                  g->conf.mqtt_ts_field, errstr, errstr_size);
+    return g->mqtt_map ? 0 : -1;
+}
+
 static int gw_start(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size)
 {
     if (sg_queue_init(&g->queue) < 0) {
@@ -41,19 +60,30 @@ static int gw_start(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size)
         return -1;
     }
     g->queue_ok = true;
+    g->state = sg_state_load(g->conf.state_file, errstr, errstr_size);
+    if (!g->state)
+        return -1;
     g->pub = sg_publisher_new(svc_bus(svc), svc_producer(svc), &g->conf,
                               svc_metrics(svc), errstr, errstr_size);
     if (!g->pub)
         return -1;
     if (g->conf.control) {
-        g->control = sg_control_new(svc, &g->conf, errstr, errstr_size);
+        g->control = sg_control_new(svc, &g->conf, g->state, errstr, errstr_size);
         if (!g->control)
             return -1;
     }
-    g->poller = sg_poller_start(svc_plant(svc), &g->conf, &g->queue, svc_metrics(svc),
-                                errstr, errstr_size);
+    if (g->conf.mqtt_host[0] && map_mqtt(svc, g, errstr, errstr_size) < 0)
+        return -1;
+    g->poller = sg_poller_start(svc_plant(svc), &g->conf, g->mqtt_map, g->state,
+                                &g->queue, svc_metrics(svc), errstr, errstr_size);
     if (!g->poller)
         return -1;
+    if (g->mqtt_map) {
+        g->mqtt = sg_mqtt_in_start(&g->conf, g->mqtt_map, g->state, &g->queue,
+                                   svc_metrics(svc), errstr, errstr_size);
+        if (!g->mqtt)
+            return -1;
+    }
     log_info("main", "polling %zu device(s); spool holds %lld reading(s)",
              sg_poller_devices(g->poller), (long long)sg_publisher_pending(g->pub));
     return 0;
@@ -74,6 +104,9 @@ static int gw_step(svc_t *svc, void *ctx)
     }
     if (g->control && sg_control_step(g->control, 0, err, sizeof err) < 0)
         log_warn("control", "%s", err);
+    if (sg_state_flush(g->state, false, sg_now_ms(), g->conf.state_interval_ms, err,
+                       sizeof err) < 0)
+        log_error("main", "%s", err);
     return 0;
 }
 
@@ -84,6 +117,12 @@ static void gw_shutdown(svc_t *svc, void *ctx)
     char err[512];
     (void)svc;
     sg_poller_stop(g->poller);
+    sg_mqtt_in_stop(g->mqtt);
+    sg_mqtt_map_destroy(g->mqtt_map);
+    g->mqtt = NULL;
+    g->mqtt_map = NULL;
+    if (g->state && sg_state_flush(g->state, true, sg_now_ms(), 0, err, sizeof err) < 0)
+        log_error("main", "%s", err);
     if (g->queue_ok && g->pub) {
         size_t n = sg_queue_take(&g->queue, &r, 0);
         if (sg_publisher_step(g->pub, r, n, err, sizeof err) < 0)
@@ -92,6 +131,8 @@ static void gw_shutdown(svc_t *svc, void *ctx)
     }
     sg_control_destroy(g->control);
     sg_publisher_destroy(g->pub, 2000);
+    sg_state_destroy(g->state);
+    g->state = NULL;
     if (g->queue_ok)
         sg_queue_release(&g->queue);
     g->poller = NULL;

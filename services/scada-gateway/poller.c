@@ -20,6 +20,7 @@ typedef struct pmeter {
     sg_block_t blocks[SG_MAX_BLOCKS];
     int nblocks;
     sg_counter_t counter;
+    int state_slot; /* in the poller's state, -1 when none */
     double wrap_kwh;
     sg_stale_t stale;
     int64_t last_seq;
@@ -47,6 +48,7 @@ typedef struct worker {
 
 struct sg_poller {
     const sg_conf_t *conf;
+    sg_state_t *state;
     sg_queue_t *out;
     device_t *devices;
     size_t ndevices;
@@ -93,7 +95,8 @@ static void device_metrics(device_t *d, obs_metrics_t *mx)
 }
 
 /* Groups meters by device and plans their reads. */
-static int plan(sg_poller_t *p, const plant_t *plant, char *errstr, size_t n)
+static int plan(sg_poller_t *p, const plant_t *plant, const sg_mqtt_map_t *mqtt,
+                char *errstr, size_t n)
 {
     size_t nm = plant_meter_count(plant);
     p->devices = calloc(nm ? nm : 1, sizeof *p->devices);
@@ -101,6 +104,8 @@ static int plan(sg_poller_t *p, const plant_t *plant, char *errstr, size_t n)
         return -1;
     for (size_t i = 0; i < nm; i++) {
         const plant_meter_t *m = plant_meter_at(plant, i);
+        if (sg_mqtt_map_feeds(mqtt, m->id))
+            continue;
         device_t *d = find_or_add(p, m);
         pmeter_t *pm = realloc(d->meters, (d->nmeters + 1) * sizeof *pm);
         if (!pm)
@@ -109,6 +114,9 @@ static int plan(sg_poller_t *p, const plant_t *plant, char *errstr, size_t n)
         pm = &d->meters[d->nmeters++];
         memset(pm, 0, sizeof *pm);
         pm->m = m;
+        pm->state_slot = -1;
+        if (p->state)
+            pm->state_slot = sg_state_counter_slot(p->state, m->id, &pm->counter);
         pm->nblocks =
             sg_plan_blocks(m, (int)p->conf->block_gap, pm->blocks, SG_MAX_BLOCKS);
         if (pm->nblocks < 0) {
@@ -193,6 +201,9 @@ static int poll_meter(sg_poller_t *p, device_t *d, pmeter_t *pm, sg_reading_t *r
         ev = sg_counter_update(&pm->counter, r->v[PLANT_Q_ENERGY_KWH], pm->wrap_kwh,
                                &total);
         r->v[PLANT_Q_ENERGY_KWH] = total;
+        if (p->state)
+            sg_state_counter_set(p->state, pm->state_slot, &pm->counter,
+                                 ev == SG_CNT_ROLLOVER || ev == SG_CNT_REPLACED);
     }
     sg_quality_assess(pm->m, r, &pm->stale, hash, ev, now, p->conf->stale_after_ms);
     return 0;
@@ -300,6 +311,7 @@ static int start_workers(sg_poller_t *p, char *errstr, size_t n)
 }
 
 sg_poller_t *sg_poller_start(const plant_t *plant, const sg_conf_t *conf,
+                             const sg_mqtt_map_t *mqtt, sg_state_t *state,
                              sg_queue_t *out, obs_metrics_t *metrics, char *errstr,
                              size_t errstr_size)
 {
@@ -308,8 +320,9 @@ sg_poller_t *sg_poller_start(const plant_t *plant, const sg_conf_t *conf,
     if (!p)
         return NULL;
     p->conf = conf;
+    p->state = state;
     p->out = out;
-    if (plan(p, plant, errstr, errstr_size) < 0)
+    if (plan(p, plant, mqtt, errstr, errstr_size) < 0)
         goto err;
     p->missed = obs_counter(metrics, "ems_scada_missed_polls_total",
                             "Poll slots skipped because a poll came too late.", NULL);

@@ -15,13 +15,18 @@
 #include "obs/metrics.h"
 #include "plant/plant.h"
 #include "scada-gateway/gw.h"
+#include "scada-gateway/mqtt_map.h"
+#include "scada-gateway/state.h"
 
 typedef struct sg_poller sg_poller_t;
 
 /* Plans every meter of the plant (borrowed, must outlive the poller) and
- * starts the workers. Returns the poller, or NULL with errstr (a meter whose
- * registers need too many read requests). */
+ * starts the workers; meters fed over MQTT (mqtt, may be NULL) are not
+ * polled. Energy counters start from state (borrowed, may be NULL) and are
+ * stored back into it after every poll. Returns the poller, or NULL with
+ * errstr (a meter whose registers need too many read requests). */
 sg_poller_t *sg_poller_start(const plant_t *plant, const sg_conf_t *conf,
+                             const sg_mqtt_map_t *mqtt, sg_state_t *state,
                              sg_queue_t *out, obs_metrics_t *metrics, char *errstr,
                              size_t errstr_size);
 /* Stops and joins the workers, closes connections, frees. NULL is a no-op. */

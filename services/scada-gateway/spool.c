@@ -99,9 +99,7 @@ static int recover(sg_spool_t *s, char *errstr, size_t n)
     return 0;
 }
 
-/* mkdir -p: the spool may live under a directory not made yet. Returns 0
- * or -1 with errno set. */
-static int make_dirs(const char *dir)
+int sg_make_dirs(const char *dir)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
@@ -127,7 +125,7 @@ sg_spool_t *sg_spool_open(const char *dir, int64_t max_bytes, char *errstr,
         return NULL;
     s->fd = -1;
     s->max_bytes = max_bytes;
-    if (make_dirs(dir) < 0) {
+    if (sg_make_dirs(dir) < 0) {
         fail(errstr, errstr_size, "cannot create directory", dir);
         goto err;
     }

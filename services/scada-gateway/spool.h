@@ -55,6 +55,10 @@ int64_t sg_spool_unsent(const sg_spool_t *s);  /* records after the send cursor 
 int64_t sg_spool_bytes(const sg_spool_t *s);   /* unconfirmed bytes */
 int64_t sg_spool_dropped(const sg_spool_t *s); /* refused because full */
 
+/* mkdir -p (the spool and the state file may live under directories not
+ * made yet). Returns 0 or -1 with errno set. */
+int sg_make_dirs(const char *dir);
+
 /* CRC-32 (IEEE), exported for tests. */
 uint32_t sg_crc32(const void *data, size_t len);
 

@@ -200,6 +200,7 @@ static void start_gateway(void)
     snprintf(e[n++], 600, "EMS_PLANT_PATH=%s/plant.yaml", dir);
     snprintf(e[n++], 600, "EMS_HTTP_PORT=%d", free_port());
     snprintf(e[n++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
+    snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
     snprintf(e[n++], 600, "EMS_SCADA_RESPONSE_TIMEOUT=300ms");
     snprintf(e[n++], 600, "EMS_SCADA_BACKOFF_BASE=200ms");
     snprintf(e[n++], 600, "EMS_SCADA_BACKOFF_MAX=1s");

@@ -194,8 +194,8 @@ static double scrape(int http_port, const char *name)
 
 static void gateway_run(int n, double seconds)
 {
-    static char e[10][600];
-    char bin[512], *ev[11];
+    static char e[12][600];
+    char bin[512], *ev[13];
     int k = 0, http = free_port();
     const char *root = env_or("EMS_TEST_ROOT", ".");
     snprintf(bin, sizeof bin, "%s/scada-gateway", env_or("EMS_TEST_BIN", "build/bin"));
@@ -208,6 +208,7 @@ static void gateway_run(int n, double seconds)
     snprintf(e[k++], 600, "EMS_PLANT_PATH=%s/plant.yaml", dir);
     snprintf(e[k++], 600, "EMS_HTTP_PORT=%d", http);
     snprintf(e[k++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
+    snprintf(e[k++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
     snprintf(e[k++], 600, "EMS_SCADA_CONTROL=false");
     snprintf(e[k++], 600, "EMS_LOG_LEVEL=warn");
     for (int i = 0; i < k; i++)

@@ -5,12 +5,14 @@
  *
  *   meter-sim --plant tools/stack/plant.yaml [--port 15020] [--speed 1440]
  *             [--data FILE.csv] [--control FILE] [--values FILE]
- *             [--pidfile FILE] [--ready-file FILE]
+ *             [--served FILE] [--pidfile FILE] [--ready-file FILE]
  *
  * --speed is simulated seconds per wall-clock second (1440 = one day per
  * minute; 0 freezes time, so every value stays constant). --control names
  * a fault-control file, re-read when it changes or on SIGHUP. --values
- * dumps the served values after every update (for tests).
+ * dumps the served values after every update (for tests). --served appends
+ * one line per meter per read request answered: the log the store-and-forward
+ * test compares the published readings with.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,7 +49,7 @@ static void on_hup(int sig)
 }
 
 typedef struct opts {
-    const char *plant, *data, *control, *values, *pidfile, *ready, *listen;
+    const char *plant, *data, *control, *values, *served, *pidfile, *ready, *listen;
     int port;
     double speed;
 } opts_t;
@@ -61,6 +63,7 @@ typedef struct server {
     struct timespec control_mtime;
     off_t control_size;
     int64_t requests, faults_applied;
+    FILE *served; /* --served log, or NULL */
 } server_t;
 
 static int64_t wall_ms(void)
@@ -75,7 +78,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: meter-sim --plant FILE [--port N] [--listen ADDR] [--speed X]\n"
             "                 [--data CSV] [--control FILE] [--values FILE]\n"
-            "                 [--pidfile FILE] [--ready-file FILE]\n");
+            "                 [--served FILE] [--pidfile FILE] [--ready-file FILE]\n");
 }
 
 static int parse_args(int argc, char **argv, opts_t *o)
@@ -86,6 +89,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
                                        {"data", required_argument, NULL, 'd'},
                                        {"control", required_argument, NULL, 'c'},
                                        {"values", required_argument, NULL, 'v'},
+                                       {"served", required_argument, NULL, 'S'},
                                        {"pidfile", required_argument, NULL, 'i'},
                                        {"ready-file", required_argument, NULL, 'r'},
                                        {"listen", required_argument, NULL, 'l'},
@@ -115,6 +119,9 @@ static int parse_args(int argc, char **argv, opts_t *o)
             break;
         case 'v':
             o->values = optarg;
+            break;
+        case 'S':
+            o->served = optarg;
             break;
         case 'i':
             o->pidfile = optarg;
@@ -222,6 +229,8 @@ static void tick(server_t *sv, const opts_t *o)
     int64_t t = sv->sim0_ms + (int64_t)((double)(wall_ms() - sv->wall0_ms) * o->speed);
     check_control(sv, o->control);
     sim_update(&sv->sim, t);
+    if (sv->served)
+        fflush(sv->served);
     if (o->values) {
         char tmp[4096];
         FILE *f;
@@ -232,6 +241,20 @@ static void tick(server_t *sv, const opts_t *o)
                 rename(tmp, o->values);
         }
     }
+}
+
+/* Logs the meters a read request just answered covered (--served). The
+ * request is MBAP header (7 bytes), function, address, count. */
+static void log_served(server_t *sv, const uint8_t *q, int unit)
+{
+    int fn = q[7], address = (q[8] << 8) | q[9], count = (q[10] << 8) | q[11];
+    if (!sv->served || (fn != MODBUS_FC_READ_HOLDING_REGISTERS &&
+                        fn != MODBUS_FC_READ_INPUT_REGISTERS))
+        return;
+    sim_log_served(&sv->sim, unit,
+                   fn == MODBUS_FC_READ_HOLDING_REGISTERS ? PLANT_REG_HOLDING
+                                                          : PLANT_REG_INPUT,
+                   address, count, sv->served);
 }
 
 /* Answers one request of client i; closes it on error. */
@@ -264,8 +287,11 @@ static void serve(server_t *sv, int i)
                             .nb_input_registers = u->ninput,
                             .tab_registers = u->holding,
                             .tab_input_registers = u->input};
-    if (modbus_reply(sv->ctx, q, rc, &map) < 0)
+    if (modbus_reply(sv->ctx, q, rc, &map) < 0) {
         close_client(sv, i);
+        return;
+    }
+    log_served(sv, q, unit);
 }
 
 static void accept_client(server_t *sv)
@@ -332,6 +358,11 @@ static int start(server_t *sv, const opts_t *o, const plant_t *plant)
     }
     sv->fds[0].events = POLLIN;
     sv->nfds = 1;
+    if (o->served && !(sv->served = fopen(o->served, "a"))) {
+        fprintf(stderr, "meter-sim: cannot open '%s': %s\n", o->served,
+                strerror(errno));
+        return -1;
+    }
     sv->wall0_ms = wall_ms();
     sv->sim0_ms = t0;
     sv->control_size = -1;
@@ -376,6 +407,8 @@ int main(int argc, char **argv)
     if (sv.fds && sv.nfds > 0)
         close(sv.fds[0].fd);
     free(sv.fds);
+    if (sv.served)
+        fclose(sv.served);
     if (sv.ctx)
         modbus_free(sv.ctx);
     free((void *)sv.sim.load);

@@ -191,6 +191,48 @@ int sim_dump(const sim_t *s, FILE *out)
     return ferror(out) ? -1 : 0;
 }
 
+/* True when every register of m is of type t inside [address, address+count). */
+static bool meter_inside(const plant_meter_t *m, plant_regtype_t t, int address,
+                         int count)
+{
+    for (size_t k = 0; k < m->nregisters; k++) {
+        const plant_register_t *r = &m->registers[k];
+        if (r->reg_type != t || r->address < address ||
+            r->address + plant_dtype_words(r->dtype) > address + count)
+            return false;
+    }
+    return m->nregisters > 0;
+}
+
+static double served_value(const sim_unit_t *u, const plant_meter_t *m,
+                           plant_quantity_t q)
+{
+    const plant_register_t *r = plant_meter_register(m, q);
+    if (!r)
+        return NAN;
+    return plant_register_decode(r, r->reg_type == PLANT_REG_HOLDING
+                                        ? &u->holding[r->address]
+                                        : &u->input[r->address]);
+}
+
+int sim_log_served(const sim_t *s, int unit, plant_regtype_t t, int address, int count,
+                   FILE *out)
+{
+    int n = 0;
+    if (unit < 0 || unit >= SIM_UNITS)
+        return 0;
+    const sim_unit_t *u = &s->units[unit];
+    for (size_t i = 0; i < s->nmeters; i++) {
+        const plant_meter_t *m = s->meters[i].m;
+        if (m->device.unit_id != unit || !meter_inside(m, t, address, count))
+            continue;
+        fprintf(out, "%s %.17g %.17g\n", m->id, served_value(u, m, PLANT_Q_POWER_KW),
+                served_value(u, m, PLANT_Q_ENERGY_KWH));
+        n++;
+    }
+    return n;
+}
+
 static int parse_fault(const char *word, const char *arg, sim_unit_t *tmpl)
 {
     static const char *const names[] = {"ok", "silent", "exception", "freeze", "range"};

@@ -77,6 +77,14 @@ void sim_update(sim_t *s, int64_t t_ms);
  * back from the registers with the plant codec). Returns 0 or -1. */
 int sim_dump(const sim_t *s, FILE *out);
 
+/* Appends one line "meter_id power_kw energy_kwh" (values decoded from the
+ * words as served) for every meter of unit whose registers all lie inside the
+ * read request [address, address + count) of register type t; a meter with a
+ * register outside it is not logged (its reading needs another request).
+ * Returns the number of lines written. */
+int sim_log_served(const sim_t *s, int unit, plant_regtype_t t, int address, int count,
+                   FILE *out);
+
 /* Applies the fault-control text: lines "<unit|all> <ok|silent|exception
  * [code]|freeze|range>", '#' comments. Units not named return to ok. Sets
  * *drop when a line "drop" asks to close every client connection. Returns

@@ -1,0 +1,231 @@
+/*
+ * mqtt_in: MQTT input over libmosquitto (see mqtt_in.h).
+ */
+#include "scada-gateway/mqtt_in.h"
+
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "scada-gateway/norm.h"
+#include "scada-gateway/quality.h"
+
+typedef struct mmeter {
+    sg_counter_t counter;
+    int state_slot;
+    sg_stale_t stale;
+    int64_t last_seq;
+} mmeter_t;
+
+struct sg_mqtt_in {
+    const sg_conf_t *conf;
+    const sg_mqtt_map_t *map;
+    sg_state_t *state;
+    sg_queue_t *out;
+    struct mosquitto *mosq;
+    bool loop_started;
+    _Atomic bool is_connected; /* written by libmosquitto's thread */
+    mmeter_t *meters;          /* by sg_mqtt_map_index() */
+    obs_counter_t *messages, *rejected;
+    obs_gauge_t *connected;
+};
+
+static uint64_t values_hash(const sg_reading_t *r)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *p = (const unsigned char *)r->v;
+    for (size_t i = 0; i < sizeof r->v; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return (h ^ r->has) * 1099511628211ULL;
+}
+
+/* Counter folding, quality and seq, as for a polled reading. */
+static void normalise(sg_mqtt_in_t *in, const plant_meter_t *meter, sg_reading_t *r,
+                      int64_t now)
+{
+    mmeter_t *mm = &in->meters[sg_mqtt_map_index(in->map, meter)];
+    sg_counter_event_t ev = SG_CNT_OK;
+    if (r->has & (1u << PLANT_Q_ENERGY_KWH)) {
+        double total;
+        /* a pushed value has no integer span: every drop is a replacement */
+        ev = sg_counter_update(&mm->counter, r->v[PLANT_Q_ENERGY_KWH], 0, &total);
+        r->v[PLANT_Q_ENERGY_KWH] = total;
+        if (in->state)
+            sg_state_counter_set(in->state, mm->state_slot, &mm->counter,
+                                 ev == SG_CNT_REPLACED);
+    }
+    sg_quality_assess(meter, r, &mm->stale, values_hash(r), ev, now,
+                      in->conf->stale_after_ms);
+    r->seq = r->ts_ms > mm->last_seq ? r->ts_ms : mm->last_seq + 1;
+    mm->last_seq = r->seq;
+}
+
+static void reject(sg_mqtt_in_t *in, const char *topic, const char *reason)
+{
+    obs_counter_inc(in->rejected);
+    log_warn("mqtt", "message on '%s' rejected: %s", topic, reason);
+}
+
+/* libmosquitto's thread. */
+static void on_message(struct mosquitto *mosq, void *obj,
+                       const struct mosquitto_message *msg)
+{
+    sg_mqtt_in_t *in = obj;
+    char reason[256];
+    sg_reading_t r;
+    int64_t now = sg_now_ms();
+    (void)mosq;
+    obs_counter_inc(in->messages);
+    const plant_meter_t *meter =
+        sg_mqtt_map_meter(in->map, msg->topic, reason, sizeof reason);
+    if (!meter) {
+        reject(in, msg->topic, reason);
+        return;
+    }
+    if (sg_mqtt_map_payload(in->map, meter, msg->payload, (size_t)msg->payloadlen, now,
+                            &r, reason, sizeof reason) < 0) {
+        reject(in, msg->topic, reason);
+        return;
+    }
+    normalise(in, meter, &r, now);
+    sg_queue_push(in->out, &r, 1);
+}
+
+/* libmosquitto's thread: (re)subscribe on every connect. */
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    sg_mqtt_in_t *in = obj;
+    const char *const *filters;
+    size_t n = sg_mqtt_map_filters(in->map, &filters);
+    if (rc != 0) {
+        log_warn("mqtt", "connect to %s:%lld refused: %s", in->conf->mqtt_host,
+                 (long long)in->conf->mqtt_port, mosquitto_connack_string(rc));
+        return;
+    }
+    obs_gauge_set(in->connected, 1);
+    in->is_connected = true;
+    log_info("mqtt", "connected to %s:%lld; subscribing to %zu filter(s)",
+             in->conf->mqtt_host, (long long)in->conf->mqtt_port, n);
+    for (size_t i = 0; i < n; i++) {
+        int src = mosquitto_subscribe(mosq, NULL, filters[i], (int)in->conf->mqtt_qos);
+        if (src != MOSQ_ERR_SUCCESS)
+            log_error("mqtt", "cannot subscribe to '%s': %s", filters[i],
+                      mosquitto_strerror(src));
+    }
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    sg_mqtt_in_t *in = obj;
+    (void)mosq;
+    in->is_connected = false;
+    obs_gauge_set(in->connected, 0);
+    if (rc != 0)
+        log_warn("mqtt", "connection to %s:%lld lost; reconnecting",
+                 in->conf->mqtt_host, (long long)in->conf->mqtt_port);
+}
+
+static int make_meters(sg_mqtt_in_t *in)
+{
+    size_t n = sg_mqtt_map_count(in->map);
+    in->meters = calloc(n ? n : 1, sizeof *in->meters);
+    if (!in->meters)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        in->meters[i].state_slot = -1;
+    return 0;
+}
+
+/* Seeds the counters of the MQTT meters from the state file. */
+static void seed_counters(sg_mqtt_in_t *in)
+{
+    for (size_t k = 0; in->state && k < sg_mqtt_map_count(in->map); k++)
+        in->meters[k].state_slot = sg_state_counter_slot(
+            in->state, sg_mqtt_map_at(in->map, k)->id, &in->meters[k].counter);
+}
+
+static int connect_client(sg_mqtt_in_t *in, char *errstr, size_t n)
+{
+    const sg_conf_t *c = in->conf;
+    int rc;
+    in->mosq = mosquitto_new(c->mqtt_client_id, true, in);
+    if (!in->mosq) {
+        snprintf(errstr, n, "cannot create the MQTT client");
+        return -1;
+    }
+    mosquitto_connect_callback_set(in->mosq, on_connect);
+    mosquitto_disconnect_callback_set(in->mosq, on_disconnect);
+    mosquitto_message_callback_set(in->mosq, on_message);
+    mosquitto_reconnect_delay_set(in->mosq,
+                                  (unsigned)((c->backoff_base_ms + 999) / 1000),
+                                  (unsigned)((c->backoff_max_ms + 999) / 1000), true);
+    if (c->mqtt_username &&
+        mosquitto_username_pw_set(in->mosq, c->mqtt_username, c->mqtt_password)) {
+        snprintf(errstr, n, "cannot set the MQTT credentials");
+        return -1;
+    }
+    rc = mosquitto_connect_async(in->mosq, c->mqtt_host, (int)c->mqtt_port,
+                                 (int)(c->mqtt_keepalive_ms / 1000));
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
+        /* MOSQ_ERR_ERRNO (refused, unreachable) is retried by the loop */
+        goto err;
+    if (rc == MOSQ_ERR_ERRNO)
+        log_warn("mqtt", "broker %s:%lld not reachable yet; retrying", c->mqtt_host,
+                 (long long)c->mqtt_port);
+    rc = mosquitto_loop_start(in->mosq);
+    if (rc != MOSQ_ERR_SUCCESS)
+        goto err;
+    in->loop_started = true;
+    return 0;
+err:
+    snprintf(errstr, n, "scada.mqtt_host: cannot connect to %s:%lld: %s", c->mqtt_host,
+             (long long)c->mqtt_port, mosquitto_strerror(rc));
+    return -1;
+}
+
+sg_mqtt_in_t *sg_mqtt_in_start(const sg_conf_t *conf, const sg_mqtt_map_t *map,
+                               sg_state_t *state, sg_queue_t *out,
+                               obs_metrics_t *metrics, char *errstr, size_t errstr_size)
+{
+    sg_mqtt_in_t *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    mosquitto_lib_init();
+    *in = (sg_mqtt_in_t){.conf = conf, .map = map, .state = state, .out = out};
+    in->messages = obs_counter(metrics, "ems_scada_mqtt_messages_total",
+                               "MQTT messages received.", NULL);
+    in->rejected = obs_counter(
+        metrics, "ems_scada_mqtt_rejected_total",
+        "MQTT messages rejected (unmapped topic or payload; reason in the log).", NULL);
+    in->connected = obs_gauge(metrics, "ems_scada_mqtt_connected",
+                              "1 while connected to the MQTT broker.", NULL);
+    if (make_meters(in) < 0)
+        goto err;
+    seed_counters(in);
+    if (connect_client(in, errstr, errstr_size) < 0)
+        goto err;
+    return in;
+err:
+    sg_mqtt_in_stop(in);
+    return NULL;
+}
+
+void sg_mqtt_in_stop(sg_mqtt_in_t *in)
+{
+    if (!in)
+        return;
+    if (in->mosq) {
+        bool connected = in->is_connected;
+        mosquitto_disconnect(in->mosq);
+        /* Not connected, the thread may sleep in a reconnect delay of up to
+         * backoff_max: cancel it rather than wait. */
+        if (in->loop_started)
+            mosquitto_loop_stop(in->mosq, !connected);
+        mosquitto_destroy(in->mosq);
+    }
+    mosquitto_lib_cleanup();
+    free(in->meters);
+    free(in);
+}

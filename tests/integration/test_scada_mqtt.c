@@ -1,0 +1,490 @@
+/* Integration test of the scada-gateway's MQTT input against a real
+ * mosquitto broker started here on a free loopback port, with the test
+ * stack's broker and registry (EMS_TEST_BOOTSTRAP, EMS_TEST_REGISTRY).
+ *
+ * Two edge meters push JSON: edge-1 on a fixed topic, edge-2 through a
+ * topic level naming the meter. Their readings arrive on energy.telemetry
+ * in canonical units with the payload's time, in order; a counter going
+ * backwards is a replacement (the total continues, flagged substituted);
+ * power outside the meter's range is flagged out_of_range. Garbage (not
+ * JSON, a field that is no number, unmapped topics) is counted in
+ * ems_scada_mqtt_rejected_total with the reason in the log, and the
+ * readings sent after it still arrive. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <math.h>
+#include <mosquitto.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+
+#define NGOOD 20
+#define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+extern char **environ;
+
+static char dir[64], prefix[64];
+static int mqtt_port, http_port;
+static pid_t mosq_pid, gw_pid;
+
+static const char *env(const char *k)
+{
+    const char *v = getenv(k);
+    ck_assert_msg(v && *v, "%s is not set", k);
+    return v;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void path_in(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[128];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static pid_t spawn(char *const argv[], const char *log, char *const extra_env[])
+{
+    char logp[128];
+    path_in(logp, sizeof logp, log);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char *envp[300];
+        int k = 0;
+        for (char **e = environ; *e && k < 250; e++)
+            if (strncmp(*e, "EMS_", 4) != 0)
+                envp[k++] = *e;
+        for (int i = 0; extra_env && extra_env[i] && k < 299; i++)
+            envp[k++] = extra_env[i];
+        envp[k] = NULL;
+        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop(pid_t *pid)
+{
+    int st;
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    waitpid(*pid, &st, 0);
+    *pid = 0;
+}
+
+static void start_mosquitto(void)
+{
+    char conf[128], text[256];
+    snprintf(text, sizeof text,
+             "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n",
+             mqtt_port);
+    write_file("mosquitto.conf", text);
+    path_in(conf, sizeof conf, "mosquitto.conf");
+    const char *bin =
+        access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
+    char *argv[] = {(char *)bin, "-c", conf, NULL};
+    mosq_pid = spawn(argv, "mosquitto.log", NULL);
+}
+
+static void start_gateway(void)
+{
+    static char e[12][600];
+    char bin[512], conf[128], *ev[13];
+    int n = 0;
+    snprintf(bin, sizeof bin, "%s/scada-gateway", env("EMS_TEST_BIN"));
+    snprintf(e[n++], 600, "EMS_BUS_BOOTSTRAP=%s", env("EMS_TEST_BOOTSTRAP"));
+    snprintf(e[n++], 600, "EMS_BUS_REGISTRY_URL=%s", env("EMS_TEST_REGISTRY"));
+    snprintf(e[n++], 600, "EMS_BUS_SCHEMA_DIR=%s/schemas", env("EMS_TEST_ROOT"));
+    snprintf(e[n++], 600, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    snprintf(e[n++], 600, "EMS_PLANT_PATH=%s/plant.yaml", dir);
+    snprintf(e[n++], 600, "EMS_HTTP_PORT=%d", http_port);
+    snprintf(e[n++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
+    snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
+    snprintf(e[n++], 600, "EMS_SCADA_CONTROL=false");
+    snprintf(e[n++], 600, "EMS_SCADA_MQTT_PORT=%d", mqtt_port);
+    for (int i = 0; i < n; i++)
+        ev[i] = e[i];
+    ev[n] = NULL;
+    write_file("gateway.yaml", "scada:\n"
+                               "  mqtt_host: 127.0.0.1\n"
+                               "  backoff_base: 1s\n"
+                               "  backoff_max: 2s\n"
+                               "  mqtt_topics:\n"
+                               "    \"plant/line1/press\": edge-1\n"
+                               "    \"edge/+/data\": \"$2\"\n"
+                               "  mqtt_meters: [edge-2]\n"
+                               "  mqtt_fields:\n"
+                               "    power_kw: \"P:W\"\n"
+                               "    energy_kwh: \"meter.E:Wh\"\n"
+                               "    voltage_v: U\n");
+    path_in(conf, sizeof conf, "gateway.yaml");
+    char *argv[] = {bin, "--config", conf, NULL};
+    gw_pid = spawn(argv, "gateway.log", ev);
+}
+
+static void write_plant(void)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "sites:\n  - id: s1\n    timezone: Europe/Amsterdam\n    market: NL\n"
+             "    contracted_import_kw: 1000\nmeters:\n"
+             "  - id: edge-1\n    site: s1\n    kind: sub\n"
+             "    device: {host: 127.0.0.1, port: 1502, unit_id: 1}\n"
+             "    poll_period_ms: 1000\n    power_range_kw: [0, 500]\n"
+             "    registers:\n"
+             "      - {quantity: power_kw, type: holding, address: 0, "
+             "data_type: float32}\n"
+             "  - id: edge-2\n    site: s1\n    kind: sub\n"
+             "    device: {host: 127.0.0.1, port: 1502, unit_id: 2}\n"
+             "    poll_period_ms: 1000\n    power_range_kw: [0, 500]\n"
+             "    registers:\n"
+             "      - {quantity: power_kw, type: holding, address: 0, "
+             "data_type: float32}\n");
+    write_file("plant.yaml", text);
+}
+
+/* ---- /metrics and the gateway log ---- */
+
+static double metric(const char *name)
+{
+    char buf[65536], req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    size_t len = 0;
+    ssize_t k;
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)http_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        write(fd, req, strlen(req)) < 0) {
+        close(fd);
+        return -1;
+    }
+    while (len < sizeof buf - 1 && (k = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)k;
+    close(fd);
+    buf[len] = '\0';
+    size_t nl = strlen(name);
+    for (char *p = buf; (p = strstr(p, name)) != NULL; p += nl)
+        if ((p == buf || p[-1] == '\n') && p[nl] == ' ')
+            return atof(p + nl + 1);
+    return -1;
+}
+
+static bool log_has(const char *needle)
+{
+    char path[128], line[4096];
+    bool found = false;
+    path_in(path, sizeof path, "gateway.log");
+    FILE *f = fopen(path, "r");
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* ---- publishing ---- */
+
+static struct mosquitto *pub_open(void)
+{
+    struct mosquitto *m = mosquitto_new(NULL, true, NULL);
+    ck_assert_ptr_nonnull(m);
+    int rc = MOSQ_ERR_UNKNOWN;
+    for (int i = 0; i < 100 && rc != MOSQ_ERR_SUCCESS; i++) {
+        rc = mosquitto_connect(m, "127.0.0.1", mqtt_port, 30);
+        if (rc != MOSQ_ERR_SUCCESS)
+            sleep_ms(100);
+    }
+    ck_assert_msg(rc == MOSQ_ERR_SUCCESS, "mosquitto: %s", mosquitto_strerror(rc));
+    ck_assert_int_eq(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
+    return m;
+}
+
+static void pub_close(struct mosquitto *m)
+{
+    sleep_ms(300); /* let QoS 1 acknowledgements come back */
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, false);
+    mosquitto_destroy(m);
+}
+
+static void publish(struct mosquitto *m, const char *topic, const char *payload)
+{
+    ck_assert_int_eq(
+        mosquitto_publish(m, NULL, topic, (int)strlen(payload), payload, 1, false),
+        MOSQ_ERR_SUCCESS);
+}
+
+/* Reading k of a meter: power 100 + k kW (as W), energy 5000 + k kWh (as
+ * Wh), 230 V, at T0 + k s; meter 2 also under the replacement test below. */
+static void publish_good(struct mosquitto *m, const char *topic, int k)
+{
+    char p[256];
+    snprintf(p, sizeof p,
+             "{\"P\": %d, \"meter\": {\"E\": %lld}, \"U\": 230, \"ts\": %lld}",
+             (100 + k) * 1000, (5000LL + k) * 1000, T0 + k * 1000LL);
+    publish(m, topic, p);
+}
+
+/* ---- reading the telemetry ---- */
+
+typedef struct got {
+    int n[2];
+    int64_t ts[2][64];
+    double power[2][64], energy[2][64];
+    int quality[2][64];
+    int64_t last_seq[2];
+    int bad_seq;
+} got_t;
+
+static double opt_double(avro_value_t *v, const char *name)
+{
+    avro_value_t f, b;
+    int d = 0;
+    double x = NAN;
+    avro_value_get_by_name(v, name, &f, NULL);
+    avro_value_get_discriminant(&f, &d);
+    if (d == 1) {
+        avro_value_get_current_branch(&f, &b);
+        avro_value_get_double(&b, &x);
+    }
+    return x;
+}
+
+static void take(got_t *g, avro_value_t *v)
+{
+    avro_value_t f;
+    const char *id;
+    size_t len;
+    int64_t seq, ts;
+    int src, q;
+    avro_value_get_by_name(v, "meter_id", &f, NULL);
+    avro_value_get_string(&f, &id, &len);
+    int i = strcmp(id, "edge-1") == 0 ? 0 : strcmp(id, "edge-2") == 0 ? 1 : -1;
+    ck_assert_msg(i >= 0, "unexpected meter '%s'", id);
+    avro_value_get_by_name(v, "source", &f, NULL);
+    avro_value_get_enum(&f, &src);
+    ck_assert_int_eq(src, 1); /* mqtt */
+    avro_value_get_by_name(v, "seq", &f, NULL);
+    avro_value_get_long(&f, &seq);
+    avro_value_get_by_name(v, "ts", &f, NULL);
+    avro_value_get_long(&f, &ts);
+    avro_value_get_by_name(v, "quality", &f, NULL);
+    avro_value_get_enum(&f, &q);
+    if (seq <= g->last_seq[i])
+        g->bad_seq++;
+    g->last_seq[i] = seq;
+    if (ts < T0 || g->n[i] >= 64) /* a warm-up reading */
+        return;
+    int k = g->n[i]++;
+    g->ts[i][k] = ts;
+    g->power[i][k] = opt_double(v, "power_kw");
+    g->energy[i][k] = opt_double(v, "energy_kwh");
+    g->quality[i][k] = q;
+}
+
+typedef struct reader {
+    bus_t *bus;
+    bus_consumer_t *c;
+} reader_t;
+
+static void reader_open(reader_t *r)
+{
+    char err[512], schemas[512], group[64];
+    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
+    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
+                     .registry_url = env("EMS_TEST_REGISTRY"),
+                     .schema_dir = schemas,
+                     .topic_prefix = prefix,
+                     .client_id = "test-scada-mqtt"};
+    r->bus = bus_new(&bc, err, sizeof err);
+    ck_assert_msg(r->bus != NULL, "%s", err);
+    snprintf(group, sizeof group, "test-mqtt-%d", (int)getpid());
+    const char *topics[] = {"energy.telemetry"};
+    r->c = bus_consumer_new(r->bus, group, topics, 1, err, sizeof err);
+    ck_assert_msg(r->c != NULL, "%s", err);
+}
+
+static void reader_close(reader_t *r)
+{
+    bus_consumer_destroy(r->c);
+    bus_destroy(r->bus);
+}
+
+/* Polls for up to ms; returns the number of records taken. */
+static int read_some(reader_t *r, got_t *g, int ms)
+{
+    char err[512];
+    bus_record_t *batch;
+    int n = bus_consumer_poll(r->c, &batch, 500, ms, err, sizeof err);
+    ck_assert_msg(n >= 0, "%s", err);
+    for (int i = 0; i < n; i++)
+        take(g, &batch[i].value);
+    if (n > 0)
+        bus_consumer_ack(r->c, err, sizeof err);
+    return n;
+}
+
+/* ---- fixture ---- */
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ems-test-mqtt-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(prefix, sizeof prefix, "mqtt%d.", (int)getpid());
+    mqtt_port = free_port();
+    http_port = free_port();
+    mosquitto_lib_init();
+    write_plant();
+    start_mosquitto();
+    start_gateway();
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    stop(&gw_pid);
+    stop(&mosq_pid);
+    mosquitto_lib_cleanup();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (getenv("EMS_TEST_KEEP") == NULL && system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* Publishes warm-up readings (before T0) until one arrives: the gateway is
+ * subscribed and the telemetry topic exists. */
+static void warm_up(struct mosquitto *m, reader_t *r, got_t *g)
+{
+    char p[128];
+    for (int i = 0; i < 300; i++) {
+        snprintf(p, sizeof p, "{\"P\": 1000, \"ts\": %lld}", T0 - 100000 + i);
+        publish(m, "plant/line1/press", p);
+        if (read_some(r, g, 200) > 0)
+            return;
+    }
+    ck_abort_msg("no MQTT reading reached energy.telemetry");
+}
+
+START_TEST(mqtt_readings_normalised_and_garbage_rejected)
+{
+    static got_t g;
+    reader_t r;
+    memset(&g, 0, sizeof g);
+    reader_open(&r);
+    struct mosquitto *m = pub_open();
+    warm_up(m, &r, &g);
+    double rejected0 = metric("ems_scada_mqtt_rejected_total");
+    ck_assert_double_eq(rejected0, 0);
+
+    for (int k = 0; k < NGOOD; k++) {
+        publish_good(m, "plant/line1/press", k);
+        publish_good(m, "edge/edge-2/data", k);
+        if (k == 5) { /* garbage in between */
+            publish(m, "plant/line1/press", "\x01\x02 not json");
+            publish(m, "edge/edge-2/data", "{\"P\": \"many\"}");
+            publish(m, "edge/nobody/data", "{\"P\": 1}");
+            publish(m, "plant/line2/press", "{\"P\": 1}"); /* not subscribed */
+            publish(m, "plant/line1/press", "[1, 2, 3]");
+        }
+    }
+    /* edge-2 replaced: its counter starts again at 10 kWh; then a power
+     * outside its range */
+    publish(
+        m, "edge/edge-2/data",
+        "{\"P\": 50000, \"meter\": {\"E\": 10000}, \"ts\": \"2026-01-01T00:00:30Z\"}");
+    publish(
+        m, "edge/edge-2/data",
+        "{\"P\": 900000, \"meter\": {\"E\": 12000}, \"ts\": \"2026-01-01T00:00:31Z\"}");
+    pub_close(m);
+
+    time_t end = time(NULL) + 60;
+    while ((g.n[0] < NGOOD || g.n[1] < NGOOD + 2) && time(NULL) < end)
+        read_some(&r, &g, 200);
+    read_some(&r, &g, 1000); /* anything twice would show now */
+    reader_close(&r);
+
+    ck_assert_int_eq(g.n[0], NGOOD);
+    ck_assert_int_eq(g.n[1], NGOOD + 2);
+    ck_assert_int_eq(g.bad_seq, 0);
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < NGOOD; k++) {
+            ck_assert_int_eq(g.ts[i][k], T0 + k * 1000LL);
+            ck_assert_double_eq_tol(g.power[i][k], 100 + k, 1e-9);
+            ck_assert_double_eq_tol(g.energy[i][k], 5000 + k, 1e-9);
+            ck_assert_int_eq(g.quality[i][k], 0);
+        }
+    /* the replacement: flagged substituted, the total continues from
+     * 5019 kWh; the power out of range is flagged and kept */
+    ck_assert_int_eq(g.quality[1][NGOOD], 4);
+    ck_assert_double_eq_tol(g.energy[1][NGOOD], 5000 + NGOOD - 1, 1e-9);
+    ck_assert_int_eq(g.quality[1][NGOOD + 1], 3);
+    ck_assert_double_eq_tol(g.power[1][NGOOD + 1], 900, 1e-9);
+    ck_assert_double_eq_tol(g.energy[1][NGOOD + 1], 5000 + NGOOD - 1 + 2, 1e-9);
+
+    /* four rejected (the unsubscribed topic never reaches the gateway), with
+     * their reasons in the log, and the gateway still running */
+    ck_assert_double_eq(metric("ems_scada_mqtt_rejected_total"), 4);
+    ck_assert(log_has("rejected: payload is not JSON"));
+    ck_assert(log_has("field 'P' (power_kw) is not a number"));
+    ck_assert(log_has("no meter 'nobody' in the plant model"));
+    ck_assert(log_has("payload is not a JSON object"));
+    ck_assert_int_eq(waitpid(gw_pid, NULL, WNOHANG), 0);
+    ck_assert_double_eq(metric("ems_scada_mqtt_connected"), 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("scada_mqtt");
+    TCase *tc = tcase_create("mqtt");
+    tcase_set_timeout(tc, 200);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, mqtt_readings_normalised_and_garbage_rejected);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    /* One process: teardown stops and reaps the children whatever happens. */
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

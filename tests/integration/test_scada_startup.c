@@ -1,0 +1,271 @@
+/* Integration test of the scada-gateway binary's start-up validation: a
+ * plant model with overlapping registers (within a meter and between two
+ * meters of one unit), an unknown data type, a zero poll period or a
+ * missing device address, and a gateway config with an unknown key or an
+ * MQTT map naming no plant meter, stop start-up with a non-zero exit and
+ * one error line naming the file, the line and the reason.
+ *
+ * The gateway gets the test stack's endpoints (EMS_TEST_BOOTSTRAP,
+ * EMS_TEST_REGISTRY), so a refusal cannot come from a missing broker. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static char dir[64];
+
+/* The end of the gateway's log line once start-up succeeded. */
+#define STARTED " started\"}"
+
+static const char *env(const char *k)
+{
+    const char *v = getenv(k);
+    ck_assert_msg(v && *v, "%s is not set", k);
+    return v;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Line numbers below refer to this model (line 1 is "sites:"). */
+static const char base_plant[] =
+    "sites:\n"                                                /* 1 */
+    "  - id: s1\n"                                            /* 2 */
+    "    timezone: Europe/Amsterdam\n"                        /* 3 */
+    "    market: NL\n"                                        /* 4 */
+    "    contracted_import_kw: 1000\n"                        /* 5 */
+    "meters:\n"                                               /* 6 */
+    "  - id: m1\n"                                            /* 7 */
+    "    site: s1\n"                                          /* 8 */
+    "    kind: sub\n"                                         /* 9 */
+    "    device: {host: 127.0.0.1, port: 1502, unit_id: 1}\n" /* 10 */
+    "    poll_period_ms: 1000\n"                              /* 11 */
+    "    registers:\n"                                        /* 12 */
+    "      - {quantity: power_kw, type: holding, address: 0, data_type: float32}\n"
+    "      - {quantity: energy_kwh, type: holding, address: 2, data_type: float32}\n"
+    "  - id: m2\n"                                            /* 15 */
+    "    site: s1\n"                                          /* 16 */
+    "    kind: sub\n"                                         /* 17 */
+    "    device: {host: 127.0.0.1, port: 1502, unit_id: 1}\n" /* 18 */
+    "    poll_period_ms: 1000\n"                              /* 19 */
+    "    registers:\n"                                        /* 20 */
+    "      - {quantity: power_kw, type: holding, address: 10, data_type: float32}\n";
+
+static const struct {
+    const char *name;
+    const char *from, *to; /* one edit of the base model */
+    const char *config;    /* gateway config, or NULL */
+    int line;              /* expected line; 0: the config file's */
+    const char *why;
+} cases[] = {
+    {"overlap within a meter", "address: 2, data_type: float32",
+     "address: 1, data_type: float32", NULL, 14,
+     "register energy_kwh at 1 overlaps power_kw of meter m1 (line 13)"},
+    {"overlap between meters of one unit", "address: 10,", "address: 3,", NULL, 21,
+     "overlaps energy_kwh of meter m1 (line 14)"},
+    {"unknown data type", "address: 2, data_type: float32",
+     "address: 2, data_type: float24", NULL, 14, "data_type: unknown value 'float24'"},
+    {"zero poll period",
+     "    poll_period_ms: 1000\n    registers:\n"
+     "      - {quantity: power_kw, type: holding, address: 0",
+     "    poll_period_ms: 0\n    registers:\n"
+     "      - {quantity: power_kw, type: holding, address: 0",
+     NULL, 11, "poll_period_ms: value 0 out of range"},
+    {"missing device host",
+     "device: {host: 127.0.0.1, port: 1502, unit_id: 1}\n"
+     "    poll_period_ms: 1000\n    registers:\n"
+     "      - {quantity: power_kw, type: holding, address: 0",
+     "device: {port: 1502, unit_id: 1}\n    poll_period_ms: 1000\n    registers:\n"
+     "      - {quantity: power_kw, type: holding, address: 0",
+     NULL, 10, "missing required key 'host'"},
+    {"missing device",
+     "    device: {host: 127.0.0.1, port: 1502, unit_id: 1}\n"
+     "    poll_period_ms: 1000\n    registers:\n"
+     "      - {quantity: power_kw, type: holding, address: 10",
+     "    poll_period_ms: 1000\n    registers:\n"
+     "      - {quantity: power_kw, type: holding, address: 10",
+     NULL, 15, "missing required key 'device'"},
+    {"unknown scada key", NULL, NULL, "scada:\n  workers: 2\n  poll_sped: 3\n", 3,
+     "scada.poll_sped: unknown key"},
+    {"mqtt topic naming no meter", NULL, NULL,
+     "scada:\n  mqtt_host: 127.0.0.1\n  mqtt_topics:\n    \"edge/m9\": m9\n", -1,
+     "meter 'm9' is not in the plant model"},
+};
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The base model with one replacement. */
+static void write_plant(const char *path, const char *from, const char *to)
+{
+    char text[4096];
+    const char *at = from ? strstr(base_plant, from) : NULL;
+    if (!from) {
+        write_file(path, base_plant);
+        return;
+    }
+    ck_assert_msg(at != NULL, "edit '%s' not in the base model", from);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - base_plant), base_plant, to,
+             at + strlen(from));
+    write_file(path, text);
+}
+
+static void read_log(const char *logp, char *out, size_t size)
+{
+    FILE *f = fopen(logp, "r");
+    size_t len = f ? fread(out, 1, size - 1, f) : 0;
+    out[len] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs the gateway until it exits, or until its output shows until (then
+ * stops it). Returns its exit status, or -1 when it was stopped; its output
+ * is in out. */
+static int run_gateway(const char *plant, const char *conf, const char *until,
+                       char *out, size_t size)
+{
+    char bin[512], e[8][600], logp[128], *envp[300];
+    int n = 0, k = 0, st;
+    snprintf(bin, sizeof bin, "%s/scada-gateway", env("EMS_TEST_BIN"));
+    snprintf(logp, sizeof logp, "%s/gateway.log", dir);
+    snprintf(e[n++], 600, "EMS_BUS_BOOTSTRAP=%s", env("EMS_TEST_BOOTSTRAP"));
+    snprintf(e[n++], 600, "EMS_BUS_REGISTRY_URL=%s", env("EMS_TEST_REGISTRY"));
+    snprintf(e[n++], 600, "EMS_BUS_SCHEMA_DIR=%s/schemas", env("EMS_TEST_ROOT"));
+    snprintf(e[n++], 600, "EMS_BUS_TOPIC_PREFIX=startup%d.", (int)getpid());
+    snprintf(e[n++], 600, "EMS_HTTP_PORT=%d", free_port());
+    snprintf(e[n++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
+    snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
+    snprintf(e[n++], 600, "EMS_SCADA_CONTROL=false");
+    for (char **ev = environ; *ev && k < 250; ev++)
+        if (strncmp(*ev, "EMS_", 4) != 0)
+            envp[k++] = *ev;
+    for (int i = 0; i < n; i++)
+        envp[k++] = e[i];
+    envp[k] = NULL;
+    unlink(logp);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        char *argv[] = {bin,           "--plant",
+                        (char *)plant, conf ? "--config" : NULL,
+                        (char *)conf,  NULL};
+        execve(bin, argv, envp);
+        _exit(127);
+    }
+    int rc = -1;
+    for (int i = 0; i < 300; i++) { /* 30 s: far more than either needs */
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
+        }
+        read_log(logp, out, size);
+        if (until && strstr(out, until))
+            break;
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (rc < 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, &st, 0);
+    }
+    read_log(logp, out, size);
+    return rc;
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ems-test-startup-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+START_TEST(bad_input_stops_start_up_with_file_line_reason)
+{
+    char plant[128], conf[128], out[16384], where[300];
+    snprintf(plant, sizeof plant, "%s/plant.yaml", dir);
+    snprintf(conf, sizeof conf, "%s/gateway.yaml", dir);
+    write_plant(plant, cases[_i].from, cases[_i].to);
+    if (cases[_i].config)
+        write_file(conf, cases[_i].config);
+    int rc = run_gateway(plant, cases[_i].config ? conf : NULL, NULL, out, sizeof out);
+    ck_assert_msg(rc > 0 && rc < 128, "%s: exit %d (want a refusal), output:\n%s",
+                  cases[_i].name, rc, out);
+    ck_assert_msg(strstr(out, cases[_i].why) != NULL, "%s: no '%s' in:\n%s",
+                  cases[_i].name, cases[_i].why, out);
+    if (cases[_i].line > 0) {
+        snprintf(where, sizeof where, "%s:%d: ", cases[_i].config ? conf : plant,
+                 cases[_i].line);
+        ck_assert_msg(strstr(out, where) != NULL, "%s: no '%s' in:\n%s", cases[_i].name,
+                      where, out);
+    }
+    ck_assert_msg(strstr(out, "\"level\":\"error\"") != NULL, "%s: no error line",
+                  cases[_i].name);
+    ck_assert_msg(strstr(out, STARTED) == NULL, "%s: the gateway started",
+                  cases[_i].name);
+}
+END_TEST
+
+/* The same files without the defect: the gateway starts (and is stopped),
+ * so the refusals above come from the defects. */
+START_TEST(valid_input_starts)
+{
+    char plant[128], out[16384];
+    snprintf(plant, sizeof plant, "%s/plant.yaml", dir);
+    write_plant(plant, NULL, NULL);
+    int rc = run_gateway(plant, NULL, STARTED, out, sizeof out);
+    ck_assert_msg(rc == -1 && strstr(out, STARTED), "exit %d, not started:\n%s", rc,
+                  out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("scada_startup");
+    TCase *tc = tcase_create("startup");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, bad_input_stops_start_up_with_file_line_reason, 0,
+                        sizeof cases / sizeof cases[0]);
+    tcase_add_test(tc, valid_input_starts);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,238 @@
+/* Unit tests of the scada-gateway state file: counters and executed command
+ * ids survive a restart, saves are atomic and follow the flush policy, and a
+ * damaged file is refused with its path and the reason. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "scada-gateway/state.h"
+
+static char dir[256], path[300];
+static char errstr[512];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ems-state-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/sub/state.json", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static bool exists(const char *p)
+{
+    return access(p, F_OK) == 0;
+}
+
+static sg_state_t *load(void)
+{
+    sg_state_t *st = sg_state_load(path, errstr, sizeof errstr);
+    ck_assert_msg(st != NULL, "%s", errstr);
+    return st;
+}
+
+START_TEST(missing_file_is_empty_and_nothing_saved_until_changed)
+{
+    sg_state_t *st = load();
+    sg_counter_t c;
+    ck_assert_int_eq(sg_state_counter_slot(st, "m1", &c), 0);
+    ck_assert(!c.has_prev);
+    ck_assert(!sg_state_command_seen(st, "c1"));
+    ck_assert_int_eq(sg_state_flush(st, true, 1000, 0, errstr, sizeof errstr), 0);
+    ck_assert(!exists(path)); /* nothing changed: no write */
+    sg_state_destroy(st);
+}
+END_TEST
+
+/* A counter that rolled over keeps its total across a restart, and a
+ * rollover that happened while the gateway was down is still recognised. */
+START_TEST(counter_total_continues_after_restart)
+{
+    const double wrap = 65536 * 0.1; /* uint16 with scale 0.1 kWh */
+    sg_state_t *st = load();
+    sg_counter_t c;
+    double total;
+    int slot = sg_state_counter_slot(st, "m1", &c);
+    ck_assert_int_eq(sg_counter_update(&c, 6500, wrap, &total), SG_CNT_FIRST);
+    sg_state_counter_set(st, slot, &c, false);
+    ck_assert_int_eq(sg_counter_update(&c, 20, wrap, &total), SG_CNT_ROLLOVER);
+    ck_assert_double_eq_tol(total, 20 + wrap, 1e-9);
+    sg_state_counter_set(st, slot, &c, true);
+    ck_assert_int_eq(sg_state_flush(st, false, 5, 10000, errstr, sizeof errstr), 0);
+    ck_assert(exists(path)); /* urgent: saved before the interval */
+    sg_state_destroy(st);
+
+    st = load(); /* the restart */
+    sg_counter_t back;
+    ck_assert_int_eq(sg_state_counter_slot(st, "m1", &back), 0);
+    ck_assert(back.has_prev);
+    ck_assert_double_eq(back.prev_raw, 20);
+    ck_assert_double_eq_tol(back.offset, wrap, 1e-9);
+    sg_counter_t down = back;
+    ck_assert_int_eq(sg_counter_update(&back, 30, wrap, &total), SG_CNT_OK);
+    ck_assert_double_eq_tol(total, 30 + wrap, 1e-9);
+    /* had it gone round while the gateway was down, that is seen too */
+    ck_assert_int_eq(sg_counter_update(&down, 6000, wrap, &total), SG_CNT_OK);
+    ck_assert_int_eq(sg_counter_update(&down, 100, wrap, &total), SG_CNT_ROLLOVER);
+    ck_assert_double_eq_tol(total, 100 + 2 * wrap, 1e-9);
+    sg_state_destroy(st);
+}
+END_TEST
+
+START_TEST(executed_commands_survive_restart_and_are_bounded)
+{
+    char id[32];
+    sg_state_t *st = load();
+    ck_assert_int_eq(sg_state_command_add(st, "c-0", 0, errstr, sizeof errstr), 0);
+    sg_state_destroy(st);
+    st = load(); /* the restart */
+    ck_assert(sg_state_command_seen(st, "c-0"));
+    sg_state_destroy(st);
+    /* a full ring (built without a save per id, which would be slow here) */
+    st = sg_state_new(NULL);
+    for (int i = 0; i <= SG_STATE_COMMANDS; i++) {
+        snprintf(id, sizeof id, "c-%d", i);
+        ck_assert_int_eq(sg_state_command_add(st, id, i, errstr, sizeof errstr), 0);
+    }
+    ck_assert(!sg_state_command_seen(st, "c-0")); /* the oldest is forgotten */
+    char *text = sg_state_encode(st);
+    ck_assert_int_eq(sg_write_atomic(path, text, errstr, sizeof errstr), 0);
+    free(text);
+    sg_state_destroy(st);
+    st = load();
+    ck_assert(!sg_state_command_seen(st, "c-0"));
+    ck_assert(sg_state_command_seen(st, "c-1"));
+    snprintf(id, sizeof id, "c-%d", SG_STATE_COMMANDS);
+    ck_assert(sg_state_command_seen(st, id));
+    ck_assert(!sg_state_command_seen(st, "c-unknown"));
+    /* order kept: one more forgets c-1, not a newer one */
+    ck_assert_int_eq(sg_state_command_add(st, "c-new", 1, errstr, sizeof errstr), 0);
+    ck_assert(!sg_state_command_seen(st, "c-1"));
+    ck_assert(sg_state_command_seen(st, "c-2"));
+    sg_state_destroy(st);
+}
+END_TEST
+
+START_TEST(flush_policy_and_atomic_replace)
+{
+    char tmp[320];
+    sg_state_t *st = load();
+    sg_counter_t c = {.has_prev = true, .prev_raw = 10, .offset = 0};
+    int slot = sg_state_counter_slot(st, "m1", &(sg_counter_t){0});
+    sg_state_counter_set(st, slot, &c, false);
+    ck_assert_int_eq(sg_state_flush(st, false, 0, 10000, errstr, sizeof errstr), 0);
+    ck_assert(exists(path)); /* never saved before: the interval has passed */
+    c.prev_raw = 11;
+    sg_state_counter_set(st, slot, &c, false);
+    ck_assert_int_eq(sg_state_flush(st, false, 5000, 10000, errstr, sizeof errstr), 0);
+    sg_state_t *on_disk = load();
+    sg_counter_t d;
+    sg_state_counter_slot(on_disk, "m1", &d);
+    ck_assert_double_eq(d.prev_raw, 10); /* within the interval: not yet saved */
+    sg_state_destroy(on_disk);
+    ck_assert_int_eq(sg_state_flush(st, false, 10000, 10000, errstr, sizeof errstr), 0);
+    on_disk = load();
+    sg_state_counter_slot(on_disk, "m1", &d);
+    ck_assert_double_eq(d.prev_raw, 11);
+    sg_state_destroy(on_disk);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ck_assert(!exists(tmp));
+    sg_state_destroy(st);
+}
+END_TEST
+
+START_TEST(encode_decode_round_trip)
+{
+    sg_state_t *a = sg_state_new(NULL), *b = sg_state_new(NULL);
+    sg_counter_t c = {.has_prev = true, .prev_raw = 0.1 + 0.2, .offset = 4294967.296};
+    sg_counter_t z;
+    sg_state_counter_set(a, sg_state_counter_slot(a, "meter \"x\"", &z), &c, false);
+    sg_state_counter_slot(a, "never-read", &z); /* no value yet: not written */
+    sg_state_command_add(a, "c-1", 0, errstr, sizeof errstr);
+    char *text = sg_state_encode(a);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(sg_state_decode(b, text, errstr, sizeof errstr), 0);
+    sg_counter_t back;
+    ck_assert_int_eq(sg_state_counter_slot(b, "meter \"x\"", &back), 0);
+    ck_assert(back.has_prev);
+    ck_assert(back.prev_raw == c.prev_raw); /* exact: 17 digits */
+    ck_assert(back.offset == c.offset);
+    ck_assert_int_eq(sg_state_counter_slot(b, "never-read", &back), 1);
+    ck_assert(!back.has_prev);
+    ck_assert(sg_state_command_seen(b, "c-1"));
+    free(text);
+    sg_state_destroy(a);
+    sg_state_destroy(b);
+}
+END_TEST
+
+static const struct {
+    const char *text, *why;
+} bad_files[] = {
+    {"{\"version\":1,", "line 1"},
+    {"[]", "version 1"},
+    {"{\"version\":2,\"counters\":{}}", "version 1"},
+    {"{\"version\":1,\"counters\":[]}", "'counters' must be an object"},
+    {"{\"version\":1,\"counters\":{\"m1\":{\"prev_raw\":1}}}", "counter of 'm1'"},
+    {"{\"version\":1,\"counters\":{\"m1\":{\"prev_raw\":\"1\",\"offset\":0}}}",
+     "counter of 'm1'"},
+    {"{\"version\":1,\"commands\":[\"c1\",7]}", "command id 1"},
+    {"{\"version\":1,\"commands\":{}}", "'commands' an array"},
+};
+
+START_TEST(damaged_file_refused_with_path_and_reason)
+{
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s/sub", dir);
+    mkdir(tmp, 0755);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(bad_files[_i].text, f);
+    fclose(f);
+    errstr[0] = '\0';
+    ck_assert_ptr_null(sg_state_load(path, errstr, sizeof errstr));
+    ck_assert_msg(strstr(errstr, path) != NULL, "'%s' lacks the path", errstr);
+    ck_assert_msg(strstr(errstr, bad_files[_i].why) != NULL, "'%s' lacks '%s'", errstr,
+                  bad_files[_i].why);
+}
+END_TEST
+
+START_TEST(unwritable_directory_reported)
+{
+    sg_state_t *st = sg_state_new("/proc/ems-no-such-dir/state.json");
+    ck_assert_int_eq(sg_state_command_add(st, "c1", 0, errstr, sizeof errstr), -1);
+    ck_assert_msg(strstr(errstr, "/proc/ems-no-such-dir/state.json.tmp") != NULL, "%s",
+                  errstr);
+    ck_assert(sg_state_command_seen(st, "c1")); /* still refused as a duplicate */
+    sg_state_destroy(st);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("scada_state");
+    TCase *tc = tcase_create("state");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, missing_file_is_empty_and_nothing_saved_until_changed);
+    tcase_add_test(tc, counter_total_continues_after_restart);
+    tcase_add_test(tc, executed_commands_survive_restart_and_are_bounded);
+    tcase_add_test(tc, flush_policy_and_atomic_replace);
+    tcase_add_test(tc, encode_decode_round_trip);
+    tcase_add_loop_test(tc, damaged_file_refused_with_path_and_reason, 0,
+                        sizeof bad_files / sizeof bad_files[0]);
+    tcase_add_test(tc, unwritable_directory_reported);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
