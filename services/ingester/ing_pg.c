@@ -15,6 +15,10 @@
 
 struct ing_pg {
     db_t *db;
+    bool direct_ok; /* the last batch had no duplicate: try COPY directly */
+    int64_t fallbacks;
+    char *buf; /* COPY binary buffer */
+    size_t len, cap;
     int64_t months[MAX_MONTHS]; /* month numbers (y*12+m) with a partition */
     size_t nmonths;
 };
@@ -25,14 +29,23 @@ static const char *const quality_names[] = {"good", "stale", "comm_error",
 ing_pg_t *ing_pg_new(db_t *db)
 {
     ing_pg_t *p = calloc(1, sizeof *p);
-    if (p)
+    if (p) {
         p->db = db;
+        p->direct_ok = true;
+    }
     return p;
 }
 
 void ing_pg_destroy(ing_pg_t *p)
 {
+    if (p)
+        free(p->buf);
     free(p);
+}
+
+int64_t ing_pg_fallbacks(const ing_pg_t *p)
+{
+    return p->fallbacks;
 }
 
 void ing_pg_reset(ing_pg_t *p)
@@ -75,58 +88,171 @@ static int ensure_partitions(ing_pg_t *p, const ing_reading_t *rd, size_t n,
     return 0;
 }
 
-static const char *fmt_opt(char *buf, size_t size, unsigned present, unsigned bit,
-                           double v)
+/* ---- COPY binary encoding ---- */
+
+static int buf_reserve(ing_pg_t *p, size_t more)
 {
-    if (!(present & bit))
-        return NULL;
-    snprintf(buf, size, "%.17g", v);
-    return buf;
+    if (p->len + more <= p->cap)
+        return 0;
+    size_t cap = p->cap ? p->cap : 1 << 16;
+    while (cap < p->len + more)
+        cap *= 2;
+    char *b = realloc(p->buf, cap);
+    if (!b)
+        return -1;
+    p->buf = b, p->cap = cap;
+    return 0;
 }
 
-static int copy_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n, char *errstr,
-                         size_t errstr_size)
+static void put_u16(ing_pg_t *p, uint16_t v)
 {
-    static const char *const cols[] = {"n",         "meter_id",      "site_id",
-                                       "ts_ms",     "seq",           "source",
-                                       "power_kw",  "energy_kwh",    "voltage_v",
-                                       "current_a", "frequency_hz",  "power_factor",
-                                       "quality",   "quality_detail"};
-    db_copy_t *c = db_copy_begin(p->db, "stg_measurements", cols, 14, DB_COPY_TEXT,
-                                 errstr, errstr_size);
-    char b[14][40];
+    p->buf[p->len++] = (char)(v >> 8);
+    p->buf[p->len++] = (char)v;
+}
 
-    if (!c)
+static void put_u32(ing_pg_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--)
+        p->buf[p->len++] = (char)(v >> (8 * i));
+}
+
+static void put_u64(ing_pg_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--)
+        p->buf[p->len++] = (char)(v >> (8 * i));
+}
+
+static void put_text(ing_pg_t *p, const char *s)
+{
+    size_t n = strlen(s);
+    put_u32(p, (uint32_t)n);
+    memcpy(p->buf + p->len, s, n);
+    p->len += n;
+}
+
+static void put_opt_f8(ing_pg_t *p, unsigned present, unsigned bit, double v)
+{
+    uint64_t u;
+    if (!(present & bit)) {
+        put_u32(p, UINT32_MAX); /* -1: NULL */
+        return;
+    }
+    memcpy(&u, &v, sizeof u);
+    put_u32(p, 8);
+    put_u64(p, u);
+}
+
+/* Microseconds between the Unix and the PostgreSQL epoch (2000-01-01). */
+#define PG_EPOCH_US INT64_C(946684800000000)
+
+const char *const ing_pg_measurement_columns[ING_PG_NCOLS] = {
+    "meter_id",  "site_id",   "ts",           "seq",          "source",
+    "power_kw",  "energy_kwh", "voltage_v",   "current_a",    "frequency_hz",
+    "power_factor", "quality", "quality_detail"};
+
+int ing_pg_encode(ing_pg_t *p, const ing_reading_t *rd, size_t n, bool with_n,
+                  const char **out, size_t *len)
+{
+    static const char header[] = "PGCOPY\n\377\r\n"; /* + NUL, flags, ext */
+
+    p->len = 0;
+    if (buf_reserve(p, 19 + 2))
         return -1;
+    memcpy(p->buf, header, 11);
+    p->len = 11;
+    put_u32(p, 0);
+    put_u32(p, 0);
     for (size_t i = 0; i < n; i++) {
         const ing_reading_t *r = &rd[i];
-        const char *v[14];
-        snprintf(b[0], 40, "%zu", i);
-        snprintf(b[3], 40, "%" PRId64, r->ts_ms);
-        snprintf(b[4], 40, "%" PRId64, r->seq);
-        snprintf(b[5], 40, "%d", r->source);
-        v[0] = b[0], v[1] = r->meter_id, v[2] = r->site_id, v[3] = b[3], v[4] = b[4];
-        v[5] = b[5];
-        v[6] = fmt_opt(b[6], 40, r->present, ING_HAS_POWER, r->power_kw);
-        v[7] = fmt_opt(b[7], 40, r->present, ING_HAS_ENERGY, r->energy_kwh);
-        v[8] = fmt_opt(b[8], 40, r->present, ING_HAS_VOLTAGE, r->voltage_v);
-        v[9] = fmt_opt(b[9], 40, r->present, ING_HAS_CURRENT, r->current_a);
-        v[10] = fmt_opt(b[10], 40, r->present, ING_HAS_FREQUENCY, r->frequency_hz);
-        v[11] = fmt_opt(b[11], 40, r->present, ING_HAS_PF, r->power_factor);
-        v[12] = (unsigned)r->quality < 5 ? quality_names[r->quality] : "good";
-        v[13] = r->detail[0] ? r->detail : NULL;
-        if (db_copy_row(c, v, errstr, errstr_size)) {
-            db_copy_abort(c, "row failed");
+        const char *q = (unsigned)r->quality < 5 ? quality_names[r->quality] : "good";
+        if (buf_reserve(p, 2 + 8 + 13 * 4 + 2 * ING_ID_MAX + 5 * 8 + 6 * 8 + 16 +
+                               ING_DETAIL_MAX))
             return -1;
+        put_u16(p, ING_PG_NCOLS + (with_n ? 1 : 0));
+        if (with_n) {
+            put_u32(p, 4);
+            put_u32(p, (uint32_t)i);
         }
+        put_text(p, r->meter_id);
+        put_text(p, r->site_id);
+        put_u32(p, 8);
+        put_u64(p, (uint64_t)(r->ts_ms * 1000 - PG_EPOCH_US));
+        put_u32(p, 8);
+        put_u64(p, (uint64_t)r->seq);
+        put_u32(p, 2);
+        put_u16(p, (uint16_t)r->source);
+        put_opt_f8(p, r->present, ING_HAS_POWER, r->power_kw);
+        put_opt_f8(p, r->present, ING_HAS_ENERGY, r->energy_kwh);
+        put_opt_f8(p, r->present, ING_HAS_VOLTAGE, r->voltage_v);
+        put_opt_f8(p, r->present, ING_HAS_CURRENT, r->current_a);
+        put_opt_f8(p, r->present, ING_HAS_FREQUENCY, r->frequency_hz);
+        put_opt_f8(p, r->present, ING_HAS_PF, r->power_factor);
+        put_text(p, q);
+        if (r->detail[0])
+            put_text(p, r->detail);
+        else
+            put_u32(p, UINT32_MAX);
     }
-    return db_copy_end(c, NULL, errstr, errstr_size);
+    put_u16(p, UINT16_MAX); /* trailer: -1 */
+    *out = p->buf;
+    *len = p->len;
+    return 0;
 }
+
+/* Runs one COPY ... FROM STDIN (FORMAT binary) of the encoded buffer.
+ * 0, or -1 with errstr; *sqlstate gets the server's SQLSTATE ("" if none). */
+static int copy_binary(ing_pg_t *p, const char *sql, char *sqlstate, char *errstr,
+                       size_t errstr_size)
+{
+    PGconn *c = db_pg(p->db);
+    PGresult *res = PQexec(c, sql);
+    const size_t chunk = 1 << 18;
+    int rc = 0;
+
+    sqlstate[0] = 0;
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        snprintf(errstr, errstr_size, "%s: %s", db_endpoint(p->db),
+                 PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    for (size_t off = 0; off < p->len && rc == 0; off += chunk) {
+        size_t n = p->len - off < chunk ? p->len - off : chunk;
+        if (PQputCopyData(c, p->buf + off, (int)n) != 1)
+            rc = -1;
+    }
+    if (PQputCopyEnd(c, rc ? "client error" : NULL) != 1)
+        rc = -1;
+    while ((res = PQgetResult(c))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+            const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            snprintf(sqlstate, 6, "%s", st ? st : "");
+            snprintf(errstr, errstr_size, "%s: COPY: %s", db_endpoint(p->db),
+                     PQresultErrorMessage(res));
+            rc = -1;
+        } else if (rc && !errstr[0])
+            snprintf(errstr, errstr_size, "%s: COPY: %s", db_endpoint(p->db),
+                     PQerrorMessage(c));
+        PQclear(res);
+    }
+    return rc;
+}
+
+static const char COPY_DIRECT[] =
+    "COPY measurements (meter_id, site_id, ts, seq, source, power_kw, energy_kwh,"
+    " voltage_v, current_a, frequency_hz, power_factor, quality, quality_detail)"
+    " FROM STDIN (FORMAT binary)";
+
+static const char COPY_STAGING[] =
+    "COPY stg_measurements (n, meter_id, site_id, ts, seq, source, power_kw,"
+    " energy_kwh, voltage_v, current_a, frequency_hz, power_factor, quality,"
+    " quality_detail) FROM STDIN (FORMAT binary)";
 
 static const char STG_MEASUREMENTS[] =
     "SET LOCAL client_min_messages = warning;"
     "CREATE TEMP TABLE IF NOT EXISTS stg_measurements ("
-    " n integer, meter_id text, site_id text, ts_ms bigint, seq bigint,"
+    " n integer, meter_id text, site_id text, ts timestamptz, seq bigint,"
     " source smallint, power_kw float8, energy_kwh float8, voltage_v float8,"
     " current_a float8, frequency_hz float8, power_factor float8, quality text,"
     " quality_detail text) ON COMMIT DELETE ROWS";
@@ -135,19 +261,53 @@ static const char INSERT_MEASUREMENTS[] =
     "WITH ins AS (INSERT INTO measurements (meter_id, site_id, ts, seq, source,"
     " power_kw, energy_kwh, voltage_v, current_a, frequency_hz, power_factor, quality,"
     " quality_detail)"
-    " SELECT meter_id, site_id, to_timestamp(ts_ms / 1000.0), seq, source, power_kw,"
+    " SELECT meter_id, site_id, ts, seq, source, power_kw,"
     " energy_kwh, voltage_v, current_a, frequency_hz, power_factor, quality,"
     " quality_detail FROM stg_measurements ORDER BY n"
     " ON CONFLICT DO NOTHING RETURNING meter_id, ts)"
-    " SELECT DISTINCT ON (s.meter_id, s.ts_ms) s.n FROM stg_measurements s"
-    " JOIN ins ON ins.meter_id = s.meter_id AND ins.ts = to_timestamp(s.ts_ms / 1000.0)"
-    " ORDER BY s.meter_id, s.ts_ms, s.n";
+    " SELECT DISTINCT ON (s.meter_id, s.ts) s.n FROM stg_measurements s"
+    " JOIN ins ON ins.meter_id = s.meter_id AND ins.ts = s.ts"
+    " ORDER BY s.meter_id, s.ts, s.n";
+
+/* The staging path: COPY into the temp table, insert what is new, learn
+ * which readings that were. Inside the caller's transaction. */
+static int store_staged(ing_pg_t *p, const ing_reading_t *rd, size_t n,
+                        unsigned char *is_new, int64_t *inserted, char *errstr,
+                        size_t errstr_size)
+{
+    const char *buf;
+    size_t len;
+    char state[8];
+    PGresult *res;
+
+    if (db_exec(p->db, STG_MEASUREMENTS, errstr, errstr_size))
+        return -1;
+    if (ing_pg_encode(p, rd, n, true, &buf, &len)) {
+        snprintf(errstr, errstr_size, "out of memory encoding %zu readings", n);
+        return -1;
+    }
+    if (copy_binary(p, COPY_STAGING, state, errstr, errstr_size) ||
+        !(res = db_query(p->db, INSERT_MEASUREMENTS, 0, NULL, errstr, errstr_size)))
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        long k = strtol(PQgetvalue(res, i, 0), NULL, 10);
+        if (k >= 0 && (size_t)k < n && !is_new[k]) {
+            is_new[k] = 1;
+            (*inserted)++;
+        }
+    }
+    PQclear(res);
+    return 0;
+}
 
 int ing_pg_store_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n,
                           unsigned char *is_new, int64_t *inserted, char *errstr,
                           size_t errstr_size)
 {
-    PGresult *res = NULL;
+    const char *buf;
+    size_t len;
+    char state[8];
+    bool direct = p->direct_ok;
 
     memset(is_new, 0, n);
     *inserted = 0;
@@ -156,24 +316,37 @@ int ing_pg_store_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n,
     if (ensure_partitions(p, rd, n, errstr, errstr_size) ||
         db_begin(p->db, errstr, errstr_size))
         return -1;
-    if (db_exec(p->db, STG_MEASUREMENTS, errstr, errstr_size) ||
-        copy_readings(p, rd, n, errstr, errstr_size) ||
-        !(res = db_query(p->db, INSERT_MEASUREMENTS, 0, NULL, errstr, errstr_size)))
-        goto fail;
-    for (int i = 0; i < PQntuples(res); i++) {
-        long k = strtol(PQgetvalue(res, i, 0), NULL, 10);
-        if (k >= 0 && (size_t)k < n) {
-            is_new[k] = 1;
-            (*inserted)++;
+    if (direct) {
+        /* Optimistic: straight into measurements. A duplicate (replay,
+         * redelivery) fails the COPY with unique_violation; the savepoint
+         * takes it back and the staging path sorts out what is new. */
+        if (db_exec(p->db, "SAVEPOINT direct", errstr, errstr_size))
+            goto fail;
+        if (ing_pg_encode(p, rd, n, false, &buf, &len)) {
+            snprintf(errstr, errstr_size, "out of memory encoding %zu readings", n);
+            goto fail;
         }
+        if (copy_binary(p, COPY_DIRECT, state, errstr, errstr_size) == 0) {
+            memset(is_new, 1, n);
+            *inserted = (int64_t)n;
+        } else if (strcmp(state, "23505") == 0) {
+            if (db_exec(p->db, "ROLLBACK TO SAVEPOINT direct", errstr, errstr_size))
+                goto fail;
+            direct = false;
+            p->direct_ok = false;
+            p->fallbacks++;
+        } else
+            goto fail;
     }
-    PQclear(res);
+    if (!direct && store_staged(p, rd, n, is_new, inserted, errstr, errstr_size))
+        goto fail;
     if (db_commit(p->db, errstr, errstr_size))
-        goto fail_nores;
+        goto fail;
+    /* back to the direct path once a batch had no duplicate */
+    if (!p->direct_ok && *inserted == (int64_t)n)
+        p->direct_ok = true;
     return 0;
 fail:
-    PQclear(res);
-fail_nores:
     db_rollback(p->db, NULL, 0);
     memset(is_new, 0, n);
     *inserted = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ingester/ing_pg.h"
 #include "ingester/ing_rollup.h"
 #include "ingester/ing_validate.h"
 
@@ -99,6 +100,74 @@ static const struct {
     {"before 2000", 0, 0, 900000000000LL, "before"},
     {"negative power ok (export)", 1, -250, T0, NULL},
 };
+
+/* COPY binary: signature, one row of 13 (or 14 with the row index) fields,
+ * big-endian values, timestamps on the 2000 epoch, NULL as -1, trailer. */
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+START_TEST(test_copy_binary_encoding)
+{
+    ing_pg_t *p = ing_pg_new(NULL);
+    ing_reading_t r;
+    const char *out;
+    size_t len;
+    const unsigned char *u;
+    uint64_t ts = 0, bits;
+    double kw = 12.5;
+
+    memset(&r, 0, sizeof r);
+    strcpy(r.meter_id, "m1");
+    strcpy(r.site_id, "s");
+    r.ts_ms = 946684800000LL + 1500; /* 2000-01-01 00:00:01.5 UTC */
+    r.seq = 7;
+    r.present = ING_HAS_POWER;
+    r.power_kw = kw;
+    r.quality = ING_Q_STALE;
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(ing_pg_encode(p, &r, 1, false, &out, &len), 0);
+    ck_assert_int_eq(memcmp(out, "PGCOPY\n\377\r\n\0", 11), 0);
+    u = (const unsigned char *)out + 19;
+    ck_assert_int_eq(u[0] << 8 | u[1], ING_PG_NCOLS);
+    u += 2;
+    ck_assert_uint_eq(be32(u), 2); /* meter_id */
+    ck_assert_int_eq(memcmp(u + 4, "m1", 2), 0);
+    u += 6;
+    ck_assert_uint_eq(be32(u), 1); /* site_id */
+    u += 5;
+    ck_assert_uint_eq(be32(u), 8); /* ts: microseconds since 2000 */
+    for (int i = 0; i < 8; i++)
+        ts = ts << 8 | u[4 + i];
+    ck_assert_uint_eq(ts, 1500000);
+    u += 12 + 12 + 6; /* ts, seq, source */
+    ck_assert_uint_eq(be32(u), 8); /* power_kw */
+    bits = 0;
+    for (int i = 0; i < 8; i++)
+        bits = bits << 8 | u[4 + i];
+    memcpy(&kw, &bits, sizeof kw);
+    ck_assert_double_eq(kw, 12.5);
+    u += 12;
+    for (int i = 0; i < 5; i++, u += 4) /* energy .. power_factor: NULL */
+        ck_assert_uint_eq(be32(u), UINT32_MAX);
+    ck_assert_uint_eq(be32(u), 5); /* quality */
+    ck_assert_int_eq(memcmp(u + 4, "stale", 5), 0);
+    u += 9;
+    ck_assert_uint_eq(be32(u), UINT32_MAX); /* quality_detail */
+    u += 4;
+    ck_assert_int_eq(u[0], 0xff); /* trailer -1 */
+    ck_assert_int_eq(u[1], 0xff);
+    ck_assert_uint_eq((size_t)(u + 2 - (const unsigned char *)out), len);
+
+    ck_assert_int_eq(ing_pg_encode(p, &r, 1, true, &out, &len), 0);
+    u = (const unsigned char *)out + 19;
+    ck_assert_int_eq(u[0] << 8 | u[1], ING_PG_NCOLS + 1);
+    ck_assert_uint_eq(be32(u + 2), 4); /* row index first */
+    ck_assert_uint_eq(be32(u + 6), 0);
+    ing_pg_destroy(p);
+}
+END_TEST
 
 START_TEST(test_validate)
 {
@@ -452,6 +521,7 @@ static Suite *ingester_suite(void)
     TCase *tc = tcase_create("validate");
     tcase_add_loop_test(tc, test_validate, 0, sizeof val_cases / sizeof val_cases[0]);
     tcase_add_test(tc, test_null_quantities_are_not_checked);
+    tcase_add_test(tc, test_copy_binary_encoding);
     tcase_add_test(tc, test_counter_sequence);
     tcase_add_test(tc, test_unknown_and_wrong_site);
     suite_add_tcase(s, tc);

@@ -1,0 +1,584 @@
+/*
+ * bench-ingester: end-to-end telemetry throughput of the ingester binary
+ * (records produced to the broker, consumed, stored in PostgreSQL and their
+ * offsets committed) for 1,000 meters, beside a raw COPY of the same rows
+ * into the same table (measurements) in the same run, and the ingester's
+ * peak RSS (VmHWM).
+ *
+ *   bench-ingester [-m METERS] [-k READINGS_PER_METER] [-b BATCH_ROWS]
+ *
+ * Endpoints come from EMS_TEST_BOOTSTRAP, EMS_TEST_REGISTRY, EMS_TEST_PG,
+ * EMS_TEST_REDIS, EMS_TEST_ROOT and EMS_TEST_BIN (`make bench` sets them).
+ * Prints one line:
+ *   ingester_rps=... raw_copy_rps=... ratio=... readings=... rss_peak_mb=...
+ *
+ * Each run uses its own topic prefix, consumer group and meter ids, so it
+ * starts from empty topics and never collides with stored rows; its rows,
+ * rollups and gaps are deleted at the end.
+ *
+ * The raw half encodes the rows beforehand with the ingester's own encoder
+ * (COPY binary) and sends them with one COPY straight into measurements,
+ * committed: the floor any writer of that table pays. The ingester half
+ * starts the binary and lets it join its group and restore the sites on a
+ * warm-up minute (not timed). Then, chunk by chunk, it stops the ingester
+ * (SIGSTOP), produces CHUNK records (their rate is printed: produce_rps),
+ * lets it go (SIGCONT) and times until the group's committed offsets cover
+ * every record produced: consumed, decoded,
+ * validated, stored, rolled up, published and committed. The stored row count
+ * is checked at the end (a record the broker dropped would be missing).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "ingester/ing_pg.h"
+
+#define TOPIC "energy.telemetry"
+#define METERS_PER_SITE 10
+#define CHUNK 50000 /* records per produced chunk: fits the broker log */
+#define MIN_MS ((int64_t)60000)
+#define WAIT_S 300
+
+typedef struct opts {
+    int meters;
+    int per_meter;
+    const char *batch_rows;
+} opts_t;
+
+static char tag[48], prefix[64], group[80], http_port[16];
+static int64_t t0_ms;
+static pid_t child;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "bench-ingester: %s is not set (run it through make bench)\n",
+                name);
+        exit(1);
+    }
+    return v;
+}
+
+static int fail(const char *what, const char *why)
+{
+    fprintf(stderr, "bench-ingester: %s: %s\n", what, why);
+    return -1;
+}
+
+/* ---- the rows ---- */
+
+typedef struct reading {
+    int meter, k;
+    double kw, kwh;
+} reading_t;
+
+static double kw_of(int m, int k)
+{
+    return 80.0 + 40.0 * sin((double)k / 30.0 + m) + (double)(m % 7);
+}
+
+static void meter_name(char *buf, size_t size, const char *who, int m)
+{
+    snprintf(buf, size, "%s%s-m%04d", who, tag, m);
+}
+
+static void site_name(char *buf, size_t size, const char *who, int m)
+{
+    snprintf(buf, size, "%s%s-s%02d", who, tag, m / METERS_PER_SITE);
+}
+
+/* ---- raw COPY ---- */
+static PGconn *pg(void)
+{
+    PGconn *c = PQconnectdb(env("EMS_TEST_PG"));
+    if (PQstatus(c) != CONNECTION_OK) {
+        fail("postgres", PQerrorMessage(c));
+        exit(1);
+    }
+    return c;
+}
+
+static int pg_exec(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pg_exec(PGconn *c, const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    PGresult *r;
+    int ok;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        fail(sql, PQresultErrorMessage(r));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static int64_t pg_count(PGconn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int64_t pg_count(PGconn *c, const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    PGresult *r;
+    int64_t v = -1;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* The rows in COPY text format, as the ingester writes them. */
+/* The readings as the ingester holds them (who: "raw" or "ing" ids). */
+static void to_reading(const reading_t *r, const char *who, ing_reading_t *out)
+{
+    memset(out, 0, sizeof *out);
+    meter_name(out->meter_id, sizeof out->meter_id, who, r->meter);
+    site_name(out->site_id, sizeof out->site_id, who, r->meter);
+    out->ts_ms = t0_ms + (int64_t)r->k * MIN_MS;
+    out->seq = r->k;
+    out->source = 2;
+    out->present = ING_HAS_POWER | ING_HAS_ENERGY | ING_HAS_VOLTAGE | ING_HAS_CURRENT |
+                   ING_HAS_FREQUENCY | ING_HAS_PF;
+    out->power_kw = r->kw, out->energy_kwh = r->kwh, out->voltage_v = 400.0;
+    out->current_a = r->kw / 0.66, out->frequency_hz = 50.0, out->power_factor = 0.95;
+    out->quality = ING_Q_GOOD;
+}
+
+/* One COPY of every row into measurements, committed; readings/s. The rows
+ * are encoded beforehand with the ingester's own encoder (COPY binary). */
+static double raw_copy(const opts_t *o, const reading_t *rd, size_t n)
+{
+    PGconn *c = pg();
+    ing_pg_t *enc = ing_pg_new(NULL);
+    ing_reading_t *rows = calloc(n, sizeof *rows);
+    const char *buf = NULL;
+    size_t len = 0, chunk = 1 << 18;
+    double t, rps = -1;
+    PGresult *r;
+
+    if (!enc || !rows)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        to_reading(&rd[i], "raw", &rows[i]);
+    if (ing_pg_encode(enc, rows, n, false, &buf, &len))
+        goto out;
+    /* partitions exist before the clock starts, as for the ingester */
+    if (pg_exec(c,
+                "SELECT ems_ensure_partition(to_timestamp(%" PRId64 ")),"
+                " ems_ensure_partition(to_timestamp(%" PRId64 "))",
+                t0_ms / 1000, (t0_ms + (int64_t)o->per_meter * MIN_MS) / 1000))
+        goto out;
+    t = now_s();
+    if (pg_exec(c, "BEGIN"))
+        goto out;
+    r = PQexec(c, "COPY measurements (meter_id, site_id, ts, seq, source, power_kw,"
+                  " energy_kwh, voltage_v, current_a, frequency_hz, power_factor,"
+                  " quality, quality_detail) FROM STDIN (FORMAT binary)");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        fail("raw COPY", PQresultErrorMessage(r));
+        PQclear(r);
+        goto out;
+    }
+    PQclear(r);
+    for (size_t off = 0; off < len; off += chunk)
+        if (PQputCopyData(c, buf + off, (int)(len - off < chunk ? len - off : chunk)) !=
+            1)
+            break;
+    PQputCopyEnd(c, NULL);
+    r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fail("raw COPY", PQresultErrorMessage(r));
+        PQclear(r);
+        goto out;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    if (pg_exec(c, "COMMIT"))
+        goto out;
+    rps = (double)n / (now_s() - t);
+    if (pg_count(c, "SELECT count(*) FROM measurements WHERE meter_id LIKE 'raw%s-%%'",
+                 tag) != (int64_t)n) {
+        fail("raw COPY", "row count differs");
+        rps = -1;
+    }
+out:
+    ing_pg_destroy(enc);
+    free(rows);
+    PQfinish(c);
+    return rps;
+}
+
+/* ---- producing ---- */
+
+static bus_t *bench_bus(void)
+{
+    char schemas[1024], err[512];
+    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
+    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
+                     .registry_url = env("EMS_TEST_REGISTRY"),
+                     .schema_dir = schemas,
+                     .topic_prefix = prefix};
+    bus_t *b = bus_new(&bc, err, sizeof err);
+    if (!b)
+        fail("bus", err);
+    return b;
+}
+
+static void set_opt(avro_value_t *v, const char *name, double x)
+{
+    avro_value_t f, br;
+    avro_value_get_by_name(v, name, &f, NULL);
+    avro_value_set_branch(&f, 1, &br);
+    avro_value_set_double(&br, x);
+}
+
+static int produce(bus_producer_t *p, avro_value_t *v, const reading_t *r)
+{
+    ing_reading_t x;
+    char err[512];
+    avro_value_t f;
+
+    to_reading(r, "ing", &x);
+    avro_value_get_by_name(v, "site_id", &f, NULL);
+    avro_value_set_string(&f, x.site_id);
+    avro_value_get_by_name(v, "meter_id", &f, NULL);
+    avro_value_set_string(&f, x.meter_id);
+    avro_value_get_by_name(v, "ts", &f, NULL);
+    avro_value_set_long(&f, x.ts_ms);
+    avro_value_get_by_name(v, "seq", &f, NULL);
+    avro_value_set_long(&f, x.seq);
+    avro_value_get_by_name(v, "source", &f, NULL);
+    avro_value_set_enum(&f, x.source);
+    avro_value_get_by_name(v, "quality", &f, NULL);
+    avro_value_set_enum(&f, 0);
+    set_opt(v, "power_kw", x.power_kw);
+    set_opt(v, "energy_kwh", x.energy_kwh);
+    set_opt(v, "voltage_v", x.voltage_v);
+    set_opt(v, "current_a", x.current_a);
+    set_opt(v, "frequency_hz", x.frequency_hz);
+    set_opt(v, "power_factor", x.power_factor);
+    if (bus_produce(p, TOPIC, x.site_id, v, x.ts_ms, err, sizeof err))
+        return fail("produce", err);
+    return 0;
+}
+
+/* ---- committed offsets of the ingester's group ---- */
+
+typedef struct watch {
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *parts;
+    char topic[128];
+} watch_t;
+
+static int watch_open(watch_t *w)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt;
+
+    snprintf(w->topic, sizeof w->topic, "%s%s", prefix, TOPIC);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", env("EMS_TEST_BOOTSTRAP"), err,
+                          sizeof err) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "group.id", group, err, sizeof err) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err) !=
+            RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return fail("watch", err);
+    }
+    if (!(w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err)))
+        return fail("watch", err);
+    rkt = rd_kafka_topic_new(w->rk, w->topic, NULL);
+    if (rd_kafka_metadata(w->rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt != 1 || md->topics[0].partition_cnt < 1) {
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return fail("watch", "no metadata for the bench topic");
+    }
+    w->parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(w->parts, w->topic,
+                                          md->topics[0].partitions[i].id);
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return 0;
+}
+
+static void watch_close(watch_t *w)
+{
+    if (w->parts)
+        rd_kafka_topic_partition_list_destroy(w->parts);
+    if (w->rk)
+        rd_kafka_destroy(w->rk);
+}
+
+/* Records the group committed (sum of committed offsets: the topic is
+ * fresh, so offsets count records); -1 on error. */
+static int64_t watch_committed(watch_t *w)
+{
+    int64_t sum = 0;
+
+    if (rd_kafka_committed(w->rk, w->parts, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    for (int i = 0; i < w->parts->cnt; i++)
+        if (w->parts->elems[i].offset > 0)
+            sum += w->parts->elems[i].offset;
+    return sum;
+}
+
+/* ---- the ingester child ---- */
+
+static void start_ingester(const opts_t *o)
+{
+    child = fork();
+    if (child < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (child == 0) {
+        char bin[1024];
+        if (chdir(env("EMS_TEST_ROOT")) || !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
+        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
+        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
+        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
+        setenv("EMS_REDIS_TTL", "2m", 1);
+        setenv("EMS_INGESTER_GROUP_ID", group, 1);
+        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
+        setenv("EMS_HTTP_PORT", http_port, 1);
+        setenv("EMS_LOG_LEVEL", "warn", 1);
+        if (o->batch_rows)
+            setenv("EMS_INGESTER_BATCH_ROWS", o->batch_rows, 1);
+        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
+        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static long peak_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+static void stop_ingester(void)
+{
+    int st;
+    if (child > 0) {
+        kill(child, SIGCONT);
+        kill(child, SIGTERM);
+        waitpid(child, &st, 0);
+        child = 0;
+    }
+}
+
+/* Waits until the group committed `produced` records; 0 or -1. */
+static int drain(watch_t *w, int64_t produced, int timeout_s)
+{
+    double until = now_s() + timeout_s;
+    int64_t got;
+
+    while ((got = watch_committed(w)) < produced) {
+        int st;
+        if (now_s() > until)
+            return fail("ingester", "did not commit everything in time");
+        if (waitpid(child, &st, WNOHANG) == child) {
+            child = 0;
+            return fail("ingester", "exited");
+        }
+        sleep_ms(got < 0 ? 200 : 5);
+    }
+    return 0;
+}
+
+/* Warm-up, then the backlog produced while the ingester is stopped, then
+ * timed from SIGCONT to the last commit; readings/s, or -1. */
+static double ingest(const opts_t *o, const reading_t *rd, size_t n, long *rss_kb,
+                     double *produce_rps)
+{
+    bus_t *b = bench_bus();
+    char err[512] = "";
+    bus_producer_t *p = b ? bus_producer_new(b, err, sizeof err) : NULL;
+    watch_t w = {0};
+    avro_value_t v;
+    double t, rps = -1, t_prod = 0, t_ing = 0;
+    size_t i;
+
+    if (!p || bus_value_new(b, TOPIC, &v, err, sizeof err)) {
+        fail("producer", p ? err : "bus");
+        goto out_bus;
+    }
+    /* warm-up: the minute before the timed rows, so the group has joined
+     * and the sites are restored before the clock starts */
+    for (int m = 0; m < o->meters; m++) {
+        reading_t r0 = {.meter = m, .k = -1, .kw = kw_of(m, -1), .kwh = 1000.0 * m};
+        if (produce(p, &v, &r0))
+            goto out;
+    }
+    if (bus_producer_flush(p, 30000, err, sizeof err)) {
+        fail("flush", err);
+        goto out;
+    }
+    if (watch_open(&w))
+        goto out;
+    start_ingester(o);
+    if (drain(&w, o->meters, 120))
+        goto out;
+    /* the backlog in chunks, each produced while the ingester is stopped
+     * (SIGSTOP, so producing does not compete with it for the CPUs) and then
+     * drained: only the draining is timed */
+    for (i = 0; i < n;) {
+        size_t end = i + CHUNK < n ? i + CHUNK : n;
+        kill(child, SIGSTOP);
+        t = now_s();
+        for (; i < end; i++)
+            if (produce(p, &v, &rd[i]))
+                break;
+        if (i < end || bus_producer_flush(p, 60000, err, sizeof err)) {
+            fail("flush", err);
+            goto out;
+        }
+        t_prod += now_s() - t;
+        t = now_s();
+        kill(child, SIGCONT);
+        if (drain(&w, (int64_t)(o->meters + end), WAIT_S))
+            goto out;
+        t_ing += now_s() - t;
+    }
+    *produce_rps = (double)n / t_prod;
+    rps = (double)n / t_ing;
+    *rss_kb = peak_rss_kb(child);
+out:
+    avro_value_decref(&v);
+out_bus:
+    stop_ingester();
+    watch_close(&w);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+    return rps;
+}
+
+static void cleanup(void)
+{
+    PGconn *c = pg();
+    const char *tables[] = {"measurements", "rollup_15m", "rollup_1h", "rollup_1d",
+                            "rollup_1mo", "gaps"};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+        pg_exec(c, "DELETE FROM %s WHERE site_id LIKE 'raw%s-%%' OR site_id LIKE 'ing%s-%%'",
+                tables[i], tag, tag);
+    PQfinish(c);
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {.meters = 1000, .per_meter = 250, .batch_rows = NULL};
+    reading_t *rd;
+    size_t n;
+    double raw, ing, prod = 0;
+    long rss_kb = -1;
+    int64_t stored;
+    int opt;
+    PGconn *c;
+
+    while ((opt = getopt(argc, argv, "m:k:b:")) != -1) {
+        if (opt == 'm')
+            o.meters = atoi(optarg);
+        else if (opt == 'k')
+            o.per_meter = atoi(optarg);
+        else if (opt == 'b')
+            o.batch_rows = optarg;
+        else {
+            fprintf(stderr,
+                    "usage: bench-ingester [-m METERS] [-k READINGS_PER_METER] "
+                    "[-b BATCH_ROWS]\n");
+            return 2;
+        }
+    }
+    if (o.meters < 1 || o.per_meter < 1)
+        return 2;
+    snprintf(tag, sizeof tag, "b%dx%ld", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(prefix, sizeof prefix, "bench%s.", tag);
+    snprintf(group, sizeof group, "bench-ingester-%s", tag);
+    snprintf(http_port, sizeof http_port, "%d",
+             (getenv("EMS_TEST_HTTP_BASE") ? atoi(getenv("EMS_TEST_HTTP_BASE"))
+                                           : 28100) + 92);
+    /* two days back, on a 15-minute boundary: the rollups close as it goes */
+    t0_ms = ((int64_t)time(NULL) * 1000 - 2 * 86400000LL) / 900000 * 900000;
+
+    n = (size_t)o.meters * (size_t)o.per_meter;
+    if (!(rd = calloc(n, sizeof *rd)))
+        return 1;
+    for (int k = 0, i = 0; k < o.per_meter; k++) /* time order, as gateways send */
+        for (int m = 0; m < o.meters; m++, i++) {
+            rd[i].meter = m, rd[i].k = k, rd[i].kw = kw_of(m, k);
+            rd[i].kwh = (i >= o.meters ? rd[i - o.meters].kwh : 1000.0 * m) +
+                        rd[i].kw / 60.0;
+        }
+
+    raw = raw_copy(&o, rd, n);
+    ing = ingest(&o, rd, n, &rss_kb, &prod);
+    c = pg();
+    stored = pg_count(c, "SELECT count(*) FROM measurements WHERE meter_id LIKE 'ing%s-%%'",
+                      tag);
+    PQfinish(c);
+    cleanup();
+    free(rd);
+    if (stored != (int64_t)n + o.meters)
+        fprintf(stderr, "bench-ingester: %" PRId64 " rows stored, expected %zu\n", stored,
+                n + (size_t)o.meters);
+    printf("ingester_rps=%.0f raw_copy_rps=%.0f ratio=%.2f readings=%zu meters=%d "
+           "rss_peak_mb=%.1f produce_rps=%.0f (targets: ratio >= 0.7, >= 250000/s, "
+           "rss < 150 MB)\n",
+           ing, raw, raw > 0 && ing > 0 ? ing / raw : 0.0, n, o.meters,
+           (double)rss_kb / 1024.0, prod);
+    return raw > 0 && ing > 0 && stored == (int64_t)n + o.meters ? 0 : 1;
+}
