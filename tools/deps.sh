@@ -9,7 +9,7 @@ PKGS=(
   libulfius-dev libcurl4-gnutls-dev libjansson-dev libyaml-dev libssl-dev
   liblpsolve55-dev check libsubunit-dev
   postgresql postgresql-contrib redis-server redis-tools
-  libmodbus-dev libmosquitto-dev mosquitto libxgboost-dev coinor-cbc valgrind clang-format jq
+  zlib1g-dev libmodbus-dev libmosquitto-dev mosquitto libxgboost-dev coinor-cbc valgrind clang-format jq
 )
 
 missing=()

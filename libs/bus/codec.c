@@ -1,6 +1,7 @@
 /* bus/codec: Avro encode/decode around the wire format. See codec.h. */
 #include "bus/codec.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,64 +23,36 @@ struct bus_decoder_s {
 int bus_encoder_init(bus_encoder_t *e)
 {
     memset(e, 0, sizeof(*e));
-    e->buf = calloc(1, CODEC_MIN_CAP);
-    e->writer = avro_writer_memory(e->buf, CODEC_MIN_CAP);
-    if (!e->buf || !e->writer) {
-        bus_encoder_release(e);
+    e->out.p = malloc(CODEC_MIN_CAP);
+    if (!e->out.p)
         return -1;
-    }
-    e->cap = CODEC_MIN_CAP;
+    e->out.cap = CODEC_MIN_CAP;
     return 0;
 }
 
 void bus_encoder_release(bus_encoder_t *e)
 {
-    if (e->writer)
-        avro_writer_free(e->writer);
-    free(e->buf);
-    memset(e, 0, sizeof(*e));
-}
-
-/* Grows the buffer to hold need bytes. Returns 0 or -1. */
-static int encoder_reserve(bus_encoder_t *e, size_t need)
-{
-    size_t cap = e->cap;
-    char *p;
-
-    if (need <= cap)
-        return 0;
-    while (cap < need)
-        cap *= 2;
-    p = realloc(e->buf, cap);
-    if (!p)
-        return -1;
-    e->buf = p;
-    e->cap = cap;
-    return 0;
+    bus_bin_buf_release(&e->out);
 }
 
 int bus_encode(bus_encoder_t *e, int32_t id, avro_value_t *value, const void **out,
                size_t *out_len, char *errstr, size_t errstr_size)
 {
-    size_t size;
+    int rc;
 
-    if (avro_value_sizeof(value, &size) != 0) {
-        snprintf(errstr, errstr_size, "cannot size value: %s", avro_strerror());
+    if (e->out.cap < BUS_WIRE_HEADER_LEN) {
+        snprintf(errstr, errstr_size, "encoder not initialised");
         return -1;
     }
-    if (encoder_reserve(e, BUS_WIRE_HEADER_LEN + size) != 0) {
-        snprintf(errstr, errstr_size, "cannot allocate %zu bytes", size);
+    e->out.len = BUS_WIRE_HEADER_LEN;
+    if ((rc = bus_bin_write(&e->out, value)) != 0) {
+        snprintf(errstr, errstr_size, "cannot encode value: %s",
+                 rc == ENOMEM ? "out of memory" : "a field is unset or has no Avro type");
         return -1;
     }
-    avro_writer_memory_set_dest(e->writer, e->buf + BUS_WIRE_HEADER_LEN,
-                                (int64_t)size);
-    if (avro_value_write(e->writer, value) != 0) {
-        snprintf(errstr, errstr_size, "cannot encode value: %s", avro_strerror());
-        return -1;
-    }
-    bus_wire_header(id, (unsigned char *)e->buf);
-    *out = e->buf;
-    *out_len = BUS_WIRE_HEADER_LEN + size;
+    bus_wire_header(id, (unsigned char *)e->out.p);
+    *out = e->out.p;
+    *out_len = e->out.len;
     return 0;
 }
 
@@ -158,28 +131,31 @@ int bus_decoder_resolves(const bus_decoder_t *d)
 int bus_decode(bus_decoder_t *d, const void *body, size_t len, avro_value_t *dest,
                char *errstr, size_t errstr_size)
 {
+    const char *pos = body, *end = (const char *)body + len;
     char extra;
     int rc;
 
-    avro_reader_memory_set_source(d->reader, body, (int64_t)len);
     avro_value_reset(dest);
     if (d->defaults) {
         avro_value_reset(&d->resolved);
-        rc = avro_value_read(d->reader, &d->resolved);
+        rc = bus_bin_read(&pos, end, &d->resolved);
     } else if (d->resolver) {
+        avro_reader_memory_set_source(d->reader, body, (int64_t)len);
         avro_resolved_writer_set_dest(&d->resolved, dest);
         rc = avro_value_read(d->reader, &d->resolved);
         avro_resolved_writer_clear_dest(&d->resolved);
+        /* avro_reader_is_eof() only knows files: probe for one more byte */
+        pos = rc == 0 && avro_read(d->reader, &extra, 1) == 0 ? body : end;
     } else {
-        rc = avro_value_read(d->reader, dest);
+        rc = bus_bin_read(&pos, end, dest);
     }
     if (rc != 0) {
-        snprintf(errstr, errstr_size, "malformed Avro body (%zu bytes): %s", len,
-                 avro_strerror());
+        snprintf(errstr, errstr_size, "malformed Avro body (%zu bytes)%s%s", len,
+                 d->resolver && !d->defaults ? ": " : "",
+                 d->resolver && !d->defaults ? avro_strerror() : "");
         return -1;
     }
-    /* avro_reader_is_eof() only knows files: probe for one more byte. */
-    if (avro_read(d->reader, &extra, 1) == 0) {
+    if (pos != end) {
         snprintf(errstr, errstr_size, "trailing bytes after Avro body (%zu bytes)", len);
         return -1;
     }

@@ -12,13 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bus/avrobin.h"
+
+/* Reused across records: after the first few, encoding allocates nothing. */
 typedef struct bus_encoder {
-    avro_writer_t writer;
-    char *buf;
-    size_t cap;
+    bus_bin_buf_t out;
 } bus_encoder_t;
 
-/* Initialises an encoder (allocates its memory writer). Returns 0 or -1. */
+/* Initialises an encoder (allocates its buffer). Returns 0 or -1. */
 int bus_encoder_init(bus_encoder_t *e);
 /* Frees the encoder's contents. Safe on a zeroed or released encoder. */
 void bus_encoder_release(bus_encoder_t *e);

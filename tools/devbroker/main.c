@@ -3,9 +3,15 @@
  *
  * It serves librdkafka's built-in mock cluster (rdkafka_mock.h) over TCP on
  * loopback, creates the suite's topics with their partition counts at start
- * and runs until SIGTERM or SIGINT. Development only: the mock keeps every
- * record in memory and forgets everything at exit. Production runs Apache
- * Kafka.
+ * and runs until SIGTERM or SIGINT. Development only: the mock keeps records
+ * in memory and forgets everything at exit. Production runs Apache Kafka.
+ *
+ * Retention: librdkafka 2.0.2's mock keeps, per partition, at most 5 MiB of
+ * record batches (as the producer sent them, after compression) and at most
+ * 100,000 batches; each append beyond that deletes the oldest batches, with
+ * no error to anyone. The limits are fixed in rd_kafka_mock_partition_init()
+ * and no public mock call changes them, so a consumer must stay within
+ * 5 MiB of the log end on every partition (docs/adr/0002).
  *
  * Port selection: the mock binds each broker's listener to 127.0.0.1 port 0
  * (an ephemeral port). This executable defines bind(), which takes precedence
@@ -229,7 +235,10 @@ static void db_usage(FILE *out)
           " topics)\n"
           "  --prefix P      prepended to every topic name\n"
           "  --pidfile FILE  write the process id here\n"
-          "  --ready-file F  write the bootstrap servers here once listening\n",
+          "  --ready-file F  write the bootstrap servers here once listening\n"
+          "Each partition keeps only its newest 5 MiB of records (older ones\n"
+          "are dropped silently); topics not listed are created on first use\n"
+          "with 4 partitions.\n",
           out);
 }
 
@@ -423,8 +432,8 @@ int main(int argc, char **argv)
     marked = 1; /* from here on the marker files are ours to remove */
     if (db_write_markers(o, rd_kafka_mock_cluster_bootstraps(mc)) != 0)
         goto cleanup;
-    db_log("info", "listening on %s with %d topics",
-           rd_kafka_mock_cluster_bootstraps(mc), o->ntopics);
+    db_log("info", "listening on %s with %d topics; each partition keeps its "
+           "newest 5 MiB of records", rd_kafka_mock_cluster_bootstraps(mc), o->ntopics);
     while (!db_stop)
         nanosleep(&nap, NULL);
     db_log("info", "stopping");
