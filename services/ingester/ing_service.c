@@ -9,11 +9,13 @@
 #include <time.h>
 
 #include "db/db.h"
+#include "ingester/ing_archive.h"
 #include "ingester/ing_codec.h"
 #include "ingester/ing_migrate.h"
 #include "ingester/ing_pg.h"
 #include "ingester/ing_recover.h"
 #include "ingester/ing_redis.h"
+#include "ingester/ing_results.h"
 #include "ingester/ing_rollup.h"
 #include "ingester/ing_validate.h"
 #include "log/log.h"
@@ -144,6 +146,50 @@ const cfg_option_t ing_options[] = {
      .def = "true",
      .offset = OFF(redis_enabled),
      .desc = "Write latest values to Redis."},
+    {.section = "ingester",
+     .key = "results",
+     .type = CFG_BOOL,
+     .def = "true",
+     .offset = OFF(results_enabled),
+     .desc = "Store the result topics (forecast, prices, purchases, schedule, "
+             "recommendations, alerts, reports) in their tables."},
+    {.section = "ingester",
+     .key = "results_group_id",
+     .type = CFG_STRING,
+     .def = "",
+     .offset = OFF(results_group_id),
+     .desc = "Consumer group of the result topics; empty = <group_id>-results."},
+    {.section = "ingester",
+     .key = "results_batch",
+     .type = CFG_INT,
+     .def = "500",
+     .min = 1,
+     .max = 10000,
+     .offset = OFF(results_batch),
+     .desc = "Most result records per database transaction."},
+    {.section = "ingester",
+     .key = "retention_days",
+     .type = CFG_INT,
+     .def = "1095",
+     .min = 0,
+     .max = 36500,
+     .offset = OFF(retention_days),
+     .desc = "Measurement months that ended more than this many days ago are "
+             "archived and dropped (rollups are kept); 0 keeps everything."},
+    {.section = "ingester",
+     .key = "archive_dir",
+     .type = CFG_STRING,
+     .def = "var/archive",
+     .offset = OFF(archive_dir),
+     .desc = "Directory of the measurement archives (gzip CSV and .sha256)."},
+    {.section = "ingester",
+     .key = "retention_check",
+     .type = CFG_DURATION_MS,
+     .def = "1h",
+     .min = 1000,
+     .max = 7 * 86400000.0,
+     .offset = OFF(retention_check_ms),
+     .desc = "How often retention looks for partitions to archive."},
     CFG_END,
 };
 
@@ -162,12 +208,17 @@ struct ing_service {
     int *rec_of;        /* batch[i] came from recs[rec_of[i]] */
     bus_record_t *recs; /* the polled records, valid until the next poll */
     size_t n;
-    bool checked; /* stateful checks done for the held batch */
+    bool checked;          /* stateful checks done for the held batch */
+    bus_consumer_t *rcons; /* result topics */
+    bus_record_t *rrecs;   /* held result batch (until stored and acked) */
+    int rn;
+    ing_result_reject_t *rrej;
+    double next_retention; /* mono_s() of the next retention run */
     phase_t phase;
     int db_down;
     obs_counter_t *m_rows, *m_dup, *m_rejected, *m_closed, *m_corr, *m_late,
         *m_redis_err;
-    obs_counter_t *m_db_err;
+    obs_counter_t *m_db_err, *m_results, *m_archived;
     obs_gauge_t *m_gaps;
     obs_histogram_t *m_batch, *m_latency;
 };
@@ -245,12 +296,34 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
         obs_counter(m, "ems_ingester_redis_errors_total", "Failed Redis writes.", NULL);
     s->m_db_err = obs_counter(m, "ems_ingester_db_errors_total",
                               "Failed database transactions (retried).", NULL);
+    s->m_results = obs_counter(m, "ems_ingester_results_stored_total",
+                               "Result records stored (or already stored).", NULL);
+    s->m_archived =
+        obs_counter(m, "ems_ingester_partitions_archived_total",
+                    "Measurement partitions archived and dropped by retention.", NULL);
     s->m_gaps = obs_gauge(m, "ems_ingester_gaps_open", "Gaps currently ongoing.", NULL);
     s->m_batch = obs_histogram(m, "ems_ingester_batch_rows", "Records per batch.", NULL,
                                sizes, 7);
     s->m_latency =
         obs_histogram(m, "ems_ingester_batch_seconds",
                       "Time to store, publish and ack one batch.", NULL, secs, 8);
+}
+
+static int open_results(ing_service_t *s, char *errstr, size_t errstr_size)
+{
+    char group[256];
+
+    if (s->conf.results_group_id && *s->conf.results_group_id)
+        snprintf(group, sizeof group, "%s", s->conf.results_group_id);
+    else
+        snprintf(group, sizeof group, "%s-results", s->conf.group_id);
+    if (!(s->rrej = calloc((size_t)s->conf.results_batch, sizeof *s->rrej))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    s->rcons = bus_consumer_new(svc_bus(s->svc), group, ing_results_topics,
+                                ING_RESULTS_NTOPICS, errstr, errstr_size);
+    return s->rcons ? 0 : -1;
 }
 
 int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
@@ -298,6 +371,8 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     if (!(s->cons = bus_consumer_new(svc_bus(svc), s->conf.group_id, topics, 1, errstr,
                                      errstr_size)))
         goto fail;
+    if (s->conf.results_enabled && open_results(s, errstr, errstr_size))
+        goto fail;
     if (svc_add_check(svc, "postgres", db_ready, s->db, errstr, errstr_size) ||
         (s->redis &&
          svc_add_check(svc, "redis", ing_redis_check, s->redis, err, sizeof err)))
@@ -323,12 +398,13 @@ static void db_failed(ing_service_t *s, const char *what, const char *err)
     }
 }
 
-static void reject(ing_service_t *s, const bus_record_t *rec, const char *reason)
+static void reject(ing_service_t *s, bus_consumer_t *c, const bus_record_t *rec,
+                   const char *reason)
 {
     char err[256];
 
     obs_counter_inc(s->m_rejected);
-    if (bus_consumer_reject(s->cons, rec, reason, err, sizeof err))
+    if (bus_consumer_reject(c, rec, reason, err, sizeof err))
         log_error("ingester", "dead-lettering a record failed: %s", err);
     log_debug("ingester", "rejected %s[%d]@%lld: %s", rec->topic, rec->partition,
               (long long)rec->offset, reason);
@@ -348,7 +424,7 @@ static int take_record(ing_service_t *s, const bus_record_t *rec, int idx, int64
         s->rec_of[s->n++] = idx;
         return 0;
     }
-    reject(s, rec, reason);
+    reject(s, s->cons, rec, reason);
     return -1;
 }
 
@@ -361,7 +437,7 @@ static void check_batch(ing_service_t *s)
 
     for (size_t i = 0; i < s->n; i++) {
         if (ing_rollup_check(s->roll, &s->batch[i], reason, sizeof reason)) {
-            reject(s, &s->recs[s->rec_of[i]], reason);
+            reject(s, s->cons, &s->recs[s->rec_of[i]], reason);
             continue;
         }
         if (keep != i) {
@@ -548,12 +624,71 @@ static void ack_batch(ing_service_t *s)
     s->phase = PH_IDLE;
 }
 
+/* One batch of result records: polled without waiting, stored, then the
+ * refused ones dead-lettered and the batch acked. Held and retried while
+ * the database fails. */
+static int results_step(ing_service_t *s)
+{
+    char err[512];
+    int nrej = 0;
+
+    if (!s->rn) {
+        int got = bus_consumer_poll(s->rcons, &s->rrecs, (int)s->conf.results_batch, 0,
+                                    err, sizeof err);
+        if (got < 0) {
+            log_error("ingester", "consume results: %s", err);
+            return -1;
+        }
+        s->rn = got;
+    }
+    if (!s->rn)
+        return 0;
+    if (ing_results_store(s->db, s->rrecs, s->rn, s->rrej, &nrej, err, sizeof err)) {
+        db_failed(s, "storing results", err);
+        return 0;
+    }
+    for (int i = 0; i < nrej; i++)
+        reject(s, s->rcons, &s->rrecs[s->rrej[i].idx], s->rrej[i].reason);
+    obs_counter_add(s->m_results, (double)(s->rn - nrej));
+    if (bus_consumer_ack(s->rcons, err, sizeof err))
+        log_warn("ingester", "ack results: %s", err);
+    s->rn = 0;
+    return 0;
+}
+
+/* Archives and drops the partitions past the retention, when due. A
+ * failure is logged and retried at the next check. */
+static void retention_step(ing_service_t *s)
+{
+    char err[512];
+    int dropped = 0, rc;
+
+    if (!s->conf.retention_days || mono_s() < s->next_retention)
+        return;
+    s->next_retention = mono_s() + (double)s->conf.retention_check_ms / 1000.0;
+    rc = ing_retention_run(s->db, s->conf.retention_days, s->conf.archive_dir, now_ms(),
+                           &dropped, err, sizeof err);
+    if (dropped) {
+        ing_pg_reset(s->pg); /* its partition cache names dropped months */
+        obs_counter_add(s->m_archived, dropped);
+        log_info("retention",
+                 "%d measurement partition(s) archived to '%s' and dropped", dropped,
+                 s->conf.archive_dir);
+    }
+    if (rc)
+        log_error("retention", "%s (retrying at the next check)", err);
+}
+
 int ing_service_step(svc_t *svc, void *ctx)
 {
     ing_service_t *s = ctx;
     double t0 = mono_s();
     (void)svc;
 
+    if (s->phase == PH_IDLE)
+        retention_step(s);
+    if (s->phase == PH_IDLE && s->rcons && results_step(s))
+        return -1;
     if (s->phase == PH_IDLE && poll_batch(s))
         return -1;
     if (s->phase == PH_IDLE)
@@ -575,6 +710,9 @@ void ing_service_shutdown(svc_t *svc, void *ctx)
     (void)svc;
 
     bus_consumer_destroy(s->cons); /* unacked offsets stay uncommitted */
+    bus_consumer_destroy(s->rcons);
+    free(s->rrej);
+    s->rcons = NULL, s->rrej = NULL, s->rn = 0;
     ing_redis_destroy(s->redis);
     ing_rollup_destroy(s->roll);
     ing_pg_destroy(s->pg);

@@ -8,6 +8,13 @@
  * PostgreSQL the first time the site appears (ing_recover.h). While
  * PostgreSQL is away the batch is held and retried; /readyz reports the
  * database check as failed.
+ *
+ * A second consumer (its own group) stores the result topics in their
+ * tables (ing_results.h) between telemetry batches, with the same
+ * hold-and-retry on database errors and the ack after the commit.
+ *
+ * Retention (ing_archive.h) runs at start and then every
+ * ingester.retention_check, between batches.
  */
 #ifndef EMS_INGESTER_ING_SERVICE_H
 #define EMS_INGESTER_ING_SERVICE_H
@@ -30,6 +37,12 @@ typedef struct ing_conf {
     const char *redis_prefix;
     int64_t redis_ttl_ms;
     bool redis_enabled;
+    bool results_enabled;
+    const char *results_group_id;
+    int64_t results_batch;
+    int64_t retention_days;
+    const char *archive_dir;
+    int64_t retention_check_ms;
 } ing_conf_t;
 
 /* The option tables (sections ingester, db, redis); offsets into ing_conf_t. */

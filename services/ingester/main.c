@@ -3,7 +3,9 @@
  * energy.load, data gaps on energy.gaps (docs/ingester.md).
  */
 #include <stdlib.h>
+#include <string.h>
 
+#include "ingester/ing_archive.h"
 #include "ingester/ing_service.h"
 
 int main(int argc, char **argv)
@@ -11,6 +13,10 @@ int main(int argc, char **argv)
     ing_service_t *s = ing_service_new();
     int rc;
 
+    if (argc > 1 && strcmp(argv[1], "restore-archive") == 0) {
+        ing_service_free(s);
+        return ing_restore_command(argc, argv);
+    }
     if (!s)
         return 1;
     const svc_table_t tables[] = {{ing_options, ing_service_conf(s)}, {NULL, NULL}};

@@ -1,0 +1,232 @@
+/*
+ * Integration test of the latest values in Redis (test stack, EMS_TEST_*):
+ * after a batch, a meter's key holds its newest reading with the configured
+ * TTL set, and the site's power is the sum of its meters' latest power; an
+ * older reading stored later (new to the database) does not overwrite the
+ * newer value. The older reading is followed by a sentinel reading of
+ * another meter on the same key (same partition): once the sentinel is in
+ * Redis, the older reading was processed.
+ */
+#include <check.h>
+#include <hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+
+#define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
+#define MIN_MS 60000LL
+
+static char site[32], group[64], port[16], prefix[48], rprefix[64], m0[64], m1[64];
+static pid_t child;
+static redisContext *rc;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v,
+                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+                  name);
+    return v;
+}
+
+static void set_opt(avro_value_t *v, const char *name, int has, double x)
+{
+    avro_value_t f, br;
+    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
+    avro_value_set_branch(&f, has ? 1 : 0, &br);
+    if (has)
+        avro_value_set_double(&br, x);
+    else
+        avro_value_set_null(&br);
+}
+
+/* A reading of meter at minute k with power kw. */
+static void produce(bus_t *b, bus_producer_t *p, const char *meter, int k, double kw)
+{
+    avro_value_t v, f;
+    char err[512];
+    int64_t ts = DAY0 + k * MIN_MS;
+
+    ck_assert(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0);
+    avro_value_get_by_name(&v, "site_id", &f, NULL);
+    avro_value_set_string(&f, site);
+    avro_value_get_by_name(&v, "meter_id", &f, NULL);
+    avro_value_set_string(&f, meter);
+    avro_value_get_by_name(&v, "ts", &f, NULL);
+    avro_value_set_long(&f, ts);
+    avro_value_get_by_name(&v, "seq", &f, NULL);
+    avro_value_set_long(&f, k + 100);
+    avro_value_get_by_name(&v, "quality", &f, NULL);
+    avro_value_set_enum(&f, 0);
+    set_opt(&v, "power_kw", 1, kw);
+    set_opt(&v, "energy_kwh", 0, 0);
+    set_opt(&v, "voltage_v", 0, 0);
+    set_opt(&v, "current_a", 0, 0);
+    set_opt(&v, "frequency_hz", 0, 0);
+    set_opt(&v, "power_factor", 0, 0);
+    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
+                      0,
+                  "%s", err);
+    avro_value_decref(&v);
+}
+
+/* A field of the meter's latest hash ("" when missing). */
+static const char *latest(const char *meter, const char *fieldname)
+{
+    static char out[128];
+    redisReply *r = redisCommand(rc, "HGET %slatest:%s %s", rprefix, meter, fieldname);
+    ck_assert_ptr_nonnull(r);
+    snprintf(out, sizeof out, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    return out;
+}
+
+static long long redis_int(const char *fmt, const char *a, const char *b)
+{
+    redisReply *r = redisCommand(rc, fmt, a, b);
+    long long v;
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+static void wait_latest_ts(const char *meter, int64_t ts)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%lld", (long long)ts);
+    for (int i = 0; i < 600 && strcmp(latest(meter, "ts"), want) != 0; i++)
+        usleep(100000);
+    ck_assert_str_eq(latest(meter, "ts"), want);
+}
+
+static void start_ingester(void)
+{
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        char bin[1024];
+        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
+        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
+        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
+        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
+        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
+        setenv("EMS_REDIS_PREFIX", rprefix, 1);
+        setenv("EMS_REDIS_TTL", "10m", 1);
+        setenv("EMS_INGESTER_GROUP_ID", group, 1);
+        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
+        setenv("EMS_HTTP_PORT", port, 1);
+        setenv("EMS_LOG_LEVEL", "warn", 1);
+        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
+        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void stop_ingester(void)
+{
+    int st = 0;
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, &st, 0);
+        child = 0;
+    }
+}
+
+START_TEST(test_latest_values)
+{
+    char schemas[1024], err[512], host[64];
+    const char *addr = env("EMS_TEST_REDIS"), *colon = strrchr(addr, ':');
+    long long pttl;
+
+    snprintf(site, sizeof site, "rds%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "ingester-%s", site);
+    snprintf(prefix, sizeof prefix, "%s.", site);
+    snprintf(rprefix, sizeof rprefix, "ems:test:%s:", site);
+    snprintf(port, sizeof port, "%d", 28170 + (int)(getpid() % 9));
+    snprintf(m0, sizeof m0, "%s-m00", site);
+    snprintf(m1, sizeof m1, "%s-m01", site);
+    ck_assert_ptr_nonnull(colon);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+    rc = redisConnect(host, atoi(colon + 1));
+    ck_assert_msg(rc && !rc->err, "redis %s: %s", addr, rc ? rc->errstr : "");
+    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
+    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
+                     .registry_url = env("EMS_TEST_REGISTRY"),
+                     .schema_dir = schemas,
+                     .topic_prefix = prefix};
+    bus_t *b = bus_new(&bc, err, sizeof err);
+    ck_assert_msg(b != NULL, "%s", err);
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    start_ingester();
+
+    /* m00 minutes 0..4 (the newest is 104 kW), m01 minute 0 */
+    for (int k = 0; k < 5; k++)
+        produce(b, p, m0, k, 100.0 + k);
+    produce(b, p, m1, 0, 50.0);
+    ck_assert(bus_producer_flush(p, 30000, err, sizeof err) == 0);
+    wait_latest_ts(m0, DAY0 + 4 * MIN_MS);
+    wait_latest_ts(m1, DAY0);
+    ck_assert_str_eq(latest(m0, "power_kw"), "104");
+    ck_assert_str_eq(latest(m0, "site_id"), site);
+    ck_assert_str_eq(latest(m0, "quality"), "good");
+    pttl = redis_int("PTTL %slatest:%s", rprefix, m0);
+    ck_assert_msg(pttl > 0 && pttl <= 600000, "PTTL %lld", pttl);
+    pttl = redis_int("PTTL %ssite_power:%s", rprefix, site);
+    ck_assert_msg(pttl > 0 && pttl <= 600000, "PTTL %lld", pttl);
+    redisReply *r = redisCommand(rc, "GET %ssite_power:%s", rprefix, site);
+    ck_assert(r && r->type == REDIS_REPLY_STRING);
+    ck_assert_double_eq_tol(atof(r->str), 154.0, 1e-9);
+    freeReplyObject(r);
+
+    /* an older m00 reading (new to the database), then the sentinel */
+    produce(b, p, m0, -3, 999.0);
+    produce(b, p, m1, 5, 60.0);
+    ck_assert(bus_producer_flush(p, 30000, err, sizeof err) == 0);
+    wait_latest_ts(m1, DAY0 + 5 * MIN_MS);
+    ck_assert_str_eq(latest(m0, "power_kw"), "104");
+    {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)(DAY0 + 4 * MIN_MS));
+        ck_assert_str_eq(latest(m0, "ts"), want);
+    }
+    r = redisCommand(rc, "GET %ssite_power:%s", rprefix, site);
+    ck_assert(r && r->type == REDIS_REPLY_STRING);
+    ck_assert_double_eq_tol(atof(r->str), 164.0, 1e-9);
+    freeReplyObject(r);
+
+    stop_ingester();
+    bus_producer_destroy(p);
+    bus_destroy(b);
+    redisFree(rc);
+}
+END_TEST
+
+static void teardown(void)
+{
+    stop_ingester();
+}
+
+int main(void)
+{
+    Suite *s = suite_create("ingester-redis");
+    TCase *tc = tcase_create("redis");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_latest_values);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,291 @@
+/*
+ * Integration test of measurement retention (test stack, EMS_TEST_*). The
+ * ingester runs against its own schema of the test database (search_path
+ * in the conninfo), so dropping old months cannot touch other tests' data.
+ * Months of 2016 and 2020 are filled; with a 30-day retention the ingester
+ * archives each to a gzip CSV with a sha256sum file and drops it, keeps the
+ * current month and the rollups; `ingester restore-archive` verifies the
+ * checksum and loads an archive back (into another table and into
+ * measurements), a second restore adds nothing, and a corrupted archive is
+ * refused with nothing loaded.
+ */
+#include <check.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char schema[48], conninfo[1024], dir[256], group[64], port[16];
+static pid_t child;
+static PGconn *pg;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v,
+                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+                  name);
+    return v;
+}
+
+static void exec_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void exec_ok(const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    PGresult *r;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    r = PQexec(pg, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
+                      PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+}
+
+static char *q_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *q_str(const char *fmt, ...)
+{
+    static char out[256];
+    char sql[2048];
+    va_list ap;
+    PGresult *r;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    r = PQexec(pg, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+                  PQerrorMessage(pg));
+    snprintf(out, sizeof out, "%s",
+             PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return out;
+}
+
+static void start_ingester(void)
+{
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        char bin[1024];
+        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
+        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
+        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
+        setenv("EMS_DB_CONNINFO", conninfo, 1);
+        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
+        setenv("EMS_INGESTER_GROUP_ID", group, 1);
+        setenv("EMS_BUS_TOPIC_PREFIX", schema, 1);
+        setenv("EMS_HTTP_PORT", port, 1);
+        setenv("EMS_LOG_LEVEL", "warn", 1);
+        setenv("EMS_INGESTER_RETENTION_DAYS", "30", 1);
+        setenv("EMS_INGESTER_RETENTION_CHECK", "1s", 1);
+        setenv("EMS_INGESTER_ARCHIVE_DIR", dir, 1);
+        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
+        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void stop_ingester(void)
+{
+    int st = 0;
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, &st, 0);
+        child = 0;
+    }
+}
+
+/* `ingester restore-archive FILE --table T` (conninfo from the
+ * environment); returns the exit code, output in dir/restore.out. */
+static int restore(const char *file, const char *table)
+{
+    char cmd[2048];
+    int st;
+
+    setenv("EMS_DB_CONNINFO", conninfo, 1);
+    snprintf(cmd, sizeof cmd,
+             "'%s/ingester' restore-archive '%s' --table %s >'%s/restore.out' 2>&1",
+             env("EMS_TEST_BIN"), file, table, dir);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *restore_output(void)
+{
+    static char out[1024];
+    char path[512];
+    FILE *f;
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "%s/restore.out", dir);
+    if ((f = fopen(path, "r"))) {
+        n = fread(out, 1, sizeof out - 1, f);
+        fclose(f);
+    }
+    out[n] = 0;
+    return out;
+}
+
+/* Lines of a gzip file. */
+static int gz_lines(const char *path)
+{
+    gzFile gz = gzopen(path, "rb");
+    char buf[4096];
+    int n = 0;
+
+    ck_assert_ptr_nonnull(gz);
+    while (gzgets(gz, buf, sizeof buf))
+        n++;
+    gzclose(gz);
+    return n;
+}
+
+/* Fills a month with one reading per meter and hour, in one transaction
+ * (the partition and its rows appear together). */
+static void fill_month(const char *month, int meters, int hours)
+{
+    exec_ok("BEGIN");
+    exec_ok("SELECT ems_ensure_partition('%s-01 00:00+00')", month);
+    exec_ok("INSERT INTO measurements (meter_id, site_id, ts, seq, source, power_kw, "
+            "energy_kwh, quality, quality_detail) SELECT 'm' || m, 'site, \"a\"', "
+            "'%s-01 00:00+00'::timestamptz + h * interval '1 hour', h, 1, "
+            "100.0 / 3 + m, h * 33.3, 'good', CASE WHEN h %% 2 = 0 THEN NULL "
+            "ELSE 'line1\nline2' END FROM generate_series(1, %d) m, "
+            "generate_series(0, %d) h",
+            month, meters, hours - 1);
+    exec_ok("COMMIT");
+}
+
+#define OLD_ROWS                                                                       \
+    "SELECT md5(string_agg(t::text, '|' ORDER BY meter_id, ts)) FROM %s t WHERE ts < " \
+    "'2021-01-01'"
+
+START_TEST(test_retention_archive_restore)
+{
+    char md5_old[64], file16[300], file20[300], bad[300], cmd[2000];
+
+    snprintf(schema, sizeof schema, "ret%d_%ld", (int)getpid(),
+             (long)time(NULL) % 100000);
+    snprintf(conninfo, sizeof conninfo, "%s options='-c search_path=%s'",
+             env("EMS_TEST_PG"), schema);
+    snprintf(dir, sizeof dir, "/tmp/ems-%s", schema);
+    snprintf(group, sizeof group, "ingester-%s", schema);
+    snprintf(port, sizeof port, "%d", 28180 + (int)(getpid() % 9));
+    ck_assert(mkdir(dir, 0700) == 0);
+    pg = PQconnectdb(env("EMS_TEST_PG"));
+    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    exec_ok("CREATE SCHEMA %s", schema);
+    exec_ok("SET search_path = %s", schema);
+
+    start_ingester();
+    for (int i = 0; i < 300 && strcmp(q_str("SELECT count(*) FROM pg_tables WHERE "
+                                            "schemaname = '%s' AND tablename = "
+                                            "'schema_migrations'",
+                                            schema),
+                                      "1") != 0;
+         i++)
+        usleep(100000);
+    for (int i = 0;
+         i < 300 && atoi(q_str("SELECT count(*) FROM schema_migrations")) < 3; i++)
+        usleep(100000);
+    fill_month("2016-01", 3, 48);
+    fill_month("2020-02", 2, 24);
+    exec_ok("INSERT INTO rollup_1d (scope, site_id, interval_start, interval_end, "
+            "energy_kwh, mean_kw, peak_kw, sample_count, completeness) VALUES "
+            "('site', 's', '2016-01-02', '2016-01-03', 100, 4, 5, 96, 1)");
+    exec_ok("SELECT ems_ensure_partition(now())");
+    exec_ok("INSERT INTO measurements (meter_id, site_id, ts, seq, source, quality) "
+            "VALUES ('m-now', 's', now(), 1, 1, 'good')");
+    snprintf(md5_old, sizeof md5_old, "%s", q_str(OLD_ROWS, "measurements"));
+
+    /* the ingester's next check archives and drops both old months */
+    for (int i = 0; i < 300 && strcmp(q_str("SELECT count(*) FROM pg_tables WHERE "
+                                            "schemaname = '%s' AND tablename IN "
+                                            "('measurements_201601', "
+                                            "'measurements_202002')",
+                                            schema),
+                                      "0") != 0;
+         i++)
+        usleep(100000);
+    stop_ingester();
+    ck_assert_str_eq(q_str("SELECT count(*) FROM measurements WHERE ts < '2021-01-01'"),
+                     "0");
+    ck_assert_str_eq(
+        q_str("SELECT count(*) FROM measurements WHERE meter_id = 'm-now'"), "1");
+    ck_assert_str_eq(q_str("SELECT count(*) FROM rollup_1d"), "1");
+    snprintf(file16, sizeof file16, "%s/measurements_201601.csv.gz", dir);
+    snprintf(file20, sizeof file20, "%s/measurements_202002.csv.gz", dir);
+    ck_assert_int_eq(gz_lines(file16), 1 + 3 * 48 + 3 * 24); /* quoted newlines */
+    ck_assert_int_eq(gz_lines(file20), 1 + 2 * 24 + 2 * 12);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && sha256sum --check --status "
+             "measurements_201601.csv.gz.sha256 measurements_202002.csv.gz.sha256",
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+
+    /* restore into a table of the same shape, then into measurements */
+    exec_ok("CREATE TABLE restored (LIKE measurements INCLUDING ALL)");
+    ck_assert_int_eq(restore(file16, "restored"), 0);
+    ck_assert_int_eq(restore(file20, "restored"), 0);
+    ck_assert_str_eq(q_str(OLD_ROWS, "restored"), md5_old);
+    ck_assert_int_eq(restore(file16, "measurements"), 0);
+    ck_assert_int_eq(restore(file20, "measurements"), 0);
+    ck_assert_str_eq(q_str(OLD_ROWS, "measurements"), md5_old);
+    ck_assert_int_eq(restore(file16, "measurements"), 0); /* again: nothing added */
+    ck_assert_msg(strstr(restore_output(), "restored 0 row(s)") != NULL, "%s",
+                  restore_output());
+
+    /* a corrupted archive is refused before anything is loaded */
+    snprintf(bad, sizeof bad, "%s/bad.csv.gz", dir);
+    snprintf(cmd, sizeof cmd,
+             "cp '%s' '%s' && cp '%s.sha256' '%s.sha256' && printf 'x' | dd of='%s' "
+             "bs=1 seek=100 conv=notrunc status=none",
+             file16, bad, file16, bad, bad);
+    ck_assert_int_eq(system(cmd), 0);
+    exec_ok("TRUNCATE restored");
+    ck_assert_int_eq(restore(bad, "restored"), 1);
+    ck_assert_msg(strstr(restore_output(), "checksum mismatch") != NULL, "%s",
+                  restore_output());
+    ck_assert_str_eq(q_str("SELECT count(*) FROM restored"), "0");
+
+    exec_ok("SET search_path = public");
+    exec_ok("SET client_min_messages = warning");
+    exec_ok("DROP SCHEMA %s CASCADE", schema);
+    PQfinish(pg);
+    pg = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static void teardown(void)
+{
+    stop_ingester();
+}
+
+int main(void)
+{
+    Suite *s = suite_create("ingester-retention");
+    TCase *tc = tcase_create("retention");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_retention_archive_restore);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
