@@ -6,12 +6,20 @@
  *   schedule-optimizer [--config FILE] [--plant FILE] [--dump-config] ...
  *   schedule-optimizer solve-case NAME [--time-limit S]
  *   schedule-optimizer --dump-lp FILE --case NAME   (FILE.mps writes MPS)
+ *   schedule-optimizer replan --site ID [--bootstrap H:P] [--registry URL]
+ *                      [--prefix P] [--schemas DIR] [--at TIME] [--by WHO]
+ *                      [--reason TEXT] [--id REQUEST_ID]
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "bus/bus.h"
+#include "dataset/dataset.h"
+#include "schedule-optimizer/opt_codec.h"
 #include "schedule-optimizer/opt_model.h"
 #include "schedule-optimizer/opt_service.h"
 #include "schedule-optimizer/opt_solve.h"
@@ -91,7 +99,12 @@ static int usage(void)
 {
     fprintf(stderr, "usage: schedule-optimizer [--config FILE] [--plant FILE] [--dump-config]\n"
                     "       schedule-optimizer solve-case demo [--time-limit S]\n"
-                    "       schedule-optimizer --dump-lp FILE[.mps|.lp] --case demo\n");
+                    "       schedule-optimizer --dump-lp FILE[.mps|.lp] --case demo\n"
+                    "       schedule-optimizer replan --site ID [--bootstrap HOST:PORT] "
+                    "[--registry URL]\n"
+                    "                          [--prefix P] [--schemas DIR] [--at TIME] "
+                    "[--by WHO]\n"
+                    "                          [--reason TEXT] [--id REQUEST_ID]\n");
     return 2;
 }
 
@@ -114,6 +127,114 @@ static int run_service(int argc, char **argv)
     };
     rc = svc_main(&def, s, argc, argv);
     opt_service_free(s);
+    return rc;
+}
+
+/* ---- replan: one request record on energy.schedule.requests ---- */
+
+typedef struct replan_args {
+    const char *bootstrap, *registry, *prefix, *schemas, *at;
+    opt_request_t q;
+} replan_args_t;
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+/* Defaults from the services' own environment (EMS_BUS_*), then flags. */
+static int replan_parse(int argc, char **argv, replan_args_t *a)
+{
+    const char *user = env_or("USER", "operator");
+
+    memset(a, 0, sizeof *a);
+    a->bootstrap = env_or("EMS_BUS_BOOTSTRAP", "127.0.0.1:19092");
+    a->registry = env_or("EMS_BUS_REGISTRY_URL", "http://127.0.0.1:18081");
+    a->prefix = env_or("EMS_BUS_TOPIC_PREFIX", "");
+    a->schemas = env_or("EMS_BUS_SCHEMA_DIR", "schemas");
+    snprintf(a->q.requested_by, sizeof a->q.requested_by, "%s", user);
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v)
+            return -1;
+        i++;
+        if (!strcmp(o, "--site"))
+            snprintf(a->q.site_id, sizeof a->q.site_id, "%s", v);
+        else if (!strcmp(o, "--bootstrap"))
+            a->bootstrap = v;
+        else if (!strcmp(o, "--registry"))
+            a->registry = v;
+        else if (!strcmp(o, "--prefix"))
+            a->prefix = v;
+        else if (!strcmp(o, "--schemas"))
+            a->schemas = v;
+        else if (!strcmp(o, "--at"))
+            a->at = v;
+        else if (!strcmp(o, "--by"))
+            snprintf(a->q.requested_by, sizeof a->q.requested_by, "%s", v);
+        else if (!strcmp(o, "--reason"))
+            snprintf(a->q.reason, sizeof a->q.reason, "%s", v);
+        else if (!strcmp(o, "--id"))
+            snprintf(a->q.request_id, sizeof a->q.request_id, "%s", v);
+        else
+            return -1;
+    }
+    return a->q.site_id[0] ? 0 : -1;
+}
+
+static int replan_fill(replan_args_t *a)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    a->q.requested_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (a->at && dataset_parse_iso8601(a->at, &a->q.requested_ms)) {
+        fprintf(stderr, "schedule-optimizer: --at '%s' is not an ISO 8601 UTC time\n",
+                a->at);
+        return -1;
+    }
+    if (!a->q.request_id[0])
+        snprintf(a->q.request_id, sizeof a->q.request_id, "%.100s/%lld/%ld-%ld", a->q.site_id,
+                 (long long)a->q.requested_ms, (long)getpid(), (long)ts.tv_nsec);
+    return 0;
+}
+
+static int run_replan(int argc, char **argv)
+{
+    replan_args_t a;
+    char err[512];
+    bus_t *bus = NULL;
+    bus_producer_t *p = NULL;
+    avro_value_t v;
+    int rc = 1, have_v = 0;
+
+    if (replan_parse(argc, argv, &a))
+        return usage();
+    if (replan_fill(&a))
+        return 2;
+    bus_conf_t bc = {.bootstrap = a.bootstrap, .registry_url = a.registry,
+                     .schema_dir = a.schemas, .topic_prefix = a.prefix,
+                     .client_id = "schedule-optimizer-replan"};
+    if (!(bus = bus_new(&bc, err, sizeof err)) || !(p = bus_producer_new(bus, err, sizeof err)))
+        goto out;
+    if (bus_value_new(bus, "energy.schedule.requests", &v, err, sizeof err))
+        goto out;
+    have_v = 1;
+    if (opt_codec_request_value(&v, &a.q, err, sizeof err) ||
+        bus_produce(p, "energy.schedule.requests", a.q.site_id, &v, a.q.requested_ms, err,
+                    sizeof err) ||
+        bus_producer_flush(p, 30000, err, sizeof err))
+        goto out;
+    printf("%s\n", a.q.request_id);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "schedule-optimizer: replan of site '%s': %s\n", a.q.site_id, err);
+    if (have_v)
+        avro_value_decref(&v);
+    bus_producer_destroy(p);
+    bus_destroy(bus);
     return rc;
 }
 
@@ -174,5 +295,7 @@ static int run_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "replan"))
+        return run_replan(argc, argv);
     return is_command(argc, argv) ? run_command(argc, argv) : run_service(argc, argv);
 }

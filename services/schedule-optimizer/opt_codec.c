@@ -178,6 +178,45 @@ int opt_codec_prices(avro_value_t *v, opt_prices_t *p, char *reason, size_t reas
     return 0;
 }
 
+int opt_codec_load(avro_value_t *v, opt_load_t *l, char *reason, size_t reason_size)
+{
+    avro_value_t k;
+    int scope = 0;
+
+    memset(l, 0, sizeof *l);
+    reason[0] = 0;
+    if (get_str(v, "site_id", l->site_id, sizeof l->site_id, reason, reason_size) ||
+        field(v, "scope", &k, reason, reason_size) || avro_value_get_enum(&k, &scope) ||
+        get_long(v, "interval_start", &l->start_ms, reason, reason_size) ||
+        get_long(v, "interval_end", &l->end_ms, reason, reason_size) ||
+        get_double(v, "mean_kw", &l->mean_kw, reason, reason_size) ||
+        get_int(v, "revision", &l->revision, reason, reason_size)) {
+        if (!reason[0])
+            snprintf(reason, reason_size, "field 'scope' is not an enum");
+        return -1;
+    }
+    l->site_scope = scope == 1; /* LoadScope: meter, site */
+    return 0;
+}
+
+int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason, size_t reason_size)
+{
+    memset(q, 0, sizeof *q);
+    if (get_str(v, "request_id", q->request_id, sizeof q->request_id, reason, reason_size) ||
+        get_str(v, "site_id", q->site_id, sizeof q->site_id, reason, reason_size) ||
+        get_long(v, "requested_at", &q->requested_ms, reason, reason_size) ||
+        get_str(v, "requested_by", q->requested_by, sizeof q->requested_by, reason,
+                reason_size) ||
+        get_str(v, "reason", q->reason, sizeof q->reason, reason, reason_size))
+        return -1;
+    if (!q->request_id[0] || !q->site_id[0]) {
+        snprintf(reason, reason_size, "request without %s",
+                 q->request_id[0] ? "site_id" : "request_id");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- writing ---- */
 
 typedef struct wr {
@@ -385,12 +424,52 @@ static void put_lists(wr_t *w, avro_value_t *v, const opt_result_t *r)
     }
 }
 
+int opt_codec_request_value(avro_value_t *v, const opt_request_t *q, char *reason,
+                            size_t reason_size)
+{
+    wr_t w = {0};
+
+    set_str(&w, v, "request_id", q->request_id);
+    set_str(&w, v, "site_id", q->site_id);
+    set_long(&w, v, "requested_at", q->requested_ms);
+    set_str(&w, v, "requested_by", q->requested_by);
+    set_str(&w, v, "reason", q->reason[0] ? q->reason : NULL);
+    if (w.bad) {
+        snprintf(reason, reason_size, "energy.schedule.requests does not take field '%s'",
+                 w.what ? w.what : "(a value)");
+        return -1;
+    }
+    return 0;
+}
+
+void opt_codec_costs(const opt_build_t *b, const opt_result_t *r, opt_pub_cost_t *out)
+{
+    const opt_site_t *s = &b->pb.site;
+    double floor_eur = s->demand_eur_kw * s->peak_so_far_kw;
+
+    memset(out, 0, sizeof *out);
+    for (int t = 0; t < s->n_slots; t++) {
+        double g = opt_site_load(&b->pb, &r->plan, t);
+        if (t == 0 || g > out->peak_kw)
+            out->peak_kw = g;
+    }
+    out->floor_kw = s->peak_so_far_kw;
+    out->energy_eur = r->cost.energy_eur;
+    out->startup_eur = r->cost.startup_eur;
+    out->co2_eur = r->cost.co2_eur;
+    out->demand_eur = r->cost.demand_eur - floor_eur;
+    out->total_eur = r->cost.total_eur - floor_eur;
+    out->baseline_eur = r->baseline_cost.total_eur - floor_eur;
+    out->savings_eur = out->baseline_eur - out->total_eur;
+}
+
 int opt_codec_schedule(avro_value_t *v, const opt_build_t *b, const opt_result_t *r,
                        const opt_plan_meta_t *meta, char *reason, size_t reason_size)
 {
     static const char *trig[] = {"forecast", "prices", "on_demand", "periodic"};
     const char *status = opt_codec_status(r);
     avro_value_t eqs;
+    opt_pub_cost_t c;
     wr_t w = {0};
 
     if (!status) {
@@ -413,14 +492,15 @@ int opt_codec_schedule(avro_value_t *v, const opt_build_t *b, const opt_result_t
                               : r->status == OPT_FEASIBLE ? r->gap
                                                           : NAN);
     set_long(&w, v, "solve_time_ms", (int64_t)llround(r->solve_s * 1000));
-    set_dbl(&w, v, "total_cost_eur", r->cost.total_eur);
-    set_dbl(&w, v, "energy_cost_eur", r->cost.energy_eur);
-    set_dbl(&w, v, "demand_charge_eur", r->cost.demand_eur);
-    set_dbl(&w, v, "startup_cost_eur", r->cost.startup_eur);
-    set_dbl(&w, v, "co2_cost_eur", r->cost.co2_eur);
-    set_dbl(&w, v, "baseline_cost_eur", r->baseline_cost.total_eur);
-    set_dbl(&w, v, "savings_eur", r->baseline_cost.total_eur - r->cost.total_eur);
-    set_dbl(&w, v, "peak_kw", r->cost.peak_kw);
+    opt_codec_costs(b, r, &c);
+    set_dbl(&w, v, "total_cost_eur", c.total_eur);
+    set_dbl(&w, v, "energy_cost_eur", c.energy_eur);
+    set_dbl(&w, v, "demand_charge_eur", c.demand_eur);
+    set_dbl(&w, v, "startup_cost_eur", c.startup_eur);
+    set_dbl(&w, v, "co2_cost_eur", c.co2_eur);
+    set_dbl(&w, v, "baseline_cost_eur", c.baseline_eur);
+    set_dbl(&w, v, "savings_eur", c.savings_eur);
+    set_dbl(&w, v, "peak_kw", c.peak_kw);
     eqs = fld(&w, v, "equipment");
     for (int pi = 0; pi < b->n_plant && !w.bad; pi++)
         put_equipment(&w, &eqs, b, r, pi);

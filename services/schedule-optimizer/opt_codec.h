@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "schedule-optimizer/opt_inputs.h"
+#include "schedule-optimizer/opt_peak.h"
 #include "schedule-optimizer/opt_solve.h"
 
 /* Decodes a record into f (released and re-filled). Returns 0, or -1 with a
@@ -20,6 +21,25 @@
  * The values are not checked here: see opt_forecast_check. */
 int opt_codec_forecast(avro_value_t *v, opt_forecast_t *f, char *reason, size_t reason_size);
 int opt_codec_prices(avro_value_t *v, opt_prices_t *p, char *reason, size_t reason_size);
+/* An energy.load interval (see opt_load_check for the values). */
+int opt_codec_load(avro_value_t *v, opt_load_t *l, char *reason, size_t reason_size);
+
+/* One energy.schedule.requests record: re-plan a site now. */
+typedef struct opt_request {
+    char request_id[OPT_ID_MAX];
+    char site_id[OPT_ID_MAX];
+    int64_t requested_ms; /* event time of the request */
+    char requested_by[OPT_ID_MAX];
+    char reason[256]; /* "" when none */
+} opt_request_t;
+
+/* Decodes a request; an empty request_id or site_id is refused. Returns 0,
+ * or -1 with a reason. */
+int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason, size_t reason_size);
+/* Fills v (a fresh energy.schedule.requests value) from q. Returns 0, or -1
+ * with a reason when the value does not take a field. */
+int opt_codec_request_value(avro_value_t *v, const opt_request_t *q, char *reason,
+                            size_t reason_size);
 
 typedef enum {
     OPT_TRIGGER_FORECAST = 0,
@@ -43,9 +63,23 @@ typedef struct opt_plan_meta {
  * publish (OPT_NO_PLAN). */
 const char *opt_codec_status(const opt_result_t *r);
 
+/* The costs a plan is published with. The core prices the demand charge
+ * on max(period peak so far, plan peak); the record carries, as its schema
+ * says, the increase of the period's charge that the plan causes, so the
+ * floor's charge is taken out of the plan's and the baseline's totals
+ * (savings are unchanged) and peak_kw is the plan's own highest import. */
+typedef struct opt_pub_cost {
+    double total_eur, energy_eur, demand_eur, startup_eur, co2_eur;
+    double baseline_eur, savings_eur;
+    double peak_kw;  /* highest planned import over the horizon */
+    double floor_kw; /* the billing period's peak so far used as the floor */
+} opt_pub_cost_t;
+void opt_codec_costs(const opt_build_t *b, const opt_result_t *r, opt_pub_cost_t *out);
+
 /* Fills v (a fresh energy.schedule value with its defaults) from the build
  * and its result: per plant equipment per slot power and state (the tasks of
- * several windows of one equipment merged), cost split, baseline, savings,
+ * several windows of one equipment merged), cost split (opt_codec_costs),
+ * baseline, savings,
  * status, gap, solve time, site balance, binding and relaxed constraints.
  * Returns 0, or -1 with reason when the value does not take a field (schema
  * mismatch) or there is no plan. */

@@ -2,6 +2,7 @@
  * opt_inputs: records and plant model into an opt_problem_t (see opt_inputs.h).
  */
 #include "schedule-optimizer/opt_inputs.h"
+#include "schedule-optimizer/opt_peak.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -451,7 +452,8 @@ int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf, const plant_
     s->export_cap_kw = site->has_export_limit ? site->export_limit_kw
                                               : site->contracted_import_kw;
     s->demand_eur_kw = site->tariff.demand_charge_eur_per_kw;
-    s->peak_so_far_kw = 0;
+    s->peak_so_far_kw = opt_peak_floor(conf->peak, b->start_ms, conf->peak_cutoff_ms, local,
+                                       local_ctx);
     ctx_t c = {.b = b, .loc = loc, .slot_min = (int)(b->slot_ms / MIN_MS)};
     if (equipment(&c, plant, site))
         goto out;

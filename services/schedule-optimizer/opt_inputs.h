@@ -69,7 +69,7 @@ int opt_prices_check(const opt_prices_t *p, char *reason, size_t reason_size);
 
 /* Site-local calendar of an instant. */
 typedef struct opt_local {
-    int64_t day; /* local day number (any monotone numbering) */
+    int64_t day; /* local day number, counted from 1970-01-01 local */
     int minute;  /* local minute of day, 0..1439 */
     int wday;    /* 0 = Monday .. 6 = Sunday */
     int holiday; /* 1 on a public holiday of the site */
@@ -83,6 +83,11 @@ typedef struct opt_build_conf {
     int64_t horizon_max_ms;   /* 24 h by default, at most 48 h */
     int64_t horizon_min_ms;   /* shorter overlaps are not planned */
     double co2_eur_t;         /* CO2 price; 0 = none */
+    /* The billing period's peak so far (opt_peak.h), borrowed; NULL = 0.
+     * The floor is the peak of the horizon start's period over intervals
+     * that ended by peak_cutoff_ms (the plan's event time). */
+    const struct opt_peak *peak;
+    int64_t peak_cutoff_ms;
 } opt_build_conf_t;
 
 /* How an equipment of the plant is represented in the problem. */
@@ -112,7 +117,8 @@ typedef struct opt_build {
 } opt_build_t;
 
 /* Builds the problem for site from a forecast and a price curve (effective,
- * or market plus the tariff period's charge per slot). The horizon is the
+ * or market plus the tariff period's charge per slot), with the demand
+ * charge's floor from conf->peak. The horizon is the
  * slots both cover, starting no earlier than not_before_ms (the plan's event
  * time), at most conf->horizon_max_ms long; the slot is the shorter of the
  * two records' slots. Returns 0 with b filled, 1 when there is nothing to

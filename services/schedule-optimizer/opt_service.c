@@ -11,14 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "log/log.h"
 #include "schedule-optimizer/opt_codec.h"
 #include "schedule-optimizer/opt_inputs.h"
+#include "schedule-optimizer/opt_peak.h"
 #include "schedule-optimizer/opt_solve.h"
 
 #define OFF(f) offsetof(opt_svc_conf_t, f)
 #define PAIR_MAX (2 * OPT_ID_MAX + 16)
 #define MOD "optimizer"
+#define T_FORECAST "energy.forecast"
+#define T_PRICES "energy.prices"
+#define T_LOAD "energy.load"
+#define T_REQUESTS "energy.schedule.requests"
 
 const cfg_option_t opt_svc_options[] = {
     {.section = "optimizer", .key = "group_id", .type = CFG_STRING,
@@ -69,6 +76,9 @@ typedef struct site_state {
     opt_trigger_t trigger; /* which input changed last */
     int64_t trigger_ms;    /* its event time */
     char planned[PAIR_MAX]; /* input pair of the last plan */
+    opt_peak_t *peak;       /* billing period's peak from energy.load */
+    int requested;          /* a re-plan request is pending */
+    opt_request_t req;      /* the latest pending request */
 } site_state_t;
 
 typedef struct market_state {
@@ -88,6 +98,7 @@ struct opt_service {
     int64_t restored;
     opt_build_t build;
     obs_counter_t *m_plans, *m_invalid, *m_noplan, *m_unplannable, *m_rejected, *m_relaxed;
+    obs_counter_t *m_loads, *m_requests, *m_stale;
     obs_histogram_t *m_solve;
     obs_gauge_t *m_savings;
 };
@@ -223,41 +234,48 @@ static void mark_market_sites(opt_service_t *s, const char *market, int64_t ts)
             changed(&s->sites[i], OPT_TRIGGER_PRICES, ts);
 }
 
-/* Decodes, checks and keeps one record. 0 = taken (or older than the held
- * one), -1 with reason = to be rejected. */
-static int take(opt_service_t *s, const bus_record_t *rec, char *reason, size_t rsz)
+static int unknown_site(const char *id, char *reason, size_t rsz)
 {
-    avro_value_t v = rec->value;
-    site_state_t *st;
+    snprintf(reason, rsz, "unknown site '%s'", id);
+    return -1;
+}
 
-    reason[0] = 0;
-    if (!strcmp(rec->topic, "energy.forecast")) {
-        opt_forecast_t f = {0};
-        if (opt_codec_forecast(&v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz))
-            goto bad_fc;
-        if (!(st = site_of(s, f.site_id))) {
-            snprintf(reason, rsz, "unknown site '%s'", f.site_id);
-            goto bad_fc;
-        }
-        if (!st->has_fc || newer(f.start_ms, 0, f.issued_ms, st->fc.start_ms, 0,
-                                 st->fc.issued_ms)) {
-            changed(st, OPT_TRIGGER_FORECAST, f.issued_ms);
-            opt_forecast_move(&st->fc, &f);
-            st->has_fc = 1;
-        }
-        opt_forecast_release(&f);
-        return 0;
-    bad_fc:
-        opt_forecast_release(&f);
-        return -1;
+static int take_forecast(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
+{
+    opt_forecast_t f = {0};
+    site_state_t *st;
+    int rc = -1;
+
+    if (opt_codec_forecast(v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz))
+        goto out;
+    if (!(st = site_of(s, f.site_id))) {
+        unknown_site(f.site_id, reason, rsz);
+        goto out;
     }
+    if (!st->has_fc ||
+        newer(f.start_ms, 0, f.issued_ms, st->fc.start_ms, 0, st->fc.issued_ms)) {
+        changed(st, OPT_TRIGGER_FORECAST, f.issued_ms);
+        opt_forecast_move(&st->fc, &f);
+        st->has_fc = 1;
+    }
+    rc = 0;
+out:
+    opt_forecast_release(&f);
+    return rc;
+}
+
+static int take_prices(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
+{
     opt_prices_t p = {0};
-    if (opt_codec_prices(&v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz))
-        goto bad_pr;
+    site_state_t *st;
+    int rc = -1;
+
+    if (opt_codec_prices(v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz))
+        goto out;
     if (p.kind == OPT_CURVE_EFFECTIVE) {
         if (!(st = site_of(s, p.site_id))) {
-            snprintf(reason, rsz, "unknown site '%s'", p.site_id);
-            goto bad_pr;
+            unknown_site(p.site_id, reason, rsz);
+            goto out;
         }
         if (!st->has_eff || newer(p.start_ms, p.revision, p.issued_ms, st->eff.start_ms,
                                   st->eff.revision, st->eff.issued_ms)) {
@@ -274,11 +292,73 @@ static int take(opt_service_t *s, const bus_record_t *rec, char *reason, size_t 
             mark_market_sites(s, m->market, ts);
         }
     }
+    rc = 0;
+out:
     opt_prices_release(&p);
+    return rc;
+}
+
+/* A site interval feeds the site's billing-period peak; meter intervals are
+ * not the optimizer's business. */
+static int take_load(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
+{
+    opt_load_t l;
+    site_state_t *st;
+    tz_ctx_t z;
+    int rc;
+
+    if (opt_codec_load(v, &l, reason, rsz) || opt_load_check(&l, reason, rsz))
+        return -1;
+    if (!l.site_scope)
+        return 0;
+    if (!(st = site_of(s, l.site_id)))
+        return unknown_site(l.site_id, reason, rsz);
+    tz_enter(&z, st->site);
+    rc = opt_peak_add(st->peak, &l, tz_local, &z);
+    tz_leave(&z);
+    if (rc < 0)
+        log_error(MOD, "site '%s': out of memory keeping its load intervals", l.site_id);
+    else if (rc > 0)
+        obs_counter_inc(s->m_loads);
     return 0;
-bad_pr:
-    opt_prices_release(&p);
-    return -1;
+}
+
+/* A request marks its site; whether it is still to be answered is decided
+ * when planning, against the inputs held then. */
+static int take_request(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
+{
+    opt_request_t q;
+    site_state_t *st;
+
+    if (opt_codec_request(v, &q, reason, rsz))
+        return -1;
+    if (!(st = site_of(s, q.site_id)))
+        return unknown_site(q.site_id, reason, rsz);
+    obs_counter_inc(s->m_requests);
+    log_info(MOD, "re-plan of site '%s' requested by '%s' (request '%s')", q.site_id,
+             q.requested_by, q.request_id);
+    if (!st->requested || q.requested_ms >= st->req.requested_ms) {
+        st->req = q;
+        st->requested = 1;
+    }
+    changed(st, OPT_TRIGGER_ON_DEMAND, q.requested_ms);
+    return 0;
+}
+
+/* Decodes, checks and keeps one record. 0 = taken (or older than the held
+ * one), -1 with reason = to be rejected. */
+static int take(opt_service_t *s, const bus_record_t *rec, char *reason, size_t rsz)
+{
+    avro_value_t v = rec->value;
+
+    reason[0] = 0;
+    if (!strcmp(rec->topic, T_FORECAST))
+        return take_forecast(s, &v, reason, rsz);
+    if (!strcmp(rec->topic, T_LOAD))
+        return take_load(s, &v, reason, rsz);
+    if (!strcmp(rec->topic, T_REQUESTS))
+        return take_request(s, &v, reason, rsz);
+    return take_prices(s, &v, reason, rsz);
 }
 
 /* The price curve a site plans with: its effective curve, else its market's. */
@@ -311,10 +391,56 @@ static uint32_t pair_hash(const char *s)
     return h;
 }
 
+/* Why the site was re-planned, in words, for the audit event. */
+static void why(const site_state_t *st, const opt_prices_t *pr, const opt_plan_meta_t *meta,
+                char *buf, size_t n)
+{
+    switch (meta->trigger) {
+    case OPT_TRIGGER_FORECAST:
+        snprintf(buf, n, "new forecast '%s'", st->fc.run_id);
+        break;
+    case OPT_TRIGGER_PRICES:
+        snprintf(buf, n, "new prices '%s' revision %d", pr->curve_id, pr->revision);
+        break;
+    default:
+        snprintf(buf, n, "request '%s' by '%s'%s%s", st->req.request_id, st->req.requested_by,
+                 st->req.reason[0] ? ": " : "", st->req.reason);
+    }
+}
+
+static void audit_plan(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
+                       const opt_result_t *r, const opt_plan_meta_t *meta)
+{
+    static const char *trig[] = {"forecast", "prices", "on_demand", "periodic"};
+    char err[512], reason[1024];
+    opt_pub_cost_t c;
+    char *after;
+
+    opt_codec_costs(&s->build, r, &c);
+    why(st, pr, meta, reason, sizeof reason);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "plan_id",
+                          meta->plan_id, "site_id", st->site->id, "trigger",
+                          trig[meta->trigger & 3], "solver_status", opt_codec_status(r),
+                          "total_cost_eur", c.total_eur, "baseline_cost_eur", c.baseline_eur,
+                          "savings_eur", c.savings_eur, "demand_charge_eur", c.demand_eur,
+                          "peak_kw", c.peak_kw, "period_peak_kw", c.floor_kw);
+    after = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(j);
+    audit_event_t ev = {
+        .ts_ms = meta->created_ms, .actor = "service:schedule-optimizer",
+        .action = "schedule.publish", .object = meta->plan_id, .site_id = st->site->id,
+        .reason = reason, .outcome = AUDIT_SUCCESS, .after = after,
+        .correlation_id = meta->trigger == OPT_TRIGGER_ON_DEMAND ? st->req.request_id
+                                                                 : st->fc.run_id};
+    if (svc_audit(s->svc, &ev, err, sizeof err))
+        log_warn(MOD, "audit of plan '%s': %s", meta->plan_id, err);
+    free(after);
+}
+
 static int publish(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
                    const opt_result_t *r, const opt_plan_meta_t *meta)
 {
-    char err[512], after[512];
+    char err[512];
     avro_value_t v;
     int rc;
 
@@ -326,18 +452,7 @@ static int publish(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
     avro_value_decref(&v);
     if (rc)
         goto fail;
-    snprintf(after, sizeof after,
-             "{\"plan_id\":\"%s\",\"solver_status\":\"%s\",\"total_cost_eur\":%.2f,"
-             "\"baseline_cost_eur\":%.2f,\"savings_eur\":%.2f}",
-             meta->plan_id, opt_codec_status(r), r->cost.total_eur,
-             r->baseline_cost.total_eur, r->savings_eur);
-    audit_event_t ev = {.ts_ms = meta->created_ms, .actor = "service:schedule-optimizer",
-                        .action = "schedule.publish", .object = meta->plan_id,
-                        .site_id = st->site->id, .reason = pr->curve_id,
-                        .outcome = AUDIT_SUCCESS, .after = after,
-                        .correlation_id = st->fc.run_id};
-    if (svc_audit(s->svc, &ev, err, sizeof err))
-        log_warn(MOD, "audit of plan '%s': %s", meta->plan_id, err);
+    audit_plan(s, st, pr, r, meta);
     return 0;
 fail:
     log_error(MOD, "publishing plan '%s': %s", meta->plan_id, err);
@@ -386,46 +501,82 @@ static int solve_and_publish(opt_service_t *s, site_state_t *st, const opt_price
     }
     rc = publish(s, st, pr, &r, meta);
     if (rc == 0) {
+        opt_pub_cost_t c;
+        opt_codec_costs(&s->build, &r, &c);
         obs_counter_inc(s->m_plans);
-        obs_gauge_set(s->m_savings, r.savings_eur);
-        log_info(MOD, "plan '%s' %s: %.2f EUR, baseline %.2f EUR, savings %.2f EUR, %.2f s",
-                 meta->plan_id, opt_codec_status(&r), r.cost.total_eur,
-                 r.baseline_cost.total_eur, r.savings_eur, r.solve_s);
+        obs_gauge_set(s->m_savings, c.savings_eur);
+        log_info(MOD,
+                 "plan '%s' %s: %.2f EUR, baseline %.2f EUR, savings %.2f EUR, period peak "
+                 "%.1f kW, %.2f s",
+                 meta->plan_id, opt_codec_status(&r), c.total_eur, c.baseline_eur,
+                 c.savings_eur, c.floor_kw, r.solve_s);
     }
 out:
     opt_result_release(&r);
     return rc;
 }
 
-/* Plans one site if its input pair is new. Returns -1 only when publishing
- * failed (the batch is then not acked). */
+/* Whether a pending request is answered by this plan: only when it is no
+ * older than the inputs (an older one was answered by the plan they
+ * caused). Clears the request flag either way. */
+static int take_pending_request(opt_service_t *s, site_state_t *st, int64_t issued)
+{
+    int req = st->requested && st->req.requested_ms >= issued;
+
+    if (st->requested && !req) {
+        obs_counter_inc(s->m_stale);
+        log_info(MOD, "request '%s' for site '%s' is older than the inputs; skipped",
+                 st->req.request_id, st->site->id);
+    }
+    st->requested = 0;
+    return req;
+}
+
+/* Plans one site if its input pair is new or a request asks for it.
+ * Returns -1 only when publishing failed (the batch is then not acked). */
 static int plan_site(opt_service_t *s, site_state_t *st)
 {
     const opt_prices_t *pr = prices_of(s, st);
     opt_build_conf_t bc = {.horizon_max_ms = s->conf.horizon_ms,
                            .horizon_min_ms = s->conf.min_horizon_ms,
-                           .co2_eur_t = s->conf.co2_eur_t};
-    char pair[PAIR_MAX], reason[512], plan_id[OPT_ID_MAX + 32], iso[32];
+                           .co2_eur_t = s->conf.co2_eur_t, .peak = st->peak};
+    char pair[PAIR_MAX], hashed[2 * PAIR_MAX], reason[512], plan_id[OPT_ID_MAX + 32], iso[32];
+    int64_t issued;
     tz_ctx_t z;
-    int rc;
+    int rc, req;
 
     st->dirty = 0;
-    if (!st->has_fc || !pr)
+    if (!st->has_fc || !pr) {
+        if (st->requested)
+            log_warn(MOD, "request '%s': site '%s' has no forecast and price curve yet",
+                     st->req.request_id, st->site->id);
+        st->requested = 0;
         return 0;
+    }
+    issued = pr->issued_ms > st->fc.issued_ms ? pr->issued_ms : st->fc.issued_ms;
+    req = take_pending_request(s, st, issued);
     snprintf(pair, sizeof pair, "%s|%s#%d", st->fc.run_id, pr->curve_id, pr->revision);
-    if (!strcmp(pair, st->planned))
+    if (!req && !strcmp(pair, st->planned))
         return 0;
     snprintf(st->planned, sizeof st->planned, "%s", pair);
+    snprintf(hashed, sizeof hashed, "%s%s%s", pair, req ? "|request:" : "",
+             req ? st->req.request_id : "");
     bc.quantile = !strcmp(s->conf.quantile, "p10")   ? OPT_Q_P10
                   : !strcmp(s->conf.quantile, "p90") ? OPT_Q_P90
                                                      : OPT_Q_P50;
-    /* event time: when the pair became complete */
+    /* event time: when the pair became complete, or the request */
     opt_plan_meta_t meta = {
-        .site_id = st->site->id, .plan_id = plan_id, .trigger = st->trigger,
+        .site_id = st->site->id, .plan_id = plan_id,
+        .trigger = req ? OPT_TRIGGER_ON_DEMAND
+                   : st->trigger == OPT_TRIGGER_ON_DEMAND
+                       ? (pr->issued_ms > st->fc.issued_ms ? OPT_TRIGGER_PRICES
+                                                           : OPT_TRIGGER_FORECAST)
+                       : st->trigger,
         .forecast_run_id = st->fc.run_id, .price_curve_id = pr->curve_id,
-        .created_ms = pr->issued_ms > st->fc.issued_ms ? pr->issued_ms : st->fc.issued_ms};
+        .created_ms = req ? st->req.requested_ms : issued};
+    bc.peak_cutoff_ms = meta.created_ms;
     iso_ms(meta.created_ms, iso, sizeof iso);
-    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso, pair_hash(pair));
+    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso, pair_hash(hashed));
     tz_enter(&z, st->site);
     rc = opt_build_problem(&s->build, &bc, svc_plant(s->svc), st->site, &st->fc, pr,
                            meta.created_ms, tz_local, &z, reason, sizeof reason);
@@ -541,6 +692,14 @@ static void init_metrics(opt_service_t *s, obs_metrics_t *m)
                                    "malformed problem).", NULL);
     s->m_rejected = obs_counter(m, "ems_optimizer_rejected_total",
                                 "Input records sent to the DLQ by validation.", NULL);
+    s->m_loads = obs_counter(m, "ems_optimizer_load_intervals_total",
+                             "Site load intervals (or corrections) taken into the billing "
+                             "period's peak.", NULL);
+    s->m_requests = obs_counter(m, "ems_optimizer_requests_total",
+                                "Re-plan requests received on energy.schedule.requests.", NULL);
+    s->m_stale = obs_counter(m, "ems_optimizer_requests_stale_total",
+                             "Re-plan requests skipped as older than the site's inputs.",
+                             NULL);
     s->m_solve = obs_histogram(m, "ems_optimizer_solve_seconds", "Solve time per plan.",
                                NULL, secs, sizeof secs / sizeof *secs);
     s->m_savings = obs_gauge(m, "ems_optimizer_last_savings_eur",
@@ -551,7 +710,7 @@ static void init_metrics(opt_service_t *s, obs_metrics_t *m)
 int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
 {
     opt_service_t *s = ctx;
-    const char *topics[] = {"energy.forecast", "energy.prices"};
+    const char *topics[] = {T_FORECAST, T_PRICES, T_LOAD, T_REQUESTS};
     const plant_t *plant = svc_plant(svc);
     char group[512];
 
@@ -563,15 +722,22 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < s->nsites; i++)
-        s->sites[i].site = plant_site_at(plant, i);
-    if (!(s->cons = bus_consumer_new(svc_bus(svc), s->conf.group_id, topics, 2, errstr,
+    for (size_t i = 0; i < s->nsites; i++) {
+        site_state_t *st = &s->sites[i];
+        st->site = plant_site_at(plant, i);
+        if (!(st->peak = opt_peak_new(opt_billing_parse(st->site->tariff.billing_period)))) {
+            snprintf(errstr, errstr_size, "out of memory");
+            goto fail;
+        }
+    }
+    if (!(s->cons = bus_consumer_new(svc_bus(svc), s->conf.group_id, topics, 4, errstr,
                                      errstr_size)))
         goto fail;
     if (s->conf.restore) {
         snprintf(group, sizeof group, "%s.restore.%ld.%ld", s->conf.group_id, (long)getpid(),
                  (long)time(NULL));
-        if (!(s->restore = bus_consumer_new(svc_bus(svc), group, topics, 2, errstr,
+        /* requests are answered live only, never replayed */
+        if (!(s->restore = bus_consumer_new(svc_bus(svc), group, topics, 3, errstr,
                                             errstr_size)))
             goto fail;
         s->restore_start = mono_s();
@@ -596,6 +762,7 @@ void opt_service_shutdown(svc_t *svc, void *ctx)
     for (size_t i = 0; i < s->nsites; i++) {
         opt_forecast_release(&s->sites[i].fc);
         opt_prices_release(&s->sites[i].eff);
+        opt_peak_destroy(s->sites[i].peak);
     }
     for (size_t i = 0; i < s->nmarkets; i++)
         opt_prices_release(&s->markets[i].pr);

@@ -10,6 +10,16 @@
  * repeated forecast plans nothing, a new price revision plans once more, and
  * after a restart the forecast is restored from the topic so a further price
  * revision alone plans again.
+ *
+ * A second test covers the demand charge's floor, re-planning on demand and
+ * the audit trail: site intervals on energy.load earlier in the month (one
+ * corrected by a higher revision, one of another meter, one of the previous
+ * site-local month, one after the plan's event time) raise the billing
+ * period's peak; `schedule-optimizer replan` asks the running service for a
+ * plan, whose demand charge is then only the increase above that peak; a
+ * request older than the inputs is skipped, one for an unknown site is
+ * dead-lettered; after a restart the peak is rebuilt from the topic; every
+ * published plan has its audit event saying why it was made.
  */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
@@ -18,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,6 +225,20 @@ static void produce_prices(int revision, double add, int nan_slot)
 
 /* ---- the optimizer child ---- */
 
+/* A port nobody listens on now (the kernel's pick), for the child's HTTP. */
+static void free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert(fd >= 0);
+    ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    close(fd);
+}
+
 static void start_optimizer(void)
 {
     child = fork();
@@ -258,6 +285,17 @@ static double metric(const char *name)
             v = atof(line + strlen(name) + 1);
     pclose(f);
     return v;
+}
+
+/* Waits (bounded) until a counter of the service reaches want. */
+static void wait_metric(const char *name, double want)
+{
+    time_t t0 = time(NULL);
+    double v = -1;
+
+    while (time(NULL) - t0 < WAIT_S && (v = metric(name)) < want)
+        usleep(200000);
+    ck_assert_msg(v >= want, "%s is %g, want %g", name, v, want);
 }
 
 /* ---- reading plans ---- */
@@ -340,13 +378,17 @@ static const char *enum_sym(avro_value_t *v, const char *name)
 typedef struct want {
     double add;          /* price offset of the curve */
     const char *trigger; /* expected trigger */
+    double floor_kw;     /* the billing period's peak so far */
+    int64_t created_ms;  /* expected created_at; 0 = any */
+    char plan_id[256];   /* out */
+    double peak_kw, demand_eur, savings_eur; /* out */
 } want_t;
 
 /* The plan is validated (not relaxed), its costs add up and recompute from
  * its own site balance, and it respects the capacity. */
 static void check_plan(avro_value_t *v, void *arg)
 {
-    const want_t *w = arg;
+    want_t *w = arg;
     const char *status = enum_sym(v, "solver_status");
     avro_value_t slots = fld(v, "site_slots"), s, eqs = fld(v, "equipment");
     double energy = 0, peak = 0, total = dbl(v, "total_cost_eur");
@@ -375,7 +417,19 @@ static void check_plan(avro_value_t *v, void *arg)
     }
     ck_assert_double_eq_tol(dbl(v, "energy_cost_eur"), energy, 1e-6 * fabs(energy) + 1e-6);
     ck_assert_double_eq_tol(dbl(v, "peak_kw"), peak, 1e-6 * peak);
-    ck_assert_double_eq_tol(dbl(v, "demand_charge_eur"), 3.45 * peak, 1e-6 * peak);
+    /* the demand charge is the increase of the period's charge */
+    ck_assert_double_eq_tol(dbl(v, "demand_charge_eur"), 3.45 * fmax(0, peak - w->floor_kw),
+                            1e-6 * peak);
+    if (w->created_ms) {
+        avro_value_t f = fld(v, "created_at");
+        int64_t c;
+        ck_assert(avro_value_get_long(&f, &c) == 0);
+        ck_assert_int_eq(c, w->created_ms);
+    }
+    snprintf(w->plan_id, sizeof w->plan_id, "%s", str(v, "plan_id"));
+    w->peak_kw = peak;
+    w->demand_eur = dbl(v, "demand_charge_eur");
+    w->savings_eur = dbl(v, "savings_eur");
     avro_value_get_size(&eqs, &neq);
     ck_assert_uint_eq(neq, 5); /* every flexible equipment of the demo site */
     avro_value_get_by_index(&eqs, 0, &s, NULL);
@@ -437,7 +491,7 @@ START_TEST(test_day_plan_from_real_data)
 
     snprintf(prefix, sizeof prefix, "opt%d-%ld.", (int)getpid(), (long)time(NULL) % 100000);
     snprintf(group, sizeof group, "optimizer-%.40s", prefix);
-    snprintf(port, sizeof port, "%d", 28190 + (int)(getpid() % 8));
+    free_port();
     load_day();
     produce_forecast();
     produce_prices(0, 0, -1);
@@ -469,6 +523,184 @@ START_TEST(test_day_plan_from_real_data)
 }
 END_TEST
 
+/* ---- demand floor, requests, audit ---- */
+
+/* A site (meter NULL) or meter interval of 15 min on energy.load. */
+static void produce_load(int64_t start, double kw, int revision, const char *meter)
+{
+    bus_t *b = test_bus();
+    avro_value_t v, f;
+    char err[512];
+
+    ck_assert(bus_value_new(b, "energy.load", &v, err, sizeof err) == 0);
+    put_str(&v, "site_id", SITE);
+    f = fld(&v, "scope");
+    avro_value_set_enum(&f, meter ? 0 : 1);
+    if (meter)
+        put_str(&v, "meter_id", meter);
+    else
+        put_null(&v, "meter_id");
+    put_long(&v, "interval_start", start);
+    put_long(&v, "interval_end", start + DATASET_QH_MS);
+    put_dbl(&v, "energy_kwh", kw / 4);
+    put_dbl(&v, "mean_kw", kw);
+    put_dbl(&v, "peak_kw", kw * 1.02);
+    put_null(&v, "min_kw");
+    put_int(&v, "sample_count", 900);
+    put_dbl(&v, "completeness", 1);
+    put_int(&v, "revision", revision);
+    put_long(&v, "watermark_ts", start + HOUR);
+    produce(b, "energy.load", &v, start + DATASET_QH_MS);
+    avro_value_decref(&v);
+    bus_destroy(b);
+}
+
+/* Runs `schedule-optimizer replan` against the test stack; its exit code. */
+static int replan(const char *site, const char *at, const char *id)
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        char bin[1024], reg[256], boot[256];
+        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
+        snprintf(bin, sizeof bin, "%s/schedule-optimizer", env("EMS_TEST_BIN"));
+        snprintf(boot, sizeof boot, "%s", env("EMS_TEST_BOOTSTRAP"));
+        snprintf(reg, sizeof reg, "%s", env("EMS_TEST_REGISTRY"));
+        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
+        execl(bin, bin, "replan", "--site", site, "--at", at, "--id", id, "--by", "tester",
+              "--reason", "floor check", "--bootstrap", boot, "--registry", reg,
+              (char *)NULL);
+        _exit(127);
+    }
+    ck_assert(waitpid(pid, &st, 0) == pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Reads audit.events until the schedule.publish event of plan_id; checks
+ * its site and returns its reason and correlation id. */
+static void find_audit(reader_t *a, const char *plan_id, char *reason, size_t rsz,
+                       char *corr, size_t csz, char *after, size_t asz)
+{
+    bus_record_t *recs;
+    char err[512];
+    time_t t0 = time(NULL);
+
+    while (time(NULL) - t0 < WAIT_S) {
+        int n = bus_consumer_poll(a->c, &recs, 50, 500, err, sizeof err);
+        ck_assert_msg(n >= 0, "%s", err);
+        for (int i = 0; i < n; i++) {
+            avro_value_t *v = &recs[i].value;
+            if (strcmp(str(v, "action"), "schedule.publish") ||
+                strcmp(str(v, "object"), plan_id))
+                continue;
+            ck_assert_str_eq(str(v, "site_id"), SITE);
+            ck_assert_str_eq(str(v, "service"), "schedule-optimizer");
+            snprintf(reason, rsz, "%s", str(v, "reason"));
+            snprintf(corr, csz, "%s", str(v, "correlation_id"));
+            snprintf(after, asz, "%s", str(v, "after"));
+            return;
+        }
+    }
+    ck_abort_msg("no audit event for plan '%s' within %d s", plan_id, WAIT_S);
+}
+
+static void audit_open(reader_t *r)
+{
+    const char *topics[] = {"audit.events"};
+    char g[128], err[512];
+
+    r->bus = test_bus();
+    snprintf(g, sizeof g, "%s-audit", group);
+    r->c = bus_consumer_new(r->bus, g, topics, 1, err, sizeof err);
+    ck_assert_msg(r->c != NULL, "%s", err);
+}
+
+static void check_audit(reader_t *a, const want_t *w, const char *why, const char *corr_want)
+{
+    char reason[512], corr[256], after[2048], pid[300];
+
+    find_audit(a, w->plan_id, reason, sizeof reason, corr, sizeof corr, after, sizeof after);
+    ck_assert_msg(strstr(reason, why) == reason, "reason '%s', want '%s...'", reason, why);
+    ck_assert_str_eq(corr, corr_want);
+    snprintf(pid, sizeof pid, "\"plan_id\":\"%s\"", w->plan_id);
+    ck_assert_msg(strstr(after, pid), "%s", after);
+    ck_assert_msg(strstr(after, "\"savings_eur\":"), "%s", after);
+    ck_assert_msg(strstr(after, "\"total_cost_eur\":"), "%s", after);
+}
+
+START_TEST(test_demand_floor_and_replan)
+{
+    want_t first = {.trigger = "forecast"}, req = {.trigger = "on_demand"};
+    want_t again = {.trigger = "on_demand"};
+    char dlq[128], reason[256], id1[64], id2[64];
+    int64_t nov3 = 0, oct31 = 0;
+    reader_t r, a;
+
+    snprintf(prefix, sizeof prefix, "optr%d-%ld.", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "optimizer-%.40s", prefix);
+    free_port();
+    snprintf(id1, sizeof id1, "req-1-%d", (int)getpid());
+    snprintf(id2, sizeof id2, "req-2-%d", (int)getpid());
+    ck_assert(dataset_parse_iso8601("2020-11-03T10:00:00Z", &nov3) == 0);
+    ck_assert(dataset_parse_iso8601("2020-10-31T22:00:00Z", &oct31) == 0); /* 23:00 CET */
+    load_day();
+    produce_forecast();
+    produce_prices(0, 0, -1);
+    reader_open(&r);
+    audit_open(&a);
+    start_optimizer();
+    next_plan(&r, check_plan, &first); /* no energy.load yet: floor 0 */
+    ck_assert(first.demand_eur > 0);
+    check_audit(&a, &first, "new forecast '" SITE "/day_ahead/",
+                SITE "/day_ahead/2020-11-09T11:00:00Z");
+
+    /* the period's peak: 40 MW corrected to the first plan's peak + 3 MW;
+     * another meter, the previous local month and an interval after the
+     * request's event time do not count */
+    double floor_kw = first.peak_kw + 3000;
+    produce_load(nov3, 40000, 0, NULL);
+    produce_load(nov3, floor_kw, 1, NULL);
+    produce_load(nov3 + DATASET_QH_MS, 60000, 0, "main-meter");
+    produce_load(oct31, 70000, 0, NULL);
+    produce_load(day0 - 2 * DATASET_QH_MS, 80000, 0, NULL);
+    /* topics are not ordered among each other: let the intervals arrive */
+    wait_metric("ems_optimizer_load_intervals_total", 4);
+
+    /* older than the inputs: skipped; unknown site: dead-lettered; then a
+     * request at day0 - 1 h re-plans on demand with the floor */
+    ck_assert_int_eq(replan(SITE, "2020-11-08T12:00:00Z", "req-stale"), 0);
+    wait_metric("ems_optimizer_requests_stale_total", 1);
+    ck_assert_int_eq(replan("no-such-site", "2020-11-09T22:00:00Z", "req-x"), 0);
+    ck_assert_int_eq(replan(SITE, "2020-11-09T22:00:00Z", id1), 0);
+    req.floor_kw = floor_kw;
+    req.created_ms = day0 - HOUR;
+    next_plan(&r, check_plan, &req);
+    ck_assert(req.demand_eur < first.demand_eur);
+    ck_assert_double_eq_tol(req.demand_eur, 3.45 * fmax(0, req.peak_kw - floor_kw), 1e-6);
+    check_audit(&a, &req, "request 'req-1-", id1);
+    ck_assert_double_eq(metric("ems_optimizer_requests_total"), 2);
+    ck_assert_double_eq(metric("ems_optimizer_requests_stale_total"), 1);
+    snprintf(dlq, sizeof dlq, "%senergy.schedule.requests.dlq", prefix);
+    read_dlq(dlq, reason, sizeof reason);
+    ck_assert_str_eq(reason, "unknown site 'no-such-site'");
+
+    /* restarted: the peak is rebuilt from energy.load */
+    stop_optimizer();
+    start_optimizer();
+    ck_assert_int_eq(replan(SITE, "2020-11-09T22:30:00Z", id2), 0);
+    again.floor_kw = floor_kw;
+    again.created_ms = day0 - HOUR / 2;
+    next_plan(&r, check_plan, &again);
+    ck_assert_str_ne(again.plan_id, req.plan_id);
+    check_audit(&a, &again, "request 'req-2-", id2);
+    stop_optimizer();
+    reader_close(&a);
+    reader_close(&r);
+}
+END_TEST
+
 static void kill_child(void)
 {
     stop_optimizer();
@@ -482,6 +714,7 @@ static Suite *optimizer_suite(void)
     tcase_add_checked_fixture(tc, NULL, kill_child);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_day_plan_from_real_data);
+    tcase_add_test(tc, test_demand_floor_and_replan);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,11 @@
  * curve, horizon clipping), the energy.schedule value written from a solved
  * plan, and the parsing of the core's explanations. Site-local time is CET
  * (UTC+1, no DST) through a fixed-offset callback.
+ *
+ * A second suite covers the billing period's peak (opt_peak): the month
+ * boundary in site time, corrected intervals, the event-time cutoff, old
+ * periods dropped; the floor in the built problem; the published costs with
+ * a floor; and the energy.load and energy.schedule.requests codecs.
  */
 #include <avro.h>
 #include <check.h>
@@ -16,6 +21,7 @@
 #include "plant/plant.h"
 #include "schedule-optimizer/opt_codec.h"
 #include "schedule-optimizer/opt_inputs.h"
+#include "schedule-optimizer/opt_peak.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
 
@@ -430,6 +436,340 @@ START_TEST(test_relaxed_lines)
 }
 END_TEST
 
+/* ---- the billing period's peak ---- */
+
+/* UTC instants */
+#define OCT31_2245 1604184300000LL /* 2020-10-31T22:45:00Z = 23:45 CET, October */
+#define OCT31_2300 1604185200000LL /* 2020-10-31T23:00:00Z = 1 Nov 00:00 CET */
+#define NOV05_1000 1604570400000LL /* 2020-11-05T10:00:00Z */
+#define NOV30_2300 1606777200000LL /* 2020-11-30T23:00:00Z = 1 Dec 00:00 CET */
+#define SEP15_1000 1600164000000LL /* 2020-09-15T10:00:00Z */
+
+static opt_load_t iv(int64_t start, double kw, int rev)
+{
+    opt_load_t l = {.site_scope = 1, .start_ms = start, .end_ms = start + QH,
+                    .mean_kw = kw, .revision = rev};
+    snprintf(l.site_id, sizeof l.site_id, "nl-neerijnen");
+    return l;
+}
+
+static int add(opt_peak_t *p, int64_t start, double kw, int rev)
+{
+    opt_load_t l = iv(start, kw, rev);
+    return opt_peak_add(p, &l, cet, NULL);
+}
+
+typedef struct key_case {
+    int64_t ts;
+    opt_billing_t period;
+    int64_t key;
+} key_case_t;
+
+static const key_case_t key_cases[] = {
+    {OCT31_2245, OPT_BILL_MONTH, 2020 * 12 + 9},
+    {OCT31_2300, OPT_BILL_MONTH, 2020 * 12 + 10}, /* UTC still says October */
+    {NOV30_2300, OPT_BILL_MONTH, 2020 * 12 + 11},
+    {1609455600000LL, OPT_BILL_MONTH, 2021 * 12 + 0}, /* 2020-12-31T23:00Z */
+    {1609455600000LL - QH, OPT_BILL_YEAR, 2020},
+    {1609455600000LL, OPT_BILL_YEAR, 2021},
+    {951782400000LL, OPT_BILL_MONTH, 2000 * 12 + 1}, /* 2000-02-29T00:00Z, leap day */
+};
+
+START_TEST(test_billing_key)
+{
+    const key_case_t *c = &key_cases[_i];
+    opt_local_t l;
+
+    cet(NULL, c->ts, &l);
+    ck_assert_int_eq(opt_billing_key(c->period, &l), c->key);
+    ck_assert_int_eq(opt_billing_parse("year"), OPT_BILL_YEAR);
+    ck_assert_int_eq(opt_billing_parse("month"), OPT_BILL_MONTH);
+    ck_assert_int_eq(opt_billing_parse(NULL), OPT_BILL_MONTH);
+}
+END_TEST
+
+START_TEST(test_peak_month_boundary_site_time)
+{
+    opt_peak_t *p = opt_peak_new(OPT_BILL_MONTH);
+
+    ck_assert(p != NULL);
+    ck_assert_double_eq(opt_peak_floor(p, NOV05_1000, NOV05_1000, cet, NULL), 0);
+    ck_assert_int_eq(add(p, OCT31_2245, 900, 0), 1);
+    ck_assert_int_eq(add(p, OCT31_2300, 500, 0), 1);
+    ck_assert_int_eq(add(p, NOV05_1000, 700, 0), 1);
+    /* November in site time starts at 23:00 UTC: the 900 kW is October's */
+    ck_assert_double_eq(opt_peak_floor(p, OCT31_2300 + 2 * QH, OCT31_2300 + 2 * QH, cet,
+                                       NULL), 500);
+    ck_assert_double_eq(opt_peak_floor(p, NOV05_1000 + 10 * HOUR, NOV05_1000 + 10 * HOUR,
+                                       cet, NULL), 700);
+    /* a plan for the end of October still sees October */
+    ck_assert_double_eq(opt_peak_floor(p, OCT31_2245, OCT31_2300, cet, NULL), 900);
+    /* event time: an interval not yet over at the cutoff does not count */
+    ck_assert_double_eq(opt_peak_floor(p, NOV05_1000, NOV05_1000 + QH - 1, cet, NULL), 500);
+    /* a new period starts from nothing */
+    ck_assert_double_eq(opt_peak_floor(p, NOV30_2300, NOV30_2300 + HOUR, cet, NULL), 0);
+    ck_assert_int_eq(add(p, NOV30_2300, 300, 0), 1);
+    ck_assert_double_eq(opt_peak_floor(p, NOV30_2300, NOV30_2300 + HOUR, cet, NULL), 300);
+    /* October is now two periods back: dropped, and late intervals of it ignored */
+    ck_assert_uint_eq(opt_peak_count(p), 3);
+    ck_assert_int_eq(add(p, OCT31_2245 - QH, 5000, 0), 0);
+    ck_assert_double_eq(opt_peak_floor(p, OCT31_2245, OCT31_2300, cet, NULL), 0);
+    opt_peak_destroy(p);
+    opt_peak_destroy(NULL);
+}
+END_TEST
+
+START_TEST(test_peak_revisions)
+{
+    opt_peak_t *p = opt_peak_new(OPT_BILL_MONTH);
+    int64_t at = NOV05_1000;
+    int64_t later = NOV05_1000 + 24 * HOUR;
+
+    ck_assert_int_eq(add(p, at, 1000, 0), 1);
+    ck_assert_int_eq(add(p, at + QH, 400, 0), 1);
+    ck_assert_double_eq(opt_peak_floor(p, later, later, cet, NULL), 1000);
+    /* a correction replaces the interval, also downwards */
+    ck_assert_int_eq(add(p, at, 600, 1), 1);
+    ck_assert_double_eq(opt_peak_floor(p, later, later, cet, NULL), 600);
+    /* the older revision, re-delivered, changes nothing */
+    ck_assert_int_eq(add(p, at, 1000, 0), 0);
+    ck_assert_double_eq(opt_peak_floor(p, later, later, cet, NULL), 600);
+    ck_assert_int_eq(add(p, at, 1200, 2), 1);
+    ck_assert_double_eq(opt_peak_floor(p, later, later, cet, NULL), 1200);
+    ck_assert_uint_eq(opt_peak_count(p), 2);
+    /* out-of-order arrival keeps the intervals apart */
+    ck_assert_int_eq(add(p, at - QH, 800, 0), 1);
+    ck_assert_uint_eq(opt_peak_count(p), 3);
+    ck_assert_double_eq(opt_peak_floor(p, later, at, cet, NULL), 800);
+    /* a year tracker keeps the whole year */
+    opt_peak_destroy(p);
+    p = opt_peak_new(OPT_BILL_YEAR);
+    ck_assert_int_eq(add(p, SEP15_1000, 2000, 0), 1);
+    ck_assert_int_eq(add(p, NOV05_1000, 700, 0), 1);
+    ck_assert_double_eq(opt_peak_floor(p, later, later, cet, NULL), 2000);
+    opt_peak_destroy(p);
+}
+END_TEST
+
+typedef struct load_check_case {
+    double kw;
+    int64_t len;
+    int rev;
+    const char *reason; /* NULL = valid */
+} load_check_case_t;
+
+static const load_check_case_t load_check_cases[] = {
+    {500, QH, 0, NULL},
+    {-20, QH, 3, NULL}, /* export: a negative mean is a value */
+    {NAN, QH, 0, "mean_kw is not finite"},
+    {INFINITY, QH, 0, "mean_kw is not finite"},
+    {500, 0, 0, "interval ends at or before its start"},
+    {500, QH, -1, "revision -1 is negative"},
+};
+
+START_TEST(test_load_check)
+{
+    const load_check_case_t *c = &load_check_cases[_i];
+    opt_load_t l = iv(NOV05_1000, c->kw, c->rev);
+    char reason[128] = "";
+
+    l.end_ms = l.start_ms + c->len;
+    ck_assert_int_eq(opt_load_check(&l, reason, sizeof reason), c->reason ? -1 : 0);
+    if (c->reason)
+        ck_assert_str_eq(reason, c->reason);
+}
+END_TEST
+
+/* A schema file's generic value (the caller decrefs value, iface, schema). */
+static void schema_value(const char *topic, avro_schema_t *sc, avro_value_iface_t **iface,
+                         avro_value_t *v)
+{
+    static char json[65536];
+    char path[256];
+    FILE *fp;
+    size_t n;
+
+    snprintf(path, sizeof path, "schemas/%s.avsc", topic);
+    ck_assert_msg((fp = fopen(path, "r")) != NULL, "%s", path);
+    n = fread(json, 1, sizeof json - 1, fp);
+    fclose(fp);
+    ck_assert(avro_schema_from_json_length(json, n, sc) == 0);
+    *iface = avro_generic_class_from_schema(*sc);
+    ck_assert(avro_generic_value_new(*iface, v) == 0);
+}
+
+static void set_field(avro_value_t *v, const char *name, int kind, int64_t i, double d,
+                      const char *s)
+{
+    avro_value_t f = field(v, name), b;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        ck_assert(avro_value_set_branch(&f, s || kind != 's' ? 1 : 0, &b) == 0);
+        f = b;
+    }
+    switch (kind) {
+    case 's': ck_assert(avro_value_set_string(&f, s) == 0); break;
+    case 'l': ck_assert(avro_value_set_long(&f, i) == 0); break;
+    case 'i': ck_assert(avro_value_set_int(&f, (int)i) == 0); break;
+    case 'e': ck_assert(avro_value_set_enum(&f, (int)i) == 0); break;
+    default: ck_assert(avro_value_set_double(&f, d) == 0);
+    }
+}
+
+START_TEST(test_load_codec)
+{
+    avro_schema_t sc;
+    avro_value_iface_t *iface;
+    avro_value_t v;
+    opt_load_t l;
+    char reason[256];
+
+    schema_value("energy.load", &sc, &iface, &v);
+    set_field(&v, "site_id", 's', 0, 0, "nl-neerijnen");
+    set_field(&v, "scope", 'e', 1, 0, NULL);
+    set_field(&v, "interval_start", 'l', NOV05_1000, 0, NULL);
+    set_field(&v, "interval_end", 'l', NOV05_1000 + QH, 0, NULL);
+    set_field(&v, "energy_kwh", 'd', 0, 3000, NULL);
+    set_field(&v, "mean_kw", 'd', 0, 12000, NULL);
+    set_field(&v, "peak_kw", 'd', 0, 12500, NULL);
+    set_field(&v, "sample_count", 'i', 900, 0, NULL);
+    set_field(&v, "completeness", 'd', 0, 1, NULL);
+    set_field(&v, "revision", 'i', 2, 0, NULL);
+    set_field(&v, "watermark_ts", 'l', NOV05_1000 + HOUR, 0, NULL);
+    ck_assert_msg(opt_codec_load(&v, &l, reason, sizeof reason) == 0, "%s", reason);
+    ck_assert_str_eq(l.site_id, "nl-neerijnen");
+    ck_assert_int_eq(l.site_scope, 1);
+    ck_assert_int_eq(l.start_ms, NOV05_1000);
+    ck_assert_int_eq(l.end_ms, NOV05_1000 + QH);
+    ck_assert_double_eq(l.mean_kw, 12000);
+    ck_assert_int_eq(l.revision, 2);
+    set_field(&v, "scope", 'e', 0, 0, NULL);
+    ck_assert(opt_codec_load(&v, &l, reason, sizeof reason) == 0);
+    ck_assert_int_eq(l.site_scope, 0);
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(sc);
+}
+END_TEST
+
+START_TEST(test_request_codec)
+{
+    avro_schema_t sc;
+    avro_value_iface_t *iface;
+    avro_value_t v;
+    opt_request_t q = {.requested_ms = NOV05_1000}, back;
+    char reason[256];
+
+    snprintf(q.request_id, sizeof q.request_id, "req-1");
+    snprintf(q.site_id, sizeof q.site_id, "nl-neerijnen");
+    snprintf(q.requested_by, sizeof q.requested_by, "alice");
+    schema_value("energy.schedule.requests", &sc, &iface, &v);
+    ck_assert(opt_codec_request_value(&v, &q, reason, sizeof reason) == 0);
+    ck_assert_msg(opt_codec_request(&v, &back, reason, sizeof reason) == 0, "%s", reason);
+    ck_assert_str_eq(back.request_id, "req-1");
+    ck_assert_str_eq(back.site_id, "nl-neerijnen");
+    ck_assert_str_eq(back.requested_by, "alice");
+    ck_assert_str_eq(back.reason, "");
+    ck_assert_int_eq(back.requested_ms, NOV05_1000);
+    snprintf(q.reason, sizeof q.reason, "dryer-1 back from maintenance");
+    q.site_id[0] = 0;
+    ck_assert(opt_codec_request_value(&v, &q, reason, sizeof reason) == 0);
+    ck_assert_int_eq(opt_codec_request(&v, &back, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "request without site_id");
+    ck_assert_str_eq(back.reason, "dryer-1 back from maintenance");
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(sc);
+}
+END_TEST
+
+/* The floor reaches the problem; the record carries the increase of the
+ * period's charge, so a floor above any possible import makes it 0 while
+ * the savings stay the core's. */
+START_TEST(test_build_and_publish_with_floor)
+{
+    opt_forecast_t f;
+    opt_prices_t p;
+    opt_build_t b = {0};
+    opt_build_conf_t bc = conf24;
+    opt_peak_t *pk = opt_peak_new(OPT_BILL_MONTH);
+    opt_options_t o;
+    opt_result_t r;
+    opt_pub_cost_t c;
+    avro_schema_t sc;
+    avro_value_iface_t *iface;
+    avro_value_t v;
+    char reason[256];
+
+    make_forecast(&f, DAY0, 96);
+    make_prices(&p, DAY0, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert_int_eq(add(pk, OCT31_2300, 30000, 0), 1);     /* 1 Nov local */
+    ck_assert_int_eq(add(pk, DAY0 + 2 * HOUR, 40000, 0), 1); /* after the cutoff */
+    bc.peak = pk;
+    bc.peak_cutoff_ms = f.issued_ms;
+    ck_assert(opt_build_problem(&b, &bc, plant, site, &f, &p, 0, cet, NULL, reason,
+                                sizeof reason) == 0);
+    ck_assert_double_eq(b.pb.site.peak_so_far_kw, 30000);
+    ck_assert_double_eq(b.pb.site.demand_eur_kw, 3.45);
+    opt_options_init(&o);
+    o.time_limit_s = 5;
+    opt_result_init(&r);
+    ck_assert_msg(opt_solve(&b.pb, &o, &r, reason, sizeof reason) == 0, "%s", reason);
+    opt_codec_costs(&b, &r, &c);
+    ck_assert_double_eq(c.floor_kw, 30000);
+    ck_assert(c.peak_kw <= 25000 + 1e-3 && c.peak_kw > 10000);
+    ck_assert_double_eq_tol(c.demand_eur, 0, 1e-6);
+    ck_assert_double_eq_tol(c.total_eur, c.energy_eur + c.startup_eur + c.co2_eur, 1e-6);
+    ck_assert_double_eq_tol(c.savings_eur, r.savings_eur, 1e-6);
+    schema_value("energy.schedule", &sc, &iface, &v);
+    opt_plan_meta_t meta = {.site_id = "nl-neerijnen", .plan_id = "nl-neerijnen/y",
+                            .trigger = OPT_TRIGGER_ON_DEMAND, .created_ms = f.issued_ms};
+    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0, "%s",
+                  reason);
+    ck_assert_double_eq_tol(dbl(&v, "demand_charge_eur"), 0, 1e-6);
+    ck_assert_double_eq_tol(dbl(&v, "peak_kw"), c.peak_kw, 1e-9);
+    ck_assert_double_eq_tol(dbl(&v, "total_cost_eur"), c.total_eur, 1e-9);
+    ck_assert_double_eq_tol(dbl(&v, "baseline_cost_eur"), c.baseline_eur, 1e-9);
+
+    /* a horizon in the next month starts from no peak */
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+    make_forecast(&f, NOV30_2300, 96);
+    make_prices(&p, NOV30_2300, 24, OPT_CURVE_EFFECTIVE);
+    bc.peak_cutoff_ms = NOV30_2300;
+    ck_assert(opt_build_problem(&b, &bc, plant, site, &f, &p, 0, cet, NULL, reason,
+                                sizeof reason) == 0);
+    ck_assert_double_eq(b.pb.site.peak_so_far_kw, 0);
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(sc);
+    opt_result_release(&r);
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+    opt_peak_destroy(pk);
+}
+END_TEST
+
+static Suite *peak_suite(void)
+{
+    Suite *s = suite_create("optimizer_peak");
+    TCase *tc = tcase_create("peak");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_billing_key, 0, sizeof key_cases / sizeof *key_cases);
+    tcase_add_test(tc, test_peak_month_boundary_site_time);
+    tcase_add_test(tc, test_peak_revisions);
+    tcase_add_loop_test(tc, test_load_check, 0,
+                        sizeof load_check_cases / sizeof *load_check_cases);
+    tcase_add_test(tc, test_load_codec);
+    tcase_add_test(tc, test_request_codec);
+    tcase_add_test(tc, test_build_and_publish_with_floor);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 static Suite *inputs_suite(void)
 {
     Suite *s = suite_create("optimizer_inputs");
@@ -453,6 +793,7 @@ int main(void)
     SRunner *sr = srunner_create(inputs_suite());
     int failed;
 
+    srunner_add_suite(sr, peak_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
