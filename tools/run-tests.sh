@@ -26,8 +26,9 @@ mkdir -p "$LOGDIR"
 run_one() {
   local bin=$1 tag=$2 log line checks fails errs
   log="$LOGDIR/$tag-$(basename "$bin").log"
-  local rc=0
+  local rc=0 t0=$SECONDS
   timeout 900 "$bin" >"$log" 2>&1 || rc=$?
+  local took="$((SECONDS - t0))s"
   line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -1)
   if [ -z "$line" ]; then
     echo "FAIL $tag $(basename "$bin"): no Check summary (exit $rc), see $log"
@@ -41,12 +42,12 @@ run_one() {
   passed=$((passed + checks - bad)); failed=$((failed + bad))
   if [ "$bad" -gt 0 ] || [ "$rc" -ne 0 ]; then
     [ "$bad" -eq 0 ] && { failed=$((failed + 1)); }
-    echo "FAIL $tag $(basename "$bin"): $line (exit $rc)"
+    echo "FAIL $tag $(basename "$bin"): $line (exit $rc, $took)"
     grep -E ':[EF]:' "$log" | head -20 | sed 's/^/    /'
     grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error' "$log" | head -5 | sed 's/^/    /'
     broken+=("$tag/$(basename "$bin")")
   else
-    echo "ok   $tag $(basename "$bin"): $line"
+    echo "ok   $tag $(basename "$bin"): $line ($took)"
   fi
 }
 
