@@ -1,5 +1,6 @@
 /* bus: the bus handle, its schema caches and shared Kafka config. See bus.h. */
 #include "bus/internal.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -419,11 +420,25 @@ int bus_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
     return -1;
 }
 
+/* librdkafka's own log lines (syslog levels) become the suite's JSON log
+ * lines, so stderr stays one JSON object per line. Runs on librdkafka's
+ * threads; log_msg() is thread-safe. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf)
+{
+    log_level_t lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN
+                                             : level <= 6 ? LOG_INFO
+                                                          : LOG_DEBUG;
+    log_msg(lvl, "kafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
 rd_kafka_conf_t *bus_kafka_conf(const bus_t *bus, const char *const *defaults,
                                 char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     size_t i;
+
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 
     for (i = 0; defaults && defaults[i]; i += 2)
         if (bus_conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size))
