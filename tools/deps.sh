@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config make git curl ca-certificates procps iproute2
+  build-essential pkg-config make git curl python3 ca-certificates procps iproute2
   librdkafka-dev libavro-dev libpq-dev libhiredis-dev libevent-dev
   libulfius-dev libcurl4-gnutls-dev libjansson-dev libyaml-dev libssl-dev
   liblpsolve55-dev check libsubunit-dev

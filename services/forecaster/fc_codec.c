@@ -115,6 +115,10 @@ static int weather_slot(avro_value_t *slots, size_t i, fc_wxdata *wx, char *reas
         get_long(&s, "slot_start", &wx->t[i]))
         return snprintf(reason, reason_size, "slot %zu: no slot_start", i), -1;
     wx->t[i] /= 1000;
+    int kind = 1;
+    if (get_enum(&s, "kind", &kind))
+        return snprintf(reason, reason_size, "slot %zu: no kind", i), -1;
+    wx->observed[i] = kind == 0;
     if (avro_value_get_by_name(&s, "temperature_c", &f, NULL) ||
         get_opt_double(&f, &row[0]))
         return snprintf(reason, reason_size, "slot %zu: temperature_c is not a number",
@@ -145,7 +149,7 @@ int fc_codec_weather(avro_value_t *v, char *site_id, size_t site_size, fc_wxdata
     int minutes = 0;
     fc_wxdata_release(wx);
     if (get_str(v, "site_id", site_id, site_size) ||
-        get_int(v, "slot_minutes", &minutes) ||
+        get_int(v, "slot_minutes", &minutes) || get_long(v, "issued_at", &wx->issued) ||
         avro_value_get_by_name(v, "slots", &slots, NULL) ||
         avro_value_get_size(&slots, &n))
         return snprintf(reason, reason_size, "energy.weather record lacks a field"), -1;
@@ -153,13 +157,15 @@ int fc_codec_weather(avro_value_t *v, char *site_id, size_t site_size, fc_wxdata
         return snprintf(reason, reason_size, "slot_minutes %d out of range", minutes),
                -1;
     wx->slot_sec = minutes * 60;
+    wx->issued /= 1000;
     var_index(wx, FC_WX_TEMP);
     if (weather_names(&slots, n, wx) < 0)
         return snprintf(reason, reason_size, "bad or too many weather variables"), -1;
     wx->n = n;
     wx->t = calloc(n ? n : 1, sizeof *wx->t);
     wx->v = calloc((n ? n : 1) * wx->nvar, sizeof *wx->v);
-    if (!wx->t || !wx->v)
+    wx->observed = calloc(n ? n : 1, 1);
+    if (!wx->t || !wx->v || !wx->observed)
         return snprintf(reason, reason_size, "out of memory"), -1;
     for (size_t i = 0; i < n; i++)
         if (weather_slot(&slots, i, wx, reason, reason_size) < 0)

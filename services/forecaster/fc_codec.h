@@ -24,8 +24,9 @@ int fc_codec_load(avro_value_t *v, fc_load_rec *out, char *reason, size_t reason
 
 /* Decodes an energy.weather value into *wx (initialised by the caller;
  * refilled): variables are the union of the slots' variables, temperature
- * under FC_WX_TEMP, missing ones NaN. A NaN or infinite number in the
- * record is an error (null is the way to say "missing"). 0 or -1 with
+ * under FC_WX_TEMP, missing ones NaN; wx->observed says per slot whether
+ * it is an observation and wx->issued is the record's issued_at. A NaN or infinite
+ * number in the record is an error (null is the way to say "missing"). 0 or -1 with
  * reason. */
 int fc_codec_weather(avro_value_t *v, char *site_id, size_t site_size, fc_wxdata *wx,
                      char *reason, size_t reason_size);

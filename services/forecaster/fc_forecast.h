@@ -109,11 +109,19 @@ const fc_qtable *fc_forecaster_qtable(const fc_forecaster *fc, fc_kind k,
                                       fc_model_id m);
 
 /* Saves / loads kind k's trained state with its version string. Loading
- * refuses a file of another format version or feature count. 0 or -1 with
- * errstr filled. */
+ * refuses a file of another format version or kind, or a truncated one, and
+ * leaves the forecaster unchanged then. 0 or -1 with errstr filled. */
 int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
                        char *errstr, size_t errstr_size);
 int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
                        size_t errstr_size);
+/* As fc_forecaster_load(), and also refuses a model of another feature
+ * count than nfeat (fc_features_count() of the weather it will see; -1: any)
+ * or trained after not_after (UTC seconds; INT64_MAX: any). */
+int fc_forecaster_load_checked(fc_forecaster *fc, fc_kind k, const char *path,
+                               int nfeat, int64_t not_after, char *errstr,
+                               size_t errstr_size);
+/* The `now` kind k was trained at (INT64_MIN when untrained). */
+int64_t fc_forecaster_trained_at(const fc_forecaster *fc, fc_kind k);
 
 #endif

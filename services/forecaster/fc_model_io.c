@@ -62,10 +62,10 @@ static int read_header(FILE *f, fc_kstate *ks, int *kind, size_t *qb, size_t *bb
     return 0;
 }
 
-int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
-                       size_t errstr_size)
+/* Loads into *ks; 0 or -1 with errstr. */
+static int load_state(fc_kind k, const char *path, fc_kstate *ks, char *errstr,
+                      size_t errstr_size)
 {
-    fc_kstate ks = {0};
     int kind;
     size_t qb, bb;
     char *blob = NULL;
@@ -74,22 +74,21 @@ int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *err
         snprintf(errstr, errstr_size, "cannot open '%s'", path);
         return -1;
     }
-    if (read_header(f, &ks, &kind, &qb, &bb) < 0 || kind != (int)k ||
-        qb != sizeof ks.q) {
+    if (read_header(f, ks, &kind, &qb, &bb) < 0 || kind != (int)k ||
+        qb != sizeof ks->q) {
         snprintf(errstr, errstr_size, "'%s' is not a format %d %s model", path,
                  FC_MODEL_FORMAT, fc_kind_name(k));
         goto err;
     }
     blob = malloc(bb ? bb : 1);
-    if (!blob || fread(ks.q, 1, qb, f) != qb || fread(blob, 1, bb, f) != bb) {
-        snprintf(errstr, errstr_size, "'%s' is truncated", path);
+    if (!blob || fread(ks->q, 1, qb, f) != qb || fread(blob, 1, bb, f) != bb ||
+        fgetc(f) != EOF) {
+        snprintf(errstr, errstr_size, "'%s' is truncated or has trailing bytes", path);
         goto err;
     }
-    if (bb && fc_xgb_load(blob, bb, &ks.booster, errstr, errstr_size) < 0)
+    if (bb && fc_xgb_load(blob, bb, &ks->booster, errstr, errstr_size) < 0)
         goto err;
-    ks.trained = 1;
-    fc_xgb_free(fc->ks[k].booster);
-    fc->ks[k] = ks;
+    ks->trained = 1;
     free(blob);
     fclose(f);
     return 0;
@@ -97,4 +96,40 @@ err:
     free(blob);
     fclose(f);
     return -1;
+}
+
+int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
+                       size_t errstr_size)
+{
+    return fc_forecaster_load_checked(fc, k, path, -1, INT64_MAX, errstr, errstr_size);
+}
+
+int fc_forecaster_load_checked(fc_forecaster *fc, fc_kind k, const char *path,
+                               int nfeat, int64_t not_after, char *errstr,
+                               size_t errstr_size)
+{
+    fc_kstate ks = {0};
+    if (load_state(k, path, &ks, errstr, errstr_size) < 0)
+        return -1;
+    if (nfeat >= 0 && ks.nfeat != nfeat) {
+        snprintf(errstr, errstr_size, "'%s' has %d features, the site's data gives %d",
+                 path, ks.nfeat, nfeat);
+        goto err;
+    }
+    if (ks.trained_at > not_after) {
+        snprintf(errstr, errstr_size, "'%s' was trained at %" PRId64 ", after %" PRId64,
+                 path, ks.trained_at, not_after);
+        goto err;
+    }
+    fc_xgb_free(fc->ks[k].booster);
+    fc->ks[k] = ks;
+    return 0;
+err:
+    fc_xgb_free(ks.booster);
+    return -1;
+}
+
+int64_t fc_forecaster_trained_at(const fc_forecaster *fc, fc_kind k)
+{
+    return fc->ks[k].trained ? fc->ks[k].trained_at : INT64_MIN;
 }

@@ -15,170 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OFF(f) offsetof(fc_service_conf, f)
-#define DAY_MS 86400000.0
-
-const cfg_option_t fc_service_options[] = {
-    {.section = "forecaster",
-     .key = "group_id",
-     .type = CFG_STRING,
-     .def = "forecaster",
-     .offset = OFF(group_id),
-     .desc = "Kafka consumer group of the live consumer."},
-    {.section = "forecaster",
-     .key = "day_ahead_time",
-     .type = CFG_STRING,
-     .def = "06:00",
-     .offset = OFF(day_ahead_time),
-     .desc =
-         "Site-local time (HH:MM) of the day-ahead run for the next site-local day."},
-    {.section = "forecaster",
-     .key = "slot",
-     .type = CFG_DURATION_MS,
-     .def = "15m",
-     .min = 900000,
-     .max = 3600000,
-     .offset = OFF(slot_ms),
-     .desc = "Slot length of load history and forecasts (15m or 1h)."},
-    {.section = "forecaster",
-     .key = "intraday_hours",
-     .type = CFG_INT,
-     .def = "24",
-     .min = 1,
-     .max = 72,
-     .offset = OFF(intraday_hours),
-     .desc = "Horizon of the hourly intraday run."},
-    {.section = "forecaster",
-     .key = "retrain_every",
-     .type = CFG_DURATION_MS,
-     .def = "168h",
-     .min = DAY_MS,
-     .max = 90 * DAY_MS,
-     .offset = OFF(retrain_ms),
-     .desc = "Retraining cadence on event time (whole days)."},
-    {.section = "forecaster",
-     .key = "window",
-     .type = CFG_DURATION_MS,
-     .def = "8760h",
-     .min = 28 * DAY_MS,
-     .max = 1100 * DAY_MS,
-     .offset = OFF(window_ms),
-     .desc = "Rolling training window (whole days); history is kept a bit longer."},
-    {.section = "forecaster",
-     .key = "band_quantile",
-     .type = CFG_DOUBLE,
-     .def = "0.95",
-     .min = 0.55,
-     .max = 0.995,
-     .offset = OFF(band_q),
-     .desc = "Residual quantile behind P90 (1 minus it: P10); see ADR 0011."},
-    {.section = "forecaster",
-     .key = "threads",
-     .type = CFG_INT,
-     .def = "2",
-     .min = 1,
-     .max = 64,
-     .offset = OFF(xgb_threads),
-     .desc = "Threads of the tree training."},
-    {.section = "forecaster",
-     .key = "warmup",
-     .type = CFG_DURATION_MS,
-     .def = "168h",
-     .min = 0,
-     .max = 365 * DAY_MS,
-     .offset = OFF(warmup_ms),
-     .desc = "Load history a site needs before its first run."},
-    {.section = "forecaster",
-     .key = "backfill",
-     .type = CFG_DURATION_MS,
-     .def = "48h",
-     .min = 0,
-     .max = 3650 * DAY_MS,
-     .offset = OFF(backfill_ms),
-     .desc = "Runs further than this behind the event clock are skipped (0: none)."},
-    {.section = "forecaster",
-     .key = "weather_wait",
-     .type = CFG_DURATION_MS,
-     .def = "1h",
-     .min = 0,
-     .max = 2 * DAY_MS,
-     .offset = OFF(weather_wait_ms),
-     .desc = "Event time a run waits for weather covering its horizon."},
-    {.section = "forecaster",
-     .key = "model_dir",
-     .type = CFG_STRING,
-     .def = "var/forecaster/models",
-     .offset = OFF(model_dir),
-     .desc = "Directory of the saved models (<site>.<da|id>.<version>.model)."},
-    {.section = "forecaster",
-     .key = "save_models",
-     .type = CFG_BOOL,
-     .def = "true",
-     .offset = OFF(save_models),
-     .desc = "Save every retrained model to model_dir."},
-    {.section = "forecaster",
-     .key = "batch",
-     .type = CFG_INT,
-     .def = "2000",
-     .min = 1,
-     .max = 100000,
-     .offset = OFF(batch),
-     .desc = "Most records per consumed batch."},
-    {.section = "forecaster",
-     .key = "poll_time",
-     .type = CFG_DURATION_MS,
-     .def = "200ms",
-     .min = 1,
-     .max = 5000,
-     .offset = OFF(poll_ms),
-     .desc = "Longest wait for a batch."},
-    {.section = "forecaster",
-     .key = "restore_idle",
-     .type = CFG_DURATION_MS,
-     .def = "2s",
-     .min = 100,
-     .max = 600000,
-     .offset = OFF(restore_idle_ms),
-     .desc = "The start-up replay ends after the topics were idle this long."},
-    {.section = "forecaster",
-     .key = "restore_max",
-     .type = CFG_DURATION_MS,
-     .def = "10m",
-     .min = 1000,
-     .max = 3600000,
-     .offset = OFF(restore_max_ms),
-     .desc = "Longest start-up replay (also when the topics are empty)."},
-    {.section = "weather",
-     .key = "dir",
-     .type = CFG_STRING,
-     .def = "",
-     .offset = OFF(wx_dir),
-     .desc = "Directory of dropped weather files (\"\": off)."},
-    {.section = "weather",
-     .key = "default_site",
-     .type = CFG_STRING,
-     .def = "",
-     .offset = OFF(wx_site),
-     .desc = "Site of weather files whose name does not start with a site id."},
-    {.section = "weather",
-     .key = "scan_interval",
-     .type = CFG_DURATION_MS,
-     .def = "5s",
-     .min = 100,
-     .max = 3600000,
-     .offset = OFF(wx_scan_ms),
-     .desc = "How often the weather directory is scanned."},
-    {.section = "weather",
-     .key = "max_file_size",
-     .type = CFG_INT,
-     .def = "67108864",
-     .min = 1024,
-     .max = 1073741824.0,
-     .offset = OFF(wx_max_bytes),
-     .desc = "Larger weather files are rejected (bytes)."},
-    CFG_END,
-};
-
 struct fc_service {
     fc_service_conf conf;
     svc_t *svc;
@@ -190,9 +26,14 @@ struct fc_service {
     fc_forecast f;
     double next_scan;
     fc_wxdir_stats wx;
+    fc_wxhttp *wxh;
+    char model_dir[1024], wx_dir[1024]; /* the configured paths, expanded */
+    const char *wxh_site;
     obs_metrics_t *m;
     obs_counter_t *m_load, *m_weather, *m_stale, *m_train, *m_train_fail, *m_skipped;
     obs_counter_t *m_restored, *m_wx_done, *m_wx_rej, *m_wx_rec;
+    obs_counter_t *m_model_loaded, *m_model_refused, *m_wx_stale;
+    obs_counter_t *m_fetch_ok, *m_fetch_err;
     obs_histogram_t *m_run;
 };
 
@@ -326,6 +167,19 @@ static void init_metrics(fc_service *s, obs_metrics_t *m)
                               "Weather files by outcome.", "result=rejected");
     s->m_wx_rec = obs_counter(m, "ems_forecaster_weather_published_total",
                               "energy.weather records published by the adapter.", NULL);
+    s->m_fetch_ok = obs_counter(m, "ems_forecaster_weather_fetches_total",
+                                "Fetches of weather.url by outcome.", "result=ok");
+    s->m_fetch_err = obs_counter(m, "ems_forecaster_weather_fetches_total",
+                                 "Fetches of weather.url by outcome.", "result=error");
+    s->m_wx_stale = obs_counter(m, "ems_forecaster_stale_weather_total",
+                                "Weather values beaten by an observation or a newer "
+                                "forecast already held.",
+                                NULL);
+    s->m_model_loaded = obs_counter(m, "ems_forecaster_models_loaded_total",
+                                    "Saved models loaded at start.", NULL);
+    s->m_model_refused = obs_counter(
+        m, "ems_forecaster_models_refused_total",
+        "Saved models refused at start (format, kind, features, time).", NULL);
     s->m_run = obs_histogram(m, "ems_forecaster_run_seconds",
                              "Time of one run (training included).", NULL, secs, 9);
 }
@@ -338,6 +192,43 @@ static int restored_check(void *ctx, char *errstr, size_t errstr_size)
     snprintf(errstr, errstr_size, "replaying history (%lld records so far)",
              (long long)s->restored);
     return -1;
+}
+
+static int weather_check(void *ctx, char *errstr, size_t errstr_size)
+{
+    fc_service *s = ctx;
+    char why[640];
+    if (!fc_wxhttp_degraded(s->wxh, why, sizeof why))
+        return 0;
+    snprintf(errstr, errstr_size, "degraded: %s", why);
+    return -1;
+}
+
+/* The HTTP weather source, when weather.url is set. */
+static int init_wxhttp(fc_service *s, svc_t *svc, char *errstr, size_t errstr_size)
+{
+    const fc_service_conf *c = &s->conf;
+    if (!c->wx_url || !*c->wx_url)
+        return 0;
+    s->wxh_site = c->wx_url_site && *c->wx_url_site ? c->wx_url_site : c->wx_site;
+    if (!s->wxh_site || !*s->wxh_site || !svc_plant(svc) ||
+        !plant_site(svc_plant(svc), s->wxh_site))
+        return snprintf(errstr, errstr_size,
+                        "weather.url_site (or weather.default_site) '%s' is not a "
+                        "plant site",
+                        s->wxh_site ? s->wxh_site : ""),
+               -1;
+    fc_wxhttp_conf hc = {.url = c->wx_url,
+                         .site = s->wxh_site,
+                         .period_ms = c->wx_poll_ms,
+                         .timeout_ms = c->wx_timeout_ms,
+                         .backoff_ms = c->wx_backoff_ms,
+                         .backoff_max_ms = c->wx_backoff_max_ms,
+                         .retries = c->wx_retries,
+                         .max_bytes = c->wx_max_bytes};
+    if (!(s->wxh = fc_wxhttp_new(&hc)))
+        return snprintf(errstr, errstr_size, "out of memory"), -1;
+    return svc_add_check(svc, "weather", weather_check, s, errstr, errstr_size);
 }
 
 static int mkdirs(const char *path)
@@ -355,6 +246,28 @@ static int mkdirs(const char *path)
     return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+static int mkdirs(const char *path);
+
+/* ${VAR} in model_dir and weather.dir (the stack's var directory). */
+static int expand_paths(fc_service *s, char *errstr, size_t errstr_size)
+{
+    fc_service_conf *c = &s->conf;
+    if (fc_expand_env(c->model_dir, s->model_dir, sizeof s->model_dir) < 0)
+        return snprintf(errstr, errstr_size, "forecaster.model_dir '%s': bad ${...}",
+                        c->model_dir),
+               -1;
+    if (fc_expand_env(c->wx_dir ? c->wx_dir : "", s->wx_dir, sizeof s->wx_dir) < 0)
+        return snprintf(errstr, errstr_size, "weather.dir '%s': bad ${...}", c->wx_dir),
+               -1;
+    c->model_dir = s->model_dir;
+    c->wx_dir = s->wx_dir;
+    if (s->wx_dir[0] && mkdirs(s->wx_dir) < 0)
+        log_warn("forecaster", "weather.dir '%s': %s", s->wx_dir, strerror(errno));
+    log_info("forecaster", "models in '%s', weather files in '%s'", s->model_dir,
+             s->wx_dir[0] ? s->wx_dir : "(off)");
+    return 0;
+}
+
 int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
 {
     fc_service *s = ctx;
@@ -363,6 +276,8 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     s->svc = svc;
     init_metrics(s, svc_metrics(svc));
     if (make_sites(s, svc_plant(svc), errstr, errstr_size) < 0)
+        goto fail;
+    if (expand_paths(s, errstr, errstr_size) < 0)
         goto fail;
     if (s->conf.save_models && mkdirs(s->conf.model_dir) < 0) {
         snprintf(errstr, errstr_size, "forecaster.model_dir '%s': %s",
@@ -375,6 +290,8 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
               bus_consumer_new(svc_bus(svc), group, topics, 3, errstr, errstr_size)))
         goto fail;
     if (svc_add_check(svc, "history", restored_check, s, errstr, errstr_size))
+        goto fail;
+    if (init_wxhttp(s, svc, errstr, errstr_size) < 0)
         goto fail;
     s->restore_t0 = s->restore_last = mono_s();
     log_info("forecaster",
@@ -440,9 +357,14 @@ static int apply_weather(fc_service *s, avro_value_t *v, char *reason, size_t si
     for (size_t i = 0; rc == 0 && i < wx.n; i++)
         for (size_t j = 0; rc == 0 && j < wx.nvar; j++) {
             double x = wx.v[i * wx.nvar + j];
-            if (!isnan(x) &&
-                fc_site_put_weather(site, wx.names[j], wx.t[i], wx.slot_sec, x, reason,
-                                    size) != FC_PUT_STORED)
+            int put = isnan(x) ? FC_PUT_STORED
+                               : fc_site_put_weather_from(site, wx.names[j], wx.t[i],
+                                                          wx.slot_sec, x,
+                                                          wx.observed && wx.observed[i],
+                                                          wx.issued, reason, size);
+            if (put == FC_PUT_STALE)
+                obs_counter_inc(s->m_wx_stale);
+            else if (put != FC_PUT_STORED)
                 rc = -1;
         }
     if (rc == 0)
@@ -476,6 +398,32 @@ static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
 
 /* ---- restore ---- */
 
+/* The newest valid saved model of each kind, so a restart serves the state
+ * it served before instead of retraining early (the version and numbers
+ * stay those of an uninterrupted run). */
+static void load_models(fc_service *s, fc_site *site)
+{
+    char err[512];
+    if (fc_site_clock(site) == 0)
+        return;
+    for (int k = 0; k < FC_NKINDS; k++) {
+        size_t refused = 0;
+        int got = fc_modeldir_load(s->conf.model_dir, site, (fc_kind)k, &refused, err,
+                                   sizeof err);
+        obs_counter_add(s->m_model_refused, (double)refused);
+        if (refused)
+            log_warn("forecaster", "site '%s': %zu saved %s model(s) refused, last: %s",
+                     fc_site_id(site), refused, fc_kind_name((fc_kind)k), err);
+        if (got) {
+            obs_counter_inc(s->m_model_loaded);
+            log_info("forecaster", "site '%s': %s model %s loaded from '%s'",
+                     fc_site_id(site), fc_kind_name((fc_kind)k),
+                     fc_forecaster_version(fc_site_forecaster(site), (fc_kind)k),
+                     s->conf.model_dir);
+        }
+    }
+}
+
 static int start_live(fc_service *s)
 {
     const char *topics[] = {"energy.load", "energy.weather"};
@@ -488,9 +436,12 @@ static int start_live(fc_service *s)
         log_error("forecaster", "live consumer: %s", err);
         return -1;
     }
-    for (size_t i = 0; i < s->nsites; i++)
+    for (size_t i = 0; i < s->nsites; i++) {
         log_info("forecaster", "site '%s': history restored up to %lld",
                  fc_site_id(s->sites[i]), (long long)fc_site_clock(s->sites[i]));
+        if (s->conf.load_models)
+            load_models(s, s->sites[i]);
+    }
     log_info("forecaster", "replay done: %lld records in %.1f s",
              (long long)s->restored, mono_s() - s->restore_t0);
     return 0;
@@ -514,8 +465,10 @@ static int restore_step(fc_service *s)
     obs_counter_add(s->m_restored, got);
     if (got > 0)
         s->restore_last = now;
-    int idle =
-        s->restored > 0 && now - s->restore_last >= s->conf.restore_idle_ms / 1000.0;
+    /* idle after records, or nothing at all (empty topics; covers the join) */
+    double wait =
+        (s->restored > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms) / 1000.0;
+    int idle = now - s->restore_last >= wait;
     if (idle || now - s->restore_t0 >= s->conf.restore_max_ms / 1000.0)
         return start_live(s);
     return 0;
@@ -572,6 +525,19 @@ fail:
     return -1;
 }
 
+/* While the HTTP weather source is degraded, its site's forecasts say so
+ * in their quality list (they went out with what weather there was). */
+static void mark_weather_source(fc_service *s, fc_site *site)
+{
+    char why[256];
+    if (!s->wxh || strcmp(fc_site_id(site), s->wxh_site) ||
+        !fc_wxhttp_degraded(s->wxh, why, sizeof why))
+        return;
+    size_t len = strlen(s->f.quality);
+    snprintf(s->f.quality + len, sizeof s->f.quality - len, "%sweather_source_degraded",
+             len ? ";" : "");
+}
+
 /* Issues and publishes every run due on the sites' event clocks. Returns
  * the number published, or -1. */
 static int issue_due(fc_service *s)
@@ -593,6 +559,7 @@ static int issue_due(fc_service *s)
                 if (s->conf.save_models)
                     save_model(s, site, k);
             }
+            mark_weather_source(s, site);
             if (publish(s, site) < 0)
                 return -1;
             published++;
@@ -628,6 +595,17 @@ static int live_step(fc_service *s)
     return 0;
 }
 
+static void fetch_weather(fc_service *s)
+{
+    fc_wxdir_stats st = {0, 0, 0};
+    if (!s->wxh)
+        return;
+    fc_wxhttp_step(s->wxh, s->svc, mono_s(), &st);
+    obs_counter_add(s->m_fetch_ok, (double)st.done);
+    obs_counter_add(s->m_fetch_err, (double)st.rejected);
+    obs_counter_add(s->m_wx_rec, (double)st.records);
+}
+
 static void scan_weather(fc_service *s)
 {
     double now = mono_s();
@@ -646,6 +624,7 @@ int fc_service_step(svc_t *svc, void *ctx)
     fc_service *s = ctx;
     (void)svc;
     scan_weather(s);
+    fetch_weather(s);
     if (s->restore)
         return restore_step(s);
     return live_step(s);
@@ -658,6 +637,8 @@ void fc_service_shutdown(svc_t *svc, void *ctx)
     bus_consumer_destroy(s->restore); /* unacked offsets stay uncommitted */
     bus_consumer_destroy(s->live);
     s->restore = s->live = NULL;
+    fc_wxhttp_destroy(s->wxh);
+    s->wxh = NULL;
     for (size_t i = 0; i < s->nsites; i++)
         fc_site_destroy(s->sites[i]);
     free(s->sites);

@@ -9,8 +9,10 @@
  * DLQ with the reason), the runs the batch made due on event time are issued
  * and published on energy.forecast, the producer is flushed, and only then
  * is the batch acknowledged. Retraining models are saved under
- * forecaster.model_dir. The weather adapter (fc_wxdir.c) scans weather.dir
- * between polls and publishes energy.weather.
+ * forecaster.model_dir, and after the replay the newest valid ones are
+ * loaded (fc_modeldir.c), so a restart neither repeats a run nor retrains
+ * early. The weather adapter scans weather.dir (fc_wxdir.c) and fetches
+ * weather.url (fc_wxhttp.c) between polls and publishes energy.weather.
  */
 #ifndef FC_SERVICE_H
 #define FC_SERVICE_H
@@ -18,6 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "forecaster/fc_site.h"
+#include "forecaster/fc_wxfile.h"
 #include "svc/svc.h"
 
 typedef struct fc_service_conf {
@@ -28,15 +32,24 @@ typedef struct fc_service_conf {
     double band_q;
     int64_t xgb_threads;
     const char *model_dir;
-    bool save_models;
-    int64_t batch, poll_ms, restore_idle_ms, restore_max_ms;
+    bool save_models, load_models;
+    int64_t batch, poll_ms, restore_idle_ms, restore_empty_ms, restore_max_ms;
     const char *wx_dir;
     const char *wx_site;
     int64_t wx_scan_ms, wx_max_bytes;
+    const char *wx_url, *wx_url_site;
+    int64_t wx_poll_ms, wx_timeout_ms, wx_retries, wx_backoff_ms, wx_backoff_max_ms;
 } fc_service_conf;
 
 /* The option tables (sections forecaster and weather). */
 extern const cfg_option_t fc_service_options[];
+
+/* Copies in to out replacing "${NAME}" by the environment variable NAME and
+ * "${NAME:-default}" by it or, when unset or empty, by default (so the
+ * stack's config can say "${EMS_STACK_VAR:-var}/forecaster/models"). Used
+ * for forecaster.model_dir and weather.dir. Returns 0, or -1 when the
+ * result does not fit or a name is empty or too long. */
+int fc_expand_env(const char *in, char *out, size_t out_size);
 
 typedef struct fc_service fc_service;
 
@@ -64,5 +77,56 @@ typedef struct fc_wxdir_stats {
  * failed (the file stays for the next scan). */
 int fc_wxdir_scan(svc_t *svc, const char *dir, const char *default_site,
                   int64_t max_bytes, fc_wxdir_stats *st);
+
+/* Publishes wx on energy.weather for site in records of at most a month of
+ * slots (slots ending by issued_ms are "observed", later ones "forecast"),
+ * then flushes. Counts records in st->records. Returns 0, or -1 (logged). */
+int fc_wx_publish(svc_t *svc, const char *site, const char *provider, int64_t issued_ms,
+                  const fc_wxdata *wx, fc_wxdir_stats *st);
+
+/* ---- weather over HTTP (fc_wxhttp.c) ---- */
+
+typedef struct fc_wxhttp_conf {
+    const char *url;  /* Open-Meteo forecast API URL (or any URL giving its shape) */
+    const char *site; /* plant site the weather is for */
+    int64_t period_ms, timeout_ms, backoff_ms, backoff_max_ms, retries, max_bytes;
+} fc_wxhttp_conf;
+
+typedef struct fc_wxhttp fc_wxhttp;
+
+/* Copies the configuration (strings too). NULL on ENOMEM. */
+fc_wxhttp *fc_wxhttp_new(const fc_wxhttp_conf *c);
+void fc_wxhttp_destroy(fc_wxhttp *h);
+
+/* Delay before retry number `failures` (1, 2, ...): backoff_ms doubled per
+ * failure, at most backoff_max_ms. Pure. */
+int64_t fc_wxhttp_backoff(int64_t backoff_ms, int64_t backoff_max_ms, int failures);
+
+/* Called every loop step with the monotonic time (s). When a fetch is due it
+ * makes one attempt (blocking at most timeout_ms): the body is parsed as the
+ * Open-Meteo JSON (or weather CSV) and published on energy.weather. A failed
+ * attempt (connection, HTTP status >= 400, a body that does not parse) is
+ * logged, counted in st->rejected and retried after fc_wxhttp_backoff();
+ * when `retries` retries failed too the source is degraded until a fetch
+ * succeeds, and the next try is at the next period. A success counts in
+ * st->done and the next fetch is one period after the first attempt of the
+ * cycle. Returns 1 when it fetched and published, 0 when nothing was due,
+ * -1 when the attempt failed. */
+int fc_wxhttp_step(fc_wxhttp *h, svc_t *svc, double now, fc_wxdir_stats *st);
+
+/* 1 while degraded, with the last error in why. */
+int fc_wxhttp_degraded(const fc_wxhttp *h, char *why, size_t why_size);
+
+/* ---- saved models (fc_modeldir.c) ---- */
+
+/* Loads into the site's forecaster the newest model of kind k in dir
+ * ("<site>.<da|id>.<version>.model", newest version by name) that is of this
+ * build's file format and kind, is complete, has the feature count of the
+ * site's weather columns and was trained no later than the site's clock
+ * (a model saved on the way to that clock). Refused files are counted in *refused
+ * (may be NULL), the last reason is left in errstr. Returns 1 when one was
+ * loaded, 0 when none was (the forecaster is unchanged). */
+int fc_modeldir_load(const char *dir, fc_site *site, fc_kind k, size_t *refused,
+                     char *errstr, size_t errstr_size);
 
 #endif

@@ -14,6 +14,7 @@ struct fc_site {
     fc_forecaster *fc;
     fc_series load, rev; /* rev: revision of each load slot */
     fc_weather wx;
+    fc_series wxrank[FC_MAX_WX]; /* per weather column: rank of each slot's value */
     int64_t first_load, clock;
     int64_t next[FC_NKINDS];     /* 0 until the schedule starts */
     int64_t last_pub[FC_NKINDS]; /* latest run already on the topic */
@@ -65,6 +66,8 @@ void fc_site_destroy(fc_site *s)
     fc_calendar_destroy(s->cal);
     fc_series_release(&s->load);
     fc_series_release(&s->rev);
+    for (size_t c = 0; c < s->wx.ncol; c++)
+        fc_series_release(&s->wxrank[c]);
     fc_weather_release(&s->wx);
     free(s);
 }
@@ -125,15 +128,40 @@ static int weather_column(fc_site *s, const char *name, char *reason,
     int c = fc_weather_find(&s->wx, name);
     if (c >= 0)
         return c;
-    if (fc_weather_add(&s->wx, name, s->p.step, s->c.max_slots) < 0) {
+    if ((c = fc_weather_add(&s->wx, name, s->p.step, s->c.max_slots)) < 0) {
         snprintf(reason, reason_size, "no room for weather variable '%s'", name);
         return -1;
     }
-    return fc_weather_find(&s->wx, name);
+    size_t last = s->wx.ncol - 1;
+    if ((size_t)c != last) /* the temperature took column 0 */
+        s->wxrank[last] = s->wxrank[c];
+    fc_series_init(&s->wxrank[c], s->p.step, s->c.max_slots);
+    return c;
+}
+
+/* Rank of a weather value: any observation above any forecast, the newer
+ * issue above the older within each; unknown origin lowest. Exact in a
+ * double for issue times in seconds. */
+#define RANK_OBSERVED 1e13
+#define RANK_UNKNOWN (-1e13)
+
+static double wx_rank(int observed, int64_t issued)
+{
+    if (issued == INT64_MIN)
+        return RANK_UNKNOWN;
+    return (observed ? RANK_OBSERVED : 0) + (double)issued;
 }
 
 int fc_site_put_weather(fc_site *s, const char *name, int64_t start, int slot_sec,
                         double v, char *reason, size_t reason_size)
+{
+    return fc_site_put_weather_from(s, name, start, slot_sec, v, 0, INT64_MIN, reason,
+                                    reason_size);
+}
+
+int fc_site_put_weather_from(fc_site *s, const char *name, int64_t start, int slot_sec,
+                             double v, int observed, int64_t issued, char *reason,
+                             size_t reason_size)
 {
     if (!isfinite(v))
         return snprintf(reason, reason_size, "weather '%s' at %lld is not a number",
@@ -142,11 +170,19 @@ int fc_site_put_weather(fc_site *s, const char *name, int64_t start, int slot_se
     int c = weather_column(s, name, reason, reason_size);
     if (c < 0)
         return FC_PUT_INVALID;
+    double rank = wx_rank(observed, issued);
+    int stored = 0;
     int64_t end = start + (slot_sec > s->p.step ? slot_sec : 1);
-    for (int64_t t = start; t < end; t += s->p.step)
-        if (fc_series_put(&s->wx.col[c], t, v) < 0)
+    for (int64_t t = start; t < end; t += s->p.step) {
+        double held = fc_series_at(&s->wxrank[c], t);
+        if (!isnan(held) && held > rank)
+            continue; /* an observation, or a newer forecast, is held */
+        if (fc_series_put(&s->wx.col[c], t, v) < 0 ||
+            fc_series_put(&s->wxrank[c], t, rank) < 0)
             return FC_PUT_NOMEM;
-    return FC_PUT_STORED;
+        stored = 1;
+    }
+    return stored ? FC_PUT_STORED : FC_PUT_STALE;
 }
 
 void fc_site_published(fc_site *s, fc_kind k, int64_t issued_at)

@@ -62,6 +62,17 @@ int fc_site_put_load(fc_site *s, int64_t start, int64_t end, double kw, int revi
 int fc_site_put_weather(fc_site *s, const char *name, int64_t start, int slot_sec,
                         double v, char *reason, size_t reason_size);
 
+/* As fc_site_put_weather() for a value of known origin: an observation
+ * (observed 1) or a forecast issued at `issued` (UTC seconds). Per variable
+ * and slot, an observation beats any forecast, and a newer issue beats an
+ * older one of the same kind; an equal one replaces (a redelivery). Values
+ * of unknown origin (fc_site_put_weather) rank below both. Returns
+ * FC_PUT_STALE when every slot it covers holds a value that beats it
+ * (nothing changes), else as fc_site_put_weather(). */
+int fc_site_put_weather_from(fc_site *s, const char *name, int64_t start, int slot_sec,
+                             double v, int observed, int64_t issued, char *reason,
+                             size_t reason_size);
+
 /* Records that a run of kind k issued at `issued_at` was already published
  * (read back from energy.forecast at start), so it is not issued again. */
 void fc_site_published(fc_site *s, fc_kind k, int64_t issued_at);

@@ -71,9 +71,8 @@ static void move_to(const char *dir, const char *sub, const char *name)
         log_error("weather", "cannot move '%s' to '%s': %s", from, to, strerror(errno));
 }
 
-/* Publishes wx in chunks; 0, or -1 (logged). */
-static int publish(svc_t *svc, const char *site, const char *provider,
-                   int64_t issued_ms, const fc_wxdata *wx, fc_wxdir_stats *st)
+int fc_wx_publish(svc_t *svc, const char *site, const char *provider, int64_t issued_ms,
+                  const fc_wxdata *wx, fc_wxdir_stats *st)
 {
     char err[512];
     for (size_t i = 0; i < wx->n; i += CHUNK_SLOTS) {
@@ -81,6 +80,7 @@ static int publish(svc_t *svc, const char *site, const char *provider,
         avro_value_t v;
         part.t = wx->t + i;
         part.v = wx->v + i * wx->nvar;
+        part.observed = NULL;
         part.n = wx->n - i < CHUNK_SLOTS ? wx->n - i : CHUNK_SLOTS;
         if (bus_value_new(svc_bus(svc), "energy.weather", &v, err, sizeof err) < 0)
             goto fail;
@@ -126,7 +126,7 @@ static int take_file(svc_t *svc, const char *dir, const char *name,
                  text[strspn(text, " \t\r\n")] == '{' ? "open-meteo" : "csv", name);
         int64_t issued_ms =
             (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
-        rc = publish(svc, site, provider, issued_ms, &wx, st);
+        rc = fc_wx_publish(svc, site, provider, issued_ms, &wx, st);
         if (rc == 0) {
             move_to(dir, "done", name);
             st->done++;

@@ -20,6 +20,7 @@ void fc_wxdata_release(fc_wxdata *d)
 {
     free(d->t);
     free(d->v);
+    free(d->observed);
     fc_wxdata_init(d);
 }
 

@@ -33,6 +33,8 @@ typedef struct fc_wxdata {
     double *v; /* v[i * nvar + j]: slot i, variable j; NaN = missing */
     int has_pos;
     double lat, lon;
+    unsigned char *observed; /* per slot 1 = observation; NULL: all forecasts */
+    int64_t issued;          /* issue time of the values, UTC seconds (0: unknown) */
 } fc_wxdata;
 
 void fc_wxdata_init(fc_wxdata *d);

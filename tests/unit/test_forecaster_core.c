@@ -9,6 +9,7 @@
 
 #include "forecaster/fc_backtest.h"
 #include "forecaster/fc_dataset.h"
+#include "forecaster/fc_features.h"
 #include "forecaster/fc_forecast.h"
 
 #define STEP 3600
@@ -129,6 +130,38 @@ START_TEST(model_file_round_trip)
     ck_assert_str_eq(fc_forecaster_version(fc2, FC_DAY_AHEAD),
                      fc_forecaster_version(fc, FC_DAY_AHEAD));
     ck_assert_int_ne(fc_forecaster_load(fc2, FC_INTRADAY, path, err, sizeof err), 0);
+    /* the checks of a load at start: feature count and training time */
+    int64_t at = fc_forecaster_trained_at(fc, FC_DAY_AHEAD);
+    int nf = fc_features_count(&w);
+    fc_forecaster *fc3 = fc_forecaster_new(&p, cal);
+    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, nf + 1,
+                                                INT64_MAX, err, sizeof err),
+                     0);
+    ck_assert_ptr_nonnull(strstr(err, "features"));
+    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, nf, at - 1,
+                                                err, sizeof err),
+                     0);
+    ck_assert_int_eq(fc_forecaster_trained_at(fc3, FC_DAY_AHEAD), INT64_MIN);
+    ck_assert_int_eq(fc_forecaster_due(fc3, FC_DAY_AHEAD, issue), 1);
+    ck_assert_msg(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, nf, at, err,
+                                             sizeof err) == 0,
+                  "%s", err);
+    ck_assert_int_eq(fc_forecaster_trained_at(fc3, FC_DAY_AHEAD), at);
+    ck_assert_int_eq(fc_forecaster_due(fc3, FC_DAY_AHEAD, at),
+                     fc_forecaster_due(fc, FC_DAY_AHEAD, at));
+    fc_forecaster_destroy(fc3);
+    /* a truncated file */
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "truncate -s -10 %s", path);
+        ck_assert_int_eq(system(cmd), 0);
+        fc3 = fc_forecaster_new(&p, cal);
+        ck_assert_int_ne(fc_forecaster_load(fc3, FC_DAY_AHEAD, path, err, sizeof err),
+                         0);
+        fc_forecaster_destroy(fc3);
+        ck_assert_int_eq(fc_forecaster_save(fc, FC_DAY_AHEAD, path, err, sizeof err),
+                         0);
+    }
     fc_forecast_init(&a);
     fc_forecast_init(&b);
     fc_forecast_run(fc, &s, &w, FC_DAY_AHEAD, issue, FC_MODEL_AUTO, &a);

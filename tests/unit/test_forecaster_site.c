@@ -130,6 +130,78 @@ static int drain(fc_site *s, fc_kind *k, int64_t *at, int max)
     return n;
 }
 
+/* Per slot and variable: an observation beats any forecast, a newer
+ * forecast an older one, whatever the order of arrival. */
+static const struct {
+    const char *what;
+    int obs1;
+    int64_t iss1;
+    double v1;
+    int obs2;
+    int64_t iss2;
+    double v2;
+    int rc2;
+    double want;
+} wx_order[] = {
+    {"newer forecast replaces older", 0, 1000, 5.0, 0, 2000, 6.0, FC_PUT_STORED, 6.0},
+    {"older forecast is stale", 0, 2000, 6.0, 0, 1000, 5.0, FC_PUT_STALE, 6.0},
+    {"observation replaces forecast", 0, 2000, 6.0, 1, 1000, 4.0, FC_PUT_STORED, 4.0},
+    {"forecast after observation is stale", 1, 1000, 4.0, 0, 9000, 7.0, FC_PUT_STALE,
+     4.0},
+    {"newer observation replaces older", 1, 1000, 4.0, 1, 2000, 4.5, FC_PUT_STORED,
+     4.5},
+    {"redelivery of the same issue", 0, 1000, 5.0, 0, 1000, 5.5, FC_PUT_STORED, 5.5},
+    {"unknown origin ranks lowest", 0, INT64_MIN, 3.0, 0, 1000, 5.0, FC_PUT_STORED,
+     5.0},
+};
+
+START_TEST(observation_beats_forecast)
+{
+    char why[128];
+    int64_t t = utc(2020, 11, 2, 10, 0);
+    site = make(0, 0);
+    /* a forecast of both variables, then the case on the temperature only:
+     * the other variable keeps its value */
+    ck_assert_int_eq(fc_site_put_weather_from(site, "wind_speed_ms", t, 900, 3.0, 0,
+                                              wx_order[_i].iss1, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_put_weather_from(site, "temperature", t, 900,
+                                              wx_order[_i].v1, wx_order[_i].obs1,
+                                              wx_order[_i].iss1, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_put_weather_from(site, "temperature", t, 900,
+                                              wx_order[_i].v2, wx_order[_i].obs2,
+                                              wx_order[_i].iss2, why, sizeof why),
+                     wx_order[_i].rc2);
+    const fc_weather *w = fc_site_weather(site);
+    ck_assert_msg(fc_weather_temp(w, t) == wx_order[_i].want, "%s: %g",
+                  wx_order[_i].what, fc_weather_temp(w, t));
+    ck_assert_double_eq(
+        fc_weather_at(w, (size_t)fc_weather_find(w, "wind_speed_ms"), t), 3.0);
+}
+END_TEST
+
+/* An hourly observation over four quarter-hours of which one already holds
+ * a (quarter-hourly) observation of a later issue: only that one stays. */
+START_TEST(ranks_are_per_slot)
+{
+    char why[128];
+    int64_t t = utc(2020, 11, 2, 10, 0);
+    site = make(0, 0);
+    ck_assert_int_eq(fc_site_put_weather_from(site, "temperature", t + 1800, 900, 9.0,
+                                              1, 5000, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_put_weather_from(site, "temperature", t, 3600, 8.0, 1,
+                                              4000, why, sizeof why),
+                     FC_PUT_STORED);
+    const fc_weather *w = fc_site_weather(site);
+    ck_assert_double_eq(fc_weather_temp(w, t), 8.0);
+    ck_assert_double_eq(fc_weather_temp(w, t + 900), 8.0);
+    ck_assert_double_eq(fc_weather_temp(w, t + 1800), 9.0);
+    ck_assert_double_eq(fc_weather_temp(w, t + 2700), 8.0);
+}
+END_TEST
+
 START_TEST(runs_follow_event_time)
 {
     fc_kind k[64];
@@ -248,6 +320,9 @@ int main(void)
     tcase_add_test(tc, revisions_keep_the_highest);
     tcase_add_loop_test(tc, bad_load_is_invalid, 0, sizeof bad_load / sizeof *bad_load);
     tcase_add_test(tc, hourly_weather_fills_quarter_hours);
+    tcase_add_loop_test(tc, observation_beats_forecast, 0,
+                        (int)(sizeof wx_order / sizeof *wx_order));
+    tcase_add_test(tc, ranks_are_per_slot);
     tcase_add_test(tc, runs_follow_event_time);
     tcase_add_test(tc, day_ahead_time_follows_the_site_clock);
     tcase_add_test(tc, published_runs_are_not_repeated);

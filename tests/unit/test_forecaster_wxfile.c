@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "forecaster/fc_calendar.h"
+#include "forecaster/fc_service.h"
 #include "forecaster/fc_wxfile.h"
 
 static int64_t utc(int y, int m, int d, int h, int mi)
@@ -119,6 +120,62 @@ START_TEST(time_formats)
 }
 END_TEST
 
+/* Retry delays of the HTTP weather source: doubled per failure, capped. */
+static const struct {
+    int64_t base, max;
+    int failures;
+    int64_t want;
+} backoff[] = {
+    {1000, 300000, 1, 1000},   {1000, 300000, 2, 2000},    {1000, 300000, 3, 4000},
+    {1000, 300000, 9, 256000}, {1000, 300000, 10, 300000}, {1000, 300000, 60, 300000},
+    {100, 1000, 5, 1000},      {500, 200, 1, 200},
+};
+
+START_TEST(http_backoff_doubles_up_to_the_cap)
+{
+    ck_assert_int_eq(
+        fc_wxhttp_backoff(backoff[_i].base, backoff[_i].max, backoff[_i].failures),
+        backoff[_i].want);
+}
+END_TEST
+
+/* ${VAR} and ${VAR:-default} in the configured paths. */
+static const struct {
+    const char *in, *want;
+} expand[] = {
+    {"var/forecaster/models", "var/forecaster/models"},
+    {"${FCT_SET}/models", "/srv/ems/models"},
+    {"${FCT_SET:-var}/models", "/srv/ems/models"},
+    {"${FCT_UNSET:-var}/models", "var/models"},
+    {"${FCT_EMPTY:-var}/m", "var/m"},
+    {"${FCT_UNSET}/m", "/m"},
+    {"a${FCT_SET}b${FCT_SET}", "a/srv/emsb/srv/ems"},
+    {"$HOME/x", "$HOME/x"},
+    {"${unclosed", "${unclosed"},
+};
+
+START_TEST(paths_expand_environment)
+{
+    char out[128];
+    setenv("FCT_SET", "/srv/ems", 1);
+    setenv("FCT_EMPTY", "", 1);
+    unsetenv("FCT_UNSET");
+    ck_assert_int_eq(fc_expand_env(expand[_i].in, out, sizeof out), 0);
+    ck_assert_str_eq(out, expand[_i].want);
+}
+END_TEST
+
+START_TEST(paths_that_do_not_fit)
+{
+    char out[8];
+    setenv("FCT_SET", "/srv/ems", 1);
+    ck_assert_int_eq(fc_expand_env("${FCT_SET}/models", out, sizeof out), -1);
+    ck_assert_int_eq(fc_expand_env("${}/x", out, sizeof out), -1);
+    ck_assert_int_eq(fc_expand_env("1234567", out, sizeof out), 0);
+    ck_assert_int_eq(fc_expand_env("12345678", out, sizeof out), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("forecaster_wxfile");
@@ -127,6 +184,11 @@ int main(void)
     tcase_add_test(tc, open_meteo_json);
     tcase_add_loop_test(tc, bad_files_say_why, 0, sizeof bad / sizeof *bad);
     tcase_add_test(tc, time_formats);
+    tcase_add_loop_test(tc, paths_expand_environment, 0,
+                        sizeof expand / sizeof *expand);
+    tcase_add_test(tc, paths_that_do_not_fit);
+    tcase_add_loop_test(tc, http_backoff_doubles_up_to_the_cap, 0,
+                        sizeof backoff / sizeof *backoff);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

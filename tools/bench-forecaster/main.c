@@ -3,11 +3,14 @@
  * Uses the Dutch substation data (15-min). The data cover about 3.5 months,
  * so the year of history is made by repeating the real series in whole
  * weeks (the output says so). Prints the day-ahead training time on that
- * year and the time of one forecast run per model, baselines beside trees.
+ * year and the time of one forecast run per model, baselines beside trees,
+ * then one run of the service path (fc_site_issue on a site holding the
+ * same year, the run the service publishes).
  *   bench-forecaster [--train FILE --test FILE] [--runs N] [--rounds N] [--max-bin N]
  *                    [--nthread N] */
 #include "forecaster/fc_dataset.h"
 #include "forecaster/fc_forecast.h"
+#include "forecaster/fc_site.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -73,6 +76,51 @@ static double time_run(fc_forecaster *fc, const fc_series *l, const fc_weather *
     snprintf(model, msz, "%s", f.model);
     fc_forecast_release(&f);
     return dt;
+}
+
+/* The service path: a site fed slot by slot as the service feeds it, its
+ * first day-ahead run (trains), then `runs` runs at that issue time. */
+static int bench_site(const fc_series *yl, const fc_weather *yw, const fc_params *p,
+                      int64_t issue, int runs)
+{
+    char err[256], why[128];
+    fc_site_conf sc;
+    fc_site_conf_default(&sc, 900);
+    fc_site *s =
+        fc_site_new("bench", "Europe/Amsterdam", NULL, 0, p, &sc, err, sizeof err);
+    if (!s)
+        return fprintf(stderr, "bench-forecaster: %s\n", err), -1;
+    for (size_t c = 0; c < yw->ncol; c++)
+        for (size_t i = 0; i < yw->col[c].n; i++) {
+            int64_t t = yw->col[c].t0 + (int64_t)i * yw->col[c].step;
+            double v = yw->col[c].values[i];
+            if (!isnan(v))
+                fc_site_put_weather_from(s, yw->names[c], t, yw->col[c].step, v, 0, 0,
+                                         why, sizeof why);
+        }
+    for (size_t i = 0; i < yl->n; i++) {
+        int64_t t = yl->t0 + (int64_t)i * yl->step;
+        if (t + 900 <= issue && !isnan(yl->values[i]))
+            fc_site_put_load(s, t, t + 900, yl->values[i], 0, why, sizeof why);
+    }
+    fc_forecast f;
+    fc_forecast_init(&f);
+    int trained = 0;
+    double t0 = now_s();
+    int rc = fc_site_issue(s, FC_DAY_AHEAD, issue, &f, &trained);
+    double dt = now_s() - t0;
+    printf("service path, first day-ahead run (fc_site_issue, trains: %s): %.3f s\n",
+           trained ? "yes" : "no", dt);
+    t0 = now_s();
+    for (int i = 0; rc == 0 && i < runs; i++)
+        rc = fc_site_issue(s, FC_DAY_AHEAD, issue, &f, &trained);
+    dt = (now_s() - t0) / runs;
+    printf("service path, one day-ahead run (fc_site_issue, %-8s): %8.3f ms (mean of "
+           "%d)\n",
+           f.model, dt * 1e3, runs);
+    fc_forecast_release(&f);
+    fc_site_destroy(s);
+    return rc;
 }
 
 /* XGBoost runs on OpenMP, whose threads spin-wait by default; on shared or
@@ -147,6 +195,8 @@ int main(int argc, char **argv)
         printf("one day-ahead forecast run, %-15s: %8.3f ms (mean of %d)\n", model,
                r * 1e3, runs);
     }
+    if (bench_site(&yl, &yw, &p, now, runs) < 0)
+        rc = -1;
     fc_forecaster_destroy(fc);
     fc_calendar_destroy(cal);
     fc_series_release(&load);

@@ -1,0 +1,71 @@
+/* fc_modeldir: loading the newest valid saved model of a site at start (see
+ * fc_service.h). */
+#include "forecaster/fc_features.h"
+#include "forecaster/fc_service.h"
+#include "forecaster/fc_site.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_desc(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)b, *(char *const *)a);
+}
+
+/* Names "<site>.<da|id>.<version>.model" in dir, newest version first. */
+static char **candidates(const char *dir, const char *prefix, size_t *n)
+{
+    DIR *d = opendir(dir);
+    char **names = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name), pl = strlen(prefix);
+        if (len <= pl + 6 || strncmp(e->d_name, prefix, pl) ||
+            strcmp(e->d_name + len - 6, ".model"))
+            continue;
+        if (*n == cap) {
+            char **p = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *p);
+            if (!p)
+                break;
+            names = p;
+        }
+        if (!(names[*n] = strdup(e->d_name)))
+            break;
+        (*n)++;
+    }
+    if (d)
+        closedir(d);
+    if (*n)
+        qsort(names, *n, sizeof *names, cmp_desc);
+    return names;
+}
+
+int fc_modeldir_load(const char *dir, fc_site *site, fc_kind k, size_t *refused,
+                     char *errstr, size_t errstr_size)
+{
+    char prefix[96], path[2048];
+    size_t n = 0;
+    int found = 0;
+    fc_forecaster *fc = fc_site_forecaster(site);
+    int nfeat = fc_features_count(fc_site_weather(site));
+    snprintf(prefix, sizeof prefix, "%s.%s.", fc_site_id(site),
+             k == FC_DAY_AHEAD ? "da" : "id");
+    char **names = candidates(dir, prefix, &n);
+    errstr[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!found) {
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            found = fc_forecaster_load_checked(fc, k, path, nfeat, fc_site_clock(site),
+                                               errstr, errstr_size) == 0;
+            if (!found && refused)
+                (*refused)++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return found;
+}
