@@ -474,10 +474,8 @@ static void pg_ctl(const char *how)
     char cmd[2048];
     const char *root = env("EMS_TEST_ROOT");
     if (strcmp(how, "stop") == 0)
-        snprintf(cmd, sizeof cmd,
-                 "%s /usr/lib/postgresql/15/bin/pg_ctl -D %s/var/test/pg/data "
-                 "-m fast -w stop >/dev/null",
-                 geteuid() == 0 ? "runuser -u postgres --" : "", root);
+        snprintf(cmd, sizeof cmd, "%s/tools/stack/stack.sh pg-stop --test >/dev/null",
+                 root);
     else /* the stack script starts it exactly as before */
         snprintf(cmd, sizeof cmd, "%s/tools/stack/stack.sh up --test >/dev/null", root);
     ck_assert_msg(system(cmd) == 0, "%s failed", cmd);

@@ -2,7 +2,7 @@
 # The embedded stack: devbroker, devregistry, PostgreSQL 15 and Redis under
 # ./var, then every built service.
 #
-#   tools/stack/stack.sh up|down|status [--test] [--services|--no-services]
+#   tools/stack/stack.sh up|down|status|pg-stop [--test] [--services|--no-services]
 #
 # --test uses ./var/test and the test ports (broker 29092, registry 28081,
 # PostgreSQL 25432, Redis 26379, HTTP 28100+) and, unless --services is
@@ -31,7 +31,7 @@ die() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
 
 usage() {
-  echo "usage: stack.sh up|down|status [--test] [--services|--no-services]" >&2
+  echo "usage: stack.sh up|down|status|pg-stop [--test] [--services|--no-services]" >&2
   exit 2
 }
 
@@ -48,7 +48,13 @@ configure() {  # mode (dev|test)
     HTTP_BASE=18100 SIM_PORT=15020
   fi
   RUN=$VAR/run LOG=$VAR/log SECRETS=$VAR/secrets
-  PGDATA=$VAR/pg/data PGSOCK=$VAR/pg/run
+  # PostgreSQL runs as the postgres user, which must reach its files. A
+  # checkout it cannot traverse (under /root, say) keeps them in /var/tmp.
+  PGHOME=$VAR/pg
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -r "$ROOT/Makefile" 2>/dev/null; then
+    PGHOME=/var/tmp/ems-pg-$(printf '%s' "$VAR" | md5sum | cut -c1-12)
+  fi
+  PGDATA=$PGHOME/data PGSOCK=$PGHOME/run PGLOG=$PGHOME/postgres.log
 }
 
 # Services with a main.c whose binary is built, in directory order.
@@ -168,15 +174,15 @@ up_registry() {
 
 pg_initdb() {
   local pwfile
-  mkdir -p "$VAR/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres: "$VAR/pg"
-  chmod 700 "$VAR/pg"
-  pwfile=$VAR/pg/.initpw
+  mkdir -p "$PGHOME"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$PGHOME"
+  chmod 700 "$PGHOME"
+  pwfile=$PGHOME/.initpw
   (umask 077 && secret pg_superuser_password >"$pwfile")
   [ "$(id -u)" -eq 0 ] && chown postgres: "$pwfile"
   as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" \
     -E UTF8 --no-locale --auth-local=trust --auth-host=scram-sha-256 \
-    >>"$LOG/postgres.log" 2>&1 || { rm -f "$pwfile"; die "initdb failed (log: $LOG/postgres.log)"; }
+    >>"$PGLOG" 2>&1 || { rm -f "$pwfile"; die "initdb failed (log: $PGLOG)"; }
   rm -f "$pwfile"
 }
 
@@ -189,7 +195,7 @@ pg_roles() {
   local pw ro
   pw=$(secret pg_password)
   ro=$(secret pg_ro_password)
-  pg_sql postgres >>"$LOG/postgres.log" 2>&1 <<SQL || die "cannot create roles (log: $LOG/postgres.log)"
+  pg_sql postgres >>"$PGLOG" 2>&1 <<SQL || die "cannot create roles (log: $PGLOG)"
 SELECT format('CREATE ROLE %I LOGIN', r) FROM unnest(ARRAY['ems','ems_ro']) r
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
 ALTER ROLE ems PASSWORD '$pw';
@@ -198,7 +204,7 @@ SELECT 'CREATE DATABASE ems OWNER ems'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'ems') \gexec
 GRANT CONNECT ON DATABASE ems TO ems_ro;
 SQL
-  pg_sql ems >>"$LOG/postgres.log" 2>&1 <<SQL || die "cannot grant read-only role (log: $LOG/postgres.log)"
+  pg_sql ems >>"$PGLOG" 2>&1 <<SQL || die "cannot grant read-only role (log: $PGLOG)"
 ALTER SCHEMA public OWNER TO ems;
 GRANT USAGE ON SCHEMA public TO ems_ro;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ems_ro;
@@ -215,13 +221,13 @@ up_postgres() {
   [ -x "$PGBIN/postgres" ] || die "PostgreSQL 15 not found in $PGBIN; run make deps"
   [ -f "$PGDATA/PG_VERSION" ] || pg_initdb
   mkdir -p "$PGSOCK"
-  touch "$LOG/postgres.log"
-  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PGSOCK" "$LOG/postgres.log"; fi
+  touch "$PGLOG"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PGSOCK" "$PGLOG"; fi
   chmod 700 "$PGSOCK"
-  as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LOG/postgres.log" -w -t "$READY_TIMEOUT" \
+  as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t "$READY_TIMEOUT" \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PGSOCK" start >/dev/null ||
-    die "postgres did not start on 127.0.0.1:$PG_PORT (log: $LOG/postgres.log)"
-  wait_ready "postgres on 127.0.0.1:$PG_PORT" "$LOG/postgres.log" \
+    die "postgres did not start on 127.0.0.1:$PG_PORT (log: $PGLOG)"
+  wait_ready "postgres on 127.0.0.1:$PG_PORT" "$PGLOG" \
     "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
   pg_roles
   say "postgres ready on 127.0.0.1:$PG_PORT (database ems, roles ems, ems_ro)"
@@ -320,7 +326,7 @@ write_env() {  # mode
 # ---- commands ----------------------------------------------------------------
 
 cmd_up() {  # mode with_services
-  mkdir -p "$RUN" "$LOG" "$SECRETS" "$VAR/pg"
+  mkdir -p "$RUN" "$LOG" "$SECRETS" "$PGHOME"
   chmod 700 "$SECRETS"
   write_pgpass
   up_broker
@@ -353,6 +359,16 @@ stop_by_pidfile() {  # component pidfile program
   rm -f "$2"
 }
 
+# Stops PostgreSQL alone (fast shutdown), e.g. for an outage test; `up`
+# starts it again with the same data.
+cmd_pg_stop() {
+  if [ -n "$(live_pid "$PGDATA/postmaster.pid" postgres)" ]; then
+    say "stopping postgres"
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w -t "$STOP_TIMEOUT" stop >/dev/null ||
+      say "postgres did not stop cleanly (log: $PGLOG)"
+  fi
+}
+
 cmd_down() {
   local f svc i
   local -a started=()
@@ -366,11 +382,7 @@ cmd_down() {
     stop_by_pidfile "${started[i]}" "$RUN/${started[i]}.pid" "${started[i]}"
   done
   stop_by_pidfile redis "$RUN/redis.pid" redis-server
-  if [ -n "$(live_pid "$PGDATA/postmaster.pid" postgres)" ]; then
-    say "stopping postgres"
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w -t "$STOP_TIMEOUT" stop >/dev/null ||
-      say "postgres did not stop cleanly (log: $LOG/postgres.log)"
-  fi
+  cmd_pg_stop
   stop_by_pidfile devregistry "$RUN/devregistry.pid" devregistry
   stop_by_pidfile devbroker "$RUN/devbroker.pid" devbroker
   rm -f "$RUN/devbroker.ready"
@@ -419,6 +431,7 @@ main() {
     up) cmd_up "$mode" "$with" ;;
     down) cmd_down ;;
     status) cmd_status ;;
+    pg-stop) cmd_pg_stop ;;
     *) usage ;;
   esac
 }
