@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schedule-optimizer/opt_validate.h"
+
 static int needs_bin(const opt_equipment_t *e)
 {
     return e->p_min_kw > 0 || e->min_run > 1 || e->min_rest > 1 ||
@@ -99,6 +101,8 @@ typedef struct heur {
     const opt_problem_t *pb;
     double *load;  /* site load of everything placed so far */
     double peak;   /* max(peak so far, max load) */
+    int use_dp;    /* pumps by dynamic programming (else one block) */
+    int use_stor;  /* storage by price thresholds (else idle) */
 } heur_t;
 
 static double max_load(const heur_t *h)
@@ -225,11 +229,166 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
     h->peak = max_load(h);
 }
 
+/* ---- pumps: runs chosen by dynamic programming ----
+ *
+ * A task with on/off binaries (minimum run and rest, start limits, start-up
+ * cost) and no ramp or shift runs n slots at one power level. The
+ * recursion walks the window slot by slot over states (slots run so far,
+ * starts today, phase), the phase being the rest count (capped at the
+ * minimum rest) while off or the run length (capped at the minimum run)
+ * while on; each slot costs its energy plus the demand charge on any rise
+ * above the current peak, a slot over capacity is closed. The result obeys
+ * every run rule exactly, as the model and the validator read them. */
+
+typedef struct pump_dp {
+    int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day */
+    int lo, hi, spd;
+    double p;               /* power while on */
+    double *cost;           /* per slot of the window, HUGE_VAL = closed */
+    double *v, *w;          /* value of each state, this and next slot */
+    int *from;              /* (hi - lo) x ns predecessors, -1 = none */
+} pump_dp_t;
+
+static int dp_state(const pump_dp_t *d, int k, int s, int ph)
+{
+    return (k * (d->S + 1) + s) * d->np + ph;
+}
+
+static void dp_relax(pump_dp_t *d, int t, int from, int to, double val)
+{
+    if (val < d->w[to]) {
+        d->w[to] = val;
+        d->from[(size_t)(t - d->lo) * d->ns + to] = from;
+    }
+}
+
+/* Moves every state of slot t to slot t + 1 through "off" and "on". */
+static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
+{
+    int newday = t > 0 && t % d->spd == 0;
+
+    for (int i = 0; i < d->ns; i++)
+        d->w[i] = HUGE_VAL;
+    for (int i = 0; i < d->ns; i++) {
+        if (d->v[i] == HUGE_VAL)
+            continue;
+        int ph = i % d->np, s = i / d->np % (d->S + 1), k = i / d->np / (d->S + 1);
+        int off = ph <= d->R, l = ph - d->R;
+        if (newday)
+            s = 0;
+        if (off || l >= d->L) /* stay or switch off */
+            dp_relax(d, t, i, dp_state(d, k, s, off ? (ph + 1 > d->R ? d->R : ph + 1)
+                                                      : (d->R > 1 ? 1 : d->R)),
+                     d->v[i]);
+        if (k >= d->n || d->cost[t - d->lo] == HUGE_VAL)
+            continue;
+        if (!off) /* keep running */
+            dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + (l + 1 > d->L ? d->L : l + 1)),
+                     d->v[i] + d->cost[t - d->lo]);
+        else if (ph == d->R && s < d->S && t + d->L <= d->hi) /* start */
+            dp_relax(d, t, i, dp_state(d, k + 1, s + 1, d->R + 1),
+                     d->v[i] + d->cost[t - d->lo] + q->startup_eur);
+    }
+    double *x = d->v;
+    d->v = d->w;
+    d->w = x;
+}
+
+/* Slot costs of running at d->p on top of the current load. */
+static void dp_costs(const heur_t *h, pump_dp_t *d)
+{
+    const opt_site_t *s = &h->pb->site;
+
+    for (int t = d->lo; t < d->hi; t++) {
+        double g = h->load[t] + d->p;
+        d->cost[t - d->lo] =
+            g > s->import_cap_kw + 1e-9
+                ? HUGE_VAL
+                : opt_slot_price(s, t) * d->p * s->slot_h / 1000.0 +
+                      s->demand_eur_kw * fmax(0, g - h->peak);
+    }
+}
+
+/* Runs the recursion and writes the runs into the plan; -1 if none fits. */
+static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
+{
+    const opt_equipment_t *q = &h->pb->eq[e];
+    double *pw = pl->power + (size_t)e * h->pb->site.n_slots, best = HUGE_VAL;
+    int at = -1;
+
+    for (int i = 0; i < d->ns; i++)
+        d->v[i] = HUGE_VAL;
+    d->v[dp_state(d, 0, 0, d->R)] = 0;
+    for (int t = d->lo; t < d->hi; t++)
+        dp_step(d, q, t);
+    for (int s = 0; s <= d->S; s++)
+        for (int ph = 0; ph < d->np; ph++) {
+            int i = dp_state(d, d->n, s, ph);
+            if ((ph <= d->R || ph == d->R + d->L) && d->v[i] < best) {
+                best = d->v[i];
+                at = i;
+            }
+        }
+    if (at < 0)
+        return -1;
+    for (int t = d->hi - 1; t >= d->lo; t--) {
+        int prev = d->from[(size_t)(t - d->lo) * d->ns + at];
+        if (at % d->np > d->R) { /* on in slot t */
+            pw[t] += d->p;
+            h->load[t] += d->p;
+        }
+        at = prev;
+    }
+    h->peak = max_load(h);
+    return 0;
+}
+
+/* Places a pump by the recursion above; -1 when it does not apply. */
+static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
+{
+    const opt_equipment_t *q = &h->pb->eq[e];
+    const opt_site_t *s = &h->pb->site;
+    pump_dp_t d = {.lo = q->earliest, .hi = q->deadline,
+                   .L = q->min_run > 1 ? q->min_run : 1,
+                   .R = q->min_rest > 1 ? q->min_rest : 1,
+                   .spd = (int)lround(24.0 / s->slot_h)};
+    int rc = -1;
+
+    if (q->ramp_kw > 0 || q->n_shifts > 0 || q->energy_kwh <= 1e-9 ||
+        d.hi <= d.lo || d.spd < 1)
+        return -1;
+    d.n = (int)ceil(q->energy_kwh / (q->p_max_kw * s->slot_h) - 1e-9);
+    if (d.n < d.L)
+        d.n = d.L;
+    d.p = q->energy_kwh / (d.n * s->slot_h);
+    if (d.p < q->p_min_kw - 1e-9 || d.n > d.hi - d.lo)
+        return -1;
+    d.S = q->max_starts_day > 0 ? q->max_starts_day : d.n;
+    d.np = d.R + d.L + 1;
+    d.ns = (d.n + 1) * (d.S + 1) * d.np;
+    d.cost = malloc((size_t)(d.hi - d.lo) * sizeof *d.cost);
+    d.v = malloc((size_t)d.ns * sizeof *d.v);
+    d.w = malloc((size_t)d.ns * sizeof *d.w);
+    d.from = malloc((size_t)(d.hi - d.lo) * d.ns * sizeof *d.from);
+    if (d.cost && d.v && d.w && d.from) {
+        dp_costs(h, &d);
+        rc = dp_solve(h, &d, pl, e);
+    }
+    free(d.cost);
+    free(d.v);
+    free(d.w);
+    free(d.from);
+    return rc;
+}
+
 static void place_flex(heur_t *h, opt_plan_t *pl, int e)
 {
     const opt_equipment_t *q = &h->pb->eq[e];
     int bin = needs_bin(q);
     double done = 0;
+
+    if (bin && h->use_dp && flex_dp(h, pl, e) == 0)
+        return;
 
     for (int k = 0; k < q->n_shifts; k++) {
         const opt_shift_t *sh = &q->shifts[k];
@@ -289,9 +448,140 @@ static void place_blocks(heur_t *h, opt_plan_t *pl)
     free(ord);
 }
 
-void opt_heuristic(const opt_problem_t *pb, opt_plan_t *pl)
+/* ---- storage: price-threshold charge and discharge ---- */
+
+/* SOC trajectory of storage e from its charge and discharge. */
+static void storage_soc(const opt_problem_t *pb, opt_plan_t *pl, int e)
 {
-    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0};
+    const opt_equipment_t *q = &pb->eq[e];
+    int T = pb->site.n_slots;
+    size_t o = (size_t)e * T;
+    double soc = q->soc0_kwh, dt = pb->site.slot_h;
+
+    for (int t = 0; t < T; t++) {
+        soc = soc * (1 - q->loss_per_slot) + q->eta_charge * pl->charge[o + t] * dt -
+              pl->discharge[o + t] * dt / q->eta_discharge;
+        pl->soc[o + t] = soc;
+    }
+}
+
+/* Highest site load charging may reach: the capacity, or the current peak
+ * when a demand charge would bill a new one. */
+static double charge_top(const heur_t *h)
+{
+    const opt_site_t *s = &h->pb->site;
+
+    return s->demand_eur_kw > 0 ? fmin(s->import_cap_kw, h->peak)
+                                : s->import_cap_kw;
+}
+
+/* Charge (kWh into the store) still possible after slot t in cheap slots. */
+static double recharge_after(const heur_t *h, const opt_equipment_t *q,
+                             int t, double lo)
+{
+    const opt_site_t *s = &h->pb->site;
+    double kwh = 0;
+
+    for (int u = t + 1; u < s->n_slots; u++)
+        if (opt_slot_price(s, u) <= lo)
+            kwh += q->eta_charge * s->slot_h *
+                   fmin(q->charge_max_kw,
+                        fmax(0, charge_top(h) - h->load[u]));
+    return kwh;
+}
+
+static double price_quantile(const opt_site_t *s, double f)
+{
+    int T = s->n_slots, *idx = malloc((size_t)T * sizeof *idx);
+    double v;
+
+    if (!idx)
+        return 0;
+    for (int t = 0; t < T; t++)
+        idx[t] = t;
+    qsort_r(idx, (size_t)T, sizeof *idx, cmp_slot_price, (void *)s);
+    v = opt_slot_price(s, idx[(int)(f * (T - 1))]);
+    free(idx);
+    return v;
+}
+
+/* Charges in the cheapest quarter of the slots, discharges in the dearest
+ * quarter when the spread pays the round trip, never raises the peak nor
+ * exports beyond the limit, and keeps enough cheap slots ahead to end at
+ * the initial SOC. Returns 0, or -1 when the final SOC falls short (the
+ * caller then holds the storage idle). */
+static int storage_threshold(heur_t *h, opt_plan_t *pl, int e)
+{
+    const opt_site_t *s = &h->pb->site;
+    const opt_equipment_t *q = &h->pb->eq[e];
+    double lo = price_quantile(s, 0.25), hi = price_quantile(s, 0.75);
+    double dt = s->slot_h, soc = q->soc0_kwh, keep = 1 - q->loss_per_slot;
+    double margin = q->soc0_kwh * q->loss_per_slot * s->n_slots + 1e-6;
+    double exp_cap = s->export_cap_kw >= 0 ? s->export_cap_kw : HUGE_VAL;
+    size_t o = (size_t)e * s->n_slots;
+
+    if (hi * q->eta_charge * q->eta_discharge <= lo)
+        return -1;
+    for (int t = 0; t < s->n_slots; t++) {
+        double pr = opt_slot_price(s, t), c = 0, d = 0;
+        soc *= keep;
+        if (pr <= lo) {
+            c = fmin(q->charge_max_kw, (q->soc_max_kwh - soc) / (q->eta_charge * dt));
+            c = fmin(c, charge_top(h) - h->load[t]);
+        } else if (pr >= hi) {
+            /* standing loss must not take the SOC below its minimum later */
+            double floor = fmax(q->soc_min_kwh / pow(keep, s->n_slots - t),
+                                q->soc0_kwh + margin - recharge_after(h, q, t, lo));
+            d = fmin(q->discharge_max_kw, (soc - floor) * q->eta_discharge / dt);
+            d = fmin(d, h->load[t] + exp_cap);
+        }
+        c = fmax(c, 0);
+        d = fmax(d, 0);
+        soc += q->eta_charge * c * dt - d * dt / q->eta_discharge;
+        pl->charge[o + t] = c;
+        pl->discharge[o + t] = d;
+        h->load[t] += c - d;
+    }
+    storage_soc(h->pb, pl, e);
+    for (int t = 0; t < s->n_slots; t++)
+        if (pl->soc[o + t] < q->soc_min_kwh || pl->soc[o + t] > q->soc_max_kwh)
+            return -1;
+    return pl->soc[o + s->n_slots - 1] >= q->soc0_kwh ? 0 : -1;
+}
+
+/* Undoes storage e in the load and holds it idle instead. */
+static void storage_fallback(heur_t *h, opt_plan_t *pl, int e)
+{
+    size_t o = (size_t)e * h->pb->site.n_slots;
+
+    for (int t = 0; t < h->pb->site.n_slots; t++)
+        h->load[t] -= pl->charge[o + t] - pl->discharge[o + t];
+    memset(pl->discharge + o, 0, (size_t)h->pb->site.n_slots * sizeof(double));
+    storage_idle(h->pb, pl, e);
+    for (int t = 0; t < h->pb->site.n_slots; t++)
+        h->load[t] += pl->charge[o + t];
+}
+
+static void place_storage(heur_t *h, opt_plan_t *pl)
+{
+    for (int e = 0; e < h->pb->n_eq; e++) {
+        if (h->pb->eq[e].kind != OPT_STORAGE)
+            continue;
+        size_t o = (size_t)e * h->pb->site.n_slots;
+        for (int t = 0; t < h->pb->site.n_slots; t++) /* idle charge out */
+            h->load[t] -= pl->charge[o + t];
+        if (storage_threshold(h, pl, e) < 0)
+            storage_fallback(h, pl, e);
+        h->peak = max_load(h);
+    }
+}
+
+/* One greedy pass with the given choices for pumps and storage. */
+static void heuristic_pass(const opt_problem_t *pb, opt_plan_t *pl, int dp,
+                           int stor)
+{
+    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0, dp,
+                stor};
     size_t n = (size_t)pb->n_eq * pb->site.n_slots;
 
     memset(pl->power, 0, n * sizeof(double));
@@ -311,9 +601,37 @@ void opt_heuristic(const opt_problem_t *pb, opt_plan_t *pl)
         if (pb->eq[e].kind == OPT_TASK_FLEX)
             place_flex(&h, pl, e);
     place_blocks(&h, pl);
+    if (stor)
+        place_storage(&h, pl);
     free(h.load);
     opt_plan_finish(pb, pl);
     opt_improve_blocks(pb, pl, 20);
+    if (opt_improve_pumps(pb, pl, 3) > 0)
+        opt_improve_blocks(pb, pl, 20);
+}
+
+/* The passes are cheap (milliseconds at 200 assets), and which one wins
+ * depends on the case: pumps placed first by cost can crowd the batches,
+ * and the threshold rule can miss a peak. The cheapest plan that passes the
+ * validator is kept (the first pass when none does). */
+void opt_heuristic(const opt_problem_t *pb, opt_plan_t *pl)
+{
+    opt_plan_t tmp;
+    double best = HUGE_VAL;
+
+    heuristic_pass(pb, pl, 0, 0);
+    if (opt_plan_init(&tmp, pb->n_eq, pb->site.n_slots) < 0)
+        return;
+    for (int v = 0; v < 4; v++) {
+        opt_cost_t c;
+        heuristic_pass(pb, &tmp, v & 1, v >> 1);
+        opt_plan_cost(pb, &tmp, &c);
+        if (c.total_eur < best && opt_validate(pb, &tmp, NULL) == 0) {
+            best = c.total_eur;
+            opt_plan_copy(pl, &tmp);
+        }
+    }
+    opt_plan_release(&tmp);
 }
 
 static int block_start(const opt_plan_t *pl, int e)
@@ -328,7 +646,7 @@ static int block_start(const opt_plan_t *pl, int e)
 
 int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
 {
-    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0};
+    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0, 0, 0};
     int moves = 0, moved = 1;
 
     if (!h.load)
@@ -356,5 +674,45 @@ int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
     }
     free(h.load);
     opt_plan_finish(pb, pl);
+    return moves;
+}
+
+int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
+{
+    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0, 1, 0};
+    int T = pb->site.n_slots, moves = 0, moved = 1;
+    double *keep = malloc((size_t)T * sizeof *keep);
+    opt_cost_t before, after;
+
+    if (!h.load || !keep)
+        goto out;
+    for (int pass = 0; pass < max_passes && moved; pass++) {
+        moved = 0;
+        for (int e = 0; e < pb->n_eq; e++) {
+            double *pw = pl->power + (size_t)e * T;
+            if (pb->eq[e].kind != OPT_TASK_FLEX || !needs_bin(&pb->eq[e]))
+                continue;
+            opt_plan_cost(pb, pl, &before);
+            for (int t = 0; t < T; t++)
+                h.load[t] = opt_site_load(pb, pl, t) - pw[t];
+            memcpy(keep, pw, (size_t)T * sizeof *keep);
+            memset(pw, 0, (size_t)T * sizeof *pw);
+            h.peak = max_load(&h);
+            if (flex_dp(&h, pl, e) == 0) {
+                opt_plan_finish(pb, pl);
+                opt_plan_cost(pb, pl, &after);
+                if (after.total_eur < before.total_eur - 1e-9) {
+                    moved = 1;
+                    moves++;
+                    continue;
+                }
+            }
+            memcpy(pw, keep, (size_t)T * sizeof *keep);
+            opt_plan_finish(pb, pl);
+        }
+    }
+out:
+    free(keep);
+    free(h.load);
     return moves;
 }

@@ -6,13 +6,17 @@
  * without the optimizer, priced with the same cost function for savings; it
  * may break the capacity limit, as the plant itself might.
  *
- * opt_heuristic is the primal heuristic handed to the MILP: storage held at
- * its initial SOC, interruptible tasks in their cheapest slots (or cheapest
- * contiguous block when they need binaries), non-interruptible tasks placed
- * greedily in the cheapest window that fits under the capacity (tightest
- * windows first, the demand charge counted on the peak increase), then
- * improved by moving one task at a time to its best start until no move
- * pays. Its plan is only a candidate: opt_validate decides if it is feasible.
+ * opt_heuristic is the primal heuristic handed to the MILP: interruptible
+ * tasks in their cheapest slots; pumps (on/off tasks with minimum run and
+ * rest, start limits, start-up cost, no ramp or shifts) by a dynamic
+ * programme that obeys their run rules exactly, or as one contiguous
+ * block; non-interruptible tasks placed greedily in the cheapest window
+ * that fits under the capacity (tightest windows first, the demand charge
+ * counted on the peak increase); storage charged in the cheapest quarter
+ * of the slots and discharged in the dearest quarter within its SOC
+ * limits, or held at its initial SOC. Tasks are then moved one at a time
+ * to their best start until no move pays. Of the variants, the cheapest
+ * plan opt_validate accepts is returned (the plainest one if none is).
  *
  * Plans must be initialised with the problem's shape. Pure functions.
  */
@@ -27,5 +31,10 @@ void opt_heuristic(const opt_problem_t *pb, opt_plan_t *pl);
  * everything else in the plan, for at most max_passes sweeps. Returns the
  * number of moves made. */
 int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes);
+/* Re-places each pump (on/off task without ramp or shifts) by the run
+ * recursion given everything else in the plan, keeping a move only when
+ * the plan's total cost falls, for at most max_passes sweeps. Storage is
+ * left as it is. Returns the number of moves kept. */
+int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes);
 
 #endif

@@ -19,6 +19,7 @@ typedef struct eq_cols {
     int lo;          /* first slot of the columns */
     int p0, u0, y0;  /* flex: power, on, start over [lo, lo + nw) */
     int nw;
+    double p_base;   /* flex with on/off: power column holds p - p_base * u */
     int c0, d0, q0;  /* storage: charge, discharge, soc over all slots */
     int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
     int short0;      /* elastic: shift shortfall columns (0 = none) */
@@ -60,6 +61,16 @@ static void row_put(opt_model_t *m, int col, double v)
 {
     m->ri[m->rn] = col;
     m->rv[m->rn++] = v;
+}
+
+/* Puts v times a flex task's power in slot lo + k into the row: with on/off
+ * binaries the power is p_base * u + w, so the minimum-power row is gone and
+ * w <= (p_max - p_base) * u is the only link (no big-M beyond the range). */
+static void row_put_flex(opt_model_t *m, const eq_cols_t *c, int k, double v)
+{
+    row_put(m, c->p0 + k, v);
+    if (c->p_base > 0)
+        row_put(m, c->u0 + k, v * c->p_base);
 }
 
 static int row_add(opt_model_t *m, int type, double rh)
@@ -112,6 +123,7 @@ static int layout(opt_model_t *m)
             c->p0 = n + 1;
             n += c->nw;
             if (needs_bin(q)) {
+                c->p_base = q->p_min_kw;
                 c->u0 = n + 1;
                 c->y0 = n + 1 + c->nw;
                 n += 2 * c->nw;
@@ -149,6 +161,28 @@ static void name_col(lprec *lp, int col, char k, int e, int t)
     set_col_name(lp, col, nm);
 }
 
+/* Upper bound of on/off binary k of flex task e: 0 where a ramp below the
+ * minimum power forbids running at the window's edge, else 1. */
+static double u_ub(const opt_model_t *m, int e, int k)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+    const eq_cols_t *c = &m->ec[e];
+
+    return q->ramp_kw > 0 && (k == 0 || k == c->nw - 1) &&
+                   q->ramp_kw < c->p_base
+               ? 0
+               : 1;
+}
+
+/* Upper bound of start k of flex task e: no start that could not complete
+ * its minimum run by the deadline. */
+static double y_ub(const opt_model_t *m, int e, int k)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+
+    return q->min_run > 1 && k > m->ec[e].nw - q->min_run ? 0 : 1;
+}
+
 /* Bounds, integrality, names and objective of one equipment's columns. */
 static void cols_task(opt_model_t *m, int e, double *obj)
 {
@@ -168,19 +202,21 @@ static void cols_task(opt_model_t *m, int e, double *obj)
     }
     for (int k = 0; k < c->nw; k++) {
         int t = c->lo + k, col = c->p0 + k;
-        double ub = q->p_max_kw;
-        obj[col] = opt_slot_price(s, t) * dt / 1000.0;
+        double ub = q->p_max_kw, pr = opt_slot_price(s, t) * dt / 1000.0;
+        obj[col] = pr;
         if (q->ramp_kw > 0 && (k == 0 || k == c->nw - 1) && q->ramp_kw < ub)
             ub = q->ramp_kw;
-        set_bounds(m->lp, col, 0, ub);
-        name_col(m->lp, col, 'p', e, t);
+        set_bounds(m->lp, col, 0, ub - c->p_base > 0 ? ub - c->p_base : 0);
+        name_col(m->lp, col, c->p_base > 0 ? 'w' : 'p', e, t);
         if (!c->u0)
             continue;
         set_binary(m->lp, c->u0 + k, TRUE);
+        obj[c->u0 + k] = pr * c->p_base;
+        if (ub < c->p_base) /* the ramp forbids running in this slot */
+            set_bounds(m->lp, c->u0 + k, 0, u_ub(m, e, k));
         name_col(m->lp, c->u0 + k, 'u', e, t);
         /* no start that could not complete its minimum run by the deadline */
-        set_bounds(m->lp, c->y0 + k, 0,
-                   q->min_run > 1 && k > c->nw - q->min_run ? 0 : 1);
+        set_bounds(m->lp, c->y0 + k, 0, y_ub(m, e, k));
         obj[c->y0 + k] = q->startup_eur;
         name_col(m->lp, c->y0 + k, 'y', e, t);
     }
@@ -260,7 +296,7 @@ static void put_site_load(opt_model_t *m, int t)
                 row_put(m, c->s0 + k, c->p_run);
         } else if (m->pb->eq[e].kind == OPT_TASK_FLEX) {
             if (t >= c->lo && t < c->lo + c->nw)
-                row_put(m, c->p0 + t - c->lo, 1);
+                row_put_flex(m, c, t - c->lo, 1);
         } else {
             row_put(m, c->c0 + t, 1);
             row_put(m, c->d0 + t, -1);
@@ -330,16 +366,9 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
     for (int k = 0; k < c->nw; k++) {
         row_reset(m);
         row_put(m, c->p0 + k, 1);
-        row_put(m, c->u0 + k, -q->p_max_kw);
+        row_put(m, c->u0 + k, -(q->p_max_kw - c->p_base));
         if (row_add(m, LE, 0) < 0)
             return -1;
-        if (q->p_min_kw > 0) {
-            row_reset(m);
-            row_put(m, c->p0 + k, 1);
-            row_put(m, c->u0 + k, -q->p_min_kw);
-            if (row_add(m, GE, 0) < 0)
-                return -1;
-        }
         row_reset(m);
         row_put(m, c->y0 + k, 1);
         row_put(m, c->u0 + k, -1);
@@ -387,7 +416,7 @@ static int rows_flex(opt_model_t *m, int e)
     if (q->energy_kwh > 0) {
         row_reset(m);
         for (int k = 0; k < c->nw; k++)
-            row_put(m, c->p0 + k, dt);
+            row_put_flex(m, c, k, dt);
         if (c->miss)
             row_put(m, c->miss, 1);
         if (row_add(m, EQ, q->energy_kwh) < 0)
@@ -398,7 +427,7 @@ static int rows_flex(opt_model_t *m, int e)
         row_reset(m);
         for (int k = 0; k < c->nw; k++)
             if (c->lo + k >= sh->start && c->lo + k < sh->end)
-                row_put(m, c->p0 + k, dt / q->specific_kwh);
+                row_put_flex(m, c, k, dt / q->specific_kwh);
         if (c->short0)
             row_put(m, c->short0 + h, 1);
         if (row_add(m, GE, sh->min_output) < 0)
@@ -406,8 +435,8 @@ static int rows_flex(opt_model_t *m, int e)
     }
     for (int k = 1; q->ramp_kw > 0 && k < c->nw; k++) {
         row_reset(m);
-        row_put(m, c->p0 + k, 1);
-        row_put(m, c->p0 + k - 1, -1);
+        row_put_flex(m, c, k, 1);
+        row_put_flex(m, c, k - 1, -1);
         if (row_add_range(m, -q->ramp_kw, q->ramp_kw) < 0)
             return -1;
     }
@@ -558,10 +587,17 @@ static void set_int_col(opt_model_t *m, int col, int e)
     set_int(m->lp, col, TRUE);
 }
 
-static void unfix_col(opt_model_t *m, int col, int e)
+/* Restores the bounds of equipment e's binaries. */
+static void unfix_eq(opt_model_t *m, int e)
 {
-    (void)e;
-    set_bounds(m->lp, col, 0, 1);
+    const eq_cols_t *c = &m->ec[e];
+
+    for (int k = 0; k < c->ns; k++)
+        set_bounds(m->lp, c->s0 + k, 0, 1);
+    for (int k = 0; c->u0 && k < c->nw; k++) {
+        set_bounds(m->lp, c->u0 + k, 0, u_ub(m, e, k));
+        set_bounds(m->lp, c->y0 + k, 0, y_ub(m, e, k));
+    }
 }
 
 void opt_model_set_relaxed(opt_model_t *m, int relaxed)
@@ -571,7 +607,8 @@ void opt_model_set_relaxed(opt_model_t *m, int relaxed)
 
 void opt_model_unfix(opt_model_t *m)
 {
-    for_each_binary(m, unfix_col);
+    for (int e = 0; e < m->pb->n_eq; e++)
+        unfix_eq(m, e);
 }
 
 /* Fixes col to v unless xlp (may be NULL) disagrees with v. */
@@ -597,12 +634,27 @@ void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
         }
         for (int k = 0; c->u0 && k < c->nw; k++)
             fix_col(m, c->u0 + k, on[c->lo + k], xlp);
+        /* with every on/off fixed the starts follow; fixing them lets
+         * presolve drop the run and rest rows */
+        for (int k = 0; !xlp && c->u0 && k < c->nw; k++) {
+            int y = on[c->lo + k] && (k == 0 || !on[c->lo + k - 1]);
+            set_bounds(m->lp, c->y0 + k, y, y);
+        }
     }
 }
 
 void opt_model_fix_to_plan(opt_model_t *m, const opt_plan_t *pl)
 {
     opt_model_fix_agreeing(m, pl, NULL);
+}
+
+void opt_model_fix_except(opt_model_t *m, const opt_plan_t *pl,
+                          const unsigned char *free_eq)
+{
+    opt_model_fix_agreeing(m, pl, NULL);
+    for (int e = 0; e < m->pb->n_eq; e++)
+        if (free_eq[e])
+            unfix_eq(m, e);
 }
 
 static void extract_block(const opt_model_t *m, int e, const double *x,
@@ -639,7 +691,9 @@ void opt_model_extract(const opt_model_t *m, const double *x, opt_plan_t *pl)
             continue;
         }
         for (int k = 0; k < c->nw; k++)
-            pl->power[o + c->lo + k] = x[c->p0 + k - 1];
+            pl->power[o + c->lo + k] =
+                x[c->p0 + k - 1] +
+                (c->p_base > 0 ? c->p_base * x[c->u0 + k - 1] : 0);
         for (int t = 0; m->pb->eq[e].kind == OPT_STORAGE && t < T; t++) {
             pl->charge[o + t] = x[c->c0 + t - 1];
             pl->discharge[o + t] = x[c->d0 + t - 1];

@@ -47,14 +47,21 @@ double opt_model_obj_const(const opt_model_t *m);
 
 /* Turns integrality off (relaxed != 0) or back on. */
 void opt_model_set_relaxed(opt_model_t *m, int relaxed);
-/* Fixes every binary to the plan's choice (starts, on/off), leaving the
- * continuous part free; opt_model_unfix restores the bounds. */
+/* Fixes every binary to the plan's choice (starts, on/off, and the pump
+ * start indicators the on/off pattern implies), leaving the continuous
+ * part free; opt_model_unfix restores the bounds. */
 void opt_model_fix_to_plan(opt_model_t *m, const opt_plan_t *pl);
 void opt_model_unfix(opt_model_t *m);
 /* Fixes only the binaries on which the plan and the LP solution xlp agree
  * (the neighbourhood searched by RINS); the others stay free. */
 void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
                             const double *xlp);
+
+/* Fixes the binaries of every equipment e with free_eq[e] == 0 to the
+ * plan's choice and frees the others (n_eq flags): the neighbourhood of a
+ * large-neighbourhood search. opt_model_unfix restores the bounds. */
+void opt_model_fix_except(opt_model_t *m, const opt_plan_t *pl,
+                          const unsigned char *free_eq);
 
 /* Reads a column vector (get_variables order) into an initialised plan. */
 void opt_model_extract(const opt_model_t *m, const double *x, opt_plan_t *pl);

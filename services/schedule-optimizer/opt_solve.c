@@ -42,6 +42,7 @@ void opt_options_init(opt_options_t *o)
     o->bb_rule = NODE_FIRSTSELECT;
     o->bb_depth = -50;
     o->use_heuristic = 1;
+    o->simplex_type = SIMPLEX_PRIMAL_PRIMAL;
 }
 
 void opt_result_init(opt_result_t *r)
@@ -114,19 +115,43 @@ static int lp_run(run_t *u, double **x)
     return st;
 }
 
-/* Re-optimises the continuous part with the plan's binaries fixed. */
+/* Re-optimises the continuous part with the plan's binaries fixed, in a
+ * fresh copy of the model that lp_solve may presolve: with every binary
+ * fixed, presolve removes them and their rows, so the LP left is storage,
+ * pump power levels and the peak. (On the shared model the same LP took
+ * longer than the 30 s limit at 200 x 192.) */
 static void polish(run_t *u, opt_plan_t *pl, const char *source)
 {
-    double *x;
+    char err[128];
+    opt_model_t *m = opt_model_new(u->pb, 0, err, sizeof err);
+    lprec *lp;
+    double *x = NULL;
+    int st, nr, nc;
 
-    opt_model_fix_to_plan(u->m, pl);
-    set_break_at_first(opt_model_lp(u->m), FALSE);
-    if (lp_run(u, &x) == OPTIMAL && x) {
-        opt_model_extract(u->m, x, &u->cand);
+    if (!m)
+        return;
+    lp = opt_model_lp(m);
+    opt_model_fix_to_plan(m, pl);
+    if (u->o->simplex_type > 0)
+        set_simplextype(lp, u->o->simplex_type);
+    set_presolve(lp, PRESOLVE_ROWS | PRESOLVE_COLS | PRESOLVE_LINDEP,
+                 get_presolveloops(lp));
+    put_abortfunc(lp, abort_cb, u);
+    nr = get_Nrows(lp);
+    nc = get_Ncolumns(lp);
+    st = solve(lp);
+    if ((st == OPTIMAL || st == PRESOLVED) &&
+        (x = malloc((size_t)nc * sizeof *x)) != NULL) {
+        for (int j = 1; j <= nc; j++)
+            x[j - 1] = get_var_primalresult(lp, nr + j);
+        opt_model_extract(m, x, &u->cand);
         opt_improve_blocks(u->pb, &u->cand, 5);
+        if (opt_improve_pumps(u->pb, &u->cand, 2) > 0)
+            opt_improve_blocks(u->pb, &u->cand, 5);
         offer(u, &u->cand, source);
     }
-    opt_model_unfix(u->m);
+    free(x);
+    opt_model_destroy(m);
 }
 
 static void heuristics(run_t *u)
@@ -136,9 +161,18 @@ static void heuristics(run_t *u)
         u->r->heuristic_eur = u->r->cost.total_eur;
     if (u->have) {
         opt_plan_t h;
+        /* polish, move tasks against the polished storage, polish again,
+         * while that pays and at most a third of the time is spent */
+        double limit = u->t0 + (u->deadline - u->t0) / 3, prev = HUGE_VAL;
         if (opt_plan_init(&h, u->pb->n_eq, u->pb->site.n_slots) == 0) {
-            opt_plan_copy(&h, &u->r->plan);
-            polish(u, &h, "heuristic");
+            for (int i = 0; i < 4 && now_s() < limit &&
+                            (i == 0 ||
+                             u->r->cost.total_eur < prev - 1e-7 * fabs(prev));
+                 i++) {
+                prev = u->r->cost.total_eur;
+                opt_plan_copy(&h, &u->r->plan);
+                polish(u, &h, "heuristic");
+            }
             opt_plan_release(&h);
         }
         u->r->heuristic_eur = u->r->cost.total_eur;
@@ -161,14 +195,41 @@ static int window_too_short(const opt_problem_t *pb)
     return 0;
 }
 
+/* Whether the root LP is hopeless in the time left. lp_solve's LP time
+ * grew about quadratically with the rows on the bench families (4.5k rows
+ * 3 s, 9k rows over 9 s, 17.6k rows over 15 s), so the estimate is
+ * 3 s * (rows / 4500)^2; only a plan in hand lets it be skipped. */
+static int lp_hopeless(const run_t *u)
+{
+    double r = get_Nrows(opt_model_lp(u->m)) / 4500.0;
+
+    return u->have && u->o->use_heuristic &&
+           3.0 * r * r > u->deadline - now_s();
+}
+
 /* Returns -1 when even the relaxation is infeasible. */
 static int relaxation(run_t *u)
 {
-    double *x;
+    double *x, keep = u->deadline;
     int st;
 
+    if (lp_hopeless(u)) {
+        u->r->bound_eur = -HUGE_VAL;
+        return 0;
+    }
+
     opt_model_set_relaxed(u->m, 1);
+    /* With a plan in hand, the relaxation gets half the time left; past
+     * that the model is too large for lp_solve's branch and bound in this
+     * limit and the rest goes to the neighbourhood search. */
+    if (u->have && u->o->use_heuristic)
+        u->deadline = now_s() + 0.5 * (keep - now_s());
+    /* The polish leaves the basis of a model with every binary fixed; from
+     * there the relaxation took 9 s on 50 x 96 instead of 3 s from the
+     * slack basis. */
+    default_basis(opt_model_lp(u->m));
     st = lp_run(u, &x);
+    u->deadline = keep;
     if (st == OPTIMAL && x) {
         u->r->bound_eur = get_objective(opt_model_lp(u->m)) +
                           opt_model_obj_const(u->m);
@@ -215,10 +276,213 @@ static void rins(run_t *u, double share)
     u->deadline = keep;
 }
 
+/* ---- large-neighbourhood search ----
+ *
+ * Runs when the full LP is too slow for the limit, and after a branch and
+ * bound that did not finish. Each round frees up to LNS_FREE
+ * non-interruptible tasks whose windows reach one slot, plus up to
+ * LNS_STORAGE storages, and solves them as a problem of their own against
+ * the rest of the best plan (pumps stay as they are: each would bring a
+ * run and a rest row per slot, and opt_improve_pumps moves them already).
+ * Every eighth round re-polishes storage and pump levels instead. The
+ * slots alternate between the plan's peak and pseudo-random ones from a
+ * fixed seed, so the sequence of neighbourhoods is reproducible. */
+#define LNS_FREE 10
+#define LNS_STORAGE 3
+
+static unsigned lns_rand(unsigned *st)
+{
+    *st = *st * 1103515245u + 12345u;
+    return (*st >> 8) & 0xffffff;
+}
+
+static int peak_slot(const run_t *u)
+{
+    int T = u->pb->site.n_slots, at = 0;
+    double top = -HUGE_VAL;
+
+    for (int t = 0; t < T; t++) {
+        double g = opt_site_load(u->pb, &u->r->plan, t);
+        if (g > top) {
+            top = g;
+            at = t;
+        }
+    }
+    return at;
+}
+
+
+/* Each neighbourhood is a small problem of its own: the freed blocks over
+ * a base load that holds the site base plus everything else the best plan
+ * draws (storage, pumps, the other blocks). lp_solve then sees a few
+ * hundred columns and one row per slot; fixing columns in the full model
+ * instead left lp_solve's presolve with accuracy errors or, unpresolved,
+ * a storage LP larger than the sub-problem. */
+typedef struct lns {
+    opt_problem_t pb;     /* freed blocks only */
+    opt_equipment_t *eq;  /* their copies */
+    int *map;             /* sub index -> index in the full problem */
+    double *base;
+    opt_plan_t sub;       /* sub-plan (shape n_eq of the full problem) */
+    int *cand;
+    unsigned seed;
+} lns_t;
+
+static void lns_release(lns_t *l)
+{
+    free(l->eq);
+    free(l->map);
+    free(l->base);
+    free(l->cand);
+    opt_plan_release(&l->sub);
+}
+
+static int lns_init(lns_t *l, const opt_problem_t *pb)
+{
+    int n = pb->n_eq > 0 ? pb->n_eq : 1, T = pb->site.n_slots;
+
+    memset(l, 0, sizeof *l);
+    l->seed = 20201110u;
+    l->eq = malloc((size_t)n * sizeof *l->eq);
+    l->map = malloc((size_t)n * sizeof *l->map);
+    l->base = malloc((size_t)T * sizeof *l->base);
+    l->cand = malloc((size_t)n * sizeof *l->cand);
+    if (!l->eq || !l->map || !l->base || !l->cand)
+        return -1;
+    l->pb = *pb;
+    l->pb.eq = l->eq;
+    l->pb.site.base_kw = l->base;
+    return opt_plan_init(&l->sub, LNS_FREE + LNS_STORAGE, T);
+}
+
+/* Adds up to LNS_STORAGE storages, from a pseudo-random one on. */
+static int lns_add_storage(lns_t *l, const opt_problem_t *pb, int k)
+{
+    int n = pb->n_eq, at = n ? (int)(lns_rand(&l->seed) % (unsigned)n) : 0;
+
+    for (int i = 0, got = 0; i < n && got < LNS_STORAGE; i++) {
+        int e = (at + i) % n;
+        if (pb->eq[e].kind != OPT_STORAGE)
+            continue;
+        l->map[k] = e;
+        l->eq[k++] = pb->eq[e];
+        got++;
+    }
+    return k;
+}
+
+/* Copies row e of a plan into row i of another (same slot count). */
+static void row_copy(opt_plan_t *dst, int i, const opt_plan_t *src, int e)
+{
+    size_t n = (size_t)src->n_slots, a = (size_t)i * n, b = (size_t)e * n;
+
+    memcpy(dst->power + a, src->power + b, n * sizeof(double));
+    memcpy(dst->charge + a, src->charge + b, n * sizeof(double));
+    memcpy(dst->discharge + a, src->discharge + b, n * sizeof(double));
+    memcpy(dst->soc + a, src->soc + b, n * sizeof(double));
+}
+
+/* Frees up to LNS_FREE blocks whose windows reach slot c, and a few
+ * storages, and builds their problem against the plan; returns how many
+ * blocks were freed. */
+static int lns_build(lns_t *l, const opt_problem_t *pb, const opt_plan_t *pl,
+                     int c)
+{
+    int T = pb->site.n_slots, w = T / 12 + 2, n = 0, k;
+
+    for (int e = 0; e < pb->n_eq; e++)
+        if (pb->eq[e].kind == OPT_TASK_BLOCK && pb->eq[e].earliest <= c + w &&
+            pb->eq[e].deadline > c - w)
+            l->cand[n++] = e;
+    for (k = 0; k < n && k < LNS_FREE; k++) {
+        int j = k + (int)(lns_rand(&l->seed) % (unsigned)(n - k));
+        int x = l->cand[k];
+        l->cand[k] = l->cand[j];
+        l->cand[j] = x;
+        l->map[k] = l->cand[k];
+        l->eq[k] = pb->eq[l->cand[k]];
+    }
+    int nb = k;
+    k = lns_add_storage(l, pb, k);
+    l->pb.n_eq = k;
+    l->sub.n_eq = k;
+    for (int t = 0; t < T; t++) {
+        l->base[t] = opt_site_load(pb, pl, t);
+        for (int i = 0; i < k; i++)
+            l->base[t] -= pl->power[(size_t)l->map[i] * T + t];
+    }
+    for (int i = 0; i < k; i++)
+        row_copy(&l->sub, i, pl, l->map[i]);
+    return nb;
+}
+
+/* Solves the neighbourhood until stop with the plan's own cost of it as
+ * the cut-off; offers the full plan when lp_solve finds a better one. */
+static void lns_solve(run_t *u, lns_t *l, double stop)
+{
+    char err[128];
+    opt_model_t *m = opt_model_new(&l->pb, 0, err, sizeof err);
+    double keep = u->deadline, *x;
+    int st;
+    opt_cost_t now;
+
+    if (!m)
+        return;
+    lprec *lp = opt_model_lp(m);
+    opt_plan_finish(&l->pb, &l->sub);
+    opt_plan_cost(&l->pb, &l->sub, &now);
+    if (u->o->simplex_type > 0)
+        set_simplextype(lp, u->o->simplex_type);
+    set_bb_floorfirst(lp, u->o->bb_floor);
+    set_bb_depthlimit(lp, u->o->bb_depth);
+    set_mip_gap(lp, FALSE, u->o->mip_gap_rel);
+    set_obj_bound(lp, now.total_eur - opt_model_obj_const(m) -
+                          1e-7 * fabs(u->r->cost.total_eur));
+    u->deadline = stop;
+    put_abortfunc(lp, abort_cb, u);
+    st = solve(lp);
+    u->deadline = keep;
+    if ((st == OPTIMAL || st == SUBOPTIMAL ||
+         ((st == USERABORT || st == TIMEOUT) && get_solutioncount(lp) > 0)) &&
+        get_ptr_variables(lp, &x)) {
+        opt_model_extract(m, x, &l->sub);
+        opt_plan_copy(&u->cand, &u->r->plan);
+        for (int k = 0; k < l->pb.n_eq; k++)
+            row_copy(&u->cand, l->map[k], &l->sub, k);
+        opt_plan_finish(u->pb, &u->cand);
+        opt_improve_blocks(u->pb, &u->cand, 5);
+        offer(u, &u->cand, "lns");
+    }
+    opt_model_destroy(m);
+}
+
+static void lns(run_t *u)
+{
+    int T = u->pb->site.n_slots;
+    lns_t l;
+
+    if (lns_init(&l, u->pb) == 0)
+        for (int it = 0; u->have; it++) {
+            double left = u->deadline - now_s();
+            if (left < 0.1)
+                break;
+            if (it % 8 == 7) { /* storage and pump levels against the tasks */
+                opt_plan_copy(&u->cand, &u->r->plan);
+                polish(u, &u->cand, "lns");
+                continue;
+            }
+            int c = it % 2 == 0 ? peak_slot(u)
+                                : (int)(lns_rand(&l.seed) % (unsigned)T);
+            if (lns_build(&l, u->pb, &u->r->plan, c) > 0)
+                lns_solve(u, &l, now_s() + fmin(left, fmax(0.5, 0.1 * left)));
+        }
+    lns_release(&l);
+}
+
 static void branch_and_bound(run_t *u)
 {
     lprec *lp = opt_model_lp(u->m);
-    double *x, cst = opt_model_obj_const(u->m);
+    double *x, cst = opt_model_obj_const(u->m), keep;
     int st;
 
     set_bb_floorfirst(lp, u->o->bb_floor);
@@ -231,7 +495,15 @@ static void branch_and_bound(run_t *u)
     if (u->have)
         set_obj_bound(lp, u->r->cost.total_eur - cst -
                               1e-9 * fabs(u->r->cost.total_eur));
+    /* half the time left for the proof; if it does not come, the rest
+     * goes to the neighbourhood search, which improved the plan more than
+     * further branching did on the 10 x 96, 10 x 192 and 50 x 96 families
+     * (the ones where branch and bound runs) */
+    keep = u->deadline;
+    if (u->o->use_heuristic && u->have)
+        u->deadline = now_s() + 0.5 * (keep - now_s());
     st = lp_run(u, &x);
+    u->deadline = keep;
     if (x) {
         opt_model_extract(u->m, x, &u->cand);
         opt_improve_blocks(u->pb, &u->cand, 5);
@@ -247,6 +519,8 @@ static void branch_and_bound(run_t *u)
         u->r->status = OPT_INFEASIBLE;
     } else {
         u->r->status = u->have ? OPT_FEASIBLE : OPT_NO_PLAN;
+        if (u->have && u->o->use_heuristic)
+            lns(u);
     }
 }
 
@@ -321,12 +595,18 @@ int opt_solve(const opt_problem_t *pb, const opt_options_t *o, opt_result_t *r,
     if (!u.m)
         goto out;
     r->bound_eur = -HUGE_VAL;
+    if (o->simplex_type > 0)
+        set_simplextype(opt_model_lp(u.m), o->simplex_type);
     if (o->use_heuristic)
         heuristics(&u);
-    if (window_too_short(pb) || relaxation(&u) < 0)
+    if (window_too_short(pb) || relaxation(&u) < 0) {
         r->status = OPT_INFEASIBLE;
-    else
+    } else if (!u.xlp && u.have && o->use_heuristic) {
+        lns(&u);
+        r->status = OPT_FEASIBLE;
+    } else {
         branch_and_bound(&u);
+    }
     if (r->status == OPT_INFEASIBLE)
         elastic(&u, errstr, errstr_size);
     finish(&u);

@@ -33,6 +33,9 @@ typedef struct opt_options {
     int bb_rule;          /* lp_solve set_bb_rule, default NODE_FIRSTSELECT */
     int bb_depth;         /* lp_solve set_bb_depthlimit, default -50 */
     int use_heuristic;    /* default 1; 0 = plain lp_solve (for benches) */
+    int simplex_type;     /* lp_solve set_simplextype, default
+                             SIMPLEX_PRIMAL_PRIMAL (measured fastest on the
+                             bench families, see ADR 0010) */
 } opt_options_t;
 
 typedef struct opt_result {

@@ -4,6 +4,7 @@
  * and the independent validator.
  */
 #include <check.h>
+#include <lp_lib.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <math.h>
@@ -95,6 +96,101 @@ START_TEST(test_one_task_two_prices)
     ck_assert_double_eq_tol(c.r.baseline_cost.total_eur, 2.00, 1e-9);
     ck_assert_double_eq_tol(c.r.savings_eur, 1.60, 1e-9);
     opt_result_release(&c.r);
+}
+END_TEST
+
+/* Power between a minimum and the rating (on/off with p = p_min * u + w):
+ * 12 kWh at 4..10 kW over prices 10,100,10,100: only the cheap hours run,
+ * each at 4 kW or more, 12 kWh * 10 EUR/MWh = 0.12 EUR. */
+START_TEST(test_min_power_range)
+{
+    tcase_t c;
+    const double price[] = {10, 100, 10, 100};
+
+    tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 12, 0, 4);
+    q->p_min_kw = 4;
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    ck_assert_double_eq_tol(pw(&c, 0, 1) + pw(&c, 0, 3), 0, 1e-6);
+    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 2), 12, 1e-6);
+    for (int t = 0; t < 4; t += 2)
+        ck_assert(pw(&c, 0, t) < 1e-6 || pw(&c, 0, t) > 4 - 1e-6);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.12, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* A pump of 10 kW, 40 kWh (four hours), minimum run 2, minimum rest 2, at
+ * most 2 starts a day, 0.50 EUR a start, prices 12,10,100,10,10,100,100,100.
+ * The four cheapest hours 0,1,3,4 would rest one hour only. Candidates:
+ * one run 1-4 = 0.01 * 130 + 0.50 = 1.80 EUR; one run 0-3 = 1.82 EUR; runs
+ * 0-1 and 4-5 = 1.32 + 1.00 = 2.32 EUR. The heuristic alone finds 1-4, and
+ * the solver proves it. */
+START_TEST(test_pump_runs_heuristic)
+{
+    tcase_t c;
+    const double price[] = {12, 10, 100, 10, 10, 100, 100, 100};
+    const double want[] = {0, 10, 10, 10, 10, 0, 0, 0};
+    opt_plan_t pl;
+    opt_cost_t cost;
+
+    tc_init(&c, 8, price, NULL);
+    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 40, 0, 8);
+    q->p_min_kw = 10;
+    q->min_run = q->min_rest = q->max_starts_day = 2;
+    q->startup_eur = 0.5;
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 8), 0);
+    opt_heuristic(&c.pb, &pl);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    for (int t = 0; t < 8; t++)
+        ck_assert_double_eq_tol(pl.power[t], want[t], 1e-9);
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.total_eur, 1.80, 1e-9);
+    opt_plan_release(&pl);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    assert_power(&c, 0, want);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 1.80, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* The heuristic moves storage: battery 10 kWh / 10 kW, lossless, half full,
+ * base 20 kW, prices 10,10,100,100 twice. Charging in the cheap hours and
+ * discharging in the dear ones beats holding it idle (the idle plan costs
+ * the base alone, 20 kW * 4 h * 110 EUR/MWh = 8.80 EUR), stays within SOC
+ * limits and ends at least half full. */
+START_TEST(test_storage_heuristic)
+{
+    tcase_t c;
+    const double price[] = {10, 10, 100, 100, 10, 10, 100, 100};
+    const double base[] = {20, 20, 20, 20, 20, 20, 20, 20};
+    opt_plan_t pl;
+    opt_cost_t cost;
+    double out = 0;
+
+    tc_init(&c, 8, price, base);
+    opt_equipment_t *b = task(&c, 0, OPT_STORAGE, 0, 0, 0, 8);
+    b->cap_kwh = b->soc_max_kwh = 10;
+    b->soc0_kwh = 5;
+    b->charge_max_kw = b->discharge_max_kw = 10;
+    b->eta_charge = b->eta_discharge = 1;
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 8), 0);
+    opt_heuristic(&c.pb, &pl);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    for (int t = 0; t < 8; t++) {
+        if (price[t] > 50)
+            out += pl.discharge[t];
+        else
+            ck_assert_double_eq_tol(pl.discharge[t], 0, 1e-9);
+    }
+    ck_assert(out > 10);
+    ck_assert(pl.soc[7] >= 5 - 1e-9);
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert(cost.total_eur < 8.80 - 0.5);
+    opt_plan_release(&pl);
 }
 END_TEST
 
@@ -341,6 +437,65 @@ START_TEST(test_validator_storage_and_starts)
 }
 END_TEST
 
+/* A neighbourhood: with block 0 free and block 1 fixed to the plan (both
+ * at the dearest hour 3), the model moves block 0 to the cheapest hour 0
+ * and keeps block 1 where the plan has it; unfixed, both go to hour 0. */
+START_TEST(test_fix_except_neighbourhood)
+{
+    tcase_t c;
+    const double price[] = {10, 20, 30, 40};
+    unsigned char fr[2] = {1, 0};
+    opt_plan_t pl;
+    char err[128];
+    double *x;
+
+    tc_init(&c, 4, price, NULL);
+    c.pb.n_eq = 2;
+    task(&c, 0, OPT_TASK_BLOCK, 10, 10, 0, 4);
+    task(&c, 1, OPT_TASK_BLOCK, 10, 10, 0, 4);
+    ck_assert_int_eq(opt_plan_init(&pl, 2, 4), 0);
+    pl.power[3] = pl.power[4 + 3] = 10;
+    opt_plan_finish(&c.pb, &pl);
+    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    opt_model_fix_except(m, &pl, fr);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert(get_ptr_variables(opt_model_lp(m), &x));
+    opt_model_extract(m, x, &pl);
+    ck_assert_double_eq_tol(pl.power[0], 10, 1e-9);
+    ck_assert_double_eq_tol(pl.power[4 + 3], 10, 1e-9);
+    opt_model_unfix(m);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    /* unfixed, both run in hour 0: 2 * 0.01 MWh * 10 EUR/MWh */
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)), 0.20, 1e-9);
+    opt_model_destroy(m);
+    opt_plan_release(&pl);
+}
+END_TEST
+
+/* Re-placing a pump: a 2-hour minimum-run pump planned in the dear hours
+ * 0-1 moves to the cheap hours 2-3, and the move is counted. */
+START_TEST(test_improve_pumps_moves)
+{
+    tcase_t c;
+    const double price[] = {100, 100, 10, 10};
+    opt_plan_t pl;
+
+    tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4);
+    q->p_min_kw = 10;
+    q->min_run = 2;
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
+    pl.power[0] = pl.power[1] = 10;
+    opt_plan_finish(&c.pb, &pl);
+    ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 1);
+    ck_assert_double_eq_tol(pl.power[0] + pl.power[1], 0, 1e-9);
+    ck_assert_double_eq_tol(pl.power[2] + pl.power[3], 20, 1e-9);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    opt_plan_release(&pl);
+}
+END_TEST
+
 /* The exported model reads back and has the binaries it should. */
 START_TEST(test_dump_model)
 {
@@ -381,6 +536,9 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_capacity_forces_shift);
     tcase_add_test(tc, test_demand_charge_flattens);
     tcase_add_test(tc, test_min_run);
+    tcase_add_test(tc, test_min_power_range);
+    tcase_add_test(tc, test_pump_runs_heuristic);
+    tcase_add_test(tc, test_storage_heuristic);
     tcase_add_test(tc, test_infeasible_deadline_explained);
     tcase_add_test(tc, test_window_too_short_explained);
     tcase_add_test(tc, test_baseline_habitual);
@@ -388,6 +546,8 @@ static Suite *optimizer_suite(void)
                         sizeof broken_plans / sizeof *broken_plans);
     tcase_add_test(tc, test_validator_storage_and_starts);
     tcase_add_test(tc, test_dump_model);
+    tcase_add_test(tc, test_fix_except_neighbourhood);
+    tcase_add_test(tc, test_improve_pumps_moves);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,12 @@
  * backtest (November 2020, one daily plan per day) against the baseline.
  *
  *   bench-optimizer [--data DIR] [--quick] [--no-cbc] [--backtest-only]
+ *                   [--only NxT] [--no-backtest] [--simplex K] [--floor K]
+ *                   [--rule K] [--no-heuristic]
+ *
+ * --simplex, --floor and --rule pass lp_solve's set_simplextype,
+ * set_bb_floorfirst and set_bb_rule values, to measure one setting at a
+ * time on the same families.
  *
  * Load (MW, may be negative: the substation has solar) is shifted and scaled
  * into a plant base load; prices are used as published (EUR/MWh).
@@ -172,6 +178,23 @@ static void make_family(family_t *f, const series_t *s, int i0, int n, int T,
         .n_eq = n, .eq = f->eq};
 }
 
+/* Reads the first line of a CBC solution file. Returns 1 and the objective
+ * only when CBC holds an integer solution: "Optimal" or "Stopped on ..."
+ * with an incumbent. "Infeasible", "Integer infeasible", "Unbounded" and
+ * "Stopped on time (no integer solution - continuous used)" also print an
+ * "objective value", but it is the relaxation's, not a plan's. */
+static int cbc_solution(const char *line, double *obj)
+{
+    const char *p = strstr(line, "objective value");
+
+    if (!p || strstr(line, "no integer solution") ||
+        (strncmp(line, "Optimal", 7) != 0 &&
+         strncmp(line, "Stopped on", 10) != 0))
+        return 0;
+    *obj = atof(p + 15);
+    return 1;
+}
+
 /* Runs CBC on the exported model; returns its total cost or NAN. */
 static double run_cbc(family_t *f, double limit, double *secs, char *status,
                       size_t status_size)
@@ -196,10 +219,14 @@ static double run_cbc(family_t *f, double limit, double *secs, char *status,
     *secs = now_s() - t0;
     FILE *fp = fopen(sol, "r");
     if (fp && fgets(line, sizeof line, fp)) {
-        char *p = strstr(line, "objective value");
-        if (p)
-            obj = atof(p + 15) + opt_model_obj_const(m);
-        snprintf(status, status_size, "%.*s", (int)strcspn(line, "-"), line);
+        double v;
+        if (cbc_solution(line, &v))
+            obj = v + opt_model_obj_const(m);
+        snprintf(status, status_size, "%.*s", (int)strcspn(line, "-(\n"), line);
+        if (strstr(line, "no integer solution"))
+            snprintf(status, status_size, "no integer solution");
+    } else {
+        snprintf(status, status_size, "no solution file");
     }
     if (fp)
         fclose(fp);
@@ -208,6 +235,20 @@ out:
     remove(sol);
     opt_model_destroy(m);
     return obj;
+}
+
+/* Solver settings from the command line; < 0 = the optimizer's default. */
+static int g_simplex = -1, g_floor = -1, g_rule = -1, g_heur = 1;
+
+static void apply_settings(opt_options_t *o)
+{
+    if (g_simplex >= 0)
+        o->simplex_type = g_simplex;
+    if (g_floor >= 0)
+        o->bb_floor = g_floor;
+    if (g_rule >= 0)
+        o->bb_rule = g_rule;
+    o->use_heuristic = g_heur;
 }
 
 static void bench_family(const series_t *s, int n, int T, double limit,
@@ -226,6 +267,7 @@ static void bench_family(const series_t *s, int n, int T, double limit,
     }
     make_family(&f, s, i0, n, T, 42u + (unsigned)n);
     opt_options_init(&o);
+    apply_settings(&o);
     o.time_limit_s = limit;
     opt_result_init(&r);
     if (opt_solve(&f.pb, &o, &r, err, sizeof err) < 0) {
@@ -236,9 +278,10 @@ static void bench_family(const series_t *s, int n, int T, double limit,
     if (cbc)
         cobj = run_cbc(&f, limit, &csec, cst, sizeof cst);
     printf("%3d x %3d  limit %4.0fs | lp_solve %-10s %-16s %7.2fs obj %12.4f "
-           "gap %7.4f%% viol %d | cbc %-16s %6.2fs obj %12.4f | ratio %.6f "
+           "gap %7.4f%% viol %d heur %+.3f%% | cbc %-16s %6.2fs obj %12.4f | ratio %.6f "
            "(%+.4f%%)\n", n, T, limit, opt_status_name(r.status), r.source,
-           r.solve_s, r.cost.total_eur, 100 * r.gap, r.violations, cst, csec,
+           r.solve_s, r.cost.total_eur, 100 * r.gap, r.violations,
+           100 * (r.heuristic_eur - cobj) / fabs(cobj), cst, csec,
            cobj, r.cost.total_eur / cobj,
            100 * (r.cost.total_eur - cobj) / fabs(cobj));
     fflush(stdout);
@@ -261,6 +304,7 @@ static void backtest(const series_t *s, double limit)
             continue;
         make_family(&f, s, i0, 20, 96, 7u);
         opt_options_init(&o);
+        apply_settings(&o);
         o.time_limit_s = limit;
         opt_result_init(&r);
         if (opt_solve(&f.pb, &o, &r, err, sizeof err) == 0 &&
@@ -283,7 +327,7 @@ int main(int argc, char **argv)
 {
     static series_t s;
     const char *dir = "tests/data/openstef_nl_neerijnen";
-    int quick = 0, cbc = 1, only_bt = 0;
+    int quick = 0, cbc = 1, only_bt = 0, no_bt = 0, on = 0, oT = 0;
     char path[512];
 
     for (int i = 1; i < argc; i++) {
@@ -295,6 +339,18 @@ int main(int argc, char **argv)
             cbc = 0;
         else if (!strcmp(argv[i], "--backtest-only"))
             only_bt = 1;
+        else if (!strcmp(argv[i], "--no-backtest"))
+            no_bt = 1;
+        else if (!strcmp(argv[i], "--no-heuristic"))
+            g_heur = 0;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            sscanf(argv[++i], "%dx%d", &on, &oT);
+        else if (!strcmp(argv[i], "--simplex") && i + 1 < argc)
+            g_simplex = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--floor") && i + 1 < argc)
+            g_floor = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--rule") && i + 1 < argc)
+            g_rule = atoi(argv[++i]);
     }
     if (access(dir, R_OK) != 0)
         dir = "/work/shared/data/openstef_nl_neerijnen";
@@ -317,8 +373,10 @@ int main(int argc, char **argv)
         {50, 192, 10}, {200, 96, 30}, {200, 192, 30},
     };
     for (size_t i = 0; !only_bt && i < sizeof fam / sizeof *fam; i++)
-        if (!quick || fam[i].n <= 50)
+        if ((!quick || fam[i].n <= 50) &&
+            (!on || (fam[i].n == on && fam[i].T == oT)))
             bench_family(&s, fam[i].n, fam[i].T, fam[i].limit, cbc);
-    backtest(&s, quick ? 2 : 5);
+    if (!no_bt)
+        backtest(&s, quick ? 2 : 5);
     return 0;
 }
