@@ -13,7 +13,8 @@
  * Delivery: producers are idempotent (enable.idempotence=true). Consumers are
  * at-least-once: bus_consumer_poll() hands out a batch; only after the caller
  * made the batch's effect durable does it call bus_consumer_ack(), which
- * commits exactly the offsets of that batch. Records that cannot be decoded
+ * commits the offsets of that batch (and of any batch polled before it
+ * since the last ack). Records that cannot be decoded
  * (bad magic, unknown schema id, malformed body) never reach the caller: they
  * go to "<topic>.dlq" with the original key and bytes and a header
  * "ems.dlq.reason", are counted, and their offset is acked with the batch.
@@ -120,8 +121,9 @@ bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
  * in *batch (owned by the consumer, valid until the next poll or destroy).
  * Returns the count (0 on timeout) or -1 with errstr on a fatal error.
  * Undecodable records are dead-lettered and counted, not returned. A poll
- * before the previous batch was acked drops that batch's ack; since Kafka
- * offsets are positions, a later ack of the same partition covers it. */
+ * before the previous batch was acked carries that batch over: the next
+ * bus_consumer_ack() commits every batch polled since the last ack (so a
+ * caller may pipeline polls and make several batches durable at once). */
 int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
                       int timeout_ms, char *errstr, size_t errstr_size);
 /* Dead-letters a record of the current batch that decoded but failed the
@@ -129,8 +131,9 @@ int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
  * "ems.dlq.reason" header. Its offset is committed with the batch. */
 int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec,
                         const char *reason, char *errstr, size_t errstr_size);
-/* Commits (synchronously) the offsets of every record returned by the last
- * poll, after making sure its dead letters were delivered. Returns 0 or -1. */
+/* Commits (synchronously) the offsets of every record returned by the polls
+ * since the last ack, after making sure their dead letters were delivered.
+ * Returns 0 or -1 (nothing committed; a later ack retries). */
 int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size);
 /* Leaves the group (without committing) and frees. NULL is a no-op. */
 void bus_consumer_destroy(bus_consumer_t *c);

@@ -9,7 +9,10 @@
  * bus_consumer_ack() commits, per partition, one past the highest offset of
  * the batch that was not held back, and only for partitions still assigned
  * to this consumer: a partition revoked by a rebalance since the poll is
- * left to its new owner, which re-reads it from the last commit. */
+ * left to its new owner, which re-reads it from the last commit. Batches
+ * polled without an ack in between are carried over (c->pending) and
+ * committed by the next ack, so a caller may pipeline several polls
+ * before making them durable and acknowledging them at once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +59,8 @@ struct bus_consumer_s {
     int nrecs;
     int cap;
     bus_producer_t *dlq;       /* made on the first dead letter */
+    /* offsets of earlier polls not acked yet: the next ack covers them */
+    rd_kafka_topic_partition_list_t *pending;
 };
 
 static const char *const cons_defaults[] = {
@@ -66,6 +71,11 @@ static const char *const cons_defaults[] = {
      * default makes a restarted service wait); configuration may override */
     "session.timeout.ms", "10000",
     "heartbeat.interval.ms", "3000",
+    /* an empty fetch is answered after this wait: a real broker answers as
+     * soon as records arrive, the development broker (librdkafka's mock)
+     * only when the wait is over, so the 500 ms default delays the first
+     * records after a quiet spell by up to half a second */
+    "fetch.wait.max.ms", "100",
     NULL,
 };
 
@@ -178,6 +188,8 @@ void bus_consumer_destroy(bus_consumer_t *c)
         rd_kafka_destroy(c->rk);
     }
     bus_producer_destroy(c->dlq);
+    if (c->pending)
+        rd_kafka_topic_partition_list_destroy(c->pending);
     for (i = 0; i < c->ntopics; i++) {
         for (j = 0; j < c->topics[i].ndecs; j++)
             bus_decoder_destroy(c->topics[i].decs[j].dec);
@@ -416,6 +428,8 @@ static void cons_process(bus_consumer_t *c, int idx)
 
 /* ---- poll and ack ---- */
 
+static void cons_carry_over(bus_consumer_t *c);
+
 /* Keeps m in the batch, or destroys it if it is an event, not a record.
  * Returns -1 on a fatal consumer error. */
 static int cons_take(bus_consumer_t *c, rd_kafka_message_t *m, char *errstr,
@@ -462,6 +476,7 @@ int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
 {
     int i;
 
+    cons_carry_over(c);
     cons_release_batch(c);
     *batch = c->recs;
     if (max <= 0)
@@ -498,11 +513,10 @@ int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec,
     return 0;
 }
 
-/* Offsets to commit: one past the highest offset per partition of the
- * batch, leaving out held-back messages. NULL when there is nothing. */
-static rd_kafka_topic_partition_list_t *cons_offsets(bus_consumer_t *c)
+/* Raises l's offset of each partition of the batch to one past its highest
+ * offset, leaving out held-back messages. */
+static void cons_merge_batch(bus_consumer_t *c, rd_kafka_topic_partition_list_t *l)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     rd_kafka_topic_partition_t *p = NULL;
     int i;
 
@@ -514,11 +528,35 @@ static rd_kafka_topic_partition_list_t *cons_offsets(bus_consumer_t *c)
             continue;
         if (!p || p->partition != m->partition || strcmp(p->topic, name) != 0)
             p = rd_kafka_topic_partition_list_find(l, name, m->partition);
-        if (!p)
+        if (!p) {
             p = rd_kafka_topic_partition_list_add(l, name, m->partition);
+            p->offset = 0;
+        }
         if (m->offset + 1 > p->offset)
             p->offset = m->offset + 1;
     }
+}
+
+/* Before the batch is released unacked: its offsets join the pending ones
+ * (memory failure: they are left out, and re-read after a restart). */
+static void cons_carry_over(bus_consumer_t *c)
+{
+    if (c->nmsgs == 0 || !memchr(c->commit, 1, (size_t)c->nmsgs))
+        return;
+    if (!c->pending && !(c->pending = rd_kafka_topic_partition_list_new(8)))
+        return;
+    cons_merge_batch(c, c->pending);
+}
+
+/* Offsets to commit: the pending ones and the current batch's. NULL when
+ * there is nothing. */
+static rd_kafka_topic_partition_list_t *cons_offsets(bus_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l =
+        c->pending ? rd_kafka_topic_partition_list_copy(c->pending)
+                   : rd_kafka_topic_partition_list_new(8);
+
+    cons_merge_batch(c, l);
     if (l->cnt == 0) {
         rd_kafka_topic_partition_list_destroy(l);
         return NULL;
@@ -561,5 +599,8 @@ int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size)
         return -1;
     }
     memset(c->commit, 0, (size_t)c->nmsgs);
+    if (c->pending)
+        rd_kafka_topic_partition_list_destroy(c->pending);
+    c->pending = NULL;
     return 0;
 }

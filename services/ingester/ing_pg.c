@@ -373,24 +373,29 @@ static const char UPSERT_15M[] =
     " (EXCLUDED.revision = rollup_15m.revision AND"
     "  EXCLUDED.sample_count >= rollup_15m.sample_count)";
 
-/* Rolls table src (child buckets) into dst (buckets of unit) for the buckets
- * overlapping [$1, $2). Completeness is normalised by the bucket length. */
+/* Rolls table src (child buckets) into dst (buckets of unit), only for the
+ * (scope, site, meter, bucket) keys whose 15-minute intervals are in
+ * stg_rollup: the other buckets did not change. Each key reads its child
+ * rows through src's primary key. Completeness is normalised by the bucket
+ * length. */
 #define ROLL_UP(dst, src, unit)                                                        \
     "INSERT INTO " dst " (scope, site_id, meter_id, interval_start, interval_end,"     \
     " energy_kwh, mean_kw, peak_kw, min_kw, sample_count, completeness, revision,"     \
     " watermark_ts)"                                                                   \
-    " SELECT scope, site_id, meter_id, b, b + interval '1 " unit "', sum(energy_kwh)," \
-    " sum(energy_kwh) / (extract(epoch FROM (b + interval '1 " unit                    \
-    "') - b) / 3600.0),"                                                               \
-    " max(peak_kw), min(min_kw), sum(sample_count),"                                   \
-    " sum(completeness * extract(epoch FROM interval_end - interval_start))"           \
-    "   / extract(epoch FROM (b + interval '1 " unit "') - b),"                        \
-    " max(revision), max(watermark_ts)"                                                \
-    " FROM (SELECT *, date_trunc('" unit "', interval_start) AS b FROM " src           \
-    "  WHERE interval_start >= date_trunc('" unit "', $1::timestamptz)"                \
-    "    AND interval_start < date_trunc('" unit "', $2::timestamptz)"                 \
-    "        + interval '1 " unit "') c"                                               \
-    " GROUP BY scope, site_id, meter_id, b"                                            \
+    " SELECT c.scope, c.site_id, c.meter_id, k.b, k.b + interval '1 " unit "',"        \
+    " sum(c.energy_kwh),"                                                              \
+    " sum(c.energy_kwh) / (extract(epoch FROM (k.b + interval '1 " unit                \
+    "') - k.b) / 3600.0),"                                                             \
+    " max(c.peak_kw), min(c.min_kw), sum(c.sample_count),"                             \
+    " sum(c.completeness * extract(epoch FROM c.interval_end - c.interval_start))"     \
+    "   / extract(epoch FROM (k.b + interval '1 " unit "') - k.b),"                    \
+    " max(c.revision), max(c.watermark_ts)"                                            \
+    " FROM (SELECT DISTINCT scope, site_id, meter_id,"                                 \
+    "        date_trunc('" unit "', interval_start) AS b FROM stg_rollup) k"           \
+    " JOIN " src " c ON c.scope = k.scope AND c.site_id = k.site_id"                   \
+    "  AND c.meter_id = k.meter_id AND c.interval_start >= k.b"                        \
+    "  AND c.interval_start < k.b + interval '1 " unit "'"                             \
+    " GROUP BY c.scope, c.site_id, c.meter_id, k.b"                                    \
     " ON CONFLICT (scope, site_id, meter_id, interval_start) DO UPDATE SET"            \
     " energy_kwh = EXCLUDED.energy_kwh, mean_kw = EXCLUDED.mean_kw,"                   \
     " peak_kw = EXCLUDED.peak_kw, min_kw = EXCLUDED.min_kw,"                           \
@@ -412,8 +417,8 @@ static char *fmt_ts(int64_t ms, char *buf, size_t size)
     return buf;
 }
 
-static int copy_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n, int64_t *lo,
-                          int64_t *hi, char *errstr, size_t errstr_size)
+static int copy_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n,
+                          char *errstr, size_t errstr_size)
 {
     static const char *const cols[] = {
         "scope",        "site_id",  "meter_id",     "interval_start", "interval_end",
@@ -425,15 +430,9 @@ static int copy_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n, int64
 
     if (!c)
         return -1;
-    *lo = INT64_MAX;
-    *hi = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         const ing_interval_t *o = &iv[i];
         const char *v[14];
-        if (o->start_ms < *lo)
-            *lo = o->start_ms;
-        if (o->end_ms > *hi)
-            *hi = o->end_ms;
         fmt_ts(o->start_ms, b[3], 48);
         fmt_ts(o->end_ms, b[4], 48);
         snprintf(b[5], 48, "%.17g", o->energy_kwh);
@@ -513,27 +512,18 @@ static int copy_gaps(ing_pg_t *p, const ing_gap_t *g, size_t n, char *errstr,
     return db_copy_end(c, NULL, errstr, errstr_size);
 }
 
-/* Refreshes the hourly, daily and monthly buckets overlapping [lo, hi). */
-static int roll_up(ing_pg_t *p, int64_t lo, int64_t hi, char *errstr,
-                   size_t errstr_size)
+/* Refreshes the hourly, daily and monthly buckets of the staged intervals. */
+static int roll_up(ing_pg_t *p, char *errstr, size_t errstr_size)
 {
     static const char *const sql[] = {
         ROLL_UP("rollup_1h", "rollup_15m", "hour"),
         ROLL_UP("rollup_1d", "rollup_1h", "day"),
         ROLL_UP("rollup_1mo", "rollup_1d", "month"),
     };
-    char a[48], b[48];
-    const char *params[2] = {a, b};
 
-    fmt_ts(lo, a, sizeof a);
-    fmt_ts(hi - 1, b, sizeof b); /* the last instant touched */
-    for (size_t i = 0; i < 3; i++) {
-        PGresult *res;
-        res = db_query(p->db, sql[i], 2, params, errstr, errstr_size);
-        if (!res)
+    for (size_t i = 0; i < 3; i++)
+        if (db_exec(p->db, sql[i], errstr, errstr_size))
             return -1;
-        PQclear(res);
-    }
     return 0;
 }
 
@@ -541,8 +531,6 @@ int ing_pg_store_outputs(ing_pg_t *p, const ing_interval_t *iv, size_t niv,
                          const ing_gap_t *gaps, size_t ngaps, char *errstr,
                          size_t errstr_size)
 {
-    int64_t lo = 0, hi = 0;
-
     if (niv == 0 && ngaps == 0)
         return 0;
     if (db_begin(p->db, errstr, errstr_size))
@@ -551,9 +539,9 @@ int ing_pg_store_outputs(ing_pg_t *p, const ing_interval_t *iv, size_t niv,
     if (db_exec(p->db, "SET LOCAL TIME ZONE 'UTC'", errstr, errstr_size))
         goto fail;
     if (niv && (db_exec(p->db, STG_ROLLUP, errstr, errstr_size) ||
-                copy_intervals(p, iv, niv, &lo, &hi, errstr, errstr_size) ||
+                copy_intervals(p, iv, niv, errstr, errstr_size) ||
                 db_exec(p->db, UPSERT_15M, errstr, errstr_size) ||
-                roll_up(p, lo, hi, errstr, errstr_size)))
+                roll_up(p, errstr, errstr_size)))
         goto fail;
     if (ngaps && (db_exec(p->db, STG_GAPS, errstr, errstr_size) ||
                   copy_gaps(p, gaps, ngaps, errstr, errstr_size) ||

@@ -60,10 +60,8 @@ int ing_rollup_restore_gap(ing_rollup_t *r, const ing_gap_t *g)
 
 bool ing_rollup_restored(const ing_rollup_t *r, const char *site_id)
 {
-    for (size_t i = 0; i < r->nsites; i++)
-        if (strcmp(r->sites[i]->id, site_id) == 0)
-            return r->sites[i]->restored;
-    return false;
+    const site_t *s = ing_site_find(r, site_id);
+    return s && s->restored;
 }
 
 static int iv_key_cmp(const ing_interval_t *a, const ing_interval_t *b)

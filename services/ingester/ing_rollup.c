@@ -83,6 +83,7 @@ void ing_rollup_destroy(ing_rollup_t *r)
         free(r->sites[i]);
     }
     free(r->sites);
+    free(r->site_slots);
     free(r->slots);
     free(r->out_iv);
     free(r->out_gap);
@@ -130,19 +131,54 @@ static int meters_rehash(ing_rollup_t *r)
     return 0;
 }
 
+static site_t **site_slot(const ing_rollup_t *r, const char *id)
+{
+    size_t i = (size_t)hash_str(id) & (r->site_cap - 1);
+    while (r->site_slots[i] && strcmp(r->site_slots[i]->id, id) != 0)
+        i = (i + 1) & (r->site_cap - 1);
+    return &r->site_slots[i];
+}
+
+site_t *ing_site_find(const ing_rollup_t *r, const char *id)
+{
+    return r->site_cap ? *site_slot(r, id) : NULL;
+}
+
+/* Keeps the site table at most half full for one more site; 0 or -1. */
+static int sites_reserve(ing_rollup_t *r)
+{
+    site_t **old = r->site_slots;
+    size_t cap = r->site_cap ? r->site_cap : 32;
+
+    while (cap < 2 * (r->nsites + 1))
+        cap *= 2;
+    if (cap == r->site_cap)
+        return 0;
+    if (!(r->site_slots = calloc(cap, sizeof *r->site_slots))) {
+        r->site_slots = old;
+        return -1;
+    }
+    r->site_cap = cap;
+    for (size_t i = 0; i < r->nsites; i++)
+        *site_slot(r, r->sites[i]->id) = r->sites[i];
+    free(old);
+    return 0;
+}
+
 site_t *ing_site_get(ing_rollup_t *r, const char *id, bool create)
 {
-    site_t *s;
+    site_t *s = ing_site_find(r, id);
 
-    for (size_t i = 0; i < r->nsites; i++)
-        if (strcmp(r->sites[i]->id, id) == 0)
-            return r->sites[i];
-    if (!create || ing_grow(&r->sites, &r->scap, r->nsites + 1, sizeof *r->sites))
+    if (s || !create)
+        return s;
+    if (sites_reserve(r) ||
+        ing_grow(&r->sites, &r->scap, r->nsites + 1, sizeof *r->sites))
         return NULL;
     if (!(s = calloc(1, sizeof *s)))
         return NULL;
     snprintf(s->id, sizeof s->id, "%s", id);
     r->sites[r->nsites++] = s;
+    *site_slot(r, s->id) = s;
     return s;
 }
 
@@ -535,9 +571,9 @@ void ing_rollup_clear(ing_rollup_t *r)
 
 int64_t ing_rollup_watermark(const ing_rollup_t *r, const char *site_id)
 {
-    for (size_t i = 0; i < r->nsites; i++)
-        if (strcmp(r->sites[i]->id, site_id) == 0)
-            return site_wm(r, r->sites[i]);
+    const site_t *st = ing_site_find(r, site_id);
+    if (st)
+        return site_wm(r, st);
     return INT64_MIN;
 }
 

@@ -66,6 +66,8 @@ struct ing_rollup_s {
     size_t cap, nmeters;
     site_t **sites;
     size_t nsites, scap;
+    site_t **site_slots; /* open-addressing table of sites, size site_cap (power of 2) */
+    size_t site_cap;
     ing_interval_t *out_iv;
     size_t niv, ivcap;
     ing_gap_t *out_gap;
@@ -81,6 +83,7 @@ int64_t ing_floor_to(int64_t t, int64_t step);
 /* ing_rollup.c, shared with ing_restore.c */
 meter_t *ing_meter_find(const ing_rollup_t *r, const char *id);
 site_t *ing_site_get(ing_rollup_t *r, const char *id, bool create);
+site_t *ing_site_find(const ing_rollup_t *r, const char *id);
 size_t ing_acc_lower(const meter_t *m, int64_t start);
 site_rev_t *ing_site_rev_get(site_t *s, int64_t start);
 int ing_site_advance(ing_rollup_t *r, site_t *s);

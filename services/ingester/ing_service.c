@@ -87,6 +87,16 @@ const cfg_option_t ing_options[] = {
      .offset = OFF(batch_ms),
      .desc = "Longest wait for a batch to fill."},
     {.section = "ingester",
+     .key = "rollup_flush",
+     .type = CFG_DURATION_MS,
+     .def = "1s",
+     .min = 0,
+     .max = 60000,
+     .offset = OFF(rollup_flush_ms),
+     .desc = "While the consumer is behind (full batches), closed intervals and "
+             "gaps of several batches are stored in one transaction at most this "
+             "often (0 = after every batch); offsets are acked after it."},
+    {.section = "ingester",
      .key = "accept_unknown_meters",
      .type = CFG_BOOL,
      .def = "true",
@@ -193,7 +203,14 @@ const cfg_option_t ing_options[] = {
     CFG_END,
 };
 
-typedef enum { PH_IDLE = 0, PH_READINGS, PH_OUTPUTS, PH_PUBLISH } phase_t;
+/* A batch goes IDLE -> READINGS (stored) -> PUBLISH (its new intervals and
+ * gaps enqueued) -> IDLE with its outputs pending, or -> OUTPUTS (producer
+ * flushed, the pending outputs of every batch since the last ack stored,
+ * then the ack) -> IDLE. */
+typedef enum { PH_IDLE = 0, PH_READINGS, PH_PUBLISH, PH_OUTPUTS } phase_t;
+
+/* Most outputs held before they are stored whatever the time. */
+#define PENDING_OUTPUTS_MAX 100000
 
 struct ing_service {
     ing_conf_t conf;
@@ -209,6 +226,10 @@ struct ing_service {
     bus_record_t *recs; /* the polled records, valid until the next poll */
     size_t n;
     bool checked;          /* stateful checks done for the held batch */
+    int got;               /* records of the last poll */
+    bool pending;          /* stored batches whose outputs and ack are due */
+    double pending_t0;     /* mono_s() of the oldest of them */
+    size_t pub_iv, pub_gap; /* outputs enqueued on the bus so far */
     bus_consumer_t *rcons; /* result topics */
     bus_record_t *rrecs;   /* held result batch (until stored and acked) */
     int rn;
@@ -498,12 +519,14 @@ static int poll_batch(ing_service_t *s)
     s->n = 0;
     s->recs = recs;
     s->checked = false;
+    s->got = got;
     for (int i = 0; i < got; i++)
         take_record(s, &recs[i], i, now);
     if (got > 0) {
         obs_histogram_observe(s->m_batch, got);
         s->phase = PH_READINGS;
-    }
+    } else if (s->pending)
+        s->phase = PH_OUTPUTS; /* caught up: store what is held */
     return 0;
 }
 
@@ -541,7 +564,11 @@ static void store_readings(ing_service_t *s)
 
 static void ack_batch(ing_service_t *s);
 
-static void store_outputs(ing_service_t *s)
+/* Waits for the delivery of the enqueued outputs, stores the outputs of
+ * every batch since the last ack in one transaction, then acks them all.
+ * Returns -1 only when publishing failed (fatal); a database error holds
+ * the outputs and retries at the next step. */
+static int store_outputs(ing_service_t *s)
 {
     const ing_interval_t *iv;
     const ing_gap_t *g;
@@ -549,14 +576,35 @@ static void store_outputs(ing_service_t *s)
     char err[512];
 
     ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
+    if ((niv || ng) &&
+        bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
+        log_error("ingester", "publishing rollups: %s", err);
+        return -1;
+    }
     if (ing_pg_store_outputs(s->pg, iv, niv, g, ng, err, sizeof err)) {
         db_failed(s, "storing rollups", err);
-        return;
+        return 0;
     }
     if (s->db_down)
         log_info("ingester", "database back: batch stored");
     s->db_down = 0;
     ack_batch(s);
+    return 0;
+}
+
+/* Whether the held outputs are stored (and the batches acked) now: when
+ * the consumer has caught up (a partial batch), after rollup_flush, or
+ * when many are held. */
+static bool flush_due(ing_service_t *s)
+{
+    const ing_interval_t *iv;
+    const ing_gap_t *g;
+    size_t niv, ng;
+
+    ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
+    return s->got < (int)s->conf.batch_rows || s->conf.rollup_flush_ms == 0 ||
+           (mono_s() - s->pending_t0) * 1000.0 >= (double)s->conf.rollup_flush_ms ||
+           niv + ng >= PENDING_OUTPUTS_MAX;
 }
 
 static int publish_one(ing_service_t *s, const char *topic, const void *rec, int is_gap,
@@ -581,29 +629,29 @@ out:
     return rc;
 }
 
-/* Publishes the batch's intervals and gaps and waits for their delivery.
- * They are published before they are stored: a crash in between leaves the
- * database without them, and the restore at the next start republishes. */
+/* Enqueues the intervals and gaps the batch added; their delivery is
+ * awaited before they are stored (store_outputs). They are published before
+ * they are stored: a crash in between leaves the database without them,
+ * and the restore at the next start republishes. */
 static int publish(ing_service_t *s)
 {
     const ing_interval_t *iv;
     const ing_gap_t *g;
     size_t niv, ng;
-    char err[512];
 
     ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
-    for (size_t i = 0; i < niv; i++)
-        if (publish_one(s, "energy.load", &iv[i], 0, iv[i].site_id, iv[i].end_ms))
+    for (; s->pub_iv < niv; s->pub_iv++)
+        if (publish_one(s, "energy.load", &iv[s->pub_iv], 0, iv[s->pub_iv].site_id,
+                        iv[s->pub_iv].end_ms))
             return -1;
-    for (size_t i = 0; i < ng; i++)
-        if (publish_one(s, "energy.gaps", &g[i], 1, g[i].site_id, g[i].detected_ms))
+    for (; s->pub_gap < ng; s->pub_gap++)
+        if (publish_one(s, "energy.gaps", &g[s->pub_gap], 1, g[s->pub_gap].site_id,
+                        g[s->pub_gap].detected_ms))
             return -1;
-    if ((niv || ng) &&
-        bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
-        log_error("ingester", "publishing rollups: %s", err);
-        return -1;
-    }
-    s->phase = PH_OUTPUTS;
+    if (!s->pending)
+        s->pending_t0 = mono_s();
+    s->pending = true;
+    s->phase = flush_due(s) ? PH_OUTPUTS : PH_IDLE;
     return 0;
 }
 
@@ -616,6 +664,8 @@ static void ack_batch(ing_service_t *s)
     if (bus_consumer_ack(s->cons, err, sizeof err))
         log_warn("ingester", "ack: %s", err);
     ing_rollup_clear(s->roll);
+    s->pub_iv = s->pub_gap = 0;
+    s->pending = false;
     ing_rollup_stats(s->roll, &closed, &corrected, &too_late);
     obs_counter_add(s->m_closed, (double)closed - obs_counter_value(s->m_closed));
     obs_counter_add(s->m_corr, (double)corrected - obs_counter_value(s->m_corr));
@@ -697,8 +747,8 @@ int ing_service_step(svc_t *svc, void *ctx)
         store_readings(s);
     if (s->phase == PH_PUBLISH && publish(s))
         return -1;
-    if (s->phase == PH_OUTPUTS)
-        store_outputs(s);
+    if (s->phase == PH_OUTPUTS && store_outputs(s))
+        return -1;
     if (s->phase == PH_IDLE)
         obs_histogram_observe(s->m_latency, mono_s() - t0);
     return 0;
@@ -709,6 +759,8 @@ void ing_service_shutdown(svc_t *svc, void *ctx)
     ing_service_t *s = ctx;
     (void)svc;
 
+    if (s->phase == PH_IDLE && s->pending && s->cons)
+        store_outputs(s); /* held outputs of stored batches, then their ack */
     bus_consumer_destroy(s->cons); /* unacked offsets stay uncommitted */
     bus_consumer_destroy(s->rcons);
     free(s->rrej);

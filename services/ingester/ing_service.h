@@ -4,7 +4,10 @@
  * (bad records to the DLQ with the reason), stores it in PostgreSQL, updates
  * Redis, feeds the new readings to the rollup core, publishes and then stores
  * the closed intervals (energy.load) and gaps (energy.gaps), and only then
- * acks the batch's offsets. A site's rollup state is restored from
+ * acks the batch's offsets. While the consumer is behind (full batches),
+ * the outputs of several stored batches are held (up to
+ * ingester.rollup_flush) and stored in one transaction, then acked
+ * together: one rollup transaction per flush, not per batch. A site's rollup state is restored from
  * PostgreSQL the first time the site appears (ing_recover.h). While
  * PostgreSQL is away the batch is held and retried; /readyz reports the
  * database check as failed.
@@ -27,7 +30,7 @@
 typedef struct ing_conf {
     const char *group_id;
     int64_t interval_ms, lateness_ms, horizon_ms, sample_period_ms, max_future_ms;
-    int64_t batch_rows, batch_ms;
+    int64_t batch_rows, batch_ms, rollup_flush_ms;
     bool accept_unknown;
     const char *migrations_dir;
     int64_t partitions_ahead;

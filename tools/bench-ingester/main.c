@@ -520,7 +520,8 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    opts_t o = {.meters = 1000, .per_meter = 250, .batch_rows = NULL};
+    /* the ingester's default batch, whatever the stack's config says */
+    opts_t o = {.meters = 1000, .per_meter = 250, .batch_rows = "20000"};
     reading_t *rd;
     size_t n;
     double raw, ing, prod = 0;
