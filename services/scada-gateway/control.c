@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "scada-gateway/coil.h"
 
 #define TOPIC "energy.control.commands"
 
@@ -20,6 +21,7 @@ typedef struct eq_state {
     const plant_equipment_t *eq;
     bool has_last_write;
     int64_t last_write_ms;
+    int coil; /* start/stop coil address, -1: none */
     modbus_t *mb;
 } eq_state_t;
 
@@ -88,6 +90,7 @@ sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, sg_state_t *stat
 {
     const char *topics[] = {TOPIC};
     const plant_t *plant = svc_plant(svc);
+    int *coils = NULL;
     sg_control_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -97,16 +100,25 @@ sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, sg_state_t *stat
     c->metrics = svc_metrics(svc);
     c->neqs = plant_equipment_count(plant);
     c->eqs = calloc(c->neqs + 1, sizeof *c->eqs);
-    if (!c->eqs)
+    coils = calloc(c->neqs + 1, sizeof *coils);
+    if (!c->eqs || !coils) {
+        snprintf(errstr, errstr_size, "out of memory");
         goto err;
-    for (size_t i = 0; i < c->neqs; i++)
+    }
+    if (sg_coil_map(plant, &conf->control_coils, coils, errstr, errstr_size) < 0)
+        goto err;
+    for (size_t i = 0; i < c->neqs; i++) {
         c->eqs[i].eq = plant_equipment_at(plant, i);
+        c->eqs[i].coil = coils[i];
+    }
     c->consumer = bus_consumer_new(svc_bus(svc), conf->control_group, topics, 1, errstr,
                                    errstr_size);
     if (!c->consumer)
         goto err;
+    free(coils);
     return c;
 err:
+    free(coils);
     sg_control_destroy(c);
     return NULL;
 }
@@ -128,6 +140,54 @@ static bool override_locked(const sg_control_t *c, const char *eq_id)
     return access(path, F_OK) == 0;
 }
 
+/* The equipment's Modbus context (created once, connected per write). */
+static int ensure_context(sg_control_t *c, eq_state_t *es, char *why, size_t n)
+{
+    const plant_device_t *d = &es->eq->setpoint_device;
+    int64_t t = c->conf->response_timeout_ms;
+    if (es->mb)
+        return 0;
+    es->mb = modbus_new_tcp(d->host, d->port);
+    if (!es->mb) {
+        snprintf(why, n, "modbus context: %s", modbus_strerror(errno));
+        return -1;
+    }
+    modbus_set_slave(es->mb, d->unit_id);
+    modbus_set_response_timeout(es->mb, (uint32_t)(t / 1000),
+                                (uint32_t)(t % 1000) * 1000);
+    return 0;
+}
+
+/* Switches the start/stop coil and reads it back. 0 when the coil read back
+ * is in the state written; -1 with why. */
+static int coil_verify(sg_control_t *c, eq_state_t *es, bool on, char *why, size_t n)
+{
+    const plant_device_t *d = &es->eq->setpoint_device;
+    uint8_t back = 0xff;
+    if (ensure_context(c, es, why, n) < 0)
+        return -1;
+    int rc = modbus_connect(es->mb);
+    if (rc == 0)
+        rc = modbus_write_bit(es->mb, es->coil, on ? 1 : 0);
+    if (rc >= 0)
+        rc = modbus_read_bits(es->mb, es->coil, 1, &back) == 1 ? 0 : -1;
+    if (rc < 0) {
+        snprintf(why, n, "modbus write of coil %d on %s:%d/%d failed: %s", es->coil,
+                 d->host, d->port, d->unit_id, modbus_strerror(errno));
+        modbus_close(es->mb);
+        return -1;
+    }
+    modbus_close(es->mb);
+    if ((back != 0) != on) {
+        snprintf(why, n, "read-back of coil %d on %s:%d/%d is %s, not %s", es->coil,
+                 d->host, d->port, d->unit_id, back ? "on" : "off", on ? "on" : "off");
+        return -1;
+    }
+    snprintf(why, n, "switched coil %d on %s:%d/%d %s, verified by read-back", es->coil,
+             d->host, d->port, d->unit_id, on ? "on" : "off");
+    return 0;
+}
+
 /* Writes value to the setpoint register and reads it back. 0 when the words
  * read back equal those written; -1 with why. */
 static int write_verify(sg_control_t *c, eq_state_t *es, double value, char *why,
@@ -137,17 +197,8 @@ static int write_verify(sg_control_t *c, eq_state_t *es, double value, char *why
     const plant_device_t *d = &es->eq->setpoint_device;
     uint16_t w[4], back[4];
     int nw = plant_dtype_words(r->dtype);
-    int64_t t = c->conf->response_timeout_ms;
-    if (!es->mb) {
-        es->mb = modbus_new_tcp(d->host, d->port);
-        if (!es->mb) {
-            snprintf(why, n, "modbus context: %s", modbus_strerror(errno));
-            return -1;
-        }
-        modbus_set_slave(es->mb, d->unit_id);
-        modbus_set_response_timeout(es->mb, (uint32_t)(t / 1000),
-                                    (uint32_t)(t % 1000) * 1000);
-    }
+    if (ensure_context(c, es, why, n) < 0)
+        return -1;
     plant_register_encode(r, value, w);
     int rc = modbus_connect(es->mb);
     if (rc == 0)
@@ -173,14 +224,18 @@ static int write_verify(sg_control_t *c, eq_state_t *es, double value, char *why
 }
 
 static void audit(sg_control_t *c, const sg_command_t *cmd, const char *approved_by,
-                  audit_outcome_t outcome, const char *reason, double value)
+                  audit_outcome_t outcome, const char *reason, double value, bool coil)
 {
     char object[192], after[160], err[256];
     audit_event_t ev = {0};
     snprintf(object, sizeof object, "equipment/%s",
              cmd->equipment_id ? cmd->equipment_id : "?");
-    snprintf(after, sizeof after, "{\"setpoint_kw\":%.6g,\"action\":%d}", value,
-             cmd->action);
+    if (coil)
+        snprintf(after, sizeof after, "{\"coil\":%s,\"action\":%d}",
+                 value != 0 ? "true" : "false", cmd->action);
+    else
+        snprintf(after, sizeof after, "{\"setpoint_kw\":%.6g,\"action\":%d}", value,
+                 cmd->action);
     ev.actor = approved_by ? approved_by : "service:scada-gateway";
     ev.action = "control.command.write";
     ev.object = object;
@@ -215,9 +270,11 @@ static void handle(sg_control_t *c, bus_record_t *rec)
     }
     get_str(&rec->value, "approved_by", &approved_by);
     eq_state_t *es = find_eq(c, cmd.equipment_id);
+    bool coil = es && es->coil >= 0 && cmd.action != SG_ACT_SETPOINT;
     sg_control_state_t st = {.duplicate =
                                  sg_state_command_seen(c->state, cmd.command_id),
                              .override_locked = override_locked(c, cmd.equipment_id),
+                             .has_coil = es && es->coil >= 0,
                              .has_last_write = es && es->has_last_write,
                              .last_write_ms = es ? es->last_write_ms : 0};
     int64_t now = sg_now_ms();
@@ -226,7 +283,7 @@ static void handle(sg_control_t *c, bus_record_t *rec)
                                            reason, sizeof reason);
     if (r != SG_POL_ACCEPT) {
         log_warn("control", "command %s refused: %s", cmd.command_id, reason);
-        audit(c, &cmd, approved_by, AUDIT_DENIED, reason, value);
+        audit(c, &cmd, approved_by, AUDIT_DENIED, reason, value, coil);
         count(c, sg_policy_name(r));
         return;
     }
@@ -235,20 +292,22 @@ static void handle(sg_control_t *c, bus_record_t *rec)
     if (sg_state_command_add(c->state, cmd.command_id, now, reason, sizeof reason) <
         0) {
         log_error("control", "command %s not written: %s", cmd.command_id, reason);
-        audit(c, &cmd, approved_by, AUDIT_FAILURE, reason, value);
+        audit(c, &cmd, approved_by, AUDIT_FAILURE, reason, value, coil);
         count(c, "state_error");
         return;
     }
     es->has_last_write = true;
     es->last_write_ms = now;
-    if (write_verify(c, es, value, reason, sizeof reason) < 0) {
+    int wrc = coil ? coil_verify(c, es, value != 0, reason, sizeof reason)
+                   : write_verify(c, es, value, reason, sizeof reason);
+    if (wrc < 0) {
         log_error("control", "command %s: %s", cmd.command_id, reason);
-        audit(c, &cmd, approved_by, AUDIT_FAILURE, reason, value);
+        audit(c, &cmd, approved_by, AUDIT_FAILURE, reason, value, coil);
         count(c, "write_failed");
         return;
     }
     log_info("control", "command %s: %s", cmd.command_id, reason);
-    audit(c, &cmd, approved_by, AUDIT_SUCCESS, reason, value);
+    audit(c, &cmd, approved_by, AUDIT_SUCCESS, reason, value, coil);
     count(c, "written");
 }
 

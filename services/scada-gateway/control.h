@@ -1,7 +1,8 @@
 /*
  * control: the control path. Consumes energy.control.commands, decides with
- * the pure policy (policy.h), writes the setpoint over Modbus only when it
- * allows, reads it back to verify, and records one audit event per command
+ * the pure policy (policy.h), writes the setpoint (or switches the start/stop
+ * coil, coil.h) over Modbus only when it allows, reads it back to verify,
+ * and records one audit event per command
  * (success, denied with the refusal reason, or failure when the write or the
  * verification failed). Offsets are acknowledged after the batch is audited.
  *

@@ -50,6 +50,9 @@ const cfg_option_t sg_conf_options[] = {
     OPT("control_min_interval", CFG_DURATION_MS, "60s", 0, 86400000,
         control_min_interval_ms,
         "Rate limit: minimum time between two writes to one piece of equipment."),
+    OPT("control_coils", CFG_STRING_MAP, NULL, 0, 0, control_coils,
+        "Equipment id -> coil address on its setpoint device: start and stop switch "
+        "the coil on and off instead of writing the setpoint register."),
     OPT("override_dir", CFG_STRING, "var/scada-gateway/override", 0, 0, override_dir,
         "A file named after an equipment id in this directory is a manual-override "
         "lock."),
@@ -82,6 +85,9 @@ const cfg_option_t sg_conf_options[] = {
     OPT("mqtt_ts_field", CFG_STRING, "ts", 0, 0, mqtt_ts_field,
         "JSON field with the reading time (ms since the epoch or RFC 3339 UTC); "
         "absent: the receive time."),
+    OPT("mqtt_timeout", CFG_DURATION_MS, "10m", 0, 86400000, mqtt_timeout_ms,
+        "An MQTT meter silent this long gets comm_error readings at its poll period "
+        "(0: never); silent for stale_after, it gets stale ones."),
     CFG_END,
 };
 

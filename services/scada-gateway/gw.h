@@ -28,6 +28,7 @@ typedef struct sg_conf {
     bool control;
     const char *control_group;
     int64_t control_min_interval_ms;
+    cfg_strmap_t control_coils; /* equipment id -> coil address */
     const char *override_dir;
     const char *state_file;
     int64_t state_interval_ms;
@@ -42,6 +43,7 @@ typedef struct sg_conf {
     cfg_strmap_t mqtt_fields;
     cfg_strlist_t mqtt_meters;
     const char *mqtt_ts_field;
+    int64_t mqtt_timeout_ms; /* silent MQTT meter -> comm_error; 0: never */
 } sg_conf_t;
 
 /* The "scada" section (docs/scada-gateway.md). Offsets into sg_conf_t. */

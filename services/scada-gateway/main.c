@@ -4,9 +4,11 @@
  * spool; writes approved setpoints from energy.control.commands.
  * See docs/scada-gateway.md.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "log/log.h"
+#include "scada-gateway/coil.h"
 #include "scada-gateway/control.h"
 #include "scada-gateway/gw.h"
 #include "scada-gateway/mqtt_in.h"
@@ -53,8 +55,26 @@ static int map_mqtt(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size)
     return g->mqtt_map ? 0 : -1;
 }
 
+/* scada.control_coils against the plant model, checked even with control
+ * off: a bad entry stops start-up either way. */
+static int check_coils(svc_t *svc, const gateway_t *g, char *errstr, size_t errstr_size)
+{
+    size_t n = plant_equipment_count(svc_plant(svc));
+    int *addr = calloc(n + 1, sizeof *addr);
+    if (!addr) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    int rc =
+        sg_coil_map(svc_plant(svc), &g->conf.control_coils, addr, errstr, errstr_size);
+    free(addr);
+    return rc;
+}
+
 static int gw_start(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size)
 {
+    if (check_coils(svc, g, errstr, errstr_size) < 0)
+        return -1;
     if (sg_queue_init(&g->queue) < 0) {
         snprintf(errstr, errstr_size, "cannot create the reading queue");
         return -1;
@@ -102,6 +122,7 @@ static int gw_step(svc_t *svc, void *ctx)
         log_error("main", "%s", err);
         return -1;
     }
+    sg_mqtt_in_tick(g->mqtt, sg_now_ms());
     if (g->control && sg_control_step(g->control, 0, err, sizeof err) < 0)
         log_warn("control", "%s", err);
     if (sg_state_flush(g->state, false, sg_now_ms(), g->conf.state_interval_ms, err,

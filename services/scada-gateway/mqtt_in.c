@@ -4,6 +4,7 @@
 #include "scada-gateway/mqtt_in.h"
 
 #include <mosquitto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,13 @@
 #include "log/log.h"
 #include "scada-gateway/norm.h"
 #include "scada-gateway/quality.h"
+#include "scada-gateway/silence.h"
 
 typedef struct mmeter {
     sg_counter_t counter;
     int state_slot;
     sg_stale_t stale;
+    sg_silence_t silence;
     int64_t last_seq;
 } mmeter_t;
 
@@ -26,6 +29,8 @@ struct sg_mqtt_in {
     sg_queue_t *out;
     struct mosquitto *mosq;
     bool loop_started;
+    pthread_mutex_t mu; /* meters: libmosquitto's thread and the tick */
+    bool mu_ok;
     _Atomic bool is_connected; /* written by libmosquitto's thread */
     mmeter_t *meters;          /* by sg_mqtt_map_index() */
     obs_counter_t *messages, *rejected;
@@ -41,7 +46,13 @@ static uint64_t values_hash(const sg_reading_t *r)
     return (h ^ r->has) * 1099511628211ULL;
 }
 
-/* Counter folding, quality and seq, as for a polled reading. */
+static void next_seq(mmeter_t *mm, sg_reading_t *r)
+{
+    r->seq = r->ts_ms > mm->last_seq ? r->ts_ms : mm->last_seq + 1;
+    mm->last_seq = r->seq;
+}
+
+/* Counter folding, quality and seq, as for a polled reading. Under mu. */
 static void normalise(sg_mqtt_in_t *in, const plant_meter_t *meter, sg_reading_t *r,
                       int64_t now)
 {
@@ -58,8 +69,8 @@ static void normalise(sg_mqtt_in_t *in, const plant_meter_t *meter, sg_reading_t
     }
     sg_quality_assess(meter, r, &mm->stale, values_hash(r), ev, now,
                       in->conf->stale_after_ms);
-    r->seq = r->ts_ms > mm->last_seq ? r->ts_ms : mm->last_seq + 1;
-    mm->last_seq = r->seq;
+    sg_silence_heard(&mm->silence, r, now);
+    next_seq(mm, r);
 }
 
 static void reject(sg_mqtt_in_t *in, const char *topic, const char *reason)
@@ -89,8 +100,36 @@ static void on_message(struct mosquitto *mosq, void *obj,
         reject(in, msg->topic, reason);
         return;
     }
+    /* pushed under mu, so a meter's readings reach the queue in seq order */
+    pthread_mutex_lock(&in->mu);
     normalise(in, meter, &r, now);
     sg_queue_push(in->out, &r, 1);
+    pthread_mutex_unlock(&in->mu);
+}
+
+void sg_mqtt_in_tick(sg_mqtt_in_t *in, int64_t now_ms)
+{
+    sg_reading_t batch[32];
+    size_t n = 0, count;
+    if (!in)
+        return;
+    count = sg_mqtt_map_count(in->map);
+    pthread_mutex_lock(&in->mu);
+    for (size_t k = 0; k < count; k++) {
+        mmeter_t *mm = &in->meters[k];
+        if (!sg_silence_check(&mm->silence, sg_mqtt_map_at(in->map, k), now_ms,
+                              in->conf->stale_after_ms, in->conf->mqtt_timeout_ms,
+                              &batch[n]))
+            continue;
+        next_seq(mm, &batch[n]);
+        if (++n == sizeof batch / sizeof batch[0]) {
+            sg_queue_push(in->out, batch, n);
+            n = 0;
+        }
+    }
+    if (n)
+        sg_queue_push(in->out, batch, n);
+    pthread_mutex_unlock(&in->mu);
 }
 
 /* libmosquitto's thread: (re)subscribe on every connect. */
@@ -133,8 +172,11 @@ static int make_meters(sg_mqtt_in_t *in)
     in->meters = calloc(n ? n : 1, sizeof *in->meters);
     if (!in->meters)
         return -1;
-    for (size_t i = 0; i < n; i++)
+    int64_t now = sg_now_ms();
+    for (size_t i = 0; i < n; i++) {
         in->meters[i].state_slot = -1;
+        sg_silence_init(&in->meters[i].silence, now);
+    }
     return 0;
 }
 
@@ -201,6 +243,9 @@ sg_mqtt_in_t *sg_mqtt_in_start(const sg_conf_t *conf, const sg_mqtt_map_t *map,
         "MQTT messages rejected (unmapped topic or payload; reason in the log).", NULL);
     in->connected = obs_gauge(metrics, "ems_scada_mqtt_connected",
                               "1 while connected to the MQTT broker.", NULL);
+    if (pthread_mutex_init(&in->mu, NULL) != 0)
+        goto err;
+    in->mu_ok = true;
     if (make_meters(in) < 0)
         goto err;
     seed_counters(in);
@@ -226,6 +271,8 @@ void sg_mqtt_in_stop(sg_mqtt_in_t *in)
         mosquitto_destroy(in->mosq);
     }
     mosquitto_lib_cleanup();
+    if (in->mu_ok)
+        pthread_mutex_destroy(&in->mu);
     free(in->meters);
     free(in);
 }

@@ -9,7 +9,8 @@
  *
  * libmosquitto's own thread runs the network loop and the callbacks, and
  * reconnects (with backoff up to scada.backoff_max) when the broker goes
- * away; subscriptions are renewed on every connect.
+ * away; subscriptions are renewed on every connect. A meter that stops
+ * publishing gets stale, then comm_error readings (sg_mqtt_in_tick()).
  */
 #ifndef EMS_SCADA_MQTT_IN_H
 #define EMS_SCADA_MQTT_IN_H
@@ -30,6 +31,11 @@ sg_mqtt_in_t *sg_mqtt_in_start(const sg_conf_t *conf, const sg_mqtt_map_t *map,
                                sg_state_t *state, sg_queue_t *out,
                                obs_metrics_t *metrics, char *errstr,
                                size_t errstr_size);
+/* Emits the stale and comm_error readings of the MQTT meters silent at
+ * now_ms (silence.h: scada.stale_after, scada.mqtt_timeout, one per poll
+ * period). Call it often (every loop iteration); any one thread. NULL is a
+ * no-op. */
+void sg_mqtt_in_tick(sg_mqtt_in_t *in, int64_t now_ms);
 /* Disconnects, stops the thread, frees. NULL is a no-op. */
 void sg_mqtt_in_stop(sg_mqtt_in_t *in);
 

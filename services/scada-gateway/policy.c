@@ -18,6 +18,12 @@ const char *sg_policy_name(sg_policy_result_t r)
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }
 
+const char *sg_action_name(sg_action_t a)
+{
+    static const char *const an[] = {"setpoint", "start", "stop"};
+    return (unsigned)a < sizeof an / sizeof an[0] ? an[a] : "?";
+}
+
 /* The value an action writes, or a refusal. */
 static sg_policy_result_t action_value(const plant_equipment_t *eq,
                                        const sg_command_t *cmd, double *v, char *reason,
@@ -88,6 +94,23 @@ static sg_policy_result_t check_static(const plant_equipment_t *eq,
     return SG_POL_ACCEPT;
 }
 
+/* Checks that depend on the state of the equipment, not on the value. */
+static sg_policy_result_t check_state(const plant_equipment_t *eq,
+                                      const sg_control_state_t *st, int64_t now_ms,
+                                      int64_t min_interval_ms, char *reason, size_t n)
+{
+    if (st->override_locked) {
+        snprintf(reason, n, "manual-override lock set on '%s'", eq->id);
+        return SG_POL_OVERRIDE;
+    }
+    if (st->has_last_write && now_ms - st->last_write_ms < min_interval_ms) {
+        snprintf(reason, n, "rate limit: last write %lld ms ago, minimum %lld ms",
+                 (long long)(now_ms - st->last_write_ms), (long long)min_interval_ms);
+        return SG_POL_RATE_LIMITED;
+    }
+    return SG_POL_ACCEPT;
+}
+
 sg_policy_result_t sg_policy_check(const plant_equipment_t *eq, const sg_command_t *cmd,
                                    const sg_control_state_t *st, int64_t now_ms,
                                    int64_t min_interval_ms, double *value_kw,
@@ -95,8 +118,18 @@ sg_policy_result_t sg_policy_check(const plant_equipment_t *eq, const sg_command
 {
     double v = 0;
     sg_policy_result_t r = check_static(eq, cmd, st, now_ms, reason, reason_size);
-    if (r == SG_POL_ACCEPT)
-        r = action_value(eq, cmd, &v, reason, reason_size);
+    if (r != SG_POL_ACCEPT)
+        return r;
+    if (st->has_coil && cmd->action != SG_ACT_SETPOINT) {
+        r = check_state(eq, st, now_ms, min_interval_ms, reason, reason_size);
+        if (r != SG_POL_ACCEPT)
+            return r;
+        *value_kw = cmd->action == SG_ACT_START ? 1 : 0;
+        snprintf(reason, reason_size, "%s: coil %s", sg_action_name(cmd->action),
+                 cmd->action == SG_ACT_START ? "on" : "off");
+        return SG_POL_ACCEPT;
+    }
+    r = action_value(eq, cmd, &v, reason, reason_size);
     if (r != SG_POL_ACCEPT)
         return r;
     if (v < eq->power_min_kw || v > eq->power_max_kw) {
@@ -106,16 +139,9 @@ sg_policy_result_t sg_policy_check(const plant_equipment_t *eq, const sg_command
             return SG_POL_OUT_OF_BOUNDS;
         }
     }
-    if (st->override_locked) {
-        snprintf(reason, reason_size, "manual-override lock set on '%s'", eq->id);
-        return SG_POL_OVERRIDE;
-    }
-    if (st->has_last_write && now_ms - st->last_write_ms < min_interval_ms) {
-        snprintf(reason, reason_size,
-                 "rate limit: last write %lld ms ago, minimum %lld ms",
-                 (long long)(now_ms - st->last_write_ms), (long long)min_interval_ms);
-        return SG_POL_RATE_LIMITED;
-    }
+    r = check_state(eq, st, now_ms, min_interval_ms, reason, reason_size);
+    if (r != SG_POL_ACCEPT)
+        return r;
     *value_kw = v;
     snprintf(reason, reason_size, "%g kW within [%g, %g] kW", v, eq->power_min_kw,
              eq->power_max_kw);

@@ -13,7 +13,9 @@
  * Actions map to one value written to the setpoint register: setpoint
  * writes setpoint_kw; stop writes 0 kW; start writes power_min_kw (the
  * smallest running power), and is refused for storage, whose min is a
- * discharge.
+ * discharge. Equipment with a start/stop coil (st->has_coil, coil.h) is
+ * started and stopped through it instead: start yields 1 and stop 0, the
+ * coil state, with no power bounds to check (storage may be started).
  */
 #ifndef EMS_SCADA_POLICY_H
 #define EMS_SCADA_POLICY_H
@@ -42,6 +44,7 @@ typedef struct sg_command {
 typedef struct sg_control_state {
     bool duplicate;       /* command_id already executed */
     bool override_locked; /* an operator's manual-override lock is set */
+    bool has_coil;        /* start/stop switch a coil (coil.h) */
     bool has_last_write;
     int64_t last_write_ms; /* last write to this equipment */
 } sg_control_state_t;
@@ -62,7 +65,8 @@ typedef enum {
 } sg_policy_result_t;
 
 /* Decides on cmd for eq (NULL when the plant model has no such equipment)
- * at now_ms. On SG_POL_ACCEPT *value_kw is the value to write. reason always
+ * at now_ms. On SG_POL_ACCEPT *value_kw is the value to write (for start and
+ * stop through a coil: 1 or 0, the coil state). reason always
  * receives one human-readable line (what was compared). */
 sg_policy_result_t sg_policy_check(const plant_equipment_t *eq, const sg_command_t *cmd,
                                    const sg_control_state_t *st, int64_t now_ms,
@@ -71,5 +75,7 @@ sg_policy_result_t sg_policy_check(const plant_equipment_t *eq, const sg_command
 
 /* "accepted", "duplicate", ... */
 const char *sg_policy_name(sg_policy_result_t r);
+/* "setpoint", "start", "stop". */
+const char *sg_action_name(sg_action_t a);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,7 +36,7 @@
 extern char **environ;
 
 static char dir[64];
-static char e_storage[14][600];
+static char e_storage[16][600];
 static char prefix[64];
 static int mb_port;
 static pid_t sim_pid, gw_pid;
@@ -136,14 +137,16 @@ static void write_plant(void)
     for (int i = 0; i < NMETERS; i++)
         write_meter(f, i);
     fprintf(f, "equipment:\n");
-    for (int k = 0; k < 4; k++) /* eq-a..eq-c controllable, eq-d advisory only */
+    /* eq-a..eq-c controllable, eq-d advisory only; eq-d..eq-f started and
+     * stopped through coil 7 of their unit (the gateway's control_coils) */
+    for (int k = 0; k < 6; k++)
         fprintf(
             f,
             "  - id: eq-%c\n    site: s1\n    kind: generic\n    control_enabled: %s\n"
             "    setpoint: {host: 127.0.0.1, port: %d, unit_id: %d, address: 100, "
             "data_type: float32, unit: kW}\n"
             "    power_min_kw: 100\n    power_max_kw: 400\n",
-            'a' + k, k < 3 ? "true" : "false", mb_port, k + 1);
+            'a' + k, k != 3 ? "true" : "false", mb_port, k + 1);
     ck_assert_int_eq(fclose(f), 0);
 }
 
@@ -165,6 +168,7 @@ static pid_t spawn(char *const argv[], const char *log, char *const extra_env[])
         int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
         execve(argv[0], argv, envp);
         _exit(127);
     }
@@ -190,7 +194,7 @@ static void start_sim(void)
 static void start_gateway(void)
 {
     char(*e)[600] = e_storage;
-    char bin[512], *ev[14];
+    char bin[512], *ev[16];
     int n = 0;
     snprintf(bin, sizeof bin, "%s/scada-gateway", env("EMS_TEST_BIN"));
     snprintf(e[n++], 600, "EMS_BUS_BOOTSTRAP=%s", env("EMS_TEST_BOOTSTRAP"));
@@ -206,6 +210,7 @@ static void start_gateway(void)
     snprintf(e[n++], 600, "EMS_SCADA_BACKOFF_MAX=1s");
     snprintf(e[n++], 600, "EMS_SCADA_OVERRIDE_DIR=%s/override", dir);
     snprintf(e[n++], 600, "EMS_SCADA_CONTROL_GROUP=scada-%s", prefix);
+    snprintf(e[n++], 600, "EMS_SCADA_CONTROL_COILS=eq-d=7,eq-e=7,eq-f=7");
     for (int i = 0; i < n; i++)
         ev[i] = e[i];
     ev[n] = NULL;
@@ -553,8 +558,9 @@ static void set_long(avro_value_t *v, const char *name, int64_t x)
     ck_assert_int_eq(avro_value_set_long(&f, x), 0);
 }
 
-static void send_command(bus_t *bus, bus_producer_t *p, const char *id, const char *eq,
-                         double kw, int64_t valid_until)
+/* action: 0 setpoint (kw), 1 start, 2 stop (kw ignored, sent as null) */
+static void send_action(bus_t *bus, bus_producer_t *p, const char *id, const char *eq,
+                        int action, double kw, int64_t valid_until)
 {
     char err[512];
     avro_value_t v, f, b;
@@ -565,10 +571,15 @@ static void send_command(bus_t *bus, bus_producer_t *p, const char *id, const ch
     set_str(&v, "command_id", id);
     set_str(&v, "equipment_id", eq);
     avro_value_get_by_name(&v, "action", &f, NULL);
-    avro_value_set_enum(&f, 0);
+    avro_value_set_enum(&f, action);
     avro_value_get_by_name(&v, "setpoint_kw", &f, NULL);
-    avro_value_set_branch(&f, 1, &b);
-    avro_value_set_double(&b, kw);
+    if (action == 0) {
+        avro_value_set_branch(&f, 1, &b);
+        avro_value_set_double(&b, kw);
+    } else {
+        avro_value_set_branch(&f, 0, &b);
+        avro_value_set_null(&b);
+    }
     set_long(&v, "issued_at", now_ms() - 1000);
     set_long(&v, "valid_until", valid_until);
     set_str(&v, "approved_by", "operator-1");
@@ -578,6 +589,26 @@ static void send_command(bus_t *bus, bus_producer_t *p, const char *id, const ch
         bus_produce(p, "energy.control.commands", "s1", &v, 0, err, sizeof err) == 0,
         "%s", err);
     avro_value_decref(&v);
+}
+
+static void send_command(bus_t *bus, bus_producer_t *p, const char *id, const char *eq,
+                         double kw, int64_t valid_until)
+{
+    send_action(bus, p, id, eq, 0, kw, valid_until);
+}
+
+/* Coil address of unit as served: 0 or 1. */
+static int read_coil(int unit, int address)
+{
+    uint8_t b = 0xff;
+    modbus_t *mb = modbus_new_tcp("127.0.0.1", mb_port);
+    ck_assert_ptr_nonnull(mb);
+    modbus_set_slave(mb, unit);
+    ck_assert_int_eq(modbus_connect(mb), 0);
+    ck_assert_int_eq(modbus_read_bits(mb, address, 1, &b), 1);
+    modbus_close(mb);
+    modbus_free(mb);
+    return b;
 }
 
 /* The setpoint register of unit (float32 kW, big endian) as served. */
@@ -597,15 +628,17 @@ static double read_setpoint(int unit)
     return f;
 }
 
+#define NCMD 10
+
 typedef struct verdicts {
-    const char *ids[6];
-    int outcome[6]; /* -1 unseen, else audit outcome symbol index */
-    char reason[6][256];
+    const char *ids[NCMD];
+    int outcome[NCMD]; /* -1 unseen, else audit outcome symbol index */
+    char reason[NCMD][256];
 } verdicts_t;
 
 static int all_seen(const verdicts_t *vd)
 {
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < NCMD; i++)
         if (vd->outcome[i] < 0)
             return 0;
     return 1;
@@ -627,7 +660,7 @@ static void audit_record(verdicts_t *vd, avro_value_t *v)
         return;
     avro_value_get_current_branch(&f, &b);
     avro_value_get_string(&b, &s, &len);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NCMD; i++) {
         if (strcmp(vd->ids[i], s) != 0)
             continue;
         avro_value_get_by_name(v, "outcome", &f, NULL);
@@ -647,12 +680,16 @@ static void audit_record(verdicts_t *vd, avro_value_t *v)
 START_TEST(control_commands_checked_and_audited)
 {
     char err[512], schemas[512], group[64];
-    static verdicts_t vd = {
-        .ids = {"c-ok", "c-bounds", "c-expired", "c-disabled", "c-rate", "c-override"}};
-    static const int want[6] = {0, 2, 2, 2, 2, 2}; /* success, then denied */
-    static const char *const why[6] = {"verified", "outside",    "expired",
-                                       "disabled", "rate limit", "override"};
-    for (int i = 0; i < 6; i++)
+    static verdicts_t vd = {.ids = {"c-ok", "c-bounds", "c-expired", "c-disabled",
+                                    "c-rate", "c-override", "c-start", "c-start-exp",
+                                    "c-stop-dis", "c-stop-rate"}};
+    /* success, denied...; the coil start succeeds, the other coil commands
+     * are denied */
+    static const int want[NCMD] = {0, 2, 2, 2, 2, 2, 0, 2, 2, 2};
+    static const char *const why[NCMD] = {
+        "verified", "outside", "expired", "disabled", "rate limit",
+        "override", "coil 7",  "expired", "disabled", "rate limit"};
+    for (int i = 0; i < NCMD; i++)
         vd.outcome[i] = -1;
     snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
     bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
@@ -671,6 +708,10 @@ START_TEST(control_commands_checked_and_audited)
     send_command(bus, p, "c-disabled", "eq-d", 200, later);
     send_command(bus, p, "c-rate", "eq-a", 300, later);
     send_command(bus, p, "c-override", "eq-c", 200, later);
+    send_action(bus, p, "c-start", "eq-e", 1, 0, later);
+    send_action(bus, p, "c-start-exp", "eq-f", 1, 0, now_ms() - 1000);
+    send_action(bus, p, "c-stop-dis", "eq-d", 2, 0, later);
+    send_action(bus, p, "c-stop-rate", "eq-e", 2, 0, later); /* right after start */
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof err) == 0, "%s", err);
 
     snprintf(group, sizeof group, "test-scada-audit-%d", (int)getpid());
@@ -688,7 +729,7 @@ START_TEST(control_commands_checked_and_audited)
     bus_consumer_destroy(c);
     bus_producer_destroy(p);
     bus_destroy(bus);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NCMD; i++) {
         ck_assert_msg(vd.outcome[i] == want[i], "%s: outcome %d, want %d (%s)",
                       vd.ids[i], vd.outcome[i], want[i], vd.reason[i]);
         ck_assert_msg(strstr(vd.reason[i], why[i]) != NULL,
@@ -698,6 +739,15 @@ START_TEST(control_commands_checked_and_audited)
     ck_assert_double_eq(read_setpoint(2), 0);             /* refused: nothing written */
     ck_assert_double_eq(read_setpoint(3), 0);
     ck_assert_double_eq(read_setpoint(4), 0);
+    /* start through the coil: coil on, setpoint register untouched; the
+     * refused coil commands switched nothing (eq-e's stop was rate-limited) */
+    ck_assert_int_eq(read_coil(5, 7), 1);
+    ck_assert_double_eq(read_setpoint(5), 0);
+    ck_assert_int_eq(read_coil(6, 7), 0);
+    ck_assert_double_eq(read_setpoint(6), 0);
+    ck_assert_int_eq(read_coil(4, 7), 0);
+    ck_assert_int_eq(read_coil(1, 7), 0);
+    ck_assert(strstr(vd.reason[6], "verified by read-back") != NULL);
 }
 END_TEST
 

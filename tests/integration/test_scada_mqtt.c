@@ -9,7 +9,11 @@
  * power outside the meter's range is flagged out_of_range. Garbage (not
  * JSON, a field that is no number, unmapped topics) is counted in
  * ems_scada_mqtt_rejected_total with the reason in the log, and the
- * readings sent after it still arrive. */
+ * readings sent after it still arrive.
+ *
+ * With a short stale_after and mqtt_timeout, a meter that stops publishing
+ * gets stale readings repeating its last values, then comm_error readings;
+ * a meter never heard of gets comm_error readings only. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +41,7 @@ extern char **environ;
 static char dir[64], prefix[64];
 static int mqtt_port, http_port;
 static pid_t mosq_pid, gw_pid;
+static bool silence_mode; /* short stale_after and mqtt_timeout */
 
 static const char *env(const char *k)
 {
@@ -95,6 +101,7 @@ static pid_t spawn(char *const argv[], const char *log, char *const extra_env[])
         int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
         execve(argv[0], argv, envp);
         _exit(127);
     }
@@ -141,6 +148,10 @@ static void start_gateway(void)
     snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
     snprintf(e[n++], 600, "EMS_SCADA_CONTROL=false");
     snprintf(e[n++], 600, "EMS_SCADA_MQTT_PORT=%d", mqtt_port);
+    if (silence_mode) {
+        snprintf(e[n++], 600, "EMS_SCADA_STALE_AFTER=1s");
+        snprintf(e[n++], 600, "EMS_SCADA_MQTT_TIMEOUT=3s");
+    }
     for (int i = 0; i < n; i++)
         ev[i] = e[i];
     ev[n] = NULL;
@@ -379,11 +390,18 @@ static void setup(void)
     start_gateway();
 }
 
+static void setup_silence(void)
+{
+    silence_mode = true;
+    setup();
+}
+
 static void teardown(void)
 {
     char cmd[128];
     stop(&gw_pid);
     stop(&mosq_pid);
+    silence_mode = false;
     mosquitto_lib_cleanup();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (getenv("EMS_TEST_KEEP") == NULL && system(cmd) != 0)
@@ -472,6 +490,71 @@ START_TEST(mqtt_readings_normalised_and_garbage_rejected)
 }
 END_TEST
 
+/* Reading k pushed without a time: the gateway's receive time is used. */
+static void publish_untimed(struct mosquitto *m, const char *topic, int k)
+{
+    char p[256];
+    snprintf(p, sizeof p, "{\"P\": %d, \"meter\": {\"E\": %lld}, \"U\": 230}",
+             (100 + k) * 1000, (5000LL + k) * 1000);
+    publish(m, topic, p);
+}
+
+static int count_quality(const got_t *g, int i, int q)
+{
+    int n = 0;
+    for (int k = 0; k < g->n[i]; k++)
+        n += g->quality[i][k] == q;
+    return n;
+}
+
+START_TEST(silent_meter_stale_then_comm_error)
+{
+    static got_t g;
+    reader_t r;
+    memset(&g, 0, sizeof g);
+    reader_open(&r);
+    struct mosquitto *m = pub_open();
+    warm_up(m, &r, &g);
+    memset(&g, 0, sizeof g); /* edge-2 may have had comm_error readings already */
+    for (int k = 0; k < 3; k++)
+        publish_untimed(m, "plant/line1/press", k);
+    pub_close(m); /* edge-1 now silent; edge-2 never said anything */
+
+    time_t end = time(NULL) + 60;
+    while ((count_quality(&g, 0, 2) < 2 || count_quality(&g, 1, 2) < 1) &&
+           time(NULL) < end)
+        read_some(&r, &g, 200);
+    reader_close(&r);
+
+    /* edge-1: its three readings, then stale ones repeating the last values,
+     * then comm_error ones without values, and nothing else */
+    ck_assert_int_ge(g.n[0], 3 + 1 + 2);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(g.quality[0][k], 0);
+        ck_assert_double_eq_tol(g.power[0][k], 100 + k, 1e-9);
+    }
+    int k = 3;
+    for (; k < g.n[0] && g.quality[0][k] == 1; k++) {
+        ck_assert_double_eq_tol(g.power[0][k], 102, 1e-9);
+        ck_assert_double_eq_tol(g.energy[0][k], 5002, 1e-9);
+    }
+    ck_assert_msg(k > 3, "no stale reading before comm_error (quality %d)",
+                  g.quality[0][3]);
+    ck_assert_int_ge(g.n[0] - k, 2);
+    for (; k < g.n[0]; k++) {
+        ck_assert_int_eq(g.quality[0][k], 2);
+        ck_assert(isnan(g.power[0][k]));
+        ck_assert(isnan(g.energy[0][k]));
+    }
+    /* edge-2: comm_error only (no values to call stale) */
+    ck_assert_int_ge(g.n[1], 1);
+    ck_assert_int_eq(count_quality(&g, 1, 2), g.n[1]);
+    ck_assert(isnan(g.power[1][0]));
+    ck_assert_int_eq(g.bad_seq, 0);
+    ck_assert_int_eq(waitpid(gw_pid, NULL, WNOHANG), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("scada_mqtt");
@@ -480,6 +563,11 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, mqtt_readings_normalised_and_garbage_rejected);
     suite_add_tcase(s, tc);
+    TCase *ts = tcase_create("silence");
+    tcase_set_timeout(ts, 200);
+    tcase_add_checked_fixture(ts, setup_silence, teardown);
+    tcase_add_test(ts, silent_meter_stale_then_comm_error);
+    suite_add_tcase(s, ts);
     SRunner *sr = srunner_create(s);
     /* One process: teardown stops and reaps the children whatever happens. */
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -125,6 +126,7 @@ static pid_t spawn(char *const argv[], const char *log, char *const extra_env[])
         int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
         execve(argv[0], argv, envp);
         _exit(127);
     }

@@ -1,8 +1,9 @@
 /* Integration test of the scada-gateway binary's start-up validation: a
  * plant model with overlapping registers (within a meter and between two
  * meters of one unit), an unknown data type, a zero poll period or a
- * missing device address, and a gateway config with an unknown key or an
- * MQTT map naming no plant meter, stop start-up with a non-zero exit and
+ * missing device address, and a gateway config with an unknown key, an
+ * MQTT map naming no plant meter or a start/stop coil naming no equipment,
+ * stop start-up with a non-zero exit and
  * one error line naming the file, the line and the reason.
  *
  * The gateway gets the test stack's endpoints (EMS_TEST_BOOTSTRAP,
@@ -109,6 +110,9 @@ static const struct {
     {"mqtt topic naming no meter", NULL, NULL,
      "scada:\n  mqtt_host: 127.0.0.1\n  mqtt_topics:\n    \"edge/m9\": m9\n", -1,
      "meter 'm9' is not in the plant model"},
+    {"control coil naming no equipment", NULL, NULL,
+     "scada:\n  control_coils:\n    kiln: 4\n", -1,
+     "scada.control_coils: 'kiln': no such equipment in the plant model"},
 };
 
 static void write_file(const char *path, const char *text)

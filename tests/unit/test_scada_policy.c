@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "plant/plant.h"
+#include "scada-gateway/coil.h"
 #include "scada-gateway/policy.h"
 #include "scada-gateway/sched.h"
 
@@ -261,6 +262,107 @@ static const policy_case_t cases[] = {
      {.override_locked = true},
      SG_POL_EXPIRED,
      0},
+    /* equipment with a start/stop coil: start and stop give the coil state */
+    {"coil start on",
+     "dryer",
+     "s1",
+     SG_ACT_START,
+     0,
+     0,
+     NOW + 1,
+     {.has_coil = true},
+     SG_POL_ACCEPT,
+     1},
+    {"coil stop off",
+     "dryer",
+     "s1",
+     SG_ACT_STOP,
+     0,
+     0,
+     NOW + 1,
+     {.has_coil = true},
+     SG_POL_ACCEPT,
+     0},
+    {"coil start storage",
+     "battery",
+     "s1",
+     SG_ACT_START,
+     0,
+     0,
+     NOW + 1,
+     {.has_coil = true},
+     SG_POL_ACCEPT,
+     1},
+    {"coil setpoint still register",
+     "dryer",
+     "s1",
+     SG_ACT_SETPOINT,
+     1,
+     250,
+     NOW + 1,
+     {.has_coil = true},
+     SG_POL_ACCEPT,
+     250},
+    {"coil setpoint still bounded",
+     "dryer",
+     "s1",
+     SG_ACT_SETPOINT,
+     1,
+     999,
+     NOW + 1,
+     {.has_coil = true},
+     SG_POL_OUT_OF_BOUNDS,
+     0},
+    {"coil expired",
+     "dryer",
+     "s1",
+     SG_ACT_START,
+     0,
+     0,
+     NOW - 1,
+     {.has_coil = true},
+     SG_POL_EXPIRED,
+     0},
+    {"coil disabled",
+     "advisory",
+     "s1",
+     SG_ACT_STOP,
+     0,
+     0,
+     NOW + 1,
+     {.has_coil = true},
+     SG_POL_DISABLED,
+     0},
+    {"coil override",
+     "dryer",
+     "s1",
+     SG_ACT_START,
+     0,
+     0,
+     NOW + 1,
+     {.has_coil = true, .override_locked = true},
+     SG_POL_OVERRIDE,
+     0},
+    {"coil rate limited",
+     "dryer",
+     "s1",
+     SG_ACT_STOP,
+     0,
+     0,
+     NOW + 1,
+     {.has_coil = true, .has_last_write = true, .last_write_ms = NOW - 1000},
+     SG_POL_RATE_LIMITED,
+     0},
+    {"coil duplicate",
+     "dryer",
+     "s1",
+     SG_ACT_START,
+     0,
+     0,
+     NOW + 1,
+     {.has_coil = true, .duplicate = true},
+     SG_POL_DUPLICATE,
+     0},
 };
 
 START_TEST(policy_table)
@@ -286,6 +388,94 @@ START_TEST(policy_table)
         ck_assert_double_eq(v, tc->want_value);
     else
         ck_assert_double_eq(v, -12345); /* nothing to write */
+}
+END_TEST
+
+/* ---- coil map (scada.control_coils) ---- */
+
+typedef struct coil_case {
+    const char *name;
+    const char *kv[7];
+    int ok;
+    int want[3]; /* dryer, battery, advisory */
+    const char *err;
+} coil_case_t;
+
+static const coil_case_t coil_cases[] = {
+    {"none", {NULL}, 1, {-1, -1, -1}, NULL},
+    {"two", {"dryer", "7", "battery", "0", NULL}, 1, {7, 0, -1}, NULL},
+    {"same address, other unit",
+     {"dryer", "5", "battery", "5", NULL},
+     1,
+     {5, 5, -1},
+     NULL},
+    {"max address", {"battery", "65535", NULL}, 1, {-1, 65535, -1}, NULL},
+    {"unknown equipment", {"kiln", "3", NULL}, 0, {0}, "'kiln': no such equipment"},
+    {"no setpoint device", {"advisory", "3", NULL}, 0, {0}, "no setpoint device"},
+    {"not a number", {"dryer", "x1", NULL}, 0, {0}, "'x1' is not an integer"},
+    {"negative", {"dryer", "-1", NULL}, 0, {0}, "is not an integer 0..65535"},
+    {"too large", {"dryer", "65536", NULL}, 0, {0}, "is not an integer 0..65535"},
+    {"empty", {"dryer", "", NULL}, 0, {0}, "is not an integer"},
+};
+
+static const char coil_model[] =
+    "sites:\n"
+    "  - id: s1\n"
+    "    timezone: Europe/Amsterdam\n"
+    "    market: NL\n"
+    "    contracted_import_kw: 1000\n"
+    "meters: []\n"
+    "equipment:\n"
+    "  - id: kiln-a\n    site: s1\n    kind: generic\n    control_enabled: true\n"
+    "    setpoint: {host: 127.0.0.1, port: 15020, unit_id: 3, address: 100, data_type: "
+    "float32}\n"
+    "    power_max_kw: 10\n"
+    "  - id: kiln-b\n    site: s1\n    kind: generic\n    control_enabled: true\n"
+    "    setpoint: {host: 127.0.0.1, port: 15020, unit_id: 3, address: 102, data_type: "
+    "float32}\n"
+    "    power_max_kw: 10\n";
+
+START_TEST(coil_map_table)
+{
+    const coil_case_t *tc = &coil_cases[_i];
+    size_t n = 0;
+    while (tc->kv[2 * n])
+        n++;
+    cfg_strmap_t m = {.n = n, .kv = tc->kv};
+    int addr[3] = {99, 99, 99};
+    char err[256] = "";
+    int rc = sg_coil_map(plant, &m, addr, err, sizeof err);
+    if (!tc->ok) {
+        ck_assert_msg(rc == -1, "%s: accepted", tc->name);
+        ck_assert_msg(strstr(err, tc->err) && strstr(err, "scada.control_coils"),
+                      "%s: '%s' lacks '%s'", tc->name, err, tc->err);
+        return;
+    }
+    ck_assert_msg(rc == 0, "%s: %s", tc->name, err);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(addr[i] == tc->want[i], "%s: equipment %d coil %d, want %d",
+                      tc->name, i, addr[i], tc->want[i]);
+}
+END_TEST
+
+START_TEST(coil_shared_on_one_device_refused)
+{
+    const char *kv[] = {"kiln-a", "4", "kiln-b", "4", NULL};
+    const char *ok[] = {"kiln-a", "4", "kiln-b", "5", NULL};
+    cfg_strmap_t m = {.n = 2, .kv = kv}, m2 = {.n = 2, .kv = ok};
+    int addr[2];
+    char err[256] = "";
+    plant_t *p =
+        plant_load_string("coil.yaml", coil_model, strlen(coil_model), err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(sg_coil_map(p, &m, addr, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "'kiln-b': coil 4 of 127.0.0.1:15020/3 is already used "
+                              "by 'kiln-a'"),
+                  "%s", err);
+    ck_assert_int_eq(sg_coil_map(p, &m2, addr, err, sizeof err), 0);
+    ck_assert_int_eq(addr[0], 4);
+    ck_assert_int_eq(addr[1], 5);
+    plant_destroy(p);
 }
 END_TEST
 
@@ -344,6 +534,9 @@ int main(void)
     TCase *tp = tcase_create("policy"), *ts = tcase_create("sched");
     tcase_add_checked_fixture(tp, setup, teardown);
     tcase_add_loop_test(tp, policy_table, 0, sizeof cases / sizeof cases[0]);
+    tcase_add_loop_test(tp, coil_map_table, 0,
+                        sizeof coil_cases / sizeof coil_cases[0]);
+    tcase_add_test(tp, coil_shared_on_one_device_refused);
     tcase_add_test(ts, backoff_doubles_and_caps);
     tcase_add_test(ts, sched_grid_and_missed);
     tcase_add_test(ts, sched_failure_backs_off_then_recovers);

@@ -283,7 +283,9 @@ static void serve(server_t *sv, int i)
         modbus_reply_exception(sv->ctx, q, u->exception_code);
         return;
     }
-    modbus_mapping_t map = {.nb_registers = u->nholding,
+    modbus_mapping_t map = {.nb_bits = u->coils ? SIM_COILS : 0,
+                            .tab_bits = u->coils,
+                            .nb_registers = u->nholding,
                             .nb_input_registers = u->ninput,
                             .tab_registers = u->holding,
                             .tab_input_registers = u->input};

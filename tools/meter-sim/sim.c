@@ -104,6 +104,11 @@ int sim_init(sim_t *s, const plant_t *plant, int port, const double *load, size_
                  port);
         return -1;
     }
+    for (int u = 0; u < SIM_UNITS; u++)
+        if (s->units[u].used && !(s->units[u].coils = calloc(SIM_COILS, 1))) {
+            snprintf(errstr, errstr_size, "out of memory for the coils of unit %d", u);
+            return -1;
+        }
     return 0;
 }
 
@@ -112,6 +117,7 @@ void sim_release(sim_t *s)
     for (int u = 0; u < SIM_UNITS; u++) {
         free(s->units[u].holding);
         free(s->units[u].input);
+        free(s->units[u].coils);
     }
     free(s->meters);
     memset(s, 0, sizeof *s);

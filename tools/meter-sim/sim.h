@@ -24,6 +24,9 @@
 #include "plant/plant.h"
 
 #define SIM_UNITS 256
+/* Coils (start/stop switches) served by every unit id in use: addresses
+ * 0..SIM_COILS-1, off at start, kept as clients write them. */
+#define SIM_COILS 1024
 
 typedef enum {
     SIM_FAULT_NONE = 0,
@@ -37,6 +40,7 @@ typedef struct sim_unit {
     bool used;
     int nholding, ninput; /* words */
     uint16_t *holding, *input;
+    uint8_t *coils; /* SIM_COILS entries, 0 or 1, when used */
     sim_fault_t fault;
     int exception_code;
 } sim_unit_t;
@@ -63,8 +67,9 @@ typedef struct sim {
 } sim_t;
 
 /* Builds the tables of every meter (and setpoint register) of the plant on
- * port. load/nload is the normalised series (borrowed). Returns 0, or -1 with
- * errstr (no meter on that port, overlapping registers on one unit). */
+ * port, and SIM_COILS coils per unit id in use. load/nload is the normalised series
+ * (borrowed). Returns 0, or -1 with errstr (no meter on that port, overlapping
+ * registers on one unit). */
 int sim_init(sim_t *s, const plant_t *plant, int port, const double *load, size_t nload,
              int64_t load_t0_ms, char *errstr, size_t errstr_size);
 void sim_release(sim_t *s);
