@@ -29,8 +29,26 @@ static int score(const fc_forecast *f, const fc_series *load, fc_metrics_acc *ac
     return 0;
 }
 
+typedef struct cal_stats {
+    double smin, smax, ssum, csum;
+    int n;
+} cal_stats;
+
+static void note_calibration(const fc_forecaster *fc, cal_stats *cs)
+{
+    const fc_qtable *q = fc_forecaster_qtable(fc, FC_DAY_AHEAD, FC_MODEL_XGB);
+    if (!q->fitted || q->cal_n == 0)
+        return;
+    cs->smin = cs->n ? fmin(cs->smin, q->scale) : q->scale;
+    cs->smax = cs->n ? fmax(cs->smax, q->scale) : q->scale;
+    cs->ssum += q->scale;
+    cs->csum += q->cal_cover;
+    cs->n++;
+}
+
 static int run_day(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
-                   int64_t issue, fc_metrics_acc *acc, fc_backtest_result *res)
+                   int64_t issue, fc_metrics_acc *acc, fc_backtest_result *res,
+                   cal_stats *cs)
 {
     fc_forecast f;
     fc_forecast_init(&f);
@@ -41,6 +59,7 @@ static int run_day(fc_forecaster *fc, const fc_series *load, const fc_weather *w
         fc_forecaster_train(fc, load, wx, FC_DAY_AHEAD, issue, err, sizeof err);
         res->train_seconds += now_s() - t0;
         res->trainings++;
+        note_calibration(fc, cs);
     }
     for (int m = 0; m < FC_BT_ROWS && rc == 0; m++) {
         fc_model_id id = m == FC_BT_SERVED ? FC_MODEL_AUTO : (fc_model_id)m;
@@ -74,6 +93,7 @@ int fc_backtest_run(fc_forecaster *fc, const fc_calendar *cal, const fc_series *
                     fc_backtest_result *res, char *errstr, size_t errstr_size)
 {
     fc_metrics_acc acc[FC_BT_ROWS];
+    cal_stats cs = {0};
     int rc = 0;
     memset(res, 0, sizeof *res);
     for (int m = 0; m < FC_BT_ROWS; m++)
@@ -81,11 +101,15 @@ int fc_backtest_run(fc_forecaster *fc, const fc_calendar *cal, const fc_series *
     int issue_sec = fc_forecaster_params(fc)->issue_sec;
     for (int64_t d = from_day; d <= to_day && rc == 0; d++) {
         int64_t issue = fc_cal_local_to_utc(cal, d - 1, issue_sec);
-        rc = run_day(fc, load, wx, issue, acc, res);
+        rc = run_day(fc, load, wx, issue, acc, res, &cs);
         res->days++;
     }
     if (rc < 0)
         snprintf(errstr, errstr_size, "out of memory during backtest");
+    res->scale_min = cs.n ? cs.smin : NAN;
+    res->scale_max = cs.n ? cs.smax : NAN;
+    res->scale_mean = cs.n ? cs.ssum / cs.n : NAN;
+    res->cal_cover_mean = cs.n ? cs.csum / cs.n : NAN;
     for (int m = 0; m < FC_BT_ROWS; m++) {
         fc_metrics_compute(&acc[m], &res->m[m]);
         if (m == FC_BT_SERVED)
@@ -112,6 +136,10 @@ void fc_backtest_print(FILE *out, const fc_backtest_result *r, const char *unit)
         fprintf(out, " %s=%d", fc_model_name((fc_model_id)k), r->served_count[k]);
     fprintf(out, "; fallbacks=%d; %d trainings, %.2f s\n", r->fallbacks, r->trainings,
             r->train_seconds);
+    fprintf(out,
+            "band calibration (trees): unscaled band covered %.1f%% of the "
+            "calibration windows on average; scale %.3f..%.3f, mean %.3f\n",
+            100.0 * r->cal_cover_mean, r->scale_min, r->scale_max, r->scale_mean);
 }
 
 void fc_backtest_csv(FILE *out, const fc_backtest_result *r, const char *dataset)

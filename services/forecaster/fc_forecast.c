@@ -47,7 +47,9 @@ void fc_params_default(fc_params *p, int step)
     p->profile_days = 365;
     p->hdd_base = 18.0;
     p->cdd_base = 22.0;
-    p->band_q = 0.95;
+    p->band_q = 0.9;
+    p->band_target = 0.8;
+    p->cal_days = 7;
     p->xgb = (fc_xgb_params){.rounds = 150,
                              .max_depth = 6,
                              .nthread = 2,

@@ -43,7 +43,9 @@ typedef struct fc_params {
     double profile_alpha; /* weight of the newest week in the profile */
     int profile_days;     /* how far back the profile looks */
     double hdd_base, cdd_base;
-    double band_q; /* residual quantile behind P90 (1 - band_q: P10) */
+    double band_q;      /* nominal residual quantile behind P90 (1 - band_q: P10) */
+    double band_target; /* P10-P90 coverage the band is calibrated to */
+    int cal_days;       /* latest held-back days that calibrate the band */
     fc_xgb_params xgb;
 } fc_params;
 

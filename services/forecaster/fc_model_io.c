@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FC_MODEL_FORMAT 1
+#define FC_MODEL_FORMAT 2
 
 int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
                        char *errstr, size_t errstr_size)

@@ -95,6 +95,8 @@ static void set_cell(fc_qtable *t, int h, int g, double *buf, size_t k, double b
 void fc_qtable_fit(fc_qtable *t, const fc_qacc *a, double band)
 {
     memset(t, 0, sizeof *t);
+    t->scale = 1.0f;
+    t->cal_cover = NAN;
     if (a->n == 0)
         return;
     double *buf = malloc(a->n * sizeof *buf);
@@ -121,4 +123,56 @@ void fc_qtable_get(const fc_qtable *t, double lead_h, int sec_of_day, double *lo
     *lo = t->q[h][g][0];
     *mid = t->q[h][g][1];
     *hi = t->q[h][g][2];
+}
+
+/* The scale residual i of a needs to fall inside the band of t. */
+static double need(const fc_qtable *t, const fc_qacc *a, size_t i)
+{
+    int h = a->cell[i] / FC_QG, g = a->cell[i] % FC_QG;
+    double r = a->r[i];
+    double lo = fmin(t->q[h][g][0], 0.0), hi = fmax(t->q[h][g][2], 0.0);
+    if (r > 0)
+        return hi > 0 ? r / hi : INFINITY;
+    if (r < 0)
+        return lo < 0 ? r / lo : INFINITY;
+    return 0.0;
+}
+
+double fc_qtable_coverage(const fc_qtable *t, const fc_qacc *a, double scale)
+{
+    if (!t->fitted || a->n == 0)
+        return NAN;
+    size_t in = 0;
+    for (size_t i = 0; i < a->n; i++)
+        in += need(t, a, i) <= scale;
+    return (double)in / (double)a->n;
+}
+
+double fc_qtable_calibrate(const fc_qtable *t, const fc_qacc *cal, double target)
+{
+    if (!t->fitted || cal->n < FC_QMIN)
+        return 1.0;
+    double *s = malloc(cal->n * sizeof *s);
+    if (!s)
+        return 1.0;
+    for (size_t i = 0; i < cal->n; i++)
+        s[i] = need(t, cal, i);
+    qsort(s, cal->n, sizeof *s, cmp_d);
+    double rank = ceil(target * (double)(cal->n + 1));
+    size_t k = rank < 1 ? 0 : rank > (double)cal->n ? cal->n - 1 : (size_t)rank - 1;
+    double v = s[k];
+    free(s);
+    return v < FC_QSCALE_MIN ? FC_QSCALE_MIN : v > FC_QSCALE_MAX ? FC_QSCALE_MAX : v;
+}
+
+void fc_qtable_scale(fc_qtable *t, double scale, int cal_n, double cal_cover)
+{
+    for (int h = 0; h < FC_QH; h++)
+        for (int g = 0; g < FC_QG; g++) {
+            t->q[h][g][0] = (float)(t->q[h][g][0] * scale);
+            t->q[h][g][2] = (float)(t->q[h][g][2] * scale);
+        }
+    t->scale = (float)scale;
+    t->cal_n = cal_n;
+    t->cal_cover = (float)cal_cover;
 }

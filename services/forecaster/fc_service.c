@@ -90,6 +90,7 @@ static int make_params(const fc_service_conf *c, fc_params *p, fc_site_conf *sc,
     p->window_days = (int)(c->window_ms / 86400000);
     p->intraday_hours = (int)c->intraday_hours;
     p->band_q = c->band_q;
+    p->band_target = c->band_target;
     p->xgb.nthread = (int)c->xgb_threads;
     fc_site_conf_default(sc, step);
     sc->warmup = c->warmup_ms / 1000;

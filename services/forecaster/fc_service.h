@@ -29,7 +29,7 @@ typedef struct fc_service_conf {
     const char *day_ahead_time; /* "HH:MM" site time */
     int64_t slot_ms, retrain_ms, window_ms, warmup_ms, backfill_ms, weather_wait_ms;
     int64_t intraday_hours;
-    double band_q;
+    double band_q, band_target;
     int64_t xgb_threads;
     const char *model_dir;
     bool save_models, load_models;

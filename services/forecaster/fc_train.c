@@ -134,19 +134,42 @@ done:
     return rc;
 }
 
-/* Residuals and MAE of every model over the held-back issues. */
+/* Band of one model (split-conformal, ADR 0011): residual quantiles fitted
+ * on the earlier held-back issues, their P10/P90 offsets scaled by the
+ * smallest factor that covers band_target of the later issues' residuals
+ * (the calibration window). The scaled table is the one checked there.
+ * With fewer than FC_QMIN residuals on either side the table is fitted on
+ * all held-back residuals, unscaled (cal_n 0). */
+static void fit_band(const fc_params *p, fc_qtable *out, const fc_qacc *fit,
+                     const fc_qacc *cal, const fc_qacc *all)
+{
+    if (fit->n < FC_QMIN || cal->n < FC_QMIN) {
+        fc_qtable_fit(out, all, p->band_q);
+        return;
+    }
+    fc_qtable_fit(out, fit, p->band_q);
+    double cover = fc_qtable_coverage(out, cal, 1.0);
+    double scale = fc_qtable_calibrate(out, cal, p->band_target);
+    fc_qtable_scale(out, scale, (int)cal->n, cover);
+}
+
+/* Residuals and MAE of every model over the held-back issues; issues from
+ * index ncal0 on form the calibration window of the band. */
 static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
                         const fc_weather *wx, const int64_t *iss, size_t n,
-                        fc_booster trees)
+                        size_t ncal0, fc_booster trees)
 {
     fc_kstate *ks = &fc->ks[k];
-    fc_qacc acc[FC_NMODELS];
+    fc_qacc acc[FC_NMODELS], part[2][FC_NMODELS];
     double sum[FC_NMODELS] = {0};
     size_t cnt[FC_NMODELS] = {0};
     int rc = 0;
     char err[96];
-    for (int m = 0; m < FC_NMODELS; m++)
+    for (int m = 0; m < FC_NMODELS; m++) {
         fc_qacc_init(&acc[m]);
+        fc_qacc_init(&part[0][m]);
+        fc_qacc_init(&part[1][m]);
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t nt;
         int64_t *t = fc_targets(fc, k, iss[i], &nt);
@@ -167,7 +190,8 @@ static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
                     continue;
                 sum[m] += fabs(r);
                 cnt[m]++;
-                if (fc_qacc_add(&acc[m], lead, sod, r) < 0)
+                if (fc_qacc_add(&acc[m], lead, sod, r) < 0 ||
+                    fc_qacc_add(&part[i >= ncal0][m], lead, sod, r) < 0)
                     rc = -1;
             }
         }
@@ -175,9 +199,11 @@ static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
         free(t);
     }
     for (int m = 0; m < FC_NMODELS; m++) {
-        fc_qtable_fit(&ks->q[m], &acc[m], fc->p.band_q);
+        fit_band(&fc->p, &ks->q[m], &part[0][m], &part[1][m], &acc[m]);
         ks->mae[m] = cnt[m] ? sum[m] / (double)cnt[m] : NAN;
         fc_qacc_release(&acc[m]);
+        fc_qacc_release(&part[0][m]);
+        fc_qacc_release(&part[1][m]);
     }
     return rc;
 }
@@ -225,13 +251,18 @@ int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weath
     size_t ntrain = 0;
     while (ntrain < all.n && target_end(fc, k, all.t[ntrain]) <= cut)
         ntrain++;
+    int64_t cal_cut = now - (int64_t)fc->p.cal_days * 86400;
+    size_t ncal0 = ntrain;
+    while (ncal0 < all.n && target_end(fc, k, all.t[ncal0]) <= cal_cut)
+        ncal0++;
     fc_booster probe = NULL;
     char err[96] = "";
     train_trees(fc, k, load, wx, all.t, ntrain, &probe, err, sizeof err);
     fc_xgb_free(ks->booster);
     ks->booster = NULL;
     ks->nfeat = fc_features_count(wx);
-    int rc = holdout_eval(fc, k, load, wx, all.t + ntrain, all.n - ntrain, probe);
+    int rc = holdout_eval(fc, k, load, wx, all.t + ntrain, all.n - ntrain,
+                          ncal0 - ntrain, probe);
     fc_xgb_free(probe);
     if (rc == 0 &&
         train_trees(fc, k, load, wx, all.t, all.n, &ks->booster, err, sizeof err) < 0)

@@ -103,6 +103,15 @@ START_TEST(trees_learn_and_bands_order)
         err += fabs(f.slots[i].p50 - load_at(f.slots[i].t));
     }
     ck_assert_msg(err / 24 < 3.0, "trees MAE %.3f", err / 24);
+    /* every model's band was calibrated on the latest held-back week: 7 days
+     * of 24 residuals, a scale inside the limits */
+    for (int m = 0; m < FC_NMODELS; m++) {
+        const fc_qtable *q = fc_forecaster_qtable(fc, FC_DAY_AHEAD, (fc_model_id)m);
+        ck_assert_int_eq(q->fitted, 1);
+        ck_assert_int_eq(q->cal_n, 7 * 24);
+        ck_assert(q->scale >= FC_QSCALE_MIN && q->scale <= FC_QSCALE_MAX);
+        ck_assert(q->cal_cover >= 0 && q->cal_cover <= 1);
+    }
     fc_forecast_release(&f);
     fc_forecaster_destroy(fc);
     fc_series_release(&s);
@@ -171,6 +180,9 @@ START_TEST(model_file_round_trip)
         ck_assert_double_eq_tol(a.slots[i].p50, b.slots[i].p50, 1e-9);
         ck_assert_double_eq_tol(a.slots[i].p90, b.slots[i].p90, 1e-9);
     }
+    ck_assert_double_eq_tol(
+        fc_forecaster_qtable(fc2, FC_DAY_AHEAD, FC_MODEL_XGB)->scale,
+        fc_forecaster_qtable(fc, FC_DAY_AHEAD, FC_MODEL_XGB)->scale, 1e-9);
     FILE *g = fopen(path, "w");
     fputs("not a model\n", g);
     fclose(g);

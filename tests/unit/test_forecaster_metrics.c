@@ -125,6 +125,120 @@ START_TEST(qtable_known_residuals)
 }
 END_TEST
 
+/* A table whose 10:00 cell (lead 30 h) has P10/P90 offsets -40/+40: the
+ * 101 residuals -50..50 at band 0.9 (h = 10 and 90 fall on order stats). */
+static void wide40(fc_qtable *t)
+{
+    fc_qacc a;
+    fc_qacc_init(&a);
+    for (int i = -50; i <= 50; i++)
+        fc_qacc_add(&a, 30, 10 * 3600, i);
+    fc_qtable_fit(t, &a, 0.9);
+    fc_qacc_release(&a);
+    double lo, mid, hi;
+    fc_qtable_get(t, 30, 10 * 3600, &lo, &mid, &hi);
+    ck_assert_double_eq_tol(lo, -40, 1e-9);
+    ck_assert_double_eq_tol(hi, 40, 1e-9);
+    ck_assert_double_eq_tol(t->scale, 1, 1e-9);
+    ck_assert_int_eq(t->cal_n, 0);
+}
+
+START_TEST(calibration_scale_known_answer)
+{
+    fc_qtable t;
+    fc_qacc cal;
+    wide40(&t);
+    /* 24 later residuals +-4i (i = 1..24, alternating sign): residual i needs
+     * the offsets scaled by 4i/40 = 0.1 i. The unscaled band holds i <= 10;
+     * the target 0.8 asks for the ceil(0.8 * 25) = 20th smallest need: 2.0,
+     * which covers 20 of 24. */
+    fc_qacc_init(&cal);
+    for (int i = 1; i <= 24; i++)
+        fc_qacc_add(&cal, 30, 10 * 3600, (i % 2 ? -4.0 : 4.0) * i);
+    ck_assert_double_eq_tol(fc_qtable_coverage(&t, &cal, 1.0), 10.0 / 24, 1e-12);
+    double s = fc_qtable_calibrate(&t, &cal, 0.8);
+    ck_assert_double_eq_tol(s, 2.0, 1e-9);
+    ck_assert_double_eq_tol(fc_qtable_coverage(&t, &cal, s), 20.0 / 24, 1e-12);
+    /* the textbook target 0.5: ceil(12.5) = 13th need, 1.3 */
+    ck_assert_double_eq_tol(fc_qtable_calibrate(&t, &cal, 0.5), 1.3, 1e-9);
+    /* applied: offsets doubled, the P50 offset untouched, the check kept */
+    fc_qtable_scale(&t, s, 24, 10.0 / 24);
+    double lo, mid, hi;
+    fc_qtable_get(&t, 30, 10 * 3600, &lo, &mid, &hi);
+    ck_assert_double_eq_tol(lo, -80, 1e-9);
+    ck_assert_double_eq_tol(mid, 0, 1e-9);
+    ck_assert_double_eq_tol(hi, 80, 1e-9);
+    ck_assert_double_eq_tol(t.scale, 2.0, 1e-6);
+    ck_assert_int_eq(t.cal_n, 24);
+    ck_assert_double_eq_tol(t.cal_cover, 10.0 / 24, 1e-6);
+    /* the scaled band covers the calibration residuals as promised */
+    ck_assert_double_eq_tol(fc_qtable_coverage(&t, &cal, 1.0), 20.0 / 24, 1e-12);
+    fc_qacc_release(&cal);
+}
+END_TEST
+
+START_TEST(calibration_narrows_and_clamps)
+{
+    fc_qtable t, empty;
+    fc_qacc cal;
+    wide40(&t);
+    /* residuals far inside the band narrow it: of 30, ten of 0 need
+     * nothing and twenty of +-4 need 0.1, below the lower limit 0.25 */
+    fc_qacc_init(&cal);
+    for (int i = 0; i < 30; i++)
+        fc_qacc_add(&cal, 30, 10 * 3600, i % 3 == 0 ? 0.0 : i % 3 == 1 ? 4.0 : -4.0);
+    ck_assert_double_eq_tol(fc_qtable_calibrate(&t, &cal, 0.8), FC_QSCALE_MIN, 1e-9);
+    ck_assert_double_eq_tol(fc_qtable_coverage(&t, &cal, 0.1), 1.0, 1e-12);
+    ck_assert_double_eq_tol(fc_qtable_coverage(&t, &cal, 0.05), 1.0 / 3, 1e-12);
+    /* residuals 10x outside: clamped to the upper limit */
+    fc_qacc_release(&cal);
+    fc_qacc_init(&cal);
+    for (int i = 0; i < 30; i++)
+        fc_qacc_add(&cal, 30, 10 * 3600, 400.0 + i);
+    ck_assert_double_eq_tol(fc_qtable_calibrate(&t, &cal, 0.8), FC_QSCALE_MAX, 1e-9);
+    ck_assert_double_eq_tol(fc_qtable_coverage(&t, &cal, FC_QSCALE_MAX), 0, 1e-12);
+    /* too few calibration residuals, or no table: no scaling */
+    fc_qacc_release(&cal);
+    fc_qacc_init(&cal);
+    for (int i = 0; i < FC_QMIN - 1; i++)
+        fc_qacc_add(&cal, 30, 10 * 3600, 400.0);
+    ck_assert_double_eq_tol(fc_qtable_calibrate(&t, &cal, 0.8), 1.0, 1e-12);
+    fc_qacc_add(&cal, 30, 10 * 3600, 400.0);
+    fc_qacc empty_acc;
+    fc_qacc_init(&empty_acc);
+    fc_qtable_fit(&empty, &empty_acc, 0.9);
+    ck_assert_double_eq_tol(fc_qtable_calibrate(&empty, &cal, 0.8), 1.0, 1e-12);
+    ck_assert(isnan(fc_qtable_coverage(&empty, &cal, 1.0)));
+    ck_assert(isnan(fc_qtable_coverage(&t, &empty_acc, 1.0)));
+    fc_qacc_release(&cal);
+}
+END_TEST
+
+START_TEST(calibration_reads_each_cell)
+{
+    /* Two cells: 10:00 with offsets +-40, 22:00 with +-80 (the 101
+     * residuals -100..100 in steps of 2). A residual of 60 needs 1.5 in
+     * the first and 0.75 in the second. */
+    fc_qacc a, cal;
+    fc_qtable t;
+    fc_qacc_init(&a);
+    for (int i = -50; i <= 50; i++) {
+        fc_qacc_add(&a, 30, 10 * 3600, i);
+        fc_qacc_add(&a, 30, 22 * 3600, 2 * i);
+    }
+    fc_qtable_fit(&t, &a, 0.9);
+    fc_qacc_init(&cal);
+    for (int i = 0; i < 24; i++)
+        fc_qacc_add(&cal, 30, (i < 12 ? 10 : 22) * 3600, 60);
+    ck_assert_double_eq_tol(fc_qtable_coverage(&t, &cal, 1.0), 0.5, 1e-12);
+    /* 20th of twelve 0.75 and twelve 1.5 */
+    ck_assert_double_eq_tol(fc_qtable_calibrate(&t, &cal, 0.8), 1.5, 1e-9);
+    ck_assert_double_eq_tol(fc_qtable_calibrate(&t, &cal, 0.4), 0.75, 1e-9);
+    fc_qacc_release(&a);
+    fc_qacc_release(&cal);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("forecaster_metrics");
@@ -136,6 +250,9 @@ int main(void)
     tcase_add_test(tc, quantile_of_interpolates);
     tcase_add_loop_test(tc, horizon_buckets, 0, sizeof hb / sizeof *hb);
     tcase_add_test(tc, qtable_known_residuals);
+    tcase_add_test(tc, calibration_scale_known_answer);
+    tcase_add_test(tc, calibration_narrows_and_clamps);
+    tcase_add_test(tc, calibration_reads_each_cell);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
