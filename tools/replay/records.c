@@ -65,12 +65,12 @@ static int price_slot(avro_value_t *slots, int64_t start, double price, double l
     return av_null_unset(&slot, e, es);
 }
 
-int rec_prices(avro_value_t *v, const replay_site_t *s, int64_t day_ms,
-               const double prices[DATASET_DAY_SLOTS], int64_t issued_ms, char *e,
-               size_t es)
+int rec_prices(avro_value_t *v, const replay_site_t *s, int64_t day_ms, int nslots,
+               const double *prices, int64_t issued_ms, char *e, size_t es)
 {
     char id[160], iso[32];
-    double sorted[DATASET_DAY_SLOTS];
+    double *sorted;
+    int rc = -1;
     avro_value_t slots;
     const char *kind = s->effective_prices ? "effective" : "market";
     snprintf(id, sizeof id, "%s/%s/%s", kind,
@@ -83,18 +83,28 @@ int rec_prices(avro_value_t *v, const replay_site_t *s, int64_t day_ms,
     CHK(av_set_string(v, "source", s->source, e, es));
     CHK(av_set_long(v, "issued_at", issued_ms, e, es));
     CHK(av_set_long(v, "delivery_start", day_ms, e, es));
-    CHK(av_set_long(v, "delivery_end", day_ms + DATASET_DAY_MS, e, es));
+    CHK(av_set_long(v, "delivery_end", day_ms + nslots * DATASET_QH_MS, e, es));
     CHK(av_set_int(v, "slot_minutes", 15, e, es));
     CHK(av_set_int(v, "revision", 0, e, es));
-    for (int i = 0; i < DATASET_DAY_SLOTS; i++)
+    if (nslots < 1 || !(sorted = malloc((size_t)nslots * sizeof *sorted))) {
+        snprintf(e, es, "prices: %s", nslots < 1 ? "no slots" : "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < nslots; i++)
         sorted[i] = prices[i];
-    qsort(sorted, DATASET_DAY_SLOTS, sizeof sorted[0], cmp_double);
-    double lo = percentile(sorted, DATASET_DAY_SLOTS, 0.25);
-    double hi = percentile(sorted, DATASET_DAY_SLOTS, 0.75);
-    CHK(av_field(v, "slots", &slots, e, es));
-    for (int i = 0; i < DATASET_DAY_SLOTS; i++)
-        CHK(price_slot(&slots, day_ms + i * DATASET_QH_MS, prices[i], lo, hi, e, es));
-    return 0;
+    qsort(sorted, (size_t)nslots, sizeof sorted[0], cmp_double);
+    double lo = percentile(sorted, nslots, 0.25);
+    double hi = percentile(sorted, nslots, 0.75);
+    if (av_field(v, "slots", &slots, e, es) < 0)
+        goto cleanup;
+    for (int i = 0; i < nslots; i++)
+        if (price_slot(&slots, day_ms + i * DATASET_QH_MS, prices[i], lo, hi, e, es) <
+            0)
+            goto cleanup;
+    rc = 0;
+cleanup:
+    free(sorted);
+    return rc;
 }
 
 /* The data set's weather columns as named variables (unit as suffix). */

@@ -14,7 +14,7 @@
 typedef struct replay_site {
     const char *site_id;  /* record key and site_id, "nl-neerijnen" */
     const char *meter_id; /* the main meter, "main" */
-    const char *market;   /* bidding zone of the price curve, "EPEX-NL-DA" */
+    const char *market;   /* market of the price curve: the plant's site market, "NL" */
     const char *source;   /* price source and weather provider */
     double latitude, longitude;
     bool effective_prices; /* curve_kind effective (site_id set) vs market */
@@ -27,11 +27,12 @@ typedef struct replay_site {
 int rec_telemetry(avro_value_t *v, const replay_site_t *s, const dataset_nl_row_t *row,
                   double energy_kwh, char *errstr, size_t errstr_size);
 
-/* The day-ahead curve of the UTC day day_ms: 96 published quarter-hour slots,
- * classed cheap (<= the day's 25th percentile), peak (>= 75th) or normal;
+/* The day-ahead curve of the delivery day starting at day_ms: nslots
+ * published quarter-hour slots (96, or 92/100 for a local DST day), classed
+ * cheap (<= the day's 25th percentile), peak (>= 75th) or normal;
  * issued_at = issued_ms. */
-int rec_prices(avro_value_t *v, const replay_site_t *s, int64_t day_ms,
-               const double prices[DATASET_DAY_SLOTS], int64_t issued_ms, char *errstr,
+int rec_prices(avro_value_t *v, const replay_site_t *s, int64_t day_ms, int nslots,
+               const double *prices, int64_t issued_ms, char *errstr,
                size_t errstr_size);
 
 /* The weather of the rows in [day_ms, day_ms + 1 day) as one forecast series
