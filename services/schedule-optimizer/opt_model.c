@@ -394,6 +394,20 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
                 return -1;
         }
     }
+    /* Energy to deliver needs the equipment on in some slot, and the first
+     * slot on is a start: at least one start (valid for every integer
+     * plan; the relaxation otherwise pays a fraction of one start-up,
+     * spreading u thinly over the window). In elastic mode the unmet
+     * energy may stand in for it. */
+    if (q->energy_kwh > 0) {
+        row_reset(m);
+        for (int k = 0; k < c->nw; k++)
+            row_put(m, c->y0 + k, 1);
+        if (c->miss)
+            row_put(m, c->miss, 1.0 / q->energy_kwh);
+        if (row_add(m, GE, 1) < 0)
+            return -1;
+    }
     if (q->max_starts_day <= 0)
         return 0;
     for (int d0 = 0; d0 < m->pb->site.n_slots; d0 += spd) {

@@ -1,9 +1,12 @@
 /*
  * opt_solve: one planning run, from problem to validated plan.
  *
- *   baseline -> heuristic -> LP polish -> LP relaxation (bound, rounding)
- *            -> branch and bound under the time limit, cut off at the best
- *               plan so far -> independent validation of every candidate
+ *   baseline -> heuristic -> LP polish -> LP relaxation (bound, rounding;
+ *               skipped when too large for the limit)
+ *            -> RINS (10% of the time left) -> branch and bound cut off at
+ *               the best plan so far (10% of the time left)
+ *            -> large-neighbourhood search for the rest when not proven
+ *            -> independent validation of every candidate
  *            -> elastic re-solve and explanation when nothing is feasible.
  *
  * The plan returned is always the cheapest candidate the validator accepted;

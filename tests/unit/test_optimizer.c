@@ -496,6 +496,36 @@ START_TEST(test_improve_pumps_moves)
 }
 END_TEST
 
+/* The relaxation pays a whole start-up: a 10 kW on/off task (minimum
+ * power 10 kW) needing 10 kWh over four equal hours, start-up 100 EUR.
+ * Without the "at least one start" row the relaxation runs u = 0.25 in
+ * every hour for 25 EUR of start-up; with it, 100 EUR + 10 kWh at
+ * 10 EUR/MWh = 100.10 EUR, the integer optimum. */
+START_TEST(test_relaxation_pays_one_start)
+{
+    tcase_t c;
+    const double price[] = {10, 10, 10, 10};
+    char err[128];
+
+    tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 10, 0, 4);
+    q->p_min_kw = 10;
+    q->startup_eur = 100;
+    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    opt_model_set_relaxed(m, 1);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) +
+                                opt_model_obj_const(m),
+                            100.10, 1e-6);
+    opt_model_destroy(m);
+    /* and the elastic model may still leave the energy unmet */
+    m = opt_model_new(&c.pb, 1, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    opt_model_destroy(m);
+}
+END_TEST
+
 /* The exported model reads back and has the binaries it should. */
 START_TEST(test_dump_model)
 {
@@ -548,6 +578,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_dump_model);
     tcase_add_test(tc, test_fix_except_neighbourhood);
     tcase_add_test(tc, test_improve_pumps_moves);
+    tcase_add_test(tc, test_relaxation_pays_one_start);
     suite_add_tcase(s, tc);
     return s;
 }

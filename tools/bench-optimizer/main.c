@@ -7,7 +7,11 @@
  *
  *   bench-optimizer [--data DIR] [--quick] [--no-cbc] [--backtest-only]
  *                   [--only NxT] [--no-backtest] [--simplex K] [--floor K]
- *                   [--rule K] [--no-heuristic]
+ *                   [--rule K] [--no-heuristic] [--cbc-long S]
+ *
+ * --cbc-long S also solves each family's model with CBC for S seconds and
+ * prints that objective and bound beside the plan's, to know how far the
+ * same-limit comparison is from the best known plan.
  *
  * --simplex, --floor and --rule pass lp_solve's set_simplextype,
  * set_bb_floorfirst and set_bb_rule values, to measure one setting at a
@@ -195,9 +199,29 @@ static int cbc_solution(const char *line, double *obj)
     return 1;
 }
 
+/* CBC's last "best possible" (its bound) from the log next to the solution
+ * file, plus the objective constant; NAN when it printed none. */
+static double cbc_bound(const char *sol, double cst)
+{
+    char path[96], line[512];
+    double b = NAN;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s.log", sol);
+    if (!(f = fopen(path, "r")))
+        return NAN;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "best possible ");
+        if (p)
+            b = atof(p + 14) + cst;
+    }
+    fclose(f);
+    return b;
+}
+
 /* Runs CBC on the exported model; returns its total cost or NAN. */
 static double run_cbc(family_t *f, double limit, double *secs, char *status,
-                      size_t status_size)
+                      size_t status_size, double *bound)
 {
     char err[256], mps[64], sol[64], cmd[512], line[256];
     double obj = NAN, t0;
@@ -210,8 +234,8 @@ static double run_cbc(family_t *f, double limit, double *secs, char *status,
     snprintf(sol, sizeof sol, "/tmp/bench-opt-%d.sol", (int)getpid());
     if (opt_model_write(m, mps, err, sizeof err) < 0)
         goto out;
-    snprintf(cmd, sizeof cmd, "cbc %s sec %g solve solu %s >/dev/null 2>&1",
-             mps, limit, sol);
+    snprintf(cmd, sizeof cmd, "cbc %s sec %g solve solu %s >%s.log 2>&1",
+             mps, limit, sol, sol);
     remove(sol);
     t0 = now_s();
     if (system(cmd) != 0)
@@ -230,15 +254,20 @@ static double run_cbc(family_t *f, double limit, double *secs, char *status,
     }
     if (fp)
         fclose(fp);
+    *bound = !strncmp(status, "Optimal", 7) ? obj
+                                             : cbc_bound(sol, opt_model_obj_const(m));
 out:
     remove(mps);
     remove(sol);
+    snprintf(cmd, sizeof cmd, "%s.log", sol);
+    remove(cmd);
     opt_model_destroy(m);
     return obj;
 }
 
 /* Solver settings from the command line; < 0 = the optimizer's default. */
 static int g_simplex = -1, g_floor = -1, g_rule = -1, g_heur = 1;
+static double g_cbc_long = 0; /* --cbc-long S, 0 = off */
 
 static void apply_settings(opt_options_t *o)
 {
@@ -258,7 +287,7 @@ static void bench_family(const series_t *s, int n, int T, double limit,
     opt_options_t o;
     opt_result_t r;
     char err[256], cst[64] = "-";
-    double csec = 0, cobj = NAN;
+    double csec = 0, cobj = NAN, cbound = NAN;
     int i0 = find_window(s, parse_minutes("2020-11-10 00:00"), T);
 
     if (i0 < 0) {
@@ -276,7 +305,7 @@ static void bench_family(const series_t *s, int n, int T, double limit,
         return;
     }
     if (cbc)
-        cobj = run_cbc(&f, limit, &csec, cst, sizeof cst);
+        cobj = run_cbc(&f, limit, &csec, cst, sizeof cst, &cbound);
     printf("%3d x %3d  limit %4.0fs | lp_solve %-10s %-16s %7.2fs obj %12.4f "
            "gap %7.4f%% viol %d heur %+.3f%% | cbc %-16s %6.2fs obj %12.4f | ratio %.6f "
            "(%+.4f%%)\n", n, T, limit, opt_status_name(r.status), r.source,
@@ -284,6 +313,14 @@ static void bench_family(const series_t *s, int n, int T, double limit,
            100 * (r.heuristic_eur - cobj) / fabs(cobj), cst, csec,
            cobj, r.cost.total_eur / cobj,
            100 * (r.cost.total_eur - cobj) / fabs(cobj));
+    if (cbc && g_cbc_long > 0) {
+        double lsec = 0, lb = NAN, lobj;
+        char lst[64] = "-";
+        lobj = run_cbc(&f, g_cbc_long, &lsec, lst, sizeof lst, &lb);
+        printf("%3d x %3d  cbc %.0fs: %-16s %7.2fs obj %12.4f bound %12.4f "
+               "| lp_solve plan %+.4f%% from it\n", n, T, g_cbc_long, lst,
+               lsec, lobj, lb, 100 * (r.cost.total_eur - lobj) / fabs(lobj));
+    }
     fflush(stdout);
     opt_result_release(&r);
 }
@@ -349,6 +386,8 @@ int main(int argc, char **argv)
             g_simplex = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--floor") && i + 1 < argc)
             g_floor = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cbc-long") && i + 1 < argc)
+            g_cbc_long = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rule") && i + 1 < argc)
             g_rule = atoi(argv[++i]);
     }
