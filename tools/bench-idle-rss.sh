@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-port=28199
+port=$(( ${EMS_TEST_HTTP_BASE:-28100} + 99 ))
 cat >"$dir/svc.yaml" <<YAML
 log:
   level: warn

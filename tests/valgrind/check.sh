@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 : "${EMS_TEST_BOOTSTRAP:?test stack not running}"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-port=28198
+port=$(( ${EMS_TEST_HTTP_BASE:-28100} + 98 ))
 cat >"$dir/svc.yaml" <<YAML
 log:
   level: warn

@@ -43,8 +43,12 @@ usage() {
 configure() {  # mode (dev|test)
   if [ "$1" = test ]; then
     VAR=$ROOT/var/test
-    BROKER_PORT=29092 REGISTRY_PORT=28081 PG_PORT=25432 REDIS_PORT=26379
-    HTTP_BASE=28100 SIM_PORT=25020
+    # EMS_STACK_PORT_SHIFT moves every test port, so two checkouts can run
+    # their test suites side by side on one machine.
+    local k=${EMS_STACK_PORT_SHIFT:-0}
+    case $k in '' | *[!0-9]*) die "EMS_STACK_PORT_SHIFT must be a number, not '$k'" ;; esac
+    BROKER_PORT=$((29092 + k)) REGISTRY_PORT=$((28081 + k)) PG_PORT=$((25432 + k))
+    REDIS_PORT=$((26379 + k)) HTTP_BASE=$((28100 + k)) SIM_PORT=$((25020 + k))
   else
     VAR=$ROOT/var
     BROKER_PORT=19092 REGISTRY_PORT=18081 PG_PORT=15432 REDIS_PORT=16379
