@@ -36,7 +36,7 @@ typedef struct cal_stats {
 
 static void note_calibration(const fc_forecaster *fc, cal_stats *cs)
 {
-    const fc_qtable *q = fc_forecaster_qtable(fc, FC_DAY_AHEAD, FC_MODEL_XGB);
+    const fc_qtable *q = fc_forecaster_served_qtable(fc, FC_DAY_AHEAD);
     if (!q->fitted || q->cal_n == 0)
         return;
     cs->smin = cs->n ? fmin(cs->smin, q->scale) : q->scale;
@@ -57,11 +57,15 @@ static int run_day(fc_forecaster *fc, const fc_series *load, const fc_weather *w
         char err[128];
         double t0 = now_s();
         fc_forecaster_train(fc, load, wx, FC_DAY_AHEAD, issue, err, sizeof err);
-        res->train_seconds += now_s() - t0;
-        res->trainings++;
-        note_calibration(fc, cs);
+        if (acc) {
+            res->train_seconds += now_s() - t0;
+            res->trainings++;
+            note_calibration(fc, cs);
+        }
     }
-    for (int m = 0; m < FC_BT_ROWS && rc == 0; m++) {
+    if (!acc) /* warm-up: the service's run, not scored */
+        rc = fc_forecaster_issue(fc, load, wx, FC_DAY_AHEAD, issue, FC_MODEL_AUTO, &f);
+    for (int m = 0; acc && m < FC_BT_ROWS && rc == 0; m++) {
         fc_model_id id = m == FC_BT_SERVED ? FC_MODEL_AUTO : (fc_model_id)m;
         rc = fc_forecaster_issue(fc, load, wx, FC_DAY_AHEAD, issue, id, &f);
         if (rc == 0)
@@ -98,11 +102,14 @@ int fc_backtest_run(fc_forecaster *fc, const fc_calendar *cal, const fc_series *
     memset(res, 0, sizeof *res);
     for (int m = 0; m < FC_BT_ROWS; m++)
         fc_metrics_acc_init(&acc[m]);
-    int issue_sec = fc_forecaster_params(fc)->issue_sec;
-    for (int64_t d = from_day; d <= to_day && rc == 0; d++) {
-        int64_t issue = fc_cal_local_to_utc(cal, d - 1, issue_sec);
-        rc = run_day(fc, load, wx, issue, acc, res, &cs);
-        res->days++;
+    const fc_params *p = fc_forecaster_params(fc);
+    /* a service issues runs before the test period too: they fill the
+     * pooled calibration (ADR 0011) */
+    int64_t warm = p->cal_pool_days > 0 ? p->cal_pool_days : 0;
+    for (int64_t d = from_day - warm; d <= to_day && rc == 0; d++) {
+        int64_t issue = fc_cal_local_to_utc(cal, d - 1, p->issue_sec);
+        rc = run_day(fc, load, wx, issue, d >= from_day ? acc : NULL, res, &cs);
+        res->days += d >= from_day;
     }
     if (rc < 0)
         snprintf(errstr, errstr_size, "out of memory during backtest");
@@ -137,8 +144,8 @@ void fc_backtest_print(FILE *out, const fc_backtest_result *r, const char *unit)
     fprintf(out, "; fallbacks=%d; %d trainings, %.2f s\n", r->fallbacks, r->trainings,
             r->train_seconds);
     fprintf(out,
-            "band calibration (trees): unscaled band covered %.1f%% of the "
-            "calibration windows on average; scale %.3f..%.3f, mean %.3f\n",
+            "band calibration (served): unscaled band covered %.1f%% of the "
+            "calibration sets on average; scale %.3f..%.3f, mean %.3f\n",
             100.0 * r->cal_cover_mean, r->scale_min, r->scale_max, r->scale_mean);
 }
 

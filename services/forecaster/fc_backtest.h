@@ -24,9 +24,9 @@ typedef struct fc_backtest_result {
     int trainings;
     double train_seconds;     /* total CPU-wall time spent retraining */
     double load_p1, load_p99; /* actuals over the test period */
-    /* band calibration of the trees over the trainings (ADR 0011): the
+    /* calibration of the served band over the trainings (ADR 0011): the
      * scale applied, and the coverage of the unscaled band on the
-     * calibration window; NaN when never calibrated */
+     * calibration set; NaN when never calibrated */
     double scale_min, scale_max, scale_mean, cal_cover_mean;
 } fc_backtest_result;
 

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Days of served residuals in the pooled calibration (ADR 0011). */
+#define FC_CAL_POOL_DAYS 14
+
 /* The trees need most of their lags: days of known load in the last 4 weeks. */
 #define FC_SERVE_MIN_DAYS 14.0
 
@@ -50,6 +53,7 @@ void fc_params_default(fc_params *p, int step)
     p->band_q = 0.9;
     p->band_target = 0.8;
     p->cal_days = 7;
+    p->cal_pool_days = FC_CAL_POOL_DAYS;
     p->xgb = (fc_xgb_params){.rounds = 150,
                              .max_depth = 6,
                              .nthread = 2,
@@ -91,8 +95,10 @@ void fc_forecaster_destroy(fc_forecaster *fc)
 {
     if (!fc)
         return;
-    for (int k = 0; k < FC_NKINDS; k++)
+    for (int k = 0; k < FC_NKINDS; k++) {
         fc_xgb_free(fc->ks[k].booster);
+        fc_pool_release(&fc->ks[k].pool);
+    }
     free(fc);
 }
 
@@ -236,9 +242,13 @@ static void fill_gaps(const fc_forecaster *fc, const fc_series *load, int64_t is
 }
 
 static void set_bands(const fc_forecaster *fc, fc_kind k, fc_model_id m, int64_t issue,
-                      const double *p, fc_forecast *out)
+                      const double *p, int served, fc_forecast *out)
 {
-    const fc_qtable *q = &fc->ks[k].q[m];
+    const fc_kstate *ks = &fc->ks[k];
+    /* the winner, served as such, has the band calibrated on the served
+     * residuals too; a model asked for by name or a fallback its own */
+    const fc_qtable *q =
+        served && m == ks->winner && ks->served.fitted ? &ks->served : &ks->q[m];
     if (!q->fitted)
         add_quality(out, "uncalibrated");
     for (size_t i = 0; i < out->n; i++) {
@@ -296,7 +306,7 @@ int fc_forecast_run(fc_forecaster *fc, const fc_series *load, const fc_weather *
         out->slots[i].t = t[i];
     fc_model_id m = choose(fc, k, load, issue, want, xgb_err, out);
     fill_gaps(fc, load, issue, pt, m, n, out);
-    set_bands(fc, k, m, issue, pt[m], out);
+    set_bands(fc, k, m, issue, pt[m], want == FC_MODEL_AUTO && !out->fallback[0], out);
     if (m == FC_MODEL_XGB || want == FC_MODEL_AUTO)
         check_weather(wx, out, out);
     snprintf(out->model, sizeof out->model, "%s", fc_model_name(m));
@@ -313,6 +323,52 @@ int fc_forecaster_issue(fc_forecaster *fc, const fc_series *load, const fc_weath
     if (fc_forecaster_due(fc, k, issue))
         fc_forecaster_train(fc, load, wx, k, issue, err, sizeof err);
     return fc_forecast_run(fc, load, wx, k, issue, m, out);
+}
+
+void fc_pool_release(fc_pool *p)
+{
+    free(p->t);
+    free(p->r);
+    free(p->cell);
+    memset(p, 0, sizeof *p);
+}
+
+int fc_pool_add(fc_pool *p, int64_t t, int cell, double r)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 1024;
+        int64_t *tt = realloc(p->t, cap * sizeof *tt);
+        if (!tt)
+            return -1;
+        p->t = tt;
+        double *rr = realloc(p->r, cap * sizeof *rr);
+        if (!rr)
+            return -1;
+        p->r = rr;
+        unsigned char *cc = realloc(p->cell, cap);
+        if (!cc)
+            return -1;
+        p->cell = cc;
+        p->cap = cap;
+    }
+    p->t[p->n] = t;
+    p->r[p->n] = r;
+    p->cell[p->n] = (unsigned char)cell;
+    p->n++;
+    return 0;
+}
+
+void fc_pool_trim(fc_pool *p, int64_t t0)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->t[i] >= t0) {
+            p->t[j] = p->t[i];
+            p->r[j] = p->r[i];
+            p->cell[j] = p->cell[i];
+            j++;
+        }
+    p->n = j;
 }
 
 fc_model_id fc_forecaster_winner(const fc_forecaster *fc, fc_kind k)
@@ -333,6 +389,16 @@ const char *fc_forecaster_version(const fc_forecaster *fc, fc_kind k)
 const fc_qtable *fc_forecaster_qtable(const fc_forecaster *fc, fc_kind k, fc_model_id m)
 {
     return &fc->ks[k].q[m];
+}
+
+const fc_qtable *fc_forecaster_served_qtable(const fc_forecaster *fc, fc_kind k)
+{
+    return &fc->ks[k].served;
+}
+
+size_t fc_forecaster_pool_size(const fc_forecaster *fc, fc_kind k)
+{
+    return fc->ks[k].pool.n;
 }
 
 const fc_params *fc_forecaster_params(const fc_forecaster *fc)

@@ -46,6 +46,8 @@ typedef struct fc_params {
     double band_q;      /* nominal residual quantile behind P90 (1 - band_q: P10) */
     double band_target; /* P10-P90 coverage the band is calibrated to */
     int cal_days;       /* latest held-back days that calibrate the band */
+    int cal_pool_days;  /* served residuals of this many past days also
+                           calibrate the served band (0: off; ADR 0011) */
     fc_xgb_params xgb;
 } fc_params;
 
@@ -78,9 +80,12 @@ typedef struct fc_forecaster fc_forecaster;
 fc_forecaster *fc_forecaster_new(const fc_params *p, const fc_calendar *cal);
 void fc_forecaster_destroy(fc_forecaster *fc);
 
-/* Trains kind k on data complete before `now`: trees on the window minus the
- * hold-out, residuals of every model on the hold-out, then the served trees
- * on the whole window. Returns 0; -1 with errstr when the trees failed (the
+/* Trains kind k on data complete before `now`: first the state being
+ * replaced adds the residuals of its served forecasts since its training to
+ * the pool (cal_pool_days); then trees on the window minus the hold-out,
+ * residuals of every model on the hold-out (their bands), the served trees
+ * on the whole window, and the served band (winner's table calibrated on
+ * its held-back week plus the pool; ADR 0011). Returns 0; -1 with errstr when the trees failed (the
  * baselines stay usable and their quantiles are still fitted). */
 int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
                         fc_kind k, int64_t now, char *errstr, size_t errstr_size);
@@ -109,6 +114,11 @@ double fc_forecaster_holdout_mae(const fc_forecaster *fc, fc_kind k, fc_model_id
 const char *fc_forecaster_version(const fc_forecaster *fc, fc_kind k);
 const fc_qtable *fc_forecaster_qtable(const fc_forecaster *fc, fc_kind k,
                                       fc_model_id m);
+/* The band served with the winner (FC_MODEL_AUTO, no fallback): its table
+ * calibrated on the held-back week and the pooled served residuals. */
+const fc_qtable *fc_forecaster_served_qtable(const fc_forecaster *fc, fc_kind k);
+/* Served residuals held for the pooled calibration. */
+size_t fc_forecaster_pool_size(const fc_forecaster *fc, fc_kind k);
 
 /* Saves / loads kind k's trained state with its version string. Loading
  * refuses a file of another format version or kind, or a truncated one, and

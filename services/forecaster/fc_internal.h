@@ -5,6 +5,22 @@
 #include "forecaster/fc_features.h"
 #include "forecaster/fc_forecast.h"
 
+/* Out-of-sample residuals of the served forecasts (ADR 0011): actual minus
+ * the served P50 of past issues, each with its target slot time and its
+ * quantile cell; the latest cal_pool_days of them calibrate the served band. */
+typedef struct fc_pool {
+    int64_t *t;
+    double *r;
+    unsigned char *cell;
+    size_t n, cap;
+} fc_pool;
+
+void fc_pool_release(fc_pool *p);
+/* Appends one residual; -1 on ENOMEM. */
+int fc_pool_add(fc_pool *p, int64_t t, int cell, double r);
+/* Drops the residuals of target slots before t0. */
+void fc_pool_trim(fc_pool *p, int64_t t0);
+
 typedef struct fc_kstate {
     int trained;        /* fc_forecaster_train ran (trees may still be absent) */
     int64_t trained_at; /* the `now` of that run */
@@ -12,6 +28,8 @@ typedef struct fc_kstate {
     fc_booster booster; /* NULL when the trees are not usable */
     int nfeat;
     fc_qtable q[FC_NMODELS];
+    fc_qtable served; /* band of the winner when served: pooled calibration */
+    fc_pool pool;     /* served residuals since the earlier trainings */
     double mae[FC_NMODELS]; /* held-back MAE, NaN when not measured */
     fc_model_id winner;
     char train_err[96];

@@ -2,9 +2,11 @@
  *
  * File layout: one text header line
  *   "EMSFC-MODEL <format> <version> <kind> <trained_at> <nfeat> <winner>
- *    <mae0> <mae1> <mae2> <qbytes> <booster_bytes>\n"
- * then the quantile tables as raw bytes (same build only) and the booster
- * in XGBoost's UBJSON model format. */
+ *    <mae0> <mae1> <mae2> <qbytes> <booster_bytes> <pool_n>\n"
+ * then the quantile tables (per model, then the served band) as raw bytes
+ * (same build only), the pooled served residuals (pool_n target times as
+ * int64, residuals as double, cells as bytes), and the booster in XGBoost's
+ * UBJSON model format. */
 #include "forecaster/fc_internal.h"
 
 #include <inttypes.h>
@@ -13,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FC_MODEL_FORMAT 2
+#define FC_MODEL_FORMAT 3
 
 int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
                        char *errstr, size_t errstr_size)
@@ -33,10 +35,16 @@ int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
         free(blob);
         return -1;
     }
-    fprintf(f, "EMSFC-MODEL %d %s %d %" PRId64 " %d %d %.17g %.17g %.17g %zu %zu\n",
+    const fc_pool *pl = &ks->pool;
+    fprintf(f, "EMSFC-MODEL %d %s %d %" PRId64 " %d %d %.17g %.17g %.17g %zu %zu %zu\n",
             FC_MODEL_FORMAT, ks->version, (int)k, ks->trained_at, ks->nfeat,
-            (int)ks->winner, ks->mae[0], ks->mae[1], ks->mae[2], sizeof ks->q, blen);
+            (int)ks->winner, ks->mae[0], ks->mae[1], ks->mae[2],
+            sizeof ks->q + sizeof ks->served, blen, pl->n);
     int ok = fwrite(ks->q, 1, sizeof ks->q, f) == sizeof ks->q &&
+             fwrite(&ks->served, 1, sizeof ks->served, f) == sizeof ks->served &&
+             (pl->n == 0 || (fwrite(pl->t, sizeof *pl->t, pl->n, f) == pl->n &&
+                             fwrite(pl->r, sizeof *pl->r, pl->n, f) == pl->n &&
+                             fwrite(pl->cell, 1, pl->n, f) == pl->n)) &&
              (blen == 0 || fwrite(blob, 1, blen, f) == blen);
     ok &= fclose(f) == 0;
     free(blob);
@@ -47,16 +55,18 @@ int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
     return 0;
 }
 
-static int read_header(FILE *f, fc_kstate *ks, int *kind, size_t *qb, size_t *bb)
+static int read_header(FILE *f, fc_kstate *ks, int *kind, size_t *qb, size_t *bb,
+                       size_t *pn)
 {
     char line[512];
     int fmt, winner;
     if (!fgets(line, sizeof line, f))
         return -1;
-    if (sscanf(line, "EMSFC-MODEL %d %63s %d %" SCNd64 " %d %d %lf %lf %lf %zu %zu",
+    if (sscanf(line, "EMSFC-MODEL %d %63s %d %" SCNd64 " %d %d %lf %lf %lf %zu %zu %zu",
                &fmt, ks->version, kind, &ks->trained_at, &ks->nfeat, &winner,
-               &ks->mae[0], &ks->mae[1], &ks->mae[2], qb, bb) != 11 ||
-        fmt != FC_MODEL_FORMAT || winner < 0 || winner >= FC_NMODELS)
+               &ks->mae[0], &ks->mae[1], &ks->mae[2], qb, bb, pn) != 12 ||
+        fmt != FC_MODEL_FORMAT || winner < 0 || winner >= FC_NMODELS ||
+        *pn > ((size_t)1 << 24))
         return -1;
     ks->winner = (fc_model_id)winner;
     return 0;
@@ -67,25 +77,39 @@ static int load_state(fc_kind k, const char *path, fc_kstate *ks, char *errstr,
                       size_t errstr_size)
 {
     int kind;
-    size_t qb, bb;
+    size_t qb, bb, pn;
     char *blob = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(errstr, errstr_size, "cannot open '%s'", path);
         return -1;
     }
-    if (read_header(f, ks, &kind, &qb, &bb) < 0 || kind != (int)k ||
-        qb != sizeof ks->q) {
+    if (read_header(f, ks, &kind, &qb, &bb, &pn) < 0 || kind != (int)k ||
+        qb != sizeof ks->q + sizeof ks->served) {
         snprintf(errstr, errstr_size, "'%s' is not a format %d %s model", path,
                  FC_MODEL_FORMAT, fc_kind_name(k));
         goto err;
     }
+    fc_pool *pl = &ks->pool;
     blob = malloc(bb ? bb : 1);
-    if (!blob || fread(ks->q, 1, qb, f) != qb || fread(blob, 1, bb, f) != bb ||
-        fgetc(f) != EOF) {
+    pl->t = malloc((pn ? pn : 1) * sizeof *pl->t);
+    pl->r = malloc((pn ? pn : 1) * sizeof *pl->r);
+    pl->cell = malloc(pn ? pn : 1);
+    pl->n = pl->cap = pn;
+    if (!blob || !pl->t || !pl->r || !pl->cell ||
+        fread(ks->q, 1, sizeof ks->q, f) != sizeof ks->q ||
+        fread(&ks->served, 1, sizeof ks->served, f) != sizeof ks->served ||
+        fread(pl->t, sizeof *pl->t, pn, f) != pn ||
+        fread(pl->r, sizeof *pl->r, pn, f) != pn || fread(pl->cell, 1, pn, f) != pn ||
+        fread(blob, 1, bb, f) != bb || fgetc(f) != EOF) {
         snprintf(errstr, errstr_size, "'%s' is truncated or has trailing bytes", path);
         goto err;
     }
+    for (size_t i = 0; i < pn; i++)
+        if (pl->cell[i] >= FC_QH * FC_QG || isnan(pl->r[i])) {
+            snprintf(errstr, errstr_size, "'%s' holds a bad pooled residual", path);
+            goto err;
+        }
     if (bb && fc_xgb_load(blob, bb, &ks->booster, errstr, errstr_size) < 0)
         goto err;
     ks->trained = 1;
@@ -94,6 +118,7 @@ static int load_state(fc_kind k, const char *path, fc_kstate *ks, char *errstr,
     return 0;
 err:
     free(blob);
+    fc_pool_release(&ks->pool);
     fclose(f);
     return -1;
 }
@@ -122,10 +147,12 @@ int fc_forecaster_load_checked(fc_forecaster *fc, fc_kind k, const char *path,
         goto err;
     }
     fc_xgb_free(fc->ks[k].booster);
+    fc_pool_release(&fc->ks[k].pool);
     fc->ks[k] = ks;
     return 0;
 err:
     fc_xgb_free(ks.booster);
+    fc_pool_release(&ks.pool);
     return -1;
 }
 

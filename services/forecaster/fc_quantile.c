@@ -31,10 +31,17 @@ void fc_qacc_release(fc_qacc *a)
     fc_qacc_init(a);
 }
 
-int fc_qacc_add(fc_qacc *a, double lead_h, int sec_of_day, double residual)
+int fc_q_cell(double lead_h, int sec_of_day)
+{
+    return fc_q_hbucket(lead_h) * FC_QG + fc_q_group(sec_of_day);
+}
+
+int fc_qacc_add_cell(fc_qacc *a, int cell, double residual)
 {
     if (isnan(residual))
         return 0;
+    if (cell < 0 || cell >= FC_QH * FC_QG)
+        return -1;
     if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 1024;
         double *r = realloc(a->r, cap * sizeof *r);
@@ -48,10 +55,14 @@ int fc_qacc_add(fc_qacc *a, double lead_h, int sec_of_day, double residual)
         a->cap = cap;
     }
     a->r[a->n] = residual;
-    a->cell[a->n] =
-        (unsigned char)(fc_q_hbucket(lead_h) * FC_QG + fc_q_group(sec_of_day));
+    a->cell[a->n] = (unsigned char)cell;
     a->n++;
     return 0;
+}
+
+int fc_qacc_add(fc_qacc *a, double lead_h, int sec_of_day, double residual)
+{
+    return fc_qacc_add_cell(a, fc_q_cell(lead_h, sec_of_day), residual);
 }
 
 static int cmp_d(const void *x, const void *y)

@@ -46,6 +46,11 @@ void fc_qacc_init(fc_qacc *a);
 void fc_qacc_release(fc_qacc *a);
 /* Adds one residual; NaN residuals are ignored. Returns -1 on ENOMEM. */
 int fc_qacc_add(fc_qacc *a, double lead_h, int sec_of_day, double residual);
+/* Adds one residual to cell h * FC_QG + g (as fc_qacc_add would have
+ * binned it); NaN ignored, a cell out of range is -1. -1 on ENOMEM too. */
+int fc_qacc_add_cell(fc_qacc *a, int cell, double residual);
+/* Cell of a lead time and second of day, as fc_qacc_add bins them. */
+int fc_q_cell(double lead_h, int sec_of_day);
 
 /* Fits the table from the accumulated residuals: the P10 and P90 offsets
  * are the residual quantiles at 1 - band and band (0.5 < band < 1; 0.9 is

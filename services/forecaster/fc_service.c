@@ -92,6 +92,8 @@ static int make_params(const fc_service_conf *c, fc_params *p, fc_site_conf *sc,
     p->band_q = c->band_q;
     p->band_target = c->band_target;
     p->xgb.nthread = (int)c->xgb_threads;
+    p->xgb.rounds = (int)c->xgb_rounds;
+    p->xgb.max_depth = (int)c->xgb_depth;
     fc_site_conf_default(sc, step);
     sc->warmup = c->warmup_ms / 1000;
     sc->backfill = c->backfill_ms / 1000;

@@ -31,6 +31,7 @@ typedef struct fc_service_conf {
     int64_t intraday_hours;
     double band_q, band_target;
     int64_t xgb_threads;
+    int64_t xgb_rounds, xgb_depth; /* boosting rounds, tree depth */
     const char *model_dir;
     bool save_models, load_models;
     int64_t batch, poll_ms, restore_idle_ms, restore_empty_ms, restore_max_ms;

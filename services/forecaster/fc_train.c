@@ -135,19 +135,21 @@ done:
 }
 
 /* Band of one model (split-conformal, ADR 0011): residual quantiles fitted
- * on the earlier held-back issues, their P10/P90 offsets scaled by the
- * smallest factor that covers band_target of the later issues' residuals
- * (the calibration window). The scaled table is the one checked there.
- * With fewer than FC_QMIN residuals on either side the table is fitted on
- * all held-back residuals, unscaled (cal_n 0). */
-static void fit_band(const fc_params *p, fc_qtable *out, const fc_qacc *fit,
-                     const fc_qacc *cal, const fc_qacc *all)
+ * on the earlier held-back issues (also returned unscaled in *fitted), their
+ * P10/P90 offsets scaled by the smallest factor that covers band_target of
+ * the later issues' residuals (the calibration window). The scaled table is
+ * the one checked there. With fewer than FC_QMIN residuals on either side
+ * the table is fitted on all held-back residuals, unscaled (cal_n 0). */
+static void fit_band(const fc_params *p, fc_qtable *out, fc_qtable *fitted,
+                     const fc_qacc *fit, const fc_qacc *cal, const fc_qacc *all)
 {
     if (fit->n < FC_QMIN || cal->n < FC_QMIN) {
         fc_qtable_fit(out, all, p->band_q);
+        *fitted = *out;
         return;
     }
     fc_qtable_fit(out, fit, p->band_q);
+    *fitted = *out;
     double cover = fc_qtable_coverage(out, cal, 1.0);
     double scale = fc_qtable_calibrate(out, cal, p->band_target);
     fc_qtable_scale(out, scale, (int)cal->n, cover);
@@ -157,7 +159,8 @@ static void fit_band(const fc_params *p, fc_qtable *out, const fc_qacc *fit,
  * index ncal0 on form the calibration window of the band. */
 static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
                         const fc_weather *wx, const int64_t *iss, size_t n,
-                        size_t ncal0, fc_booster trees)
+                        size_t ncal0, fc_booster trees, fc_qtable fitted[FC_NMODELS],
+                        fc_qacc cal_out[FC_NMODELS])
 {
     fc_kstate *ks = &fc->ks[k];
     fc_qacc acc[FC_NMODELS], part[2][FC_NMODELS];
@@ -199,11 +202,11 @@ static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
         free(t);
     }
     for (int m = 0; m < FC_NMODELS; m++) {
-        fit_band(&fc->p, &ks->q[m], &part[0][m], &part[1][m], &acc[m]);
+        fit_band(&fc->p, &ks->q[m], &fitted[m], &part[0][m], &part[1][m], &acc[m]);
         ks->mae[m] = cnt[m] ? sum[m] / (double)cnt[m] : NAN;
         fc_qacc_release(&acc[m]);
         fc_qacc_release(&part[0][m]);
-        fc_qacc_release(&part[1][m]);
+        cal_out[m] = part[1][m]; /* the caller releases it */
     }
     return rc;
 }
@@ -234,15 +237,81 @@ static void set_version(fc_kstate *ks, fc_kind k, int64_t now)
              k == FC_DAY_AHEAD ? "da" : "id", ts);
 }
 
+/* Adds to the pool the residuals of the forecasts the current state served
+ * (FC_MODEL_AUTO) for the issues since its training whose targets all ended
+ * by `now`: out of sample for that state, model choice included. Then
+ * drops residuals older than cal_pool_days. -1 on ENOMEM. */
+static int pool_served(fc_forecaster *fc, fc_kind k, const fc_series *load,
+                       const fc_weather *wx, int64_t now)
+{
+    fc_kstate *ks = &fc->ks[k];
+    issue_list l = {0};
+    fc_forecast f;
+    int rc = 0;
+    if (fc->p.cal_pool_days <= 0 || !ks->trained || ks->trained_at >= now)
+        return 0;
+    if (list_issues(fc, k, ks->trained_at - 7 * 86400, now, &l) < 0)
+        rc = -1;
+    fc_forecast_init(&f);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        if (l.t[i] < ks->trained_at)
+            continue;
+        rc = fc_forecast_run(fc, load, wx, k, l.t[i], FC_MODEL_AUTO, &f);
+        for (size_t j = 0; rc == 0 && j < f.n; j++) {
+            double r = fc_series_at(load, f.slots[j].t) - f.slots[j].p50;
+            double lead = (double)(f.slots[j].t - l.t[i]) / 3600.0;
+            int cell = fc_q_cell(lead, fc_cal_sec_of_day(fc->cal, f.slots[j].t));
+            if (!isnan(r))
+                rc = fc_pool_add(&ks->pool, f.slots[j].t, cell, r);
+        }
+    }
+    fc_forecast_release(&f);
+    free(l.t);
+    fc_pool_trim(&ks->pool, now - (int64_t)fc->p.cal_pool_days * 86400);
+    return rc;
+}
+
+/* The band served with the winner: its fitted table scaled to cover
+ * band_target of the held-back calibration week's residuals together with
+ * the pooled residuals of the forecasts served before (ADR 0011). Without
+ * a calibration week (short history) or a pool, the winner's own band. */
+static void served_band(const fc_forecaster *fc, fc_kstate *ks,
+                        const fc_qtable fitted[FC_NMODELS],
+                        const fc_qacc cal[FC_NMODELS])
+{
+    fc_model_id w = ks->winner;
+    const fc_qtable *own = &ks->q[w];
+    ks->served = *own;
+    if (!own->fitted || own->cal_n == 0 || ks->pool.n == 0)
+        return;
+    fc_qacc set;
+    fc_qacc_init(&set);
+    int ok = 1;
+    for (size_t i = 0; ok && i < cal[w].n; i++)
+        ok = fc_qacc_add_cell(&set, cal[w].cell[i], cal[w].r[i]) == 0;
+    for (size_t i = 0; ok && i < ks->pool.n; i++)
+        ok = fc_qacc_add_cell(&set, ks->pool.cell[i], ks->pool.r[i]) == 0;
+    if (ok) {
+        ks->served = fitted[w];
+        double cover = fc_qtable_coverage(&fitted[w], &set, 1.0);
+        double scale = fc_qtable_calibrate(&fitted[w], &set, fc->p.band_target);
+        fc_qtable_scale(&ks->served, scale, (int)set.n, cover);
+    }
+    fc_qacc_release(&set);
+}
+
 int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
                         fc_kind k, int64_t now, char *errstr, size_t errstr_size)
 {
     fc_kstate *ks = &fc->ks[k];
     issue_list all = {0};
+    fc_qtable fitted[FC_NMODELS];
+    fc_qacc cal[FC_NMODELS];
     int64_t start = now - (int64_t)fc->p.window_days * 86400;
     if (start < load->t0)
         start = load->t0;
-    if (list_issues(fc, k, start, now, &all) < 0) {
+    if (pool_served(fc, k, load, wx, now) < 0 ||
+        list_issues(fc, k, start, now, &all) < 0) {
         snprintf(errstr, errstr_size, "out of memory listing issues");
         free(all.t);
         return -1;
@@ -262,7 +331,7 @@ int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weath
     ks->booster = NULL;
     ks->nfeat = fc_features_count(wx);
     int rc = holdout_eval(fc, k, load, wx, all.t + ntrain, all.n - ntrain,
-                          ncal0 - ntrain, probe);
+                          ncal0 - ntrain, probe, fitted, cal);
     fc_xgb_free(probe);
     if (rc == 0 &&
         train_trees(fc, k, load, wx, all.t, all.n, &ks->booster, err, sizeof err) < 0)
@@ -271,6 +340,9 @@ int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weath
     if (rc < 0)
         snprintf(errstr, errstr_size, "%s", err[0] ? err : "out of memory");
     pick_winner(ks);
+    served_band(fc, ks, fitted, cal);
+    for (int m = 0; m < FC_NMODELS; m++)
+        fc_qacc_release(&cal[m]);
     ks->trained = 1;
     ks->trained_at = now;
     set_version(ks, k, now);

@@ -58,13 +58,16 @@ typedef struct bt_args {
     int fmt;
     const char *from, *to, *out, *tz;
     double band;
+    int holdout_days, cal_days; /* 0: the defaults */
+    int cal_pool_days;          /* -1: the default */
 } bt_args;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: forecaster backtest --format nl|ontario [--csv FILE]... "
                "[--test-from YYYY-MM-DD] [--test-to YYYY-MM-DD] [--out metrics.csv] "
-               "[--tz ZONE]\n");
+               "[--tz ZONE] [--band Q] [--holdout-days N] [--cal-days N]\n"
+               "                    [--cal-pool-days N]\n");
 }
 
 static int parse_args(int argc, char **argv, bt_args *a)
@@ -76,11 +79,15 @@ static int parse_args(int argc, char **argv, bt_args *a)
                                          {"out", required_argument, 0, 'o'},
                                          {"tz", required_argument, 0, 'z'},
                                          {"band", required_argument, 0, 'q'},
+                                         {"holdout-days", required_argument, 0, 'H'},
+                                         {"cal-days", required_argument, 0, 'C'},
+                                         {"cal-pool-days", required_argument, 0, 'P'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
     memset(a, 0, sizeof *a);
     a->fmt = -1;
+    a->cal_pool_days = -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -106,6 +113,15 @@ static int parse_args(int argc, char **argv, bt_args *a)
             break;
         case 'q':
             a->band = atof(optarg);
+            break;
+        case 'H':
+            a->holdout_days = atoi(optarg);
+            break;
+        case 'C':
+            a->cal_days = atoi(optarg);
+            break;
+        case 'P':
+            a->cal_pool_days = atoi(optarg);
             break;
         case 'h':
             usage(stdout);
@@ -175,6 +191,18 @@ static int cmd_backtest(int argc, char **argv)
     fc_params_default(&prm, step);
     if (a.band > 0.5 && a.band < 1.0)
         prm.band_q = a.band;
+    if (a.holdout_days > 0)
+        prm.holdout_days = a.holdout_days;
+    if (a.cal_days > 0)
+        prm.cal_days = a.cal_days;
+    if (a.cal_pool_days >= 0)
+        prm.cal_pool_days = a.cal_pool_days;
+    if (prm.cal_days >= prm.holdout_days) {
+        fprintf(stderr, "forecaster: --cal-days must be below --holdout-days (%d)\n",
+                prm.holdout_days);
+        fc_calendar_destroy(cal);
+        return 2;
+    }
     fc_forecaster *fc = fc_forecaster_new(&prm, cal);
     if (!fc || load_data(&a, &load, &wx) < 0)
         goto done;

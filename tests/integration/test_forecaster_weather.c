@@ -10,6 +10,11 @@
  *  - Once the server answers, the next fetch publishes the file's hourly
  *    temperatures on energy.weather (provider http:open-meteo) and /readyz
  *    answers 200 again.
+ * No step assumes a speed: every wait polls a condition until a generous
+ * deadline (the suite also runs under ASan on a loaded 2-core host), the
+ * load goes out only once the service replayed its (empty) history and
+ * the source is degraded, and topic names, groups and ports are unique
+ * per run (a process id alone repeats on a long-lived broker).
  */
 #include <check.h>
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
@@ -33,6 +39,8 @@
 #define T0 1614556800LL /* 2021-03-01T00:00Z */
 #define LOAD_DAYS 8
 #define WX_HOURS 72
+/* Bound of every wait, in seconds: far above what any step needs. */
+#define WAIT_S 300.0
 
 static char prefix[48], group[64], port[16], web_port[16], tmpdir[256];
 static pid_t child, web;
@@ -141,13 +149,16 @@ static void start_forecaster(void)
         setenv("EMS_FORECASTER_GROUP_ID", group, 1);
         setenv("EMS_FORECASTER_MODEL_DIR", models, 1);
         setenv("EMS_FORECASTER_BACKFILL", "0", 1);
-        setenv("EMS_FORECASTER_RESTORE_IDLE", "1s", 1);
-        setenv("EMS_FORECASTER_RESTORE_MAX", "3s", 1);
+        /* the topics are new: the replay finds nothing (ends after
+         * restore_empty), and the test waits for its end before the load */
+        setenv("EMS_FORECASTER_RESTORE_IDLE", "5s", 1);
+        setenv("EMS_FORECASTER_RESTORE_EMPTY", "2s", 1);
+        setenv("EMS_FORECASTER_RESTORE_MAX", "10m", 1);
         setenv("EMS_WEATHER_DIR", "", 1);
         setenv("EMS_WEATHER_URL", url, 1);
         setenv("EMS_WEATHER_URL_SITE", SITE, 1);
         setenv("EMS_WEATHER_POLL_INTERVAL", "2s", 1);
-        setenv("EMS_WEATHER_TIMEOUT", "1s", 1);
+        setenv("EMS_WEATHER_TIMEOUT", "10s", 1);
         setenv("EMS_WEATHER_RETRIES", "2", 1);
         setenv("EMS_WEATHER_BACKOFF", "100ms", 1);
         setenv("EMS_WEATHER_BACKOFF_MAX", "1s", 1);
@@ -182,13 +193,13 @@ static int stop_child(pid_t *pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* The output of `curl -s -w ' %{http_code}' http://127.0.0.1:<port><path>`. */
+/* The output of `curl -s -m 30 -w ' %{http_code}' http://127.0.0.1:<port><path>`. */
 static void http_get(const char *path, char *out, size_t size)
 {
     char cmd[256];
     size_t n = 0;
-    snprintf(cmd, sizeof cmd, "curl -s -w ' %%{http_code}' http://127.0.0.1:%s%s", port,
-             path);
+    snprintf(cmd, sizeof cmd,
+             "curl -s -m 30 -w ' %%{http_code}' http://127.0.0.1:%s%s", port, path);
     FILE *f = popen(cmd, "r");
     out[0] = '\0';
     if (!f)
@@ -198,12 +209,26 @@ static void http_get(const char *path, char *out, size_t size)
     pclose(f);
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void assert_running(void)
+{
+    int st;
+    ck_assert_msg(waitpid(child, &st, WNOHANG) == 0, "the forecaster exited");
+}
+
 static double metric(const char *name)
 {
-    char body[65536], *line;
+    char body[65536], *line, *save = NULL;
     double v = -1;
     http_get("/metrics", body, sizeof body);
-    for (line = strtok(body, "\n"); line; line = strtok(NULL, "\n"))
+    for (line = strtok_r(body, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
         if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
             v = atof(line + strlen(name) + 1);
     return v;
@@ -211,28 +236,32 @@ static double metric(const char *name)
 
 static void wait_metric(const char *name, double want)
 {
-    double got = -1;
-    for (int i = 0; i < 600 && (got = metric(name)) < want; i++) {
-        int st;
-        ck_assert_msg(waitpid(child, &st, WNOHANG) == 0, "the forecaster exited");
+    double got = -1, end = mono_s() + WAIT_S;
+    while ((got = metric(name)) < want && mono_s() < end) {
+        assert_running();
         usleep(100000);
     }
-    ck_assert_msg(got >= want, "%s: %g, expected at least %g", name, got, want);
+    ck_assert_msg(got >= want, "%s: %g after %.0f s, expected at least %g", name, got,
+                  WAIT_S, want);
 }
 
 /* Waits until /readyz answers with status `code` and a body containing
- * `needle`; fails with the last answer. */
-static void wait_readyz(const char *code, const char *needle)
+ * both needles (the second may be NULL); fails with the last answer. */
+static void wait_readyz(const char *code, const char *needle, const char *needle2)
 {
     char body[4096] = "";
-    for (int i = 0; i < 300; i++) {
+    double end = mono_s() + WAIT_S;
+    while (mono_s() < end) {
+        assert_running();
         http_get("/readyz", body, sizeof body);
         size_t n = strlen(body);
-        if (n > 3 && !strcmp(body + n - 3, code) && strstr(body, needle))
+        if (n > 3 && !strcmp(body + n - 3, code) && strstr(body, needle) &&
+            (!needle2 || strstr(body, needle2)))
             return;
         usleep(100000);
     }
-    ck_abort_msg("/readyz: '%s', expected %s with '%s'", body, code, needle);
+    ck_abort_msg("/readyz: '%s', expected %s with '%s'%s%s", body, code, needle,
+                 needle2 ? " and " : "", needle2 ? needle2 : "");
 }
 
 /* ---- reading the topics ---- */
@@ -260,12 +289,14 @@ static const char *opt_string(avro_value_t *v, const char *name)
     return s;
 }
 
-/* Every forecast read says weather_source_degraded; returns how many. */
+/* Reads until at least one forecast came; every one read must say
+ * weather_source_degraded. Returns how many were read. */
 static int degraded_forecasts(bus_consumer_t *c)
 {
     char err[512];
     int n = 0;
-    for (int i = 0; i < 600 && n == 0; i++) {
+    double end = mono_s() + WAIT_S;
+    while (n == 0 && mono_s() < end) {
         bus_record_t *recs;
         int got = bus_consumer_poll(c, &recs, 500, 200, err, sizeof err);
         ck_assert_msg(got >= 0, "%s", err);
@@ -274,7 +305,10 @@ static int degraded_forecasts(bus_consumer_t *c)
             ck_assert_msg(strstr(q, "weather_source_degraded") != NULL,
                           "quality_reason '%s'", q);
         }
+        if (n == 0)
+            assert_running();
     }
+    ck_assert_msg(n > 0, "no forecast on energy.forecast within %.0f s", WAIT_S);
     return n;
 }
 
@@ -285,7 +319,8 @@ static void check_weather_record(bus_consumer_t *c)
     int found = 0;
     fc_wxdata wx;
     fc_wxdata_init(&wx);
-    for (int i = 0; i < 300 && !found; i++) {
+    double end = mono_s() + WAIT_S;
+    while (!found && mono_s() < end) {
         bus_record_t *recs;
         int got = bus_consumer_poll(c, &recs, 500, 200, err, sizeof err);
         ck_assert_msg(got >= 0, "%s", err);
@@ -323,15 +358,16 @@ START_TEST(unreachable_endpoint_degrades_then_recovers)
     bus_consumer_t *fc = reader(b, "energy.forecast");
     bus_consumer_t *wx = reader(b, "energy.weather");
     start_forecaster();
-    /* first try and two retries failed: degraded */
+    /* first try and two retries failed: degraded; and the start-up replay
+     * is over, so the load below goes through the live consumer */
     wait_metric("ems_forecaster_weather_fetches_total{result=\"error\"}", 3);
-    wait_readyz("503", "degraded");
+    wait_readyz("503", "\"history\":{\"ok\":true}", "degraded");
     produce_load();
     ck_assert_int_ge(degraded_forecasts(fc), 1);
 
     start_web();
     wait_metric("ems_forecaster_weather_fetches_total{result=\"ok\"}", 1);
-    wait_readyz("200", "\"weather\":{\"ok\":true}");
+    wait_readyz("200", "\"weather\":{\"ok\":true}", NULL);
     check_weather_record(wx);
     bus_consumer_destroy(fc);
     bus_consumer_destroy(wx);
@@ -355,11 +391,17 @@ static int free_port(void)
 
 static void setup(void)
 {
-    snprintf(prefix, sizeof prefix, "fcw%d.", (int)getpid());
-    snprintf(group, sizeof group, "forecaster-wx-%d", (int)getpid());
-    snprintf(port, sizeof port, "%d", free_port());
-    snprintf(web_port, sizeof web_port, "%d", free_port());
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ems-fcw-%d", (int)getpid());
+    /* pid and start time: a pid alone comes back on a broker that lives
+     * longer than the pid space takes to wrap */
+    long id = (long)time(NULL) % 100000000L;
+    int p1 = free_port(), p2;
+    while ((p2 = free_port()) == p1)
+        ;
+    snprintf(prefix, sizeof prefix, "fcw%d-%ld.", (int)getpid(), id);
+    snprintf(group, sizeof group, "forecaster-wx-%d-%ld", (int)getpid(), id);
+    snprintf(port, sizeof port, "%d", p1);
+    snprintf(web_port, sizeof web_port, "%d", p2);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ems-fcw-%d-%ld", (int)getpid(), id);
     ck_assert(mkdir(tmpdir, 0755) == 0);
 }
 
@@ -378,7 +420,7 @@ int main(void)
     Suite *s = suite_create("forecaster_weather");
     TCase *tc = tcase_create("http");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
+    tcase_set_timeout(tc, 1800);
     tcase_add_test(tc, unreachable_endpoint_degrades_then_recovers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -197,6 +197,87 @@ START_TEST(model_file_round_trip)
 }
 END_TEST
 
+/* The served band is calibrated on the held-back week plus the residuals
+ * of the forecasts served since the earlier trainings (ADR 0011): the
+ * second training pools the served runs of the 7 days since the first one
+ * (their targets complete), within cal_pool_days; the pool and the served
+ * band survive a model file round trip. */
+START_TEST(served_band_pools_past_runs)
+{
+    fc_series s;
+    fc_weather w;
+    fc_forecast a, b;
+    fc_params p;
+    int64_t issue;
+    char err[256], path[] = "/tmp/test_fc_poolXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    fc_forecaster *fc = trained(&s, &w, 50, &issue);
+    ck_assert_uint_eq(fc_forecaster_pool_size(fc, FC_DAY_AHEAD), 0);
+    const fc_qtable *sv = fc_forecaster_served_qtable(fc, FC_DAY_AHEAD);
+    fc_model_id win = fc_forecaster_winner(fc, FC_DAY_AHEAD);
+    ck_assert_int_eq(sv->cal_n, fc_forecaster_qtable(fc, FC_DAY_AHEAD, win)->cal_n);
+    ck_assert_double_eq(sv->scale, fc_forecaster_qtable(fc, FC_DAY_AHEAD, win)->scale);
+    /* a week later: the 7 daily issues since the first training; the last
+     * two targets (today and tomorrow) are not complete yet */
+    int64_t later = issue + 7 * 86400;
+    fc_series_release(&s);
+    fc_weather_release(&w);
+    make(&s, &w, 57);
+    ck_assert_int_eq(fc_forecaster_due(fc, FC_DAY_AHEAD, later), 1);
+    ck_assert_int_eq(
+        fc_forecaster_train(fc, &s, &w, FC_DAY_AHEAD, later, err, sizeof err), 0);
+    ck_assert_uint_eq(fc_forecaster_pool_size(fc, FC_DAY_AHEAD), 6 * 24);
+    win = fc_forecaster_winner(fc, FC_DAY_AHEAD);
+    ck_assert_int_eq(sv->cal_n, 7 * 24 + 6 * 24);
+    ck_assert(sv->scale >= FC_QSCALE_MIN && sv->scale <= FC_QSCALE_MAX);
+    /* served runs use it; a model asked for by name keeps its own band */
+    fc_forecast_init(&a);
+    fc_forecast_init(&b);
+    ck_assert_int_eq(
+        fc_forecast_run(fc, &s, &w, FC_DAY_AHEAD, later, FC_MODEL_AUTO, &a), 0);
+    ck_assert_int_eq(fc_forecast_run(fc, &s, &w, FC_DAY_AHEAD, later, win, &b), 0);
+    double lo, mid, hi;
+    fc_qtable_get(sv, (double)(a.slots[0].t - later) / 3600.0,
+                  fc_cal_sec_of_day(cal, a.slots[0].t), &lo, &mid, &hi);
+    ck_assert_double_eq_tol(a.slots[0].p90, a.slots[0].p50 + fmax(hi, 0.0), 1e-9);
+    ck_assert_double_eq_tol(a.slots[0].p50, b.slots[0].p50, 1e-12);
+    /* round trip */
+    fc_params_default(&p, STEP);
+    ck_assert_int_eq(p.cal_pool_days, 14);
+    ck_assert_int_eq(fc_forecaster_save(fc, FC_DAY_AHEAD, path, err, sizeof err), 0);
+    fc_forecaster *fc2 = fc_forecaster_new(&p, cal);
+    ck_assert_msg(fc_forecaster_load(fc2, FC_DAY_AHEAD, path, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(fc_forecaster_pool_size(fc2, FC_DAY_AHEAD), 6 * 24);
+    ck_assert_double_eq(fc_forecaster_served_qtable(fc2, FC_DAY_AHEAD)->scale,
+                        sv->scale);
+    ck_assert_int_eq(fc_forecaster_served_qtable(fc2, FC_DAY_AHEAD)->cal_n, sv->cal_n);
+    fc_forecast_run(fc2, &s, &w, FC_DAY_AHEAD, later, FC_MODEL_AUTO, &b);
+    for (size_t i = 0; i < a.n; i++) {
+        ck_assert_double_eq(a.slots[i].p10, b.slots[i].p10);
+        ck_assert_double_eq(a.slots[i].p90, b.slots[i].p90);
+    }
+    /* 14 days later: the 13 issues with complete targets since the last
+     * training; the older residuals are past cal_pool_days and dropped */
+    fc_series_release(&s);
+    fc_weather_release(&w);
+    make(&s, &w, 71);
+    ck_assert_int_eq(fc_forecaster_train(fc, &s, &w, FC_DAY_AHEAD, later + 14 * 86400,
+                                         err, sizeof err),
+                     0);
+    ck_assert_uint_eq(fc_forecaster_pool_size(fc, FC_DAY_AHEAD), 13 * 24);
+    unlink(path);
+    fc_forecast_release(&a);
+    fc_forecast_release(&b);
+    fc_forecaster_destroy(fc);
+    fc_forecaster_destroy(fc2);
+    fc_series_release(&s);
+    fc_weather_release(&w);
+}
+END_TEST
+
 START_TEST(no_history_still_forecasts)
 {
     fc_series s;
@@ -412,6 +493,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, trees_learn_and_bands_order);
     tcase_add_test(tc, model_file_round_trip);
+    tcase_add_test(tc, served_band_pools_past_runs);
     tcase_add_test(tc, no_history_still_forecasts);
     tcase_add_test(tc, short_history_falls_back);
     tcase_add_test(tc, gaps_and_missing_weather_are_named);
