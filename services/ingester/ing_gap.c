@@ -55,12 +55,38 @@ static gap_rec_t *gap_ongoing(meter_t *m)
     return NULL;
 }
 
+/* Where the next gap of the meter would start: the end of its latest
+ * interval with a good reading, or, while late readings are still filling
+ * the latest closed gap in order, that gap's end (its span is already
+ * reported; the next gap must not overlap it). */
+static int64_t gap_from(const meter_t *m)
+{
+    for (size_t i = m->ngap; i-- > 0;) {
+        const gap_rec_t *gr = &m->gaps[i];
+        if (gr->g.ongoing)
+            continue;
+        if (m->last_end >= gr->g.start_ms && m->last_end < gr->g.end_ms)
+            return gr->g.end_ms;
+        break;
+    }
+    return m->last_end;
+}
+
+/* Counts a late reading's interval as filled in the closed gap holding it. */
+static void gap_fill(gap_rec_t *gr)
+{
+    gr->filled++;
+    if (gr->filled >= gr->g.missing_intervals)
+        gr->g.recovered = true;
+    gr->dirty = true;
+}
+
 /* A good reading in the interval at start. new_interval: the interval had no
  * good reading before. Opens/closes gaps for in-order readings, counts
  * recovered intervals for late ones. */
 int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval)
 {
-    int64_t iv = r->conf.interval_ms;
+    int64_t iv = r->conf.interval_ms, from;
     gap_rec_t *gr;
 
     if (r->restoring) { /* gaps come from the gaps table (ing_gap_restore) */
@@ -75,15 +101,33 @@ int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_inte
         return 0;
     }
     if (start >= m->last_end) {
-        if (start > m->last_end) {
-            gr = gap_ongoing(m);
-            if (!gr || gr->g.start_ms != m->last_end)
-                gr = gap_open(m, m->last_end);
+        gr = gap_ongoing(m);
+        from = gap_from(m);
+        if (gr && gr->g.start_ms == m->last_end && start == m->last_end) {
+            /* the first missing interval of a published ongoing gap arrives
+             * late: the gap keeps the span it was reported with and late
+             * readings fill it (recovered once all have) */
+            int32_t missing = gr->g.missing_intervals > 0 ? gr->g.missing_intervals : 1;
+            gr->g.ongoing = false;
+            gap_set_end(gr, gr->g.start_ms + missing * iv, missing);
+            gr->filled = 0;
+            gr->dirty = true;
+            from = gr->g.end_ms;
+        }
+        if (start > from) {
+            if (!gr || gr->g.start_ms != from || !gr->g.ongoing)
+                gr = gap_open(m, from);
             if (!gr)
                 return -1;
             gr->g.ongoing = false;
             gap_set_end(gr, start, (int32_t)((start - gr->g.start_ms) / iv));
             gr->dirty = true;
+        } else if (start < from && new_interval) { /* catching up in order */
+            for (size_t i = m->ngap; i-- > 0;)
+                if (!m->gaps[i].g.ongoing) {
+                    gap_fill(&m->gaps[i]);
+                    break;
+                }
         }
         m->last_end = start + iv;
         return 0;
@@ -93,10 +137,7 @@ int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_inte
     for (size_t i = 0; i < m->ngap; i++) {
         gr = &m->gaps[i];
         if (start >= gr->g.start_ms && start < gr->g.end_ms && !gr->g.ongoing) {
-            gr->filled++;
-            if (gr->filled >= gr->g.missing_intervals)
-                gr->g.recovered = true;
-            gr->dirty = true;
+            gap_fill(gr);
             break;
         }
     }
@@ -120,13 +161,14 @@ static int gap_emit(ing_rollup_t *r, gap_rec_t *gr, int64_t wm)
 int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
 {
     int64_t iv = r->conf.interval_ms, closed_to = ing_floor_to(wm, iv);
+    int64_t from = m->has_last ? gap_from(m) : 0;
     size_t keep = 0;
 
-    if (m->has_last && closed_to - m->last_end >= iv) {
+    if (m->has_last && closed_to - from >= iv) {
         gap_rec_t *gr = gap_ongoing(m);
-        int32_t missing = (int32_t)((closed_to - m->last_end) / iv);
-        if (!gr || gr->g.start_ms != m->last_end) {
-            if (!(gr = gap_open(m, m->last_end)))
+        int32_t missing = (int32_t)((closed_to - from) / iv);
+        if (!gr || gr->g.start_ms != from) {
+            if (!(gr = gap_open(m, from)))
                 return -1;
             gr->g.ongoing = true;
         }
@@ -176,11 +218,16 @@ int ing_gap_restore(ing_rollup_t *r, meter_t *m, const ing_gap_t *g)
     if (g->ongoing && m->has_last && m->last_end > g->start_ms) {
         size_t k = ing_acc_lower(m, g->start_ms);
         int64_t end = k < m->nacc ? m->accs[k].start : m->last_end - iv;
-        if (end <= g->start_ms)
-            end = g->start_ms + iv;
         gr->g.ongoing = false;
-        gap_set_end(gr, end, (int32_t)((end - g->start_ms) / iv));
         gr->dirty = true;
+        if (end <= g->start_ms) { /* its first interval arrived late */
+            int32_t missing = g->missing_intervals > 0 ? g->missing_intervals : 1;
+            gap_set_end(gr, g->start_ms + missing * iv, missing);
+            gr->filled = gap_filled(m, g->start_ms, gr->g.end_ms);
+            gr->g.recovered = gr->filled >= missing;
+        } else {
+            gap_set_end(gr, end, (int32_t)((end - g->start_ms) / iv));
+        }
     } else if (g->ongoing) { /* silent since the gap opened */
         m->has_last = true;
         m->last_end = g->start_ms;

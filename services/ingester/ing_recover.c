@@ -9,10 +9,27 @@
 #include <string.h>
 
 #define FETCH_ROWS 20000
+/* Most readings loaded before the normal window to rebuild rollups that
+ * were lost (see extend_from). */
+#define EXTEND_MAX_ROWS "200000"
 
 static const char MAX_TS[] =
     "SELECT round(extract(epoch FROM max(ts)) * 1000)::bigint FROM measurements"
     " WHERE site_id = $1";
+
+/* The latest stored 15-min site interval, else (a site without counted
+ * meters) the latest meter interval. */
+static const char LAST_ROLLUP[] =
+    "SELECT round(extract(epoch FROM coalesce("
+    " (SELECT max(interval_start) FROM rollup_15m"
+    "  WHERE scope = 'site' AND site_id = $1 AND meter_id = ''),"
+    " (SELECT max(interval_start) FROM rollup_15m"
+    "  WHERE scope = 'meter' AND site_id = $1))) * 1000)::bigint";
+
+/* The newest reading beyond the EXTEND_MAX_ROWS newest ones. */
+static const char EXTEND_CAP[] =
+    "SELECT round(extract(epoch FROM ts) * 1000)::bigint FROM measurements"
+    " WHERE site_id = $1 ORDER BY ts DESC OFFSET " EXTEND_MAX_ROWS " LIMIT 1";
 
 static const char DECLARE_READINGS[] =
     "DECLARE ing_recover NO SCROLL CURSOR FOR"
@@ -188,12 +205,55 @@ static int site_max_ts(db_t *db, const char *site_id, int64_t *ts, int *has,
     return 0;
 }
 
+/* One bigint of a one-row query with a parameter; *has = 0 when NULL or
+ * no row. */
+static int query_i64(db_t *db, const char *sql, const char *param, int64_t *v, int *has,
+                     char *errstr, size_t errstr_size)
+{
+    const char *params[1] = {param};
+    PGresult *res = db_query(db, sql, 1, params, errstr, errstr_size);
+
+    if (!res)
+        return -1;
+    *has = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
+    *v = *has ? col_i64(res, 0, 0) : 0;
+    PQclear(res);
+    return 0;
+}
+
+/* Where the readings to feed start: the normal window (*from), or earlier
+ * when the site's latest stored 15-min interval is older than the window.
+ * Readings are committed before their rollups, so a crash in between (or a
+ * write failure) leaves intervals without rows; with large batches of a
+ * fast replay they can span far more than the correction horizon. They are
+ * rebuilt from the readings after the latest stored interval, at most the
+ * EXTEND_MAX_ROWS newest readings of the site. */
+static int extend_from(db_t *db, const char *site_id, int64_t *from, char *errstr,
+                       size_t errstr_size)
+{
+    int64_t last = 0, cap = 0, ext;
+    int has_last = 0, has_cap = 0;
+
+    if (query_i64(db, LAST_ROLLUP, site_id, &last, &has_last, errstr, errstr_size))
+        return -1;
+    ext = has_last ? last + 1 : 0; /* none yet: every reading */
+    if (ext >= *from)
+        return 0;
+    if (query_i64(db, EXTEND_CAP, site_id, &cap, &has_cap, errstr, errstr_size))
+        return -1;
+    if (has_cap && cap + 1 > ext)
+        ext = cap + 1;
+    if (ext < *from)
+        *from = ext;
+    return 0;
+}
+
 int ing_recover_site(db_t *db, ing_rollup_t *r, const char *site_id, int64_t window_ms,
                      int64_t *loaded, char *errstr, size_t errstr_size)
 {
     ing_interval_t *stored = NULL;
     size_t nstored = 0;
-    int64_t max_ts = 0, count = 0;
+    int64_t max_ts = 0, count = 0, from_ms;
     int has = 0, rc = -1;
     char from[32];
 
@@ -204,9 +264,19 @@ int ing_recover_site(db_t *db, ing_rollup_t *r, const char *site_id, int64_t win
         rc = ing_rollup_restore_finish(r, site_id, NULL, 0);
         goto out;
     }
-    snprintf(from, sizeof from, "%" PRId64, max_ts - window_ms);
+    from_ms = max_ts - window_ms;
     if (db_begin(db, errstr, errstr_size))
         goto out;
+    if (extend_from(db, site_id, &from_ms, errstr, errstr_size)) {
+        db_rollback(db, NULL, 0);
+        goto out;
+    }
+    if (ing_rollup_restore_from(r, site_id, from_ms)) {
+        snprintf(errstr, errstr_size, "out of memory restoring site '%s'", site_id);
+        db_rollback(db, NULL, 0);
+        goto out;
+    }
+    snprintf(from, sizeof from, "%" PRId64, from_ms);
     if (load_readings(db, r, site_id, from, &count, errstr, errstr_size) ||
         load_gaps(db, r, site_id, from, errstr, errstr_size) ||
         load_rollups(db, site_id, from, &stored, &nstored, errstr, errstr_size)) {

@@ -25,6 +25,17 @@ void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id)
     s->has_ts = false;
     s->nrev = 0;
     s->restored = false;
+    s->restore_from = INT64_MAX;
+}
+
+int ing_rollup_restore_from(ing_rollup_t *r, const char *site_id, int64_t from_ms)
+{
+    site_t *s = ing_site_get(r, site_id, true);
+
+    if (!s)
+        return -1;
+    s->restore_from = from_ms;
+    return 0;
 }
 
 int ing_rollup_restore_reading(ing_rollup_t *r, const ing_reading_t *rd)
@@ -113,8 +124,8 @@ int ing_rollup_restore_finish(ing_rollup_t *r, const char *site_id,
 
     if (!s || ing_site_advance(r, s))
         return -1;
-    /* intervals at the window's start were only partly loaded; they are
-     * past the correction horizon and already dropped from the state */
+    /* intervals past the correction horizon are kept only when the
+     * database lacks them and all their readings were fed (restore_from) */
     edge = s->has_ts ? s->max_ts - r->conf.lateness_ms - r->conf.horizon_ms : INT64_MIN;
     if (nstored)
         qsort(stored, nstored, sizeof *stored, iv_qsort_cmp);
@@ -123,7 +134,8 @@ int ing_rollup_restore_finish(ing_rollup_t *r, const char *site_id,
         ing_interval_t *o = &r->out_iv[i];
         const ing_interval_t *hit =
             nstored ? bsearch(o, stored, nstored, sizeof *stored, iv_qsort_cmp) : NULL;
-        if (o->end_ms <= edge) {
+        if (o->end_ms <= edge && (hit || o->start_ms < s->restore_from)) {
+            /* past the horizon: stored already, or only partly loaded */
             r->closed--;
             continue;
         }

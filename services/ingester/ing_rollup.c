@@ -177,6 +177,7 @@ site_t *ing_site_get(ing_rollup_t *r, const char *id, bool create)
     if (!(s = calloc(1, sizeof *s)))
         return NULL;
     snprintf(s->id, sizeof s->id, "%s", id);
+    s->restore_from = INT64_MAX;
     r->sites[r->nsites++] = s;
     *site_slot(r, s->id) = s;
     return s;
@@ -356,11 +357,16 @@ static void acc_add(acc_t *a, const ing_reading_t *rd)
 
 site_rev_t *ing_site_rev_get(site_t *s, int64_t start)
 {
-    size_t i = 0;
+    size_t i = 0, hi = s->nrev;
     site_rev_t *sr;
 
-    while (i < s->nrev && s->revs[i].start < start)
-        i++;
+    while (i < hi) { /* first rev with start >= start */
+        size_t mid = (i + hi) / 2;
+        if (s->revs[mid].start < start)
+            i = mid + 1;
+        else
+            hi = mid;
+    }
     if (i < s->nrev && s->revs[i].start == start)
         return &s->revs[i];
     if (ing_grow(&s->revs, &s->rcap, s->nrev + 1, sizeof *s->revs))
@@ -466,11 +472,12 @@ static int emit_meter(ing_rollup_t *r, meter_t *m, acc_t *a, int64_t wm)
     return 0;
 }
 
-/* Closes the meter's due intervals and drops those past the horizon. */
-static int meter_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
+/* Closes the meter's due intervals and emits its new and corrected ones.
+ * Nothing is dropped here: the site sum reads these intervals afterwards
+ * (meter_prune). */
+static int meter_close(ing_rollup_t *r, meter_t *m, int64_t wm)
 {
     int64_t iv = r->conf.interval_ms;
-    size_t keep = 0;
 
     for (size_t i = 0; i < m->nacc; i++) {
         acc_t *a = &m->accs[i];
@@ -484,6 +491,16 @@ static int meter_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
         if (a->dirty && emit_meter(r, m, a, wm))
             return -1;
     }
+    return 0;
+}
+
+/* Drops the meter's closed intervals past the correction horizon (once the
+ * site intervals that sum them are emitted) and advances its gaps. */
+static int meter_prune(ing_rollup_t *r, meter_t *m, int64_t wm)
+{
+    int64_t iv = r->conf.interval_ms;
+    size_t keep = 0;
+
     for (size_t i = 0; i < m->nacc; i++)
         if (!(m->accs[i].closed && m->accs[i].start + iv <= wm - r->conf.horizon_ms))
             m->accs[keep++] = m->accs[i];
@@ -531,11 +548,17 @@ int ing_site_advance(ing_rollup_t *r, site_t *s)
 
     if (!s->has_ts)
         return 0;
+    /* close and emit every meter, then the site sums, and only then drop
+     * what is past the horizon: one advance may close (and put past the
+     * horizon) intervals of any age when a batch spans a long event time */
     for (size_t i = 0; i < s->nmeters; i++)
-        if (meter_advance(r, s->meters[i], wm))
+        if (meter_close(r, s->meters[i], wm))
             return -1;
     for (size_t i = 0; i < s->nrev; i++)
         if (s->revs[i].dirty && emit_site(r, s, &s->revs[i], wm))
+            return -1;
+    for (size_t i = 0; i < s->nmeters; i++)
+        if (meter_prune(r, s->meters[i], wm))
             return -1;
     for (size_t i = 0; i < s->nrev; i++)
         if (s->revs[i].start + iv > wm - r->conf.horizon_ms)

@@ -111,6 +111,15 @@ void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected
 
 /* Clears the state of the site's meters and the site (kept registered). */
 void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id);
+/* Declares that every stored reading of the site at or after from_ms is fed
+ * (call after forget, before finish). The finish then also publishes the
+ * intervals starting at from_ms or later that are past the correction
+ * horizon and missing from stored (the outputs of batches whose readings
+ * were committed but whose rollups were not, which may span any event time
+ * when a long replay was consumed in large batches). Stored rows past the
+ * horizon are never rewritten. Without this call only intervals inside the
+ * horizon are reconciled. 0, or -1 on allocation failure. */
+int ing_rollup_restore_from(ing_rollup_t *r, const char *site_id, int64_t from_ms);
 /* Feeds one stored reading. Returns 0 (also when the reading is skipped,
  * e.g. a meter of another site), -1 on allocation failure. */
 int ing_rollup_restore_reading(ing_rollup_t *r, const ing_reading_t *rd);

@@ -57,7 +57,8 @@ typedef struct site {
     int64_t max_ts;
     site_rev_t *revs;
     size_t nrev, rcap;
-    bool restored; /* state rebuilt from the database (ing_rollup_restore_*) */
+    bool restored;        /* state rebuilt from the database (ing_rollup_restore_*) */
+    int64_t restore_from; /* stored readings fed from here on (INT64_MAX: unknown) */
 } site_t;
 
 struct ing_rollup_s {
@@ -66,7 +67,8 @@ struct ing_rollup_s {
     size_t cap, nmeters;
     site_t **sites;
     size_t nsites, scap;
-    site_t **site_slots; /* open-addressing table of sites, size site_cap (power of 2) */
+    site_t *
+        *site_slots; /* open-addressing table of sites, size site_cap (power of 2) */
     size_t site_cap;
     ing_interval_t *out_iv;
     size_t niv, ivcap;

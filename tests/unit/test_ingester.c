@@ -141,7 +141,7 @@ START_TEST(test_copy_binary_encoding)
     for (int i = 0; i < 8; i++)
         ts = ts << 8 | u[4 + i];
     ck_assert_uint_eq(ts, 1500000);
-    u += 12 + 12 + 6; /* ts, seq, source */
+    u += 12 + 12 + 6;              /* ts, seq, source */
     ck_assert_uint_eq(be32(u), 8); /* power_kw */
     bits = 0;
     for (int i = 0; i < 8; i++)
@@ -515,6 +515,83 @@ START_TEST(test_gap_open_grow_close_recover)
 }
 END_TEST
 
+/* Meter a misses quarter-hours 2..4 while b drives the watermark (lateness
+ * 0), so an ongoing gap from 2 is published; then a's spooled readings come
+ * in order from 2 on. The gap closes with the span it was reported with and
+ * becomes recovered once 2..4 are in; it does not stay ongoing. With
+ * stop_after 3 a's catch-up stops after quarter-hour 3: the gap stays not
+ * recovered and the new ongoing gap starts after its span (4 is already
+ * reported missing), never overlapping it. */
+static const int catch_up_stop[] = {4, 3};
+
+START_TEST(test_gap_first_interval_late)
+{
+    ing_rollup_conf_t conf = {
+        .interval_ms = QH, .sample_period_ms = QH, .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    int stop_after = catch_up_stop[_i];
+    const ing_gap_t *g;
+    size_t ng;
+    ing_reading_t rd;
+
+    for (int k = 0; k <= 5; k++) {
+        ing_rollup_clear(r);
+        rd = mk("s", "b", T0 + k * QH, 10, NAN, ING_Q_GOOD);
+        feed(r, &rd);
+        if (k <= 1) {
+            rd = mk("s", "a", T0 + k * QH, 20, NAN, ING_Q_GOOD);
+            feed(r, &rd);
+        }
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    g = last_gap(r, &ng);
+    ck_assert_uint_eq(ng, 1);
+    ck_assert(g->ongoing);
+    ck_assert_int_eq(g->missing_intervals, 3);
+    ck_assert_uint_eq(ing_rollup_open_gaps(r), 1);
+
+    for (int k = 2; k <= stop_after; k++) {
+        ing_rollup_clear(r);
+        rd = mk("s", "a", T0 + k * QH + MIN, 20, NAN, ING_Q_GOOD);
+        ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+        g = last_gap(r, &ng);
+        ck_assert_uint_eq(ng, 1);
+        ck_assert_str_eq(g->gap_id, "a@2020-08-15T00:30:00Z");
+        ck_assert(!g->ongoing);
+        ck_assert_int_eq(g->end_ms, T0 + 5 * QH);
+        ck_assert_int_eq(g->missing_intervals, 3);
+        ck_assert_int_eq(g->recovered, k == 4);
+        ck_assert_uint_eq(ing_rollup_open_gaps(r), 0);
+    }
+    for (int k = 6; k <= 8; k++) { /* b goes on, a stays silent */
+        ing_rollup_clear(r);
+        rd = mk("s", "b", T0 + k * QH, 10, NAN, ING_Q_GOOD);
+        feed(r, &rd);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    g = last_gap(r, &ng);
+    ck_assert_uint_eq(ng, 1);
+    ck_assert(g->ongoing);
+    ck_assert_str_eq(g->gap_id, "a@2020-08-15T01:15:00Z");
+    ck_assert_int_eq(g->missing_intervals, 3);
+    ck_assert_uint_eq(ing_rollup_open_gaps(r), 1);
+
+    ing_rollup_clear(r); /* a resumes at 9: the new gap closes at 9 */
+    rd = mk("s", "a", T0 + 9 * QH, 20, NAN, ING_Q_GOOD);
+    feed(r, &rd);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    g = last_gap(r, &ng);
+    ck_assert_uint_eq(ng, 1);
+    ck_assert_str_eq(g->gap_id, "a@2020-08-15T01:15:00Z");
+    ck_assert(!g->ongoing);
+    ck_assert_int_eq(g->end_ms, T0 + 9 * QH);
+    ck_assert_int_eq(g->missing_intervals, 4);
+    ck_assert_uint_eq(ing_rollup_open_gaps(r), 0);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
 static Suite *ingester_suite(void)
 {
     Suite *s = suite_create("ingester");
@@ -535,6 +612,8 @@ static Suite *ingester_suite(void)
     tcase_add_loop_test(tc, test_gap_classify, 0,
                         sizeof class_cases / sizeof class_cases[0]);
     tcase_add_test(tc, test_gap_open_grow_close_recover);
+    tcase_add_loop_test(tc, test_gap_first_interval_late, 0,
+                        sizeof catch_up_stop / sizeof catch_up_stop[0]);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,461 @@
+/*
+ * Integration test of the ingester against the test stack (devbroker,
+ * devregistry, PostgreSQL, Redis; EMS_TEST_* variables): a week of the real
+ * Dutch substation load drives 8 meters of one site (one reading per
+ * quarter-hour, scaled per meter, as a replay at full speed sends them),
+ * produced in one burst before the ingester starts, which then consumes it
+ * with batch_rows 20000: each batch spans days of event time, far more than
+ * the 24-h correction horizon. One meter is silent for 30 hours. Every site
+ * 15-min interval must equal the sum of its meters' intervals and the value
+ * computed here from the source data (energy, mean, peak, sample count,
+ * completeness), the hourly site rows the sum of their quarter-hours, and
+ * the silent meter's gap must be stored once, closed, with its 120 missing
+ * intervals.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "dataset/dataset.h"
+
+#define NMETERS 8
+#define NQH (7 * DATASET_DAY_SLOTS)
+#define GAP_METER (NMETERS - 1)
+#define GAP_FROM 200
+#define GAP_LEN 120 /* 30 h */
+
+static char site[48], group[64], port[16], prefix[56];
+static int64_t week0;
+static double load_kw[NQH];
+static pid_t child;
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v,
+                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+                  name);
+    return v;
+}
+
+static double meter_kw(int m, int q)
+{
+    return load_kw[q] * (0.4 + 0.1 * m);
+}
+
+static bool reports(int m, int q)
+{
+    return !(m == GAP_METER && q >= GAP_FROM && q < GAP_FROM + GAP_LEN);
+}
+
+/* The first whole week of the file with a finite load in every
+ * quarter-hour. */
+static void load_week(void)
+{
+    char path[1024], err[512];
+    const char *paths[1] = {path};
+    dataset_nl_row_t *rows = NULL;
+    size_t n = 0;
+    int64_t first;
+
+    snprintf(path, sizeof path,
+             "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
+             env("EMS_TEST_ROOT"));
+    ck_assert_msg(dataset_nl_load(paths, 1, 0, 0, &rows, &n, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert(n > 0);
+    first = (rows[0].ts_ms / DATASET_DAY_MS + 1) * DATASET_DAY_MS;
+    free(rows);
+    for (int d = 0; d < 60; d++) {
+        size_t ok = 0;
+        rows = NULL;
+        week0 = first + d * DATASET_DAY_MS;
+        ck_assert(dataset_nl_load(paths, 1, week0, week0 + 7 * DATASET_DAY_MS, &rows,
+                                  &n, err, sizeof err) == 0);
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(rows[i].load_mw) && rows[i].ts_ms % DATASET_QH_MS == 0) {
+                load_kw[(rows[i].ts_ms - week0) / DATASET_QH_MS] =
+                    rows[i].load_mw * 1e3;
+                ok++;
+            }
+        free(rows);
+        if (n == NQH && ok == NQH)
+            return;
+    }
+    ck_abort_msg("no complete week in the first 60 days of %s", path);
+}
+
+/* ---- producing ---- */
+
+static bus_t *test_bus(void)
+{
+    char schemas[1024], err[512];
+    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
+    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
+                     .registry_url = env("EMS_TEST_REGISTRY"),
+                     .schema_dir = schemas,
+                     .topic_prefix = prefix};
+    bus_t *b = bus_new(&bc, err, sizeof err);
+    ck_assert_msg(b != NULL, "%s", err);
+    return b;
+}
+
+static void set_opt(avro_value_t *v, const char *name, int has, double x)
+{
+    avro_value_t f, br;
+    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
+    if (!has) {
+        avro_value_set_branch(&f, 0, &br);
+        avro_value_set_null(&br);
+    } else {
+        avro_value_set_branch(&f, 1, &br);
+        avro_value_set_double(&br, x);
+    }
+}
+
+static void produce_reading(bus_t *b, bus_producer_t *p, const char *meter, int64_t ts,
+                            int64_t seq, double kw)
+{
+    avro_value_t v, f;
+    char err[512];
+
+    ck_assert(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0);
+    avro_value_get_by_name(&v, "site_id", &f, NULL);
+    avro_value_set_string(&f, site);
+    avro_value_get_by_name(&v, "meter_id", &f, NULL);
+    avro_value_set_string(&f, meter);
+    avro_value_get_by_name(&v, "ts", &f, NULL);
+    avro_value_set_long(&f, ts);
+    avro_value_get_by_name(&v, "seq", &f, NULL);
+    avro_value_set_long(&f, seq);
+    avro_value_get_by_name(&v, "source", &f, NULL);
+    avro_value_set_enum(&f, 2); /* replay */
+    avro_value_get_by_name(&v, "quality", &f, NULL);
+    avro_value_set_enum(&f, 0);
+    set_opt(&v, "power_kw", 1, kw);
+    set_opt(&v, "energy_kwh", 0, 0);
+    set_opt(&v, "voltage_v", 1, 10500.0);
+    set_opt(&v, "current_a", 0, 0);
+    set_opt(&v, "frequency_hz", 1, 50.0);
+    set_opt(&v, "power_factor", 0, 0);
+    avro_value_get_by_name(&v, "quality_detail", &f, NULL);
+    avro_value_set_branch(&f, 0, &f);
+    avro_value_set_null(&f);
+    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
+                      0,
+                  "%s", err);
+    avro_value_decref(&v);
+}
+
+/* The week quarter-hour by quarter-hour, every meter in each, then one
+ * reading per meter 10 min into the next week (the watermark passes the
+ * week's last interval). Returns the number of readings. */
+static long produce_week(void)
+{
+    bus_t *b = test_bus();
+    char err[512], meter[80];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+    long n = 0;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int q = 0; q <= NQH; q++)
+        for (int m = 0; m < NMETERS; m++) {
+            int64_t ts = week0 + q * DATASET_QH_MS + (q == NQH ? 10 * 60000LL : 0);
+            if (q < NQH && !reports(m, q))
+                continue;
+            snprintf(meter, sizeof meter, "%s-m%d", site, m);
+            produce_reading(b, p, meter, ts, q, meter_kw(m, q < NQH ? q : 0));
+            n++;
+        }
+    ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+    return n;
+}
+
+/* One reading per meter at week0 + offset_ms. */
+static void produce_tail(int64_t offset_ms)
+{
+    bus_t *b = test_bus();
+    char err[512], meter[80];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int m = 0; m < NMETERS; m++) {
+        snprintf(meter, sizeof meter, "%s-m%d", site, m);
+        produce_reading(b, p, meter, week0 + offset_ms, NQH + 1, meter_kw(m, 1));
+    }
+    ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+}
+
+/* ---- the ingester child ---- */
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert(fd >= 0);
+    ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void start_ingester(void)
+{
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        char bin[1024];
+        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
+        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
+        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
+        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
+        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
+        setenv("EMS_INGESTER_GROUP_ID", group, 1);
+        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
+        setenv("EMS_HTTP_PORT", port, 1);
+        setenv("EMS_LOG_LEVEL", "warn", 1);
+        setenv("EMS_INGESTER_BATCH_ROWS", "20000", 1);
+        setenv("EMS_INGESTER_SAMPLE_PERIOD", "15m", 1);
+        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
+        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static void stop_ingester(void)
+{
+    int st = 0;
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, &st, 0);
+        child = 0;
+    }
+}
+
+/* ---- reading results ---- */
+
+static PGresult *q(PGconn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static PGresult *q(PGconn *c, const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    return PQexec(c, sql);
+}
+
+/* The first value of a one-row query, or -1 (also while the tables are not
+ * migrated yet). */
+static double q_num(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    double v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+        !PQgetisnull(r, 0, 0))
+        v = atof(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* Waits (bounded, generous) until sql returns want. */
+static void wait_for(PGconn *c, double want, const char *what, const char *sql)
+{
+    double got = -1;
+    for (int i = 0; i < 1800; i++) {
+        if ((got = q_num(c, sql)) == want)
+            return;
+        if (child > 0 && waitpid(child, NULL, WNOHANG) == child) {
+            child = 0;
+            ck_abort_msg("the ingester exited while waiting for %s", what);
+        }
+        usleep(100000);
+    }
+    ck_abort_msg("%s: %g, expected %g", what, got, want);
+}
+
+static bool near(double a, double b)
+{
+    return fabs(a - b) <= 1e-6 * fmax(1.0, fabs(b));
+}
+
+/* The stored rollups and gaps of the week against the source data. */
+static void check_week(PGconn *c)
+{
+    long long end_s = (long long)((week0 + NQH * DATASET_QH_MS) / 1000);
+    char sql[1024];
+    PGresult *r;
+
+    /* every site quarter-hour against the source data */
+    r = q(c,
+          "SELECT (extract(epoch FROM interval_start) * 1000)::bigint, energy_kwh, "
+          "mean_kw, peak_kw, sample_count, completeness, revision FROM rollup_15m "
+          "WHERE scope='site' AND site_id='%s' AND interval_start < to_timestamp(%lld) "
+          "ORDER BY interval_start",
+          site, end_s);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_eq(PQntuples(r), NQH);
+    for (int i = 0; i < NQH; i++) {
+        int64_t start = atoll(PQgetvalue(r, i, 0));
+        int qh = (int)((start - week0) / DATASET_QH_MS), n = 0;
+        double kw = 0;
+        ck_assert_int_eq(start, week0 + (int64_t)i * DATASET_QH_MS);
+        for (int m = 0; m < NMETERS; m++)
+            if (reports(m, qh)) {
+                kw += meter_kw(m, qh);
+                n++;
+            }
+        ck_assert_msg(near(atof(PQgetvalue(r, i, 1)), kw * 0.25),
+                      "site quarter-hour %d: %s kWh, expected %.6f", qh,
+                      PQgetvalue(r, i, 1), kw * 0.25);
+        ck_assert_msg(near(atof(PQgetvalue(r, i, 2)), kw), "quarter-hour %d mean", qh);
+        ck_assert_msg(near(atof(PQgetvalue(r, i, 3)), kw), "quarter-hour %d peak", qh);
+        ck_assert_int_eq(atoi(PQgetvalue(r, i, 4)), n);
+        ck_assert_msg(near(atof(PQgetvalue(r, i, 5)), (double)n / NMETERS),
+                      "quarter-hour %d completeness %s", qh, PQgetvalue(r, i, 5));
+        ck_assert_int_eq(atoi(PQgetvalue(r, i, 6)), 0);
+    }
+    PQclear(r);
+
+    /* and against the stored meter rows */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rollup_15m s JOIN (SELECT interval_start, "
+             "sum(energy_kwh) e, sum(peak_kw) p, sum(sample_count) n FROM rollup_15m "
+             "WHERE scope='meter' AND site_id='%s' GROUP BY interval_start) m "
+             "USING (interval_start) WHERE s.scope='site' AND s.site_id='%s' AND "
+             "s.interval_start < to_timestamp(%lld) AND "
+             "abs(s.energy_kwh - m.e) <= 1e-6 * greatest(1, abs(m.e)) AND "
+             "abs(s.peak_kw - m.p) <= 1e-6 * greatest(1, abs(m.p)) AND "
+             "s.sample_count = m.n",
+             site, site, end_s);
+    ck_assert_double_eq(q_num(c, sql), NQH);
+
+    /* hourly site rows: the sums of their quarter-hours */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rollup_1h h JOIN (SELECT date_trunc('hour', "
+             "interval_start) hs, sum(energy_kwh) e FROM rollup_15m WHERE "
+             "scope='site' AND site_id='%s' GROUP BY 1) f ON f.hs = h.interval_start "
+             "WHERE h.scope='site' AND h.site_id='%s' AND "
+             "h.interval_start < to_timestamp(%lld) AND "
+             "abs(h.energy_kwh - f.e) <= 1e-6 * greatest(1, abs(f.e))",
+             site, site, end_s);
+    ck_assert_double_eq(q_num(c, sql), NQH / 4);
+
+    /* the silent meter's gap: one row, closed, 120 intervals, critical */
+    r = q(c,
+          "SELECT (extract(epoch FROM gap_start) * 1000)::bigint, "
+          "(extract(epoch FROM gap_end) * 1000)::bigint, missing_intervals, "
+          "gap_class, ongoing, recovered FROM gaps WHERE site_id='%s'",
+          site);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_eq(PQntuples(r), 1);
+    ck_assert_int_eq(atoll(PQgetvalue(r, 0, 0)), week0 + GAP_FROM * DATASET_QH_MS);
+    ck_assert_int_eq(atoll(PQgetvalue(r, 0, 1)),
+                     week0 + (GAP_FROM + GAP_LEN) * DATASET_QH_MS);
+    ck_assert_int_eq(atoi(PQgetvalue(r, 0, 2)), GAP_LEN);
+    ck_assert_str_eq(PQgetvalue(r, 0, 3), "critical");
+    ck_assert_str_eq(PQgetvalue(r, 0, 4), "f");
+    ck_assert_str_eq(PQgetvalue(r, 0, 5), "f");
+    PQclear(r);
+}
+
+START_TEST(test_week_in_one_burst)
+{
+    const long meter_rows = (long)NMETERS * NQH - GAP_LEN;
+    long nreadings;
+    char sql[1024];
+    PGconn *c;
+    PGresult *r;
+
+    snprintf(site, sizeof site, "burst%d-%ld", (int)getpid(),
+             (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "ingester-%s", site);
+    snprintf(prefix, sizeof prefix, "%s.", site);
+    snprintf(port, sizeof port, "%d", free_port());
+    load_week();
+    nreadings = produce_week();
+    ck_assert_int_eq(nreadings, meter_rows + NMETERS);
+    start_ingester();
+
+    c = PQconnectdb(env("EMS_TEST_PG"));
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
+             site);
+    wait_for(c, (double)nreadings, "stored readings", sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
+             "interval_start < to_timestamp(%lld)",
+             site, (long long)((week0 + NQH * DATASET_QH_MS) / 1000));
+    wait_for(c, (double)(meter_rows + NQH), "closed quarter-hours", sql);
+
+    check_week(c);
+
+    /* the rollups of the last five days lost (as when the ingester dies
+     * between committing a long batch's readings and its rollups): after a
+     * restart the site's restore rebuilds them from the stored readings */
+    stop_ingester();
+    r = q(c,
+          "DELETE FROM rollup_15m WHERE site_id='%s' AND interval_start >= "
+          "to_timestamp(%lld)",
+          site, (long long)((week0 + 2 * DATASET_DAY_MS) / 1000));
+    ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    ck_assert_int_gt(atoi(PQcmdTuples(r)), 5 * 96 * NMETERS);
+    PQclear(r);
+    produce_tail(NQH * DATASET_QH_MS + 25 * 60000LL);
+    start_ingester();
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
+             site);
+    wait_for(c, (double)(nreadings + NMETERS), "stored readings after the restart",
+             sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
+             "interval_start < to_timestamp(%lld)",
+             site, (long long)((week0 + NQH * DATASET_QH_MS) / 1000));
+    wait_for(c, (double)(meter_rows + NQH), "rebuilt quarter-hours", sql);
+    check_week(c);
+    PQfinish(c);
+    stop_ingester();
+}
+END_TEST
+
+static void teardown(void)
+{
+    stop_ingester();
+}
+
+int main(void)
+{
+    Suite *s = suite_create("ingester-burst");
+    TCase *tc = tcase_create("burst");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_week_in_one_burst);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
