@@ -1,17 +1,16 @@
 /* Integration tests for bus against the running test stack (devbroker and
  * devregistry): EMS_TEST_BOOTSTRAP, EMS_TEST_REGISTRY, EMS_TEST_ROOT.
- * Every test uses its own random topic prefix and group, so runs and tests
+ * Every test uses its own unique topic prefix and group, so runs and tests
  * never see each other's records. */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bus/bus.h"
 #include "obs/metrics.h"
+#include "support/harness.h"
 
 #define TOPIC "energy.telemetry"
 #define WAIT_MS 90000
@@ -26,32 +25,24 @@ typedef struct env {
 static env_t E;
 static char err[512];
 
-static const char *need(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-
-    return v && *v ? v : fallback;
-}
-
 static void setup(void)
 {
     /* a restarted member waits for the dead one's session to expire */
     static const char *const props[] = {"session.timeout.ms", "6000", NULL};
     bus_conf_t conf = {0};
 
-    snprintf(E.prefix, sizeof(E.prefix), "t%08x%04x.", (unsigned)time(NULL),
-             (unsigned)(rand() & 0xffff));
-    snprintf(E.schema_dir, sizeof(E.schema_dir), "%s/schemas", need("EMS_TEST_ROOT", "."));
+    th_unique(E.prefix, sizeof(E.prefix), "t", ".");
+    snprintf(E.schema_dir, sizeof(E.schema_dir), "%s/schemas",
+             th_env_or("EMS_TEST_ROOT", "."));
     E.metrics = obs_metrics_new();
-    conf.bootstrap = need("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092");
-    conf.registry_url = need("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
+    conf.bootstrap = th_env_or("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092");
+    conf.registry_url = th_env_or("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
     conf.schema_dir = E.schema_dir;
     conf.topic_prefix = E.prefix;
     conf.client_id = "test_bus";
     conf.metrics = E.metrics;
     conf.kafka_props = props;
-    E.bus = bus_new(&conf, err, sizeof(err));
-    ck_assert_msg(E.bus != NULL, "%s", err);
+    E.bus = th_bus_new(&conf);
 }
 
 static void teardown(void)
@@ -73,13 +64,27 @@ static void fill(avro_value_t *v, int64_t seed)
         snprintf(buf, sizeof(buf), "s-%lld", (long long)seed);
         avro_value_set_string(v, buf);
         break;
-    case AVRO_INT32: avro_value_set_int(v, (int32_t)seed); break;
-    case AVRO_INT64: avro_value_set_long(v, 1600000000000LL + seed); break;
-    case AVRO_DOUBLE: avro_value_set_double(v, (double)seed * 0.25); break;
-    case AVRO_FLOAT: avro_value_set_float(v, (float)seed); break;
-    case AVRO_BOOLEAN: avro_value_set_boolean(v, (int)(seed & 1)); break;
-    case AVRO_NULL: avro_value_set_null(v); break;
-    case AVRO_ENUM: avro_value_set_enum(v, 0); break;
+    case AVRO_INT32:
+        avro_value_set_int(v, (int32_t)seed);
+        break;
+    case AVRO_INT64:
+        avro_value_set_long(v, 1600000000000LL + seed);
+        break;
+    case AVRO_DOUBLE:
+        avro_value_set_double(v, (double)seed * 0.25);
+        break;
+    case AVRO_FLOAT:
+        avro_value_set_float(v, (float)seed);
+        break;
+    case AVRO_BOOLEAN:
+        avro_value_set_boolean(v, (int)(seed & 1));
+        break;
+    case AVRO_NULL:
+        avro_value_set_null(v);
+        break;
+    case AVRO_ENUM:
+        avro_value_set_enum(v, 0);
+        break;
     case AVRO_UNION:
         n = avro_schema_union_size(s);
         avro_value_set_branch(v, n > 1 ? 1 : 0, &f);
@@ -121,26 +126,29 @@ static void produce_sample(bus_producer_t *p, int64_t seed, avro_value_t *keep)
 
 static bus_consumer_t *consumer(const char *group)
 {
-    const char *topics[] = {TOPIC};
     char g[128];
-    bus_consumer_t *c;
 
     snprintf(g, sizeof(g), "%s%s", E.prefix, group);
-    c = bus_consumer_new(E.bus, g, topics, 1, err, sizeof(err));
-    ck_assert_msg(c != NULL, "%s", err);
-    return c;
+    return th_consumer(E.bus, g, TOPIC);
 }
 
 /* Polls until a non-empty batch arrives (or WAIT_MS passes). */
 static int poll_some(bus_consumer_t *c, bus_record_t **batch, int max)
 {
-    int n = 0, waited;
+    return th_poll_batch(c, batch, max, WAIT_MS / 1000.0);
+}
 
-    for (waited = 0; n == 0 && waited < WAIT_MS; waited += 500) {
-        n = bus_consumer_poll(c, batch, max, 500, err, sizeof(err));
-        ck_assert_msg(n >= 0, "%s", err);
-    }
-    return n;
+static int count_record(bus_record_t *rec, void *ctx)
+{
+    (void)rec;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int two_read(int got, void *ctx)
+{
+    (void)got;
+    return *(int *)ctx >= 2;
 }
 
 START_TEST(test_round_trip_decodes_equal)
@@ -167,8 +175,10 @@ START_TEST(test_round_trip_decodes_equal)
     /* the bytes on the wire: magic 0, then the registered id big-endian */
     ck_assert_uint_gt(b[0].raw_len, 5);
     ck_assert_uint_eq(((const unsigned char *)b[0].raw)[0], 0);
-    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[1], ((uint32_t)id >> 24) & 0xff);
-    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[2], ((uint32_t)id >> 16) & 0xff);
+    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[1],
+                      ((uint32_t)id >> 24) & 0xff);
+    ck_assert_uint_eq(((const unsigned char *)b[0].raw)[2],
+                      ((uint32_t)id >> 16) & 0xff);
     ck_assert_uint_eq(((const unsigned char *)b[0].raw)[3], ((uint32_t)id >> 8) & 0xff);
     ck_assert_uint_eq(((const unsigned char *)b[0].raw)[4], (uint32_t)id & 0xff);
     ck_assert_msg(bus_consumer_ack(c, err, sizeof(err)) == 0, "%s", err);
@@ -189,8 +199,8 @@ static int raw_read(const char *topic, rd_kafka_message_t **out, int want,
     int n = 0, waited;
 
     snprintf(g, sizeof(g), "%sraw", E.prefix);
-    rd_kafka_conf_set(conf, "bootstrap.servers", need("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092"),
-                      NULL, 0);
+    rd_kafka_conf_set(conf, "bootstrap.servers",
+                      th_env_or("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092"), NULL, 0);
     rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
     rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -243,24 +253,26 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
     rd_kafka_t *rk;
     char dlq[128], buf[128], *text;
     bus_consumer_t *c;
-    bus_record_t *b;
-    int n, got = 0, waited;
+    int n, got = 0;
 
     ck_assert_msg(p != NULL, "%s", err);
-    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage, sizeof(garbage) - 1,
-                                     NULL, err, sizeof(err)), 0);
-    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, unknown, sizeof(unknown), NULL,
-                                     err, sizeof(err)), 0);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
+                                     sizeof(garbage) - 1, NULL, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, unknown, sizeof(unknown),
+                                     NULL, err, sizeof(err)),
+                     0);
     produce_sample(p, 1, NULL);
     produce_sample(p, 2, NULL);
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
     c = consumer("dlq");
-    for (waited = 0; got < 2 && waited < WAIT_MS; waited += 500) {
-        n = bus_consumer_poll(c, &b, 100, 500, err, sizeof(err));
-        ck_assert_msg(n >= 0, "%s", err);
-        got += n;
-        ck_assert_msg(bus_consumer_ack(c, err, sizeof(err)) == 0, "%s", err);
-    }
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .ack = 1,
+                                     .each = count_record,
+                                     .done = two_read,
+                                     .ctx = &got});
     ck_assert_int_eq(got, 2);
     snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
     n = raw_read(dlq, dl, 2, &rk);
@@ -277,13 +289,16 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
     /* the metrics registry counts it all */
     text = obs_metrics_render(E.metrics);
     ck_assert_ptr_nonnull(text);
-    ck_assert_msg(strstr(text, "ems_bus_dlq_total{") && strstr(text, "reason=\"bad-magic\"") &&
+    ck_assert_msg(strstr(text, "ems_bus_dlq_total{") &&
+                      strstr(text, "reason=\"bad-magic\"") &&
                       strstr(text, "reason=\"unknown-schema-id\""),
                   "%s", text);
-    ck_assert_msg(strstr(text, "ems_bus_consumed_total{topic=\"" TOPIC "\"} 2"), "%s", text);
-    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC "\"} 4"), "%s", text);
-    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC ".dlq\"} 2"), "%s",
+    ck_assert_msg(strstr(text, "ems_bus_consumed_total{topic=\"" TOPIC "\"} 2"), "%s",
                   text);
+    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC "\"} 4"), "%s",
+                  text);
+    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC ".dlq\"} 2"),
+                  "%s", text);
     free(text);
     bus_consumer_destroy(c);
     bus_producer_destroy(p);
@@ -378,12 +393,5 @@ static Suite *bus_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(bus_suite());
-    int failed;
-
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(bus_suite(), 0);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "support/harness.h"
 
 #define NROWS 10000
 
@@ -13,9 +14,7 @@ static db_t *db;
 
 static const char *pg(void)
 {
-    const char *c = getenv("EMS_TEST_PG");
-    ck_assert_msg(c && *c, "EMS_TEST_PG is not set");
-    return c;
+    return th_env("EMS_TEST_PG");
 }
 
 static void setup(void)
@@ -273,9 +272,5 @@ static Suite *db_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(db_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(db_suite(), 0);
 }

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "support/harness.h"
 
 #define CT_HEADER "Content-Type: application/vnd.schemaregistry.v1+json"
 
@@ -397,21 +397,17 @@ static Suite *devregistry_suite(void)
 
 int main(void)
 {
-    const char *url = getenv("EMS_TEST_REGISTRY");
-    SRunner *sr;
-    int failed;
+    const char *url = th_env_or("EMS_TEST_REGISTRY", NULL);
+    int rc;
 
-    if (!url || !*url) {
+    if (!url) {
         fprintf(stderr, "test_devregistry: EMS_TEST_REGISTRY is not set\n");
         return 1;
     }
     snprintf(base_url, sizeof(base_url), "%s", url);
-    snprintf(run_tag, sizeof(run_tag), "%ld-%ld", (long)getpid(), (long)time(NULL));
+    th_unique(run_tag, sizeof(run_tag), "", "");
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    sr = srunner_create(devregistry_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    rc = th_run_suite(devregistry_suite(), 0);
     curl_global_cleanup();
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -17,22 +17,15 @@
  * per run (a process id alone repeats on a long-lived broker).
  */
 #include <check.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <arpa/inet.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bus/bus.h"
 #include "forecaster/fc_codec.h"
+#include "support/fc_replay.h"
+#include "support/harness.h"
 
 #define SITE "nl-neerijnen"
 #define DAY 86400
@@ -42,34 +35,13 @@
 /* Bound of every wait, in seconds: far above what any step needs. */
 #define WAIT_S 300.0
 
-static char prefix[48], group[64], port[16], web_port[16], tmpdir[256];
+static char prefix[64], group[64], tmpdir[256];
+static int port, web_port;
 static pid_t child, web;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v,
-                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
 
 static bus_t *test_bus(void)
 {
-    char schemas[1024], err[512];
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix};
-    bus_t *b = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(b != NULL, "%s", err);
-    return b;
-}
-
-static void set_field(avro_value_t *v, const char *name, avro_value_t *f)
-{
-    ck_assert(avro_value_get_by_name(v, name, f, NULL) == 0);
+    return th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
 }
 
 static void produce_load(void)
@@ -78,28 +50,9 @@ static void produce_load(void)
     bus_t *b = test_bus();
     bus_producer_t *p = bus_producer_new(b, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
-    for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900) {
-        avro_value_t v, f, br;
-        double kw = 1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283);
-        ck_assert(bus_value_new(b, "energy.load", &v, err, sizeof err) == 0);
-        set_field(&v, "site_id", &f), avro_value_set_string(&f, SITE);
-        set_field(&v, "scope", &f), avro_value_set_enum(&f, 1);
-        set_field(&v, "interval_start", &f), avro_value_set_long(&f, t * 1000);
-        set_field(&v, "interval_end", &f), avro_value_set_long(&f, (t + 900) * 1000);
-        set_field(&v, "energy_kwh", &f), avro_value_set_double(&f, kw * 0.25);
-        set_field(&v, "mean_kw", &f), avro_value_set_double(&f, kw);
-        set_field(&v, "peak_kw", &f), avro_value_set_double(&f, kw);
-        set_field(&v, "min_kw", &f), avro_value_set_branch(&f, 0, &br),
-            avro_value_set_null(&br);
-        set_field(&v, "sample_count", &f), avro_value_set_int(&f, 15);
-        set_field(&v, "completeness", &f), avro_value_set_double(&f, 1.0);
-        set_field(&v, "revision", &f), avro_value_set_int(&f, 0);
-        set_field(&v, "watermark_ts", &f), avro_value_set_long(&f, (t + 900) * 1000);
-        ck_assert_msg(bus_produce(p, "energy.load", SITE, &v, (t + 900) * 1000, err,
-                                  sizeof err) == 0,
-                      "%s", err);
-        avro_value_decref(&v);
-    }
+    for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900)
+        tfc_produce_interval(b, p, SITE, t,
+                             1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
     ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
     bus_producer_destroy(p);
     bus_destroy(b);
@@ -114,7 +67,7 @@ static double wx_temp(int h)
 static void write_forecast_json(void)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/forecast.json", tmpdir);
+    th_path(path, sizeof path, tmpdir, "forecast.json");
     FILE *f = fopen(path, "w");
     ck_assert(f != NULL);
     fprintf(f, "{\"latitude\":51.9,\"longitude\":5.3,\"utc_offset_seconds\":0,"
@@ -133,222 +86,125 @@ static void write_forecast_json(void)
 
 static void start_forecaster(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024], models[512], url[128];
-        snprintf(models, sizeof models, "%s/models", tmpdir);
-        snprintf(url, sizeof url, "http://127.0.0.1:%s/forecast.json", web_port);
-        if (chdir(env("EMS_TEST_ROOT")) != 0)
-            _exit(126);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", "warn", 1);
-        setenv("EMS_FORECASTER_GROUP_ID", group, 1);
-        setenv("EMS_FORECASTER_MODEL_DIR", models, 1);
-        setenv("EMS_FORECASTER_BACKFILL", "0", 1);
-        /* the topics are new: the replay finds nothing (ends after
-         * restore_empty), and the test waits for its end before the load */
-        setenv("EMS_FORECASTER_RESTORE_IDLE", "5s", 1);
-        setenv("EMS_FORECASTER_RESTORE_EMPTY", "2s", 1);
-        setenv("EMS_FORECASTER_RESTORE_MAX", "10m", 1);
-        setenv("EMS_WEATHER_DIR", "", 1);
-        setenv("EMS_WEATHER_URL", url, 1);
-        setenv("EMS_WEATHER_URL_SITE", SITE, 1);
-        setenv("EMS_WEATHER_POLL_INTERVAL", "2s", 1);
-        setenv("EMS_WEATHER_TIMEOUT", "10s", 1);
-        setenv("EMS_WEATHER_RETRIES", "2", 1);
-        setenv("EMS_WEATHER_BACKOFF", "100ms", 1);
-        setenv("EMS_WEATHER_BACKOFF_MAX", "1s", 1);
-        snprintf(bin, sizeof bin, "%s/forecaster", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/forecaster.yaml", (char *)NULL);
-        _exit(127);
-    }
+    th_env_list e = {0};
+    /* the topics are new: the replay finds nothing (ends after
+     * restore_empty), and the test waits for its end before the load */
+    th_env_add(&e, "EMS_FORECASTER_RESTORE_IDLE=5s");
+    th_env_add(&e, "EMS_FORECASTER_RESTORE_EMPTY=2s");
+    th_env_add(&e, "EMS_WEATHER_DIR=");
+    th_env_add(&e, "EMS_WEATHER_URL=http://127.0.0.1:%d/forecast.json", web_port);
+    th_env_add(&e, "EMS_WEATHER_URL_SITE=" SITE);
+    th_env_add(&e, "EMS_WEATHER_POLL_INTERVAL=2s");
+    th_env_add(&e, "EMS_WEATHER_TIMEOUT=10s");
+    th_env_add(&e, "EMS_WEATHER_RETRIES=2");
+    th_env_add(&e, "EMS_WEATHER_BACKOFF=100ms");
+    th_env_add(&e, "EMS_WEATHER_BACKOFF_MAX=1s");
+    child = tfc_start_forecaster(prefix, port, group, tmpdir, &e);
+    th_env_release(&e);
 }
 
 static void start_web(void)
 {
-    web = fork();
-    ck_assert(web >= 0);
-    if (web == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, 1), dup2(null, 2);
-        execlp("python3", "python3", "-m", "http.server", web_port, "--bind",
-               "127.0.0.1", "--directory", tmpdir, (char *)NULL);
-        _exit(127);
-    }
-}
-
-static int stop_child(pid_t *pid)
-{
-    int st = 0;
-    if (*pid <= 0)
-        return -1;
-    kill(*pid, SIGTERM);
-    waitpid(*pid, &st, 0);
-    *pid = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* The output of `curl -s -m 30 -w ' %{http_code}' http://127.0.0.1:<port><path>`. */
-static void http_get(const char *path, char *out, size_t size)
-{
-    char cmd[256];
-    size_t n = 0;
-    snprintf(cmd, sizeof cmd,
-             "curl -s -m 30 -w ' %%{http_code}' http://127.0.0.1:%s%s", port, path);
-    FILE *f = popen(cmd, "r");
-    out[0] = '\0';
-    if (!f)
-        return;
-    n = fread(out, 1, size - 1, f);
-    out[n] = '\0';
-    pclose(f);
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void assert_running(void)
-{
-    int st;
-    ck_assert_msg(waitpid(child, &st, WNOHANG) == 0, "the forecaster exited");
-}
-
-static double metric(const char *name)
-{
-    char body[65536], *line, *save = NULL;
-    double v = -1;
-    http_get("/metrics", body, sizeof body);
-    for (line = strtok_r(body, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save))
-        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
-            v = atof(line + strlen(name) + 1);
-    return v;
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", web_port);
+    const char *argv[] = {"python3",   "-m",          "http.server", port_s, "--bind",
+                          "127.0.0.1", "--directory", tmpdir,        NULL};
+    web = th_spawn(&(th_spawn_opts){.argv = argv, .out = "/dev/null"});
 }
 
 static void wait_metric(const char *name, double want)
 {
-    double got = -1, end = mono_s() + WAIT_S;
-    while ((got = metric(name)) < want && mono_s() < end) {
-        assert_running();
-        usleep(100000);
-    }
-    ck_assert_msg(got >= want, "%s: %g after %.0f s, expected at least %g", name, got,
-                  WAIT_S, want);
+    th_wait_metric(port, name, want, child, WAIT_S);
 }
 
 /* Waits until /readyz answers with status `code` and a body containing
  * both needles (the second may be NULL); fails with the last answer. */
-static void wait_readyz(const char *code, const char *needle, const char *needle2)
+static void wait_readyz(long code, const char *needle, const char *needle2)
 {
-    char body[4096] = "";
-    double end = mono_s() + WAIT_S;
-    while (mono_s() < end) {
-        assert_running();
-        http_get("/readyz", body, sizeof body);
-        size_t n = strlen(body);
-        if (n > 3 && !strcmp(body + n - 3, code) && strstr(body, needle) &&
-            (!needle2 || strstr(body, needle2)))
-            return;
-        usleep(100000);
-    }
-    ck_abort_msg("/readyz: '%s', expected %s with '%s'%s%s", body, code, needle,
-                 needle2 ? " and " : "", needle2 ? needle2 : "");
+    const char *needles[] = {needle, needle2, NULL};
+    th_reply r = th_wait_http(port, "/readyz", code, needles, child, WAIT_S);
+    th_reply_release(&r);
 }
 
 /* ---- reading the topics ---- */
 
 static bus_consumer_t *reader(bus_t *b, const char *topic)
 {
-    char err[512], g[128];
-    const char *topics[] = {topic};
+    char g[128];
     snprintf(g, sizeof g, "%s-%s", group, topic);
-    bus_consumer_t *c = bus_consumer_new(b, g, topics, 1, err, sizeof err);
-    ck_assert_msg(c != NULL, "%s", err);
-    return c;
+    return th_consumer(b, g, topic);
 }
 
-static const char *opt_string(avro_value_t *v, const char *name)
+static int degraded(bus_record_t *rec, void *ctx)
 {
-    avro_value_t f, br;
-    const char *s = NULL;
-    size_t len;
-    set_field(v, name, &f);
-    ck_assert(avro_value_get_current_branch(&f, &br) == 0);
-    if (avro_value_get_type(&br) == AVRO_NULL)
-        return "";
-    avro_value_get_string(&br, &s, &len);
-    return s;
+    const char *q = th_opt_string(&rec->value, "quality_reason");
+    ck_assert_msg(strstr(q, "weather_source_degraded") != NULL, "quality_reason '%s'",
+                  q);
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int some_read(int got, void *ctx)
+{
+    (void)got;
+    return *(int *)ctx > 0;
 }
 
 /* Reads until at least one forecast came; every one read must say
  * weather_source_degraded. Returns how many were read. */
 static int degraded_forecasts(bus_consumer_t *c)
 {
-    char err[512];
     int n = 0;
-    double end = mono_s() + WAIT_S;
-    while (n == 0 && mono_s() < end) {
-        bus_record_t *recs;
-        int got = bus_consumer_poll(c, &recs, 500, 200, err, sizeof err);
-        ck_assert_msg(got >= 0, "%s", err);
-        for (int k = 0; k < got; k++, n++) {
-            const char *q = opt_string(&recs[k].value, "quality_reason");
-            ck_assert_msg(strstr(q, "weather_source_degraded") != NULL,
-                          "quality_reason '%s'", q);
-        }
-        if (n == 0)
-            assert_running();
-    }
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_S,
+                                     .alive = child,
+                                     .each = degraded,
+                                     .done = some_read,
+                                     .ctx = &n});
     ck_assert_msg(n > 0, "no forecast on energy.forecast within %.0f s", WAIT_S);
     return n;
+}
+
+typedef struct wx_found {
+    char site[64];
+    fc_wxdata wx;
+} wx_found;
+
+static int open_meteo(bus_record_t *rec, void *ctx)
+{
+    wx_found *w = ctx;
+    char reason[128];
+    avro_value_t f;
+    const char *prov;
+    size_t len;
+    th_field(&rec->value, "provider", &f);
+    avro_value_get_string(&f, &prov, &len);
+    if (strcmp(prov, "http:open-meteo"))
+        return 0;
+    ck_assert_int_eq(fc_codec_weather(&rec->value, w->site, sizeof w->site, &w->wx,
+                                      reason, sizeof reason),
+                     0);
+    return 1;
 }
 
 /* The record the HTTP source published: slots and temperatures of the file. */
 static void check_weather_record(bus_consumer_t *c)
 {
-    char err[512], site[64], reason[128];
-    int found = 0;
-    fc_wxdata wx;
-    fc_wxdata_init(&wx);
-    double end = mono_s() + WAIT_S;
-    while (!found && mono_s() < end) {
-        bus_record_t *recs;
-        int got = bus_consumer_poll(c, &recs, 500, 200, err, sizeof err);
-        ck_assert_msg(got >= 0, "%s", err);
-        for (int k = 0; k < got && !found; k++) {
-            avro_value_t f;
-            const char *prov;
-            size_t len;
-            set_field(&recs[k].value, "provider", &f);
-            avro_value_get_string(&f, &prov, &len);
-            if (strcmp(prov, "http:open-meteo"))
-                continue;
-            ck_assert_int_eq(fc_codec_weather(&recs[k].value, site, sizeof site, &wx,
-                                              reason, sizeof reason),
-                             0);
-            found = 1;
-        }
-    }
+    wx_found w = {.site = ""};
+    fc_wxdata_init(&w.wx);
+    int found = th_consume(
+        c, &(th_consume_opts){.timeout_s = WAIT_S, .each = open_meteo, .ctx = &w});
     ck_assert_msg(found, "no http:open-meteo record on energy.weather");
-    ck_assert_str_eq(site, SITE);
-    ck_assert_uint_eq(wx.n, WX_HOURS);
-    ck_assert_int_eq(wx.slot_sec, 3600);
-    int tc = fc_wxdata_find(&wx, FC_WX_TEMP);
+    fc_wxdata *wx = &w.wx;
+    ck_assert_str_eq(w.site, SITE);
+    ck_assert_uint_eq(wx->n, WX_HOURS);
+    ck_assert_int_eq(wx->slot_sec, 3600);
+    int tc = fc_wxdata_find(wx, FC_WX_TEMP);
     ck_assert_int_ge(tc, 0);
     for (int h = 0; h < WX_HOURS; h++) {
-        ck_assert_int_eq(wx.t[h], T0 + 7 * DAY + h * 3600);
-        ck_assert_double_eq_tol(wx.v[h * wx.nvar + (size_t)tc], wx_temp(h), 1e-9);
+        ck_assert_int_eq(wx->t[h], T0 + 7 * DAY + h * 3600);
+        ck_assert_double_eq_tol(wx->v[h * wx->nvar + (size_t)tc], wx_temp(h), 1e-9);
     }
-    fc_wxdata_release(&wx);
+    fc_wxdata_release(wx);
 }
 
 START_TEST(unreachable_endpoint_degrades_then_recovers)
@@ -361,58 +217,35 @@ START_TEST(unreachable_endpoint_degrades_then_recovers)
     /* first try and two retries failed: degraded; and the start-up replay
      * is over, so the load below goes through the live consumer */
     wait_metric("ems_forecaster_weather_fetches_total{result=\"error\"}", 3);
-    wait_readyz("503", "\"history\":{\"ok\":true}", "degraded");
+    wait_readyz(503, "\"history\":{\"ok\":true}", "degraded");
     produce_load();
     ck_assert_int_ge(degraded_forecasts(fc), 1);
 
     start_web();
     wait_metric("ems_forecaster_weather_fetches_total{result=\"ok\"}", 1);
-    wait_readyz("200", "\"weather\":{\"ok\":true}", NULL);
+    wait_readyz(200, "\"weather\":{\"ok\":true}", NULL);
     check_weather_record(wx);
     bus_consumer_destroy(fc);
     bus_consumer_destroy(wx);
     bus_destroy(b);
-    ck_assert_int_eq(stop_child(&child), 0);
+    ck_assert_int_eq(th_stop(&child), 0);
 }
 END_TEST
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert(fd >= 0);
-    ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void setup(void)
 {
-    /* pid and start time: a pid alone comes back on a broker that lives
-     * longer than the pid space takes to wrap */
-    long id = (long)time(NULL) % 100000000L;
-    int p1 = free_port(), p2;
-    while ((p2 = free_port()) == p1)
-        ;
-    snprintf(prefix, sizeof prefix, "fcw%d-%ld.", (int)getpid(), id);
-    snprintf(group, sizeof group, "forecaster-wx-%d-%ld", (int)getpid(), id);
-    snprintf(port, sizeof port, "%d", p1);
-    snprintf(web_port, sizeof web_port, "%d", p2);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ems-fcw-%d-%ld", (int)getpid(), id);
-    ck_assert(mkdir(tmpdir, 0755) == 0);
+    th_unique(prefix, sizeof prefix, "fcw", ".");
+    th_unique(group, sizeof group, "forecaster-wx-", "");
+    port = th_free_port();
+    web_port = th_free_port_except(port);
+    th_tmpdir(tmpdir, sizeof tmpdir, "fcw");
 }
 
 static void teardown(void)
 {
-    char cmd[512];
-    stop_child(&child);
-    stop_child(&web);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    th_stop(&child);
+    th_stop(&web);
+    th_rmtree(tmpdir);
 }
 
 int main(void)
@@ -423,10 +256,5 @@ int main(void)
     tcase_set_timeout(tc, 1800);
     tcase_add_test(tc, unreachable_endpoint_degrades_then_recovers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 1);
 }

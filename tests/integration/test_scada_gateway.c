@@ -8,73 +8,40 @@
  * values it serves are constant and dumped to a file; the readings the
  * gateway publishes must equal them. Faults are injected through the
  * simulator's control file. */
-#include <arpa/inet.h>
 #include <check.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <modbus/modbus.h>
 
 #include "bus/bus.h"
 #include "scada-gateway/spool.h"
+#include "support/gateway.h"
+#include "support/harness.h"
 
 #define NMETERS 50
 #define NSPOOLED 300
 
-extern char **environ;
-
 static char dir[64];
-static char e_storage[16][600];
 static char prefix[64];
 static int mb_port;
 static pid_t sim_pid, gw_pid;
 
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    ck_assert_msg(v && *v, "%s is not set", k);
-    return v;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void path_in(char *buf, size_t size, const char *name)
 {
-    snprintf(buf, size, "%s/%s", dir, name);
+    th_path(buf, size, dir, name);
 }
 
+/* Replaced atomically: the simulator polls its control file. */
 static void write_text(const char *name, const char *text)
 {
-    char path[128], tmp[140];
-    path_in(path, sizeof path, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(rename(tmp, path), 0);
+    char path[128];
+    th_write_file(th_path(path, sizeof path, dir, name), text);
 }
 
 /* One meter's register map, varied by index. */
@@ -150,81 +117,36 @@ static void write_plant(void)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-static pid_t spawn(char *const argv[], const char *log, char *const extra_env[])
-{
-    char logp[128];
-    path_in(logp, sizeof logp, log);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char *envp[300];
-        int k = 0;
-        for (char **e = environ; *e && k < 250; e++)
-            if (strncmp(*e, "EMS_", 4) != 0)
-                envp[k++] = *e;
-        for (int i = 0; extra_env && extra_env[i] && k < 299; i++)
-            envp[k++] = extra_env[i];
-        envp[k] = NULL;
-        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
-        execve(argv[0], argv, envp);
-        _exit(127);
-    }
-    return pid;
-}
-
 static void start_sim(void)
 {
     char bin[512], plant[128], data[512], port[16], values[128], control[128];
-    snprintf(bin, sizeof bin, "%s/meter-sim", env("EMS_TEST_BIN"));
+    th_bin(bin, sizeof bin, "meter-sim");
     path_in(plant, sizeof plant, "plant.yaml");
     path_in(values, sizeof values, "values.txt");
     path_in(control, sizeof control, "faults.txt");
-    snprintf(data, sizeof data, "%s/tests/data/openstef_nl_neerijnen/307-test-data.csv",
-             env("EMS_TEST_ROOT"));
+    th_root(data, sizeof data, "tests/data/openstef_nl_neerijnen/307-test-data.csv");
     snprintf(port, sizeof port, "%d", mb_port);
-    char *argv[] = {bin,       "--plant",   plant,    "--port", port,
-                    "--speed", "0",         "--data", data,     "--values",
-                    values,    "--control", control,  NULL};
-    sim_pid = spawn(argv, "sim.log", NULL);
+    const char *argv[] = {bin,       "--plant",   plant,    "--port", port,
+                          "--speed", "0",         "--data", data,     "--values",
+                          values,    "--control", control,  NULL};
+    sim_pid = th_spawn_logged(dir, "sim.log", argv, NULL);
 }
 
 static void start_gateway(void)
 {
-    char(*e)[600] = e_storage;
-    char bin[512], *ev[16];
-    int n = 0;
-    snprintf(bin, sizeof bin, "%s/scada-gateway", env("EMS_TEST_BIN"));
-    snprintf(e[n++], 600, "EMS_BUS_BOOTSTRAP=%s", env("EMS_TEST_BOOTSTRAP"));
-    snprintf(e[n++], 600, "EMS_BUS_REGISTRY_URL=%s", env("EMS_TEST_REGISTRY"));
-    snprintf(e[n++], 600, "EMS_BUS_SCHEMA_DIR=%s/schemas", env("EMS_TEST_ROOT"));
-    snprintf(e[n++], 600, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
-    snprintf(e[n++], 600, "EMS_PLANT_PATH=%s/plant.yaml", dir);
-    snprintf(e[n++], 600, "EMS_HTTP_PORT=%d", free_port());
-    snprintf(e[n++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_RESPONSE_TIMEOUT=300ms");
-    snprintf(e[n++], 600, "EMS_SCADA_BACKOFF_BASE=200ms");
-    snprintf(e[n++], 600, "EMS_SCADA_BACKOFF_MAX=1s");
-    snprintf(e[n++], 600, "EMS_SCADA_OVERRIDE_DIR=%s/override", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_CONTROL_GROUP=scada-%s", prefix);
-    snprintf(e[n++], 600, "EMS_SCADA_CONTROL_COILS=eq-d=7,eq-e=7,eq-f=7");
-    for (int i = 0; i < n; i++)
-        ev[i] = e[i];
-    ev[n] = NULL;
-    char *argv[] = {bin, NULL};
-    gw_pid = spawn(argv, "gateway.log", ev);
-}
-
-static void stop(pid_t pid)
-{
-    int st;
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    waitpid(pid, &st, 0);
+    char bin[512];
+    th_env_list e = {0};
+    th_bin(bin, sizeof bin, "scada-gateway");
+    tgw_env_add(&e, NULL, prefix, dir, 1, th_free_port());
+    th_env_add(&e, "EMS_SCADA_RESPONSE_TIMEOUT=300ms");
+    th_env_add(&e, "EMS_SCADA_BACKOFF_BASE=200ms");
+    th_env_add(&e, "EMS_SCADA_BACKOFF_MAX=1s");
+    th_env_add(&e, "EMS_SCADA_OVERRIDE_DIR=%s/override", dir);
+    th_env_add(&e, "EMS_SCADA_CONTROL_GROUP=scada-%s", prefix);
+    th_env_add(&e, "EMS_SCADA_CONTROL_COILS=eq-d=7,eq-e=7,eq-f=7");
+    const char *argv[] = {bin, NULL};
+    gw_pid = th_spawn_logged(dir, "gateway.log", argv, &e);
+    th_env_release(&e);
 }
 
 /* Readings left in the spool by an earlier run of the gateway (one that lost
@@ -253,10 +175,9 @@ static void seed_spool(void)
 
 static void stack_up(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ems-test-scada-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(prefix, sizeof prefix, "scada%d.", (int)getpid());
-    mb_port = free_port();
+    th_tmpdir(dir, sizeof dir, "scada");
+    th_unique(prefix, sizeof prefix, "scada", ".");
+    mb_port = th_free_port();
     write_text("faults.txt", "# no faults\n");
     char ovr[128];
     path_in(ovr, sizeof ovr, "override");
@@ -265,18 +186,15 @@ static void stack_up(void)
     write_plant();
     seed_spool();
     start_sim();
-    usleep(300 * 1000);
+    th_sleep_ms(300);
     start_gateway();
 }
 
 static void stack_down(void)
 {
-    char cmd[128];
-    stop(gw_pid);
-    stop(sim_pid);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (getenv("EMS_TEST_KEEP") == NULL && system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    th_stop(&gw_pid);
+    th_stop(&sim_pid);
+    th_rmtree(dir);
 }
 
 /* ---- reading what the gateway published ---- */
@@ -326,19 +244,11 @@ typedef struct reader {
 
 static void reader_open(reader_t *r)
 {
-    char err[512], schemas[512], group[64];
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix,
-                     .client_id = "test-scada"};
-    r->bus = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(r->bus != NULL, "%s", err);
-    snprintf(group, sizeof group, "test-scada-%d-%ld", (int)getpid(), (long)random());
-    const char *topics[] = {"energy.telemetry"};
-    r->c = bus_consumer_new(r->bus, group, topics, 1, err, sizeof err);
-    ck_assert_msg(r->c != NULL, "%s", err);
+    char group[64];
+    r->bus =
+        th_bus_new(&(bus_conf_t){.topic_prefix = prefix, .client_id = "test-scada"});
+    th_unique(group, sizeof group, "test-scada-", "");
+    r->c = th_consumer(r->bus, group, "energy.telemetry");
 }
 
 static void reader_close(reader_t *r)
@@ -347,27 +257,29 @@ static void reader_close(reader_t *r)
     bus_destroy(r->bus);
 }
 
+typedef struct watch {
+    int (*fn)(const seen_t *, void *);
+    void *ctx;
+} watch_t;
+
+static int decode_and_watch(bus_record_t *rec, void *ctx)
+{
+    watch_t *w = ctx;
+    seen_t s;
+    decode(&rec->value, &s);
+    return w->fn(&s, w->ctx);
+}
+
 /* Calls fn on every reading until it returns 1 or deadline_s passes;
  * returns 1 when fn said done. */
 static int read_until(reader_t *r, int deadline_s, int (*fn)(const seen_t *, void *),
                       void *ctx)
 {
-    char err[512];
-    time_t end = time(NULL) + deadline_s;
-    while (time(NULL) < end) {
-        bus_record_t *batch;
-        int n = bus_consumer_poll(r->c, &batch, 500, 200, err, sizeof err);
-        ck_assert_msg(n >= 0, "%s", err);
-        for (int i = 0; i < n; i++) {
-            seen_t s;
-            decode(&batch[i].value, &s);
-            if (fn(&s, ctx))
-                return 1;
-        }
-        if (n > 0)
-            bus_consumer_ack(r->c, err, sizeof err);
-    }
-    return 0;
+    watch_t w = {fn, ctx};
+    return th_consume(r->c, &(th_consume_opts){.timeout_s = deadline_s,
+                                               .ack = 1,
+                                               .each = decode_and_watch,
+                                               .ctx = &w});
 }
 
 static int meter_index(const char *id)
@@ -677,9 +589,21 @@ static void audit_record(verdicts_t *vd, avro_value_t *v)
     }
 }
 
+static int audit_each(bus_record_t *rec, void *ctx)
+{
+    audit_record(ctx, &rec->value);
+    return 0;
+}
+
+static int audit_done(int got, void *ctx)
+{
+    (void)got;
+    return all_seen(ctx);
+}
+
 START_TEST(control_commands_checked_and_audited)
 {
-    char err[512], schemas[512], group[64];
+    char err[512], group[64];
     static verdicts_t vd = {.ids = {"c-ok", "c-bounds", "c-expired", "c-disabled",
                                     "c-rate", "c-override", "c-start", "c-start-exp",
                                     "c-stop-dis", "c-stop-rate"}};
@@ -691,14 +615,8 @@ START_TEST(control_commands_checked_and_audited)
         "override", "coil 7",  "expired", "disabled", "rate limit"};
     for (int i = 0; i < NCMD; i++)
         vd.outcome[i] = -1;
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix,
-                     .client_id = "test-scada-control"};
-    bus_t *bus = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(bus != NULL, "%s", err);
+    bus_t *bus = th_bus_new(
+        &(bus_conf_t){.topic_prefix = prefix, .client_id = "test-scada-control"});
     bus_producer_t *p = bus_producer_new(bus, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
     int64_t later = now_ms() + 120000;
@@ -714,18 +632,13 @@ START_TEST(control_commands_checked_and_audited)
     send_action(bus, p, "c-stop-rate", "eq-e", 2, 0, later); /* right after start */
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof err) == 0, "%s", err);
 
-    snprintf(group, sizeof group, "test-scada-audit-%d", (int)getpid());
-    const char *topics[] = {"audit.events"};
-    bus_consumer_t *c = bus_consumer_new(bus, group, topics, 1, err, sizeof err);
-    ck_assert_msg(c != NULL, "%s", err);
-    time_t end = time(NULL) + 60;
-    while (!all_seen(&vd) && time(NULL) < end) {
-        bus_record_t *batch;
-        int n = bus_consumer_poll(c, &batch, 100, 200, err, sizeof err);
-        ck_assert_msg(n >= 0, "%s", err);
-        for (int i = 0; i < n; i++)
-            audit_record(&vd, &batch[i].value);
-    }
+    th_unique(group, sizeof group, "test-scada-audit-", "");
+    bus_consumer_t *c = th_consumer(bus, group, "audit.events");
+    th_consume(c, &(th_consume_opts){.timeout_s = 60,
+                                     .max = 100,
+                                     .each = audit_each,
+                                     .done = audit_done,
+                                     .ctx = &vd});
     bus_consumer_destroy(c);
     bus_producer_destroy(p);
     bus_destroy(bus);
@@ -807,9 +720,5 @@ int main(void)
     tcase_add_test(tc, exception_and_out_of_range_flagged);
     tcase_add_test(tc, control_commands_checked_and_audited);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

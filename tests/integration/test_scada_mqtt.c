@@ -14,108 +14,37 @@
  * With a short stale_after and mqtt_timeout, a meter that stops publishing
  * gets stale readings repeating its last values, then comm_error readings;
  * a meter never heard of gets comm_error readings only. */
-#include <arpa/inet.h>
 #include <check.h>
-#include <fcntl.h>
 #include <math.h>
 #include <mosquitto.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "support/gateway.h"
+#include "support/harness.h"
 
 #define NGOOD 20
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
-
-extern char **environ;
 
 static char dir[64], prefix[64];
 static int mqtt_port, http_port;
 static pid_t mosq_pid, gw_pid;
 static bool silence_mode; /* short stale_after and mqtt_timeout */
 
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    ck_assert_msg(v && *v, "%s is not set", k);
-    return v;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void path_in(char *buf, size_t size, const char *name)
 {
-    snprintf(buf, size, "%s/%s", dir, name);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    th_path(buf, size, dir, name);
 }
 
 static void write_file(const char *name, const char *text)
 {
     char path[128];
-    path_in(path, sizeof path, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static pid_t spawn(char *const argv[], const char *log, char *const extra_env[])
-{
-    char logp[128];
-    path_in(logp, sizeof logp, log);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char *envp[300];
-        int k = 0;
-        for (char **e = environ; *e && k < 250; e++)
-            if (strncmp(*e, "EMS_", 4) != 0)
-                envp[k++] = *e;
-        for (int i = 0; extra_env && extra_env[i] && k < 299; i++)
-            envp[k++] = extra_env[i];
-        envp[k] = NULL;
-        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
-        execve(argv[0], argv, envp);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop(pid_t *pid)
-{
-    int st;
-    if (*pid <= 0)
-        return;
-    kill(*pid, SIGTERM);
-    waitpid(*pid, &st, 0);
-    *pid = 0;
+    th_write_file(th_path(path, sizeof path, dir, name), text);
 }
 
 static void start_mosquitto(void)
@@ -128,33 +57,22 @@ static void start_mosquitto(void)
     path_in(conf, sizeof conf, "mosquitto.conf");
     const char *bin =
         access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto";
-    char *argv[] = {(char *)bin, "-c", conf, NULL};
-    mosq_pid = spawn(argv, "mosquitto.log", NULL);
+    const char *argv[] = {bin, "-c", conf, NULL};
+    mosq_pid = th_spawn_logged(dir, "mosquitto.log", argv, NULL);
 }
 
 static void start_gateway(void)
 {
-    static char e[12][600];
-    char bin[512], conf[128], *ev[13];
-    int n = 0;
-    snprintf(bin, sizeof bin, "%s/scada-gateway", env("EMS_TEST_BIN"));
-    snprintf(e[n++], 600, "EMS_BUS_BOOTSTRAP=%s", env("EMS_TEST_BOOTSTRAP"));
-    snprintf(e[n++], 600, "EMS_BUS_REGISTRY_URL=%s", env("EMS_TEST_REGISTRY"));
-    snprintf(e[n++], 600, "EMS_BUS_SCHEMA_DIR=%s/schemas", env("EMS_TEST_ROOT"));
-    snprintf(e[n++], 600, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
-    snprintf(e[n++], 600, "EMS_PLANT_PATH=%s/plant.yaml", dir);
-    snprintf(e[n++], 600, "EMS_HTTP_PORT=%d", http_port);
-    snprintf(e[n++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_CONTROL=false");
-    snprintf(e[n++], 600, "EMS_SCADA_MQTT_PORT=%d", mqtt_port);
+    char bin[512], conf[128];
+    th_env_list e = {0};
+    th_bin(bin, sizeof bin, "scada-gateway");
+    tgw_env_add(&e, NULL, prefix, dir, 1, http_port);
+    th_env_add(&e, "EMS_SCADA_CONTROL=false");
+    th_env_add(&e, "EMS_SCADA_MQTT_PORT=%d", mqtt_port);
     if (silence_mode) {
-        snprintf(e[n++], 600, "EMS_SCADA_STALE_AFTER=1s");
-        snprintf(e[n++], 600, "EMS_SCADA_MQTT_TIMEOUT=3s");
+        th_env_add(&e, "EMS_SCADA_STALE_AFTER=1s");
+        th_env_add(&e, "EMS_SCADA_MQTT_TIMEOUT=3s");
     }
-    for (int i = 0; i < n; i++)
-        ev[i] = e[i];
-    ev[n] = NULL;
     write_file("gateway.yaml", "scada:\n"
                                "  mqtt_host: 127.0.0.1\n"
                                "  backoff_base: 1s\n"
@@ -168,8 +86,9 @@ static void start_gateway(void)
                                "    energy_kwh: \"meter.E:Wh\"\n"
                                "    voltage_v: U\n");
     path_in(conf, sizeof conf, "gateway.yaml");
-    char *argv[] = {bin, "--config", conf, NULL};
-    gw_pid = spawn(argv, "gateway.log", ev);
+    const char *argv[] = {bin, "--config", conf, NULL};
+    gw_pid = th_spawn_logged(dir, "gateway.log", argv, &e);
+    th_env_release(&e);
 }
 
 static void write_plant(void)
@@ -197,40 +116,14 @@ static void write_plant(void)
 
 static double metric(const char *name)
 {
-    char buf[65536], req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    size_t len = 0;
-    ssize_t k;
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)http_port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-        write(fd, req, strlen(req)) < 0) {
-        close(fd);
-        return -1;
-    }
-    while (len < sizeof buf - 1 && (k = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)k;
-    close(fd);
-    buf[len] = '\0';
-    size_t nl = strlen(name);
-    for (char *p = buf; (p = strstr(p, name)) != NULL; p += nl)
-        if ((p == buf || p[-1] == '\n') && p[nl] == ' ')
-            return atof(p + nl + 1);
-    return -1;
+    return th_metric(http_port, name);
 }
 
 static bool log_has(const char *needle)
 {
-    char path[128], line[4096];
-    bool found = false;
+    char path[128];
     path_in(path, sizeof path, "gateway.log");
-    FILE *f = fopen(path, "r");
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    if (f)
-        fclose(f);
-    return found;
+    return th_file_has(path, needle);
 }
 
 /* ---- publishing ---- */
@@ -243,7 +136,7 @@ static struct mosquitto *pub_open(void)
     for (int i = 0; i < 100 && rc != MOSQ_ERR_SUCCESS; i++) {
         rc = mosquitto_connect(m, "127.0.0.1", mqtt_port, 30);
         if (rc != MOSQ_ERR_SUCCESS)
-            sleep_ms(100);
+            th_sleep_ms(100);
     }
     ck_assert_msg(rc == MOSQ_ERR_SUCCESS, "mosquitto: %s", mosquitto_strerror(rc));
     ck_assert_int_eq(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
@@ -252,7 +145,7 @@ static struct mosquitto *pub_open(void)
 
 static void pub_close(struct mosquitto *m)
 {
-    sleep_ms(300); /* let QoS 1 acknowledgements come back */
+    th_sleep_ms(300); /* let QoS 1 acknowledgements come back */
     mosquitto_disconnect(m);
     mosquitto_loop_stop(m, false);
     mosquitto_destroy(m);
@@ -287,20 +180,6 @@ typedef struct got {
     int bad_seq;
 } got_t;
 
-static double opt_double(avro_value_t *v, const char *name)
-{
-    avro_value_t f, b;
-    int d = 0;
-    double x = NAN;
-    avro_value_get_by_name(v, name, &f, NULL);
-    avro_value_get_discriminant(&f, &d);
-    if (d == 1) {
-        avro_value_get_current_branch(&f, &b);
-        avro_value_get_double(&b, &x);
-    }
-    return x;
-}
-
 static void take(got_t *g, avro_value_t *v)
 {
     avro_value_t f;
@@ -328,8 +207,8 @@ static void take(got_t *g, avro_value_t *v)
         return;
     int k = g->n[i]++;
     g->ts[i][k] = ts;
-    g->power[i][k] = opt_double(v, "power_kw");
-    g->energy[i][k] = opt_double(v, "energy_kwh");
+    g->power[i][k] = th_opt_double(v, "power_kw", NULL);
+    g->energy[i][k] = th_opt_double(v, "energy_kwh", NULL);
     g->quality[i][k] = q;
 }
 
@@ -340,19 +219,11 @@ typedef struct reader {
 
 static void reader_open(reader_t *r)
 {
-    char err[512], schemas[512], group[64];
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix,
-                     .client_id = "test-scada-mqtt"};
-    r->bus = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(r->bus != NULL, "%s", err);
-    snprintf(group, sizeof group, "test-mqtt-%d", (int)getpid());
-    const char *topics[] = {"energy.telemetry"};
-    r->c = bus_consumer_new(r->bus, group, topics, 1, err, sizeof err);
-    ck_assert_msg(r->c != NULL, "%s", err);
+    char group[64];
+    r->bus = th_bus_new(
+        &(bus_conf_t){.topic_prefix = prefix, .client_id = "test-scada-mqtt"});
+    th_unique(group, sizeof group, "test-mqtt-", "");
+    r->c = th_consumer(r->bus, group, "energy.telemetry");
 }
 
 static void reader_close(reader_t *r)
@@ -379,11 +250,10 @@ static int read_some(reader_t *r, got_t *g, int ms)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ems-test-mqtt-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(prefix, sizeof prefix, "mqtt%d.", (int)getpid());
-    mqtt_port = free_port();
-    http_port = free_port();
+    th_tmpdir(dir, sizeof dir, "mqtt");
+    th_unique(prefix, sizeof prefix, "mqtt", ".");
+    mqtt_port = th_free_port();
+    http_port = th_free_port();
     mosquitto_lib_init();
     write_plant();
     start_mosquitto();
@@ -398,14 +268,11 @@ static void setup_silence(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    stop(&gw_pid);
-    stop(&mosq_pid);
+    th_stop(&gw_pid);
+    th_stop(&mosq_pid);
     silence_mode = false;
     mosquitto_lib_cleanup();
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (getenv("EMS_TEST_KEEP") == NULL && system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    th_rmtree(dir);
 }
 
 /* Publishes warm-up readings (before T0) until one arrives: the gateway is
@@ -485,7 +352,7 @@ START_TEST(mqtt_readings_normalised_and_garbage_rejected)
     ck_assert(log_has("field 'P' (power_kw) is not a number"));
     ck_assert(log_has("no meter 'nobody' in the plant model"));
     ck_assert(log_has("payload is not a JSON object"));
-    ck_assert_int_eq(waitpid(gw_pid, NULL, WNOHANG), 0);
+    th_assert_alive(gw_pid, "the gateway");
     ck_assert_double_eq(metric("ems_scada_mqtt_connected"), 1);
 }
 END_TEST
@@ -551,7 +418,7 @@ START_TEST(silent_meter_stale_then_comm_error)
     ck_assert_int_eq(count_quality(&g, 1, 2), g.n[1]);
     ck_assert(isnan(g.power[1][0]));
     ck_assert_int_eq(g.bad_seq, 0);
-    ck_assert_int_eq(waitpid(gw_pid, NULL, WNOHANG), 0);
+    th_assert_alive(gw_pid, "the gateway");
 }
 END_TEST
 
@@ -568,11 +435,6 @@ int main(void)
     tcase_add_checked_fixture(ts, setup_silence, teardown);
     tcase_add_test(ts, silent_meter_stale_then_comm_error);
     suite_add_tcase(s, ts);
-    SRunner *sr = srunner_create(s);
     /* One process: teardown stops and reaps the children whatever happens. */
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 1);
 }

@@ -18,29 +18,19 @@
  *    them add up to P1 over all meters: every reading not confirmed by the
  *    first broker (all those taken during the outage) reached the second
  *    one, once. */
-#include <arpa/inet.h>
 #include <check.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bus/bus.h"
+#include "support/gateway.h"
+#include "support/harness.h"
 
 #define NMETERS 6
 #define MAXVALS 4096
-
-extern char **environ;
 
 static char dir[64];
 static char prefix[64];
@@ -48,34 +38,9 @@ static char bootstrap[64];
 static int mb_port, broker_port, http_port;
 static pid_t sim_pid, gw_pid, broker_pid;
 
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    ck_assert_msg(v && *v, "%s is not set", k);
-    return v;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void path_in(char *buf, size_t size, const char *name)
 {
-    snprintf(buf, size, "%s/%s", dir, name);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    th_path(buf, size, dir, name);
 }
 
 /* Six meters, two per unit id, all holding registers, each meter's
@@ -108,117 +73,60 @@ static void write_plant(void)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-static pid_t spawn(char *const argv[], const char *log, char *const extra_env[])
-{
-    char logp[128];
-    path_in(logp, sizeof logp, log);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char *envp[300];
-        int k = 0;
-        for (char **e = environ; *e && k < 250; e++)
-            if (strncmp(*e, "EMS_", 4) != 0)
-                envp[k++] = *e;
-        for (int i = 0; extra_env && extra_env[i] && k < 299; i++)
-            envp[k++] = extra_env[i];
-        envp[k] = NULL;
-        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
-        execve(argv[0], argv, envp);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Waits for a --ready-file to appear (the child still running). */
 static void wait_ready(const char *name, pid_t pid)
 {
     char path[128];
-    int st;
     path_in(path, sizeof path, name);
-    for (int i = 0; i < 300; i++) {
-        if (access(path, F_OK) == 0)
-            return;
-        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "%s: process exited", name);
-        sleep_ms(100);
-    }
-    ck_abort_msg("%s never appeared", name);
-}
-
-static void stop(pid_t *pid)
-{
-    int st;
-    if (*pid <= 0)
-        return;
-    kill(*pid, SIGTERM);
-    waitpid(*pid, &st, 0);
-    *pid = 0;
+    th_wait_file(path, pid, 30);
 }
 
 static void start_broker(int n)
 {
     char bin[512], port[16], pidf[128], ready[128], name[32];
-    snprintf(bin, sizeof bin, "%s/devbroker", env("EMS_TEST_BIN"));
+    th_bin(bin, sizeof bin, "devbroker");
     snprintf(port, sizeof port, "%d", broker_port);
     snprintf(name, sizeof name, "broker%d.ready", n);
     path_in(pidf, sizeof pidf, "broker.pid");
     path_in(ready, sizeof ready, name);
-    char *argv[] = {bin,         "--port", port,           "--prefix", prefix,
-                    "--pidfile", pidf,     "--ready-file", ready,      NULL};
-    broker_pid = spawn(argv, "broker.log", NULL);
+    const char *argv[] = {bin,         "--port", port,           "--prefix", prefix,
+                          "--pidfile", pidf,     "--ready-file", ready,      NULL};
+    broker_pid = th_spawn_logged(dir, "broker.log", argv, NULL);
     wait_ready(name, broker_pid);
 }
 
 static void start_sim(void)
 {
     char bin[512], plant[128], data[512], port[16], served[128], ready[128];
-    snprintf(bin, sizeof bin, "%s/meter-sim", env("EMS_TEST_BIN"));
+    th_bin(bin, sizeof bin, "meter-sim");
     path_in(plant, sizeof plant, "plant.yaml");
     path_in(served, sizeof served, "served.txt");
     path_in(ready, sizeof ready, "sim.ready");
-    snprintf(data, sizeof data, "%s/tests/data/openstef_nl_neerijnen/307-test-data.csv",
-             env("EMS_TEST_ROOT"));
+    th_root(data, sizeof data, "tests/data/openstef_nl_neerijnen/307-test-data.csv");
     snprintf(port, sizeof port, "%d", mb_port);
-    char *argv[] = {bin,       "--plant",      plant,    "--port", port,
-                    "--speed", "600",          "--data", data,     "--served",
-                    served,    "--ready-file", ready,    NULL};
-    sim_pid = spawn(argv, "sim.log", NULL);
+    const char *argv[] = {bin,       "--plant",      plant,    "--port", port,
+                          "--speed", "600",          "--data", data,     "--served",
+                          served,    "--ready-file", ready,    NULL};
+    sim_pid = th_spawn_logged(dir, "sim.log", argv, NULL);
     wait_ready("sim.ready", sim_pid);
 }
 
 static void start_gateway(void)
 {
-    static char e[16][600];
-    char bin[512], *ev[17];
-    int n = 0;
-    snprintf(bin, sizeof bin, "%s/scada-gateway", env("EMS_TEST_BIN"));
-    snprintf(e[n++], 600, "EMS_BUS_BOOTSTRAP=%s", bootstrap);
-    snprintf(e[n++], 600, "EMS_BUS_REGISTRY_URL=%s", env("EMS_TEST_REGISTRY"));
-    snprintf(e[n++], 600, "EMS_BUS_SCHEMA_DIR=%s/schemas", env("EMS_TEST_ROOT"));
-    snprintf(e[n++], 600, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
-    snprintf(e[n++], 600, "EMS_PLANT_PATH=%s/plant.yaml", dir);
-    snprintf(e[n++], 600, "EMS_HTTP_PORT=%d", http_port);
-    snprintf(e[n++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_RESPONSE_TIMEOUT=2s");
-    snprintf(e[n++], 600, "EMS_SCADA_BATCH=50");
-    snprintf(e[n++], 600, "EMS_SCADA_CONTROL=false");
-    for (int i = 0; i < n; i++)
-        ev[i] = e[i];
-    ev[n] = NULL;
+    char bin[512], conf[128];
+    th_env_list e = {0};
+    th_bin(bin, sizeof bin, "scada-gateway");
+    tgw_env_add(&e, bootstrap, prefix, dir, 1, http_port);
+    th_env_add(&e, "EMS_SCADA_RESPONSE_TIMEOUT=2s");
+    th_env_add(&e, "EMS_SCADA_BATCH=50");
+    th_env_add(&e, "EMS_SCADA_CONTROL=false");
     /* Deliveries time out well within the outage, so the gateway's own
      * re-send path (not only librdkafka's retries) is exercised. */
-    char conf[128];
     path_in(conf, sizeof conf, "gateway.yaml");
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "bus:\n  kafka:\n    message.timeout.ms: \"1500\"\n");
-    ck_assert_int_eq(fclose(f), 0);
-    char *argv[] = {bin, "--config", conf, NULL};
-    gw_pid = spawn(argv, "gateway.log", ev);
+    th_write_file(conf, "bus:\n  kafka:\n    message.timeout.ms: \"1500\"\n");
+    const char *argv[] = {bin, "--config", conf, NULL};
+    gw_pid = th_spawn_logged(dir, "gateway.log", argv, &e);
+    th_env_release(&e);
 }
 
 /* ---- /metrics ---- */
@@ -227,46 +135,15 @@ static void start_gateway(void)
  * answer (yet). */
 static double metric(const char *name)
 {
-    char buf[65536], req[128];
-    size_t len = 0;
-    ssize_t k;
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)http_port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(req, sizeof req, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    if (write(fd, req, strlen(req)) < 0) {
-        close(fd);
-        return -1;
-    }
-    while (len < sizeof buf - 1 && (k = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)k;
-    close(fd);
-    buf[len] = '\0';
-    size_t nl = strlen(name);
-    for (char *p = buf; (p = strstr(p, name)) != NULL; p += nl)
-        if ((p == buf || p[-1] == '\n') && p[nl] == ' ')
-            return atof(p + nl + 1);
-    return -1;
+    return th_metric(http_port, name);
 }
 
 /* Waits up to deadline_s for metric name to satisfy the comparison
  * (at least when ge, else exactly value); returns the last value. */
 static double wait_metric(const char *name, double value, bool ge, int deadline_s)
 {
-    double v = -1;
-    time_t end = time(NULL) + deadline_s;
-    while (time(NULL) < end) {
-        v = metric(name);
-        if (v >= 0 && (ge ? v >= value : v == value))
-            return v;
-        sleep_ms(200);
-    }
-    return v;
+    return th_poll_metric(http_port, name, ge ? TH_AT_LEAST : TH_EXACTLY, value, 0,
+                          deadline_s);
 }
 
 /* ---- the simulator's served log and the published readings ---- */
@@ -314,42 +191,20 @@ typedef struct reader {
 
 static void reader_open(reader_t *r, series_t *out)
 {
-    char err[512], schemas[512], group[64];
+    char group[64];
     memset(r, 0, sizeof *r);
     r->out = out;
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = bootstrap,
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix,
-                     .client_id = "test-scada-outage"};
-    r->bus = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(r->bus != NULL, "%s", err);
-    snprintf(group, sizeof group, "test-outage-%d-%ld", (int)getpid(), (long)random());
-    const char *topics[] = {"energy.telemetry"};
-    r->c = bus_consumer_new(r->bus, group, topics, 1, err, sizeof err);
-    ck_assert_msg(r->c != NULL, "%s", err);
+    r->bus = th_bus_new(&(bus_conf_t){.bootstrap = bootstrap,
+                                      .topic_prefix = prefix,
+                                      .client_id = "test-scada-outage"});
+    th_unique(group, sizeof group, "test-outage-", "");
+    r->c = th_consumer(r->bus, group, "energy.telemetry");
 }
 
 static void reader_close(reader_t *r)
 {
     bus_consumer_destroy(r->c);
     bus_destroy(r->bus);
-}
-
-static double opt_double(avro_value_t *v, const char *name, bool *has)
-{
-    avro_value_t f, b;
-    int d = 0;
-    double x = NAN;
-    avro_value_get_by_name(v, name, &f, NULL);
-    avro_value_get_discriminant(&f, &d);
-    *has = d == 1;
-    if (*has) {
-        avro_value_get_current_branch(&f, &b);
-        avro_value_get_double(&b, &x);
-    }
-    return x;
 }
 
 static void take(reader_t *r, avro_value_t *v)
@@ -359,7 +214,7 @@ static void take(reader_t *r, avro_value_t *v)
     size_t len;
     int quality;
     int64_t seq;
-    bool hp, he;
+    int hp, he;
     avro_value_get_by_name(v, "meter_id", &f, NULL);
     avro_value_get_string(&f, &id, &len);
     int i = meter_index(id);
@@ -376,30 +231,41 @@ static void take(reader_t *r, avro_value_t *v)
         return;
     }
     ck_assert_msg(s->n < MAXVALS, "too many readings of %s", id);
-    s->power[s->n] = opt_double(v, "power_kw", &hp);
-    s->energy[s->n] = opt_double(v, "energy_kwh", &he);
+    s->power[s->n] = th_opt_double(v, "power_kw", &hp);
+    s->energy[s->n] = th_opt_double(v, "energy_kwh", &he);
     ck_assert(hp && he);
     s->seq[s->n++] = seq;
+}
+
+typedef struct until {
+    reader_t *r;
+    int (*done)(const reader_t *, void *);
+    void *ctx;
+} until_t;
+
+static int take_record(bus_record_t *rec, void *ctx)
+{
+    take(((until_t *)ctx)->r, &rec->value);
+    return 0;
+}
+
+static int until_done(int got, void *ctx)
+{
+    until_t *u = ctx;
+    (void)got;
+    return u->done && u->done(u->r, u->ctx);
 }
 
 /* Reads until done(r, ctx) or deadline_s; returns 1 when done. */
 static int read_until(reader_t *r, int deadline_s,
                       int (*done)(const reader_t *, void *), void *ctx)
 {
-    char err[512];
-    time_t end = time(NULL) + deadline_s;
-    while (time(NULL) < end) {
-        bus_record_t *batch;
-        int n = bus_consumer_poll(r->c, &batch, 500, 200, err, sizeof err);
-        ck_assert_msg(n >= 0, "%s", err);
-        for (int i = 0; i < n; i++)
-            take(r, &batch[i].value);
-        if (n > 0)
-            bus_consumer_ack(r->c, err, sizeof err);
-        if (done && done(r, ctx))
-            return 1;
-    }
-    return 0;
+    until_t u = {r, done, ctx};
+    return th_consume(r->c, &(th_consume_opts){.timeout_s = deadline_s,
+                                               .ack = 1,
+                                               .each = take_record,
+                                               .done = until_done,
+                                               .ctx = &u});
 }
 
 static int each_has(const reader_t *r, void *ctx)
@@ -427,12 +293,11 @@ static int caught_up(const reader_t *r, void *ctx)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ems-test-outage-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(prefix, sizeof prefix, "outage%d.", (int)getpid());
-    mb_port = free_port();
-    broker_port = free_port();
-    http_port = free_port();
+    th_tmpdir(dir, sizeof dir, "outage");
+    th_unique(prefix, sizeof prefix, "outage", ".");
+    mb_port = th_free_port();
+    broker_port = th_free_port();
+    http_port = th_free_port();
     snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%d", broker_port);
     write_plant();
     start_broker(1);
@@ -442,13 +307,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    stop(&gw_pid);
-    stop(&sim_pid);
-    stop(&broker_pid);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (getenv("EMS_TEST_KEEP") == NULL && system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    th_stop(&gw_pid);
+    th_stop(&sim_pid);
+    th_stop(&broker_pid);
+    th_rmtree(dir);
 }
 
 START_TEST(broker_outage_loses_and_duplicates_nothing)
@@ -464,12 +326,12 @@ START_TEST(broker_outage_loses_and_duplicates_nothing)
     ck_assert_int_eq(r.dup_or_back, 0);
 
     /* 2: the broker goes away; the spool grows, nothing is confirmed */
-    stop(&broker_pid);
+    th_stop(&broker_pid);
     double depth = wait_metric("ems_scada_spool_depth", 10 * NMETERS, true, 60);
     ck_assert_msg(depth >= 10 * NMETERS, "spool depth %g during the outage", depth);
     double p1 = metric("ems_scada_readings_published_total");
     ck_assert_double_ge(p1, NMETERS * want);
-    sleep_ms(4000); /* longer than the delivery timeout */
+    th_sleep_ms(4000); /* longer than the delivery timeout */
     ck_assert_double_eq(metric("ems_scada_readings_published_total"), p1);
     ck_assert_double_ge(metric("ems_scada_batches_redelivered_total"), 1);
     ck_assert_double_gt(metric("ems_scada_spool_depth"), depth);
@@ -480,7 +342,7 @@ START_TEST(broker_outage_loses_and_duplicates_nothing)
     ck_assert_msg(depth == 0, "spool depth %g after the broker came back", depth);
 
     /* 4: stop the simulator; its log now holds every value served */
-    stop(&sim_pid);
+    th_stop(&sim_pid);
     load_served(served);
     depth = wait_metric("ems_scada_spool_depth", 0, false, 60);
     ck_assert_msg(depth == 0, "spool depth %g at the end", depth);
@@ -525,12 +387,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, broker_outage_loses_and_duplicates_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
     /* One process: the children started by the test are this process's, so
      * teardown can stop and reap them whatever the test's outcome. */
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 1);
 }

@@ -8,44 +8,20 @@
  *
  * The gateway gets the test stack's endpoints (EMS_TEST_BOOTSTRAP,
  * EMS_TEST_REGISTRY), so a refusal cannot come from a missing broker. */
-#include <arpa/inet.h>
 #include <check.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "support/gateway.h"
+#include "support/harness.h"
 
 static char dir[64];
 
 /* The end of the gateway's log line once start-up succeeded. */
 #define STARTED " started\"}"
-
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    ck_assert_msg(v && *v, "%s is not set", k);
-    return v;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
 
 /* Line numbers below refer to this model (line 1 is "sites:"). */
 static const char base_plant[] =
@@ -115,36 +91,26 @@ static const struct {
      "scada.control_coils: 'kiln': no such equipment in the plant model"},
 };
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* The base model with one replacement. */
 static void write_plant(const char *path, const char *from, const char *to)
 {
     char text[4096];
     const char *at = from ? strstr(base_plant, from) : NULL;
     if (!from) {
-        write_file(path, base_plant);
+        th_write_file(path, base_plant);
         return;
     }
     ck_assert_msg(at != NULL, "edit '%s' not in the base model", from);
     snprintf(text, sizeof text, "%.*s%s%s", (int)(at - base_plant), base_plant, to,
              at + strlen(from));
-    write_file(path, text);
+    th_write_file(path, text);
 }
 
 static void read_log(const char *logp, char *out, size_t size)
 {
-    FILE *f = fopen(logp, "r");
-    size_t len = f ? fread(out, 1, size - 1, f) : 0;
-    out[len] = '\0';
-    if (f)
-        fclose(f);
+    char *text = th_read_file(logp);
+    snprintf(out, size, "%s", text);
+    free(text);
 }
 
 /* Runs the gateway until it exits, or until its output shows until (then
@@ -153,37 +119,18 @@ static void read_log(const char *logp, char *out, size_t size)
 static int run_gateway(const char *plant, const char *conf, const char *until,
                        char *out, size_t size)
 {
-    char bin[512], e[8][600], logp[128], *envp[300];
-    int n = 0, k = 0, st;
-    snprintf(bin, sizeof bin, "%s/scada-gateway", env("EMS_TEST_BIN"));
-    snprintf(logp, sizeof logp, "%s/gateway.log", dir);
-    snprintf(e[n++], 600, "EMS_BUS_BOOTSTRAP=%s", env("EMS_TEST_BOOTSTRAP"));
-    snprintf(e[n++], 600, "EMS_BUS_REGISTRY_URL=%s", env("EMS_TEST_REGISTRY"));
-    snprintf(e[n++], 600, "EMS_BUS_SCHEMA_DIR=%s/schemas", env("EMS_TEST_ROOT"));
-    snprintf(e[n++], 600, "EMS_BUS_TOPIC_PREFIX=startup%d.", (int)getpid());
-    snprintf(e[n++], 600, "EMS_HTTP_PORT=%d", free_port());
-    snprintf(e[n++], 600, "EMS_SCADA_SPOOL_DIR=%s/spool", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_STATE_FILE=%s/state.json", dir);
-    snprintf(e[n++], 600, "EMS_SCADA_CONTROL=false");
-    for (char **ev = environ; *ev && k < 250; ev++)
-        if (strncmp(*ev, "EMS_", 4) != 0)
-            envp[k++] = *ev;
-    for (int i = 0; i < n; i++)
-        envp[k++] = e[i];
-    envp[k] = NULL;
+    char bin[512], logp[128], prefix[64];
+    int st;
+    th_env_list e = {0};
+    th_bin(bin, sizeof bin, "scada-gateway");
+    th_path(logp, sizeof logp, dir, "gateway.log");
+    tgw_env_add(&e, NULL, th_unique(prefix, sizeof prefix, "startup", "."), dir, 0,
+                th_free_port());
+    th_env_add(&e, "EMS_SCADA_CONTROL=false");
     unlink(logp);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        char *argv[] = {bin,           "--plant",
-                        (char *)plant, conf ? "--config" : NULL,
-                        (char *)conf,  NULL};
-        execve(bin, argv, envp);
-        _exit(127);
-    }
+    const char *argv[] = {bin, "--plant", plant, conf ? "--config" : NULL, conf, NULL};
+    pid_t pid = th_spawn_logged(dir, "gateway.log", argv, &e);
+    th_env_release(&e);
     int rc = -1;
     for (int i = 0; i < 300; i++) { /* 30 s: far more than either needs */
         if (waitpid(pid, &st, WNOHANG) == pid) {
@@ -193,29 +140,22 @@ static int run_gateway(const char *plant, const char *conf, const char *until,
         read_log(logp, out, size);
         if (until && strstr(out, until))
             break;
-        struct timespec ts = {0, 100000000L};
-        nanosleep(&ts, NULL);
+        th_sleep_ms(100);
     }
-    if (rc < 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, &st, 0);
-    }
+    if (rc < 0)
+        th_stop(&pid);
     read_log(logp, out, size);
     return rc;
 }
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ems-test-startup-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    th_tmpdir(dir, sizeof dir, "startup");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    th_rmtree(dir);
 }
 
 START_TEST(bad_input_stops_start_up_with_file_line_reason)
@@ -225,7 +165,7 @@ START_TEST(bad_input_stops_start_up_with_file_line_reason)
     snprintf(conf, sizeof conf, "%s/gateway.yaml", dir);
     write_plant(plant, cases[_i].from, cases[_i].to);
     if (cases[_i].config)
-        write_file(conf, cases[_i].config);
+        th_write_file(conf, cases[_i].config);
     int rc = run_gateway(plant, cases[_i].config ? conf : NULL, NULL, out, sizeof out);
     ck_assert_msg(rc > 0 && rc < 128, "%s: exit %d (want a refusal), output:\n%s",
                   cases[_i].name, rc, out);
@@ -267,9 +207,5 @@ int main(void)
                         sizeof cases / sizeof cases[0]);
     tcase_add_test(tc, valid_input_starts);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

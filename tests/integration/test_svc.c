@@ -3,62 +3,33 @@
  * EMS_TEST_ROOT, EMS_TEST_BIN) and probes it from outside. */
 #include <check.h>
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "audit/audit.h"
 #include "bus/bus.h"
-
-extern char **environ;
+#include "support/harness.h"
 
 static char dir[64];
 
-static const char *env(const char *k)
-{
-    const char *v = getenv(k);
-    ck_assert_msg(v && *v, "%s is not set", k);
-    return v;
-}
-
 static void path_in(char *buf, size_t size, const char *name)
 {
-    snprintf(buf, size, "%s/%s", dir, name);
+    th_path(buf, size, dir, name);
 }
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ems-test-svc-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    th_tmpdir(dir, sizeof dir, "svc");
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(th_rmtree(dir), 0);
     curl_global_cleanup();
-}
-
-/* A port the kernel just gave out; free again once the socket closes. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
 }
 
 /* Writes the example's config; extra is appended verbatim. */
@@ -68,19 +39,17 @@ static void write_config(const char *name, const char *bootstrap, int port,
     char path[128], state[128];
     path_in(path, sizeof path, name);
     path_in(state, sizeof state, "audit.state");
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "log:\n  level: debug\n"
-            "http:\n  listen: 127.0.0.1\n  port: %d\n"
-            "bus:\n  bootstrap: %s\n  registry_url: %s\n  schema_dir: %s/schemas\n"
-            "  flush_timeout: 5s\n"
-            "plant:\n  path: %s/tools/stack/plant.yaml\n"
-            "audit:\n  state_file: %s\n  instance: test-1\n"
-            "%s",
-            port, bootstrap, env("EMS_TEST_REGISTRY"), env("EMS_TEST_ROOT"),
-            env("EMS_TEST_ROOT"), state, extra ? extra : "");
-    fclose(f);
+    th_write_filef(
+        path,
+        "log:\n  level: debug\n"
+        "http:\n  listen: 127.0.0.1\n  port: %d\n"
+        "bus:\n  bootstrap: %s\n  registry_url: %s\n  schema_dir: %s/schemas\n"
+        "  flush_timeout: 5s\n"
+        "plant:\n  path: %s/tools/stack/plant.yaml\n"
+        "audit:\n  state_file: %s\n  instance: test-1\n"
+        "%s",
+        port, bootstrap, th_env("EMS_TEST_REGISTRY"), th_env("EMS_TEST_ROOT"),
+        th_env("EMS_TEST_ROOT"), state, extra ? extra : "");
 }
 
 /* Starts svc-example with args, stdout/stderr into out/err files in dir, and
@@ -88,31 +57,14 @@ static void write_config(const char *name, const char *bootstrap, int port,
 static pid_t spawn(const char *const *args, const char *out, const char *err)
 {
     char bin[512], outp[128], errp[128];
-    snprintf(bin, sizeof bin, "%s/svc-example", env("EMS_TEST_BIN"));
+    const char *argv[16] = {bin};
+    th_bin(bin, sizeof bin, "svc-example");
     path_in(outp, sizeof outp, out);
     path_in(errp, sizeof errp, err);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char *argv[16] = {bin};
-        int n = 1;
-        for (; args && args[n - 1] && n < 15; n++)
-            argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        char *clean[256];
-        int k = 0;
-        for (char **e = environ; *e && k < 255; e++)
-            if (strncmp(*e, "EMS_", 4) != 0)
-                clean[k++] = *e;
-        clean[k] = NULL;
-        int fo = open(outp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int fe = open(errp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execve(bin, argv, clean);
-        _exit(127);
-    }
-    return pid;
+    for (int n = 1; args && args[n - 1] && n < 15; n++)
+        argv[n] = args[n - 1];
+    return th_spawn(
+        &(th_spawn_opts){.argv = argv, .clean_ems = 1, .out = outp, .err = errp});
 }
 
 static int wait_exit(pid_t pid)
@@ -126,69 +78,21 @@ static int wait_exit(pid_t pid)
 static char *slurp(const char *name)
 {
     char path[128];
-    path_in(path, sizeof path, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = calloc(1, (size_t)n + 1);
-    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return buf;
+    return th_read_file(th_path(path, sizeof path, dir, name));
 }
 
-typedef struct reply {
-    long status;
-    char *body;
-    size_t len;
-} reply_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    reply_t *r = ud;
-    char *nb = realloc(r->body, r->len + sz * n + 1);
-    memcpy(nb + r->len, p, sz * n);
-    r->body = nb;
-    r->len += sz * n;
-    nb[r->len] = '\0';
-    return sz * n;
-}
+typedef th_reply reply_t;
 
 /* GET; status 0 when nothing answers. */
 static reply_t get(int port, const char *path)
 {
-    reply_t r = {0};
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
-    if (!r.body)
-        r.body = strdup("");
-    return r;
+    return th_http_get(port, path, 5);
 }
 
 /* Polls path until it answers want (bounded: 60 s), returning the reply. */
 static reply_t await(int port, const char *path, long want, pid_t pid)
 {
-    for (int i = 0; i < 600; i++) {
-        reply_t r = get(port, path);
-        if (r.status == want)
-            return r;
-        free(r.body);
-        ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "service exited early");
-        struct timespec ts = {0, 100 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    ck_abort_msg("%s never answered %ld", path, want);
-    return (reply_t){0};
+    return th_wait_http(port, path, want, NULL, pid, 60);
 }
 
 /* Splits text into lines (in place) and verifies the audit chain. */
@@ -241,8 +145,8 @@ static void run_and_stop(int port, const char *cfg, int expect_events)
 
 START_TEST(test_serves_health_and_stops_cleanly)
 {
-    int port = free_port();
-    write_config("svc.yaml", env("EMS_TEST_BOOTSTRAP"), port, NULL);
+    int port = th_free_port();
+    write_config("svc.yaml", th_env("EMS_TEST_BOOTSTRAP"), port, NULL);
     run_and_stop(port, "svc.yaml", 2); /* service.start, service.stop */
     /* A restart continues the audit chain from the state file: the stdout of
      * both runs verifies as one chain. */
@@ -250,38 +154,40 @@ START_TEST(test_serves_health_and_stops_cleanly)
 }
 END_TEST
 
+static int count_instance(bus_record_t *rec, void *ctx)
+{
+    avro_value_t f;
+    const char *s = NULL;
+    size_t len;
+    avro_value_get_by_name(&rec->value, "instance", &f, NULL);
+    avro_value_get_string(&f, &s, &len);
+    if (s && strcmp(s, "test-1") == 0)
+        ++*(int *)ctx;
+    return 0;
+}
+
+static int two_found(int got, void *ctx)
+{
+    (void)got;
+    return *(int *)ctx >= 2;
+}
+
 START_TEST(test_audit_events_reach_the_bus)
 {
-    int port = free_port();
-    write_config("svc.yaml", env("EMS_TEST_BOOTSTRAP"), port, NULL);
+    int port = th_free_port();
+    write_config("svc.yaml", th_env("EMS_TEST_BOOTSTRAP"), port, NULL);
     run_and_stop(port, "svc.yaml", 2);
-    char err[512], schemas[512];
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas};
-    bus_t *bus = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(bus != NULL, "%s", err);
-    const char *topics[] = {"audit.events"};
+    bus_t *bus = th_bus_new(&(bus_conf_t){0});
     char group[96];
-    snprintf(group, sizeof group, "test-svc-%d", (int)getpid());
-    bus_consumer_t *c = bus_consumer_new(bus, group, topics, 1, err, sizeof err);
-    ck_assert_msg(c != NULL, "%s", err);
+    bus_consumer_t *c = th_consumer(
+        bus, th_unique(group, sizeof group, "test-svc-", ""), "audit.events");
     int found = 0;
-    for (int i = 0; i < 60 && found < 2; i++) {
-        bus_record_t *batch;
-        int n = bus_consumer_poll(c, &batch, 100, 500, err, sizeof err);
-        ck_assert_msg(n >= 0, "%s", err);
-        for (int k = 0; k < n; k++) {
-            avro_value_t f;
-            const char *s = NULL;
-            size_t len;
-            avro_value_get_by_name(&batch[k].value, "instance", &f, NULL);
-            avro_value_get_string(&f, &s, &len);
-            if (s && strcmp(s, "test-1") == 0)
-                found++;
-        }
-    }
+    th_consume(c, &(th_consume_opts){.timeout_s = 30,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .each = count_instance,
+                                     .done = two_found,
+                                     .ctx = &found});
     ck_assert_int_ge(found, 2);
     bus_consumer_destroy(c);
     bus_destroy(bus);
@@ -290,7 +196,7 @@ END_TEST
 
 START_TEST(test_dump_config_masks_secrets)
 {
-    write_config("svc.yaml", "127.0.0.1:9", free_port(),
+    write_config("svc.yaml", "127.0.0.1:9", th_free_port(),
                  "example:\n  token: s3cret-token\n");
     char cfgp[128];
     path_in(cfgp, sizeof cfgp, "svc.yaml");
@@ -306,7 +212,7 @@ END_TEST
 
 START_TEST(test_bad_config_names_file_and_line)
 {
-    write_config("bad.yaml", env("EMS_TEST_BOOTSTRAP"), free_port(),
+    write_config("bad.yaml", th_env("EMS_TEST_BOOTSTRAP"), th_free_port(),
                  "example:\n  no_such_key: 1\n");
     char cfgp[128], want[160];
     path_in(cfgp, sizeof cfgp, "bad.yaml");
@@ -324,7 +230,7 @@ END_TEST
 
 START_TEST(test_unreachable_broker_fails_start)
 {
-    write_config("svc.yaml", "127.0.0.1:1", free_port(), NULL);
+    write_config("svc.yaml", "127.0.0.1:1", th_free_port(), NULL);
     char cfgp[128];
     path_in(cfgp, sizeof cfgp, "svc.yaml");
     const char *args[] = {"--config", cfgp, NULL};
@@ -377,9 +283,5 @@ static Suite *svc_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(svc_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(svc_suite(), 0);
 }

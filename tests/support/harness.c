@@ -1,0 +1,585 @@
+/* Plumbing shared by the integration tests; see harness.h. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- environment ---- */
+
+const char *th_env(const char *name)
+{
+    const char *v = getenv(name);
+    ck_assert_msg(v && *v,
+                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
+                  name);
+    return v;
+}
+
+const char *th_env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+void th_reexec_with(char **argv, const char *name, const char *value)
+{
+    if (getenv(name))
+        return;
+    setenv(name, value, 1);
+    execv("/proc/self/exe", argv);
+}
+
+/* ---- names, time, files ---- */
+
+const char *th_unique(char *buf, size_t size, const char *stem, const char *tail)
+{
+    static unsigned calls;
+    long id = (long)time(NULL) % 100000000L;
+    int n = snprintf(buf, size, "%s%d-%ld-%u%s", stem, (int)getpid(), id, calls++,
+                     tail ? tail : "");
+    if (n <= 0 || (size_t)n >= size) { /* a bug of the test: stop at once */
+        fprintf(stderr, "th_unique: name '%s...' does not fit in %zu bytes\n", stem,
+                size);
+        abort();
+    }
+    return buf;
+}
+
+int th_free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+int th_free_port_except(int other)
+{
+    int p;
+    while ((p = th_free_port()) == other)
+        ;
+    return p;
+}
+
+double th_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void th_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+const char *th_tmpdir(char *dir, size_t size, const char *stem)
+{
+    int n = snprintf(dir, size, "/tmp/ems-test-%s-XXXXXX", stem);
+    ck_assert_msg(n > 0 && (size_t)n < size, "directory name too long for '%s'", stem);
+    ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp '%s': %s", dir, strerror(errno));
+    return dir;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    if (remove(path) != 0) {
+        fprintf(stderr, "cannot remove '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int th_rmtree(const char *dir)
+{
+    if (!dir || !*dir || getenv("EMS_TEST_KEEP"))
+        return 0;
+    return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+const char *th_path(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    ck_assert_msg(n > 0 && (size_t)n < size, "path '%s/%s' too long", dir, name);
+    return buf;
+}
+
+const char *th_bin(char *buf, size_t size, const char *name)
+{
+    return th_path(buf, size, th_env("EMS_TEST_BIN"), name);
+}
+
+const char *th_root(char *buf, size_t size, const char *rel)
+{
+    return th_path(buf, size, th_env("EMS_TEST_ROOT"), rel);
+}
+
+void th_write_bytes(const char *path, const void *data, size_t len)
+{
+    char tmp[4096];
+    const char *slash = strrchr(path, '/');
+    int dl = slash ? (int)(slash - path + 1) : 0;
+    int n = snprintf(tmp, sizeof tmp, "%.*s.%s.tmp", dl, path, path + dl);
+    ck_assert_msg(n > 0 && (size_t)n < sizeof tmp, "path '%s' too long", path);
+    FILE *f = fopen(tmp, "wb");
+    ck_assert_msg(f != NULL, "cannot write '%s': %s", tmp, strerror(errno));
+    size_t put = fwrite(data, 1, len, f);
+    ck_assert_msg(fclose(f) == 0 && put == len, "cannot write '%s'", tmp);
+    ck_assert_msg(rename(tmp, path) == 0, "rename to '%s': %s", path, strerror(errno));
+}
+
+void th_write_file(const char *path, const char *text)
+{
+    th_write_bytes(path, text, strlen(text));
+}
+
+void th_write_filef(const char *path, const char *fmt, ...)
+{
+    char *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(n >= 0, "out of memory formatting '%s'", path);
+    th_write_bytes(path, text, (size_t)n);
+    free(text);
+}
+
+char *th_read_file(const char *path)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0, k = 1;
+    FILE *f = fopen(path, "rb");
+    while (f && k > 0) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+        k = fread(buf + len, 1, cap - len - 1, f);
+        len += k;
+    }
+    if (f)
+        fclose(f);
+    if (!buf) {
+        buf = strdup("");
+        ck_assert_ptr_nonnull(buf);
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+int th_file_has(const char *path, const char *needle)
+{
+    char line[4096];
+    int found = 0;
+    FILE *f = fopen(path, "r");
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* ---- child processes ---- */
+
+void th_env_add(th_env_list *l, const char *fmt, ...)
+{
+    va_list ap;
+    ck_assert_msg(l->n < TH_ENV_MAX, "more than %d variables", TH_ENV_MAX);
+    va_start(ap, fmt);
+    int n = vasprintf(&l->v[l->n], fmt, ap);
+    va_end(ap);
+    ck_assert_msg(n >= 0, "out of memory");
+    l->v[++l->n] = NULL;
+}
+
+void th_env_add_bus(th_env_list *l, const char *bootstrap, const char *prefix)
+{
+    th_env_add(l, "EMS_BUS_BOOTSTRAP=%s",
+               bootstrap ? bootstrap : th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(l, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(l, "EMS_BUS_SCHEMA_DIR=%s/schemas", th_env("EMS_TEST_ROOT"));
+    th_env_add(l, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+}
+
+void th_env_release(th_env_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    l->n = 0;
+    l->v[0] = NULL;
+}
+
+static int env_named(const char *entry, const th_env_list *over)
+{
+    for (int i = 0; over && i < over->n; i++) {
+        size_t n = strcspn(over->v[i], "=");
+        if (strncmp(entry, over->v[i], n) == 0 && entry[n] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+/* The child's environment, built before fork() (no allocation in the child
+ * of a process that may run librdkafka threads). The array is the caller's
+ * to free; its strings are borrowed. */
+static char **child_env(const th_spawn_opts *o)
+{
+    size_t n = 0, k = 0;
+    for (char **e = environ; *e; e++)
+        n++;
+    n += o->env ? (size_t)o->env->n : 0;
+    char **envp = calloc(n + 1, sizeof *envp);
+    ck_assert_ptr_nonnull(envp);
+    for (char **e = environ; *e; e++)
+        if (!(o->clean_ems && strncmp(*e, "EMS_", 4) == 0) && !env_named(*e, o->env))
+            envp[k++] = *e;
+    for (int i = 0; o->env && i < o->env->n; i++)
+        envp[k++] = o->env->v[i];
+    envp[k] = NULL;
+    return envp;
+}
+
+static void redirect(const char *path, int fd)
+{
+    int f = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (f >= 0) {
+        dup2(f, fd);
+        close(f);
+    }
+}
+
+pid_t th_spawn(const th_spawn_opts *o)
+{
+    ck_assert(o->argv && o->argv[0]);
+    char **envp = child_env(o);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
+        if (getppid() != parent)
+            _exit(127); /* the test died before prctl() */
+        if (o->out)
+            redirect(o->out, 1);
+        if (o->out || o->err)
+            redirect(o->err ? o->err : o->out, 2);
+        if (o->cwd && chdir(o->cwd) != 0)
+            _exit(126);
+        execvpe(o->argv[0], (char *const *)o->argv, envp);
+        _exit(127);
+    }
+    free(envp);
+    return pid;
+}
+
+pid_t th_spawn_logged(const char *dir, const char *log, const char *const *argv,
+                      const th_env_list *env)
+{
+    char path[1024];
+    th_path(path, sizeof path, dir, log);
+    return th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = env, .clean_ems = 1, .out = path});
+}
+
+int th_stop(pid_t *pid)
+{
+    int st = 0;
+    if (*pid <= 0)
+        return -1;
+    kill(*pid, SIGTERM);
+    waitpid(*pid, &st, 0);
+    *pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int th_alive(pid_t pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (pid <= 0 || waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return 0;
+    return info.si_pid == 0;
+}
+
+void th_assert_alive(pid_t pid, const char *what)
+{
+    ck_assert_msg(th_alive(pid), "%s exited", what);
+}
+
+void th_wait_file(const char *path, pid_t pid, double timeout_s)
+{
+    double end = th_mono_s() + timeout_s;
+    while (access(path, F_OK) != 0) {
+        ck_assert_msg(th_mono_s() < end, "%s never appeared", path);
+        if (pid > 0)
+            ck_assert_msg(th_alive(pid), "%s: process exited", path);
+        th_sleep_ms(100);
+    }
+}
+
+/* ---- HTTP on loopback ---- */
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    th_reply *r = ud;
+    char *nb = realloc(r->body, r->len + sz * n + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + r->len, p, sz * n);
+    r->body = nb;
+    r->len += sz * n;
+    nb[r->len] = '\0';
+    return sz * n;
+}
+
+th_reply th_http_get(int port, const char *path, double timeout_s)
+{
+    th_reply r = {0, NULL, 0};
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    if (c) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        curl_easy_cleanup(c);
+    }
+    if (!r.body) {
+        r.body = strdup("");
+        r.len = 0;
+    }
+    ck_assert_ptr_nonnull(r.body);
+    return r;
+}
+
+void th_reply_release(th_reply *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+}
+
+static int has_all(const char *body, const char *const *needles)
+{
+    for (size_t i = 0; needles && needles[i]; i++)
+        if (!strstr(body, needles[i]))
+            return 0;
+    return 1;
+}
+
+th_reply th_wait_http(int port, const char *path, long want, const char *const *needles,
+                      pid_t pid, double timeout_s)
+{
+    double end = th_mono_s() + timeout_s;
+    for (;;) {
+        if (pid > 0)
+            ck_assert_msg(th_alive(pid), "the service exited while waiting for %s",
+                          path);
+        th_reply r = th_http_get(port, path, 30);
+        if (r.status == want && has_all(r.body, needles))
+            return r;
+        if (th_mono_s() >= end) {
+            ck_abort_msg("%s: %ld '%s' after %.0f s, expected %ld with '%s'%s", path,
+                         r.status, r.body, timeout_s, want,
+                         needles && needles[0] ? needles[0] : "",
+                         needles && needles[0] && needles[1] ? " and more" : "");
+        }
+        th_reply_release(&r);
+        th_sleep_ms(100);
+    }
+}
+
+double th_metric(int port, const char *name)
+{
+    th_reply r = th_http_get(port, "/metrics", 30);
+    size_t nl = strlen(name);
+    double v = -1;
+    if (r.status == 200)
+        for (char *p = r.body; (p = strstr(p, name)) != NULL; p += nl)
+            if ((p == r.body || p[-1] == '\n') && p[nl] == ' ') {
+                v = atof(p + nl + 1);
+                break;
+            }
+    th_reply_release(&r);
+    return v;
+}
+
+static int cmp_ok(double got, th_cmp cmp, double value)
+{
+    return got >= 0 && (cmp == TH_AT_LEAST ? got >= value : got == value);
+}
+
+double th_poll_metric(int port, const char *name, th_cmp cmp, double value, pid_t pid,
+                      double timeout_s)
+{
+    double end = th_mono_s() + timeout_s, got;
+    while (!cmp_ok(got = th_metric(port, name), cmp, value) && th_mono_s() < end) {
+        if (pid > 0)
+            ck_assert_msg(th_alive(pid), "the service exited while waiting for %s",
+                          name);
+        th_sleep_ms(100);
+    }
+    return got;
+}
+
+double th_wait_metric(int port, const char *name, double want, pid_t pid,
+                      double timeout_s)
+{
+    double got = th_poll_metric(port, name, TH_AT_LEAST, want, pid, timeout_s);
+    ck_assert_msg(got >= want, "%s: %g after %.0f s, expected at least %g", name, got,
+                  timeout_s, want);
+    return got;
+}
+
+/* ---- the bus ---- */
+
+bus_t *th_bus_new(const bus_conf_t *conf)
+{
+    char schemas[1024], err[512];
+    bus_conf_t bc = *conf;
+    if (!bc.bootstrap)
+        bc.bootstrap = th_env("EMS_TEST_BOOTSTRAP");
+    if (!bc.registry_url)
+        bc.registry_url = th_env("EMS_TEST_REGISTRY");
+    if (!bc.schema_dir) {
+        bc.schema_dir = th_root(schemas, sizeof schemas, "schemas");
+    }
+    bus_t *b = bus_new(&bc, err, sizeof err); /* copies the strings */
+    ck_assert_msg(b != NULL, "%s", err);
+    return b;
+}
+
+bus_consumer_t *th_consumer(bus_t *bus, const char *group, const char *topic)
+{
+    char err[512];
+    const char *topics[] = {topic};
+    bus_consumer_t *c = bus_consumer_new(bus, group, topics, 1, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    return c;
+}
+
+int th_consume(bus_consumer_t *c, const th_consume_opts *o)
+{
+    char err[512];
+    double end = th_mono_s() + o->timeout_s;
+    while (th_mono_s() < end) {
+        bus_record_t *batch;
+        int got = bus_consumer_poll(c, &batch, o->max > 0 ? o->max : 500,
+                                    o->poll_ms > 0 ? o->poll_ms : 200, err, sizeof err);
+        ck_assert_msg(got >= 0, "%s", err);
+        for (int i = 0; o->each && i < got; i++)
+            if (o->each(&batch[i], o->ctx))
+                return 1;
+        if (o->ack && got > 0)
+            ck_assert_msg(bus_consumer_ack(c, err, sizeof err) == 0, "%s", err);
+        if (o->done && o->done(got, o->ctx))
+            return 1;
+        if (o->alive > 0)
+            ck_assert_msg(th_alive(o->alive), "the service exited while reading");
+    }
+    return 0;
+}
+
+int th_poll_batch(bus_consumer_t *c, bus_record_t **batch, int max, double timeout_s)
+{
+    char err[512];
+    double end = th_mono_s() + timeout_s;
+    int n = 0;
+    while (n == 0 && th_mono_s() < end) {
+        n = bus_consumer_poll(c, batch, max, 500, err, sizeof err);
+        ck_assert_msg(n >= 0, "%s", err);
+    }
+    return n;
+}
+
+/* ---- Avro values ---- */
+
+void th_field(avro_value_t *v, const char *name, avro_value_t *f)
+{
+    ck_assert_msg(avro_value_get_by_name(v, name, f, NULL) == 0, "no field '%s'", name);
+}
+
+double th_opt_double(avro_value_t *v, const char *name, int *has)
+{
+    avro_value_t f, b;
+    int d = 0;
+    double x = NAN;
+    th_field(v, name, &f);
+    avro_value_get_discriminant(&f, &d);
+    if (d == 1) {
+        avro_value_get_current_branch(&f, &b);
+        avro_value_get_double(&b, &x);
+    }
+    if (has)
+        *has = d == 1;
+    return x;
+}
+
+const char *th_opt_string(avro_value_t *v, const char *name)
+{
+    avro_value_t f, b;
+    const char *s = NULL;
+    size_t len;
+    th_field(v, name, &f);
+    ck_assert(avro_value_get_current_branch(&f, &b) == 0);
+    if (avro_value_get_type(&b) == AVRO_NULL)
+        return "";
+    avro_value_get_string(&b, &s, &len);
+    return s ? s : "";
+}
+
+void th_set_opt_double(avro_value_t *v, const char *name, int has, double x)
+{
+    avro_value_t f, b;
+    th_field(v, name, &f);
+    avro_value_set_branch(&f, has ? 1 : 0, &b);
+    if (has)
+        avro_value_set_double(&b, x);
+    else
+        avro_value_set_null(&b);
+}
+
+/* ---- running a suite ---- */
+
+int th_run_suite(Suite *s, int nofork)
+{
+    SRunner *sr = srunner_create(s);
+    if (nofork)
+        srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
