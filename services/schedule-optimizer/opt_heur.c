@@ -195,6 +195,72 @@ static void flex_cheapest(heur_t *h, opt_plan_t *pl, int e, int from, int to,
     free(idx);
 }
 
+/* Cost of adding the profile prof[0..n) from slot at; HUGE_VAL when over
+ * capacity. */
+static double profile_cost(const heur_t *h, int at, int n, const double *prof)
+{
+    const opt_site_t *s = &h->pb->site;
+    double cost = 0, top = h->peak;
+
+    for (int k = 0; k < n; k++) {
+        double g = h->load[at + k] + prof[k];
+        if (g > s->import_cap_kw + 1e-9)
+            return HUGE_VAL;
+        if (g > top)
+            top = g;
+        cost += opt_slot_price(s, at + k) * prof[k] * s->slot_h / 1000.0;
+    }
+    return cost + s->demand_eur_kw * (top - h->peak);
+}
+
+/* A ramp-limited task runs as one trapezoid: up from zero by at most the
+ * ramp per slot, at full power, and back down to zero, the ramp counted
+ * from and to zero at the block's ends as the model and the validator
+ * read it (also at the horizon's edges). The shortest such run that holds
+ * kwh is scaled down to deliver it exactly (scaling keeps every step
+ * within the ramp); the cheapest start under the capacity is taken.
+ * Returns 0, or -1 when no run fits [from, to) (nothing placed). */
+static int flex_ramped(heur_t *h, opt_plan_t *pl, int e, int from, int to,
+                       double kwh)
+{
+    const opt_equipment_t *q = &h->pb->eq[e];
+    double dt = h->pb->site.slot_h, r = q->ramp_kw, sum = 0, best = HUGE_VAL;
+    double *pw = pl->power + (size_t)e * h->pb->site.n_slots, *prof;
+    int n, at = -1, len = to - from;
+
+    if (len < 1 || !(r > 0) || (prof = malloc((size_t)len * sizeof *prof)) == NULL)
+        return -1;
+    for (n = q->min_run > 1 ? q->min_run : 1; n <= len; n++) {
+        sum = 0;
+        for (int k = 0; k < n; k++)
+            sum += fmin(q->p_max_kw, r * fmin(k + 1, n - k));
+        if (sum * dt >= kwh - 1e-9)
+            break;
+    }
+    if (n > len || sum <= 0) {
+        free(prof);
+        return -1;
+    }
+    for (int k = 0; k < n; k++)
+        prof[k] = fmin(q->p_max_kw, r * fmin(k + 1, n - k)) * kwh / (sum * dt);
+    for (int a = from; a + n <= to; a++) {
+        double c = profile_cost(h, a, n, prof);
+        if (c < best) {
+            best = c;
+            at = a;
+        }
+    }
+    if (at < 0)
+        at = from;
+    for (int k = 0; k < n; k++) {
+        pw[at + k] += prof[k];
+        h->load[at + k] += prof[k];
+    }
+    h->peak = max_load(h);
+    free(prof);
+    return 0;
+}
+
 /* A flex task that needs binaries runs as one contiguous block per need. */
 static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
                        double kwh)
@@ -205,6 +271,8 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
     double *pw = pl->power + (size_t)e * h->pb->site.n_slots;
 
     if (kwh <= 1e-9)
+        return;
+    if (q->ramp_kw > 0 && flex_ramped(h, pl, e, from, to, kwh) == 0)
         return;
     if (d < q->min_run)
         d = q->min_run;

@@ -10,7 +10,8 @@
  * tasks in their cheapest slots; pumps (on/off tasks with minimum run and
  * rest, start limits, start-up cost, no ramp or shifts) by a dynamic
  * programme that obeys their run rules exactly, or as one contiguous
- * block; non-interruptible tasks placed greedily in the cheapest window
+ * block (a ramp-limited task as one trapezoid: up from zero by the ramp,
+ * full power, down to zero, scaled to its exact energy); non-interruptible tasks placed greedily in the cheapest window
  * that fits under the capacity (tightest windows first, the demand charge
  * counted on the peak increase); storage charged in the cheapest quarter
  * of the slots and discharged in the dearest quarter within its SOC

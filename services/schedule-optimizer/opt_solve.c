@@ -24,6 +24,7 @@ typedef struct run {
     double *xlp;          /* LP relaxation solution (owned) */
     int ncols;
     int have;             /* r->plan holds a validated plan */
+    int rechecked;        /* a second opinion was asked (second_opinion) */
 } run_t;
 
 static double now_s(void)
@@ -207,6 +208,38 @@ static int lp_hopeless(const run_t *u)
            3.0 * r * r > u->deadline - now_s();
 }
 
+static void bb_settings(const run_t *u, lprec *lp);
+
+/* lp_solve's verdict "infeasible" (or a numerical failure) is not taken on
+ * one try: on the November 2020 replay the primal simplex called the
+ * relaxation of perfectly feasible day models infeasible, and a branch and
+ * bound warm-started from the relaxation's basis did the same, while a
+ * fresh model solved them at once. The model is rebuilt (the same column
+ * layout, so the run goes on with it) and solved again from the slack basis
+ * with lp_solve's default dual-then-primal simplex (relaxed: integrality
+ * off). Returns the new status; x as lp_run. */
+static int second_opinion(run_t *u, int relaxed, double **x)
+{
+    char err[128];
+    int st;
+    opt_model_t *m = opt_model_new(u->pb, 0, err, sizeof err);
+
+    if (!m) {
+        *x = NULL;
+        return u->r->lp_status;
+    }
+    opt_model_destroy(u->m);
+    u->m = m;
+    set_simplextype(opt_model_lp(m), SIMPLEX_DUAL_PRIMAL);
+    if (relaxed)
+        opt_model_set_relaxed(m, 1);
+    else
+        bb_settings(u, opt_model_lp(m));
+    st = lp_run(u, x);
+    u->rechecked = 1;
+    return st;
+}
+
 /* Returns -1 when even the relaxation is infeasible. */
 static int relaxation(run_t *u)
 {
@@ -229,6 +262,8 @@ static int relaxation(run_t *u)
      * slack basis. */
     default_basis(opt_model_lp(u->m));
     st = lp_run(u, &x);
+    if (st == INFEASIBLE || st == NUMFAILURE)
+        st = second_opinion(u, 1, &x);
     u->deadline = keep;
     if (st == OPTIMAL && x) {
         u->r->bound_eur = get_objective(opt_model_lp(u->m)) +
@@ -504,17 +539,22 @@ static void lns(run_t *u)
     lns_release(&l);
 }
 
+static void bb_settings(const run_t *u, lprec *lp)
+{
+    set_bb_floorfirst(lp, u->o->bb_floor);
+    set_bb_rule(lp, u->o->bb_rule);
+    set_bb_depthlimit(lp, u->o->bb_depth);
+    set_mip_gap(lp, FALSE, u->o->mip_gap_rel);
+    set_mip_gap(lp, TRUE, 1e-9);
+}
+
 static void branch_and_bound(run_t *u)
 {
     lprec *lp = opt_model_lp(u->m);
     double *x, cst = opt_model_obj_const(u->m), keep;
     int st;
 
-    set_bb_floorfirst(lp, u->o->bb_floor);
-    set_bb_rule(lp, u->o->bb_rule);
-    set_bb_depthlimit(lp, u->o->bb_depth);
-    set_mip_gap(lp, FALSE, u->o->mip_gap_rel);
-    set_mip_gap(lp, TRUE, 1e-9);
+    bb_settings(u, lp);
     if (u->o->use_heuristic)
         rins(u, 0.1);
     if (u->have)
@@ -528,7 +568,17 @@ static void branch_and_bound(run_t *u)
     keep = u->deadline;
     if (u->o->use_heuristic && u->have)
         u->deadline = now_s() + 0.1 * (keep - now_s());
+    /* from the slack basis: warm-started from the basis the relaxation (or
+     * RINS) left, lp_solve's branch and bound called feasible replay days
+     * infeasible */
+    default_basis(lp);
     st = lp_run(u, &x);
+    /* without a cut-off, "infeasible" claims that no plan exists at all:
+     * asked again before it is believed (second_opinion) */
+    if ((st == INFEASIBLE || st == NUMFAILURE) && !u->have) {
+        u->deadline = keep;
+        st = second_opinion(u, 0, &x);
+    }
     u->deadline = keep;
     if (x) {
         opt_model_extract(u->m, x, &u->cand);
@@ -550,10 +600,18 @@ static void branch_and_bound(run_t *u)
     }
 }
 
+/* The elastic model is the arbiter of infeasibility: always feasible, its
+ * optimum says how little of the commitments must give. Slack left means
+ * the constraints truly cannot all hold, and the explanation names them.
+ * No slack means they can: the elastic plan is a plan like any other
+ * (validated; optimal when the elastic MILP finished, since a plan without
+ * slack costs the same in both models), and the earlier "infeasible" was
+ * lp_solve's mistake. */
 static void elastic(run_t *u, char *errstr, size_t errstr_size)
 {
     opt_model_t *m = opt_model_new(u->pb, 1, errstr, errstr_size);
     double *x;
+    int st, relaxed = 0;
 
     if (!m)
         return;
@@ -561,14 +619,26 @@ static void elastic(run_t *u, char *errstr, size_t errstr_size)
     u->m = m;
     if (u->deadline < now_s() + 2)
         u->deadline = now_s() + 2;
-    lp_run(u, &x);
+    st = lp_run(u, &x);
     if (!x) {
         opt_model_set_relaxed(m, 1);
-        lp_run(u, &x);
+        relaxed = 1;
+        st = lp_run(u, &x);
     }
     if (!x)
         return;
     opt_model_explain(m, x, &u->r->explain);
+    if (u->r->explain.n == 0) {
+        opt_model_extract(m, x, &u->cand);
+        opt_improve_blocks(u->pb, &u->cand, 5);
+        if (offer(u, &u->cand, "elastic") && st == OPTIMAL && !relaxed) {
+            u->r->status = OPT_OPTIMAL;
+            u->r->bound_eur = u->r->cost.total_eur;
+        } else {
+            u->r->status = u->have ? OPT_FEASIBLE : OPT_NO_PLAN;
+        }
+        return;
+    }
     opt_model_extract(m, x, &u->r->plan);
     opt_plan_cost(u->pb, &u->r->plan, &u->r->cost);
     u->r->source = "elastic";
@@ -578,6 +648,9 @@ static void finish(run_t *u)
 {
     opt_result_t *r = u->r;
 
+    /* infeasible only with the constraints that had to give */
+    if (r->status == OPT_INFEASIBLE && r->explain.n == 0)
+        r->status = u->have ? OPT_FEASIBLE : OPT_NO_PLAN;
     if (!u->have && r->status != OPT_INFEASIBLE)
         r->status = OPT_NO_PLAN;
     if (u->have && r->status == OPT_FEASIBLE &&
@@ -626,7 +699,14 @@ int opt_solve(const opt_problem_t *pb, const opt_options_t *o, opt_result_t *r,
     if (o->use_heuristic)
         heuristics(&u);
     if (window_too_short(pb) || relaxation(&u) < 0) {
-        r->status = OPT_INFEASIBLE;
+        /* a validated plan in hand refutes the verdict (numerical trouble):
+         * it is improved without the LP */
+        if (u.have && o->use_heuristic) {
+            lns(&u);
+            r->status = OPT_FEASIBLE;
+        } else {
+            r->status = OPT_INFEASIBLE;
+        }
     } else if (!u.xlp && u.have && o->use_heuristic) {
         lns(&u);
         r->status = OPT_FEASIBLE;

@@ -9,6 +9,12 @@
  *            -> independent validation of every candidate
  *            -> elastic re-solve and explanation when nothing is feasible.
  *
+ * lp_solve's "infeasible" gets a second opinion (fresh model, dual simplex,
+ * slack basis) and is overruled by any validated plan; the elastic model
+ * decides: OPT_INFEASIBLE only when its optimum needs slack, and then
+ * explain names what had to give (never empty). A time limit or an abort is
+ * never read as infeasibility.
+ *
  * The plan returned is always the cheapest candidate the validator accepted;
  * status says where it came from. The call blocks for at most about the time
  * limit (plus one LP solve when the model is infeasible). Not thread-safe
