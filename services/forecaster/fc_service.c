@@ -333,7 +333,7 @@ static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
     if (!site)
         return snprintf(reason, size, "site '%s' is not in the plant model", r.site_id),
                -1;
-    int rc = fc_site_put_load(site, r.start_ms / 1000, r.end_ms / 1000, r.mean_kw,
+    int rc = fc_site_queue_load(site, r.start_ms / 1000, r.end_ms / 1000, r.mean_kw,
                               r.revision, reason, size);
     if (rc == FC_PUT_NOMEM)
         return snprintf(reason, size, "out of memory"), -1;
@@ -348,30 +348,23 @@ static int apply_weather(fc_service *s, avro_value_t *v, char *reason, size_t si
 {
     char id[64];
     fc_wxdata wx;
-    int rc = 0;
+    int rc = -1;
     fc_wxdata_init(&wx);
-    if (fc_codec_weather(v, id, sizeof id, &wx, reason, size) < 0) {
-        fc_wxdata_release(&wx);
-        return -1;
-    }
+    if (fc_codec_weather(v, id, sizeof id, &wx, reason, size) < 0)
+        goto done;
     fc_site *site = find_site(s, id);
-    if (!site)
-        rc = -1, snprintf(reason, size, "site '%s' is not in the plant model", id);
-    for (size_t i = 0; rc == 0 && i < wx.n; i++)
-        for (size_t j = 0; rc == 0 && j < wx.nvar; j++) {
-            double x = wx.v[i * wx.nvar + j];
-            int put = isnan(x) ? FC_PUT_STORED
-                               : fc_site_put_weather_from(site, wx.names[j], wx.t[i],
-                                                          wx.slot_sec, x,
-                                                          wx.observed && wx.observed[i],
-                                                          wx.issued, reason, size);
-            if (put == FC_PUT_STALE)
-                obs_counter_inc(s->m_wx_stale);
-            else if (put != FC_PUT_STORED)
-                rc = -1;
-        }
-    if (rc == 0)
-        obs_counter_inc(s->m_weather);
+    if (!site) {
+        snprintf(reason, size, "site '%s' is not in the plant model", id);
+        goto done;
+    }
+    int put = fc_site_queue_weather(site, &wx, reason, size);
+    if (put == FC_PUT_NOMEM)
+        snprintf(reason, size, "out of memory");
+    if (put != FC_PUT_STORED)
+        goto done;
+    obs_counter_inc(s->m_weather);
+    rc = 0;
+done:
     fc_wxdata_release(&wx);
     return rc;
 }
@@ -401,29 +394,30 @@ static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
 
 /* ---- restore ---- */
 
-/* The newest valid saved model of each kind, so a restart serves the state
- * it served before instead of retraining early (the version and numbers
- * stay those of an uninterrupted run). */
-static void load_models(fc_service *s, fc_site *site)
+/* The newest valid saved model of kind k, so a restart serves the state it
+ * served before instead of retraining early (the version and numbers stay
+ * those of an uninterrupted run). Called after the replay, once
+ * fc_site_catch_up() applied the history before the first run still to be
+ * issued: the feature count is checked against the weather columns and the
+ * training time against the clock of that moment. */
+static void load_models(fc_service *s, fc_site *site, int k)
 {
     char err[512];
+    size_t refused = 0;
     if (fc_site_clock(site) == 0)
         return;
-    for (int k = 0; k < FC_NKINDS; k++) {
-        size_t refused = 0;
-        int got = fc_modeldir_load(s->conf.model_dir, site, (fc_kind)k, &refused, err,
-                                   sizeof err);
-        obs_counter_add(s->m_model_refused, (double)refused);
-        if (refused)
-            log_warn("forecaster", "site '%s': %zu saved %s model(s) refused, last: %s",
-                     fc_site_id(site), refused, fc_kind_name((fc_kind)k), err);
-        if (got) {
-            obs_counter_inc(s->m_model_loaded);
-            log_info("forecaster", "site '%s': %s model %s loaded from '%s'",
-                     fc_site_id(site), fc_kind_name((fc_kind)k),
-                     fc_forecaster_version(fc_site_forecaster(site), (fc_kind)k),
-                     s->conf.model_dir);
-        }
+    int got =
+        fc_modeldir_load(s->conf.model_dir, site, (fc_kind)k, &refused, err, sizeof err);
+    obs_counter_add(s->m_model_refused, (double)refused);
+    if (refused)
+        log_warn("forecaster", "site '%s': %zu saved %s model(s) refused, last: %s",
+                 fc_site_id(site), refused, fc_kind_name((fc_kind)k), err);
+    if (got) {
+        obs_counter_inc(s->m_model_loaded);
+        log_info("forecaster", "site '%s': %s model %s loaded from '%s'",
+                 fc_site_id(site), fc_kind_name((fc_kind)k),
+                 fc_forecaster_version(fc_site_forecaster(site), (fc_kind)k),
+                 s->conf.model_dir);
     }
 }
 
@@ -440,10 +434,12 @@ static int start_live(fc_service *s)
         return -1;
     }
     for (size_t i = 0; i < s->nsites; i++) {
-        log_info("forecaster", "site '%s': history restored up to %lld",
-                 fc_site_id(s->sites[i]), (long long)fc_site_clock(s->sites[i]));
-        if (s->conf.load_models)
-            load_models(s, s->sites[i]);
+        log_info("forecaster", "site '%s': history read up to %lld (%zu records)",
+                 fc_site_id(s->sites[i]), (long long)fc_site_newest(s->sites[i]),
+                 fc_site_pending(s->sites[i]));
+        fc_site_catch_up(s->sites[i]); /* backfill: only for what came before */
+        for (int k = 0; s->conf.load_models && k < FC_NKINDS; k++)
+            load_models(s, s->sites[i], k);
     }
     log_info("forecaster", "replay done: %lld records in %.1f s",
              (long long)s->restored, mono_s() - s->restore_t0);
@@ -567,7 +563,11 @@ static int issue_due(fc_service *s)
                 return -1;
             published++;
         }
+        size_t stale_load = 0, stale_wx = 0;
+        fc_site_take_stale(site, &stale_load, &stale_wx);
         obs_counter_add(s->m_skipped, (double)skipped);
+        obs_counter_add(s->m_stale, (double)stale_load);
+        obs_counter_add(s->m_wx_stale, (double)stale_wx);
     }
     return published;
 }

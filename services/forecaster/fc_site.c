@@ -6,6 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A queued record: a load interval, or a weather record (wx) applied whole. */
+typedef struct qrec {
+    int64_t key;  /* event time */
+    uint64_t seq; /* order of arrival, for equal keys */
+    fc_wxdata *wx;
+    int64_t start, end;
+    double kw;
+    int revision;
+} qrec;
+
+/* Weather records held back for the clock: beyond this many the oldest is
+ * applied anyway, so a site whose load never comes cannot grow without end. */
+#define FC_SITE_MAX_HELD 1024
+
 struct fc_site {
     char id[64];
     fc_params p;
@@ -19,6 +33,13 @@ struct fc_site {
     int64_t next[FC_NKINDS];     /* 0 until the schedule starts */
     int64_t last_pub[FC_NKINDS]; /* latest run already on the topic */
     int has_pub[FC_NKINDS];
+    qrec *q;             /* queued records; q[qhead..qn) not applied yet */
+    size_t qn, qhead, qcap, qloads;
+    int qsorted;
+    uint64_t seq;
+    int64_t newest;      /* latest interval end applied or queued */
+    int64_t horizon;     /* runs before it are skipped (fc_site_catch_up) */
+    size_t stale_load, stale_wx;
 };
 
 void fc_site_conf_default(fc_site_conf *c, int step)
@@ -28,6 +49,14 @@ void fc_site_conf_default(fc_site_conf *c, int step)
     c->weather_wait = 3600;
     c->intraday_every = 3600;
     c->max_slots = (size_t)(400 * 86400 / (step > 0 ? step : 900));
+}
+
+static void wx_free(fc_wxdata *w)
+{
+    if (!w)
+        return;
+    fc_wxdata_release(w);
+    free(w);
 }
 
 fc_site *fc_site_new(const char *id, const char *tz, const char *const *holidays,
@@ -43,6 +72,7 @@ fc_site *fc_site_new(const char *id, const char *tz, const char *const *holidays
     s->p = *p;
     s->c = *c;
     s->first_load = INT64_MAX;
+    s->horizon = INT64_MIN;
     fc_series_init(&s->load, p->step, c->max_slots);
     fc_series_init(&s->rev, p->step, c->max_slots);
     fc_weather_init(&s->wx);
@@ -69,6 +99,9 @@ void fc_site_destroy(fc_site *s)
     for (size_t c = 0; c < s->wx.ncol; c++)
         fc_series_release(&s->wxrank[c]);
     fc_weather_release(&s->wx);
+    for (size_t i = s->qhead; i < s->qn; i++)
+        wx_free(s->q[i].wx);
+    free(s->q);
     free(s);
 }
 
@@ -95,6 +128,14 @@ const fc_calendar *fc_site_calendar(const fc_site *s)
 int64_t fc_site_clock(const fc_site *s)
 {
     return s->clock;
+}
+int64_t fc_site_newest(const fc_site *s)
+{
+    return s->newest > s->clock ? s->newest : s->clock;
+}
+size_t fc_site_pending(const fc_site *s)
+{
+    return s->qn - s->qhead;
 }
 
 int fc_site_put_load(fc_site *s, int64_t start, int64_t end, double kw, int revision,
@@ -185,6 +226,219 @@ int fc_site_put_weather_from(fc_site *s, const char *name, int64_t start, int sl
     return stored ? FC_PUT_STORED : FC_PUT_STALE;
 }
 
+/* ---- queued records, applied in event-time order by fc_site_due() ---- */
+
+static qrec *q_push(fc_site *s)
+{
+    if (s->qhead == s->qn)
+        s->qhead = s->qn = 0; /* drained: start over */
+    if (s->qn == s->qcap) {
+        size_t cap = s->qcap ? s->qcap * 2 : 256;
+        qrec *q = realloc(s->q, cap * sizeof *q);
+        if (!q)
+            return NULL;
+        s->q = q;
+        s->qcap = cap;
+    }
+    qrec *r = &s->q[s->qn++];
+    memset(r, 0, sizeof *r);
+    r->seq = s->seq++;
+    s->qsorted = 0;
+    return r;
+}
+
+static int cmp_qrec(const void *a, const void *b)
+{
+    const qrec *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void q_sort(fc_site *s)
+{
+    if (s->qsorted)
+        return;
+    qsort(s->q + s->qhead, s->qn - s->qhead, sizeof *s->q, cmp_qrec);
+    s->qsorted = 1;
+}
+
+int fc_site_queue_load(fc_site *s, int64_t start, int64_t end, double kw, int revision,
+                       char *reason, size_t reason_size)
+{
+    if (!isfinite(kw))
+        return snprintf(reason, reason_size, "mean_kw is not a finite number"),
+               FC_PUT_INVALID;
+    if (end - start != s->p.step || start % s->p.step != 0)
+        return snprintf(reason, reason_size,
+                        "interval %lld..%lld is not one %d-s slot on the grid",
+                        (long long)start, (long long)end, s->p.step),
+               FC_PUT_INVALID;
+    double held = fc_series_at(&s->rev, start);
+    if (!isnan(held) && held > (double)revision)
+        return FC_PUT_STALE; /* revisions only grow: stale when applied too */
+    qrec *r = q_push(s);
+    if (!r)
+        return FC_PUT_NOMEM;
+    r->key = end > s->newest ? end : s->newest;
+    r->start = start;
+    r->end = end;
+    r->kw = kw;
+    r->revision = revision;
+    if (end > s->newest)
+        s->newest = end;
+    s->qloads++;
+    return FC_PUT_STORED;
+}
+
+/* Variables of wx that would need a new column: too many, or a name too long
+ * for one, is refused before anything is queued. */
+static int wx_check(const fc_site *s, const fc_wxdata *wx, char *reason,
+                    size_t reason_size)
+{
+    size_t fresh = 0;
+    if (wx->slot_sec <= 0 || wx->nvar > FC_WX_MAXVAR)
+        return snprintf(reason, reason_size, "weather record with %d-s slots",
+                        wx->slot_sec),
+               -1;
+    for (size_t j = 0; j < wx->nvar; j++) {
+        if (fc_weather_find(&s->wx, wx->names[j]) >= 0)
+            continue;
+        if (strlen(wx->names[j]) >= sizeof s->wx.names[0] ||
+            s->wx.ncol + ++fresh > FC_MAX_WX)
+            return snprintf(reason, reason_size, "no room for weather variable '%s'",
+                            wx->names[j]),
+                   -1;
+    }
+    return 0;
+}
+
+static fc_wxdata *wx_copy(const fc_wxdata *wx)
+{
+    fc_wxdata *w = malloc(sizeof *w);
+    if (!w)
+        return NULL;
+    *w = *wx;
+    w->t = malloc((wx->n ? wx->n : 1) * sizeof *w->t);
+    size_t nv = wx->n * wx->nvar;
+    w->v = malloc((nv ? nv : 1) * sizeof *w->v);
+    w->observed = wx->observed ? malloc(wx->n ? wx->n : 1) : NULL;
+    if (!w->t || !w->v || (wx->observed && !w->observed)) {
+        wx_free(w);
+        return NULL;
+    }
+    memcpy(w->t, wx->t, wx->n * sizeof *w->t);
+    memcpy(w->v, wx->v, nv * sizeof *w->v);
+    if (wx->observed)
+        memcpy(w->observed, wx->observed, wx->n);
+    return w;
+}
+
+int fc_site_queue_weather(fc_site *s, const fc_wxdata *wx, char *reason,
+                          size_t reason_size)
+{
+    if (wx_check(s, wx, reason, reason_size) < 0)
+        return FC_PUT_INVALID;
+    fc_wxdata *w = wx_copy(wx);
+    qrec *r = w ? q_push(s) : NULL;
+    if (!r) {
+        wx_free(w);
+        return FC_PUT_NOMEM;
+    }
+    r->wx = w;
+    r->key = wx->issued ? wx->issued : fc_site_newest(s);
+    return FC_PUT_STORED;
+}
+
+void fc_site_take_stale(fc_site *s, size_t *load, size_t *weather)
+{
+    if (load)
+        *load = s->stale_load;
+    if (weather)
+        *weather = s->stale_wx;
+    s->stale_load = s->stale_wx = 0;
+}
+
+static void apply_weather(fc_site *s, const fc_wxdata *w)
+{
+    char why[128];
+    for (size_t i = 0; i < w->n; i++)
+        for (size_t j = 0; j < w->nvar; j++) {
+            double x = w->v[i * w->nvar + j];
+            if (isnan(x))
+                continue; /* missing: the value held stays */
+            int rc = fc_site_put_weather_from(s, w->names[j], w->t[i], w->slot_sec, x,
+                                              w->observed && w->observed[i], w->issued,
+                                              why, sizeof why);
+            s->stale_wx += rc == FC_PUT_STALE;
+        }
+}
+
+/* Applies the earliest queued record. Returns 1, or 0 when none is left or
+ * the earliest is weather issued after the clock with no interval queued
+ * behind it (it waits for the clock, unless too many wait). */
+static int apply_next(fc_site *s)
+{
+    char why[128];
+    if (s->qhead == s->qn)
+        return 0;
+    q_sort(s);
+    qrec *r = &s->q[s->qhead];
+    if (r->wx && r->key > s->clock && s->qloads == 0 &&
+        s->qn - s->qhead <= FC_SITE_MAX_HELD)
+        return 0;
+    s->qhead++;
+    if (r->wx) {
+        apply_weather(s, r->wx);
+        wx_free(r->wx);
+        r->wx = NULL;
+        return 1;
+    }
+    s->qloads--;
+    int rc = fc_site_put_load(s, r->start, r->end, r->kw, r->revision, why, sizeof why);
+    s->stale_load += rc == FC_PUT_STALE;
+    return 1;
+}
+
+/* Where the first run still to be issued can fall: no run before it goes
+ * out (published already, or before the catch-up horizon). INT64_MIN when
+ * no load is known. */
+static int64_t first_open_run(const fc_site *s)
+{
+    int64_t first = s->first_load, r = INT64_MAX;
+    for (size_t i = s->qhead; i < s->qn; i++)
+        if (!s->q[i].wx && s->q[i].start < first)
+            first = s->q[i].start;
+    if (first == INT64_MAX)
+        return INT64_MIN;
+    for (int k = 0; k < FC_NKINDS; k++) {
+        int64_t from = s->next[k] ? s->next[k] : first + s->c.warmup;
+        if (!s->next[k] && s->has_pub[k] && s->last_pub[k] + 1 > from)
+            from = s->last_pub[k] + 1;
+        if (s->horizon > from)
+            from = s->horizon;
+        int64_t at = fc_site_issue_at_or_after(s, (fc_kind)k, from);
+        if (at < r)
+            r = at;
+    }
+    return r;
+}
+
+void fc_site_catch_up(fc_site *s)
+{
+    if (s->c.backfill > 0)
+        s->horizon = fc_site_newest(s) - s->c.backfill;
+    /* the history before the first open run issues nothing: apply it now,
+     * so the state (clock, weather columns) is that of a service about to
+     * issue that run (saved models are checked against it) */
+    int64_t r = first_open_run(s);
+    while (s->qhead < s->qn) {
+        q_sort(s);
+        if (s->q[s->qhead].key >= r || !apply_next(s))
+            break;
+    }
+}
+
 void fc_site_published(fc_site *s, fc_kind k, int64_t issued_at)
 {
     if (!s->has_pub[k] || issued_at > s->last_pub[k])
@@ -227,9 +481,7 @@ static void start_schedule(fc_site *s, fc_kind k)
 static size_t skip_behind(fc_site *s, fc_kind k)
 {
     size_t n = 0;
-    if (s->c.backfill <= 0)
-        return 0;
-    while (s->next[k] < s->clock - s->c.backfill) {
+    while (s->next[k] < s->horizon) {
         s->next[k] = next_after(s, k, s->next[k]);
         n++;
     }
@@ -245,7 +497,7 @@ static int weather_ready(const fc_site *s, fc_kind k, int64_t issue)
            s->clock >= issue + s->c.weather_wait;
 }
 
-int fc_site_due(fc_site *s, fc_kind *k, int64_t *issue, size_t *skipped)
+static int run_due(fc_site *s, fc_kind *k, int64_t *issue, size_t *skipped)
 {
     int found = 0;
     if (s->first_load == INT64_MAX)
@@ -266,6 +518,14 @@ int fc_site_due(fc_site *s, fc_kind *k, int64_t *issue, size_t *skipped)
         }
     }
     return found;
+}
+
+int fc_site_due(fc_site *s, fc_kind *k, int64_t *issue, size_t *skipped)
+{
+    while (!run_due(s, k, issue, skipped))
+        if (!apply_next(s))
+            return 0;
+    return 1;
 }
 
 int fc_site_issue(fc_site *s, fc_kind k, int64_t issue, fc_forecast *out, int *trained)

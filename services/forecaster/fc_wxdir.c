@@ -170,7 +170,8 @@ int fc_wxdir_scan(svc_t *svc, const char *dir, const char *default_site,
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
             rc = take_file(svc, dir, names[i], default_site, max_bytes, st);

@@ -263,6 +263,9 @@ START_TEST(published_runs_are_not_repeated)
 }
 END_TEST
 
+/* Backfill is for a service that starts late: after fc_site_catch_up()
+ * runs more than backfill behind the newest interval are skipped, the
+ * others issued; history that came in while running skips nothing. */
 START_TEST(backfill_skips_old_runs)
 {
     fc_kind k[64];
@@ -271,9 +274,94 @@ START_TEST(backfill_skips_old_runs)
     int64_t t0 = utc(2020, 10, 1, 0, 0);
     site = make(0, 6 * H);
     fill(site, t0, t0 + 8 * DAY);
+    fc_site_catch_up(site);
     ck_assert(fc_site_due(site, &k[0], &at[0], &skipped));
     ck_assert_uint_gt(skipped, 8 * 24 - 8);
     ck_assert_int_ge(at[0], t0 + 8 * DAY - 6 * H);
+}
+END_TEST
+
+START_TEST(backfill_skips_nothing_live)
+{
+    fc_kind k;
+    int64_t at;
+    size_t skipped = 0;
+    char why[128];
+    int64_t t0 = utc(2020, 10, 1, 0, 0);
+    site = make(0, 6 * H);
+    for (int64_t t = t0; t < t0 + 2 * DAY; t += 900)
+        ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 5.0, 0, why, sizeof why),
+                         FC_PUT_STORED);
+    ck_assert(fc_site_due(site, &k, &at, &skipped));
+    ck_assert_int_eq(at, t0); /* the first run, as the clock passed it */
+    ck_assert_int_eq(fc_site_clock(site), t0 + 900);
+    ck_assert_uint_eq(fc_site_pending(site), 2 * 96 - 1);
+    ck_assert_uint_eq(skipped, 0);
+}
+END_TEST
+
+/* At start, the queued history before the first run still to be issued
+ * (the next after those published) is applied at once: saved models are
+ * checked against that state; the rest waits for fc_site_due(). */
+START_TEST(catch_up_applies_history_before_open_runs)
+{
+    char why[128];
+    int64_t t0 = utc(2020, 10, 1, 0, 0), pub = utc(2020, 10, 7, 12, 0);
+    site = make(2 * DAY, 0);
+    fc_site_published(site, FC_DAY_AHEAD, utc(2020, 10, 7, 4, 0));
+    fc_site_published(site, FC_INTRADAY, pub);
+    for (int64_t t = t0; t < t0 + 8 * DAY; t += 900)
+        ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 5.0, 0, why, sizeof why),
+                         FC_PUT_STORED);
+    fc_site_catch_up(site);
+    ck_assert_int_eq(fc_site_clock(site), pub + 2700); /* before 13:00 */
+    ck_assert_int_eq(fc_site_newest(site), t0 + 8 * DAY);
+    fc_kind k;
+    int64_t at;
+    ck_assert(fc_site_due(site, &k, &at, NULL));
+    ck_assert_int_eq(k, FC_INTRADAY);
+    ck_assert_int_eq(at, pub + H);
+}
+END_TEST
+
+/* Queued weather issued after the newest interval waits for the clock; a
+ * revision found stale only when applied is counted. */
+START_TEST(queued_records_keep_event_time)
+{
+    fc_kind k;
+    int64_t at;
+    char why[128];
+    int64_t t = utc(2020, 11, 2, 10, 0), tt[1] = {t};
+    double v[1] = {7.0};
+    fc_wxdata w;
+    fc_wxdata_init(&w);
+    w.slot_sec = 900, w.n = 1, w.nvar = 1, w.t = tt, w.v = v, w.issued = t + H;
+    strcpy(w.names[0], "temperature");
+    site = make(30 * DAY, 0);
+    ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why), FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 10.0, 1, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 9.0, 0, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert(!fc_site_due(site, &k, &at, NULL));
+    ck_assert_double_eq(fc_series_at(fc_site_load(site), t), 10.0);
+    ck_assert_uint_eq(fc_site_pending(site), 1); /* the weather waits */
+    ck_assert(isnan(fc_weather_temp(fc_site_weather(site), t)));
+    ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 8.0, 0, why, sizeof why),
+                     FC_PUT_STALE); /* against what is applied */
+    ck_assert_int_eq(
+        fc_site_queue_load(site, t + H, t + H + 900, 11.0, 0, why, sizeof why),
+        FC_PUT_STORED);
+    ck_assert(!fc_site_due(site, &k, &at, NULL));
+    ck_assert_double_eq(fc_weather_temp(fc_site_weather(site), t), 7.0);
+    size_t stale_load = 9, stale_wx = 9;
+    fc_site_take_stale(site, &stale_load, &stale_wx);
+    ck_assert_uint_eq(stale_load, 1);
+    ck_assert_uint_eq(stale_wx, 0);
+    w.slot_sec = 0;
+    ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why), FC_PUT_INVALID);
+    ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, NAN, 0, why, sizeof why),
+                     FC_PUT_INVALID);
 }
 END_TEST
 
@@ -327,6 +415,9 @@ int main(void)
     tcase_add_test(tc, day_ahead_time_follows_the_site_clock);
     tcase_add_test(tc, published_runs_are_not_repeated);
     tcase_add_test(tc, backfill_skips_old_runs);
+    tcase_add_test(tc, backfill_skips_nothing_live);
+    tcase_add_test(tc, catch_up_applies_history_before_open_runs);
+    tcase_add_test(tc, queued_records_keep_event_time);
     tcase_add_test(tc, runs_wait_for_weather);
     tcase_add_test(tc, quality_symbols);
     suite_add_tcase(s, tc);
