@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "support/harness.h"
 #include "dataset/dataset.h"
 
 #define NMETERS 8
@@ -102,28 +103,8 @@ static void load_week(void)
 
 static bus_t *test_bus(void)
 {
-    char schemas[1024], err[512];
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix};
-    bus_t *b = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(b != NULL, "%s", err);
-    return b;
-}
-
-static void set_opt(avro_value_t *v, const char *name, int has, double x)
-{
-    avro_value_t f, br;
-    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
-    if (!has) {
-        avro_value_set_branch(&f, 0, &br);
-        avro_value_set_null(&br);
-    } else {
-        avro_value_set_branch(&f, 1, &br);
-        avro_value_set_double(&br, x);
-    }
+    bus_conf_t bc = {.topic_prefix = prefix};
+    return th_bus_new(&bc);
 }
 
 static void produce_reading(bus_t *b, bus_producer_t *p, const char *meter, int64_t ts,
@@ -145,12 +126,12 @@ static void produce_reading(bus_t *b, bus_producer_t *p, const char *meter, int6
     avro_value_set_enum(&f, 2); /* replay */
     avro_value_get_by_name(&v, "quality", &f, NULL);
     avro_value_set_enum(&f, 0);
-    set_opt(&v, "power_kw", 1, kw);
-    set_opt(&v, "energy_kwh", 0, 0);
-    set_opt(&v, "voltage_v", 1, 10500.0);
-    set_opt(&v, "current_a", 0, 0);
-    set_opt(&v, "frequency_hz", 1, 50.0);
-    set_opt(&v, "power_factor", 0, 0);
+    th_set_opt_double(&v, "power_kw", 1, kw);
+    th_set_opt_double(&v, "energy_kwh", 0, 0);
+    th_set_opt_double(&v, "voltage_v", 1, 10500.0);
+    th_set_opt_double(&v, "current_a", 0, 0);
+    th_set_opt_double(&v, "frequency_hz", 1, 50.0);
+    th_set_opt_double(&v, "power_factor", 0, 0);
     avro_value_get_by_name(&v, "quality_detail", &f, NULL);
     avro_value_set_branch(&f, 0, &f);
     avro_value_set_null(&f);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "support/harness.h"
 
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
 #define MIN_MS 60000LL
@@ -52,26 +53,8 @@ static const char *env(const char *name)
 
 static bus_t *test_bus(void)
 {
-    char schemas[1024], err[512];
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix};
-    bus_t *b = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(b != NULL, "%s", err);
-    return b;
-}
-
-static void set_opt(avro_value_t *v, const char *name, int has, double x)
-{
-    avro_value_t f, br;
-    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
-    avro_value_set_branch(&f, has ? 1 : 0, &br);
-    if (has)
-        avro_value_set_double(&br, x);
-    else
-        avro_value_set_null(&br);
+    bus_conf_t bc = {.topic_prefix = prefix};
+    return th_bus_new(&bc);
 }
 
 static double kw_of(int meter)
@@ -97,12 +80,12 @@ static void produce(bus_t *b, bus_producer_t *p, int meter, int k)
     avro_value_set_long(&f, k);
     avro_value_get_by_name(&v, "quality", &f, NULL);
     avro_value_set_enum(&f, 0);
-    set_opt(&v, "power_kw", 1, kw_of(meter));
-    set_opt(&v, "energy_kwh", 1, 500.0 * (meter + 1) + kw_of(meter) * k / 60.0);
-    set_opt(&v, "voltage_v", 0, 0);
-    set_opt(&v, "current_a", 0, 0);
-    set_opt(&v, "frequency_hz", 0, 0);
-    set_opt(&v, "power_factor", 0, 0);
+    th_set_opt_double(&v, "power_kw", 1, kw_of(meter));
+    th_set_opt_double(&v, "energy_kwh", 1, 500.0 * (meter + 1) + kw_of(meter) * k / 60.0);
+    th_set_opt_double(&v, "voltage_v", 0, 0);
+    th_set_opt_double(&v, "current_a", 0, 0);
+    th_set_opt_double(&v, "frequency_hz", 0, 0);
+    th_set_opt_double(&v, "power_factor", 0, 0);
     ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
                       0,
                   "%s", err);

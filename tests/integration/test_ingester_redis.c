@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "support/harness.h"
 
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
 #define MIN_MS 60000LL
@@ -33,17 +34,6 @@ static const char *env(const char *name)
                   "%s is not set (start the stack: tools/stack/stack.sh up --test)",
                   name);
     return v;
-}
-
-static void set_opt(avro_value_t *v, const char *name, int has, double x)
-{
-    avro_value_t f, br;
-    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
-    avro_value_set_branch(&f, has ? 1 : 0, &br);
-    if (has)
-        avro_value_set_double(&br, x);
-    else
-        avro_value_set_null(&br);
 }
 
 /* A reading of meter at minute k with power kw. */
@@ -64,12 +54,12 @@ static void produce(bus_t *b, bus_producer_t *p, const char *meter, int k, doubl
     avro_value_set_long(&f, k + 100);
     avro_value_get_by_name(&v, "quality", &f, NULL);
     avro_value_set_enum(&f, 0);
-    set_opt(&v, "power_kw", 1, kw);
-    set_opt(&v, "energy_kwh", 0, 0);
-    set_opt(&v, "voltage_v", 0, 0);
-    set_opt(&v, "current_a", 0, 0);
-    set_opt(&v, "frequency_hz", 0, 0);
-    set_opt(&v, "power_factor", 0, 0);
+    th_set_opt_double(&v, "power_kw", 1, kw);
+    th_set_opt_double(&v, "energy_kwh", 0, 0);
+    th_set_opt_double(&v, "voltage_v", 0, 0);
+    th_set_opt_double(&v, "current_a", 0, 0);
+    th_set_opt_double(&v, "frequency_hz", 0, 0);
+    th_set_opt_double(&v, "power_factor", 0, 0);
     ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
                       0,
                   "%s", err);
