@@ -144,6 +144,9 @@ void fc_backtest_print(FILE *out, const fc_backtest_result *r, const char *unit)
     fprintf(out, "; fallbacks=%d; %d trainings, %.2f s\n", r->fallbacks, r->trainings,
             r->train_seconds);
     fprintf(out,
+            "served misses: %.1f%% below P10, %.1f%% above P90 (nominal 10%% each)\n",
+            100.0 * r->m[FC_BT_SERVED].below, 100.0 * r->m[FC_BT_SERVED].above);
+    fprintf(out,
             "band calibration (served): unscaled band covered %.1f%% of the "
             "calibration sets on average; scale %.3f..%.3f, mean %.3f\n",
             100.0 * r->cal_cover_mean, r->scale_min, r->scale_max, r->scale_mean);

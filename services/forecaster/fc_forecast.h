@@ -44,7 +44,8 @@ typedef struct fc_params {
     int profile_days;     /* how far back the profile looks */
     double hdd_base, cdd_base;
     double band_q;      /* nominal residual quantile behind P90 (1 - band_q: P10) */
-    double band_target; /* P10-P90 coverage the band is calibrated to */
+    double band_target; /* P10-P90 coverage the band promises; calibrated
+                           at the level of its runs (fc_q_run_level) */
     int cal_days;       /* latest held-back days that calibrate the band */
     int cal_pool_days;  /* served residuals of this many past days also
                            calibrate the served band (0: off; ADR 0011) */
@@ -85,8 +86,8 @@ void fc_forecaster_destroy(fc_forecaster *fc);
  * the pool (cal_pool_days); then trees on the window minus the hold-out,
  * residuals of every model on the hold-out (their bands), the served trees
  * on the whole window, and the served band (winner's table calibrated on
- * its held-back week plus the pool; ADR 0011). Returns 0; -1 with errstr when the trees failed (the
- * baselines stay usable and their quantiles are still fitted). */
+ * its held-back week plus the pool; ADR 0011). Returns 0; -1 with errstr when the trees
+ * failed (the baselines stay usable and their quantiles are still fitted). */
 int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weather *wx,
                         fc_kind k, int64_t now, char *errstr, size_t errstr_size);
 

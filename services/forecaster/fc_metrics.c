@@ -71,10 +71,11 @@ void fc_metrics_compute(const fc_metrics_acc *a, fc_metrics *m)
     m->n = a->n;
     if (a->n == 0) {
         m->mae = m->rmse = m->mape = m->rmae = m->pinball = m->coverage = NAN;
+        m->below = m->above = NAN;
         return;
     }
     double sae = 0, sse = 0, spin = 0, mean_abs = 0, sape = 0;
-    size_t cover = 0, nape = 0;
+    size_t cover = 0, below = 0, above = 0, nape = 0;
     for (size_t i = 0; i < a->n; i++)
         mean_abs += fabs(a->actual[i]);
     mean_abs /= (double)a->n;
@@ -86,6 +87,8 @@ void fc_metrics_compute(const fc_metrics_acc *a, fc_metrics *m)
                  fc_pinball(y, a->p90[i], 0.9)) /
                 3.0;
         cover += y >= a->p10[i] && y <= a->p90[i];
+        below += y < a->p10[i];
+        above += y > a->p90[i];
         if (fabs(y) >= 0.1 * mean_abs && y != 0) {
             sape += fabs(e / y);
             nape++;
@@ -99,4 +102,6 @@ void fc_metrics_compute(const fc_metrics_acc *a, fc_metrics *m)
     m->rmae = range > 0 ? m->mae / range : NAN;
     m->pinball = spin / n;
     m->coverage = (double)cover / n;
+    m->below = (double)below / n;
+    m->above = (double)above / n;
 }

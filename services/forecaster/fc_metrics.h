@@ -2,7 +2,8 @@
  *
  * MAE, RMSE, MAPE (only slots where |actual| >= 10% of the mean |actual|),
  * rMAE (MAE over the 1st-99th percentile range of the actuals, as OpenSTEF
- * reports it), mean pinball loss over P10/P50/P90, and P10-P90 coverage.
+ * reports it), mean pinball loss over P10/P50/P90, P10-P90 coverage and the
+ * shares of actuals below P10 and above P90 (where the misses fall).
  * Slots with a NaN actual or NaN P50 are skipped. */
 #ifndef FC_METRICS_H
 #define FC_METRICS_H
@@ -17,6 +18,7 @@ typedef struct fc_metrics_acc {
 typedef struct fc_metrics {
     size_t n;
     double mae, rmse, mape, rmae, pinball, coverage;
+    double below, above; /* shares under P10 and over P90 */
 } fc_metrics;
 
 void fc_metrics_acc_init(fc_metrics_acc *a);

@@ -159,7 +159,16 @@ double fc_qtable_coverage(const fc_qtable *t, const fc_qacc *a, double scale)
     return (double)in / (double)a->n;
 }
 
-double fc_qtable_calibrate(const fc_qtable *t, const fc_qacc *cal, double target)
+double fc_q_run_level(double target, double runs)
+{
+    if (runs < 1.0)
+        runs = 1.0;
+    double level = target * (runs + 1.0) / runs;
+    return level > 1.0 ? 1.0 : level;
+}
+
+double fc_qtable_calibrate_runs(const fc_qtable *t, const fc_qacc *cal, double target,
+                                double runs)
 {
     if (!t->fitted || cal->n < FC_QMIN)
         return 1.0;
@@ -169,11 +178,17 @@ double fc_qtable_calibrate(const fc_qtable *t, const fc_qacc *cal, double target
     for (size_t i = 0; i < cal->n; i++)
         s[i] = need(t, cal, i);
     qsort(s, cal->n, sizeof *s, cmp_d);
-    double rank = ceil(target * (double)(cal->n + 1));
+    /* the epsilon keeps an exact product (0.8 * 25) from rounding up */
+    double rank = ceil(fc_q_run_level(target, runs) * (double)cal->n - 1e-9);
     size_t k = rank < 1 ? 0 : rank > (double)cal->n ? cal->n - 1 : (size_t)rank - 1;
     double v = s[k];
     free(s);
     return v < FC_QSCALE_MIN ? FC_QSCALE_MIN : v > FC_QSCALE_MAX ? FC_QSCALE_MAX : v;
+}
+
+double fc_qtable_calibrate(const fc_qtable *t, const fc_qacc *cal, double target)
+{
+    return fc_qtable_calibrate_runs(t, cal, target, (double)cal->n);
 }
 
 void fc_qtable_scale(fc_qtable *t, double scale, int cal_n, double cal_cover)

@@ -9,7 +9,8 @@
  * Calibration (ADR 0011): a table fitted on an earlier held-back window is
  * checked against the residuals of a later one; the band offsets are scaled
  * by the smallest factor that covers the target share of those residuals
- * (split-conformal rank). Plain value type, no I/O. */
+ * (split-conformal rank), counting the forecast runs behind them as the
+ * exchangeable units. Plain value type, no I/O. */
 #ifndef FC_QUANTILE_H
 #define FC_QUANTILE_H
 
@@ -66,8 +67,24 @@ double fc_qtable_coverage(const fc_qtable *t, const fc_qacc *a, double scale);
  * (0..1) of the residuals in cal: each residual needs r/hi (r > 0) or r/lo
  * (r < 0); the answer is the ceil(target * (n + 1))-th smallest need (the
  * n-th when that is past the end), clamped to [FC_QSCALE_MIN, FC_QSCALE_MAX].
- * 1 when t is not fitted or cal holds fewer than FC_QMIN residuals. */
+ * 1 when t is not fitted or cal holds fewer than FC_QMIN residuals.
+ * Each residual counts as one exchangeable unit: fc_qtable_calibrate_runs()
+ * with runs = n. */
 double fc_qtable_calibrate(const fc_qtable *t, const fc_qacc *cal, double target);
+
+/* Calibration level when the n residuals of cal come from `runs` forecast
+ * runs whose errors move together (ADR 0011): the exchangeable units are
+ * the runs, not the slots, so the finite-sample conformal level is
+ * target * (runs + 1) / runs (conformal risk control of the share of a
+ * run's slots outside the band), at most 1. runs <= 0 is taken as 1. */
+double fc_q_run_level(double target, double runs);
+
+/* As fc_qtable_calibrate(), with the ceil(level * n)-th smallest need at
+ * level = fc_q_run_level(target, runs): the expected coverage of the next
+ * run is at least target when runs are exchangeable, however strongly the
+ * slots of one run are correlated. */
+double fc_qtable_calibrate_runs(const fc_qtable *t, const fc_qacc *cal, double target,
+                                double runs);
 
 /* Multiplies the P10/P90 offsets of every cell by scale (> 0) and records
  * the calibration: scale, cal_n residuals, cal_cover of the unscaled band. */

@@ -72,7 +72,8 @@ const cfg_option_t fc_service_options[] = {
      .min = 0.5,
      .max = 0.98,
      .offset = OFF(band_target),
-     .desc = "P10-P90 coverage the band is scaled to on the latest held-back week "
+     .desc = "P10-P90 coverage the band promises; it is calibrated at the "
+             "finite-sample level of the forecast runs behind the residuals "
              "(ADR 0011)."},
     {.section = "forecaster",
      .key = "threads",

@@ -134,25 +134,45 @@ done:
     return rc;
 }
 
+/* Forecast runs behind n residuals of kind k: a run's errors move together
+ * (one weather surprise, one level shift), so the run, not the slot, is the
+ * exchangeable unit of the calibration (ADR 0011). */
+static double runs_of(const fc_forecaster *fc, fc_kind k, size_t n)
+{
+    double run_s = k == FC_DAY_AHEAD ? 86400.0 : (double)fc->p.intraday_hours * 3600.0;
+    return (double)n * (double)fc->p.step / run_s;
+}
+
+/* Scales the fitted table t (copied to out) to cover band_target of the
+ * residuals in cal at the finite-sample level of their forecast runs. */
+static void calibrate_into(const fc_forecaster *fc, fc_kind k, fc_qtable *out,
+                           const fc_qtable *t, const fc_qacc *cal)
+{
+    double cover = fc_qtable_coverage(t, cal, 1.0);
+    double scale =
+        fc_qtable_calibrate_runs(t, cal, fc->p.band_target, runs_of(fc, k, cal->n));
+    *out = *t;
+    fc_qtable_scale(out, scale, (int)cal->n, cover);
+}
+
 /* Band of one model (split-conformal, ADR 0011): residual quantiles fitted
  * on the earlier held-back issues (also returned unscaled in *fitted), their
  * P10/P90 offsets scaled by the smallest factor that covers band_target of
- * the later issues' residuals (the calibration window). The scaled table is
- * the one checked there. With fewer than FC_QMIN residuals on either side
- * the table is fitted on all held-back residuals, unscaled (cal_n 0). */
-static void fit_band(const fc_params *p, fc_qtable *out, fc_qtable *fitted,
-                     const fc_qacc *fit, const fc_qacc *cal, const fc_qacc *all)
+ * the later issues' residuals (the calibration window) at the level of its
+ * runs. The scaled table is the one checked there. With fewer than FC_QMIN
+ * residuals on either side the table is fitted on all held-back residuals,
+ * unscaled (cal_n 0). */
+static void fit_band(const fc_forecaster *fc, fc_kind k, fc_qtable *out,
+                     fc_qtable *fitted, const fc_qacc *fit, const fc_qacc *cal,
+                     const fc_qacc *all)
 {
     if (fit->n < FC_QMIN || cal->n < FC_QMIN) {
-        fc_qtable_fit(out, all, p->band_q);
+        fc_qtable_fit(out, all, fc->p.band_q);
         *fitted = *out;
         return;
     }
-    fc_qtable_fit(out, fit, p->band_q);
-    *fitted = *out;
-    double cover = fc_qtable_coverage(out, cal, 1.0);
-    double scale = fc_qtable_calibrate(out, cal, p->band_target);
-    fc_qtable_scale(out, scale, (int)cal->n, cover);
+    fc_qtable_fit(fitted, fit, fc->p.band_q);
+    calibrate_into(fc, k, out, fitted, cal);
 }
 
 /* Residuals and MAE of every model over the held-back issues; issues from
@@ -202,7 +222,7 @@ static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
         free(t);
     }
     for (int m = 0; m < FC_NMODELS; m++) {
-        fit_band(&fc->p, &ks->q[m], &fitted[m], &part[0][m], &part[1][m], &acc[m]);
+        fit_band(fc, k, &ks->q[m], &fitted[m], &part[0][m], &part[1][m], &acc[m]);
         ks->mae[m] = cnt[m] ? sum[m] / (double)cnt[m] : NAN;
         fc_qacc_release(&acc[m]);
         fc_qacc_release(&part[0][m]);
@@ -273,9 +293,10 @@ static int pool_served(fc_forecaster *fc, fc_kind k, const fc_series *load,
 
 /* The band served with the winner: its fitted table scaled to cover
  * band_target of the held-back calibration week's residuals together with
- * the pooled residuals of the forecasts served before (ADR 0011). Without
- * a calibration week (short history) or a pool, the winner's own band. */
-static void served_band(const fc_forecaster *fc, fc_kstate *ks,
+ * the pooled residuals of the forecasts served before, at the level of the
+ * runs behind them (ADR 0011). Without a calibration week (short history)
+ * or a pool, the winner's own band. */
+static void served_band(const fc_forecaster *fc, fc_kind k, fc_kstate *ks,
                         const fc_qtable fitted[FC_NMODELS],
                         const fc_qacc cal[FC_NMODELS])
 {
@@ -291,12 +312,8 @@ static void served_band(const fc_forecaster *fc, fc_kstate *ks,
         ok = fc_qacc_add_cell(&set, cal[w].cell[i], cal[w].r[i]) == 0;
     for (size_t i = 0; ok && i < ks->pool.n; i++)
         ok = fc_qacc_add_cell(&set, ks->pool.cell[i], ks->pool.r[i]) == 0;
-    if (ok) {
-        ks->served = fitted[w];
-        double cover = fc_qtable_coverage(&fitted[w], &set, 1.0);
-        double scale = fc_qtable_calibrate(&fitted[w], &set, fc->p.band_target);
-        fc_qtable_scale(&ks->served, scale, (int)set.n, cover);
-    }
+    if (ok)
+        calibrate_into(fc, k, &ks->served, &fitted[w], &set);
     fc_qacc_release(&set);
 }
 
@@ -340,7 +357,7 @@ int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weath
     if (rc < 0)
         snprintf(errstr, errstr_size, "%s", err[0] ? err : "out of memory");
     pick_winner(ks);
-    served_band(fc, ks, fitted, cal);
+    served_band(fc, k, ks, fitted, cal);
     for (int m = 0; m < FC_NMODELS; m++)
         fc_qacc_release(&cal[m]);
     ks->trained = 1;
