@@ -7,6 +7,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,56 +19,53 @@
 static char base_url[512];
 static char run_tag[64];
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
+/* Performs one request to the printf-formatted path with body (NULL for
+ * none, else sent as content_type, NULL for the registry's own); returns
+ * the parsed JSON reply (or NULL) and the HTTP status in *status. Fails the
+ * test when nothing answers. */
+static json_t *vhttp(const char *method, const char *body, const char *content_type,
+                     long *status, const char *fmt, va_list ap)
 {
-    buf_t *b = ud;
-    char *grown = realloc(b->data, b->len + size * n + 1);
-
-    if (!grown)
-        return 0;
-    b->data = grown;
-    memcpy(b->data + b->len, p, size * n);
-    b->len += size * n;
-    b->data[b->len] = '\0';
-    return size * n;
+    char path[512], url[1024];
+    json_error_t err;
+    vsnprintf(path, sizeof path, fmt, ap);
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    th_reply r =
+        th_http_request(method, url, body, content_type ? content_type : CT_HEADER, 10);
+    ck_assert_msg(r.status != 0, "request to '%s' failed", url);
+    *status = r.status;
+    json_t *out = r.len ? json_loads(r.body, JSON_DECODE_ANY, &err) : NULL;
+    th_reply_release(&r);
+    return out;
 }
 
-/* Performs one request; returns the parsed JSON reply (or NULL) and the HTTP
- * status in *status. */
-static json_t *http(const char *method, const char *path, const char *body,
-                    const char *content_type, long *status)
+static json_t *http(const char *method, const char *body, const char *content_type,
+                    long *status, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static json_t *http(const char *method, const char *body, const char *content_type,
+                    long *status, const char *fmt, ...)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    char url[1024];
-    buf_t b = {NULL, 0};
-    json_t *out = NULL;
-    json_error_t err;
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *out = vhttp(method, body, content_type, status, fmt, ap);
+    va_end(ap);
+    return out;
+}
 
-    ck_assert_ptr_nonnull(c);
-    snprintf(url, sizeof(url), "%s%s", base_url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    if (body) {
-        h = curl_slist_append(h, content_type ? content_type : CT_HEADER);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    }
-    ck_assert_msg(curl_easy_perform(c) == CURLE_OK, "request to '%s' failed", url);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    if (b.data)
-        out = json_loads(b.data, JSON_DECODE_ANY, &err);
-    free(b.data);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+/* http() that fails the test unless the registry answers status want
+ * with a JSON reply; returns the reply (the caller decrefs it). */
+static json_t *expect(long want, const char *method, const char *body, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+static json_t *expect(long want, const char *method, const char *body, const char *fmt,
+                      ...)
+{
+    long status;
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *out = vhttp(method, body, NULL, &status, fmt, ap);
+    va_end(ap);
+    ck_assert_int_eq(status, want);
+    ck_assert_ptr_nonnull(out);
     return out;
 }
 
@@ -96,13 +94,9 @@ static void subject_name(char *out, size_t size, const char *what)
 /* Registers fields under subject; returns the id, or -status on refusal. */
 static long register_fields(const char *subject, const char *fields)
 {
-    char path[512];
     char *body = schema_body(fields);
     long status = 0, id;
-    json_t *r;
-
-    snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
-    r = http("POST", path, body, NULL, &status);
+    json_t *r = http("POST", body, NULL, &status, "/subjects/%s/versions", subject);
     free(body);
     ck_assert_ptr_nonnull(r);
     id = status == 200 ? (long)json_integer_value(json_object_get(r, "id")) : -status;
@@ -117,12 +111,37 @@ static const char *V2_DEFAULT =
 static const char *V2_REQUIRED = "[{\"name\":\"a\",\"type\":\"int\"},"
                                  "{\"name\":\"c\",\"type\":\"string\"}]";
 
-static void assert_error(json_t *r, long status, long want_status, long want_code)
+/* Fails the test unless the reply to method path (body may be NULL) is
+ * the Confluent error shape with this status and error code. */
+static void expect_error(long want_status, long want_code, const char *method,
+                         const char *body, const char *path)
 {
-    ck_assert_int_eq(status, want_status);
-    ck_assert_ptr_nonnull(r);
+    json_t *r = expect(want_status, method, body, "%s", path);
     ck_assert_int_eq(json_integer_value(json_object_get(r, "error_code")), want_code);
     ck_assert_ptr_nonnull(json_string_value(json_object_get(r, "message")));
+    json_decref(r);
+}
+
+/* Whether the compatibility check of body against subject's latest
+ * version says compatible (the answer itself must be 200). */
+static int is_compatible(const char *subject, const char *body)
+{
+    json_t *r = expect(200, "POST", body, "/compatibility/subjects/%s/versions/latest",
+                       subject);
+    json_t *v = json_object_get(r, "is_compatible");
+    ck_assert_msg(json_is_boolean(v), "is_compatible is not a boolean");
+    int yes = json_is_true(v);
+    json_decref(r);
+    return yes;
+}
+
+/* The number of versions subject holds. */
+static size_t count_versions(const char *subject)
+{
+    json_t *r = expect(200, "GET", NULL, "/subjects/%s/versions", subject);
+    size_t n = json_array_size(r);
+    json_decref(r);
+    return n;
 }
 
 START_TEST(register_returns_same_id_for_same_schema)
@@ -140,7 +159,7 @@ END_TEST
 
 START_TEST(register_canonicalises_key_order)
 {
-    char subject[256], path[512];
+    char subject[256];
     const char *reordered = "{\"schema\":\"{\\\"fields\\\":[{\\\"type\\\":\\\"int\\\","
                             "\\\"name\\\":\\\"a\\\"}],\\\"namespace\\\":\\\"ems.it\\\","
                             "\\\"name\\\":\\\"T\\\",\\\"type\\\":\\\"record\\\"}\"}";
@@ -149,8 +168,8 @@ START_TEST(register_canonicalises_key_order)
 
     subject_name(subject, sizeof(subject), "order");
     id = register_fields(subject, V1);
-    snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
-    r = http("POST", path, reordered, "Content-Type: application/json", &status);
+    r = http("POST", reordered, "Content-Type: application/json", &status,
+             "/subjects/%s/versions", subject);
     ck_assert_int_eq(status, 200);
     ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), id);
     json_decref(r);
@@ -159,16 +178,14 @@ END_TEST
 
 START_TEST(get_by_id_returns_the_schema)
 {
-    char subject[256], path[128];
-    long id, status;
+    char subject[256];
+    long id;
     json_t *r, *schema;
     json_error_t err;
 
     subject_name(subject, sizeof(subject), "byid");
     id = register_fields(subject, V1);
-    snprintf(path, sizeof(path), "/schemas/ids/%ld", id);
-    r = http("GET", path, NULL, NULL, &status);
-    ck_assert_int_eq(status, 200);
+    r = expect(200, "GET", NULL, "/schemas/ids/%ld", id);
     schema = json_loads(json_string_value(json_object_get(r, "schema")), 0, &err);
     ck_assert_ptr_nonnull(schema);
     ck_assert_str_eq(json_string_value(json_object_get(schema, "name")), "T");
@@ -179,8 +196,8 @@ END_TEST
 
 START_TEST(latest_tracks_new_versions)
 {
-    char subject[256], path[512];
-    long id1, id2, status;
+    char subject[256];
+    long id1, id2;
     json_t *r;
 
     subject_name(subject, sizeof(subject), "latest");
@@ -188,56 +205,36 @@ START_TEST(latest_tracks_new_versions)
     id2 = register_fields(subject, V2_DEFAULT);
     ck_assert_int_gt(id2, 0);
     ck_assert_int_ne(id1, id2);
-    snprintf(path, sizeof(path), "/subjects/%s/versions/latest", subject);
-    r = http("GET", path, NULL, NULL, &status);
-    ck_assert_int_eq(status, 200);
+    r = expect(200, "GET", NULL, "/subjects/%s/versions/latest", subject);
     ck_assert_str_eq(json_string_value(json_object_get(r, "subject")), subject);
     ck_assert_int_eq(json_integer_value(json_object_get(r, "version")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), id2);
     ck_assert_ptr_nonnull(json_string_value(json_object_get(r, "schema")));
     json_decref(r);
-    snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
-    r = http("GET", path, NULL, NULL, &status);
-    ck_assert_int_eq(status, 200);
-    ck_assert_int_eq(json_array_size(r), 2);
-    json_decref(r);
+    ck_assert_uint_eq(count_versions(subject), 2);
 }
 END_TEST
 
 START_TEST(incompatible_change_is_refused)
 {
-    char subject[256], path[512];
-    long status;
-    json_t *r;
+    char subject[256];
 
     subject_name(subject, sizeof(subject), "incompat");
     ck_assert_int_gt(register_fields(subject, V1), 0);
     ck_assert_int_eq(register_fields(subject, V2_REQUIRED), -409);
-    snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
-    r = http("GET", path, NULL, NULL, &status);
-    ck_assert_int_eq(json_array_size(r), 1); /* nothing was added */
-    json_decref(r);
+    ck_assert_uint_eq(count_versions(subject), 1); /* nothing was added */
 }
 END_TEST
 
 START_TEST(compatibility_endpoint_answers)
 {
-    char subject[256], path[512];
+    char subject[256];
     char *good = schema_body(V2_DEFAULT), *bad = schema_body(V2_REQUIRED);
-    long status;
-    json_t *r;
 
     subject_name(subject, sizeof(subject), "check");
     ck_assert_int_gt(register_fields(subject, V1), 0);
-    snprintf(path, sizeof(path), "/compatibility/subjects/%s/versions/latest", subject);
-    r = http("POST", path, good, NULL, &status);
-    ck_assert_int_eq(status, 200);
-    ck_assert(json_is_true(json_object_get(r, "is_compatible")));
-    json_decref(r);
-    r = http("POST", path, bad, NULL, &status);
-    ck_assert_int_eq(status, 200);
-    ck_assert(json_is_false(json_object_get(r, "is_compatible")));
-    json_decref(r);
+    ck_assert(is_compatible(subject, good));
+    ck_assert(!is_compatible(subject, bad));
     free(good);
     free(bad);
 }
@@ -245,16 +242,12 @@ END_TEST
 
 START_TEST(compatibility_none_accepts_anything)
 {
-    char subject[256], path[512];
-    long status;
-    json_t *r;
+    char subject[256];
 
     subject_name(subject, sizeof(subject), "none");
     ck_assert_int_gt(register_fields(subject, V1), 0);
-    snprintf(path, sizeof(path), "/config/%s", subject);
-    r = http("PUT", path, "{\"compatibility\":\"NONE\"}", NULL, &status);
-    ck_assert_int_eq(status, 200);
-    json_decref(r);
+    json_decref(
+        expect(200, "PUT", "{\"compatibility\":\"NONE\"}", "/config/%s", subject));
     ck_assert_int_gt(register_fields(subject, V2_REQUIRED), 0);
 }
 END_TEST
@@ -262,38 +255,26 @@ END_TEST
 START_TEST(not_found_shapes)
 {
     char subject[256], path[512];
-    long status;
-    json_t *r;
 
     subject_name(subject, sizeof(subject), "missing");
     snprintf(path, sizeof(path), "/subjects/%s/versions/latest", subject);
-    r = http("GET", path, NULL, NULL, &status);
-    assert_error(r, status, 404, 40401);
-    json_decref(r);
-    r = http("GET", "/schemas/ids/999999999", NULL, NULL, &status);
-    assert_error(r, status, 404, 40403);
-    json_decref(r);
+    expect_error(404, 40401, "GET", NULL, path);
+    expect_error(404, 40403, "GET", NULL, "/schemas/ids/999999999");
     subject_name(subject, sizeof(subject), "versions");
     ck_assert_int_gt(register_fields(subject, V1), 0);
     snprintf(path, sizeof(path), "/subjects/%s/versions/7", subject);
-    r = http("GET", path, NULL, NULL, &status);
-    assert_error(r, status, 404, 40402);
-    json_decref(r);
+    expect_error(404, 40402, "GET", NULL, path);
 }
 END_TEST
 
 START_TEST(invalid_schema_is_rejected)
 {
     char subject[256], path[512];
-    long status;
-    json_t *r;
 
     subject_name(subject, sizeof(subject), "invalid");
     snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
-    r = http("POST", path, "{\"schema\":\"{\\\"type\\\":\\\"nope\\\"}\"}", NULL,
-             &status);
-    assert_error(r, status, 422, 42201);
-    json_decref(r);
+    expect_error(422, 42201, "POST", "{\"schema\":\"{\\\"type\\\":\\\"nope\\\"}\"}",
+                 path);
 }
 END_TEST
 
@@ -346,7 +327,7 @@ static const struct {
 
 START_TEST(backward_rules)
 {
-    char subject[256], path[512], what[32];
+    char subject[256], what[32];
     json_t *w = json_pack("{s:s}", "schema", compat_cases[_i].writer);
     json_t *r = json_pack("{s:s}", "schema", compat_cases[_i].reader);
     char *wbody = json_dumps(w, JSON_COMPACT), *rbody = json_dumps(r, JSON_COMPACT);
@@ -355,18 +336,12 @@ START_TEST(backward_rules)
 
     snprintf(what, sizeof(what), "rule%d", _i);
     subject_name(subject, sizeof(subject), what);
-    snprintf(path, sizeof(path), "/subjects/%s/versions", subject);
-    reply = http("POST", path, wbody, NULL, &status);
+    reply = http("POST", wbody, NULL, &status, "/subjects/%s/versions", subject);
     ck_assert_msg(status == 200, "%s: writer refused", compat_cases[_i].name);
     json_decref(reply);
-    snprintf(path, sizeof(path), "/compatibility/subjects/%s/versions/latest", subject);
-    reply = http("POST", path, rbody, NULL, &status);
-    ck_assert_int_eq(status, 200);
-    ck_assert_msg(json_is_true(json_object_get(reply, "is_compatible")) ==
-                      compat_cases[_i].compatible,
+    ck_assert_msg(is_compatible(subject, rbody) == compat_cases[_i].compatible,
                   "%s: expected %s", compat_cases[_i].name,
                   compat_cases[_i].compatible ? "compatible" : "incompatible");
-    json_decref(reply);
     free(wbody);
     free(rbody);
     json_decref(w);

@@ -26,7 +26,6 @@
 #include <sys/stat.h>
 
 #include "bus/bus.h"
-#include "forecaster/fc_codec.h"
 #include "forecaster/fc_site.h"
 #include "support/fc_replay.h"
 #include "support/harness.h"
@@ -39,59 +38,34 @@
  * through its configuration and here in the core: the test checks that
  * both agree, not the accuracy. */
 #define TREE_ROUNDS 50
-#define TREE_ROUNDS_S "50"
 #define TREE_DEPTH 4
-#define TREE_DEPTH_S "4"
 /* Bound of every wait, in seconds: far above what any step needs (the
  * suite also runs under ASan on a loaded 2-core host). */
 #define WAIT_S 600.0
 #define WARMUP_DAYS 49
-#define WARMUP_S "1176h" /* WARMUP_DAYS */
 #define MAX_RUNS 400
 
-static char prefix[64], group[64], tmpdir[256];
-static int port;
-static pid_t child;
-static tfc_data nl; /* the data set */
+static tfc_fixture fx;
 
-typedef struct run {
-    int kind;
-    int64_t issued;
-    char model[32], version[64];
-    size_t n;
-    double p50[100];
-} run;
-
-static run runs[MAX_RUNS];
+static tfc_run runs[MAX_RUNS];
 static int nruns;
-
-static bus_t *test_bus(void)
-{
-    return th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
-}
 
 /* Weather of every day first, then the load of days [from, to). */
 static void produce(int with_weather, int from, int to)
 {
-    char err[512];
-    bus_t *b = test_bus();
-    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
-    ck_assert_msg(p != NULL, "%s", err);
-    for (int64_t d = nl.day0; with_weather && d < nl.day0 + (LOAD_DAYS + 3) * DAY;
-         d += DAY)
-        tfc_produce_weather_day(b, p, &nl, SITE, d, -1);
-    for (int64_t t = nl.day0 + from * DAY; t < nl.day0 + to * DAY; t += 900)
-        if (!isnan(tfc_load_kw(&nl, t)))
-            tfc_produce_interval(b, p, SITE, t, tfc_load_kw(&nl, t));
-    ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
-    bus_producer_destroy(p);
-    bus_destroy(b);
+    tfc_pub pub;
+    tfc_pub_open(&pub, fx.prefix);
+    if (with_weather)
+        tfc_produce_weather_days(&pub, &fx.nl, SITE, 0, LOAD_DAYS + 3);
+    tfc_produce_load(&pub, &fx.nl, SITE, fx.nl.day0 + from * DAY,
+                     fx.nl.day0 + to * DAY);
+    tfc_pub_close(&pub);
 }
 
 /* The same inputs into a local site state, as the service gets them. */
 static fc_site *local_site(void)
 {
-    return tfc_local_site(&nl, SITE, TREE_ROUNDS, TREE_DEPTH, WARMUP_DAYS * DAY,
+    return tfc_local_site(&fx.nl, SITE, TREE_ROUNDS, TREE_DEPTH, WARMUP_DAYS * DAY,
                           LOAD_DAYS);
 }
 
@@ -100,54 +74,25 @@ static fc_site *local_site(void)
 static void start_forecaster(void)
 {
     th_env_list e = {0};
-    th_env_add(&e, "EMS_FORECASTER_WARMUP=" WARMUP_S);
-    /* the replay ends when the topics were quiet for restore_idle:
-     * generous, so a slow broker under load does not cut it short */
-    th_env_add(&e, "EMS_FORECASTER_RESTORE_IDLE=4s");
-    th_env_add(&e, "EMS_FORECASTER_RESTORE_EMPTY=60s");
-    th_env_add(&e, "EMS_FORECASTER_TREE_ROUNDS=" TREE_ROUNDS_S);
-    th_env_add(&e, "EMS_FORECASTER_TREE_DEPTH=" TREE_DEPTH_S);
+    tfc_env_add_replay(&e, WARMUP_DAYS, TREE_ROUNDS, TREE_DEPTH, "60s");
     th_env_add(&e, "EMS_WEATHER_DIR=");
-    child = tfc_start_forecaster(prefix, port, group, tmpdir, &e);
+    fx.child = tfc_start_forecaster(fx.prefix, fx.port, fx.group, fx.tmpdir, &e);
     th_env_release(&e);
 }
 
 static void wait_metric(const char *name, double want)
 {
-    th_wait_metric(port, name, want, child, WAIT_S);
+    th_wait_metric(fx.port, name, want, fx.child, WAIT_S);
 }
 
 /* ---- reading the forecasts ---- */
 
-static void take_forecast(avro_value_t *v)
-{
-    char site[64], reason[128];
-    avro_value_t f, arr, e;
-    const char *s;
-    size_t len, n = 0;
-    ck_assert_int_lt(nruns, MAX_RUNS);
-    run *r = &runs[nruns++];
-    ck_assert(fc_codec_forecast_head(v, site, sizeof site, &r->kind, &r->issued, reason,
-                                     sizeof reason) == 0);
-    th_field(v, "model_name", &f), avro_value_get_string(&f, &s, &len);
-    snprintf(r->model, sizeof r->model, "%s", s);
-    th_field(v, "model_version", &f), avro_value_get_string(&f, &s, &len);
-    snprintf(r->version, sizeof r->version, "%s", s);
-    th_field(v, "slots", &arr);
-    avro_value_get_size(&arr, &n);
-    ck_assert_uint_le(n, 100);
-    r->n = n;
-    for (size_t i = 0; i < n; i++) {
-        avro_value_get_by_index(&arr, i, &e, NULL);
-        th_field(&e, "p50_kw", &f), avro_value_get_double(&f, &r->p50[i]);
-    }
-}
-
-static int take_record(bus_record_t *rec, void *ctx)
+/* Keeps every record, duplicates included (the test counts them). */
+static void take_run(const tfc_run *r, void *ctx)
 {
     (void)ctx;
-    take_forecast(&rec->value);
-    return 0;
+    ck_assert_int_lt(nruns, MAX_RUNS);
+    runs[nruns++] = *r;
 }
 
 typedef struct quiet {
@@ -164,14 +109,14 @@ static int quiet_after(int got, void *ctx)
 
 /* Reads energy.forecast until `want` records (duplicates included) arrived,
  * then a further second to catch any extra one. */
-static void collect(bus_consumer_t *c, int want)
+static void collect(tfc_reader *rd, int want)
 {
     quiet_t q = {want, 0};
-    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_S,
-                                     .alive = child,
-                                     .each = take_record,
-                                     .done = quiet_after,
-                                     .ctx = &q});
+    tfc_read_runs(rd, &(tfc_read_opts){.timeout_s = WAIT_S,
+                                       .alive = fx.child,
+                                       .take = take_run,
+                                       .done = quiet_after,
+                                       .ctx = &q});
     ck_assert_msg(nruns >= want, "%d runs on energy.forecast after %.0f s, expected %d",
                   nruns, WAIT_S, want);
 }
@@ -180,7 +125,7 @@ static void collect(bus_consumer_t *c, int want)
 static int expected_runs(const fc_site *s, fc_kind k, int64_t clock)
 {
     int n = 0;
-    for (int64_t at = fc_site_issue_at_or_after(s, k, nl.day0 + WARMUP_DAYS * DAY);
+    for (int64_t at = fc_site_issue_at_or_after(s, k, fx.nl.day0 + WARMUP_DAYS * DAY);
          at <= clock; at = fc_site_issue_at_or_after(s, k, at + 1))
         n++;
     return n;
@@ -190,15 +135,15 @@ static int expected_runs(const fc_site *s, fc_kind k, int64_t clock)
  * last interval the data set has. */
 static int64_t clock_at(int days)
 {
-    int64_t t = nl.day0 + days * DAY - 900;
-    while (isnan(tfc_load_kw(&nl, t)))
+    int64_t t = fx.nl.day0 + days * DAY - 900;
+    while (isnan(tfc_load_kw(&fx.nl, t)))
         t -= 900;
     return t + 900;
 }
 
 static int cmp_runs(const void *a, const void *b)
 {
-    const run *x = a, *y = b;
+    const tfc_run *x = a, *y = b;
     if (x->kind != y->kind)
         return x->kind - y->kind;
     return x->issued < y->issued ? -1 : x->issued > y->issued;
@@ -207,7 +152,7 @@ static int cmp_runs(const void *a, const void *b)
 static void write_bytes(const char *name, const char *text, size_t len)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/models/%s", tmpdir, name);
+    snprintf(path, sizeof path, "%s/models/%s", fx.tmpdir, name);
     th_write_bytes(path, text, len);
 }
 
@@ -228,8 +173,8 @@ static void plant_bad_models(void)
 
 START_TEST(restart_issues_every_run_once)
 {
-    char g[96];
-    tfc_data_read(&nl);
+    tfc_reader reader;
+    tfc_data_read(&fx.nl);
     fc_site *local = local_site();
     int64_t clock1 = clock_at(PART1_DAYS), clock2 = clock_at(LOAD_DAYS);
     int da1 = expected_runs(local, FC_DAY_AHEAD, clock1);
@@ -240,16 +185,14 @@ START_TEST(restart_issues_every_run_once)
     ck_assert_int_gt(da2, da1);
     ck_assert_int_gt(id2, id1);
 
-    bus_t *b = test_bus();
-    snprintf(g, sizeof g, "%s-reader", group);
-    bus_consumer_t *reader = th_consumer(b, g, "energy.forecast");
+    tfc_reader_open(&reader, fx.prefix, fx.group);
 
     /* part one, then SIGTERM once its runs are out */
     produce(1, 0, PART1_DAYS);
     start_forecaster();
-    collect(reader, da1 + id1);
+    collect(&reader, da1 + id1);
     ck_assert_int_eq(nruns, da1 + id1);
-    ck_assert_int_eq(th_stop(&child), 0);
+    ck_assert_int_eq(th_stop(&fx.child), 0);
     plant_bad_models();
 
     /* restart on the same topics, group and models; then part two */
@@ -257,10 +200,9 @@ START_TEST(restart_issues_every_run_once)
     wait_metric("ems_forecaster_models_loaded_total", 2);
     wait_metric("ems_forecaster_models_refused_total", 3);
     produce(0, PART1_DAYS, LOAD_DAYS);
-    collect(reader, da2 + id2);
-    bus_consumer_destroy(reader);
-    bus_destroy(b);
-    ck_assert_int_eq(th_stop(&child), 0);
+    collect(&reader, da2 + id2);
+    tfc_reader_close(&reader);
+    ck_assert_int_eq(th_stop(&fx.child), 0);
 
     /* every scheduled run exactly once */
     ck_assert_int_eq(nruns, da2 + id2);
@@ -276,23 +218,10 @@ START_TEST(restart_issues_every_run_once)
 
     /* every run is that of an uninterrupted service: the day-ahead runs
      * (sorted first), then the intraday ones, each kind in issue order */
-    fc_forecast f;
-    fc_forecast_init(&f);
     int after_restart = 0, trees_after_restart = 0;
     for (int i = 0; i < nruns; i++) {
-        run *r = &runs[i];
-        ck_assert_int_eq(fc_forecaster_issue(fc_site_forecaster(local),
-                                             fc_site_load(local),
-                                             fc_site_weather(local), (fc_kind)r->kind,
-                                             r->issued, FC_MODEL_AUTO, &f),
-                         0);
-        ck_assert_str_eq(r->version, f.version);
-        ck_assert_str_eq(r->model, f.model);
-        ck_assert_uint_eq(r->n, f.n);
-        for (size_t k = 0; k < f.n; k++)
-            ck_assert_msg(r->p50[k] == f.slots[k].p50,
-                          "run %d (kind %d) slot %zu: %.17g vs %.17g", i, r->kind, k,
-                          r->p50[k], f.slots[k].p50);
+        const tfc_run *r = &runs[i];
+        tfc_assert_core_run(local, r, i);
         /* after the restart, before the next retraining: the loaded model */
         const char *before = r->kind == FC_DAY_AHEAD ? runs[da1 - 1].version
                                                      : runs[da2 + id1 - 1].version;
@@ -303,7 +232,6 @@ START_TEST(restart_issues_every_run_once)
     }
     ck_assert_int_ge(after_restart, 1);
     ck_assert_int_ge(trees_after_restart, 1); /* the loaded trees served */
-    fc_forecast_release(&f);
     fc_site_destroy(local);
 }
 END_TEST
@@ -311,33 +239,18 @@ END_TEST
 static void setup(void)
 {
     char models[300];
-    th_unique(prefix, sizeof prefix, "fcr", ".");
-    th_unique(group, sizeof group, "forecaster-restart-", "");
-    port = th_free_port();
-    th_tmpdir(tmpdir, sizeof tmpdir, "fcr");
-    ck_assert(mkdir(th_path(models, sizeof models, tmpdir, "models"), 0755) == 0);
+    tfc_fixture_setup(&fx, "fcr", "forecaster-restart-");
+    ck_assert(mkdir(th_path(models, sizeof models, fx.tmpdir, "models"), 0755) == 0);
 }
 
 static void teardown(void)
 {
-    th_stop(&child);
-    th_rmtree(tmpdir);
-    tfc_data_release(&nl);
+    tfc_fixture_teardown(&fx);
 }
 
 int main(int argc, char **argv)
 {
-    /* The core trains trees here too: libgomp spin-waits unless told
-     * otherwise, which on a busy host makes a training take ten times as
-     * long (ADR 0011). It reads the variable when loaded, hence the
-     * re-execution, as the forecaster binary does. */
     (void)argc;
-    th_reexec_with(argv, "OMP_WAIT_POLICY", "PASSIVE");
-    Suite *s = suite_create("forecaster_restart");
-    TCase *tc = tcase_create("restart");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 3600);
-    tcase_add_test(tc, restart_issues_every_run_once);
-    suite_add_tcase(s, tc);
-    return th_run_suite(s, 1);
+    return tfc_main(argv, "forecaster_restart", restart_issues_every_run_once, setup,
+                    teardown);
 }

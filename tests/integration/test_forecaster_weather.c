@@ -46,16 +46,12 @@ static bus_t *test_bus(void)
 
 static void produce_load(void)
 {
-    char err[512];
-    bus_t *b = test_bus();
-    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
-    ck_assert_msg(p != NULL, "%s", err);
+    tfc_pub pub;
+    tfc_pub_open(&pub, prefix);
     for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900)
-        tfc_produce_interval(b, p, SITE, t,
+        tfc_produce_interval(pub.bus, pub.p, SITE, t,
                              1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
-    ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
-    bus_producer_destroy(p);
-    bus_destroy(b);
+    tfc_pub_close(&pub);
 }
 
 static double wx_temp(int h)

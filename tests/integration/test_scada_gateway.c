@@ -95,12 +95,7 @@ static void write_meter(FILE *f, int i)
 
 static void write_plant(void)
 {
-    char path[128];
-    path_in(path, sizeof path, "plant.yaml");
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "sites:\n  - id: s1\n    timezone: Europe/Amsterdam\n    market: NL\n"
-               "    contracted_import_kw: 100000\nmeters:\n");
+    FILE *f = tgw_plant_open(dir, 100000);
     for (int i = 0; i < NMETERS; i++)
         write_meter(f, i);
     fprintf(f, "equipment:\n");
@@ -119,17 +114,12 @@ static void write_plant(void)
 
 static void start_sim(void)
 {
-    char bin[512], plant[128], data[512], port[16], values[128], control[128];
-    th_bin(bin, sizeof bin, "meter-sim");
-    path_in(plant, sizeof plant, "plant.yaml");
+    char values[128], control[128];
     path_in(values, sizeof values, "values.txt");
     path_in(control, sizeof control, "faults.txt");
-    th_root(data, sizeof data, "tests/data/openstef_nl_neerijnen/307-test-data.csv");
-    snprintf(port, sizeof port, "%d", mb_port);
-    const char *argv[] = {bin,       "--plant",   plant,    "--port", port,
-                          "--speed", "0",         "--data", data,     "--values",
-                          values,    "--control", control,  NULL};
-    sim_pid = th_spawn_logged(dir, "sim.log", argv, NULL);
+    const char *args[] = {"--speed",   "0",     "--values", values,
+                          "--control", control, NULL};
+    sim_pid = tgw_start_sim(dir, mb_port, args);
 }
 
 static void start_gateway(void)
@@ -237,24 +227,9 @@ static void decode(avro_value_t *v, seen_t *s)
     }
 }
 
-typedef struct reader {
-    bus_t *bus;
-    bus_consumer_t *c;
-} reader_t;
-
-static void reader_open(reader_t *r)
+static void reader_open(tgw_reader *r)
 {
-    char group[64];
-    r->bus =
-        th_bus_new(&(bus_conf_t){.topic_prefix = prefix, .client_id = "test-scada"});
-    th_unique(group, sizeof group, "test-scada-", "");
-    r->c = th_consumer(r->bus, group, "energy.telemetry");
-}
-
-static void reader_close(reader_t *r)
-{
-    bus_consumer_destroy(r->c);
-    bus_destroy(r->bus);
+    tgw_reader_open(r, NULL, prefix, "test-scada");
 }
 
 typedef struct watch {
@@ -272,7 +247,7 @@ static int decode_and_watch(bus_record_t *rec, void *ctx)
 
 /* Calls fn on every reading until it returns 1 or deadline_s passes;
  * returns 1 when fn said done. */
-static int read_until(reader_t *r, int deadline_s, int (*fn)(const seen_t *, void *),
+static int read_until(tgw_reader *r, int deadline_s, int (*fn)(const seen_t *, void *),
                       void *ctx)
 {
     watch_t w = {fn, ctx};
@@ -284,8 +259,7 @@ static int read_until(reader_t *r, int deadline_s, int (*fn)(const seen_t *, voi
 
 static int meter_index(const char *id)
 {
-    int i;
-    return sscanf(id, "meter-%d", &i) == 1 && i >= 0 && i < NMETERS ? i : -1;
+    return tgw_meter_index(id, NMETERS);
 }
 
 /* ---- test: published readings equal the simulator's values ---- */
@@ -345,14 +319,14 @@ static int check_equal(const seen_t *s, void *ctx)
 START_TEST(readings_equal_simulator)
 {
     static expect_t e;
-    reader_t r;
+    tgw_reader r;
     memset(&e, 0, sizeof e);
     load_values(&e);
     for (int i = 0; i < NMETERS; i++)
         ck_assert_msg(e.has[i][0], "simulator serves no power for meter-%02d", i);
     reader_open(&r);
     int ok = read_until(&r, 60, check_equal, &e);
-    reader_close(&r);
+    tgw_reader_close(&r);
     ck_assert_msg(ok, "only %d of %d meters published", e.ndone, NMETERS);
     ck_assert_int_eq(e.bad_seq, 0);
 }
@@ -401,7 +375,7 @@ static int watch_recovery(const seen_t *s, void *ctx)
 START_TEST(silent_device_comm_error_and_back)
 {
     static outage_t o;
-    reader_t r;
+    tgw_reader r;
     memset(&o, 0, sizeof o);
     reader_open(&r);
     write_text("faults.txt", "5 silent\n");
@@ -410,7 +384,7 @@ START_TEST(silent_device_comm_error_and_back)
                   o.comm_errors[0], o.comm_errors[1]);
     write_text("faults.txt", "# cleared\n");
     ok = read_until(&r, 60, watch_recovery, &o);
-    reader_close(&r);
+    tgw_reader_close(&r);
     ck_assert_msg(ok, "unit 5 never came back (mask %d)", o.recovered);
 }
 END_TEST
@@ -433,7 +407,7 @@ static int watch_range(const seen_t *s, void *ctx)
 
 START_TEST(exception_and_out_of_range_flagged)
 {
-    reader_t r;
+    tgw_reader r;
     int n = 0;
     reader_open(&r);
     write_text("faults.txt", "11 exception 4\n"); /* unit 11: meters 20, 21 */
@@ -443,7 +417,7 @@ START_TEST(exception_and_out_of_range_flagged)
     write_text("faults.txt", "11 range\n");
     ck_assert_msg(read_until(&r, 60, watch_range, &n), "no out_of_range reading");
     write_text("faults.txt", "# cleared\n");
-    reader_close(&r);
+    tgw_reader_close(&r);
 }
 END_TEST
 
@@ -693,13 +667,13 @@ static int watch_drain(const seen_t *s, void *ctx)
 START_TEST(spool_drained_after_restart)
 {
     static drain_t d;
-    reader_t r;
+    tgw_reader r;
     memset(&d, 0, sizeof d);
     reader_open(&r);
     int ok = read_until(&r, 60, watch_drain, &d);
     /* a little longer: anything published twice would show up now */
     read_until(&r, 2, watch_drain, &d);
-    reader_close(&r);
+    tgw_reader_close(&r);
     ck_assert_msg(ok, "only %d of %d spooled readings published", d.n, NSPOOLED);
     ck_assert_int_eq(d.twice, 0);
     ck_assert_int_eq(d.out_of_order, 0);

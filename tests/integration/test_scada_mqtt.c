@@ -93,23 +93,17 @@ static void start_gateway(void)
 
 static void write_plant(void)
 {
-    char text[2048];
-    snprintf(text, sizeof text,
-             "sites:\n  - id: s1\n    timezone: Europe/Amsterdam\n    market: NL\n"
-             "    contracted_import_kw: 1000\nmeters:\n"
-             "  - id: edge-1\n    site: s1\n    kind: sub\n"
-             "    device: {host: 127.0.0.1, port: 1502, unit_id: 1}\n"
-             "    poll_period_ms: 1000\n    power_range_kw: [0, 500]\n"
-             "    registers:\n"
-             "      - {quantity: power_kw, type: holding, address: 0, "
-             "data_type: float32}\n"
-             "  - id: edge-2\n    site: s1\n    kind: sub\n"
-             "    device: {host: 127.0.0.1, port: 1502, unit_id: 2}\n"
-             "    poll_period_ms: 1000\n    power_range_kw: [0, 500]\n"
-             "    registers:\n"
-             "      - {quantity: power_kw, type: holding, address: 0, "
-             "data_type: float32}\n");
-    write_file("plant.yaml", text);
+    FILE *f = tgw_plant_open(dir, 1000);
+    for (int i = 1; i <= 2; i++)
+        fprintf(f,
+                "  - id: edge-%d\n    site: s1\n    kind: sub\n"
+                "    device: {host: 127.0.0.1, port: 1502, unit_id: %d}\n"
+                "    poll_period_ms: 1000\n    power_range_kw: [0, 500]\n"
+                "    registers:\n"
+                "      - {quantity: power_kw, type: holding, address: 0, "
+                "data_type: float32}\n",
+                i, i);
+    ck_assert_int_eq(fclose(f), 0);
 }
 
 /* ---- /metrics and the gateway log ---- */
@@ -212,28 +206,13 @@ static void take(got_t *g, avro_value_t *v)
     g->quality[i][k] = q;
 }
 
-typedef struct reader {
-    bus_t *bus;
-    bus_consumer_t *c;
-} reader_t;
-
-static void reader_open(reader_t *r)
+static void reader_open(tgw_reader *r)
 {
-    char group[64];
-    r->bus = th_bus_new(
-        &(bus_conf_t){.topic_prefix = prefix, .client_id = "test-scada-mqtt"});
-    th_unique(group, sizeof group, "test-mqtt-", "");
-    r->c = th_consumer(r->bus, group, "energy.telemetry");
-}
-
-static void reader_close(reader_t *r)
-{
-    bus_consumer_destroy(r->c);
-    bus_destroy(r->bus);
+    tgw_reader_open(r, NULL, prefix, "test-scada-mqtt");
 }
 
 /* Polls for up to ms; returns the number of records taken. */
-static int read_some(reader_t *r, got_t *g, int ms)
+static int read_some(tgw_reader *r, got_t *g, int ms)
 {
     char err[512];
     bus_record_t *batch;
@@ -277,7 +256,7 @@ static void teardown(void)
 
 /* Publishes warm-up readings (before T0) until one arrives: the gateway is
  * subscribed and the telemetry topic exists. */
-static void warm_up(struct mosquitto *m, reader_t *r, got_t *g)
+static void warm_up(struct mosquitto *m, tgw_reader *r, got_t *g)
 {
     char p[128];
     for (int i = 0; i < 300; i++) {
@@ -292,7 +271,7 @@ static void warm_up(struct mosquitto *m, reader_t *r, got_t *g)
 START_TEST(mqtt_readings_normalised_and_garbage_rejected)
 {
     static got_t g;
-    reader_t r;
+    tgw_reader r;
     memset(&g, 0, sizeof g);
     reader_open(&r);
     struct mosquitto *m = pub_open();
@@ -325,7 +304,7 @@ START_TEST(mqtt_readings_normalised_and_garbage_rejected)
     while ((g.n[0] < NGOOD || g.n[1] < NGOOD + 2) && time(NULL) < end)
         read_some(&r, &g, 200);
     read_some(&r, &g, 1000); /* anything twice would show now */
-    reader_close(&r);
+    tgw_reader_close(&r);
 
     ck_assert_int_eq(g.n[0], NGOOD);
     ck_assert_int_eq(g.n[1], NGOOD + 2);
@@ -377,7 +356,7 @@ static int count_quality(const got_t *g, int i, int q)
 START_TEST(silent_meter_stale_then_comm_error)
 {
     static got_t g;
-    reader_t r;
+    tgw_reader r;
     memset(&g, 0, sizeof g);
     reader_open(&r);
     struct mosquitto *m = pub_open();
@@ -391,7 +370,7 @@ START_TEST(silent_meter_stale_then_comm_error)
     while ((count_quality(&g, 0, 2) < 2 || count_quality(&g, 1, 2) < 1) &&
            time(NULL) < end)
         read_some(&r, &g, 200);
-    reader_close(&r);
+    tgw_reader_close(&r);
 
     /* edge-1: its three readings, then stale ones repeating the last values,
      * then comm_error ones without values, and nothing else */

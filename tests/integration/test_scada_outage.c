@@ -53,12 +53,7 @@ static void write_plant(void)
     static const char *const energy[] = {"data_type: uint64, unit: Wh",
                                          "data_type: float64, unit: kWh",
                                          "data_type: uint32, scale: 0.01, unit: kWh"};
-    char path[128];
-    path_in(path, sizeof path, "plant.yaml");
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "sites:\n  - id: s1\n    timezone: Europe/Amsterdam\n    market: NL\n"
-               "    contracted_import_kw: 100000\nmeters:\n");
+    FILE *f = tgw_plant_open(dir, 100000);
     for (int i = 0; i < NMETERS; i++) {
         int base = (i % 2) * 40;
         fprintf(f,
@@ -97,17 +92,12 @@ static void start_broker(int n)
 
 static void start_sim(void)
 {
-    char bin[512], plant[128], data[512], port[16], served[128], ready[128];
-    th_bin(bin, sizeof bin, "meter-sim");
-    path_in(plant, sizeof plant, "plant.yaml");
+    char served[128], ready[128];
     path_in(served, sizeof served, "served.txt");
     path_in(ready, sizeof ready, "sim.ready");
-    th_root(data, sizeof data, "tests/data/openstef_nl_neerijnen/307-test-data.csv");
-    snprintf(port, sizeof port, "%d", mb_port);
-    const char *argv[] = {bin,       "--plant",      plant,    "--port", port,
-                          "--speed", "600",          "--data", data,     "--served",
-                          served,    "--ready-file", ready,    NULL};
-    sim_pid = th_spawn_logged(dir, "sim.log", argv, NULL);
+    const char *args[] = {"--speed",      "600", "--served", served,
+                          "--ready-file", ready, NULL};
+    sim_pid = tgw_start_sim(dir, mb_port, args);
     wait_ready("sim.ready", sim_pid);
 }
 
@@ -156,8 +146,7 @@ typedef struct series {
 
 static int meter_index(const char *id)
 {
-    int i;
-    return sscanf(id, "meter-%d", &i) == 1 && i >= 0 && i < NMETERS ? i : -1;
+    return tgw_meter_index(id, NMETERS);
 }
 
 static void load_served(series_t *s)
@@ -182,8 +171,7 @@ static bool same(double a, double b)
 }
 
 typedef struct reader {
-    bus_t *bus;
-    bus_consumer_t *c;
+    tgw_reader rd;
     series_t *out;   /* good readings per meter */
     int comm_errors; /* readings of other qualities */
     int dup_or_back; /* seq not above the meter's previous one */
@@ -191,20 +179,9 @@ typedef struct reader {
 
 static void reader_open(reader_t *r, series_t *out)
 {
-    char group[64];
     memset(r, 0, sizeof *r);
     r->out = out;
-    r->bus = th_bus_new(&(bus_conf_t){.bootstrap = bootstrap,
-                                      .topic_prefix = prefix,
-                                      .client_id = "test-scada-outage"});
-    th_unique(group, sizeof group, "test-outage-", "");
-    r->c = th_consumer(r->bus, group, "energy.telemetry");
-}
-
-static void reader_close(reader_t *r)
-{
-    bus_consumer_destroy(r->c);
-    bus_destroy(r->bus);
+    tgw_reader_open(&r->rd, bootstrap, prefix, "test-scada-outage");
 }
 
 static void take(reader_t *r, avro_value_t *v)
@@ -261,11 +238,11 @@ static int read_until(reader_t *r, int deadline_s,
                       int (*done)(const reader_t *, void *), void *ctx)
 {
     until_t u = {r, done, ctx};
-    return th_consume(r->c, &(th_consume_opts){.timeout_s = deadline_s,
-                                               .ack = 1,
-                                               .each = take_record,
-                                               .done = until_done,
-                                               .ctx = &u});
+    return th_consume(r->rd.c, &(th_consume_opts){.timeout_s = deadline_s,
+                                                  .ack = 1,
+                                                  .each = take_record,
+                                                  .done = until_done,
+                                                  .ctx = &u});
 }
 
 static int each_has(const reader_t *r, void *ctx)
@@ -322,7 +299,7 @@ START_TEST(broker_outage_loses_and_duplicates_nothing)
     /* 1: the first readings arrive through the first broker */
     reader_open(&r, before);
     ck_assert_msg(read_until(&r, 60, each_has, &want), "no readings before the outage");
-    reader_close(&r);
+    tgw_reader_close(&r.rd);
     ck_assert_int_eq(r.dup_or_back, 0);
 
     /* 2: the broker goes away; the spool grows, nothing is confirmed */
@@ -349,7 +326,7 @@ START_TEST(broker_outage_loses_and_duplicates_nothing)
     reader_open(&r, after);
     int ok = read_until(&r, 90, caught_up, served);
     read_until(&r, 2, NULL, NULL); /* anything sent twice would show now */
-    reader_close(&r);
+    tgw_reader_close(&r.rd);
     ck_assert_msg(ok, "the last values served never arrived");
     ck_assert_int_eq(r.dup_or_back, 0);
 

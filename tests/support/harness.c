@@ -384,6 +384,35 @@ th_reply th_http_get(int port, const char *path, double timeout_s)
     return r;
 }
 
+th_reply th_http_request(const char *method, const char *url, const char *body,
+                         const char *header, double timeout_s)
+{
+    th_reply r = {0, NULL, 0};
+    struct curl_slist *h = NULL;
+    CURL *c = curl_easy_init();
+    if (c && body && header)
+        h = curl_slist_append(NULL, header);
+    if (c && (!body || !header || h)) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        if (body) {
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        }
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    r.body = r.body ? r.body : strdup("");
+    ck_assert_ptr_nonnull(r.body);
+    return r;
+}
+
 void th_reply_release(th_reply *r)
 {
     free(r->body);

@@ -159,6 +159,13 @@ typedef struct th_reply {
 /* GET http://127.0.0.1:<port><path>, waiting at most timeout_s. Never fails
  * the test; the caller releases the reply. */
 th_reply th_http_get(int port, const char *path, double timeout_s);
+/* A request of method (GET, POST, PUT, ...) to url (a whole URL, any
+ * host), sending body when not NULL with the header line header (e.g.
+ * "Content-Type: application/json"; NULL for none), waiting at most
+ * timeout_s. Never fails the test (status 0: nothing answered); the caller
+ * releases the reply. */
+th_reply th_http_request(const char *method, const char *url, const char *body,
+                         const char *header, double timeout_s);
 /* Frees the body; the reply may be released twice. */
 void th_reply_release(th_reply *r);
 /* Polls GET path every 100 ms until it answers status want with a body

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "bus/project.h"
+#include "support/harness.h"
 
 #define MAX_FILES 128
 #define MAX_DEPTH 32
@@ -609,6 +610,37 @@ static int compat(resolver_t *rs, avro_schema_t w, avro_schema_t r, int depth)
                  avro_schema_type_name(r));
 }
 
+/* Whether a JSON default has the JSON type the Avro specification encodes
+ * a value of type t with (a union's default is its first branch's). */
+static int default_has_type(avro_type_t t, const json_t *def)
+{
+    switch (t) {
+    case AVRO_NULL:
+        return json_is_null(def);
+    case AVRO_BOOLEAN:
+        return json_is_boolean(def);
+    case AVRO_INT32:
+    case AVRO_INT64:
+        return json_is_integer(def);
+    case AVRO_FLOAT:
+    case AVRO_DOUBLE:
+        return json_is_number(def);
+    case AVRO_STRING:
+    case AVRO_BYTES:
+    case AVRO_ENUM:
+        return json_is_string(def);
+    case AVRO_ARRAY:
+        return json_is_array(def);
+    case AVRO_MAP:
+    case AVRO_RECORD:
+        return json_is_object(def);
+    case AVRO_UNION:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Sets v from a JSON default as the Avro specification encodes it. */
 static int apply_default(resolver_t *rs, avro_value_t *v, json_t *def, int depth)
 {
@@ -616,44 +648,33 @@ static int apply_default(resolver_t *rs, avro_value_t *v, json_t *def, int depth
     avro_value_t child;
     if (depth > MAX_DEPTH)
         return rfail(rs, "default nested too deep");
+    if (!default_has_type(avro_value_get_type(v), def))
+        return -1;
     switch (avro_value_get_type(v)) {
     case AVRO_NULL:
-        return json_is_null(def) ? avro_value_set_null(v) : -1;
+        return avro_value_set_null(v);
     case AVRO_BOOLEAN:
-        return json_is_boolean(def) ? avro_value_set_boolean(v, json_is_true(def)) : -1;
+        return avro_value_set_boolean(v, json_is_true(def));
     case AVRO_INT32:
-        return json_is_integer(def)
-                   ? avro_value_set_int(v, (int32_t)json_integer_value(def))
-                   : -1;
+        return avro_value_set_int(v, (int32_t)json_integer_value(def));
     case AVRO_INT64:
-        return json_is_integer(def) ? avro_value_set_long(v, json_integer_value(def))
-                                    : -1;
+        return avro_value_set_long(v, json_integer_value(def));
     case AVRO_FLOAT:
-        return json_is_number(def)
-                   ? avro_value_set_float(v, (float)json_number_value(def))
-                   : -1;
+        return avro_value_set_float(v, (float)json_number_value(def));
     case AVRO_DOUBLE:
-        return json_is_number(def) ? avro_value_set_double(v, json_number_value(def))
-                                   : -1;
+        return avro_value_set_double(v, json_number_value(def));
     case AVRO_STRING:
-        return json_is_string(def) ? avro_value_set_string(v, json_string_value(def))
-                                   : -1;
+        return avro_value_set_string(v, json_string_value(def));
     case AVRO_BYTES:
-        return json_is_string(def)
-                   ? avro_value_set_bytes(v, (void *)json_string_value(def),
-                                          json_string_length(def))
-                   : -1;
+        return avro_value_set_bytes(v, (void *)json_string_value(def),
+                                    json_string_length(def));
     case AVRO_ENUM: {
-        int i = json_is_string(def)
-                    ? avro_schema_enum_get_by_name(s, json_string_value(def))
-                    : -1;
+        int i = avro_schema_enum_get_by_name(s, json_string_value(def));
         return i < 0 ? -1 : avro_value_set_enum(v, i);
     }
     case AVRO_ARRAY: {
         size_t i;
         json_t *e;
-        if (!json_is_array(def))
-            return -1;
         json_array_foreach(def, i, e)
         {
             if (avro_value_append(v, &child, NULL) ||
@@ -665,8 +686,6 @@ static int apply_default(resolver_t *rs, avro_value_t *v, json_t *def, int depth
     case AVRO_MAP: {
         const char *k;
         json_t *e;
-        if (!json_is_object(def))
-            return -1;
         json_object_foreach(def, k, e)
         {
             if (avro_value_add(v, k, &child, NULL, NULL) ||
@@ -677,8 +696,6 @@ static int apply_default(resolver_t *rs, avro_value_t *v, json_t *def, int depth
     }
     case AVRO_RECORD: {
         size_t n = avro_schema_record_size(s);
-        if (!json_is_object(def))
-            return -1;
         for (size_t i = 0; i < n; i++) {
             const char *name = avro_schema_record_field_name(s, (int)i);
             json_t *fd = json_object_get(def, name);
@@ -1399,9 +1416,5 @@ static Suite *schemas_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(schemas_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(schemas_suite(), 0);
 }
