@@ -4,31 +4,16 @@
 # is ready and has idled for a few seconds. Needs the test stack (EMS_TEST_*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+: "${EMS_TEST_BOOTSTRAP:?test stack not running}"
+. tests/valgrind/common.sh
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 port=$(( ${EMS_TEST_HTTP_BASE:-28100} + 99 ))
-cat >"$dir/svc.yaml" <<YAML
-log:
-  level: warn
-http:
-  listen: 127.0.0.1
-  port: $port
-bus:
-  bootstrap: $EMS_TEST_BOOTSTRAP
-  registry_url: $EMS_TEST_REGISTRY
-  schema_dir: $PWD/schemas
-plant:
-  path: $PWD/tools/stack/plant.yaml
-audit:
-  state_file: $dir/audit.state
-YAML
+ems_example_config "$dir/svc.yaml" "$dir" "$port"
 build/bin/svc-example --config "$dir/svc.yaml" >"$dir/out" 2>"$dir/err" &
 pid=$!
 ready=0
-for _ in $(seq 1 100); do
-  if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ready=1; break; fi
-  sleep 0.1
-done
+ems_wait_ready "$port" 10 "$pid" && ready=1
 sleep 3
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
