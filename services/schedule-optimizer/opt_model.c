@@ -536,6 +536,14 @@ opt_model_t *opt_model_new(const opt_problem_t *pb, int elastic, char *errstr,
     if (!m->rv || !m->ri || !m->lp)
         goto nomem;
     set_verbose(m->lp, NEUTRAL);
+    /* With the default solution limit 1, lp_solve's branch and bound
+     * guesses the smallest step between integer objective values from the
+     * coefficients (MIP_stepOF) and prunes nodes that cannot beat the
+     * incumbent by that step; with block tasks and a peak column the guess
+     * is wrong and it called a plan 0.5 EUR above the optimum "optimal"
+     * (unit test test_branch_direction_same_optimum, ADR 0010 item 12).
+     * Any other limit turns the guess off. */
+    set_solutionlimit(m->lp, 2);
     if (build(m) < 0) {
         snprintf(errstr, errstr_size, "lp_solve refused the model (%d columns)",
                  m->ncols);

@@ -38,7 +38,11 @@ typedef enum opt_status {
 typedef struct opt_options {
     double time_limit_s;  /* default 10 */
     double mip_gap_rel;   /* relative gap accepted as optimal, default 1e-7 */
-    int bb_floor;         /* lp_solve set_bb_floorfirst, default CEILING */
+    int bb_floor;         /* lp_solve set_bb_floorfirst of the full branch
+                             and bound (the proof), default CEILING */
+    int bb_floor_search;  /* the same for RINS and the neighbourhood
+                             search, default AUTOMATIC (measured, ADR 0010
+                             item 12) */
     int bb_rule;          /* lp_solve set_bb_rule, default NODE_FIRSTSELECT */
     int bb_depth;         /* lp_solve set_bb_depthlimit, default -50 */
     int use_heuristic;    /* default 1; 0 = plain lp_solve (for benches) */

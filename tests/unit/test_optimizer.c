@@ -284,6 +284,44 @@ START_TEST(test_demand_charge_flattens)
 }
 END_TEST
 
+/* Two one-hour blocks of 150 and 100 kW, any hour of four, demand charge
+ * 1 EUR/kW: the relaxation spreads them at 125 kW over the two cheap hours
+ * (128.75 EUR), so branch and bound must work. Apart, the peak is 150 kW:
+ * 150 + 0.15 * 10 + 0.1 * 20 = 153.5 EUR (swapped: 154 EUR; together:
+ * 250 EUR of demand charge). Every branch direction, with and without the
+ * heuristic, must prove the same optimum: lp_solve's own guess of the
+ * objective's step called 154 EUR optimal with floor or automatic first
+ * until the model set a solution limit other than 1 (ADR 0010 item 12). */
+static const int branch_dirs[] = {BRANCH_CEILING, BRANCH_FLOOR,
+                                  BRANCH_AUTOMATIC};
+
+START_TEST(test_branch_direction_same_optimum)
+{
+    tcase_t c;
+    const double price[] = {10, 20, 30, 40}, wa[] = {150, 0, 0, 0},
+                 wb[] = {0, 100, 0, 0};
+    opt_options_t o;
+    char err[256];
+
+    tc_init(&c, 4, price, NULL);
+    c.pb.site.demand_eur_kw = 1;
+    c.pb.n_eq = 2;
+    task(&c, 0, OPT_TASK_BLOCK, 150, 150, 0, 4);
+    task(&c, 1, OPT_TASK_BLOCK, 100, 100, 0, 4);
+    opt_options_init(&o);
+    o.time_limit_s = 5;
+    o.bb_floor = o.bb_floor_search = branch_dirs[_i % 3];
+    o.use_heuristic = _i < 3;
+    ck_assert_int_eq(opt_solve(&c.pb, &o, &c.r, err, sizeof err), 0);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    assert_power(&c, 0, wa);
+    assert_power(&c, 1, wb);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 153.5, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* Minimum run 2 h at exactly 10 kW: the cheap hours 0 and 2 cannot be used
  * alone; the best two-hour run is 2-3: 0.01 * (10 + 20) = 0.30 EUR. */
 START_TEST(test_min_run)
@@ -565,6 +603,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_battery_arbitrage);
     tcase_add_test(tc, test_capacity_forces_shift);
     tcase_add_test(tc, test_demand_charge_flattens);
+    tcase_add_loop_test(tc, test_branch_direction_same_optimum, 0, 6);
     tcase_add_test(tc, test_min_run);
     tcase_add_test(tc, test_min_power_range);
     tcase_add_test(tc, test_pump_runs_heuristic);

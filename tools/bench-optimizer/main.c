@@ -8,13 +8,23 @@
  *   bench-optimizer [--data DIR] [--quick] [--no-cbc] [--backtest-only]
  *                   [--only NxT] [--no-backtest] [--simplex K] [--floor K]
  *                   [--rule K] [--no-heuristic] [--cbc-long S]
+ *                   [--search-floor K] [--month-floor]
  *
  * --cbc-long S also solves each family's model with CBC for S seconds and
  * prints that objective and bound beside the plan's, to know how far the
  * same-limit comparison is from the best known plan.
  *
+ * --month-floor plans the 10 x 96 family day by day from 1 November with
+ * the month's peak so far (the highest peak of the earlier days' plans,
+ * base and flexible load together, as the service takes it from
+ * energy.load) as the floor, prints each day's floor, then solves the
+ * bench day (10 November) with that floor beside CBC: the check that the
+ * family's fixed floor (0.9 x the day's highest base load) is not what
+ * makes the day hard (ADR 0010, item 11).
+ *
  * --simplex, --floor and --rule pass lp_solve's set_simplextype,
- * set_bb_floorfirst and set_bb_rule values, to measure one setting at a
+ * set_bb_floorfirst (of the full branch and bound; --search-floor: of RINS
+ * and the neighbourhood search) and set_bb_rule values, to measure one setting at a
  * time on the same families.
  *
  * Load (MW, may be negative: the substation has solar) is shifted and scaled
@@ -266,7 +276,7 @@ out:
 }
 
 /* Solver settings from the command line; < 0 = the optimizer's default. */
-static int g_simplex = -1, g_floor = -1, g_rule = -1, g_heur = 1;
+static int g_simplex = -1, g_floor = -1, g_sfloor = -1, g_rule = -1, g_heur = 1;
 static double g_cbc_long = 0; /* --cbc-long S, 0 = off */
 
 static void apply_settings(opt_options_t *o)
@@ -275,13 +285,15 @@ static void apply_settings(opt_options_t *o)
         o->simplex_type = g_simplex;
     if (g_floor >= 0)
         o->bb_floor = g_floor;
+    if (g_sfloor >= 0)
+        o->bb_floor_search = g_sfloor;
     if (g_rule >= 0)
         o->bb_rule = g_rule;
     o->use_heuristic = g_heur;
 }
 
 static void bench_family(const series_t *s, int n, int T, double limit,
-                         int cbc)
+                         int cbc, double floor_kw)
 {
     static family_t f;
     opt_options_t o;
@@ -295,6 +307,8 @@ static void bench_family(const series_t *s, int n, int T, double limit,
         return;
     }
     make_family(&f, s, i0, n, T, 42u + (unsigned)n);
+    if (floor_kw >= 0)
+        f.pb.site.peak_so_far_kw = floor_kw;
     opt_options_init(&o);
     apply_settings(&o);
     o.time_limit_s = limit;
@@ -323,6 +337,43 @@ static void bench_family(const series_t *s, int n, int T, double limit,
     }
     fflush(stdout);
     opt_result_release(&r);
+}
+
+/* The month's peak so far on the bench day: the 10 x 96 family planned
+ * day by day from the 1st, each day's floor the highest plan peak before
+ * it (0 on the 1st). Returns the floor for 10 November (kW). */
+static double month_floor(const series_t *s, double limit)
+{
+    static family_t f;
+    double floor_kw = 0;
+    long day0 = parse_minutes("2020-11-01 00:00");
+
+    for (int d = 0; d < 9; d++) {
+        int i0 = find_window(s, day0 + d * 1440L, 96);
+        opt_options_t o;
+        opt_result_t r;
+        char err[256];
+        if (i0 < 0)
+            continue;
+        make_family(&f, s, i0, 10, 96, 42u + 10u);
+        f.pb.site.peak_so_far_kw = floor_kw;
+        opt_options_init(&o);
+        apply_settings(&o);
+        o.time_limit_s = limit;
+        opt_result_init(&r);
+        if (opt_solve(&f.pb, &o, &r, err, sizeof err) == 0 &&
+            r.status <= OPT_HEURISTIC) {
+            printf("month floor: 2020-11-%02d floor %7.1f kW plan peak %7.1f "
+                   "kW (%s)\n", d + 1, floor_kw, r.cost.peak_kw,
+                   opt_status_name(r.status));
+            if (r.cost.peak_kw > floor_kw)
+                floor_kw = r.cost.peak_kw;
+        }
+        opt_result_release(&r);
+    }
+    printf("month floor: 2020-11-10 floor %.1f kW (family's own floor: 0.9 x "
+           "the day's highest base load)\n", floor_kw);
+    return floor_kw;
 }
 
 static void backtest(const series_t *s, double limit)
@@ -364,7 +415,7 @@ int main(int argc, char **argv)
 {
     static series_t s;
     const char *dir = "tests/data/openstef_nl_neerijnen";
-    int quick = 0, cbc = 1, only_bt = 0, no_bt = 0, on = 0, oT = 0;
+    int quick = 0, cbc = 1, only_bt = 0, no_bt = 0, on = 0, oT = 0, mfl = 0;
     char path[512];
 
     for (int i = 1; i < argc; i++) {
@@ -378,6 +429,8 @@ int main(int argc, char **argv)
             only_bt = 1;
         else if (!strcmp(argv[i], "--no-backtest"))
             no_bt = 1;
+        else if (!strcmp(argv[i], "--month-floor"))
+            mfl = 1;
         else if (!strcmp(argv[i], "--no-heuristic"))
             g_heur = 0;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
@@ -386,6 +439,8 @@ int main(int argc, char **argv)
             g_simplex = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--floor") && i + 1 < argc)
             g_floor = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--search-floor") && i + 1 < argc)
+            g_sfloor = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cbc-long") && i + 1 < argc)
             g_cbc_long = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rule") && i + 1 < argc)
@@ -407,14 +462,17 @@ int main(int argc, char **argv)
         printf("cbc not installed (apt-get install coinor-cbc): no comparison\n");
         cbc = 0;
     }
+    /* 10 x 96 twice: in the 1 s for the proof, and in 10 s */
     static const struct { int n, T; double limit; } fam[] = {
-        {10, 96, 10}, {10, 192, 10}, {50, 96, 10},
+        {10, 96, 1}, {10, 96, 10}, {10, 192, 10}, {50, 96, 10},
         {50, 192, 10}, {200, 96, 30}, {200, 192, 30},
     };
     for (size_t i = 0; !only_bt && i < sizeof fam / sizeof *fam; i++)
         if ((!quick || fam[i].n <= 50) &&
             (!on || (fam[i].n == on && fam[i].T == oT)))
-            bench_family(&s, fam[i].n, fam[i].T, fam[i].limit, cbc);
+            bench_family(&s, fam[i].n, fam[i].T, fam[i].limit, cbc, -1);
+    if (mfl)
+        bench_family(&s, 10, 96, 10, cbc, month_floor(&s, 1));
     if (!no_bt)
         backtest(&s, quick ? 2 : 5);
     return 0;
