@@ -112,9 +112,15 @@ static int lp_run(run_t *u, double **x)
     put_abortfunc(lp, abort_cb, u);
     st = solve(lp);
     u->r->lp_status = st;
-    /* an abort or timeout after an improved solution still has it */
-    if ((st == OPTIMAL || st == SUBOPTIMAL || st == PRESOLVED ||
-         ((st == USERABORT || st == TIMEOUT) && get_solutioncount(lp) > 0)) &&
+    /* An abort or timeout after an improved solution still has it. Under
+     * a cut-off (set_obj_bound) that nothing beat, lp_solve 5.5 may answer
+     * OPTIMAL with no solution stored: its postsolve then checks a
+     * best_solution array it never filled (valgrind: uninitialised reads
+     * in check_solution, suppressed in tests/valgrind/ems.supp), so the
+     * solution count, not the status, says whether there is a plan. */
+    if ((st == PRESOLVED || ((st == OPTIMAL || st == SUBOPTIMAL || st == USERABORT ||
+                              st == TIMEOUT) &&
+                             get_solutioncount(lp) > 0)) &&
         get_ptr_variables(lp, x))
         return st;
     *x = NULL;
@@ -489,9 +495,10 @@ static void lns_solve(run_t *u, lns_t *l, double stop)
     put_abortfunc(lp, abort_cb, u);
     st = solve(lp);
     u->deadline = keep;
-    if ((st == OPTIMAL || st == SUBOPTIMAL ||
-         ((st == USERABORT || st == TIMEOUT) && get_solutioncount(lp) > 0)) &&
-        get_ptr_variables(lp, &x)) {
+    /* the solution count, not the status, says whether a plan beat the
+     * cut-off (see lp_run) */
+    if ((st == OPTIMAL || st == SUBOPTIMAL || st == USERABORT || st == TIMEOUT) &&
+        get_solutioncount(lp) > 0 && get_ptr_variables(lp, &x)) {
         opt_model_extract(m, x, &l->sub);
         opt_plan_copy(&u->cand, &u->r->plan);
         for (int k = 0; k < l->pb.n_eq; k++)
