@@ -36,15 +36,15 @@ typedef struct bus_producer_s bus_producer_t;
 typedef struct bus_consumer_s bus_consumer_t;
 
 typedef struct bus_conf {
-    const char *bootstrap;     /* "host:port[,host:port]" (required) */
-    const char *registry_url;  /* "http://127.0.0.1:18081" (required) */
-    const char *schema_dir;    /* directory of <topic>.avsc (required) */
-    const char *topic_prefix;  /* prepended on the wire; NULL or "" for none */
-    const char *client_id;     /* librdkafka client.id; NULL = "ems" */
+    const char *bootstrap;    /* "host:port[,host:port]" (required) */
+    const char *registry_url; /* "http://127.0.0.1:18081" (required) */
+    const char *schema_dir;   /* directory of <topic>.avsc (required) */
+    const char *topic_prefix; /* prepended on the wire; NULL or "" for none */
+    const char *client_id;    /* librdkafka client.id; NULL = "ems" */
     /* Extra librdkafka properties as a NULL-terminated list of key, value
      * pairs (security.protocol, ssl.*, sasl.*, ...), passed through as is. */
     const char *const *kafka_props;
-    obs_metrics_t *metrics;    /* optional; borrowed, must outlive the bus */
+    obs_metrics_t *metrics; /* optional; borrowed, must outlive the bus */
 } bus_conf_t;
 
 /* Returns a bus or NULL with errstr filled. Copies everything in conf except
@@ -99,16 +99,21 @@ void bus_producer_destroy(bus_producer_t *p);
 
 /* ---- consumer ---- */
 typedef struct bus_record {
-    const char *topic;        /* logical topic (no prefix) */
+    const char *topic; /* logical topic (no prefix) */
     int32_t partition;
     int64_t offset;
-    int64_t timestamp_ms;     /* Kafka record timestamp */
+    int64_t timestamp_ms; /* Kafka record timestamp */
     const void *key;
     size_t key_len;
-    int32_t schema_id;        /* writer schema id from the wire */
-    avro_value_t value;       /* decoded into the local reader schema */
-    const void *raw;          /* the original wire bytes */
+    int32_t schema_id;  /* writer schema id from the wire */
+    avro_value_t value; /* decoded into the local reader schema */
+    const void *raw;    /* the original wire bytes */
     size_t raw_len;
+    /* 1 when the writer schema is the local schema: the body (raw +
+     * BUS_WIRE_HEADER_LEN, see bus/wire.h) has the reader's layout. After
+     * bus_consumer_poll_lazy() such a record's value is not set
+     * (value.iface == NULL); the caller reads the body itself. */
+    int native;
 } bus_record_t;
 
 /* Subscribes group_id to the logical topics. auto-commit is off; offsets are
@@ -124,18 +129,63 @@ bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
  * before the previous batch was acked carries that batch over: the next
  * bus_consumer_ack() commits every batch polled since the last ack (so a
  * caller may pipeline polls and make several batches durable at once). */
-int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
-                      int timeout_ms, char *errstr, size_t errstr_size);
+int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max, int timeout_ms,
+                      char *errstr, size_t errstr_size);
 /* Dead-letters a record of the current batch that decoded but failed the
  * caller's validation (NaN, negative energy, ...); reason is copied into the
  * "ems.dlq.reason" header. Its offset is committed with the batch. */
-int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec,
-                        const char *reason, char *errstr, size_t errstr_size);
+int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *reason,
+                        char *errstr, size_t errstr_size);
 /* Commits (synchronously) the offsets of every record returned by the polls
  * since the last ack, after making sure their dead letters were delivered.
  * Returns 0 or -1 (nothing committed; a later ack retries). */
 int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size);
 /* Leaves the group (without committing) and frees. NULL is a no-op. */
 void bus_consumer_destroy(bus_consumer_t *c);
+
+/* Like bus_consumer_poll(), but records written with the local schema
+ * (rec->native) are not decoded: their value is unset and the caller reads
+ * the Avro body from rec->raw itself (a hand-written decoder for one fixed
+ * schema). Records of any other writer schema are decoded and projected as
+ * by bus_consumer_poll(). A body the caller finds malformed is its to
+ * reject (bus_consumer_reject). */
+int bus_consumer_poll_lazy(bus_consumer_t *c, bus_record_t **batch, int max,
+                           int timeout_ms, char *errstr, size_t errstr_size);
+
+/* ---- offsets handed to the caller (pipelined consumers) ----
+ *
+ * bus_consumer_ack() commits every batch polled since the last ack. A
+ * caller that polls the next batch while earlier ones are still being made
+ * durable takes each batch's offsets instead, and commits them once that
+ * batch (and every earlier one) is durable: a partial ack. */
+typedef struct bus_offsets_s bus_offsets_t;
+
+/* Detaches the offsets of every batch polled since the last ack or take
+ * (the current batch included) into a new object the caller owns: a later
+ * ack or take does not cover them again. Call it after the batch's
+ * rejects (a reject that fails rewinds its partition, which a take made
+ * earlier would already cover). Returns NULL when there is nothing to
+ * commit or memory ran out (then they stay with the consumer). */
+bus_offsets_t *bus_consumer_take_offsets(bus_consumer_t *c);
+/* Moves from's offsets into into (per partition the higher one wins);
+ * from is left empty. Either may be NULL (no-op). */
+void bus_offsets_merge(bus_offsets_t *into, bus_offsets_t *from);
+/* Partitions held. */
+int bus_offsets_count(const bus_offsets_t *o);
+/* Commits o synchronously, after making sure the consumer's dead letters
+ * were delivered, for the partitions still assigned. Returns 0 or -1 with
+ * errstr (nothing committed; o is kept for a retry). */
+int bus_consumer_commit_offsets(bus_consumer_t *c, const bus_offsets_t *o, char *errstr,
+                                size_t errstr_size);
+/* NULL is a no-op. */
+void bus_offsets_destroy(bus_offsets_t *o);
+
+/* Turns on the gauge ems_bus_consumer_lag{group,topic,partition}: per
+ * assigned partition, the high watermark (as last seen by the fetcher)
+ * minus the committed offset, i.e. records the group has not yet made
+ * durable. Refreshed after each poll and each commit; the committed offset
+ * of a newly assigned partition is asked from the broker once. Requires
+ * the bus's metrics registry (a no-op without one). */
+void bus_consumer_export_lag(bus_consumer_t *c);
 
 #endif

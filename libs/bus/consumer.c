@@ -18,72 +18,40 @@
 #include <string.h>
 
 #include "bus/codec.h"
+#include "bus/consumer_int.h"
 #include "bus/internal.h"
 #include "bus/wire.h"
 
 #define CONS_DLQ_FLUSH_MS 10000
 #define CONS_SEEK_MS 5000
 
-/* A decoder for one writer id, or the permanent reason it cannot exist. */
-typedef struct cons_decoder {
-    int32_t id;
-    bus_decoder_t *dec;
-    const char *reason; /* set when dec is NULL */
-    char detail[256];
-} cons_decoder_t;
-
-typedef struct cons_topic {
-    bus_topic_t *bt;
-    obs_counter_t *consumed;
-    cons_decoder_t *decs;
-    size_t ndecs;
-} cons_topic_t;
-
-/* One value slot per batch position, reused across polls. */
-typedef struct cons_slot {
-    avro_value_t value;
-    avro_value_iface_t *iface; /* NULL when value is not allocated */
-} cons_slot_t;
-
-struct bus_consumer_s {
-    bus_t *bus;
-    rd_kafka_t *rk;
-    cons_topic_t *topics;
-    size_t ntopics;
-    rd_kafka_message_t **msgs; /* the batch */
-    char *commit;              /* per message: 1 unless held back */
-    int nmsgs;
-    bus_record_t *recs;
-    int *rec_msg;              /* record index -> message index */
-    cons_slot_t *slots;
-    int nrecs;
-    int cap;
-    bus_producer_t *dlq;       /* made on the first dead letter */
-    /* offsets of earlier polls not acked yet: the next ack covers them */
-    rd_kafka_topic_partition_list_t *pending;
-};
-
 static const char *const cons_defaults[] = {
-    "enable.auto.commit", "false",
-    "enable.auto.offset.store", "false",
-    "auto.offset.reset", "earliest",
+    "enable.auto.commit",
+    "false",
+    "enable.auto.offset.store",
+    "false",
+    "auto.offset.reset",
+    "earliest",
     /* a crashed member holds its partitions this long (librdkafka's 45 s
      * default makes a restarted service wait); configuration may override */
-    "session.timeout.ms", "10000",
-    "heartbeat.interval.ms", "3000",
+    "session.timeout.ms",
+    "10000",
+    "heartbeat.interval.ms",
+    "3000",
     /* an empty fetch is answered after this wait: a real broker answers as
      * soon as records arrive, the development broker (librdkafka's mock)
      * only when the wait is over, so the 500 ms default delays the first
      * records after a quiet spell by up to half a second */
-    "fetch.wait.max.ms", "100",
+    "fetch.wait.max.ms",
+    "100",
     NULL,
 };
 
 /* ---- set-up and tear-down ---- */
 
-static int cons_add_topics(bus_consumer_t *c, const char *const *topics,
-                           size_t ntopics, rd_kafka_topic_partition_list_t *subs,
-                           char *errstr, size_t errstr_size)
+static int cons_add_topics(bus_consumer_t *c, const char *const *topics, size_t ntopics,
+                           rd_kafka_topic_partition_list_t *subs, char *errstr,
+                           size_t errstr_size)
 {
     char labels[BUS_TOPIC_MAX + 16];
     size_t i;
@@ -101,9 +69,9 @@ static int cons_add_topics(bus_consumer_t *c, const char *const *topics,
             return -1;
         c->ntopics++;
         snprintf(labels, sizeof(labels), "topic=%s", ct->bt->name);
-        ct->consumed = obs_counter(c->bus->metrics, "ems_bus_consumed_total",
-                                   "Records decoded and handed to the service.",
-                                   labels);
+        ct->consumed =
+            obs_counter(c->bus->metrics, "ems_bus_consumed_total",
+                        "Records decoded and handed to the service.", labels);
         rd_kafka_topic_partition_list_add(subs, ct->bt->wire, RD_KAFKA_PARTITION_UA);
     }
     return 0;
@@ -129,6 +97,7 @@ static int cons_start(bus_consumer_t *c, const char *group_id,
         return -1;
     }
     rd_kafka_poll_set_consumer(c->rk);
+    c->q = rd_kafka_queue_get_consumer(c->rk); /* NULL: poll one by one */
     err = rd_kafka_subscribe(c->rk, subs);
     if (err) {
         snprintf(errstr, errstr_size, "subscribe group '%s': %s", group_id,
@@ -143,8 +112,8 @@ bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
                                  char *errstr, size_t errstr_size)
 {
     bus_consumer_t *c = calloc(1, sizeof(*c));
-    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(
-        (int)(ntopics ? ntopics : 1));
+    rd_kafka_topic_partition_list_t *subs =
+        rd_kafka_topic_partition_list_new((int)(ntopics ? ntopics : 1));
 
     if (!c) {
         snprintf(errstr, errstr_size, "consumer: out of memory");
@@ -153,6 +122,10 @@ bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
     c->bus = bus;
     if (!group_id || !*group_id || ntopics == 0) {
         snprintf(errstr, errstr_size, "consumer: a group id and a topic are required");
+        goto err;
+    }
+    if (!(c->group = strdup(group_id))) {
+        snprintf(errstr, errstr_size, "consumer: out of memory");
         goto err;
     }
     if (cons_add_topics(c, topics, ntopics, subs, errstr, errstr_size) != 0 ||
@@ -183,6 +156,8 @@ void bus_consumer_destroy(bus_consumer_t *c)
     if (!c)
         return;
     cons_release_batch(c);
+    if (c->q)
+        rd_kafka_queue_destroy(c->q);
     if (c->rk) {
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
@@ -190,6 +165,8 @@ void bus_consumer_destroy(bus_consumer_t *c)
     bus_producer_destroy(c->dlq);
     if (c->pending)
         rd_kafka_topic_partition_list_destroy(c->pending);
+    cons_lag_release(c);
+    free(c->group);
     for (i = 0; i < c->ntopics; i++) {
         for (j = 0; j < c->topics[i].ndecs; j++)
             bus_decoder_destroy(c->topics[i].decs[j].dec);
@@ -254,9 +231,17 @@ static int cons_dead_letter(bus_consumer_t *c, int idx, const char *topic,
     const rd_kafka_message_t *m = c->msgs[idx];
     char dlq[BUS_TOPIC_MAX + 1], part[16], off[24];
     const char *headers[] = {
-        "ems.dlq.reason", reason, "ems.dlq.detail", detail,
-        "ems.dlq.topic", rd_kafka_topic_name(m->rkt), "ems.dlq.partition", part,
-        "ems.dlq.offset", off, NULL,
+        "ems.dlq.reason",
+        reason,
+        "ems.dlq.detail",
+        detail,
+        "ems.dlq.topic",
+        rd_kafka_topic_name(m->rkt),
+        "ems.dlq.partition",
+        part,
+        "ems.dlq.offset",
+        off,
+        NULL,
     };
 
     snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
@@ -264,8 +249,8 @@ static int cons_dead_letter(bus_consumer_t *c, int idx, const char *topic,
     snprintf(off, sizeof(off), "%lld", (long long)m->offset);
     if (!c->dlq && !(c->dlq = bus_producer_new(c->bus, errstr, errstr_size)))
         return -1;
-    return bus_produce_raw(c->dlq, dlq, m->key, m->key_len, m->payload, m->len,
-                           headers, errstr, errstr_size);
+    return bus_produce_raw(c->dlq, dlq, m->key, m->key_len, m->payload, m->len, headers,
+                           errstr, errstr_size);
 }
 
 static void cons_count_dlq(bus_consumer_t *c, const char *topic, const char *reason)
@@ -359,8 +344,8 @@ static int cons_slot(bus_consumer_t *c, int i, avro_value_iface_t *iface)
 /* Decodes message idx into the next record slot. Returns 0 when it became
  * a record, or a reason (static string) with detail filled; *hold is set
  * when the message must be polled again instead. */
-static const char *cons_decode(bus_consumer_t *c, cons_topic_t *ct, int idx,
-                               int *hold, char *detail, size_t dsize)
+static const char *cons_decode(bus_consumer_t *c, cons_topic_t *ct, int idx, int *hold,
+                               char *detail, size_t dsize)
 {
     const rd_kafka_message_t *m = c->msgs[idx];
     bus_record_t *r = &c->recs[c->nrecs];
@@ -385,13 +370,19 @@ static const char *cons_decode(bus_consumer_t *c, cons_topic_t *ct, int idx,
         snprintf(detail, dsize, "schema id %d: %s", (int)id, d->detail);
         return d->reason;
     }
-    if (cons_slot(c, c->nrecs, ct->bt->iface) != 0) {
-        *hold = 1;
-        return "out-of-memory";
+    memset(&r->value, 0, sizeof(r->value));
+    r->native = !bus_decoder_resolves(d->dec);
+    if (!(c->lazy && r->native)) {
+        if (cons_slot(c, c->nrecs, ct->bt->iface) != 0) {
+            *hold = 1;
+            return "out-of-memory";
+        }
+        rc = bus_decode(d->dec, body, body_len, &c->slots[c->nrecs].value, detail,
+                        dsize);
+        if (rc != 0)
+            return rc == -2 ? "incompatible-schema" : "malformed-body";
+        r->value = c->slots[c->nrecs].value;
     }
-    rc = bus_decode(d->dec, body, body_len, &c->slots[c->nrecs].value, detail, dsize);
-    if (rc != 0)
-        return rc == -2 ? "incompatible-schema" : "malformed-body";
     r->topic = ct->bt->name;
     r->partition = m->partition;
     r->offset = m->offset;
@@ -399,7 +390,6 @@ static const char *cons_decode(bus_consumer_t *c, cons_topic_t *ct, int idx,
     r->key = m->key;
     r->key_len = m->key_len;
     r->schema_id = id;
-    r->value = c->slots[c->nrecs].value;
     r->raw = m->payload;
     r->raw_len = m->len;
     c->rec_msg[c->nrecs++] = idx;
@@ -464,15 +454,28 @@ static int cons_collect(bus_consumer_t *c, int max, int timeout_ms, char *errstr
         if (m && cons_take(c, m, errstr, errstr_size) != 0)
             return -1;
     } while (c->nmsgs == 0 && left > 0);
-    while (c->nmsgs > 0 && c->nmsgs < max &&
-           (m = rd_kafka_consumer_poll(c->rk, 0)) != NULL)
-        if (cons_take(c, m, errstr, errstr_size) != 0)
-            return -1;
+    /* the rest of what is already fetched, taken from the consumer queue
+     * in bulk: one lock per call instead of one per message */
+    while (c->nmsgs > 0 && c->nmsgs < max) {
+        rd_kafka_message_t **more = c->msgs + c->nmsgs;
+        int room = max - c->nmsgs, base = c->nmsgs;
+        ssize_t got =
+            c->q ? rd_kafka_consume_batch_queue(c->q, 0, more, (size_t)room) : -1;
+
+        if (got <= 0)
+            break;
+        for (ssize_t k = 0; k < got; k++) /* cons_take compacts into msgs */
+            if (cons_take(c, more[k], errstr, errstr_size) != 0) {
+                for (ssize_t j = k + 1; j < got; j++)
+                    rd_kafka_message_destroy(c->msgs[base + j]);
+                return -1;
+            }
+    }
     return 0;
 }
 
-int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
-                      int timeout_ms, char *errstr, size_t errstr_size)
+int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max, int timeout_ms,
+                      char *errstr, size_t errstr_size)
 {
     int i;
 
@@ -491,11 +494,23 @@ int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max,
         if (c->commit[i])
             cons_process(c, i);
     *batch = c->recs;
+    cons_lag_update(c);
     return c->nrecs;
 }
 
-int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec,
-                        const char *reason, char *errstr, size_t errstr_size)
+int bus_consumer_poll_lazy(bus_consumer_t *c, bus_record_t **batch, int max,
+                           int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int n;
+
+    c->lazy = 1;
+    n = bus_consumer_poll(c, batch, max, timeout_ms, errstr, errstr_size);
+    c->lazy = 0;
+    return n;
+}
+
+int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *reason,
+                        char *errstr, size_t errstr_size)
 {
     ptrdiff_t i = rec - c->recs;
     int idx;
@@ -514,10 +529,11 @@ int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec,
 }
 
 /* Raises l's offset of each partition of the batch to one past its highest
- * offset, leaving out held-back messages. */
-static void cons_merge_batch(bus_consumer_t *c, rd_kafka_topic_partition_list_t *l)
+ * offset, leaving out held-back messages (consumer_int.h). */
+void cons_merge_batch(bus_consumer_t *c, rd_kafka_topic_partition_list_t *l)
 {
     rd_kafka_topic_partition_t *p = NULL;
+    const rd_kafka_topic_t *prkt = NULL;
     int i;
 
     for (i = 0; i < c->nmsgs; i++) {
@@ -526,8 +542,9 @@ static void cons_merge_batch(bus_consumer_t *c, rd_kafka_topic_partition_list_t 
 
         if (!c->commit[i])
             continue;
-        if (!p || p->partition != m->partition || strcmp(p->topic, name) != 0)
+        if (!p || p->partition != m->partition || prkt != m->rkt)
             p = rd_kafka_topic_partition_list_find(l, name, m->partition);
+        prkt = m->rkt;
         if (!p) {
             p = rd_kafka_topic_partition_list_add(l, name, m->partition);
             p->offset = 0;
@@ -579,25 +596,53 @@ static void cons_keep_assigned(bus_consumer_t *c, rd_kafka_topic_partition_list_
     rd_kafka_topic_partition_list_destroy(assigned);
 }
 
+int cons_commit_list(bus_consumer_t *c, rd_kafka_topic_partition_list_t *l,
+                     char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (c->dlq && bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size))
+        return -1; /* dead letters not durable: commit nothing, re-read later */
+    cons_keep_assigned(c, l);
+    if (l->cnt > 0)
+        err = rd_kafka_commit(c->rk, l, 0);
+    if (err) {
+        snprintf(errstr, errstr_size, "commit: %s (the batch will be read again)",
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    cons_lag_committed(c, l);
+    cons_lag_update(c);
+    return 0;
+}
+
+rd_kafka_topic_partition_list_t *cons_take_list(bus_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = cons_offsets(c);
+
+    if (!l)
+        return NULL;
+    memset(c->commit, 0, (size_t)c->nmsgs);
+    if (c->pending)
+        rd_kafka_topic_partition_list_destroy(c->pending);
+    c->pending = NULL;
+    return l;
+}
+
 int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *l;
-    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int rc;
 
     if (c->dlq && bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size))
         return -1; /* dead letters not durable: commit nothing, re-read later */
     l = cons_offsets(c);
     if (!l)
         return 0;
-    cons_keep_assigned(c, l);
-    if (l->cnt > 0)
-        err = rd_kafka_commit(c->rk, l, 0);
+    rc = cons_commit_list(c, l, errstr, errstr_size);
     rd_kafka_topic_partition_list_destroy(l);
-    if (err) {
-        snprintf(errstr, errstr_size, "commit: %s (the batch will be read again)",
-                 rd_kafka_err2str(err));
+    if (rc)
         return -1;
-    }
     memset(c->commit, 0, (size_t)c->nmsgs);
     if (c->pending)
         rd_kafka_topic_partition_list_destroy(c->pending);

@@ -146,9 +146,10 @@ static void put_opt_f8(ing_pg_t *p, unsigned present, unsigned bit, double v)
 #define PG_EPOCH_US INT64_C(946684800000000)
 
 const char *const ing_pg_measurement_columns[ING_PG_NCOLS] = {
-    "meter_id",  "site_id",   "ts",           "seq",          "source",
-    "power_kw",  "energy_kwh", "voltage_v",   "current_a",    "frequency_hz",
-    "power_factor", "quality", "quality_detail"};
+    "meter_id",      "site_id",      "ts",           "seq",
+    "source",        "power_kw",     "energy_kwh",   "voltage_v",
+    "current_a",     "frequency_hz", "power_factor", "quality",
+    "quality_detail"};
 
 int ing_pg_encode(ing_pg_t *p, const ing_reading_t *rd, size_t n, bool with_n,
                   const char **out, size_t *len)
@@ -355,9 +356,10 @@ fail:
 
 /* ---- intervals and gaps ---- */
 
+/* updated_at takes its default (now(), the transaction's time). */
 static const char STG_ROLLUP[] = "SET LOCAL client_min_messages = warning;"
                                  "CREATE TEMP TABLE IF NOT EXISTS stg_rollup (LIKE "
-                                 "rollup_15m) ON COMMIT DELETE ROWS";
+                                 "rollup_15m INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
 
 static const char UPSERT_15M[] =
     "INSERT INTO rollup_15m SELECT DISTINCT ON (scope, site_id, meter_id, "
@@ -417,44 +419,81 @@ static char *fmt_ts(int64_t ms, char *buf, size_t size)
     return buf;
 }
 
-static int copy_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n,
-                          char *errstr, size_t errstr_size)
-{
-    static const char *const cols[] = {
-        "scope",        "site_id",  "meter_id",     "interval_start", "interval_end",
-        "energy_kwh",   "mean_kw",  "peak_kw",      "min_kw",         "sample_count",
-        "completeness", "revision", "watermark_ts", "updated_at"};
-    db_copy_t *c =
-        db_copy_begin(p->db, "stg_rollup", cols, 14, DB_COPY_TEXT, errstr, errstr_size);
-    char b[14][48];
+static const char COPY_INTERVALS[] =
+    "COPY stg_rollup (scope, site_id, meter_id, interval_start, interval_end,"
+    " energy_kwh, mean_kw, peak_kw, min_kw, sample_count, completeness, revision,"
+    " watermark_ts) FROM STDIN (FORMAT binary)";
 
-    if (!c)
+static void put_ts(ing_pg_t *p, int64_t ms)
+{
+    put_u32(p, 8);
+    put_u64(p, (uint64_t)(ms * 1000 - PG_EPOCH_US));
+}
+
+static void put_f8(ing_pg_t *p, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    put_u32(p, 8);
+    put_u64(p, u);
+}
+
+static void put_i4(ing_pg_t *p, int32_t v)
+{
+    put_u32(p, 4);
+    put_u32(p, (uint32_t)v);
+}
+
+/* The intervals as one COPY binary stream in p's buffer (no float
+ * formatting or parsing). 0, or -1 out of memory. */
+static int encode_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n)
+{
+    static const char header[] = "PGCOPY\n\377\r\n";
+
+    p->len = 0;
+    if (buf_reserve(p, 19 + 2))
         return -1;
+    memcpy(p->buf, header, 11);
+    p->len = 11;
+    put_u32(p, 0);
+    put_u32(p, 0);
     for (size_t i = 0; i < n; i++) {
         const ing_interval_t *o = &iv[i];
-        const char *v[14];
-        fmt_ts(o->start_ms, b[3], 48);
-        fmt_ts(o->end_ms, b[4], 48);
-        snprintf(b[5], 48, "%.17g", o->energy_kwh);
-        snprintf(b[6], 48, "%.17g", o->mean_kw);
-        snprintf(b[7], 48, "%.17g", o->peak_kw);
-        snprintf(b[8], 48, "%.17g", o->min_kw);
-        snprintf(b[9], 48, "%d", o->sample_count);
-        snprintf(b[10], 48, "%.17g", o->completeness);
-        snprintf(b[11], 48, "%d", o->revision);
-        fmt_ts(o->watermark_ms, b[12], 48);
-        v[0] = o->scope == ING_SCOPE_SITE ? "site" : "meter";
-        v[1] = o->site_id, v[2] = o->scope == ING_SCOPE_SITE ? "" : o->meter_id;
-        for (int k = 3; k < 13; k++)
-            v[k] = b[k];
-        v[8] = o->has_min ? b[8] : NULL;
-        v[13] = "now";
-        if (db_copy_row(c, v, errstr, errstr_size)) {
-            db_copy_abort(c, "row failed");
+        bool site = o->scope == ING_SCOPE_SITE;
+        if (buf_reserve(p, 2 + 13 * 4 + 8 + 2 * ING_ID_MAX + 10 * 8))
             return -1;
-        }
+        put_u16(p, 13);
+        put_text(p, site ? "site" : "meter");
+        put_text(p, o->site_id);
+        put_text(p, site ? "" : o->meter_id);
+        put_ts(p, o->start_ms);
+        put_ts(p, o->end_ms);
+        put_f8(p, o->energy_kwh);
+        put_f8(p, o->mean_kw);
+        put_f8(p, o->peak_kw);
+        if (o->has_min)
+            put_f8(p, o->min_kw);
+        else
+            put_u32(p, UINT32_MAX);
+        put_i4(p, o->sample_count);
+        put_f8(p, o->completeness);
+        put_i4(p, o->revision);
+        put_ts(p, o->watermark_ms);
     }
-    return db_copy_end(c, NULL, errstr, errstr_size);
+    put_u16(p, UINT16_MAX);
+    return 0;
+}
+
+static int copy_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n, char *errstr,
+                          size_t errstr_size)
+{
+    char state[8];
+
+    if (encode_intervals(p, iv, n)) {
+        snprintf(errstr, errstr_size, "out of memory encoding %zu intervals", n);
+        return -1;
+    }
+    return copy_binary(p, COPY_INTERVALS, state, errstr, errstr_size);
 }
 
 static const char STG_GAPS[] =

@@ -116,12 +116,12 @@ static void drop(ing_redis_t *r, char *errstr, size_t errstr_size, const char *w
     r->c = NULL;
 }
 
-/* qsort order: site, meter, newest first. */
-static const ing_reading_t *sort_rd;
-static int by_site_meter_newest(const void *a, const void *b)
+/* qsort_r order: site, meter, newest first (ctx: the readings). */
+static int by_site_meter_newest(const void *a, const void *b, void *ctx)
 {
-    const ing_reading_t *x = &sort_rd[*(const size_t *)a];
-    const ing_reading_t *y = &sort_rd[*(const size_t *)b];
+    const ing_reading_t *rd = ctx;
+    const ing_reading_t *x = &rd[*(const size_t *)a];
+    const ing_reading_t *y = &rd[*(const size_t *)b];
     int c = strcmp(x->site_id, y->site_id);
 
     if (!c)
@@ -154,8 +154,7 @@ int ing_redis_write(ing_redis_t *r, const ing_reading_t *rd, const unsigned char
         if (!use || use[i])
             r->idx[m++] = i;
     /* only each meter's newest reading of the batch, then one sum per site */
-    sort_rd = rd;
-    qsort(r->idx, m, sizeof *r->idx, by_site_meter_newest);
+    qsort_r(r->idx, m, sizeof *r->idx, by_site_meter_newest, (void *)rd);
     snprintf(ttl, sizeof ttl, "%lld", (long long)r->ttl_ms);
     for (size_t j = 0; j < m; j++) {
         const ing_reading_t *x = &rd[r->idx[j]];

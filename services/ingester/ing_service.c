@@ -1,5 +1,6 @@
 /*
- * ing_service: batch pipeline of the ingester (see ing_service.h).
+ * ing_service: batch pipeline of the ingester (see ing_service.h and
+ * ing_service_int.h).
  */
 #include "ingester/ing_service.h"
 
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus/wire.h"
 #include "db/db.h"
 #include "ingester/ing_archive.h"
 #include "ingester/ing_codec.h"
@@ -16,233 +18,19 @@
 #include "ingester/ing_recover.h"
 #include "ingester/ing_redis.h"
 #include "ingester/ing_results.h"
+#include "ingester/ing_fastdec.h"
 #include "ingester/ing_rollup.h"
+#include "ingester/ing_service_int.h"
 #include "ingester/ing_validate.h"
+#include "ingester/ing_writer.h"
 #include "log/log.h"
 
-#define OFF(f) offsetof(ing_conf_t, f)
+static const char *const stage_names[ST_N] = {"idle",    "poll",    "decode", "check",
+                                              "copy",    "wait",    "redis",  "rollup",
+                                              "publish", "outputs", "ack"};
 
-const cfg_option_t ing_options[] = {
-    {.section = "ingester",
-     .key = "group_id",
-     .type = CFG_STRING,
-     .def = "ingester",
-     .offset = OFF(group_id),
-     .desc = "Kafka consumer group of the ingesters."},
-    {.section = "ingester",
-     .key = "interval",
-     .type = CFG_DURATION_MS,
-     .def = "15m",
-     .min = 60000,
-     .max = 3600000,
-     .offset = OFF(interval_ms),
-     .desc = "Rollup interval published on energy.load."},
-    {.section = "ingester",
-     .key = "lateness",
-     .type = CFG_DURATION_MS,
-     .def = "5m",
-     .min = 0,
-     .max = 86400000,
-     .offset = OFF(lateness_ms),
-     .desc = "Allowed lateness: the watermark is the latest event time minus this."},
-    {.section = "ingester",
-     .key = "correction_horizon",
-     .type = CFG_DURATION_MS,
-     .def = "24h",
-     .min = 900000,
-     .max = 7 * 86400000.0,
-     .offset = OFF(horizon_ms),
-     .desc = "How long closed intervals stay correctable by late readings."},
-    {.section = "ingester",
-     .key = "sample_period",
-     .type = CFG_DURATION_MS,
-     .def = "1m",
-     .min = 100,
-     .max = 3600000,
-     .offset = OFF(sample_period_ms),
-     .desc =
-         "Expected reading period of meters not in the plant model (completeness)."},
-    {.section = "ingester",
-     .key = "max_future",
-     .type = CFG_DURATION_MS,
-     .def = "24h",
-     .min = 1000,
-     .max = 365 * 86400000.0,
-     .offset = OFF(max_future_ms),
-     .desc = "Readings further ahead of the clock are rejected to the DLQ."},
-    {.section = "ingester",
-     .key = "batch_rows",
-     .type = CFG_INT,
-     .def = "20000",
-     .min = 1,
-     .max = 200000,
-     .offset = OFF(batch_rows),
-     .desc = "Most records per database batch."},
-    {.section = "ingester",
-     .key = "batch_time",
-     .type = CFG_DURATION_MS,
-     .def = "200ms",
-     .min = 1,
-     .max = 10000,
-     .offset = OFF(batch_ms),
-     .desc = "Longest wait for a batch to fill."},
-    {.section = "ingester",
-     .key = "rollup_flush",
-     .type = CFG_DURATION_MS,
-     .def = "1s",
-     .min = 0,
-     .max = 60000,
-     .offset = OFF(rollup_flush_ms),
-     .desc = "While the consumer is behind (full batches), closed intervals and "
-             "gaps of several batches are stored in one transaction at most this "
-             "often (0 = after every batch); offsets are acked after it."},
-    {.section = "ingester",
-     .key = "accept_unknown_meters",
-     .type = CFG_BOOL,
-     .def = "true",
-     .offset = OFF(accept_unknown),
-     .desc = "Accept meters missing from the plant model (counted in their site)."},
-    {.section = "ingester",
-     .key = "migrations_dir",
-     .type = CFG_STRING,
-     .def = "services/ingester/migrations",
-     .offset = OFF(migrations_dir),
-     .desc = "Directory of the versioned SQL migrations applied at start."},
-    {.section = "ingester",
-     .key = "partitions_ahead",
-     .type = CFG_INT,
-     .def = "3",
-     .min = 0,
-     .max = 36,
-     .offset = OFF(partitions_ahead),
-     .desc = "Monthly measurement partitions created ahead of the current month."},
-    {.section = "db",
-     .key = "conninfo",
-     .type = CFG_SECRET,
-     .required = true,
-     .offset = OFF(db_conninfo),
-     .desc = "libpq connection string of the writer role (\"file:/path\" reads it)."},
-    {.section = "db",
-     .key = "attempts",
-     .type = CFG_INT,
-     .def = "10",
-     .min = 1,
-     .max = 1000,
-     .offset = OFF(db_attempts),
-     .desc = "Connection attempts at start-up and per reconnect."},
-    {.section = "redis",
-     .key = "addr",
-     .type = CFG_STRING,
-     .def = "127.0.0.1:16379",
-     .offset = OFF(redis_addr),
-     .desc = "Redis host:port for latest values."},
-    {.section = "redis",
-     .key = "prefix",
-     .type = CFG_STRING,
-     .def = "ems:ingester:",
-     .offset = OFF(redis_prefix),
-     .desc = "Key prefix of the ingester in Redis."},
-    {.section = "redis",
-     .key = "ttl",
-     .type = CFG_DURATION_MS,
-     .def = "15m",
-     .min = 1000,
-     .max = 30 * 86400000.0,
-     .offset = OFF(redis_ttl_ms),
-     .desc = "Time to live of the latest values."},
-    {.section = "redis",
-     .key = "enabled",
-     .type = CFG_BOOL,
-     .def = "true",
-     .offset = OFF(redis_enabled),
-     .desc = "Write latest values to Redis."},
-    {.section = "ingester",
-     .key = "results",
-     .type = CFG_BOOL,
-     .def = "true",
-     .offset = OFF(results_enabled),
-     .desc = "Store the result topics (forecast, prices, purchases, schedule, "
-             "recommendations, alerts, reports) in their tables."},
-    {.section = "ingester",
-     .key = "results_group_id",
-     .type = CFG_STRING,
-     .def = "",
-     .offset = OFF(results_group_id),
-     .desc = "Consumer group of the result topics; empty = <group_id>-results."},
-    {.section = "ingester",
-     .key = "results_batch",
-     .type = CFG_INT,
-     .def = "500",
-     .min = 1,
-     .max = 10000,
-     .offset = OFF(results_batch),
-     .desc = "Most result records per database transaction."},
-    {.section = "ingester",
-     .key = "retention_days",
-     .type = CFG_INT,
-     .def = "1095",
-     .min = 0,
-     .max = 36500,
-     .offset = OFF(retention_days),
-     .desc = "Measurement months that ended more than this many days ago are "
-             "archived and dropped (rollups are kept); 0 keeps everything."},
-    {.section = "ingester",
-     .key = "archive_dir",
-     .type = CFG_STRING,
-     .def = "var/archive",
-     .offset = OFF(archive_dir),
-     .desc = "Directory of the measurement archives (gzip CSV and .sha256)."},
-    {.section = "ingester",
-     .key = "retention_check",
-     .type = CFG_DURATION_MS,
-     .def = "1h",
-     .min = 1000,
-     .max = 7 * 86400000.0,
-     .offset = OFF(retention_check_ms),
-     .desc = "How often retention looks for partitions to archive."},
-    CFG_END,
-};
-
-/* A batch goes IDLE -> READINGS (stored) -> PUBLISH (its new intervals and
- * gaps enqueued) -> IDLE with its outputs pending, or -> OUTPUTS (producer
- * flushed, the pending outputs of every batch since the last ack stored,
- * then the ack) -> IDLE. */
-typedef enum { PH_IDLE = 0, PH_READINGS, PH_PUBLISH, PH_OUTPUTS } phase_t;
-
-/* Most outputs held before they are stored whatever the time. */
-#define PENDING_OUTPUTS_MAX 100000
-
-struct ing_service {
-    ing_conf_t conf;
-    svc_t *svc;
-    bus_consumer_t *cons;
-    db_t *db;
-    ing_pg_t *pg;
-    ing_redis_t *redis;
-    ing_rollup_t *roll;
-    ing_reading_t *batch;
-    unsigned char *is_new;
-    int *rec_of;        /* batch[i] came from recs[rec_of[i]] */
-    bus_record_t *recs; /* the polled records, valid until the next poll */
-    size_t n;
-    bool checked;          /* stateful checks done for the held batch */
-    int got;               /* records of the last poll */
-    bool pending;          /* stored batches whose outputs and ack are due */
-    double pending_t0;     /* mono_s() of the oldest of them */
-    size_t pub_iv, pub_gap; /* outputs enqueued on the bus so far */
-    bus_consumer_t *rcons; /* result topics */
-    bus_record_t *rrecs;   /* held result batch (until stored and acked) */
-    int rn;
-    ing_result_reject_t *rrej;
-    double next_retention; /* mono_s() of the next retention run */
-    phase_t phase;
-    int db_down;
-    obs_counter_t *m_rows, *m_dup, *m_rejected, *m_closed, *m_corr, *m_late,
-        *m_redis_err;
-    obs_counter_t *m_db_err, *m_results, *m_archived;
-    obs_gauge_t *m_gaps;
-    obs_histogram_t *m_batch, *m_latency;
-};
+/* Poll wait while batches are being written. */
+#define POLL_BUSY_MS 5
 
 ing_service_t *ing_service_new(void)
 {
@@ -266,7 +54,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double mono_s(void)
+double ing_mono_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -328,6 +116,53 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
     s->m_latency =
         obs_histogram(m, "ems_ingester_batch_seconds",
                       "Time to store, publish and ack one batch.", NULL, secs, 8);
+    for (int i = 0; i < ST_N; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "stage=%s", stage_names[i]);
+        s->m_stage[i] = obs_counter(
+            m, "ems_ingester_stage_seconds_total",
+            "Seconds spent per pipeline stage (copy is summed over the writer "
+            "sessions, which run concurrently).",
+            labels);
+    }
+}
+
+/* Adds the time since *t to stage st and moves *t to now. */
+void ing_stage(ing_service_t *s, ing_stage_t st, double *t)
+{
+    double now = ing_mono_s();
+    obs_counter_add(s->m_stage[st], now - *t);
+    *t = now;
+}
+
+/* The ring of batches, each with arrays for batch_rows readings. */
+static int alloc_slots(ing_service_t *s)
+{
+    size_t rows = (size_t)s->conf.batch_rows;
+
+    /* two batches ahead of the writers: they keep copying while this
+     * thread stores the rollups */
+    s->nslots = (int)s->conf.writers + 2;
+    if (!(s->slots = calloc((size_t)s->nslots, sizeof *s->slots)) ||
+        !(s->rec_of = calloc(rows, sizeof *s->rec_of)))
+        return -1;
+    for (int i = 0; i < s->nslots; i++)
+        if (!(s->slots[i].rd = calloc(rows, sizeof *s->slots[i].rd)) ||
+            !(s->slots[i].is_new = calloc(rows, 1)))
+            return -1;
+    return 0;
+}
+
+static void free_slots(ing_service_t *s)
+{
+    for (int i = 0; s->slots && i < s->nslots; i++) {
+        free(s->slots[i].rd);
+        free(s->slots[i].is_new);
+        bus_offsets_destroy(s->slots[i].offs);
+    }
+    free(s->slots);
+    free(s->rec_of);
+    s->slots = NULL, s->rec_of = NULL, s->nslots = 0;
 }
 
 static int open_results(ing_service_t *s, char *errstr, size_t errstr_size)
@@ -358,6 +193,9 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                             .horizon_ms = s->conf.horizon_ms,
                             .sample_period_ms = s->conf.sample_period_ms,
                             .accept_unknown = s->conf.accept_unknown};
+    ing_writer_redis_t wr = {.addr = s->conf.redis_addr,
+                             .prefix = s->conf.redis_prefix,
+                             .ttl_ms = s->conf.redis_ttl_ms};
     char err[512], sql[96];
     int applied = 0;
 
@@ -374,11 +212,7 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         goto fail;
     s->pg = ing_pg_new(s->db);
     s->roll = ing_rollup_new(&rc);
-    s->batch = calloc((size_t)s->conf.batch_rows, sizeof *s->batch);
-    s->is_new = calloc((size_t)s->conf.batch_rows, 1);
-    s->rec_of = calloc((size_t)s->conf.batch_rows, sizeof *s->rec_of);
-    if (!s->pg || !s->roll || !s->batch || !s->is_new || !s->rec_of ||
-        register_meters(s, svc_plant(svc))) {
+    if (!s->pg || !s->roll || alloc_slots(s) || register_meters(s, svc_plant(svc))) {
         snprintf(errstr, errstr_size, "out of memory (or a meter in two sites)");
         goto fail;
     }
@@ -389,11 +223,18 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                  s->conf.redis_addr);
         goto fail;
     }
+    if (!(s->writer = ing_writer_new(&dbc, s->redis ? &wr : NULL, (int)s->conf.writers,
+                                     errstr, errstr_size)) ||
+        !(s->outw = ing_writer_new(&dbc, NULL, 1, errstr, errstr_size)))
+        goto fail;
     if (!(s->cons = bus_consumer_new(svc_bus(svc), s->conf.group_id, topics, 1, errstr,
                                      errstr_size)))
         goto fail;
+    bus_consumer_export_lag(s->cons);
     if (s->conf.results_enabled && open_results(s, errstr, errstr_size))
         goto fail;
+    if (s->rcons)
+        bus_consumer_export_lag(s->rcons);
     if (svc_add_check(svc, "postgres", db_ready, s->db, errstr, errstr_size) ||
         (s->redis &&
          svc_add_check(svc, "redis", ing_redis_check, s->redis, err, sizeof err)))
@@ -404,7 +245,7 @@ fail:
     return -1;
 }
 
-static void db_failed(ing_service_t *s, const char *what, const char *err)
+void ing_db_failed(ing_service_t *s, const char *what, const char *err)
 {
     char e2[256];
     obs_counter_inc(s->m_db_err);
@@ -431,18 +272,27 @@ static void reject(ing_service_t *s, bus_consumer_t *c, const bus_record_t *rec,
               (long long)rec->offset, reason);
 }
 
-/* Decodes and validates one record on its own; 0 = kept, -1 = rejected. */
-static int take_record(ing_service_t *s, const bus_record_t *rec, int idx, int64_t now)
+/* Decodes and validates one record into b; 0 = kept, -1 = rejected.
+ * Records of the local schema are read by the hand-written decoder, any
+ * other writer schema through the generic value the bus decoded. */
+static int take_record(ing_service_t *s, slot_t *b, const bus_record_t *rec, int idx,
+                       int64_t now)
 {
     ing_validate_conf_t vc = {.min_ts_ms = ING_MIN_TS_DEFAULT,
                               .max_future_ms = s->conf.max_future_ms};
-    ing_reading_t *r = &s->batch[s->n];
+    ing_reading_t *r = &b->rd[b->n];
     char reason[256];
     avro_value_t v = rec->value;
+    int rc;
 
-    if (ing_codec_reading(&v, r, reason, sizeof reason) == 0 &&
-        ing_validate_reading(r, &vc, now, reason, sizeof reason) == 0) {
-        s->rec_of[s->n++] = idx;
+    if (rec->native)
+        rc = ing_fastdec_reading((const char *)rec->raw + BUS_WIRE_HEADER_LEN,
+                                 rec->raw_len - BUS_WIRE_HEADER_LEN, r, reason,
+                                 sizeof reason);
+    else
+        rc = ing_codec_reading(&v, r, reason, sizeof reason);
+    if (rc == 0 && ing_validate_reading(r, &vc, now, reason, sizeof reason) == 0) {
+        s->rec_of[b->n++] = idx;
         return 0;
     }
     reject(s, s->cons, rec, reason);
@@ -450,43 +300,43 @@ static int take_record(ing_service_t *s, const bus_record_t *rec, int idx, int64
 }
 
 /* The checks that need the meters' state (known meter, its site, counter
- * monotonicity), once the batch's sites are restored. */
-static void check_batch(ing_service_t *s)
+ * monotonicity), once the batch's sites are restored. Batches are checked
+ * in poll order, before the earlier ones are stored: the check keeps its
+ * own counter state. */
+static void check_batch(ing_service_t *s, slot_t *b)
 {
     char reason[256];
     size_t keep = 0;
 
-    for (size_t i = 0; i < s->n; i++) {
-        if (ing_rollup_check(s->roll, &s->batch[i], reason, sizeof reason)) {
+    for (size_t i = 0; i < b->n; i++) {
+        if (ing_rollup_check(s->roll, &b->rd[i], reason, sizeof reason)) {
             reject(s, s->cons, &s->recs[s->rec_of[i]], reason);
             continue;
         }
-        if (keep != i) {
-            s->batch[keep] = s->batch[i];
-            s->rec_of[keep] = s->rec_of[i];
-        }
+        if (keep != i)
+            b->rd[keep] = b->rd[i];
         keep++;
     }
-    s->n = keep;
-    s->checked = true;
+    b->n = keep;
 }
 
 /* Restores from the database every site of the batch the rollups do not
- * hold yet. 0, or -1 (database error, logged; retry later). */
-static int restore_sites(ing_service_t *s)
+ * hold yet. 0, or -1 (database error, logged; retry later). A site new to
+ * this batch is in no batch still being written. */
+static int restore_sites(ing_service_t *s, const slot_t *b)
 {
     int64_t window = s->conf.lateness_ms + s->conf.horizon_ms + 2 * s->conf.interval_ms;
     const char *prev = "";
     char err[512];
 
-    for (size_t i = 0; i < s->n; i++) {
-        const char *site = s->batch[i].site_id;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *site = b->rd[i].site_id;
         int64_t loaded = 0;
         if (strcmp(site, prev) == 0 || ing_rollup_restored(s->roll, site))
             continue;
         prev = site;
         if (ing_recover_site(s->db, s->roll, site, window, &loaded, err, sizeof err)) {
-            db_failed(s, "restoring rollups", err);
+            ing_db_failed(s, "restoring rollups", err);
             return -1;
         }
         log_info("ingester", "site '%s' restored from %lld stored readings", site,
@@ -497,181 +347,174 @@ static int restore_sites(ing_service_t *s)
 
 /* After a failed write the outcome is unknown (a COMMIT may have landed):
  * the batch's sites are rebuilt from the database before the retry. */
-static void forget_batch_sites(ing_service_t *s)
+static void forget_batch_sites(ing_service_t *s, const slot_t *b)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (ing_rollup_restored(s->roll, s->batch[i].site_id))
-            ing_rollup_forget_site(s->roll, s->batch[i].site_id);
+    for (size_t i = 0; i < b->n; i++)
+        if (ing_rollup_restored(s->roll, b->rd[i].site_id))
+            ing_rollup_forget_site(s->roll, b->rd[i].site_id);
+}
+
+static slot_t *slot_at(ing_service_t *s, int k)
+{
+    return &s->slots[(s->head + k) % s->nslots];
+}
+
+/* The polled batch: sites restored, checked (rejects dead-lettered), its
+ * offsets taken, then handed to a writer. While the database cannot
+ * restore, it stays prepared and is retried without polling. */
+static void submit_prepared(ing_service_t *s)
+{
+    slot_t *b = slot_at(s, s->count);
+    double t = ing_mono_s();
+
+    if (restore_sites(s, b))
+        return;
+    check_batch(s, b);
+    b->offs = bus_consumer_take_offsets(s->cons);
+    ing_stage(s, ST_CHECK, &t);
+    ing_writer_submit(s->writer, &b->job);
+    s->prep = false;
+    s->count++;
 }
 
 static int poll_batch(ing_service_t *s)
 {
+    slot_t *b = slot_at(s, s->count);
     bus_record_t *recs = NULL;
     char err[512];
-    int got = bus_consumer_poll(s->cons, &recs, (int)s->conf.batch_rows,
-                                (int)s->conf.batch_ms, err, sizeof err);
+    double t = ing_mono_s();
+    bool wait = s->count == 0 && !s->obusy;
+    /* while batches or outputs are being written a short wait: no
+     * spinning on an empty queue, and finished writes are collected (and
+     * offsets committed) soon */
+    int got = bus_consumer_poll_lazy(s->cons, &recs, (int)s->conf.batch_rows,
+                                     wait ? (int)s->conf.batch_ms : POLL_BUSY_MS, err,
+                                     sizeof err);
     int64_t now = now_ms();
 
+    ing_stage(s, got > 0 ? ST_POLL : ST_IDLE, &t);
     if (got < 0) {
         log_error("ingester", "consume: %s", err);
         return -1;
     }
-    s->n = 0;
+    /* caught up: nothing more was fetched, or a waiting poll did not
+     * fill a batch; a short poll that found records means more may come */
+    s->caught_up = got == 0 || (wait && got < (int)s->conf.batch_rows);
+    if (got == 0)
+        return 0;
     s->recs = recs;
-    s->checked = false;
-    s->got = got;
+    b->n = 0;
     for (int i = 0; i < got; i++)
-        take_record(s, &recs[i], i, now);
-    if (got > 0) {
-        obs_histogram_observe(s->m_batch, got);
-        s->phase = PH_READINGS;
-    } else if (s->pending)
-        s->phase = PH_OUTPUTS; /* caught up: store what is held */
+        take_record(s, b, &recs[i], i, now);
+    b->job = (ing_job_t){.rd = b->rd, .n = b->n, .is_new = b->is_new};
+    ing_stage(s, ST_DECODE, &t);
+    obs_histogram_observe(s->m_batch, got);
+    s->prep = true;
+    submit_prepared(s);
     return 0;
 }
 
-static void store_readings(ing_service_t *s)
+/* A stored batch (readings committed, latest values in Redis): the
+ * rollups (new readings only), its outputs published, its offsets held
+ * until the outputs are stored. Returns -1 only when publishing failed
+ * (fatal). */
+static int feed(ing_service_t *s, slot_t *b)
 {
-    char err[512];
-    int64_t inserted = 0;
-    ing_add_result_t res;
+    double t = ing_mono_s();
 
-    if (restore_sites(s))
-        return;
-    if (!s->checked)
-        check_batch(s);
-    if (ing_pg_store_readings(s->pg, s->batch, s->n, s->is_new, &inserted, err,
-                              sizeof err)) {
-        db_failed(s, "storing readings", err);
-        forget_batch_sites(s);
-        return;
-    }
-    obs_counter_add(s->m_rows, (double)inserted);
-    obs_counter_add(s->m_dup, (double)((int64_t)s->n - inserted));
-    if (s->redis && inserted &&
-        ing_redis_write(s->redis, s->batch, s->is_new, s->n, err, sizeof err)) {
+    obs_counter_add(s->m_rows, (double)b->job.inserted);
+    obs_counter_add(s->m_dup, (double)((int64_t)b->n - b->job.inserted));
+    obs_counter_add(s->m_stage[ST_COPY], b->job.seconds);
+    obs_counter_add(s->m_stage[ST_REDIS], b->job.redis_seconds);
+    if (b->job.redis_err[0]) {
         obs_counter_inc(s->m_redis_err);
-        log_warn("ingester", "%s", err);
+        log_warn("ingester", "%s", b->job.redis_err);
     }
-    for (size_t i = 0; i < s->n; i++)
-        if (s->is_new[i] &&
-            (res = ing_rollup_add(s->roll, &s->batch[i])) == ING_ADD_ERROR)
+    for (size_t i = 0; i < b->n; i++)
+        if (b->is_new[i] && ing_rollup_add(s->roll, &b->rd[i]) == ING_ADD_ERROR)
             log_error("ingester", "out of memory in the rollups");
     if (ing_rollup_advance(s->roll))
         log_error("ingester", "out of memory in the rollups");
-    s->phase = PH_PUBLISH;
-}
-
-static void ack_batch(ing_service_t *s);
-
-/* Waits for the delivery of the enqueued outputs, stores the outputs of
- * every batch since the last ack in one transaction, then acks them all.
- * Returns -1 only when publishing failed (fatal); a database error holds
- * the outputs and retries at the next step. */
-static int store_outputs(ing_service_t *s)
-{
-    const ing_interval_t *iv;
-    const ing_gap_t *g;
-    size_t niv, ng;
-    char err[512];
-
-    ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
-    if ((niv || ng) &&
-        bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
-        log_error("ingester", "publishing rollups: %s", err);
+    ing_stage(s, ST_ROLLUP, &t);
+    if (ing_out_publish(s))
         return -1;
+    ing_stage(s, ST_PUBLISH, &t);
+    if (!s->held)
+        s->held = b->offs;
+    else {
+        bus_offsets_merge(s->held, b->offs);
+        bus_offsets_destroy(b->offs);
     }
-    if (ing_pg_store_outputs(s->pg, iv, niv, g, ng, err, sizeof err)) {
-        db_failed(s, "storing rollups", err);
-        return 0;
-    }
-    if (s->db_down)
-        log_info("ingester", "database back: batch stored");
-    s->db_down = 0;
-    ack_batch(s);
-    return 0;
-}
-
-/* Whether the held outputs are stored (and the batches acked) now: when
- * the consumer has caught up (a partial batch), after rollup_flush, or
- * when many are held. */
-static bool flush_due(ing_service_t *s)
-{
-    const ing_interval_t *iv;
-    const ing_gap_t *g;
-    size_t niv, ng;
-
-    ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
-    return s->got < (int)s->conf.batch_rows || s->conf.rollup_flush_ms == 0 ||
-           (mono_s() - s->pending_t0) * 1000.0 >= (double)s->conf.rollup_flush_ms ||
-           niv + ng >= PENDING_OUTPUTS_MAX;
-}
-
-static int publish_one(ing_service_t *s, const char *topic, const void *rec, int is_gap,
-                       const char *key, int64_t ts)
-{
-    avro_value_t v;
-    char err[512];
-    int rc = -1;
-
-    if (bus_value_new(svc_bus(s->svc), topic, &v, err, sizeof err))
-        goto out;
-    if (is_gap ? ing_codec_gap(rec, &v) : ing_codec_interval(rec, &v)) {
-        snprintf(err, sizeof err, "record does not fit the schema");
-        avro_value_decref(&v);
-        goto out;
-    }
-    rc = bus_produce(svc_producer(s->svc), topic, key, &v, ts, err, sizeof err);
-    avro_value_decref(&v);
-out:
-    if (rc)
-        log_error("ingester", "publishing on %s: %s", topic, err);
-    return rc;
-}
-
-/* Enqueues the intervals and gaps the batch added; their delivery is
- * awaited before they are stored (store_outputs). They are published before
- * they are stored: a crash in between leaves the database without them,
- * and the restore at the next start republishes. */
-static int publish(ing_service_t *s)
-{
-    const ing_interval_t *iv;
-    const ing_gap_t *g;
-    size_t niv, ng;
-
-    ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
-    for (; s->pub_iv < niv; s->pub_iv++)
-        if (publish_one(s, "energy.load", &iv[s->pub_iv], 0, iv[s->pub_iv].site_id,
-                        iv[s->pub_iv].end_ms))
-            return -1;
-    for (; s->pub_gap < ng; s->pub_gap++)
-        if (publish_one(s, "energy.gaps", &g[s->pub_gap], 1, g[s->pub_gap].site_id,
-                        g[s->pub_gap].detected_ms))
-            return -1;
+    b->offs = NULL;
     if (!s->pending)
-        s->pending_t0 = mono_s();
+        s->pending_t0 = ing_mono_s();
     s->pending = true;
-    s->phase = flush_due(s) ? PH_OUTPUTS : PH_IDLE;
+    s->head = (s->head + 1) % s->nslots;
+    s->count--;
     return 0;
 }
 
-/* Everything of the batch is durable: commit its offsets. */
-static void ack_batch(ing_service_t *s)
+/* A write failed: wait for the other writers, forget the sites of every
+ * batch not fed yet (any of them may or may not have landed), and retry
+ * them one by one on the service session (recover_step). */
+static void enter_recovery(ing_service_t *s, const char *err)
+{
+    ing_db_failed(s, "storing readings", err);
+    for (int k = 0; k < s->count; k++)
+        while (!ing_writer_wait(s->writer, &slot_at(s, k)->job, 1000))
+            ;
+    while (!ing_out_done(s)) /* the restore reads the stored rollups */
+        ing_writer_wait(s->outw, &s->ojob, 1000);
+    for (int k = 0; k < s->count; k++)
+        forget_batch_sites(s, slot_at(s, k));
+    s->recovering = true;
+}
+
+/* The batches of a failed write, in order: restore their sites, store
+ * (the staging path tells which readings are new), feed. Returns -1 only
+ * on a fatal publishing error. */
+static int recover_step(ing_service_t *s)
 {
     char err[512];
-    int64_t closed, corrected, too_late;
 
-    if (bus_consumer_ack(s->cons, err, sizeof err))
-        log_warn("ingester", "ack: %s", err);
-    ing_rollup_clear(s->roll);
-    s->pub_iv = s->pub_gap = 0;
-    s->pending = false;
-    ing_rollup_stats(s->roll, &closed, &corrected, &too_late);
-    obs_counter_add(s->m_closed, (double)closed - obs_counter_value(s->m_closed));
-    obs_counter_add(s->m_corr, (double)corrected - obs_counter_value(s->m_corr));
-    obs_counter_add(s->m_late, (double)too_late - obs_counter_value(s->m_late));
-    obs_gauge_set(s->m_gaps, (double)ing_rollup_open_gaps(s->roll));
-    s->phase = PH_IDLE;
+    while (s->count > 0) {
+        slot_t *b = slot_at(s, 0);
+        if (restore_sites(s, b))
+            return 0;
+        if (ing_pg_store_readings(s->pg, b->rd, b->n, b->is_new, &b->job.inserted, err,
+                                  sizeof err)) {
+            ing_db_failed(s, "storing readings", err);
+            forget_batch_sites(s, b);
+            return 0;
+        }
+        b->job.rc = 0, b->job.seconds = 0, b->job.redis_seconds = 0;
+        b->job.redis_err[0] = '\0';
+        if (s->redis && b->job.inserted &&
+            ing_redis_write(s->redis, b->rd, b->is_new, b->n, b->job.redis_err,
+                            sizeof b->job.redis_err))
+            log_debug("ingester", "redis during recovery: %s", b->job.redis_err);
+        if (feed(s, b))
+            return -1;
+    }
+    s->recovering = false;
+    log_info("ingester", "database back: held batches stored");
+    return 0;
+}
+
+/* Feeds the stored batches at the head of the ring, in order. Returns -1
+ * on a fatal error; enters recovery on a failed write. */
+static int collect(ing_service_t *s)
+{
+    while (s->count > 0 && ing_writer_done(s->writer, &slot_at(s, 0)->job)) {
+        slot_t *b = slot_at(s, 0);
+        if (b->job.rc) {
+            enter_recovery(s, b->job.err);
+            return 0;
+        }
+        if (feed(s, b))
+            return -1;
+    }
+    return 0;
 }
 
 /* One batch of result records: polled without waiting, stored, then the
@@ -694,7 +537,7 @@ static int results_step(ing_service_t *s)
     if (!s->rn)
         return 0;
     if (ing_results_store(s->db, s->rrecs, s->rn, s->rrej, &nrej, err, sizeof err)) {
-        db_failed(s, "storing results", err);
+        ing_db_failed(s, "storing results", err);
         return 0;
     }
     for (int i = 0; i < nrej; i++)
@@ -713,9 +556,9 @@ static void retention_step(ing_service_t *s)
     char err[512];
     int dropped = 0, rc;
 
-    if (!s->conf.retention_days || mono_s() < s->next_retention)
+    if (!s->conf.retention_days || ing_mono_s() < s->next_retention)
         return;
-    s->next_retention = mono_s() + (double)s->conf.retention_check_ms / 1000.0;
+    s->next_retention = ing_mono_s() + (double)s->conf.retention_check_ms / 1000.0;
     rc = ing_retention_run(s->db, s->conf.retention_days, s->conf.archive_dir, now_ms(),
                            &dropped, err, sizeof err);
     if (dropped) {
@@ -729,28 +572,49 @@ static void retention_step(ing_service_t *s)
         log_error("retention", "%s (retrying at the next check)", err);
 }
 
+/* Nothing is being written: results and retention may use the session. */
+static int idle_work(ing_service_t *s)
+{
+    if (s->count || s->prep || s->pending || s->obusy)
+        return 0;
+    retention_step(s);
+    return s->rcons ? results_step(s) : 0;
+}
+
 int ing_service_step(svc_t *svc, void *ctx)
 {
     ing_service_t *s = ctx;
-    double t0 = mono_s();
+    double t;
     (void)svc;
 
-    if (s->phase == PH_IDLE)
-        retention_step(s);
-    if (s->phase == PH_IDLE && s->rcons && results_step(s))
+    if (s->obusy && ing_out_done(s))
+        ing_out_finish(s);
+    if (s->recovering)
+        return recover_step(s);
+    if (collect(s))
         return -1;
-    if (s->phase == PH_IDLE && poll_batch(s))
-        return -1;
-    if (s->phase == PH_IDLE)
+    if (s->recovering)
         return 0;
-    if (s->phase == PH_READINGS)
-        store_readings(s);
-    if (s->phase == PH_PUBLISH && publish(s))
+    if (s->pending && !s->obusy && ing_out_flush_due(s) && ing_out_start(s))
         return -1;
-    if (s->phase == PH_OUTPUTS && store_outputs(s))
+    if (s->obusy && ing_out_held(s) >= PENDING_OUTPUTS_MAX) {
+        /* the outputs store is behind: no more batches until it is done */
+        t = ing_mono_s();
+        ing_writer_wait(s->outw, &s->ojob, 100);
+        ing_stage(s, ST_WAIT, &t);
+        return 0;
+    }
+    if (s->prep) {
+        submit_prepared(s);
+        return 0;
+    }
+    if (idle_work(s))
         return -1;
-    if (s->phase == PH_IDLE)
-        obs_histogram_observe(s->m_latency, mono_s() - t0);
+    if (s->count < s->nslots)
+        return poll_batch(s);
+    t = ing_mono_s();
+    ing_writer_wait(s->writer, &slot_at(s, 0)->job, 100);
+    ing_stage(s, ST_WAIT, &t);
     return 0;
 }
 
@@ -759,20 +623,36 @@ void ing_service_shutdown(svc_t *svc, void *ctx)
     ing_service_t *s = ctx;
     (void)svc;
 
-    if (s->phase == PH_IDLE && s->pending && s->cons)
-        store_outputs(s); /* held outputs of stored batches, then their ack */
+    /* batches being written: wait, feed the stored ones in order, then
+     * store the held outputs and ack */
+    for (int k = 0; s->writer && k < s->count; k++)
+        while (!ing_writer_wait(s->writer, &slot_at(s, k)->job, 1000))
+            ;
+    if (s->writer && !s->recovering)
+        collect(s);
+    if (s->outw && s->cons && !s->recovering)
+        ing_out_drain(s);
+    ing_writer_destroy(s->writer);
+    ing_writer_destroy(s->outw);
+    bus_offsets_destroy(s->ooffs);
+    free(s->oiv);
+    free(s->og);
+    s->outw = NULL, s->ooffs = NULL, s->oiv = NULL, s->og = NULL, s->obusy = false;
+    s->oivcap = s->ogcap = 0;
+    bus_offsets_destroy(s->held);
+    if (s->v_load_made)
+        avro_value_decref(&s->v_load);
+    if (s->v_gap_made)
+        avro_value_decref(&s->v_gap);
+    s->v_load_made = s->v_gap_made = false;
     bus_consumer_destroy(s->cons); /* unacked offsets stay uncommitted */
     bus_consumer_destroy(s->rcons);
     free(s->rrej);
-    s->rcons = NULL, s->rrej = NULL, s->rn = 0;
+    s->rcons = NULL, s->rrej = NULL, s->rn = 0, s->held = NULL, s->writer = NULL;
     ing_redis_destroy(s->redis);
     ing_rollup_destroy(s->roll);
     ing_pg_destroy(s->pg);
     db_close(s->db);
-    free(s->batch);
-    free(s->is_new);
-    free(s->rec_of);
-    s->rec_of = NULL;
+    free_slots(s);
     s->cons = NULL, s->redis = NULL, s->roll = NULL, s->pg = NULL, s->db = NULL;
-    s->batch = NULL, s->is_new = NULL;
 }

@@ -1,23 +1,27 @@
 /*
  * ing_service: the ingester's loop on the service skeleton. One step polls a
- * batch of energy.telemetry (bounded by rows and milliseconds), validates it
- * (bad records to the DLQ with the reason), stores it in PostgreSQL, updates
- * Redis, feeds the new readings to the rollup core, publishes and then stores
- * the closed intervals (energy.load) and gaps (energy.gaps), and only then
- * acks the batch's offsets. While the consumer is behind (full batches),
- * the outputs of several stored batches are held (up to
- * ingester.rollup_flush) and stored in one transaction, then acked
- * together: one rollup transaction per flush, not per batch. A site's rollup state is restored from
- * PostgreSQL the first time the site appears (ing_recover.h). While
- * PostgreSQL is away the batch is held and retried; /readyz reports the
- * database check as failed.
+ * batch of energy.telemetry (bounded by rows and milliseconds), decodes and
+ * validates it (bad records to the DLQ with the reason), checks it against
+ * the meters' state, takes its offsets and hands it to a writer session
+ * (ing_writer.h: COPY, COMMIT, then Redis) while the next batches are
+ * polled. Stored batches are fed to the rollup core in poll order; the
+ * closed intervals (energy.load) and gaps (energy.gaps) are published, held
+ * (up to ingester.rollup_flush, or until the consumer has caught up) and
+ * stored in one transaction on their own session; only then are the held
+ * batches' offsets committed. A site's rollup state is restored from
+ * PostgreSQL the first time the site appears (ing_recover.h). A failed
+ * write stops the pipeline and retries the unfed batches one by one after
+ * restoring their sites; /readyz reports the database check as failed.
  *
  * A second consumer (its own group) stores the result topics in their
- * tables (ing_results.h) between telemetry batches, with the same
+ * tables (ing_results.h) when no batch is in flight, with the same
  * hold-and-retry on database errors and the ack after the commit.
  *
  * Retention (ing_archive.h) runs at start and then every
- * ingester.retention_check, between batches.
+ * ingester.retention_check, when no batch is in flight.
+ *
+ * Threads: the callbacks run on the service thread; the writer and outputs
+ * threads only run jobs handed to them (ing_writer.h).
  */
 #ifndef EMS_INGESTER_ING_SERVICE_H
 #define EMS_INGESTER_ING_SERVICE_H
@@ -30,7 +34,7 @@
 typedef struct ing_conf {
     const char *group_id;
     int64_t interval_ms, lateness_ms, horizon_ms, sample_period_ms, max_future_ms;
-    int64_t batch_rows, batch_ms, rollup_flush_ms;
+    int64_t batch_rows, batch_ms, rollup_flush_ms, writers;
     bool accept_unknown;
     const char *migrations_dir;
     int64_t partitions_ahead;

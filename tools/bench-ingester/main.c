@@ -6,11 +6,16 @@
  * peak RSS (VmHWM).
  *
  *   bench-ingester [-m METERS] [-k READINGS_PER_METER] [-b BATCH_ROWS]
+ *                  [-w WRITERS] [-c CONFIG]
  *
  * Endpoints come from EMS_TEST_BOOTSTRAP, EMS_TEST_REGISTRY, EMS_TEST_PG,
- * EMS_TEST_REDIS, EMS_TEST_ROOT and EMS_TEST_BIN (`make bench` sets them).
- * Prints one line:
+ * EMS_TEST_REDIS, EMS_TEST_ROOT and EMS_TEST_BIN (`make bench` sets them);
+ * the ingester's HTTP port is EMS_TEST_HTTP_BASE (default 28100) + 92.
+ * -w sets ingester.writers (default: the config's), -c the ingester's
+ * config file (default tools/stack/conf/ingester.yaml). Prints:
+ *   ingester_seconds=... ingester_cpu_seconds=...   (the timed part)
  *   ingester_rps=... raw_copy_rps=... ratio=... readings=... rss_peak_mb=...
+ *   stage_seconds ... (ems_ingester_stage_seconds_total over the timed part)
  *
  * Each run uses its own topic prefix, consumer group and meter ids, so it
  * starts from empty topics and never collides with stored rows; its rows,
@@ -27,6 +32,7 @@
  * validated, stored, rolled up, published and committed. The stored row count
  * is checked at the end (a record the broker dropped would be missing).
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -55,7 +61,16 @@ typedef struct opts {
     int meters;
     int per_meter;
     const char *batch_rows;
+    const char *writers;
+    const char *config;
 } opts_t;
+
+/* Pipeline stages of ems_ingester_stage_seconds_total, as the ingester
+ * names them. */
+#define NSTAGES 11
+static const char *const stages[NSTAGES] = {"idle",    "poll",    "decode", "check",
+                                            "copy",    "wait",    "redis",  "rollup",
+                                            "publish", "outputs", "ack"};
 
 static char tag[48], prefix[64], group[80], http_port[16];
 static int64_t t0_ms;
@@ -124,7 +139,8 @@ static PGconn *pg(void)
     return c;
 }
 
-static int pg_exec(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pg_exec(PGconn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int pg_exec(PGconn *c, const char *fmt, ...)
 {
     char sql[2048];
@@ -388,8 +404,10 @@ static void start_ingester(const opts_t *o)
         setenv("EMS_LOG_LEVEL", "warn", 1);
         if (o->batch_rows)
             setenv("EMS_INGESTER_BATCH_ROWS", o->batch_rows, 1);
+        if (o->writers)
+            setenv("EMS_INGESTER_WRITERS", o->writers, 1);
         snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
+        execl(bin, bin, "--config", o->config, (char *)NULL);
         _exit(127);
     }
 }
@@ -410,6 +428,25 @@ static long peak_rss_kb(pid_t pid)
     return kb;
 }
 
+/* CPU seconds (user + system, all threads) the process used so far. */
+static double cpu_s(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    p = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (!p || !(p = strrchr(buf, ')')) ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+               &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void stop_ingester(void)
 {
     int st;
@@ -419,6 +456,54 @@ static void stop_ingester(void)
         waitpid(child, &st, 0);
         child = 0;
     }
+}
+
+/* ---- the ingester's per-stage seconds, from its /metrics ---- */
+
+typedef struct body {
+    char *p;
+    size_t len;
+} body_t;
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    body_t *b = ctx;
+    char *q = realloc(b->p, b->len + size * n + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->len, data, size * n);
+    b->p = q;
+    b->len += size * n;
+    b->p[b->len] = '\0';
+    return size * n;
+}
+
+/* Reads the stage counters into sec[]; 0 or -1. */
+static int scrape_stages(double sec[NSTAGES])
+{
+    char url[64], key[96];
+    body_t b = {0};
+    CURL *h = curl_easy_init();
+    int rc = -1;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%s/metrics", http_port);
+    if (h) {
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
+        rc = curl_easy_perform(h) == CURLE_OK && b.p ? 0 : -1;
+        curl_easy_cleanup(h);
+    }
+    for (int i = 0; rc == 0 && i < NSTAGES; i++) {
+        const char *at;
+        snprintf(key, sizeof key, "ems_ingester_stage_seconds_total{stage=\"%s\"} ",
+                 stages[i]);
+        at = strstr(b.p, key);
+        sec[i] = at ? strtod(at + strlen(key), NULL) : 0.0;
+    }
+    free(b.p);
+    return rc;
 }
 
 /* Waits until the group committed `produced` records; 0 or -1. */
@@ -443,8 +528,9 @@ static int drain(watch_t *w, int64_t produced, int timeout_s)
 /* Warm-up, then the backlog produced while the ingester is stopped, then
  * timed from SIGCONT to the last commit; readings/s, or -1. */
 static double ingest(const opts_t *o, const reading_t *rd, size_t n, long *rss_kb,
-                     double *produce_rps)
+                     double *produce_rps, double stage_s[NSTAGES])
 {
+    double st0[NSTAGES] = {0}, cpu0;
     bus_t *b = bench_bus();
     char err[512] = "";
     bus_producer_t *p = b ? bus_producer_new(b, err, sizeof err) : NULL;
@@ -473,6 +559,8 @@ static double ingest(const opts_t *o, const reading_t *rd, size_t n, long *rss_k
     start_ingester(o);
     if (drain(&w, o->meters, 120))
         goto out;
+    scrape_stages(st0);
+    cpu0 = cpu_s(child);
     /* the backlog in chunks, each produced while the ingester is stopped
      * (SIGSTOP, so producing does not compete with it for the CPUs) and then
      * drained: only the draining is timed */
@@ -497,6 +585,11 @@ static double ingest(const opts_t *o, const reading_t *rd, size_t n, long *rss_k
     *produce_rps = (double)n / t_prod;
     rps = (double)n / t_ing;
     *rss_kb = peak_rss_kb(child);
+    if (scrape_stages(stage_s) == 0)
+        for (int k = 0; k < NSTAGES; k++)
+            stage_s[k] -= st0[k];
+    printf("ingester_seconds=%.3f ingester_cpu_seconds=%.3f\n", t_ing,
+           cpu_s(child) - cpu0);
 out:
     avro_value_decref(&v);
 out_bus:
@@ -510,18 +603,25 @@ out_bus:
 static void cleanup(void)
 {
     PGconn *c = pg();
-    const char *tables[] = {"measurements", "rollup_15m", "rollup_1h", "rollup_1d",
-                            "rollup_1mo", "gaps"};
+    const char *tables[] = {"measurements", "rollup_15m", "rollup_1h",
+                            "rollup_1d",    "rollup_1mo", "gaps"};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        pg_exec(c, "DELETE FROM %s WHERE site_id LIKE 'raw%s-%%' OR site_id LIKE 'ing%s-%%'",
-                tables[i], tag, tag);
+        pg_exec(
+            c,
+            "DELETE FROM %s WHERE site_id LIKE 'raw%s-%%' OR site_id LIKE 'ing%s-%%'",
+            tables[i], tag, tag);
     PQfinish(c);
 }
 
 int main(int argc, char **argv)
 {
     /* the ingester's default batch, whatever the stack's config says */
-    opts_t o = {.meters = 1000, .per_meter = 250, .batch_rows = "20000"};
+    opts_t o = {.meters = 1000,
+                .per_meter = 250,
+                .batch_rows = "20000",
+                .writers = NULL,
+                .config = "tools/stack/conf/ingester.yaml"};
+    double stage_s[NSTAGES] = {0};
     reading_t *rd;
     size_t n;
     double raw, ing, prod = 0;
@@ -530,17 +630,20 @@ int main(int argc, char **argv)
     int opt;
     PGconn *c;
 
-    while ((opt = getopt(argc, argv, "m:k:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "m:k:b:w:c:")) != -1) {
         if (opt == 'm')
             o.meters = atoi(optarg);
         else if (opt == 'k')
             o.per_meter = atoi(optarg);
         else if (opt == 'b')
             o.batch_rows = optarg;
+        else if (opt == 'w')
+            o.writers = optarg;
+        else if (opt == 'c')
+            o.config = optarg;
         else {
-            fprintf(stderr,
-                    "usage: bench-ingester [-m METERS] [-k READINGS_PER_METER] "
-                    "[-b BATCH_ROWS]\n");
+            fprintf(stderr, "usage: bench-ingester [-m METERS] [-k READINGS_PER_METER] "
+                            "[-b BATCH_ROWS] [-w WRITERS] [-c CONFIG]\n");
             return 2;
         }
     }
@@ -549,9 +652,10 @@ int main(int argc, char **argv)
     snprintf(tag, sizeof tag, "b%dx%ld", (int)getpid(), (long)time(NULL) % 100000);
     snprintf(prefix, sizeof prefix, "bench%s.", tag);
     snprintf(group, sizeof group, "bench-ingester-%s", tag);
-    snprintf(http_port, sizeof http_port, "%d",
-             (getenv("EMS_TEST_HTTP_BASE") ? atoi(getenv("EMS_TEST_HTTP_BASE"))
-                                           : 28100) + 92);
+    snprintf(
+        http_port, sizeof http_port, "%d",
+        (getenv("EMS_TEST_HTTP_BASE") ? atoi(getenv("EMS_TEST_HTTP_BASE")) : 28100) +
+            92);
     /* two days back, on a 15-minute boundary: the rollups close as it goes */
     t0_ms = ((int64_t)time(NULL) * 1000 - 2 * 86400000LL) / 900000 * 900000;
 
@@ -561,25 +665,29 @@ int main(int argc, char **argv)
     for (int k = 0, i = 0; k < o.per_meter; k++) /* time order, as gateways send */
         for (int m = 0; m < o.meters; m++, i++) {
             rd[i].meter = m, rd[i].k = k, rd[i].kw = kw_of(m, k);
-            rd[i].kwh = (i >= o.meters ? rd[i - o.meters].kwh : 1000.0 * m) +
-                        rd[i].kw / 60.0;
+            rd[i].kwh =
+                (i >= o.meters ? rd[i - o.meters].kwh : 1000.0 * m) + rd[i].kw / 60.0;
         }
 
     raw = raw_copy(&o, rd, n);
-    ing = ingest(&o, rd, n, &rss_kb, &prod);
+    ing = ingest(&o, rd, n, &rss_kb, &prod, stage_s);
     c = pg();
-    stored = pg_count(c, "SELECT count(*) FROM measurements WHERE meter_id LIKE 'ing%s-%%'",
-                      tag);
+    stored = pg_count(
+        c, "SELECT count(*) FROM measurements WHERE meter_id LIKE 'ing%s-%%'", tag);
     PQfinish(c);
     cleanup();
     free(rd);
     if (stored != (int64_t)n + o.meters)
-        fprintf(stderr, "bench-ingester: %" PRId64 " rows stored, expected %zu\n", stored,
-                n + (size_t)o.meters);
+        fprintf(stderr, "bench-ingester: %" PRId64 " rows stored, expected %zu\n",
+                stored, n + (size_t)o.meters);
     printf("ingester_rps=%.0f raw_copy_rps=%.0f ratio=%.2f readings=%zu meters=%d "
            "rss_peak_mb=%.1f produce_rps=%.0f (targets: ratio >= 0.7, >= 250000/s, "
            "rss < 150 MB)\n",
            ing, raw, raw > 0 && ing > 0 ? ing / raw : 0.0, n, o.meters,
            (double)rss_kb / 1024.0, prod);
+    printf("stage_seconds (timed part; copy summed over the writer sessions):");
+    for (int k = 0; k < NSTAGES; k++)
+        printf(" %s=%.3f", stages[k], stage_s[k]);
+    printf("\n");
     return raw > 0 && ing > 0 && stored == (int64_t)n + o.meters ? 0 : 1;
 }
