@@ -254,6 +254,20 @@ static void teardown(void)
     th_rmtree(dir);
 }
 
+/* The last part of a log in the test's directory, for failure messages
+ * (static: valid until the next call). */
+static const char *log_tail(const char *name)
+{
+    static char tail[1024];
+    char path[128];
+    path_in(path, sizeof path, name);
+    char *text = th_read_file(path);
+    size_t n = text ? strlen(text) : 0;
+    snprintf(tail, sizeof tail, "%s", !text ? "(none)" : text + (n > 1000 ? n - 1000 : 0));
+    free(text);
+    return tail;
+}
+
 /* Publishes warm-up readings (before T0) until one arrives: the gateway is
  * subscribed and the telemetry topic exists. */
 static void warm_up(struct mosquitto *m, tgw_reader *r, got_t *g)
@@ -265,7 +279,10 @@ static void warm_up(struct mosquitto *m, tgw_reader *r, got_t *g)
         if (read_some(r, g, 200) > 0)
             return;
     }
-    ck_abort_msg("no MQTT reading reached energy.telemetry");
+    ck_abort_msg("no MQTT reading reached energy.telemetry (gateway %s)\n"
+                 "gateway.log ends: %s\nmosquitto.log ends: %s",
+                 th_alive(gw_pid) ? "running" : "gone", log_tail("gateway.log"),
+                 log_tail("mosquitto.log"));
 }
 
 START_TEST(mqtt_readings_normalised_and_garbage_rejected)
