@@ -92,6 +92,17 @@ const cfg_option_t ing_options[] = {
              "gaps of several batches are stored in one transaction at most this "
              "often (0 = after every batch); offsets are acked after it."},
     {.section = "ingester",
+     .key = "rollup_batch",
+     .type = CFG_INT,
+     .def = "5000",
+     .min = 1,
+     .max = 100000,
+     .offset = OFF(rollup_batch),
+     .desc = "Closed intervals and gaps held that are handed to the outputs "
+             "session as soon as it is free, while later batches are still being "
+             "written: little is left to store when a backlog's last batch is "
+             "written."},
+    {.section = "ingester",
      .key = "accept_unknown_meters",
      .type = CFG_BOOL,
      .def = "true",

@@ -142,6 +142,10 @@ int ing_out_start(ing_service_t *s)
     s->obusy = true;
     if (niv || ng)
         ing_writer_submit(s->outw, &s->ojob);
+    log_debug("ingester",
+              "outputs handed over: %zu intervals, %zu gaps (%d batches "
+              "being written)",
+              niv, ng, s->count);
     return 0;
 }
 
@@ -160,6 +164,8 @@ void ing_out_finish(ing_service_t *s)
     if (s->db_down && !s->recovering)
         log_info("ingester", "database back: batch stored");
     s->db_down = 0;
+    log_debug("ingester", "outputs stored in %.3f s; offsets committed",
+              s->ojob.seconds);
     out_commit(s, s->ooffs);
     s->ooffs = NULL;
     s->obusy = false;
@@ -194,9 +200,6 @@ void ing_out_drain(ing_service_t *s)
     }
 }
 
-/* Whether the held outputs are stored (and the batches acked) now: when
- * the consumer has caught up and every batch is fed, after rollup_flush,
- * or when many are held. */
 size_t ing_out_held(const ing_service_t *s)
 {
     const ing_interval_t *iv;
@@ -207,10 +210,16 @@ size_t ing_out_held(const ing_service_t *s)
     return niv + ng;
 }
 
+bool ing_out_due(bool drained, int64_t flush_ms, double held_ms, size_t held,
+                 int64_t batch)
+{
+    return drained || flush_ms == 0 || held_ms >= (double)flush_ms ||
+           held >= (size_t)batch;
+}
+
 bool ing_out_flush_due(ing_service_t *s)
 {
-    return (s->caught_up && s->count == 0 && !s->prep) ||
-           s->conf.rollup_flush_ms == 0 ||
-           (ing_mono_s() - s->pending_t0) * 1000.0 >= (double)s->conf.rollup_flush_ms ||
-           ing_out_held(s) >= PENDING_OUTPUTS_MAX;
+    return ing_out_due(s->caught_up && s->count == 0 && !s->prep,
+                       s->conf.rollup_flush_ms, (ing_mono_s() - s->pending_t0) * 1000.0,
+                       ing_out_held(s), s->conf.rollup_batch);
 }

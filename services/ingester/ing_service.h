@@ -6,9 +6,10 @@
  * (ing_writer.h: COPY, COMMIT, then Redis) while the next batches are
  * polled. Stored batches are fed to the rollup core in poll order; the
  * closed intervals (energy.load) and gaps (energy.gaps) are published, held
- * (up to ingester.rollup_flush, or until the consumer has caught up) and
- * stored in one transaction on their own session; only then are the held
- * batches' offsets committed. A site's rollup state is restored from
+ * (until the consumer has caught up, ingester.rollup_batch of them are
+ * held, or ingester.rollup_flush has passed) and stored in one transaction
+ * on their own session while later batches are written; only then are the
+ * held batches' offsets committed. A site's rollup state is restored from
  * PostgreSQL the first time the site appears (ing_recover.h). A failed
  * write stops the pipeline and retries the unfed batches one by one after
  * restoring their sites; /readyz reports the database check as failed.
@@ -34,7 +35,7 @@
 typedef struct ing_conf {
     const char *group_id;
     int64_t interval_ms, lateness_ms, horizon_ms, sample_period_ms, max_future_ms;
-    int64_t batch_rows, batch_ms, rollup_flush_ms, writers;
+    int64_t batch_rows, batch_ms, rollup_flush_ms, rollup_batch, writers;
     bool accept_unknown;
     const char *migrations_dir;
     int64_t partitions_ahead;

@@ -118,7 +118,17 @@ void ing_db_failed(ing_service_t *s, const char *what, const char *err);
 int ing_out_publish(ing_service_t *s);
 /* Outputs held (intervals and gaps of fed batches, not handed over). */
 size_t ing_out_held(const ing_service_t *s);
-/* Whether the held outputs are to be stored now. */
+/* Whether held outputs are handed to the (free) outputs session now: the
+ * consumer has caught up and every batch is fed (drained), rollup_flush
+ * is 0 or has passed since the first was held (held_ms), or at least
+ * rollup_batch are held. The last keeps the outputs session busy beside
+ * the writers while a backlog is drained (one transaction per about
+ * rollup_batch outputs, not per batch: each one recomputes its hourly,
+ * daily and monthly buckets), so that little is left to store when the
+ * backlog's last batch is written. Pure; any thread. */
+bool ing_out_due(bool drained, int64_t flush_ms, double held_ms, size_t held,
+                 int64_t batch);
+/* ing_out_due() for the service's state. */
 bool ing_out_flush_due(ing_service_t *s);
 /* Hands the held outputs and offsets to the outputs session. 0, or -1
  * when publishing failed (fatal). */
