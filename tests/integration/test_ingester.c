@@ -386,12 +386,16 @@ START_TEST(test_day_of_real_load)
               site),
         0);
 
-    /* replay the day: nothing new, rollups unchanged */
+    /* replay the day: nothing new, rollups unchanged. Delivery is at least
+     * once: a batch redelivered while the group settled (records polled,
+     * not yet committed, partitions reassigned) already counted as
+     * duplicates in the first pass, so the replay is measured from there. */
+    const double dup0 = metric("ems_ingester_duplicates_total");
     produce_day(0);
-    for (int i = 0; i < 1200 && metric("ems_ingester_duplicates_total") < (double)nrows;
-         i++)
+    for (int i = 0;
+         i < 1200 && metric("ems_ingester_duplicates_total") < dup0 + (double)nrows; i++)
         usleep(100000);
-    ck_assert_double_eq(metric("ems_ingester_duplicates_total"), (double)nrows);
+    ck_assert_double_eq(metric("ems_ingester_duplicates_total"), dup0 + (double)nrows);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
              site);
     ck_assert_double_eq(q_num(c, "%s", sql), (double)nrows);
