@@ -8,7 +8,10 @@
 #   tests/unit/test_*.c            -> $(B)/tests/unit/test_*        (Check)
 #   tests/integration/test_*.c     -> $(B)/tests/integration/test_* (Check)
 # An optional services/<svc>/build.mk or tools/<tool>/build.mk may add
-# LDLIBS_<name> (extra libraries for that binary).
+# LDLIBS_<name> (extra libraries for that binary) and prerequisites; the
+# default goal is pinned to `all` so that a rule in one of them never
+# becomes what a plain `make` builds.
+.DEFAULT_GOAL := all
 
 B       ?= build
 CC      ?= cc

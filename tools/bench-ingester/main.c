@@ -58,6 +58,8 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "db/db.h"
+#include "ingester/ing_migrate.h"
 #include "ingester/ing_pg.h"
 
 #define TOPIC "energy.telemetry"
@@ -148,6 +150,25 @@ static PGconn *pg(void)
         exit(1);
     }
     return c;
+}
+
+/* Applies the ingester's migrations (a no-op when they are applied). */
+static int apply_migrations(void)
+{
+    char err[512], dir[1024];
+    db_t *db = db_connect(&(db_conf_t){.conninfo = env("EMS_TEST_PG")}, err, sizeof err);
+    int rc;
+
+    if (!db) {
+        fail("postgres", err);
+        return -1;
+    }
+    snprintf(dir, sizeof dir, "%s/services/ingester/migrations", env("EMS_TEST_ROOT"));
+    rc = ing_migrate(db, dir, NULL, err, sizeof err);
+    if (rc)
+        fail("migrations", err);
+    db_close(db);
+    return rc;
 }
 
 static int pg_exec(PGconn *c, const char *fmt, ...)
@@ -815,6 +836,12 @@ int main(int argc, char **argv)
     if (!(rd = make_readings(&o, &total)))
         return 1;
 
+    /* the schema the ingester would create, so the raw half can run on a
+     * database no ingester has started on yet */
+    if (apply_migrations()) {
+        free(rd);
+        return 1;
+    }
     raw = raw_copy(&o, rd, n);
     rc = ingest(&o, rd, n, &res);
     c = pg();
