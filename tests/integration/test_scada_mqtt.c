@@ -254,16 +254,16 @@ static void teardown(void)
     th_rmtree(dir);
 }
 
-/* The last part of a log in the test's directory, for failure messages
- * (static: valid until the next call). */
-static const char *log_tail(const char *name)
+/* The last part of a log in the test's directory, for failure messages:
+ * into tail (size bytes). */
+static const char *log_tail(const char *name, char *tail, size_t size)
 {
-    static char tail[1024];
     char path[128];
     path_in(path, sizeof path, name);
     char *text = th_read_file(path);
     size_t n = text ? strlen(text) : 0;
-    snprintf(tail, sizeof tail, "%s", !text ? "(none)" : text + (n > 1000 ? n - 1000 : 0));
+    size_t keep = size - 1;
+    snprintf(tail, size, "%s", !text ? "(none)" : text + (n > keep ? n - keep : 0));
     free(text);
     return tail;
 }
@@ -279,10 +279,12 @@ static void warm_up(struct mosquitto *m, tgw_reader *r, got_t *g)
         if (read_some(r, g, 200) > 0)
             return;
     }
+    static char gw[3000], mq[1000];
     ck_abort_msg("no MQTT reading reached energy.telemetry (gateway %s)\n"
                  "gateway.log ends: %s\nmosquitto.log ends: %s",
-                 th_alive(gw_pid) ? "running" : "gone", log_tail("gateway.log"),
-                 log_tail("mosquitto.log"));
+                 th_alive(gw_pid) ? "running" : "gone",
+                 log_tail("gateway.log", gw, sizeof gw),
+                 log_tail("mosquitto.log", mq, sizeof mq));
 }
 
 START_TEST(mqtt_readings_normalised_and_garbage_rejected)

@@ -63,7 +63,7 @@ const char *th_unique(char *buf, size_t size, const char *stem, const char *tail
     return buf;
 }
 
-int th_free_port(void)
+static int kernel_free_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -74,6 +74,26 @@ int th_free_port(void)
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+/* The kernel may hand the same free port out twice in a row (nothing holds
+ * it between the calls), and a test that asks for two ports (an MQTT
+ * broker's and the gateway's HTTP port) then starts both on one: the
+ * second fails to bind, or a client talks to the wrong server. So a port
+ * handed out recently by this process is never handed out again. */
+int th_free_port(void)
+{
+    static int recent[32];
+    static unsigned next;
+    for (;;) {
+        int p = kernel_free_port(), seen = 0;
+        for (size_t i = 0; i < sizeof recent / sizeof recent[0]; i++)
+            seen |= recent[i] == p;
+        if (!seen) {
+            recent[next++ % (sizeof recent / sizeof recent[0])] = p;
+            return p;
+        }
+    }
 }
 
 int th_free_port_except(int other)
