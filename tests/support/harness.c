@@ -302,7 +302,9 @@ pid_t th_spawn(const th_spawn_opts *o)
     char **envp = child_env(o);
     pid_t parent = getpid();
     pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+    /* The child must not touch Check (no ck_assert before exec): it shares
+     * the runner's message file, and a record written from here lands
+     * in the middle of the test's own ("Bad message type"). */
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if the test dies */
         if (getppid() != parent)
@@ -313,10 +315,15 @@ pid_t th_spawn(const th_spawn_opts *o)
             redirect(o->err ? o->err : o->out, 2);
         if (o->cwd && chdir(o->cwd) != 0)
             _exit(126);
+        /* Nothing of the test process beyond stdio reaches the program
+         * under test: in particular not Check's message file. */
+        close_range(3, ~0U, 0);
         execvpe(o->argv[0], (char *const *)o->argv, envp);
         _exit(127);
     }
+    int fork_errno = errno;
     free(envp);
+    ck_assert_msg(pid > 0, "fork: %s", strerror(fork_errno));
     return pid;
 }
 
