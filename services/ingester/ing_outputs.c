@@ -190,7 +190,7 @@ void ing_out_drain(ing_service_t *s)
             ing_writer_wait(s->outw, &s->ojob, 1000);
         if (s->obusy) {
             if ((s->ojob.iv || s->ojob.gaps) && s->ojob.rc) {
-                log_error("ingester", "storing rollups at shutdown: %s", s->ojob.err);
+                log_error("ingester", "storing rollups: %s", s->ojob.err);
                 return; /* offsets stay uncommitted: re-read at the next start */
             }
             ing_out_finish(s);

@@ -454,8 +454,8 @@ static int feed(ing_service_t *s, slot_t *b)
     return 0;
 }
 
-/* A write failed: wait for the other writers, forget the sites of every
- * batch not fed yet (any of them may or may not have landed), and retry
+/* A write failed: wait for the other writers and store the outputs held,
+ * forget the sites of every batch not fed yet (any of them may or may not have landed), and retry
  * them one by one on the service session (recover_step). */
 static void enter_recovery(ing_service_t *s, const char *err)
 {
@@ -463,8 +463,11 @@ static void enter_recovery(ing_service_t *s, const char *err)
     for (int k = 0; k < s->count; k++)
         while (!ing_writer_wait(s->writer, &slot_at(s, k)->job, 1000))
             ;
-    while (!ing_out_done(s)) /* the restore reads the stored rollups */
-        ing_writer_wait(s->outw, &s->ojob, 1000);
+    /* The restore reads the stored rollups, so the outputs of the batches
+     * fed so far are stored first, the held ones too: forgetting a site
+     * drops its held outputs, and the restore would then start after
+     * them (their intervals were missing for good). */
+    ing_out_drain(s);
     for (int k = 0; k < s->count; k++)
         forget_batch_sites(s, slot_at(s, k));
     s->recovering = true;
