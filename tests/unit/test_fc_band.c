@@ -6,6 +6,7 @@
 
 #include "forecaster/fc_metrics.h"
 #include "forecaster/fc_quantile.h"
+#include "support/fc_qfixture.h"
 
 /* fc_q_run_level: target * (runs + 1) / runs, at most 1. */
 static const struct {
@@ -27,21 +28,6 @@ START_TEST(run_level_table)
                             1e-12);
 }
 END_TEST
-
-/* A table whose 10:00 cell (lead 30 h) has P10/P90 offsets -40/+40. */
-static void wide40(fc_qtable *t)
-{
-    fc_qacc a;
-    fc_qacc_init(&a);
-    for (int i = -50; i <= 50; i++)
-        fc_qacc_add(&a, 30, 10 * 3600, i);
-    fc_qtable_fit(t, &a, 0.9);
-    fc_qacc_release(&a);
-    double lo, mid, hi;
-    fc_qtable_get(t, 30, 10 * 3600, &lo, &mid, &hi);
-    ck_assert_double_eq_tol(lo, -40, 1e-9);
-    ck_assert_double_eq_tol(hi, 40, 1e-9);
-}
 
 /* 24 residuals +-4i (i = 1..24): residual i needs the scale 0.1 i. */
 static void ramp24(fc_qacc *cal)
@@ -67,7 +53,7 @@ START_TEST(calibrate_runs_rank)
 {
     fc_qtable t;
     fc_qacc cal;
-    wide40(&t);
+    tfc_qtable_wide40(&t);
     ramp24(&cal);
     double s = fc_qtable_calibrate_runs(&t, &cal, 0.8, rk[_i].runs);
     ck_assert_double_eq_tol(s, rk[_i].scale, 1e-9);
@@ -89,7 +75,7 @@ START_TEST(correlated_runs_widen)
 {
     fc_qtable t;
     fc_qacc cal;
-    wide40(&t);
+    tfc_qtable_wide40(&t);
     fc_qacc_init(&cal);
     for (int run = 1; run <= 8; run++)
         for (int j = 0; j < 3; j++)
