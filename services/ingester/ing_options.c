@@ -75,14 +75,12 @@ const cfg_option_t ing_options[] = {
     {.section = "ingester",
      .key = "writers",
      .type = CFG_INT,
-     .def = "1",
+     .def = "2",
      .min = 1,
      .max = 8,
      .offset = OFF(writers),
      .desc = "Database sessions that store batches of readings concurrently "
-             "(each batch in one COPY and one transaction). Keep 1: with more, "
-             "recovery from a failed write can skip rollups (see the ingester "
-             "doc, Known limits)."},
+             "(each batch in one COPY and one transaction)."},
     {.section = "ingester",
      .key = "rollup_flush",
      .type = CFG_DURATION_MS,

@@ -454,9 +454,8 @@ static int feed(ing_service_t *s, slot_t *b)
     return 0;
 }
 
-/* A write failed: wait for the other writers and store the outputs held,
- * forget the sites of every batch not fed yet (any of them may or may not have landed), and retry
- * them one by one on the service session (recover_step). */
+/* A write failed: wait for the other writers, store the outputs held, and
+ * recover the batches not fed yet (recover_step). */
 static void enter_recovery(ing_service_t *s, const char *err)
 {
     ing_db_failed(s, "storing readings", err);
@@ -468,27 +467,25 @@ static void enter_recovery(ing_service_t *s, const char *err)
      * drops its held outputs, and the restore would then start after
      * them (their intervals were missing for good). */
     ing_out_drain(s);
-    for (int k = 0; k < s->count; k++)
-        forget_batch_sites(s, slot_at(s, k));
     s->recovering = true;
+    s->rec_sites_forgotten = false;
 }
 
-/* The batches of a failed write, in order: restore their sites, store
- * (the staging path tells which readings are new), feed. Returns -1 only
- * on a fatal publishing error. */
-static int recover_step(ing_service_t *s)
+/* Stores again, in order, every batch of the ring whose write failed (the
+ * staging path tells which readings are new). 0, or -1 (database error,
+ * logged; retry later). */
+static int store_failed_batches(ing_service_t *s)
 {
     char err[512];
 
-    while (s->count > 0) {
-        slot_t *b = slot_at(s, 0);
-        if (restore_sites(s, b))
-            return 0;
+    for (int k = 0; k < s->count; k++) {
+        slot_t *b = slot_at(s, k);
+        if (b->job.rc == 0)
+            continue;
         if (ing_pg_store_readings(s->pg, b->rd, b->n, b->is_new, &b->job.inserted, err,
                                   sizeof err)) {
             ing_db_failed(s, "storing readings", err);
-            forget_batch_sites(s, b);
-            return 0;
+            return -1;
         }
         b->job.rc = 0, b->job.seconds = 0, b->job.redis_seconds = 0;
         b->job.redis_err[0] = '\0';
@@ -496,6 +493,34 @@ static int recover_step(ing_service_t *s)
             ing_redis_write(s->redis, b->rd, b->is_new, b->n, b->job.redis_err,
                             sizeof b->job.redis_err))
             log_debug("ingester", "redis during recovery: %s", b->job.redis_err);
+    }
+    return 0;
+}
+
+/* The batches of a failed write. Any of them may or may not have landed (a
+ * COMMIT whose answer was lost), and with several writer sessions a later
+ * batch may be stored before an earlier one failed. So every batch is
+ * stored first; then their sites are forgotten and restored from the
+ * database, which now holds every reading of the ring, and the batches are
+ * fed without adding their readings again (the restore has them). Restoring
+ * before a failed batch is stored would take its readings as late ones
+ * behind a watermark set by the later batches, and drop those beyond the
+ * correction horizon. Returns -1 only on a fatal publishing error. */
+static int recover_step(ing_service_t *s)
+{
+    if (store_failed_batches(s))
+        return 0;
+    if (!s->rec_sites_forgotten) {
+        for (int k = 0; k < s->count; k++)
+            forget_batch_sites(s, slot_at(s, k));
+        s->rec_sites_forgotten = true;
+    }
+    for (int k = 0; k < s->count; k++)
+        if (restore_sites(s, slot_at(s, k)))
+            return 0;
+    while (s->count > 0) {
+        slot_t *b = slot_at(s, 0);
+        memset(b->is_new, 0, b->n); /* in the restored state already */
         if (feed(s, b))
             return -1;
     }

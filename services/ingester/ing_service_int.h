@@ -68,7 +68,9 @@ struct ing_service {
     slot_t *slots;
     int nslots, head, count; /* ring of batches handed to the writers */
     bool prep;               /* slots[head + count] polled, not handed over */
-    bool recovering;         /* a write failed: batches retried one by one */
+    bool recovering;         /* a write failed: batches stored again, then
+                              * their sites restored (recover_step) */
+    bool rec_sites_forgotten; /* recovery: every batch stored, sites forgotten */
     int *rec_of;             /* prepared batch: rd[i] came from recs[rec_of[i]] */
     bus_record_t *recs;      /* the polled records, valid until the next poll */
     bool caught_up;          /* the last poll found nothing (or, waiting,

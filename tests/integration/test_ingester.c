@@ -31,6 +31,8 @@
 
 static char site[32], group[64], port[16], prefix[48];
 static const char *batch_rows = "5000"; /* EMS_INGESTER_BATCH_ROWS of the child */
+static const char *writers;               /* EMS_INGESTER_WRITERS, when set */
+static const char *horizon;               /* EMS_INGESTER_CORRECTION_HORIZON, when set */
 static int64_t day0;
 static double load_kw[NQH]; /* the day's 96 quarter-hours, kW (from MW) */
 static pid_t child;
@@ -191,6 +193,10 @@ static void start_ingester(void)
         setenv("EMS_HTTP_PORT", port, 1);
         setenv("EMS_LOG_LEVEL", "warn", 1);
         setenv("EMS_INGESTER_BATCH_ROWS", batch_rows, 1);
+        if (writers)
+            setenv("EMS_INGESTER_WRITERS", writers, 1);
+        if (horizon)
+            setenv("EMS_INGESTER_CORRECTION_HORIZON", horizon, 1);
         snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
         execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
         _exit(127);
@@ -355,6 +361,7 @@ static void fresh_site(const char *tag)
     snprintf(prefix, sizeof prefix, "%s.",
              site); /* fresh topics: only this run's records */
     snprintf(port, sizeof port, "%d", 28150 + (int)(getpid() % 40));
+    writers = horizon = NULL;
     load_day();
 }
 
@@ -501,9 +508,99 @@ START_TEST(test_postgres_outage)
 }
 END_TEST
 
+/* SQL run on the test database, which must succeed. */
+static void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* The trigger that fails the first write of one reading (a sequence, not a
+ * table: nextval survives the rollback of the failing transaction). */
+static void install_write_failure(PGconn *c, const char *meter, int64_t ts_ms)
+{
+    char sql[2048];
+
+    exec_ok(c, "DROP TRIGGER IF EXISTS it_fail_once ON measurements;"
+               "DROP FUNCTION IF EXISTS it_fail_once();"
+               "DROP SEQUENCE IF EXISTS it_fail_once_seq;"
+               "CREATE SEQUENCE it_fail_once_seq");
+    snprintf(sql, sizeof sql,
+             "CREATE FUNCTION it_fail_once() RETURNS trigger LANGUAGE plpgsql AS $$"
+             " BEGIN"
+             "  IF NEW.meter_id = '%s' AND NEW.ts = to_timestamp(%lld) THEN"
+             "   IF nextval('it_fail_once_seq') = 1 THEN"
+             "    PERFORM pg_sleep(2);" /* the other session stores later batches */
+             "    RAISE EXCEPTION 'injected write failure';"
+             "   END IF;"
+             "  END IF;"
+             "  RETURN NEW;"
+             " END $$;"
+             "CREATE TRIGGER it_fail_once BEFORE INSERT ON measurements"
+             " FOR EACH ROW EXECUTE FUNCTION it_fail_once()",
+             meter, (long long)(ts_ms / 1000));
+    exec_ok(c, sql);
+}
+
+static void remove_write_failure(void)
+{
+    PGconn *c;
+    const char *pg = getenv("EMS_TEST_PG");
+
+    if (!pg || !*pg)
+        return;
+    c = PQconnectdb(pg);
+    if (PQstatus(c) == CONNECTION_OK)
+        PQclear(PQexec(c, "DROP TRIGGER IF EXISTS it_fail_once ON measurements;"
+                          "DROP FUNCTION IF EXISTS it_fail_once();"
+                          "DROP SEQUENCE IF EXISTS it_fail_once_seq"));
+    PQfinish(c);
+}
+
+/* Two writer sessions; one batch's write fails (the server answers with an
+ * error after the other session has stored the later batches). The batch
+ * is stored again and every interval is closed with the sums of the source:
+ * the recovery must not restore the sites from readings of later batches
+ * and then take the failed batch's readings as too late (a correction
+ * horizon of 1 h puts them beyond it). */
+START_TEST(test_write_failure_second_writer)
+{
+    const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
+    char meter[64];
+    PGconn *c;
+
+    fresh_site("wfail");
+    batch_rows = "1000";
+    writers = "2";
+    horizon = "1h";
+    snprintf(meter, sizeof meter, "%s-m%02d", site, 5);
+    start_ingester(); /* it applies the migrations: measurements exists */
+    for (int i = 0; i < 300 && readyz() != 200; i++)
+        usleep(100000);
+    c = pg_conn();
+    install_write_failure(c, meter, day0 + 600 * MIN_MS);
+    produce_day_in_time_order();
+    expect_complete_day(c, nrows);
+    ck_assert(q_num(c, "SELECT last_value FROM it_fail_once_seq") >= 2);
+    ck_assert(metric("ems_ingester_db_errors_total") > 0);
+    ck_assert_double_eq(
+        q_num(c,
+              "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
+              "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
+              site),
+        0);
+    remove_write_failure();
+    PQfinish(c);
+    stop_ingester();
+}
+END_TEST
+
 static void teardown(void)
 {
     stop_ingester();
+    remove_write_failure();
 }
 
 int main(void)
@@ -515,6 +612,7 @@ int main(void)
     tcase_add_test(tc, test_day_of_real_load);
     tcase_add_test(tc, test_killed_and_restarted);
     tcase_add_test(tc, test_postgres_outage);
+    tcase_add_test(tc, test_write_failure_second_writer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
