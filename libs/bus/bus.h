@@ -152,6 +152,14 @@ void bus_consumer_destroy(bus_consumer_t *c);
 int bus_consumer_poll_lazy(bus_consumer_t *c, bus_record_t **batch, int max,
                            int timeout_ms, char *errstr, size_t errstr_size);
 
+/* How many rebalances took partitions away from this consumer (revoked or
+ * lost) since it was made. Records of such a partition may since have been
+ * consumed by another member of the group, so a service that keeps state
+ * per key compares this between polls and rebuilds that state after a
+ * change. Counted in the thread that polls (the rebalance is served by the
+ * poll). */
+uint64_t bus_consumer_revocations(const bus_consumer_t *c);
+
 /* ---- offsets handed to the caller (pipelined consumers) ----
  *
  * bus_consumer_ack() commits every batch polled since the last ack. A

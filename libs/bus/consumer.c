@@ -21,6 +21,7 @@
 #include "bus/consumer_int.h"
 #include "bus/internal.h"
 #include "bus/wire.h"
+#include "log/log.h"
 
 #define CONS_DLQ_FLUSH_MS 10000
 #define CONS_SEEK_MS 5000
@@ -77,6 +78,42 @@ static int cons_add_topics(bus_consumer_t *c, const char *const *topics, size_t 
     return 0;
 }
 
+/* Assigns and revokes as librdkafka would without a callback (eager or
+ * cooperative protocol alike), counting the revocations: the service
+ * learns that partitions may have been consumed elsewhere meanwhile. */
+static void cons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    bus_consumer_t *c = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t r = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            r = rd_kafka_assign(rk, parts);
+    } else {
+        if (parts && parts->cnt > 0)
+            c->revocations++;
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            r = rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        log_warn("bus", "rebalance of group '%s': %s", c->group, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else if (r)
+        log_warn("bus", "rebalance of group '%s': %s", c->group, rd_kafka_err2str(r));
+}
+
+uint64_t bus_consumer_revocations(const bus_consumer_t *c)
+{
+    return c->revocations;
+}
+
 static int cons_start(bus_consumer_t *c, const char *group_id,
                       rd_kafka_topic_partition_list_t *subs, char *errstr,
                       size_t errstr_size)
@@ -90,6 +127,8 @@ static int cons_start(bus_consumer_t *c, const char *group_id,
             rd_kafka_conf_destroy(conf);
         return -1;
     }
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, cons_rebalance_cb);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);

@@ -56,6 +56,7 @@ struct bus_consumer_s {
     /* per assigned partition: last committed offset (lag base); offset
      * RD_KAFKA_OFFSET_INVALID until known */
     rd_kafka_topic_partition_list_t *committed;
+    uint64_t revocations; /* rebalances that took partitions away */
 };
 
 /* Merges the current batch's offsets (one past the highest of each

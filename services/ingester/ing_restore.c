@@ -9,12 +9,8 @@
 
 #include "ingester/ing_rollup_int.h"
 
-void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id)
+static void forget(site_t *s)
 {
-    site_t *s = ing_site_get(r, site_id, false);
-
-    if (!s)
-        return;
     for (size_t i = 0; i < s->nmeters; i++) {
         meter_t *m = s->meters[i];
         m->nacc = 0;
@@ -26,6 +22,20 @@ void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id)
     s->nrev = 0;
     s->restored = false;
     s->restore_from = INT64_MAX;
+}
+
+void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id)
+{
+    site_t *s = ing_site_get(r, site_id, false);
+
+    if (s)
+        forget(s);
+}
+
+void ing_rollup_forget_all(ing_rollup_t *r)
+{
+    for (size_t i = 0; i < r->nsites; i++)
+        forget(r->sites[i]);
 }
 
 int ing_rollup_restore_from(ing_rollup_t *r, const char *site_id, int64_t from_ms)

@@ -111,6 +111,10 @@ void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected
 
 /* Clears the state of the site's meters and the site (kept registered). */
 void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id);
+/* ing_rollup_forget_site() for every site: after the consumer lost
+ * partitions in a rebalance, any of its sites may have been consumed by
+ * another instance meanwhile, so none of the state is trusted. */
+void ing_rollup_forget_all(ing_rollup_t *r);
 /* Declares that every stored reading of the site at or after from_ms is fed
  * (call after forget, before finish). The finish then also publishes the
  * intervals starting at from_ms or later that are past the correction

@@ -359,6 +359,27 @@ static slot_t *slot_at(ing_service_t *s, int k)
     return &s->slots[(s->head + k) % s->nslots];
 }
 
+/* Partitions were taken away in a rebalance: another instance may have
+ * consumed some of this instance's sites meanwhile, and the in-memory state
+ * of such a site (open intervals, watermark, gaps, counters) would then
+ * close intervals without the readings it did not see. Once every batch in
+ * flight is fed and the held outputs are stored, every site is forgotten:
+ * each is restored from PostgreSQL when it next comes. Returns true while
+ * batches are still being written. */
+static bool settle_rebalance(ing_service_t *s)
+{
+    if (s->count > 0) {
+        ing_writer_wait(s->writer, &slot_at(s, 0)->job, 100);
+        return true;
+    }
+    ing_out_drain(s);
+    ing_rollup_forget_all(s->roll);
+    s->rebalanced = false;
+    log_info("ingester", "partitions were reassigned: every site is restored from "
+                         "PostgreSQL when it next comes");
+    return false;
+}
+
 /* The polled batch: sites restored, checked (rejects dead-lettered), its
  * offsets taken, then handed to a writer. While the database cannot
  * restore, it stays prepared and is retried without polling. */
@@ -367,6 +388,8 @@ static void submit_prepared(ing_service_t *s)
     slot_t *b = slot_at(s, s->count);
     double t = ing_mono_s();
 
+    if (s->rebalanced && settle_rebalance(s))
+        return;
     if (restore_sites(s, b))
         return;
     check_batch(s, b);
@@ -393,6 +416,10 @@ static int poll_batch(ing_service_t *s)
     int64_t now = now_ms();
 
     ing_stage(s, got > 0 ? ST_POLL : ST_IDLE, &t);
+    if (bus_consumer_revocations(s->cons) != s->revocations) {
+        s->revocations = bus_consumer_revocations(s->cons);
+        s->rebalanced = true;
+    }
     if (got < 0) {
         log_error("ingester", "consume: %s", err);
         return -1;

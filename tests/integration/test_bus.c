@@ -343,6 +343,51 @@ START_TEST(test_unacked_record_is_delivered_again)
 }
 END_TEST
 
+/* A second member joining the group takes partitions away from the first
+ * (the eager protocol revokes every partition first): the first one's
+ * revocation count goes up, which is how a service keeping state per key
+ * learns that its keys may have been consumed elsewhere. Records produced
+ * after the rebalance still reach one of the two. */
+START_TEST(test_rebalance_counts_revocations)
+{
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    bus_consumer_t *a, *b = NULL;
+    bus_record_t *batch;
+    int got = 0;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    produce_sample(p, 1, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    a = consumer("rebalance");
+    ck_assert_int_eq(poll_some(a, &batch, 10), 1); /* a holds the partitions */
+    ck_assert_msg(bus_consumer_ack(a, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq((int)bus_consumer_revocations(a), 0);
+
+    b = consumer("rebalance");
+    for (int i = 0; i < WAIT_MS / 200 && bus_consumer_revocations(a) == 0; i++) {
+        ck_assert(bus_consumer_poll(a, &batch, 10, 100, err, sizeof(err)) >= 0);
+        ck_assert(bus_consumer_poll(b, &batch, 10, 100, err, sizeof(err)) >= 0);
+    }
+    ck_assert_int_ge((int)bus_consumer_revocations(a), 1);
+    ck_assert_int_eq((int)bus_consumer_revocations(b), 0);
+
+    produce_sample(p, 2, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    for (int i = 0; i < WAIT_MS / 200 && got == 0; i++) {
+        int n = bus_consumer_poll(a, &batch, 10, 100, err, sizeof(err));
+        ck_assert(n >= 0);
+        got += n;
+        n = bus_consumer_poll(b, &batch, 10, 100, err, sizeof(err));
+        ck_assert(n >= 0);
+        got += n;
+    }
+    ck_assert_int_eq(got, 1);
+    bus_consumer_destroy(b);
+    bus_consumer_destroy(a);
+    bus_producer_destroy(p);
+}
+END_TEST
+
 START_TEST(test_bad_input_names_the_problem)
 {
     const char *missing[] = {"no.such.topic"};
@@ -385,6 +430,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_round_trip_decodes_equal);
     tcase_add_test(tc, test_garbage_goes_to_dlq_and_good_records_follow);
     tcase_add_test(tc, test_unacked_record_is_delivered_again);
+    tcase_add_test(tc, test_rebalance_counts_revocations);
     tcase_add_test(tc, test_bad_input_names_the_problem);
     tcase_add_test(tc, test_unreachable_registry_names_endpoint);
     suite_add_tcase(s, tc);

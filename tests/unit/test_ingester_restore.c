@@ -327,6 +327,36 @@ START_TEST(test_forget_site)
 }
 END_TEST
 
+/* A rebalance forgets every site: each is restored again when it comes. */
+START_TEST(test_forget_all)
+{
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_reading_t other;
+
+    make_readings();
+    other = readings[0];
+    snprintf(other.site_id, sizeof other.site_id, "t");
+    snprintf(other.meter_id, sizeof other.meter_id, "t-m1");
+    ck_assert_int_eq(ing_rollup_restore_reading(r, &readings[0]), 0);
+    ck_assert_int_eq(ing_rollup_restore_finish(r, "s", NULL, 0), 0);
+    ck_assert_int_eq(ing_rollup_restore_reading(r, &other), 0);
+    ck_assert_int_eq(ing_rollup_restore_finish(r, "t", NULL, 0), 0);
+    ck_assert(ing_rollup_restored(r, "s") && ing_rollup_restored(r, "t"));
+    ck_assert_int_ne(ing_rollup_watermark(r, "t"), INT64_MIN);
+    ing_rollup_forget_all(r);
+    ck_assert(!ing_rollup_restored(r, "s"));
+    ck_assert(!ing_rollup_restored(r, "t"));
+    ck_assert_int_eq(ing_rollup_watermark(r, "s"), INT64_MIN);
+    ck_assert_int_eq(ing_rollup_watermark(r, "t"), INT64_MIN);
+    /* restored again from scratch */
+    ck_assert_int_eq(ing_rollup_restore_reading(r, &other), 0);
+    ck_assert_int_eq(ing_rollup_restore_finish(r, "t", NULL, 0), 0);
+    ck_assert(ing_rollup_restored(r, "t"));
+    ck_assert(!ing_rollup_restored(r, "s"));
+    ing_rollup_destroy(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ingester-restore");
@@ -336,6 +366,7 @@ int main(void)
     tcase_add_test(tc, test_restart_after_long_lost_batch);
     tcase_add_test(tc, test_restart_keeps_open_gap);
     tcase_add_test(tc, test_forget_site);
+    tcase_add_test(tc, test_forget_all);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
