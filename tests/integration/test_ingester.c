@@ -11,7 +11,6 @@
 #include <check.h>
 #include <libpq-fe.h>
 #include <math.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,29 +21,23 @@
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/pg.h"
 #include "dataset/dataset.h"
 
 #define NMETERS 20
 #define NQH 96
 #define MIN_MS 60000LL
 #define TAIL_MIN 11 /* readings into the next day that move the watermark on */
+#define WAIT_S 180  /* deadline of a wait for stored rows or a counter */
 
-static char site[32], group[64], port[16], prefix[48];
+static char site[32], group[64], prefix[48];
+static int port;                        /* the child's HTTP port */
 static const char *batch_rows = "5000"; /* EMS_INGESTER_BATCH_ROWS of the child */
-static const char *writers;               /* EMS_INGESTER_WRITERS, when set */
-static const char *horizon;               /* EMS_INGESTER_CORRECTION_HORIZON, when set */
+static const char *writers;             /* EMS_INGESTER_WRITERS, when set */
+static const char *horizon;             /* EMS_INGESTER_CORRECTION_HORIZON, when set */
 static int64_t day0;
 static double load_kw[NQH]; /* the day's 96 quarter-hours, kW (from MW) */
 static pid_t child;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v,
-                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
 
 static double meter_kw(int m, int q)
 {
@@ -60,7 +53,7 @@ static void load_day(void)
 
     snprintf(path, sizeof path,
              "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
-             env("EMS_TEST_ROOT"));
+             th_env("EMS_TEST_ROOT"));
     ck_assert_msg(dataset_nl_load(paths, 1, 0, 0, &rows, &n, err, sizeof err) == 0,
                   "%s", err);
     ck_assert(n > 3 * NQH);
@@ -179,28 +172,27 @@ static void produce_day(int with_bad)
 
 static void start_ingester(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
-        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
-        setenv("EMS_INGESTER_GROUP_ID", group, 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", "warn", 1);
-        setenv("EMS_INGESTER_BATCH_ROWS", batch_rows, 1);
-        if (writers)
-            setenv("EMS_INGESTER_WRITERS", writers, 1);
-        if (horizon)
-            setenv("EMS_INGESTER_CORRECTION_HORIZON", horizon, 1);
-        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
-        _exit(127);
-    }
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
+                          "tools/stack/conf/ingester.yaml", NULL};
+    th_env_list e = {0};
+
+    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
+    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
+    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
+    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    th_env_add(&e, "EMS_INGESTER_BATCH_ROWS=%s", batch_rows);
+    if (writers)
+        th_env_add(&e, "EMS_INGESTER_WRITERS=%s", writers);
+    if (horizon)
+        th_env_add(&e, "EMS_INGESTER_CORRECTION_HORIZON=%s", horizon);
+    child = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
 }
 
 static void signal_ingester(int sig)
@@ -220,85 +212,32 @@ static void stop_ingester(void)
 
 /* ---- reading results ---- */
 
-static PGconn *pg_conn(void)
-{
-    PGconn *c = PQconnectdb(env("EMS_TEST_PG"));
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-    return c;
-}
-
-static double q_num(PGconn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static double q_num(PGconn *c, const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    PGresult *r;
-    double v;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) { /* tables not migrated yet */
-        PQclear(r);
-        return -1;
-    }
-    v = PQgetisnull(r, 0, 0) ? -1 : atof(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 static double metric(const char *name)
 {
-    char cmd[256], line[512];
-    double v = -1;
-    FILE *f;
-    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%s/metrics", port);
-    if (!(f = popen(cmd, "r")))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
-            v = atof(line + strlen(name) + 1);
-    pclose(f);
-    return v;
+    return th_metric(port, name);
 }
 
-/* Waits (bounded, generous) until cond_sql returns want. */
-static void wait_for(PGconn *c, double want, const char *what, const char *sql)
+/* Waits (bounded) until at least want readings of the site are stored;
+ * returns their number. */
+static double wait_at_least(PGconn *c, double want)
 {
-    double got = -1;
-    for (int i = 0; i < 1200; i++) {
-        if ((got = q_num(c, "%s", sql)) == want)
-            return;
-        usleep(100000);
-    }
-    ck_abort_msg("%s: %g, expected %g", what, got, want);
-}
-
-/* Waits (bounded) until the count query returns at least want; returns it. */
-static double wait_at_least(PGconn *c, double want, const char *sql)
-{
-    double got = -1;
-    for (int i = 0; i < 1200 && (got = q_num(c, "%s", sql)) < want; i++)
-        usleep(20000);
-    return got;
+    return th_pg_poll_num(c, TH_AT_LEAST, want, child, 30,
+                          "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
 }
 
 /* HTTP status of the child's /readyz (0 when it does not answer). */
-static int readyz(void)
+static long readyz(void)
 {
-    char cmd[256], line[64] = "";
-    FILE *f;
-    snprintf(cmd, sizeof cmd,
-             "curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%s/readyz",
-             port);
-    if (!(f = popen(cmd, "r")))
-        return 0;
-    if (!fgets(line, sizeof line, f))
-        line[0] = 0;
-    pclose(f);
-    return atoi(line);
+    th_reply r = th_http_get(port, "/readyz", 30);
+    th_reply_release(&r);
+    return r.status;
+}
+
+/* Waits (bounded) until /readyz answers 200; fails the test otherwise. */
+static void wait_ready(void)
+{
+    th_reply r = th_wait_http(port, "/readyz", 200, NULL, child, 30);
+    th_reply_release(&r);
 }
 
 static void expect_rollups(PGconn *c)
@@ -311,10 +250,10 @@ static void expect_rollups(PGconn *c)
         snprintf(meter, sizeof meter, "%s-m%02d", site, m);
         for (int q = 0; q < NQH; q++) {
             double e = fmax(meter_kw(m, q), 0) * 0.25, got;
-            got = q_num(c,
-                        "SELECT energy_kwh FROM rollup_15m WHERE scope='meter' AND "
-                        "meter_id='%s' AND interval_start=to_timestamp(%lld)",
-                        meter, (long long)((day0 + q * DATASET_QH_MS) / 1000));
+            got = th_pg_num(c,
+                            "SELECT energy_kwh FROM rollup_15m WHERE scope='meter' AND "
+                            "meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                            meter, (long long)((day0 + q * DATASET_QH_MS) / 1000));
             ck_assert_msg(fabs(got - e) < 1e-6 * fmax(1, e), "%s q%d: %g != %g", meter,
                           q, got, e);
             day += e;
@@ -322,26 +261,26 @@ static void expect_rollups(PGconn *c)
                 double h = 0;
                 for (int k = q - 3; k <= q; k++)
                     h += fmax(meter_kw(m, k), 0) * 0.25;
-                got =
-                    q_num(c,
-                          "SELECT energy_kwh FROM rollup_1h WHERE scope='meter' AND "
-                          "meter_id='%s' AND interval_start=to_timestamp(%lld)",
-                          meter, (long long)((day0 + (q - 3) * DATASET_QH_MS) / 1000));
+                got = th_pg_num(
+                    c,
+                    "SELECT energy_kwh FROM rollup_1h WHERE scope='meter' AND "
+                    "meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                    meter, (long long)((day0 + (q - 3) * DATASET_QH_MS) / 1000));
                 ck_assert_msg(fabs(got - h) < 1e-6 * fmax(1, h), "%s hour %d: %g != %g",
                               meter, q / 4, got, h);
             }
         }
         ck_assert_msg(
-            fabs(q_num(c,
-                       "SELECT energy_kwh FROM rollup_1d WHERE scope='meter' "
-                       "AND meter_id='%s' AND interval_start=to_timestamp(%lld)",
-                       meter, (long long)(day0 / 1000)) -
+            fabs(th_pg_num(c,
+                           "SELECT energy_kwh FROM rollup_1d WHERE scope='meter' "
+                           "AND meter_id='%s' AND interval_start=to_timestamp(%lld)",
+                           meter, (long long)(day0 / 1000)) -
                  day) < 1e-6 * day,
             "%s daily", meter);
-        ck_assert_double_eq_tol(q_num(c,
-                                      "SELECT completeness FROM rollup_1d WHERE "
-                                      "scope='meter' AND meter_id='%s'",
-                                      meter),
+        ck_assert_double_eq_tol(th_pg_num(c,
+                                          "SELECT completeness FROM rollup_1d WHERE "
+                                          "scope='meter' AND meter_id='%s'",
+                                          meter),
                                 1.0, 1e-9);
         day_total += day;
     }
@@ -349,8 +288,8 @@ static void expect_rollups(PGconn *c)
              "SELECT energy_kwh FROM rollup_1d WHERE scope='site' AND site_id='%s' AND "
              "interval_start=to_timestamp(%lld)",
              site, (long long)(day0 / 1000));
-    ck_assert_msg(fabs(q_num(c, "%s", sql) - day_total) < 1e-6 * day_total,
-                  "site daily %g != %g", q_num(c, "%s", sql), day_total);
+    ck_assert_msg(fabs(th_pg_num(c, "%s", sql) - day_total) < 1e-6 * day_total,
+                  "site daily %g != %g", th_pg_num(c, "%s", sql), day_total);
 }
 
 static void fresh_site(const char *tag)
@@ -360,37 +299,41 @@ static void fresh_site(const char *tag)
     snprintf(group, sizeof group, "ingester-%s", site);
     snprintf(prefix, sizeof prefix, "%s.",
              site); /* fresh topics: only this run's records */
-    snprintf(port, sizeof port, "%d", 28150 + (int)(getpid() % 40));
+    port = th_free_port();
     writers = horizon = NULL;
     load_day();
+}
+
+/* Waits for every reading and every closed quarter-hour, then checks the
+ * rollups against the source data. */
+static void expect_complete_day(PGconn *c, long long nrows)
+{
+    th_pg_wait_num(c, (double)nrows, child, WAIT_S, "stored readings",
+                   "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
+    th_pg_wait_num(c, NMETERS * NQH + NQH, child, WAIT_S, "closed quarter-hours",
+                   "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
+                   "interval_start < to_timestamp(%lld)",
+                   site, (long long)((day0 + DATASET_DAY_MS) / 1000));
+    expect_rollups(c);
 }
 
 START_TEST(test_day_of_real_load)
 {
     const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
     PGconn *c;
-    char sql[512];
 
     fresh_site("it");
     batch_rows = "5000";
     produce_day(1);
     start_ingester();
-    c = pg_conn();
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
-             site);
-    wait_for(c, (double)nrows, "stored readings", sql);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
-             "interval_start < to_timestamp(%lld)",
-             site, (long long)((day0 + DATASET_DAY_MS) / 1000));
-    wait_for(c, NMETERS * NQH + NQH, "closed quarter-hours", sql);
-    expect_rollups(c);
+    c = th_pg_connect(NULL);
+    expect_complete_day(c, nrows);
     ck_assert_double_eq(metric("ems_ingester_rejected_total"), 3);
     ck_assert_double_eq(
-        q_num(c,
-              "SELECT count(*) FROM measurements WHERE site_id='%s' AND "
-              "(power_kw = 'NaN' OR ts > now())",
-              site),
+        th_pg_num(c,
+                  "SELECT count(*) FROM measurements WHERE site_id='%s' AND "
+                  "(power_kw = 'NaN' OR ts > now())",
+                  site),
         0);
 
     /* replay the day: nothing new, rollups unchanged. Delivery is at least
@@ -399,34 +342,17 @@ START_TEST(test_day_of_real_load)
      * duplicates in the first pass, so the replay is measured from there. */
     const double dup0 = metric("ems_ingester_duplicates_total");
     produce_day(0);
-    for (int i = 0;
-         i < 1200 && metric("ems_ingester_duplicates_total") < dup0 + (double)nrows; i++)
-        usleep(100000);
+    th_poll_metric(port, "ems_ingester_duplicates_total", TH_AT_LEAST,
+                   dup0 + (double)nrows, child, WAIT_S);
     ck_assert_double_eq(metric("ems_ingester_duplicates_total"), dup0 + (double)nrows);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
-             site);
-    ck_assert_double_eq(q_num(c, "%s", sql), (double)nrows);
+    ck_assert_double_eq(
+        th_pg_num(c, "SELECT count(*) FROM measurements WHERE site_id='%s'", site),
+        (double)nrows);
     expect_rollups(c);
     PQfinish(c);
     stop_ingester();
 }
 END_TEST
-
-/* Waits for every reading and every closed quarter-hour, then checks the
- * rollups against the source data. */
-static void expect_complete_day(PGconn *c, long long nrows)
-{
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
-             site);
-    wait_for(c, (double)nrows, "stored readings", sql);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
-             "interval_start < to_timestamp(%lld)",
-             site, (long long)((day0 + DATASET_DAY_MS) / 1000));
-    wait_for(c, NMETERS * NQH + NQH, "closed quarter-hours", sql);
-    expect_rollups(c);
-}
 
 /* SIGKILL while part of the day is stored (intervals open, offsets of the
  * last batches not committed); the restarted ingester restores the open
@@ -434,7 +360,6 @@ static void expect_complete_day(PGconn *c, long long nrows)
 START_TEST(test_killed_and_restarted)
 {
     const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
-    char sql[512];
     double at_kill;
     PGconn *c;
 
@@ -442,19 +367,17 @@ START_TEST(test_killed_and_restarted)
     batch_rows = "1000";
     produce_day_in_time_order();
     start_ingester();
-    c = pg_conn();
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
-             site);
-    at_kill = wait_at_least(c, (double)nrows / 3, sql);
+    c = th_pg_connect(NULL);
+    at_kill = wait_at_least(c, (double)nrows / 3);
     signal_ingester(SIGKILL);
     fprintf(stderr, "killed with %.0f of %lld readings stored\n", at_kill, nrows);
     start_ingester();
     expect_complete_day(c, nrows);
     ck_assert_double_eq(
-        q_num(c,
-              "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
-              "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
-              site),
+        th_pg_num(c,
+                  "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
+                  "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
+                  site),
         0);
     PQfinish(c);
     stop_ingester();
@@ -464,7 +387,7 @@ END_TEST
 static void pg_ctl(const char *how)
 {
     char cmd[2048];
-    const char *root = env("EMS_TEST_ROOT");
+    const char *root = th_env("EMS_TEST_ROOT");
     if (strcmp(how, "stop") == 0)
         snprintf(cmd, sizeof cmd, "%s/tools/stack/stack.sh pg-stop --test >/dev/null",
                  root);
@@ -478,70 +401,54 @@ static void pg_ctl(const char *how)
 START_TEST(test_postgres_outage)
 {
     const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
-    char sql[512];
-    int status = 200;
+    long status = 200;
     PGconn *c;
 
     fresh_site("pgout");
     batch_rows = "1000";
     produce_day_in_time_order();
     start_ingester();
-    c = pg_conn();
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
-             site);
-    wait_at_least(c, (double)nrows / 4, sql);
+    c = th_pg_connect(NULL);
+    wait_at_least(c, (double)nrows / 4);
     PQfinish(c);
     pg_ctl("stop");
     for (int i = 0; i < 300 && (status = readyz()) == 200; i++)
-        usleep(100000);
-    ck_assert_msg(status == 503, "/readyz answered %d with PostgreSQL down", status);
-    ck_assert_int_eq(kill(child, 0), 0); /* still running, waiting */
+        th_sleep_ms(100);
+    ck_assert_msg(status == 503, "/readyz answered %ld with PostgreSQL down", status);
+    th_assert_alive(child, "the ingester"); /* still running, waiting */
     pg_ctl("start");
-    c = pg_conn();
+    c = th_pg_connect(NULL);
     expect_complete_day(c, nrows);
-    for (int i = 0; i < 300 && (status = readyz()) != 200; i++)
-        usleep(100000);
-    ck_assert_int_eq(status, 200);
+    wait_ready();
     ck_assert(metric("ems_ingester_db_errors_total") > 0);
     PQfinish(c);
     stop_ingester();
 }
 END_TEST
 
-/* SQL run on the test database, which must succeed. */
-static void exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
-                  PQresultErrorMessage(r));
-    PQclear(r);
-}
-
 /* The trigger that fails the first write of one reading (a sequence, not a
  * table: nextval survives the rollback of the failing transaction). */
 static void install_write_failure(PGconn *c, const char *meter, int64_t ts_ms)
 {
-    char sql[2048];
-
-    exec_ok(c, "DROP TRIGGER IF EXISTS it_fail_once ON measurements;"
-               "DROP FUNCTION IF EXISTS it_fail_once();"
-               "DROP SEQUENCE IF EXISTS it_fail_once_seq;"
-               "CREATE SEQUENCE it_fail_once_seq");
-    snprintf(sql, sizeof sql,
-             "CREATE FUNCTION it_fail_once() RETURNS trigger LANGUAGE plpgsql AS $$"
-             " BEGIN"
-             "  IF NEW.meter_id = '%s' AND NEW.ts = to_timestamp(%lld) THEN"
-             "   IF nextval('it_fail_once_seq') = 1 THEN"
-             "    PERFORM pg_sleep(2);" /* the other session stores later batches */
-             "    RAISE EXCEPTION 'injected write failure';"
-             "   END IF;"
-             "  END IF;"
-             "  RETURN NEW;"
-             " END $$;"
-             "CREATE TRIGGER it_fail_once BEFORE INSERT ON measurements"
-             " FOR EACH ROW EXECUTE FUNCTION it_fail_once()",
-             meter, (long long)(ts_ms / 1000));
-    exec_ok(c, sql);
+    th_pg_exec_ok(c, "DROP TRIGGER IF EXISTS it_fail_once ON measurements;"
+                     "DROP FUNCTION IF EXISTS it_fail_once();"
+                     "DROP SEQUENCE IF EXISTS it_fail_once_seq;"
+                     "CREATE SEQUENCE it_fail_once_seq");
+    th_pg_exec_ok(
+        c,
+        "CREATE FUNCTION it_fail_once() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN"
+        "  IF NEW.meter_id = '%s' AND NEW.ts = to_timestamp(%lld) THEN"
+        "   IF nextval('it_fail_once_seq') = 1 THEN"
+        "    PERFORM pg_sleep(2);" /* the other session stores later batches */
+        "    RAISE EXCEPTION 'injected write failure';"
+        "   END IF;"
+        "  END IF;"
+        "  RETURN NEW;"
+        " END $$;"
+        "CREATE TRIGGER it_fail_once BEFORE INSERT ON measurements"
+        " FOR EACH ROW EXECUTE FUNCTION it_fail_once()",
+        meter, (long long)(ts_ms / 1000));
 }
 
 static void remove_write_failure(void)
@@ -577,19 +484,18 @@ START_TEST(test_write_failure_second_writer)
     horizon = "1h";
     snprintf(meter, sizeof meter, "%s-m%02d", site, 5);
     start_ingester(); /* it applies the migrations: measurements exists */
-    for (int i = 0; i < 300 && readyz() != 200; i++)
-        usleep(100000);
-    c = pg_conn();
+    wait_ready();
+    c = th_pg_connect(NULL);
     install_write_failure(c, meter, day0 + 600 * MIN_MS);
     produce_day_in_time_order();
     expect_complete_day(c, nrows);
-    ck_assert(q_num(c, "SELECT last_value FROM it_fail_once_seq") >= 2);
+    ck_assert(th_pg_num(c, "SELECT last_value FROM it_fail_once_seq") >= 2);
     ck_assert(metric("ems_ingester_db_errors_total") > 0);
     ck_assert_double_eq(
-        q_num(c,
-              "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
-              "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
-              site),
+        th_pg_num(c,
+                  "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
+                  "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
+                  site),
         0);
     remove_write_failure();
     PQfinish(c);
@@ -614,10 +520,5 @@ int main(void)
     tcase_add_test(tc, test_postgres_outage);
     tcase_add_test(tc, test_write_failure_second_writer);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 1);
 }

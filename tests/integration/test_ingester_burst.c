@@ -12,24 +12,20 @@
  * the silent meter's gap must be stored once, closed, with its 120 missing
  * intervals.
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <libpq-fe.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/pg.h"
 #include "dataset/dataset.h"
 
 #define NMETERS 8
@@ -37,20 +33,13 @@
 #define GAP_METER (NMETERS - 1)
 #define GAP_FROM 200
 #define GAP_LEN 120 /* 30 h */
+#define WAIT_S 180  /* deadline of a wait for stored rows */
 
-static char site[48], group[64], port[16], prefix[56];
+static char site[48], group[64], prefix[56];
+static int port; /* the child's HTTP port */
 static int64_t week0;
 static double load_kw[NQH];
 static pid_t child;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v,
-                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
 
 static double meter_kw(int m, int q)
 {
@@ -74,7 +63,7 @@ static void load_week(void)
 
     snprintf(path, sizeof path,
              "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
-             env("EMS_TEST_ROOT"));
+             th_env("EMS_TEST_ROOT"));
     ck_assert_msg(dataset_nl_load(paths, 1, 0, 0, &rows, &n, err, sizeof err) == 0,
                   "%s", err);
     ck_assert(n > 0);
@@ -186,50 +175,31 @@ static void produce_tail(int64_t offset_ms)
 
 /* ---- the ingester child ---- */
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert(fd >= 0);
-    ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void start_ingester(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
-        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
-        setenv("EMS_INGESTER_GROUP_ID", group, 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", "warn", 1);
-        setenv("EMS_INGESTER_BATCH_ROWS", "20000", 1);
-        setenv("EMS_INGESTER_SAMPLE_PERIOD", "15m", 1);
-        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
-        _exit(127);
-    }
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
+                          "tools/stack/conf/ingester.yaml", NULL};
+    th_env_list e = {0};
+
+    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
+    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
+    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
+    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    th_env_add(&e, "EMS_INGESTER_BATCH_ROWS=20000");
+    th_env_add(&e, "EMS_INGESTER_SAMPLE_PERIOD=15m");
+    child = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
 }
 
 static void stop_ingester(void)
 {
-    int st = 0;
-    if (child > 0) {
-        kill(child, SIGTERM);
-        waitpid(child, &st, 0);
-        child = 0;
-    }
+    th_stop(&child);
 }
 
 /* ---- reading results ---- */
@@ -247,33 +217,19 @@ static PGresult *q(PGconn *c, const char *fmt, ...)
     return PQexec(c, sql);
 }
 
-/* The first value of a one-row query, or -1 (also while the tables are not
- * migrated yet). */
-static double q_num(PGconn *c, const char *sql)
+/* Waits (bounded, generous) until the site's readings and its closed
+ * quarter-hours of the week are stored; the two whats name the waits. */
+static void wait_stored(PGconn *c, long readings, const char *what_readings,
+                        const char *what_intervals)
 {
-    PGresult *r = PQexec(c, sql);
-    double v = -1;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-        !PQgetisnull(r, 0, 0))
-        v = atof(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
-/* Waits (bounded, generous) until sql returns want. */
-static void wait_for(PGconn *c, double want, const char *what, const char *sql)
-{
-    double got = -1;
-    for (int i = 0; i < 1800; i++) {
-        if ((got = q_num(c, sql)) == want)
-            return;
-        if (child > 0 && waitpid(child, NULL, WNOHANG) == child) {
-            child = 0;
-            ck_abort_msg("the ingester exited while waiting for %s", what);
-        }
-        usleep(100000);
-    }
-    ck_abort_msg("%s: %g, expected %g", what, got, want);
+    long long end_s = (long long)((week0 + NQH * DATASET_QH_MS) / 1000);
+    th_pg_wait_num(c, (double)readings, child, WAIT_S, what_readings,
+                   "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
+    th_pg_wait_num(c, (double)NMETERS * NQH - GAP_LEN + NQH, child, WAIT_S,
+                   what_intervals,
+                   "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
+                   "interval_start < to_timestamp(%lld)",
+                   site, end_s);
 }
 
 static bool near(double a, double b)
@@ -285,7 +241,6 @@ static bool near(double a, double b)
 static void check_week(PGconn *c)
 {
     long long end_s = (long long)((week0 + NQH * DATASET_QH_MS) / 1000);
-    char sql[1024];
     PGresult *r;
 
     /* every site quarter-hour against the source data */
@@ -320,28 +275,32 @@ static void check_week(PGconn *c)
     PQclear(r);
 
     /* and against the stored meter rows */
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM rollup_15m s JOIN (SELECT interval_start, "
-             "sum(energy_kwh) e, sum(peak_kw) p, sum(sample_count) n FROM rollup_15m "
-             "WHERE scope='meter' AND site_id='%s' GROUP BY interval_start) m "
-             "USING (interval_start) WHERE s.scope='site' AND s.site_id='%s' AND "
-             "s.interval_start < to_timestamp(%lld) AND "
-             "abs(s.energy_kwh - m.e) <= 1e-6 * greatest(1, abs(m.e)) AND "
-             "abs(s.peak_kw - m.p) <= 1e-6 * greatest(1, abs(m.p)) AND "
-             "s.sample_count = m.n",
-             site, site, end_s);
-    ck_assert_double_eq(q_num(c, sql), NQH);
+    ck_assert_double_eq(
+        th_pg_num(
+            c,
+            "SELECT count(*) FROM rollup_15m s JOIN (SELECT interval_start, "
+            "sum(energy_kwh) e, sum(peak_kw) p, sum(sample_count) n FROM rollup_15m "
+            "WHERE scope='meter' AND site_id='%s' GROUP BY interval_start) m "
+            "USING (interval_start) WHERE s.scope='site' AND s.site_id='%s' AND "
+            "s.interval_start < to_timestamp(%lld) AND "
+            "abs(s.energy_kwh - m.e) <= 1e-6 * greatest(1, abs(m.e)) AND "
+            "abs(s.peak_kw - m.p) <= 1e-6 * greatest(1, abs(m.p)) AND "
+            "s.sample_count = m.n",
+            site, site, end_s),
+        NQH);
 
     /* hourly site rows: the sums of their quarter-hours */
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM rollup_1h h JOIN (SELECT date_trunc('hour', "
-             "interval_start) hs, sum(energy_kwh) e FROM rollup_15m WHERE "
-             "scope='site' AND site_id='%s' GROUP BY 1) f ON f.hs = h.interval_start "
-             "WHERE h.scope='site' AND h.site_id='%s' AND "
-             "h.interval_start < to_timestamp(%lld) AND "
-             "abs(h.energy_kwh - f.e) <= 1e-6 * greatest(1, abs(f.e))",
-             site, site, end_s);
-    ck_assert_double_eq(q_num(c, sql), NQH / 4);
+    ck_assert_double_eq(
+        th_pg_num(
+            c,
+            "SELECT count(*) FROM rollup_1h h JOIN (SELECT date_trunc('hour', "
+            "interval_start) hs, sum(energy_kwh) e FROM rollup_15m WHERE "
+            "scope='site' AND site_id='%s' GROUP BY 1) f ON f.hs = h.interval_start "
+            "WHERE h.scope='site' AND h.site_id='%s' AND "
+            "h.interval_start < to_timestamp(%lld) AND "
+            "abs(h.energy_kwh - f.e) <= 1e-6 * greatest(1, abs(f.e))",
+            site, site, end_s),
+        NQH / 4);
 
     /* the silent meter's gap: one row, closed, 120 intervals, critical */
     r = q(c,
@@ -365,7 +324,6 @@ START_TEST(test_week_in_one_burst)
 {
     const long meter_rows = (long)NMETERS * NQH - GAP_LEN;
     long nreadings;
-    char sql[1024];
     PGconn *c;
     PGresult *r;
 
@@ -373,22 +331,14 @@ START_TEST(test_week_in_one_burst)
              (long)time(NULL) % 100000);
     snprintf(group, sizeof group, "ingester-%s", site);
     snprintf(prefix, sizeof prefix, "%s.", site);
-    snprintf(port, sizeof port, "%d", free_port());
+    port = th_free_port();
     load_week();
     nreadings = produce_week();
     ck_assert_int_eq(nreadings, meter_rows + NMETERS);
     start_ingester();
 
-    c = PQconnectdb(env("EMS_TEST_PG"));
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
-             site);
-    wait_for(c, (double)nreadings, "stored readings", sql);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
-             "interval_start < to_timestamp(%lld)",
-             site, (long long)((week0 + NQH * DATASET_QH_MS) / 1000));
-    wait_for(c, (double)(meter_rows + NQH), "closed quarter-hours", sql);
+    c = th_pg_connect(NULL);
+    wait_stored(c, nreadings, "stored readings", "closed quarter-hours");
 
     check_week(c);
 
@@ -405,15 +355,8 @@ START_TEST(test_week_in_one_burst)
     PQclear(r);
     produce_tail(NQH * DATASET_QH_MS + 25 * 60000LL);
     start_ingester();
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM measurements WHERE site_id='%s'",
-             site);
-    wait_for(c, (double)(nreadings + NMETERS), "stored readings after the restart",
-             sql);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM rollup_15m WHERE site_id='%s' AND "
-             "interval_start < to_timestamp(%lld)",
-             site, (long long)((week0 + NQH * DATASET_QH_MS) / 1000));
-    wait_for(c, (double)(meter_rows + NQH), "rebuilt quarter-hours", sql);
+    wait_stored(c, nreadings + NMETERS, "stored readings after the restart",
+                "rebuilt quarter-hours");
     check_week(c);
     PQfinish(c);
     stop_ingester();
@@ -433,10 +376,5 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_week_in_one_burst);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 1);
 }

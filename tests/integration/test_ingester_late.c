@@ -12,23 +12,23 @@
 #include <check.h>
 #include <libpq-fe.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/pg.h"
 
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
 #define MIN_MS 60000LL
 #define QH_MS (15 * MIN_MS)
 #define MAX_SEEN 4096
 
-static char site[32], group[64], port[16], prefix[48], m0[64], m1[64];
+static char site[32], group[64], prefix[48], m0[64], m1[64];
+static int port; /* the child's HTTP port */
 static pid_t child;
 
 typedef struct seen {
@@ -41,15 +41,6 @@ typedef struct seen {
 } seen_t;
 static seen_t seen[MAX_SEEN];
 static int nseen;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v,
-                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
 
 static bus_t *test_bus(void)
 {
@@ -81,7 +72,8 @@ static void produce(bus_t *b, bus_producer_t *p, int meter, int k)
     avro_value_get_by_name(&v, "quality", &f, NULL);
     avro_value_set_enum(&f, 0);
     th_set_opt_double(&v, "power_kw", 1, kw_of(meter));
-    th_set_opt_double(&v, "energy_kwh", 1, 500.0 * (meter + 1) + kw_of(meter) * k / 60.0);
+    th_set_opt_double(&v, "energy_kwh", 1,
+                      500.0 * (meter + 1) + kw_of(meter) * k / 60.0);
     th_set_opt_double(&v, "voltage_v", 0, 0);
     th_set_opt_double(&v, "current_a", 0, 0);
     th_set_opt_double(&v, "frequency_hz", 0, 0);
@@ -220,44 +212,27 @@ static int phase2_done(void)
 
 static void start_ingester(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
-        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
-        setenv("EMS_INGESTER_GROUP_ID", group, 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", "warn", 1);
-        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
-        _exit(127);
-    }
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
+                          "tools/stack/conf/ingester.yaml", NULL};
+    th_env_list e = {0};
+
+    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
+    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
+    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
+    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    child = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
 }
 
 static void stop_ingester(void)
 {
-    int st = 0;
-    if (child > 0) {
-        kill(child, SIGTERM);
-        waitpid(child, &st, 0);
-        child = 0;
-    }
-}
-
-static double q_num(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    double v = -1;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-        !PQgetisnull(r, 0, 0))
-        v = atof(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
+    th_stop(&child);
 }
 
 START_TEST(test_late_data_and_recovered_gap)
@@ -267,13 +242,13 @@ START_TEST(test_late_data_and_recovered_gap)
     bus_producer_t *p;
     bus_consumer_t *c;
     const seen_t *iv, *g;
-    char err[512], sql[512], cgroup[96];
+    char err[512], cgroup[96];
     PGconn *pg;
 
     snprintf(site, sizeof site, "late%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     snprintf(group, sizeof group, "ingester-%s", site);
     snprintf(prefix, sizeof prefix, "%s.", site);
-    snprintf(port, sizeof port, "%d", 28150 + (int)(getpid() % 40));
+    port = th_free_port();
     snprintf(m0, sizeof m0, "%s-m00", site);
     snprintf(m1, sizeof m1, "%s-m01", site);
     snprintf(gap_id, sizeof gap_id, "%s@2020-09-01T00:15:00Z", m1);
@@ -330,26 +305,24 @@ START_TEST(test_late_data_and_recovered_gap)
     ck_assert_int_eq(g->missing, 2);
 
     /* the database agrees */
-    pg = PQconnectdb(env("EMS_TEST_PG"));
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM gaps WHERE gap_id = '%s' AND recovered "
-             "AND NOT ongoing",
-             gap_id);
-    for (int i = 0; i < 300 && q_num(pg, sql) != 1; i++)
-        usleep(100000);
-    ck_assert_double_eq(q_num(pg, sql), 1);
-    snprintf(sql, sizeof sql,
-             "SELECT revision * 100 + sample_count FROM rollup_15m WHERE "
-             "scope = 'meter' AND meter_id = '%s' AND interval_start = "
-             "'2020-09-01 01:00:00+00'",
-             m0);
-    ck_assert_double_eq(q_num(pg, sql), 115);
-    snprintf(sql, sizeof sql,
-             "SELECT energy_kwh FROM rollup_1h WHERE scope = 'site' AND "
-             "site_id = '%s' AND interval_start = '2020-09-01 00:00:00+00'",
-             site);
-    ck_assert_double_eq_tol(q_num(pg, sql), 30.0 * 4 + 15.0 * 4, 1e-9);
+    pg = th_pg_connect(NULL);
+    th_pg_wait_num(pg, 1, child, 30, "the recovered gap's row",
+                   "SELECT count(*) FROM gaps WHERE gap_id = '%s' AND recovered "
+                   "AND NOT ongoing",
+                   gap_id);
+    ck_assert_double_eq(
+        th_pg_num(pg,
+                  "SELECT revision * 100 + sample_count FROM rollup_15m "
+                  "WHERE scope = 'meter' AND meter_id = '%s' AND "
+                  "interval_start = '2020-09-01 01:00:00+00'",
+                  m0),
+        115);
+    ck_assert_double_eq_tol(th_pg_num(pg,
+                                      "SELECT energy_kwh FROM rollup_1h WHERE scope = "
+                                      "'site' AND site_id = '%s' AND interval_start = "
+                                      "'2020-09-01 00:00:00+00'",
+                                      site),
+                            30.0 * 4 + 15.0 * 4, 1e-9);
     PQfinish(pg);
 
     bus_consumer_destroy(c);
@@ -372,10 +345,5 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_late_data_and_recovered_gap);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 1);
 }

@@ -9,11 +9,9 @@
  */
 #include <check.h>
 #include <hiredis.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,18 +21,10 @@
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
 #define MIN_MS 60000LL
 
-static char site[32], group[64], port[16], prefix[48], rprefix[64], m0[64], m1[64];
+static char site[32], group[64], prefix[48], rprefix[64], m0[64], m1[64];
+static int port; /* the child's HTTP port */
 static pid_t child;
 static redisContext *rc;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v,
-                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
 
 /* A reading of meter at minute k with power kw. */
 static void produce(bus_t *b, bus_producer_t *p, const char *meter, int k, double kw)
@@ -99,61 +89,49 @@ static void wait_latest_ts(const char *meter, int64_t ts)
 
 static void start_ingester(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
-        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
-        setenv("EMS_REDIS_PREFIX", rprefix, 1);
-        setenv("EMS_REDIS_TTL", "10m", 1);
-        setenv("EMS_INGESTER_GROUP_ID", group, 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", "warn", 1);
-        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
-        _exit(127);
-    }
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
+                          "tools/stack/conf/ingester.yaml", NULL};
+    th_env_list e = {0};
+
+    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
+    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
+    th_env_add(&e, "EMS_REDIS_PREFIX=%s", rprefix);
+    th_env_add(&e, "EMS_REDIS_TTL=10m");
+    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
+    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    child = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
 }
 
 static void stop_ingester(void)
 {
-    int st = 0;
-    if (child > 0) {
-        kill(child, SIGTERM);
-        waitpid(child, &st, 0);
-        child = 0;
-    }
+    th_stop(&child);
 }
 
 START_TEST(test_latest_values)
 {
-    char schemas[1024], err[512], host[64];
-    const char *addr = env("EMS_TEST_REDIS"), *colon = strrchr(addr, ':');
+    char err[512], host[64];
+    const char *addr = th_env("EMS_TEST_REDIS"), *colon = strrchr(addr, ':');
     long long pttl;
 
     snprintf(site, sizeof site, "rds%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     snprintf(group, sizeof group, "ingester-%s", site);
     snprintf(prefix, sizeof prefix, "%s.", site);
     snprintf(rprefix, sizeof rprefix, "ems:test:%s:", site);
-    snprintf(port, sizeof port, "%d", 28170 + (int)(getpid() % 9));
+    port = th_free_port();
     snprintf(m0, sizeof m0, "%s-m00", site);
     snprintf(m1, sizeof m1, "%s-m01", site);
     ck_assert_ptr_nonnull(colon);
     snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
     rc = redisConnect(host, atoi(colon + 1));
     ck_assert_msg(rc && !rc->err, "redis %s: %s", addr, rc ? rc->errstr : "");
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix};
-    bus_t *b = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(b != NULL, "%s", err);
+    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
     bus_producer_t *p = bus_producer_new(b, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
     start_ingester();
@@ -213,10 +191,5 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_latest_values);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 1);
 }

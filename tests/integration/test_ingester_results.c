@@ -11,34 +11,25 @@
  */
 #include <check.h>
 #include <libpq-fe.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "support/harness.h"
+#include "support/pg.h"
 
 #define T0 1604300400000LL /* 2020-11-02T07:00:00Z */
 #define QH_MS 900000LL
 
-static char site[32], group[64], port[16], prefix[48];
+static char site[32], group[64], prefix[48];
+static int port; /* the child's HTTP port */
 static pid_t child;
 static bus_t *bus;
 static bus_producer_t *prod;
 static PGconn *pg;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v,
-                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
 
 /* ---- filling records ---- */
 
@@ -365,26 +356,6 @@ static void flush(void)
 
 /* ---- reading back ---- */
 
-static char *q_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *q_str(const char *fmt, ...)
-{
-    static char out[4096];
-    char sql[2048];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    r = PQexec(pg, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQerrorMessage(pg));
-    snprintf(out, sizeof out, "%s",
-             PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    return out;
-}
-
 /* Rows of every result table of this test's records, sentinels left out. */
 static const char *const table_filter[][2] = {
     {"forecasts", "run_id"},
@@ -403,18 +374,20 @@ static void snapshot(char out[NTABLES][64])
 {
     for (size_t i = 0; i < NTABLES; i++)
         snprintf(out[i], 64, "%s",
-                 q_str("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY "
-                       "t::text), '')) FROM %s t WHERE %s LIKE '%%%s%%' AND %s NOT "
-                       "LIKE '%%sent%%'",
-                       table_filter[i][0], table_filter[i][1], site,
-                       table_filter[i][1]));
+                 th_pg_str(pg,
+                           "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY "
+                           "t::text), '')) FROM %s t WHERE %s LIKE '%%%s%%' AND %s NOT "
+                           "LIKE '%%sent%%'",
+                           table_filter[i][0], table_filter[i][1], site,
+                           table_filter[i][1]));
 }
 
 static int sentinels_stored(int n)
 {
     for (size_t i = 0; i < NTABLES; i++)
-        if (strcmp(q_str("SELECT count(*) > 0 FROM %s WHERE %s LIKE '%%%s%%sent%d'",
-                         table_filter[i][0], table_filter[i][1], site, n),
+        if (strcmp(th_pg_str(pg,
+                             "SELECT count(*) > 0 FROM %s WHERE %s LIKE '%%%s%%sent%d'",
+                             table_filter[i][0], table_filter[i][1], site, n),
                    "t") != 0)
             return 0;
     return 1;
@@ -423,7 +396,7 @@ static int sentinels_stored(int n)
 static void wait_sentinels(int n)
 {
     for (int i = 0; i < 600 && !sentinels_stored(n); i++)
-        usleep(100000);
+        th_sleep_ms(100);
     ck_assert_msg(sentinels_stored(n), "sentinel records %d not all stored", n);
 }
 
@@ -431,52 +404,40 @@ static void wait_sentinels(int n)
 
 static void start_ingester(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_DB_CONNINFO", env("EMS_TEST_PG"), 1);
-        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
-        setenv("EMS_INGESTER_GROUP_ID", group, 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", "warn", 1);
-        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
-        _exit(127);
-    }
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
+                          "tools/stack/conf/ingester.yaml", NULL};
+    th_env_list e = {0};
+
+    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
+    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
+    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
+    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    child = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
 }
 
 static void stop_ingester(void)
 {
-    int st = 0;
-    if (child > 0) {
-        kill(child, SIGTERM);
-        waitpid(child, &st, 0);
-        child = 0;
-    }
+    th_stop(&child);
 }
 
 START_TEST(test_results_stored_idempotent_newer_wins)
 {
-    char schemas[1024], err[512], before[NTABLES][64], after[NTABLES][64];
+    char err[512], before[NTABLES][64], after[NTABLES][64];
 
     snprintf(site, sizeof site, "res%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     snprintf(group, sizeof group, "ingester-%s", site);
     snprintf(prefix, sizeof prefix, "%s.", site);
-    snprintf(port, sizeof port, "%d", 28190 + (int)(getpid() % 9));
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"),
-                     .schema_dir = schemas,
-                     .topic_prefix = prefix};
-    ck_assert_msg((bus = bus_new(&bc, err, sizeof err)) != NULL, "%s", err);
+    port = th_free_port();
+    bus = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
     ck_assert_msg((prod = bus_producer_new(bus, err, sizeof err)) != NULL, "%s", err);
-    pg = PQconnectdb(env("EMS_TEST_PG"));
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    pg = th_pg_connect(NULL);
 
     /* the topics exist before the ingester subscribes */
     produce_base();
@@ -486,53 +447,68 @@ START_TEST(test_results_stored_idempotent_newer_wins)
     wait_sentinels(1);
 
     /* one row per slot / per record, shaped for direct queries */
-    ck_assert_str_eq(q_str("SELECT string_agg(p10_kw || '/' || p50_kw || '/' || p90_kw,"
-                           " ' ' ORDER BY slot_start) FROM forecasts WHERE run_id = "
-                           "'%s/fc-a'",
-                           site),
-                     "90/100/110 91/101/111 92/102/112 93/103/113");
     ck_assert_str_eq(
-        q_str("SELECT issued_at || ' ' || run_kind || ' ' || slot_end FROM "
-              "forecast_latest WHERE site_id = '%s' AND slot_start = "
-              "'2020-11-02 07:45+00'",
-              site),
+        th_pg_str(pg,
+                  "SELECT string_agg(p10_kw || '/' || p50_kw || '/' || p90_kw,"
+                  " ' ' ORDER BY slot_start) FROM forecasts WHERE run_id = "
+                  "'%s/fc-a'",
+                  site),
+        "90/100/110 91/101/111 92/102/112 93/103/113");
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT issued_at || ' ' || run_kind || ' ' || slot_end FROM "
+                  "forecast_latest WHERE site_id = '%s' AND slot_start = "
+                  "'2020-11-02 07:45+00'",
+                  site),
         "2020-11-02 06:00:00+00 day_ahead 2020-11-02 08:00:00+00");
-    ck_assert_str_eq(q_str("SELECT count(*) || ' ' || min(kind) || ' ' || "
-                           "sum(price_eur_mwh) FROM prices WHERE curve_id = "
-                           "'effective/%s/day'",
-                           site),
+    ck_assert_str_eq(th_pg_str(pg,
+                               "SELECT count(*) || ' ' || min(kind) || ' ' || "
+                               "sum(price_eur_mwh) FROM prices WHERE curve_id = "
+                               "'effective/%s/day'",
+                               site),
                      "4 projected 326");
     ck_assert_str_eq(
-        q_str("SELECT revision || ' ' || volume_mwh || ' ' || price_kind || "
-              "' ' || status FROM purchases WHERE contract_id = '%s-c1'",
-              site),
+        th_pg_str(pg,
+                  "SELECT revision || ' ' || volume_mwh || ' ' || price_kind || "
+                  "' ' || status FROM purchases WHERE contract_id = '%s-c1'",
+                  site),
         "1 500 fixed active");
-    ck_assert_str_eq(q_str("SELECT solver_status || ' ' || savings_eur || ' ' || "
-                           "array_to_string(binding_constraints, ',') || ' ' || "
-                           "(equipment->0->>'equipment_id') FROM schedule_runs WHERE "
-                           "plan_id = '%s/plan-a'",
-                           site),
-                     "optimal 2.5 dryer-2 deadline dryer-2");
-    ck_assert_str_eq(q_str("SELECT string_agg(state || ':' || power_kw, ' ' ORDER BY "
-                           "slot_start) FROM schedules WHERE plan_id = '%s/plan-a'",
-                           site),
-                     "off:0 on:200");
-    ck_assert_str_eq(q_str("SELECT sum(import_kw) FROM schedule_site_slots WHERE "
-                           "plan_id = '%s/plan-a'",
-                           site),
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT solver_status || ' ' || savings_eur || ' ' || "
+                  "array_to_string(binding_constraints, ',') || ' ' || "
+                  "(equipment->0->>'equipment_id') FROM schedule_runs WHERE "
+                  "plan_id = '%s/plan-a'",
+                  site),
+        "optimal 2.5 dryer-2 deadline dryer-2");
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT string_agg(state || ':' || power_kw, ' ' ORDER BY "
+                  "slot_start) FROM schedules WHERE plan_id = '%s/plan-a'",
+                  site),
+        "off:0 on:200");
+    ck_assert_str_eq(th_pg_str(pg,
+                               "SELECT sum(import_kw) FROM schedule_site_slots WHERE "
+                               "plan_id = '%s/plan-a'",
+                               site),
                      "400");
-    ck_assert_str_eq(q_str("SELECT state || ' ' || revision FROM recommendations WHERE "
-                           "recommendation_id = '%s/rec-a'",
-                           site),
-                     "proposed 0");
-    ck_assert_str_eq(q_str("SELECT state || ' ' || severity || ' ' || (labels->>"
-                           "'meter_id') FROM alerts WHERE alert_id = '%s/al-a'",
-                           site),
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT state || ' ' || revision FROM recommendations WHERE "
+                  "recommendation_id = '%s/rec-a'",
+                  site),
+        "proposed 0");
+    ck_assert_str_eq(th_pg_str(pg,
+                               "SELECT state || ' ' || severity || ' ' || (labels->>"
+                               "'meter_id') FROM alerts WHERE alert_id = '%s/al-a'",
+                               site),
                      "firing critical m-main");
-    ck_assert_str_eq(q_str("SELECT kind || ' ' || format || ' ' || (headline->>"
-                           "'energy_kwh') FROM reports WHERE report_id = '%s/rep-a'",
-                           site),
-                     "daily pdf 4321.5");
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT kind || ' ' || format || ' ' || (headline->>"
+                  "'energy_kwh') FROM reports WHERE report_id = '%s/rep-a'",
+                  site),
+        "daily pdf 4321.5");
 
     /* replay: every row stays as it is (updated_at included) */
     snapshot(before);
@@ -559,30 +535,38 @@ START_TEST(test_results_stored_idempotent_newer_wins)
     produce_sentinels(3);
     flush();
     wait_sentinels(3);
-    ck_assert_str_eq(q_str("SELECT count(*) || ' ' || min(kind) || ' ' || "
-                           "sum(price_eur_mwh) || ' ' || min(revision) FROM prices "
-                           "WHERE curve_id = 'effective/%s/day'",
-                           site),
+    ck_assert_str_eq(th_pg_str(pg,
+                               "SELECT count(*) || ' ' || min(kind) || ' ' || "
+                               "sum(price_eur_mwh) || ' ' || min(revision) FROM prices "
+                               "WHERE curve_id = 'effective/%s/day'",
+                               site),
                      "2 published 181 1");
     ck_assert_str_eq(
-        q_str("SELECT price_eur_mwh FROM price_latest WHERE site_id = '%s' "
-              "AND slot_start = '2020-11-02 07:15+00'",
-              site),
+        th_pg_str(pg,
+                  "SELECT price_eur_mwh FROM price_latest WHERE site_id = '%s' "
+                  "AND slot_start = '2020-11-02 07:15+00'",
+                  site),
         "91");
-    ck_assert_str_eq(q_str("SELECT revision || ' ' || volume_mwh FROM purchases WHERE "
-                           "contract_id = '%s-c1'",
-                           site),
-                     "2 600");
-    ck_assert_str_eq(q_str("SELECT state || ' ' || revision || ' ' || decided_by FROM "
-                           "recommendations WHERE recommendation_id = '%s/rec-a'",
-                           site),
-                     "accepted 1 operator1");
-    ck_assert_str_eq(q_str("SELECT state || ' ' || resolved_at FROM alerts WHERE "
-                           "alert_id = '%s/al-a'",
-                           site),
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT revision || ' ' || volume_mwh FROM purchases WHERE "
+                  "contract_id = '%s-c1'",
+                  site),
+        "2 600");
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT state || ' ' || revision || ' ' || decided_by FROM "
+                  "recommendations WHERE recommendation_id = '%s/rec-a'",
+                  site),
+        "accepted 1 operator1");
+    ck_assert_str_eq(th_pg_str(pg,
+                               "SELECT state || ' ' || resolved_at FROM alerts WHERE "
+                               "alert_id = '%s/al-a'",
+                               site),
                      "resolved 2020-11-02 07:30:00+00");
     ck_assert_str_eq(
-        q_str("SELECT created_at FROM reports WHERE report_id = '%s/rep-a'", site),
+        th_pg_str(pg, "SELECT created_at FROM reports WHERE report_id = '%s/rep-a'",
+                  site),
         "2020-11-04 07:00:00+00");
 
     stop_ingester();
@@ -605,10 +589,5 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_results_stored_idempotent_newer_wins);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 1);
 }

@@ -12,8 +12,6 @@
 #include <check.h>
 #include <glob.h>
 #include <libpq-fe.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,55 +21,15 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char schema[48], conninfo[1024], dir[256], group[64], port[16];
+#include "support/harness.h"
+#include "support/pg.h"
+
+#define WAIT_S 30 /* deadline of a wait for the ingester's work */
+
+static char schema[48], conninfo[1024], dir[256], group[64];
+static int port; /* the child's HTTP port */
 static pid_t child;
 static PGconn *pg;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v,
-                  "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
-
-static void exec_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void exec_ok(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    r = PQexec(pg, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
-                      PQresultStatus(r) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQerrorMessage(pg));
-    PQclear(r);
-}
-
-static char *q_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *q_str(const char *fmt, ...)
-{
-    static char out[256];
-    char sql[2048];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    r = PQexec(pg, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQerrorMessage(pg));
-    snprintf(out, sizeof out, "%s",
-             PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    return out;
-}
 
 /* The number of migration files the ingester applies. */
 static int migration_files(void)
@@ -81,7 +39,7 @@ static int migration_files(void)
     int n;
 
     snprintf(pattern, sizeof pattern, "%s/services/ingester/migrations/*.sql",
-             env("EMS_TEST_ROOT"));
+             th_env("EMS_TEST_ROOT"));
     ck_assert(glob(pattern, 0, NULL, &g) == 0);
     n = (int)g.gl_pathc;
     globfree(&g);
@@ -90,36 +48,30 @@ static int migration_files(void)
 
 static void start_ingester(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_DB_CONNINFO", conninfo, 1);
-        setenv("EMS_REDIS_ADDR", env("EMS_TEST_REDIS"), 1);
-        setenv("EMS_INGESTER_GROUP_ID", group, 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", schema, 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", "warn", 1);
-        setenv("EMS_INGESTER_RETENTION_DAYS", "30", 1);
-        setenv("EMS_INGESTER_RETENTION_CHECK", "1s", 1);
-        setenv("EMS_INGESTER_ARCHIVE_DIR", dir, 1);
-        snprintf(bin, sizeof bin, "%s/ingester", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/ingester.yaml", (char *)NULL);
-        _exit(127);
-    }
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
+                          "tools/stack/conf/ingester.yaml", NULL};
+    th_env_list e = {0};
+
+    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(&e, "EMS_DB_CONNINFO=%s", conninfo);
+    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
+    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", schema);
+    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
+    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    th_env_add(&e, "EMS_INGESTER_RETENTION_DAYS=30");
+    th_env_add(&e, "EMS_INGESTER_RETENTION_CHECK=1s");
+    th_env_add(&e, "EMS_INGESTER_ARCHIVE_DIR=%s", dir);
+    child = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
 }
 
 static void stop_ingester(void)
 {
-    int st = 0;
-    if (child > 0) {
-        kill(child, SIGTERM);
-        waitpid(child, &st, 0);
-        child = 0;
-    }
+    th_stop(&child);
 }
 
 /* `ingester restore-archive FILE --table T` (conninfo from the
@@ -132,7 +84,7 @@ static int restore(const char *file, const char *table)
     setenv("EMS_DB_CONNINFO", conninfo, 1);
     snprintf(cmd, sizeof cmd,
              "'%s/ingester' restore-archive '%s' --table %s >'%s/restore.out' 2>&1",
-             env("EMS_TEST_BIN"), file, table, dir);
+             th_env("EMS_TEST_BIN"), file, table, dir);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -172,14 +124,16 @@ static int gz_lines(const char *path)
 /* Runs inside the caller's transaction. */
 static void fill_month(const char *month, int meters, int hours)
 {
-    exec_ok("SELECT ems_ensure_partition('%s-01 00:00+00')", month);
-    exec_ok("INSERT INTO measurements (meter_id, site_id, ts, seq, source, power_kw, "
-            "energy_kwh, quality, quality_detail) SELECT 'm' || m, 'site, \"a\"', "
-            "'%s-01 00:00+00'::timestamptz + h * interval '1 hour', h, 1, "
-            "100.0 / 3 + m, h * 33.3, 'good', CASE WHEN h %% 2 = 0 THEN NULL "
-            "ELSE 'line1\nline2' END FROM generate_series(1, %d) m, "
-            "generate_series(0, %d) h",
-            month, meters, hours - 1);
+    th_pg_exec_ok(pg, "SELECT ems_ensure_partition('%s-01 00:00+00')", month);
+    th_pg_exec_ok(
+        pg,
+        "INSERT INTO measurements (meter_id, site_id, ts, seq, source, power_kw, "
+        "energy_kwh, quality, quality_detail) SELECT 'm' || m, 'site, \"a\"', "
+        "'%s-01 00:00+00'::timestamptz + h * interval '1 hour', h, 1, "
+        "100.0 / 3 + m, h * 33.3, 'good', CASE WHEN h %% 2 = 0 THEN NULL "
+        "ELSE 'line1\nline2' END FROM generate_series(1, %d) m, "
+        "generate_series(0, %d) h",
+        month, meters, hours - 1);
 }
 
 #define OLD_ROWS                                                                       \
@@ -193,59 +147,53 @@ START_TEST(test_retention_archive_restore)
     snprintf(schema, sizeof schema, "ret%d_%ld", (int)getpid(),
              (long)time(NULL) % 100000);
     snprintf(conninfo, sizeof conninfo, "%s options='-c search_path=%s'",
-             env("EMS_TEST_PG"), schema);
+             th_env("EMS_TEST_PG"), schema);
     snprintf(dir, sizeof dir, "/tmp/ems-%s", schema);
     snprintf(group, sizeof group, "ingester-%s", schema);
-    snprintf(port, sizeof port, "%d", 28180 + (int)(getpid() % 9));
+    port = th_free_port();
     ck_assert(mkdir(dir, 0700) == 0);
-    pg = PQconnectdb(env("EMS_TEST_PG"));
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    exec_ok("CREATE SCHEMA %s", schema);
-    exec_ok("SET search_path = %s", schema);
+    pg = th_pg_connect(NULL);
+    th_pg_exec_ok(pg, "CREATE SCHEMA %s", schema);
+    th_pg_exec_ok(pg, "SET search_path = %s", schema);
 
     start_ingester();
-    for (int i = 0; i < 300 && strcmp(q_str("SELECT count(*) FROM pg_tables WHERE "
-                                            "schemaname = '%s' AND tablename = "
-                                            "'schema_migrations'",
-                                            schema),
-                                      "1") != 0;
-         i++)
-        usleep(100000);
-    for (int i = 0; i < 300 && atoi(q_str("SELECT count(*) FROM schema_migrations")) <
-                                   migration_files();
-         i++)
-        usleep(100000);
+    th_pg_wait_num(pg, 1, child, WAIT_S, "the migrations table",
+                   "SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
+                   "tablename = 'schema_migrations'",
+                   schema);
+    th_pg_wait_num(pg, migration_files(), child, WAIT_S, "applied migrations",
+                   "SELECT count(*) FROM schema_migrations");
     /* One transaction up to the checksum: the ingester's retention check
      * runs on its own clock and must not archive a month before the
      * checksum of what it will archive is taken (it sees nothing until
      * the COMMIT). */
-    exec_ok("BEGIN");
+    th_pg_exec_ok(pg, "BEGIN");
     fill_month("2016-01", 3, 48);
     fill_month("2020-02", 2, 24);
-    exec_ok("INSERT INTO rollup_1d (scope, site_id, interval_start, interval_end, "
+    th_pg_exec_ok(
+        pg, "INSERT INTO rollup_1d (scope, site_id, interval_start, interval_end, "
             "energy_kwh, mean_kw, peak_kw, sample_count, completeness) VALUES "
             "('site', 's', '2016-01-02', '2016-01-03', 100, 4, 5, 96, 1)");
-    exec_ok("SELECT ems_ensure_partition(now())");
-    exec_ok("INSERT INTO measurements (meter_id, site_id, ts, seq, source, quality) "
+    th_pg_exec_ok(pg, "SELECT ems_ensure_partition(now())");
+    th_pg_exec_ok(
+        pg, "INSERT INTO measurements (meter_id, site_id, ts, seq, source, quality) "
             "VALUES ('m-now', 's', now(), 1, 1, 'good')");
-    snprintf(md5_old, sizeof md5_old, "%s", q_str(OLD_ROWS, "measurements"));
-    exec_ok("COMMIT");
+    snprintf(md5_old, sizeof md5_old, "%s", th_pg_str(pg, OLD_ROWS, "measurements"));
+    th_pg_exec_ok(pg, "COMMIT");
 
     /* the ingester's next check archives and drops both old months */
-    for (int i = 0; i < 300 && strcmp(q_str("SELECT count(*) FROM pg_tables WHERE "
-                                            "schemaname = '%s' AND tablename IN "
-                                            "('measurements_201601', "
-                                            "'measurements_202002')",
-                                            schema),
-                                      "0") != 0;
-         i++)
-        usleep(100000);
+    th_pg_wait_num(pg, 0, child, WAIT_S, "old month partitions",
+                   "SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND "
+                   "tablename IN ('measurements_201601', 'measurements_202002')",
+                   schema);
     stop_ingester();
-    ck_assert_str_eq(q_str("SELECT count(*) FROM measurements WHERE ts < '2021-01-01'"),
-                     "0");
     ck_assert_str_eq(
-        q_str("SELECT count(*) FROM measurements WHERE meter_id = 'm-now'"), "1");
-    ck_assert_str_eq(q_str("SELECT count(*) FROM rollup_1d"), "1");
+        th_pg_str(pg, "SELECT count(*) FROM measurements WHERE ts < '2021-01-01'"),
+        "0");
+    ck_assert_str_eq(
+        th_pg_str(pg, "SELECT count(*) FROM measurements WHERE meter_id = 'm-now'"),
+        "1");
+    ck_assert_str_eq(th_pg_str(pg, "SELECT count(*) FROM rollup_1d"), "1");
     snprintf(file16, sizeof file16, "%s/measurements_201601.csv.gz", dir);
     snprintf(file20, sizeof file20, "%s/measurements_202002.csv.gz", dir);
     ck_assert_int_eq(gz_lines(file16), 1 + 3 * 48 + 3 * 24); /* quoted newlines */
@@ -257,13 +205,13 @@ START_TEST(test_retention_archive_restore)
     ck_assert_int_eq(system(cmd), 0);
 
     /* restore into a table of the same shape, then into measurements */
-    exec_ok("CREATE TABLE restored (LIKE measurements INCLUDING ALL)");
+    th_pg_exec_ok(pg, "CREATE TABLE restored (LIKE measurements INCLUDING ALL)");
     ck_assert_int_eq(restore(file16, "restored"), 0);
     ck_assert_int_eq(restore(file20, "restored"), 0);
-    ck_assert_str_eq(q_str(OLD_ROWS, "restored"), md5_old);
+    ck_assert_str_eq(th_pg_str(pg, OLD_ROWS, "restored"), md5_old);
     ck_assert_int_eq(restore(file16, "measurements"), 0);
     ck_assert_int_eq(restore(file20, "measurements"), 0);
-    ck_assert_str_eq(q_str(OLD_ROWS, "measurements"), md5_old);
+    ck_assert_str_eq(th_pg_str(pg, OLD_ROWS, "measurements"), md5_old);
     ck_assert_int_eq(restore(file16, "measurements"), 0); /* again: nothing added */
     ck_assert_msg(strstr(restore_output(), "restored 0 row(s)") != NULL, "%s",
                   restore_output());
@@ -275,15 +223,15 @@ START_TEST(test_retention_archive_restore)
              "bs=1 seek=100 conv=notrunc status=none",
              file16, bad, file16, bad, bad);
     ck_assert_int_eq(system(cmd), 0);
-    exec_ok("TRUNCATE restored");
+    th_pg_exec_ok(pg, "TRUNCATE restored");
     ck_assert_int_eq(restore(bad, "restored"), 1);
     ck_assert_msg(strstr(restore_output(), "checksum mismatch") != NULL, "%s",
                   restore_output());
-    ck_assert_str_eq(q_str("SELECT count(*) FROM restored"), "0");
+    ck_assert_str_eq(th_pg_str(pg, "SELECT count(*) FROM restored"), "0");
 
-    exec_ok("SET search_path = public");
-    exec_ok("SET client_min_messages = warning");
-    exec_ok("DROP SCHEMA %s CASCADE", schema);
+    th_pg_exec_ok(pg, "SET search_path = public");
+    th_pg_exec_ok(pg, "SET client_min_messages = warning");
+    th_pg_exec_ok(pg, "DROP SCHEMA %s CASCADE", schema);
     PQfinish(pg);
     pg = NULL;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -304,10 +252,5 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_retention_archive_restore);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 1);
 }

@@ -24,19 +24,16 @@
 #include <check.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
 #include "dataset/dataset.h"
+#include "support/harness.h"
 
 #define NQH 96
 #define HOUR 3600000LL
@@ -44,18 +41,11 @@
 #define CAP_KW 25000.0
 #define WAIT_S 120
 
-static char group[64], port[16], prefix[48];
+static char group[64], prefix[48];
+static int port;     /* the child's HTTP port */
 static int64_t day0; /* 2020-11-10 00:00 CET */
 static double load_kw[NQH], price[NQH];
 static pid_t child;
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    ck_assert_msg(v && *v, "%s is not set (start the stack: tools/stack/stack.sh up --test)",
-                  name);
-    return v;
-}
 
 static void load_day(void)
 {
@@ -64,13 +54,16 @@ static void load_day(void)
     dataset_nl_row_t *rows = NULL;
     size_t n = 0;
 
-    snprintf(path, sizeof path, "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
-             env("EMS_TEST_ROOT"));
-    snprintf(path2, sizeof path2, "%s/tests/data/openstef_nl_neerijnen/307-test-data.csv",
-             env("EMS_TEST_ROOT"));
+    snprintf(path, sizeof path,
+             "%s/tests/data/openstef_nl_neerijnen/307-train-data.csv",
+             th_env("EMS_TEST_ROOT"));
+    snprintf(path2, sizeof path2,
+             "%s/tests/data/openstef_nl_neerijnen/307-test-data.csv",
+             th_env("EMS_TEST_ROOT"));
     ck_assert(dataset_parse_iso8601("2020-11-09T23:00:00Z", &day0) == 0);
     ck_assert_msg(dataset_nl_load(paths, 2, day0, day0 + DATASET_DAY_MS, &rows, &n, err,
-                                  sizeof err) == 0, "%s", err);
+                                  sizeof err) == 0,
+                  "%s", err);
     ck_assert_uint_eq(n, NQH);
     for (size_t i = 0; i < n; i++) {
         int q = (int)((rows[i].ts_ms - day0) / DATASET_QH_MS);
@@ -85,14 +78,7 @@ static void load_day(void)
 
 static bus_t *test_bus(void)
 {
-    char schemas[1024], err[512];
-    snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
-    bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
-                     .registry_url = env("EMS_TEST_REGISTRY"), .schema_dir = schemas,
-                     .topic_prefix = prefix};
-    bus_t *b = bus_new(&bc, err, sizeof err);
-    ck_assert_msg(b != NULL, "%s", err);
-    return b;
+    return th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
 }
 
 static avro_value_t fld(avro_value_t *v, const char *name)
@@ -225,77 +211,41 @@ static void produce_prices(int revision, double add, int nan_slot)
 
 /* ---- the optimizer child ---- */
 
-/* A port nobody listens on now (the kernel's pick), for the child's HTTP. */
-static void free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert(fd >= 0);
-    ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
-    close(fd);
-}
-
 static void start_optimizer(void)
 {
-    child = fork();
-    ck_assert(child >= 0);
-    if (child == 0) {
-        char bin[1024];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        setenv("EMS_BUS_BOOTSTRAP", env("EMS_TEST_BOOTSTRAP"), 1);
-        setenv("EMS_BUS_REGISTRY_URL", env("EMS_TEST_REGISTRY"), 1);
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        setenv("EMS_OPTIMIZER_GROUP_ID", group, 1);
-        setenv("EMS_OPTIMIZER_TIME_LIMIT", "5s", 1);
-        setenv("EMS_OPTIMIZER_RESTORE_IDLE", "2s", 1);
-        setenv("EMS_OPTIMIZER_RESTORE_EMPTY", "8s", 1);
-        setenv("EMS_HTTP_PORT", port, 1);
-        setenv("EMS_LOG_LEVEL", getenv("EMS_TEST_CHILD_LOG") ? getenv("EMS_TEST_CHILD_LOG") : "warn", 1);
-        snprintf(bin, sizeof bin, "%s/schedule-optimizer", env("EMS_TEST_BIN"));
-        execl(bin, bin, "--config", "tools/stack/conf/schedule-optimizer.yaml",
-              (char *)NULL);
-        _exit(127);
-    }
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "schedule-optimizer"), "--config",
+                          "tools/stack/conf/schedule-optimizer.yaml", NULL};
+    th_env_list e = {0};
+
+    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
+    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    th_env_add(&e, "EMS_OPTIMIZER_GROUP_ID=%s", group);
+    th_env_add(&e, "EMS_OPTIMIZER_TIME_LIMIT=5s");
+    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_IDLE=2s");
+    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_EMPTY=8s");
+    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
+    th_env_add(&e, "EMS_LOG_LEVEL=%s", th_env_or("EMS_TEST_CHILD_LOG", "warn"));
+    child = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
 }
 
 static void stop_optimizer(void)
 {
-    int st = 0;
-    if (child > 0) {
-        kill(child, SIGTERM);
-        waitpid(child, &st, 0);
-        child = 0;
-    }
+    th_stop(&child);
 }
 
 static double metric(const char *name)
 {
-    char cmd[256], line[512];
-    double v = -1;
-    FILE *f;
-    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%s/metrics", port);
-    if (!(f = popen(cmd, "r")))
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
-            v = atof(line + strlen(name) + 1);
-    pclose(f);
-    return v;
+    return th_metric(port, name);
 }
 
 /* Waits (bounded) until a counter of the service reaches want. */
 static void wait_metric(const char *name, double want)
 {
-    time_t t0 = time(NULL);
-    double v = -1;
-
-    while (time(NULL) - t0 < WAIT_S && (v = metric(name)) < want)
-        usleep(200000);
-    ck_assert_msg(v >= want, "%s is %g, want %g", name, v, want);
+    th_wait_metric(port, name, want, child, WAIT_S);
 }
 
 /* ---- reading plans ---- */
@@ -305,15 +255,19 @@ typedef struct reader {
     bus_consumer_t *c;
 } reader_t;
 
-static void reader_open(reader_t *r)
+/* A reader of topic in the group "<group>-<suffix>". */
+static void reader_open_on(reader_t *r, const char *topic, const char *suffix)
 {
-    const char *topics[] = {"energy.schedule"};
-    char g[128], err[512];
+    char g[128];
 
     r->bus = test_bus();
-    snprintf(g, sizeof g, "%s-reader", group);
-    r->c = bus_consumer_new(r->bus, g, topics, 1, err, sizeof err);
-    ck_assert_msg(r->c != NULL, "%s", err);
+    snprintf(g, sizeof g, "%s-%s", group, suffix);
+    r->c = th_consumer(r->bus, g, topic);
+}
+
+static void reader_open(reader_t *r)
+{
+    reader_open_on(r, "energy.schedule", "reader");
 }
 
 static void reader_close(reader_t *r)
@@ -376,11 +330,11 @@ static const char *enum_sym(avro_value_t *v, const char *name)
 }
 
 typedef struct want {
-    double add;          /* price offset of the curve */
-    const char *trigger; /* expected trigger */
-    double floor_kw;     /* the billing period's peak so far */
-    int64_t created_ms;  /* expected created_at; 0 = any */
-    char plan_id[256];   /* out */
+    double add;                              /* price offset of the curve */
+    const char *trigger;                     /* expected trigger */
+    double floor_kw;                         /* the billing period's peak so far */
+    int64_t created_ms;                      /* expected created_at; 0 = any */
+    char plan_id[256];                       /* out */
     double peak_kw, demand_eur, savings_eur; /* out */
 } want_t;
 
@@ -397,7 +351,8 @@ static void check_plan(avro_value_t *v, void *arg)
     ck_assert_str_eq(str(v, "site_id"), SITE);
     ck_assert_str_eq(enum_sym(v, "trigger"), w->trigger);
     ck_assert_msg(!strcmp(status, "optimal") || !strcmp(status, "time_limit") ||
-                      !strcmp(status, "heuristic"), "status %s", status);
+                      !strcmp(status, "heuristic"),
+                  "status %s", status);
     ck_assert_double_eq_tol(dbl(v, "energy_cost_eur") + dbl(v, "demand_charge_eur") +
                                 dbl(v, "startup_cost_eur") + dbl(v, "co2_cost_eur"),
                             total, 1e-6 * fabs(total));
@@ -410,16 +365,18 @@ static void check_plan(avro_value_t *v, void *arg)
         double imp = dbl(&s, "import_kw");
         ck_assert_double_eq_tol(dbl(&s, "base_load_kw"), load_kw[t], 1e-9);
         ck_assert_double_eq_tol(dbl(&s, "price_eur_mwh"), price[t] + w->add, 1e-9);
-        ck_assert_double_eq_tol(imp, dbl(&s, "base_load_kw") + dbl(&s, "flexible_kw"), 1e-6);
+        ck_assert_double_eq_tol(imp, dbl(&s, "base_load_kw") + dbl(&s, "flexible_kw"),
+                                1e-6);
         ck_assert_msg(imp <= CAP_KW + 1e-3, "slot %zu imports %g kW", t, imp);
         energy += imp * 0.25 / 1000.0 * dbl(&s, "price_eur_mwh");
         peak = fmax(peak, imp);
     }
-    ck_assert_double_eq_tol(dbl(v, "energy_cost_eur"), energy, 1e-6 * fabs(energy) + 1e-6);
+    ck_assert_double_eq_tol(dbl(v, "energy_cost_eur"), energy,
+                            1e-6 * fabs(energy) + 1e-6);
     ck_assert_double_eq_tol(dbl(v, "peak_kw"), peak, 1e-6 * peak);
     /* the demand charge is the increase of the period's charge */
-    ck_assert_double_eq_tol(dbl(v, "demand_charge_eur"), 3.45 * fmax(0, peak - w->floor_kw),
-                            1e-6 * peak);
+    ck_assert_double_eq_tol(dbl(v, "demand_charge_eur"),
+                            3.45 * fmax(0, peak - w->floor_kw), 1e-6 * peak);
     if (w->created_ms) {
         avro_value_t f = fld(v, "created_at");
         int64_t c;
@@ -460,7 +417,7 @@ static void read_dlq(const char *topic, char *reason, size_t size)
     time_t t0 = time(NULL);
 
     snprintf(g, sizeof g, "%s-dlq", group);
-    rd_kafka_conf_set(conf, "bootstrap.servers", env("EMS_TEST_BOOTSTRAP"), NULL, 0);
+    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
     rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
     rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
@@ -484,14 +441,16 @@ static void read_dlq(const char *topic, char *reason, size_t size)
 
 START_TEST(test_day_plan_from_real_data)
 {
-    want_t first = {.add = 0, .trigger = "forecast"}, rev = {.add = 5, .trigger = "prices"};
+    want_t first = {.add = 0, .trigger = "forecast"},
+           rev = {.add = 5, .trigger = "prices"};
     want_t rev2 = {.add = 7, .trigger = "prices"};
     char dlq[128], reason[256];
     reader_t r;
 
-    snprintf(prefix, sizeof prefix, "opt%d-%ld.", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(prefix, sizeof prefix, "opt%d-%ld.", (int)getpid(),
+             (long)time(NULL) % 100000);
     snprintf(group, sizeof group, "optimizer-%.40s", prefix);
-    free_port();
+    port = th_free_port();
     load_day();
     produce_forecast();
     produce_prices(0, 0, -1);
@@ -558,22 +517,31 @@ static void produce_load(int64_t start, double kw, int revision, const char *met
 /* Runs `schedule-optimizer replan` against the test stack; its exit code. */
 static int replan(const char *site, const char *at, const char *id)
 {
-    pid_t pid = fork();
+    char bin[1024];
+    const char *argv[] = {th_bin(bin, sizeof bin, "schedule-optimizer"),
+                          "replan",
+                          "--site",
+                          site,
+                          "--at",
+                          at,
+                          "--id",
+                          id,
+                          "--by",
+                          "tester",
+                          "--reason",
+                          "floor check",
+                          "--bootstrap",
+                          th_env("EMS_TEST_BOOTSTRAP"),
+                          "--registry",
+                          th_env("EMS_TEST_REGISTRY"),
+                          NULL};
+    th_env_list e = {0};
     int st = 0;
 
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        char bin[1024], reg[256], boot[256];
-        ck_assert(chdir(env("EMS_TEST_ROOT")) == 0);
-        snprintf(bin, sizeof bin, "%s/schedule-optimizer", env("EMS_TEST_BIN"));
-        snprintf(boot, sizeof boot, "%s", env("EMS_TEST_BOOTSTRAP"));
-        snprintf(reg, sizeof reg, "%s", env("EMS_TEST_REGISTRY"));
-        setenv("EMS_BUS_TOPIC_PREFIX", prefix, 1);
-        execl(bin, bin, "replan", "--site", site, "--at", at, "--id", id, "--by", "tester",
-              "--reason", "floor check", "--bootstrap", boot, "--registry", reg,
-              (char *)NULL);
-        _exit(127);
-    }
+    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    pid_t pid = th_spawn(
+        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_env_release(&e);
     ck_assert(waitpid(pid, &st, 0) == pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -608,21 +576,18 @@ static void find_audit(reader_t *a, const char *plan_id, char *reason, size_t rs
 
 static void audit_open(reader_t *r)
 {
-    const char *topics[] = {"audit.events"};
-    char g[128], err[512];
-
-    r->bus = test_bus();
-    snprintf(g, sizeof g, "%s-audit", group);
-    r->c = bus_consumer_new(r->bus, g, topics, 1, err, sizeof err);
-    ck_assert_msg(r->c != NULL, "%s", err);
+    reader_open_on(r, "audit.events", "audit");
 }
 
-static void check_audit(reader_t *a, const want_t *w, const char *why, const char *corr_want)
+static void check_audit(reader_t *a, const want_t *w, const char *why,
+                        const char *corr_want)
 {
     char reason[512], corr[256], after[2048], pid[300];
 
-    find_audit(a, w->plan_id, reason, sizeof reason, corr, sizeof corr, after, sizeof after);
-    ck_assert_msg(strstr(reason, why) == reason, "reason '%s', want '%s...'", reason, why);
+    find_audit(a, w->plan_id, reason, sizeof reason, corr, sizeof corr, after,
+               sizeof after);
+    ck_assert_msg(strstr(reason, why) == reason, "reason '%s', want '%s...'", reason,
+                  why);
     ck_assert_str_eq(corr, corr_want);
     snprintf(pid, sizeof pid, "\"plan_id\":\"%s\"", w->plan_id);
     ck_assert_msg(strstr(after, pid), "%s", after);
@@ -638,13 +603,15 @@ START_TEST(test_demand_floor_and_replan)
     int64_t nov3 = 0, oct31 = 0;
     reader_t r, a;
 
-    snprintf(prefix, sizeof prefix, "optr%d-%ld.", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(prefix, sizeof prefix, "optr%d-%ld.", (int)getpid(),
+             (long)time(NULL) % 100000);
     snprintf(group, sizeof group, "optimizer-%.40s", prefix);
-    free_port();
+    port = th_free_port();
     snprintf(id1, sizeof id1, "req-1-%d", (int)getpid());
     snprintf(id2, sizeof id2, "req-2-%d", (int)getpid());
     ck_assert(dataset_parse_iso8601("2020-11-03T10:00:00Z", &nov3) == 0);
-    ck_assert(dataset_parse_iso8601("2020-10-31T22:00:00Z", &oct31) == 0); /* 23:00 CET */
+    ck_assert(dataset_parse_iso8601("2020-10-31T22:00:00Z", &oct31) ==
+              0); /* 23:00 CET */
     load_day();
     produce_forecast();
     produce_prices(0, 0, -1);
@@ -678,7 +645,8 @@ START_TEST(test_demand_floor_and_replan)
     req.created_ms = day0 - HOUR;
     next_plan(&r, check_plan, &req);
     ck_assert(req.demand_eur < first.demand_eur);
-    ck_assert_double_eq_tol(req.demand_eur, 3.45 * fmax(0, req.peak_kw - floor_kw), 1e-6);
+    ck_assert_double_eq_tol(req.demand_eur, 3.45 * fmax(0, req.peak_kw - floor_kw),
+                            1e-6);
     check_audit(&a, &req, "request 'req-1-", id1);
     ck_assert_double_eq(metric("ems_optimizer_requests_total"), 2);
     ck_assert_double_eq(metric("ems_optimizer_requests_stale_total"), 1);
@@ -721,12 +689,5 @@ static Suite *optimizer_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(optimizer_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(optimizer_suite(), 1);
 }
