@@ -12,7 +12,6 @@
  */
 #include <check.h>
 #include <libpq-fe.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/pg.h"
 
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
 #define MIN_MS 60000LL
@@ -30,32 +30,9 @@ static int port;
 static pid_t child;
 static PGconn *pg;
 
-static void exec_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void exec_ok(const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    r = PQexec(pg, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
-                      PQresultStatus(r) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQerrorMessage(pg));
-    PQclear(r);
-}
-
 static long count_rows(void)
 {
-    PGresult *r = PQexec(pg, "SELECT count(*) FROM measurements");
-    long n;
-
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
-    n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return n;
+    return strtol(th_pg_str(pg, "SELECT count(*) FROM measurements"), NULL, 10);
 }
 
 /* The lag of the telemetry group summed over its partitions; -1 when
@@ -163,23 +140,23 @@ START_TEST(test_lag_while_waiting_then_zero)
              th_env("EMS_TEST_PG"), schema);
     th_tmpdir(dir, sizeof dir, "ingester-lag");
     port = th_free_port();
-    pg = PQconnectdb(th_env("EMS_TEST_PG"));
+    pg = th_pg_connect(NULL);
     ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
     for (char *c = schema; *c; c++) /* an identifier without quoting */
         if (*c == '-')
             *c = '_';
     snprintf(conninfo, sizeof conninfo, "%s options='-c search_path=%s'",
              th_env("EMS_TEST_PG"), schema);
-    exec_ok("CREATE SCHEMA %s", schema);
-    exec_ok("SET search_path = %s", schema);
+    th_pg_exec_ok(pg, "CREATE SCHEMA %s", schema);
+    th_pg_exec_ok(pg, "SET search_path = %s", schema);
 
     start_ingester();
     r = th_wait_http(port, "/readyz", 200, NULL, child, 120);
     th_reply_release(&r);
 
     /* writes to the measurements wait: records are polled, not stored */
-    exec_ok("BEGIN");
-    exec_ok("LOCK TABLE measurements IN SHARE MODE");
+    th_pg_exec_ok(pg, "BEGIN");
+    th_pg_exec_ok(pg, "LOCK TABLE measurements IN SHARE MODE");
     produce_all();
     ck_assert_double_eq(wait_lag(NREC, 60), NREC);
     th_sleep_ms(500); /* still waiting, still not stored */
@@ -187,13 +164,13 @@ START_TEST(test_lag_while_waiting_then_zero)
     ck_assert_int_eq(count_rows(), 0);
 
     /* released: stored, committed, and only then no lag */
-    exec_ok("ROLLBACK");
+    th_pg_exec_ok(pg, "ROLLBACK");
     ck_assert_double_eq(wait_lag(0, 60), 0);
     ck_assert_int_eq(count_rows(), NREC);
 
     ck_assert_int_eq(th_stop(&child), 0);
-    exec_ok("SET client_min_messages = warning");
-    exec_ok("DROP SCHEMA %s CASCADE", schema);
+    th_pg_exec_ok(pg, "SET client_min_messages = warning");
+    th_pg_exec_ok(pg, "DROP SCHEMA %s CASCADE", schema);
     PQfinish(pg);
     th_rmtree(dir);
 }
