@@ -25,6 +25,7 @@
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/ingester.h"
 #include "support/pg.h"
 #include "dataset/dataset.h"
 
@@ -99,35 +100,15 @@ static bus_t *test_bus(void)
 static void produce_reading(bus_t *b, bus_producer_t *p, const char *meter, int64_t ts,
                             int64_t seq, double kw)
 {
-    avro_value_t v, f;
-    char err[512];
-
-    ck_assert(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0);
-    avro_value_get_by_name(&v, "site_id", &f, NULL);
-    avro_value_set_string(&f, site);
-    avro_value_get_by_name(&v, "meter_id", &f, NULL);
-    avro_value_set_string(&f, meter);
-    avro_value_get_by_name(&v, "ts", &f, NULL);
-    avro_value_set_long(&f, ts);
-    avro_value_get_by_name(&v, "seq", &f, NULL);
-    avro_value_set_long(&f, seq);
-    avro_value_get_by_name(&v, "source", &f, NULL);
-    avro_value_set_enum(&f, 2); /* replay */
-    avro_value_get_by_name(&v, "quality", &f, NULL);
-    avro_value_set_enum(&f, 0);
-    th_set_opt_double(&v, "power_kw", 1, kw);
-    th_set_opt_double(&v, "energy_kwh", 0, 0);
-    th_set_opt_double(&v, "voltage_v", 1, 10500.0);
-    th_set_opt_double(&v, "current_a", 0, 0);
-    th_set_opt_double(&v, "frequency_hz", 1, 50.0);
-    th_set_opt_double(&v, "power_factor", 0, 0);
-    avro_value_get_by_name(&v, "quality_detail", &f, NULL);
-    avro_value_set_branch(&f, 0, &f);
-    avro_value_set_null(&f);
-    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
-                      0,
-                  "%s", err);
-    avro_value_decref(&v);
+    th_ing_produce(b, p,
+                   &(th_reading){.site = site,
+                                 .meter = meter,
+                                 .ts_ms = ts,
+                                 .seq = seq,
+                                 .power_kw = kw,
+                                 .has_power = 1,
+                                 .grid = 1,
+                                 .source = 2});
 }
 
 /* The week quarter-hour by quarter-hour, every meter in each, then one
@@ -177,23 +158,12 @@ static void produce_tail(int64_t offset_ms)
 
 static void start_ingester(void)
 {
-    char bin[1024];
-    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
-                          "tools/stack/conf/ingester.yaml", NULL};
     th_env_list e = {0};
 
-    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
-    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
-    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
-    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
-    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
-    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
-    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
-    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    th_ing_env(&e, NULL, group, prefix, port);
     th_env_add(&e, "EMS_INGESTER_BATCH_ROWS=20000");
     th_env_add(&e, "EMS_INGESTER_SAMPLE_PERIOD=15m");
-    child = th_spawn(
-        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    child = th_ing_start(&e, NULL);
     th_env_release(&e);
 }
 

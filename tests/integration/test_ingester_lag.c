@@ -19,6 +19,7 @@
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/ingester.h"
 #include "support/pg.h"
 
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
@@ -108,24 +109,13 @@ static void produce_all(void)
 
 static void start_ingester(void)
 {
-    char bin[1024];
-    th_env_list env = {0};
-    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
-                          "tools/stack/conf/ingester.yaml", NULL};
-    th_spawn_opts o = {
-        .argv = argv, .env = &env, .clean_ems = 1, .cwd = th_env("EMS_TEST_ROOT")};
+    th_env_list e = {0};
     char log[300];
 
-    th_env_add_bus(&env, NULL, prefix);
-    th_env_add(&env, "EMS_DB_CONNINFO=%s", conninfo);
-    th_env_add(&env, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
-    th_env_add(&env, "EMS_INGESTER_GROUP_ID=%s", group);
-    th_env_add(&env, "EMS_INGESTER_RESULTS=false");
-    th_env_add(&env, "EMS_HTTP_PORT=%d", port);
-    th_env_add(&env, "EMS_LOG_LEVEL=warn");
-    o.out = th_path(log, sizeof log, dir, "ingester.log");
-    child = th_spawn(&o);
-    th_env_release(&env);
+    th_ing_env(&e, conninfo, group, prefix, port);
+    th_env_add(&e, "EMS_INGESTER_RESULTS=false");
+    child = th_ing_start(&e, th_path(log, sizeof log, dir, "ingester.log"));
+    th_env_release(&e);
 }
 
 START_TEST(test_lag_while_waiting_then_zero)

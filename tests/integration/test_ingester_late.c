@@ -20,6 +20,7 @@
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/ingester.h"
 #include "support/pg.h"
 
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
@@ -56,32 +57,16 @@ static double kw_of(int meter)
 /* One reading of meter (0 or 1) at minute k; the counter grows linearly. */
 static void produce(bus_t *b, bus_producer_t *p, int meter, int k)
 {
-    avro_value_t v, f;
-    char err[512];
-    int64_t ts = DAY0 + k * MIN_MS;
-
-    ck_assert(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0);
-    avro_value_get_by_name(&v, "site_id", &f, NULL);
-    avro_value_set_string(&f, site);
-    avro_value_get_by_name(&v, "meter_id", &f, NULL);
-    avro_value_set_string(&f, meter ? m1 : m0);
-    avro_value_get_by_name(&v, "ts", &f, NULL);
-    avro_value_set_long(&f, ts);
-    avro_value_get_by_name(&v, "seq", &f, NULL);
-    avro_value_set_long(&f, k);
-    avro_value_get_by_name(&v, "quality", &f, NULL);
-    avro_value_set_enum(&f, 0);
-    th_set_opt_double(&v, "power_kw", 1, kw_of(meter));
-    th_set_opt_double(&v, "energy_kwh", 1,
-                      500.0 * (meter + 1) + kw_of(meter) * k / 60.0);
-    th_set_opt_double(&v, "voltage_v", 0, 0);
-    th_set_opt_double(&v, "current_a", 0, 0);
-    th_set_opt_double(&v, "frequency_hz", 0, 0);
-    th_set_opt_double(&v, "power_factor", 0, 0);
-    ck_assert_msg(bus_produce(p, "energy.telemetry", site, &v, ts, err, sizeof err) ==
-                      0,
-                  "%s", err);
-    avro_value_decref(&v);
+    th_ing_produce(
+        b, p,
+        &(th_reading){.site = site,
+                      .meter = meter ? m1 : m0,
+                      .ts_ms = DAY0 + k * MIN_MS,
+                      .seq = k,
+                      .power_kw = kw_of(meter),
+                      .energy_kwh = 500.0 * (meter + 1) + kw_of(meter) * k / 60.0,
+                      .has_power = 1,
+                      .has_energy = 1});
 }
 
 /* ---- reading back ---- */
@@ -212,21 +197,10 @@ static int phase2_done(void)
 
 static void start_ingester(void)
 {
-    char bin[1024];
-    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
-                          "tools/stack/conf/ingester.yaml", NULL};
     th_env_list e = {0};
 
-    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
-    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
-    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
-    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
-    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
-    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
-    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
-    th_env_add(&e, "EMS_LOG_LEVEL=warn");
-    child = th_spawn(
-        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_ing_env(&e, NULL, group, prefix, port);
+    child = th_ing_start(&e, NULL);
     th_env_release(&e);
 }
 

@@ -31,6 +31,7 @@
 #include "bus/bus.h"
 #include "dataset/dataset.h"
 #include "support/harness.h"
+#include "support/ingester.h"
 #include "support/pg.h"
 
 #define NSITES 8
@@ -95,36 +96,20 @@ static void choose_sites(void)
 static void produce_reading(bus_t *b, bus_producer_t *p, int s, int m, int64_t k,
                             double kw, double kwh)
 {
-    avro_value_t v, f;
-    char meter[sizeof sites[0] + 16], err[512];
+    char meter[sizeof sites[0] + 16];
 
     snprintf(meter, sizeof meter, "%.47s-m%d", sites[s], m);
-    ck_assert(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0);
-    avro_value_get_by_name(&v, "site_id", &f, NULL);
-    avro_value_set_string(&f, sites[s]);
-    avro_value_get_by_name(&v, "meter_id", &f, NULL);
-    avro_value_set_string(&f, meter);
-    avro_value_get_by_name(&v, "ts", &f, NULL);
-    avro_value_set_long(&f, day0 + k * MIN_MS);
-    avro_value_get_by_name(&v, "seq", &f, NULL);
-    avro_value_set_long(&f, k);
-    avro_value_get_by_name(&v, "source", &f, NULL);
-    avro_value_set_enum(&f, 2); /* replay */
-    avro_value_get_by_name(&v, "quality", &f, NULL);
-    avro_value_set_enum(&f, 0);
-    th_set_opt_double(&v, "power_kw", 1, kw);
-    th_set_opt_double(&v, "energy_kwh", 1, kwh);
-    th_set_opt_double(&v, "voltage_v", 1, 10500.0);
-    th_set_opt_double(&v, "current_a", 0, 0);
-    th_set_opt_double(&v, "frequency_hz", 1, 50.0);
-    th_set_opt_double(&v, "power_factor", 0, 0);
-    avro_value_get_by_name(&v, "quality_detail", &f, NULL);
-    avro_value_set_branch(&f, 0, &f);
-    avro_value_set_null(&f);
-    ck_assert_msg(bus_produce(p, "energy.telemetry", sites[s], &v, day0 + k * MIN_MS,
-                              err, sizeof err) == 0,
-                  "%s", err);
-    avro_value_decref(&v);
+    th_ing_produce(b, p,
+                   &(th_reading){.site = sites[s],
+                                 .meter = meter,
+                                 .ts_ms = day0 + k * MIN_MS,
+                                 .seq = k,
+                                 .power_kw = kw,
+                                 .energy_kwh = kwh,
+                                 .has_power = 1,
+                                 .has_energy = 1,
+                                 .grid = 1,
+                                 .source = 2});
 }
 
 /* Minutes [from, to) of every meter, minute by minute as a gateway sends
@@ -152,25 +137,14 @@ static void produce_minutes(int from, int to, double kwh[NSITES][NMETERS])
 
 static pid_t start_instance(const char *log, int port)
 {
-    char bin[1024], conf[1024];
+    char path[300];
     th_env_list env = {0};
     pid_t pid;
 
-    th_bin(bin, sizeof bin, "ingester");
-    th_root(conf, sizeof conf, "tools/stack/conf/ingester.yaml");
-    const char *const argv[] = {bin, "--config", conf, NULL};
-    th_env_add_bus(&env, NULL, prefix);
-    th_env_add(&env, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
-    th_env_add(&env, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
-    th_env_add(&env, "EMS_INGESTER_GROUP_ID=%s", group);
+    th_ing_env(&env, NULL, group, prefix, port);
     th_env_add(&env, "EMS_INGESTER_BATCH_ROWS=500");
-    th_env_add(&env, "EMS_INGESTER_MIGRATIONS_DIR=%s/services/ingester/migrations",
-               th_env("EMS_TEST_ROOT"));
-    th_env_add(&env, "EMS_PLANT_PATH=%s/tools/stack/plant.yaml",
-               th_env("EMS_TEST_ROOT"));
-    th_env_add(&env, "EMS_HTTP_PORT=%d", port);
     th_env_add(&env, "EMS_LOG_LEVEL=info");
-    pid = th_spawn_logged(dir, log, argv, &env);
+    pid = th_ing_start(&env, th_path(path, sizeof path, dir, log));
     th_env_release(&env);
     return pid;
 }

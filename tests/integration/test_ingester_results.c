@@ -19,6 +19,7 @@
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "support/ingester.h"
 #include "support/pg.h"
 
 #define T0 1604300400000LL /* 2020-11-02T07:00:00Z */
@@ -404,21 +405,10 @@ static void wait_sentinels(int n)
 
 static void start_ingester(void)
 {
-    char bin[1024];
-    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
-                          "tools/stack/conf/ingester.yaml", NULL};
     th_env_list e = {0};
 
-    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
-    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
-    th_env_add(&e, "EMS_DB_CONNINFO=%s", th_env("EMS_TEST_PG"));
-    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
-    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
-    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
-    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
-    th_env_add(&e, "EMS_LOG_LEVEL=warn");
-    child = th_spawn(
-        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    th_ing_env(&e, NULL, group, prefix, port);
+    child = th_ing_start(&e, NULL);
     th_env_release(&e);
 }
 

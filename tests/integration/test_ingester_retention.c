@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "support/harness.h"
+#include "support/ingester.h"
 #include "support/pg.h"
 
 #define WAIT_S 30 /* deadline of a wait for the ingester's work */
@@ -48,24 +49,13 @@ static int migration_files(void)
 
 static void start_ingester(void)
 {
-    char bin[1024];
-    const char *argv[] = {th_bin(bin, sizeof bin, "ingester"), "--config",
-                          "tools/stack/conf/ingester.yaml", NULL};
     th_env_list e = {0};
 
-    th_env_add(&e, "EMS_BUS_BOOTSTRAP=%s", th_env("EMS_TEST_BOOTSTRAP"));
-    th_env_add(&e, "EMS_BUS_REGISTRY_URL=%s", th_env("EMS_TEST_REGISTRY"));
-    th_env_add(&e, "EMS_DB_CONNINFO=%s", conninfo);
-    th_env_add(&e, "EMS_REDIS_ADDR=%s", th_env("EMS_TEST_REDIS"));
-    th_env_add(&e, "EMS_INGESTER_GROUP_ID=%s", group);
-    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", schema);
-    th_env_add(&e, "EMS_HTTP_PORT=%d", port);
-    th_env_add(&e, "EMS_LOG_LEVEL=warn");
+    th_ing_env(&e, conninfo, group, schema, port);
     th_env_add(&e, "EMS_INGESTER_RETENTION_DAYS=30");
     th_env_add(&e, "EMS_INGESTER_RETENTION_CHECK=1s");
     th_env_add(&e, "EMS_INGESTER_ARCHIVE_DIR=%s", dir);
-    child = th_spawn(
-        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    child = th_ing_start(&e, NULL);
     th_env_release(&e);
 }
 

@@ -1,0 +1,41 @@
+/* The ingester of the integration tests (prefix th_ing_): its child process
+ * on the test stack and the energy.telemetry records the tests produce for
+ * it. Like harness.h, every function calls Check's ck_assert and belongs
+ * inside a Check test or fixture.
+ */
+#ifndef EMS_TESTS_INGESTER_H
+#define EMS_TESTS_INGESTER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bus/bus.h"
+#include "harness.h"
+
+/* Adds to e what every test's ingester gets: the test stack's bus (with
+ * topic prefix prefix), PostgreSQL (conninfo; NULL: EMS_TEST_PG) and Redis,
+ * its consumer group, its HTTP port and log level warn. The test adds its
+ * own settings after these (a later variable of the same name wins). */
+void th_ing_env(th_env_list *e, const char *conninfo, const char *group,
+                const char *prefix, int port);
+
+/* Starts the built ingester in EMS_TEST_ROOT with the stack's configuration
+ * (tools/stack/conf/ingester.yaml), no inherited EMS_* variable but e, and
+ * stdout and stderr appended to log (NULL: inherited). Returns its pid. */
+pid_t th_ing_start(const th_env_list *e, const char *log);
+
+/* One energy.telemetry record. Power and energy are sent when has_power /
+ * has_energy; grid adds 10.5 kV and 50 Hz; source is the enum's index
+ * (2: replay). Quality good, no quality detail. */
+typedef struct th_reading {
+    const char *site, *meter;
+    int64_t ts_ms, seq;
+    double power_kw, energy_kwh;
+    int has_power, has_energy, grid, source;
+} th_reading;
+
+/* Produces r keyed by its site, with its event time as the record's
+ * timestamp. Fails the test when the record cannot be enqueued. */
+void th_ing_produce(bus_t *b, bus_producer_t *p, const th_reading *r);
+
+#endif
