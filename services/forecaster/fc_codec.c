@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus/field.h"
+
 static int get_str(avro_value_t *v, const char *name, char *dst, size_t size)
 {
     avro_value_t f;
@@ -19,59 +21,31 @@ static int get_str(avro_value_t *v, const char *name, char *dst, size_t size)
     return 0;
 }
 
-static int get_long(avro_value_t *v, const char *name, int64_t *out)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_long(&f, out)
-               ? -1
-               : 0;
-}
-
-static int get_int(avro_value_t *v, const char *name, int *out)
-{
-    avro_value_t f;
-    int32_t x;
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_int(&f, &x))
-        return -1;
-    *out = x;
-    return 0;
-}
-
-static int get_enum(avro_value_t *v, const char *name, int *out)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_enum(&f, out)
-               ? -1
-               : 0;
-}
-
 int fc_codec_load(avro_value_t *v, fc_load_rec *out, char *reason, size_t reason_size)
 {
-    avro_value_t f;
     memset(out, 0, sizeof *out);
     int scope = 0;
     if (get_str(v, "site_id", out->site_id, sizeof out->site_id) ||
-        get_enum(v, "scope", &scope) || get_long(v, "interval_start", &out->start_ms) ||
-        get_long(v, "interval_end", &out->end_ms) ||
-        get_int(v, "revision", &out->revision) ||
-        avro_value_get_by_name(v, "mean_kw", &f, NULL) ||
-        avro_value_get_double(&f, &out->mean_kw))
+        bus_field_get_enum(v, "scope", &scope) ||
+        bus_field_get_long(v, "interval_start", &out->start_ms) ||
+        bus_field_get_long(v, "interval_end", &out->end_ms) ||
+        bus_field_get_int(v, "revision", &out->revision) ||
+        bus_field_get_double(v, "mean_kw", &out->mean_kw))
         return snprintf(reason, reason_size, "energy.load record lacks a field"), -1;
     out->site_scope = scope == 1;
     return 0;
 }
 
-/* Reads an optional double (union null/double): NaN for null. */
-static int get_opt_double(avro_value_t *f, double *out)
+/* Reads an optional double (union null/double) by name: NaN for null, -1 for a
+ * value that is not finite. */
+static int get_opt_double(avro_value_t *v, const char *name, double *out)
 {
-    avro_value_t b;
-    if (avro_value_get_current_branch(f, &b))
+    bool has = false;
+    if (bus_field_get_opt_double(v, name, &has, out))
         return -1;
-    if (avro_value_get_type(&b) == AVRO_NULL) {
+    if (!has)
         *out = NAN;
-        return 0;
-    }
-    return avro_value_get_double(&b, out) || !isfinite(*out) ? -1 : 0;
+    return !has || isfinite(*out) ? 0 : -1;
 }
 
 static int var_index(fc_wxdata *wx, const char *name)
@@ -106,21 +80,20 @@ static int weather_names(avro_value_t *slots, size_t n, fc_wxdata *wx)
 static int weather_slot(avro_value_t *slots, size_t i, fc_wxdata *wx, char *reason,
                         size_t reason_size)
 {
-    avro_value_t s, f, m, e;
+    avro_value_t s, m, e;
     size_t nm = 0;
     double *row = wx->v + i * wx->nvar;
     for (size_t j = 0; j < wx->nvar; j++)
         row[j] = NAN;
     if (avro_value_get_by_index(slots, i, &s, NULL) ||
-        get_long(&s, "slot_start", &wx->t[i]))
+        bus_field_get_long(&s, "slot_start", &wx->t[i]))
         return snprintf(reason, reason_size, "slot %zu: no slot_start", i), -1;
     wx->t[i] /= 1000;
     int kind = 1;
-    if (get_enum(&s, "kind", &kind))
+    if (bus_field_get_enum(&s, "kind", &kind))
         return snprintf(reason, reason_size, "slot %zu: no kind", i), -1;
     wx->observed[i] = kind == 0;
-    if (avro_value_get_by_name(&s, "temperature_c", &f, NULL) ||
-        get_opt_double(&f, &row[0]))
+    if (get_opt_double(&s, "temperature_c", &row[0]))
         return snprintf(reason, reason_size, "slot %zu: temperature_c is not a number",
                         i),
                -1;
@@ -149,7 +122,8 @@ int fc_codec_weather(avro_value_t *v, char *site_id, size_t site_size, fc_wxdata
     int minutes = 0;
     fc_wxdata_release(wx);
     if (get_str(v, "site_id", site_id, site_size) ||
-        get_int(v, "slot_minutes", &minutes) || get_long(v, "issued_at", &wx->issued) ||
+        bus_field_get_int(v, "slot_minutes", &minutes) ||
+        bus_field_get_long(v, "issued_at", &wx->issued) ||
         avro_value_get_by_name(v, "slots", &slots, NULL) ||
         avro_value_get_size(&slots, &n))
         return snprintf(reason, reason_size, "energy.weather record lacks a field"), -1;
@@ -177,8 +151,9 @@ int fc_codec_forecast_head(avro_value_t *v, char *site_id, size_t site_size, int
                            int64_t *issued_at, char *reason, size_t reason_size)
 {
     int k = 0;
-    if (get_str(v, "site_id", site_id, site_size) || get_enum(v, "run_kind", &k) ||
-        get_long(v, "issued_at", issued_at))
+    if (get_str(v, "site_id", site_id, site_size) ||
+        bus_field_get_enum(v, "run_kind", &k) ||
+        bus_field_get_long(v, "issued_at", issued_at))
         return snprintf(reason, reason_size, "energy.forecast record lacks a field"),
                -1;
     *kind = k == 0 ? FC_DAY_AHEAD : k == 1 ? FC_INTRADAY : -1;
@@ -202,59 +177,10 @@ const char *fc_codec_quality(const fc_forecast *f)
 static const char *const quality_syms[] = {"ok", "short_history", "missing_weather",
                                            "history_gaps", "model_failed"};
 
-static int set_str(avro_value_t *v, const char *name, const char *s)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_string(&f, s)
-               ? -1
-               : 0;
-}
-
-static int set_long(avro_value_t *v, const char *name, int64_t x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_long(&f, x) ? -1
-                                                                                   : 0;
-}
-
-static int set_int(avro_value_t *v, const char *name, int x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_int(&f, x) ? -1
-                                                                                  : 0;
-}
-
-static int set_double(avro_value_t *v, const char *name, double x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_double(&f, x)
-               ? -1
-               : 0;
-}
-
-static int set_enum(avro_value_t *v, const char *name, int x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_enum(&f, x) ? -1
-                                                                                   : 0;
-}
-
-static int set_opt_str(avro_value_t *v, const char *name, const char *s)
-{
-    avro_value_t f, b;
-    if (avro_value_get_by_name(v, name, &f, NULL) ||
-        avro_value_set_branch(&f, s ? 1 : 0, &b))
-        return -1;
-    return s ? avro_value_set_string(&b, s) : avro_value_set_null(&b);
-}
-
+/* Sets an optional double (union null/double): null for NaN. */
 static int set_opt_double(avro_value_t *v, const char *name, double x)
 {
-    avro_value_t f, b;
-    int has = !isnan(x);
-    if (avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_branch(&f, has, &b))
-        return -1;
-    return has ? avro_value_set_double(&b, x) : avro_value_set_null(&b);
+    return bus_field_set_opt_double(v, name, !isnan(x), x);
 }
 
 static void iso_utc(int64_t t, char *out, size_t size)
@@ -273,9 +199,10 @@ static int forecast_slots(avro_value_t *v, const fc_forecast *f)
     for (size_t i = 0; i < f->n; i++) {
         const fc_slot *s = &f->slots[i];
         if (avro_value_append(&arr, &e, NULL) ||
-            set_long(&e, "slot_start", s->t * 1000) ||
-            set_double(&e, "p10_kw", s->p10) || set_double(&e, "p50_kw", s->p50) ||
-            set_double(&e, "p90_kw", s->p90))
+            bus_field_set_long(&e, "slot_start", s->t * 1000) ||
+            bus_field_set_double(&e, "p10_kw", s->p10) ||
+            bus_field_set_double(&e, "p50_kw", s->p50) ||
+            bus_field_set_double(&e, "p90_kw", s->p90))
             return -1;
     }
     return 0;
@@ -295,19 +222,20 @@ int fc_codec_forecast(avro_value_t *v, const char *site_id, const fc_forecast *f
     snprintf(reason, sizeof reason, "%s%s%s%s", f->fallback[0] ? "fallback " : "",
              f->fallback, f->fallback[0] && f->quality[0] ? "; " : "", f->quality);
     int64_t end = f->n ? f->slots[f->n - 1].t + f->step : f->issue_time;
-    avro_value_t fb;
-    if (set_str(v, "site_id", site_id) || set_str(v, "run_id", run_id) ||
-        set_enum(v, "run_kind", f->kind == FC_DAY_AHEAD ? 0 : 1) ||
-        set_long(v, "issued_at", f->issue_time * 1000) ||
-        set_long(v, "horizon_start", (f->n ? f->slots[0].t : f->issue_time) * 1000) ||
-        set_long(v, "horizon_end", end * 1000) ||
-        set_int(v, "slot_minutes", f->step / 60) ||
-        set_str(v, "model_name", f->model) ||
-        set_str(v, "model_version", f->version[0] ? f->version : "untrained") ||
-        avro_value_get_by_name(v, "fallback", &fb, NULL) ||
-        avro_value_set_boolean(&fb, f->fallback[0] != '\0') ||
-        set_enum(v, "quality", qi) ||
-        set_opt_str(v, "quality_reason", reason[0] ? reason : NULL))
+    if (bus_field_set_string(v, "site_id", site_id) ||
+        bus_field_set_string(v, "run_id", run_id) ||
+        bus_field_set_enum(v, "run_kind", f->kind == FC_DAY_AHEAD ? 0 : 1) ||
+        bus_field_set_long(v, "issued_at", f->issue_time * 1000) ||
+        bus_field_set_long(v, "horizon_start",
+                           (f->n ? f->slots[0].t : f->issue_time) * 1000) ||
+        bus_field_set_long(v, "horizon_end", end * 1000) ||
+        bus_field_set_int(v, "slot_minutes", f->step / 60) ||
+        bus_field_set_string(v, "model_name", f->model) ||
+        bus_field_set_string(v, "model_version",
+                             f->version[0] ? f->version : "untrained") ||
+        bus_field_set_bool(v, "fallback", f->fallback[0] != '\0') ||
+        bus_field_set_enum(v, "quality", qi) ||
+        bus_field_set_opt_string(v, "quality_reason", reason[0] ? reason : NULL))
         return -1;
     return forecast_slots(v, f);
 }
@@ -320,8 +248,8 @@ static int weather_out_slot(avro_value_t *arr, const fc_wxdata *wx, size_t i,
     const double *row = wx->v + i * wx->nvar;
     int observed = (wx->t[i] + wx->slot_sec) * 1000 <= issued_ms;
     if (avro_value_append(arr, &e, NULL) ||
-        set_long(&e, "slot_start", wx->t[i] * 1000) ||
-        set_enum(&e, "kind", observed ? 0 : 1) ||
+        bus_field_set_long(&e, "slot_start", wx->t[i] * 1000) ||
+        bus_field_set_enum(&e, "kind", observed ? 0 : 1) ||
         set_opt_double(&e, "temperature_c", ti >= 0 ? row[ti] : NAN) ||
         avro_value_get_by_name(&e, "variables", &m, NULL))
         return -1;
@@ -339,9 +267,10 @@ int fc_codec_weather_out(avro_value_t *v, const char *site_id, const char *provi
                          int64_t issued_ms, const fc_wxdata *wx)
 {
     avro_value_t arr;
-    if (set_str(v, "site_id", site_id) || set_str(v, "provider", provider) ||
-        set_long(v, "issued_at", issued_ms) ||
-        set_int(v, "slot_minutes", wx->slot_sec / 60) ||
+    if (bus_field_set_string(v, "site_id", site_id) ||
+        bus_field_set_string(v, "provider", provider) ||
+        bus_field_set_long(v, "issued_at", issued_ms) ||
+        bus_field_set_int(v, "slot_minutes", wx->slot_sec / 60) ||
         set_opt_double(v, "latitude", wx->has_pos ? wx->lat : NAN) ||
         set_opt_double(v, "longitude", wx->has_pos ? wx->lon : NAN) ||
         avro_value_get_by_name(v, "slots", &arr, NULL))

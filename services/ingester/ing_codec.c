@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus/field.h"
+
 static int get_str(avro_value_t *v, const char *name, char *dst, size_t size)
 {
     avro_value_t f, b;
@@ -31,22 +33,6 @@ static int get_str(avro_value_t *v, const char *name, char *dst, size_t size)
     }
     memcpy(dst, s, n);
     return 0;
-}
-
-static int get_long(avro_value_t *v, const char *name, int64_t *out)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_long(&f, out)
-               ? -1
-               : 0;
-}
-
-static int get_enum(avro_value_t *v, const char *name, int *out)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_get_enum(&f, out)
-               ? -1
-               : 0;
 }
 
 /* A ["null","double"] field: sets *present bit when not null. */
@@ -93,8 +79,10 @@ int ing_codec_reading(avro_value_t *v, ing_reading_t *r, char *reason,
                  ING_ID_MAX - 1);
         return -1;
     }
-    if (get_long(v, "ts", &r->ts_ms) || get_long(v, "seq", &r->seq) ||
-        get_enum(v, "source", &r->source) || get_enum(v, "quality", &q)) {
+    if (bus_field_get_long(v, "ts", &r->ts_ms) ||
+        bus_field_get_long(v, "seq", &r->seq) ||
+        bus_field_get_enum(v, "source", &r->source) ||
+        bus_field_get_enum(v, "quality", &q)) {
         snprintf(reason, reason_size, "ts, seq, source or quality missing");
         return -1;
     }
@@ -128,68 +116,22 @@ static int set_str(avro_value_t *v, const char *name, const char *s)
     return avro_value_set_string(&f, s) ? -1 : 0;
 }
 
-static int set_long(avro_value_t *v, const char *name, int64_t x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_long(&f, x) ? -1
-                                                                                   : 0;
-}
-
-static int set_int(avro_value_t *v, const char *name, int32_t x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_int(&f, x) ? -1
-                                                                                  : 0;
-}
-
-static int set_double(avro_value_t *v, const char *name, double x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_double(&f, x)
-               ? -1
-               : 0;
-}
-
-static int set_enum(avro_value_t *v, const char *name, int x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_enum(&f, x) ? -1
-                                                                                   : 0;
-}
-
-static int set_bool(avro_value_t *v, const char *name, bool x)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(v, name, &f, NULL) || avro_value_set_boolean(&f, x)
-               ? -1
-               : 0;
-}
-
-static int set_opt_double(avro_value_t *v, const char *name, bool has, double x)
-{
-    avro_value_t f, b;
-    if (avro_value_get_by_name(v, name, &f, NULL))
-        return -1;
-    if (!has)
-        return avro_value_set_branch(&f, 0, &b) || avro_value_set_null(&b) ? -1 : 0;
-    return avro_value_set_branch(&f, 1, &b) || avro_value_set_double(&b, x) ? -1 : 0;
-}
-
 int ing_codec_interval(const ing_interval_t *iv, avro_value_t *v)
 {
-    return set_str(v, "site_id", iv->site_id) || set_enum(v, "scope", (int)iv->scope) ||
+    return set_str(v, "site_id", iv->site_id) ||
+                   bus_field_set_enum(v, "scope", (int)iv->scope) ||
                    set_str(v, "meter_id",
                            iv->scope == ING_SCOPE_METER ? iv->meter_id : NULL) ||
-                   set_long(v, "interval_start", iv->start_ms) ||
-                   set_long(v, "interval_end", iv->end_ms) ||
-                   set_double(v, "energy_kwh", iv->energy_kwh) ||
-                   set_double(v, "mean_kw", iv->mean_kw) ||
-                   set_double(v, "peak_kw", iv->peak_kw) ||
-                   set_opt_double(v, "min_kw", iv->has_min, iv->min_kw) ||
-                   set_int(v, "sample_count", iv->sample_count) ||
-                   set_double(v, "completeness", iv->completeness) ||
-                   set_int(v, "revision", iv->revision) ||
-                   set_long(v, "watermark_ts", iv->watermark_ms)
+                   bus_field_set_long(v, "interval_start", iv->start_ms) ||
+                   bus_field_set_long(v, "interval_end", iv->end_ms) ||
+                   bus_field_set_double(v, "energy_kwh", iv->energy_kwh) ||
+                   bus_field_set_double(v, "mean_kw", iv->mean_kw) ||
+                   bus_field_set_double(v, "peak_kw", iv->peak_kw) ||
+                   bus_field_set_opt_double(v, "min_kw", iv->has_min, iv->min_kw) ||
+                   bus_field_set_int(v, "sample_count", iv->sample_count) ||
+                   bus_field_set_double(v, "completeness", iv->completeness) ||
+                   bus_field_set_int(v, "revision", iv->revision) ||
+                   bus_field_set_long(v, "watermark_ts", iv->watermark_ms)
                ? -1
                : 0;
 }
@@ -198,15 +140,16 @@ int ing_codec_gap(const ing_gap_t *g, avro_value_t *v)
 {
     return set_str(v, "site_id", g->site_id) || set_str(v, "meter_id", g->meter_id) ||
                    set_str(v, "gap_id", g->gap_id) ||
-                   set_long(v, "gap_start", g->start_ms) ||
-                   set_long(v, "gap_end", g->end_ms) ||
-                   set_long(v, "duration_s", (g->end_ms - g->start_ms) / 1000) ||
-                   set_int(v, "missing_intervals", g->missing_intervals) ||
-                   set_enum(v, "gap_class", (int)g->gap_class) ||
-                   set_bool(v, "ongoing", g->ongoing) ||
-                   set_bool(v, "recovered", g->recovered) ||
-                   set_int(v, "revision", g->revision) ||
-                   set_long(v, "detected_at", g->detected_ms)
+                   bus_field_set_long(v, "gap_start", g->start_ms) ||
+                   bus_field_set_long(v, "gap_end", g->end_ms) ||
+                   bus_field_set_long(v, "duration_s",
+                                      (g->end_ms - g->start_ms) / 1000) ||
+                   bus_field_set_int(v, "missing_intervals", g->missing_intervals) ||
+                   bus_field_set_enum(v, "gap_class", (int)g->gap_class) ||
+                   bus_field_set_bool(v, "ongoing", g->ongoing) ||
+                   bus_field_set_bool(v, "recovered", g->recovered) ||
+                   bus_field_set_int(v, "revision", g->revision) ||
+                   bus_field_set_long(v, "detected_at", g->detected_ms)
                ? -1
                : 0;
 }

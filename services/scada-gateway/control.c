@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus/field.h"
 #include "log/log.h"
 #include "scada-gateway/coil.h"
 
@@ -53,14 +54,6 @@ static int get_str(avro_value_t *rec, const char *name, const char **out)
     return avro_value_get_string(&f, out, &len) ? -1 : 0;
 }
 
-static int get_long(avro_value_t *rec, const char *name, int64_t *out)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(rec, name, &f, NULL) || avro_value_get_long(&f, out)
-               ? -1
-               : 0;
-}
-
 int sg_command_from_avro(avro_value_t *v, sg_command_t *cmd, const char **reason)
 {
     avro_value_t f, b;
@@ -69,8 +62,8 @@ int sg_command_from_avro(avro_value_t *v, sg_command_t *cmd, const char **reason
     if (get_str(v, "command_id", &cmd->command_id) ||
         get_str(v, "site_id", &cmd->site_id) ||
         get_str(v, "equipment_id", &cmd->equipment_id) ||
-        get_long(v, "issued_at", &cmd->issued_at_ms) ||
-        get_long(v, "valid_until", &cmd->valid_until_ms) ||
+        bus_field_get_long(v, "issued_at", &cmd->issued_at_ms) ||
+        bus_field_get_long(v, "valid_until", &cmd->valid_until_ms) ||
         get_str(v, "reason", reason) || avro_value_get_by_name(v, "action", &f, NULL) ||
         avro_value_get_enum(&f, &action))
         return -1;

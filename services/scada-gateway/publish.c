@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/field.h"
 #include "log/log.h"
 
 #define TOPIC "energy.telemetry"
@@ -28,43 +29,17 @@ struct sg_publisher {
     obs_gauge_t *depth, *bytes, *full;
 };
 
-static int set_string(avro_value_t *rec, const char *name, const char *s)
-{
-    avro_value_t f;
-    return avro_value_get_by_name(rec, name, &f, NULL) || avro_value_set_string(&f, s);
-}
-
-/* Sets a ["null", T] union field: null when absent. */
-static int set_opt_double(avro_value_t *rec, const char *name, bool has, double v)
-{
-    avro_value_t f, b;
-    if (avro_value_get_by_name(rec, name, &f, NULL))
-        return -1;
-    if (!has)
-        return avro_value_set_branch(&f, 0, &b) || avro_value_set_null(&b);
-    return avro_value_set_branch(&f, 1, &b) || avro_value_set_double(&b, v);
-}
-
 int sg_telemetry_fill(avro_value_t *v, const sg_reading_t *r)
 {
-    avro_value_t f, b;
-    int rc =
-        set_string(v, "site_id", r->site_id) || set_string(v, "meter_id", r->meter_id);
-    rc = rc || avro_value_get_by_name(v, "ts", &f, NULL) ||
-         avro_value_set_long(&f, r->ts_ms);
-    rc = rc || avro_value_get_by_name(v, "seq", &f, NULL) ||
-         avro_value_set_long(&f, r->seq);
-    rc = rc || avro_value_get_by_name(v, "source", &f, NULL) ||
-         avro_value_set_enum(&f, r->source);
+    int rc = bus_field_set_string(v, "site_id", r->site_id) ||
+             bus_field_set_string(v, "meter_id", r->meter_id) ||
+             bus_field_set_long(v, "ts", r->ts_ms) ||
+             bus_field_set_long(v, "seq", r->seq) ||
+             bus_field_set_enum(v, "source", r->source);
     for (int q = 0; q < SG_NQ && !rc; q++)
-        rc = set_opt_double(v, qfields[q], (r->has >> q) & 1u, r->v[q]);
-    rc = rc || avro_value_get_by_name(v, "quality", &f, NULL) ||
-         avro_value_set_enum(&f, r->quality);
-    rc = rc || avro_value_get_by_name(v, "quality_detail", &f, NULL);
-    if (!rc && r->detail[0] == '\0')
-        rc = avro_value_set_branch(&f, 0, &b) || avro_value_set_null(&b);
-    else if (!rc)
-        rc = avro_value_set_branch(&f, 1, &b) || avro_value_set_string(&b, r->detail);
+        rc = bus_field_set_opt_double(v, qfields[q], (r->has >> q) & 1u, r->v[q]);
+    rc = rc || bus_field_set_enum(v, "quality", r->quality) ||
+         bus_field_set_opt_string(v, "quality_detail", r->detail[0] ? r->detail : NULL);
     return rc ? -1 : 0;
 }
 
