@@ -110,6 +110,11 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
     s->m_archived =
         obs_counter(m, "ems_ingester_partitions_archived_total",
                     "Measurement partitions archived and dropped by retention.", NULL);
+    s->m_restores = obs_counter(m, "ems_ingester_site_restores_total",
+                                "Sites whose rollup state was rebuilt from PostgreSQL "
+                                "(first seen after a start, a failed write or a "
+                                "rebalance).",
+                                NULL);
     s->m_gaps = obs_gauge(m, "ems_ingester_gaps_open", "Gaps currently ongoing.", NULL);
     s->m_batch = obs_histogram(m, "ems_ingester_batch_rows", "Records per batch.", NULL,
                                sizes, 7);
@@ -339,6 +344,7 @@ static int restore_sites(ing_service_t *s, const slot_t *b)
             ing_db_failed(s, "restoring rollups", err);
             return -1;
         }
+        obs_counter_inc(s->m_restores);
         log_info("ingester", "site '%s' restored from %lld stored readings", site,
                  (long long)loaded);
     }

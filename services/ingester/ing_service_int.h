@@ -102,7 +102,7 @@ struct ing_service {
     int db_down;
     obs_counter_t *m_rows, *m_dup, *m_rejected, *m_closed, *m_corr, *m_late,
         *m_redis_err;
-    obs_counter_t *m_db_err, *m_results, *m_archived;
+    obs_counter_t *m_db_err, *m_results, *m_archived, *m_restores;
     obs_gauge_t *m_gaps;
     obs_histogram_t *m_batch, *m_latency;
     obs_counter_t *m_stage[ST_N];

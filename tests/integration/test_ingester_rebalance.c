@@ -229,6 +229,10 @@ START_TEST(test_partitions_move_and_come_back)
                    "SELECT count(*) FROM rollup_15m WHERE site_id LIKE '%s' AND "
                    "interval_start < to_timestamp(%lld)",
                    like, (long long)((day0 + 3 * PHASE_MIN * MIN_MS) / 1000));
+    /* A restored its 8 sites at the start, again those it kept when B
+     * joined, and all 8 when B left */
+    ck_assert_double_ge(th_metric(port_a, "ems_ingester_site_restores_total"),
+                        2 * NSITES);
     ck_assert_double_eq(
         th_pg_num(c, "SELECT count(*) FROM gaps WHERE site_id LIKE '%s'", like), 0);
     expect_rollups(c);

@@ -267,9 +267,20 @@ static int env_named(const char *entry, const th_env_list *over)
     return 0;
 }
 
+/* Whether a later entry of l than entry i sets the same variable. */
+static int env_set_later(const th_env_list *l, int i)
+{
+    size_t n = strcspn(l->v[i], "=");
+    for (int j = i + 1; j < l->n; j++)
+        if (strncmp(l->v[j], l->v[i], n + 1) == 0)
+            return 1;
+    return 0;
+}
+
 /* The child's environment, built before fork() (no allocation in the child
- * of a process that may run librdkafka threads). The array is the caller's
- * to free; its strings are borrowed. */
+ * of a process that may run librdkafka threads): the inherited variables
+ * that opts does not replace, then opts' own, where the last setting of a
+ * name wins. The array is the caller's to free; its strings are borrowed. */
 static char **child_env(const th_spawn_opts *o)
 {
     size_t n = 0, k = 0;
@@ -282,7 +293,8 @@ static char **child_env(const th_spawn_opts *o)
         if (!(o->clean_ems && strncmp(*e, "EMS_", 4) == 0) && !env_named(*e, o->env))
             envp[k++] = *e;
     for (int i = 0; o->env && i < o->env->n; i++)
-        envp[k++] = o->env->v[i];
+        if (!env_set_later(o->env, i))
+            envp[k++] = o->env->v[i];
     envp[k] = NULL;
     return envp;
 }

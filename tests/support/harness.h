@@ -109,7 +109,8 @@ void th_env_release(th_env_list *l);
 typedef struct th_spawn_opts {
     /* argv[0] is the program: a path, or a name looked up in PATH. */
     const char *const *argv;
-    /* Replaces any inherited variable of the same name (may be NULL). */
+    /* Replaces any inherited variable of the same name; within env the last
+     * setting of a name wins (may be NULL). */
     const th_env_list *env;
     int clean_ems;   /* drop every inherited EMS_* variable first */
     const char *cwd; /* directory the child runs in; NULL: this one's */
