@@ -452,10 +452,17 @@ START_TEST(test_day_plan_from_real_data)
     snprintf(group, sizeof group, "optimizer-%.40s", prefix);
     port = th_free_port();
     load_day();
-    produce_forecast();
     produce_prices(0, 0, -1);
     reader_open(&r);
     start_optimizer();
+    /* The forecast completes the pair, so it names the trigger. Had it
+     * come alone in an earlier batch than the prices, the prices would
+     * have completed the pair (trigger "prices"): the curve is consumed
+     * first, by the start-up restore and then by the service's consumer
+     * (the restore ends before the service polls), and only then is the
+     * forecast produced. */
+    wait_metric("ems_bus_consumed_total{topic=\"energy.prices\"}", 2);
+    produce_forecast();
     next_plan(&r, check_plan, &first);
 
     /* a NaN price is dead-lettered, a repeated forecast plans nothing, a new
