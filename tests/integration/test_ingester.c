@@ -326,6 +326,17 @@ START_TEST(test_day_of_real_load)
 }
 END_TEST
 
+/* No (meter, ts) of the site is stored twice. */
+static void expect_each_reading_once(PGconn *c)
+{
+    ck_assert_double_eq(
+        th_pg_num(c,
+                  "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
+                  "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
+                  site),
+        0);
+}
+
 /* SIGKILL while part of the day is stored (intervals open, offsets of the
  * last batches not committed); the restarted ingester restores the open
  * intervals from PostgreSQL: every reading once, rollups equal the sums. */
@@ -345,12 +356,7 @@ START_TEST(test_killed_and_restarted)
     fprintf(stderr, "killed with %.0f of %lld readings stored\n", at_kill, nrows);
     start_ingester();
     expect_complete_day(c, nrows);
-    ck_assert_double_eq(
-        th_pg_num(c,
-                  "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
-                  "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
-                  site),
-        0);
+    expect_each_reading_once(c);
     PQfinish(c);
     stop_ingester();
 }
@@ -463,12 +469,7 @@ START_TEST(test_write_failure_second_writer)
     expect_complete_day(c, nrows);
     ck_assert(th_pg_num(c, "SELECT last_value FROM it_fail_once_seq") >= 2);
     ck_assert(metric("ems_ingester_db_errors_total") > 0);
-    ck_assert_double_eq(
-        th_pg_num(c,
-                  "SELECT count(*) FROM (SELECT meter_id, ts FROM measurements "
-                  "WHERE site_id='%s' GROUP BY 1, 2 HAVING count(*) > 1) d",
-                  site),
-        0);
+    expect_each_reading_once(c);
     remove_write_failure();
     PQfinish(c);
     stop_ingester();
