@@ -131,8 +131,12 @@ int ing_out_start(ing_service_t *s)
         memcpy(s->oiv, iv, niv * sizeof *iv);
     if (ng)
         memcpy(s->og, g, ng * sizeof *g);
-    s->ojob = (ing_job_t){
-        .iv = niv ? s->oiv : NULL, .niv = niv, .gaps = ng ? s->og : NULL, .ngaps = ng};
+    s->ojob = (ing_job_t){.iv = niv ? s->oiv : NULL,
+                          .niv = niv,
+                          .gaps = ng ? s->og : NULL,
+                          .ngaps = ng,
+                          .recompute = s->out_recompute};
+    s->out_recompute = false;
     s->ooffs = s->held;
     s->held = NULL;
     ing_rollup_clear(s->roll);
@@ -161,6 +165,8 @@ void ing_out_finish(ing_service_t *s)
         return;
     }
     obs_counter_add(s->m_stage[ST_OUTPUTS], s->ojob.seconds);
+    if (s->ojob.slow_path)
+        obs_counter_inc(s->m_slow_iv);
     if (s->db_down && !s->recovering)
         log_info("ingester", "database back: batch stored");
     s->db_down = 0;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ingester/ing_rollup.h"
+#include "log/log.h"
 
 #define MAX_MONTHS 256
 
@@ -17,7 +18,8 @@ struct ing_pg {
     db_t *db;
     bool direct_ok; /* the last batch had no duplicate: try COPY directly */
     int64_t fallbacks;
-    char *buf; /* COPY binary buffer */
+    int64_t iv_fallbacks; /* outputs with an interval stored before */
+    char *buf;            /* COPY binary buffer */
     size_t len, cap;
     int64_t months[MAX_MONTHS]; /* month numbers (y*12+m) with a partition */
     size_t nmonths;
@@ -46,6 +48,11 @@ void ing_pg_destroy(ing_pg_t *p)
 int64_t ing_pg_fallbacks(const ing_pg_t *p)
 {
     return p->fallbacks;
+}
+
+int64_t ing_pg_recomputes(const ing_pg_t *p)
+{
+    return p->iv_fallbacks;
 }
 
 void ing_pg_reset(ing_pg_t *p)
@@ -405,6 +412,36 @@ static const char UPSERT_15M[] =
     " revision = EXCLUDED.revision, watermark_ts = EXCLUDED.watermark_ts,"             \
     " updated_at = now()"
 
+/* The fresh path: every staged interval is new (the plain insert raised no
+ * unique_violation), so each coarse bucket equals its stored value plus
+ * the staged intervals it covers. Sums add up, peak and minimum take the
+ * extreme, the mean follows the energy. No child row is read. */
+#define ADD_UP(dst, unit)                                                              \
+    "INSERT INTO " dst " AS d (scope, site_id, meter_id, interval_start,"              \
+    " interval_end, energy_kwh, mean_kw, peak_kw, min_kw, sample_count, completeness," \
+    " revision, watermark_ts)"                                                         \
+    " SELECT scope, site_id, meter_id, b, b + interval '1 " unit "',"                  \
+    " sum(energy_kwh),"                                                                \
+    " sum(energy_kwh) / (extract(epoch FROM (b + interval '1 " unit                    \
+    "') - b) / 3600.0),"                                                               \
+    " max(peak_kw), min(min_kw), sum(sample_count),"                                   \
+    " sum(completeness * extract(epoch FROM interval_end - interval_start))"           \
+    "   / extract(epoch FROM (b + interval '1 " unit "') - b),"                        \
+    " max(revision), max(watermark_ts)"                                                \
+    " FROM (SELECT *, date_trunc('" unit "', interval_start) AS b FROM stg_rollup) s"  \
+    " GROUP BY scope, site_id, meter_id, b"                                            \
+    " ON CONFLICT (scope, site_id, meter_id, interval_start) DO UPDATE SET"            \
+    " energy_kwh = d.energy_kwh + EXCLUDED.energy_kwh,"                                \
+    " mean_kw = (d.energy_kwh + EXCLUDED.energy_kwh)"                                  \
+    "   / (extract(epoch FROM d.interval_end - d.interval_start) / 3600.0),"           \
+    " peak_kw = greatest(d.peak_kw, EXCLUDED.peak_kw),"                                \
+    " min_kw = least(d.min_kw, EXCLUDED.min_kw),"                                      \
+    " sample_count = d.sample_count + EXCLUDED.sample_count,"                          \
+    " completeness = d.completeness + EXCLUDED.completeness,"                          \
+    " revision = greatest(d.revision, EXCLUDED.revision),"                             \
+    " watermark_ts = greatest(d.watermark_ts, EXCLUDED.watermark_ts),"                 \
+    " updated_at = now()"
+
 /* "YYYY-MM-DD HH:MM:SS.mmm+00", a timestamptz literal. */
 static char *fmt_ts(int64_t ms, char *buf, size_t size)
 {
@@ -566,9 +603,80 @@ static int roll_up(ing_pg_t *p, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* Adds the staged intervals to the hourly, daily and monthly buckets. */
+static int add_up(ing_pg_t *p, char *errstr, size_t errstr_size)
+{
+    static const char *const sql[] = {
+        ADD_UP("rollup_1h", "hour"),
+        ADD_UP("rollup_1d", "day"),
+        ADD_UP("rollup_1mo", "month"),
+    };
+
+    for (size_t i = 0; i < 3; i++)
+        if (db_exec(p->db, sql[i], errstr, errstr_size))
+            return -1;
+    return 0;
+}
+
+/* Runs sql; 0, or -1 with errstr and the server's SQLSTATE in sqlstate. */
+static int exec_state(ing_pg_t *p, const char *sql, char *sqlstate, char *errstr,
+                      size_t errstr_size)
+{
+    PGresult *res = PQexec(db_pg(p->db), sql);
+    const char *st;
+    int rc = 0;
+
+    sqlstate[0] = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        snprintf(sqlstate, 6, "%s", st ? st : "");
+        snprintf(errstr, errstr_size, "%s: %s", db_endpoint(p->db),
+                 PQresultErrorMessage(res));
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* The slow path: upsert (higher revision wins), then recompute the
+ * buckets touched from their children. */
+static int upsert_intervals(ing_pg_t *p, char *errstr, size_t errstr_size)
+{
+    p->iv_fallbacks++;
+    return db_exec(p->db, UPSERT_15M, errstr, errstr_size) ||
+                   roll_up(p, errstr, errstr_size)
+               ? -1
+               : 0;
+}
+
+/* The staged intervals into rollup_15m and the coarse buckets. Usually
+ * every one is new: a plain insert (no conflict handling) and the coarse
+ * buckets added to. An interval stored before (a correction, a replay, a
+ * batch whose COMMIT answer was lost) fails the insert with
+ * unique_violation; the savepoint takes it back and the slow path runs.
+ * recompute takes the slow path at once. */
+static int store_intervals(ing_pg_t *p, bool recompute, char *errstr,
+                           size_t errstr_size)
+{
+    char state[8];
+
+    if (recompute)
+        return upsert_intervals(p, errstr, errstr_size);
+    if (db_exec(p->db, "SAVEPOINT fresh", errstr, errstr_size))
+        return -1;
+    if (exec_state(p, "INSERT INTO rollup_15m SELECT * FROM stg_rollup", state, errstr,
+                   errstr_size) == 0)
+        return add_up(p, errstr, errstr_size);
+    if (strcmp(state, "23505") != 0 ||
+        db_exec(p->db, "ROLLBACK TO SAVEPOINT fresh", errstr, errstr_size))
+        return -1;
+    log_debug("ingester", "an interval was stored before, upserting: %s", errstr);
+    return upsert_intervals(p, errstr, errstr_size);
+}
+
 int ing_pg_store_outputs(ing_pg_t *p, const ing_interval_t *iv, size_t niv,
-                         const ing_gap_t *gaps, size_t ngaps, char *errstr,
-                         size_t errstr_size)
+                         const ing_gap_t *gaps, size_t ngaps, bool recompute,
+                         char *errstr, size_t errstr_size)
 {
     if (niv == 0 && ngaps == 0)
         return 0;
@@ -579,8 +687,7 @@ int ing_pg_store_outputs(ing_pg_t *p, const ing_interval_t *iv, size_t niv,
         goto fail;
     if (niv && (db_exec(p->db, STG_ROLLUP, errstr, errstr_size) ||
                 copy_intervals(p, iv, niv, errstr, errstr_size) ||
-                db_exec(p->db, UPSERT_15M, errstr, errstr_size) ||
-                roll_up(p, errstr, errstr_size)))
+                store_intervals(p, recompute, errstr, errstr_size)))
         goto fail;
     if (ngaps && (db_exec(p->db, STG_GAPS, errstr, errstr_size) ||
                   copy_gaps(p, gaps, ngaps, errstr, errstr_size) ||

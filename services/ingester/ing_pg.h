@@ -38,11 +38,15 @@ int ing_pg_store_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n,
                           unsigned char *is_new, int64_t *inserted, char *errstr,
                           size_t errstr_size);
 
-/* Upserts intervals and gaps and refreshes the coarser rollups touched, in
- * one transaction. 0, or -1 with errstr (nothing stored). */
+/* Stores intervals and gaps and refreshes the coarser rollups touched, in
+ * one transaction. Intervals none of which was stored before are inserted
+ * and added to their hourly, daily and monthly buckets; otherwise, or with
+ * recompute (intervals a restore rebuilt: their buckets may hold them
+ * already), they are upserted (higher revision wins) and the buckets
+ * recomputed from their children. 0, or -1 with errstr (nothing stored). */
 int ing_pg_store_outputs(ing_pg_t *p, const ing_interval_t *iv, size_t niv,
-                         const ing_gap_t *gaps, size_t ngaps, char *errstr,
-                         size_t errstr_size);
+                         const ing_gap_t *gaps, size_t ngaps, bool recompute,
+                         char *errstr, size_t errstr_size);
 
 /* The columns of measurements a COPY fills, in the order of the encoding. */
 #define ING_PG_NCOLS 13
@@ -56,6 +60,10 @@ int ing_pg_encode(ing_pg_t *p, const ing_reading_t *rd, size_t n, bool with_n,
 
 /* Batches that fell back from the direct COPY to the staging path. */
 int64_t ing_pg_fallbacks(const ing_pg_t *p);
+
+/* Outputs transactions in which an interval had been stored before: it was
+ * upserted and its coarse buckets recomputed from their children. */
+int64_t ing_pg_recomputes(const ing_pg_t *p);
 
 /* Forgets cached state tied to the session (after a reconnect). */
 void ing_pg_reset(ing_pg_t *p);

@@ -115,6 +115,16 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
                                 "(first seen after a start, a failed write or a "
                                 "rebalance).",
                                 NULL);
+    s->m_slow_rd = obs_counter(m, "ems_ingester_slow_path_total",
+                               "Transactions that met a row stored before: "
+                               "readings through the staging table, or intervals "
+                               "upserted with their coarse buckets recomputed.",
+                               "kind=readings");
+    s->m_slow_iv = obs_counter(m, "ems_ingester_slow_path_total",
+                               "Transactions that met a row stored before: "
+                               "readings through the staging table, or intervals "
+                               "upserted with their coarse buckets recomputed.",
+                               "kind=rollups");
     s->m_gaps = obs_gauge(m, "ems_ingester_gaps_open", "Gaps currently ongoing.", NULL);
     s->m_batch = obs_histogram(m, "ems_ingester_batch_rows", "Records per batch.", NULL,
                                sizes, 7);
@@ -337,13 +347,19 @@ static int restore_sites(ing_service_t *s, const slot_t *b)
     for (size_t i = 0; i < b->n; i++) {
         const char *site = b->rd[i].site_id;
         int64_t loaded = 0;
+        size_t held;
         if (strcmp(site, prev) == 0 || ing_rollup_restored(s->roll, site))
             continue;
         prev = site;
+        held = ing_out_held(s);
         if (ing_recover_site(s->db, s->roll, site, window, &loaded, err, sizeof err)) {
             ing_db_failed(s, "restoring rollups", err);
             return -1;
         }
+        /* intervals the database lacked: rebuilt, so their coarse buckets
+         * are recomputed from the children rather than added to */
+        if (ing_out_held(s) > held)
+            s->out_recompute = true;
         obs_counter_inc(s->m_restores);
         log_info("ingester", "site '%s' restored from %lld stored readings", site,
                  (long long)loaded);
@@ -458,6 +474,8 @@ static int feed(ing_service_t *s, slot_t *b)
     obs_counter_add(s->m_rows, (double)b->job.inserted);
     obs_counter_add(s->m_dup, (double)((int64_t)b->n - b->job.inserted));
     obs_counter_add(s->m_stage[ST_COPY], b->job.seconds);
+    if (b->job.slow_path)
+        obs_counter_inc(s->m_slow_rd);
     obs_counter_add(s->m_stage[ST_REDIS], b->job.redis_seconds);
     if (b->job.redis_err[0]) {
         obs_counter_inc(s->m_redis_err);

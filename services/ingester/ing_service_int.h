@@ -66,21 +66,21 @@ struct ing_service {
     ing_redis_t *redis;
     ing_rollup_t *roll;
     slot_t *slots;
-    int nslots, head, count; /* ring of batches handed to the writers */
-    bool prep;               /* slots[head + count] polled, not handed over */
-    bool recovering;         /* a write failed: batches stored again, then
-                              * their sites restored (recover_step) */
+    int nslots, head, count;  /* ring of batches handed to the writers */
+    bool prep;                /* slots[head + count] polled, not handed over */
+    bool recovering;          /* a write failed: batches stored again, then
+                               * their sites restored (recover_step) */
     bool rec_sites_forgotten; /* recovery: every batch stored, sites forgotten */
     uint64_t revocations;     /* bus_consumer_revocations() last seen */
     bool rebalanced;          /* partitions were taken away: forget every
                                * site before the next batch (settle_rebalance) */
-    int *rec_of;             /* prepared batch: rd[i] came from recs[rec_of[i]] */
-    bus_record_t *recs;      /* the polled records, valid until the next poll */
-    bool caught_up;          /* the last poll found nothing (or, waiting,
-                              * did not fill a batch) */
-    bool pending;            /* fed batches whose outputs and ack are due */
-    double pending_t0;       /* mono_s() of the oldest of them */
-    bus_offsets_t *held;     /* their offsets */
+    int *rec_of;              /* prepared batch: rd[i] came from recs[rec_of[i]] */
+    bus_record_t *recs;       /* the polled records, valid until the next poll */
+    bool caught_up;           /* the last poll found nothing (or, waiting,
+                               * did not fill a batch) */
+    bool pending;             /* fed batches whose outputs and ack are due */
+    double pending_t0;        /* mono_s() of the oldest of them */
+    bus_offsets_t *held;      /* their offsets */
     /* outputs being stored on their own session (one job at a time), with
      * the offsets committed once they are */
     ing_writer_t *outw;
@@ -103,6 +103,8 @@ struct ing_service {
     obs_counter_t *m_rows, *m_dup, *m_rejected, *m_closed, *m_corr, *m_late,
         *m_redis_err;
     obs_counter_t *m_db_err, *m_results, *m_archived, *m_restores;
+    obs_counter_t *m_slow_rd, *m_slow_iv;
+    bool out_recompute; /* the held outputs include intervals a restore rebuilt */
     obs_gauge_t *m_gaps;
     obs_histogram_t *m_batch, *m_latency;
     obs_counter_t *m_stage[ST_N];

@@ -44,12 +44,13 @@ static double mono_s(void)
 static void run_job(wthread_t *t, ing_job_t *j)
 {
     double t0 = mono_s();
+    int64_t slow0 = ing_pg_fallbacks(t->pg) + ing_pg_recomputes(t->pg);
     char e2[128];
 
     j->err[0] = '\0';
     if (j->iv || j->gaps)
-        j->rc = ing_pg_store_outputs(t->pg, j->iv, j->niv, j->gaps, j->ngaps, j->err,
-                                     sizeof j->err);
+        j->rc = ing_pg_store_outputs(t->pg, j->iv, j->niv, j->gaps, j->ngaps,
+                                     j->recompute, j->err, sizeof j->err);
     else
         j->rc = ing_pg_store_readings(t->pg, j->rd, j->n, j->is_new, &j->inserted,
                                       j->err, sizeof j->err);
@@ -58,6 +59,7 @@ static void run_job(wthread_t *t, ing_job_t *j)
         db_check(t->db, e2, sizeof e2);
     }
     j->seconds = mono_s() - t0;
+    j->slow_path = ing_pg_fallbacks(t->pg) + ing_pg_recomputes(t->pg) != slow0;
     j->redis_err[0] = '\0';
     if (j->rc == 0 && t->redis && j->inserted)
         ing_redis_write(t->redis, j->rd, j->is_new, j->n, j->redis_err,

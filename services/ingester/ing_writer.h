@@ -33,6 +33,7 @@ typedef struct ing_job {
     size_t niv;
     const ing_gap_t *gaps;
     size_t ngaps;
+    bool recompute; /* outputs: recompute the coarse buckets whatever happens */
     const ing_reading_t *rd;
     size_t n;
     unsigned char *is_new; /* n entries: 1 = not stored before */
@@ -41,6 +42,7 @@ typedef struct ing_job {
     char err[512];
     double seconds; /* time spent storing */
     double redis_seconds;
+    bool slow_path;      /* a row stored before: staging path or recompute */
     char redis_err[256]; /* "" unless the Redis write failed */
     /* pool state */
     int state;

@@ -36,6 +36,7 @@ static int port;                        /* the child's HTTP port */
 static const char *batch_rows = "5000"; /* EMS_INGESTER_BATCH_ROWS of the child */
 static const char *writers;             /* EMS_INGESTER_WRITERS, when set */
 static const char *horizon;             /* EMS_INGESTER_CORRECTION_HORIZON, when set */
+static const char *rollup_flush;        /* EMS_INGESTER_ROLLUP_FLUSH, when set */
 static int64_t day0;
 static double load_kw[NQH]; /* the day's 96 quarter-hours, kW (from MW) */
 static pid_t child;
@@ -163,6 +164,8 @@ static void start_ingester(void)
         th_env_add(&e, "EMS_INGESTER_WRITERS=%s", writers);
     if (horizon)
         th_env_add(&e, "EMS_INGESTER_CORRECTION_HORIZON=%s", horizon);
+    if (rollup_flush)
+        th_env_add(&e, "EMS_INGESTER_ROLLUP_FLUSH=%s", rollup_flush);
     child = th_ing_start(&e, NULL);
     th_env_release(&e);
 }
@@ -272,7 +275,7 @@ static void fresh_site(const char *tag)
     snprintf(prefix, sizeof prefix, "%s.",
              site); /* fresh topics: only this run's records */
     port = th_free_port();
-    writers = horizon = NULL;
+    writers = horizon = rollup_flush = NULL;
     load_day();
 }
 
@@ -287,6 +290,7 @@ static void expect_complete_day(PGconn *c, long long nrows)
                    "interval_start < to_timestamp(%lld)",
                    site, (long long)((day0 + DATASET_DAY_MS) / 1000));
     expect_rollups(c);
+    th_ing_expect_coarse_consistent(c, site);
 }
 
 START_TEST(test_day_of_real_load)
@@ -444,6 +448,34 @@ static void remove_write_failure(void)
     PQfinish(c);
 }
 
+/* The day in time order, each batch's outputs in a transaction of their
+ * own when the outputs session is free: the quarter-hours of one hour, day
+ * and month arrive in a dozen transactions or more. Those that meet no
+ * stored interval add theirs to the coarse buckets without reading the
+ * children back; the hourly, daily and monthly rows must still equal the
+ * source sums and their children. */
+START_TEST(test_day_in_small_transactions)
+{
+    const long long nrows = (long long)NMETERS * (NQH * 15 + TAIL_MIN);
+    PGconn *c;
+    double txs, slow;
+
+    fresh_site("small");
+    batch_rows = "500";
+    rollup_flush = "0";
+    produce_day_in_time_order();
+    start_ingester();
+    c = th_pg_connect(NULL);
+    expect_complete_day(c, nrows);
+    slow = metric("ems_ingester_slow_path_total{kind=\"rollups\"}");
+    txs = metric("ems_ingester_batch_seconds_count");
+    ck_assert_msg(txs >= 5 && slow >= 0 && slow < txs / 2,
+                  "%g outputs transactions, %g of them recomputed", txs, slow);
+    PQfinish(c);
+    stop_ingester();
+}
+END_TEST
+
 /* Two writer sessions; one batch's write fails (the server answers with an
  * error after the other session has stored the later batches). The batch
  * is stored again and every interval is closed with the sums of the source:
@@ -489,6 +521,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_day_of_real_load);
+    tcase_add_test(tc, test_day_in_small_transactions);
     tcase_add_test(tc, test_killed_and_restarted);
     tcase_add_test(tc, test_postgres_outage);
     tcase_add_test(tc, test_write_failure_second_writer);

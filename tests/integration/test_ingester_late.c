@@ -297,6 +297,9 @@ START_TEST(test_late_data_and_recovered_gap)
                                       "'2020-09-01 00:00:00+00'",
                                       site),
                             30.0 * 4 + 15.0 * 4, 1e-9);
+    /* the corrections were upserted and their buckets recomputed */
+    ck_assert(th_metric(port, "ems_ingester_slow_path_total{kind=\"rollups\"}") >= 1);
+    th_ing_expect_coarse_consistent(pg, site);
     PQfinish(pg);
 
     bus_consumer_destroy(c);

@@ -236,6 +236,8 @@ START_TEST(test_partitions_move_and_come_back)
     ck_assert_double_eq(
         th_pg_num(c, "SELECT count(*) FROM gaps WHERE site_id LIKE '%s'", like), 0);
     expect_rollups(c);
+    for (int i = 0; i < NSITES; i++)
+        th_ing_expect_coarse_consistent(c, sites[i]);
     PQfinish(c);
     th_stop(&ia);
     th_rmtree(dir);

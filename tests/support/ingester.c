@@ -2,6 +2,7 @@
  * The ingester of the integration tests (see ingester.h).
  */
 #include "ingester.h"
+#include "pg.h"
 
 #include <check.h>
 
@@ -76,4 +77,43 @@ void th_ing_produce(bus_t *b, bus_producer_t *p, const th_reading *r)
         bus_produce(p, "energy.telemetry", r->site, &v, r->ts_ms, err, sizeof err) == 0,
         "%s", err);
     avro_value_decref(&v);
+}
+
+/* Rows of coarse table dst of the site that differ from the aggregate of
+ * their children in src. */
+static double coarse_mismatches(PGconn *c, const char *site, const char *dst,
+                                const char *src)
+{
+    return th_pg_num(
+        c,
+        "SELECT count(*) FROM %s d CROSS JOIN LATERAL ("
+        " SELECT sum(energy_kwh) e, sum(sample_count) n, max(peak_kw) p,"
+        "  min(min_kw) mn, sum(completeness * extract(epoch FROM interval_end -"
+        "  interval_start)) cs FROM %s k WHERE k.scope = d.scope AND k.site_id ="
+        "  d.site_id AND k.meter_id = d.meter_id AND k.interval_start >="
+        "  d.interval_start AND k.interval_start < d.interval_end) a"
+        " WHERE d.site_id = '%s' AND (a.e IS NULL"
+        "  OR abs(d.energy_kwh - a.e) > 1e-9 * greatest(1, abs(a.e))"
+        "  OR abs(d.mean_kw * extract(epoch FROM d.interval_end - d.interval_start)"
+        "   / 3600 - a.e) > 1e-9 * greatest(1, abs(a.e))"
+        "  OR d.sample_count <> a.n OR d.peak_kw <> a.p"
+        "  OR d.min_kw IS DISTINCT FROM a.mn"
+        "  OR abs(d.completeness * extract(epoch FROM d.interval_end -"
+        "   d.interval_start) - a.cs) > 1e-6)",
+        dst, src, site);
+}
+
+void th_ing_expect_coarse_consistent(PGconn *c, const char *site)
+{
+    static const char *const pairs[][2] = {{"rollup_1h", "rollup_15m"},
+                                           {"rollup_1d", "rollup_1h"},
+                                           {"rollup_1mo", "rollup_1d"}};
+
+    ck_assert_msg(
+        th_pg_num(c, "SELECT count(*) FROM rollup_1mo WHERE site_id = '%s'", site) > 0,
+        "site %s has no monthly rollup", site);
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+        ck_assert_msg(coarse_mismatches(c, site, pairs[i][0], pairs[i][1]) == 0,
+                      "%s rows of site %s differ from the sums of %s", pairs[i][0],
+                      site, pairs[i][1]);
 }

@@ -6,6 +6,7 @@
 #ifndef EMS_TESTS_INGESTER_H
 #define EMS_TESTS_INGESTER_H
 
+#include <libpq-fe.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,5 +38,11 @@ typedef struct th_reading {
 /* Produces r keyed by its site, with its event time as the record's
  * timestamp. Fails the test when the record cannot be enqueued. */
 void th_ing_produce(bus_t *b, bus_producer_t *p, const th_reading *r);
+
+/* Fails the test unless every hourly, daily and monthly rollup row of the
+ * site equals the aggregate of its stored children (energy, mean, peak,
+ * minimum, sample count, completeness): whichever way the ingester kept
+ * them (added to, or recomputed), they must agree with the finer table. */
+void th_ing_expect_coarse_consistent(PGconn *c, const char *site);
 
 #endif
