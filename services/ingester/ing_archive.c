@@ -331,12 +331,18 @@ static int load(db_t *db, gzFile gz, const char *ident, const char *table,
     PQclear(res);
     if (rc || copy_in(db_pg(db), gz, errstr, errstr_size))
         return -1;
+    /* restored readings get their partitions and are findable by site */
     if (strcmp(table, "measurements") == 0 &&
-        db_exec(db,
-                "SELECT ems_ensure_partition(m) FROM (SELECT DISTINCT date_trunc("
-                "'month', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m FROM "
-                "ems_restore) x",
-                errstr, errstr_size))
+        (db_exec(db,
+                 "SELECT ems_ensure_partition(m) FROM (SELECT DISTINCT date_trunc("
+                 "'month', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m FROM "
+                 "ems_restore) x",
+                 errstr, errstr_size) ||
+         db_exec(db,
+                 "INSERT INTO meters (meter_id, site_id) SELECT DISTINCT ON (meter_id)"
+                 " meter_id, site_id FROM ems_restore ORDER BY meter_id, ts DESC"
+                 " ON CONFLICT (meter_id) DO NOTHING",
+                 errstr, errstr_size)))
         return -1;
     if (asprintf(
             &sql,

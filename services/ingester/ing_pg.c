@@ -23,6 +23,10 @@ struct ing_pg {
     size_t len, cap;
     int64_t months[MAX_MONTHS]; /* month numbers (y*12+m) with a partition */
     size_t nmonths;
+    char (*meters)[ING_ID_MAX]; /* meters known to be in table meters, sorted */
+    size_t nmeters, meters_cap;
+    size_t *fresh; /* scratch: a reading of each meter not known yet */
+    size_t fresh_cap;
 };
 
 static const char *const quality_names[] = {"good", "stale", "comm_error",
@@ -40,8 +44,11 @@ ing_pg_t *ing_pg_new(db_t *db)
 
 void ing_pg_destroy(ing_pg_t *p)
 {
-    if (p)
+    if (p) {
         free(p->buf);
+        free(p->meters);
+        free(p->fresh);
+    }
     free(p);
 }
 
@@ -69,6 +76,107 @@ static int64_t month_of(int64_t ms)
 }
 
 /* Makes sure every month of the batch has its partition (autocommit). */
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static bool meter_known(const ing_pg_t *p, const char *id)
+{
+    return p->nmeters && bsearch(id, p->meters, p->nmeters, sizeof *p->meters, id_cmp);
+}
+
+/* Grows *arr (of *cap elements of size) to hold n. 0, or -1. */
+static int reserve(void **arr, size_t *cap, size_t n, size_t size)
+{
+    void *m;
+
+    if (n <= *cap)
+        return 0;
+    if (!(m = realloc(*arr, 2 * n * size)))
+        return -1;
+    *arr = m;
+    *cap = 2 * n;
+    return 0;
+}
+
+static int by_meter(const void *a, const void *b, void *ctx)
+{
+    const ing_reading_t *rd = ctx;
+    return strcmp(rd[*(const size_t *)a].meter_id, rd[*(const size_t *)b].meter_id);
+}
+
+/* Inserts the meters (and sites) of rd[p->fresh[from..to)] into meters. */
+static int insert_meters(ing_pg_t *p, const ing_reading_t *rd, size_t from, size_t to,
+                         char *errstr, size_t errstr_size)
+{
+    /* the statement's text, then ", ($i, $j)" a row (at most 18 characters
+     * with CHUNK rows) */
+    char *sql = malloc(128 + (to - from) * 32);
+    const char **params = malloc(2 * (to - from) * sizeof *params);
+    size_t len;
+    PGresult *res = NULL;
+
+    if (sql && params) {
+        len = (size_t)sprintf(sql, "INSERT INTO meters (meter_id, site_id) VALUES ");
+        for (size_t i = from; i < to; i++) {
+            size_t k = 2 * (i - from);
+            len += (size_t)sprintf(sql + len, "%s($%zu, $%zu)", i > from ? ", " : "",
+                                   k + 1, k + 2);
+            params[k] = rd[p->fresh[i]].meter_id;
+            params[k + 1] = rd[p->fresh[i]].site_id;
+        }
+        strcpy(sql + len, " ON CONFLICT (meter_id) DO NOTHING");
+        res = db_query(p->db, sql, (int)(2 * (to - from)), params, errstr, errstr_size);
+    } else
+        snprintf(errstr, errstr_size, "out of memory registering meters");
+    free(sql);
+    free(params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* Every meter of the batch is in table meters (the restore finds a site's
+ * readings through it) before its readings are stored: committed on its
+ * own, like a partition; a meter registered whose readings then fail is
+ * harmless. Each session remembers the meters it saw registered. */
+static int ensure_meters(ing_pg_t *p, const ing_reading_t *rd, size_t n, char *errstr,
+                         size_t errstr_size)
+{
+    enum { CHUNK = 500 };
+    size_t nfresh = 0, nuniq = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (meter_known(p, rd[i].meter_id))
+            continue;
+        if (!nfresh && reserve((void **)&p->fresh, &p->fresh_cap, n, sizeof *p->fresh))
+            goto oom;
+        p->fresh[nfresh++] = i;
+    }
+    if (!nfresh)
+        return 0;
+    qsort_r(p->fresh, nfresh, sizeof *p->fresh, by_meter, (void *)rd);
+    for (size_t k = 0; k < nfresh; k++)
+        if (!nuniq || by_meter(&p->fresh[nuniq - 1], &p->fresh[k], (void *)rd) != 0)
+            p->fresh[nuniq++] = p->fresh[k];
+    if (reserve((void **)&p->meters, &p->meters_cap, p->nmeters + nuniq,
+                sizeof *p->meters))
+        goto oom;
+    for (size_t from = 0; from < nuniq; from += CHUNK)
+        if (insert_meters(p, rd, from, from + CHUNK < nuniq ? from + CHUNK : nuniq,
+                          errstr, errstr_size))
+            return -1;
+    for (size_t k = 0; k < nuniq; k++)
+        memcpy(p->meters[p->nmeters++], rd[p->fresh[k]].meter_id, ING_ID_MAX);
+    qsort(p->meters, p->nmeters, sizeof *p->meters, id_cmp);
+    return 0;
+oom:
+    snprintf(errstr, errstr_size, "out of memory registering meters");
+    return -1;
+}
+
 static int ensure_partitions(ing_pg_t *p, const ing_reading_t *rd, size_t n,
                              char *errstr, size_t errstr_size)
 {
@@ -322,6 +430,7 @@ int ing_pg_store_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n,
     if (n == 0)
         return 0;
     if (ensure_partitions(p, rd, n, errstr, errstr_size) ||
+        ensure_meters(p, rd, n, errstr, errstr_size) ||
         db_begin(p->db, errstr, errstr_size))
         return -1;
     if (direct) {

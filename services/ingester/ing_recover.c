@@ -13,9 +13,16 @@
  * were lost (see extend_from). */
 #define EXTEND_MAX_ROWS "200000"
 
+/* A site's readings are read meter by meter through the primary key of
+ * measurements (meter_id, ts); table meters lists each site's meters. */
+#define SITE_ROWS                                                                      \
+    " FROM measurements WHERE meter_id IN"                                             \
+    " (SELECT meter_id FROM meters WHERE site_id = $1) AND site_id = $1"
+
 static const char MAX_TS[] =
-    "SELECT round(extract(epoch FROM max(ts)) * 1000)::bigint FROM measurements"
-    " WHERE site_id = $1";
+    "SELECT round(extract(epoch FROM max(x.ts)) * 1000)::bigint FROM meters k"
+    " CROSS JOIN LATERAL (SELECT ts FROM measurements m WHERE m.meter_id = k.meter_id"
+    "  AND m.site_id = $1 ORDER BY ts DESC LIMIT 1) x WHERE k.site_id = $1";
 
 /* The latest stored 15-min site interval, else (a site without counted
  * meters) the latest meter interval. */
@@ -26,16 +33,16 @@ static const char LAST_ROLLUP[] =
     " (SELECT max(interval_start) FROM rollup_15m"
     "  WHERE scope = 'meter' AND site_id = $1))) * 1000)::bigint";
 
-/* The newest reading beyond the EXTEND_MAX_ROWS newest ones. */
+/* The newest reading beyond the EXTEND_MAX_ROWS newest ones since $2. */
 static const char EXTEND_CAP[] =
-    "SELECT round(extract(epoch FROM ts) * 1000)::bigint FROM measurements"
-    " WHERE site_id = $1 ORDER BY ts DESC OFFSET " EXTEND_MAX_ROWS " LIMIT 1";
+    "SELECT round(extract(epoch FROM ts) * 1000)::bigint" SITE_ROWS
+    " AND ts >= to_timestamp($2::bigint / 1000.0)"
+    " ORDER BY ts DESC OFFSET " EXTEND_MAX_ROWS " LIMIT 1";
 
 static const char DECLARE_READINGS[] =
     "DECLARE ing_recover NO SCROLL CURSOR FOR"
     " SELECT meter_id, round(extract(epoch FROM ts) * 1000)::bigint, power_kw,"
-    " energy_kwh, quality FROM measurements"
-    " WHERE site_id = $1 AND ts >= to_timestamp($2::bigint / 1000.0)"
+    " energy_kwh, quality" SITE_ROWS " AND ts >= to_timestamp($2::bigint / 1000.0)"
     " ORDER BY ts, meter_id";
 
 static const char SELECT_GAPS[] =
@@ -190,28 +197,11 @@ static int load_rollups(db_t *db, const char *site_id, const char *from,
     return 0;
 }
 
-/* The latest stored event time of the site; 0 with *has = 0 when none. */
-static int site_max_ts(db_t *db, const char *site_id, int64_t *ts, int *has,
-                       char *errstr, size_t errstr_size)
+/* One bigint of a one-row query; *has = 0 when NULL or no row. */
+static int query_i64(db_t *db, const char *sql, int nparams, const char *const *params,
+                     int64_t *v, int *has, char *errstr, size_t errstr_size)
 {
-    const char *params[1] = {site_id};
-    PGresult *res = db_query(db, MAX_TS, 1, params, errstr, errstr_size);
-
-    if (!res)
-        return -1;
-    *has = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
-    *ts = *has ? col_i64(res, 0, 0) : 0;
-    PQclear(res);
-    return 0;
-}
-
-/* One bigint of a one-row query with a parameter; *has = 0 when NULL or
- * no row. */
-static int query_i64(db_t *db, const char *sql, const char *param, int64_t *v, int *has,
-                     char *errstr, size_t errstr_size)
-{
-    const char *params[1] = {param};
-    PGresult *res = db_query(db, sql, 1, params, errstr, errstr_size);
+    PGresult *res = db_query(db, sql, nparams, params, errstr, errstr_size);
 
     if (!res)
         return -1;
@@ -233,13 +223,16 @@ static int extend_from(db_t *db, const char *site_id, int64_t *from, char *errst
 {
     int64_t last = 0, cap = 0, ext;
     int has_last = 0, has_cap = 0;
+    char since[32] = "";
+    const char *params[2] = {site_id, since};
 
-    if (query_i64(db, LAST_ROLLUP, site_id, &last, &has_last, errstr, errstr_size))
+    if (query_i64(db, LAST_ROLLUP, 1, params, &last, &has_last, errstr, errstr_size))
         return -1;
     ext = has_last ? last + 1 : 0; /* none yet: every reading */
     if (ext >= *from)
         return 0;
-    if (query_i64(db, EXTEND_CAP, site_id, &cap, &has_cap, errstr, errstr_size))
+    snprintf(since, sizeof since, "%" PRId64, ext);
+    if (query_i64(db, EXTEND_CAP, 2, params, &cap, &has_cap, errstr, errstr_size))
         return -1;
     if (has_cap && cap + 1 > ext)
         ext = cap + 1;
@@ -258,7 +251,7 @@ int ing_recover_site(db_t *db, ing_rollup_t *r, const char *site_id, int64_t win
     char from[32];
 
     ing_rollup_forget_site(r, site_id);
-    if (site_max_ts(db, site_id, &max_ts, &has, errstr, errstr_size))
+    if (query_i64(db, MAX_TS, 1, &site_id, &max_ts, &has, errstr, errstr_size))
         goto out;
     if (!has) {
         rc = ing_rollup_restore_finish(r, site_id, NULL, 0);

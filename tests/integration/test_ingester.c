@@ -94,18 +94,19 @@ static void produce_reading(bus_t *b, bus_producer_t *p, const char *meter, int6
                                  .source = 2});
 }
 
-/* The day minute by minute, every meter in each minute, as a gateway sends. */
-static void produce_day_in_time_order(void)
+/* Minutes [k0, k1) of the day, every meter in each minute, as a gateway
+ * sends; the counters go on from the last call (k0 = 0 starts them). */
+static void produce_minutes(int k0, int k1)
 {
+    static double kwh[NMETERS];
     bus_t *b = test_bus();
     char err[512], meter[64];
     bus_producer_t *p = bus_producer_new(b, err, sizeof err);
-    double kwh[NMETERS];
 
     ck_assert_msg(p != NULL, "%s", err);
-    for (int m = 0; m < NMETERS; m++)
+    for (int m = 0; k0 == 0 && m < NMETERS; m++)
         kwh[m] = 1000.0 * m;
-    for (int k = 0; k < NQH * 15 + TAIL_MIN; k++)
+    for (int k = k0; k < k1; k++)
         for (int m = 0; m < NMETERS; m++) {
             int q = k / 15 < NQH ? k / 15 : NQH - 1;
             double kw = meter_kw(m, q);
@@ -116,6 +117,12 @@ static void produce_day_in_time_order(void)
     ck_assert_msg(bus_producer_flush(p, 60000, err, sizeof err) == 0, "%s", err);
     bus_producer_destroy(p);
     bus_destroy(b);
+}
+
+/* The whole day in time order. */
+static void produce_day_in_time_order(void)
+{
+    produce_minutes(0, NQH * 15 + TAIL_MIN);
 }
 
 /* The whole day for every meter (minute readings, import counter), plus the
@@ -305,6 +312,9 @@ START_TEST(test_day_of_real_load)
     c = th_pg_connect(NULL);
     expect_complete_day(c, nrows);
     ck_assert_double_eq(metric("ems_ingester_rejected_total"), 3);
+    /* each meter registered once, under its site (the restore's way in) */
+    ck_assert_double_eq(
+        th_pg_num(c, "SELECT count(*) FROM meters WHERE site_id='%s'", site), NMETERS);
     ck_assert_double_eq(
         th_pg_num(c,
                   "SELECT count(*) FROM measurements WHERE site_id='%s' AND "
@@ -351,7 +361,7 @@ START_TEST(test_killed_and_restarted)
     PGconn *c;
 
     fresh_site("kill");
-    batch_rows = "1000";
+    batch_rows = "100"; /* ~300 transactions: the kill lands mid-stream */
     produce_day_in_time_order();
     start_ingester();
     c = th_pg_connect(NULL);
@@ -388,15 +398,19 @@ START_TEST(test_postgres_outage)
 
     fresh_site("pgout");
     batch_rows = "1000";
-    produce_day_in_time_order();
+    produce_minutes(0, 6 * 60); /* the first six hours */
     start_ingester();
     c = th_pg_connect(NULL);
-    wait_at_least(c, (double)nrows / 4);
+    th_pg_wait_num(c, (double)NMETERS * 6 * 60, child, WAIT_S, "the first six hours",
+                   "SELECT count(*) FROM measurements WHERE site_id='%s'", site);
     PQfinish(c);
     pg_ctl("stop");
     for (int i = 0; i < 300 && (status = readyz()) == 200; i++)
         th_sleep_ms(100);
     ck_assert_msg(status == 503, "/readyz answered %ld with PostgreSQL down", status);
+    /* the rest of the day comes while PostgreSQL is down */
+    produce_minutes(6 * 60, NQH * 15 + TAIL_MIN);
+    th_poll_metric(port, "ems_ingester_db_errors_total", TH_AT_LEAST, 1, child, 30);
     th_assert_alive(child, "the ingester"); /* still running, waiting */
     pg_ctl("start");
     c = th_pg_connect(NULL);

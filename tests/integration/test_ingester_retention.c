@@ -202,6 +202,13 @@ START_TEST(test_retention_archive_restore)
     ck_assert_int_eq(restore(file16, "measurements"), 0);
     ck_assert_int_eq(restore(file20, "measurements"), 0);
     ck_assert_str_eq(th_pg_str(pg, OLD_ROWS, "measurements"), md5_old);
+    /* the restored meters are findable by their site (the restore's path) */
+    ck_assert_double_eq(
+        th_pg_num(pg, "SELECT count(*) FROM meters WHERE site_id = 'site, \"a\"' AND "
+                      "meter_id IN (SELECT meter_id FROM measurements WHERE ts < "
+                      "'2021-01-01')"),
+        th_pg_num(pg, "SELECT count(DISTINCT meter_id) FROM measurements WHERE ts < "
+                      "'2021-01-01' AND site_id = 'site, \"a\"'"));
     ck_assert_int_eq(restore(file16, "measurements"), 0); /* again: nothing added */
     ck_assert_msg(strstr(restore_output(), "restored 0 row(s)") != NULL, "%s",
                   restore_output());

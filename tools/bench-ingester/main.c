@@ -156,7 +156,8 @@ static PGconn *pg(void)
 static int apply_migrations(void)
 {
     char err[512], dir[1024];
-    db_t *db = db_connect(&(db_conf_t){.conninfo = env("EMS_TEST_PG")}, err, sizeof err);
+    db_t *db =
+        db_connect(&(db_conf_t){.conninfo = env("EMS_TEST_PG")}, err, sizeof err);
     int rc;
 
     if (!db) {
@@ -304,11 +305,9 @@ static bus_t *bench_bus(void)
      * broker fills the fetch with as many as fit: with 20 ms batches of
      * about 4,000 records the consumer ran dry for 0.2-0.4 s in the middle
      * of a backlog (docs/ingester.md, third round). */
-    static const char *const props[] = {"compression.type",   "lz4",
-                                        "linger.ms",          "1000",
-                                        "batch.num.messages", "100000",
-                                        "batch.size",         "10000000",
-                                        NULL};
+    static const char *const props[] = {
+        "compression.type", "lz4",        "linger.ms", "1000", "batch.num.messages",
+        "100000",           "batch.size", "10000000",  NULL};
     char schemas[1024], err[512];
     snprintf(schemas, sizeof schemas, "%s/schemas", env("EMS_TEST_ROOT"));
     bus_conf_t bc = {.bootstrap = env("EMS_TEST_BOOTSTRAP"),
@@ -731,8 +730,8 @@ out_bus:
 static void cleanup(void)
 {
     PGconn *c = pg();
-    const char *tables[] = {"measurements", "rollup_15m", "rollup_1h",
-                            "rollup_1d",    "rollup_1mo", "gaps"};
+    const char *tables[] = {"measurements", "rollup_15m", "rollup_1h", "rollup_1d",
+                            "rollup_1mo",   "gaps",       "meters"};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
         pg_exec(
             c,
