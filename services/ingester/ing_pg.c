@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ingester/ing_idmap.h"
 #include "ingester/ing_rollup.h"
 #include "log/log.h"
 
@@ -23,10 +24,10 @@ struct ing_pg {
     size_t len, cap;
     int64_t months[MAX_MONTHS]; /* month numbers (y*12+m) with a partition */
     size_t nmonths;
-    char (*meters)[ING_ID_MAX]; /* meters known to be in table meters, sorted */
-    size_t nmeters, meters_cap;
-    size_t *fresh; /* scratch: a reading of each meter not known yet */
-    size_t fresh_cap;
+    ing_idmap_t *meters; /* meters known to be in table meters */
+    ing_idmap_t *fresh;  /* scratch: the batch's other meters, to a reading */
+    size_t *fresh_rd;    /* scratch: those readings */
+    size_t nfresh_rd;    /* entries of fresh_rd filled */
 };
 
 static const char *const quality_names[] = {"good", "stale", "comm_error",
@@ -38,6 +39,12 @@ ing_pg_t *ing_pg_new(db_t *db)
     if (p) {
         p->db = db;
         p->direct_ok = true;
+        p->meters = ing_idmap_new();
+        p->fresh = ing_idmap_new();
+        if (!p->meters || !p->fresh) {
+            ing_pg_destroy(p);
+            return NULL;
+        }
     }
     return p;
 }
@@ -46,8 +53,9 @@ void ing_pg_destroy(ing_pg_t *p)
 {
     if (p) {
         free(p->buf);
-        free(p->meters);
-        free(p->fresh);
+        ing_idmap_destroy(p->meters);
+        ing_idmap_destroy(p->fresh);
+        free(p->fresh_rd);
     }
     free(p);
 }
@@ -76,37 +84,14 @@ static int64_t month_of(int64_t ms)
 }
 
 /* Makes sure every month of the batch has its partition (autocommit). */
-static int id_cmp(const void *a, const void *b)
+static void collect_fresh(const char *id, size_t value, void *ctx)
 {
-    return strcmp(a, b);
+    ing_pg_t *p = ctx;
+    (void)id;
+    p->fresh_rd[p->nfresh_rd++] = value;
 }
 
-static bool meter_known(const ing_pg_t *p, const char *id)
-{
-    return p->nmeters && bsearch(id, p->meters, p->nmeters, sizeof *p->meters, id_cmp);
-}
-
-/* Grows *arr (of *cap elements of size) to hold n. 0, or -1. */
-static int reserve(void **arr, size_t *cap, size_t n, size_t size)
-{
-    void *m;
-
-    if (n <= *cap)
-        return 0;
-    if (!(m = realloc(*arr, 2 * n * size)))
-        return -1;
-    *arr = m;
-    *cap = 2 * n;
-    return 0;
-}
-
-static int by_meter(const void *a, const void *b, void *ctx)
-{
-    const ing_reading_t *rd = ctx;
-    return strcmp(rd[*(const size_t *)a].meter_id, rd[*(const size_t *)b].meter_id);
-}
-
-/* Inserts the meters (and sites) of rd[p->fresh[from..to)] into meters. */
+/* Inserts the meters (and sites) of rd[p->fresh_rd[from..to)] into meters. */
 static int insert_meters(ing_pg_t *p, const ing_reading_t *rd, size_t from, size_t to,
                          char *errstr, size_t errstr_size)
 {
@@ -123,8 +108,8 @@ static int insert_meters(ing_pg_t *p, const ing_reading_t *rd, size_t from, size
             size_t k = 2 * (i - from);
             len += (size_t)sprintf(sql + len, "%s($%zu, $%zu)", i > from ? ", " : "",
                                    k + 1, k + 2);
-            params[k] = rd[p->fresh[i]].meter_id;
-            params[k + 1] = rd[p->fresh[i]].site_id;
+            params[k] = rd[p->fresh_rd[i]].meter_id;
+            params[k + 1] = rd[p->fresh_rd[i]].site_id;
         }
         strcpy(sql + len, " ON CONFLICT (meter_id) DO NOTHING");
         res = db_query(p->db, sql, (int)(2 * (to - from)), params, errstr, errstr_size);
@@ -146,33 +131,30 @@ static int ensure_meters(ing_pg_t *p, const ing_reading_t *rd, size_t n, char *e
                          size_t errstr_size)
 {
     enum { CHUNK = 500 };
-    size_t nfresh = 0, nuniq = 0;
+    size_t nfresh, v;
+    size_t *arr;
 
-    for (size_t i = 0; i < n; i++) {
-        if (meter_known(p, rd[i].meter_id))
-            continue;
-        if (!nfresh && reserve((void **)&p->fresh, &p->fresh_cap, n, sizeof *p->fresh))
-            goto oom;
-        p->fresh[nfresh++] = i;
-    }
-    if (!nfresh)
+    ing_idmap_clear(p->fresh);
+    for (size_t i = 0; i < n; i++)
+        if (!ing_idmap_get(p->meters, rd[i].meter_id, &v) &&
+            ing_idmap_put(p->fresh, rd[i].meter_id, i))
+            goto bad;
+    if (!(nfresh = ing_idmap_count(p->fresh)))
         return 0;
-    qsort_r(p->fresh, nfresh, sizeof *p->fresh, by_meter, (void *)rd);
-    for (size_t k = 0; k < nfresh; k++)
-        if (!nuniq || by_meter(&p->fresh[nuniq - 1], &p->fresh[k], (void *)rd) != 0)
-            p->fresh[nuniq++] = p->fresh[k];
-    if (reserve((void **)&p->meters, &p->meters_cap, p->nmeters + nuniq,
-                sizeof *p->meters))
-        goto oom;
-    for (size_t from = 0; from < nuniq; from += CHUNK)
-        if (insert_meters(p, rd, from, from + CHUNK < nuniq ? from + CHUNK : nuniq,
+    if (!(arr = realloc(p->fresh_rd, nfresh * sizeof *arr)))
+        goto bad;
+    p->fresh_rd = arr;
+    p->nfresh_rd = 0; /* filled by collect_fresh */
+    ing_idmap_each(p->fresh, collect_fresh, p);
+    for (size_t from = 0; from < nfresh; from += CHUNK)
+        if (insert_meters(p, rd, from, from + CHUNK < nfresh ? from + CHUNK : nfresh,
                           errstr, errstr_size))
             return -1;
-    for (size_t k = 0; k < nuniq; k++)
-        memcpy(p->meters[p->nmeters++], rd[p->fresh[k]].meter_id, ING_ID_MAX);
-    qsort(p->meters, p->nmeters, sizeof *p->meters, id_cmp);
+    for (size_t k = 0; k < nfresh; k++)
+        if (ing_idmap_put(p->meters, rd[p->fresh_rd[k]].meter_id, 1))
+            goto bad;
     return 0;
-oom:
+bad:
     snprintf(errstr, errstr_size, "out of memory registering meters");
     return -1;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ingester/ing_idmap.h"
+
 struct ing_redis {
     char host[256];
     int port;
@@ -16,8 +18,9 @@ struct ing_redis {
     int64_t ttl_ms;
     redisContext *c;
     char sha_meter[48], sha_site[48]; /* SCRIPT LOAD of this connection */
-    size_t *idx;                      /* scratch: reading order */
-    size_t cap;
+    size_t *idx;                      /* scratch: the readings sent */
+    size_t cap, nidx;
+    ing_idmap_t *newest; /* scratch: meter -> its newest reading of the batch */
 };
 
 /* KEYS: latest, site hash. ARGV: ts, site, power|"", energy|"", quality,
@@ -55,6 +58,10 @@ ing_redis_t *ing_redis_new(const char *addr, const char *prefix, int64_t ttl_ms)
     r->port = atoi(colon + 1);
     snprintf(r->prefix, sizeof r->prefix, "%s", prefix ? prefix : "");
     r->ttl_ms = ttl_ms > 0 ? ttl_ms : 900000;
+    if (!(r->newest = ing_idmap_new())) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -65,6 +72,7 @@ void ing_redis_destroy(ing_redis_t *r)
     if (r->c)
         redisFree(r->c);
     free(r->idx);
+    ing_idmap_destroy(r->newest);
     free(r);
 }
 
@@ -117,18 +125,47 @@ static void drop(ing_redis_t *r, char *errstr, size_t errstr_size, const char *w
 }
 
 /* qsort_r order: site, meter, newest first (ctx: the readings). */
-static int by_site_meter_newest(const void *a, const void *b, void *ctx)
+static int by_site_meter(const void *a, const void *b, void *ctx)
 {
     const ing_reading_t *rd = ctx;
     const ing_reading_t *x = &rd[*(const size_t *)a];
     const ing_reading_t *y = &rd[*(const size_t *)b];
     int c = strcmp(x->site_id, y->site_id);
 
-    if (!c)
-        c = strcmp(x->meter_id, y->meter_id);
-    if (!c)
-        c = (x->ts_ms < y->ts_ms) - (x->ts_ms > y->ts_ms);
-    return c;
+    return c ? c : strcmp(x->meter_id, y->meter_id);
+}
+
+static void collect_newest(const char *id, size_t value, void *ctx)
+{
+    ing_redis_t *r = ctx;
+    (void)id;
+    r->idx[r->nidx++] = value;
+}
+
+/* r->idx[0..r->nidx): each meter's newest reading among the used ones,
+ * by site and meter. 0, or -1 out of memory. */
+static int pick_newest(ing_redis_t *r, const ing_reading_t *rd,
+                       const unsigned char *use, size_t n)
+{
+    size_t k;
+
+    ing_idmap_clear(r->newest);
+    for (size_t i = 0; i < n; i++)
+        if ((!use || use[i]) &&
+            (!ing_idmap_get(r->newest, rd[i].meter_id, &k) ||
+             rd[i].ts_ms > rd[k].ts_ms) &&
+            ing_idmap_put(r->newest, rd[i].meter_id, i))
+            return -1;
+    if (ing_idmap_count(r->newest) > r->cap) {
+        size_t *p = realloc(r->idx, ing_idmap_count(r->newest) * sizeof *p);
+        if (!p)
+            return -1;
+        r->idx = p, r->cap = ing_idmap_count(r->newest);
+    }
+    r->nidx = 0;
+    ing_idmap_each(r->newest, collect_newest, r);
+    qsort_r(r->idx, r->nidx, sizeof *r->idx, by_site_meter, (void *)rd);
+    return 0;
 }
 
 int ing_redis_write(ing_redis_t *r, const ing_reading_t *rd, const unsigned char *use,
@@ -142,29 +179,18 @@ int ing_redis_write(ing_redis_t *r, const ing_reading_t *rd, const unsigned char
 
     if (ensure_conn(r, errstr, errstr_size))
         return -1;
-    if (n > r->cap) {
-        size_t *p = realloc(r->idx, n * sizeof *p);
-        if (!p) {
-            snprintf(errstr, errstr_size, "redis: out of memory");
-            return -1;
-        }
-        r->idx = p, r->cap = n;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!use || use[i])
-            r->idx[m++] = i;
     /* only each meter's newest reading of the batch, then one sum per site */
-    qsort_r(r->idx, m, sizeof *r->idx, by_site_meter_newest, (void *)rd);
+    if (pick_newest(r, rd, use, n)) {
+        snprintf(errstr, errstr_size, "redis: out of memory");
+        return -1;
+    }
+    m = r->nidx;
     snprintf(ttl, sizeof ttl, "%lld", (long long)r->ttl_ms);
     for (size_t j = 0; j < m; j++) {
         const ing_reading_t *x = &rd[r->idx[j]];
-        const ing_reading_t *prev = j ? &rd[r->idx[j - 1]] : NULL;
         char k1[160], k2[160], k3[160], ts[32], p[40] = "", e[40] = "";
-        bool new_site = !prev || strcmp(prev->site_id, x->site_id) != 0;
 
         snprintf(k2, sizeof k2, "%ssite:%s", r->prefix, x->site_id);
-        if (prev && !new_site && strcmp(prev->meter_id, x->meter_id) == 0)
-            continue; /* an older reading of the same meter */
         snprintf(k1, sizeof k1, "%slatest:%s", r->prefix, x->meter_id);
         snprintf(ts, sizeof ts, "%lld", (long long)x->ts_ms);
         if (x->present & ING_HAS_POWER)
