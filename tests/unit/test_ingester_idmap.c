@@ -10,6 +10,7 @@
 
 #include "ingester/ing_idmap.h"
 #include "ingester/ing_types.h"
+#include "support/harness.h"
 
 #define N 20000
 
@@ -111,17 +112,11 @@ int main(void)
 {
     Suite *s = suite_create("ingester_idmap");
     TCase *tc = tcase_create("idmap");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_put_get_grow);
     tcase_add_test(tc, test_replace_and_clear);
     tcase_add_test(tc, test_each_visits_every_entry_once);
     tcase_add_test(tc, test_bad_ids_refused);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }
