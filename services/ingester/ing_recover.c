@@ -13,11 +13,16 @@
  * were lost (see extend_from). */
 #define EXTEND_MAX_ROWS "200000"
 
-/* A site's readings are read meter by meter through the primary key of
- * measurements (meter_id, ts); table meters lists each site's meters. */
-#define SITE_ROWS                                                                      \
-    " FROM measurements WHERE meter_id IN"                                             \
-    " (SELECT meter_id FROM meters WHERE site_id = $1) AND site_id = $1"
+/* A site's readings since $2 (ms), read meter by meter through the primary
+ * key of measurements (meter_id, ts); table meters lists each site's
+ * meters. The LATERAL subquery's OFFSET 0 keeps it one index range scan a
+ * meter: pulled up into a join, the planner may scan every partition whole
+ * for the site (0.3 s against 0.05 s on the test stack's 3.4 million rows,
+ * and growing with the table). */
+#define SITE_ROWS_SINCE                                                                \
+    " FROM meters k CROSS JOIN LATERAL (SELECT meter_id, ts, power_kw, energy_kwh,"    \
+    "  quality FROM measurements m WHERE m.meter_id = k.meter_id AND m.site_id = $1"   \
+    "  AND m.ts >= to_timestamp($2::bigint / 1000.0) OFFSET 0) r WHERE k.site_id = $1"
 
 static const char MAX_TS[] =
     "SELECT round(extract(epoch FROM max(x.ts)) * 1000)::bigint FROM meters k"
@@ -35,15 +40,13 @@ static const char LAST_ROLLUP[] =
 
 /* The newest reading beyond the EXTEND_MAX_ROWS newest ones since $2. */
 static const char EXTEND_CAP[] =
-    "SELECT round(extract(epoch FROM ts) * 1000)::bigint" SITE_ROWS
-    " AND ts >= to_timestamp($2::bigint / 1000.0)"
-    " ORDER BY ts DESC OFFSET " EXTEND_MAX_ROWS " LIMIT 1";
+    "SELECT round(extract(epoch FROM r.ts) * 1000)::bigint" SITE_ROWS_SINCE
+    " ORDER BY r.ts DESC OFFSET " EXTEND_MAX_ROWS " LIMIT 1";
 
 static const char DECLARE_READINGS[] =
     "DECLARE ing_recover NO SCROLL CURSOR FOR"
-    " SELECT meter_id, round(extract(epoch FROM ts) * 1000)::bigint, power_kw,"
-    " energy_kwh, quality" SITE_ROWS " AND ts >= to_timestamp($2::bigint / 1000.0)"
-    " ORDER BY ts, meter_id";
+    " SELECT r.meter_id, round(extract(epoch FROM r.ts) * 1000)::bigint, r.power_kw,"
+    " r.energy_kwh, r.quality" SITE_ROWS_SINCE " ORDER BY r.ts, r.meter_id";
 
 static const char SELECT_GAPS[] =
     "SELECT gap_id, meter_id, round(extract(epoch FROM gap_start) * 1000)::bigint,"
