@@ -83,7 +83,6 @@ static int64_t month_of(int64_t ms)
     return (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
 }
 
-/* Makes sure every month of the batch has its partition (autocommit). */
 static void collect_fresh(const char *id, size_t value, void *ctx)
 {
     ing_pg_t *p = ctx;
@@ -159,6 +158,7 @@ bad:
     return -1;
 }
 
+/* Makes sure every month of the batch has its partition (autocommit). */
 static int ensure_partitions(ing_pg_t *p, const ing_reading_t *rd, size_t n,
                              char *errstr, size_t errstr_size)
 {
