@@ -42,6 +42,8 @@ if render "$d"; then
   expect "default: liveness /healthz" "$(grep -A2 'livenessProbe:' "$d" | count 'path: /healthz' -)" 8
   expect "default: readiness /readyz" "$(grep -A2 'readinessProbe:' "$d" | count 'path: /readyz' -)" 8
   expect "default: scrape annotations" "$(count 'prometheus.io/scrape: "true"' "$d")" 8
+  expect "default: ingester migrations in the image" \
+    "$(count 'migrations_dir: /usr/share/ems/migrations' "$d")" 1
 fi
 
 # --- everything enabled ---

@@ -109,5 +109,9 @@ Call with (dict "root" $ "svc" $name "s" $svc).
 {{- end -}}
 {{- $_ := set $cfg "redis" $redis -}}
 {{- end -}}
+{{- if eq .svc "ingester" -}}
+{{- /* the image ships the schema migrations beside the Avro schemas */ -}}
+{{- $_ := set $cfg "ingester" (dict "migrations_dir" "/usr/share/ems/migrations") -}}
+{{- end -}}
 {{- toYaml (mergeOverwrite $cfg (deepCopy (.s.config | default dict))) -}}
 {{- end -}}
