@@ -44,6 +44,7 @@ if render "$d"; then
   expect "default: scrape annotations" "$(count 'prometheus.io/scrape: "true"' "$d")" 8
   expect "default: ingester migrations in the image" \
     "$(count 'migrations_dir: /usr/share/ems/migrations' "$d")" 1
+  expect "default: ingester retention off" "$(count 'retention_days: 0' "$d")" 1
 fi
 
 # --- everything enabled ---

@@ -110,8 +110,10 @@ Call with (dict "root" $ "svc" $name "s" $svc).
 {{- $_ := set $cfg "redis" $redis -}}
 {{- end -}}
 {{- if eq .svc "ingester" -}}
-{{- /* the image ships the schema migrations beside the Avro schemas */ -}}
-{{- $_ := set $cfg "ingester" (dict "migrations_dir" "/usr/share/ems/migrations") -}}
+{{- /* the image ships the schema migrations beside the Avro schemas;
+       retention is off: its archives need durable storage the chart does
+       not mount (the root filesystem is read-only), see docs/deployment.md */ -}}
+{{- $_ := set $cfg "ingester" (dict "migrations_dir" "/usr/share/ems/migrations" "retention_days" 0) -}}
 {{- end -}}
 {{- toYaml (mergeOverwrite $cfg (deepCopy (.s.config | default dict))) -}}
 {{- end -}}
