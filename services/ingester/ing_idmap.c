@@ -102,12 +102,14 @@ size_t ing_idmap_count(const ing_idmap_t *m)
     return m->count;
 }
 
-void ing_idmap_each(const ing_idmap_t *m,
-                    void (*fn)(const char *id, size_t value, void *ctx), void *ctx)
+size_t ing_idmap_values(const ing_idmap_t *m, size_t *out)
 {
+    size_t n = 0;
+
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].id[0])
-            fn(m->slots[i].id, m->slots[i].value, ctx);
+            out[n++] = m->slots[i].value;
+    return n;
 }
 
 void ing_idmap_clear(ing_idmap_t *m)

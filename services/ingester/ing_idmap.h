@@ -26,9 +26,9 @@ int ing_idmap_put(ing_idmap_t *m, const char *id, size_t value);
 /* Entries in the map. */
 size_t ing_idmap_count(const ing_idmap_t *m);
 
-/* Calls fn for every entry, in no particular order. */
-void ing_idmap_each(const ing_idmap_t *m,
-                    void (*fn)(const char *id, size_t value, void *ctx), void *ctx);
+/* Writes every value into out (room for ing_idmap_count() of them), in no
+ * particular order; returns how many. */
+size_t ing_idmap_values(const ing_idmap_t *m, size_t *out);
 
 /* Empties the map (its memory is kept for the next fill). */
 void ing_idmap_clear(ing_idmap_t *m);

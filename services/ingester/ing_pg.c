@@ -19,15 +19,14 @@ struct ing_pg {
     db_t *db;
     bool direct_ok; /* the last batch had no duplicate: try COPY directly */
     int64_t fallbacks;
-    int64_t iv_fallbacks; /* outputs with an interval stored before */
-    char *buf;            /* COPY binary buffer */
+    int64_t recomputes; /* outputs upserted and their coarse buckets recomputed */
+    char *buf;          /* COPY binary buffer */
     size_t len, cap;
     int64_t months[MAX_MONTHS]; /* month numbers (y*12+m) with a partition */
     size_t nmonths;
     ing_idmap_t *meters; /* meters known to be in table meters */
     ing_idmap_t *fresh;  /* scratch: the batch's other meters, to a reading */
     size_t *fresh_rd;    /* scratch: those readings */
-    size_t nfresh_rd;    /* entries of fresh_rd filled */
 };
 
 static const char *const quality_names[] = {"good", "stale", "comm_error",
@@ -67,7 +66,7 @@ int64_t ing_pg_fallbacks(const ing_pg_t *p)
 
 int64_t ing_pg_recomputes(const ing_pg_t *p)
 {
-    return p->iv_fallbacks;
+    return p->recomputes;
 }
 
 void ing_pg_reset(ing_pg_t *p)
@@ -81,13 +80,6 @@ static int64_t month_of(int64_t ms)
     struct tm tm;
     gmtime_r(&t, &tm);
     return (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
-}
-
-static void collect_fresh(const char *id, size_t value, void *ctx)
-{
-    ing_pg_t *p = ctx;
-    (void)id;
-    p->fresh_rd[p->nfresh_rd++] = value;
 }
 
 /* Inserts the meters (and sites) of rd[p->fresh_rd[from..to)] into meters. */
@@ -143,8 +135,7 @@ static int ensure_meters(ing_pg_t *p, const ing_reading_t *rd, size_t n, char *e
     if (!(arr = realloc(p->fresh_rd, nfresh * sizeof *arr)))
         goto bad;
     p->fresh_rd = arr;
-    p->nfresh_rd = 0; /* filled by collect_fresh */
-    ing_idmap_each(p->fresh, collect_fresh, p);
+    ing_idmap_values(p->fresh, arr);
     for (size_t from = 0; from < nfresh; from += CHUNK)
         if (insert_meters(p, rd, from, from + CHUNK < nfresh ? from + CHUNK : nfresh,
                           errstr, errstr_size))
@@ -733,7 +724,7 @@ static int exec_state(ing_pg_t *p, const char *sql, char *sqlstate, char *errstr
  * buckets touched from their children. */
 static int upsert_intervals(ing_pg_t *p, char *errstr, size_t errstr_size)
 {
-    p->iv_fallbacks++;
+    p->recomputes++;
     return db_exec(p->db, UPSERT_15M, errstr, errstr_size) ||
                    roll_up(p, errstr, errstr_size)
                ? -1

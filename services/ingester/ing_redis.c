@@ -135,13 +135,6 @@ static int by_site_meter(const void *a, const void *b, void *ctx)
     return c ? c : strcmp(x->meter_id, y->meter_id);
 }
 
-static void collect_newest(const char *id, size_t value, void *ctx)
-{
-    ing_redis_t *r = ctx;
-    (void)id;
-    r->idx[r->nidx++] = value;
-}
-
 /* r->idx[0..r->nidx): each meter's newest reading among the used ones,
  * by site and meter. 0, or -1 out of memory. */
 static int pick_newest(ing_redis_t *r, const ing_reading_t *rd,
@@ -162,8 +155,7 @@ static int pick_newest(ing_redis_t *r, const ing_reading_t *rd,
             return -1;
         r->idx = p, r->cap = ing_idmap_count(r->newest);
     }
-    r->nidx = 0;
-    ing_idmap_each(r->newest, collect_newest, r);
+    r->nidx = ing_idmap_values(r->newest, r->idx);
     qsort_r(r->idx, r->nidx, sizeof *r->idx, by_site_meter, (void *)rd);
     return 0;
 }
