@@ -178,16 +178,60 @@ int ing_archive_table(db_t *db, const char *table, const char *dir, char *path,
 
 /* ---- retention ---- */
 
+/* The retention lock: a session-level advisory lock keyed on the
+ * measurements table (its OID, so each schema has its own), so that of
+ * several ingesters sharing a database one archives at a time and a month
+ * is never archived twice. PostgreSQL frees it if the session dies. */
+#define RETENTION_LOCK                                                                 \
+    "(x'656d7372'::bigint << 32) | 'measurements'::regclass::oid::bigint"
+
+/* 1 when taken, 0 when another session holds it, -1 on error. */
+static int retention_lock(db_t *db, char *errstr, size_t errstr_size)
+{
+    PGresult *res = db_query(db, "SELECT pg_try_advisory_lock(" RETENTION_LOCK ")", 0,
+                             NULL, errstr, errstr_size);
+    int got;
+
+    if (!res)
+        return -1;
+    got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return got;
+}
+
+static int archive_due(db_t *db, int64_t retention_days, const char *dir,
+                       int64_t now_ms, int *dropped, char *errstr, size_t errstr_size);
+
 int ing_retention_run(db_t *db, int64_t retention_days, const char *dir, int64_t now_ms,
                       int *dropped, char *errstr, size_t errstr_size)
+{
+    char unlock_err[256];
+    int rc;
+
+    if (dropped)
+        *dropped = 0;
+    rc = retention_lock(db, errstr, errstr_size);
+    if (rc <= 0)
+        return rc < 0 ? -1 : 1;
+    rc = archive_due(db, retention_days, dir, now_ms, dropped, errstr, errstr_size);
+    /* an unlock fails only with the session gone, which frees the lock */
+    if (db_exec(db, "SELECT pg_advisory_unlock(" RETENTION_LOCK ")", unlock_err,
+                sizeof unlock_err) &&
+        rc == 0) {
+        snprintf(errstr, errstr_size, "%s", unlock_err);
+        rc = -1;
+    }
+    return rc;
+}
+
+static int archive_due(db_t *db, int64_t retention_days, const char *dir,
+                       int64_t now_ms, int *dropped, char *errstr, size_t errstr_size)
 {
     char cutoff[32], sql[160];
     const char *params[] = {cutoff};
     PGresult *res;
     int rc = 0;
 
-    if (dropped)
-        *dropped = 0;
     snprintf(cutoff, sizeof cutoff, "%" PRId64,
              (int64_t)(now_ms - retention_days * 86400000));
     res = db_query(db,

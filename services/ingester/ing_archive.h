@@ -23,9 +23,11 @@
 
 /* Archives and drops every measurements_YYYYMM partition whose month ended
  * at or before now_ms minus retention_days (UTC). dir is created if
- * missing. Returns 0 and the number of partitions dropped in *dropped
- * (optional), or -1 with errstr (the partition being archived is kept;
- * those before it are done). */
+ * missing. Only one session of the database runs it at a time (an
+ * advisory lock on the measurements table): returns 1, having done
+ * nothing, when another holds it. Returns 0 and the number of partitions
+ * dropped in *dropped (optional), or -1 with errstr (the partition being
+ * archived is kept; those before it are done). */
 int ing_retention_run(db_t *db, int64_t retention_days, const char *dir, int64_t now_ms,
                       int *dropped, char *errstr, size_t errstr_size);
 

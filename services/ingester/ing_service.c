@@ -110,6 +110,10 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
     s->m_archived =
         obs_counter(m, "ems_ingester_partitions_archived_total",
                     "Measurement partitions archived and dropped by retention.", NULL);
+    s->m_ret_busy = obs_counter(m, "ems_ingester_retention_skipped_total",
+                                "Retention checks skipped because another ingester "
+                                "of the database was archiving.",
+                                NULL);
     s->m_restores = obs_counter(m, "ems_ingester_site_restores_total",
                                 "Sites whose rollup state was rebuilt from PostgreSQL "
                                 "(first seen after a start, a failed write or a "
@@ -640,6 +644,11 @@ static void retention_step(ing_service_t *s)
     s->next_retention = ing_mono_s() + (double)s->conf.retention_check_ms / 1000.0;
     rc = ing_retention_run(s->db, s->conf.retention_days, s->conf.archive_dir, now_ms(),
                            &dropped, err, sizeof err);
+    if (rc == 1) { /* another instance holds the retention lock */
+        obs_counter_add(s->m_ret_busy, 1);
+        log_debug("retention", "another ingester is archiving; next check later");
+        return;
+    }
     if (dropped) {
         ing_pg_reset(s->pg); /* its partition cache names dropped months */
         obs_counter_add(s->m_archived, dropped);

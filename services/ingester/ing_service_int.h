@@ -102,7 +102,7 @@ struct ing_service {
     int db_down;
     obs_counter_t *m_rows, *m_dup, *m_rejected, *m_closed, *m_corr, *m_late,
         *m_redis_err;
-    obs_counter_t *m_db_err, *m_results, *m_archived, *m_restores;
+    obs_counter_t *m_db_err, *m_results, *m_archived, *m_ret_busy, *m_restores;
     obs_counter_t *m_slow_rd, *m_slow_iv;
     bool out_recompute; /* the held outputs include intervals a restore rebuilt */
     obs_gauge_t *m_gaps;

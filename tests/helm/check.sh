@@ -45,6 +45,7 @@ if render "$d"; then
   expect "default: ingester migrations in the image" \
     "$(count 'migrations_dir: /usr/share/ems/migrations' "$d")" 1
   expect "default: ingester retention off" "$(count 'retention_days: 0' "$d")" 1
+  expect "default: no archive claim" "$(count '^kind: PersistentVolumeClaim$' "$d")" 0
 fi
 
 # --- everything enabled ---
@@ -62,6 +63,14 @@ if render "$a" -f "$here/values-all.yaml" --namespace energy --name-template pro
   expect "all: postgresql mounts (ingester, reporter)" "$(count 'secretName: ems-postgresql' "$a")" 2
   expect "all: sap secret mount" "$(count 'secretName: ems-sap' "$a")" 1
   expect "all: args" "$(count '- /etc/ems/plant/plant.yaml' "$a")" 9
+  # the ingester's retention archives on their own claim, kept on uninstall
+  expect "all: archive claim" "$(count '^kind: PersistentVolumeClaim$' "$a")" 1
+  expect "all: archive claim kept" "$(grep -A14 "kind: PersistentVolumeClaim" "$a" | count 'helm.sh/resource-policy: keep' -)" 1
+  expect "all: archive claim RWX" "$(grep -A18 "kind: PersistentVolumeClaim" "$a" | count "- ReadWriteMany" -)" 1
+  expect "all: archive mount" "$(count 'mountPath: /var/lib/ems/archive' "$a")" 1
+  expect "all: archive volume" "$(grep -A1 'persistentVolumeClaim:' "$a" | count 'claimName: prod-ems-ingester-archive' -)" 1
+  expect "all: retention on" "$(count 'retention_days: 730' "$a")" 1
+  expect "all: archive dir" "$(count 'archive_dir: /var/lib/ems/archive' "$a")" 1
   # every credential in a config file is a file reference, never a value
   leaked="$(grep -Ei '[[:space:]](sasl\.)?(password|username|user):' "$a" | grep -v 'file:/etc/ems/secrets/' || true)"
   expect "all: credentials only as file references" "${leaked:-none}" none

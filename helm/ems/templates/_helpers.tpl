@@ -111,9 +111,19 @@ Call with (dict "root" $ "svc" $name "s" $svc).
 {{- end -}}
 {{- if eq .svc "ingester" -}}
 {{- /* the image ships the schema migrations beside the Avro schemas;
-       retention is off: its archives need durable storage the chart does
-       not mount (the root filesystem is read-only), see docs/deployment.md */ -}}
+       retention only with its archive volume mounted (the root filesystem
+       is read-only), see docs/deployment.md */ -}}
+{{- $arc := .s.archive | default dict -}}
+{{- if $arc.enabled -}}
+{{- $_ := set $cfg "ingester" (dict "migrations_dir" "/usr/share/ems/migrations" "retention_days" $arc.retentionDays "archive_dir" "/var/lib/ems/archive") -}}
+{{- else -}}
 {{- $_ := set $cfg "ingester" (dict "migrations_dir" "/usr/share/ems/migrations" "retention_days" 0) -}}
 {{- end -}}
+{{- end -}}
 {{- toYaml (mergeOverwrite $cfg (deepCopy (.s.config | default dict))) -}}
+{{- end -}}
+
+{{/* the archive volume's claim: the given one, or the chart's */}}
+{{- define "ems.archiveClaim" -}}
+{{- .s.archive.existingClaim | default (printf "%s-archive" (include "ems.svcname" .)) -}}
 {{- end -}}
