@@ -78,6 +78,23 @@ if render "$a" -f "$here/values-all.yaml" --namespace energy --name-template pro
   expect "all: password references" "$(count 'password: file:/etc/ems/secrets/' "$a")" 16
 fi
 
+# --- NOTES.txt: the checker parses it but does not render it, so a copy of
+# the chart carries it as a ConfigMap's data ---
+nc="$tmp/notes-chart"
+cp -r "$chart" "$nc"
+{
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: |\n'
+  sed 's/^/    /' "$chart/templates/NOTES.txt"
+} >"$nc/templates/notes-check.yaml"
+rm "$nc/templates/NOTES.txt"
+if "$ht" "$nc" >"$tmp/notes-default" 2>&1 &&
+  "$ht" -f "$here/values-all.yaml" --name-template prod "$nc" >"$tmp/notes-all" 2>&1; then
+  expect "notes: retention off by default" "$(count 'Measurement retention is off' "$tmp/notes-default")" 1
+  expect "notes: retention and claim named" "$(count 'archived to the claim prod-ems-ingester-archive' "$tmp/notes-all")" 1
+else
+  cat "$tmp/notes-default" "$tmp/notes-all"; bad "NOTES.txt does not render"
+fi
+
 # --- a credential in values is refused ---
 if "$ht" --validate-only -f "$here/values-leak.yaml" "$chart" >"$tmp/leak" 2>&1; then
   bad "values-leak.yaml: rendered, want a schema error"
