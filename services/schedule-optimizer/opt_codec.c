@@ -331,8 +331,6 @@ static const char *eq_state(const opt_build_t *b, const opt_result_t *r, int pi,
         return r->plan.charge[k] > EPS_KW      ? "charging"
                : r->plan.discharge[k] > EPS_KW ? "discharging"
                                                : "idle";
-    if (m == OPT_MAP_STORE_DRAW)
-        return kw > EPS_KW ? "charging" : "idle";
     return kw > EPS_KW ? "on" : "off";
 }
 

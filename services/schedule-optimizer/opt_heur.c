@@ -31,7 +31,8 @@ static void put_block(const opt_problem_t *pb, opt_plan_t *pl, int e, int at)
         pw[t] = p;
 }
 
-/* Storage held at its initial SOC: charge only what standing loss takes. */
+/* Storage held at its initial SOC: charge only what standing loss and the
+ * process draw take (a thermostat's business as usual). */
 static void storage_idle(const opt_problem_t *pb, opt_plan_t *pl, int e)
 {
     const opt_equipment_t *q = &pb->eq[e];
@@ -40,10 +41,10 @@ static void storage_idle(const opt_problem_t *pb, opt_plan_t *pl, int e)
     size_t o = (size_t)e * T;
 
     for (int t = 0; t < T; t++) {
-        double c = soc * q->loss_per_slot / (q->eta_charge * dt);
+        double c = (soc * q->loss_per_slot + q->draw_kw * dt) / (q->eta_charge * dt);
         if (c > q->charge_max_kw)
             c = q->charge_max_kw;
-        soc = soc * (1 - q->loss_per_slot) + q->eta_charge * dt * c;
+        soc = soc * (1 - q->loss_per_slot) + q->eta_charge * dt * c - q->draw_kw * dt;
         pl->charge[o + t] = c;
         pl->soc[o + t] = soc;
     }
@@ -528,7 +529,7 @@ static void storage_soc(const opt_problem_t *pb, opt_plan_t *pl, int e)
 
     for (int t = 0; t < T; t++) {
         soc = soc * (1 - q->loss_per_slot) + q->eta_charge * pl->charge[o + t] * dt -
-              pl->discharge[o + t] * dt / q->eta_discharge;
+              pl->discharge[o + t] * dt / q->eta_discharge - q->draw_kw * dt;
         pl->soc[o + t] = soc;
     }
 }
@@ -605,7 +606,7 @@ static int storage_threshold(heur_t *h, opt_plan_t *pl, int e)
         }
         c = fmax(c, 0);
         d = fmax(d, 0);
-        soc += q->eta_charge * c * dt - d * dt / q->eta_discharge;
+        soc += q->eta_charge * c * dt - d * dt / q->eta_discharge - q->draw_kw * dt;
         pl->charge[o + t] = c;
         pl->discharge[o + t] = d;
         h->load[t] += c - d;

@@ -342,28 +342,16 @@ static int add_process(ctx_t *c, int pi, const plant_equipment_t *pe)
     return 1;
 }
 
-/* Storage; a thermal store with a process draw becomes an energy task (the
- * heat the process draws over the horizon plus the standing loss), since
- * the core's storage has no fixed draw. */
+/* Storage; a thermal store's process draw is taken from its SOC every
+ * slot, so the plan keeps it between its limits while the process runs. */
 static int add_storage(ctx_t *c, int pi, const plant_equipment_t *pe)
 {
     const plant_storage_t *s = &pe->storage;
-    double slot_h = c->b->pb.site.slot_h, H = c->b->pb.site.n_slots * slot_h;
+    double slot_h = c->b->pb.site.slot_h;
     opt_equipment_t *q;
 
     if (!pe->has_storage)
         return 0;
-    if (s->draw_kw > 0) {
-        q = add_eq(c, pi, pe, 0);
-        flex_params(c, q, pe);
-        q->p_min_kw = 0;
-        q->energy_kwh = (s->draw_kw * H + s->standing_loss_per_h * s->soc_initial *
-                                              s->capacity_kwh * H) / s->charge_efficiency;
-        if (q->energy_kwh > q->p_max_kw * H)
-            q->energy_kwh = q->p_max_kw * H;
-        c->b->plant_map[pi] = OPT_MAP_STORE_DRAW;
-        return 1;
-    }
     if (pe->power_max_kw <= 0 && pe->power_min_kw >= 0)
         return 0;
     q = add_eq(c, pi, pe, 0);
@@ -377,6 +365,8 @@ static int add_storage(ctx_t *c, int pi, const plant_equipment_t *pe)
     q->eta_charge = s->charge_efficiency;
     q->eta_discharge = s->discharge_efficiency;
     q->loss_per_slot = 1 - pow(1 - s->standing_loss_per_h, slot_h);
+    q->draw_kw = s->draw_kw > 0 ? s->draw_kw : 0;
+    q->ramp_kw = pe->ramp_kw_per_slot > 0 ? pe->ramp_kw_per_slot : 0;
     c->b->plant_map[pi] = OPT_MAP_STORAGE;
     return 1;
 }

@@ -95,8 +95,7 @@ typedef enum {
     OPT_MAP_BLOCK = 0,  /* non-interruptible deferrable: one task per window */
     OPT_MAP_FLEX,       /* interruptible deferrable: one task per window */
     OPT_MAP_PROCESS,    /* process: one task, SLA shift per local day */
-    OPT_MAP_STORAGE,    /* storage */
-    OPT_MAP_STORE_DRAW  /* thermal store with a process draw: an energy task */
+    OPT_MAP_STORAGE     /* storage (a thermal store with its process draw) */
 } opt_map_t;
 
 /* A problem built from records; owns every array the problem points at. */

@@ -471,7 +471,18 @@ static int rows_storage(opt_model_t *m, int e)
             row_put(m, c->q0 + t - 1, -keep);
         row_put(m, c->c0 + t, -q->eta_charge * dt);
         row_put(m, c->d0 + t, dt / q->eta_discharge);
-        if (row_add(m, EQ, t == 0 ? keep * q->soc0_kwh : 0) < 0)
+        if (row_add(m, EQ, (t == 0 ? keep * q->soc0_kwh : 0) - q->draw_kw * dt) < 0)
+            return -1;
+    }
+    /* ramp on the net power (charge - discharge) between slots; the power
+     * before the horizon is not known, so slot 0 is free */
+    for (int t = 1; q->ramp_kw > 0 && t < T; t++) {
+        row_reset(m);
+        row_put(m, c->c0 + t, 1);
+        row_put(m, c->d0 + t, -1);
+        row_put(m, c->c0 + t - 1, -1);
+        row_put(m, c->d0 + t - 1, 1);
+        if (row_add_range(m, -q->ramp_kw, q->ramp_kw) < 0)
             return -1;
     }
     if (!c->miss)

@@ -224,6 +224,15 @@ static int check_storage(const opt_equipment_t *e, opt_msgs_t *out)
                      e->soc0_kwh, e->soc_min_kwh, e->soc_max_kwh);
         return 1;
     }
+    /* a draw the charger cannot keep up with drains the store below its
+     * minimum whatever the plan: bad input, not an infeasible plan */
+    if (!(e->draw_kw >= 0) || !isfinite(e->draw_kw) ||
+        e->draw_kw > e->charge_max_kw * e->eta_charge) {
+        opt_msgs_add(out, "storage '%s' has a draw of %g kW, beyond what it can "
+                     "charge (%g kW x efficiency %g)", e->name, e->draw_kw,
+                     e->charge_max_kw, e->eta_charge);
+        return 1;
+    }
     return 0;
 }
 

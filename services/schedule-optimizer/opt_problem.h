@@ -45,7 +45,8 @@ typedef struct opt_equipment {
     int earliest;         /* first slot it may run */
     int deadline;         /* slot by which it must be done (exclusive) */
     int habitual_start;   /* business-as-usual start slot, -1 = earliest */
-    double ramp_kw;       /* max power change between slots (flex), 0 = none */
+    double ramp_kw;       /* max power change between slots (flex; storage: of
+                             charge - discharge), 0 = none */
     int min_run;          /* slots, flex */
     int min_rest;         /* slots, flex */
     int max_starts_day;   /* flex, 0 = unlimited */
@@ -58,6 +59,7 @@ typedef struct opt_equipment {
     double charge_max_kw, discharge_max_kw;
     double eta_charge, eta_discharge; /* (0, 1] */
     double loss_per_slot;             /* fraction of SOC lost per slot */
+    double draw_kw; /* taken from the store by a process, every slot (thermal) */
 } opt_equipment_t;
 
 typedef struct opt_site {

@@ -162,13 +162,19 @@ static int check_storage(const opt_problem_t *pb, const opt_equipment_t *q,
                          "%d beyond its limits", q->name, c, d, t);
             bad++;
         }
+        if (q->ramp_kw > 0 && t > 0 &&
+            fabs(pl->power[o + t] - pl->power[o + t - 1]) > q->ramp_kw + tol(q->ramp_kw)) {
+            opt_msgs_add(out, "%s ramps faster than %g kW per slot at slot %d", q->name,
+                         q->ramp_kw, t);
+            bad++;
+        }
         if (fabs(pl->power[o + t] - (c - d)) > tol(c + d)) {
             opt_msgs_add(out, "%s power %.3f kW in slot %d is not charge minus "
                          "discharge", q->name, pl->power[o + t], t);
             bad++;
         }
         soc = soc * (1 - q->loss_per_slot) + q->eta_charge * c * dt -
-              d * dt / q->eta_discharge;
+              d * dt / q->eta_discharge - q->draw_kw * dt;
         if (soc < q->soc_min_kwh - tol(q->cap_kwh + q->soc_max_kwh) ||
             soc > q->soc_max_kwh + tol(q->cap_kwh + q->soc_max_kwh)) {
             opt_msgs_add(out, "%s state of charge %.3f kWh in slot %d is "

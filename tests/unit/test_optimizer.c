@@ -241,6 +241,106 @@ START_TEST(test_battery_arbitrage)
 }
 END_TEST
 
+/* A thermal store (SOC 20 kWh, limits 10-40, charger 30 kW, lossless)
+ * whose process draws 10 kW every hour, prices 100,100,10,10 EUR/MWh.
+ * Ending at the initial SOC takes 40 kWh of charge; by the end of hour 1
+ * the draw has taken 20 kWh, so 10 kWh must come in the dear hours
+ * (SOC >= 10), the other 30 kWh at 10 EUR/MWh: 1.00 + 0.30 = 1.30 EUR.
+ * (The old energy-task model of the store put all 40 kWh in the cheap
+ * hours, 0.40 EUR, with the store empty at the end of hour 1.) The
+ * baseline keeps the SOC flat: 10 kW each hour, 2.20 EUR. */
+START_TEST(test_thermal_store_draw)
+{
+    tcase_t c;
+    const double price[] = {100, 100, 10, 10};
+
+    tc_init(&c, 4, price, NULL);
+    opt_equipment_t *s = task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
+    s->cap_kwh = 40;
+    s->soc_min_kwh = 10;
+    s->soc_max_kwh = 40;
+    s->soc0_kwh = 20;
+    s->charge_max_kw = 30;
+    s->eta_charge = s->eta_discharge = 1;
+    s->draw_kw = 10;
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    ck_assert_double_eq_tol(c.r.cost.energy_eur, 1.30, 1e-9);
+    ck_assert_double_eq_tol(c.r.plan.charge[0] + c.r.plan.charge[1], 10, 1e-6);
+    ck_assert_double_eq_tol(c.r.plan.charge[2] + c.r.plan.charge[3], 30, 1e-6);
+    for (int t = 0; t < 4; t++)
+        ck_assert_double_ge(c.r.plan.soc[t], 10 - 1e-6);
+    ck_assert_double_ge(c.r.plan.soc[3], 20 - 1e-6);
+    ck_assert_double_eq_tol(c.r.baseline_cost.energy_eur, 2.20, 1e-9);
+
+    /* the old model's plan drains the store: the validator says so */
+    opt_plan_t pl;
+    opt_msgs_t msgs;
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
+    pl.charge[2] = 30;
+    pl.charge[3] = 10;
+    opt_plan_finish(&c.pb, &pl);
+    opt_msgs_init(&msgs);
+    ck_assert_int_ge(opt_validate(&c.pb, &pl, &msgs), 1);
+    ck_assert_msg(strstr(msgs.v[0], "state of charge 0.000 kWh in slot 1") != NULL,
+                  "%s", msgs.v[0]);
+    opt_msgs_release(&msgs);
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+
+    /* a draw beyond what the charger can deliver is refused as input */
+    s->draw_kw = 31;
+    opt_msgs_init(&msgs);
+    ck_assert_int_ge(opt_problem_check(&c.pb, &msgs), 1);
+    ck_assert_msg(strstr(msgs.v[0], "draw of 31 kW") != NULL, "%s", msgs.v[0]);
+    opt_msgs_release(&msgs);
+}
+END_TEST
+
+/* The net power of a store changes by at most ramp_kw between slots. A
+ * 20 kWh store (empty, 10 kW each way, lossless, 5 kW ramp), prices
+ * 10,10,100,100 EUR/MWh, base 0,0,20,20 kW: without the ramp it would
+ * charge 10,10 and discharge 10,10 (2.20 EUR). With it the best round trip
+ * is 7.5, 2.5, -2.5, -7.5 kW (each step 5 kW; charging 10 kW first would
+ * leave too little ramp to discharge it all in the dear hours): base 4.00
+ * EUR + 10 kWh at 10 - 10 kWh at 100 EUR/MWh = 3.10 EUR (an exhaustive
+ * search on a 0.5 kW grid agrees). */
+START_TEST(test_storage_ramp)
+{
+    tcase_t c;
+    const double price[] = {10, 10, 100, 100};
+    const double base[] = {0, 0, 20, 20};
+
+    tc_init(&c, 4, price, base);
+    opt_equipment_t *s = task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
+    s->cap_kwh = s->soc_max_kwh = 20;
+    s->charge_max_kw = s->discharge_max_kw = 10;
+    s->eta_charge = s->eta_discharge = 1;
+    s->ramp_kw = 5;
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 3.10, 1e-9);
+    for (int t = 1; t < 4; t++)
+        ck_assert_double_le(fabs(c.r.plan.power[t] - c.r.plan.power[t - 1]), 5 + 1e-6);
+
+    opt_plan_t pl;
+    opt_msgs_t msgs;
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
+    pl.charge[0] = pl.charge[1] = 10;
+    pl.discharge[2] = pl.discharge[3] = 10;
+    opt_plan_finish(&c.pb, &pl);
+    opt_msgs_init(&msgs);
+    ck_assert_int_ge(opt_validate(&c.pb, &pl, &msgs), 1);
+    ck_assert_msg(strstr(msgs.v[0], "ramps faster than 5 kW per slot at slot 2") != NULL,
+                  "%s", msgs.v[0]);
+    opt_msgs_release(&msgs);
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* Base 90,90,0,0 kW under a 100 kW capacity: a one-hour 20 kW task does
  * not fit in the cheap hours 0-1 (10 kW headroom) and moves to hour 2
  * (50 < 60): 1.80 EUR base + 20 kWh * 50 = 1.00 EUR. */
@@ -601,6 +701,8 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_one_task_two_prices);
     tcase_add_test(tc, test_block_across_valley);
     tcase_add_test(tc, test_battery_arbitrage);
+    tcase_add_test(tc, test_thermal_store_draw);
+    tcase_add_test(tc, test_storage_ramp);
     tcase_add_test(tc, test_capacity_forces_shift);
     tcase_add_test(tc, test_demand_charge_flattens);
     tcase_add_loop_test(tc, test_branch_direction_same_optimum, 0, 6);

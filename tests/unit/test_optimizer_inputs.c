@@ -223,10 +223,12 @@ START_TEST(test_build_demo_day)
     ck_assert_double_eq_tol(b.pb.eq[bat].soc0_kwh, 2000, 1e-9);
     ck_assert_double_eq_tol(b.pb.eq[bat].soc_min_kwh, 400, 1e-9);
     ck_assert_double_eq(b.pb.eq[bat].discharge_max_kw, 2000);
-    /* thermal store with a 400 kW draw: (400*24 + 0.005*6000*24) / 0.98 */
-    ck_assert_int_eq(b.pb.eq[ts].kind, OPT_TASK_FLEX);
-    ck_assert_double_eq_tol(b.pb.eq[ts].energy_kwh, (9600.0 + 720.0) / 0.98, 1e-6);
-    ck_assert_int_eq(b.plant_map[b.eq_plant[ts]], OPT_MAP_STORE_DRAW);
+    /* thermal store: storage whose process draws 400 kW from its SOC */
+    ck_assert_int_eq(b.pb.eq[ts].kind, OPT_STORAGE);
+    ck_assert_double_eq(b.pb.eq[ts].draw_kw, 400);
+    ck_assert_double_eq_tol(b.pb.eq[ts].soc0_kwh, 6000, 1e-9);
+    ck_assert_double_eq(b.pb.eq[ts].discharge_max_kw, 0);
+    ck_assert_int_eq(b.plant_map[b.eq_plant[ts]], OPT_MAP_STORAGE);
     /* compressor: the day's output as one shift */
     ck_assert_int_eq(b.pb.eq[c].n_shifts, 1);
     ck_assert_double_eq(b.pb.eq[c].shifts[0].min_output, 180000);

@@ -9,6 +9,9 @@
  * simplex on the relaxation), and the plans came out "relaxed" with nothing
  * to explain. The site stays far below its 25 MW connection, so every
  * constraint can hold: a plan must come back validated, never relaxed.
+ * Each day runs twice: with the thermal store as the energy task the
+ * service then made of it, and as the storage with a process draw it
+ * builds now.
  *
  * Also: a solve interrupted by its time limit is a timeout, not an
  * infeasibility; the heuristic alone gives a valid plan for ramp-limited
@@ -115,11 +118,18 @@ typedef struct day {
     const char *name;
     const double *price, *base;
     double floor_kw; /* the month's peak so far */
+    int store_draw;  /* the thermal store as storage with its draw (else as
+                        the energy task the service made of it before) */
 } day_t;
 
+/* Each day twice: with the thermal store as the service built it when
+ * lp_solve misjudged these days (an energy task), and as it builds it now
+ * (storage whose process draws 400 kW from the SOC). */
 static const day_t days[] = {
-    {"2020-11-04", nov04_price, nov04_base, 15900.0},
-    {"2020-11-14", nov14_price, nov14_base, 20896.7},
+    {"2020-11-04", nov04_price, nov04_base, 15900.0, 0},
+    {"2020-11-14", nov14_price, nov14_base, 20896.7, 0},
+    {"2020-11-04", nov04_price, nov04_base, 15900.0, 1},
+    {"2020-11-14", nov14_price, nov14_base, 20896.7, 1},
 };
 
 typedef struct replay {
@@ -161,6 +171,19 @@ static void replay_init(replay_t *c, const day_t *d)
     q[2].p_max_kw = 2000;
     q[2].energy_kwh = 10530.612244897959;
     q[2].ramp_kw = 1000;
+    if (d->store_draw) {
+        q[2].kind = OPT_STORAGE;
+        q[2].p_max_kw = q[2].energy_kwh = 0;
+        q[2].cap_kwh = 12000;
+        q[2].soc0_kwh = 6000;
+        q[2].soc_min_kwh = 1200;
+        q[2].soc_max_kwh = 11400;
+        q[2].charge_max_kw = 2000;
+        q[2].eta_charge = 0.98;
+        q[2].eta_discharge = 1;
+        q[2].loss_per_slot = 1 - pow(1 - 0.005, 0.25);
+        q[2].draw_kw = 400;
+    }
     snprintf(q[3].name, sizeof q[3].name, "battery-1.2020");
     q[3].kind = OPT_STORAGE;
     q[3].cap_kwh = 4000;
