@@ -178,18 +178,11 @@ int ing_archive_table(db_t *db, const char *table, const char *dir, char *path,
 
 /* ---- retention ---- */
 
-/* The retention lock: a session-level advisory lock keyed on the
- * measurements table (its OID, so each schema has its own), so that of
- * several ingesters sharing a database one archives at a time and a month
- * is never archived twice. PostgreSQL frees it if the session dies. */
-#define RETENTION_LOCK                                                                 \
-    "(x'656d7372'::bigint << 32) | 'measurements'::regclass::oid::bigint"
-
 /* 1 when taken, 0 when another session holds it, -1 on error. */
 static int retention_lock(db_t *db, char *errstr, size_t errstr_size)
 {
-    PGresult *res = db_query(db, "SELECT pg_try_advisory_lock(" RETENTION_LOCK ")", 0,
-                             NULL, errstr, errstr_size);
+    PGresult *res = db_query(db, "SELECT pg_try_advisory_lock(" ING_RETENTION_LOCK ")",
+                             0, NULL, errstr, errstr_size);
     int got;
 
     if (!res)
@@ -215,7 +208,7 @@ int ing_retention_run(db_t *db, int64_t retention_days, const char *dir, int64_t
         return rc < 0 ? -1 : 1;
     rc = archive_due(db, retention_days, dir, now_ms, dropped, errstr, errstr_size);
     /* an unlock fails only with the session gone, which frees the lock */
-    if (db_exec(db, "SELECT pg_advisory_unlock(" RETENTION_LOCK ")", unlock_err,
+    if (db_exec(db, "SELECT pg_advisory_unlock(" ING_RETENTION_LOCK ")", unlock_err,
                 sizeof unlock_err) &&
         rc == 0) {
         snprintf(errstr, errstr_size, "%s", unlock_err);

@@ -21,6 +21,14 @@
 
 #include "db/db.h"
 
+/* The retention lock: a session-level advisory lock keyed on the
+ * measurements table (its OID, so each schema has its own), so that of
+ * several ingesters sharing a database one archives at a time and a month
+ * is never archived twice. PostgreSQL frees it if the session dies. An SQL
+ * expression of the key (a bigint). */
+#define ING_RETENTION_LOCK                                                             \
+    "(x'656d7372'::bigint << 32) | 'measurements'::regclass::oid::bigint"
+
 /* Archives and drops every measurements_YYYYMM partition whose month ended
  * at or before now_ms minus retention_days (UTC). dir is created if
  * missing. Only one session of the database runs it at a time (an

@@ -31,6 +31,15 @@ static void put_block(const opt_problem_t *pb, opt_plan_t *pl, int e, int at)
         pw[t] = p;
 }
 
+/* The SOC after one slot of charge c and discharge d (kW): standing loss,
+ * efficiencies and the process draw, as the model's SOC rows have it. */
+static double soc_next(const opt_equipment_t *q, double soc, double c, double d,
+                       double dt)
+{
+    return soc * (1 - q->loss_per_slot) + q->eta_charge * c * dt -
+           d * dt / q->eta_discharge - q->draw_kw * dt;
+}
+
 /* Storage held at its initial SOC: charge only what standing loss and the
  * process draw take (a thermostat's business as usual). */
 static void storage_idle(const opt_problem_t *pb, opt_plan_t *pl, int e)
@@ -44,7 +53,7 @@ static void storage_idle(const opt_problem_t *pb, opt_plan_t *pl, int e)
         double c = (soc * q->loss_per_slot + q->draw_kw * dt) / (q->eta_charge * dt);
         if (c > q->charge_max_kw)
             c = q->charge_max_kw;
-        soc = soc * (1 - q->loss_per_slot) + q->eta_charge * dt * c - q->draw_kw * dt;
+        soc = soc_next(q, soc, c, 0, dt);
         pl->charge[o + t] = c;
         pl->soc[o + t] = soc;
     }
@@ -528,8 +537,7 @@ static void storage_soc(const opt_problem_t *pb, opt_plan_t *pl, int e)
     double soc = q->soc0_kwh, dt = pb->site.slot_h;
 
     for (int t = 0; t < T; t++) {
-        soc = soc * (1 - q->loss_per_slot) + q->eta_charge * pl->charge[o + t] * dt -
-              pl->discharge[o + t] * dt / q->eta_discharge - q->draw_kw * dt;
+        soc = soc_next(q, soc, pl->charge[o + t], pl->discharge[o + t], dt);
         pl->soc[o + t] = soc;
     }
 }
@@ -592,21 +600,20 @@ static int storage_threshold(heur_t *h, opt_plan_t *pl, int e)
     if (hi * q->eta_charge * q->eta_discharge <= lo)
         return -1;
     for (int t = 0; t < s->n_slots; t++) {
-        double pr = opt_slot_price(s, t), c = 0, d = 0;
-        soc *= keep;
+        double pr = opt_slot_price(s, t), c = 0, d = 0, kept = soc * keep;
         if (pr <= lo) {
-            c = fmin(q->charge_max_kw, (q->soc_max_kwh - soc) / (q->eta_charge * dt));
+            c = fmin(q->charge_max_kw, (q->soc_max_kwh - kept) / (q->eta_charge * dt));
             c = fmin(c, charge_top(h) - h->load[t]);
         } else if (pr >= hi) {
             /* standing loss must not take the SOC below its minimum later */
             double floor = fmax(q->soc_min_kwh / pow(keep, s->n_slots - t),
                                 q->soc0_kwh + margin - recharge_after(h, q, t, lo));
-            d = fmin(q->discharge_max_kw, (soc - floor) * q->eta_discharge / dt);
+            d = fmin(q->discharge_max_kw, (kept - floor) * q->eta_discharge / dt);
             d = fmin(d, h->load[t] + exp_cap);
         }
         c = fmax(c, 0);
         d = fmax(d, 0);
-        soc += q->eta_charge * c * dt - d * dt / q->eta_discharge - q->draw_kw * dt;
+        soc = soc_next(q, soc, c, d, dt);
         pl->charge[o + t] = c;
         pl->discharge[o + t] = d;
         h->load[t] += c - d;

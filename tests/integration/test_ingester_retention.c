@@ -22,14 +22,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ingester/ing_archive.h"
 #include "support/harness.h"
 #include "support/ingester.h"
 #include "support/pg.h"
 
 #define WAIT_S 30 /* deadline of a wait for the ingester's work */
-/* the retention lock's key, as services/ingester/ing_archive.c takes it */
-#define RETENTION_LOCK                                                                 \
-    "(x'656d7372'::bigint << 32) | 'measurements'::regclass::oid::bigint"
 #define SKIPPED "ems_ingester_retention_skipped_total"
 
 static char schema[48], conninfo[1024], dir[256], group[64];
@@ -163,8 +161,8 @@ START_TEST(test_retention_archive_restore)
      * checksum of what it will archive is taken (it sees nothing until
      * the COMMIT). */
     /* Another ingester archiving: this session holds the retention lock
-     * (the key ing_archive.c uses, on this schema's table). */
-    th_pg_exec_ok(pg, "SELECT pg_advisory_lock(" RETENTION_LOCK ")");
+     * (the ingester's key, on this schema's table). */
+    th_pg_exec_ok(pg, "SELECT pg_advisory_lock(" ING_RETENTION_LOCK ")");
     th_pg_exec_ok(pg, "BEGIN");
     fill_month("2016-01", 3, 48);
     fill_month("2020-02", 2, 24);
@@ -189,7 +187,7 @@ START_TEST(test_retention_archive_restore)
                                schema),
                      "2");
     ck_assert_double_eq(th_metric(port, "ems_ingester_partitions_archived_total"), 0);
-    th_pg_exec_ok(pg, "SELECT pg_advisory_unlock(" RETENTION_LOCK ")");
+    th_pg_exec_ok(pg, "SELECT pg_advisory_unlock(" ING_RETENTION_LOCK ")");
 
     /* the ingester's next check archives and drops both old months */
     th_pg_wait_num(pg, 0, child, WAIT_S, "old month partitions",
