@@ -12,12 +12,36 @@ static int near(double a, double b)
     return fabs(a - b) <= 1e-3 + 1e-6 * fabs(b);
 }
 
+/* The demand charge's line for billing period k (0 = the horizon start's,
+ * 1 = the next one) over slots [from, to). */
+static void peak_binding(const opt_problem_t *pb, const opt_plan_t *pl, int k,
+                         int from, int to, opt_msgs_t *out)
+{
+    const opt_site_t *s = &pb->site;
+    double floor = opt_period_floor(s, k), peak = floor;
+    const char *which = k ? "next period's" : "period";
+    int at_peak = -1;
+
+    for (int t = from; t < to; t++) {
+        double g = opt_site_load(pb, pl, t);
+        if (g > peak + 1e-6) {
+            peak = g;
+            at_peak = t;
+        }
+    }
+    if (at_peak >= 0)
+        opt_msgs_add(out, "demand charge: new %s peak %.1f kW in slot %d "
+                     "(peak so far %.1f kW)", which, peak, at_peak, floor);
+    else
+        opt_msgs_add(out, "demand charge: plan stays under the %s peak "
+                     "%.1f kW", which, floor);
+}
+
 static int site_binding(const opt_problem_t *pb, const opt_plan_t *pl,
                         opt_msgs_t *out)
 {
     const opt_site_t *s = &pb->site;
-    int n = 0, first = -1, at_peak = -1;
-    double peak = s->peak_so_far_kw;
+    int n = 0, first = -1, split = s->next_period_slot;
 
     for (int t = 0; t < s->n_slots; t++) {
         double g = opt_site_load(pb, pl, t);
@@ -26,22 +50,16 @@ static int site_binding(const opt_problem_t *pb, const opt_plan_t *pl,
             if (first < 0)
                 first = t;
         }
-        if (g > peak + 1e-6) {
-            peak = g;
-            at_peak = t;
-        }
     }
     if (n)
         opt_msgs_add(out, "import capacity %g kW reached in %d slots (first "
                      "slot %d)", s->import_cap_kw, n, first);
-    if (s->demand_eur_kw > 0 && at_peak >= 0)
-        opt_msgs_add(out, "demand charge: new peak %.1f kW in slot %d "
-                     "(period peak so far %.1f kW)", peak, at_peak,
-                     s->peak_so_far_kw);
-    else if (s->demand_eur_kw > 0)
-        opt_msgs_add(out, "demand charge: plan stays under the period peak "
-                     "%.1f kW", s->peak_so_far_kw);
-    return (n > 0) + (s->demand_eur_kw > 0);
+    if (s->demand_eur_kw <= 0)
+        return n > 0;
+    peak_binding(pb, pl, 0, 0, split > 0 ? split : s->n_slots, out);
+    if (split > 0)
+        peak_binding(pb, pl, 1, split, s->n_slots, out);
+    return (n > 0) + 1 + (split > 0);
 }
 
 static int eq_binding(const opt_problem_t *pb, const opt_plan_t *pl, int e,

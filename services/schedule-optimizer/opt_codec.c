@@ -443,7 +443,9 @@ int opt_codec_request_value(avro_value_t *v, const opt_request_t *q, char *reaso
 void opt_codec_costs(const opt_build_t *b, const opt_result_t *r, opt_pub_cost_t *out)
 {
     const opt_site_t *s = &b->pb.site;
-    double floor_eur = s->demand_eur_kw * s->peak_so_far_kw;
+    double floor_eur =
+        s->demand_eur_kw * (opt_period_floor(s, 0) +
+                            (s->next_period_slot > 0 ? opt_period_floor(s, 1) : 0));
 
     memset(out, 0, sizeof *out);
     for (int t = 0; t < s->n_slots; t++) {
@@ -452,6 +454,10 @@ void opt_codec_costs(const opt_build_t *b, const opt_result_t *r, opt_pub_cost_t
             out->peak_kw = g;
     }
     out->floor_kw = s->peak_so_far_kw;
+    if (s->next_period_slot > 0) {
+        out->next_period_ms = b->start_ms + s->next_period_slot * b->slot_ms;
+        out->next_floor_kw = opt_period_floor(s, 1);
+    }
     out->energy_eur = r->cost.energy_eur;
     out->startup_eur = r->cost.startup_eur;
     out->co2_eur = r->cost.co2_eur;

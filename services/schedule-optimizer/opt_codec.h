@@ -64,15 +64,19 @@ typedef struct opt_plan_meta {
 const char *opt_codec_status(const opt_result_t *r);
 
 /* The costs a plan is published with. The core prices the demand charge
- * on max(period peak so far, plan peak); the record carries, as its schema
- * says, the increase of the period's charge that the plan causes, so the
- * floor's charge is taken out of the plan's and the baseline's totals
+ * on max(period peak so far, plan peak), per billing period when the
+ * horizon crosses into the next; the record carries, as its schema says,
+ * the increase of the periods' charges that the plan causes, so the
+ * floors' charge is taken out of the plan's and the baseline's totals
  * (savings are unchanged) and peak_kw is the plan's own highest import. */
 typedef struct opt_pub_cost {
     double total_eur, energy_eur, demand_eur, startup_eur, co2_eur;
     double baseline_eur, savings_eur;
     double peak_kw;  /* highest planned import over the horizon */
     double floor_kw; /* the billing period's peak so far used as the floor */
+    int64_t next_period_ms; /* start of the next billing period within the
+                               horizon, 0 = the horizon lies in one */
+    double next_floor_kw;   /* that period's peak so far (its floor) */
 } opt_pub_cost_t;
 void opt_codec_costs(const opt_build_t *b, const opt_result_t *r, opt_pub_cost_t *out);
 

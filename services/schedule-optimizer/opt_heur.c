@@ -110,36 +110,54 @@ void opt_baseline(const opt_problem_t *pb, opt_plan_t *pl)
 typedef struct heur {
     const opt_problem_t *pb;
     double *load;  /* site load of everything placed so far */
-    double peak;   /* max(peak so far, max load) */
+    double peak[2]; /* per billing period: max(peak so far, max load) */
     int use_dp;    /* pumps by dynamic programming (else one block) */
     int use_stor;  /* storage by price thresholds (else idle) */
 } heur_t;
 
-static double max_load(const heur_t *h)
+static void update_peaks(heur_t *h)
 {
-    double p = h->pb->site.peak_so_far_kw;
+    const opt_site_t *s = &h->pb->site;
 
-    for (int t = 0; t < h->pb->site.n_slots; t++)
-        if (h->load[t] > p)
-            p = h->load[t];
-    return p;
+    h->peak[0] = opt_period_floor(s, 0);
+    h->peak[1] = opt_period_floor(s, 1);
+    for (int t = 0; t < s->n_slots; t++) {
+        int k = opt_slot_period(s, t);
+        if (h->load[t] > h->peak[k])
+            h->peak[k] = h->load[t];
+    }
+}
+
+/* Demand charge of raising the periods' peaks to top. */
+static double peak_rise_cost(const heur_t *h, const double *top)
+{
+    return h->pb->site.demand_eur_kw *
+           (top[0] - h->peak[0] + top[1] - h->peak[1]);
+}
+
+/* Raises top to load g in slot t's period. */
+static void raise_top(const heur_t *h, int t, double g, double *top)
+{
+    int k = opt_slot_period(&h->pb->site, t);
+
+    if (g > top[k])
+        top[k] = g;
 }
 
 /* Cost of adding power p over [at, at + d); HUGE_VAL when over capacity. */
 static double window_cost(const heur_t *h, int at, int d, double p)
 {
     const opt_site_t *s = &h->pb->site;
-    double cost = 0, top = h->peak;
+    double cost = 0, top[2] = {h->peak[0], h->peak[1]};
 
     for (int t = at; t < at + d; t++) {
         double g = h->load[t] + p;
         if (g > s->import_cap_kw + 1e-9)
             return HUGE_VAL;
-        if (g > top)
-            top = g;
+        raise_top(h, t, g, top);
         cost += opt_slot_price(s, t) * p * s->slot_h / 1000.0;
     }
-    return cost + s->demand_eur_kw * (top - h->peak);
+    return cost + peak_rise_cost(h, top);
 }
 
 /* Best start of a block of d slots at power p in [lo, hi]; -1 if none fits. */
@@ -210,17 +228,16 @@ static void flex_cheapest(heur_t *h, opt_plan_t *pl, int e, int from, int to,
 static double profile_cost(const heur_t *h, int at, int n, const double *prof)
 {
     const opt_site_t *s = &h->pb->site;
-    double cost = 0, top = h->peak;
+    double cost = 0, top[2] = {h->peak[0], h->peak[1]};
 
     for (int k = 0; k < n; k++) {
         double g = h->load[at + k] + prof[k];
         if (g > s->import_cap_kw + 1e-9)
             return HUGE_VAL;
-        if (g > top)
-            top = g;
+        raise_top(h, at + k, g, top);
         cost += opt_slot_price(s, at + k) * prof[k] * s->slot_h / 1000.0;
     }
-    return cost + s->demand_eur_kw * (top - h->peak);
+    return cost + peak_rise_cost(h, top);
 }
 
 /* A ramp-limited task runs as one trapezoid: up from zero by at most the
@@ -266,7 +283,7 @@ static int flex_ramped(heur_t *h, opt_plan_t *pl, int e, int from, int to,
         pw[at + k] += prof[k];
         h->load[at + k] += prof[k];
     }
-    h->peak = max_load(h);
+    update_peaks(h);
     free(prof);
     return 0;
 }
@@ -304,7 +321,7 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
         pw[t] += p;
         h->load[t] += p;
     }
-    h->peak = max_load(h);
+    update_peaks(h);
 }
 
 /* ---- pumps: runs chosen by dynamic programming ----
@@ -383,7 +400,8 @@ static void dp_costs(const heur_t *h, pump_dp_t *d)
             g > s->import_cap_kw + 1e-9
                 ? HUGE_VAL
                 : opt_slot_price(s, t) * d->p * s->slot_h / 1000.0 +
-                      s->demand_eur_kw * fmax(0, g - h->peak);
+                      s->demand_eur_kw *
+                          fmax(0, g - h->peak[opt_slot_period(s, t)]);
     }
 }
 
@@ -417,7 +435,7 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
         }
         at = prev;
     }
-    h->peak = max_load(h);
+    update_peaks(h);
     return 0;
 }
 
@@ -487,7 +505,7 @@ static void place_flex(heur_t *h, opt_plan_t *pl, int e)
             flex_cheapest(h, pl, e, q->earliest, q->deadline,
                           q->energy_kwh - done);
     }
-    h->peak = max_load(h);
+    update_peaks(h);
 }
 
 static int cmp_tight(const void *a, const void *b, void *ctx)
@@ -521,7 +539,7 @@ static void place_blocks(heur_t *h, opt_plan_t *pl)
         int at = best_window(h, q->earliest, q->deadline - d, d, p, -1);
         put_block(pb, pl, ord[i], at >= 0 ? at : q->earliest);
         add_load(h, pl, ord[i], 1);
-        h->peak = max_load(h);
+        update_peaks(h);
     }
     free(ord);
 }
@@ -542,14 +560,16 @@ static void storage_soc(const opt_problem_t *pb, opt_plan_t *pl, int e)
     }
 }
 
-/* Highest site load charging may reach: the capacity, or the current peak
- * when a demand charge would bill a new one. */
-static double charge_top(const heur_t *h)
+/* Highest site load charging may reach in slot t: the capacity, or the
+ * current peak of t's billing period when a demand charge would bill a new
+ * one. */
+static double charge_top(const heur_t *h, int t)
 {
     const opt_site_t *s = &h->pb->site;
 
-    return s->demand_eur_kw > 0 ? fmin(s->import_cap_kw, h->peak)
-                                : s->import_cap_kw;
+    return s->demand_eur_kw > 0
+               ? fmin(s->import_cap_kw, h->peak[opt_slot_period(s, t)])
+               : s->import_cap_kw;
 }
 
 /* Charge (kWh into the store) still possible after slot t in cheap slots. */
@@ -563,7 +583,7 @@ static double recharge_after(const heur_t *h, const opt_equipment_t *q,
         if (opt_slot_price(s, u) <= lo)
             kwh += q->eta_charge * s->slot_h *
                    fmin(q->charge_max_kw,
-                        fmax(0, charge_top(h) - h->load[u]));
+                        fmax(0, charge_top(h, u) - h->load[u]));
     return kwh;
 }
 
@@ -603,7 +623,7 @@ static int storage_threshold(heur_t *h, opt_plan_t *pl, int e)
         double pr = opt_slot_price(s, t), c = 0, d = 0, kept = soc * keep;
         if (pr <= lo) {
             c = fmin(q->charge_max_kw, (q->soc_max_kwh - kept) / (q->eta_charge * dt));
-            c = fmin(c, charge_top(h) - h->load[t]);
+            c = fmin(c, charge_top(h, t) - h->load[t]);
         } else if (pr >= hi) {
             /* standing loss must not take the SOC below its minimum later */
             double floor = fmax(q->soc_min_kwh / pow(keep, s->n_slots - t),
@@ -648,7 +668,7 @@ static void place_storage(heur_t *h, opt_plan_t *pl)
             h->load[t] -= pl->charge[o + t];
         if (storage_threshold(h, pl, e) < 0)
             storage_fallback(h, pl, e);
-        h->peak = max_load(h);
+        update_peaks(h);
     }
 }
 
@@ -656,8 +676,8 @@ static void place_storage(heur_t *h, opt_plan_t *pl)
 static void heuristic_pass(const opt_problem_t *pb, opt_plan_t *pl, int dp,
                            int stor)
 {
-    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0, dp,
-                stor};
+    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), {0, 0},
+                dp, stor};
     size_t n = (size_t)pb->n_eq * pb->site.n_slots;
 
     memset(pl->power, 0, n * sizeof(double));
@@ -672,7 +692,7 @@ static void heuristic_pass(const opt_problem_t *pb, opt_plan_t *pl, int dp,
     opt_plan_finish(pb, pl);
     for (int t = 0; t < pb->site.n_slots; t++)
         h.load[t] = opt_site_load(pb, pl, t);
-    h.peak = max_load(&h);
+    update_peaks(&h);
     for (int e = 0; e < pb->n_eq; e++)
         if (pb->eq[e].kind == OPT_TASK_FLEX)
             place_flex(&h, pl, e);
@@ -722,7 +742,7 @@ static int block_start(const opt_plan_t *pl, int e)
 
 int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
 {
-    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0, 0, 0};
+    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), {0, 0}, 0, 0};
     int moves = 0, moved = 1;
 
     if (!h.load)
@@ -738,7 +758,7 @@ int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
                 continue;
             int d = opt_block_duration(pb, q, &p), cur = block_start(pl, e);
             add_load(&h, pl, e, -1);
-            h.peak = max_load(&h);
+            update_peaks(&h);
             int at = best_window(&h, q->earliest, q->deadline - d, d, p, cur);
             if (at >= 0 && at != cur) {
                 put_block(pb, pl, e, at);
@@ -755,7 +775,7 @@ int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
 
 int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
 {
-    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), 0, 1, 0};
+    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), {0, 0}, 1, 0};
     int T = pb->site.n_slots, moves = 0, moved = 1;
     double *keep = malloc((size_t)T * sizeof *keep);
     opt_cost_t before, after;
@@ -773,7 +793,7 @@ int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
                 h.load[t] = opt_site_load(pb, pl, t) - pw[t];
             memcpy(keep, pw, (size_t)T * sizeof *keep);
             memset(pw, 0, (size_t)T * sizeof *pw);
-            h.peak = max_load(&h);
+            update_peaks(&h);
             if (flex_dp(&h, pl, e) == 0) {
                 opt_plan_finish(pb, pl);
                 opt_plan_cost(pb, pl, &after);

@@ -444,6 +444,12 @@ int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf, const plant_
     s->demand_eur_kw = site->tariff.demand_charge_eur_per_kw;
     s->peak_so_far_kw = opt_peak_floor(conf->peak, b->start_ms, conf->peak_cutoff_ms, local,
                                        local_ctx);
+    s->next_period_slot =
+        opt_billing_next_slot(opt_billing_parse(site->tariff.billing_period), loc + 1, T);
+    if (s->next_period_slot > 0)
+        s->next_peak_so_far_kw =
+            opt_peak_floor(conf->peak, b->start_ms + s->next_period_slot * b->slot_ms,
+                           conf->peak_cutoff_ms, local, local_ctx);
     ctx_t c = {.b = b, .loc = loc, .slot_min = (int)(b->slot_ms / MIN_MS)};
     if (equipment(&c, plant, site))
         goto out;

@@ -32,6 +32,7 @@ struct opt_model {
     lprec *lp;
     int elastic, ncols, nbin;
     int peak;        /* peak column, 0 = none */
+    int peak_next;   /* the next billing period's peak column, 0 = none */
     int cap_rows;    /* separate capacity rows used */
     int slack0;      /* elastic: capacity slack columns, one per slot */
     double obj_const;
@@ -142,10 +143,16 @@ static int layout(opt_model_t *m)
         if (m->elastic)
             c->miss = ++n;
     }
-    if (pb->site.demand_eur_kw > 0)
+    if (pb->site.demand_eur_kw > 0) {
         m->peak = ++n;
+        if (pb->site.next_period_slot > 0)
+            m->peak_next = ++n;
+    }
+    /* the peak columns' upper bound stands for the capacity rows unless a
+     * floor already lies above the capacity */
     m->cap_rows = !m->peak || m->elastic ||
-                  pb->site.peak_so_far_kw > pb->site.import_cap_kw;
+                  pb->site.peak_so_far_kw > pb->site.import_cap_kw ||
+                  pb->site.next_peak_so_far_kw > pb->site.import_cap_kw;
     if (m->elastic) {
         m->slack0 = n + 1;
         n += T;
@@ -268,12 +275,14 @@ static void cols_all(opt_model_t *m, double *obj)
             name_col(m->lp, c->miss, 'm', e, 0);
         }
     }
-    if (m->peak) {
-        double lo = s->peak_so_far_kw;
-        double hi = m->cap_rows ? 1e30 : s->import_cap_kw;
-        set_bounds(m->lp, m->peak, lo, hi);
-        obj[m->peak] = s->demand_eur_kw;
-        set_col_name(m->lp, m->peak, "peak");
+    for (int k = 0; k < 2; k++) {
+        int col = k ? m->peak_next : m->peak;
+        if (!col)
+            continue;
+        set_bounds(m->lp, col, opt_period_floor(s, k),
+                   m->cap_rows ? 1e30 : s->import_cap_kw);
+        obj[col] = s->demand_eur_kw;
+        set_col_name(m->lp, col, k ? "peak_next" : "peak");
     }
     for (int t = 0; m->slack0 && t < s->n_slots; t++) {
         obj[m->slack0 + t] = PEN_CAP_KW;
@@ -321,7 +330,9 @@ static int rows_site(opt_model_t *m)
         if (m->peak) {
             row_reset(m);
             put_site_load(m, t);
-            row_put(m, m->peak, -1);
+            row_put(m, m->peak_next && opt_slot_period(s, t) ? m->peak_next
+                                                             : m->peak,
+                    -1);
             if (row_add(m, LE, -s->base_kw[t]) < 0)
                 return -1;
         }

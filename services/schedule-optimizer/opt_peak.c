@@ -68,6 +68,14 @@ int64_t opt_billing_key(opt_billing_t period, const opt_local_t *local)
     return period == OPT_BILL_YEAR ? y : y * 12 + m - 1;
 }
 
+int opt_billing_next_slot(opt_billing_t period, const opt_local_t *slots, int n)
+{
+    for (int t = 1; t < n; t++)
+        if (opt_billing_key(period, &slots[t]) != opt_billing_key(period, &slots[0]))
+            return t;
+    return 0;
+}
+
 opt_peak_t *opt_peak_new(opt_billing_t period)
 {
     opt_peak_t *p = calloc(1, sizeof *p);

@@ -45,6 +45,10 @@ opt_billing_t opt_billing_parse(const char *name);
  * next: local year * 12 + month - 1 for months, the local year for years. */
 int64_t opt_billing_key(opt_billing_t period, const opt_local_t *local);
 
+/* The first of n slots (their site-local calendars, in order) that lies in
+ * a later billing period than slot 0; 0 when all lie in slot 0's. */
+int opt_billing_next_slot(opt_billing_t period, const opt_local_t *slots, int n);
+
 typedef struct opt_peak opt_peak_t;
 
 /* A tracker for one site; NULL when out of memory. */

@@ -121,6 +121,16 @@ int opt_block_duration(const opt_problem_t *pb, const opt_equipment_t *e,
     return d;
 }
 
+int opt_slot_period(const opt_site_t *s, int t)
+{
+    return s->next_period_slot > 0 && t >= s->next_period_slot;
+}
+
+double opt_period_floor(const opt_site_t *s, int k)
+{
+    return k ? s->next_peak_so_far_kw : s->peak_so_far_kw;
+}
+
 double opt_slot_price(const opt_site_t *s, int t)
 {
     double p = s->price[t];
@@ -157,18 +167,22 @@ void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl,
 {
     const opt_site_t *s = &pb->site;
 
+    double peak[2] = {opt_period_floor(s, 0), opt_period_floor(s, 1)};
+
     memset(c, 0, sizeof *c);
-    c->peak_kw = s->peak_so_far_kw;
     for (int t = 0; t < s->n_slots; t++) {
         double g = opt_site_load(pb, pl, t);
         double mwh = g * s->slot_h / 1000.0;
+        int k = opt_slot_period(s, t);
         c->energy_eur += s->price[t] * mwh;
         if (s->co2_eur_t > 0 && s->co2_kg_mwh)
             c->co2_eur += s->co2_eur_t * s->co2_kg_mwh[t] / 1000.0 * mwh;
-        if (g > c->peak_kw)
-            c->peak_kw = g;
+        if (g > peak[k])
+            peak[k] = g;
     }
-    c->demand_eur = s->demand_eur_kw * c->peak_kw;
+    c->peak_kw = peak[0];
+    c->next_peak_kw = s->next_period_slot > 0 ? peak[1] : 0;
+    c->demand_eur = s->demand_eur_kw * (c->peak_kw + c->next_peak_kw);
     for (int e = 0; e < pb->n_eq; e++)
         if (pb->eq[e].kind != OPT_STORAGE)
             c->startup_eur += pb->eq[e].startup_eur * count_starts(pl, e);
@@ -248,6 +262,19 @@ int opt_problem_check(const opt_problem_t *pb, opt_msgs_t *out)
     if (s->import_cap_kw <= 0) {
         opt_msgs_add(out, "site import capacity %g kW is not positive",
                      s->import_cap_kw);
+        bad++;
+    }
+    if (!(s->peak_so_far_kw >= 0) || !(s->next_peak_so_far_kw >= 0) ||
+        !isfinite(s->peak_so_far_kw) || !isfinite(s->next_peak_so_far_kw)) {
+        opt_msgs_add(out, "billing-period peaks so far %g and %g kW are not "
+                     "finite and non-negative", s->peak_so_far_kw,
+                     s->next_peak_so_far_kw);
+        bad++;
+    }
+    if (s->next_period_slot < 0 || s->next_period_slot >= s->n_slots) {
+        opt_msgs_add(out, "next billing period starts at slot %d, outside "
+                     "the horizon's slots 1..%d", s->next_period_slot,
+                     s->n_slots - 1);
         bad++;
     }
     for (int e = 0; e < pb->n_eq; e++)

@@ -71,6 +71,12 @@ typedef struct opt_site {
     double export_cap_kw;      /* max export, used when storage may export */
     double demand_eur_kw;      /* demand charge on the billing-period peak */
     double peak_so_far_kw;     /* peak already reached in the period */
+    /* A horizon may cross into the next billing period (the last day of a
+     * month): from this slot on, the load sets that period's peak, billed
+     * on its own with next_peak_so_far_kw as its floor (0 in live
+     * operation: the period has not begun). 0 = one period. */
+    int next_period_slot;
+    double next_peak_so_far_kw;
     double co2_eur_t;          /* CO2 price, 0 = none */
     const double *co2_kg_mwh;  /* grid intensity per slot, NULL = none */
 } opt_site_t;
@@ -83,11 +89,12 @@ typedef struct opt_problem {
 
 typedef struct opt_cost {
     double energy_eur;   /* imports (and exports) at the day-ahead price */
-    double demand_eur;   /* demand_eur_kw * max(peak so far, plan peak) */
+    double demand_eur;   /* demand_eur_kw * (peak_kw + next_peak_kw) */
     double startup_eur;
     double co2_eur;
     double total_eur;
-    double peak_kw;
+    double peak_kw;      /* max(peak so far, plan peak) of the first period */
+    double next_peak_kw; /* the same of the next period; 0 = none */
 } opt_cost_t;
 
 /* A plan: arrays of n_eq * n_slots, index e * n_slots + t. */
@@ -124,6 +131,11 @@ void opt_msgs_add(opt_msgs_t *m, const char *fmt, ...)
  * at (energy / duration). Returns the duration (>= 1). */
 int opt_block_duration(const opt_problem_t *pb, const opt_equipment_t *e,
                        double *p_run);
+/* Billing period of slot t within the horizon: 0 = the horizon start's, 1 =
+ * the next one (from next_period_slot). */
+int opt_slot_period(const opt_site_t *s, int t);
+/* Peak already reached in period k (0 or 1) before the plan. */
+double opt_period_floor(const opt_site_t *s, int k);
 /* Effective price (energy + CO2) of slot t in EUR/MWh. */
 double opt_slot_price(const opt_site_t *s, int t);
 /* Site net import in slot t under the plan (kW). */

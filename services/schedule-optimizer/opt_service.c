@@ -424,6 +424,12 @@ static void audit_plan(opt_service_t *s, site_state_t *st, const opt_prices_t *p
                           "total_cost_eur", c.total_eur, "baseline_cost_eur", c.baseline_eur,
                           "savings_eur", c.savings_eur, "demand_charge_eur", c.demand_eur,
                           "peak_kw", c.peak_kw, "period_peak_kw", c.floor_kw);
+    /* a horizon across a billing-period boundary: where the second peak
+     * begins and its floor, so the demand charge can be re-derived */
+    if (j && c.next_period_ms) {
+        json_object_set_new(j, "next_period_start_ms", json_integer(c.next_period_ms));
+        json_object_set_new(j, "next_period_peak_kw", json_real(c.next_floor_kw));
+    }
     after = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(j);
     audit_event_t ev = {

@@ -753,6 +753,90 @@ START_TEST(test_build_and_publish_with_floor)
 }
 END_TEST
 
+/* Site load over slots [from, to) of a plan: its highest value. */
+static double max_load(const opt_build_t *b, const opt_plan_t *pl, int from, int to)
+{
+    double top = 0;
+
+    for (int t = from; t < to; t++)
+        top = fmax(top, opt_site_load(&b->pb, pl, t));
+    return top;
+}
+
+/* A plan made at noon on 30 November for 24 h: its second half is
+ * December's, whose peak is billed on its own from nothing, while
+ * November's floor is the month's peak so far (20 MW). Priced with
+ * November's floor throughout (one floor per plan, as before), the plan
+ * fills December's first hours up to 20 MW: billed as the tariff bills it,
+ * 159,579.75 EUR against 154,233.42 for the plan that knows the boundary
+ * (December's peak 18,448.8 kW). */
+START_TEST(test_build_across_billing_boundary)
+{
+    const int64_t noon = NOV30_2300 - 12 * HOUR; /* 12:00 CET */
+    opt_forecast_t f;
+    opt_prices_t p;
+    opt_build_t b = {0};
+    opt_build_conf_t bc = conf24;
+    opt_peak_t *pk = opt_peak_new(OPT_BILL_MONTH);
+    opt_options_t o;
+    opt_result_t r, one;
+    opt_pub_cost_t c;
+    opt_cost_t as_billed;
+    char reason[256];
+    opt_local_t days[3];
+
+    make_forecast(&f, noon, 96);
+    make_prices(&p, noon, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert_int_eq(add(pk, NOV05_1000, 20000, 0), 1);
+    bc.peak = pk;
+    bc.peak_cutoff_ms = f.issued_ms;
+    ck_assert(opt_build_problem(&b, &bc, plant, site, &f, &p, 0, cet, NULL, reason,
+                                sizeof reason) == 0);
+    ck_assert_int_eq(b.start_ms, noon);
+    ck_assert_int_eq(b.pb.site.next_period_slot, 48); /* 00:00 CET, 1 December */
+    ck_assert_double_eq(b.pb.site.peak_so_far_kw, 20000);
+    ck_assert_double_eq(b.pb.site.next_peak_so_far_kw, 0);
+    opt_options_init(&o);
+    o.time_limit_s = 5;
+    opt_result_init(&r);
+    ck_assert_msg(opt_solve(&b.pb, &o, &r, reason, sizeof reason) == 0, "%s", reason);
+    ck_assert_int_eq(r.violations, 0);
+    ck_assert_double_eq_tol(r.cost.next_peak_kw, max_load(&b, &r.plan, 48, 96), 1e-6);
+    ck_assert_double_eq_tol(r.cost.peak_kw, fmax(20000, max_load(&b, &r.plan, 0, 48)), 1e-6);
+    ck_assert_double_eq_tol(r.cost.demand_eur, 3.45 * (r.cost.peak_kw + r.cost.next_peak_kw),
+                            1e-6);
+    opt_codec_costs(&b, &r, &c);
+    ck_assert_int_eq(c.next_period_ms, NOV30_2300);
+    ck_assert_double_eq(c.next_floor_kw, 0);
+    ck_assert_double_eq_tol(c.demand_eur, 3.45 * (r.cost.peak_kw - 20000 + r.cost.next_peak_kw),
+                            1e-6);
+    /* the same horizon with one floor throughout */
+    b.pb.site.next_period_slot = 0;
+    opt_result_init(&one);
+    ck_assert_msg(opt_solve(&b.pb, &o, &one, reason, sizeof reason) == 0, "%s", reason);
+    b.pb.site.next_period_slot = 48;
+    opt_plan_cost(&b.pb, &one.plan, &as_billed);
+    ck_assert_msg(as_billed.total_eur > r.cost.total_eur + 1000,
+                  "one floor %.2f EUR, split %.2f EUR", as_billed.total_eur, r.cost.total_eur);
+    ck_assert_msg(max_load(&b, &one.plan, 48, 96) > r.cost.next_peak_kw + 500,
+                  "December peak: one floor %.1f kW, split %.1f kW",
+                  max_load(&b, &one.plan, 48, 96), r.cost.next_peak_kw);
+    /* within one month (or a yearly tariff) there is no second period */
+    cet(NULL, NOV30_2300 - HOUR, &days[0]);
+    cet(NULL, NOV30_2300, &days[1]);
+    cet(NULL, NOV30_2300 + HOUR, &days[2]);
+    ck_assert_int_eq(opt_billing_next_slot(OPT_BILL_MONTH, days, 3), 1);
+    ck_assert_int_eq(opt_billing_next_slot(OPT_BILL_YEAR, days, 3), 0);
+    ck_assert_int_eq(opt_billing_next_slot(OPT_BILL_MONTH, days + 1, 2), 0);
+    opt_result_release(&one);
+    opt_result_release(&r);
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+    opt_peak_destroy(pk);
+}
+END_TEST
+
 static Suite *peak_suite(void)
 {
     Suite *s = suite_create("optimizer_peak");
@@ -768,6 +852,7 @@ static Suite *peak_suite(void)
     tcase_add_test(tc, test_load_codec);
     tcase_add_test(tc, test_request_codec);
     tcase_add_test(tc, test_build_and_publish_with_floor);
+    tcase_add_test(tc, test_build_across_billing_boundary);
     suite_add_tcase(s, tc);
     return s;
 }
