@@ -20,6 +20,11 @@
  * request older than the inputs is skipped, one for an unknown site is
  * dead-lettered; after a restart the peak is rebuilt from the topic; every
  * published plan has its audit event saying why it was made.
+ *
+ * A third plans 48 hours across a month's end (the real data of 10 and 11
+ * November standing for 30 November and 1 December): December's peak is
+ * billed on its own from nothing, November's above its floor, and the
+ * audit event names where the next period begins.
  */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
@@ -44,10 +49,12 @@
 static char group[64], prefix[48];
 static int port;     /* the child's HTTP port */
 static int64_t day0; /* 2020-11-10 00:00 CET */
-static double load_kw[NQH], price[NQH];
+static double load_kw[2 * NQH], price[2 * NQH];
 static pid_t child;
+static const char *horizon; /* EMS_OPTIMIZER_HORIZON for the child; NULL = config's */
 
-static void load_day(void)
+/* Reads ndays site-local days of the real data from 10 November 2020. */
+static void load_days(int ndays)
 {
     char path[1024], path2[1024], err[512];
     const char *paths[2] = {path, path2};
@@ -61,10 +68,10 @@ static void load_day(void)
              "%s/tests/data/openstef_nl_neerijnen/307-test-data.csv",
              th_env("EMS_TEST_ROOT"));
     ck_assert(dataset_parse_iso8601("2020-11-09T23:00:00Z", &day0) == 0);
-    ck_assert_msg(dataset_nl_load(paths, 2, day0, day0 + DATASET_DAY_MS, &rows, &n, err,
-                                  sizeof err) == 0,
+    ck_assert_msg(dataset_nl_load(paths, 2, day0, day0 + ndays * DATASET_DAY_MS, &rows, &n,
+                                  err, sizeof err) == 0,
                   "%s", err);
-    ck_assert_uint_eq(n, NQH);
+    ck_assert_uint_eq(n, (size_t)ndays * NQH);
     for (size_t i = 0; i < n; i++) {
         int q = (int)((rows[i].ts_ms - day0) / DATASET_QH_MS);
         load_kw[q] = rows[i].load_mw * 1000.0;
@@ -72,6 +79,11 @@ static void load_day(void)
         ck_assert(isfinite(price[q]) && isfinite(load_kw[q]));
     }
     free(rows);
+}
+
+static void load_day(void)
+{
+    load_days(1);
 }
 
 /* ---- producing ---- */
@@ -134,7 +146,9 @@ static void produce(bus_t *b, const char *topic, avro_value_t *v, int64_t ts)
 }
 
 /* The day's load as the P50 (P10/P90 at -/+5%), issued 12 h ahead. */
-static void produce_forecast(void)
+/* The real load of n quarter-hours as the P50 forecast of [start, ...),
+ * issued 12 h before start. */
+static void produce_forecast_at(int64_t start, int n, const char *run_id)
 {
     bus_t *b = test_bus();
     avro_value_t v, f, arr, s;
@@ -142,12 +156,12 @@ static void produce_forecast(void)
 
     ck_assert(bus_value_new(b, "energy.forecast", &v, err, sizeof err) == 0);
     put_str(&v, "site_id", SITE);
-    put_str(&v, "run_id", SITE "/day_ahead/2020-11-09T11:00:00Z");
+    put_str(&v, "run_id", run_id);
     f = fld(&v, "run_kind");
     avro_value_set_enum(&f, 0);
-    put_long(&v, "issued_at", day0 - 12 * HOUR);
-    put_long(&v, "horizon_start", day0);
-    put_long(&v, "horizon_end", day0 + DATASET_DAY_MS);
+    put_long(&v, "issued_at", start - 12 * HOUR);
+    put_long(&v, "horizon_start", start);
+    put_long(&v, "horizon_end", start + n * DATASET_QH_MS);
     put_int(&v, "slot_minutes", 15);
     put_str(&v, "model_name", "actuals");
     put_str(&v, "model_version", "test");
@@ -156,43 +170,49 @@ static void produce_forecast(void)
     f = fld(&v, "quality");
     avro_value_set_enum(&f, 0);
     arr = fld(&v, "slots");
-    for (int q = 0; q < NQH; q++) {
+    for (int q = 0; q < n; q++) {
         ck_assert(avro_value_append(&arr, &s, NULL) == 0);
-        put_long(&s, "slot_start", day0 + q * DATASET_QH_MS);
+        put_long(&s, "slot_start", start + q * DATASET_QH_MS);
         put_dbl(&s, "p10_kw", load_kw[q] * 0.95);
         put_dbl(&s, "p50_kw", load_kw[q]);
         put_dbl(&s, "p90_kw", load_kw[q] * 1.05);
     }
-    produce(b, "energy.forecast", &v, day0 - 12 * HOUR);
+    produce(b, "energy.forecast", &v, start - 12 * HOUR);
     avro_value_decref(&v);
     bus_destroy(b);
 }
 
-/* The day-ahead price plus add EUR/MWh as the site's effective curve;
- * nan_slot >= 0 puts a NaN there. */
-static void produce_prices(int revision, double add, int nan_slot)
+static void produce_forecast(void)
+{
+    produce_forecast_at(day0, NQH, SITE "/day_ahead/2020-11-09T11:00:00Z");
+}
+
+/* The day-ahead price of n quarter-hours plus add EUR/MWh as the site's
+ * effective curve of [start, ...); nan_slot >= 0 puts a NaN there. */
+static void produce_prices_at(int64_t start, int n, const char *curve_id, int revision,
+                              double add, int nan_slot)
 {
     bus_t *b = test_bus();
     avro_value_t v, f, arr, s;
-    int64_t issued = day0 - 13 * HOUR + revision * HOUR;
+    int64_t issued = start - 13 * HOUR + revision * HOUR;
     char err[512];
 
     ck_assert(bus_value_new(b, "energy.prices", &v, err, sizeof err) == 0);
-    put_str(&v, "curve_id", "effective/" SITE "/2020-11-09T23:00:00Z");
+    put_str(&v, "curve_id", curve_id);
     f = fld(&v, "curve_kind");
     avro_value_set_enum(&f, 1);
     put_str(&v, "market", "NL");
     put_str(&v, "site_id", SITE);
     put_str(&v, "source", "test");
     put_long(&v, "issued_at", issued);
-    put_long(&v, "delivery_start", day0);
-    put_long(&v, "delivery_end", day0 + DATASET_DAY_MS);
+    put_long(&v, "delivery_start", start);
+    put_long(&v, "delivery_end", start + n * DATASET_QH_MS);
     put_int(&v, "slot_minutes", 15);
     put_int(&v, "revision", revision);
     arr = fld(&v, "slots");
-    for (int q = 0; q < NQH; q++) {
+    for (int q = 0; q < n; q++) {
         ck_assert(avro_value_append(&arr, &s, NULL) == 0);
-        put_long(&s, "slot_start", day0 + q * DATASET_QH_MS);
+        put_long(&s, "slot_start", start + q * DATASET_QH_MS);
         put_dbl(&s, "price_eur_mwh", q == nan_slot ? NAN : price[q] + add);
         f = fld(&s, "origin");
         avro_value_set_enum(&f, 0);
@@ -207,6 +227,12 @@ static void produce_prices(int revision, double add, int nan_slot)
     produce(b, "energy.prices", &v, issued);
     avro_value_decref(&v);
     bus_destroy(b);
+}
+
+static void produce_prices(int revision, double add, int nan_slot)
+{
+    produce_prices_at(day0, NQH, "effective/" SITE "/2020-11-09T23:00:00Z", revision, add,
+                      nan_slot);
 }
 
 /* ---- the optimizer child ---- */
@@ -227,6 +253,8 @@ static void start_optimizer(void)
     th_env_add(&e, "EMS_OPTIMIZER_RESTORE_EMPTY=8s");
     th_env_add(&e, "EMS_HTTP_PORT=%d", port);
     th_env_add(&e, "EMS_LOG_LEVEL=%s", th_env_or("EMS_TEST_CHILD_LOG", "warn"));
+    if (horizon)
+        th_env_add(&e, "EMS_OPTIMIZER_HORIZON=%s", horizon);
     child = th_spawn(
         &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
     th_env_release(&e);
@@ -676,6 +704,100 @@ START_TEST(test_demand_floor_and_replan)
 }
 END_TEST
 
+/* ---- a horizon across the billing-period boundary ---- */
+
+typedef struct boundary {
+    double floor_kw;                   /* November's peak so far */
+    int next_from;                     /* first slot of December */
+    char plan_id[256];                 /* out */
+    double peak_nov, peak_dec, demand; /* out */
+} boundary_t;
+
+/* Two days, 30 November and 1 December: costs add up and recompute from
+ * the site balance, and the demand charge is November's increase above its
+ * floor plus December's whole peak, each over its own slots. */
+static void check_boundary_plan(avro_value_t *v, void *arg)
+{
+    boundary_t *w = arg;
+    avro_value_t slots = fld(v, "site_slots"), s;
+    double energy = 0, total = dbl(v, "total_cost_eur");
+    size_t n;
+
+    ck_assert_str_eq(enum_sym(v, "trigger"), "forecast");
+    ck_assert_double_eq_tol(dbl(v, "energy_cost_eur") + dbl(v, "demand_charge_eur") +
+                                dbl(v, "startup_cost_eur") + dbl(v, "co2_cost_eur"),
+                            total, 1e-6 * fabs(total));
+    avro_value_get_size(&slots, &n);
+    ck_assert_uint_eq(n, 2 * NQH);
+    w->peak_nov = w->peak_dec = 0;
+    for (size_t t = 0; t < n; t++) {
+        avro_value_get_by_index(&slots, t, &s, NULL);
+        double imp = dbl(&s, "import_kw");
+        ck_assert_double_eq_tol(dbl(&s, "base_load_kw"), load_kw[t], 1e-9);
+        ck_assert_msg(imp <= CAP_KW + 1e-3, "slot %zu imports %g kW", t, imp);
+        energy += imp * 0.25 / 1000.0 * dbl(&s, "price_eur_mwh");
+        if ((int)t < w->next_from)
+            w->peak_nov = fmax(w->peak_nov, imp);
+        else
+            w->peak_dec = fmax(w->peak_dec, imp);
+    }
+    ck_assert_double_eq_tol(dbl(v, "energy_cost_eur"), energy, 1e-6 * energy);
+    ck_assert_double_eq_tol(dbl(v, "peak_kw"), fmax(w->peak_nov, w->peak_dec),
+                            1e-6 * w->peak_dec);
+    w->demand = dbl(v, "demand_charge_eur");
+    ck_assert_double_eq_tol(w->demand,
+                            3.45 * (fmax(0, w->peak_nov - w->floor_kw) + w->peak_dec),
+                            1e-6 * w->peak_dec);
+    snprintf(w->plan_id, sizeof w->plan_id, "%s", str(v, "plan_id"));
+}
+
+/* The real load and prices of 10 and 11 November 2020 stand for 30
+ * November and 1 December (the data hold no month's end with both): a
+ * 48-hour plan from 00:00 CET on 30 November, with November's peak so far
+ * above anything the plan needs, bills December's peak from nothing. */
+START_TEST(test_billing_period_boundary)
+{
+    boundary_t w = {.next_from = NQH};
+    char reason[512], corr[256], after[2048], want[128];
+    int64_t nov30 = 0, nov3 = 0, dec1 = 0;
+    reader_t r, a;
+
+    snprintf(prefix, sizeof prefix, "optb%d-%ld.", (int)getpid(),
+             (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "optimizer-%.40s", prefix);
+    port = th_free_port();
+    ck_assert(dataset_parse_iso8601("2020-11-29T23:00:00Z", &nov30) == 0);
+    ck_assert(dataset_parse_iso8601("2020-11-30T23:00:00Z", &dec1) == 0);
+    ck_assert(dataset_parse_iso8601("2020-11-03T10:00:00Z", &nov3) == 0);
+    load_days(2);
+    for (int t = 0; t < 2 * NQH; t++)
+        w.floor_kw = fmax(w.floor_kw, load_kw[t]);
+    w.floor_kw = ceil(w.floor_kw) + 2000; /* above both days' base load */
+    produce_load(nov3, w.floor_kw, 0, NULL);
+    produce_forecast_at(nov30, 2 * NQH, SITE "/day_ahead/2020-11-29T11:00:00Z");
+    produce_prices_at(nov30, 2 * NQH, "effective/" SITE "/2020-11-29T23:00:00Z", 0, 0, -1);
+    reader_open(&r);
+    audit_open(&a);
+    horizon = "48h";
+    start_optimizer();
+    next_plan(&r, check_boundary_plan, &w);
+    /* December's peak is billed although it stays below November's */
+    ck_assert(w.peak_dec < w.floor_kw);
+    ck_assert(w.demand >= 3.45 * w.peak_dec - 1e-6);
+    find_audit(&a, w.plan_id, reason, sizeof reason, corr, sizeof corr, after, sizeof after);
+    snprintf(want, sizeof want, "\"next_period_start_ms\":%lld", (long long)dec1);
+    ck_assert_msg(strstr(after, want), "%s", after);
+    ck_assert_msg(strstr(after, "\"next_period_peak_kw\":0"), "%s", after);
+    snprintf(want, sizeof want, "\"period_peak_kw\":%.0f", w.floor_kw);
+    ck_assert_msg(strstr(after, want), "want %s in %s", want, after);
+    ck_assert_double_eq(metric("ems_optimizer_validation_failures_total"), 0);
+    stop_optimizer();
+    horizon = NULL;
+    reader_close(&a);
+    reader_close(&r);
+}
+END_TEST
+
 static void kill_child(void)
 {
     stop_optimizer();
@@ -690,6 +812,7 @@ static Suite *optimizer_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_day_plan_from_real_data);
     tcase_add_test(tc, test_demand_floor_and_replan);
+    tcase_add_test(tc, test_billing_period_boundary);
     suite_add_tcase(s, tc);
     return s;
 }
