@@ -645,6 +645,115 @@ static int storage_threshold(heur_t *h, opt_plan_t *pl, int e)
     return pl->soc[o + s->n_slots - 1] >= q->soc0_kwh ? 0 : -1;
 }
 
+/* How much more storage e may charge in slot t without its net power
+ * stepping more than the ramp from either neighbour (charge only rises
+ * here, so only the step up from a neighbour can break); HUGE_VAL when
+ * there is no ramp. */
+static double ramp_room(const opt_equipment_t *q, const double *c, int t, int T)
+{
+    double lo = HUGE_VAL;
+
+    if (q->ramp_kw <= 0)
+        return HUGE_VAL;
+    if (t > 0)
+        lo = c[t - 1];
+    if (t < T - 1)
+        lo = fmin(lo, c[t + 1]);
+    return lo + q->ramp_kw - c[t];
+}
+
+/* The cheapest slot in [0, to] where storage e can still take charge, and
+ * how much: the charge limit, the ramp, the site's room under its top
+ * (charge_top) and the SOC maximum in every slot from it on (suffix
+ * minimum of (soc_max - soc_t) / keep^t, so charge x in slot u adds x *
+ * eta * dt * keep^(t-u) to slot t). Ties go to the later slot, which
+ * loses less. Returns the slot, or -1 when none has room. */
+static int draw_cheapest_slot(const heur_t *h, const opt_plan_t *pl, int e, int to,
+                              const double *soc, double *room)
+{
+    const opt_site_t *s = &h->pb->site;
+    const opt_equipment_t *q = &h->pb->eq[e];
+    double keep = 1 - q->loss_per_slot, best = HUGE_VAL, head = HUGE_VAL;
+    size_t o = (size_t)e * s->n_slots;
+    int at = -1;
+
+    for (int t = s->n_slots - 1; t >= 0; t--) {
+        head = fmin(head, (q->soc_max_kwh - soc[t]) / pow(keep, t));
+        if (t > to)
+            continue;
+        double r = fmin(fmin(q->charge_max_kw - pl->charge[o + t],
+                             charge_top(h, t) - h->load[t]),
+                        fmin(head * pow(keep, t) / (q->eta_charge * s->slot_h),
+                             ramp_room(q, pl->charge + o, t, s->n_slots)));
+        if (r > 1e-9 && opt_slot_price(s, t) < best) {
+            best = opt_slot_price(s, t);
+            at = t;
+            *room = r;
+        }
+    }
+    return at;
+}
+
+/* The first slot whose SOC is below the minimum, or the last one when the
+ * horizon ends below the initial SOC; -1 when the trajectory holds. The
+ * shortfall (kWh in that slot) goes to *need. */
+static int draw_shortfall(const opt_equipment_t *q, const double *soc, int n, double *need)
+{
+    for (int t = 0; t < n; t++)
+        if (soc[t] < q->soc_min_kwh - 1e-9) {
+            *need = q->soc_min_kwh - soc[t];
+            return t;
+        }
+    *need = q->soc0_kwh - soc[n - 1];
+    return *need > 1e-9 ? n - 1 : -1;
+}
+
+/* A store a process draws from (a thermal store): nothing is charged at
+ * first, then each shortfall of the SOC trajectory, earliest first, is
+ * bought in the cheapest slot before it with room. On a lossless store
+ * without site limits or ramp this is the cheapest plan (every kWh of draw
+ * comes from the cheapest slot that can still hold it); in general it
+ * beats the thermostat whenever prices vary. Returns 0, or -1 when a
+ * shortfall finds no room (the caller then keeps the thermostat). */
+static int storage_draw(heur_t *h, opt_plan_t *pl, int e)
+{
+    const opt_site_t *s = &h->pb->site;
+    const opt_equipment_t *q = &h->pb->eq[e];
+    int T = s->n_slots;
+    double dt = s->slot_h, keep = 1 - q->loss_per_slot;
+    size_t o = (size_t)e * T;
+
+    if (keep <= 0)
+        return -1;
+    memset(pl->charge + o, 0, (size_t)T * sizeof(double));
+    memset(pl->discharge + o, 0, (size_t)T * sizeof(double));
+    storage_soc(h->pb, pl, e);
+    /* each round meets a shortfall for good or uses up a slot's room; room
+     * only shrinks as charge is added, except the ramp's, which a
+     * neighbour's charge widens by up to the ramp: the bound leaves room
+     * for a store charged at full power in every slot from nothing */
+    int rounds = 2 * T + 2;
+    if (q->ramp_kw > 0)
+        rounds += 2 * T * (int)ceil(q->charge_max_kw / q->ramp_kw);
+    for (int round = 0; round < rounds; round++) {
+        double need, room;
+        int t = draw_shortfall(q, pl->soc + o, T, &need);
+        if (t < 0) {
+            storage_soc(h->pb, pl, e);
+            return 0;
+        }
+        int u = draw_cheapest_slot(h, pl, e, t, pl->soc + o, &room);
+        if (u < 0)
+            return -1;
+        double x = fmin(room, need / (q->eta_charge * dt * pow(keep, t - u)) + 1e-9);
+        pl->charge[o + u] += x;
+        h->load[u] += x;
+        for (int k = u; k < T; k++)
+            pl->soc[o + k] += x * q->eta_charge * dt * pow(keep, k - u);
+    }
+    return -1;
+}
+
 /* Undoes storage e in the load and holds it idle instead. */
 static void storage_fallback(heur_t *h, opt_plan_t *pl, int e)
 {
@@ -666,7 +775,9 @@ static void place_storage(heur_t *h, opt_plan_t *pl)
         size_t o = (size_t)e * h->pb->site.n_slots;
         for (int t = 0; t < h->pb->site.n_slots; t++) /* idle charge out */
             h->load[t] -= pl->charge[o + t];
-        if (storage_threshold(h, pl, e) < 0)
+        int planned = h->pb->eq[e].draw_kw > 0 ? storage_draw(h, pl, e)
+                                                : storage_threshold(h, pl, e);
+        if (planned < 0)
             storage_fallback(h, pl, e);
         update_peaks(h);
     }

@@ -274,9 +274,38 @@ START_TEST(test_thermal_store_draw)
     ck_assert_double_ge(c.r.plan.soc[3], 20 - 1e-6);
     ck_assert_double_eq_tol(c.r.baseline_cost.energy_eur, 2.20, 1e-9);
 
-    /* the old model's plan drains the store: the validator says so */
+    /* the heuristic alone finds it too: each shortfall bought in the
+     * cheapest slot before it */
     opt_plan_t pl;
     opt_msgs_t msgs;
+    opt_cost_t cost;
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
+    opt_heuristic(&c.pb, &pl);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.energy_eur, 1.30, 1e-6);
+    opt_plan_release(&pl);
+
+    /* with a 5 kW ramp on the net power the optimum is 2.5, 7.5, 12.5,
+     * 17.5 kW (a + b = 10 at the least, c + d = 30, each step 5 kW), still
+     * 1.30 EUR; the heuristic's plan keeps the ramp and beats the
+     * thermostat */
+    s->ramp_kw = 5;
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
+    opt_heuristic(&c.pb, &pl);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert(cost.energy_eur >= 1.30 - 1e-6 && cost.energy_eur < 2.20 - 0.1);
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_double_eq_tol(c.r.cost.energy_eur, 1.30, 1e-6);
+    for (int t = 0; t < 4; t++)
+        ck_assert_double_eq_tol(c.r.plan.charge[t], 2.5 + 5 * t, 1e-6);
+    s->ramp_kw = 0;
+
+    /* the old model's plan drains the store: the validator says so */
     ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
     pl.charge[2] = 30;
     pl.charge[3] = 10;
