@@ -131,15 +131,28 @@ bus_consumer_t *bus_consumer_new(bus_t *bus, const char *group_id,
  * caller may pipeline polls and make several batches durable at once). */
 int bus_consumer_poll(bus_consumer_t *c, bus_record_t **batch, int max, int timeout_ms,
                       char *errstr, size_t errstr_size);
+/* Marks c as a re-read of records that the service's live consumer handles
+ * too (a start-up restore in a throw-away group): records that cannot be
+ * decoded, and those the caller rejects, are skipped and counted in
+ * ems_bus_replay_skipped_total{topic,reason} instead of being dead-lettered
+ * once more on every restart. The live consumer dead-letters each once. */
+void bus_consumer_set_replay(bus_consumer_t *c, int on);
 /* Dead-letters a record of the current batch that decoded but failed the
  * caller's validation (NaN, negative energy, ...); reason is copied into the
- * "ems.dlq.reason" header. Its offset is committed with the batch. */
+ * "ems.dlq.reason" header. Its offset is committed with the batch. On a
+ * replaying consumer it is only counted (bus_consumer_set_replay). */
 int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *reason,
                         char *errstr, size_t errstr_size);
 /* Commits (synchronously) the offsets of every record returned by the polls
  * since the last ack, after making sure their dead letters were delivered.
  * Returns 0 or -1 (nothing committed; a later ack retries). */
 int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size);
+/* Whether offsets polled since the last ack (or take) await one. Also true
+ * after a poll that returned 0 because everything it fetched was
+ * dead-lettered: a caller that acks only non-empty batches acks then too,
+ * or a restart before the next good record dead-letters those records
+ * again. */
+int bus_consumer_unacked(const bus_consumer_t *c);
 /* Leaves the group (without committing) and frees. NULL is a no-op. */
 void bus_consumer_destroy(bus_consumer_t *c);
 

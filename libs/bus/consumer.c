@@ -301,14 +301,30 @@ static void cons_count_dlq(bus_consumer_t *c, const char *topic, const char *rea
               "Records sent to a dead-letter topic, by reason.", labels, 1);
 }
 
+/* A replaying consumer's bad record: counted, not dead-lettered again. */
+static void cons_count_replay_skip(bus_consumer_t *c, const char *topic, const char *reason)
+{
+    char labels[BUS_TOPIC_MAX + 64];
+
+    snprintf(labels, sizeof(labels), "topic=%s,reason=%s", topic, reason);
+    obs_count(c->bus->metrics, "ems_bus_replay_skipped_total",
+              "Bad records a replaying consumer (a start-up restore) skipped; the "
+              "live consumer dead-letters each once, by reason.",
+              labels, 1);
+}
+
 /* Dead-letters message idx and counts it under reason_label; on failure
- * holds it back so it is polled again. */
+ * holds it back so it is polled again. A replaying consumer only counts. */
 static void cons_reject_msg(bus_consumer_t *c, int idx, const char *topic,
                             const char *reason, const char *reason_label,
                             const char *detail)
 {
     char why[256];
 
+    if (c->replay) {
+        cons_count_replay_skip(c, topic, reason_label);
+        return;
+    }
     if (cons_dead_letter(c, idx, topic, reason, detail, why, sizeof(why)) != 0) {
         cons_hold_back(c, idx);
         return;
@@ -548,6 +564,11 @@ int bus_consumer_poll_lazy(bus_consumer_t *c, bus_record_t **batch, int max,
     return n;
 }
 
+void bus_consumer_set_replay(bus_consumer_t *c, int on)
+{
+    c->replay = on != 0;
+}
+
 int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *reason,
                         char *errstr, size_t errstr_size)
 {
@@ -557,6 +578,10 @@ int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *
     if (i < 0 || i >= c->nrecs) {
         snprintf(errstr, errstr_size, "reject: record is not of the current batch");
         return -1;
+    }
+    if (c->replay) {
+        cons_count_replay_skip(c, rec->topic, "validation");
+        return 0;
     }
     idx = c->rec_msg[i];
     if (cons_dead_letter(c, idx, rec->topic, reason, reason, errstr, errstr_size)) {
@@ -666,6 +691,12 @@ rd_kafka_topic_partition_list_t *cons_take_list(bus_consumer_t *c)
         rd_kafka_topic_partition_list_destroy(c->pending);
     c->pending = NULL;
     return l;
+}
+
+int bus_consumer_unacked(const bus_consumer_t *c)
+{
+    return (c->pending && c->pending->cnt > 0) ||
+           (c->nmsgs > 0 && memchr(c->commit, 1, (size_t)c->nmsgs) != NULL);
 }
 
 int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size)

@@ -51,6 +51,7 @@ struct bus_consumer_s {
     /* offsets of earlier polls not acked yet: the next ack covers them */
     rd_kafka_topic_partition_list_t *pending;
     int lazy;       /* poll leaves native records undecoded */
+    int replay;     /* a re-read: bad records skipped, not dead-lettered */
     char *group;    /* group id (lag metric label) */
     int export_lag; /* keep ems_bus_consumer_lag up to date */
     /* per assigned partition: last committed offset (lag base); offset

@@ -292,6 +292,7 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     if (!(s->restore =
               bus_consumer_new(svc_bus(svc), group, topics, 3, errstr, errstr_size)))
         goto fail;
+    bus_consumer_set_replay(s->restore, 1); /* the live consumer dead-letters */
     if (svc_add_check(svc, "history", restored_check, s, errstr, errstr_size))
         goto fail;
     if (init_wxhttp(s, svc, errstr, errstr_size) < 0)
@@ -593,7 +594,10 @@ static int live_step(fc_service *s)
         log_error("forecaster", "flushing forecasts: %s", err);
         return -1;
     }
-    if (got > 0 && bus_consumer_ack(s->live, err, sizeof err) < 0)
+    /* a batch that was all dead-lettered (got 0) is acked too, so a
+     * restart does not dead-letter it again */
+    if ((got > 0 || bus_consumer_unacked(s->live)) &&
+        bus_consumer_ack(s->live, err, sizeof err) < 0)
         log_warn("forecaster", "ack: %s", err);
     return 0;
 }

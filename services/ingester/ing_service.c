@@ -406,6 +406,23 @@ static bool settle_rebalance(ing_service_t *s)
     return false;
 }
 
+/* Offsets of fed batches wait with the outputs and are committed once
+ * those are stored (ing_out_start, ing_out_finish). NULL is a no-op. */
+static void hold_offsets(ing_service_t *s, bus_offsets_t *o)
+{
+    if (!o)
+        return;
+    if (!s->held)
+        s->held = o;
+    else {
+        bus_offsets_merge(s->held, o);
+        bus_offsets_destroy(o);
+    }
+    if (!s->pending)
+        s->pending_t0 = ing_mono_s();
+    s->pending = true;
+}
+
 /* The polled batch: sites restored, checked (rejects dead-lettered), its
  * offsets taken, then handed to a writer. While the database cannot
  * restore, it stays prepared and is retried without polling. */
@@ -453,8 +470,14 @@ static int poll_batch(ing_service_t *s)
     /* caught up: nothing more was fetched, or a waiting poll did not
      * fill a batch; a short poll that found records means more may come */
     s->caught_up = got == 0 || (wait && got < (int)s->conf.batch_rows);
-    if (got == 0)
+    if (got == 0) {
+        /* everything fetched was dead-lettered: with no batch in flight
+         * (whose offsets come first) its offsets are held like a stored
+         * batch's, so a restart does not dead-letter it again */
+        if (s->count == 0 && !s->prep && bus_consumer_unacked(s->cons))
+            hold_offsets(s, bus_consumer_take_offsets(s->cons));
         return 0;
+    }
     s->recs = recs;
     b->n = 0;
     for (int i = 0; i < got; i++)
@@ -494,16 +517,8 @@ static int feed(ing_service_t *s, slot_t *b)
     if (ing_out_publish(s))
         return -1;
     ing_stage(s, ST_PUBLISH, &t);
-    if (!s->held)
-        s->held = b->offs;
-    else {
-        bus_offsets_merge(s->held, b->offs);
-        bus_offsets_destroy(b->offs);
-    }
+    hold_offsets(s, b->offs);
     b->offs = NULL;
-    if (!s->pending)
-        s->pending_t0 = ing_mono_s();
-    s->pending = true;
     s->head = (s->head + 1) % s->nslots;
     s->count--;
     return 0;
@@ -617,8 +632,12 @@ static int results_step(ing_service_t *s)
         }
         s->rn = got;
     }
-    if (!s->rn)
+    if (!s->rn) {
+        /* all dead-lettered: acked now, not again after a restart */
+        if (bus_consumer_unacked(s->rcons) && bus_consumer_ack(s->rcons, err, sizeof err))
+            log_warn("ingester", "ack results: %s", err);
         return 0;
+    }
     if (ing_results_store(s->db, s->rrecs, s->rn, s->rrej, &nrej, err, sizeof err)) {
         ing_db_failed(s, "storing results", err);
         return 0;

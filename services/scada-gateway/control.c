@@ -312,7 +312,10 @@ int sg_control_step(sg_control_t *c, int timeout_ms, char *errstr, size_t errstr
         return -1;
     for (int i = 0; i < n; i++)
         handle(c, &batch[i]);
-    return n > 0 ? bus_consumer_ack(c->consumer, errstr, errstr_size) : 0;
+    /* a batch that was all dead-lettered is acked too (not again later) */
+    return n > 0 || bus_consumer_unacked(c->consumer)
+               ? bus_consumer_ack(c->consumer, errstr, errstr_size)
+               : 0;
 }
 
 void sg_control_destroy(sg_control_t *c)

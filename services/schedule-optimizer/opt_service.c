@@ -654,8 +654,12 @@ int opt_service_step(svc_t *svc, void *ctx)
         log_error(MOD, "consume: %s", err);
         return -1;
     }
-    if (got == 0)
+    if (got == 0) {
+        /* all dead-lettered: acked now, not again after a restart */
+        if (bus_consumer_unacked(s->cons) && bus_consumer_ack(s->cons, err, sizeof err))
+            log_warn(MOD, "ack: %s", err);
         return 0;
+    }
     for (int i = 0; i < got; i++)
         if (take(s, &recs[i], err, sizeof err))
             reject(s, &recs[i], err);
@@ -746,6 +750,7 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         if (!(s->restore = bus_consumer_new(svc_bus(svc), group, topics, 3, errstr,
                                             errstr_size)))
             goto fail;
+        bus_consumer_set_replay(s->restore, 1); /* the live consumer dead-letters */
         s->restore_start = mono_s();
         s->restore_last = 0;
     }

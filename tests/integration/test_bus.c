@@ -301,6 +301,89 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
                   "%s", text);
     free(text);
     bus_consumer_destroy(c);
+
+    /* a replay of the same records (a service's start-up restore in a
+     * throw-away group) skips the bad ones and counts them, and rejects
+     * only count too: nothing more reaches the DLQ */
+    c = consumer("dlq-replay");
+    bus_consumer_set_replay(c, 1);
+    got = 0;
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .ack = 1,
+                                     .each = count_record,
+                                     .done = two_read,
+                                     .ctx = &got});
+    ck_assert_int_eq(got, 2);
+    {
+        bus_record_t *b;
+        bus_consumer_t *again = consumer("dlq-replay-reject");
+        bus_consumer_set_replay(again, 1);
+        n = poll_some(again, &b, 1);
+        ck_assert_int_eq(n, 1);
+        ck_assert_int_eq(bus_consumer_reject(again, &b[0], "not wanted", err, sizeof(err)), 0);
+        bus_consumer_destroy(again);
+    }
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC ".dlq\"} 2"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "ems_bus_replay_skipped_total{reason=\"bad-magic\",topic=\"" TOPIC
+                               "\"} 2"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "ems_bus_replay_skipped_total{reason=\"unknown-schema-id\",topic=\"" TOPIC
+                               "\"} 2"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "ems_bus_replay_skipped_total{reason=\"validation\",topic=\"" TOPIC
+                               "\"} 1"),
+                  "%s", text);
+    free(text);
+    bus_consumer_destroy(c);
+    bus_producer_destroy(p);
+}
+END_TEST
+
+/* A poll that fetched only undecodable records returns nothing, but their
+ * offsets await an ack: acked, the group does not read (and dead-letter)
+ * them again. */
+START_TEST(test_bad_only_batch_is_acked)
+{
+    static const char garbage[] = "not avro either";
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    bus_consumer_t *c;
+    bus_record_t *b;
+    char *text;
+    int n = 0;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage, sizeof(garbage) - 1,
+                                     NULL, err, sizeof(err)),
+                     0);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    c = consumer("bad-only");
+    ck_assert_int_eq(bus_consumer_unacked(c), 0);
+    for (int waited = 0; waited < WAIT_MS && !bus_consumer_unacked(c); waited += 500) {
+        n = bus_consumer_poll(c, &b, 10, 500, err, sizeof(err));
+        ck_assert_int_eq(n, 0);
+    }
+    ck_assert_int_eq(bus_consumer_unacked(c), 1);
+    ck_assert_int_eq(bus_consumer_ack(c, err, sizeof(err)), 0);
+    ck_assert_int_eq(bus_consumer_unacked(c), 0);
+    bus_consumer_destroy(c);
+    /* the same group again, then a good record: only the good one comes,
+     * and the DLQ got one copy */
+    produce_sample(p, 7, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    c = consumer("bad-only");
+    n = poll_some(c, &b, 10);
+    ck_assert_int_eq(n, 1);
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "ems_bus_produced_total{topic=\"" TOPIC ".dlq\"} 1"), "%s",
+                  text);
+    free(text);
+    bus_consumer_destroy(c);
     bus_producer_destroy(p);
 }
 END_TEST
@@ -429,6 +512,7 @@ static Suite *bus_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_round_trip_decodes_equal);
     tcase_add_test(tc, test_garbage_goes_to_dlq_and_good_records_follow);
+    tcase_add_test(tc, test_bad_only_batch_is_acked);
     tcase_add_test(tc, test_unacked_record_is_delivered_again);
     tcase_add_test(tc, test_rebalance_counts_revocations);
     tcase_add_test(tc, test_bad_input_names_the_problem);

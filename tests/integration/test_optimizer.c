@@ -145,9 +145,25 @@ static void produce(bus_t *b, const char *topic, avro_value_t *v, int64_t ts)
     bus_producer_destroy(p);
 }
 
-/* The day's load as the P50 (P10/P90 at -/+5%), issued 12 h ahead. */
-/* The real load of n quarter-hours as the P50 forecast of [start, ...),
- * issued 12 h before start. */
+/* Bytes that are not Avro in the wire format, on topic. */
+static void produce_garbage(const char *topic)
+{
+    static const char garbage[] = "not avro";
+    char err[512];
+    bus_t *b = test_bus();
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_msg(bus_produce_raw(p, topic, SITE, strlen(SITE), garbage, sizeof garbage - 1,
+                                  NULL, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+}
+
+/* The real load of n quarter-hours as the P50 forecast of [start, ...)
+ * (P10/P90 at -/+5%), issued 12 h before start. */
 static void produce_forecast_at(int64_t start, int n, const char *run_id)
 {
     bus_t *b = test_bus();
@@ -506,12 +522,21 @@ START_TEST(test_day_plan_from_real_data)
     ck_assert_double_eq(metric("ems_optimizer_plans_published_total"), 2);
     ck_assert_double_eq(metric("ems_optimizer_validation_failures_total"), 0);
 
+    /* bytes that are not a record are dead-lettered once: the restore after
+     * the restart skips them (and counts them) instead of adding a copy */
+    produce_garbage("energy.prices");
+    wait_metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.prices\"}", 1);
+
     /* restarted: the forecast comes back from the topic, so a price
      * revision alone plans */
     stop_optimizer();
     start_optimizer();
     produce_prices(3, 7, -1);
     next_plan(&r, check_plan, &rev2);
+    ck_assert_double_eq(
+        metric("ems_bus_replay_skipped_total{reason=\"bad-magic\",topic=\"energy.prices\"}"),
+        1);
+    ck_assert(metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.prices\"}") <= 0);
     stop_optimizer();
     reader_close(&r);
 }
