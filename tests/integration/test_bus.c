@@ -244,6 +244,21 @@ static const char *header(const rd_kafka_message_t *m, const char *name, char *b
     return buf;
 }
 
+/* Consumes (acking) until two records were handed out; their number. */
+static int consume_two(bus_consumer_t *c)
+{
+    int got = 0;
+
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .ack = 1,
+                                     .each = count_record,
+                                     .done = two_read,
+                                     .ctx = &got});
+    return got;
+}
+
 START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
 {
     static const char garbage[] = "this is not avro";
@@ -253,7 +268,7 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
     rd_kafka_t *rk;
     char dlq[128], buf[128], *text;
     bus_consumer_t *c;
-    int n, got = 0;
+    int n;
 
     ck_assert_msg(p != NULL, "%s", err);
     ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
@@ -266,14 +281,7 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
     produce_sample(p, 2, NULL);
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
     c = consumer("dlq");
-    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
-                                     .max = 100,
-                                     .poll_ms = 500,
-                                     .ack = 1,
-                                     .each = count_record,
-                                     .done = two_read,
-                                     .ctx = &got});
-    ck_assert_int_eq(got, 2);
+    ck_assert_int_eq(consume_two(c), 2);
     snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
     n = raw_read(dlq, dl, 2, &rk);
     ck_assert_int_eq(n, 2);
@@ -307,15 +315,7 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
      * only count too: nothing more reaches the DLQ */
     c = consumer("dlq-replay");
     bus_consumer_set_replay(c, 1);
-    got = 0;
-    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
-                                     .max = 100,
-                                     .poll_ms = 500,
-                                     .ack = 1,
-                                     .each = count_record,
-                                     .done = two_read,
-                                     .ctx = &got});
-    ck_assert_int_eq(got, 2);
+    ck_assert_int_eq(consume_two(c), 2);
     {
         bus_record_t *b;
         bus_consumer_t *again = consumer("dlq-replay-reject");
