@@ -71,6 +71,15 @@ const cfg_option_t sg_conf_options[] = {
         "MQTT user name; unset means none."),
     OPT("mqtt_password", CFG_SECRET, NULL, 0, 0, mqtt_password,
         "MQTT password (\"file:/path\" reads it from a file)."),
+    OPT("mqtt_tls_ca", CFG_STRING, NULL, 0, 0, mqtt_tls_ca,
+        "CA certificate file (PEM) that signed the broker's certificate; set, the "
+        "connection uses TLS (port usually 8883) and the broker's name or address is "
+        "verified against its certificate."),
+    OPT("mqtt_tls_cert", CFG_STRING, NULL, 0, 0, mqtt_tls_cert,
+        "Client certificate file (PEM) for a broker that requires one; needs "
+        "mqtt_tls_key and mqtt_tls_ca."),
+    OPT("mqtt_tls_key", CFG_STRING, NULL, 0, 0, mqtt_tls_key,
+        "Private key file (PEM) of mqtt_tls_cert, unencrypted."),
     OPT("mqtt_qos", CFG_INT, "1", 0, 2, mqtt_qos, "QoS of the subscriptions."),
     OPT("mqtt_keepalive", CFG_DURATION_MS, "30s", 5000, 3600000, mqtt_keepalive_ms,
         "MQTT keep-alive interval."),

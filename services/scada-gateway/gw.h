@@ -37,6 +37,9 @@ typedef struct sg_conf {
     const char *mqtt_client_id;
     const char *mqtt_username;
     const char *mqtt_password;
+    const char *mqtt_tls_ca;   /* PEM CA file; set: TLS to the broker */
+    const char *mqtt_tls_cert; /* PEM client certificate, with mqtt_tls_key */
+    const char *mqtt_tls_key;
     int64_t mqtt_qos;
     int64_t mqtt_keepalive_ms;
     cfg_strmap_t mqtt_topics;

@@ -3,11 +3,13 @@
  */
 #include "scada-gateway/mqtt_in.h"
 
+#include <errno.h>
 #include <mosquitto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log/log.h"
 #include "scada-gateway/norm.h"
@@ -188,6 +190,58 @@ static void seed_counters(sg_mqtt_in_t *in)
             in->state, sg_mqtt_map_at(in->map, k)->id, &in->meters[k].counter);
 }
 
+static bool set(const char *s)
+{
+    return s && *s;
+}
+
+/* TLS when scada.mqtt_tls_ca is set: the broker's certificate must chain to
+ * that CA and name the host connected to (libmosquitto's default checks);
+ * a client certificate when the broker asks for one. */
+static int tls_setup(sg_mqtt_in_t *in, char *errstr, size_t n)
+{
+    const sg_conf_t *c = in->conf;
+    const char *files[3][2] = {{"mqtt_tls_ca", c->mqtt_tls_ca},
+                               {"mqtt_tls_cert", c->mqtt_tls_cert},
+                               {"mqtt_tls_key", c->mqtt_tls_key}};
+    int rc;
+
+    if (!set(c->mqtt_tls_ca)) {
+        if (set(c->mqtt_tls_cert) || set(c->mqtt_tls_key)) {
+            snprintf(errstr, n, "scada.mqtt_tls_cert and mqtt_tls_key need scada.mqtt_tls_ca");
+            return -1;
+        }
+        return 0;
+    }
+    if (set(c->mqtt_tls_cert) != set(c->mqtt_tls_key)) {
+        snprintf(errstr, n, "scada.mqtt_tls_cert and scada.mqtt_tls_key go together");
+        return -1;
+    }
+    for (int i = 0; i < 3; i++)
+        if (set(files[i][1]) && access(files[i][1], R_OK) != 0) {
+            snprintf(errstr, n, "scada.%s: cannot read '%s': %s", files[i][0], files[i][1],
+                     strerror(errno));
+            return -1;
+        }
+    rc = mosquitto_tls_set(in->mosq, c->mqtt_tls_ca, NULL,
+                           set(c->mqtt_tls_cert) ? c->mqtt_tls_cert : NULL,
+                           set(c->mqtt_tls_key) ? c->mqtt_tls_key : NULL, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        snprintf(errstr, n, "scada.mqtt_tls_*: %s", mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* libmosquitto's own errors (a failed TLS handshake says why only here). */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *msg)
+{
+    (void)mosq;
+    (void)obj;
+    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+        log_warn("mqtt", "%s", msg);
+}
+
 static int connect_client(sg_mqtt_in_t *in, char *errstr, size_t n)
 {
     const sg_conf_t *c = in->conf;
@@ -200,6 +254,9 @@ static int connect_client(sg_mqtt_in_t *in, char *errstr, size_t n)
     mosquitto_connect_callback_set(in->mosq, on_connect);
     mosquitto_disconnect_callback_set(in->mosq, on_disconnect);
     mosquitto_message_callback_set(in->mosq, on_message);
+    mosquitto_log_callback_set(in->mosq, on_log);
+    if (tls_setup(in, errstr, n) < 0)
+        return -1;
     mosquitto_reconnect_delay_set(in->mosq,
                                   (unsigned)((c->backoff_base_ms + 999) / 1000),
                                   (unsigned)((c->backoff_max_ms + 999) / 1000), true);

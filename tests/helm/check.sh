@@ -62,6 +62,9 @@ if render "$a" -f "$here/values-all.yaml" --namespace energy --name-template pro
   expect "all: kafka sasl mounts" "$(count 'secretName: ems-kafka-sasl' "$a")" 9
   expect "all: postgresql mounts (ingester, reporter)" "$(count 'secretName: ems-postgresql' "$a")" 2
   expect "all: sap secret mount" "$(count 'secretName: ems-sap' "$a")" 1
+  expect "all: mqtt tls secret mount" "$(count 'secretName: ems-mqtt-tls' "$a")" 1
+  expect "all: mqtt tls ca in the gateway config" \
+    "$(count 'mqtt_tls_ca: /etc/ems/secrets/scada-gateway/ca.crt' "$a")" 1
   expect "all: args" "$(count '- /etc/ems/plant/plant.yaml' "$a")" 9
   # the ingester's retention archives on their own claim, kept on uninstall
   expect "all: archive claim" "$(count '^kind: PersistentVolumeClaim$' "$a")" 1

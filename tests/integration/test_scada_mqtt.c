@@ -13,7 +13,12 @@
  *
  * With a short stale_after and mqtt_timeout, a meter that stops publishing
  * gets stale readings repeating its last values, then comm_error readings;
- * a meter never heard of gets comm_error readings only. */
+ * a meter never heard of gets comm_error readings only.
+ *
+ * Over TLS (a CA and a broker certificate made here with openssl), readings
+ * arrive when the gateway trusts the CA that signed the broker's
+ * certificate; trusting another CA, it refuses the broker, says why and
+ * keeps running. */
 #include <check.h>
 #include <math.h>
 #include <mosquitto.h>
@@ -35,6 +40,10 @@ static char dir[64], prefix[64];
 static int mqtt_port, http_port;
 static pid_t mosq_pid, gw_pid;
 static bool silence_mode; /* short stale_after and mqtt_timeout */
+/* TLS: the broker's listener, the publisher and the gateway (which trusts
+ * the CA in gw_ca: "ca.crt", or "other-ca.crt" that did not sign it) */
+static bool tls_mode;
+static const char *gw_ca;
 
 static void path_in(char *buf, size_t size, const char *name)
 {
@@ -47,12 +56,39 @@ static void write_file(const char *name, const char *text)
     th_write_file(th_path(path, sizeof path, dir, name), text);
 }
 
+/* A test CA, a broker certificate it signed for 127.0.0.1, and a second CA
+ * that signed nothing here (openssl, in the test's directory). */
+static void make_certs(void)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && exec >openssl.log 2>&1 && "
+             "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+             "-days 2 -subj /CN=ems-test-ca && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key "
+             "-out other-ca.crt -days 2 -subj /CN=ems-other-ca && "
+             "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+             "-subj /CN=127.0.0.1 && "
+             "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out server.crt -days 2 -extfile san.ext && "
+             /* run as root, mosquitto reads them as its own user: a test
+              * key, readable */
+             "chmod 755 . && chmod 644 server.key",
+             dir);
+    ck_assert_msg(system(cmd) == 0, "openssl failed: see %s/openssl.log", dir);
+}
+
 static void start_mosquitto(void)
 {
-    char conf[128], text[256];
-    snprintf(text, sizeof text,
-             "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n",
-             mqtt_port);
+    char conf[128], text[1024];
+    int n = snprintf(text, sizeof text,
+                     "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n",
+                     mqtt_port);
+    if (tls_mode)
+        snprintf(text + n, sizeof text - (size_t)n,
+                 "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n", dir,
+                 dir, dir);
     write_file("mosquitto.conf", text);
     path_in(conf, sizeof conf, "mosquitto.conf");
     const char *bin =
@@ -69,6 +105,8 @@ static void start_gateway(void)
     tgw_env_add(&e, NULL, prefix, dir, 1, http_port);
     th_env_add(&e, "EMS_SCADA_CONTROL=false");
     th_env_add(&e, "EMS_SCADA_MQTT_PORT=%d", mqtt_port);
+    if (tls_mode)
+        th_env_add(&e, "EMS_SCADA_MQTT_TLS_CA=%s/%s", dir, gw_ca);
     if (silence_mode) {
         th_env_add(&e, "EMS_SCADA_STALE_AFTER=1s");
         th_env_add(&e, "EMS_SCADA_MQTT_TIMEOUT=3s");
@@ -127,6 +165,11 @@ static struct mosquitto *pub_open(void)
     struct mosquitto *m = mosquitto_new(NULL, true, NULL);
     ck_assert_ptr_nonnull(m);
     int rc = MOSQ_ERR_UNKNOWN;
+    if (tls_mode) {
+        char ca[128];
+        path_in(ca, sizeof ca, "ca.crt");
+        ck_assert_int_eq(mosquitto_tls_set(m, ca, NULL, NULL, NULL, NULL), MOSQ_ERR_SUCCESS);
+    }
     for (int i = 0; i < 100 && rc != MOSQ_ERR_SUCCESS; i++) {
         rc = mosquitto_connect(m, "127.0.0.1", mqtt_port, 30);
         if (rc != MOSQ_ERR_SUCCESS)
@@ -230,6 +273,8 @@ static int read_some(tgw_reader *r, got_t *g, int ms)
 static void setup(void)
 {
     th_tmpdir(dir, sizeof dir, "mqtt");
+    if (tls_mode)
+        make_certs();
     th_unique(prefix, sizeof prefix, "mqtt", ".");
     mqtt_port = th_free_port();
     http_port = th_free_port();
@@ -245,11 +290,28 @@ static void setup_silence(void)
     setup();
 }
 
+static void setup_tls(const char *ca)
+{
+    tls_mode = true;
+    gw_ca = ca;
+    setup();
+}
+
+static void setup_tls_good(void)
+{
+    setup_tls("ca.crt");
+}
+
+static void setup_tls_wrong_ca(void)
+{
+    setup_tls("other-ca.crt");
+}
+
 static void teardown(void)
 {
     th_stop(&gw_pid);
     th_stop(&mosq_pid);
-    silence_mode = false;
+    silence_mode = tls_mode = false;
     mosquitto_lib_cleanup();
     th_rmtree(dir);
 }
@@ -420,6 +482,40 @@ START_TEST(silent_meter_stale_then_comm_error)
 }
 END_TEST
 
+/* Over TLS: the broker's certificate chains to the CA the gateway trusts
+ * and names 127.0.0.1, so readings arrive as over plain MQTT. */
+START_TEST(mqtt_over_tls)
+{
+    static got_t g;
+    tgw_reader r;
+    memset(&g, 0, sizeof g);
+    reader_open(&r);
+    struct mosquitto *m = pub_open();
+    warm_up(m, &r, &g);
+    publish_good(m, "plant/line1/press", 0);
+    pub_close(m);
+    time_t end = time(NULL) + 30;
+    while (g.n[0] < 1 && time(NULL) < end)
+        read_some(&r, &g, 200);
+    tgw_reader_close(&r);
+    ck_assert_int_eq(g.n[0], 1);
+    ck_assert_double_eq(metric("ems_scada_mqtt_connected"), 1);
+}
+END_TEST
+
+/* A broker whose certificate the trusted CA did not sign is refused: the
+ * gateway says why in its log, stays disconnected and keeps running. */
+START_TEST(mqtt_tls_untrusted_broker_refused)
+{
+    double end = th_mono_s() + 30;
+    while (!log_has("certificate verify failed") && th_mono_s() < end)
+        th_sleep_ms(200);
+    ck_assert_msg(log_has("certificate verify failed"), "no TLS refusal in the log");
+    ck_assert(th_alive(gw_pid));
+    ck_assert_double_eq(metric("ems_scada_mqtt_connected"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("scada_mqtt");
@@ -433,6 +529,16 @@ int main(void)
     tcase_add_checked_fixture(ts, setup_silence, teardown);
     tcase_add_test(ts, silent_meter_stale_then_comm_error);
     suite_add_tcase(s, ts);
+    TCase *tt = tcase_create("tls");
+    tcase_set_timeout(tt, 200);
+    tcase_add_checked_fixture(tt, setup_tls_good, teardown);
+    tcase_add_test(tt, mqtt_over_tls);
+    suite_add_tcase(s, tt);
+    TCase *tu = tcase_create("tls-untrusted");
+    tcase_set_timeout(tu, 200);
+    tcase_add_checked_fixture(tu, setup_tls_wrong_ca, teardown);
+    tcase_add_test(tu, mqtt_tls_untrusted_broker_refused);
+    suite_add_tcase(s, tu);
     /* One process: teardown stops and reaps the children whatever happens. */
     return th_run_suite(s, 1);
 }

@@ -2,7 +2,8 @@
  * plant model with overlapping registers (within a meter and between two
  * meters of one unit), an unknown data type, a zero poll period or a
  * missing device address, and a gateway config with an unknown key, an
- * MQTT map naming no plant meter or a start/stop coil naming no equipment,
+ * MQTT map naming no plant meter, an MQTT TLS client certificate without
+ * its key or an unreadable CA file, or a start/stop coil naming no equipment,
  * stop start-up with a non-zero exit and
  * one error line naming the file, the line and the reason.
  *
@@ -86,6 +87,14 @@ static const struct {
     {"mqtt topic naming no meter", NULL, NULL,
      "scada:\n  mqtt_host: 127.0.0.1\n  mqtt_topics:\n    \"edge/m9\": m9\n", -1,
      "meter 'm9' is not in the plant model"},
+    {"mqtt tls certificate without key", NULL, NULL,
+     "scada:\n  mqtt_host: 127.0.0.1\n  mqtt_topics:\n    \"edge/m1\": m1\n"
+     "  mqtt_tls_ca: /etc/hostname\n  mqtt_tls_cert: /etc/hostname\n",
+     -1, "scada.mqtt_tls_cert and scada.mqtt_tls_key go together"},
+    {"mqtt tls ca unreadable", NULL, NULL,
+     "scada:\n  mqtt_host: 127.0.0.1\n  mqtt_topics:\n    \"edge/m1\": m1\n"
+     "  mqtt_tls_ca: /nonexistent/ca.pem\n",
+     -1, "scada.mqtt_tls_ca: cannot read '/nonexistent/ca.pem'"},
     {"control coil naming no equipment", NULL, NULL,
      "scada:\n  control_coils:\n    kiln: 4\n", -1,
      "scada.control_coils: 'kiln': no such equipment in the plant model"},
