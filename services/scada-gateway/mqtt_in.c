@@ -267,12 +267,16 @@ static int connect_client(sg_mqtt_in_t *in, char *errstr, size_t n)
     }
     rc = mosquitto_connect_async(in->mosq, c->mqtt_host, (int)c->mqtt_port,
                                  (int)(c->mqtt_keepalive_ms / 1000));
-    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
-        /* MOSQ_ERR_ERRNO (refused, unreachable) is retried by the loop */
+    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO && rc != MOSQ_ERR_TLS)
+        /* refused, unreachable and a failed handshake (the reason is logged
+         * by on_log) are retried by the loop, as they are later on */
         goto err;
     if (rc == MOSQ_ERR_ERRNO)
         log_warn("mqtt", "broker %s:%lld not reachable yet; retrying", c->mqtt_host,
                  (long long)c->mqtt_port);
+    if (rc == MOSQ_ERR_TLS)
+        log_error("mqtt", "TLS handshake with %s:%lld failed; retrying", c->mqtt_host,
+                  (long long)c->mqtt_port);
     rc = mosquitto_loop_start(in->mosq);
     if (rc != MOSQ_ERR_SUCCESS)
         goto err;
