@@ -16,7 +16,10 @@
  * Smaller trees (through the configuration) and seven weeks of warm-up keep
  * it cheap; every wait is a condition polled up to a generous deadline.
  * A model file from a later training time, a truncated one and one of the
- * wrong kind sit in the model directory and are refused.
+ * wrong kind sit in the model directory and are refused. A bad record on
+ * energy.load before the stop is dead-lettered once: the restarted
+ * service's restore skips it (counted) and its live consumer does not see
+ * it again.
  */
 #include <check.h>
 #include <math.h>
@@ -171,6 +174,22 @@ static void plant_bad_models(void)
     write_bytes(name, "EMSFC-MODEL 1 fc1-id-29970101T0000Z 0 0 20 2 1 1 1 0 0\n", 56);
 }
 
+/* Bytes that are not Avro in the wire format, on energy.load. */
+static void produce_garbage(void)
+{
+    char err[512];
+    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = fx.prefix});
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_msg(bus_produce_raw(p, "energy.load", SITE, strlen(SITE), "garbage", 7, NULL,
+                                  err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+}
+
 START_TEST(restart_issues_every_run_once)
 {
     tfc_reader reader;
@@ -192,6 +211,9 @@ START_TEST(restart_issues_every_run_once)
     start_forecaster();
     collect(&reader, da1 + id1);
     ck_assert_int_eq(nruns, da1 + id1);
+    /* a bad record, alone: dead-lettered (and acked) once */
+    produce_garbage();
+    wait_metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.load\"}", 1);
     ck_assert_int_eq(th_stop(&fx.child), 0);
     plant_bad_models();
 
@@ -199,9 +221,15 @@ START_TEST(restart_issues_every_run_once)
     start_forecaster();
     wait_metric("ems_forecaster_models_loaded_total", 2);
     wait_metric("ems_forecaster_models_refused_total", 3);
+    /* the restore re-read the bad record: skipped and counted, not
+     * dead-lettered again, nor by the live consumer (it was acked) */
+    wait_metric("ems_bus_replay_skipped_total{reason=\"bad-magic\",topic=\"energy.load\"}",
+                1);
     produce(0, PART1_DAYS, LOAD_DAYS);
     collect(&reader, da2 + id2);
     tfc_reader_close(&reader);
+    ck_assert(th_metric(fx.port,
+                        "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.load\"}") <= 0);
     ck_assert_int_eq(th_stop(&fx.child), 0);
 
     /* every scheduled run exactly once */
