@@ -265,6 +265,15 @@ static int connect_client(sg_mqtt_in_t *in, char *errstr, size_t n)
         snprintf(errstr, n, "cannot set the MQTT credentials");
         return -1;
     }
+    /* The loop's thread first: started after a connect that failed at
+     * once, libmosquitto's thread waits for a state that failed connect
+     * never sets and never retries (broker not yet listening at start-up:
+     * no reading, ever). Started first, it makes the connection itself and
+     * retries it. */
+    rc = mosquitto_loop_start(in->mosq);
+    if (rc != MOSQ_ERR_SUCCESS)
+        goto err;
+    in->loop_started = true;
     rc = mosquitto_connect_async(in->mosq, c->mqtt_host, (int)c->mqtt_port,
                                  (int)(c->mqtt_keepalive_ms / 1000));
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO && rc != MOSQ_ERR_TLS)
@@ -277,10 +286,6 @@ static int connect_client(sg_mqtt_in_t *in, char *errstr, size_t n)
     if (rc == MOSQ_ERR_TLS)
         log_error("mqtt", "TLS handshake with %s:%lld failed; retrying", c->mqtt_host,
                   (long long)c->mqtt_port);
-    rc = mosquitto_loop_start(in->mosq);
-    if (rc != MOSQ_ERR_SUCCESS)
-        goto err;
-    in->loop_started = true;
     return 0;
 err:
     snprintf(errstr, n, "scada.mqtt_host: cannot connect to %s:%lld: %s", c->mqtt_host,

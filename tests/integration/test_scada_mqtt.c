@@ -18,7 +18,9 @@
  * Over TLS (a CA and a broker certificate made here with openssl), readings
  * arrive when the gateway trusts the CA that signed the broker's
  * certificate; trusting another CA, it refuses the broker, says why and
- * keeps running. After each test the gateway must exit 0 on SIGTERM: in
+ * keeps running. A broker that starts listening only after the gateway
+ * has started (and failed to reach it) is connected to once it listens.
+ * After each test the gateway must exit 0 on SIGTERM: in
  * the sanitizer pass a leak on any of these paths fails the test. */
 #include <check.h>
 #include <math.h>
@@ -298,6 +300,23 @@ static void setup_tls(const char *ca)
     setup();
 }
 
+/* The gateway first, the broker only once the gateway is up and has tried
+ * it: a broker that is not listening yet at start-up. */
+static void setup_late_broker(void)
+{
+    th_tmpdir(dir, sizeof dir, "mqtt");
+    th_unique(prefix, sizeof prefix, "mqtt", ".");
+    mqtt_port = th_free_port();
+    http_port = th_free_port();
+    mosquitto_lib_init();
+    write_plant();
+    start_gateway();
+    th_reply r = th_wait_http(http_port, "/readyz", 200, NULL, gw_pid, 60);
+    th_reply_release(&r);
+    ck_assert_double_eq(metric("ems_scada_mqtt_connected"), 0);
+    start_mosquitto();
+}
+
 static void setup_tls_good(void)
 {
     setup_tls("ca.crt");
@@ -488,6 +507,23 @@ START_TEST(silent_meter_stale_then_comm_error)
 }
 END_TEST
 
+/* A broker that came up after the gateway: the gateway connects once it
+ * listens (libmosquitto's thread gave up for good when the first connect
+ * had failed before it started), and readings arrive. */
+START_TEST(mqtt_broker_up_after_gateway)
+{
+    static got_t g;
+    tgw_reader r;
+    memset(&g, 0, sizeof g);
+    reader_open(&r);
+    struct mosquitto *m = pub_open();
+    warm_up(m, &r, &g);
+    pub_close(m);
+    tgw_reader_close(&r);
+    ck_assert_double_eq(metric("ems_scada_mqtt_connected"), 1);
+}
+END_TEST
+
 /* Over TLS: the broker's certificate chains to the CA the gateway trusts
  * and names 127.0.0.1, so readings arrive as over plain MQTT. */
 START_TEST(mqtt_over_tls)
@@ -535,6 +571,11 @@ int main(void)
     tcase_add_checked_fixture(ts, setup_silence, teardown);
     tcase_add_test(ts, silent_meter_stale_then_comm_error);
     suite_add_tcase(s, ts);
+    TCase *tl = tcase_create("late-broker");
+    tcase_set_timeout(tl, 200);
+    tcase_add_checked_fixture(tl, setup_late_broker, teardown);
+    tcase_add_test(tl, mqtt_broker_up_after_gateway);
+    suite_add_tcase(s, tl);
     TCase *tt = tcase_create("tls");
     tcase_set_timeout(tt, 200);
     tcase_add_checked_fixture(tt, setup_tls_good, teardown);
