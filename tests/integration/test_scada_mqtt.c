@@ -273,7 +273,8 @@ static int read_some(tgw_reader *r, got_t *g, int ms)
 
 /* ---- fixture ---- */
 
-static void setup(void)
+/* The test's directory (and certificates), prefix, ports and plant. */
+static void prepare(void)
 {
     th_tmpdir(dir, sizeof dir, "mqtt");
     if (tls_mode)
@@ -283,6 +284,11 @@ static void setup(void)
     http_port = th_free_port();
     mosquitto_lib_init();
     write_plant();
+}
+
+static void setup(void)
+{
+    prepare();
     start_mosquitto();
     start_gateway();
 }
@@ -304,12 +310,7 @@ static void setup_tls(const char *ca)
  * it: a broker that is not listening yet at start-up. */
 static void setup_late_broker(void)
 {
-    th_tmpdir(dir, sizeof dir, "mqtt");
-    th_unique(prefix, sizeof prefix, "mqtt", ".");
-    mqtt_port = th_free_port();
-    http_port = th_free_port();
-    mosquitto_lib_init();
-    write_plant();
+    prepare();
     start_gateway();
     th_reply r = th_wait_http(http_port, "/readyz", 200, NULL, gw_pid, 60);
     th_reply_release(&r);
@@ -374,14 +375,22 @@ static void warm_up(struct mosquitto *m, tgw_reader *r, got_t *g)
                  log_tail("mosquitto.log", mq, sizeof mq));
 }
 
+/* Opens the telemetry reader (g emptied) and a publisher, and warms up:
+ * the publisher to use. */
+static struct mosquitto *open_warm(tgw_reader *r, got_t *g)
+{
+    memset(g, 0, sizeof *g);
+    reader_open(r);
+    struct mosquitto *m = pub_open();
+    warm_up(m, r, g);
+    return m;
+}
+
 START_TEST(mqtt_readings_normalised_and_garbage_rejected)
 {
     static got_t g;
     tgw_reader r;
-    memset(&g, 0, sizeof g);
-    reader_open(&r);
-    struct mosquitto *m = pub_open();
-    warm_up(m, &r, &g);
+    struct mosquitto *m = open_warm(&r, &g);
     double rejected0 = metric("ems_scada_mqtt_rejected_total");
     ck_assert_double_eq(rejected0, 0);
 
@@ -463,10 +472,7 @@ START_TEST(silent_meter_stale_then_comm_error)
 {
     static got_t g;
     tgw_reader r;
-    memset(&g, 0, sizeof g);
-    reader_open(&r);
-    struct mosquitto *m = pub_open();
-    warm_up(m, &r, &g);
+    struct mosquitto *m = open_warm(&r, &g);
     memset(&g, 0, sizeof g); /* edge-2 may have had comm_error readings already */
     for (int k = 0; k < 3; k++)
         publish_untimed(m, "plant/line1/press", k);
@@ -514,10 +520,7 @@ START_TEST(mqtt_broker_up_after_gateway)
 {
     static got_t g;
     tgw_reader r;
-    memset(&g, 0, sizeof g);
-    reader_open(&r);
-    struct mosquitto *m = pub_open();
-    warm_up(m, &r, &g);
+    struct mosquitto *m = open_warm(&r, &g);
     pub_close(m);
     tgw_reader_close(&r);
     ck_assert_double_eq(metric("ems_scada_mqtt_connected"), 1);
@@ -530,10 +533,7 @@ START_TEST(mqtt_over_tls)
 {
     static got_t g;
     tgw_reader r;
-    memset(&g, 0, sizeof g);
-    reader_open(&r);
-    struct mosquitto *m = pub_open();
-    warm_up(m, &r, &g);
+    struct mosquitto *m = open_warm(&r, &g);
     publish_good(m, "plant/line1/press", 0);
     pub_close(m);
     time_t end = time(NULL) + 30;
@@ -558,34 +558,24 @@ START_TEST(mqtt_tls_untrusted_broker_refused)
 }
 END_TEST
 
+/* A test case of its own fixture. */
+static void add_case(Suite *s, const char *name, void (*fixture)(void), const TTest *test)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 200);
+    tcase_add_checked_fixture(tc, fixture, teardown);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+}
+
 int main(void)
 {
     Suite *s = suite_create("scada_mqtt");
-    TCase *tc = tcase_create("mqtt");
-    tcase_set_timeout(tc, 200);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, mqtt_readings_normalised_and_garbage_rejected);
-    suite_add_tcase(s, tc);
-    TCase *ts = tcase_create("silence");
-    tcase_set_timeout(ts, 200);
-    tcase_add_checked_fixture(ts, setup_silence, teardown);
-    tcase_add_test(ts, silent_meter_stale_then_comm_error);
-    suite_add_tcase(s, ts);
-    TCase *tl = tcase_create("late-broker");
-    tcase_set_timeout(tl, 200);
-    tcase_add_checked_fixture(tl, setup_late_broker, teardown);
-    tcase_add_test(tl, mqtt_broker_up_after_gateway);
-    suite_add_tcase(s, tl);
-    TCase *tt = tcase_create("tls");
-    tcase_set_timeout(tt, 200);
-    tcase_add_checked_fixture(tt, setup_tls_good, teardown);
-    tcase_add_test(tt, mqtt_over_tls);
-    suite_add_tcase(s, tt);
-    TCase *tu = tcase_create("tls-untrusted");
-    tcase_set_timeout(tu, 200);
-    tcase_add_checked_fixture(tu, setup_tls_wrong_ca, teardown);
-    tcase_add_test(tu, mqtt_tls_untrusted_broker_refused);
-    suite_add_tcase(s, tu);
+    add_case(s, "mqtt", setup, mqtt_readings_normalised_and_garbage_rejected);
+    add_case(s, "silence", setup_silence, silent_meter_stale_then_comm_error);
+    add_case(s, "late-broker", setup_late_broker, mqtt_broker_up_after_gateway);
+    add_case(s, "tls", setup_tls_good, mqtt_over_tls);
+    add_case(s, "tls-untrusted", setup_tls_wrong_ca, mqtt_tls_untrusted_broker_refused);
     /* One process: teardown stops and reaps the children whatever happens. */
     return th_run_suite(s, 1);
 }
