@@ -75,7 +75,8 @@ $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 define tool_rules
 $(B)/bin/$(1): $(call tool_objs,$(1)) $(B)/libems.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS_$(1)) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter-out $(B)/libems.a,$$^) $(B)/libems.a \
+	    $$(LDLIBS_$(1)) $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
 

@@ -3,6 +3,7 @@
  * ECS parsing and chain verification live in verify.c.
  */
 #include "audit/audit.h"
+#include "clock/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -318,13 +319,6 @@ int64_t audit_last_seq(audit_t *a)
     return s;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_line(audit_t *a, const char *line)
 {
     FILE *f = a->ecs_out ? a->ecs_out : stdout;
@@ -343,7 +337,7 @@ static int prepare(audit_t *a, audit_event_t *ev, char **cb, char **ca)
     ev->instance = a->instance;
     ev->seq = a->seq + 1;
     if (!ev->ts_ms)
-        ev->ts_ms = wall_ms();
+        ev->ts_ms = ems_wall_ms();
     memcpy(ev->prev_hash, a->last_hash, AUDIT_HASH_HEX);
     *cb = ev->before ? audit_json_canonical(ev->before) : NULL;
     *ca = ev->after ? audit_json_canonical(ev->after) : NULL;

@@ -1,5 +1,6 @@
 /* bus: the bus handle, its schema caches and shared Kafka config. See bus.h. */
 #include "bus/internal.h"
+#include "clock/clock.h"
 #include "log/log.h"
 
 #include <errno.h>
@@ -15,10 +16,7 @@
 
 int64_t bus_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ems_mono_ms();
 }
 
 static char *dup_or_empty(const char *s)

@@ -3,6 +3,7 @@
  * cached state under h->mu; checks run in obs_http_refresh() on the loop.
  */
 #include "obs/http.h"
+#include "clock/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,13 +42,6 @@ struct obs_http_s {
     check_t *checks;
     size_t nchecks;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 long obs_process_rss_bytes(void)
 {
@@ -103,7 +97,7 @@ obs_http_t *obs_http_new(const obs_http_conf_t *conf, char *errstr, size_t errst
     h->port = conf->port;
     h->metrics = conf->metrics;
     h->stale_ms = conf->stale_ms > 0 ? conf->stale_ms : 30000;
-    h->beat_ms = now_ms();
+    h->beat_ms = ems_mono_ms();
     process_metrics_init(h, conf->version);
     return h;
 }
@@ -154,7 +148,7 @@ static int on_healthz(const struct _u_request *req, struct _u_response *resp, vo
     obs_http_t *h = ud;
     (void)req;
     pthread_mutex_lock(&h->mu);
-    int64_t age = now_ms() - h->beat_ms;
+    int64_t age = ems_mono_ms() - h->beat_ms;
     int stopping = h->stopping;
     pthread_mutex_unlock(&h->mu);
     const char *status = stopping ? "stopping" : age > h->stale_ms ? "stalled" : "ok";
@@ -167,7 +161,7 @@ static int on_healthz(const struct _u_request *req, struct _u_response *resp, vo
 /* Cached readiness and its JSON description; lock held. */
 static int ready_locked(obs_http_t *h, json_t **out)
 {
-    int64_t age = h->refresh_ms ? now_ms() - h->refresh_ms : -1;
+    int64_t age = h->refresh_ms ? ems_mono_ms() - h->refresh_ms : -1;
     int ready = !h->stopping && age >= 0 && age <= h->stale_ms;
     json_t *checks = out ? json_object() : NULL;
     for (size_t i = 0; i < h->nchecks; i++) {
@@ -297,7 +291,7 @@ void obs_http_heartbeat(obs_http_t *h)
     if (!h)
         return;
     pthread_mutex_lock(&h->mu);
-    h->beat_ms = now_ms();
+    h->beat_ms = ems_mono_ms();
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -322,7 +316,7 @@ int obs_http_refresh(obs_http_t *h)
     }
     obs_gauge_set(h->rss, (double)obs_process_rss_bytes());
     pthread_mutex_lock(&h->mu);
-    h->beat_ms = h->refresh_ms = now_ms();
+    h->beat_ms = h->refresh_ms = ems_mono_ms();
     int ready = ready_locked(h, NULL);
     pthread_mutex_unlock(&h->mu);
     return ready;

@@ -2,6 +2,7 @@
  * svc: start-up, loop and orderly shutdown shared by every service main.
  */
 #include "svc/svc.h"
+#include "clock/clock.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -236,13 +237,6 @@ static int start(svc_t *svc)
 
 /* ---- loop and shutdown ---- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -263,12 +257,12 @@ static int run_loop(svc_t *svc)
         }
         if (svc->producer)
             bus_producer_poll(svc->producer);
-        if (mono_ms() >= next_refresh) {
+        if (ems_mono_ms() >= next_refresh) {
             int ready = obs_http_refresh(svc->http);
             if (ready != was_ready)
                 log_info("svc", "%s", ready ? "ready" : "not ready (see /readyz)");
             was_ready = ready;
-            next_refresh = mono_ms() + REFRESH_EVERY_MS;
+            next_refresh = ems_mono_ms() + REFRESH_EVERY_MS;
         }
     }
     log_info("svc", "stop requested, shutting down");

@@ -1,4 +1,5 @@
 #include "forecaster/fc_backtest.h"
+#include "clock/clock.h"
 
 #include "forecaster/fc_quantile.h"
 
@@ -10,13 +11,6 @@
 const char *fc_backtest_row_name(int i)
 {
     return i == FC_BT_SERVED ? "served" : fc_model_name((fc_model_id)i);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int score(const fc_forecast *f, const fc_series *load, fc_metrics_acc *acc)
@@ -55,10 +49,10 @@ static int run_day(fc_forecaster *fc, const fc_series *load, const fc_weather *w
     int rc = 0;
     if (fc_forecaster_due(fc, FC_DAY_AHEAD, issue)) {
         char err[128];
-        double t0 = now_s();
+        double t0 = ems_mono_s();
         fc_forecaster_train(fc, load, wx, FC_DAY_AHEAD, issue, err, sizeof err);
         if (acc) {
-            res->train_seconds += now_s() - t0;
+            res->train_seconds += ems_mono_s() - t0;
             res->trainings++;
             note_calibration(fc, cs);
         }

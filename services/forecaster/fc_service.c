@@ -1,6 +1,7 @@
 /* fc_service: restore, consume, issue on event time, publish, ack (see
  * fc_service.h). */
 #include "forecaster/fc_service.h"
+#include "clock/clock.h"
 
 #include "forecaster/fc_codec.h"
 #include "forecaster/fc_site.h"
@@ -55,13 +56,6 @@ void fc_service_free(fc_service *s)
 fc_service_conf *fc_service_conf_of(fc_service *s)
 {
     return &s->conf;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int parse_hhmm(const char *s, int *sec)
@@ -297,7 +291,7 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         goto fail;
     if (init_wxhttp(s, svc, errstr, errstr_size) < 0)
         goto fail;
-    s->restore_t0 = s->restore_last = mono_s();
+    s->restore_t0 = s->restore_last = ems_mono_s();
     log_info("forecaster",
              "%zu site(s); replaying energy.load, energy.weather and "
              "energy.forecast",
@@ -443,7 +437,7 @@ static int start_live(fc_service *s)
             load_models(s, s->sites[i], k);
     }
     log_info("forecaster", "replay done: %lld records in %.1f s",
-             (long long)s->restored, mono_s() - s->restore_t0);
+             (long long)s->restored, ems_mono_s() - s->restore_t0);
     return 0;
 }
 
@@ -453,7 +447,7 @@ static int restore_step(fc_service *s)
     char err[512], reason[256];
     int got = bus_consumer_poll(s->restore, &recs, (int)s->conf.batch,
                                 (int)s->conf.poll_ms, err, sizeof err);
-    double now = mono_s();
+    double now = ems_mono_s();
     if (got < 0) {
         log_error("forecaster", "replay: %s", err);
         return -1;
@@ -550,10 +544,10 @@ static int issue_due(fc_service *s)
         size_t skipped = 0;
         int trained = 0;
         while (!svc_stopping(s->svc) && fc_site_due(site, &k, &at, &skipped)) {
-            double t0 = mono_s();
+            double t0 = ems_mono_s();
             if (fc_site_issue(site, k, at, &s->f, &trained) < 0)
                 return log_error("forecaster", "out of memory in a run"), -1;
-            obs_histogram_observe(s->m_run, mono_s() - t0);
+            obs_histogram_observe(s->m_run, ems_mono_s() - t0);
             if (trained) {
                 obs_counter_inc(s->m_train);
                 if (s->conf.save_models)
@@ -607,7 +601,7 @@ static void fetch_weather(fc_service *s)
     fc_wxdir_stats st = {0, 0, 0};
     if (!s->wxh)
         return;
-    fc_wxhttp_step(s->wxh, s->svc, mono_s(), &st);
+    fc_wxhttp_step(s->wxh, s->svc, ems_mono_s(), &st);
     obs_counter_add(s->m_fetch_ok, (double)st.done);
     obs_counter_add(s->m_fetch_err, (double)st.rejected);
     obs_counter_add(s->m_wx_rec, (double)st.records);
@@ -615,7 +609,7 @@ static void fetch_weather(fc_service *s)
 
 static void scan_weather(fc_service *s)
 {
-    double now = mono_s();
+    double now = ems_mono_s();
     if (!s->conf.wx_dir || !*s->conf.wx_dir || now < s->next_scan)
         return;
     s->next_scan = now + s->conf.wx_scan_ms / 1000.0;

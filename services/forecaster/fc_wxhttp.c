@@ -1,6 +1,7 @@
 /* fc_wxhttp: weather from an HTTP endpoint with retry and exponential
  * backoff (see fc_service.h). libcurl, one blocking attempt per call. */
 #include "forecaster/fc_service.h"
+#include "clock/clock.h"
 #include "log/log.h"
 
 #include <curl/curl.h>
@@ -112,13 +113,6 @@ static int fetch(const fc_wxhttp *h, body *b, char *errstr, size_t errstr_size)
     return 0;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One attempt: fetch, parse, publish. 0 or -1 with h->err. */
 static int attempt(fc_wxhttp *h, svc_t *svc, fc_wxdir_stats *st)
 {
@@ -131,7 +125,7 @@ static int attempt(fc_wxhttp *h, svc_t *svc, fc_wxdir_stats *st)
         rc = -1;
     if (rc == 0) {
         snprintf(provider, sizeof provider, "http:open-meteo");
-        if (fc_wx_publish(svc, h->site, provider, wall_ms(), &wx, st) < 0)
+        if (fc_wx_publish(svc, h->site, provider, ems_wall_ms(), &wx, st) < 0)
             rc = -1, snprintf(err, sizeof err, "publishing on energy.weather failed");
         else
             log_info("weather",

@@ -113,7 +113,7 @@ int ing_out_start(ing_service_t *s)
     const ing_gap_t *g;
     size_t niv, ng;
     char err[512];
-    double t = ing_mono_s();
+    double t = ems_mono_s();
 
     ing_rollup_outputs(s->roll, &iv, &niv, &g, &ng);
     if ((niv || ng) &&
@@ -157,7 +157,7 @@ int ing_out_start(ing_service_t *s)
  * error store it again (held, with its offsets, meanwhile). */
 void ing_out_finish(ing_service_t *s)
 {
-    double t = ing_mono_s();
+    double t = ems_mono_s();
 
     if ((s->ojob.iv || s->ojob.gaps) && s->ojob.rc) {
         ing_db_failed(s, "storing rollups", s->ojob.err);
@@ -177,7 +177,7 @@ void ing_out_finish(ing_service_t *s)
     s->obusy = false;
     ing_out_metrics(s);
     ing_stage(s, ST_ACK, &t);
-    obs_histogram_observe(s->m_latency, ing_mono_s() - s->ot0);
+    obs_histogram_observe(s->m_latency, ems_mono_s() - s->ot0);
 }
 
 /* Whether the outputs job (if any) is over. */
@@ -226,6 +226,6 @@ bool ing_out_due(bool drained, int64_t flush_ms, double held_ms, size_t held,
 bool ing_out_flush_due(ing_service_t *s)
 {
     return ing_out_due(s->caught_up && s->count == 0 && !s->prep,
-                       s->conf.rollup_flush_ms, (ing_mono_s() - s->pending_t0) * 1000.0,
+                       s->conf.rollup_flush_ms, (ems_mono_s() - s->pending_t0) * 1000.0,
                        ing_out_held(s), s->conf.rollup_batch);
 }

@@ -3,6 +3,7 @@
  * ing_service_int.h).
  */
 #include "ingester/ing_service.h"
+#include "clock/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,20 +46,6 @@ void ing_service_free(ing_service_t *s)
 ing_conf_t *ing_service_conf(ing_service_t *s)
 {
     return &s->conf;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-double ing_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int db_ready(void *ctx, char *errstr, size_t errstr_size)
@@ -149,7 +136,7 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
 /* Adds the time since *t to stage st and moves *t to now. */
 void ing_stage(ing_service_t *s, ing_stage_t st, double *t)
 {
-    double now = ing_mono_s();
+    double now = ems_mono_s();
     obs_counter_add(s->m_stage[st], now - *t);
     *t = now;
 }
@@ -419,7 +406,7 @@ static void hold_offsets(ing_service_t *s, bus_offsets_t *o)
         bus_offsets_destroy(o);
     }
     if (!s->pending)
-        s->pending_t0 = ing_mono_s();
+        s->pending_t0 = ems_mono_s();
     s->pending = true;
 }
 
@@ -429,7 +416,7 @@ static void hold_offsets(ing_service_t *s, bus_offsets_t *o)
 static void submit_prepared(ing_service_t *s)
 {
     slot_t *b = slot_at(s, s->count);
-    double t = ing_mono_s();
+    double t = ems_mono_s();
 
     if (s->rebalanced && settle_rebalance(s))
         return;
@@ -448,7 +435,7 @@ static int poll_batch(ing_service_t *s)
     slot_t *b = slot_at(s, s->count);
     bus_record_t *recs = NULL;
     char err[512];
-    double t = ing_mono_s();
+    double t = ems_mono_s();
     bool wait = s->count == 0 && !s->obusy;
     /* while batches or outputs are being written a short wait: no
      * spinning on an empty queue, and finished writes are collected (and
@@ -456,7 +443,7 @@ static int poll_batch(ing_service_t *s)
     int got = bus_consumer_poll_lazy(s->cons, &recs, (int)s->conf.batch_rows,
                                      wait ? (int)s->conf.batch_ms : POLL_BUSY_MS, err,
                                      sizeof err);
-    int64_t now = now_ms();
+    int64_t now = ems_wall_ms();
 
     ing_stage(s, got > 0 ? ST_POLL : ST_IDLE, &t);
     if (bus_consumer_revocations(s->cons) != s->revocations) {
@@ -496,7 +483,7 @@ static int poll_batch(ing_service_t *s)
  * (fatal). */
 static int feed(ing_service_t *s, slot_t *b)
 {
-    double t = ing_mono_s();
+    double t = ems_mono_s();
 
     obs_counter_add(s->m_rows, (double)b->job.inserted);
     obs_counter_add(s->m_dup, (double)((int64_t)b->n - b->job.inserted));
@@ -658,10 +645,10 @@ static void retention_step(ing_service_t *s)
     char err[512];
     int dropped = 0, rc;
 
-    if (!s->conf.retention_days || ing_mono_s() < s->next_retention)
+    if (!s->conf.retention_days || ems_mono_s() < s->next_retention)
         return;
-    s->next_retention = ing_mono_s() + (double)s->conf.retention_check_ms / 1000.0;
-    rc = ing_retention_run(s->db, s->conf.retention_days, s->conf.archive_dir, now_ms(),
+    s->next_retention = ems_mono_s() + (double)s->conf.retention_check_ms / 1000.0;
+    rc = ing_retention_run(s->db, s->conf.retention_days, s->conf.archive_dir, ems_wall_ms(),
                            &dropped, err, sizeof err);
     if (rc == 1) { /* another instance holds the retention lock */
         obs_counter_add(s->m_ret_busy, 1);
@@ -706,7 +693,7 @@ int ing_service_step(svc_t *svc, void *ctx)
         return -1;
     if (s->obusy && ing_out_held(s) >= PENDING_OUTPUTS_MAX) {
         /* the outputs store is behind: no more batches until it is done */
-        t = ing_mono_s();
+        t = ems_mono_s();
         ing_writer_wait(s->outw, &s->ojob, 100);
         ing_stage(s, ST_WAIT, &t);
         return 0;
@@ -719,7 +706,7 @@ int ing_service_step(svc_t *svc, void *ctx)
         return -1;
     if (s->count < s->nslots)
         return poll_batch(s);
-    t = ing_mono_s();
+    t = ems_mono_s();
     ing_writer_wait(s->writer, &slot_at(s, 0)->job, 100);
     ing_stage(s, ST_WAIT, &t);
     return 0;

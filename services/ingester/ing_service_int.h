@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "clock/clock.h"
 #include "db/db.h"
 #include "ingester/ing_pg.h"
 #include "ingester/ing_redis.h"
@@ -110,8 +111,6 @@ struct ing_service {
     obs_counter_t *m_stage[ST_N];
 };
 
-/* Seconds on the monotonic clock. */
-double ing_mono_s(void);
 /* Adds the time since *t to stage st and moves *t to now. */
 void ing_stage(ing_service_t *s, ing_stage_t st, double *t);
 /* Counts and logs a database failure (once per outage), resets the sink's

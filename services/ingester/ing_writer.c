@@ -2,6 +2,7 @@
  * ing_writer: concurrent readings COPY on several sessions (ing_writer.h).
  */
 #include "ingester/ing_writer.h"
+#include "clock/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -32,18 +33,11 @@ struct ing_writer {
     int nth;
 };
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Stores one job on this thread's session. After a failure the session is
  * checked (and reset when broken) so the next job starts clean. */
 static void run_job(wthread_t *t, ing_job_t *j)
 {
-    double t0 = mono_s();
+    double t0 = ems_mono_s();
     int64_t slow0 = ing_pg_fallbacks(t->pg) + ing_pg_recomputes(t->pg);
     char e2[128];
 
@@ -58,13 +52,13 @@ static void run_job(wthread_t *t, ing_job_t *j)
         ing_pg_reset(t->pg);
         db_check(t->db, e2, sizeof e2);
     }
-    j->seconds = mono_s() - t0;
+    j->seconds = ems_mono_s() - t0;
     j->slow_path = ing_pg_fallbacks(t->pg) + ing_pg_recomputes(t->pg) != slow0;
     j->redis_err[0] = '\0';
     if (j->rc == 0 && t->redis && j->inserted)
         ing_redis_write(t->redis, j->rd, j->is_new, j->n, j->redis_err,
                         sizeof j->redis_err);
-    j->redis_seconds = mono_s() - t0 - j->seconds;
+    j->redis_seconds = ems_mono_s() - t0 - j->seconds;
 }
 
 static void *thread_main(void *arg)
@@ -160,16 +154,9 @@ bool ing_writer_done(ing_writer_t *w, const ing_job_t *job)
 
 bool ing_writer_wait(ing_writer_t *w, const ing_job_t *job, int timeout_ms)
 {
-    struct timespec until;
+    struct timespec until = ems_wall_deadline(timeout_ms);
     bool d;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&w->lock);
     while (job->state != JOB_DONE &&
            pthread_cond_timedwait(&w->done, &w->lock, &until) != ETIMEDOUT)

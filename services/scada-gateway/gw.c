@@ -2,6 +2,7 @@
  * gw: settings table and the reading queue (see gw.h).
  */
 #include "scada-gateway/gw.h"
+#include "clock/clock.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -147,14 +148,7 @@ size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms)
     size_t n;
     pthread_mutex_lock(&q->mu);
     if (q->n == 0 && timeout_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = ems_wall_deadline(timeout_ms);
         while (q->n == 0 && pthread_cond_timedwait(&q->cv, &q->mu, &ts) != ETIMEDOUT)
             ;
     }
@@ -170,7 +164,5 @@ size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms)
 
 int64_t sg_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ems_wall_ms();
 }

@@ -3,6 +3,7 @@
  * opt_service.h).
  */
 #include "schedule-optimizer/opt_service.h"
+#include "clock/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -116,13 +117,6 @@ void opt_service_free(opt_service_t *s)
 opt_svc_conf_t *opt_service_conf(opt_service_t *s)
 {
     return &s->conf;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- site-local time (the process TZ is switched around one build) ---- */
@@ -614,7 +608,7 @@ static int restore_step(opt_service_t *s)
     bus_record_t *recs;
     char err[512];
     int got = bus_consumer_poll(s->restore, &recs, (int)s->conf.batch, 100, err, sizeof err);
-    double now = mono_s();
+    double now = ems_mono_s();
 
     if (got < 0) {
         log_error(MOD, "restore: %s", err);
@@ -751,7 +745,7 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                                             errstr_size)))
             goto fail;
         bus_consumer_set_replay(s->restore, 1); /* the live consumer dead-letters */
-        s->restore_start = mono_s();
+        s->restore_start = ems_mono_s();
         s->restore_last = 0;
     }
     if (svc_add_check(svc, "restored", restored_check, s, errstr, errstr_size))

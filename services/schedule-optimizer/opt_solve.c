@@ -2,6 +2,7 @@
  * opt_solve: orchestrates heuristic, LP and branch and bound (see opt_solve.h).
  */
 #include "schedule-optimizer/opt_solve.h"
+#include "clock/clock.h"
 
 #include <lp_lib.h>
 #include <math.h>
@@ -26,14 +27,6 @@ typedef struct run {
     int have;             /* r->plan holds a validated plan */
     int rechecked;        /* a second opinion was asked (second_opinion) */
 } run_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void opt_options_init(opt_options_t *o)
 {
@@ -100,7 +93,7 @@ static int offer(run_t *u, opt_plan_t *pl, const char *source)
 static int __WINAPI abort_cb(lprec *lp, void *h)
 {
     (void)lp;
-    return now_s() > ((run_t *)h)->deadline;
+    return ems_mono_s() > ((run_t *)h)->deadline;
 }
 
 /* Solves the current LP/MILP; fills x (ncols) on success. */
@@ -177,7 +170,7 @@ static void heuristics(run_t *u)
          * while that pays and at most a third of the time is spent */
         double limit = u->t0 + (u->deadline - u->t0) / 3, prev = HUGE_VAL;
         if (opt_plan_init(&h, u->pb->n_eq, u->pb->site.n_slots) == 0) {
-            for (int i = 0; i < 4 && now_s() < limit &&
+            for (int i = 0; i < 4 && ems_mono_s() < limit &&
                             (i == 0 ||
                              u->r->cost.total_eur < prev - 1e-7 * fabs(prev));
                  i++) {
@@ -216,7 +209,7 @@ static int lp_hopeless(const run_t *u)
     double r = get_Nrows(opt_model_lp(u->m)) / 4500.0;
 
     return u->have && u->o->use_heuristic &&
-           3.0 * r * r > u->deadline - now_s();
+           3.0 * r * r > u->deadline - ems_mono_s();
 }
 
 static void bb_settings(const run_t *u, lprec *lp);
@@ -267,7 +260,7 @@ static int relaxation(run_t *u)
      * that the model is too large for lp_solve's branch and bound in this
      * limit and the rest goes to the neighbourhood search. */
     if (u->have && u->o->use_heuristic)
-        u->deadline = now_s() + 0.5 * (keep - now_s());
+        u->deadline = ems_mono_s() + 0.5 * (keep - ems_mono_s());
     /* The polish leaves the basis of a model with every binary fixed; from
      * there the relaxation took 9 s on 50 x 96 instead of 3 s from the
      * slack basis. */
@@ -285,7 +278,7 @@ static int relaxation(run_t *u)
             memcpy(u->xlp, x, (size_t)u->ncols * sizeof *x);
         opt_model_extract(u->m, x, &u->cand);
         opt_improve_blocks(u->pb, &u->cand, 20);
-        if (u->o->use_heuristic && now_s() < u->deadline) {
+        if (u->o->use_heuristic && ems_mono_s() < u->deadline) {
             opt_model_set_relaxed(u->m, 0);
             polish(u, &u->cand, "lp-rounding");
         }
@@ -308,11 +301,11 @@ static int relaxation(run_t *u)
 static void rins(run_t *u, double share)
 {
     lprec *lp = opt_model_lp(u->m);
-    double keep = u->deadline, left = u->deadline - now_s(), *x;
+    double keep = u->deadline, left = u->deadline - ems_mono_s(), *x;
 
     if (!u->have || !u->xlp)
         return;
-    u->deadline = now_s() + fmax(share * left, fmin(RINS_MAX_SHARE * left, RINS_MIN_S));
+    u->deadline = ems_mono_s() + fmax(share * left, fmin(RINS_MAX_SHARE * left, RINS_MIN_S));
     opt_model_fix_agreeing(u->m, &u->r->plan, u->xlp);
     set_bb_floorfirst(lp, u->o->bb_floor_search);
     set_bb_depthlimit(lp, u->o->bb_depth);
@@ -540,7 +533,7 @@ static void lns(run_t *u)
 
     if (lns_init(&l, u->pb) == 0)
         for (int it = 0; u->have; it++) {
-            double left = u->deadline - now_s();
+            double left = u->deadline - ems_mono_s();
             if (left < 0.1)
                 break;
             if (it % 8 == 7) { /* storage and pump levels against the tasks */
@@ -553,7 +546,7 @@ static void lns(run_t *u)
             /* every fourth round also frees one pump (in turn) */
             int pump = it % 4 == 1 ? next_pump(u->pb, &pump_at) : -1;
             if (lns_build(&l, u->pb, &u->r->plan, c, pump) > 0)
-                lns_solve(u, &l, now_s() + fmin(left, fmax(0.5, 0.1 * left)));
+                lns_solve(u, &l, ems_mono_s() + fmin(left, fmax(0.5, 0.1 * left)));
         }
     lns_release(&l);
 }
@@ -587,7 +580,7 @@ static void branch_and_bound(run_t *u)
      * 10 x 96, 10% / 10% 3373.8-3375.2) */
     keep = u->deadline;
     if (u->o->use_heuristic && u->have)
-        u->deadline = now_s() + 0.1 * (keep - now_s());
+        u->deadline = ems_mono_s() + 0.1 * (keep - ems_mono_s());
     /* from the slack basis: warm-started from the basis the relaxation (or
      * RINS) left, lp_solve's branch and bound called feasible replay days
      * infeasible */
@@ -637,8 +630,8 @@ static void elastic(run_t *u, char *errstr, size_t errstr_size)
         return;
     opt_model_destroy(u->m);
     u->m = m;
-    if (u->deadline < now_s() + 2)
-        u->deadline = now_s() + 2;
+    if (u->deadline < ems_mono_s() + 2)
+        u->deadline = ems_mono_s() + 2;
     st = lp_run(u, &x);
     if (!x) {
         opt_model_set_relaxed(m, 1);
@@ -688,13 +681,13 @@ static void finish(run_t *u)
     r->savings_pct = r->baseline_cost.total_eur != 0
                          ? 100.0 * r->savings_eur / fabs(r->baseline_cost.total_eur)
                          : 0;
-    r->solve_s = now_s() - u->t0;
+    r->solve_s = ems_mono_s() - u->t0;
 }
 
 int opt_solve(const opt_problem_t *pb, const opt_options_t *o, opt_result_t *r,
               char *errstr, size_t errstr_size)
 {
-    run_t u = {.pb = pb, .o = o, .r = r, .t0 = now_s()};
+    run_t u = {.pb = pb, .o = o, .r = r, .t0 = ems_mono_s()};
     int T = pb->site.n_slots, rc = -1;
 
     u.deadline = u.t0 + o->time_limit_s;

@@ -1,4 +1,4 @@
-# bench-ingester encodes its raw COPY with the ingester's own COPY encoder;
-# libems.a again after the core archive (it needs libs/db).
+# bench-ingester encodes its raw COPY with the ingester's own COPY encoder
+# (libems.a is linked after every archive; see tool_rules).
 $(B)/bin/bench-ingester: $(B)/lib/ingester.a
-LDLIBS_bench-ingester := $(B)/libems.a -lz
+LDLIBS_bench-ingester := -lz
