@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "clock/clock.h"
 
 #define TOPIC "energy.telemetry"
 #define BATCH 10000
@@ -47,14 +48,6 @@ typedef struct opts {
     char run[48];    /* bench<time><pid>: unique per run */
     char prefix[64]; /* run + round: fresh topics and groups per round */
 } opts_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds used so far by the whole process (every thread). */
 static double cpu_s(void)
@@ -205,7 +198,7 @@ static double run_bus(const opts_t *o, size_t *rec_len)
 
     if (!p || bus_value_new(bus, TOPIC, &v, err, sizeof(err)) != 0)
         goto out;
-    t0 = now_s();
+    t0 = ems_mono_s();
     for (i = 0; i < o->n; i++) {
         fill(&v, i);
         if (bus_produce(p, TOPIC, bench_key(i), &v, 0, err, sizeof(err)) != 0)
@@ -213,29 +206,29 @@ static double run_bus(const opts_t *o, size_t *rec_len)
     }
     if (bus_producer_flush(p, 60000, err, sizeof(err)) != 0)
         goto out_v;
-    t_prod = now_s() - t0;
+    t_prod = ems_mono_s() - t0;
     snprintf(wire, sizeof(wire), "%s%s", o->prefix, TOPIC);
     if (check_topic(o, wire) != 0)
         goto out_v;
     snprintf(group, sizeof(group), "%sbench", o->prefix);
     c = bus_consumer_new(bus, group, topics, 1, err, sizeof(err));
-    for (t0 = t_last = now_s(); c && got < o->n && now_s() - t0 < WAIT_S &&
-                                (got == 0 || now_s() - t_last < STALL_S);) {
+    for (t0 = t_last = ems_mono_s(); c && got < o->n && ems_mono_s() - t0 < WAIT_S &&
+                                (got == 0 || ems_mono_s() - t_last < STALL_S);) {
         k = bus_consumer_poll(c, &b, BATCH, 500, err, sizeof(err));
         if (k < 0)
             break;
         if (k > 0 && got == 0) {
-            t1 = now_s();
+            t1 = ems_mono_s();
             *rec_len = b[0].raw_len;
         }
         if (k > 0)
-            t_last = now_s();
+            t_last = ems_mono_s();
         got += k;
         if (k > 0 && bus_consumer_ack(c, err, sizeof(err)) != 0)
             break;
     }
     if (got == o->n)
-        rps = (double)o->n / (t_prod + (now_s() - t1));
+        rps = (double)o->n / (t_prod + (ems_mono_s() - t1));
     else if (!err[0])
         snprintf(err, sizeof(err), "consumed %ld of %ld records", got, o->n);
 out_v:
@@ -282,10 +275,10 @@ static double run_raw(const opts_t *o, size_t len)
 
     snprintf(topic, sizeof(topic), "%sraw.telemetry", o->prefix);
     snprintf(group, sizeof(group), "%sraw", o->prefix);
-    t0 = now_s();
+    t0 = ems_mono_s();
     if (!p || raw_produce(o, p, topic, payload, len) != 0)
         return -1;
-    t_prod = now_s() - t0;
+    t_prod = ems_mono_s() - t0;
     if (check_retained(p, topic) != 0)
         return -1;
     rd_kafka_destroy(p);
@@ -295,23 +288,23 @@ static double run_raw(const opts_t *o, size_t len)
     rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(c, l);
     /* the clock is read once per batch, not per record */
-    for (t0 = t_last = now_s(); got < o->n;) {
+    for (t0 = t_last = ems_mono_s(); got < o->n;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, inbatch ? 0 : 500);
 
         if ((!m || inbatch >= BATCH) && inbatch) {
             rd_kafka_commit(c, NULL, 0);
             inbatch = 0;
-            t_last = now_s();
+            t_last = ems_mono_s();
         }
         if (m && !m->err) {
             if (got++ == 0)
-                t1 = t_last = now_s();
+                t1 = t_last = ems_mono_s();
             inbatch++;
             rd_kafka_offset_store(m->rkt, m->partition, m->offset);
         }
         if (m)
             rd_kafka_message_destroy(m);
-        else if (now_s() - t0 > WAIT_S || (got > 0 && now_s() - t_last > STALL_S))
+        else if (ems_mono_s() - t0 > WAIT_S || (got > 0 && ems_mono_s() - t_last > STALL_S))
             break;
     }
     if (inbatch)
@@ -324,7 +317,7 @@ static double run_raw(const opts_t *o, size_t len)
         fprintf(stderr, "bench-bus: raw: consumed %ld of %ld records\n", got, o->n);
         return -1;
     }
-    return (double)o->n / (t_prod + (now_s() - t1));
+    return (double)o->n / (t_prod + (ems_mono_s() - t1));
 }
 static int parse_opts(int argc, char **argv, opts_t *o)
 {

@@ -9,6 +9,7 @@
  *   bench-forecaster [--train FILE --test FILE] [--runs N] [--rounds N] [--max-bin N]
  *                    [--nthread N] */
 #include "forecaster/fc_dataset.h"
+#include "clock/clock.h"
 #include "forecaster/fc_forecast.h"
 #include "forecaster/fc_site.h"
 
@@ -18,13 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Copies src into dst `copies` times, each shifted by `period` seconds. */
 static int repeat(const fc_series *src, fc_series *dst, int64_t period, int copies,
@@ -69,10 +63,10 @@ static double time_run(fc_forecaster *fc, const fc_series *l, const fc_weather *
 {
     fc_forecast f;
     fc_forecast_init(&f);
-    double t0 = now_s();
+    double t0 = ems_mono_s();
     for (int i = 0; i < runs; i++)
         fc_forecast_run(fc, l, w, FC_DAY_AHEAD, issue, m, &f);
-    double dt = (now_s() - t0) / runs;
+    double dt = (ems_mono_s() - t0) / runs;
     snprintf(model, msz, "%s", f.model);
     fc_forecast_release(&f);
     return dt;
@@ -106,15 +100,15 @@ static int bench_site(const fc_series *yl, const fc_weather *yw, const fc_params
     fc_forecast f;
     fc_forecast_init(&f);
     int trained = 0;
-    double t0 = now_s();
+    double t0 = ems_mono_s();
     int rc = fc_site_issue(s, FC_DAY_AHEAD, issue, &f, &trained);
-    double dt = now_s() - t0;
+    double dt = ems_mono_s() - t0;
     printf("service path, first day-ahead run (fc_site_issue, trains: %s): %.3f s\n",
            trained ? "yes" : "no", dt);
-    t0 = now_s();
+    t0 = ems_mono_s();
     for (int i = 0; rc == 0 && i < runs; i++)
         rc = fc_site_issue(s, FC_DAY_AHEAD, issue, &f, &trained);
-    dt = (now_s() - t0) / runs;
+    dt = (ems_mono_s() - t0) / runs;
     printf("service path, one day-ahead run (fc_site_issue, %-8s): %8.3f ms (mean of "
            "%d)\n",
            f.model, dt * 1e3, runs);
@@ -180,9 +174,9 @@ int main(int argc, char **argv)
     fc_forecaster *fc = fc_forecaster_new(&p, cal);
     int64_t now = fc_cal_local_to_utc(
         cal, fc_cal_local_day(cal, fc_series_end(&yl)) - 2, p.issue_sec);
-    double t0 = now_s();
+    double t0 = ems_mono_s();
     int rc = fc_forecaster_train(fc, &yl, &yw, FC_DAY_AHEAD, now, err, sizeof err);
-    double dt = now_s() - t0;
+    double dt = ems_mono_s() - t0;
     printf("day-ahead training (hold-out trees + residuals + served trees, %d rounds, "
            "depth %d, "
            "%d threads): %.3f s%s%s\n",

@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "clock/clock.h"
 #include "db/db.h"
 #include "ingester/ing_migrate.h"
 #include "ingester/ing_pg.h"
@@ -88,13 +89,6 @@ static const char *const stages[NSTAGES] = {"idle",    "poll",    "decode", "che
 static char tag[48], prefix[64], group[80], http_port[16];
 static int64_t t0_ms;
 static pid_t child;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -252,7 +246,7 @@ static double raw_copy(const opts_t *o, const reading_t *rd, size_t n)
                 " ems_ensure_partition(to_timestamp(%" PRId64 "))",
                 t0_ms / 1000, (t0_ms + (int64_t)o->per_meter * MIN_MS) / 1000))
         goto out;
-    t = now_s();
+    t = ems_mono_s();
     if (pg_exec(c, "BEGIN"))
         goto out;
     r = PQexec(c, "COPY measurements (meter_id, site_id, ts, seq, source, power_kw,"
@@ -280,7 +274,7 @@ static double raw_copy(const opts_t *o, const reading_t *rd, size_t n)
         PQclear(r);
     if (pg_exec(c, "COMMIT"))
         goto out;
-    rps = (double)n / (now_s() - t);
+    rps = (double)n / (ems_mono_s() - t);
     if (pg_count(c, "SELECT count(*) FROM measurements WHERE meter_id LIKE 'raw%s-%%'",
                  tag) != (int64_t)n) {
         fail("raw COPY", "row count differs");
@@ -583,12 +577,12 @@ static int scrape_stages(double sec[NSTAGES])
 /* Waits until the group committed `produced` records; 0 or -1. */
 static int drain(watch_t *w, int64_t produced, int timeout_s)
 {
-    double until = now_s() + timeout_s;
+    double until = ems_mono_s() + timeout_s;
     int64_t got;
 
     while ((got = watch_committed(w)) < produced) {
         int st;
-        if (now_s() > until)
+        if (ems_mono_s() > until)
             return fail("ingester", "did not commit everything in time");
         if (waitpid(child, &st, WNOHANG) == child) {
             child = 0;
@@ -614,14 +608,14 @@ static int produce_range(bus_producer_t *p, avro_value_t *v, const reading_t *rd
                          size_t from, size_t to, double *t_prod)
 {
     char err[512] = "";
-    double t = now_s();
+    double t = ems_mono_s();
 
     for (size_t i = from; i < to; i++)
         if (produce(p, v, &rd[i]))
             return -1;
     if (bus_producer_flush(p, 60000, err, sizeof err))
         return fail("flush", err);
-    *t_prod += now_s() - t;
+    *t_prod += ems_mono_s() - t;
     return 0;
 }
 
@@ -629,12 +623,12 @@ static int produce_range(bus_producer_t *p, avro_value_t *v, const reading_t *rd
  * `total` records; seconds, or -1. */
 static double timed_drain(watch_t *w, int64_t total)
 {
-    double t = now_s();
+    double t = ems_mono_s();
 
     kill(child, SIGCONT);
     if (drain(w, total, WAIT_S))
         return -1;
-    return now_s() - t;
+    return ems_mono_s() - t;
 }
 
 /* The whole backlog rd[0..n) produced while the ingester is stopped, then

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "schedule-optimizer/opt_model.h"
+#include "clock/clock.h"
 #include "schedule-optimizer/opt_solve.h"
 
 #define MAX_ROWS 20000
@@ -55,14 +56,6 @@ typedef struct family {
     opt_equipment_t eq[MAX_EQ];
     opt_problem_t pb;
 } family_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static long parse_minutes(const char *s)
 {
@@ -247,10 +240,10 @@ static double run_cbc(family_t *f, double limit, double *secs, char *status,
     snprintf(cmd, sizeof cmd, "cbc %s sec %g solve solu %s >%s.log 2>&1",
              mps, limit, sol, sol);
     remove(sol);
-    t0 = now_s();
+    t0 = ems_mono_s();
     if (system(cmd) != 0)
         goto out;
-    *secs = now_s() - t0;
+    *secs = ems_mono_s() - t0;
     FILE *fp = fopen(sol, "r");
     if (fp && fgets(line, sizeof line, fp)) {
         double v;

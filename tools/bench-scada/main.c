@@ -23,18 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock/clock.h"
+
 #define PER_UNIT 25
 
 extern char **environ;
 
 static char dir[64];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *env_or(const char *k, const char *def)
 {
@@ -154,14 +149,14 @@ static void bare_loop(int n, int port, double seconds)
         if (modbus_connect(mb[u]) < 0)
             errors++;
     }
-    double t0 = now_s(), c0 = cpu_self();
-    while (now_s() - t0 < seconds) {
+    double t0 = ems_mono_s(), c0 = cpu_self();
+    while (ems_mono_s() - t0 < seconds) {
         for (int i = 0; i < n; i++, reads++)
             if (modbus_read_input_registers(mb[i / PER_UNIT], (i % PER_UNIT) * 16, 12,
                                             w) != 12)
                 errors++;
     }
-    double dt = now_s() - t0, cpu = cpu_self() - c0;
+    double dt = ems_mono_s() - t0, cpu = cpu_self() - c0;
     printf("bare libmodbus loop: %.0f meter reads/s on one thread (%ld errors), "
            "CPU %.1f ms per 1,000 reads\n",
            reads / dt, errors, cpu * 1000 / (reads / 1000.0));
@@ -219,11 +214,11 @@ static void gateway_run(int n, double seconds)
     sleep(3); /* start-up and the first full period */
     double p0 = scrape(http, "ems_scada_polls_total"),
            m0 = scrape(http, "ems_scada_missed_polls_total");
-    double c0 = cpu_of(gw), t0 = now_s();
+    double c0 = cpu_of(gw), t0 = ems_mono_s();
     usleep((useconds_t)(seconds * 1e6));
     double p1 = scrape(http, "ems_scada_polls_total"),
            m1 = scrape(http, "ems_scada_missed_polls_total");
-    double c1 = cpu_of(gw), dt = now_s() - t0;
+    double c1 = cpu_of(gw), dt = ems_mono_s() - t0;
     double pub = scrape(http, "ems_scada_readings_published_total");
     int devices = (n + PER_UNIT - 1) / PER_UNIT;
     printf(

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "dataset/dataset.h"
+#include "clock/clock.h"
 #include "sim.h"
 
 #define MAX_CLIENTS 16384
@@ -65,13 +66,6 @@ typedef struct server {
     int64_t requests, faults_applied;
     FILE *served; /* --served log, or NULL */
 } server_t;
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void usage(void)
 {
@@ -226,7 +220,7 @@ static void check_control(server_t *sv, const char *path)
 
 static void tick(server_t *sv, const opts_t *o)
 {
-    int64_t t = sv->sim0_ms + (int64_t)((double)(wall_ms() - sv->wall0_ms) * o->speed);
+    int64_t t = sv->sim0_ms + (int64_t)((double)(ems_wall_ms() - sv->wall0_ms) * o->speed);
     check_control(sv, o->control);
     sim_update(&sv->sim, t);
     if (sv->served)
@@ -315,7 +309,7 @@ static int loop(server_t *sv, const opts_t *o)
 {
     int64_t next_tick = 0;
     while (!stop_flag) {
-        int64_t now = wall_ms();
+        int64_t now = ems_wall_ms();
         if (now >= next_tick) {
             tick(sv, o);
             next_tick = now + TICK_MS;
@@ -365,7 +359,7 @@ static int start(server_t *sv, const opts_t *o, const plant_t *plant)
                 strerror(errno));
         return -1;
     }
-    sv->wall0_ms = wall_ms();
+    sv->wall0_ms = ems_wall_ms();
     sv->sim0_ms = t0;
     sv->control_size = -1;
     if (o->pidfile) {

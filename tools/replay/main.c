@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "clock/clock.h"
 #include "dataset/dataset.h"
 #include "records.h"
 
@@ -461,13 +462,6 @@ static int load_rows(const opts_t *o, dataset_nl_row_t **rows, size_t *n, char *
     return 0;
 }
 
-static double mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Waits until the site's newest record on energy.forecast (which = 0) or
  * energy.schedule (which = 1) has a timestamp (its event time: issue time,
  * plan time) of at least ts. What was produced so far is flushed first, so
@@ -478,14 +472,14 @@ static int gate_wait(replay_t *r, int which, int64_t ts, counts_t *cnt, char *er
 {
     const char *site = r->o->site.site_id;
     size_t klen = strlen(site);
-    double deadline = mono_now() + r->o->gate_timeout_s;
+    double deadline = ems_mono_s() + r->o->gate_timeout_s;
     if (r->gate_seen[which] >= ts)
         return 0;
     if (bus_producer_flush(r->prod, 30000, err, es) < 0)
         return -1;
     while (!stop && r->gate_seen[which] < ts) {
         bus_record_t *batch;
-        if (mono_now() > deadline) {
+        if (ems_mono_s() > deadline) {
             cnt->gate_timeouts[which]++;
             return 0;
         }
