@@ -45,6 +45,13 @@ static const char *const cons_defaults[] = {
      * records after a quiet spell by up to half a second */
     "fetch.wait.max.ms",
     "100",
+    /* a subscribed topic that does not exist yet (a fresh cluster, its
+     * producer not started) is seen at the next metadata refresh, every 5
+     * minutes by default: a service would sit idle that long. A refresh
+     * every 10 s costs one small metadata request on a cluster of the
+     * suite's few dozen topics. */
+    "topic.metadata.refresh.interval.ms",
+    "10000",
     NULL,
 };
 

@@ -286,6 +286,21 @@ static void fresh_site(const char *tag)
     load_day();
 }
 
+/* The metric once it has not moved for a second: a redelivered batch may
+ * still be counting when its rows are already visible. */
+static double settled_metric(const char *name)
+{
+    double prev = metric(name), now;
+    for (int i = 0; i < WAIT_S; i++) {
+        th_sleep_ms(1000);
+        if ((now = metric(name)) == prev)
+            return now;
+        prev = now;
+    }
+    ck_abort_msg("%s still moving after %d s", name, WAIT_S);
+    return prev;
+}
+
 /* Waits for every reading and every closed quarter-hour, then checks the
  * rollups against the source data. */
 static void expect_complete_day(PGconn *c, long long nrows)
@@ -311,7 +326,10 @@ START_TEST(test_day_of_real_load)
     start_ingester();
     c = th_pg_connect(NULL);
     expect_complete_day(c, nrows);
-    ck_assert_double_eq(metric("ems_ingester_rejected_total"), 3);
+    /* three bad readings, each rejected once per delivery (a batch may be
+     * redelivered while the group settles: see the replay below) */
+    const double rejected = metric("ems_ingester_rejected_total");
+    ck_assert_msg(rejected >= 3, "rejected %g", rejected);
     /* each meter registered once, under its site (the restore's way in) */
     ck_assert_double_eq(
         th_pg_num(c, "SELECT count(*) FROM meters WHERE site_id='%s'", site), NMETERS);
@@ -326,7 +344,7 @@ START_TEST(test_day_of_real_load)
      * once: a batch redelivered while the group settled (records polled,
      * not yet committed, partitions reassigned) already counted as
      * duplicates in the first pass, so the replay is measured from there. */
-    const double dup0 = metric("ems_ingester_duplicates_total");
+    const double dup0 = settled_metric("ems_ingester_duplicates_total");
     produce_day(0);
     th_poll_metric(port, "ems_ingester_duplicates_total", TH_AT_LEAST,
                    dup0 + (double)nrows, child, WAIT_S);

@@ -114,12 +114,16 @@ static void write_plant(void)
 
 static void start_sim(void)
 {
-    char values[128], control[128];
+    char values[128], control[128], ready[128];
     path_in(values, sizeof values, "values.txt");
     path_in(control, sizeof control, "faults.txt");
-    const char *args[] = {"--speed",   "0",     "--values", values,
-                          "--control", control, NULL};
+    path_in(ready, sizeof ready, "sim.ready");
+    const char *args[] = {"--speed",   "0",     "--values",     values,
+                          "--control", control, "--ready-file", ready, NULL};
     sim_pid = tgw_start_sim(dir, mb_port, args);
+    /* listening, with its first values written: a gateway polling earlier
+     * would publish comm_error readings the checks do not expect */
+    th_wait_file(ready, sim_pid, 30);
 }
 
 static void start_gateway(void)
@@ -176,7 +180,6 @@ static void stack_up(void)
     write_plant();
     seed_spool();
     start_sim();
-    th_sleep_ms(300);
     start_gateway();
 }
 

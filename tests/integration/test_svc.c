@@ -33,6 +33,17 @@ static void teardown(void)
 }
 
 /* Writes the example's config; extra is appended verbatim. */
+/* This run's audit instance: audit.events is shared by every run on the
+ * stack, so events are told apart by it. */
+static char instance[64];
+
+static const char *instance_name(void)
+{
+    if (!instance[0])
+        th_unique(instance, sizeof instance, "test-svc", "");
+    return instance;
+}
+
 static void write_config(const char *name, const char *bootstrap, int port,
                          const char *extra)
 {
@@ -46,10 +57,10 @@ static void write_config(const char *name, const char *bootstrap, int port,
         "bus:\n  bootstrap: %s\n  registry_url: %s\n  schema_dir: %s/schemas\n"
         "  flush_timeout: 5s\n"
         "plant:\n  path: %s/tools/stack/plant.yaml\n"
-        "audit:\n  state_file: %s\n  instance: test-1\n"
+        "audit:\n  state_file: %s\n  instance: %s\n"
         "%s",
         port, bootstrap, th_env("EMS_TEST_REGISTRY"), th_env("EMS_TEST_ROOT"),
-        th_env("EMS_TEST_ROOT"), state, extra ? extra : "");
+        th_env("EMS_TEST_ROOT"), state, instance_name(), extra ? extra : "");
 }
 
 /* Starts svc-example with args, stdout/stderr into out/err files in dir, and
@@ -161,7 +172,7 @@ static int count_instance(bus_record_t *rec, void *ctx)
     size_t len;
     avro_value_get_by_name(&rec->value, "instance", &f, NULL);
     avro_value_get_string(&f, &s, &len);
-    if (s && strcmp(s, "test-1") == 0)
+    if (s && strcmp(s, instance_name()) == 0)
         ++*(int *)ctx;
     return 0;
 }
