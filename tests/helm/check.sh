@@ -46,6 +46,7 @@ if render "$d"; then
     "$(count 'migrations_dir: /usr/share/ems/migrations' "$d")" 1
   expect "default: ingester retention off" "$(count 'retention_days: 0' "$d")" 1
   expect "default: no archive claim" "$(count '^kind: PersistentVolumeClaim$' "$d")" 0
+  expect "default: no dashboards" "$(count 'name: release-name-ems-dashboards$' "$d")" 0
 fi
 
 # --- everything enabled ---
@@ -74,6 +75,15 @@ if render "$a" -f "$here/values-all.yaml" --namespace energy --name-template pro
   expect "all: archive volume" "$(grep -A1 'persistentVolumeClaim:' "$a" | count 'claimName: prod-ems-ingester-archive' -)" 1
   expect "all: retention on" "$(count 'retention_days: 730' "$a")" 1
   expect "all: archive dir" "$(count 'archive_dir: /var/lib/ems/archive' "$a")" 1
+  # the Grafana dashboards, labelled for the sidecar, each file a key
+  expect "all: dashboards ConfigMap" "$(count 'name: prod-ems-dashboards$' "$a")" 1
+  dash="$(awk '/^---/{p=0} /name: prod-ems-dashboards$/{p=1} p' "$a")"
+  expect "all: dashboards sidecar label" "$(grep -c 'grafana_dashboard: "1"' <<<"$dash")" 1
+  expect "all: dashboards folder" "$(grep -c 'grafana_folder: "EMS"' <<<"$dash")" 1
+  for f in "$chart"/dashboards/*.json; do
+    expect "all: dashboard $(basename "$f")" "$(grep -c "^  $(basename "$f"): " <<<"$dash")" 1
+  done
+  expect "all: dashboard uids" "$(grep -c '"uid": "ems-' <<<"$dash")" "$(ls "$chart"/dashboards/*.json | wc -l)"
   # every credential in a config file is a file reference, never a value
   leaked="$(grep -Ei '[[:space:]](sasl\.)?(password|username|user):' "$a" | grep -v 'file:/etc/ems/secrets/' || true)"
   expect "all: credentials only as file references" "${leaked:-none}" none
