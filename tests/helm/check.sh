@@ -47,6 +47,7 @@ if render "$d"; then
   expect "default: ingester retention off" "$(count 'retention_days: 0' "$d")" 1
   expect "default: no archive claim" "$(count '^kind: PersistentVolumeClaim$' "$d")" 0
   expect "default: no dashboards" "$(count 'name: release-name-ems-dashboards$' "$d")" 0
+  expect "default: no PrometheusRule" "$(count '^kind: PrometheusRule$' "$d")" 0
 fi
 
 # --- everything enabled ---
@@ -54,6 +55,7 @@ a="$tmp/all.yaml"
 if render "$a" -f "$here/values-all.yaml" --namespace energy --name-template prod; then
   expect "all: Deployments" "$(count '^kind: Deployment$' "$a")" 9
   expect "all: ServiceMonitor" "$(count '^kind: ServiceMonitor$' "$a")" 1
+  expect "all: PrometheusRule" "$(count '^kind: PrometheusRule$' "$a")" 1
   expect "all: readOnlyRootFilesystem" "$(count 'readOnlyRootFilesystem: true' "$a")" 9
   expect "all: drop ALL capabilities" "$(grep -A1 'drop:' "$a" | count '- ALL' -)" 9
   expect "all: /tmp emptyDir" "$(grep -B1 'emptyDir:' "$a" | count 'name: tmp' -)" 9
