@@ -57,6 +57,26 @@ static const char *const cons_defaults[] = {
 
 /* ---- set-up and tear-down ---- */
 
+/* Every reason a record of a topic can be dead-lettered for. */
+static const char *const dlq_reasons[] = {
+    "short",         "bad-magic",         "bad-schema-id",  "unknown-schema-id",
+    "bad-writer-schema", "incompatible-schema", "malformed-body", "validation",
+};
+
+/* Registers ems_bus_dlq_total{topic,reason} at 0 for every reason: a counter
+ * first scraped at 1 has no increase, so an alert on increase() would miss
+ * a topic's first dead letter (docs/alerts.md). */
+static void cons_zero_dlq(bus_consumer_t *c, const char *topic)
+{
+    char labels[BUS_TOPIC_MAX + 64];
+
+    for (size_t i = 0; i < sizeof(dlq_reasons) / sizeof(dlq_reasons[0]); i++) {
+        snprintf(labels, sizeof(labels), "topic=%s,reason=%s", topic, dlq_reasons[i]);
+        obs_counter(c->bus->metrics, "ems_bus_dlq_total",
+                    "Records sent to a dead-letter topic, by reason.", labels);
+    }
+}
+
 static int cons_add_topics(bus_consumer_t *c, const char *const *topics, size_t ntopics,
                            rd_kafka_topic_partition_list_t *subs, char *errstr,
                            size_t errstr_size)
@@ -80,6 +100,7 @@ static int cons_add_topics(bus_consumer_t *c, const char *const *topics, size_t 
         ct->consumed =
             obs_counter(c->bus->metrics, "ems_bus_consumed_total",
                         "Records decoded and handed to the service.", labels);
+        cons_zero_dlq(c, ct->bt->name);
         rd_kafka_topic_partition_list_add(subs, ct->bt->wire, RD_KAFKA_PARTITION_UA);
     }
     return 0;

@@ -138,6 +138,24 @@ static fc_site *find_site(fc_service *s, const char *id)
     return NULL;
 }
 
+
+/* ems_forecaster_fallbacks_total at 0 for every kind and reason, so an alert
+ * on its increase sees the first fallback (a counter first scraped at 1 has
+ * none). The reasons are those fc_forecast.c gives. */
+static void zero_fallbacks(obs_metrics_t *m)
+{
+    static const char *const kinds[] = {"day_ahead", "intraday"};
+    static const char *const reasons[] = {"not_trained", "short_history", "model_failed",
+                                          "no_history"};
+    char labels[96];
+
+    for (size_t k = 0; k < 2; k++)
+        for (size_t r = 0; r < 4; r++) {
+            snprintf(labels, sizeof labels, "kind=%s,reason=%s", kinds[k], reasons[r]);
+            obs_counter(m, "ems_forecaster_fallbacks_total",
+                        "Runs that served a baseline instead of the selected model.", labels);
+        }
+}
 static void init_metrics(fc_service *s, obs_metrics_t *m)
 {
     static const double secs[] = {0.001, 0.005, 0.02, 0.05, 0.1, 0.5, 1, 5, 30};
@@ -179,6 +197,7 @@ static void init_metrics(fc_service *s, obs_metrics_t *m)
         "Saved models refused at start (format, kind, features, time).", NULL);
     s->m_run = obs_histogram(m, "ems_forecaster_run_seconds",
                              "Time of one run (training included).", NULL, secs, 9);
+    zero_fallbacks(m);
 }
 
 static int restored_check(void *ctx, char *errstr, size_t errstr_size)
