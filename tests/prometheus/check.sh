@@ -9,7 +9,9 @@ root="$(cd "$here/../.." && pwd)"
 rules="$root/helm/ems/rules/ems-alerts.yaml"
 fails=0
 
-command -v promtool >/dev/null || { echo "FAIL: promtool not installed (make deps)"; exit 1; }
+for t in promtool amtool; do
+  command -v "$t" >/dev/null || { echo "FAIL: $t not installed (make deps)"; exit 1; }
+done
 promtool check rules "$rules" || fails=$((fails + 1))
 (cd "$here" && promtool test rules alerts_test.yaml) || fails=$((fails + 1))
 
@@ -27,6 +29,19 @@ if [ -x "$ht" ]; then
 else
   echo "skipped: the chart's rendering (helm-template not found)"
 fi
+
+# the routing example of docs/examples: valid, and severities reach the
+# receivers it promises
+am="$root/docs/examples/alertmanager.yml"
+amtool check-config "$am" >/dev/null || { echo "FAIL: amtool check-config $am"; fails=$((fails + 1)); }
+route() { amtool config routes test --config.file="$am" "$@" 2>/dev/null | tail -1; }
+for want in "on-call alertname=EmsScadaSpoolFull severity=critical" \
+            "tickets alertname=EmsDeadLetters severity=warning" \
+            "dashboards-only alertname=EmsForecastFallback severity=info"; do
+  set -- $want; recv=$1; shift
+  got="$(route "$@")"
+  [ "$got" = "$recv" ] && echo "ok: $* -> $got" || { echo "FAIL: $* -> '$got', want $recv"; fails=$((fails + 1)); }
+done
 
 # every alert has a test and a runbook entry
 for a in $(grep -oE 'alert: [A-Za-z]+' "$rules" | cut -d' ' -f2); do
