@@ -168,22 +168,6 @@ static void check_rules_healthy(void)
     json_decref(j);
 }
 
-static void produce_garbage(void)
-{
-    bus_conf_t bc = {.topic_prefix = prefix};
-    bus_t *b = th_bus_new(&bc);
-    char err[512];
-    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
-
-    ck_assert_msg(p != NULL, "%s", err);
-    ck_assert_msg(bus_produce_raw(p, "energy.telemetry", site, strlen(site), "garbage", 7,
-                                  NULL, err, sizeof err) == 0,
-                  "%s", err);
-    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
-    bus_producer_destroy(p);
-    bus_destroy(b);
-}
-
 START_TEST(test_dead_letter_reaches_alertmanager)
 {
     /* DLQ_SERIES, URL-encoded */
@@ -215,7 +199,7 @@ START_TEST(test_dead_letter_reaches_alertmanager)
     ck_assert_ptr_null(am_alert("EmsDeadLetters", "energy.telemetry"));
     check_rules_healthy();
 
-    produce_garbage();
+    th_produce_garbage(prefix, "energy.telemetry", site);
     for (t0 = time(NULL); time(NULL) - t0 < WAIT_S && !alert;) {
         th_assert_alive(svc, "the ingester");
         th_assert_alive(prom, "prometheus");

@@ -174,22 +174,6 @@ static void plant_bad_models(void)
     write_bytes(name, "EMSFC-MODEL 1 fc1-id-29970101T0000Z 0 0 20 2 1 1 1 0 0\n", 56);
 }
 
-/* Bytes that are not Avro in the wire format, on energy.load. */
-static void produce_garbage(void)
-{
-    char err[512];
-    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = fx.prefix});
-    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
-
-    ck_assert_msg(p != NULL, "%s", err);
-    ck_assert_msg(bus_produce_raw(p, "energy.load", SITE, strlen(SITE), "garbage", 7, NULL,
-                                  err, sizeof err) == 0,
-                  "%s", err);
-    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
-    bus_producer_destroy(p);
-    bus_destroy(b);
-}
-
 START_TEST(restart_issues_every_run_once)
 {
     tfc_reader reader;
@@ -212,7 +196,7 @@ START_TEST(restart_issues_every_run_once)
     collect(&reader, da1 + id1);
     ck_assert_int_eq(nruns, da1 + id1);
     /* a bad record, alone: dead-lettered (and acked) once */
-    produce_garbage();
+    th_produce_garbage(fx.prefix, "energy.load", SITE);
     wait_metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.load\"}", 1);
     ck_assert_int_eq(th_stop(&fx.child), 0);
     plant_bad_models();

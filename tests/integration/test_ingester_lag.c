@@ -107,23 +107,6 @@ static void produce_all(void)
     bus_destroy(b);
 }
 
-/* Bytes that are not Avro in the wire format, alone on the topic. */
-static void produce_garbage(void)
-{
-    bus_conf_t bc = {.topic_prefix = prefix};
-    bus_t *b = th_bus_new(&bc);
-    char err[512];
-    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
-
-    ck_assert_msg(p != NULL, "%s", err);
-    ck_assert_msg(bus_produce_raw(p, "energy.telemetry", site, strlen(site), "garbage", 7,
-                                  NULL, err, sizeof err) == 0,
-                  "%s", err);
-    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
-    bus_producer_destroy(p);
-    bus_destroy(b);
-}
-
 static void start_ingester(void)
 {
     th_env_list e = {0};
@@ -178,7 +161,7 @@ START_TEST(test_lag_while_waiting_then_zero)
     /* bytes that are no record, with nothing after them: dead-lettered and
      * committed like a stored batch (the lag returns to 0), so a restart
      * does not dead-letter them again */
-    produce_garbage();
+    th_produce_garbage(prefix, "energy.telemetry", site);
     th_wait_metric(port, "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.telemetry\"}",
                    1, child, 60);
     ck_assert_double_eq(wait_lag(0, 60), 0);

@@ -145,23 +145,6 @@ static void produce(bus_t *b, const char *topic, avro_value_t *v, int64_t ts)
     bus_producer_destroy(p);
 }
 
-/* Bytes that are not Avro in the wire format, on topic. */
-static void produce_garbage(const char *topic)
-{
-    static const char garbage[] = "not avro";
-    char err[512];
-    bus_t *b = test_bus();
-    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
-
-    ck_assert_msg(p != NULL, "%s", err);
-    ck_assert_msg(bus_produce_raw(p, topic, SITE, strlen(SITE), garbage, sizeof garbage - 1,
-                                  NULL, err, sizeof err) == 0,
-                  "%s", err);
-    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
-    bus_producer_destroy(p);
-    bus_destroy(b);
-}
-
 /* The real load of n quarter-hours as the P50 forecast of [start, ...)
  * (P10/P90 at -/+5%), issued 12 h before start. */
 static void produce_forecast_at(int64_t start, int n, const char *run_id)
@@ -524,7 +507,7 @@ START_TEST(test_day_plan_from_real_data)
 
     /* bytes that are not a record are dead-lettered once: the restore after
      * the restart skips them (and counts them) instead of adding a copy */
-    produce_garbage("energy.prices");
+    th_produce_garbage(prefix, "energy.prices", SITE);
     wait_metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.prices\"}", 1);
 
     /* restarted: the forecast comes back from the topic, so a price

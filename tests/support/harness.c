@@ -556,6 +556,21 @@ bus_t *th_bus_new(const bus_conf_t *conf)
     return b;
 }
 
+void th_produce_garbage(const char *prefix, const char *topic, const char *key)
+{
+    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
+    char err[512];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_msg(bus_produce_raw(p, topic, key, strlen(key), "garbage", 7, NULL, err,
+                                  sizeof err) == 0,
+                  "%s", err);
+    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+}
+
 bus_consumer_t *th_consumer(bus_t *bus, const char *group, const char *topic)
 {
     char err[512];

@@ -202,6 +202,10 @@ double th_wait_metric(int port, const char *name, double want, pid_t pid,
  * EMS_TEST_ROOT/schemas. Fails the test when a variable is missing or
  * bus_new() refuses; the caller destroys the bus. */
 bus_t *th_bus_new(const bus_conf_t *conf);
+/* Produces bytes that are no record in the wire format ("garbage") to topic
+ * (under prefix) with key, and waits for their delivery: bad input a
+ * service must dead-letter. Fails the test when the broker refuses. */
+void th_produce_garbage(const char *prefix, const char *topic, const char *key);
 /* A consumer of group on one logical topic; fails the test on error. */
 bus_consumer_t *th_consumer(bus_t *bus, const char *group, const char *topic);
 
