@@ -39,7 +39,7 @@
 #define OID_TIMESTAMPTZ 1184
 
 static json_t *dash[MAX_DASH];
-static char dash_name[MAX_DASH][128];
+static char dash_name[MAX_DASH][256];
 static int ndash;
 
 static void load_dashboards(void)
