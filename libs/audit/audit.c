@@ -131,6 +131,10 @@ char *audit_json_canonical(const char *text)
         j = json_string(text);
     if (!j) /* not valid UTF-8 either: keep what can be kept */
         j = json_stringn_nocheck(text, strlen(text));
+    /* always an object, so a log store can give before/after one mapping
+     * (an index refuses a string where it has mapped an object) */
+    if (j && !json_is_object(j))
+        j = json_pack("{so}", "value", j);
     char *out =
         j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
     json_decref(j);
