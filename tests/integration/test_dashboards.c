@@ -491,9 +491,5 @@ int main(void)
     tcase_add_test(tc, test_prometheus_metrics_exist);
     tcase_add_test(tc, test_postgres_queries_run_read_only);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

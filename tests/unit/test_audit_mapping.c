@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "support/harness.h"
 
 static const char *root(void)
 {
@@ -25,15 +26,8 @@ static char *slurp(const char *rel)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", root(), rel);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    ck_assert(s && fread(s, 1, (size_t)n, f) == (size_t)n);
-    s[n] = 0;
-    fclose(f);
+    char *s = th_read_file(path);
+    ck_assert_msg(*s, "cannot read %s", path);
     return s;
 }
 
@@ -96,20 +90,27 @@ static const char *misfit(json_t *m, const char *path, json_t *v, char *why, siz
         }
         return NULL;
     }
-    if (!type)
+    int fits;
+    if (!type) {
         snprintf(why, n, "%s: a value where an object is mapped", path);
-    else if ((!strcmp(type, "keyword") || !strcmp(type, "text")) && !json_is_string(v))
-        snprintf(why, n, "%s: %s needs a string", path, type);
-    else if (!strcmp(type, "long") && !json_is_integer(v))
-        snprintf(why, n, "%s: long needs an integer", path);
-    else if (!strcmp(type, "date") &&
-             !(json_is_string(v) && is_iso_ms(json_string_value(v))))
-        snprintf(why, n, "%s: date needs an ISO 8601 time", path);
-    else if (strcmp(type, "keyword") && strcmp(type, "text") && strcmp(type, "long") &&
-             strcmp(type, "date"))
+        return why;
+    }
+    if (!strcmp(type, "keyword") || !strcmp(type, "text"))
+        fits = json_is_string(v);
+    else if (!strcmp(type, "long"))
+        fits = json_is_integer(v);
+    else if (!strcmp(type, "date"))
+        fits = json_is_string(v) && is_iso_ms(json_string_value(v));
+    else {
         snprintf(why, n, "%s: type %s not expected in the audit template", path, type);
-    else
+        return why;
+    }
+    if (fits)
         return NULL;
+    snprintf(why, n, "%s: %s needs %s", path, type,
+             !strcmp(type, "long")   ? "an integer"
+             : !strcmp(type, "date") ? "an ISO 8601 time"
+                                     : "a string");
     return why;
 }
 
@@ -253,9 +254,5 @@ int main(void)
     tcase_add_test(tc, test_misfits_are_found);
     tcase_add_test(tc, test_filebeat_example_matches);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }
