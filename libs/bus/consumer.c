@@ -57,24 +57,44 @@ static const char *const cons_defaults[] = {
 
 /* ---- set-up and tear-down ---- */
 
-/* Every reason a record of a topic can be dead-lettered for. */
-static const char *const dlq_reasons[] = {
-    "short",         "bad-magic",         "bad-schema-id",  "unknown-schema-id",
-    "bad-writer-schema", "incompatible-schema", "malformed-body", "validation",
+/* Why a record is dead-lettered once it is in the wire format: its
+ * "ems.dlq.reason" header and the reason label of ems_bus_dlq_total, whose
+ * series start at 0 for each (with the wire format's own reasons, from
+ * bus_wire_strerror()). */
+enum {
+    DLQ_UNKNOWN_ID = 0,
+    DLQ_BAD_WRITER,
+    DLQ_INCOMPATIBLE,
+    DLQ_MALFORMED,
+    DLQ_VALIDATION,
+    DLQ_NREASONS
 };
+static const char *const dlq_reasons[DLQ_NREASONS] = {
+    [DLQ_UNKNOWN_ID] = "unknown-schema-id",
+    [DLQ_BAD_WRITER] = "bad-writer-schema",
+    [DLQ_INCOMPATIBLE] = "incompatible-schema",
+    [DLQ_MALFORMED] = "malformed-body",
+    [DLQ_VALIDATION] = "validation",
+};
+
+static void cons_zero_dlq_reason(bus_consumer_t *c, const char *topic, const char *reason)
+{
+    char labels[BUS_TOPIC_MAX + 64];
+
+    snprintf(labels, sizeof(labels), "topic=%s,reason=%s", topic, reason);
+    obs_counter(c->bus->metrics, "ems_bus_dlq_total",
+                "Records sent to a dead-letter topic, by reason.", labels);
+}
 
 /* Registers ems_bus_dlq_total{topic,reason} at 0 for every reason: a counter
  * first scraped at 1 has no increase, so an alert on increase() would miss
  * a topic's first dead letter (docs/alerts.md). */
 static void cons_zero_dlq(bus_consumer_t *c, const char *topic)
 {
-    char labels[BUS_TOPIC_MAX + 64];
-
-    for (size_t i = 0; i < sizeof(dlq_reasons) / sizeof(dlq_reasons[0]); i++) {
-        snprintf(labels, sizeof(labels), "topic=%s,reason=%s", topic, dlq_reasons[i]);
-        obs_counter(c->bus->metrics, "ems_bus_dlq_total",
-                    "Records sent to a dead-letter topic, by reason.", labels);
-    }
+    for (int e = BUS_WIRE_OK + 1; e < BUS_WIRE_NERR; e++)
+        cons_zero_dlq_reason(c, topic, bus_wire_strerror((bus_wire_err_t)e));
+    for (int i = 0; i < DLQ_NREASONS; i++)
+        cons_zero_dlq_reason(c, topic, dlq_reasons[i]);
 }
 
 static int cons_add_topics(bus_consumer_t *c, const char *const *topics, size_t ntopics,
@@ -387,7 +407,7 @@ static cons_decoder_t *cons_decoder(bus_consumer_t *c, cons_topic_t *ct, int32_t
         if (ct->decs[i].id == id)
             return &ct->decs[i];
     rc = bus_writer_schema(c->bus, id, &writer, detail, dsize);
-    *reason = rc < 0 ? NULL : rc == 1 ? "unknown-schema-id" : "bad-writer-schema";
+    *reason = rc < 0 ? NULL : dlq_reasons[rc == 1 ? DLQ_UNKNOWN_ID : DLQ_BAD_WRITER];
     if (rc == -1 || rc == 1)
         return NULL;
     grown = realloc(ct->decs, (ct->ndecs + 1) * sizeof(*grown));
@@ -401,7 +421,7 @@ static cons_decoder_t *cons_decoder(bus_consumer_t *c, cons_topic_t *ct, int32_t
         d->dec = bus_decoder_new(writer, ct->bt->schema, ct->bt->json, d->detail,
                                  sizeof(d->detail));
     if (!d->dec) {
-        d->reason = rc == 0 ? "incompatible-schema" : "bad-writer-schema";
+        d->reason = dlq_reasons[rc == 0 ? DLQ_INCOMPATIBLE : DLQ_BAD_WRITER];
         if (rc != 0)
             snprintf(d->detail, sizeof(d->detail), "%.255s", detail);
     }
@@ -463,7 +483,7 @@ static const char *cons_decode(bus_consumer_t *c, cons_topic_t *ct, int idx, int
         rc = bus_decode(d->dec, body, body_len, &c->slots[c->nrecs].value, detail,
                         dsize);
         if (rc != 0)
-            return rc == -2 ? "incompatible-schema" : "malformed-body";
+            return dlq_reasons[rc == -2 ? DLQ_INCOMPATIBLE : DLQ_MALFORMED];
         r->value = c->slots[c->nrecs].value;
     }
     r->topic = ct->bt->name;
@@ -608,7 +628,7 @@ int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *
         return -1;
     }
     if (c->replay) {
-        cons_count_replay_skip(c, rec->topic, "validation");
+        cons_count_replay_skip(c, rec->topic, dlq_reasons[DLQ_VALIDATION]);
         return 0;
     }
     idx = c->rec_msg[i];
@@ -616,7 +636,7 @@ int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *
         cons_hold_back(c, idx);
         return -1;
     }
-    cons_count_dlq(c, rec->topic, "validation");
+    cons_count_dlq(c, rec->topic, dlq_reasons[DLQ_VALIDATION]);
     return 0;
 }
 

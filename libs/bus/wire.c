@@ -55,6 +55,8 @@ const char *bus_wire_strerror(bus_wire_err_t err)
         return "bad-magic";
     case BUS_WIRE_BAD_ID:
         return "bad-schema-id";
+    case BUS_WIRE_NERR:
+        break;
     }
     return "unknown";
 }

@@ -21,6 +21,7 @@ typedef enum bus_wire_err {
     BUS_WIRE_SHORT,     /* fewer than 5 bytes */
     BUS_WIRE_BAD_MAGIC, /* first byte is not 0 */
     BUS_WIRE_BAD_ID,    /* negative schema id */
+    BUS_WIRE_NERR       /* one past the last error */
 } bus_wire_err_t;
 
 /* Writes the 5-byte header for schema id into out (which must hold

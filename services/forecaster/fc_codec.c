@@ -163,7 +163,7 @@ int fc_codec_forecast_head(avro_value_t *v, char *site_id, size_t site_size, int
 
 const char *fc_codec_quality(const fc_forecast *f)
 {
-    if (!strcmp(f->fallback, "model_failed"))
+    if (!strcmp(f->fallback, fc_fallback_name(FC_FALLBACK_MODEL_FAILED)))
         return "model_failed";
     if (f->fallback[0])
         return "short_history";
@@ -215,7 +215,7 @@ int fc_codec_forecast(avro_value_t *v, const char *site_id, const fc_forecast *f
     int qi = 0;
     iso_utc(f->issue_time, when, sizeof when);
     snprintf(run_id, sizeof run_id, "%s/%s/%s", site_id,
-             f->kind == FC_DAY_AHEAD ? "day_ahead" : "intraday", when);
+             fc_kind_label(f->kind), when);
     for (int i = 0; i < 5; i++)
         if (!strcmp(quality_syms[i], q))
             qi = i;

@@ -27,6 +27,24 @@ const char *fc_kind_name(fc_kind k)
     return k == FC_DAY_AHEAD ? "day-ahead" : "intraday";
 }
 
+const char *fc_kind_label(fc_kind k)
+{
+    return k == FC_DAY_AHEAD ? "day_ahead" : "intraday";
+}
+
+const char *fc_fallback_name(fc_fallback_id f)
+{
+    static const char *const names[FC_NFALLBACKS] = {"not_trained", "short_history",
+                                                     "model_failed", "no_history"};
+    return f >= 0 && f < FC_NFALLBACKS ? names[f] : "unknown";
+}
+
+/* Records why the winner was not served. */
+static void set_fallback(fc_forecast *out, fc_fallback_id f)
+{
+    snprintf(out->fallback, sizeof out->fallback, "%s", fc_fallback_name(f));
+}
+
 int fc_kind_parse(const char *s)
 {
     if (!strcmp(s, "day-ahead"))
@@ -191,16 +209,16 @@ static fc_model_id choose(const fc_forecaster *fc, fc_kind k, const fc_series *l
     const fc_kstate *ks = &fc->ks[k];
     fc_model_id m = want == FC_MODEL_AUTO ? ks->winner : want;
     if (!ks->trained && want == FC_MODEL_AUTO) {
-        snprintf(out->fallback, sizeof out->fallback, "not_trained");
+        set_fallback(out, FC_FALLBACK_NOT_TRAINED);
         m = FC_MODEL_PROFILE;
     }
     double days =
         (double)fc_series_count(load, issue - 28 * 86400, issue) * fc->p.step / 86400.0;
     if (m == FC_MODEL_XGB && days < FC_SERVE_MIN_DAYS) {
-        snprintf(out->fallback, sizeof out->fallback, "short_history");
+        set_fallback(out, FC_FALLBACK_SHORT_HISTORY);
         m = FC_MODEL_PROFILE;
     } else if (m == FC_MODEL_XGB && xgb_err[0]) {
-        snprintf(out->fallback, sizeof out->fallback, "model_failed");
+        set_fallback(out, FC_FALLBACK_MODEL_FAILED);
         add_quality(out, xgb_err);
         m = FC_MODEL_PROFILE;
     }
@@ -232,9 +250,9 @@ static void fill_gaps(const fc_forecaster *fc, const fc_series *load, int64_t is
     }
     char msg[64];
     if (blind) {
-        add_quality(out, "no_history");
+        add_quality(out, fc_fallback_name(FC_FALLBACK_NO_HISTORY));
         if (!out->fallback[0])
-            snprintf(out->fallback, sizeof out->fallback, "no_history");
+            set_fallback(out, FC_FALLBACK_NO_HISTORY);
     } else if (filled) {
         snprintf(msg, sizeof msg, "gaps_filled=%zu", filled);
         add_quality(out, msg);

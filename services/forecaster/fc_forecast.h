@@ -29,6 +29,20 @@ typedef enum {
 
 const char *fc_model_name(fc_model_id m);
 const char *fc_kind_name(fc_kind k);
+/* The kind as a metric label value: "day_ahead" or "intraday". */
+const char *fc_kind_label(fc_kind k);
+
+/* Why a run served a baseline instead of the selected model: the values of
+ * fc_forecast.fallback and of the reason label of
+ * ems_forecaster_fallbacks_total, whose series start at 0 for each. */
+typedef enum {
+    FC_FALLBACK_NOT_TRAINED = 0,
+    FC_FALLBACK_SHORT_HISTORY,
+    FC_FALLBACK_MODEL_FAILED,
+    FC_FALLBACK_NO_HISTORY,
+    FC_NFALLBACKS
+} fc_fallback_id;
+const char *fc_fallback_name(fc_fallback_id f);
 /* Parses "day-ahead"/"intraday"; -1 on anything else. */
 int fc_kind_parse(const char *s);
 

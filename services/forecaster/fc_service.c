@@ -141,21 +141,20 @@ static fc_site *find_site(fc_service *s, const char *id)
 
 /* ems_forecaster_fallbacks_total at 0 for every kind and reason, so an alert
  * on its increase sees the first fallback (a counter first scraped at 1 has
- * none). The reasons are those fc_forecast.c gives. */
+ * none). */
 static void zero_fallbacks(obs_metrics_t *m)
 {
-    static const char *const kinds[] = {"day_ahead", "intraday"};
-    static const char *const reasons[] = {"not_trained", "short_history", "model_failed",
-                                          "no_history"};
     char labels[96];
 
-    for (size_t k = 0; k < 2; k++)
-        for (size_t r = 0; r < 4; r++) {
-            snprintf(labels, sizeof labels, "kind=%s,reason=%s", kinds[k], reasons[r]);
+    for (int k = 0; k < FC_NKINDS; k++)
+        for (int f = 0; f < FC_NFALLBACKS; f++) {
+            snprintf(labels, sizeof labels, "kind=%s,reason=%s",
+                     fc_kind_label((fc_kind)k), fc_fallback_name((fc_fallback_id)f));
             obs_counter(m, "ems_forecaster_fallbacks_total",
                         "Runs that served a baseline instead of the selected model.", labels);
         }
 }
+
 static void init_metrics(fc_service *s, obs_metrics_t *m)
 {
     static const double secs[] = {0.001, 0.005, 0.02, 0.05, 0.1, 0.5, 1, 5, 30};
@@ -510,7 +509,7 @@ static int publish(fc_service *s, fc_site *site)
 {
     avro_value_t v;
     char err[512], labels[96];
-    const char *kind = s->f.kind == FC_DAY_AHEAD ? "day_ahead" : "intraday";
+    const char *kind = fc_kind_label(s->f.kind);
     if (bus_value_new(svc_bus(s->svc), "energy.forecast", &v, err, sizeof err) < 0)
         goto fail;
     if (fc_codec_forecast(&v, fc_site_id(site), &s->f) < 0) {

@@ -192,6 +192,15 @@ START_TEST(replay_matches_the_core)
     ck_assert_int_eq(count_files("weather/done", ".csv"), 1);
     ck_assert_int_eq(count_files("weather/rejected", ".json"), 1);
     ck_assert_int_ge(count_files("models", ".model"), 2); /* day-ahead and intraday */
+    /* every kind and fallback reason is a series, at 0 until it happens, so
+     * an alert on its increase sees the first one (docs/alerts.md) */
+    for (int k = 0; k < FC_NKINDS; k++)
+        for (int f = 0; f < FC_NFALLBACKS; f++) {
+            snprintf(name, sizeof name,
+                     "ems_forecaster_fallbacks_total{kind=\"%s\",reason=\"%s\"}",
+                     fc_kind_label((fc_kind)k), fc_fallback_name((fc_fallback_id)f));
+            ck_assert_msg(th_metric(fx.port, name) >= 0, "no series %s", name);
+        }
     ck_assert_int_eq(th_stop(&fx.child), 0);
 }
 END_TEST
