@@ -668,7 +668,7 @@ int th_run_suite(Suite *s, int nofork)
     SRunner *sr = srunner_create(s);
     if (nofork)
         srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
+    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names each test */
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
