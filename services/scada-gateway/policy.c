@@ -91,7 +91,33 @@ static sg_policy_result_t check_static(const plant_equipment_t *eq,
                  (long long)cmd->issued_at_ms, (long long)cmd->valid_until_ms);
         return SG_POL_NOT_YET_ISSUED;
     }
+    if (cmd->issued_at_ms > now_ms + SG_POLICY_MAX_SKEW_MS) {
+        snprintf(reason, n, "issued at %lld, %lld ms ahead of the gateway's clock %lld",
+                 (long long)cmd->issued_at_ms, (long long)(cmd->issued_at_ms - now_ms),
+                 (long long)now_ms);
+        return SG_POL_NOT_YET_ISSUED;
+    }
     return SG_POL_ACCEPT;
+}
+
+/* The setpoint register must hold v: encoding rounds to the register's step
+ * and saturates at its range, so a value it cannot hold would reach the
+ * device as another one, and the read-back (words against words) would
+ * agree. Half a step of rounding is the register's resolution. */
+static sg_policy_result_t check_register(const plant_equipment_t *eq, double v,
+                                         char *reason, size_t n)
+{
+    const plant_register_t *r = &eq->setpoint;
+    uint16_t w[4];
+    plant_register_encode(r, v, w);
+    double held = plant_register_decode(r, w);
+    double step = fabs(r->scale * r->unit_factor);
+    if (fabs(held - v) <= 0.5 * step + 1e-6 * fabs(v))
+        return SG_POL_ACCEPT;
+    snprintf(reason, n,
+             "%g kW does not fit the %s setpoint register of '%s' (it would hold %g kW)",
+             v, plant_dtype_name(r->dtype), eq->id, held);
+    return SG_POL_BAD_VALUE;
 }
 
 /* Checks that depend on the state of the equipment, not on the value. */
@@ -139,6 +165,9 @@ sg_policy_result_t sg_policy_check(const plant_equipment_t *eq, const sg_command
             return SG_POL_OUT_OF_BOUNDS;
         }
     }
+    r = check_register(eq, v, reason, reason_size);
+    if (r != SG_POL_ACCEPT)
+        return r;
     r = check_state(eq, st, now_ms, min_interval_ms, reason, reason_size);
     if (r != SG_POL_ACCEPT)
         return r;

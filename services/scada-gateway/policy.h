@@ -6,9 +6,14 @@
  * Checks, in order (the first failing one is the reason): command already
  * executed (duplicate), unknown equipment, site mismatch, control disabled in
  * the plant model, no setpoint register, command expired (now > valid_until)
- * or not yet issued, a missing or non-finite setpoint, value outside
- * [power_min_kw, power_max_kw], manual-override lock, rate limit (fewer than
- * min_interval_ms since the last write to that equipment).
+ * or not yet issued (issued_at after valid_until, or more than
+ * SG_POLICY_MAX_SKEW_MS after now: a command from the future is a clock
+ * error, not an order to act now), a missing or non-finite setpoint, value
+ * outside [power_min_kw, power_max_kw], a value the setpoint register's data
+ * type cannot hold (encoding rounds and saturates: -200 kW in an unsigned
+ * register would write 0, a stop, and the read-back would agree),
+ * manual-override lock, rate limit (fewer than min_interval_ms since the
+ * last write to that equipment).
  *
  * Actions map to one value written to the setpoint register: setpoint
  * writes setpoint_kw; stop writes 0 kW; start writes power_min_kw (the
@@ -25,6 +30,9 @@
 #include <stdint.h>
 
 #include "plant/plant.h"
+
+/* How far a command's issued_at may lie ahead of the gateway's clock. */
+#define SG_POLICY_MAX_SKEW_MS 60000
 
 /* Order matches the CommandAction enum of the schema. */
 typedef enum { SG_ACT_SETPOINT = 0, SG_ACT_START, SG_ACT_STOP } sg_action_t;

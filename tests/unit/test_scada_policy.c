@@ -41,7 +41,25 @@ static const char model[] =
     "    kind: generic\n"
     "    control_enabled: false\n"
     "    power_min_kw: 0\n"
-    "    power_max_kw: 50\n";
+    "    power_max_kw: 50\n"
+    "  - id: pack\n"
+    "    site: s1\n"
+    "    kind: storage\n"
+    "    control_enabled: true\n"
+    "    setpoint: {host: 127.0.0.1, port: 15020, unit_id: 4, address: 100, data_type: "
+    "uint16, unit: kW}\n"
+    "    power_min_kw: -500\n"
+    "    power_max_kw: 500\n"
+    "    storage: {capacity_kwh: 400, soc_min: 0.1, soc_max: 0.9, soc_initial: 0.5,\n"
+    "              charge_efficiency: 0.95, discharge_efficiency: 0.95}\n"
+    "  - id: fan\n"
+    "    site: s1\n"
+    "    kind: generic\n"
+    "    control_enabled: true\n"
+    "    setpoint: {host: 127.0.0.1, port: 15020, unit_id: 5, address: 100, data_type: "
+    "int16, unit: W}\n"
+    "    power_min_kw: 0\n"
+    "    power_max_kw: 60\n";
 
 static plant_t *plant;
 
@@ -112,6 +130,18 @@ static const policy_case_t cases[] = {
      SG_POL_OUT_OF_BOUNDS,
      0},
     {"nan", "dryer", "s1", SG_ACT_SETPOINT, 1, NAN, NOW + 1, {0}, SG_POL_BAD_VALUE, 0},
+    /* the register must hold the value: a discharge in an unsigned register
+     * would write 0, 45 kW in an int16 of W would saturate at 32.767 kW */
+    {"negative into uint16", "pack", "s1", SG_ACT_SETPOINT, 1, -200, NOW + 1, {0},
+     SG_POL_BAD_VALUE, 0},
+    {"charge into uint16", "pack", "s1", SG_ACT_SETPOINT, 1, 200, NOW + 1, {0},
+     SG_POL_ACCEPT, 200},
+    {"beyond int16 of W", "fan", "s1", SG_ACT_SETPOINT, 1, 45, NOW + 1, {0},
+     SG_POL_BAD_VALUE, 0},
+    {"within int16 of W", "fan", "s1", SG_ACT_SETPOINT, 1, 32.5, NOW + 1, {0},
+     SG_POL_ACCEPT, 32.5},
+    {"int16 rounds to its step", "fan", "s1", SG_ACT_SETPOINT, 1, 12.3454, NOW + 1, {0},
+     SG_POL_ACCEPT, 12.3454},
     {"no setpoint",
      "dryer",
      "s1",
@@ -391,6 +421,34 @@ START_TEST(policy_table)
 }
 END_TEST
 
+/* A command from the future is a clock error, refused; a little skew is
+ * allowed, since the issuer's clock is not the gateway's. */
+START_TEST(issued_in_the_future_refused)
+{
+    const sg_control_state_t st = {0};
+    sg_command_t cmd = {.command_id = "c1",
+                        .site_id = "s1",
+                        .equipment_id = "dryer",
+                        .action = SG_ACT_SETPOINT,
+                        .has_setpoint = true,
+                        .setpoint_kw = 200,
+                        .valid_until_ms = NOW + 10 * SG_POLICY_MAX_SKEW_MS};
+    const plant_equipment_t *eq = plant_equipment(plant, "dryer");
+    char reason[256];
+    double v = -1;
+
+    cmd.issued_at_ms = NOW + SG_POLICY_MAX_SKEW_MS + 1;
+    ck_assert_int_eq(sg_policy_check(eq, &cmd, &st, NOW, 60000, &v, reason, sizeof reason),
+                     SG_POL_NOT_YET_ISSUED);
+    ck_assert_msg(strstr(reason, "ahead of the gateway's clock"), "%s", reason);
+    ck_assert_double_eq(v, -1);
+    cmd.issued_at_ms = NOW + SG_POLICY_MAX_SKEW_MS;
+    ck_assert_int_eq(sg_policy_check(eq, &cmd, &st, NOW, 60000, &v, reason, sizeof reason),
+                     SG_POL_ACCEPT);
+    ck_assert_double_eq(v, 200);
+}
+END_TEST
+
 /* ---- coil map (scada.control_coils) ---- */
 
 typedef struct coil_case {
@@ -442,7 +500,7 @@ START_TEST(coil_map_table)
     while (tc->kv[2 * n])
         n++;
     cfg_strmap_t m = {.n = n, .kv = tc->kv};
-    int addr[3] = {99, 99, 99};
+    int addr[5] = {99, 99, 99, 99, 99}; /* dryer, battery, advisory, pack, fan */
     char err[256] = "";
     int rc = sg_coil_map(plant, &m, addr, err, sizeof err);
     if (!tc->ok) {
@@ -452,9 +510,10 @@ START_TEST(coil_map_table)
         return;
     }
     ck_assert_msg(rc == 0, "%s: %s", tc->name, err);
-    for (int i = 0; i < 3; i++)
-        ck_assert_msg(addr[i] == tc->want[i], "%s: equipment %d coil %d, want %d",
-                      tc->name, i, addr[i], tc->want[i]);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(addr[i] == (i < 3 ? tc->want[i] : -1),
+                      "%s: equipment %d coil %d, want %d", tc->name, i, addr[i],
+                      i < 3 ? tc->want[i] : -1);
 }
 END_TEST
 
@@ -534,6 +593,7 @@ int main(void)
     TCase *tp = tcase_create("policy"), *ts = tcase_create("sched");
     tcase_add_checked_fixture(tp, setup, teardown);
     tcase_add_loop_test(tp, policy_table, 0, sizeof cases / sizeof cases[0]);
+    tcase_add_test(tp, issued_in_the_future_refused);
     tcase_add_loop_test(tp, coil_map_table, 0,
                         sizeof coil_cases / sizeof coil_cases[0]);
     tcase_add_test(tp, coil_shared_on_one_device_refused);
