@@ -423,6 +423,7 @@ static void submit_prepared(ing_service_t *s)
     if (restore_sites(s, b))
         return;
     check_batch(s, b);
+    b->job.n = b->n; /* the readings the checks kept, no more */
     b->offs = bus_consumer_take_offsets(s->cons);
     ing_stage(s, ST_CHECK, &t);
     ing_writer_submit(s->writer, &b->job);
