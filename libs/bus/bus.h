@@ -89,7 +89,8 @@ int bus_produce_raw(bus_producer_t *p, const char *topic, const void *key,
 void bus_producer_poll(bus_producer_t *p);
 /* Waits until every enqueued record is delivered or timeout_ms passes.
  * Returns 0 when all were delivered, -1 otherwise (errstr says how many are
- * left or why delivery failed). */
+ * left or why delivery failed). A failure is reported by one flush: the
+ * first after it happened, even when a poll served its report. */
 int bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errstr,
                        size_t errstr_size);
 /* Number of records whose delivery failed permanently since creation. */
@@ -166,7 +167,10 @@ int bus_consumer_poll_lazy(bus_consumer_t *c, bus_record_t **batch, int max,
                            int timeout_ms, char *errstr, size_t errstr_size);
 
 /* How many rebalances took partitions away from this consumer (revoked or
- * lost) since it was made. Records of such a partition may since have been
+ * lost) since it was made, plus how many times it went back to its
+ * committed offsets because dead letters were not delivered (an ack or
+ * commit then fails, and the records since the last commit are read
+ * again). Records of such a partition may since have been
  * consumed by another member of the group, so a service that keeps state
  * per key compares this between polls and rebuilds that state after a
  * change. Counted in the thread that polls (the rebalance is served by the

@@ -708,13 +708,68 @@ static void cons_keep_assigned(bus_consumer_t *c, rd_kafka_topic_partition_list_
     rd_kafka_topic_partition_list_destroy(assigned);
 }
 
+static void cons_count_rewind(bus_consumer_t *c)
+{
+    char labels[256];
+
+    snprintf(labels, sizeof(labels), "group=%s", c->group);
+    obs_count(c->bus->metrics, "ems_bus_rewinds_total",
+              "Times a consumer went back to its committed offsets because dead "
+              "letters were not delivered.",
+              labels, 1);
+}
+
+/* Dead letters that did not reach their topic: their records must be read
+ * again, or the next commit would pass them. Every assigned partition goes
+ * back to its committed offset (the records since are read again: sinks
+ * are idempotent, and a dead letter may then be sent twice, never lost),
+ * nothing polled so far is committed, and the rewind counts as a
+ * revocation, so a service that keeps state per key rebuilds it. */
+static void cons_rewind_committed(bus_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_error_t *e;
+
+    if (rd_kafka_assignment(c->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l->cnt > 0 &&
+        rd_kafka_committed(c->rk, l, CONS_SEEK_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < l->cnt; i++)
+            if (l->elems[i].offset < 0) /* no commit yet: auto.offset.reset */
+                l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        if ((e = rd_kafka_seek_partitions(c->rk, l, CONS_SEEK_MS)))
+            rd_kafka_error_destroy(e); /* then the next rebalance re-reads them */
+    }
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    memset(c->commit, 0, (size_t)c->nmsgs);
+    if (c->pending)
+        rd_kafka_topic_partition_list_destroy(c->pending);
+    c->pending = NULL;
+    c->revocations++;
+    cons_count_rewind(c);
+}
+
+/* Makes the dead letters sent so far durable; on failure rewinds (above).
+ * 0 or -1 with errstr. */
+static int cons_flush_dlq(bus_consumer_t *c, char *errstr, size_t errstr_size)
+{
+    size_t n;
+
+    if (!c->dlq || bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size) == 0)
+        return 0;
+    cons_rewind_committed(c);
+    n = strlen(errstr);
+    snprintf(errstr + n, errstr_size - n, " (dead letters not delivered: the records "
+             "since the last commit will be read again)");
+    return -1;
+}
+
 int cons_commit_list(bus_consumer_t *c, rd_kafka_topic_partition_list_t *l,
                      char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-    if (c->dlq && bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size))
-        return -1; /* dead letters not durable: commit nothing, re-read later */
+    if (cons_flush_dlq(c, errstr, errstr_size))
+        return -1; /* dead letters not durable: commit nothing, re-read them */
     cons_keep_assigned(c, l);
     if (l->cnt > 0)
         err = rd_kafka_commit(c->rk, l, 0);
@@ -752,8 +807,8 @@ int bus_consumer_ack(bus_consumer_t *c, char *errstr, size_t errstr_size)
     rd_kafka_topic_partition_list_t *l;
     int rc;
 
-    if (c->dlq && bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size))
-        return -1; /* dead letters not durable: commit nothing, re-read later */
+    if (cons_flush_dlq(c, errstr, errstr_size))
+        return -1; /* dead letters not durable: commit nothing, re-read them */
     l = cons_offsets(c);
     if (!l)
         return 0;

@@ -27,6 +27,7 @@ struct bus_producer_s {
     size_t ntopics;
     prod_topic_t *last;     /* the last topic used: the common case */
     int64_t failed;
+    int64_t reported; /* failures a flush has already reported */
     char last_error[256];
 };
 
@@ -239,7 +240,6 @@ void bus_producer_poll(bus_producer_t *p)
 int bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errstr,
                        size_t errstr_size)
 {
-    int64_t failed = p->failed;
     rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
     int left = rd_kafka_outq_len(p->rk);
 
@@ -248,9 +248,13 @@ int bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errstr,
                  "%d ms", p->bus->bootstrap, left, timeout_ms);
         return -1;
     }
-    if (p->failed != failed) {
+    /* every failure not reported yet, also those whose report a poll
+     * (bus_producer_poll, or a full queue in prod_send) served before this
+     * flush: the caller must not take them as delivered */
+    if (p->failed != p->reported) {
         snprintf(errstr, errstr_size, "%lld record(s) failed, last: %s",
-                 (long long)(p->failed - failed), p->last_error);
+                 (long long)(p->failed - p->reported), p->last_error);
+        p->reported = p->failed;
         return -1;
     }
     return 0;

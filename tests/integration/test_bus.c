@@ -515,6 +515,38 @@ START_TEST(test_unreachable_registry_names_endpoint)
 }
 END_TEST
 
+/* A delivery failure whose report a poll served is still reported by the
+ * next flush (the consumer commits after a flush of its dead letters, the
+ * ingester after a flush of its outputs), and by that one only. */
+START_TEST(test_flush_reports_failure_a_poll_served)
+{
+    static const char *const props[] = {"message.timeout.ms", "300", NULL};
+    bus_conf_t conf = {0};
+    bus_producer_t *p;
+    bus_t *bus;
+
+    conf.bootstrap = "127.0.0.1:1"; /* nothing listens: every delivery times out */
+    conf.registry_url = "http://127.0.0.1:1";
+    conf.schema_dir = E.schema_dir;
+    conf.kafka_props = props;
+    bus = bus_new(&conf, err, sizeof(err));
+    ck_assert_ptr_nonnull(bus);
+    p = bus_producer_new(bus, err, sizeof(err));
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "k", 1, "x", 1, NULL, err, sizeof(err)), 0);
+    for (int i = 0; i < 100 && bus_producer_failed(p) == 0; i++) {
+        th_sleep_ms(50);
+        bus_producer_poll(p); /* serves the failed delivery's report */
+    }
+    ck_assert_int_eq(bus_producer_failed(p), 1);
+    ck_assert_int_eq(bus_producer_flush(p, 1000, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "1 record(s) failed"), "%s", err);
+    ck_assert_int_eq(bus_producer_flush(p, 1000, err, sizeof(err)), 0);
+    bus_producer_destroy(p);
+    bus_destroy(bus);
+}
+END_TEST
+
 static Suite *bus_suite(void)
 {
     Suite *s = suite_create("bus");
@@ -529,6 +561,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_rebalance_counts_revocations);
     tcase_add_test(tc, test_bad_input_names_the_problem);
     tcase_add_test(tc, test_unreachable_registry_names_endpoint);
+    tcase_add_test(tc, test_flush_reports_failure_a_poll_served);
     suite_add_tcase(s, tc);
     return s;
 }
