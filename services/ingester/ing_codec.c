@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bus/field.h"
+#include "text/utf8.h"
 
 static int get_str(avro_value_t *v, const char *name, char *dst, size_t size)
 {
@@ -93,8 +94,11 @@ int ing_codec_reading(avro_value_t *v, ing_reading_t *r, char *reason,
             snprintf(reason, reason_size, "%s is not a double", opts[i].name);
             return -1;
         }
-    if (get_str(v, "quality_detail", r->detail, sizeof r->detail) < 0)
+    rc = get_str(v, "quality_detail", r->detail, sizeof r->detail);
+    if (rc < 0)
         r->detail[0] = '\0';
+    else if (rc == 1)
+        ems_utf8_trim_partial(r->detail); /* cut on a character, not in one */
     return 0;
 }
 

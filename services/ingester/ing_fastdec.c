@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text/utf8.h"
+
 typedef struct cur {
     const unsigned char *p, *end;
     const char *err; /* first error, NULL while fine */
@@ -118,8 +120,10 @@ int ing_fastdec_reading(const void *body, size_t len, ing_reading_t *r, char *re
     rd_opt_double(&c, &r->power_factor, ING_HAS_PF, &r->present);
     r->quality = (ing_quality_t)rd_enum(&c, 5);
     br = rd_long(&c);
-    if (br == 1)
-        rd_string(&c, r->detail, sizeof r->detail);
+    if (br == 1) {
+        if (rd_string(&c, r->detail, sizeof r->detail))
+            ems_utf8_trim_partial(r->detail); /* cut on a character, not in one */
+    }
     else if (br != 0 && !c.err)
         c.err = "bad union branch";
     if (!c.err && c.p != c.end)

@@ -6,7 +6,10 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+#include "text/utf8.h"
 
 char *ing_format_ts(int64_t ms, char *buf, size_t size)
 {
@@ -76,6 +79,15 @@ int ing_validate_reading(const ing_reading_t *r, const ing_validate_conf_t *conf
     if (!r->site_id[0] || !r->meter_id[0]) {
         snprintf(reason, reason_size, "empty %s",
                  r->site_id[0] ? "meter_id" : "site_id");
+        return -1;
+    }
+    /* PostgreSQL refuses a whole COPY for one invalid byte sequence */
+    const char *bad = !ems_utf8_valid(r->site_id, strlen(r->site_id))     ? "site_id"
+                      : !ems_utf8_valid(r->meter_id, strlen(r->meter_id)) ? "meter_id"
+                      : !ems_utf8_valid(r->detail, strlen(r->detail))     ? "quality_detail"
+                                                                           : NULL;
+    if (bad) {
+        snprintf(reason, reason_size, "%s is not valid UTF-8", bad);
         return -1;
     }
     if (r->ts_ms < conf->min_ts_ms) {

@@ -99,6 +99,9 @@ static const struct {
     {"one hour ahead ok", 0, 0, T0 + 3600000LL, NULL},
     {"before 2000", 0, 0, 900000000000LL, "before"},
     {"negative power ok (export)", 1, -250, T0, NULL},
+    {"meter_id not UTF-8", 7, 0, T0, "meter_id is not valid UTF-8"},
+    {"detail not UTF-8", 8, 0, T0, "quality_detail is not valid UTF-8"},
+    {"detail in UTF-8 ok", 9, 0, T0, NULL},
 };
 
 /* COPY binary: signature, one row of 13 (or 14 with the row index) fields,
@@ -198,6 +201,15 @@ START_TEST(test_validate)
     case 6:
         r.present |= ING_HAS_FREQUENCY;
         r.frequency_hz = val_cases[_i].value;
+        break;
+    case 7:
+        snprintf(r.meter_id, sizeof r.meter_id, "m\xff");
+        break;
+    case 8:
+        snprintf(r.detail, sizeof r.detail, "cut in \xc3");
+        break;
+    case 9:
+        snprintf(r.detail, sizeof r.detail, "r\xc3\xa9gulation, 5 \xe2\x82\xac");
         break;
     default:
         break;
