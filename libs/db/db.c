@@ -69,6 +69,19 @@ void db_err(db_t *db, char *errstr, size_t errstr_size, const char *what)
     snprintf(errstr, errstr_size, "postgres %s: %s: %s", db->endpoint, what, reason);
 }
 
+/* Sets the session's time zone to UTC. The suite computes in UTC: month
+ * partitions are bounded by date_trunc('month', ...) + interval '1 month',
+ * rollups bucket by date_trunc, and both follow the session's TimeZone,
+ * which a server, a role or PGTZ may set to local time (Amsterdam: March's
+ * partition would end at 23:00 UTC and November's overlap October's). */
+static int session_utc(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
 /* Retries fn (connect or reset) with doubling waits. */
 static int with_backoff(db_t *db, int reset, char *errstr, size_t errstr_size)
 {
@@ -80,7 +93,7 @@ static int with_backoff(db_t *db, int reset, char *errstr, size_t errstr_size)
             PQfinish(db->conn);
             db->conn = PQconnectdb(db->conninfo);
         }
-        if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
+        if (db->conn && PQstatus(db->conn) == CONNECTION_OK && session_utc(db->conn)) {
             db->generation++;
             return 0;
         }
@@ -184,7 +197,7 @@ int db_ensure(db_t *db, char *errstr, size_t errstr_size)
         return -1;
     }
     PQreset(db->conn);
-    if (PQstatus(db->conn) == CONNECTION_OK) {
+    if (PQstatus(db->conn) == CONNECTION_OK && session_utc(db->conn)) {
         db->generation++;
         return 0;
     }

@@ -184,6 +184,29 @@ START_TEST(test_prepared_and_reconnect)
 }
 END_TEST
 
+/* Sessions compute in UTC whatever the server, role or PGTZ says: month
+ * partitions and rollup buckets depend on it. */
+START_TEST(test_session_is_utc)
+{
+    char err[512];
+    db_conf_t conf = {.conninfo = pg()};
+    setenv("PGTZ", "Europe/Amsterdam", 1);
+    db_t *d = db_connect(&conf, err, sizeof err);
+    unsetenv("PGTZ");
+    ck_assert_msg(d != NULL, "%s", err);
+    PGresult *r = db_query(d,
+                           "SELECT current_setting('TimeZone'), "
+                           "(date_trunc('month', timestamptz '2024-03-15 12:00Z') + "
+                           "interval '1 month')::text",
+                           0, NULL, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "UTC");
+    ck_assert_str_eq(PQgetvalue(r, 0, 1), "2024-04-01 00:00:00+00");
+    PQclear(r);
+    db_close(d);
+}
+END_TEST
+
 START_TEST(test_transactions)
 {
     char err[512];
@@ -261,6 +284,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, test_copy_bad_row_stores_nothing);
     tcase_add_test(tc, test_prepared_and_reconnect);
     tcase_add_test(tc, test_transactions);
+    tcase_add_test(tc, test_session_is_utc);
     suite_add_tcase(s, tc);
     TCase *tn = tcase_create("offline");
     tcase_add_test(tn, test_unreachable_names_endpoint_not_password);
