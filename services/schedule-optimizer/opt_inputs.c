@@ -251,6 +251,28 @@ static int in_window(const opt_local_t *l, int64_t d, int from, int to)
     return (l->day == d && l->minute >= from) || (l->day == d + 1 && l->minute < to);
 }
 
+/* Whether l is the window's deadline itself (its end, not in it). */
+static int at_deadline(const opt_local_t *l, int64_t d, int from, int to)
+{
+    int64_t day = to > from ? d : d + 1;
+    if (to >= DAY_MIN) {
+        day++;
+        to -= DAY_MIN;
+    }
+    return l->day == day && l->minute == to;
+}
+
+/* Whether the slot from start to end (local times of its start and of the
+ * next slot's) lies wholly in the window: a slot that starts before the
+ * deadline but ends after it (an hourly slot at 17:00 for a 17:30
+ * deadline) would let a task finish late. */
+static int slot_in_window(const opt_local_t *start, const opt_local_t *end, int64_t d,
+                          int from, int to)
+{
+    return in_window(start, d, from, to) &&
+           (in_window(end, d, from, to) || at_deadline(end, d, from, to));
+}
+
 static int ceil_slots(int minutes, int slot_min)
 {
     return minutes > 0 ? (minutes + slot_min - 1) / slot_min : 0;
@@ -297,7 +319,7 @@ static int add_deferrable(ctx_t *c, int pi, const plant_equipment_t *pe)
         if (in_window(&c->loc[0], d, from, to) || in_window(&c->loc[T + 1], d, from, to))
             continue; /* cut by the horizon: another plan's window */
         for (int t = 0; t < T; t++)
-            if (in_window(&c->loc[t + 1], d, from, to)) {
+            if (slot_in_window(&c->loc[t + 1], &c->loc[t + 2], d, from, to)) {
                 first = first < 0 ? t : first;
                 last = t;
             }

@@ -241,6 +241,39 @@ START_TEST(test_build_demo_day)
 }
 END_TEST
 
+/* A window whose deadline is not on the slot grid: the slot it cuts
+ * (21:30-21:45 for a 21:40 deadline) would let the batch end late, so the
+ * task's last slot is the one ending at 21:30. */
+START_TEST(test_build_deadline_off_grid)
+{
+    opt_forecast_t f;
+    opt_prices_t p;
+    opt_build_t b = {0};
+    char reason[256];
+    plant_equipment_t *dryer = (plant_equipment_t *)plant_equipment(plant, "dryer-1");
+
+    ck_assert_ptr_nonnull(dryer);
+    dryer->deadline_min = 21 * 60 + 40;
+    make_forecast(&f, DAY0, 96);
+    make_prices(&p, DAY0, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet, NULL,
+                                reason, sizeof reason) == 0);
+    int d = find_eq(&b, "dryer-1");
+    ck_assert_int_ge(d, 0);
+    ck_assert_int_eq(b.pb.eq[d].earliest, 24); /* 06:00 */
+    ck_assert_int_eq(b.pb.eq[d].deadline, 86); /* ends 21:30 */
+    dryer->deadline_min = 21 * 60 + 30;          /* on the grid: 21:30 itself */
+    opt_build_release(&b);
+    memset(&b, 0, sizeof b);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet, NULL,
+                                reason, sizeof reason) == 0);
+    ck_assert_int_eq(b.pb.eq[find_eq(&b, "dryer-1")].deadline, 86);
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+}
+END_TEST
+
 /* A market curve gets the tariff's charge: peak 07:00-23:00 on weekdays. */
 START_TEST(test_build_market_curve_tariff)
 {
@@ -867,6 +900,7 @@ static Suite *inputs_suite(void)
     tcase_add_loop_test(tc, test_forecast_check, 0, sizeof fc_cases / sizeof *fc_cases);
     tcase_add_test(tc, test_prices_check);
     tcase_add_test(tc, test_build_demo_day);
+    tcase_add_test(tc, test_build_deadline_off_grid);
     tcase_add_test(tc, test_build_market_curve_tariff);
     tcase_add_test(tc, test_build_horizon);
     tcase_add_test(tc, test_schedule_value);
