@@ -35,6 +35,7 @@ struct opt_model {
     int peak_next;   /* the next billing period's peak column, 0 = none */
     int cap_rows;    /* separate capacity rows used */
     int slack0;      /* elastic: capacity slack columns, one per slot */
+    int xslack0;     /* elastic: export slack columns, one per slot (or 0) */
     double obj_const;
     eq_cols_t *ec;
     /* scratch row */
@@ -156,6 +157,10 @@ static int layout(opt_model_t *m)
     if (m->elastic) {
         m->slack0 = n + 1;
         n += T;
+        if (pb->site.export_cap_kw >= 0) {
+            m->xslack0 = n + 1;
+            n += T;
+        }
     }
     return n;
 }
@@ -288,6 +293,10 @@ static void cols_all(opt_model_t *m, double *obj)
         obj[m->slack0 + t] = PEN_CAP_KW;
         name_col(m->lp, m->slack0 + t, 'x', 0, t);
     }
+    for (int t = 0; m->xslack0 && t < s->n_slots; t++) {
+        obj[m->xslack0 + t] = PEN_CAP_KW;
+        name_col(m->lp, m->xslack0 + t, 'z', 0, t);
+    }
 }
 
 /* Puts slot t's flexible load (kW) of every equipment into the row. */
@@ -321,6 +330,15 @@ static int has_storage(const opt_problem_t *pb)
     return 0;
 }
 
+/* Whether slot t needs the export bound: storage may export in any slot;
+ * without it flexible loads only draw, so the bound can bind only where the
+ * base load alone exports beyond the limit (solar), and there the plan
+ * must draw the surplus or the constraints cannot all hold. */
+static int export_row(const opt_site_t *s, int stor, int t)
+{
+    return s->export_cap_kw >= 0 && (stor || s->base_kw[t] < -s->export_cap_kw);
+}
+
 static int rows_site(opt_model_t *m)
 {
     const opt_site_t *s = &m->pb->site;
@@ -336,16 +354,19 @@ static int rows_site(opt_model_t *m)
             if (row_add(m, LE, -s->base_kw[t]) < 0)
                 return -1;
         }
-        if (!m->cap_rows && !(stor && s->export_cap_kw >= 0))
+        int exp = export_row(s, stor, t);
+        if (!m->cap_rows && !exp)
             continue;
         row_reset(m);
         put_site_load(m, t);
         if (m->slack0)
             row_put(m, m->slack0 + t, -1);
+        if (m->xslack0 && exp)
+            row_put(m, m->xslack0 + t, 1);
         double hi = s->import_cap_kw - s->base_kw[t];
         double lo = -s->export_cap_kw - s->base_kw[t];
         int r;
-        if (!(stor && s->export_cap_kw >= 0))
+        if (!exp)
             r = row_add(m, LE, hi);
         else if (!m->cap_rows)
             r = row_add(m, GE, lo);
@@ -806,6 +827,20 @@ int opt_model_explain(const opt_model_t *m, const double *x, opt_msgs_t *out)
         opt_msgs_add(out, "import capacity %g kW must be exceeded by up to "
                      "%.1f kW (first in slot %d)", s->import_cap_kw, worst,
                      first);
+        n++;
+    }
+    first = -1, worst = 0;
+    for (int t = 0; m->xslack0 && t < s->n_slots; t++) {
+        double v = x[m->xslack0 + t - 1];
+        if (v > 1e-6 && first < 0)
+            first = t;
+        if (v > worst)
+            worst = v;
+    }
+    if (first >= 0) {
+        opt_msgs_add(out, "export limit %g kW must be exceeded by up to %.1f kW "
+                     "(first in slot %d): the base load exports more than the "
+                     "flexible loads can take", s->export_cap_kw, worst, first);
         n++;
     }
     return n;

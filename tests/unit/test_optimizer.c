@@ -552,6 +552,39 @@ START_TEST(test_infeasible_deadline_explained)
 }
 END_TEST
 
+/* The base load exports 100 kW in slot 1 (solar) and the site may export
+ * nothing: without storage the plan must draw the surplus there, and does
+ * (the export bound was modelled only with storage, so every plan was
+ * refused by the validator and none was published). */
+START_TEST(test_export_limit_without_storage)
+{
+    tcase_t c;
+    const double price[] = {50, 80, 50, 50}, base[] = {200, -100, 200, 200};
+
+    tc_init(&c, 4, price, base);
+    task(&c, 0, OPT_TASK_FLEX, 200, 300, 0, 4);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    ck_assert_double_ge(pw(&c, 0, 1), 100 - 1e-6); /* dearest hour, yet needed */
+    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 1) + pw(&c, 0, 2) + pw(&c, 0, 3),
+                            300, 1e-6);
+    opt_result_release(&c.r);
+
+    /* 1000 kW of surplus is more than the task can take: explained */
+    c.base[1] = -1000;
+    opt_result_init(&c.r);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
+    int found = 0;
+    for (int i = 0; i < c.r.explain.n; i++)
+        found |= strstr(c.r.explain.v[i], "export limit 0 kW must be exceeded by up to "
+                                          "800.0 kW (first in slot 1)") != NULL;
+    ck_assert_msg(found, "%s", c.r.explain.n ? c.r.explain.v[0] : "no explanation");
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* A window too short for the run is explained as such. */
 START_TEST(test_window_too_short_explained)
 {
@@ -802,6 +835,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_pump_runs_heuristic);
     tcase_add_test(tc, test_storage_heuristic);
     tcase_add_test(tc, test_infeasible_deadline_explained);
+    tcase_add_test(tc, test_export_limit_without_storage);
     tcase_add_test(tc, test_window_too_short_explained);
     tcase_add_test(tc, test_baseline_habitual);
     tcase_add_loop_test(tc, test_validator_rejects, 0,
