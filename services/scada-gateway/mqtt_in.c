@@ -22,6 +22,7 @@ typedef struct mmeter {
     sg_stale_t stale;
     sg_silence_t silence;
     int64_t last_seq;
+    int64_t last_ts; /* newest reading time taken from the meter */
 } mmeter_t;
 
 struct sg_mqtt_in {
@@ -104,6 +105,24 @@ static void on_message(struct mosquitto *mosq, void *obj,
     }
     /* pushed under mu, so a meter's readings reach the queue in seq order */
     pthread_mutex_lock(&in->mu);
+    /* A message not newer than the meter's last one is a QoS 1 redelivery
+     * or out of order: its counter would count as a meter replacement and
+     * add its total again, and it would get a fresh seq no consumer could
+     * tell from a new reading. Only a payload's own time tells: one without
+     * (stamped with the receive time, now) is not checked. */
+    mmeter_t *mm = &in->meters[sg_mqtt_map_index(in->map, meter)];
+    bool timed = r.ts_ms != now;
+    if (timed && r.ts_ms <= mm->last_ts) {
+        pthread_mutex_unlock(&in->mu);
+        snprintf(reason, sizeof reason,
+                 "reading at %lld ms is not newer than the meter's last (%lld ms): "
+                 "a redelivery or out of order",
+                 (long long)r.ts_ms, (long long)mm->last_ts);
+        reject(in, msg->topic, reason);
+        return;
+    }
+    if (timed)
+        mm->last_ts = r.ts_ms;
     normalise(in, meter, &r, now);
     sg_queue_push(in->out, &r, 1);
     pthread_mutex_unlock(&in->mu);
