@@ -15,6 +15,8 @@
 #define REC_HDR 12
 #define REC_SIZE ((int64_t)(REC_HDR + sizeof(sg_reading_t)))
 #define WBUF_RECS 256
+/* Confirmed bytes at the front of the file worth reclaiming (compact()) */
+#define SPOOL_COMPACT_MIN (1 << 20)
 
 struct sg_spool {
     char *dat_path, *head_path, *tmp_path;
@@ -240,6 +242,44 @@ static int write_head(sg_spool_t *s, char *errstr, size_t n)
     return 0;
 }
 
+/* Moves the unconfirmed records [head, end) to the start of the file.
+ * The file is truncated only once all is confirmed, and when confirmations
+ * keep lagging behind appends (the broker slower than the poll, or a
+ * delivery_wait of 0) that never happens: the file grew without bound
+ * while the unconfirmed bytes stayed small, until the disk was full. Only
+ * done when the records fit before head, so the copy never overwrites
+ * them, and crash-safe in this order: copy and sync (the head file still
+ * points at the originals), truncate (a head past the end is reset to 0 at
+ * open, where the copies now are), then the new head. */
+static int compact(sg_spool_t *s, char *errstr, size_t n)
+{
+    int64_t live = s->end - s->head, done = 0;
+    unsigned char buf[64 * 1024];
+
+    if (s->head < SPOOL_COMPACT_MIN || live > s->head)
+        return 0;
+    if (sg_spool_sync(s, errstr, n) < 0)
+        return -1;
+    while (done < live) {
+        size_t k = live - done < (int64_t)sizeof buf ? (size_t)(live - done) : sizeof buf;
+        ssize_t r = pread(s->fd, buf, k, s->head + done);
+        if (r <= 0)
+            return fail(errstr, n, "cannot read", s->dat_path);
+        if (pwrite(s->fd, buf, (size_t)r, done) != r)
+            return fail(errstr, n, "cannot write", s->dat_path);
+        done += r;
+    }
+    if (fdatasync(s->fd) < 0)
+        return fail(errstr, n, "cannot fsync", s->dat_path);
+    if (ftruncate(s->fd, live) < 0)
+        return fail(errstr, n, "cannot truncate", s->dat_path);
+    s->send -= s->head;
+    s->end -= s->head;
+    s->flushed -= s->head;
+    s->head = 0;
+    return 0;
+}
+
 int sg_spool_commit(sg_spool_t *s, char *errstr, size_t errstr_size)
 {
     if (s->send == s->head)
@@ -254,6 +294,8 @@ int sg_spool_commit(sg_spool_t *s, char *errstr, size_t errstr_size)
         s->head = s->send = s->end = s->flushed = 0;
         return write_head(s, errstr, errstr_size);
     }
+    if (compact(s, errstr, errstr_size) < 0)
+        return -1;
     return write_head(s, errstr, errstr_size);
 }
 

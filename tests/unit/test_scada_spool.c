@@ -82,6 +82,47 @@ START_TEST(in_order_commit_and_rewind)
 }
 END_TEST
 
+/* Confirmations always a few records behind the appends (the broker slower
+ * than the poll): the file never empties, so it is compacted instead of
+ * growing without bound, and nothing is lost or repeated, across a
+ * restart too. */
+START_TEST(lagging_confirmations_keep_the_file_bounded)
+{
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    char path[300];
+    struct stat st;
+    int64_t biggest = 0, rec = 12 + (int64_t)sizeof(sg_reading_t);
+    int next = 1, sent = 1;
+
+    ck_assert_msg(s != NULL, "%s", errstr);
+    snprintf(path, sizeof path, "%s/spool.dat", dir);
+    for (int round = 0; round < 200; round++) {
+        append_n(s, next, 40);
+        next += 40;
+        expect_next(s, sent, 40); /* sent; the last 10 stay unconfirmed */
+        sent += 40;
+        ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+        append_n(s, next, 10);
+        next += 10;
+        expect_next(s, sent, 10);
+        sent += 10;
+        ck_assert_int_eq(stat(path, &st), 0);
+        if (st.st_size > biggest)
+            biggest = st.st_size;
+    }
+    ck_assert_int_eq(sg_spool_pending(s), 10);
+    /* 10,000 records written; the file stays near the compaction size */
+    ck_assert_int_lt(biggest, (1 << 20) + 200 * rec);
+    ck_assert_int_lt(biggest, (int64_t)(next - 1) * rec / 2);
+    sg_spool_close(s);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_eq(sg_spool_pending(s), 10);
+    expect_next(s, next - 10, 10);
+    sg_spool_close(s);
+}
+END_TEST
+
 START_TEST(restart_drains_unconfirmed)
 {
     sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
@@ -189,6 +230,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, in_order_commit_and_rewind);
     tcase_add_test(tc, restart_drains_unconfirmed);
+    tcase_add_test(tc, lagging_confirmations_keep_the_file_bounded);
     tcase_add_test(tc, torn_tail_is_cut);
     tcase_add_test(tc, corrupt_record_ends_the_log);
     tcase_add_test(tc, full_spool_refuses_and_counts);
