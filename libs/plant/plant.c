@@ -401,11 +401,14 @@ static int parse_range(ctx_t *c, const yaml_node_t *n, double *lo, double *hi)
     const char *a = len == 2 ? ydoc_scalar(plant_rd_seq_item(c, n, 0)) : NULL;
     const char *b = len == 2 ? ydoc_scalar(plant_rd_seq_item(c, n, 1)) : NULL;
     char *ea = NULL, *eb = NULL;
+    errno = 0;
     if (a && b) {
         *lo = strtod(a, &ea);
         *hi = strtod(b, &eb);
     }
-    if (!a || !b || *ea || *eb || !*a || !*b)
+    /* finite, like every other number of the model: a NaN bound would turn
+     * the gateway's plausibility check of the meter's power off */
+    if (!a || !b || *ea || *eb || !*a || !*b || errno || !isfinite(*lo) || !isfinite(*hi))
         return plant_err(c, n, "power_range_kw: expected [min, max] in kW");
     if (*lo > *hi)
         return plant_err(c, n, "power_range_kw: min %g > max %g", *lo, *hi);
