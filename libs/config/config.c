@@ -317,15 +317,26 @@ static int parse_split(cfg_t *cfg, cfg_entry_t *e, const char *s, bool as_map,
             continue;
         char *eq = as_map ? strchr(t, '=') : NULL;
         if (as_map && !eq) {
-            snprintf(why, n, "expected key=value pairs separated by ',', got '%s'", t);
+            /* the item is not echoed: it may be the tail of a password
+             * that held a ',' */
+            snprintf(why, n, "expected key=value pairs separated by ',': item %zu "
+                     "has no '='", cnt / 2 + 1);
             free(items);
             return -1;
         }
         if (eq)
             *eq = '\0';
         items[cnt++] = t;
-        if (eq)
-            items[cnt++] = eq + 1;
+        if (eq) {
+            char *v = eq + 1;
+            /* "file:/path" reads a credential from a mounted file, as in
+             * the YAML form */
+            if (!strncmp(v, "file:", 5) && !(v = own(cfg, read_secret(v + 5, why, n)))) {
+                free(items);
+                return -1;
+            }
+            items[cnt++] = v;
+        }
     }
     const char *const *a = own_array(cfg, items, cnt);
     free(items);

@@ -2,6 +2,7 @@
  * tables as Markdown (docs). */
 #include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "config/config_int.h"
@@ -67,8 +68,7 @@ static void put_value(FILE *out, const cfg_entry_t *e, const char *indent)
             fprintf(out, "\n%s  ", indent);
             put_quoted(out, m->kv[2 * i]);
             fputs(": ", out);
-            if (strcasestr(m->kv[2 * i], "password") ||
-                strcasestr(m->kv[2 * i], "secret"))
+            if (cfg_key_is_sensitive(m->kv[2 * i]))
                 fputs("\"***\"", out);
             else
                 put_quoted(out, m->kv[2 * i + 1]);
@@ -76,6 +76,17 @@ static void put_value(FILE *out, const cfg_entry_t *e, const char *indent)
         break;
     }
     }
+}
+
+/* Keys of a pass-through map whose values are credentials: passwords and
+ * secrets, private keys (ssl.key.pem, ssl.key.password) and librdkafka's
+ * *.config strings (sasl.oauthbearer.config holds clientSecret=...). */
+int cfg_key_is_sensitive(const char *k)
+{
+    size_t n = strlen(k);
+    return strcasestr(k, "password") || strcasestr(k, "secret") ||
+           strcasestr(k, ".key") || strcasestr(k, "token") ||
+           (n >= 7 && !strcasecmp(k + n - 7, ".config"));
 }
 
 static void put_source(FILE *out, const cfg_entry_t *e)

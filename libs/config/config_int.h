@@ -39,4 +39,8 @@ static inline bool has_range(const cfg_option_t *o)
     return o->min < o->max;
 }
 
+/* Whether a pass-through map's key names a credential (its value is
+ * printed as "***"). config_dump.c. */
+int cfg_key_is_sensitive(const char *k);
+
 #endif

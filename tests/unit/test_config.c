@@ -346,6 +346,47 @@ START_TEST(map_value_from_file)
 }
 END_TEST
 
+/* The environment form of a map: a credential from a file as in YAML, and
+ * an item without '=' refused without echoing it (the tail of a password
+ * holding a ','). */
+START_TEST(env_map_secrets)
+{
+    char path[32];
+    temp_file(path, "from-file-pw\n");
+    char val[96];
+    snprintf(val, sizeof val, "sasl.password=file:%s,security.protocol=SASL_SSL", path);
+    setenv("EMS_SVC_KAFKA_PROPS", val, 1);
+    ck_assert_msg(load("db: {url: x}\n") == 0, "%s", errstr);
+    unlink(path);
+    ck_assert_str_eq(conf.props.kv[0], "sasl.password");
+    ck_assert_str_eq(conf.props.kv[1], "from-file-pw");
+    teardown();
+    setup();
+    setenv("EMS_SVC_KAFKA_PROPS", "sasl.password=Tr0ub4dor,horse", 1);
+    ck_assert_int_eq(load("db: {url: x}\n"), -1);
+    ck_assert_msg(strstr(errstr, "item 2 has no '='"), "%s", errstr);
+    ck_assert_msg(!strstr(errstr, "horse") && !strstr(errstr, "Tr0ub4dor"), "%s", errstr);
+    unsetenv("EMS_SVC_KAFKA_PROPS");
+}
+END_TEST
+
+/* Private keys and librdkafka's *.config strings are credentials too. */
+START_TEST(dump_masks_keys_and_configs)
+{
+    ck_assert_msg(load("db: {url: x}\nsvc.kafka:\n  props:\n"
+                       "    ssl.key.pem: KEYDATA\n"
+                       "    sasl.oauthbearer.config: clientSecret=abc\n"
+                       "    security.protocol: SSL\n") == 0,
+                  "%s", errstr);
+    char *dump = dump_to_string();
+    ck_assert_ptr_null(strstr(dump, "KEYDATA"));
+    ck_assert_ptr_null(strstr(dump, "clientSecret"));
+    ck_assert_ptr_nonnull(strstr(dump, "\"ssl.key.pem\": \"***\""));
+    ck_assert_ptr_nonnull(strstr(dump, "\"security.protocol\": \"SSL\""));
+    free(dump);
+}
+END_TEST
+
 START_TEST(dump_shows_sources)
 {
     setenv("EMS_SVC_NAME", "from-env", 1);
@@ -481,6 +522,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, missing_file);
     tcase_add_test(tc, secret_from_file_masked_in_dump);
     tcase_add_test(tc, map_value_from_file);
+    tcase_add_test(tc, env_map_secrets);
+    tcase_add_test(tc, dump_masks_keys_and_configs);
     tcase_add_test(tc, dump_shows_sources);
     tcase_add_test(tc, dump_round_trips);
     tcase_add_test(tc, duplicate_registration);
