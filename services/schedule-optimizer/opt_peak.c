@@ -23,7 +23,7 @@ struct opt_peak {
     int any;
 };
 
-int opt_load_check(const opt_load_t *l, char *reason, size_t reason_size)
+int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason, size_t reason_size)
 {
     if (l->end_ms <= l->start_ms) {
         snprintf(reason, reason_size, "interval ends at or before its start");
@@ -35,6 +35,11 @@ int opt_load_check(const opt_load_t *l, char *reason, size_t reason_size)
     }
     if (l->revision < 0) {
         snprintf(reason, reason_size, "revision %d is negative", l->revision);
+        return -1;
+    }
+    if (l->start_ms > now_ms + OPT_LOAD_MAX_FUTURE_MS) {
+        snprintf(reason, reason_size, "interval starts %lld s ahead of the clock",
+                 (long long)((l->start_ms - now_ms) / 1000));
         return -1;
     }
     return 0;

@@ -32,9 +32,16 @@ typedef struct opt_load {
     int revision;
 } opt_load_t;
 
+/* How far an interval's start may lie ahead of the wall clock. */
+#define OPT_LOAD_MAX_FUTURE_MS (24LL * 3600 * 1000)
+
 /* Checks a decoded interval: end after start, finite mean power, revision
- * >= 0. Returns 0, or -1 with a one-line reason (for the DLQ header). */
-int opt_load_check(const opt_load_t *l, char *reason, size_t reason_size);
+ * >= 0, a start at most OPT_LOAD_MAX_FUTURE_MS after now_ms (one interval
+ * with a mistyped year would make its billing period the newest, drop the
+ * real month's intervals and have every later one ignored as old: the
+ * plans' peak floor would fall to 0 for good, restarts included). Returns
+ * 0, or -1 with a one-line reason (for the DLQ header). */
+int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason, size_t reason_size);
 
 typedef enum { OPT_BILL_MONTH = 0, OPT_BILL_YEAR } opt_billing_t;
 

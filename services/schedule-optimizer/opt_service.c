@@ -301,7 +301,7 @@ static int take_load(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz
     tz_ctx_t z;
     int rc;
 
-    if (opt_codec_load(v, &l, reason, rsz) || opt_load_check(&l, reason, rsz))
+    if (opt_codec_load(v, &l, reason, rsz) || opt_load_check(&l, ems_wall_ms(), reason, rsz))
         return -1;
     if (!l.site_scope)
         return 0;

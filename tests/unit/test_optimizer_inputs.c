@@ -602,6 +602,9 @@ static const load_check_case_t load_check_cases[] = {
     {500, QH, -1, "revision -1 is negative"},
 };
 
+/* The wall clock of the load checks: an hour after the cases' interval. */
+#define LOAD_NOW (NOV05_1000 + HOUR)
+
 START_TEST(test_load_check)
 {
     const load_check_case_t *c = &load_check_cases[_i];
@@ -609,9 +612,23 @@ START_TEST(test_load_check)
     char reason[128] = "";
 
     l.end_ms = l.start_ms + c->len;
-    ck_assert_int_eq(opt_load_check(&l, reason, sizeof reason), c->reason ? -1 : 0);
+    ck_assert_int_eq(opt_load_check(&l, LOAD_NOW, reason, sizeof reason),
+                     c->reason ? -1 : 0);
     if (c->reason)
         ck_assert_str_eq(reason, c->reason);
+}
+END_TEST
+
+/* A day ahead of the clock is the limit; a mistyped year is refused. */
+START_TEST(test_load_check_future)
+{
+    opt_load_t l = iv(LOAD_NOW + OPT_LOAD_MAX_FUTURE_MS, 500, 0);
+    char reason[128] = "";
+
+    ck_assert_int_eq(opt_load_check(&l, LOAD_NOW, reason, sizeof reason), 0);
+    l = iv(LOAD_NOW + 365LL * 24 * HOUR, 500, 0);
+    ck_assert_int_eq(opt_load_check(&l, LOAD_NOW, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "interval starts 31536000 s ahead of the clock");
 }
 END_TEST
 
@@ -880,6 +897,7 @@ static Suite *peak_suite(void)
     tcase_add_loop_test(tc, test_billing_key, 0, sizeof key_cases / sizeof *key_cases);
     tcase_add_test(tc, test_peak_month_boundary_site_time);
     tcase_add_test(tc, test_peak_revisions);
+    tcase_add_test(tc, test_load_check_future);
     tcase_add_loop_test(tc, test_load_check, 0,
                         sizeof load_check_cases / sizeof *load_check_cases);
     tcase_add_test(tc, test_load_codec);
