@@ -334,6 +334,27 @@ static void reject(fc_service *s, const bus_record_t *rec, const char *reason)
              (long long)rec->offset, reason);
 }
 
+/* Plausible times for a load interval: on whole seconds, from 2000 on and
+ * at most a day ahead of the wall clock. An interval's end becomes its
+ * site's event clock and every run up to it is issued: one record a year
+ * ahead issued thousands of runs in one step and trimmed the history, one
+ * at 1970 as a site's first record hundreds of thousands. */
+#define FC_LOAD_MIN_MS 946684800000LL /* 2000-01-01 */
+#define FC_LOAD_MAX_FUTURE_MS (24LL * 3600 * 1000)
+
+static int load_time_check(const fc_load_rec *r, int64_t now_ms, char *reason, size_t size)
+{
+    if (r->start_ms % 1000 || r->end_ms % 1000)
+        return snprintf(reason, size, "interval bounds are not on whole seconds"), -1;
+    if (r->start_ms < FC_LOAD_MIN_MS)
+        return snprintf(reason, size, "interval starts before 2000"), -1;
+    if (r->start_ms > now_ms + FC_LOAD_MAX_FUTURE_MS)
+        return snprintf(reason, size, "interval starts %lld s ahead of the clock",
+                        (long long)((r->start_ms - now_ms) / 1000)),
+               -1;
+    return 0;
+}
+
 /* 0 applied or ignored; -1 with reason for the DLQ. */
 static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
 {
@@ -342,6 +363,8 @@ static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
         return -1;
     if (!r.site_scope)
         return 0; /* meter intervals: the site sum is what is forecast */
+    if (load_time_check(&r, ems_wall_ms(), reason, size) < 0)
+        return -1;
     fc_site *site = find_site(s, r.site_id);
     if (!site)
         return snprintf(reason, size, "site '%s' is not in the plant model", r.site_id),

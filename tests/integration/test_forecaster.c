@@ -61,6 +61,9 @@ static void produce_load(void)
     tfc_produce_load(&pub, &fx.nl, SITE, fx.nl.day0, bad + 900);
     /* to the DLQ; the history keeps the good one */
     tfc_produce_interval(pub.bus, pub.p, SITE, bad, NAN);
+    /* a mistyped year, years ahead of the clock: also to the DLQ (it would
+     * move the site's clock there and issue every run up to it) */
+    tfc_produce_interval(pub.bus, pub.p, SITE, fx.nl.day0 + 3000LL * DAY + 900, 1000.0);
     tfc_produce_load(&pub, &fx.nl, SITE, bad + 900, fx.nl.day0 + LOAD_DAYS * DAY);
     tfc_pub_close(&pub);
 }
@@ -185,7 +188,7 @@ START_TEST(replay_matches_the_core)
     ck_assert_uint_eq(runs[nruns - 1].n, 100);
     fc_site_destroy(local);
 
-    wait_metric("ems_forecaster_rejected_total{topic=\"energy.load\"}", 1);
+    wait_metric("ems_forecaster_rejected_total{topic=\"energy.load\"}", 2);
     wait_metric("ems_forecaster_rejected_total{topic=\"energy.weather\"}", 1);
     wait_metric("ems_forecaster_weather_files_total{result=\"done\"}", 1);
     wait_metric("ems_forecaster_weather_files_total{result=\"rejected\"}", 1);
