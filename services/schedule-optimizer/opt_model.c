@@ -21,6 +21,8 @@ typedef struct eq_cols {
     int nw;
     double p_base;   /* flex with on/off: power column holds p - p_base * u */
     int c0, d0, q0;  /* storage: charge, discharge, soc over all slots */
+    int z0;          /* storage: 1 = may charge, 0 = may discharge, per slot
+                      * (0 = none: no slot where wasting energy pays) */
     int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
     int short0;      /* elastic: shift shortfall columns (0 = none) */
     int dur;         /* block duration */
@@ -102,6 +104,25 @@ static int row_add_range(opt_model_t *m, double lo, double hi)
 }
 
 /* Lays out the columns; returns their count. */
+/* Whether charging and discharging a storage at once could pay in slot t:
+ * at a negative price, or where the base load exports beyond the limit,
+ * consuming energy earns or is required, and losing it in a storage's
+ * round trip does both. A storage cannot do both at once, so there its
+ * direction is a binary. At other slots it never pays (ADR 0010, item 4). */
+static int waste_slot(const opt_site_t *s, int t)
+{
+    return opt_slot_price(s, t) < 0 ||
+           (s->export_cap_kw >= 0 && s->base_kw[t] < -s->export_cap_kw);
+}
+
+static int any_waste_slot(const opt_site_t *s)
+{
+    for (int t = 0; t < s->n_slots; t++)
+        if (waste_slot(s, t))
+            return 1;
+    return 0;
+}
+
 static int layout(opt_model_t *m)
 {
     const opt_problem_t *pb = m->pb;
@@ -140,6 +161,12 @@ static int layout(opt_model_t *m)
             c->d0 = n + 1 + T;
             c->q0 = n + 1 + 2 * T;
             n += 3 * T;
+            if (q->charge_max_kw > 0 && q->discharge_max_kw > 0 &&
+                any_waste_slot(&pb->site)) {
+                c->z0 = n + 1;
+                n += T;
+                m->nbin += T;
+            }
         }
         if (m->elastic)
             c->miss = ++n;
@@ -254,6 +281,11 @@ static void cols_storage(opt_model_t *m, int e, double *obj)
         name_col(m->lp, c->c0 + t, 'c', e, t);
         name_col(m->lp, c->d0 + t, 'd', e, t);
         name_col(m->lp, c->q0 + t, 'q', e, t);
+        if (!c->z0)
+            continue;
+        set_binary(m->lp, c->z0 + t, TRUE);
+        set_bounds(m->lp, c->z0 + t, 0, waste_slot(s, t));
+        name_col(m->lp, c->z0 + t, 'v', e, t);
     }
 }
 
@@ -506,6 +538,22 @@ static int rows_storage(opt_model_t *m, int e)
         if (row_add(m, EQ, (t == 0 ? keep * q->soc0_kwh : 0) - q->draw_kw * dt) < 0)
             return -1;
     }
+    /* one direction per slot where wasting energy pays:
+     * charge <= cmax * z, discharge <= dmax * (1 - z) */
+    for (int t = 0; c->z0 && t < T; t++) {
+        if (!waste_slot(&m->pb->site, t))
+            continue;
+        row_reset(m);
+        row_put(m, c->c0 + t, 1);
+        row_put(m, c->z0 + t, -q->charge_max_kw);
+        if (row_add(m, LE, 0) < 0)
+            return -1;
+        row_reset(m);
+        row_put(m, c->d0 + t, 1);
+        row_put(m, c->z0 + t, q->discharge_max_kw);
+        if (row_add(m, LE, q->discharge_max_kw) < 0)
+            return -1;
+    }
     /* ramp on the net power (charge - discharge) between slots; the power
      * before the horizon is not known, so slot 0 is free */
     for (int t = 1; q->ramp_kw > 0 && t < T; t++) {
@@ -637,6 +685,8 @@ static void for_each_binary(opt_model_t *m, void (*fn)(opt_model_t *, int, int))
             fn(m, c->s0 + k, e);
         for (int k = 0; c->u0 && k < c->nw; k++)
             fn(m, c->u0 + k, e);
+        for (int t = 0; c->z0 && t < m->pb->site.n_slots; t++)
+            fn(m, c->z0 + t, e);
     }
 }
 
@@ -663,6 +713,8 @@ static void unfix_eq(opt_model_t *m, int e)
         set_bounds(m->lp, c->u0 + k, 0, u_ub(m, e, k));
         set_bounds(m->lp, c->y0 + k, 0, y_ub(m, e, k));
     }
+    for (int t = 0; c->z0 && t < m->pb->site.n_slots; t++)
+        set_bounds(m->lp, c->z0 + t, 0, waste_slot(&m->pb->site, t));
 }
 
 void opt_model_set_relaxed(opt_model_t *m, int relaxed)
@@ -699,6 +751,13 @@ void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
         }
         for (int k = 0; c->u0 && k < c->nw; k++)
             fix_col(m, c->u0 + k, on[c->lo + k], xlp);
+        /* a storage's direction where the plan moves energy; idle slots
+         * stay free (either direction holds zero) */
+        for (int t = 0; c->z0 && t < T; t++) {
+            double ch = pl->charge[(size_t)e * T + t], dis = pl->discharge[(size_t)e * T + t];
+            if (waste_slot(&m->pb->site, t) && (ch > 1e-9 || dis > 1e-9))
+                fix_col(m, c->z0 + t, ch > 1e-9, xlp);
+        }
         /* with every on/off fixed the starts follow; fixing them lets
          * presolve drop the run and rest rows */
         for (int k = 0; !xlp && c->u0 && k < c->nw; k++) {
@@ -760,8 +819,21 @@ void opt_model_extract(const opt_model_t *m, const double *x, opt_plan_t *pl)
                 x[c->p0 + k - 1] +
                 (c->p_base > 0 ? c->p_base * x[c->u0 + k - 1] : 0);
         for (int t = 0; m->pb->eq[e].kind == OPT_STORAGE && t < T; t++) {
-            pl->charge[o + t] = x[c->c0 + t - 1];
-            pl->discharge[o + t] = x[c->d0 + t - 1];
+            double ch = x[c->c0 + t - 1], dis = x[c->d0 + t - 1];
+            const opt_equipment_t *q = &m->pb->eq[e];
+            /* Outside the slots with a direction binary a solution may
+             * still hold both flows where they cost nothing (a lossless
+             * store, a zero price): netted out with the same state of
+             * charge (a kWh less charged is eta_c * eta_d kWh less to
+             * discharge), since a storage cannot do both at once. */
+            if (ch > 0 && dis > 0 && !waste_slot(&m->pb->site, t)) {
+                double k = q->eta_charge * q->eta_discharge;
+                double a = k > 0 ? fmin(ch, dis / k) : 0;
+                ch = ch - a > 1e-12 ? ch - a : 0;
+                dis = dis - k * a > 1e-12 ? dis - k * a : 0;
+            }
+            pl->charge[o + t] = ch;
+            pl->discharge[o + t] = dis;
             pl->soc[o + t] = x[c->q0 + t - 1];
         }
     }

@@ -162,6 +162,11 @@ static int check_storage(const opt_problem_t *pb, const opt_equipment_t *q,
                          "%d beyond its limits", q->name, c, d, t);
             bad++;
         }
+        if (c > tol(c) && d > tol(d)) {
+            opt_msgs_add(out, "%s charges %.3f and discharges %.3f kW in slot %d at "
+                         "once", q->name, c, d, t);
+            bad++;
+        }
         if (q->ramp_kw > 0 && t > 0 &&
             fabs(pl->power[o + t] - pl->power[o + t - 1]) > q->ramp_kw + tol(q->ramp_kw)) {
             opt_msgs_add(out, "%s ramps faster than %g kW per slot at slot %d", q->name,

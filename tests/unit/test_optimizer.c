@@ -241,6 +241,43 @@ START_TEST(test_battery_arbitrage)
 }
 END_TEST
 
+/* Negative prices: consuming earns, and a battery that charged and
+ * discharged at once would waste energy in its round trip to consume more
+ * (net 12.8 kWh over the two hours instead of 11.1). A battery cannot: it
+ * charges 10 kW, then the 1.11 kW its 10 kWh still hold, and the plan
+ * earns 8.00 (base) + 0.2 * (10 + 10/9) = 10.2222 EUR. */
+START_TEST(test_battery_negative_prices_one_direction)
+{
+    tcase_t c;
+    const double price[] = {-200, -200}, base[] = {20, 20};
+
+    tc_init(&c, 2, price, base);
+    opt_equipment_t *b = task(&c, 0, OPT_STORAGE, 0, 0, 0, 2);
+    b->cap_kwh = b->soc_max_kwh = 10;
+    b->charge_max_kw = b->discharge_max_kw = 10;
+    b->eta_charge = b->eta_discharge = 0.9;
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    for (int t = 0; t < 2; t++)
+        ck_assert_msg(c.r.plan.charge[t] < 1e-6 || c.r.plan.discharge[t] < 1e-6,
+                      "slot %d: charges %g and discharges %g", t, c.r.plan.charge[t],
+                      c.r.plan.discharge[t]);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, -8.0 - 0.2 * (10 + 10.0 / 9), 1e-6);
+
+    /* the validator refuses a plan that does both (SOC 9 - 9 = 0 after
+     * hour 0, then the same plan's hour 1) */
+    c.r.plan.charge[0] = 10, c.r.plan.discharge[0] = 8.1;
+    c.r.plan.power[0] = 1.9;
+    opt_msgs_t m;
+    opt_msgs_init(&m);
+    ck_assert_int_ge(opt_validate(&c.pb, &c.r.plan, &m), 1);
+    ck_assert_msg(strstr(m.v[0], "at once"), "%s", m.v[0]);
+    opt_msgs_release(&m);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* A thermal store (SOC 20 kWh, limits 10-40, charger 30 kW, lossless)
  * whose process draws 10 kW every hour, prices 100,100,10,10 EUR/MWh.
  * Ending at the initial SOC takes 40 kWh of charge; by the end of hour 1
@@ -824,6 +861,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_one_task_two_prices);
     tcase_add_test(tc, test_block_across_valley);
     tcase_add_test(tc, test_battery_arbitrage);
+    tcase_add_test(tc, test_battery_negative_prices_one_direction);
     tcase_add_test(tc, test_thermal_store_draw);
     tcase_add_test(tc, test_storage_ramp);
     tcase_add_test(tc, test_capacity_forces_shift);
