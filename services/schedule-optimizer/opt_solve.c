@@ -636,6 +636,10 @@ static void elastic(run_t *u, char *errstr, size_t errstr_size)
     if (!x) {
         opt_model_set_relaxed(m, 1);
         relaxed = 1;
+        /* its own time: the integer solve above spent what was left, and
+         * the LP started on an expired deadline aborted at once, leaving
+         * no explanation at all */
+        u->deadline = ems_mono_s() + 2;
         st = lp_run(u, &x);
     }
     if (!x)
