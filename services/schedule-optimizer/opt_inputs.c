@@ -357,8 +357,13 @@ static int add_process(ctx_t *c, int pi, const plant_equipment_t *pe)
         int e = t;
         while (e < T && c->loc[e + 1].day == c->loc[t + 1].day)
             e++;
+        /* A whole local day owes the whole day's output, whatever its
+         * length (92 or 100 quarter-hours on DST days: counted against 96
+         * the spring day owed 4% too little); a part of a day pro rata. */
+        int whole = c->loc[t].day != c->loc[t + 1].day && c->loc[e + 1].day != c->loc[e].day;
+        double share = whole ? 1.0 : (double)(e - t) / per_day;
         q->shifts[q->n_shifts++] = (opt_shift_t){
-            .start = t, .end = e, .min_output = pp->output_per_day * (e - t) / per_day};
+            .start = t, .end = e, .min_output = pp->output_per_day * share};
         t = e;
     }
     return 1;

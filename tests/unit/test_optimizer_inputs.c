@@ -274,6 +274,40 @@ START_TEST(test_build_deadline_off_grid)
 }
 END_TEST
 
+/* Amsterdam in 2020: CEST from 29 March 01:00 UTC to 25 October 01:00 UTC. */
+static void ams(void *ctx, int64_t ts, opt_local_t *out)
+{
+    int dst = ts >= 1585443600000LL && ts < 1603587600000LL;
+    cet(ctx, ts + (dst ? HOUR : 0), out);
+}
+
+/* 29 March 2020 has 92 quarter-hours in Amsterdam: a plan over the whole
+ * day owes the compressor's whole daily output (180,000), not 92/96 of it;
+ * the 4 slots of 30 March in the horizon owe 4/96. */
+START_TEST(test_build_dst_day_owes_whole_output)
+{
+    opt_forecast_t f;
+    opt_prices_t p;
+    opt_build_t b = {0};
+    char reason[256];
+    const int64_t day = 1585436400000LL; /* 29 March 2020 00:00 CET */
+
+    make_forecast(&f, day, 96);
+    make_prices(&p, day, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, ams, NULL,
+                                reason, sizeof reason) == 0);
+    const opt_equipment_t *q = &b.pb.eq[find_eq(&b, "compressor-1")];
+    ck_assert_int_eq(q->n_shifts, 2);
+    ck_assert_int_eq(q->shifts[0].start, 0);
+    ck_assert_int_eq(q->shifts[0].end, 92);
+    ck_assert_double_eq_tol(q->shifts[0].min_output, 180000, 1e-6);
+    ck_assert_double_eq_tol(q->shifts[1].min_output, 180000 * 4 / 96.0, 1e-6);
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+}
+END_TEST
+
 /* A market curve gets the tariff's charge: peak 07:00-23:00 on weekdays. */
 START_TEST(test_build_market_curve_tariff)
 {
@@ -919,6 +953,7 @@ static Suite *inputs_suite(void)
     tcase_add_test(tc, test_prices_check);
     tcase_add_test(tc, test_build_demo_day);
     tcase_add_test(tc, test_build_deadline_off_grid);
+    tcase_add_test(tc, test_build_dst_day_owes_whole_output);
     tcase_add_test(tc, test_build_market_curve_tariff);
     tcase_add_test(tc, test_build_horizon);
     tcase_add_test(tc, test_schedule_value);
