@@ -109,7 +109,10 @@ static int spool_all(sg_publisher_t *p, const sg_reading_t *r, size_t n, char *e
         log_error("publish", "spool full (%lld bytes): %zu reading(s) refused",
                   (long long)sg_spool_bytes(p->spool), refused);
     }
-    obs_gauge_set(p->full, refused ? 1 : 0);
+    /* the spool's state, not this call's: most loop iterations append
+     * nothing, and a gauge reset by them was 0 most of the time while the
+     * spool kept refusing readings */
+    obs_gauge_set(p->full, refused || sg_spool_full(p->spool));
     obs_counter_add(p->spooled, (double)(n - refused));
     return n ? sg_spool_sync(p->spool, err, en) : 0;
 }

@@ -319,6 +319,11 @@ int64_t sg_spool_dropped(const sg_spool_t *s)
     return s->dropped;
 }
 
+int sg_spool_full(const sg_spool_t *s)
+{
+    return s->max_bytes > 0 && s->end - s->head + REC_SIZE > s->max_bytes;
+}
+
 void sg_spool_close(sg_spool_t *s)
 {
     char err[256];

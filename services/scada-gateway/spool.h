@@ -56,6 +56,8 @@ int64_t sg_spool_pending(const sg_spool_t *s); /* unconfirmed records */
 int64_t sg_spool_unsent(const sg_spool_t *s);  /* records after the send cursor */
 int64_t sg_spool_bytes(const sg_spool_t *s);   /* unconfirmed bytes */
 int64_t sg_spool_dropped(const sg_spool_t *s); /* refused because full */
+/* 1 when the next append would be refused (no room for one record). */
+int sg_spool_full(const sg_spool_t *s);
 
 /* mkdir -p (the spool and the state file may live under directories not
  * made yet). Returns 0 or -1 with errno set. */

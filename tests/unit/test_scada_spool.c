@@ -189,9 +189,12 @@ START_TEST(full_spool_refuses_and_counts)
     ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 1);
     ck_assert_int_eq(sg_spool_dropped(s), 2);
     ck_assert_int_eq(sg_spool_pending(s), 3);
+    ck_assert_int_eq(sg_spool_full(s), 1); /* while no append is tried too */
     sg_reading_t out[3];
     ck_assert_int_eq(sg_spool_read(s, out, 3, errstr, sizeof errstr), 3);
+    ck_assert_int_eq(sg_spool_full(s), 1); /* sent, not confirmed */
     ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_full(s), 0);
     ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 0); /* room again */
     sg_spool_close(s);
 }
