@@ -4,6 +4,7 @@
  */
 #include "audit/audit.h"
 #include "clock/clock.h"
+#include "text/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -363,6 +364,22 @@ int audit_record(audit_t *a, const audit_event_t *in, audit_event_t *out, char *
     audit_event_t ev = *in;
     char *cb = NULL, *ca = NULL, *line = NULL;
     int rc = -1;
+    /* Text that is not UTF-8 (ids copied from records) could not go into
+     * the JSON line, while the hash covered its raw bytes: the event was
+     * left out, or a field was, and the chain no longer verified. The
+     * event is recorded with such bytes replaced by U+FFFD, hashed as
+     * stored. */
+    const char **text[] = {&ev.actor,   &ev.action, &ev.object,
+                           &ev.site_id, &ev.reason, &ev.correlation_id};
+    char *owned[sizeof text / sizeof text[0]] = {0};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        if (*text[i] && !ems_utf8_valid(*text[i], strlen(*text[i]))) {
+            if (!(owned[i] = ems_utf8_dup_valid(*text[i]))) {
+                snprintf(errstr, errstr_size, "audit: out of memory");
+                goto done;
+            }
+            *text[i] = owned[i];
+        }
     pthread_mutex_lock(&a->mu);
     if (prepare(a, &ev, &cb, &ca) < 0 || !(line = audit_event_ecs(&ev))) {
         snprintf(errstr, errstr_size, "audit: cannot encode event '%s'", in->action);
@@ -383,6 +400,9 @@ int audit_record(audit_t *a, const audit_event_t *in, audit_event_t *out, char *
     }
 out:
     pthread_mutex_unlock(&a->mu);
+done:
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        free(owned[i]);
     free(line);
     free(cb);
     free(ca);

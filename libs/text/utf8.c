@@ -4,6 +4,7 @@
  */
 #include "text/utf8.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of the well-formed sequence at s (at most n bytes), or 0. */
@@ -70,4 +71,29 @@ size_t ems_utf8_trim_partial(char *s)
         return start;
     }
     return n;
+}
+
+char *ems_utf8_dup_valid(const char *s)
+{
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(3 * n + 1); /* each bad byte may become 3 */
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (!out)
+        return NULL;
+    while (n > 0) {
+        size_t k = seq_len(p, n);
+        if (k == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            k = 1;
+        } else {
+            memcpy(out + o, p, k);
+            o += k;
+        }
+        p += k;
+        n -= k;
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -19,4 +19,9 @@ bool ems_utf8_valid(const char *s, size_t n);
  * dropped rather than left half. Returns the new length. */
 size_t ems_utf8_trim_partial(char *s);
 
+/* A copy of the NUL-terminated s in which every byte that does not begin
+ * a well-formed sequence is replaced by U+FFFD; valid text is copied as it
+ * is. The caller frees it. NULL when out of memory. */
+char *ems_utf8_dup_valid(const char *s);
+
 #endif

@@ -303,6 +303,40 @@ START_TEST(test_publish_failure_and_bad_input)
 }
 END_TEST
 
+/* Text that is not UTF-8 (an id copied from a record) is recorded with
+ * U+FFFD in place of the bad bytes, and the chain still verifies: the
+ * field was left out of the line while the hash covered it. */
+START_TEST(test_invalid_utf8_recorded_and_verifiable)
+{
+    FILE *f = tmpfile();
+    audit_t *a = make(f, NULL, NULL);
+    char err[256] = "";
+    audit_event_t ev = {.ts_ms = 1763758937000LL,
+                        .actor = "service:scada-gateway",
+                        .action = "control.command.write",
+                        .object = "equipment/dryer-\xff",
+                        .site_id = "site-\xc3",
+                        .reason = "bad value \xff\xfe",
+                        .outcome = AUDIT_DENIED,
+                        .correlation_id = "cmd-\xe2\x82"};
+    ck_assert_msg(audit_record(a, &ev, NULL, err, sizeof err) == 0, "%s", err);
+    ev.reason = "next";
+    ck_assert_msg(audit_record(a, &ev, NULL, err, sizeof err) == 0, "%s", err);
+    char *lines[4];
+    size_t n = read_lines(f, lines, 4), bad = 99;
+    ck_assert_uint_eq(n, 2);
+    ck_assert_msg(strstr(lines[0], "bad value \xef\xbf\xbd\xef\xbf\xbd"), "%s", lines[0]);
+    ck_assert_msg(strstr(lines[0], "equipment/dryer-\xef\xbf\xbd"), "%s", lines[0]);
+    ck_assert_msg(strstr(lines[0], "site-\xef\xbf\xbd"), "%s", lines[0]);
+    ck_assert_msg(audit_verify_chain((const char **)lines, n, &bad, err, sizeof err) == 0,
+                  "event %zu: %s", bad, err);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    audit_destroy(a);
+    fclose(f);
+}
+END_TEST
+
 START_TEST(test_hash_known_answer)
 {
     /* Pins the canonical form: changing it breaks every stored chain. */
@@ -334,6 +368,7 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, test_state_file_survives_restart);
     tcase_add_test(tc, test_publish_failure_and_bad_input);
     tcase_add_test(tc, test_hash_known_answer);
+    tcase_add_test(tc, test_invalid_utf8_recorded_and_verifiable);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* Unit tests of libs/text/utf8: what PostgreSQL and the audit chain take. */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "support/harness.h"
@@ -65,12 +66,24 @@ START_TEST(trim_table)
 }
 END_TEST
 
+START_TEST(dup_valid_replaces_bad_bytes)
+{
+    char *a = ems_utf8_dup_valid("ok \xc3\xa9"), *b = ems_utf8_dup_valid("x\xffy\xc3");
+    ck_assert_str_eq(a, "ok \xc3\xa9");
+    ck_assert_str_eq(b, "x\xef\xbf\xbdy\xef\xbf\xbd");
+    ck_assert(ems_utf8_valid(b, strlen(b)));
+    free(a);
+    free(b);
+}
+END_TEST
+
 static Suite *utf8_suite(void)
 {
     Suite *s = suite_create("utf8");
     TCase *tc = tcase_create("utf8");
     tcase_add_loop_test(tc, valid_table, 0, sizeof cases / sizeof cases[0]);
     tcase_add_test(tc, nul_is_refused);
+    tcase_add_test(tc, dup_valid_replaces_bad_bytes);
     tcase_add_loop_test(tc, trim_table, 0, sizeof trims / sizeof trims[0]);
     suite_add_tcase(s, tc);
     return s;
