@@ -145,6 +145,7 @@ static void cons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         if (parts && parts->cnt > 0)
             c->revocations++;
+        cons_lag_revoked(c, parts);
         if (coop)
             e = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -632,6 +633,11 @@ int bus_consumer_reject(bus_consumer_t *c, const bus_record_t *rec, const char *
         return 0;
     }
     idx = c->rec_msg[i];
+    /* held back behind an earlier record of its partition whose dead
+     * letter failed: it is polled again and rejected then; dead-lettering
+     * it now too would send it twice */
+    if (!c->commit[idx])
+        return 0;
     if (cons_dead_letter(c, idx, rec->topic, reason, reason, errstr, errstr_size)) {
         cons_hold_back(c, idx);
         return -1;

@@ -70,6 +70,9 @@ int cons_commit_list(bus_consumer_t *c, rd_kafka_topic_partition_list_t *l,
 /* The offsets of every batch since the last ack or take, detached from
  * the consumer (the caller destroys the list); NULL when none. consumer.c. */
 rd_kafka_topic_partition_list_t *cons_take_list(bus_consumer_t *c);
+/* Zeroes the lag gauges of revoked partitions and forgets their committed
+ * offsets. offsets.c. */
+void cons_lag_revoked(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *parts);
 /* Refreshes the lag gauges when export_lag is on. lag.c. */
 void cons_lag_update(bus_consumer_t *c);
 /* Records l as committed (lag base). lag.c. */

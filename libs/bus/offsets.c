@@ -140,26 +140,50 @@ static void lag_learn(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *
     rd_kafka_topic_partition_list_destroy(m);
 }
 
+/* The lag gauge of one partition. */
+static obs_gauge_t *lag_gauge(bus_consumer_t *c, const rd_kafka_topic_partition_t *p)
+{
+    const char *logical = bus_logical_name(c->bus, p->topic);
+    char labels[BUS_TOPIC_MAX + 320];
+
+    snprintf(labels, sizeof(labels), "group=%s,topic=%s,partition=%d", c->group,
+             logical ? logical : p->topic, (int)p->partition);
+    return obs_gauge(c->bus->metrics, "ems_bus_consumer_lag",
+                     "Records of a partition not yet committed by the group "
+                     "(high watermark minus committed offset).",
+                     labels);
+}
+
 /* Sets the gauge of one partition: high watermark minus committed. */
 static void lag_set(bus_consumer_t *c, const rd_kafka_topic_partition_t *p)
 {
-    const char *logical = bus_logical_name(c->bus, p->topic);
     rd_kafka_topic_partition_t *k =
         rd_kafka_topic_partition_list_find(c->committed, p->topic, p->partition);
-    char labels[BUS_TOPIC_MAX + 320];
     int64_t lo = -1, hi = -1;
 
     if (!k || k->offset < 0 ||
         rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) ||
         hi < 0)
         return;
-    snprintf(labels, sizeof(labels), "group=%s,topic=%s,partition=%d", c->group,
-             logical ? logical : p->topic, (int)p->partition);
-    obs_gauge_set(obs_gauge(c->bus->metrics, "ems_bus_consumer_lag",
-                            "Records of a partition not yet committed by the group "
-                            "(high watermark minus committed offset).",
-                            labels),
-                  (double)(hi > k->offset ? hi - k->offset : 0));
+    obs_gauge_set(lag_gauge(c, p), (double)(hi > k->offset ? hi - k->offset : 0));
+}
+
+/* Revoked partitions: their gauges go to 0 and their committed offsets are
+ * forgotten (learnt again if they come back). The registry cannot remove a
+ * series, and a partition's last lag stayed for good once another member
+ * owned it: EmsConsumerLagHigh fired for a partition nobody here reads. */
+void cons_lag_revoked(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    int i;
+
+    if (!c->export_lag || !parts)
+        return;
+    for (i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        obs_gauge_set(lag_gauge(c, p), 0);
+        if (c->committed)
+            rd_kafka_topic_partition_list_del(c->committed, p->topic, p->partition);
+    }
 }
 
 void cons_lag_update(bus_consumer_t *c)
