@@ -191,6 +191,16 @@ static int open_results(ing_service_t *s, char *errstr, size_t errstr_size)
 int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
 {
     ing_service_t *s = ctx;
+    /* intervals are aligned to the epoch and rolled up by the hour: one
+     * that does not divide an hour (7m, 40m) would straddle two hours and
+     * count wholly in one */
+    if (3600000 % s->conf.interval_ms != 0) {
+        snprintf(errstr, errstr_size,
+                 "ingester.interval: %lld ms does not divide an hour (1m, 5m, 15m, "
+                 "30m, 1h...)",
+                 (long long)s->conf.interval_ms);
+        return -1;
+    }
     const char *topics[] = {"energy.telemetry"};
     db_conf_t dbc = {.conninfo = s->conf.db_conninfo,
                      .attempts = (int)s->conf.db_attempts};
