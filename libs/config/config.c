@@ -180,7 +180,8 @@ static int parse_int(const cfg_option_t *o, const char *s, int64_t *out, char *w
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno) {
+    /* strtoll skips leading blanks: " 8080" is not the integer it looks like */
+    if (!*s || isspace((unsigned char)*s) || *end || errno) {
         snprintf(why, n, "expected an integer, got '%s'", s);
         return -1;
     }
@@ -194,7 +195,7 @@ static int parse_double(const cfg_option_t *o, const char *s, double *out, char 
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v)) {
+    if (!*s || isspace((unsigned char)*s) || *end || errno || !isfinite(v)) {
         snprintf(why, n, "expected a number, got '%s'", s);
         return -1;
     }

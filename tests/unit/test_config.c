@@ -201,6 +201,11 @@ START_TEST(env_bad_value)
     ck_assert_int_eq(load("db: {url: x}\n"), -1);
     ck_assert_str_eq(
         errstr, "env EMS_SVC_WORKERS: svc.workers: expected an integer, got 'lots'");
+    /* a leading blank is not skipped silently */
+    setenv("EMS_SVC_WORKERS", " 8", 1);
+    ck_assert_int_eq(load("db: {url: x}\n"), -1);
+    ck_assert_str_eq(errstr,
+                     "env EMS_SVC_WORKERS: svc.workers: expected an integer, got ' 8'");
 }
 END_TEST
 
