@@ -37,6 +37,7 @@ typedef struct device {
     obs_counter_t *polls, *errors;
     obs_histogram_t *latency;
     obs_gauge_t *up;
+    bool refusing; /* a Modbus exception was logged, not yet cleared */
 } device_t;
 
 typedef struct worker {
@@ -132,6 +133,13 @@ static int plan(sg_poller_t *p, const plant_t *plant, const sg_mqtt_map_t *mqtt,
 }
 
 /* Reads one block with retries; 0 or -1 (errno from libmodbus). */
+/* A Modbus exception: the device answered, refusing this request. */
+static int is_exception(int err)
+{
+    return err == EMBXILADD || err == EMBXILFUN || err == EMBXILVAL || err == EMBXSFAIL ||
+           err == EMBXGTAR || err == EMBXGPATH;
+}
+
 static int read_block(device_t *d, sg_block_t *b, int retries)
 {
     for (int a = 0; a <= retries; a++) {
@@ -141,8 +149,7 @@ static int read_block(device_t *d, sg_block_t *b, int retries)
                 : modbus_read_input_registers(d->mb, b->address, b->count, b->words);
         if (rc == b->count)
             return 0;
-        if (errno == EMBXILADD || errno == EMBXILFUN || errno == EMBXILVAL ||
-            errno == EMBXSFAIL || errno == EMBXGTAR || errno == EMBXGPATH)
+        if (is_exception(errno))
             return -1; /* the device answered: retrying will not help */
     }
     return -1;
@@ -179,7 +186,9 @@ static void disconnect(device_t *d)
     d->connected = false;
 }
 
-/* Polls one meter into r; returns 0, or -1 with the reason in r. */
+/* Polls one meter into r; returns 0, -1 when the device refused a read
+ * (a Modbus exception: this meter only), or -2 when it did not answer
+ * (timeout, connection lost: the device), with the reason in r. */
 static int poll_meter(sg_poller_t *p, device_t *d, pmeter_t *pm, sg_reading_t *r,
                       int64_t now)
 {
@@ -189,11 +198,11 @@ static int poll_meter(sg_poller_t *p, device_t *d, pmeter_t *pm, sg_reading_t *r
     for (int b = 0; b < pm->nblocks; b++) {
         if (read_block(d, &pm->blocks[b], (int)p->conf->retries) < 0) {
             char why[160];
+            int err = errno;
             snprintf(why, sizeof why, "modbus read of %d words at %d failed: %s",
-                     pm->blocks[b].count, pm->blocks[b].address,
-                     modbus_strerror(errno));
+                     pm->blocks[b].count, pm->blocks[b].address, modbus_strerror(err));
             sg_quality_comm_error(r, why);
-            return -1;
+            return is_exception(err) ? -1 : -2;
         }
     }
     sg_decode_meter(pm->m, pm->blocks, pm->nblocks, r, &hash);
@@ -217,6 +226,15 @@ static void stamp(pmeter_t *pm, sg_reading_t *r)
     pm->last_seq = r->seq;
 }
 
+/* The reason of the first meter reading that failed. */
+static const char *first_failed(const sg_reading_t *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (buf[i].quality == SG_Q_COMM_ERROR)
+            return buf[i].detail;
+    return "?";
+}
+
 /* Polls every meter of a device; pushes one reading per meter. */
 static void poll_device(sg_poller_t *p, device_t *d, sg_reading_t *buf)
 {
@@ -228,19 +246,40 @@ static void poll_device(sg_poller_t *p, device_t *d, sg_reading_t *buf)
     int down = connect_device(p, d, why, sizeof why) < 0;
     for (size_t i = 0; i < d->nmeters; i++) {
         sg_reading_init(&buf[i], d->meters[i].m, now, SG_SRC_MODBUS);
-        if (down)
+        if (down) {
             sg_quality_comm_error(&buf[i], why);
-        else if (poll_meter(p, d, &d->meters[i], &buf[i], now) < 0)
-            failed++;
+        } else {
+            int rc = poll_meter(p, d, &d->meters[i], &buf[i], now);
+            failed += rc < 0;
+            /* a device that does not answer is not asked for its other
+             * meters: each would wait out its own timeouts, and the other
+             * devices of this worker would miss their slots meanwhile */
+            if (rc == -2) {
+                down = 1;
+                snprintf(why, sizeof why, "%s", buf[i].detail);
+            }
+        }
         stamp(&d->meters[i], &buf[i]);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     obs_counter_inc(d->polls);
     obs_histogram_observe(d->latency, (double)(t1.tv_sec - t0.tv_sec) +
                                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    if (down || failed) {
+    /* A refused read (a register the device does not have) is that meter's
+     * comm_error; the device answers, so its other meters keep their
+     * schedule rather than share its backoff. */
+    if (failed && !down) {
+        if (!d->refusing)
+            log_warn("poller", "device %s refuses a read: %s", d->label,
+                     first_failed(buf, d->nmeters));
+        d->refusing = true;
+        obs_counter_inc(d->errors);
+    } else if (!down) {
+        d->refusing = false;
+    }
+    if (down) {
         if (d->sched.failures == 0)
-            log_warn("poller", "device %s: %s", d->label, down ? why : buf[0].detail);
+            log_warn("poller", "device %s: %s", d->label, why);
         obs_counter_inc(d->errors);
         obs_gauge_set(d->up, 0);
         disconnect(d); /* a clean connection on the next try */

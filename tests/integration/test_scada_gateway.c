@@ -30,6 +30,7 @@
 static char dir[64];
 static char prefix[64];
 static int mb_port;
+static int http_port; /* the gateway's /metrics */
 static pid_t sim_pid, gw_pid;
 
 static void path_in(char *buf, size_t size, const char *name)
@@ -131,7 +132,8 @@ static void start_gateway(void)
     char bin[512];
     th_env_list e = {0};
     th_bin(bin, sizeof bin, "scada-gateway");
-    tgw_env_add(&e, NULL, prefix, dir, 1, th_free_port());
+    http_port = th_free_port();
+    tgw_env_add(&e, NULL, prefix, dir, 1, http_port);
     th_env_add(&e, "EMS_SCADA_RESPONSE_TIMEOUT=300ms");
     th_env_add(&e, "EMS_SCADA_BACKOFF_BASE=200ms");
     th_env_add(&e, "EMS_SCADA_BACKOFF_MAX=1s");
@@ -416,6 +418,11 @@ START_TEST(exception_and_out_of_range_flagged)
     write_text("faults.txt", "11 exception 4\n"); /* unit 11: meters 20, 21 */
     ck_assert_msg(read_until(&r, 60, watch_exception, &n),
                   "no comm_error on exception");
+    /* the device answered (refusing): it is up and keeps its schedule, not
+     * backed off as one that does not answer */
+    char up[160];
+    snprintf(up, sizeof up, "ems_scada_device_up{device=\"127.0.0.1:%d/11\"}", mb_port);
+    ck_assert_double_eq(th_metric(http_port, up), 1);
     n = 0;
     write_text("faults.txt", "11 range\n");
     ck_assert_msg(read_until(&r, 60, watch_range, &n), "no out_of_range reading");
