@@ -32,20 +32,48 @@ int fc_wxdata_find(const fc_wxdata *d, const char *name)
     return -1;
 }
 
+/* Whether s holds a digit at each position of pat marked 'd' and pat's
+ * other characters at the others (' ' in pat also takes 'T'). */
+static int shaped(const char *s, const char *pat)
+{
+    for (; *pat; pat++, s++) {
+        if (*pat == 'd' ? !isdigit((unsigned char)*s)
+                        : *pat == ' ' ? (*s != ' ' && *s != 'T') : *s != *pat)
+            return 0;
+    }
+    return 1;
+}
+
+static int days_in_month(int y, int mo)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return dm[mo - 1] + (mo == 2 && leap);
+}
+
 int fc_wx_parse_time(const char *s, int64_t *out)
 {
-    int y, mo, d, h, mi, sec = 0, n = 0, n2 = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[ T]%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) < 5 || !n)
+    int y, mo, d, h, mi, sec = 0, n = 16;
+    /* two-digit fields, digits only: sscanf alone took "T-1:30" for 23:30
+     * the day before and 31 February for 2 March */
+    if (!shaped(s, "dddd-dd-dd dd:dd") ||
+        sscanf(s, "%4d-%2d-%2d%*1[ T]%2d:%2d", &y, &mo, &d, &h, &mi) != 5)
         return -1;
-    if (s[n] == ':' && sscanf(s + n, ":%2d%n", &sec, &n2) == 1)
-        n += n2;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (s[n] == ':') {
+        if (!shaped(s + n, ":dd"))
+            return -1;
+        sec = (s[n + 1] - '0') * 10 + (s[n + 2] - '0');
+        n += 3;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60)
         return -1;
     const char *z = s + n;
     int off = 0;
     if (*z == '+' || *z == '-') {
         int oh, om;
-        if (sscanf(z + 1, "%2d:%2d", &oh, &om) != 2 || strlen(z) != 6)
+        if (!shaped(z + 1, "dd:dd") || strlen(z) != 6 ||
+            sscanf(z + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59)
             return -1;
         off = (oh * 3600 + om * 60) * (*z == '-' ? -1 : 1);
     } else if (strcmp(z, "Z") != 0 && *z != '\0') {

@@ -117,6 +117,14 @@ START_TEST(time_formats)
     ck_assert_int_eq(t, utc(2020, 11, 1, 11, 0));
     ck_assert_int_eq(fc_wx_parse_time("2020-11-01T00:00:00Zjunk", &t), -1);
     ck_assert_int_eq(fc_wx_parse_time("yesterday", &t), -1);
+    /* fields are two digits, a date is a real one */
+    ck_assert_int_eq(fc_wx_parse_time("2020-11-01T-1:30", &t), -1);
+    ck_assert_int_eq(fc_wx_parse_time("2020-11-01T10:-5", &t), -1);
+    ck_assert_int_eq(fc_wx_parse_time("2020-02-31T00:00", &t), -1);
+    ck_assert_int_eq(fc_wx_parse_time("2021-02-29T00:00", &t), -1);
+    ck_assert_int_eq(fc_wx_parse_time("2020-02-29T00:00", &t), 0);
+    ck_assert_int_eq(fc_wx_parse_time("2020-11-01T00:00:-9", &t), -1);
+    ck_assert_int_eq(fc_wx_parse_time("2020-11-01T00:00+1:00", &t), -1);
 }
 END_TEST
 
