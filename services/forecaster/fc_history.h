@@ -44,9 +44,14 @@ double fc_series_mean(const fc_series *s, int64_t from, int64_t to);
 /* Weather: named numeric columns on their own grid. Column 0 is by
  * convention the outdoor temperature in °C when `has_temp` is set. */
 #define FC_MAX_WX 24
+/* Longest weather variable name + 1; the same as the weather adapter's
+ * (fc_wxfile.h), so a name the adapter publishes (Open-Meteo's
+ * direct_normal_irradiance_instant_wm2 has 36 characters) is taken, not
+ * the whole record refused. */
+#define FC_WX_NAME_SIZE 48
 typedef struct fc_weather {
     size_t ncol;
-    char names[FC_MAX_WX][32];
+    char names[FC_MAX_WX][FC_WX_NAME_SIZE];
     fc_series col[FC_MAX_WX];
     int has_temp;
 } fc_weather;

@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 #define FC_WX_TEMP "temperature"
+#include "forecaster/fc_history.h"
+
 #define FC_WX_MAXVAR 24
 
 typedef struct fc_wxdata {
@@ -29,7 +31,7 @@ typedef struct fc_wxdata {
     size_t n;     /* slots */
     int64_t *t;   /* slot starts, UTC seconds */
     size_t nvar;  /* variables; FC_WX_TEMP names the temperature */
-    char names[FC_WX_MAXVAR][48];
+    char names[FC_WX_MAXVAR][FC_WX_NAME_SIZE];
     double *v; /* v[i * nvar + j]: slot i, variable j; NaN = missing */
     int has_pos;
     double lat, lon;

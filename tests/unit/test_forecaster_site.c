@@ -358,6 +358,12 @@ START_TEST(queued_records_keep_event_time)
     fc_site_take_stale(site, &stale_load, &stale_wx);
     ck_assert_uint_eq(stale_load, 1);
     ck_assert_uint_eq(stale_wx, 0);
+    /* a name as long as the adapter publishes (Open-Meteo's longest) */
+    strcpy(w.names[0], "direct_normal_irradiance_instant_wm2");
+    w.issued = t + 2 * H;
+    ck_assert_msg(fc_site_queue_weather(site, &w, why, sizeof why) == FC_PUT_STORED, "%s",
+                  why);
+    strcpy(w.names[0], "temperature");
     w.slot_sec = 0;
     ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why), FC_PUT_INVALID);
     ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, NAN, 0, why, sizeof why),
