@@ -340,7 +340,10 @@ static const char *const *statements_of(const char *topic)
 }
 
 /* Runs sql with one text parameter. 0; 1 when the server refused the data
- * (SQLSTATE class 22 or 23, message in errstr); -1 on any other error. */
+ * (SQLSTATE class 22 data exception, 23 constraint violation or 54 program
+ * limit, e.g. an id too long for its index: retrying the record cannot
+ * help, it is dead-lettered), message in errstr; -1 on any other error
+ * (the batch is retried). */
 static int run(PGconn *pg, const char *sql, const char *param, char *errstr,
                size_t errstr_size)
 {
@@ -353,8 +356,10 @@ static int run(PGconn *pg, const char *sql, const char *param, char *errstr,
         code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(errstr, errstr_size, "%s", PQerrorMessage(pg));
         errstr[strcspn(errstr, "\n")] = 0;
-        rc = code && (strncmp(code, "22", 2) == 0 || strncmp(code, "23", 2) == 0) ? 1
-                                                                                  : -1;
+        rc = code && (strncmp(code, "22", 2) == 0 || strncmp(code, "23", 2) == 0 ||
+                      strncmp(code, "54", 2) == 0)
+                 ? 1
+                 : -1;
     }
     PQclear(res);
     return rc;

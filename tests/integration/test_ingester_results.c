@@ -278,7 +278,7 @@ static void recommendation(const char *id, int revision, const char *state)
 static void alert(const char *id, int resolved)
 {
     avro_value_t v = new_value("energy.alerts"), m, el;
-    char aid[96];
+    char aid[8192];
 
     snprintf(aid, sizeof aid, "%s/%s", site, id);
     set_str(&v, "site_id", site);
@@ -332,6 +332,13 @@ static void produce_base(void)
     schedule("plan-a");
     recommendation("rec-a", 0, "proposed");
     alert("al-a", 0);
+    /* an id too long for its index (PostgreSQL: "index row size exceeds",
+     * SQLSTATE 54000): dead-lettered, the records after it stored */
+    static char huge[6001];
+    unsigned lcg = 12345; /* not compressible, as a repeated letter would be */
+    for (size_t i = 0; i < sizeof huge - 1; i++, lcg = lcg * 1103515245u + 12345u)
+        huge[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(lcg >> 16) % 36];
+    alert(huge, 0);
     report("rep-a", T0 + 86400000 + 3600000);
 }
 
@@ -435,6 +442,18 @@ START_TEST(test_results_stored_idempotent_newer_wins)
     flush();
     start_ingester();
     wait_sentinels(1);
+    /* the alert whose id its index cannot hold went to the DLQ, and the
+     * records after it were stored (the sentinels above) */
+    ck_assert_double_eq(
+        th_poll_metric(port, "ems_bus_dlq_total{reason=\"validation\",topic=\"energy.alerts\"}",
+                       TH_AT_LEAST, 1, 0, 30),
+        1);
+    ck_assert_str_eq(
+        th_pg_str(pg,
+                  "SELECT count(*) FROM alerts WHERE site_id = '%s' AND "
+                  "length(alert_id) > 1000",
+                  site),
+        "0");
 
     /* one row per slot / per record, shaped for direct queries */
     ck_assert_str_eq(
