@@ -103,6 +103,9 @@ sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, sg_state_t *stat
     for (size_t i = 0; i < c->neqs; i++) {
         c->eqs[i].eq = plant_equipment_at(plant, i);
         c->eqs[i].coil = coils[i];
+        /* the rate limit holds across restarts */
+        c->eqs[i].has_last_write =
+            state && sg_state_last_write(state, c->eqs[i].eq->id, &c->eqs[i].last_write_ms);
     }
     c->consumer = bus_consumer_new(svc_bus(svc), conf->control_group, topics, 1, errstr,
                                    errstr_size);
@@ -281,7 +284,9 @@ static void handle(sg_control_t *c, bus_record_t *rec)
         return;
     }
     /* Saved before the write: after a crash the command is a duplicate, so a
-     * plant write happens at most once per command id. */
+     * plant write happens at most once per command id; the write's time goes
+     * with it, for the rate limit after a restart. */
+    sg_state_set_last_write(c->state, es->eq->id, now);
     if (sg_state_command_add(c->state, cmd.command_id, now, reason, sizeof reason) <
         0) {
         log_error("control", "command %s not written: %s", cmd.command_id, reason);

@@ -30,6 +30,7 @@ struct sg_state {
     size_t ncounters, cap;
     char *commands[SG_STATE_COMMANDS]; /* a ring; next is the oldest */
     size_t next;
+    json_t *writes; /* equipment id -> last write to the plant, UTC ms */
     bool dirty, urgent, saved_once;
     int64_t saved_ms;
 };
@@ -49,6 +50,8 @@ sg_state_t *sg_state_new(const char *path)
 
 static void clear(sg_state_t *st)
 {
+    json_decref(st->writes);
+    st->writes = NULL;
     for (size_t i = 0; i < st->ncounters; i++)
         free(st->counters[i].meter_id);
     st->ncounters = 0;
@@ -116,9 +119,22 @@ static int decode_doc(sg_state_t *tmp, json_t *doc, char *errstr, size_t n)
         snprintf(errstr, n, "not a version %d state document", STATE_VERSION);
         return -1;
     }
+    json_t *writes = json_object_get(doc, "writes");
     if ((counters && !json_is_object(counters)) ||
-        (commands && !json_is_array(commands))) {
-        snprintf(errstr, n, "'counters' must be an object, 'commands' an array");
+        (commands && !json_is_array(commands)) || (writes && !json_is_object(writes))) {
+        snprintf(errstr, n, "'counters' must be an object, 'commands' an array, "
+                 "'writes' an object");
+        return -1;
+    }
+    json_object_foreach(writes, key, v)
+    {
+        if (!json_is_integer(v)) {
+            snprintf(errstr, n, "last write of '%s' is not an integer", key);
+            return -1;
+        }
+    }
+    if (writes && !(tmp->writes = json_deep_copy(writes))) {
+        snprintf(errstr, n, "out of memory");
         return -1;
     }
     json_object_foreach(counters, key, v)
@@ -167,6 +183,8 @@ int sg_state_decode(sg_state_t *st, const char *text, char *errstr, size_t errst
         memcpy(st->commands, tmp->commands, sizeof st->commands);
         memset(tmp->commands, 0, sizeof tmp->commands);
         st->next = tmp->next;
+        st->writes = tmp->writes;
+        tmp->writes = NULL;
         pthread_mutex_unlock(&st->mu);
         rc = 0;
     }
@@ -196,7 +214,8 @@ static json_t *encode_doc(const sg_state_t *st)
     if (!rc)
         rc = json_object_set_new(doc, "version", json_integer(STATE_VERSION)) ||
              json_object_set(doc, "counters", counters) ||
-             json_object_set(doc, "commands", commands);
+             json_object_set(doc, "commands", commands) ||
+             (st->writes && json_object_set(doc, "writes", st->writes));
     json_decref(counters);
     json_decref(commands);
     if (rc) {
@@ -259,6 +278,28 @@ int sg_state_command_add(sg_state_t *st, const char *id, int64_t now_ms, char *e
     st->dirty = st->urgent = true;
     pthread_mutex_unlock(&st->mu);
     return sg_state_flush(st, true, now_ms, 0, errstr, errstr_size);
+}
+
+bool sg_state_last_write(sg_state_t *st, const char *equipment_id, int64_t *ms)
+{
+    pthread_mutex_lock(&st->mu);
+    json_t *v = st->writes && equipment_id ? json_object_get(st->writes, equipment_id)
+                                           : NULL;
+    if (v)
+        *ms = json_integer_value(v);
+    pthread_mutex_unlock(&st->mu);
+    return v != NULL;
+}
+
+void sg_state_set_last_write(sg_state_t *st, const char *equipment_id, int64_t ms)
+{
+    pthread_mutex_lock(&st->mu);
+    if (!st->writes)
+        st->writes = json_object();
+    if (st->writes && equipment_id &&
+        json_object_set_new(st->writes, equipment_id, json_integer(ms)) == 0)
+        st->dirty = st->urgent = true;
+    pthread_mutex_unlock(&st->mu);
 }
 
 /* ---- files ---- */

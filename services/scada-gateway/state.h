@@ -10,6 +10,8 @@
  *   against the last raw value saved.
  * - The ids of the last SG_STATE_COMMANDS control commands executed, so a
  *   command redelivered after a restart is refused as a duplicate.
+ * - The time of the last write to each equipment, so the rate limit between
+ *   writes (control_min_interval) holds across restarts too.
  *
  * Poll workers update counters through slots (sg_state_counter_set(), cheap,
  * under a mutex); the main thread saves (sg_state_flush()): at once after an
@@ -20,7 +22,8 @@
  * File format (version 1):
  *   {"version":1,
  *    "counters":{"meter-1":{"prev_raw":123.5,"offset":4294967.296}, ...},
- *    "commands":["c-1","c-2", ...]}          (oldest first)
+ *    "commands":["c-1","c-2", ...],          (oldest first)
+ *    "writes":{"dryer-1":1763758937000, ...}} (optional)
  */
 #ifndef EMS_SCADA_STATE_H
 #define EMS_SCADA_STATE_H
@@ -68,6 +71,12 @@ bool sg_state_command_seen(sg_state_t *st, const char *id);
  * the file could not be written (the id is remembered in memory all the same). */
 int sg_state_command_add(sg_state_t *st, const char *id, int64_t now_ms, char *errstr,
                          size_t errstr_size);
+
+/* The time of the last write to the equipment, when one was remembered.
+ * Any thread. */
+bool sg_state_last_write(sg_state_t *st, const char *equipment_id, int64_t *ms);
+/* Remembers it; saved by the next sg_state_command_add() or flush. */
+void sg_state_set_last_write(sg_state_t *st, const char *equipment_id, int64_t ms);
 
 /* Saves when something changed and (force, urgent, or interval_ms passed
  * since the last save at now_ms). Returns 0, or -1 with errstr naming the

@@ -174,6 +174,27 @@ START_TEST(encode_decode_round_trip)
 }
 END_TEST
 
+/* The last write to each equipment survives a restart, so the rate limit
+ * between writes holds across it. */
+START_TEST(last_writes_survive_restart)
+{
+    int64_t ms = 0;
+    sg_state_t *st = load();
+    ck_assert(!sg_state_last_write(st, "dryer-1", &ms));
+    sg_state_set_last_write(st, "dryer-1", 1763758937000LL);
+    ck_assert_int_eq(sg_state_command_add(st, "c-1", 1, errstr, sizeof errstr), 0);
+    sg_state_destroy(st);
+    st = load(); /* the restart */
+    ck_assert(sg_state_last_write(st, "dryer-1", &ms));
+    ck_assert_int_eq(ms, 1763758937000LL);
+    ck_assert(!sg_state_last_write(st, "kiln-2", &ms));
+    sg_state_set_last_write(st, "dryer-1", 1763758997000LL); /* replaced */
+    ck_assert(sg_state_last_write(st, "dryer-1", &ms));
+    ck_assert_int_eq(ms, 1763758997000LL);
+    sg_state_destroy(st);
+}
+END_TEST
+
 static const struct {
     const char *text, *why;
 } bad_files[] = {
@@ -186,6 +207,8 @@ static const struct {
      "counter of 'm1'"},
     {"{\"version\":1,\"commands\":[\"c1\",7]}", "command id 1"},
     {"{\"version\":1,\"commands\":{}}", "'commands' an array"},
+    {"{\"version\":1,\"writes\":[]}", "'writes' an object"},
+    {"{\"version\":1,\"writes\":{\"dryer\":\"noon\"}}", "last write of 'dryer'"},
 };
 
 START_TEST(damaged_file_refused_with_path_and_reason)
@@ -226,6 +249,7 @@ int main(void)
     tcase_add_test(tc, executed_commands_survive_restart_and_are_bounded);
     tcase_add_test(tc, flush_policy_and_atomic_replace);
     tcase_add_test(tc, encode_decode_round_trip);
+    tcase_add_test(tc, last_writes_survive_restart);
     tcase_add_loop_test(tc, damaged_file_refused_with_path_and_reason, 0,
                         sizeof bad_files / sizeof bad_files[0]);
     tcase_add_test(tc, unwritable_directory_reported);
