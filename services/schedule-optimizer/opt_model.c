@@ -880,36 +880,38 @@ static void explain_eq(const opt_model_t *m, int e, const double *x,
         }
 }
 
+/* The first slot whose slack column (from col0, one per slot) holds more
+ * than a watt, or -1; *worst receives the largest slack. */
+static int slack_extent(const opt_model_t *m, int col0, const double *x, double *worst)
+{
+    int first = -1;
+
+    *worst = 0;
+    for (int t = 0; col0 && t < m->pb->site.n_slots; t++) {
+        double v = x[col0 + t - 1];
+        if (v > 1e-6 && first < 0)
+            first = t;
+        if (v > *worst)
+            *worst = v;
+    }
+    return first;
+}
+
 int opt_model_explain(const opt_model_t *m, const double *x, opt_msgs_t *out)
 {
     const opt_site_t *s = &m->pb->site;
-    int n = 0, first = -1;
-    double worst = 0;
+    int n = 0, first;
+    double worst;
 
     for (int e = 0; e < m->pb->n_eq; e++)
         explain_eq(m, e, x, out, &n);
-    for (int t = 0; m->slack0 && t < s->n_slots; t++) {
-        double v = x[m->slack0 + t - 1];
-        if (v > 1e-6 && first < 0)
-            first = t;
-        if (v > worst)
-            worst = v;
-    }
-    if (first >= 0) {
+    if ((first = slack_extent(m, m->slack0, x, &worst)) >= 0) {
         opt_msgs_add(out, "import capacity %g kW must be exceeded by up to "
                      "%.1f kW (first in slot %d)", s->import_cap_kw, worst,
                      first);
         n++;
     }
-    first = -1, worst = 0;
-    for (int t = 0; m->xslack0 && t < s->n_slots; t++) {
-        double v = x[m->xslack0 + t - 1];
-        if (v > 1e-6 && first < 0)
-            first = t;
-        if (v > worst)
-            worst = v;
-    }
-    if (first >= 0) {
+    if ((first = slack_extent(m, m->xslack0, x, &worst)) >= 0) {
         opt_msgs_add(out, "export limit %g kW must be exceeded by up to %.1f kW "
                      "(first in slot %d): the base load exports more than the "
                      "flexible loads can take", s->export_cap_kw, worst, first);
