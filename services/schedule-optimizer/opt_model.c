@@ -103,7 +103,13 @@ static int row_add_range(opt_model_t *m, double lo, double hi)
     return 0;
 }
 
-/* Lays out the columns; returns their count. */
+/* Whether the base load alone exports beyond the site's limit in slot t
+ * (solar surplus): the plan must draw the surplus there. */
+static int surplus_slot(const opt_site_t *s, int t)
+{
+    return s->export_cap_kw >= 0 && s->base_kw[t] < -s->export_cap_kw;
+}
+
 /* Whether charging and discharging a storage at once could pay in slot t:
  * at a negative price, or where the base load exports beyond the limit,
  * consuming energy earns or is required, and losing it in a storage's
@@ -111,8 +117,7 @@ static int row_add_range(opt_model_t *m, double lo, double hi)
  * direction is a binary. At other slots it never pays (ADR 0010, item 4). */
 static int waste_slot(const opt_site_t *s, int t)
 {
-    return opt_slot_price(s, t) < 0 ||
-           (s->export_cap_kw >= 0 && s->base_kw[t] < -s->export_cap_kw);
+    return opt_slot_price(s, t) < 0 || surplus_slot(s, t);
 }
 
 static int any_waste_slot(const opt_site_t *s)
@@ -123,6 +128,7 @@ static int any_waste_slot(const opt_site_t *s)
     return 0;
 }
 
+/* Lays out the columns; returns their count. */
 static int layout(opt_model_t *m)
 {
     const opt_problem_t *pb = m->pb;
@@ -368,7 +374,7 @@ static int has_storage(const opt_problem_t *pb)
  * must draw the surplus or the constraints cannot all hold. */
 static int export_row(const opt_site_t *s, int stor, int t)
 {
-    return s->export_cap_kw >= 0 && (stor || s->base_kw[t] < -s->export_cap_kw);
+    return s->export_cap_kw >= 0 && (stor || surplus_slot(s, t));
 }
 
 static int rows_site(opt_model_t *m)

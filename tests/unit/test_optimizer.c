@@ -219,16 +219,23 @@ END_TEST
  * 8.1 kW, twice: base 20 kWh * 240 = 4.80 EUR, battery 2 * (0.20 - 0.81) =
  * -1.22 EUR; total 3.58 EUR. (How the 16.2 kWh split over hours 1 and 3 is
  * free: SOC may carry over, so only the totals are asserted.) */
+/* A 10 kWh battery, 10 kW each way, 90 % efficient each way, over the
+ * whole horizon of n slots. */
+static void battery(tcase_t *c, int n)
+{
+    opt_equipment_t *b = task(c, 0, OPT_STORAGE, 0, 0, 0, n);
+    b->cap_kwh = b->soc_max_kwh = 10;
+    b->charge_max_kw = b->discharge_max_kw = 10;
+    b->eta_charge = b->eta_discharge = 0.9;
+}
+
 START_TEST(test_battery_arbitrage)
 {
     tcase_t c;
     const double price[] = {20, 100, 20, 100}, base[] = {20, 20, 20, 20};
 
     tc_init(&c, 4, price, base);
-    opt_equipment_t *b = task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
-    b->cap_kwh = b->soc_max_kwh = 10;
-    b->charge_max_kw = b->discharge_max_kw = 10;
-    b->eta_charge = b->eta_discharge = 0.9;
+    battery(&c, 4);
     tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
@@ -252,10 +259,7 @@ START_TEST(test_battery_negative_prices_one_direction)
     const double price[] = {-200, -200}, base[] = {20, 20};
 
     tc_init(&c, 2, price, base);
-    opt_equipment_t *b = task(&c, 0, OPT_STORAGE, 0, 0, 0, 2);
-    b->cap_kwh = b->soc_max_kwh = 10;
-    b->charge_max_kw = b->discharge_max_kw = 10;
-    b->eta_charge = b->eta_discharge = 0.9;
+    battery(&c, 2);
     tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
