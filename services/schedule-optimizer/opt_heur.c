@@ -20,15 +20,35 @@ static int block_last_start(const opt_problem_t *pb, const opt_equipment_t *q)
     return q->deadline - opt_block_duration(pb, q, NULL);
 }
 
+/* A run of d slots at power p, p_last in its last slot. */
+typedef struct run_shape {
+    int d;
+    double p, p_last;
+} run_shape_t;
+
+static double shape_kw(const run_shape_t *r, int k)
+{
+    return k == r->d - 1 ? r->p_last : r->p;
+}
+
+static run_shape_t block_shape(const opt_problem_t *pb, const opt_equipment_t *q)
+{
+    run_shape_t r;
+
+    r.d = opt_block_duration(pb, q, &r.p);
+    r.p_last = opt_block_last_kw(pb, q);
+    return r;
+}
+
 static void put_block(const opt_problem_t *pb, opt_plan_t *pl, int e, int at)
 {
-    double p;
-    int d = opt_block_duration(pb, &pb->eq[e], &p), T = pb->site.n_slots;
+    run_shape_t r = block_shape(pb, &pb->eq[e]);
+    int T = pb->site.n_slots;
     double *pw = pl->power + (size_t)e * T;
 
     memset(pw, 0, (size_t)T * sizeof *pw);
-    for (int t = at; t >= 0 && t < at + d && t < T; t++)
-        pw[t] = p;
+    for (int t = at; t >= 0 && t < at + r.d && t < T; t++)
+        pw[t] = shape_kw(&r, t - at);
 }
 
 /* The SOC after one slot of charge c and discharge d (kW): standing loss,
@@ -144,14 +164,14 @@ static void raise_top(const heur_t *h, int t, double g, double *top)
         top[k] = g;
 }
 
-/* Cost of adding power p over [at, at + d); HUGE_VAL when over capacity. */
-static double window_cost(const heur_t *h, int at, int d, double p)
+/* Cost of adding run r from slot at; HUGE_VAL when over capacity. */
+static double window_cost(const heur_t *h, int at, const run_shape_t *r)
 {
     const opt_site_t *s = &h->pb->site;
     double cost = 0, top[2] = {h->peak[0], h->peak[1]};
 
-    for (int t = at; t < at + d; t++) {
-        double g = h->load[t] + p;
+    for (int t = at; t < at + r->d; t++) {
+        double p = shape_kw(r, t - at), g = h->load[t] + p;
         if (g > s->import_cap_kw + 1e-9)
             return HUGE_VAL;
         raise_top(h, t, g, top);
@@ -160,19 +180,19 @@ static double window_cost(const heur_t *h, int at, int d, double p)
     return cost + peak_rise_cost(h, top);
 }
 
-/* Best start of a block of d slots at power p in [lo, hi]; -1 if none fits. */
-static int best_window(const heur_t *h, int lo, int hi, int d, double p,
+/* Best start of run r in [lo, hi]; -1 if none fits. */
+static int best_window(const heur_t *h, int lo, int hi, const run_shape_t *r,
                        int keep)
 {
     double best = HUGE_VAL;
     int at = -1;
 
     if (keep >= lo && keep <= hi) {
-        best = window_cost(h, keep, d, p) - 1e-9;
+        best = window_cost(h, keep, r) - 1e-9;
         at = best < HUGE_VAL ? keep : -1;
     }
     for (int k = lo; k <= hi; k++) {
-        double c = window_cost(h, k, d, p);
+        double c = window_cost(h, k, r);
         if (c < best) {
             best = c;
             at = k;
@@ -314,7 +334,8 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
             d = 1;
         p = kwh / (d * dt);
     }
-    int at = best_window(h, from, to - d, d, p, -1);
+    run_shape_t r = {d, p, p};
+    int at = best_window(h, from, to - d, &r, -1);
     if (at < 0)
         at = from;
     for (int t = at; t < at + d; t++) {
@@ -337,7 +358,8 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
 
 typedef struct pump_dp {
     int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day */
-    int lo, hi, spd;
+    int lo, hi;
+    const opt_site_t *site;
     double p;               /* power while on */
     double *cost;           /* per slot of the window, HUGE_VAL = closed */
     double *v, *w;          /* value of each state, this and next slot */
@@ -360,7 +382,7 @@ static void dp_relax(pump_dp_t *d, int t, int from, int to, double val)
 /* Moves every state of slot t to slot t + 1 through "off" and "on". */
 static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
 {
-    int newday = t > 0 && t % d->spd == 0;
+    int newday = t > 0 && opt_slot_day(d->site, t) != opt_slot_day(d->site, t - 1);
 
     for (int i = 0; i < d->ns; i++)
         d->w[i] = HUGE_VAL;
@@ -447,11 +469,11 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
     pump_dp_t d = {.lo = q->earliest, .hi = q->deadline,
                    .L = q->min_run > 1 ? q->min_run : 1,
                    .R = q->min_rest > 1 ? q->min_rest : 1,
-                   .spd = (int)lround(24.0 / s->slot_h)};
+                   .site = s};
     int rc = -1;
 
     if (q->ramp_kw > 0 || q->n_shifts > 0 || q->energy_kwh <= 1e-9 ||
-        d.hi <= d.lo || d.spd < 1)
+        d.hi <= d.lo)
         return -1;
     d.n = (int)ceil(q->energy_kwh / (q->p_max_kw * s->slot_h) - 1e-9);
     if (d.n < d.L)
@@ -534,9 +556,8 @@ static void place_blocks(heur_t *h, opt_plan_t *pl)
     qsort_r(ord, (size_t)n, sizeof *ord, cmp_tight, (void *)pb);
     for (int i = 0; i < n; i++) {
         const opt_equipment_t *q = &pb->eq[ord[i]];
-        double p;
-        int d = opt_block_duration(pb, q, &p);
-        int at = best_window(h, q->earliest, q->deadline - d, d, p, -1);
+        run_shape_t r = block_shape(pb, q);
+        int at = best_window(h, q->earliest, q->deadline - r.d, &r, -1);
         put_block(pb, pl, ord[i], at >= 0 ? at : q->earliest);
         add_load(h, pl, ord[i], 1);
         update_peaks(h);
@@ -864,13 +885,13 @@ int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
         moved = 0;
         for (int e = 0; e < pb->n_eq; e++) {
             const opt_equipment_t *q = &pb->eq[e];
-            double p;
             if (q->kind != OPT_TASK_BLOCK)
                 continue;
-            int d = opt_block_duration(pb, q, &p), cur = block_start(pl, e);
+            run_shape_t r = block_shape(pb, q);
+            int cur = block_start(pl, e);
             add_load(&h, pl, e, -1);
             update_peaks(&h);
-            int at = best_window(&h, q->earliest, q->deadline - d, d, p, cur);
+            int at = best_window(&h, q->earliest, q->deadline - r.d, &r, cur);
             if (at >= 0 && at != cur) {
                 put_block(pb, pl, e, at);
                 moved = 1;

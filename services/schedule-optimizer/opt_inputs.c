@@ -159,6 +159,7 @@ void opt_build_release(opt_build_t *b)
     free(b->price);
     free(b->base);
     free(b->co2);
+    free(b->day);
     memset(b, 0, sizeof *b);
 }
 
@@ -331,6 +332,7 @@ static int add_deferrable(ctx_t *c, int pi, const plant_equipment_t *pe)
         } else {
             q->kind = OPT_TASK_BLOCK;
             q->p_max_kw = pe->power_max_kw;
+            q->p_min_kw = pe->power_min_kw > 0 ? pe->power_min_kw : 0;
             q->startup_eur = pe->startup_cost_eur;
         }
         q->energy_kwh = pe->energy_per_window_kwh;
@@ -455,10 +457,14 @@ int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf, const plant_
     T = (int)((b->end_ms - b->start_ms) / b->slot_ms);
     s->n_slots = T;
     s->slot_h = b->slot_ms / 3600000.0;
-    if (!(loc = calloc((size_t)T + 2, sizeof *loc)))
+    if (!(loc = calloc((size_t)T + 2, sizeof *loc)) ||
+        !(b->day = malloc((size_t)T * sizeof *b->day)))
         goto out;
     for (int t = -1; t <= T; t++)
         local(local_ctx, b->start_ms + t * b->slot_ms, &loc[t + 1]);
+    for (int t = 0; t < T; t++)
+        b->day[t] = (int)(loc[t + 1].day - loc[1].day);
+    s->day = b->day;
     if (site_slots(b, conf, site, fc, pr, loc))
         goto out;
     s->price = b->price;

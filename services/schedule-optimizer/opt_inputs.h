@@ -111,6 +111,7 @@ typedef struct opt_build {
     double *price;       /* effective EUR/MWh per slot (without CO2) */
     double *base;        /* base load kW per slot */
     double *co2;         /* kg/MWh per slot, or NULL */
+    int *day;            /* site-local day per slot, 0 = the start's */
     int n_skipped;       /* plant equipment left out (generic loads, windows
                             outside the horizon) */
 } opt_build_t;

@@ -26,7 +26,8 @@ typedef struct eq_cols {
     int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
     int short0;      /* elastic: shift shortfall columns (0 = none) */
     int dur;         /* block duration */
-    double p_run;    /* block power */
+    double p_run;    /* block power, */
+    double p_last;   /* and in its last slot (less when it stops within) */
 } eq_cols_t;
 
 struct opt_model {
@@ -139,6 +140,7 @@ static int layout(opt_model_t *m)
         eq_cols_t *c = &m->ec[e];
         if (q->kind == OPT_TASK_BLOCK) {
             c->dur = opt_block_duration(pb, q, &c->p_run);
+            c->p_last = opt_block_last_kw(pb, q);
             c->lo = q->earliest;
             c->ns = q->deadline - c->dur - q->earliest + 1;
             if (c->ns < 0)
@@ -229,6 +231,12 @@ static double y_ub(const opt_model_t *m, int e, int k)
 }
 
 /* Bounds, integrality, names and objective of one equipment's columns. */
+/* A block's power in slot k of its run. */
+static double block_kw(const eq_cols_t *c, int k)
+{
+    return k == c->dur - 1 ? c->p_last : c->p_run;
+}
+
 static void cols_task(opt_model_t *m, int e, double *obj)
 {
     const opt_site_t *s = &m->pb->site;
@@ -239,8 +247,8 @@ static void cols_task(opt_model_t *m, int e, double *obj)
     for (int k = 0; k < c->ns; k++) {
         int col = c->s0 + k;
         double v = q->startup_eur;
-        for (int t = c->lo + k; t < c->lo + k + c->dur; t++)
-            v += opt_slot_price(s, t) * c->p_run * dt / 1000.0;
+        for (int j = 0; j < c->dur; j++)
+            v += opt_slot_price(s, c->lo + k + j) * block_kw(c, j) * dt / 1000.0;
         obj[col] = v;
         set_binary(m->lp, col, TRUE);
         name_col(m->lp, col, 's', e, c->lo + k);
@@ -349,7 +357,7 @@ static void put_site_load(opt_model_t *m, int t)
             if (b > c->ns - 1)
                 b = c->ns - 1;
             for (int k = a; k <= b; k++)
-                row_put(m, c->s0 + k, c->p_run);
+                row_put(m, c->s0 + k, block_kw(c, t - c->lo - k));
         } else if (m->pb->eq[e].kind == OPT_TASK_FLEX) {
             if (t >= c->lo && t < c->lo + c->nw)
                 row_put_flex(m, c, t - c->lo, 1);
@@ -431,8 +439,6 @@ static int rows_block(opt_model_t *m, int e)
 static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
                          const eq_cols_t *c)
 {
-    int spd = (int)lround(24.0 / m->pb->site.slot_h);
-
     for (int k = 0; k < c->nw; k++) {
         row_reset(m);
         row_put(m, c->p0 + k, 1);
@@ -480,13 +486,15 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
     }
     if (q->max_starts_day <= 0)
         return 0;
-    for (int d0 = 0; d0 < m->pb->site.n_slots; d0 += spd) {
+    /* one row per site-local day the window touches */
+    for (int k0 = 0; k0 < c->nw;) {
+        int day = opt_slot_day(&m->pb->site, c->lo + k0), k = k0;
         row_reset(m);
-        for (int k = 0; k < c->nw; k++)
-            if (c->lo + k >= d0 && c->lo + k < d0 + spd)
-                row_put(m, c->y0 + k, 1);
-        if (m->rn && row_add(m, LE, q->max_starts_day) < 0)
+        for (; k < c->nw && opt_slot_day(&m->pb->site, c->lo + k) == day; k++)
+            row_put(m, c->y0 + k, 1);
+        if (row_add(m, LE, q->max_starts_day) < 0)
             return -1;
+        k0 = k;
     }
     return 0;
 }
@@ -801,7 +809,7 @@ static void extract_block(const opt_model_t *m, int e, const double *x,
             at = c->lo + k;
         }
     for (int t = at; at >= 0 && t < at + c->dur; t++)
-        pw[t] = c->p_run;
+        pw[t] = block_kw(c, t - at);
 }
 
 void opt_model_extract(const opt_model_t *m, const double *x, opt_plan_t *pl)

@@ -116,14 +116,34 @@ int opt_block_duration(const opt_problem_t *pb, const opt_equipment_t *e,
         d = (int)ceil(e->energy_kwh / (e->p_max_kw * dt) - 1e-9);
     if (d < 1)
         d = 1;
-    if (p_run)
+    if (p_run) {
         *p_run = e->energy_kwh / (d * dt);
+        if (*p_run < e->p_min_kw - 1e-9)
+            *p_run = e->p_max_kw;
+    }
     return d;
+}
+
+double opt_block_last_kw(const opt_problem_t *pb, const opt_equipment_t *e)
+{
+    double p;
+    int d = opt_block_duration(pb, e, &p);
+
+    return e->energy_kwh / pb->site.slot_h - (d - 1) * p;
 }
 
 int opt_slot_period(const opt_site_t *s, int t)
 {
     return s->next_period_slot > 0 && t >= s->next_period_slot;
+}
+
+int opt_slot_day(const opt_site_t *s, int t)
+{
+    int spd = (int)lround(24.0 / s->slot_h);
+
+    if (s->day)
+        return s->day[t];
+    return spd > 0 ? t / spd : 0;
 }
 
 double opt_period_floor(const opt_site_t *s, int k)

@@ -39,7 +39,7 @@ typedef struct opt_equipment {
     char name[OPT_NAME_MAX];
     opt_kind_t kind;
     /* tasks (block and flex) */
-    double p_min_kw;      /* power while on (flex); 0 = may run at any level */
+    double p_min_kw;      /* power while on; 0 = may run at any level */
     double p_max_kw;      /* rated power; a block task runs at energy/duration */
     double energy_kwh;    /* energy to deliver in the window (0 = none: SLA only) */
     int earliest;         /* first slot it may run */
@@ -79,6 +79,9 @@ typedef struct opt_site {
     double next_peak_so_far_kw;
     double co2_eur_t;          /* CO2 price, 0 = none */
     const double *co2_kg_mwh;  /* grid intensity per slot, NULL = none */
+    /* Site-local day of each slot (0 = the horizon start's), for starts per
+     * day; NULL = days of 24 h from the horizon start. */
+    const int *day;
 } opt_site_t;
 
 typedef struct opt_problem {
@@ -127,15 +130,22 @@ void opt_msgs_release(opt_msgs_t *m);
 void opt_msgs_add(opt_msgs_t *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Non-interruptible task: duration in slots and the constant power it runs
- * at (energy / duration). Returns the duration (>= 1). */
+/* Non-interruptible task: duration in slots and the power it runs at:
+ * energy / duration when that is at least its minimum power, else (a
+ * minimum close to the rating) its rating, stopping within its last slot.
+ * Returns the duration (>= 1). */
 int opt_block_duration(const opt_problem_t *pb, const opt_equipment_t *e,
                        double *p_run);
+/* Average power of a non-interruptible task's last slot: the energy left
+ * after the others (p_run, or less when it stops within the slot). */
+double opt_block_last_kw(const opt_problem_t *pb, const opt_equipment_t *e);
 /* Billing period of slot t within the horizon: 0 = the horizon start's, 1 =
  * the next one (from next_period_slot). */
 int opt_slot_period(const opt_site_t *s, int t);
 /* Peak already reached in period k (0 or 1) before the plan. */
 double opt_period_floor(const opt_site_t *s, int k);
+/* Site-local day of slot t, counted from the horizon start's (0). */
+int opt_slot_day(const opt_site_t *s, int t);
 /* Effective price (energy + CO2) of slot t in EUR/MWh. */
 double opt_slot_price(const opt_site_t *s, int t);
 /* Site net import in slot t under the plan (kW). */

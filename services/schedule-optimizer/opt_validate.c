@@ -65,13 +65,20 @@ static int check_block(const opt_problem_t *pb, const opt_equipment_t *q,
                      last - first + 1, d);
         return 1;
     }
+    /* one power level; the last slot may average less (it stops within) */
     for (int t = first; t <= last; t++)
-        if (fabs(pw[t] - pw[first]) > tol(pw[first]) ||
+        if ((t < last ? fabs(pw[t] - pw[first]) : pw[t] - pw[first]) >
+                tol(pw[first]) ||
             pw[t] > q->p_max_kw + tol(q->p_max_kw)) {
             opt_msgs_add(out, "%s changes power or exceeds %.3f kW in slot %d",
                          q->name, q->p_max_kw, t);
             return 1;
         }
+    if (first < last && pw[first] < q->p_min_kw - tol(q->p_min_kw)) {
+        opt_msgs_add(out, "%s runs at %.3f kW, below its minimum %.3f kW",
+                     q->name, pw[first], q->p_min_kw);
+        return 1;
+    }
     return 0;
 }
 
@@ -79,12 +86,13 @@ static int check_runs(const opt_problem_t *pb, const opt_equipment_t *q,
                       const double *pw, opt_msgs_t *out)
 {
     int T = pb->site.n_slots, bad = 0, run = 0, rest = -1;
-    int spd = (int)lround(24.0 / pb->site.slot_h), starts = 0;
+    int starts = 0;
 
     for (int t = 0; t <= T; t++) {
         int on = t < T && pw[t] > 1e-6;
-        if (t % spd == 0)
-            starts = 0;
+        if (t < T && (t == 0 || opt_slot_day(&pb->site, t) !=
+                                    opt_slot_day(&pb->site, t - 1)))
+            starts = 0; /* a new site-local day */
         if (on && run == 0) {
             if (rest >= 0 && q->min_rest > 1 && rest < q->min_rest) {
                 opt_msgs_add(out, "%s restarts in slot %d after resting %d "

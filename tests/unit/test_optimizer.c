@@ -214,6 +214,34 @@ START_TEST(test_block_across_valley)
 }
 END_TEST
 
+/* A batch whose minimum power lies close to its rating: 15 kWh at 9..10
+ * kW cannot run two hours at 7.5 kW, so it runs one hour at 10 kW and
+ * stops within the next (5 kWh). Prices 50,10,10,50,5: start 1 costs
+ * 10 * 10 + 5 * 10 = 0.15 EUR (start 3: 10 * 50 + 5 * 5 = 0.525). The
+ * validator refuses the two hours at 7.5 kW. */
+START_TEST(test_block_min_power)
+{
+    tcase_t c;
+    const double price[] = {50, 10, 10, 50, 5}, want[] = {0, 10, 5, 0, 0};
+    opt_msgs_t msgs;
+
+    tc_init(&c, 5, price, NULL);
+    opt_equipment_t *q = task(&c, 0, OPT_TASK_BLOCK, 10, 15, 0, 5);
+    q->p_min_kw = 9;
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    assert_power(&c, 0, want);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.15, 1e-9);
+    c.r.plan.power[1] = c.r.plan.power[2] = 7.5;
+    opt_msgs_init(&msgs);
+    ck_assert_int_gt(opt_validate(&c.pb, &c.r.plan, &msgs), 0);
+    ck_assert_ptr_nonnull(strstr(msgs.v[0], "below its minimum"));
+    opt_msgs_release(&msgs);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* Battery 10 kWh, 10 kW, 90% each way, empty at start, prices 20,100,20,100,
  * base 20 kW, no export. Charge 10 kW (SOC 9 kWh), discharge 9 * 0.9 =
  * 8.1 kW, twice: base 20 kWh * 240 = 4.80 EUR, battery 2 * (0.20 - 0.81) =
@@ -706,6 +734,35 @@ START_TEST(test_validator_rejects)
 }
 END_TEST
 
+/* Starts per day count site-local days: a pump of 10 kW, 20 kWh, one
+ * start a day, prices 10,100,100,10, local midnight between slots 1 and
+ * 2. One start each day: slots 0 and 3, 20 kWh * 10 = 0.20 EUR (one
+ * start over a single day would cost 10 * 10 + 10 * 100 = 1.10 EUR). The
+ * validator refuses that plan when all four slots are one day. */
+START_TEST(test_starts_per_local_day)
+{
+    tcase_t c;
+    const double price[] = {10, 100, 100, 10}, want[] = {10, 0, 0, 10};
+    const int day[] = {0, 0, 1, 1}, one_day[] = {0, 0, 0, 0};
+    opt_msgs_t msgs;
+
+    tc_init(&c, 4, price, NULL);
+    c.pb.site.day = day;
+    task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4)->max_starts_day = 1;
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    assert_power(&c, 0, want);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.20, 1e-9);
+    c.pb.site.day = one_day;
+    opt_msgs_init(&msgs);
+    ck_assert_int_gt(opt_validate(&c.pb, &c.r.plan, &msgs), 0);
+    ck_assert_ptr_nonnull(strstr(msgs.v[0], "starts more than"));
+    opt_msgs_release(&msgs);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* Storage SOC recomputed from charge and discharge, and start limits. */
 START_TEST(test_validator_storage_and_starts)
 {
@@ -864,6 +921,7 @@ static Suite *optimizer_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_one_task_two_prices);
     tcase_add_test(tc, test_block_across_valley);
+    tcase_add_test(tc, test_block_min_power);
     tcase_add_test(tc, test_battery_arbitrage);
     tcase_add_test(tc, test_battery_negative_prices_one_direction);
     tcase_add_test(tc, test_thermal_store_draw);
@@ -873,6 +931,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_demand_charge_two_periods);
     tcase_add_loop_test(tc, test_branch_direction_same_optimum, 0, 6);
     tcase_add_test(tc, test_min_run);
+    tcase_add_test(tc, test_starts_per_local_day);
     tcase_add_test(tc, test_min_power_range);
     tcase_add_test(tc, test_pump_runs_heuristic);
     tcase_add_test(tc, test_storage_heuristic);

@@ -211,6 +211,7 @@ START_TEST(test_build_demo_day)
     ck_assert_int_eq(b.pb.eq[d].earliest, 24);
     ck_assert_int_eq(b.pb.eq[d].deadline, 88);
     ck_assert_int_eq(opt_block_duration(&b.pb, &b.pb.eq[d], NULL), 16);
+    ck_assert_double_eq(b.pb.eq[d].p_min_kw, 800);
     /* heat pump: interruptible, minutes into slots */
     ck_assert_int_eq(b.pb.eq[h].kind, OPT_TASK_FLEX);
     ck_assert_int_eq(b.pb.eq[h].earliest, 0);
@@ -302,6 +303,9 @@ START_TEST(test_build_dst_day_owes_whole_output)
     ck_assert_int_eq(q->shifts[0].end, 92);
     ck_assert_double_eq_tol(q->shifts[0].min_output, 180000, 1e-6);
     ck_assert_double_eq_tol(q->shifts[1].min_output, 180000 * 4 / 96.0, 1e-6);
+    /* the short day's 92 quarter-hours are day 0 */
+    ck_assert_int_eq(opt_slot_day(&b.pb.site, 91), 0);
+    ck_assert_int_eq(opt_slot_day(&b.pb.site, 92), 1);
     opt_build_release(&b);
     opt_forecast_release(&f);
     opt_prices_release(&p);
@@ -350,6 +354,11 @@ START_TEST(test_build_horizon)
     ck_assert_int_eq(b.pb.site.n_slots, 96);
     ck_assert_int_lt(find_eq(&b, "dryer-1"), 0);
     ck_assert_int_eq(b.n_skipped, 2); /* dryer-1 and heatpump-1 */
+    /* starts per day count site-local days: 23:45 is the first, 00:00 the
+     * second */
+    ck_assert_int_eq(opt_slot_day(&b.pb.site, 46), 0);
+    ck_assert_int_eq(opt_slot_day(&b.pb.site, 47), 1);
+    ck_assert_int_eq(opt_slot_day(&b.pb.site, 95), 1);
     /* 48 h from midnight: two windows of each deferrable */
     c48.horizon_max_ms = 48 * HOUR;
     ck_assert(opt_build_problem(&b, &c48, plant, site, &f, &p, 0, cet, NULL, reason,
