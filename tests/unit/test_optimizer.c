@@ -78,6 +78,21 @@ static void assert_power(const tcase_t *c, int e, const double *want)
                       "slot %d: %g kW, want %g", t, pw(c, e, t), want[t]);
 }
 
+/* Asserts the validator refuses the plan with a message containing needle. */
+static void assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
+                           const char *needle)
+{
+    opt_msgs_t msgs;
+    int found = 0;
+
+    opt_msgs_init(&msgs);
+    ck_assert_int_gt(opt_validate(pb, pl, &msgs), 0);
+    for (int i = 0; i < msgs.n; i++)
+        found |= strstr(msgs.v[i], needle) != NULL;
+    ck_assert_msg(found, "no message with '%s' (first: %s)", needle, msgs.v[0]);
+    opt_msgs_release(&msgs);
+}
+
 /* Interruptible 20 kWh at up to 10 kW, prices 100,100,20,20 EUR/MWh:
  * run in the two cheap hours, 20 kWh * 20 EUR/MWh = 0.40 EUR. The baseline
  * runs first thing: 20 kWh * 100 = 2.00 EUR, so savings 1.60 EUR. */
@@ -223,7 +238,6 @@ START_TEST(test_block_min_power)
 {
     tcase_t c;
     const double price[] = {50, 10, 10, 50, 5}, want[] = {0, 10, 5, 0, 0};
-    opt_msgs_t msgs;
 
     tc_init(&c, 5, price, NULL);
     opt_equipment_t *q = task(&c, 0, OPT_TASK_BLOCK, 10, 15, 0, 5);
@@ -234,10 +248,7 @@ START_TEST(test_block_min_power)
     assert_power(&c, 0, want);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 0.15, 1e-9);
     c.r.plan.power[1] = c.r.plan.power[2] = 7.5;
-    opt_msgs_init(&msgs);
-    ck_assert_int_gt(opt_validate(&c.pb, &c.r.plan, &msgs), 0);
-    ck_assert_ptr_nonnull(strstr(msgs.v[0], "below its minimum"));
-    opt_msgs_release(&msgs);
+    assert_refused(&c.pb, &c.r.plan, "below its minimum");
     opt_result_release(&c.r);
 }
 END_TEST
@@ -379,11 +390,7 @@ START_TEST(test_thermal_store_draw)
     pl.charge[2] = 30;
     pl.charge[3] = 10;
     opt_plan_finish(&c.pb, &pl);
-    opt_msgs_init(&msgs);
-    ck_assert_int_ge(opt_validate(&c.pb, &pl, &msgs), 1);
-    ck_assert_msg(strstr(msgs.v[0], "state of charge 0.000 kWh in slot 1") != NULL,
-                  "%s", msgs.v[0]);
-    opt_msgs_release(&msgs);
+    assert_refused(&c.pb, &pl, "state of charge 0.000 kWh in slot 1");
     opt_plan_release(&pl);
     opt_result_release(&c.r);
 
@@ -424,16 +431,11 @@ START_TEST(test_storage_ramp)
         ck_assert_double_le(fabs(c.r.plan.power[t] - c.r.plan.power[t - 1]), 5 + 1e-6);
 
     opt_plan_t pl;
-    opt_msgs_t msgs;
     ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
     pl.charge[0] = pl.charge[1] = 10;
     pl.discharge[2] = pl.discharge[3] = 10;
     opt_plan_finish(&c.pb, &pl);
-    opt_msgs_init(&msgs);
-    ck_assert_int_ge(opt_validate(&c.pb, &pl, &msgs), 1);
-    ck_assert_msg(strstr(msgs.v[0], "ramps faster than 5 kW per slot at slot 2") != NULL,
-                  "%s", msgs.v[0]);
-    opt_msgs_release(&msgs);
+    assert_refused(&c.pb, &pl, "ramps faster than 5 kW per slot at slot 2");
     opt_plan_release(&pl);
     opt_result_release(&c.r);
 }
@@ -714,7 +716,6 @@ START_TEST(test_validator_rejects)
     const broken_t *b = &broken_plans[_i];
     tcase_t c;
     const double price[] = {50, 5, 60, 10, 10, 10, 50};
-    opt_msgs_t msgs;
 
     tc_init(&c, 7, price, NULL);
     c.pb.site.import_cap_kw = 50;
@@ -723,13 +724,7 @@ START_TEST(test_validator_rejects)
     ck_assert_int_eq(c.r.violations, 0);
     ck_assert_int_eq(opt_validate(&c.pb, &c.r.plan, NULL), 0);
     c.r.plan.power[b->slot] = b->kw;
-    opt_msgs_init(&msgs);
-    ck_assert_msg(opt_validate(&c.pb, &c.r.plan, &msgs) > 0, "%s", b->what);
-    int found = 0;
-    for (int i = 0; i < msgs.n; i++)
-        found |= strstr(msgs.v[i], b->needle) != NULL;
-    ck_assert_msg(found, "%s: no message with '%s'", b->what, b->needle);
-    opt_msgs_release(&msgs);
+    assert_refused(&c.pb, &c.r.plan, b->needle);
     opt_result_release(&c.r);
 }
 END_TEST
@@ -744,7 +739,6 @@ START_TEST(test_starts_per_local_day)
     tcase_t c;
     const double price[] = {10, 100, 100, 10}, want[] = {10, 0, 0, 10};
     const int day[] = {0, 0, 1, 1}, one_day[] = {0, 0, 0, 0};
-    opt_msgs_t msgs;
 
     tc_init(&c, 4, price, NULL);
     c.pb.site.day = day;
@@ -755,10 +749,7 @@ START_TEST(test_starts_per_local_day)
     assert_power(&c, 0, want);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 0.20, 1e-9);
     c.pb.site.day = one_day;
-    opt_msgs_init(&msgs);
-    ck_assert_int_gt(opt_validate(&c.pb, &c.r.plan, &msgs), 0);
-    ck_assert_ptr_nonnull(strstr(msgs.v[0], "starts more than"));
-    opt_msgs_release(&msgs);
+    assert_refused(&c.pb, &c.r.plan, "starts more than");
     opt_result_release(&c.r);
 }
 END_TEST
@@ -782,16 +773,8 @@ START_TEST(test_validator_storage_and_starts)
     pl.charge[0] = pl.charge[1] = 10; /* SOC 20 kWh > 10 */
     pl.power[4 + 0] = pl.power[4 + 2] = 10; /* two starts */
     opt_plan_finish(&c.pb, &pl);
-    opt_msgs_t msgs;
-    opt_msgs_init(&msgs);
-    ck_assert_int_ge(opt_validate(&c.pb, &pl, &msgs), 2);
-    int soc = 0, starts = 0;
-    for (int i = 0; i < msgs.n; i++) {
-        soc |= strstr(msgs.v[i], "state of charge") != NULL;
-        starts |= strstr(msgs.v[i], "starts more than") != NULL;
-    }
-    ck_assert(soc && starts);
-    opt_msgs_release(&msgs);
+    assert_refused(&c.pb, &pl, "state of charge");
+    assert_refused(&c.pb, &pl, "starts more than");
     opt_plan_release(&pl);
 }
 END_TEST
