@@ -134,8 +134,10 @@ static int copy_out(PGconn *pg, const char *table, gzFile gz, int64_t *rows,
     return rc;
 }
 
-int ing_archive_table(db_t *db, const char *table, const char *dir, char *path,
-                      size_t path_size, int64_t *rows, char *errstr, size_t errstr_size)
+/* ing_archive_table() of table into a file named after name. */
+static int archive_as(db_t *db, const char *table, const char *name, const char *dir,
+                      char *path, size_t path_size, int64_t *rows, char *errstr,
+                      size_t errstr_size)
 {
     char file[4096], tmp[4200];
     int64_t n = 0;
@@ -146,7 +148,7 @@ int ing_archive_table(db_t *db, const char *table, const char *dir, char *path,
         snprintf(errstr, errstr_size, "cannot create '%s': %s", dir, strerror(errno));
         return -1;
     }
-    free_name(dir, table, file, sizeof file);
+    free_name(dir, name, file, sizeof file);
     snprintf(tmp, sizeof tmp, "%s.tmp", file);
     if (!(gz = gzopen(tmp, "wb6"))) {
         snprintf(errstr, errstr_size, "cannot create '%s': %s", tmp, strerror(errno));
@@ -174,6 +176,13 @@ int ing_archive_table(db_t *db, const char *table, const char *dir, char *path,
     if (rows)
         *rows = n;
     return 0;
+}
+
+int ing_archive_table(db_t *db, const char *table, const char *dir, char *path,
+                      size_t path_size, int64_t *rows, char *errstr, size_t errstr_size)
+{
+    return archive_as(db, table, table, dir, path, path_size, rows, errstr,
+                      errstr_size);
 }
 
 /* ---- retention ---- */
@@ -217,36 +226,127 @@ int ing_retention_run(db_t *db, int64_t retention_days, const char *dir, int64_t
     return rc;
 }
 
+/*
+ * Why a month is detached before it is exported. Several ingesters share the
+ * database, and any of them may store a late reading for an old month at any
+ * time. Exporting the attached partition and then dropping it lost a reading
+ * committed in between (after the export's snapshot, before the DROP: in
+ * neither the archive nor the table). So the partition is first taken out of
+ * measurements, in a short transaction of its own: DETACH PARTITION takes
+ * ACCESS EXCLUSIVE locks on measurements and the partition, so it waits for
+ * every transaction inserting into them to end (their rows are then in the
+ * partition), and no later insert can reach the detached table (it is
+ * renamed <partition>_retired, which frees the month's name). A later
+ * reading of that month is refused by measurements ("no partition ... found
+ * for row"): the writer's batch fails, is held and stored again, and
+ * ems_ensure_partition() creates a new partition for it, which a later check
+ * archives under the next free name. The retired table, which nothing writes
+ * any more, is then exported with no lock held against the ingest, and
+ * dropped. Locks are taken in the writers' order (measurements, then the
+ * partition), so the detach cannot deadlock with them; a lock held on the
+ * partition across the export would have to be raised to one on measurements
+ * for the DROP while writers wait on the partition. A retired table left by
+ * a crash or a failed export is archived by the next check before anything
+ * else is detached.
+ */
+#define RETIRED_SUFFIX "_retired"
+
+/* Archives the retired table (named after its month) and drops it. */
+static int archive_retired(db_t *db, const char *retired, const char *dir,
+                           int *dropped, char *errstr, size_t errstr_size)
+{
+    char month[32], sql[160];
+
+    /* the name matched ^measurements_[0-9]{6}_retired$: no quoting needed */
+    snprintf(month, sizeof month, "%.*s",
+             (int)(strlen(retired) - strlen(RETIRED_SUFFIX)), retired);
+    if (archive_as(db, retired, month, dir, NULL, 0, NULL, errstr, errstr_size))
+        return -1;
+    snprintf(sql, sizeof sql, "DROP TABLE %s", retired);
+    if (db_exec(db, sql, errstr, errstr_size))
+        return -1;
+    if (dropped)
+        (*dropped)++;
+    return 0;
+}
+
+/* Detaches the partition from measurements and renames it retired (one
+ * transaction); see above. */
+static int retire(db_t *db, const char *part, char *retired, size_t retired_size,
+                  char *errstr, size_t errstr_size)
+{
+    char sql[256];
+
+    snprintf(retired, retired_size, "%s" RETIRED_SUFFIX, part);
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE measurements DETACH PARTITION %s;"
+             " ALTER TABLE %s RENAME TO %s",
+             part, part, retired);
+    if (db_begin(db, errstr, errstr_size))
+        return -1;
+    if (db_exec(db, sql, errstr, errstr_size) || db_commit(db, errstr, errstr_size)) {
+        db_rollback(db, NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs a query of one text column and calls fn on each value, in order,
+ * until one fails. */
+typedef int (*name_fn)(db_t *db, const char *name, const char *dir, int *dropped,
+                       char *errstr, size_t errstr_size);
+
+static int for_each_name(db_t *db, const char *sql, int nparams,
+                         const char *const *params, name_fn fn, const char *dir,
+                         int *dropped, char *errstr, size_t errstr_size)
+{
+    PGresult *res = db_query(db, sql, nparams, params, errstr, errstr_size);
+    int rc = 0;
+
+    if (!res)
+        return -1;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++)
+        rc = fn(db, PQgetvalue(res, i, 0), dir, dropped, errstr, errstr_size);
+    PQclear(res);
+    return rc;
+}
+
+static int archive_partition(db_t *db, const char *part, const char *dir, int *dropped,
+                             char *errstr, size_t errstr_size)
+{
+    char retired[64];
+
+    /* the name matched ^measurements_[0-9]{6}$: no quoting needed */
+    if (retire(db, part, retired, sizeof retired, errstr, errstr_size))
+        return -1;
+    return archive_retired(db, retired, dir, dropped, errstr, errstr_size);
+}
+
 static int archive_due(db_t *db, int64_t retention_days, const char *dir,
                        int64_t now_ms, int *dropped, char *errstr, size_t errstr_size)
 {
-    char cutoff[32], sql[160];
+    char cutoff[32];
     const char *params[] = {cutoff};
-    PGresult *res;
-    int rc = 0;
 
     snprintf(cutoff, sizeof cutoff, "%" PRId64,
              (int64_t)(now_ms - retention_days * 86400000));
-    res = db_query(db,
-                   "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = "
-                   "i.inhrelid WHERE i.inhparent = 'measurements'::regclass AND "
-                   "c.relname ~ '^measurements_[0-9]{6}$' AND (to_date(substr("
-                   "c.relname, 14, 6), 'YYYYMM') + interval '1 month')::timestamp "
-                   "AT TIME ZONE 'UTC' <= ems_ms($1::bigint) ORDER BY 1",
-                   1, params, errstr, errstr_size);
-    if (!res)
+    /* first what an earlier check retired but did not drop */
+    if (for_each_name(db,
+                      "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND "
+                      "c.relnamespace = (SELECT relnamespace FROM pg_class WHERE "
+                      "oid = 'measurements'::regclass) AND "
+                      "c.relname ~ '^measurements_[0-9]{6}" RETIRED_SUFFIX "$' "
+                      "ORDER BY 1",
+                      0, NULL, archive_retired, dir, dropped, errstr, errstr_size))
         return -1;
-    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        const char *part = PQgetvalue(res, i, 0);
-        if ((rc = ing_archive_table(db, part, dir, NULL, 0, NULL, errstr, errstr_size)))
-            break;
-        /* the name matched ^measurements_[0-9]{6}$: no quoting needed */
-        snprintf(sql, sizeof sql, "DROP TABLE %s", part);
-        if ((rc = db_exec(db, sql, errstr, errstr_size)) == 0 && dropped)
-            (*dropped)++;
-    }
-    PQclear(res);
-    return rc;
+    return for_each_name(
+        db,
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = "
+        "i.inhrelid WHERE i.inhparent = 'measurements'::regclass AND "
+        "c.relname ~ '^measurements_[0-9]{6}$' AND (to_date(substr("
+        "c.relname, 14, 6), 'YYYYMM') + interval '1 month')::timestamp "
+        "AT TIME ZONE 'UTC' <= ems_ms($1::bigint) ORDER BY 1",
+        1, params, archive_partition, dir, dropped, errstr, errstr_size);
 }
 
 /* ---- restore ---- */

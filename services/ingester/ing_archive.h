@@ -1,10 +1,11 @@
 /*
  * ing_archive: retention of the measurements. Month partitions that ended
- * before the retention cut-off are exported to a gzip-compressed CSV file
- * (with a header line) beside a SHA-256 checksum file in sha256sum format,
- * made durable (fsync), and only then dropped; the rollup tables are not
- * touched. An archive is loaded back into any table with the same columns
- * after its checksum is verified.
+ * before the retention cut-off are detached from measurements (so that no
+ * reading can be stored into them any more; see ing_archive.c), exported to
+ * a gzip-compressed CSV file (with a header line) beside a SHA-256 checksum
+ * file in sha256sum format, made durable (fsync), and only then dropped; the
+ * rollup tables are not touched. An archive is loaded back into any table
+ * with the same columns after its checksum is verified.
  *
  * Files: <dir>/measurements_YYYYMM.csv.gz and <same>.sha256. When the name
  * is taken (a month archived before and later refilled by late readings) the
@@ -34,8 +35,9 @@
  * missing. Only one session of the database runs it at a time (an
  * advisory lock on the measurements table): returns 1, having done
  * nothing, when another holds it. Returns 0 and the number of partitions
- * dropped in *dropped (optional), or -1 with errstr (the partition being
- * archived is kept; those before it are done). */
+ * dropped in *dropped (optional), or -1 with errstr (the month being
+ * archived is kept, attached or as measurements_YYYYMM_retired, which the
+ * next run archives first; those before it are done). */
 int ing_retention_run(db_t *db, int64_t retention_days, const char *dir, int64_t now_ms,
                       int *dropped, char *errstr, size_t errstr_size);
 

@@ -30,22 +30,44 @@ static void gap_set_end(gap_rec_t *gr, int64_t end_ms, int32_t missing)
     gr->g.gap_class = ing_gap_classify(end_ms - gr->g.start_ms);
 }
 
-static gap_rec_t *gap_open(meter_t *m, int64_t start)
+/* Names a gap after its meter and first missing interval. */
+static void gap_name(gap_rec_t *gr, const meter_t *m)
+{
+    char when[40];
+
+    snprintf(gr->g.gap_id, sizeof gr->g.gap_id, "%s@%s", m->id,
+             ing_format_ts(gr->g.start_ms, when, sizeof when));
+}
+
+/* A new, never published gap at position i of the meter's gaps (kept in
+ * start order), or NULL on allocation failure. */
+static gap_rec_t *gap_insert(meter_t *m, size_t i, int64_t start)
 {
     gap_rec_t *gr;
-    char when[40];
 
     if (ing_grow(&m->gaps, &m->gcap, m->ngap + 1, sizeof *m->gaps))
         return NULL;
-    gr = &m->gaps[m->ngap++];
+    memmove(&m->gaps[i + 1], &m->gaps[i], (m->ngap - i) * sizeof *m->gaps);
+    m->ngap++;
+    gr = &m->gaps[i];
     memset(gr, 0, sizeof *gr);
     snprintf(gr->g.site_id, sizeof gr->g.site_id, "%s", m->site->id);
     snprintf(gr->g.meter_id, sizeof gr->g.meter_id, "%s", m->id);
-    snprintf(gr->g.gap_id, sizeof gr->g.gap_id, "%s@%s", m->id,
-             ing_format_ts(start, when, sizeof when));
     gr->g.start_ms = start;
     gr->g.revision = -1;
+    gap_name(gr, m);
     return gr;
+}
+
+static gap_rec_t *gap_open(meter_t *m, int64_t start)
+{
+    return gap_insert(m, m->ngap, start);
+}
+
+static void gap_remove(meter_t *m, size_t i)
+{
+    memmove(&m->gaps[i], &m->gaps[i + 1], (m->ngap - i - 1) * sizeof *m->gaps);
+    m->ngap--;
 }
 
 static gap_rec_t *gap_ongoing(meter_t *m)
@@ -81,15 +103,74 @@ static void gap_fill(gap_rec_t *gr)
     gr->dirty = true;
 }
 
+/* A late reading for the interval at x of the pending gap i arrived before
+ * the watermark closed that interval: x was never missing. The gap loses x
+ * (at its start or end, or is split around it), or goes when x was all it
+ * held. Its earlier intervals may be closed already (and filled since): they
+ * stay. 0, or -1 on allocation failure. */
+static int gap_take_out(ing_rollup_t *r, meter_t *m, size_t i, int64_t x)
+{
+    int64_t iv = r->conf.interval_ms, start = m->gaps[i].g.start_ms;
+    int64_t end = m->gaps[i].g.end_ms;
+    gap_rec_t *gr;
+
+    if (x == start) { /* nothing before x is closed: never published */
+        if (x + iv >= end) {
+            gap_remove(m, i);
+            return 0;
+        }
+        gr = &m->gaps[i];
+        gr->g.start_ms = x + iv;
+        gap_name(gr, m);
+        gap_set_end(gr, end, (int32_t)((end - gr->g.start_ms) / iv));
+    } else {
+        if (x + iv < end) { /* the intervals after x form a gap of their own */
+            gap_rec_t *rest = gap_insert(m, i + 1, x + iv);
+            if (!rest)
+                return -1;
+            rest->pending = rest->dirty = true;
+            gap_set_end(rest, end, (int32_t)((end - rest->g.start_ms) / iv));
+        }
+        gr = &m->gaps[i];
+        gap_set_end(gr, x, (int32_t)((x - start) / iv));
+    }
+    if (gr->filled >= gr->g.missing_intervals)
+        gr->g.recovered = true;
+    gr->dirty = true;
+    return 0;
+}
+
+/* While a restore feeds the stored readings in event-time order: intervals
+ * skipped by the meter form a gap, kept only when the watermark has not
+ * passed its end at the finish (ing_gap_restore_done; published ones come
+ * from the gaps table). 0 or -1. */
+static int gap_rebuild(meter_t *m, int64_t start, int64_t iv)
+{
+    gap_rec_t *gr;
+
+    if (!m->has_last || start <= m->last_end)
+        return 0;
+    if (!(gr = gap_open(m, m->last_end)))
+        return -1;
+    gr->pending = gr->rebuilt = gr->dirty = true;
+    gap_set_end(gr, start, (int32_t)((start - gr->g.start_ms) / iv));
+    return 0;
+}
+
 /* A good reading in the interval at start. new_interval: the interval had no
- * good reading before. Opens/closes gaps for in-order readings, counts
- * recovered intervals for late ones. */
-int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval)
+ * good reading before; closed: the watermark had passed its end before this
+ * reading. Opens/closes gaps for in-order readings, counts recovered
+ * intervals for late ones. */
+int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval,
+                       bool closed)
 {
     int64_t iv = r->conf.interval_ms, from;
     gap_rec_t *gr;
 
-    if (r->restoring) { /* gaps come from the gaps table (ing_gap_restore) */
+    if (r->restoring) { /* published gaps come from the gaps table
+                         * (ing_gap_restore); held ones are rebuilt here */
+        if (gap_rebuild(m, start, iv))
+            return -1;
         if (!m->has_last || start + iv > m->last_end)
             m->last_end = start + iv;
         m->has_last = true;
@@ -121,7 +202,9 @@ int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_inte
                 return -1;
             gr->g.ongoing = false;
             gap_set_end(gr, start, (int32_t)((start - gr->g.start_ms) / iv));
-            gr->dirty = true;
+            /* its end is known, but its last intervals may still be open:
+             * held until the watermark passes it */
+            gr->pending = gr->dirty = true;
         } else if (start < from && new_interval) { /* catching up in order */
             for (size_t i = m->ngap; i-- > 0;)
                 if (!m->gaps[i].g.ongoing) {
@@ -137,6 +220,9 @@ int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_inte
     for (size_t i = 0; i < m->ngap; i++) {
         gr = &m->gaps[i];
         if (start >= gr->g.start_ms && start < gr->g.end_ms && !gr->g.ongoing) {
+            /* (a published gap's first interval was closed when published) */
+            if (gr->pending && !closed && (!gr->published || start > gr->g.start_ms))
+                return gap_take_out(r, m, i, start);
             gap_fill(gr);
             break;
         }
@@ -156,8 +242,9 @@ static int gap_emit(ing_rollup_t *r, gap_rec_t *gr, int64_t wm)
     return 0;
 }
 
-/* Opens or grows the ongoing gap up to the watermark, emits dirty gaps, drops
- * finished gaps older than the horizon. */
+/* Opens or grows the ongoing gap up to the watermark, emits dirty gaps
+ * (pending ones once the watermark has passed their end), drops finished gaps
+ * older than the horizon. */
 int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
 {
     int64_t iv = r->conf.interval_ms, closed_to = ing_floor_to(wm, iv);
@@ -178,7 +265,10 @@ int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm)
     }
     for (size_t i = 0; i < m->ngap; i++) {
         gap_rec_t *gr = &m->gaps[i];
-        if (gr->dirty && gap_emit(r, gr, wm))
+        bool held = gr->pending && gr->g.end_ms > wm;
+        if (!held)
+            gr->pending = false;
+        if (gr->dirty && !held && gap_emit(r, gr, wm))
             return -1;
         if (gr->g.ongoing || gr->g.end_ms >= wm - r->conf.horizon_ms)
             m->gaps[keep++] = *gr;
@@ -196,15 +286,53 @@ static int32_t gap_filled(const meter_t *m, int64_t start, int64_t end)
     return n;
 }
 
+/* Takes the span [start, end) of a stored gap out of the gaps the restore
+ * rebuilt from the readings: the gaps table has it already. */
+static void rebuilt_subtract(meter_t *m, int64_t iv, int64_t start, int64_t end)
+{
+    for (size_t i = 0; i < m->ngap;) {
+        gap_rec_t *gr = &m->gaps[i];
+        int64_t s = gr->g.start_ms, e = gr->g.end_ms;
+        if (!gr->rebuilt || e <= start || s >= end) {
+            i++;
+            continue;
+        }
+        if (s >= start)
+            s = end;
+        else
+            e = start;
+        if (s >= e) {
+            gap_remove(m, i);
+            continue;
+        }
+        gr->g.start_ms = s;
+        gap_name(gr, m);
+        gap_set_end(gr, e, (int32_t)((e - s) / iv));
+        i++;
+    }
+}
+
 /* Takes over a stored gap after the meter's stored readings were fed. An
  * ongoing gap the readings already ended is closed at the first interval
- * with a reading; a closed one counts the intervals filled since. */
+ * with a reading (held while the watermark has not passed it, as when it
+ * ended before the restart); a closed one counts the intervals filled since. */
 int ing_gap_restore(ing_rollup_t *r, meter_t *m, const ing_gap_t *g)
 {
-    int64_t iv = r->conf.interval_ms;
+    int64_t iv = r->conf.interval_ms, end = g->end_ms;
+    int32_t missing = g->missing_intervals > 0 ? g->missing_intervals : 1;
+    bool ends_now = g->ongoing && m->has_last && m->last_end > g->start_ms;
+    bool first_late = false;
     gap_rec_t *gr;
     size_t i;
 
+    if (ends_now) {
+        size_t k = ing_acc_lower(m, g->start_ms);
+        end = k < m->nacc ? m->accs[k].start : m->last_end - iv;
+        if ((first_late = end <= g->start_ms)) /* its first interval arrived late */
+            end = g->start_ms + missing * iv;
+    }
+    if (ends_now || !g->ongoing)
+        rebuilt_subtract(m, iv, g->start_ms, end);
     if (ing_grow(&m->gaps, &m->gcap, m->ngap + 1, sizeof *m->gaps))
         return -1;
     for (i = m->ngap; i > 0 && m->gaps[i - 1].g.start_ms > g->start_ms; i--)
@@ -215,18 +343,16 @@ int ing_gap_restore(ing_rollup_t *r, meter_t *m, const ing_gap_t *g)
     memset(gr, 0, sizeof *gr);
     gr->g = *g;
     gr->published = true;
-    if (g->ongoing && m->has_last && m->last_end > g->start_ms) {
-        size_t k = ing_acc_lower(m, g->start_ms);
-        int64_t end = k < m->nacc ? m->accs[k].start : m->last_end - iv;
+    if (ends_now) {
         gr->g.ongoing = false;
         gr->dirty = true;
-        if (end <= g->start_ms) { /* its first interval arrived late */
-            int32_t missing = g->missing_intervals > 0 ? g->missing_intervals : 1;
-            gap_set_end(gr, g->start_ms + missing * iv, missing);
-            gr->filled = gap_filled(m, g->start_ms, gr->g.end_ms);
+        if (first_late) {
+            gap_set_end(gr, end, missing);
+            gr->filled = gap_filled(m, g->start_ms, end);
             gr->g.recovered = gr->filled >= missing;
         } else {
             gap_set_end(gr, end, (int32_t)((end - g->start_ms) / iv));
+            gr->pending = true;
         }
     } else if (g->ongoing) { /* silent since the gap opened */
         m->has_last = true;
@@ -239,6 +365,22 @@ int ing_gap_restore(ing_rollup_t *r, meter_t *m, const ing_gap_t *g)
         }
     }
     return 0;
+}
+
+/* After the stored gaps: a rebuilt gap the watermark has passed was
+ * published before the restart (it is in the gaps table, or was lost with
+ * its outputs, as before); one it has not passed is pending again. */
+void ing_gap_restore_done(meter_t *m, int64_t wm)
+{
+    for (size_t i = 0; i < m->ngap;) {
+        gap_rec_t *gr = &m->gaps[i];
+        if (gr->rebuilt && gr->g.end_ms <= wm) {
+            gap_remove(m, i);
+            continue;
+        }
+        gr->rebuilt = false;
+        i++;
+    }
 }
 
 size_t ing_gap_open_count(const meter_t *m)

@@ -438,6 +438,10 @@ int ing_pg_store_readings(ing_pg_t *p, const ing_reading_t *rd, size_t n,
     return 0;
 fail:
     db_rollback(p->db, NULL, 0);
+    /* another instance's retention may have detached a month this session
+     * knew ("no partition ... found for row"): the retry ensures every month
+     * of the batch again, which recreates it */
+    p->nmonths = 0;
     memset(is_new, 0, n);
     *inserted = 0;
     return -1;

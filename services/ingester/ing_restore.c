@@ -132,7 +132,11 @@ int ing_rollup_restore_finish(ing_rollup_t *r, const char *site_id,
     size_t first = r->niv, keep;
     int64_t edge;
 
-    if (!s || ing_site_advance(r, s))
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < s->nmeters; i++)
+        ing_gap_restore_done(s->meters[i], ing_rollup_watermark(r, site_id));
+    if (ing_site_advance(r, s))
         return -1;
     /* intervals past the correction horizon are kept only when the
      * database lacks them and all their readings were fed (restore_from) */

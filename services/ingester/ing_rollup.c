@@ -384,7 +384,7 @@ ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
 {
     meter_t *m = *meter_slot(r, rd->meter_id);
     int64_t iv = r->conf.interval_ms, start, wm;
-    bool created;
+    bool created, closed;
     acc_t *a;
 
     if (!m)
@@ -404,7 +404,8 @@ ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
     if (!(a = acc_get(m, start, &created)))
         return ING_ADD_ERROR;
     acc_add(a, rd);
-    if (start + iv <= wm) { /* a correction of a closed interval */
+    closed = start + iv <= wm;
+    if (closed) { /* a correction of a closed interval */
         site_rev_t *sr = ing_site_rev_get(m->site, start);
         if (!sr)
             return ING_ADD_ERROR;
@@ -412,7 +413,8 @@ ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
         a->dirty = true;
         sr->dirty = true;
     }
-    return ing_gap_on_reading(r, m, start, created) ? ING_ADD_ERROR : ING_ADD_USED;
+    return ing_gap_on_reading(r, m, start, created, closed) ? ING_ADD_ERROR
+                                                            : ING_ADD_USED;
 }
 
 /* ---- closing and emitting ---- */

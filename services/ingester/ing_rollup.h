@@ -21,7 +21,11 @@
  * Gaps: once a meter has reported, every closed interval without a good
  * reading belongs to a gap. A gap is emitted when it opens (ongoing), while it
  * grows (one more missing interval), when readings resume (ongoing false) and
- * when late readings fill its intervals (recovered once all are filled).
+ * when late readings fill its intervals (recovered once all are filled). A
+ * gap that readings resumed after is emitted only once the watermark has
+ * passed its end, like any interval close: until then a late reading for one
+ * of its intervals the watermark has not closed takes that interval out of
+ * it (the gap shrinks, splits or goes) instead of recovering it.
  *
  * The caller feeds each stored reading once (the database says which ones
  * are new), calls ing_rollup_advance(), reads ing_rollup_outputs() and then

@@ -23,6 +23,11 @@ typedef struct gap_rec {
     int32_t filled; /* missing intervals filled by late readings */
     bool dirty;
     bool published;
+    /* ended by a reading after it, but the watermark has not passed its end
+     * yet: held (not emitted), and a late reading for one of its intervals
+     * still open takes that interval out of it (ing_gap_advance) */
+    bool pending;
+    bool rebuilt; /* pending gap found in the stored readings by a restore */
 } gap_rec_t;
 
 struct site;
@@ -91,9 +96,11 @@ site_rev_t *ing_site_rev_get(site_t *s, int64_t start);
 int ing_site_advance(ing_rollup_t *r, site_t *s);
 
 /* ing_gap.c */
-int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval);
+int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval,
+                       bool closed);
 int ing_gap_advance(ing_rollup_t *r, meter_t *m, int64_t wm);
 size_t ing_gap_open_count(const meter_t *m);
 int ing_gap_restore(ing_rollup_t *r, meter_t *m, const ing_gap_t *g);
+void ing_gap_restore_done(meter_t *m, int64_t wm);
 
 #endif

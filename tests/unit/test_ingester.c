@@ -604,6 +604,150 @@ START_TEST(test_gap_first_interval_late)
 }
 END_TEST
 
+/* One reading of meter a at minute min (power only), then an advance.
+ * Returns the gaps the advance published. */
+static size_t feed_a(ing_rollup_t *r, int min, const ing_gap_t **g)
+{
+    ing_reading_t rd = mk("s", "a", T0 + min * MIN, 20, NAN, ING_Q_GOOD);
+    size_t ng;
+
+    ing_rollup_clear(r);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    *g = last_gap(r, &ng);
+    return ng;
+}
+
+/* Lateness 5 min. a reports at minutes 0 and 31, skipping quarter-hour 1
+ * (00:15-00:30), whose end the watermark (00:26) has not passed: no gap yet.
+ * With late 1 the missing minute 20 comes within the lateness and no gap is
+ * ever published; without it the gap is published once, when the watermark
+ * passes 00:30, and minute 20 arriving after that recovers it. */
+START_TEST(test_gap_waits_for_watermark)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 5 * MIN,
+                              .sample_period_ms = QH,
+                              .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    const ing_gap_t *g;
+
+    ck_assert_uint_eq(feed_a(r, 0, &g), 0);
+    ck_assert_uint_eq(feed_a(r, 31, &g), 0);
+    ck_assert_uint_eq(ing_rollup_open_gaps(r), 0);
+    if (_i == 1) {
+        ck_assert_uint_eq(feed_a(r, 20, &g), 0);
+        ck_assert_uint_eq(feed_a(r, 36, &g), 0); /* watermark 00:31 */
+        ck_assert_int_eq(find_iv(r, ING_SCOPE_METER, "a", T0 + QH)->revision, 0);
+        ck_assert_uint_eq(feed_a(r, 50, &g), 0);
+        ing_rollup_destroy(r);
+        return;
+    }
+    ck_assert_uint_eq(feed_a(r, 34, &g), 0); /* watermark 00:29 */
+    ck_assert_uint_eq(feed_a(r, 36, &g), 1); /* watermark 00:31 */
+    ck_assert_str_eq(g->gap_id, "a@2020-08-15T00:15:00Z");
+    ck_assert_int_eq(g->revision, 0);
+    ck_assert(!g->ongoing && !g->recovered);
+    ck_assert_int_eq(g->start_ms, T0 + QH);
+    ck_assert_int_eq(g->end_ms, T0 + 2 * QH);
+    ck_assert_int_eq(g->missing_intervals, 1);
+    ck_assert_uint_eq(feed_a(r, 20, &g), 1); /* after the close: recovered */
+    ck_assert_int_eq(g->revision, 1);
+    ck_assert(g->recovered);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* Lateness 40 min. a reports at minute 0, then 61: quarter-hours 1..3 are
+ * skipped and none is closed (watermark 00:21). Minute 71 closes 1 (00:31).
+ * Late minute 16 fills 1 (closed: it was missing); late minute 35 is in 2,
+ * still open, so 2 is taken out: the gap splits into 1, whose end the
+ * watermark has passed (published at once, recovered), and 3, published
+ * when the watermark passes 01:00. 2 never was missing. */
+START_TEST(test_gap_split_by_late_reading)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 40 * MIN,
+                              .sample_period_ms = QH,
+                              .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    const ing_gap_t *g;
+
+    ck_assert_uint_eq(feed_a(r, 0, &g), 0);
+    ck_assert_uint_eq(feed_a(r, 61, &g), 0);
+    ck_assert_uint_eq(feed_a(r, 71, &g), 0);
+    ck_assert_uint_eq(feed_a(r, 16, &g), 0);
+    ck_assert_uint_eq(feed_a(r, 35, &g), 1);
+    ck_assert_str_eq(g->gap_id, "a@2020-08-15T00:15:00Z");
+    ck_assert_int_eq(g->end_ms, T0 + 2 * QH);
+    ck_assert_int_eq(g->missing_intervals, 1);
+    ck_assert_int_eq(g->revision, 0);
+    ck_assert(g->recovered && !g->ongoing);
+    ck_assert_uint_eq(feed_a(r, 99, &g), 0); /* watermark 00:59 */
+    ck_assert_uint_eq(feed_a(r, 101, &g), 1);
+    ck_assert_str_eq(g->gap_id, "a@2020-08-15T00:45:00Z");
+    ck_assert_int_eq(g->start_ms, T0 + 3 * QH);
+    ck_assert_int_eq(g->end_ms, T0 + 4 * QH);
+    ck_assert_int_eq(g->missing_intervals, 1);
+    ck_assert_int_eq(g->revision, 0);
+    ck_assert(!g->recovered && !g->ongoing);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* One reading of meter b (which drives the watermark) at minute min, then
+ * an advance; returns the gaps it published. */
+static size_t feed_b(ing_rollup_t *r, int min, const ing_gap_t **g)
+{
+    ing_reading_t rd = mk("s", "b", T0 + min * MIN, 10, NAN, ING_Q_GOOD);
+    size_t ng;
+
+    ing_rollup_clear(r);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    *g = last_gap(r, &ng);
+    return ng;
+}
+
+/* Lateness 5 min. a reports at minute 0 and falls silent; b moves the
+ * watermark, so a's ongoing gap from 00:15 is published (1, 2, then 3
+ * missing quarter-hours, up to 01:00). a resumes at minute 76 (watermark 01:11):
+ * the gap ends at 01:15 but is held, since quarter-hour 01:00 is still
+ * open; a's minute 65 then arrives within the lateness and takes it out,
+ * and the gap, now ending at 01:00, which the watermark has passed, is
+ * closed once with 3 missing quarter-hours: no revision said 4, none says
+ * recovered. */
+START_TEST(test_gap_ongoing_end_waits_for_watermark)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 5 * MIN,
+                              .sample_period_ms = QH,
+                              .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    const ing_gap_t *g;
+
+    ck_assert_uint_eq(feed_a(r, 0, &g), 0);
+    ck_assert_uint_eq(feed_b(r, 15, &g), 0);
+    ck_assert_uint_eq(feed_b(r, 30, &g), 0);
+    for (int k = 1; k <= 3; k++) { /* watermarks 00:40, 00:55, 01:05 */
+        ck_assert_uint_eq(feed_b(r, k < 3 ? 30 + 15 * k : 70, &g), 1);
+        ck_assert(g->ongoing);
+        ck_assert_int_eq(g->missing_intervals, k);
+    }
+    ck_assert_uint_eq(feed_a(r, 76, &g), 0);
+    ck_assert_uint_eq(feed_a(r, 65, &g), 1); /* the gap now ends before 01:11 */
+    ck_assert_str_eq(g->gap_id, "a@2020-08-15T00:15:00Z");
+    ck_assert_int_eq(g->revision, 3);
+    ck_assert(!g->ongoing && !g->recovered);
+    ck_assert_int_eq(g->end_ms, T0 + 4 * QH);
+    ck_assert_int_eq(g->missing_intervals, 3);
+    ck_assert_uint_eq(ing_rollup_open_gaps(r), 0);
+    ck_assert_uint_eq(feed_b(r, 81, &g), 0);
+    ck_assert_uint_eq(feed_a(r, 95, &g), 0);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
 static Suite *ingester_suite(void)
 {
     Suite *s = suite_create("ingester");
@@ -626,6 +770,9 @@ static Suite *ingester_suite(void)
     tcase_add_test(tc, test_gap_open_grow_close_recover);
     tcase_add_loop_test(tc, test_gap_first_interval_late, 0,
                         sizeof catch_up_stop / sizeof catch_up_stop[0]);
+    tcase_add_loop_test(tc, test_gap_waits_for_watermark, 0, 2);
+    tcase_add_test(tc, test_gap_split_by_late_reading);
+    tcase_add_test(tc, test_gap_ongoing_end_waits_for_watermark);
     suite_add_tcase(s, tc);
     return s;
 }

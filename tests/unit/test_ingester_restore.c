@@ -311,6 +311,95 @@ START_TEST(test_restart_keeps_open_gap)
 }
 END_TEST
 
+/* a reports at minutes 0 and 31 (lateness 5 min): quarter-hour 1 is
+ * skipped, and its gap waits for the watermark to pass 00:30. case 0 and 1:
+ * the restart comes before that; the gap is rebuilt from the stored
+ * readings, not published by the restore, and then published when minute
+ * 36 moves the watermark past it (case 0), or never when the missing
+ * minute 20 arrives first (case 1). case 2: the restart comes after minute
+ * 36, when the gap was published and stored; it is taken over from the
+ * gaps table, not published again, and minute 20 recovers it. */
+static ing_reading_t reading_a(int min)
+{
+    return (ing_reading_t){.site_id = "s",
+                           .meter_id = "a",
+                           .ts_ms = T0 + min * MIN,
+                           .present = ING_HAS_POWER,
+                           .power_kw = 10,
+                           .quality = ING_Q_GOOD};
+}
+
+static size_t feed_gaps(ing_rollup_t *r, int min, const ing_gap_t **g)
+{
+    ing_reading_t rd = reading_a(min);
+    const ing_interval_t *iv;
+    size_t niv, ng;
+    char reason[200];
+
+    ing_rollup_clear(r);
+    ck_assert_int_eq(ing_rollup_check(r, &rd, reason, sizeof reason), 0);
+    ck_assert_int_eq(ing_rollup_add(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    ing_rollup_outputs(r, &iv, &niv, g, &ng);
+    return ng;
+}
+
+START_TEST(test_restart_keeps_pending_gap)
+{
+    ing_rollup_conf_t gc = {.interval_ms = QH,
+                            .lateness_ms = 5 * MIN,
+                            .sample_period_ms = QH,
+                            .horizon_ms = 6 * 3600000LL,
+                            .accept_unknown = true};
+    static const int before[] = {0, 31, 36};
+    int nbefore = _i == 2 ? 3 : 2;
+    ing_rollup_t *r = ing_rollup_new(&gc);
+    ing_gap_t stored = {0};
+    const ing_interval_t *iv;
+    const ing_gap_t *g;
+    size_t niv, ng, published = 0;
+
+    for (int k = 0; k < nbefore; k++)
+        if ((ng = feed_gaps(r, before[k], &g)) > 0) {
+            stored = g[0];
+            published += ng;
+        }
+    ck_assert_uint_eq(published, (_i == 2 ? 1u : 0u)); /* at minute 36 only */
+    ing_rollup_destroy(r); /* the restart */
+
+    r = ing_rollup_new(&gc);
+    for (int k = 0; k < nbefore; k++) {
+        ing_reading_t rd = reading_a(before[k]);
+        ck_assert_int_eq(ing_rollup_restore_reading(r, &rd), 0);
+    }
+    if (_i == 2)
+        ck_assert_int_eq(ing_rollup_restore_gap(r, &stored), 0);
+    ck_assert_int_eq(ing_rollup_restore_finish(r, "s", NULL, 0), 0);
+    ing_rollup_outputs(r, &iv, &niv, &g, &ng);
+    ck_assert_uint_eq(ng, 0);
+
+    if (_i == 0) {
+        ck_assert_uint_eq(feed_gaps(r, 36, &g), 1);
+        ck_assert_str_eq(g[0].gap_id, "a@2020-08-15T00:15:00Z");
+        ck_assert_int_eq(g[0].revision, 0);
+        ck_assert_int_eq(g[0].end_ms, T0 + 2 * QH);
+        ck_assert_int_eq(g[0].missing_intervals, 1);
+        ck_assert(!g[0].ongoing && !g[0].recovered);
+    } else if (_i == 1) {
+        ck_assert_uint_eq(feed_gaps(r, 20, &g), 0);
+        ck_assert_uint_eq(feed_gaps(r, 36, &g), 0);
+        ck_assert_uint_eq(feed_gaps(r, 50, &g), 0);
+    } else {
+        ck_assert_uint_eq(feed_gaps(r, 40, &g), 0);
+        ck_assert_uint_eq(feed_gaps(r, 20, &g), 1);
+        ck_assert_str_eq(g[0].gap_id, stored.gap_id);
+        ck_assert_int_eq(g[0].revision, 1);
+        ck_assert(g[0].recovered);
+    }
+    ing_rollup_destroy(r);
+}
+END_TEST
+
 /* A failed write forgets the site; a second restore starts from scratch. */
 START_TEST(test_forget_site)
 {
@@ -365,6 +454,7 @@ int main(void)
                         sizeof cuts / sizeof cuts[0]);
     tcase_add_test(tc, test_restart_after_long_lost_batch);
     tcase_add_test(tc, test_restart_keeps_open_gap);
+    tcase_add_loop_test(tc, test_restart_keeps_pending_gap, 0, 3);
     tcase_add_test(tc, test_forget_site);
     tcase_add_test(tc, test_forget_all);
     suite_add_tcase(s, tc);
