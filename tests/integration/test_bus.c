@@ -483,6 +483,112 @@ START_TEST(test_rebalance_counts_revocations)
 }
 END_TEST
 
+/* A bus on the test stack with E's prefix and schemas and these Kafka
+ * properties (NULL-terminated key, value list). */
+static bus_t *bus_with(const char *const *props)
+{
+    bus_conf_t conf = {0};
+
+    conf.bootstrap = th_env_or("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092");
+    conf.registry_url = th_env_or("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
+    conf.schema_dir = E.schema_dir;
+    conf.topic_prefix = E.prefix;
+    conf.client_id = "test_bus";
+    conf.metrics = E.metrics;
+    conf.kafka_props = props;
+    return th_bus_new(&conf);
+}
+
+/* Produces the largest garbage record p accepts (message.max.bytes less
+ * librdkafka's framing allowance): its dead letter, with the headers, is
+ * then too large for the same limit. Returns its size. */
+static size_t produce_largest(bus_producer_t *p, size_t limit)
+{
+    char *big = malloc(limit);
+    size_t len;
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', limit);
+    for (len = limit; len > 0; len--)
+        if (bus_produce_raw(p, TOPIC, "site-1", 6, big, len, NULL, err, sizeof(err)) == 0)
+            break;
+    free(big);
+    ck_assert_uint_gt(len, limit / 2);
+    return len;
+}
+
+static int one_read(int got, void *ctx)
+{
+    (void)got;
+    return *(int *)ctx >= 1;
+}
+
+/* A bad record within a byte of message.max.bytes: its dead letter grows
+ * past the limit with the headers and the producer refuses it. It goes to
+ * the DLQ without its payload, with a header giving the payload's size
+ * and the usual ones naming where the original is; the consumer moves on
+ * to the good record behind it in the same partition. */
+START_TEST(test_oversize_dead_letter_goes_without_payload)
+{
+    static const char *const props[] = {"session.timeout.ms", "6000",
+                                        "message.max.bytes", "10000", NULL};
+    bus_t *bus = bus_with(props);
+    bus_producer_t *p = bus_producer_new(bus, err, sizeof(err));
+    rd_kafka_message_t *dl[2];
+    rd_kafka_t *rk;
+    char dlq[128], buf[128], group[128], size[24], *text;
+    bus_consumer_t *c;
+    size_t len;
+    int got = 0, n;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    len = produce_largest(p, 10000);
+    {
+        avro_value_t v;
+        ck_assert_msg(bus_value_new(bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
+        fill(&v, 3);
+        ck_assert_msg(bus_produce(p, TOPIC, "site-1", &v, 0, err, sizeof(err)) == 0,
+                      "%s", err);
+        avro_value_decref(&v);
+    }
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    snprintf(group, sizeof(group), "%soversize", E.prefix);
+    c = th_consumer(bus, group, TOPIC);
+    /* the good record behind the bad one (same key, same partition) */
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .ack = 1,
+                                     .each = count_record,
+                                     .done = one_read,
+                                     .ctx = &got});
+    ck_assert_int_eq(got, 1);
+    bus_consumer_destroy(c);
+    snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
+    n = raw_read(dlq, dl, 1, &rk);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(dl[0]->len, 0);
+    ck_assert_mem_eq(dl[0]->key, "site-1", 6);
+    snprintf(size, sizeof(size), "%zu", len);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
+    snprintf(dlq, sizeof(dlq), "%s%s", E.prefix, TOPIC);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.topic", buf, sizeof(buf)), dlq);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    ck_assert_ptr_nonnull(header(dl[0], "ems.dlq.partition", buf, sizeof(buf)));
+    raw_done(rk, dl, n);
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n") &&
+                      strstr(text, "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"" TOPIC
+                                   "\"} 1\n"),
+                  "%s", text);
+    free(text);
+    bus_producer_destroy(p);
+    bus_destroy(bus);
+}
+END_TEST
+
 START_TEST(test_bad_input_names_the_problem)
 {
     const char *missing[] = {"no.such.topic"};
@@ -559,6 +665,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_bad_only_batch_is_acked);
     tcase_add_test(tc, test_unacked_record_is_delivered_again);
     tcase_add_test(tc, test_rebalance_counts_revocations);
+    tcase_add_test(tc, test_oversize_dead_letter_goes_without_payload);
     tcase_add_test(tc, test_bad_input_names_the_problem);
     tcase_add_test(tc, test_unreachable_registry_names_endpoint);
     tcase_add_test(tc, test_flush_reports_failure_a_poll_served);
