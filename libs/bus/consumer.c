@@ -80,7 +80,7 @@ static const char *const dlq_reasons[DLQ_NREASONS] = {
 /* Header of a dead letter sent without its payload: the payload's size. */
 #define DLQ_CUT_HEADER "ems.dlq.truncated"
 #define DLQ_CUT_HELP                                                                   \
-    "Dead letters sent without their payload because the producer or the broker "    \
+    "Dead letters sent without their payload because the producer or the broker "      \
     "refused them as too large."
 
 static void cons_zero_dlq_reason(bus_consumer_t *c, const char *topic, const char *reason)
@@ -349,7 +349,8 @@ static void cons_count_cut(bus_consumer_t *c, const rd_kafka_headers_t *h, size_
     topic = bus_logical_name(c->bus, wire);
     snprintf(labels, sizeof(labels), "topic=%s", topic ? topic : wire);
     obs_count(c->bus->metrics, "ems_bus_dlq_truncated_total", DLQ_CUT_HELP, labels, 1);
-    log_warn("bus", "dead letter of %s [%s] offset %s refused as too large (%zu bytes): "
+    log_warn("bus",
+             "dead letter of %s [%s] offset %s refused as too large (%zu bytes): "
              "sent without its payload, header " DLQ_CUT_HEADER,
              wire, part, off, len);
 }
@@ -365,7 +366,8 @@ static int cons_send_cut(void *opaque, bus_producer_t *p, const char *topic,
                          const rd_kafka_headers_t *hdrs)
 {
     bus_consumer_t *c = opaque;
-    rd_kafka_headers_t *h = hdrs ? rd_kafka_headers_copy(hdrs) : rd_kafka_headers_new(1);
+    rd_kafka_headers_t *h =
+        hdrs ? rd_kafka_headers_copy(hdrs) : rd_kafka_headers_new(1);
     char size[24], why[256];
 
     if (!h || cons_header(hdrs, DLQ_CUT_HEADER, &(size_t){0})) {
@@ -375,7 +377,7 @@ static int cons_send_cut(void *opaque, bus_producer_t *p, const char *topic,
     }
     snprintf(size, sizeof(size), "%zu", len);
     rd_kafka_header_add(h, DLQ_CUT_HEADER, -1, size, -1);
-    if (bus_produce_headers(p, topic, key, key_len, NULL, 0, h, why, sizeof(why)) != 0) {
+    if (bus_produce_headers(p, topic, key, key_len, NULL, 0, h, why, sizeof(why))) {
         log_warn("bus", "%s", why);
         return -1;
     }

@@ -70,7 +70,8 @@ static void prod_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
         return;
     }
     obs_counter_inc(pt->errors);
-    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && prod_replace_oversize(p, pt, m))
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+        prod_replace_oversize(p, pt, m))
         return; /* the replacement stands for it: a flush waits for it */
     p->failed++;
     snprintf(p->last_error, sizeof(p->last_error), "delivery to '%s' failed: %s",
@@ -180,8 +181,9 @@ static int prod_send(bus_producer_t *p, prod_topic_t *pt, const void *key,
         return 0;
     obs_counter_inc(pt->errors);
     /* refused before it was queued: it does not fit message.max.bytes */
-    replaced = err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && p->oversize &&
-               p->oversize(p->oversize_opaque, p, pt->name, key, key_len, len, hdrs) == 0;
+    replaced =
+        err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && p->oversize &&
+        p->oversize(p->oversize_opaque, p, pt->name, key, key_len, len, hdrs) == 0;
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
     if (replaced)

@@ -510,7 +510,8 @@ static size_t produce_largest(bus_producer_t *p, size_t limit)
     ck_assert_ptr_nonnull(big);
     memset(big, 'x', limit);
     for (len = limit; len > 0; len--)
-        if (bus_produce_raw(p, TOPIC, "site-1", 6, big, len, NULL, err, sizeof(err)) == 0)
+        if (bus_produce_raw(p, TOPIC, "site-1", 6, big, len, NULL, err, sizeof(err)) ==
+            0)
             break;
     free(big);
     ck_assert_uint_gt(len, limit / 2);
@@ -579,10 +580,11 @@ START_TEST(test_oversize_dead_letter_goes_without_payload)
     raw_done(rk, dl, n);
     text = obs_metrics_render(E.metrics);
     ck_assert_ptr_nonnull(text);
-    ck_assert_msg(strstr(text, "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n") &&
-                      strstr(text, "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"" TOPIC
-                                   "\"} 1\n"),
-                  "%s", text);
+    ck_assert_msg(
+        strstr(text, "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n") &&
+            strstr(text,
+                   "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"" TOPIC "\"} 1\n"),
+        "%s", text);
     free(text);
     bus_producer_destroy(p);
     bus_destroy(bus);
@@ -642,8 +644,8 @@ START_TEST(test_failed_dead_letter_rewinds_and_nothing_is_lost)
     ck_assert_msg(p != NULL, "%s", err);
     /* one key: the bad record at offset 0 of its partition, the good ones
      * behind it */
-    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage, sizeof(garbage) - 1,
-                                     NULL, err, sizeof(err)),
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
+                                     sizeof(garbage) - 1, NULL, err, sizeof(err)),
                      0);
     for (int i = 1; i <= GOOD; i++)
         produce_sample(p, i, NULL);
@@ -657,7 +659,8 @@ START_TEST(test_failed_dead_letter_rewinds_and_nothing_is_lost)
     while (counter_value("ems_bus_rewinds_total", labels) < 1 && th_mono_s() < deadline)
         poll_ack(c, &part, seen, GOOD + 1);
     ck_assert_double_ge(counter_value("ems_bus_rewinds_total", labels), 1);
-    ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"), 0);
+    ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"),
+                        0);
 
     /* the broker takes records again: everything since the last commit
      * (nothing was committed) is read again */
@@ -677,11 +680,12 @@ START_TEST(test_failed_dead_letter_rewinds_and_nothing_is_lost)
     ck_assert_uint_eq(dl[0]->len, sizeof(garbage) - 1);
     ck_assert_mem_eq(dl[0]->payload, garbage, sizeof(garbage) - 1);
     ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
-    ck_assert_int_eq(rd_kafka_query_watermark_offsets(rk, dlq, dl[0]->partition, &lo, &hi,
-                                                      10000),
-                     0);
+    ck_assert_int_eq(
+        rd_kafka_query_watermark_offsets(rk, dlq, dl[0]->partition, &lo, &hi, 10000),
+        0);
     ck_assert_int_eq(hi - lo, 1);
-    ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"), 1);
+    ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"),
+                        1);
     raw_done(rk, dl, n);
     bus_producer_destroy(p);
 }
@@ -724,9 +728,11 @@ START_TEST(test_revoked_partition_lag_reads_zero)
     for (int i = 0; i < RECORDS; i++) { /* keys spread over every partition */
         avro_value_t v;
         snprintf(key, sizeof(key), "site-%d", i);
-        ck_assert_msg(bus_value_new(E.bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(bus_value_new(E.bus, TOPIC, &v, err, sizeof(err)) == 0, "%s",
+                      err);
         fill(&v, i);
-        ck_assert_msg(bus_produce(p, TOPIC, key, &v, 0, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(bus_produce(p, TOPIC, key, &v, 0, err, sizeof(err)) == 0, "%s",
+                      err);
         avro_value_decref(&v);
     }
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
@@ -736,7 +742,8 @@ START_TEST(test_revoked_partition_lag_reads_zero)
     a = consumer("lag");
     bus_consumer_export_lag(a);
     deadline = th_mono_s() + WAIT_MS / 1000.0;
-    while (!(got == RECORDS && lags_are(group, held, PARTS)) && th_mono_s() < deadline) {
+    while (!(got == RECORDS && lags_are(group, held, PARTS)) &&
+           th_mono_s() < deadline) {
         int n = bus_consumer_poll(a, &batch, 100, 500, err, sizeof(err));
         ck_assert_msg(n >= 0, "%s", err);
         for (int i = 0; i < n; i++)
@@ -745,8 +752,8 @@ START_TEST(test_revoked_partition_lag_reads_zero)
     }
     ck_assert_int_eq(got, RECORDS);
     for (int i = 0; i < PARTS; i++)
-        ck_assert_msg(lag_of(group, i) == held[i], "partition %d: lag %g, %d records", i,
-                      lag_of(group, i), held[i]);
+        ck_assert_msg(lag_of(group, i) == held[i], "partition %d: lag %g, %d records",
+                      i, lag_of(group, i), held[i]);
 
     /* b joins: the partitions it reads were taken from a */
     b = consumer("lag");

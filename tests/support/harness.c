@@ -563,8 +563,8 @@ void th_broker_control(const char *command)
     int fd = th_connect_tcp(where);
 
     snprintf(line, sizeof(line), "%s\n", command);
-    ck_assert_msg(write(fd, line, strlen(line)) == (ssize_t)strlen(line), "write to %s: %s",
-                  where, strerror(errno));
+    ck_assert_msg(write(fd, line, strlen(line)) == (ssize_t)strlen(line),
+                  "write to %s: %s", where, strerror(errno));
     while (got < sizeof(reply) - 1 && !memchr(reply, '\n', got) &&
            (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0)
         got += (size_t)n;

@@ -49,7 +49,8 @@ static int ctl_fail(rd_kafka_mock_cluster_t *mc, char **tok, int ntok, char *rep
     rd_kafka_resp_err_t *errs;
     long api, count, code;
 
-    if (ntok != 4 || ctl_int(tok[1], 0, 100, &api) || ctl_int(tok[2], 1, CTL_MAX_COUNT, &count) ||
+    if (ntok != 4 || ctl_int(tok[1], 0, 100, &api) ||
+        ctl_int(tok[2], 1, CTL_MAX_COUNT, &count) ||
         ctl_int(tok[3], -200, 1000, &code)) {
         snprintf(reply, reply_size,
                  "error: usage: fail <api-key 0..100> <count 1..%d> <error-code>",
@@ -89,7 +90,8 @@ int db_control_run(rd_kafka_mock_cluster_t *mc, const char *line, char *reply,
     int ntok = 0;
 
     snprintf(buf, sizeof(buf), "%s", line);
-    for (t = strtok_r(buf, " \t\r", &save); t && ntok < 8; t = strtok_r(NULL, " \t\r", &save))
+    for (t = strtok_r(buf, " \t\r", &save); t && ntok < 8;
+         t = strtok_r(NULL, " \t\r", &save))
         tok[ntok++] = t;
     if (ntok > 0 && strcmp(tok[0], "fail") == 0)
         return ctl_fail(mc, tok, ntok, reply, reply_size);
@@ -158,7 +160,8 @@ static void ctl_run_lines(db_control *ctl)
 
 static void ctl_read(db_control *ctl)
 {
-    ssize_t n = read(ctl->client_fd, ctl->line + ctl->len, sizeof(ctl->line) - ctl->len);
+    ssize_t n =
+        read(ctl->client_fd, ctl->line + ctl->len, sizeof(ctl->line) - ctl->len);
 
     if (n <= 0) {
         ctl_drop_client(ctl);
