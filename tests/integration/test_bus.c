@@ -691,6 +691,48 @@ START_TEST(test_failed_dead_letter_rewinds_and_nothing_is_lost)
 }
 END_TEST
 
+/* A dead letter the broker refuses as too large in its delivery report
+ * (the devbroker fails the next Produce with MESSAGE_TOO_LARGE): it is sent
+ * again without its value, and the ack succeeds. */
+START_TEST(test_dead_letter_refused_at_delivery_goes_without_payload)
+{
+    static const char garbage[] = "a dead letter the broker finds too large";
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    rd_kafka_message_t *dl[1];
+    char dlq[128], buf[64], size[24], *text;
+    bus_consumer_t *c;
+    rd_kafka_t *rk;
+    int n;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
+                                     sizeof(garbage) - 1, NULL, err, sizeof(err)),
+                     0);
+    produce_sample(p, 1, NULL);
+    produce_sample(p, 2, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    th_broker_control("fail 0 1 10"); /* the next Produce: MESSAGE_TOO_LARGE */
+    c = consumer("too-large");
+    /* acks every batch, failing the test when an ack fails */
+    ck_assert_int_eq(consume_two(c), 2);
+    bus_consumer_destroy(c);
+    snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
+    n = raw_read(dlq, dl, 1, &rk);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(dl[0]->len, 0);
+    snprintf(size, sizeof(size), "%zu", sizeof(garbage) - 1);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    raw_done(rk, dl, n);
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n"),
+                  "%s", text);
+    free(text);
+    bus_producer_destroy(p);
+}
+END_TEST
+
 /* The lag gauge of partition part as consumer group group exports it. */
 static double lag_of(const char *group, int part)
 {
@@ -871,6 +913,7 @@ static Suite *bus_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_unchecked_fixture(tc, NULL, clear_broker_faults);
     tcase_add_test(tc, test_failed_dead_letter_rewinds_and_nothing_is_lost);
+    tcase_add_test(tc, test_dead_letter_refused_at_delivery_goes_without_payload);
     suite_add_tcase(s, tc);
     return s;
 }
