@@ -77,6 +77,12 @@ static const char *const dlq_reasons[DLQ_NREASONS] = {
     [DLQ_VALIDATION] = "validation",
 };
 
+/* Header of a dead letter sent without its payload: the payload's size. */
+#define DLQ_CUT_HEADER "ems.dlq.truncated"
+#define DLQ_CUT_HELP                                                                   \
+    "Dead letters sent without their payload because the producer or the broker "      \
+    "refused them as too large."
+
 static void cons_zero_dlq_reason(bus_consumer_t *c, const char *topic, const char *reason)
 {
     char labels[BUS_TOPIC_MAX + 64];
@@ -86,15 +92,20 @@ static void cons_zero_dlq_reason(bus_consumer_t *c, const char *topic, const cha
                 "Records sent to a dead-letter topic, by reason.", labels);
 }
 
-/* Registers ems_bus_dlq_total{topic,reason} at 0 for every reason: a counter
- * first scraped at 1 has no increase, so an alert on increase() would miss
- * a topic's first dead letter (docs/alerts.md). */
+/* Registers ems_bus_dlq_total{topic,reason} at 0 for every reason, and
+ * ems_bus_dlq_truncated_total{topic}: a counter first scraped at 1 has no
+ * increase, so an alert on increase() would miss a topic's first dead
+ * letter (docs/alerts.md). */
 static void cons_zero_dlq(bus_consumer_t *c, const char *topic)
 {
+    char labels[BUS_TOPIC_MAX + 16];
+
     for (int e = BUS_WIRE_OK + 1; e < BUS_WIRE_NERR; e++)
         cons_zero_dlq_reason(c, topic, bus_wire_strerror((bus_wire_err_t)e));
     for (int i = 0; i < DLQ_NREASONS; i++)
         cons_zero_dlq_reason(c, topic, dlq_reasons[i]);
+    snprintf(labels, sizeof(labels), "topic=%s", topic);
+    obs_counter(c->bus->metrics, "ems_bus_dlq_truncated_total", DLQ_CUT_HELP, labels);
 }
 
 static int cons_add_topics(bus_consumer_t *c, const char *const *topics, size_t ntopics,
@@ -311,6 +322,78 @@ static void cons_hold_back(bus_consumer_t *c, int idx)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Value of header name in h (borrowed, not NUL-terminated), or NULL. */
+static const char *cons_header(const rd_kafka_headers_t *h, const char *name,
+                               size_t *len)
+{
+    const void *v;
+
+    if (!h || rd_kafka_header_get_last(h, name, &v, len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    return v;
+}
+
+/* Counts and logs a dead letter sent without its payload. */
+static void cons_count_cut(bus_consumer_t *c, const rd_kafka_headers_t *h, size_t len)
+{
+    char wire[BUS_TOPIC_MAX + 1], labels[BUS_TOPIC_MAX + 16], part[16], off[24];
+    const char *v, *topic;
+    size_t n;
+
+    v = cons_header(h, "ems.dlq.topic", &n);
+    snprintf(wire, sizeof(wire), "%.*s", v ? (int)n : 0, v ? v : "");
+    v = cons_header(h, "ems.dlq.partition", &n);
+    snprintf(part, sizeof(part), "%.*s", v ? (int)n : 1, v ? v : "?");
+    v = cons_header(h, "ems.dlq.offset", &n);
+    snprintf(off, sizeof(off), "%.*s", v ? (int)n : 1, v ? v : "?");
+    topic = bus_logical_name(c->bus, wire);
+    snprintf(labels, sizeof(labels), "topic=%s", topic ? topic : wire);
+    obs_count(c->bus->metrics, "ems_bus_dlq_truncated_total", DLQ_CUT_HELP, labels, 1);
+    log_warn("bus",
+             "dead letter of %s [%s] offset %s refused as too large (%zu bytes): "
+             "sent without its payload, header " DLQ_CUT_HEADER,
+             wire, part, off, len);
+}
+
+/* The DLQ producer's oversize hook: a dead letter too large to send (the
+ * headers grew a record near message.max.bytes past it) goes again with
+ * the same key and headers, no payload, and DLQ_CUT_HEADER giving the
+ * payload's size; the original stays in its topic at the partition and
+ * offset the headers name. Otherwise it would be refused on every poll
+ * and hold its partition. */
+static int cons_send_cut(void *opaque, bus_producer_t *p, const char *topic,
+                         const void *key, size_t key_len, size_t len,
+                         const rd_kafka_headers_t *hdrs)
+{
+    bus_consumer_t *c = opaque;
+    rd_kafka_headers_t *h =
+        hdrs ? rd_kafka_headers_copy(hdrs) : rd_kafka_headers_new(1);
+    char size[24], why[256];
+
+    if (!h || cons_header(hdrs, DLQ_CUT_HEADER, &(size_t){0})) {
+        if (h) /* already cut: the key and headers alone are too large */
+            rd_kafka_headers_destroy(h);
+        return -1;
+    }
+    snprintf(size, sizeof(size), "%zu", len);
+    rd_kafka_header_add(h, DLQ_CUT_HEADER, -1, size, -1);
+    if (bus_produce_headers(p, topic, key, key_len, NULL, 0, h, why, sizeof(why))) {
+        log_warn("bus", "%s", why);
+        return -1;
+    }
+    cons_count_cut(c, hdrs, len);
+    return 0;
+}
+
+/* The DLQ producer, made on the first dead letter. */
+static bus_producer_t *cons_dlq_producer(bus_consumer_t *c, char *errstr,
+                                         size_t errstr_size)
+{
+    if (!c->dlq && (c->dlq = bus_producer_new(c->bus, errstr, errstr_size)))
+        bus_producer_on_oversize(c->dlq, cons_send_cut, c);
+    return c->dlq;
+}
+
 /* Enqueues message idx to "<topic>.dlq" with headers saying why. */
 static int cons_dead_letter(bus_consumer_t *c, int idx, const char *topic,
                             const char *reason, const char *detail, char *errstr,
@@ -335,7 +418,7 @@ static int cons_dead_letter(bus_consumer_t *c, int idx, const char *topic,
     snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
     snprintf(part, sizeof(part), "%d", (int)m->partition);
     snprintf(off, sizeof(off), "%lld", (long long)m->offset);
-    if (!c->dlq && !(c->dlq = bus_producer_new(c->bus, errstr, errstr_size)))
+    if (!cons_dlq_producer(c, errstr, errstr_size))
         return -1;
     return bus_produce_raw(c->dlq, dlq, m->key, m->key_len, m->payload, m->len, headers,
                            errstr, errstr_size);

@@ -85,6 +85,21 @@ rd_kafka_conf_t *bus_kafka_conf(const bus_t *bus, const char *const *defaults,
 int bus_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                  char *errstr, size_t errstr_size);
 
+/* A record the producer refused as too large (MSG_SIZE_TOO_LARGE), when
+ * enqueued or in its delivery report: its logical topic, key, payload size
+ * and headers (borrowed, may be NULL). The hook may send a replacement
+ * with p; it returns 0 when it did, and the refused record then counts as
+ * handled, not failed. Delivery reports run it inside a poll or flush. */
+typedef int (*bus_oversize_fn)(void *opaque, bus_producer_t *p, const char *topic,
+                               const void *key, size_t key_len, size_t len,
+                               const rd_kafka_headers_t *hdrs);
+/* Sets p's oversize hook (NULL: a record too large fails as any other). */
+void bus_producer_on_oversize(bus_producer_t *p, bus_oversize_fn fn, void *opaque);
+/* bus_produce_raw() with librdkafka headers, which it takes (NULL: none). */
+int bus_produce_headers(bus_producer_t *p, const char *topic, const void *key,
+                        size_t key_len, const void *payload, size_t len,
+                        rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size);
+
 /* Milliseconds of a monotonic clock. */
 int64_t bus_now_ms(void);
 

@@ -29,6 +29,8 @@ struct bus_producer_s {
     int64_t failed;
     int64_t reported; /* failures a flush has already reported */
     char last_error[256];
+    bus_oversize_fn oversize; /* NULL: a record too large just fails */
+    void *oversize_opaque;
 };
 
 static const char *const prod_defaults[] = {
@@ -41,6 +43,21 @@ static const char *const prod_defaults[] = {
     NULL,
 };
 
+/* Offers a record the broker refused as too large to the oversize hook.
+ * True when the hook sent a replacement. */
+static int prod_replace_oversize(bus_producer_t *p, prod_topic_t *pt,
+                                 const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+
+    if (!p->oversize)
+        return 0;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = NULL;
+    return p->oversize(p->oversize_opaque, p, pt->name, m->key, m->key_len, m->len,
+                       hdrs) == 0;
+}
+
 /* Delivery report, run by rd_kafka_poll()/flush() on the caller's thread. */
 static void prod_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -52,8 +69,11 @@ static void prod_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
         obs_counter_inc(pt->produced);
         return;
     }
-    p->failed++;
     obs_counter_inc(pt->errors);
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+        prod_replace_oversize(p, pt, m))
+        return; /* the replacement stands for it: a flush waits for it */
+    p->failed++;
     snprintf(p->last_error, sizeof(p->last_error), "delivery to '%s' failed: %s",
              rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 }
@@ -131,13 +151,21 @@ static prod_topic_t *prod_topic(bus_producer_t *p, const char *topic, char *errs
     return p->last = pt;
 }
 
-/* Enqueues one record, serving delivery reports while the queue is full. */
+void bus_producer_on_oversize(bus_producer_t *p, bus_oversize_fn fn, void *opaque)
+{
+    p->oversize = fn;
+    p->oversize_opaque = opaque;
+}
+
+/* Enqueues one record, serving delivery reports while the queue is full.
+ * Takes hdrs (NULL for none) in every case. */
 static int prod_send(bus_producer_t *p, prod_topic_t *pt, const void *key,
                      size_t key_len, const void *payload, size_t len,
                      int64_t timestamp_ms, rd_kafka_headers_t *hdrs, char *errstr,
                      size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
+    int replaced;
 
     for (;;) {
         err = rd_kafka_producev(
@@ -151,9 +179,15 @@ static int prod_send(bus_producer_t *p, prod_topic_t *pt, const void *key,
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0;
+    obs_counter_inc(pt->errors);
+    /* refused before it was queued: it does not fit message.max.bytes */
+    replaced =
+        err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && p->oversize &&
+        p->oversize(p->oversize_opaque, p, pt->name, key, key_len, len, hdrs) == 0;
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
-    obs_counter_inc(pt->errors);
+    if (replaced)
+        return 0;
     snprintf(errstr, errstr_size, "produce to '%s': %s", rd_kafka_topic_name(pt->rkt),
              rd_kafka_err2str(err));
     return -1;
@@ -230,6 +264,20 @@ int bus_produce_raw(bus_producer_t *p, const char *topic, const void *key,
         return -1;
     return prod_send(p, pt, key, key_len, payload, len, 0, prod_headers(headers),
                      errstr, errstr_size);
+}
+
+int bus_produce_headers(bus_producer_t *p, const char *topic, const void *key,
+                        size_t key_len, const void *payload, size_t len,
+                        rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size)
+{
+    prod_topic_t *pt = prod_topic(p, topic, errstr, errstr_size);
+
+    if (!pt) {
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        return -1;
+    }
+    return prod_send(p, pt, key, key_len, payload, len, 0, hdrs, errstr, errstr_size);
 }
 
 void bus_producer_poll(bus_producer_t *p)

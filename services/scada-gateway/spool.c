@@ -2,6 +2,7 @@
  * spool: on-disk write-ahead log of readings (see spool.h).
  */
 #include "scada-gateway/spool.h"
+#include "scada-gateway/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 #define SPOOL_COMPACT_MIN (1 << 20)
 
 struct sg_spool {
-    char *dat_path, *head_path, *tmp_path;
+    char *dat_path, *head_path;
     int fd;
     int64_t max_bytes;
     int64_t head, send, end; /* byte offsets; end includes buffered records */
@@ -133,9 +134,8 @@ sg_spool_t *sg_spool_open(const char *dir, int64_t max_bytes, char *errstr,
     }
     s->dat_path = path_join(dir, "spool.dat");
     s->head_path = path_join(dir, "spool.head");
-    s->tmp_path = path_join(dir, "spool.head.tmp");
     s->wbuf = malloc(WBUF_RECS * REC_SIZE);
-    if (!s->dat_path || !s->head_path || !s->tmp_path || !s->wbuf) {
+    if (!s->dat_path || !s->head_path || !s->wbuf) {
         snprintf(errstr, errstr_size, "spool: out of memory");
         goto err;
     }
@@ -225,21 +225,15 @@ void sg_spool_rewind(sg_spool_t *s)
     s->send = s->head;
 }
 
+/* Replaces the head file like the state file (sg_write_atomic: the
+ * directory is fsync'd after the rename), so a crash after a commit cannot
+ * bring back the old head and send confirmed readings again. */
 static int write_head(sg_spool_t *s, char *errstr, size_t n)
 {
     char buf[32];
-    int len = snprintf(buf, sizeof buf, "%lld\n", (long long)s->head);
-    int fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return fail(errstr, n, "cannot open", s->tmp_path);
-    if (write(fd, buf, (size_t)len) != len || fdatasync(fd) < 0) {
-        close(fd);
-        return fail(errstr, n, "cannot write", s->tmp_path);
-    }
-    close(fd);
-    if (rename(s->tmp_path, s->head_path) < 0)
-        return fail(errstr, n, "cannot rename", s->tmp_path);
-    return 0;
+
+    snprintf(buf, sizeof buf, "%lld\n", (long long)s->head);
+    return sg_write_atomic(s->head_path, buf, errstr, n);
 }
 
 /* Moves the unconfirmed records [head, end) to the start of the file.
@@ -335,7 +329,6 @@ void sg_spool_close(sg_spool_t *s)
     }
     free(s->dat_path);
     free(s->head_path);
-    free(s->tmp_path);
     free(s->wbuf);
     free(s);
 }

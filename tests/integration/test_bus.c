@@ -483,6 +483,342 @@ START_TEST(test_rebalance_counts_revocations)
 }
 END_TEST
 
+/* A bus on the test stack with E's prefix and schemas and these Kafka
+ * properties (NULL-terminated key, value list). */
+static bus_t *bus_with(const char *const *props)
+{
+    bus_conf_t conf = {0};
+
+    conf.bootstrap = th_env_or("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092");
+    conf.registry_url = th_env_or("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
+    conf.schema_dir = E.schema_dir;
+    conf.topic_prefix = E.prefix;
+    conf.client_id = "test_bus";
+    conf.metrics = E.metrics;
+    conf.kafka_props = props;
+    return th_bus_new(&conf);
+}
+
+/* Produces the largest garbage record p accepts (message.max.bytes less
+ * librdkafka's framing allowance): its dead letter, with the headers, is
+ * then too large for the same limit. Returns its size. */
+static size_t produce_largest(bus_producer_t *p, size_t limit)
+{
+    char *big = malloc(limit);
+    size_t len;
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', limit);
+    for (len = limit; len > 0; len--)
+        if (bus_produce_raw(p, TOPIC, "site-1", 6, big, len, NULL, err, sizeof(err)) ==
+            0)
+            break;
+    free(big);
+    ck_assert_uint_gt(len, limit / 2);
+    return len;
+}
+
+static int one_read(int got, void *ctx)
+{
+    (void)got;
+    return *(int *)ctx >= 1;
+}
+
+/* A bad record within a byte of message.max.bytes: its dead letter grows
+ * past the limit with the headers and the producer refuses it. It goes to
+ * the DLQ without its payload, with a header giving the payload's size
+ * and the usual ones naming where the original is; the consumer moves on
+ * to the good record behind it in the same partition. */
+START_TEST(test_oversize_dead_letter_goes_without_payload)
+{
+    static const char *const props[] = {"session.timeout.ms", "6000",
+                                        "message.max.bytes", "10000", NULL};
+    bus_t *bus = bus_with(props);
+    bus_producer_t *p = bus_producer_new(bus, err, sizeof(err));
+    rd_kafka_message_t *dl[2];
+    rd_kafka_t *rk;
+    char dlq[128], buf[128], group[128], size[24], *text;
+    bus_consumer_t *c;
+    size_t len;
+    int got = 0, n;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    len = produce_largest(p, 10000);
+    {
+        avro_value_t v;
+        ck_assert_msg(bus_value_new(bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
+        fill(&v, 3);
+        ck_assert_msg(bus_produce(p, TOPIC, "site-1", &v, 0, err, sizeof(err)) == 0,
+                      "%s", err);
+        avro_value_decref(&v);
+    }
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    snprintf(group, sizeof(group), "%soversize", E.prefix);
+    c = th_consumer(bus, group, TOPIC);
+    /* the good record behind the bad one (same key, same partition) */
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .ack = 1,
+                                     .each = count_record,
+                                     .done = one_read,
+                                     .ctx = &got});
+    ck_assert_int_eq(got, 1);
+    bus_consumer_destroy(c);
+    snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
+    n = raw_read(dlq, dl, 1, &rk);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(dl[0]->len, 0);
+    ck_assert_mem_eq(dl[0]->key, "site-1", 6);
+    snprintf(size, sizeof(size), "%zu", len);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
+    snprintf(dlq, sizeof(dlq), "%s%s", E.prefix, TOPIC);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.topic", buf, sizeof(buf)), dlq);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    ck_assert_ptr_nonnull(header(dl[0], "ems.dlq.partition", buf, sizeof(buf)));
+    raw_done(rk, dl, n);
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(
+        strstr(text, "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n") &&
+            strstr(text,
+                   "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"" TOPIC "\"} 1\n"),
+        "%s", text);
+    free(text);
+    bus_producer_destroy(p);
+    bus_destroy(bus);
+}
+END_TEST
+
+/* The counter name{labels} of E's registry (made at 0 if new). */
+static double counter_value(const char *name, const char *labels)
+{
+    return obs_counter_value(obs_counter(E.metrics, name, "", labels));
+}
+
+/* Polls once and acks what it polled; marks in seen[] the offsets of
+ * partition part handed out. Returns the ack's result (0 when nothing was
+ * polled). */
+static int poll_ack(bus_consumer_t *c, int32_t *part, char *seen, int nseen)
+{
+    bus_record_t *b;
+    int n = bus_consumer_poll(c, &b, 100, 500, err, sizeof(err));
+
+    ck_assert_msg(n >= 0, "%s", err);
+    for (int i = 0; i < n; i++) {
+        *part = b[i].partition;
+        if (b[i].offset >= 0 && b[i].offset < nseen)
+            seen[b[i].offset] = 1;
+    }
+    return bus_consumer_unacked(c) ? bus_consumer_ack(c, err, sizeof(err)) : 0;
+}
+
+static int all_seen(const char *seen, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        if (!seen[i])
+            return 0;
+    return 1;
+}
+
+/* Dead letters that do not reach the DLQ (the devbroker fails every
+ * Produce request for a while): the ack fails, the consumer goes back to
+ * its committed offsets and counts the rewind, nothing is committed. Once
+ * the broker takes records again, the bad record is dead-lettered once
+ * and every good record behind it is handed out. */
+START_TEST(test_failed_dead_letter_rewinds_and_nothing_is_lost)
+{
+    enum { GOOD = 5 };
+    static const char garbage[] = "a dead letter the broker refuses";
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    char seen[GOOD + 1] = {0}, group[128], labels[160], dlq[128], buf[64];
+    rd_kafka_message_t *dl[1];
+    int64_t lo = -1, hi = -1;
+    int32_t part = -1;
+    bus_consumer_t *c;
+    rd_kafka_t *rk;
+    double deadline;
+    int n;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    /* one key: the bad record at offset 0 of its partition, the good ones
+     * behind it */
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
+                                     sizeof(garbage) - 1, NULL, err, sizeof(err)),
+                     0);
+    for (int i = 1; i <= GOOD; i++)
+        produce_sample(p, i, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    snprintf(group, sizeof(group), "%srewind", E.prefix);
+    snprintf(labels, sizeof(labels), "group=%s", group);
+
+    th_broker_control("fail 0 100000 29"); /* Produce: TOPIC_AUTHORIZATION_FAILED */
+    c = consumer("rewind");
+    deadline = th_mono_s() + WAIT_MS / 1000.0;
+    while (counter_value("ems_bus_rewinds_total", labels) < 1 && th_mono_s() < deadline)
+        poll_ack(c, &part, seen, GOOD + 1);
+    ck_assert_double_ge(counter_value("ems_bus_rewinds_total", labels), 1);
+    ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"),
+                        0);
+
+    /* the broker takes records again: everything since the last commit
+     * (nothing was committed) is read again */
+    th_broker_control("clear 0");
+    memset(seen, 0, sizeof(seen));
+    while (!(all_seen(seen, 1, GOOD + 1) && !bus_consumer_unacked(c)) &&
+           th_mono_s() < deadline)
+        ck_assert_msg(poll_ack(c, &part, seen, GOOD + 1) == 0, "%s", err);
+    ck_assert_msg(all_seen(seen, 1, GOOD + 1), "a good record was lost");
+    ck_assert_int_eq(seen[0], 0); /* the bad one never reached the caller */
+    bus_consumer_destroy(c);
+
+    /* one copy in the DLQ */
+    snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
+    n = raw_read(dlq, dl, 1, &rk);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(dl[0]->len, sizeof(garbage) - 1);
+    ck_assert_mem_eq(dl[0]->payload, garbage, sizeof(garbage) - 1);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    ck_assert_int_eq(
+        rd_kafka_query_watermark_offsets(rk, dlq, dl[0]->partition, &lo, &hi, 10000),
+        0);
+    ck_assert_int_eq(hi - lo, 1);
+    ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"),
+                        1);
+    raw_done(rk, dl, n);
+    bus_producer_destroy(p);
+}
+END_TEST
+
+/* A dead letter the broker refuses as too large in its delivery report
+ * (the devbroker fails the next Produce with MESSAGE_TOO_LARGE): it is sent
+ * again without its value, and the ack succeeds. */
+START_TEST(test_dead_letter_refused_at_delivery_goes_without_payload)
+{
+    static const char garbage[] = "a dead letter the broker finds too large";
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    rd_kafka_message_t *dl[1];
+    char dlq[128], buf[64], size[24], *text;
+    bus_consumer_t *c;
+    rd_kafka_t *rk;
+    int n;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
+                                     sizeof(garbage) - 1, NULL, err, sizeof(err)),
+                     0);
+    produce_sample(p, 1, NULL);
+    produce_sample(p, 2, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    th_broker_control("fail 0 1 10"); /* the next Produce: MESSAGE_TOO_LARGE */
+    c = consumer("too-large");
+    /* acks every batch, failing the test when an ack fails */
+    ck_assert_int_eq(consume_two(c), 2);
+    bus_consumer_destroy(c);
+    snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
+    n = raw_read(dlq, dl, 1, &rk);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(dl[0]->len, 0);
+    snprintf(size, sizeof(size), "%zu", sizeof(garbage) - 1);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    raw_done(rk, dl, n);
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n"),
+                  "%s", text);
+    free(text);
+    bus_producer_destroy(p);
+}
+END_TEST
+
+/* The lag gauge of partition part as consumer group group exports it. */
+static double lag_of(const char *group, int part)
+{
+    char labels[256];
+
+    snprintf(labels, sizeof(labels), "group=%s,topic=" TOPIC ",partition=%d", group,
+             part);
+    return obs_gauge_value(obs_gauge(E.metrics, "ems_bus_consumer_lag", "", labels));
+}
+
+/* True when the lag gauge of each partition i < n reads want[i]. */
+static int lags_are(const char *group, const int *want, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (lag_of(group, i) != want[i])
+            return 0;
+    return 1;
+}
+
+/* A rebalance takes partitions from a member that exports its lag and
+ * has committed nothing: the lag gauges of the partitions now read by the
+ * other member go to 0 (they kept their last value, and an alert on lag
+ * fired for a partition nobody here reads). */
+START_TEST(test_revoked_partition_lag_reads_zero)
+{
+    enum { RECORDS = 40, PARTS = 4 }; /* auto-created topics have 4 partitions */
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    int held[PARTS] = {0}, moved[PARTS] = {0}, got = 0, nmoved = 0;
+    char group[128], key[24];
+    bus_consumer_t *a, *b;
+    bus_record_t *batch;
+    double deadline;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int i = 0; i < RECORDS; i++) { /* keys spread over every partition */
+        avro_value_t v;
+        snprintf(key, sizeof(key), "site-%d", i);
+        ck_assert_msg(bus_value_new(E.bus, TOPIC, &v, err, sizeof(err)) == 0, "%s",
+                      err);
+        fill(&v, i);
+        ck_assert_msg(bus_produce(p, TOPIC, key, &v, 0, err, sizeof(err)) == 0, "%s",
+                      err);
+        avro_value_decref(&v);
+    }
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    snprintf(group, sizeof(group), "%slag", E.prefix);
+
+    /* a reads everything and commits nothing: every partition lags */
+    a = consumer("lag");
+    bus_consumer_export_lag(a);
+    deadline = th_mono_s() + WAIT_MS / 1000.0;
+    while (!(got == RECORDS && lags_are(group, held, PARTS)) &&
+           th_mono_s() < deadline) {
+        int n = bus_consumer_poll(a, &batch, 100, 500, err, sizeof(err));
+        ck_assert_msg(n >= 0, "%s", err);
+        for (int i = 0; i < n; i++)
+            held[batch[i].partition]++;
+        got += n;
+    }
+    ck_assert_int_eq(got, RECORDS);
+    for (int i = 0; i < PARTS; i++)
+        ck_assert_msg(lag_of(group, i) == held[i], "partition %d: lag %g, %d records",
+                      i, lag_of(group, i), held[i]);
+
+    /* b joins: the partitions it reads were taken from a */
+    b = consumer("lag");
+    while (nmoved == 0 && th_mono_s() < deadline) {
+        int n = bus_consumer_poll(a, &batch, 100, 200, err, sizeof(err));
+        ck_assert_msg(n >= 0, "%s", err);
+        n = bus_consumer_poll(b, &batch, 100, 200, err, sizeof(err));
+        ck_assert_msg(n >= 0, "%s", err);
+        for (int i = 0; i < n; i++)
+            nmoved += !moved[batch[i].partition]++;
+    }
+    ck_assert_int_gt(nmoved, 0);
+    ck_assert_int_ge((int)bus_consumer_revocations(a), 1);
+    for (int i = 0; i < PARTS; i++)
+        if (moved[i])
+            ck_assert_msg(lag_of(group, i) == 0, "partition %d (b's now): lag %g", i,
+                          lag_of(group, i));
+    bus_consumer_destroy(b);
+    bus_consumer_destroy(a);
+    bus_producer_destroy(p);
+}
+END_TEST
+
 START_TEST(test_bad_input_names_the_problem)
 {
     const char *missing[] = {"no.such.topic"};
@@ -547,6 +883,11 @@ START_TEST(test_flush_reports_failure_a_poll_served)
 }
 END_TEST
 
+static void clear_broker_faults(void)
+{
+    th_broker_control("clear 0");
+}
+
 static Suite *bus_suite(void)
 {
     Suite *s = suite_create("bus");
@@ -559,9 +900,20 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_bad_only_batch_is_acked);
     tcase_add_test(tc, test_unacked_record_is_delivered_again);
     tcase_add_test(tc, test_rebalance_counts_revocations);
+    tcase_add_test(tc, test_oversize_dead_letter_goes_without_payload);
+    tcase_add_test(tc, test_revoked_partition_lag_reads_zero);
     tcase_add_test(tc, test_bad_input_names_the_problem);
     tcase_add_test(tc, test_unreachable_registry_names_endpoint);
     tcase_add_test(tc, test_flush_reports_failure_a_poll_served);
+    suite_add_tcase(s, tc);
+    /* tests that make the devbroker fail requests: the failures still
+     * pending are cleared after the case, also when a test failed */
+    tc = tcase_create("faults");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, NULL, clear_broker_faults);
+    tcase_add_test(tc, test_failed_dead_letter_rewinds_and_nothing_is_lost);
+    tcase_add_test(tc, test_dead_letter_refused_at_delivery_goes_without_payload);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -533,6 +533,47 @@ double th_wait_metric(int port, const char *name, double want, pid_t pid,
 
 /* ---- the bus ---- */
 
+/* Connects to "host:port" (an IPv4 address) with a 10 s receive timeout. */
+static int th_connect_tcp(const char *hostport)
+{
+    struct timeval tv = {10, 0};
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    char host[64];
+    int port, fd;
+
+    ck_assert_msg(sscanf(hostport, "%63[^:]:%d", host, &port) == 2 &&
+                      inet_pton(AF_INET, host, &sin.sin_addr) == 1,
+                  "not an IPv4 host:port: '%s'", hostport);
+    sin.sin_port = htons((uint16_t)port);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ck_assert_msg(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+                  "connect to the devbroker's control port %s: %s", hostport,
+                  strerror(errno));
+    return fd;
+}
+
+void th_broker_control(const char *command)
+{
+    const char *where = th_env("EMS_TEST_BROKER_CONTROL");
+    char line[256], reply[256];
+    size_t got = 0;
+    ssize_t n;
+    int fd = th_connect_tcp(where);
+
+    snprintf(line, sizeof(line), "%s\n", command);
+    ck_assert_msg(write(fd, line, strlen(line)) == (ssize_t)strlen(line),
+                  "write to %s: %s", where, strerror(errno));
+    while (got < sizeof(reply) - 1 && !memchr(reply, '\n', got) &&
+           (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    reply[got] = '\0';
+    ck_assert_msg(strcmp(reply, "ok\n") == 0, "devbroker control '%s': %s", command,
+                  got ? reply : "no reply");
+}
+
 bus_t *th_bus_new(const bus_conf_t *conf)
 {
     /* a test's reader often subscribes before the service under test has

@@ -202,6 +202,11 @@ double th_wait_metric(int port, const char *name, double want, pid_t pid,
  * EMS_TEST_ROOT/schemas. Fails the test when a variable is missing or
  * bus_new() refuses; the caller destroys the bus. */
 bus_t *th_bus_new(const bus_conf_t *conf);
+/* Sends one command line to the devbroker's control port
+ * (EMS_TEST_BROKER_CONTROL, docs/adr/0002: "fail <api-key> <count>
+ * <error-code>", "clear <api-key>") and fails the test unless it answers
+ * "ok". */
+void th_broker_control(const char *command);
 /* Produces bytes that are no record in the wire format ("garbage") to topic
  * (under prefix) with key, and waits for their delivery: bad input a
  * service must dead-letter. Fails the test when the broker refuses. */

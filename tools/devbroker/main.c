@@ -35,6 +35,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "control.h"
+
 #define DB_MAX_TOPICS 256
 #define DB_NAME_MAX 249 /* Kafka's topic name limit */
 
@@ -83,6 +85,7 @@ typedef struct {
     const char *prefix;
     const char *pidfile;
     const char *ready_file;
+    int control_port; /* 0: no control */
     db_topic topics[DB_MAX_TOPICS];
     int ntopics;
 } db_opts;
@@ -95,8 +98,7 @@ static void db_on_signal(int sig)
     db_stop = 1;
 }
 
-/* Writes one JSON log line on stderr; msg must not need JSON escaping. */
-static void db_log(const char *level, const char *fmt, ...)
+void db_log(const char *level, const char *fmt, ...)
 {
     char msg[512], ts[32];
     time_t now = time(NULL);
@@ -236,6 +238,8 @@ static void db_usage(FILE *out)
           "  --prefix P      prepended to every topic name\n"
           "  --pidfile FILE  write the process id here\n"
           "  --ready-file F  write the bootstrap servers here once listening\n"
+          "  --control-port N  accept test commands on 127.0.0.1:N (fail or\n"
+          "                  clear requests, docs/adr/0002; test stacks only)\n"
           "Each partition keeps only its newest 5 MiB of records (older ones\n"
           "are dropped silently); topics not listed are created on first use\n"
           "with 4 partitions.\n",
@@ -265,6 +269,7 @@ static int db_parse_args(db_opts *o, int argc, char **argv)
         {"prefix", required_argument, NULL, 'x'},
         {"pidfile", required_argument, NULL, 'P'},
         {"ready-file", required_argument, NULL, 'r'},
+        {"control-port", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -290,6 +295,10 @@ static int db_parse_args(db_opts *o, int argc, char **argv)
             break;
         case 'r':
             o->ready_file = optarg;
+            break;
+        case 'c':
+            if (db_parse_int(optarg, 1, 65535, &o->control_port) != 0)
+                return db_log("error", "invalid --control-port '%s'", optarg), -1;
             break;
         case 'h':
             db_usage(stdout);
@@ -402,6 +411,7 @@ int main(int argc, char **argv)
     db_opts *o = calloc(1, sizeof(*o));
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;
+    db_control *ctl = NULL;
     struct timespec nap = {0, 100 * 1000 * 1000};
     int rc = 1, marked = 0;
 
@@ -429,16 +439,25 @@ int main(int argc, char **argv)
     }
     if (db_create_topics(mc, o) != 0)
         goto cleanup;
+    if (o->control_port && !(ctl = db_control_new(mc, o->control_port)))
+        goto cleanup;
     marked = 1; /* from here on the marker files are ours to remove */
     if (db_write_markers(o, rd_kafka_mock_cluster_bootstraps(mc)) != 0)
         goto cleanup;
     db_log("info", "listening on %s with %d topics; each partition keeps its "
            "newest 5 MiB of records", rd_kafka_mock_cluster_bootstraps(mc), o->ntopics);
-    while (!db_stop)
-        nanosleep(&nap, NULL);
+    if (ctl)
+        db_log("info", "control commands on 127.0.0.1:%d", o->control_port);
+    while (!db_stop) {
+        if (ctl)
+            db_control_serve(ctl, 100);
+        else
+            nanosleep(&nap, NULL);
+    }
     db_log("info", "stopping");
     rc = 0;
 cleanup:
+    db_control_destroy(ctl);
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);
     if (rk)

@@ -4,9 +4,10 @@
 #
 #   tools/stack/stack.sh up|down|status|pg-stop [--test] [--services|--no-services]
 #
-# --test uses ./var/test and the test ports (broker 29092, registry 28081,
-# PostgreSQL 25432, Redis 26379, HTTP 28100+) and, unless --services is
-# given, starts no service: integration tests start the binaries they test.
+# --test uses ./var/test and the test ports (broker 29092 with its control
+# port 29192, registry 28081, PostgreSQL 25432, Redis 26379, HTTP 28100+)
+# and, unless --services is given, starts no service: integration tests
+# start the binaries they test.
 # `up` is idempotent (a component already running is left alone), writes the
 # endpoints to <var>/stack.env, and fails with a line naming the component
 # that did not become ready. `down` stops what `up` started, in reverse
@@ -49,10 +50,12 @@ configure() {  # mode (dev|test)
     case $k in '' | *[!0-9]*) die "EMS_STACK_PORT_SHIFT must be a number, not '$k'" ;; esac
     BROKER_PORT=$((29092 + k)) REGISTRY_PORT=$((28081 + k)) PG_PORT=$((25432 + k))
     REDIS_PORT=$((26379 + k)) HTTP_BASE=$((28100 + k)) SIM_PORT=$((25020 + k))
+    # the devbroker's control port (make requests fail), test stacks only
+    BROKER_CONTROL_PORT=$((29192 + k))
   else
     VAR=$ROOT/var
     BROKER_PORT=19092 REGISTRY_PORT=18081 PG_PORT=15432 REDIS_PORT=16379
-    HTTP_BASE=18100 SIM_PORT=15020
+    HTTP_BASE=18100 SIM_PORT=15020 BROKER_CONTROL_PORT=
   fi
   RUN=$VAR/run LOG=$VAR/log SECRETS=$VAR/secrets
   # PostgreSQL runs as the postgres user, which must reach its files. A
@@ -159,7 +162,8 @@ up_broker() {
   fi
   rm -f "$ready"
   spawn "$LOG/devbroker.log" "$BIN/devbroker" --port "$BROKER_PORT" \
-    --pidfile "$pidf" --ready-file "$ready"
+    --pidfile "$pidf" --ready-file "$ready" \
+    ${BROKER_CONTROL_PORT:+--control-port "$BROKER_CONTROL_PORT"}
   wait_ready "devbroker on 127.0.0.1:$BROKER_PORT" "$LOG/devbroker.log" \
     test -s "$ready"
   say "devbroker ready on $(cat "$ready")"
@@ -358,6 +362,7 @@ write_env() {  # mode
     [ "$1" = test ] || dev_settings
     if [ "$1" = test ]; then
       emit EMS_TEST_BOOTSTRAP "127.0.0.1:$BROKER_PORT"
+      emit EMS_TEST_BROKER_CONTROL "127.0.0.1:$BROKER_CONTROL_PORT"
       emit EMS_TEST_REGISTRY "http://127.0.0.1:$REGISTRY_PORT"
       emit EMS_TEST_PG "$pg"
       emit EMS_TEST_PG_RO "$ro"
