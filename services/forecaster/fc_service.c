@@ -434,8 +434,8 @@ static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
  * served before instead of retraining early (the version and numbers stay
  * those of an uninterrupted run). Called after the replay, once
  * fc_site_catch_up() applied the history before the first run still to be
- * issued: the feature count is checked against the weather columns and the
- * training time against the clock of that moment. */
+ * issued: the model's weather columns are looked up by name among the site's
+ * and the training time is checked against the clock of that moment. */
 static void load_models(fc_service *s, fc_site *site, int k)
 {
     char err[512];
