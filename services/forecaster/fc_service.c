@@ -28,6 +28,7 @@ struct fc_service {
     double next_scan;
     fc_wxdir_stats wx;
     fc_wxhttp *wxh;
+    fc_wxseen *wxseen; /* the weather directory's files at the previous scan */
     char model_dir[1024], wx_dir[1024]; /* the configured paths, expanded */
     const char *wxh_site;
     obs_metrics_t *m;
@@ -294,6 +295,10 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         goto fail;
     if (expand_paths(s, errstr, errstr_size) < 0)
         goto fail;
+    if (!(s->wxseen = fc_wxseen_new())) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
     if (s->conf.save_models && mkdirs(s->conf.model_dir) < 0) {
         snprintf(errstr, errstr_size, "forecaster.model_dir '%s': %s",
                  s->conf.model_dir, strerror(errno));
@@ -655,7 +660,12 @@ static void scan_weather(fc_service *s)
         return;
     s->next_scan = now + s->conf.wx_scan_ms / 1000.0;
     fc_wxdir_stats st = {0, 0, 0};
-    fc_wxdir_scan(s->svc, s->conf.wx_dir, s->conf.wx_site, s->conf.wx_max_bytes, &st);
+    fc_wxdir_conf wc = {.dir = s->conf.wx_dir,
+                        .default_site = s->conf.wx_site,
+                        .max_bytes = s->conf.wx_max_bytes,
+                        .unfinished_ms = s->conf.wx_unfinished_ms,
+                        .seen = s->wxseen};
+    fc_wxdir_scan(s->svc, &wc, &st);
     obs_counter_add(s->m_wx_done, (double)st.done);
     obs_counter_add(s->m_wx_rej, (double)st.rejected);
     obs_counter_add(s->m_wx_rec, (double)st.records);
@@ -681,6 +691,8 @@ void fc_service_shutdown(svc_t *svc, void *ctx)
     s->restore = s->live = NULL;
     fc_wxhttp_destroy(s->wxh);
     s->wxh = NULL;
+    fc_wxseen_destroy(s->wxseen);
+    s->wxseen = NULL;
     for (size_t i = 0; i < s->nsites; i++)
         fc_site_destroy(s->sites[i]);
     free(s->sites);

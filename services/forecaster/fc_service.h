@@ -37,7 +37,7 @@ typedef struct fc_service_conf {
     int64_t batch, poll_ms, restore_idle_ms, restore_empty_ms, restore_max_ms;
     const char *wx_dir;
     const char *wx_site;
-    int64_t wx_scan_ms, wx_max_bytes;
+    int64_t wx_scan_ms, wx_max_bytes, wx_unfinished_ms;
     const char *wx_url, *wx_url_site;
     int64_t wx_poll_ms, wx_timeout_ms, wx_retries, wx_backoff_ms, wx_backoff_max_ms;
 } fc_service_conf;
@@ -69,15 +69,25 @@ typedef struct fc_wxdir_stats {
     int64_t done, rejected, records;
 } fc_wxdir_stats;
 
-/* Publishes every weather file in dir (not in its subdirectories) on
+typedef struct fc_wxdir_conf {
+    const char *dir, *default_site;
+    int64_t max_bytes;
+    int64_t unfinished_ms; /* how long a cut-off file may still be written to */
+    fc_wxseen *seen;       /* what the previous scans saw (owned by the caller) */
+} fc_wxdir_conf;
+
+/* Publishes every weather file in c->dir (not in its subdirectories) on
  * energy.weather, keyed by the site named by the file name ("<site>_*.csv",
  * "<site>.json"; else default_site), in chunks of at most a month of slots,
  * then moves it to dir/done/; a file that does not parse, names no known
  * site or is larger than max_bytes moves to dir/rejected/ with the reason
- * logged. Files are taken in name order. Returns 0, or -1 when publishing
- * failed (the file stays for the next scan). */
-int fc_wxdir_scan(svc_t *svc, const char *dir, const char *default_site,
-                  int64_t max_bytes, fc_wxdir_stats *st);
+ * logged. Files are taken in name order; dot-files are left alone. A file
+ * is read only once its size and modification time are those the previous
+ * scan saw, so one still being written is not read half; one that does not
+ * parse and looks cut off (fc_wxfile_cut_off) stays until it changes, and
+ * is rejected once not written to for unfinished_ms. Returns 0, or -1 when
+ * publishing failed (the file stays for the next scan). */
+int fc_wxdir_scan(svc_t *svc, const fc_wxdir_conf *c, fc_wxdir_stats *st);
 
 /* Publishes wx on energy.weather for site in records of at most a month of
  * slots (slots ending by issued_ms are "observed", later ones "forecast"),
