@@ -16,10 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Longest wait for each answer when the replay reads its end offsets. */
+#define RESTORE_END_MS 10000
+
 struct fc_service {
     fc_service_conf conf;
     svc_t *svc;
     bus_consumer_t *restore, *live;
+    /* where the replay ends: the end offsets read at its start (NULL when
+     * they could not be read: then restore_idle without records ends it) */
+    bus_end_offsets_t *restore_end;
     double restore_t0, restore_last;
     int64_t restored;
     fc_site **sites;
@@ -284,6 +290,18 @@ static int expand_paths(fc_service *s, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* The end offsets the replay reads up to, so that a broker slow to hand
+ * the records over does not end it early. */
+static void read_restore_end(fc_service *s)
+{
+    char err[512];
+    s->restore_end = bus_consumer_end_offsets(s->restore, RESTORE_END_MS, err, sizeof err);
+    if (!s->restore_end)
+        log_warn("forecaster",
+                 "replay: %s; it ends after forecaster.restore_idle without records",
+                 err);
+}
+
 int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
 {
     fc_service *s = ctx;
@@ -310,6 +328,7 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
               bus_consumer_new(svc_bus(svc), group, topics, 3, errstr, errstr_size)))
         goto fail;
     bus_consumer_set_replay(s->restore, 1); /* the live consumer dead-letters */
+    read_restore_end(s);
     if (svc_add_check(svc, "history", restored_check, s, errstr, errstr_size))
         goto fail;
     if (init_wxhttp(s, svc, errstr, errstr_size) < 0)
@@ -468,6 +487,8 @@ static int start_live(fc_service *s)
     char err[512];
     bus_consumer_destroy(s->restore);
     s->restore = NULL;
+    bus_end_offsets_destroy(s->restore_end);
+    s->restore_end = NULL;
     s->live =
         bus_consumer_new(svc_bus(s->svc), s->conf.group_id, topics, 2, err, sizeof err);
     if (!s->live) {
@@ -485,6 +506,18 @@ static int start_live(fc_service *s)
     log_info("forecaster", "replay done: %lld records in %.1f s",
              (long long)s->restored, ems_mono_s() - s->restore_t0);
     return 0;
+}
+
+/* The replay is over once it read up to the end offsets of its start;
+ * without them, once idle after records, or after nothing at all (empty
+ * topics; covers the join). */
+static int restore_done(fc_service *s, double now)
+{
+    if (s->restore_end)
+        return bus_consumer_reached(s->restore, s->restore_end);
+    double wait =
+        (s->restored > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms) / 1000.0;
+    return now - s->restore_last >= wait;
 }
 
 static int restore_step(fc_service *s)
@@ -505,11 +538,7 @@ static int restore_step(fc_service *s)
     obs_counter_add(s->m_restored, got);
     if (got > 0)
         s->restore_last = now;
-    /* idle after records, or nothing at all (empty topics; covers the join) */
-    double wait =
-        (s->restored > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms) / 1000.0;
-    int idle = now - s->restore_last >= wait;
-    if (idle || now - s->restore_t0 >= s->conf.restore_max_ms / 1000.0)
+    if (restore_done(s, now) || now - s->restore_t0 >= s->conf.restore_max_ms / 1000.0)
         return start_live(s);
     return 0;
 }
@@ -687,6 +716,8 @@ void fc_service_shutdown(svc_t *svc, void *ctx)
     fc_service *s = ctx;
     (void)svc;
     bus_consumer_destroy(s->restore); /* unacked offsets stay uncommitted */
+    bus_end_offsets_destroy(s->restore_end);
+    s->restore_end = NULL;
     bus_consumer_destroy(s->live);
     s->restore = s->live = NULL;
     fc_wxhttp_destroy(s->wxh);

@@ -2,7 +2,8 @@
  *
  * At start the service rebuilds its state from the topics: a consumer in a
  * throw-away group (never committed) reads energy.load, energy.weather and
- * energy.forecast from the earliest offset until they are idle, so every
+ * energy.forecast from the earliest offset up to the end offsets read when
+ * it starts (until they are idle when those cannot be read), so every
  * site's history is back in memory and runs already published are not
  * issued again. Then the live consumer (forecaster.group_id) reads
  * energy.load and energy.weather; each batch is applied (bad records to the

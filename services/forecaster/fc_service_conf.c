@@ -165,7 +165,8 @@ const cfg_option_t fc_service_options[] = {
      .min = 100,
      .max = 600000,
      .offset = OFF(restore_idle_ms),
-     .desc = "The start-up replay ends after the topics were idle this long."},
+     .desc = "Without its end offsets, the start-up replay ends after the topics "
+             "were idle this long."},
     {.section = "forecaster",
      .key = "restore_empty",
      .type = CFG_DURATION_MS,
@@ -173,8 +174,8 @@ const cfg_option_t fc_service_options[] = {
      .min = 100,
      .max = 600000,
      .offset = OFF(restore_empty_ms),
-     .desc = "The start-up replay ends when nothing at all arrived this long (empty "
-             "topics; it covers the consumer group's join)."},
+     .desc = "Without its end offsets, the start-up replay ends when nothing at all "
+             "arrived this long (empty topics; it covers the consumer group's join)."},
     {.section = "forecaster",
      .key = "restore_max",
      .type = CFG_DURATION_MS,
