@@ -231,6 +231,13 @@ bus_end_offsets_t *bus_consumer_end_offsets(bus_consumer_t *c, int timeout_ms,
  * dead-lettered or skipped ones included) reached e on every partition
  * that had records; 0 otherwise (also before c was assigned them). */
 int bus_consumer_reached(bus_consumer_t *c, const bus_end_offsets_t *e);
+/* Partitions in e (those that held records). */
+int bus_end_offsets_count(const bus_end_offsets_t *e);
+/* The i-th of them (0 <= i < count): logical topic (owned by e),
+ * partition and end offset, for a caller that keeps them (the end of what
+ * a service had been given when it stopped). */
+void bus_end_offsets_at(const bus_end_offsets_t *e, int i, const char **topic,
+                        int32_t *partition, int64_t *offset);
 /* NULL is a no-op. */
 void bus_end_offsets_destroy(bus_end_offsets_t *e);
 

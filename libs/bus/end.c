@@ -5,6 +5,7 @@
 #include "bus/consumer_int.h"
 
 struct bus_end_offsets_s {
+    const bus_t *bus; /* for the logical topic names */
     /* per partition with records: offset = its high watermark */
     rd_kafka_topic_partition_list_t *l;
 };
@@ -54,6 +55,7 @@ bus_end_offsets_t *bus_consumer_end_offsets(bus_consumer_t *c, int timeout_ms,
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
+    e->bus = c->bus;
     for (i = 0; i < c->ntopics; i++)
         if (end_of_topic(c, c->topics[i].bt->wire, timeout_ms, e->l, errstr,
                          errstr_size) < 0) {
@@ -79,6 +81,22 @@ int bus_consumer_reached(bus_consumer_t *c, const bus_end_offsets_t *e)
     if (pos)
         rd_kafka_topic_partition_list_destroy(pos);
     return reached;
+}
+
+int bus_end_offsets_count(const bus_end_offsets_t *e)
+{
+    return e->l->cnt;
+}
+
+void bus_end_offsets_at(const bus_end_offsets_t *e, int i, const char **topic,
+                        int32_t *partition, int64_t *offset)
+{
+    const rd_kafka_topic_partition_t *p = &e->l->elems[i];
+    const char *logical = bus_logical_name(e->bus, p->topic);
+
+    *topic = logical ? logical : p->topic;
+    *partition = p->partition;
+    *offset = p->offset;
 }
 
 void bus_end_offsets_destroy(bus_end_offsets_t *e)

@@ -26,6 +26,7 @@ struct fc_service {
     /* where the replay ends: the end offsets read at its start (NULL when
      * they could not be read: then restore_idle without records ends it) */
     bus_end_offsets_t *restore_end;
+    fc_stopmark stop; /* energy.load's end at the last stop (fc_stopmark.c) */
     double restore_t0, restore_last;
     int64_t restored;
     fc_site **sites;
@@ -290,6 +291,18 @@ static int expand_paths(fc_service *s, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* Where energy.load ended at the last stop: the runs due in the records
+ * before it are issued however far behind (fc_site_keep_runs). */
+static void read_stopmark(fc_service *s)
+{
+    char err[1200];
+    if (fc_stopmark_load(s->conf.model_dir, &s->stop, err, sizeof err) < 0)
+        log_warn("forecaster", "stop mark ignored: %s", err);
+    else if (s->stop.n)
+        log_info("forecaster", "energy.load ended at %zu partition offset(s) at the last stop",
+                 s->stop.n);
+}
+
 /* The end offsets the replay reads up to, so that a broker slow to hand
  * the records over does not end it early. */
 static void read_restore_end(fc_service *s)
@@ -317,6 +330,7 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
+    read_stopmark(s);
     if (s->conf.save_models && mkdirs(s->conf.model_dir) < 0) {
         snprintf(errstr, errstr_size, "forecaster.model_dir '%s': %s",
                  s->conf.model_dir, strerror(errno));
@@ -380,10 +394,10 @@ static int load_time_check(const fc_load_rec *r, int64_t now_ms, char *reason, s
 }
 
 /* 0 applied or ignored; -1 with reason for the DLQ. */
-static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
+static int apply_load(fc_service *s, bus_record_t *rec, char *reason, size_t size)
 {
     fc_load_rec r;
-    if (fc_codec_load(v, &r, reason, size) < 0)
+    if (fc_codec_load(&rec->value, &r, reason, size) < 0)
         return -1;
     if (!r.site_scope)
         return 0; /* meter intervals: the site sum is what is forecast */
@@ -401,6 +415,11 @@ static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
         obs_counter_inc(s->m_stale);
     else if (rc == FC_PUT_STORED)
         obs_counter_inc(s->m_load);
+    /* on the topic before the last stop: the service had it, and would have
+     * issued the runs it made due had it run on */
+    if (rc != FC_PUT_INVALID && s->restore &&
+        fc_stopmark_before(&s->stop, rec->partition, rec->offset))
+        fc_site_keep_runs(site, r.end_ms / 1000);
     return rc == FC_PUT_INVALID ? -1 : 0;
 }
 
@@ -444,7 +463,7 @@ static void apply_forecast(fc_service *s, avro_value_t *v)
 static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
 {
     if (!strcmp(rec->topic, "energy.load"))
-        return apply_load(s, &rec->value, reason, size);
+        return apply_load(s, rec, reason, size);
     if (!strcmp(rec->topic, "energy.weather"))
         return apply_weather(s, &rec->value, reason, size);
     if (!strcmp(rec->topic, "energy.forecast"))
@@ -711,10 +730,21 @@ int fc_service_step(svc_t *svc, void *ctx)
     return live_step(s);
 }
 
+/* The end of energy.load now, for the next start (fc_stopmark.c); only
+ * once live: a stop during the replay keeps the previous mark. */
+static void save_stopmark(fc_service *s)
+{
+    char err[1200];
+    if (s->live && fc_stopmark_save(s->conf.model_dir, s->live, RESTORE_END_MS, err,
+                                    sizeof err) < 0)
+        log_warn("forecaster", "stop mark: %s", err);
+}
+
 void fc_service_shutdown(svc_t *svc, void *ctx)
 {
     fc_service *s = ctx;
     (void)svc;
+    save_stopmark(s);
     bus_consumer_destroy(s->restore); /* unacked offsets stay uncommitted */
     bus_end_offsets_destroy(s->restore_end);
     s->restore_end = NULL;
