@@ -213,4 +213,32 @@ void bus_offsets_destroy(bus_offsets_t *o);
  * the bus's metrics registry (a no-op without one). */
 void bus_consumer_export_lag(bus_consumer_t *c);
 
+/* ---- end offsets (a re-read that stops at the end) ----
+ *
+ * A consumer that re-reads its topics from the start (a start-up restore)
+ * reads the end offsets once when it starts and stops when it reached them
+ * on every partition, however long the broker takes to hand the records
+ * over. */
+typedef struct bus_end_offsets_s bus_end_offsets_t;
+
+/* Reads the high watermark of every partition of c's topics (a topic that
+ * does not exist has none), waiting up to timeout_ms for each answer.
+ * Returns the end offsets the caller owns, or NULL with errstr when one
+ * could not be read. */
+bus_end_offsets_t *bus_consumer_end_offsets(bus_consumer_t *c, int timeout_ms,
+                                            char *errstr, size_t errstr_size);
+/* 1 when c's position (one past the last record its polls handed out,
+ * dead-lettered or skipped ones included) reached e on every partition
+ * that had records; 0 otherwise (also before c was assigned them). */
+int bus_consumer_reached(bus_consumer_t *c, const bus_end_offsets_t *e);
+/* Partitions in e (those that held records). */
+int bus_end_offsets_count(const bus_end_offsets_t *e);
+/* The i-th of them (0 <= i < count): logical topic (owned by e),
+ * partition and end offset, for a caller that keeps them (the end of what
+ * a service had been given when it stopped). */
+void bus_end_offsets_at(const bus_end_offsets_t *e, int i, const char **topic,
+                        int32_t *partition, int64_t *offset);
+/* NULL is a no-op. */
+void bus_end_offsets_destroy(bus_end_offsets_t *e);
+
 #endif

@@ -1,6 +1,7 @@
 #include "forecaster/fc_features.h"
 
 #include <math.h>
+#include <string.h>
 
 static const char *const base_names[FCF_BASE] = {
     "lead_h",  "hour",     "dow",     "holiday",      "lag_1d",
@@ -17,6 +18,21 @@ const char *fc_feature_name(const fc_weather *wx, int i)
 int fc_features_count(const fc_weather *wx)
 {
     return FCF_BASE + (wx ? (int)wx->ncol : 0);
+}
+
+void fc_wxcols_of(fc_wxcols *cols, const fc_weather *wx)
+{
+    cols->n = wx ? wx->ncol : 0;
+    for (size_t i = 0; i < cols->n; i++)
+        memcpy(cols->names[i], wx->names[i], sizeof cols->names[i]);
+}
+
+int fc_wxcols_map(const fc_wxcols *cols, const fc_weather *wx, int *map)
+{
+    for (size_t i = 0; i < cols->n; i++)
+        if ((map[i] = wx ? fc_weather_find(wx, cols->names[i]) : -1) < 0)
+            return (int)i;
+    return -1;
 }
 
 double fc_known(const fc_issue_ctx *c, int64_t t)
@@ -45,6 +61,8 @@ void fc_issue_ctx_init(fc_issue_ctx *c, const fc_series *load, const fc_weather 
 {
     c->load = load;
     c->wx = wx;
+    c->wxmap = NULL;
+    c->nwx = 0;
     c->cal = cal;
     c->issue = issue;
     c->hdd_base = hdd_base;
@@ -94,7 +112,10 @@ void fc_features_row(const fc_issue_ctx *c, int64_t t, float *row)
     row[FCF_MEAN_7D] = (float)c->mean_7d;
     row[FCF_HDD] = isnan(temp) ? NAN : (float)fmax(0.0, c->hdd_base - temp);
     row[FCF_CDD] = isnan(temp) ? NAN : (float)fmax(0.0, temp - c->cdd_base);
-    if (c->wx)
+    if (c->wxmap)
+        for (size_t k = 0; k < c->nwx; k++)
+            row[FCF_BASE + k] = (float)fc_weather_at(c->wx, (size_t)c->wxmap[k], t);
+    else if (c->wx)
         for (size_t k = 0; k < c->wx->ncol; k++)
             row[FCF_BASE + k] = (float)fc_weather_at(c->wx, k, t);
 }

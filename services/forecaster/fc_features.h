@@ -34,6 +34,11 @@ enum {
 typedef struct fc_issue_ctx {
     const fc_series *load;
     const fc_weather *wx; /* may be NULL */
+    /* The weather features in a model's order: feature FCF_BASE + i is
+     * column wxmap[i] of wx. NULL (fc_issue_ctx_init): every column of wx
+     * in its own order. */
+    const int *wxmap;
+    size_t nwx;
     const fc_calendar *cal;
     int64_t issue; /* UTC seconds */
     double hdd_base, cdd_base;
@@ -48,10 +53,26 @@ void fc_issue_ctx_init(fc_issue_ctx *c, const fc_series *load, const fc_weather 
 /* Number of features for a weather set (wx may be NULL). */
 int fc_features_count(const fc_weather *wx);
 
+/* The weather columns a model was trained on, by name, in its feature
+ * order: a site's columns come in the order its variables first arrived,
+ * which a restart may change, so a model finds its columns by name. */
+typedef struct fc_wxcols {
+    size_t n;
+    char names[FC_MAX_WX][FC_WX_NAME_SIZE];
+} fc_wxcols;
+
+/* The columns of wx (NULL: none) in their order. */
+void fc_wxcols_of(fc_wxcols *cols, const fc_weather *wx);
+
+/* Fills map[0..cols->n) with the index in wx of each named column. Returns
+ * -1 when all are found, else the index in cols of the first one wx lacks
+ * (wx NULL lacks every column). */
+int fc_wxcols_map(const fc_wxcols *cols, const fc_weather *wx, int *map);
+
 /* Load at slot t if it was complete before the issue time, else NaN. */
 double fc_known(const fc_issue_ctx *c, int64_t t);
 
-/* Fills row[0..fc_features_count) for target slot start t. */
+/* Fills row[0..FCF_BASE + weather features) for target slot start t. */
 void fc_features_row(const fc_issue_ctx *c, int64_t t, float *row);
 
 /* Name of feature i (for docs and model dumps); weather columns by name. */

@@ -139,20 +139,37 @@ int64_t *fc_targets(const fc_forecaster *fc, fc_kind k, int64_t issue, size_t *n
     return t;
 }
 
-static int tree_points(const fc_forecaster *fc, fc_booster b, int nfeat,
-                       const fc_issue_ctx *c, const int64_t *t, size_t n, double *out,
-                       char *err, size_t errn)
+/* Binds c to the model's weather columns (by name, in the model's order);
+ * the feature count, or -1 with err naming a column wx lacks. */
+static int bind_columns(fc_issue_ctx *c, const fc_wxcols *cols, int *map, char *err,
+                        size_t errn)
 {
+    if (!cols)
+        return fc_features_count(c->wx);
+    int missing = fc_wxcols_map(cols, c->wx, map);
+    if (missing >= 0) {
+        snprintf(err, errn, "weather column '%s' of the model is missing",
+                 cols->names[missing]);
+        return -1;
+    }
+    c->wxmap = map;
+    c->nwx = cols->n;
+    return FCF_BASE + (int)cols->n;
+}
+
+static int tree_points(fc_booster b, const fc_wxcols *cols, fc_issue_ctx *c,
+                       const int64_t *t, size_t n, double *out, char *err, size_t errn)
+{
+    int map[FC_MAX_WX];
     for (size_t i = 0; i < n; i++)
         out[i] = NAN;
     if (!b) {
         snprintf(err, errn, "no trained model");
         return 0;
     }
-    if (nfeat != fc_features_count(c->wx)) {
-        snprintf(err, errn, "weather columns differ from training");
+    int nfeat = bind_columns(c, cols, map, err, errn);
+    if (nfeat < 0)
         return 0;
-    }
     float *x = malloc(n * nfeat * sizeof *x);
     float *y = malloc(n * sizeof *y);
     int rc = x && y ? 0 : -1;
@@ -163,13 +180,12 @@ static int tree_points(const fc_forecaster *fc, fc_booster b, int nfeat,
         for (size_t i = 0; i < n; i++)
             out[i] = y[i] + base;
     }
-    (void)fc;
     free(x);
     free(y);
     return rc;
 }
 
-int fc_points(const fc_forecaster *fc, fc_booster booster, int nfeat,
+int fc_points(const fc_forecaster *fc, fc_booster booster, const fc_wxcols *wxcols,
               const fc_series *load, const fc_weather *wx, int64_t issue,
               const int64_t *t, size_t n, double *pt[FC_NMODELS], char *xgb_err,
               size_t xgb_err_size)
@@ -185,7 +201,7 @@ int fc_points(const fc_forecaster *fc, fc_booster booster, int nfeat,
     }
     fc_profile_release(&prof);
     xgb_err[0] = '\0';
-    return tree_points(fc, booster, nfeat, &c, t, n, pt[FC_MODEL_XGB], xgb_err,
+    return tree_points(booster, wxcols, &c, t, n, pt[FC_MODEL_XGB], xgb_err,
                        xgb_err_size);
 }
 
@@ -314,7 +330,7 @@ int fc_forecast_run(fc_forecaster *fc, const fc_series *load, const fc_weather *
     const fc_kstate *ks = &fc->ks[k];
     int need_trees =
         want == FC_MODEL_XGB || (want == FC_MODEL_AUTO && ks->winner == FC_MODEL_XGB);
-    int rc = fc_points(fc, need_trees ? ks->booster : NULL, ks->nfeat, load, wx, issue,
+    int rc = fc_points(fc, need_trees ? ks->booster : NULL, &ks->wxcols, load, wx, issue,
                        t, n, pt, xgb_err, sizeof xgb_err);
     out->kind = k;
     out->issue_time = issue;

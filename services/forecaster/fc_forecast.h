@@ -135,18 +135,20 @@ const fc_qtable *fc_forecaster_served_qtable(const fc_forecaster *fc, fc_kind k)
 /* Served residuals held for the pooled calibration. */
 size_t fc_forecaster_pool_size(const fc_forecaster *fc, fc_kind k);
 
-/* Saves / loads kind k's trained state with its version string. Loading
- * refuses a file of another format version or kind, or a truncated one, and
+/* Saves / loads kind k's trained state with its version string and the
+ * names of its weather columns. Loading refuses a file of another format
+ * version (format 3, without the names, included) or kind, or a truncated one, and
  * leaves the forecaster unchanged then. 0 or -1 with errstr filled. */
 int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
                        char *errstr, size_t errstr_size);
 int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
                        size_t errstr_size);
-/* As fc_forecaster_load(), and also refuses a model of another feature
- * count than nfeat (fc_features_count() of the weather it will see; -1: any)
- * or trained after not_after (UTC seconds; INT64_MAX: any). */
+/* As fc_forecaster_load(), and also refuses a model trained on a weather
+ * column that wx (the weather it will see; NULL: any) does not have, or
+ * trained after not_after (UTC seconds; INT64_MAX: any). The model reads
+ * its columns by name in its own order, whatever their order in wx. */
 int fc_forecaster_load_checked(fc_forecaster *fc, fc_kind k, const char *path,
-                               int nfeat, int64_t not_after, char *errstr,
+                               const fc_weather *wx, int64_t not_after, char *errstr,
                                size_t errstr_size);
 /* The `now` kind k was trained at (INT64_MIN when untrained). */
 int64_t fc_forecaster_trained_at(const fc_forecaster *fc, fc_kind k);

@@ -26,7 +26,7 @@ typedef struct fc_kstate {
     int64_t trained_at; /* the `now` of that run */
     char version[64];
     fc_booster booster; /* NULL when the trees are not usable */
-    int nfeat;
+    fc_wxcols wxcols;   /* the weather columns the trees were trained on */
     fc_qtable q[FC_NMODELS];
     fc_qtable served; /* band of the winner when served: pooled calibration */
     fc_pool pool;     /* served residuals since the earlier trainings */
@@ -45,9 +45,10 @@ struct fc_forecaster {
 int64_t *fc_targets(const fc_forecaster *fc, fc_kind k, int64_t issue, size_t *n);
 
 /* Point forecasts of every model for targets t[0..n) into pt[m][0..n).
- * Trees are skipped (NaN, *xgb_err filled) when booster is NULL or fails.
- * Returns -1 on ENOMEM. */
-int fc_points(const fc_forecaster *fc, fc_booster booster, int nfeat,
+ * The trees read the weather columns named in wxcols (NULL: every column of
+ * wx in its order); they are skipped (NaN, *xgb_err filled) when booster is
+ * NULL, a column is missing, or they fail. Returns -1 on ENOMEM. */
+int fc_points(const fc_forecaster *fc, fc_booster booster, const fc_wxcols *wxcols,
               const fc_series *load, const fc_weather *wx, int64_t issue,
               const int64_t *t, size_t n, double *pt[FC_NMODELS], char *xgb_err,
               size_t xgb_err_size);

@@ -2,8 +2,9 @@
  *
  * File layout: one text header line
  *   "EMSFC-MODEL <format> <version> <kind> <trained_at> <nfeat> <winner>
- *    <mae0> <mae1> <mae2> <qbytes> <booster_bytes> <pool_n>\n"
- * then the quantile tables (per model, then the served band) as raw bytes
+ *    <mae0> <mae1> <mae2> <qbytes> <booster_bytes> <pool_n> <nwx>\n"
+ * then the names of the nwx weather columns in feature order
+ * (FC_WX_NAME_SIZE bytes each, NUL-padded; format 4 on), the quantile tables (per model, then the served band) as raw bytes
  * (same build only), the pooled served residuals (pool_n target times as
  * int64, residuals as double, cells as bytes), and the booster in XGBoost's
  * UBJSON model format. */
@@ -15,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FC_MODEL_FORMAT 3
+/* 4: the weather columns are named (format 3 matched them by count). */
+#define FC_MODEL_FORMAT 4
 
 int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
                        char *errstr, size_t errstr_size)
@@ -36,11 +38,14 @@ int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
         return -1;
     }
     const fc_pool *pl = &ks->pool;
-    fprintf(f, "EMSFC-MODEL %d %s %d %" PRId64 " %d %d %.17g %.17g %.17g %zu %zu %zu\n",
-            FC_MODEL_FORMAT, ks->version, (int)k, ks->trained_at, ks->nfeat,
-            (int)ks->winner, ks->mae[0], ks->mae[1], ks->mae[2],
-            sizeof ks->q + sizeof ks->served, blen, pl->n);
-    int ok = fwrite(ks->q, 1, sizeof ks->q, f) == sizeof ks->q &&
+    const fc_wxcols *wc = &ks->wxcols;
+    fprintf(f,
+            "EMSFC-MODEL %d %s %d %" PRId64 " %d %d %.17g %.17g %.17g %zu %zu %zu %zu\n",
+            FC_MODEL_FORMAT, ks->version, (int)k, ks->trained_at,
+            FCF_BASE + (int)wc->n, (int)ks->winner, ks->mae[0], ks->mae[1], ks->mae[2],
+            sizeof ks->q + sizeof ks->served, blen, pl->n, wc->n);
+    int ok = fwrite(wc->names, sizeof wc->names[0], wc->n, f) == wc->n &&
+             fwrite(ks->q, 1, sizeof ks->q, f) == sizeof ks->q &&
              fwrite(&ks->served, 1, sizeof ks->served, f) == sizeof ks->served &&
              (pl->n == 0 || (fwrite(pl->t, sizeof *pl->t, pl->n, f) == pl->n &&
                              fwrite(pl->r, sizeof *pl->r, pl->n, f) == pl->n &&
@@ -55,21 +60,42 @@ int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
     return 0;
 }
 
-static int read_header(FILE *f, fc_kstate *ks, int *kind, size_t *qb, size_t *bb,
-                       size_t *pn)
+/* The header into *ks; -1 with errstr. A file of another format is named
+ * as such: format 3 and before carry no weather column names, and matching
+ * their columns by count could feed the trees the wrong ones. */
+static int read_header(FILE *f, const char *path, fc_kstate *ks, int *kind, size_t *qb,
+                       size_t *bb, size_t *pn, char *errstr, size_t errstr_size)
 {
     char line[512];
-    int fmt, winner;
-    if (!fgets(line, sizeof line, f))
+    int fmt = -1, winner, nfeat;
+    size_t nwx;
+    int got = fgets(line, sizeof line, f)
+                  ? sscanf(line,
+                           "EMSFC-MODEL %d %63s %d %" SCNd64
+                           " %d %d %lf %lf %lf %zu %zu %zu %zu",
+                           &fmt, ks->version, kind, &ks->trained_at, &nfeat, &winner,
+                           &ks->mae[0], &ks->mae[1], &ks->mae[2], qb, bb, pn, &nwx)
+                  : 0;
+    if (got >= 1 && fmt != FC_MODEL_FORMAT) {
+        snprintf(errstr, errstr_size, "'%s' is a format %d model, this build reads %d",
+                 path, fmt, FC_MODEL_FORMAT);
         return -1;
-    if (sscanf(line, "EMSFC-MODEL %d %63s %d %" SCNd64 " %d %d %lf %lf %lf %zu %zu %zu",
-               &fmt, ks->version, kind, &ks->trained_at, &ks->nfeat, &winner,
-               &ks->mae[0], &ks->mae[1], &ks->mae[2], qb, bb, pn) != 12 ||
-        fmt != FC_MODEL_FORMAT || winner < 0 || winner >= FC_NMODELS ||
-        *pn > ((size_t)1 << 24))
-        return -1;
+    }
+    if (got != 13 || winner < 0 || winner >= FC_NMODELS || *pn > ((size_t)1 << 24) ||
+        nwx > FC_MAX_WX || nfeat != FCF_BASE + (int)nwx)
+        goto bad;
     ks->winner = (fc_model_id)winner;
+    ks->wxcols.n = nwx;
+    if (fread(ks->wxcols.names, sizeof ks->wxcols.names[0], nwx, f) != nwx)
+        goto bad;
+    for (size_t i = 0; i < nwx; i++)
+        if (!ks->wxcols.names[i][0] ||
+            ks->wxcols.names[i][sizeof ks->wxcols.names[i] - 1] != '\0')
+            goto bad;
     return 0;
+bad:
+    snprintf(errstr, errstr_size, "'%s' is not a format %d model", path, FC_MODEL_FORMAT);
+    return -1;
 }
 
 /* Loads into *ks; 0 or -1 with errstr. */
@@ -84,8 +110,9 @@ static int load_state(fc_kind k, const char *path, fc_kstate *ks, char *errstr,
         snprintf(errstr, errstr_size, "cannot open '%s'", path);
         return -1;
     }
-    if (read_header(f, ks, &kind, &qb, &bb, &pn) < 0 || kind != (int)k ||
-        qb != sizeof ks->q + sizeof ks->served) {
+    if (read_header(f, path, ks, &kind, &qb, &bb, &pn, errstr, errstr_size) < 0)
+        goto err;
+    if (kind != (int)k || qb != sizeof ks->q + sizeof ks->served) {
         snprintf(errstr, errstr_size, "'%s' is not a format %d %s model", path,
                  FC_MODEL_FORMAT, fc_kind_name(k));
         goto err;
@@ -126,19 +153,22 @@ err:
 int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
                        size_t errstr_size)
 {
-    return fc_forecaster_load_checked(fc, k, path, -1, INT64_MAX, errstr, errstr_size);
+    return fc_forecaster_load_checked(fc, k, path, NULL, INT64_MAX, errstr, errstr_size);
 }
 
 int fc_forecaster_load_checked(fc_forecaster *fc, fc_kind k, const char *path,
-                               int nfeat, int64_t not_after, char *errstr,
+                               const fc_weather *wx, int64_t not_after, char *errstr,
                                size_t errstr_size)
 {
     fc_kstate ks = {0};
+    int map[FC_MAX_WX];
     if (load_state(k, path, &ks, errstr, errstr_size) < 0)
         return -1;
-    if (nfeat >= 0 && ks.nfeat != nfeat) {
-        snprintf(errstr, errstr_size, "'%s' has %d features, the site's data gives %d",
-                 path, ks.nfeat, nfeat);
+    int missing = wx ? fc_wxcols_map(&ks.wxcols, wx, map) : -1;
+    if (missing >= 0) {
+        snprintf(errstr, errstr_size,
+                 "'%s' needs weather column '%s', which the site does not have", path,
+                 ks.wxcols.names[missing]);
         goto err;
     }
     if (ks.trained_at > not_after) {

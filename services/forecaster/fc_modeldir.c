@@ -1,6 +1,5 @@
 /* fc_modeldir: loading the newest valid saved model of a site at start (see
  * fc_service.h). */
-#include "forecaster/fc_features.h"
 #include "forecaster/fc_service.h"
 #include "forecaster/fc_site.h"
 
@@ -51,7 +50,6 @@ int fc_modeldir_load(const char *dir, fc_site *site, fc_kind k, size_t *refused,
     size_t n = 0;
     int found = 0;
     fc_forecaster *fc = fc_site_forecaster(site);
-    int nfeat = fc_features_count(fc_site_weather(site));
     snprintf(prefix, sizeof prefix, "%s.%s.", fc_site_id(site),
              k == FC_DAY_AHEAD ? "da" : "id");
     char **names = candidates(dir, prefix, &n);
@@ -59,7 +57,8 @@ int fc_modeldir_load(const char *dir, fc_site *site, fc_kind k, size_t *refused,
     for (size_t i = 0; i < n; i++) {
         if (!found) {
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-            found = fc_forecaster_load_checked(fc, k, path, nfeat, fc_site_clock(site),
+            found = fc_forecaster_load_checked(fc, k, path, fc_site_weather(site),
+                                               fc_site_clock(site),
                                                errstr, errstr_size) == 0;
             if (!found && refused)
                 (*refused)++;

@@ -16,10 +16,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Longest wait for each answer when the replay reads its end offsets. */
+#define RESTORE_END_MS 10000
+
 struct fc_service {
     fc_service_conf conf;
     svc_t *svc;
     bus_consumer_t *restore, *live;
+    /* where the replay ends: the end offsets read at its start (NULL when
+     * they could not be read: then restore_idle without records ends it) */
+    bus_end_offsets_t *restore_end;
+    fc_stopmark stop; /* energy.load's end at the last stop (fc_stopmark.c) */
     double restore_t0, restore_last;
     int64_t restored;
     fc_site **sites;
@@ -28,6 +35,7 @@ struct fc_service {
     double next_scan;
     fc_wxdir_stats wx;
     fc_wxhttp *wxh;
+    fc_wxseen *wxseen; /* the weather directory's files at the previous scan */
     char model_dir[1024], wx_dir[1024]; /* the configured paths, expanded */
     const char *wxh_site;
     obs_metrics_t *m;
@@ -283,6 +291,30 @@ static int expand_paths(fc_service *s, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* Where energy.load ended at the last stop: the runs due in the records
+ * before it are issued however far behind (fc_site_keep_runs). */
+static void read_stopmark(fc_service *s)
+{
+    char err[1200];
+    if (fc_stopmark_load(s->conf.model_dir, &s->stop, err, sizeof err) < 0)
+        log_warn("forecaster", "stop mark ignored: %s", err);
+    else if (s->stop.n)
+        log_info("forecaster", "energy.load ended at %zu partition offset(s) at the last stop",
+                 s->stop.n);
+}
+
+/* The end offsets the replay reads up to, so that a broker slow to hand
+ * the records over does not end it early. */
+static void read_restore_end(fc_service *s)
+{
+    char err[512];
+    s->restore_end = bus_consumer_end_offsets(s->restore, RESTORE_END_MS, err, sizeof err);
+    if (!s->restore_end)
+        log_warn("forecaster",
+                 "replay: %s; it ends after forecaster.restore_idle without records",
+                 err);
+}
+
 int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
 {
     fc_service *s = ctx;
@@ -294,6 +326,11 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         goto fail;
     if (expand_paths(s, errstr, errstr_size) < 0)
         goto fail;
+    if (!(s->wxseen = fc_wxseen_new())) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    read_stopmark(s);
     if (s->conf.save_models && mkdirs(s->conf.model_dir) < 0) {
         snprintf(errstr, errstr_size, "forecaster.model_dir '%s': %s",
                  s->conf.model_dir, strerror(errno));
@@ -305,6 +342,7 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
               bus_consumer_new(svc_bus(svc), group, topics, 3, errstr, errstr_size)))
         goto fail;
     bus_consumer_set_replay(s->restore, 1); /* the live consumer dead-letters */
+    read_restore_end(s);
     if (svc_add_check(svc, "history", restored_check, s, errstr, errstr_size))
         goto fail;
     if (init_wxhttp(s, svc, errstr, errstr_size) < 0)
@@ -356,10 +394,10 @@ static int load_time_check(const fc_load_rec *r, int64_t now_ms, char *reason, s
 }
 
 /* 0 applied or ignored; -1 with reason for the DLQ. */
-static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
+static int apply_load(fc_service *s, bus_record_t *rec, char *reason, size_t size)
 {
     fc_load_rec r;
-    if (fc_codec_load(v, &r, reason, size) < 0)
+    if (fc_codec_load(&rec->value, &r, reason, size) < 0)
         return -1;
     if (!r.site_scope)
         return 0; /* meter intervals: the site sum is what is forecast */
@@ -377,6 +415,11 @@ static int apply_load(fc_service *s, avro_value_t *v, char *reason, size_t size)
         obs_counter_inc(s->m_stale);
     else if (rc == FC_PUT_STORED)
         obs_counter_inc(s->m_load);
+    /* on the topic before the last stop: the service had it, and would have
+     * issued the runs it made due had it run on */
+    if (rc != FC_PUT_INVALID && s->restore &&
+        fc_stopmark_before(&s->stop, rec->partition, rec->offset))
+        fc_site_keep_runs(site, r.end_ms / 1000);
     return rc == FC_PUT_INVALID ? -1 : 0;
 }
 
@@ -420,7 +463,7 @@ static void apply_forecast(fc_service *s, avro_value_t *v)
 static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
 {
     if (!strcmp(rec->topic, "energy.load"))
-        return apply_load(s, &rec->value, reason, size);
+        return apply_load(s, rec, reason, size);
     if (!strcmp(rec->topic, "energy.weather"))
         return apply_weather(s, &rec->value, reason, size);
     if (!strcmp(rec->topic, "energy.forecast"))
@@ -434,8 +477,8 @@ static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
  * served before instead of retraining early (the version and numbers stay
  * those of an uninterrupted run). Called after the replay, once
  * fc_site_catch_up() applied the history before the first run still to be
- * issued: the feature count is checked against the weather columns and the
- * training time against the clock of that moment. */
+ * issued: the model's weather columns are looked up by name among the site's
+ * and the training time is checked against the clock of that moment. */
 static void load_models(fc_service *s, fc_site *site, int k)
 {
     char err[512];
@@ -463,6 +506,8 @@ static int start_live(fc_service *s)
     char err[512];
     bus_consumer_destroy(s->restore);
     s->restore = NULL;
+    bus_end_offsets_destroy(s->restore_end);
+    s->restore_end = NULL;
     s->live =
         bus_consumer_new(svc_bus(s->svc), s->conf.group_id, topics, 2, err, sizeof err);
     if (!s->live) {
@@ -480,6 +525,18 @@ static int start_live(fc_service *s)
     log_info("forecaster", "replay done: %lld records in %.1f s",
              (long long)s->restored, ems_mono_s() - s->restore_t0);
     return 0;
+}
+
+/* The replay is over once it read up to the end offsets of its start;
+ * without them, once idle after records, or after nothing at all (empty
+ * topics; covers the join). */
+static int restore_done(fc_service *s, double now)
+{
+    if (s->restore_end)
+        return bus_consumer_reached(s->restore, s->restore_end);
+    double wait =
+        (s->restored > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms) / 1000.0;
+    return now - s->restore_last >= wait;
 }
 
 static int restore_step(fc_service *s)
@@ -500,11 +557,7 @@ static int restore_step(fc_service *s)
     obs_counter_add(s->m_restored, got);
     if (got > 0)
         s->restore_last = now;
-    /* idle after records, or nothing at all (empty topics; covers the join) */
-    double wait =
-        (s->restored > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms) / 1000.0;
-    int idle = now - s->restore_last >= wait;
-    if (idle || now - s->restore_t0 >= s->conf.restore_max_ms / 1000.0)
+    if (restore_done(s, now) || now - s->restore_t0 >= s->conf.restore_max_ms / 1000.0)
         return start_live(s);
     return 0;
 }
@@ -655,7 +708,12 @@ static void scan_weather(fc_service *s)
         return;
     s->next_scan = now + s->conf.wx_scan_ms / 1000.0;
     fc_wxdir_stats st = {0, 0, 0};
-    fc_wxdir_scan(s->svc, s->conf.wx_dir, s->conf.wx_site, s->conf.wx_max_bytes, &st);
+    fc_wxdir_conf wc = {.dir = s->conf.wx_dir,
+                        .default_site = s->conf.wx_site,
+                        .max_bytes = s->conf.wx_max_bytes,
+                        .unfinished_ms = s->conf.wx_unfinished_ms,
+                        .seen = s->wxseen};
+    fc_wxdir_scan(s->svc, &wc, &st);
     obs_counter_add(s->m_wx_done, (double)st.done);
     obs_counter_add(s->m_wx_rej, (double)st.rejected);
     obs_counter_add(s->m_wx_rec, (double)st.records);
@@ -672,15 +730,30 @@ int fc_service_step(svc_t *svc, void *ctx)
     return live_step(s);
 }
 
+/* The end of energy.load now, for the next start (fc_stopmark.c); only
+ * once live: a stop during the replay keeps the previous mark. */
+static void save_stopmark(fc_service *s)
+{
+    char err[1200];
+    if (s->live && fc_stopmark_save(s->conf.model_dir, s->live, RESTORE_END_MS, err,
+                                    sizeof err) < 0)
+        log_warn("forecaster", "stop mark: %s", err);
+}
+
 void fc_service_shutdown(svc_t *svc, void *ctx)
 {
     fc_service *s = ctx;
     (void)svc;
+    save_stopmark(s);
     bus_consumer_destroy(s->restore); /* unacked offsets stay uncommitted */
+    bus_end_offsets_destroy(s->restore_end);
+    s->restore_end = NULL;
     bus_consumer_destroy(s->live);
     s->restore = s->live = NULL;
     fc_wxhttp_destroy(s->wxh);
     s->wxh = NULL;
+    fc_wxseen_destroy(s->wxseen);
+    s->wxseen = NULL;
     for (size_t i = 0; i < s->nsites; i++)
         fc_site_destroy(s->sites[i]);
     free(s->sites);

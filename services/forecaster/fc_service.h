@@ -2,7 +2,8 @@
  *
  * At start the service rebuilds its state from the topics: a consumer in a
  * throw-away group (never committed) reads energy.load, energy.weather and
- * energy.forecast from the earliest offset until they are idle, so every
+ * energy.forecast from the earliest offset up to the end offsets read when
+ * it starts (until they are idle when those cannot be read), so every
  * site's history is back in memory and runs already published are not
  * issued again. Then the live consumer (forecaster.group_id) reads
  * energy.load and energy.weather; each batch is applied (bad records to the
@@ -37,7 +38,7 @@ typedef struct fc_service_conf {
     int64_t batch, poll_ms, restore_idle_ms, restore_empty_ms, restore_max_ms;
     const char *wx_dir;
     const char *wx_site;
-    int64_t wx_scan_ms, wx_max_bytes;
+    int64_t wx_scan_ms, wx_max_bytes, wx_unfinished_ms;
     const char *wx_url, *wx_url_site;
     int64_t wx_poll_ms, wx_timeout_ms, wx_retries, wx_backoff_ms, wx_backoff_max_ms;
 } fc_service_conf;
@@ -69,21 +70,58 @@ typedef struct fc_wxdir_stats {
     int64_t done, rejected, records;
 } fc_wxdir_stats;
 
-/* Publishes every weather file in dir (not in its subdirectories) on
+typedef struct fc_wxdir_conf {
+    const char *dir, *default_site;
+    int64_t max_bytes;
+    int64_t unfinished_ms; /* how long a cut-off file may still be written to */
+    fc_wxseen *seen;       /* what the previous scans saw (owned by the caller) */
+} fc_wxdir_conf;
+
+/* Publishes every weather file in c->dir (not in its subdirectories) on
  * energy.weather, keyed by the site named by the file name ("<site>_*.csv",
  * "<site>.json"; else default_site), in chunks of at most a month of slots,
  * then moves it to dir/done/; a file that does not parse, names no known
  * site or is larger than max_bytes moves to dir/rejected/ with the reason
- * logged. Files are taken in name order. Returns 0, or -1 when publishing
- * failed (the file stays for the next scan). */
-int fc_wxdir_scan(svc_t *svc, const char *dir, const char *default_site,
-                  int64_t max_bytes, fc_wxdir_stats *st);
+ * logged. Files are taken in name order; dot-files are left alone. A file
+ * is read only once its size and modification time are those the previous
+ * scan saw, so one still being written is not read half; one that does not
+ * parse and looks cut off (fc_wxfile_cut_off) stays until it changes, and
+ * is rejected once not written to for unfinished_ms. Returns 0, or -1 when
+ * publishing failed (the file stays for the next scan). */
+int fc_wxdir_scan(svc_t *svc, const fc_wxdir_conf *c, fc_wxdir_stats *st);
 
 /* Publishes wx on energy.weather for site in records of at most a month of
  * slots (slots ending by issued_ms are "observed", later ones "forecast"),
  * then flushes. Counts records in st->records. Returns 0, or -1 (logged). */
 int fc_wx_publish(svc_t *svc, const char *site, const char *provider, int64_t issued_ms,
                   const fc_wxdata *wx, fc_wxdir_stats *st);
+
+/* ---- where energy.load ended at the last stop (fc_stopmark.c) ----
+ *
+ * A stop in the middle of a backlog leaves runs due in records the service
+ * already had on the topic; the next start issues them however far behind
+ * the newest interval they are (fc_site_keep_runs), which backfill alone
+ * would skip. The end offsets of energy.load at a stop are kept in
+ * <model_dir>/energy.load.stop; the records before them were on the topic
+ * while the service ran. */
+#define FC_STOPMARK_MAX 256 /* partitions */
+typedef struct fc_stopmark {
+    size_t n;
+    int32_t partition[FC_STOPMARK_MAX];
+    int64_t offset[FC_STOPMARK_MAX];
+} fc_stopmark;
+
+/* Reads the end offsets of energy.load (c must read it; up to timeout_ms
+ * per answer) and writes them to dir (a temporary file renamed). 0, or -1
+ * with errstr (the previous mark stays). */
+int fc_stopmark_save(const char *dir, bus_consumer_t *c, int timeout_ms, char *errstr,
+                     size_t errstr_size);
+/* Reads the mark of dir into *m: 0 (m->n is 0 when there is none), or -1
+ * with errstr when the file is malformed (m->n is 0). */
+int fc_stopmark_load(const char *dir, fc_stopmark *m, char *errstr, size_t errstr_size);
+/* 1 when the energy.load record at partition and offset was on the topic
+ * at the stop the mark was taken at. */
+int fc_stopmark_before(const fc_stopmark *m, int32_t partition, int64_t offset);
 
 /* ---- weather over HTTP (fc_wxhttp.c) ---- */
 

@@ -165,7 +165,8 @@ const cfg_option_t fc_service_options[] = {
      .min = 100,
      .max = 600000,
      .offset = OFF(restore_idle_ms),
-     .desc = "The start-up replay ends after the topics were idle this long."},
+     .desc = "Without its end offsets, the start-up replay ends after the topics "
+             "were idle this long."},
     {.section = "forecaster",
      .key = "restore_empty",
      .type = CFG_DURATION_MS,
@@ -173,8 +174,8 @@ const cfg_option_t fc_service_options[] = {
      .min = 100,
      .max = 600000,
      .offset = OFF(restore_empty_ms),
-     .desc = "The start-up replay ends when nothing at all arrived this long (empty "
-             "topics; it covers the consumer group's join)."},
+     .desc = "Without its end offsets, the start-up replay ends when nothing at all "
+             "arrived this long (empty topics; it covers the consumer group's join)."},
     {.section = "forecaster",
      .key = "restore_max",
      .type = CFG_DURATION_MS,
@@ -211,6 +212,15 @@ const cfg_option_t fc_service_options[] = {
      .max = 1073741824.0,
      .offset = OFF(wx_max_bytes),
      .desc = "Larger weather files are rejected (bytes)."},
+    {.section = "weather",
+     .key = "unfinished_wait",
+     .type = CFG_DURATION_MS,
+     .def = "1m",
+     .min = 0,
+     .max = 86400000,
+     .offset = OFF(wx_unfinished_ms),
+     .desc = "A weather file that looks cut off is read again when it changes "
+             "until it was not written to for this long, then rejected."},
     {.section = "weather",
      .key = "url",
      .type = CFG_STRING,

@@ -39,6 +39,7 @@ struct fc_site {
     uint64_t seq;
     int64_t newest;      /* latest interval end applied or queued */
     int64_t horizon;     /* runs before it are skipped (fc_site_catch_up) */
+    int64_t keep;        /* runs at or before it are not (fc_site_keep_runs) */
     size_t stale_load, stale_wx;
 };
 
@@ -73,6 +74,7 @@ fc_site *fc_site_new(const char *id, const char *tz, const char *const *holidays
     s->c = *c;
     s->first_load = INT64_MAX;
     s->horizon = INT64_MIN;
+    s->keep = INT64_MIN;
     fc_series_init(&s->load, p->step, c->max_slots);
     fc_series_init(&s->rev, p->step, c->max_slots);
     fc_weather_init(&s->wx);
@@ -415,7 +417,7 @@ static int64_t first_open_run(const fc_site *s)
         int64_t from = s->next[k] ? s->next[k] : first + s->c.warmup;
         if (!s->next[k] && s->has_pub[k] && s->last_pub[k] + 1 > from)
             from = s->last_pub[k] + 1;
-        if (s->horizon > from)
+        if (s->horizon > from && from > s->keep)
             from = s->horizon;
         int64_t at = fc_site_issue_at_or_after(s, (fc_kind)k, from);
         if (at < r)
@@ -437,6 +439,12 @@ void fc_site_catch_up(fc_site *s)
         if (s->q[s->qhead].key >= r || !apply_next(s))
             break;
     }
+}
+
+void fc_site_keep_runs(fc_site *s, int64_t until)
+{
+    if (until > s->keep)
+        s->keep = until;
 }
 
 void fc_site_published(fc_site *s, fc_kind k, int64_t issued_at)
@@ -481,7 +489,7 @@ static void start_schedule(fc_site *s, fc_kind k)
 static size_t skip_behind(fc_site *s, fc_kind k)
 {
     size_t n = 0;
-    while (s->next[k] < s->horizon) {
+    while (s->next[k] < s->horizon && s->next[k] > s->keep) {
         s->next[k] = next_after(s, k, s->next[k]);
         n++;
     }

@@ -121,6 +121,13 @@ void fc_site_take_stale(fc_site *s, size_t *load, size_t *weather);
  * skipped, however far one batch moves the clock. */
 void fc_site_catch_up(fc_site *s);
 
+/* Runs issued at or before `until` are never skipped by the catch-up,
+ * however far behind the newest interval: the previous instance had the
+ * records that made them due when it stopped (in the middle of a backlog),
+ * and would have issued them had it run on. Call before fc_site_catch_up();
+ * the latest `until` given counts. */
+void fc_site_keep_runs(fc_site *s, int64_t until);
+
 /* Records that a run of kind k issued at `issued_at` was already published
  * (read back from energy.forecast at start), so it is not issued again. */
 void fc_site_published(fc_site *s, fc_kind k, int64_t issued_at);

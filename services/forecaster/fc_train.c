@@ -200,7 +200,7 @@ static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
         double *pt[FC_NMODELS];
         for (int m = 0; m < FC_NMODELS && buf; m++)
             pt[m] = buf + m * nt;
-        if (!buf || fc_points(fc, trees, fc_features_count(wx), load, wx, iss[i], t, nt,
+        if (!buf || fc_points(fc, trees, NULL, load, wx, iss[i], t, nt,
                               pt, err, sizeof err) < 0)
             rc = -1;
         for (size_t j = 0; j < nt && rc == 0; j++) {
@@ -346,7 +346,7 @@ int fc_forecaster_train(fc_forecaster *fc, const fc_series *load, const fc_weath
     train_trees(fc, k, load, wx, all.t, ntrain, &probe, err, sizeof err);
     fc_xgb_free(ks->booster);
     ks->booster = NULL;
-    ks->nfeat = fc_features_count(wx);
+    fc_wxcols_of(&ks->wxcols, wx);
     int rc = holdout_eval(fc, k, load, wx, all.t + ntrain, all.n - ntrain,
                           ncal0 - ntrain, probe, fitted, cal);
     fc_xgb_free(probe);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define CHUNK_SLOTS 744 /* a month of hours per record */
 
@@ -102,21 +103,36 @@ fail:
     return -1;
 }
 
-/* 0 done or rejected, -1 publishing failed (retry later). */
-static int take_file(svc_t *svc, const char *dir, const char *name,
-                     const char *def_site, int64_t max, fc_wxdir_stats *st)
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
+/* A file modified less than unfinished_ms ago may still be written to. */
+static int young(const struct stat *sb, int64_t unfinished_ms)
+{
+    return now_ns() - mtime_ns(sb) < unfinished_ms * 1000000;
+}
+
+/* 0 done, rejected or left for later, -1 publishing failed (retry later). */
+static int take_file(svc_t *svc, const fc_wxdir_conf *c, const char *name,
+                     const struct stat *sb, fc_wxdir_stats *st)
 {
     char path[2048], err[512], provider[320];
     size_t len = 0;
-    struct stat sb;
     fc_wxdata wx;
     int rc = 0;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-        return 0;
+    snprintf(path, sizeof path, "%s/%s", c->dir, name);
     fc_wxdata_init(&wx);
-    const char *site = site_of(svc_plant(svc), name, def_site);
-    char *text = site ? read_file(path, max, &len, err, sizeof err) : NULL;
+    const char *site = site_of(svc_plant(svc), name, c->default_site);
+    char *text = site ? read_file(path, c->max_bytes, &len, err, sizeof err) : NULL;
     if (!site)
         snprintf(err, sizeof err,
                  "no site: the name starts with no site id and "
@@ -124,18 +140,22 @@ static int take_file(svc_t *svc, const char *dir, const char *name,
     if (text && fc_wxfile_parse(text, len, &wx, err, sizeof err) == 0) {
         snprintf(provider, sizeof provider, "%s:%s",
                  text[strspn(text, " \t\r\n")] == '{' ? "open-meteo" : "csv", name);
-        int64_t issued_ms =
-            (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+        int64_t issued_ms = mtime_ns(sb) / 1000000;
         rc = fc_wx_publish(svc, site, provider, issued_ms, &wx, st);
         if (rc == 0) {
-            move_to(dir, "done", name);
+            move_to(c->dir, "done", name);
             st->done++;
             log_info("weather",
                      "'%s': %zu slots of %zu variable(s) published for site '%s'", name,
                      wx.n, wx.nvar, site);
         }
+    } else if (text && fc_wxfile_cut_off(text, len) && young(sb, c->unfinished_ms)) {
+        /* most likely still being written: read again once it changes */
+        fc_wxseen_mark_cut_off(c->seen, name);
+        log_info("weather", "'%s' looks unfinished (%s): read again when it changes",
+                 name, err);
     } else {
-        move_to(dir, "rejected", name);
+        move_to(c->dir, "rejected", name);
         st->rejected++;
         log_warn("weather", "'%s' rejected: %s", name, err);
     }
@@ -144,39 +164,71 @@ static int take_file(svc_t *svc, const char *dir, const char *name,
     return rc;
 }
 
-int fc_wxdir_scan(svc_t *svc, const char *dir, const char *default_site,
-                  int64_t max_bytes, fc_wxdir_stats *st)
+/* Whether the scan reads the file now: once its size and modification time
+ * held still since the previous scan, and, when it was found cut off, once
+ * it changed or has not been written to for unfinished_ms. */
+static int ready(const fc_wxdir_conf *c, const char *name, struct stat *sb)
 {
-    DIR *d = opendir(dir);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    if (!d) {
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            log_warn("weather", "cannot open '%s': %s", dir, strerror(errno));
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", c->dir, name);
+    if (stat(path, sb) < 0 || !S_ISREG(sb->st_mode))
+        return 0;
+    switch (fc_wxseen_note(c->seen, name, (int64_t)sb->st_size, mtime_ns(sb))) {
+    case FC_WXSEEN_STABLE:
+        return 1;
+    case FC_WXSEEN_CUT_OFF:
+        return !young(sb, c->unfinished_ms);
+    default:
         return 0;
     }
+}
+
+/* The names in dir but dot-files (being written), sorted; *n of them. */
+static char **list_names(DIR *d, size_t *n)
+{
+    char **names = NULL;
+    size_t cap = 0;
+    *n = 0;
     for (struct dirent *e; (e = readdir(d));) {
         if (e->d_name[0] == '.')
             continue;
-        if (n == cap) {
+        if (*n == cap) {
             char **p = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *p);
             if (!p)
                 break;
             names = p;
         }
-        if (!(names[n] = strdup(e->d_name)))
+        if (!(names[*n] = strdup(e->d_name)))
             break;
-        n++;
+        (*n)++;
     }
+    if (*n)
+        qsort(names, *n, sizeof *names, cmp_names);
+    return names;
+}
+
+int fc_wxdir_scan(svc_t *svc, const fc_wxdir_conf *c, fc_wxdir_stats *st)
+{
+    DIR *d = opendir(c->dir);
+    size_t n = 0;
+    int rc = 0;
+    struct stat sb;
+    if (!d) {
+        if (mkdir(c->dir, 0755) < 0 && errno != EEXIST)
+            log_warn("weather", "cannot open '%s': %s", c->dir, strerror(errno));
+        return 0;
+    }
+    char **names = list_names(d, &n);
     closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_names);
+    fc_wxseen_begin(c->seen);
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = take_file(svc, dir, names[i], default_site, max_bytes, st);
+        /* every file is noted, also after a failed publish, so none waits
+         * a scan longer than it must */
+        if (ready(c, names[i], &sb) && rc == 0)
+            rc = take_file(svc, c, names[i], &sb, st);
         free(names[i]);
     }
+    fc_wxseen_end(c->seen);
     free(names);
     return rc;
 }

@@ -419,3 +419,112 @@ int fc_wxfile_parse(const char *text, size_t len, fc_wxdata *out, char *errstr,
         fc_wxdata_release(out);
     return rc;
 }
+
+int fc_wxfile_cut_off(const char *text, size_t len)
+{
+    size_t i = 0, end = len;
+    while (i < len && isspace((unsigned char)text[i]))
+        i++;
+    if (i == len)
+        return 1;
+    if (text[i] != '{') /* CSV: every line, the last one too, ends in a line end */
+        return text[len - 1] != '\n';
+    while (end > i && isspace((unsigned char)text[end - 1]))
+        end--;
+    return text[end - 1] != '}';
+}
+
+/* ---- fc_wxseen ---- */
+
+typedef struct seen_file {
+    char *name;
+    int64_t size, mtime_ns;
+    int noted, cut_off;
+} seen_file;
+
+struct fc_wxseen {
+    seen_file *f;
+    size_t n, cap;
+};
+
+fc_wxseen *fc_wxseen_new(void)
+{
+    return calloc(1, sizeof(fc_wxseen));
+}
+
+void fc_wxseen_destroy(fc_wxseen *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->f[i].name);
+    free(s->f);
+    free(s);
+}
+
+static seen_file *seen_find(fc_wxseen *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->f[i].name, name))
+            return &s->f[i];
+    return NULL;
+}
+
+static seen_file *seen_add(fc_wxseen *s, const char *name)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        seen_file *f = realloc(s->f, cap * sizeof *f);
+        if (!f)
+            return NULL;
+        s->f = f;
+        s->cap = cap;
+    }
+    seen_file *e = &s->f[s->n];
+    *e = (seen_file){.name = strdup(name), .size = -1};
+    if (!e->name)
+        return NULL;
+    s->n++;
+    return e;
+}
+
+void fc_wxseen_begin(fc_wxseen *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s->f[i].noted = 0;
+}
+
+void fc_wxseen_end(fc_wxseen *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->f[i].noted)
+            s->f[k++] = s->f[i];
+        else
+            free(s->f[i].name);
+    }
+    s->n = k;
+}
+
+fc_wxseen_state fc_wxseen_note(fc_wxseen *s, const char *name, int64_t size,
+                               int64_t mtime_ns)
+{
+    seen_file *e = seen_find(s, name);
+    if (!e && !(e = seen_add(s, name)))
+        return FC_WXSEEN_CHANGED;
+    e->noted = 1;
+    if (e->size != size || e->mtime_ns != mtime_ns) {
+        e->size = size;
+        e->mtime_ns = mtime_ns;
+        e->cut_off = 0;
+        return FC_WXSEEN_CHANGED;
+    }
+    return e->cut_off ? FC_WXSEEN_CUT_OFF : FC_WXSEEN_STABLE;
+}
+
+void fc_wxseen_mark_cut_off(fc_wxseen *s, const char *name)
+{
+    seen_file *e = seen_find(s, name);
+    if (e)
+        e->cut_off = 1;
+}

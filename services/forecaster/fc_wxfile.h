@@ -48,6 +48,39 @@ void fc_wxdata_release(fc_wxdata *d);
 int fc_wxfile_parse(const char *text, size_t len, fc_wxdata *out, char *errstr,
                     size_t errstr_size);
 
+/* 1 when a file's text looks cut off, as a file still being written does:
+ * empty, or ending in neither a line end nor (JSON) a closing brace. */
+int fc_wxfile_cut_off(const char *text, size_t len);
+
+/* What the previous scans of the weather directory saw of each file, so a
+ * file is read only once its size and modification time held still for a
+ * scan interval. Not thread-safe. */
+typedef struct fc_wxseen fc_wxseen;
+
+typedef enum {
+    FC_WXSEEN_CHANGED = 0, /* new, or changed since the previous scan: wait */
+    FC_WXSEEN_STABLE,      /* unchanged since the previous scan: read it */
+    FC_WXSEEN_CUT_OFF      /* unchanged since it was read and found cut off */
+} fc_wxseen_state;
+
+/* NULL on ENOMEM. _destroy(NULL) does nothing. */
+fc_wxseen *fc_wxseen_new(void);
+void fc_wxseen_destroy(fc_wxseen *s);
+
+/* A scan is fc_wxseen_begin(), fc_wxseen_note() per file present, then
+ * fc_wxseen_end(), which forgets the files the scan did not note. */
+void fc_wxseen_begin(fc_wxseen *s);
+void fc_wxseen_end(fc_wxseen *s);
+
+/* Notes file `name` with its size and modification time (ns) and says
+ * what to do with it. A file it cannot remember (ENOMEM) stays CHANGED. */
+fc_wxseen_state fc_wxseen_note(fc_wxseen *s, const char *name, int64_t size,
+                               int64_t mtime_ns);
+
+/* Marks a noted file as read and found cut off: FC_WXSEEN_CUT_OFF until it
+ * changes. */
+void fc_wxseen_mark_cut_off(fc_wxseen *s, const char *name);
+
 /* Index of variable name in d, or -1. */
 int fc_wxdata_find(const fc_wxdata *d, const char *name);
 

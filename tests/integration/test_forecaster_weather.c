@@ -10,6 +10,9 @@
  *  - Once the server answers, the next fetch publishes the file's hourly
  *    temperatures on energy.weather (provider http:open-meteo) and /readyz
  *    answers 200 again.
+ *  - A weather file still being written (its last line cut off) is left in
+ *    the drop directory, not rejected, and read whole once complete; one
+ *    cut off and not written to for weather.unfinished_wait is rejected.
  * No step assumes a speed: every wait polls a condition until a generous
  * deadline (the suite also runs under ASan on a loaded 2-core host), the
  * load goes out only once the service replayed its (empty) history and
@@ -21,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 
 #include "bus/bus.h"
 #include "forecaster/fc_codec.h"
@@ -161,11 +167,13 @@ static int degraded_forecasts(bus_consumer_t *c)
 }
 
 typedef struct wx_found {
+    const char *provider;
     char site[64];
     fc_wxdata wx;
 } wx_found;
 
-static int open_meteo(bus_record_t *rec, void *ctx)
+/* Takes the first record of provider w->provider. */
+static int of_provider(bus_record_t *rec, void *ctx)
 {
     wx_found *w = ctx;
     char reason[128];
@@ -174,7 +182,7 @@ static int open_meteo(bus_record_t *rec, void *ctx)
     size_t len;
     th_field(&rec->value, "provider", &f);
     avro_value_get_string(&f, &prov, &len);
-    if (strcmp(prov, "http:open-meteo"))
+    if (strcmp(prov, w->provider))
         return 0;
     ck_assert_int_eq(fc_codec_weather(&rec->value, w->site, sizeof w->site, &w->wx,
                                       reason, sizeof reason),
@@ -185,10 +193,10 @@ static int open_meteo(bus_record_t *rec, void *ctx)
 /* The record the HTTP source published: slots and temperatures of the file. */
 static void check_weather_record(bus_consumer_t *c)
 {
-    wx_found w = {.site = ""};
+    wx_found w = {.provider = "http:open-meteo", .site = ""};
     fc_wxdata_init(&w.wx);
     int found = th_consume(
-        c, &(th_consume_opts){.timeout_s = WAIT_S, .each = open_meteo, .ctx = &w});
+        c, &(th_consume_opts){.timeout_s = WAIT_S, .each = of_provider, .ctx = &w});
     ck_assert_msg(found, "no http:open-meteo record on energy.weather");
     fc_wxdata *wx = &w.wx;
     ck_assert_str_eq(w.site, SITE);
@@ -228,6 +236,99 @@ START_TEST(unreachable_endpoint_degrades_then_recovers)
 }
 END_TEST
 
+/* ---- the drop directory ---- */
+
+#define DIR_HOURS 48
+
+/* CSV text of DIR_HOURS hourly temperatures from day 7. */
+static void csv_text(char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "time,temperature\n");
+    for (int h = 0; h < DIR_HOURS; h++)
+        n += (size_t)snprintf(buf + n, size - n, "2021-03-%02dT%02d:00Z,%.2f\n",
+                              8 + h / 24, h % 24, wx_temp(h));
+}
+
+static void write_in(const char *dir, const char *name, const char *text,
+                     const char *mode)
+{
+    char path[512];
+    FILE *f = fopen(th_path(path, sizeof path, dir, name), mode);
+    ck_assert_msg(f != NULL, "cannot write '%s'", path);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static int exists_in(const char *dir, const char *name)
+{
+    char path[512];
+    struct stat sb;
+    return stat(th_path(path, sizeof path, dir, name), &sb) == 0;
+}
+
+/* Regression: a file was read when seen, so one still being written was
+ * rejected (cut mid-line) or published half (cut at a line end). */
+START_TEST(unfinished_file_is_read_once_complete)
+{
+    char wxdir[512], path[512], text[4096], done[600], rejected[600];
+    th_path(wxdir, sizeof wxdir, tmpdir, "weather");
+    th_path(done, sizeof done, wxdir, "done");
+    th_path(rejected, sizeof rejected, wxdir, "rejected");
+    ck_assert_int_eq(mkdir(wxdir, 0755), 0);
+    csv_text(text, sizeof text);
+    /* a: complete; b: being written, cut in a timestamp; c: cut off and
+     * left so two hours ago (its writer died) */
+    size_t half = strlen(text) / 2 + 3;
+    ck_assert(text[half - 1] != '\n' && text[half] != '\n');
+    write_in(wxdir, SITE "_a.csv", text, "w");
+    char first[4096];
+    snprintf(first, sizeof first, "%.*s", (int)half, text);
+    write_in(wxdir, SITE "_b.csv", first, "w");
+    write_in(wxdir, SITE "_c.csv", first, "w");
+    time_t old = time(NULL) - 7200;
+    ck_assert_int_eq(utime(th_path(path, sizeof path, wxdir, SITE "_c.csv"),
+                           &(struct utimbuf){old, old}),
+                     0);
+    bus_t *b = test_bus();
+    bus_consumer_t *wx = reader(b, "energy.weather");
+    th_env_list e = {0};
+    th_env_add(&e, "EMS_FORECASTER_RESTORE_EMPTY=2s");
+    th_env_add(&e, "EMS_WEATHER_URL=");
+    th_env_add(&e, "EMS_WEATHER_DIR=%s", wxdir);
+    th_env_add(&e, "EMS_WEATHER_SCAN_INTERVAL=200ms");
+    th_env_add(&e, "EMS_WEATHER_UNFINISHED_WAIT=1h");
+    child = tfc_start_forecaster(prefix, port, group, tmpdir, &e);
+    th_env_release(&e);
+    /* a and c are judged in the scan that reads b, and counted after it */
+    wait_metric("ems_forecaster_weather_files_total{result=\"done\"}", 1);
+    wait_metric("ems_forecaster_weather_files_total{result=\"rejected\"}", 1);
+    ck_assert(exists_in(done, SITE "_a.csv"));
+    ck_assert(exists_in(rejected, SITE "_c.csv"));
+    ck_assert_msg(exists_in(wxdir, SITE "_b.csv"), "the unfinished file was taken");
+    write_in(wxdir, SITE "_b.csv", text + half, "a");
+    wait_metric("ems_forecaster_weather_files_total{result=\"done\"}", 2);
+    ck_assert(exists_in(done, SITE "_b.csv"));
+    ck_assert_double_eq(
+        th_metric(port, "ems_forecaster_weather_files_total{result=\"rejected\"}"), 1);
+    /* b was published whole */
+    wx_found w = {.provider = "csv:" SITE "_b.csv", .site = ""};
+    fc_wxdata_init(&w.wx);
+    ck_assert_msg(th_consume(wx, &(th_consume_opts){.timeout_s = WAIT_S,
+                                                     .each = of_provider,
+                                                     .ctx = &w}),
+                  "no record of %s on energy.weather", w.provider);
+    ck_assert_uint_eq(w.wx.n, DIR_HOURS);
+    int tc = fc_wxdata_find(&w.wx, FC_WX_TEMP);
+    ck_assert_int_ge(tc, 0);
+    ck_assert_double_eq_tol(w.wx.v[(DIR_HOURS - 1) * w.wx.nvar + (size_t)tc],
+                            wx_temp(DIR_HOURS - 1), 1e-9);
+    fc_wxdata_release(&w.wx);
+    bus_consumer_destroy(wx);
+    bus_destroy(b);
+    ck_assert_int_eq(th_stop(&child), 0);
+}
+END_TEST
+
 static void setup(void)
 {
     th_unique(prefix, sizeof prefix, "fcw", ".");
@@ -252,5 +353,10 @@ int main(void)
     tcase_set_timeout(tc, 1800);
     tcase_add_test(tc, unreachable_endpoint_degrades_then_recovers);
     suite_add_tcase(s, tc);
+    TCase *dir = tcase_create("dir");
+    tcase_add_checked_fixture(dir, setup, teardown);
+    tcase_set_timeout(dir, 1800);
+    tcase_add_test(dir, unfinished_file_is_read_once_complete);
+    suite_add_tcase(s, dir);
     return th_run_suite(s, 1);
 }

@@ -139,20 +139,22 @@ START_TEST(model_file_round_trip)
     ck_assert_str_eq(fc_forecaster_version(fc2, FC_DAY_AHEAD),
                      fc_forecaster_version(fc, FC_DAY_AHEAD));
     ck_assert_int_ne(fc_forecaster_load(fc2, FC_INTRADAY, path, err, sizeof err), 0);
-    /* the checks of a load at start: feature count and training time */
+    /* the checks of a load at start: weather columns and training time */
     int64_t at = fc_forecaster_trained_at(fc, FC_DAY_AHEAD);
-    int nf = fc_features_count(&w);
+    fc_weather none;
+    fc_weather_init(&none);
     fc_forecaster *fc3 = fc_forecaster_new(&p, cal);
-    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, nf + 1,
+    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, &none,
                                                 INT64_MAX, err, sizeof err),
                      0);
-    ck_assert_ptr_nonnull(strstr(err, "features"));
-    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, nf, at - 1,
+    ck_assert_ptr_nonnull(strstr(err, "weather column 'temp'"));
+    fc_weather_release(&none);
+    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, &w, at - 1,
                                                 err, sizeof err),
                      0);
     ck_assert_int_eq(fc_forecaster_trained_at(fc3, FC_DAY_AHEAD), INT64_MIN);
     ck_assert_int_eq(fc_forecaster_due(fc3, FC_DAY_AHEAD, issue), 1);
-    ck_assert_msg(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, nf, at, err,
+    ck_assert_msg(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, &w, at, err,
                                              sizeof err) == 0,
                   "%s", err);
     ck_assert_int_eq(fc_forecaster_trained_at(fc3, FC_DAY_AHEAD), at);
@@ -194,6 +196,99 @@ START_TEST(model_file_round_trip)
     fc_forecaster_destroy(fc2);
     fc_series_release(&s);
     fc_weather_release(&w);
+}
+END_TEST
+
+/* Two more weather variables the load depends on, for the column tests. */
+static double solar_at(int64_t t)
+{
+    return 400.0 * fmax(0, sin((double)(t % 86400) / 86400.0 * 6.2832 - 1.5708));
+}
+static double wind_at(int64_t t)
+{
+    return 6.0 + 5.0 * sin((double)t / 52000.0);
+}
+
+/* The history of make() with the columns solar and wind added in the given
+ * order after the temperature, and the load depending on both. */
+static void make_wx(fc_series *s, fc_weather *w, int days, const char *const *order)
+{
+    make(s, w, days);
+    for (int i = 0; i < 2; i++) {
+        int c = fc_weather_add(w, order[i], STEP, 0);
+        ck_assert_int_ge(c, 0);
+        int solar = !strcmp(order[i], "solar");
+        for (int64_t t = day0; t < day0 + (days + 2LL) * 86400; t += STEP)
+            fc_series_put(&w->col[c], t, solar ? solar_at(t) : wind_at(t));
+    }
+    for (int64_t t = day0; t < day0 + (int64_t)days * 86400; t += STEP)
+        fc_series_put(s, t, load_at(t) + 0.03 * solar_at(t) - 1.2 * wind_at(t));
+}
+
+/* Regression: a saved model was matched to the site's weather columns by
+ * their number, and a site's columns come in the order its variables first
+ * arrive, which a restart may change: the trees were then fed solar as wind.
+ * A model now names its columns and reads them by name; one whose column is
+ * gone is refused, as is a file of format 3, which has no names. */
+START_TEST(saved_model_reads_weather_columns_by_name)
+{
+    static const char *const first[] = {"solar", "wind"}, *const after[] = {"wind", "solar"},
+                             *const other[] = {"solar", "rain"};
+    fc_series s, s2, s3;
+    fc_weather w, w2, w3;
+    fc_forecast a, b;
+    fc_params p;
+    char err[256], path[] = "/tmp/test_fc_colsXXXXXX";
+    int days = 40, fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    fc_params_default(&p, STEP);
+    p.xgb.rounds = 60;
+    int64_t issue = day0 + (days - 1) * 86400LL + 6 * 3600;
+    make_wx(&s, &w, days, first);
+    make_wx(&s2, &w2, days, after);
+    make_wx(&s3, &w3, days, other);
+    ck_assert_str_eq(w2.names[1], "wind");
+    fc_forecaster *fc = fc_forecaster_new(&p, cal), *fc2 = fc_forecaster_new(&p, cal);
+    ck_assert_msg(fc_forecaster_train(fc, &s, &w, FC_DAY_AHEAD, issue, err, sizeof err) == 0,
+                  "%s", err);
+    ck_assert_int_eq(fc_forecaster_save(fc, FC_DAY_AHEAD, path, err, sizeof err), 0);
+    ck_assert_msg(fc_forecaster_load_checked(fc2, FC_DAY_AHEAD, path, &w2, issue, err,
+                                             sizeof err) == 0,
+                  "%s", err);
+    fc_forecast_init(&a);
+    fc_forecast_init(&b);
+    fc_forecast_run(fc, &s, &w, FC_DAY_AHEAD, issue, FC_MODEL_XGB, &a);
+    fc_forecast_run(fc2, &s2, &w2, FC_DAY_AHEAD, issue, FC_MODEL_XGB, &b);
+    ck_assert_str_eq(b.model, "xgboost");
+    ck_assert_str_eq(b.fallback, "");
+    for (size_t i = 0; i < a.n; i++)
+        ck_assert_double_eq_tol(a.slots[i].p50, b.slots[i].p50, 1e-9);
+    /* a column the site lacks: refused, never fed another one */
+    fc_forecaster *fc3 = fc_forecaster_new(&p, cal);
+    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, &w3, issue, err,
+                                                sizeof err),
+                     0);
+    ck_assert_ptr_nonnull(strstr(err, "weather column 'wind'"));
+    ck_assert_int_eq(fc_forecaster_trained_at(fc3, FC_DAY_AHEAD), INT64_MIN);
+    /* a format 3 file (no column names) is refused as such */
+    FILE *g = fopen(path, "w");
+    fputs("EMSFC-MODEL 3 fc1-da-x 0 0 17 2 1 1 1 0 0 0\n", g);
+    fclose(g);
+    ck_assert_int_ne(fc_forecaster_load(fc3, FC_DAY_AHEAD, path, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "format 3 model"));
+    unlink(path);
+    fc_forecast_release(&a);
+    fc_forecast_release(&b);
+    fc_forecaster_destroy(fc);
+    fc_forecaster_destroy(fc2);
+    fc_forecaster_destroy(fc3);
+    fc_series_release(&s);
+    fc_series_release(&s2);
+    fc_series_release(&s3);
+    fc_weather_release(&w);
+    fc_weather_release(&w2);
+    fc_weather_release(&w3);
 }
 END_TEST
 
@@ -501,6 +596,11 @@ int main(void)
     tcase_add_test(tc, csv_formats);
     tcase_add_test(tc, intraday_next_24_hours);
     suite_add_tcase(s, tc);
+    TCase *cols = tcase_create("model_columns");
+    tcase_set_timeout(cols, 120);
+    tcase_add_checked_fixture(cols, setup, teardown);
+    tcase_add_test(cols, saved_model_reads_weather_columns_by_name);
+    suite_add_tcase(s, cols);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

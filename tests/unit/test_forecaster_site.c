@@ -324,6 +324,61 @@ START_TEST(catch_up_applies_history_before_open_runs)
 }
 END_TEST
 
+/* Regression: a stop in the middle of a backlog left the runs the backlog
+ * had made due behind the skip limit of the next start (newest interval
+ * minus backfill): they were skipped, not issued late. Runs up to what the
+ * previous instance had when it stopped (fc_site_keep_runs) are issued;
+ * those that only later records made due are still skipped past backfill. */
+START_TEST(runs_kept_from_before_a_stop_are_not_skipped)
+{
+    char why[128];
+    fc_forecast f;
+    fc_kind k;
+    int64_t at, t0 = utc(2020, 10, 1, 0, 0), pub = utc(2020, 10, 3, 6, 0),
+                keep = t0 + 5 * DAY;
+    size_t skipped = 0;
+    int issued = 0;
+    site = make(0, 6 * H);
+    fc_site_published(site, FC_DAY_AHEAD, utc(2020, 10, 3, 4, 0));
+    fc_site_published(site, FC_INTRADAY, pub);
+    for (int64_t t = t0; t < t0 + 8 * DAY; t += 900)
+        ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 5.0, 0, why, sizeof why),
+                         FC_PUT_STORED);
+    fc_site_keep_runs(site, keep);
+    fc_site_catch_up(site);
+    fc_forecast_init(&f);
+    /* every run after the published ones up to keep, in order: the
+     * intraday runs hour by hour, the day-ahead runs of 4 and 5 October */
+    int64_t da[2];
+    int nda = 0;
+    for (int64_t want = pub + H; want <= keep; want += H) {
+        ck_assert(fc_site_due(site, &k, &at, &skipped));
+        if (k == FC_DAY_AHEAD) {
+            ck_assert_int_lt(nda, 2);
+            da[nda++] = at;
+            ck_assert_int_eq(fc_site_issue(site, k, at, &f, NULL), 0);
+            ck_assert(fc_site_due(site, &k, &at, &skipped));
+        }
+        ck_assert_int_eq(k, FC_INTRADAY);
+        ck_assert_int_eq(at, want);
+        ck_assert_int_eq(fc_site_issue(site, k, at, &f, NULL), 0);
+        issued++;
+    }
+    ck_assert_int_eq(issued, 2 * 24 + 18);
+    ck_assert_int_eq(nda, 2);
+    ck_assert_int_eq(da[0], utc(2020, 10, 4, 4, 0));
+    ck_assert_int_eq(da[1], utc(2020, 10, 5, 4, 0));
+    /* after keep, backfill applies as before: the day-ahead runs of 6 to 8
+     * October (before newest - 6 h) were skipped, the intraday runs go on
+     * at newest - 6 h */
+    ck_assert_uint_eq(skipped, 3);
+    ck_assert(fc_site_due(site, &k, &at, &skipped));
+    ck_assert_uint_gt(skipped, 3);
+    ck_assert_int_ge(at, t0 + 8 * DAY - 6 * H);
+    fc_forecast_release(&f);
+}
+END_TEST
+
 /* Queued weather issued after the newest interval waits for the clock; a
  * revision found stale only when applied is counted. */
 START_TEST(queued_records_keep_event_time)
@@ -423,6 +478,7 @@ int main(void)
     tcase_add_test(tc, backfill_skips_old_runs);
     tcase_add_test(tc, backfill_skips_nothing_live);
     tcase_add_test(tc, catch_up_applies_history_before_open_runs);
+    tcase_add_test(tc, runs_kept_from_before_a_stop_are_not_skipped);
     tcase_add_test(tc, queued_records_keep_event_time);
     tcase_add_test(tc, runs_wait_for_weather);
     tcase_add_test(tc, quality_symbols);

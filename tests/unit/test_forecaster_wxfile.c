@@ -139,6 +139,69 @@ static const struct {
     {100, 1000, 5, 1000},      {500, 200, 1, 200},
 };
 
+/* A file still being written looks cut off: its last line has no line end,
+ * or (JSON) its object is not closed yet. */
+static const struct {
+    const char *text;
+    int cut_off;
+} ends[] = {
+    {"", 1},
+    {"  \n", 1},
+    {"time,temp\n2020-11-01T00:00Z,8.5\n", 0},
+    {"time,temp\n2020-11-01T00:00Z,8.5", 1},
+    {"time,temp\n2020-11-01T0", 1},
+    {"{\"hourly\": {\"time\": []}}", 0},
+    {"{\"hourly\": {\"time\": []}}\n  ", 0},
+    {"{\"hourly\": {\"time\": [\n", 1},
+    {"{\"hourly\": {\"time\": [\"2021-01-01T00:00\"", 1},
+};
+
+START_TEST(cut_off_files)
+{
+    ck_assert_msg(fc_wxfile_cut_off(ends[_i].text, strlen(ends[_i].text)) ==
+                      ends[_i].cut_off,
+                  "'%s'", ends[_i].text);
+}
+END_TEST
+
+/* A file is read once the previous scan saw it with the same size and
+ * modification time; one found cut off waits until it changes; a file gone
+ * from the directory is forgotten. */
+START_TEST(files_are_read_once_they_hold_still)
+{
+    fc_wxseen *s = fc_wxseen_new();
+    ck_assert_ptr_nonnull(s);
+    fc_wxseen_begin(s);
+    ck_assert_int_eq(fc_wxseen_note(s, "a.csv", 10, 1000), FC_WXSEEN_CHANGED);
+    ck_assert_int_eq(fc_wxseen_note(s, "b.csv", 10, 1000), FC_WXSEEN_CHANGED);
+    fc_wxseen_end(s);
+    /* a grew while being written, b held still */
+    fc_wxseen_begin(s);
+    ck_assert_int_eq(fc_wxseen_note(s, "a.csv", 20, 1000), FC_WXSEEN_CHANGED);
+    ck_assert_int_eq(fc_wxseen_note(s, "b.csv", 10, 1000), FC_WXSEEN_STABLE);
+    fc_wxseen_mark_cut_off(s, "b.csv");
+    fc_wxseen_end(s);
+    /* a was rewritten to the same size: its time says it changed */
+    fc_wxseen_begin(s);
+    ck_assert_int_eq(fc_wxseen_note(s, "a.csv", 20, 2000), FC_WXSEEN_CHANGED);
+    ck_assert_int_eq(fc_wxseen_note(s, "b.csv", 10, 1000), FC_WXSEEN_CUT_OFF);
+    fc_wxseen_end(s);
+    fc_wxseen_begin(s);
+    ck_assert_int_eq(fc_wxseen_note(s, "a.csv", 20, 2000), FC_WXSEEN_STABLE);
+    ck_assert_int_eq(fc_wxseen_note(s, "b.csv", 30, 3000), FC_WXSEEN_CHANGED);
+    fc_wxseen_end(s);
+    /* a was taken (gone for one scan); a new a.csv starts afresh */
+    fc_wxseen_begin(s);
+    ck_assert_int_eq(fc_wxseen_note(s, "b.csv", 30, 3000), FC_WXSEEN_STABLE);
+    fc_wxseen_end(s);
+    fc_wxseen_begin(s);
+    ck_assert_int_eq(fc_wxseen_note(s, "a.csv", 20, 2000), FC_WXSEEN_CHANGED);
+    fc_wxseen_end(s);
+    fc_wxseen_destroy(s);
+    fc_wxseen_destroy(NULL);
+}
+END_TEST
+
 START_TEST(http_backoff_doubles_up_to_the_cap)
 {
     ck_assert_int_eq(
@@ -192,6 +255,8 @@ int main(void)
     tcase_add_test(tc, open_meteo_json);
     tcase_add_loop_test(tc, bad_files_say_why, 0, sizeof bad / sizeof *bad);
     tcase_add_test(tc, time_formats);
+    tcase_add_loop_test(tc, cut_off_files, 0, sizeof ends / sizeof *ends);
+    tcase_add_test(tc, files_are_read_once_they_hold_still);
     tcase_add_loop_test(tc, paths_expand_environment, 0,
                         sizeof expand / sizeof *expand);
     tcase_add_test(tc, paths_that_do_not_fit);

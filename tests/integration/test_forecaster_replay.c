@@ -1,0 +1,225 @@
+/*
+ * The forecaster's start-up replay against the test stack (devbroker,
+ * devregistry; EMS_TEST_* variables): it reads the end offsets of its
+ * topics when it starts and ends once it read up to them, not after
+ * forecaster.restore_idle without records (a broker stall of that length
+ * ended it early, with part of the history missing).
+ *  - Three days of load are on energy.load before the start; the replay,
+ *    with restore_idle and restore_empty far longer than any wait here,
+ *    ends (/readyz: the history check passes) having restored exactly
+ *    those records.
+ *  - A stop leaves runs due in records the service already had (here they
+ *    wait for weather; in the middle of a backlog they wait their turn):
+ *    the next start, with a backfill of one hour, issues every one of them
+ *    once the weather comes, skipping none, since the end of energy.load at
+ *    the stop was kept (<model_dir>/energy.load.stop).
+ * Topic names, groups and ports are unique per run.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus/bus.h"
+#include "forecaster/fc_codec.h"
+#include "forecaster/fc_forecast.h"
+#include "support/fc_replay.h"
+#include "support/harness.h"
+
+#define SITE "nl-neerijnen"
+#define DAY 86400
+#define T0 1614556800LL /* 2021-03-01T00:00Z */
+#define LOAD_DAYS 3
+/* Bound of every wait, in seconds: far above what any step needs, far
+ * below restore_idle. */
+#define WAIT_S 300.0
+
+static char prefix[64], group[64], tmpdir[256];
+static int port;
+static pid_t child;
+
+static int produce_load(void)
+{
+    tfc_pub pub;
+    int n = 0;
+    tfc_pub_open(&pub, prefix);
+    for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900, n++)
+        tfc_produce_interval(pub.bus, pub.p, SITE, t,
+                             1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
+    tfc_pub_close(&pub);
+    return n;
+}
+
+START_TEST(replay_ends_at_the_end_offsets)
+{
+    int n = produce_load();
+    th_env_list e = {0};
+    th_env_add(&e, "EMS_FORECASTER_RESTORE_IDLE=10m");
+    th_env_add(&e, "EMS_FORECASTER_RESTORE_EMPTY=10m");
+    th_env_add(&e, "EMS_FORECASTER_RESTORE_MAX=30m");
+    th_env_add(&e, "EMS_WEATHER_DIR=");
+    th_env_add(&e, "EMS_WEATHER_URL=");
+    child = tfc_start_forecaster(prefix, port, group, tmpdir, &e);
+    th_env_release(&e);
+    const char *needles[] = {"\"history\":{\"ok\":true}", NULL};
+    th_reply r = th_wait_http(port, "/readyz", 200, needles, child, WAIT_S);
+    th_reply_release(&r);
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_restored_records_total"), n);
+    ck_assert_int_eq(th_stop(&child), 0);
+}
+END_TEST
+
+/* Hourly temperatures of [from, to) on energy.weather, issued at T0. */
+static void produce_weather(int64_t from, int64_t to)
+{
+    tfc_pub pub;
+    fc_wxdata wx;
+    avro_value_t v;
+    char err[512];
+    fc_wxdata_init(&wx);
+    wx.slot_sec = 3600;
+    wx.n = (size_t)((to - from) / 3600);
+    wx.nvar = 1;
+    snprintf(wx.names[0], sizeof wx.names[0], "temperature");
+    wx.t = calloc(wx.n, sizeof *wx.t);
+    wx.v = calloc(wx.n, sizeof *wx.v);
+    ck_assert(wx.t && wx.v);
+    for (size_t i = 0; i < wx.n; i++) {
+        wx.t[i] = from + (int64_t)i * 3600;
+        wx.v[i] = 5.0 + (double)(i % 24) / 4.0;
+    }
+    tfc_pub_open(&pub, prefix);
+    ck_assert(bus_value_new(pub.bus, "energy.weather", &v, err, sizeof err) == 0);
+    ck_assert(fc_codec_weather_out(&v, SITE, "test:weather", T0 * 1000, &wx) == 0);
+    ck_assert_msg(bus_produce(pub.p, "energy.weather", SITE, &v, T0 * 1000, err,
+                              sizeof err) == 0,
+                  "%s", err);
+    avro_value_decref(&v);
+    tfc_pub_close(&pub);
+    fc_wxdata_release(&wx);
+}
+
+/* The service with a warm-up of a day, waiting up to 48 h for weather, and
+ * the backfill given; returns once its replay is over. */
+static pid_t start_waiting_for_weather(const char *backfill)
+{
+    th_env_list e = {0};
+    th_env_add(&e, "EMS_FORECASTER_WARMUP=24h");
+    th_env_add(&e, "EMS_FORECASTER_WEATHER_WAIT=48h");
+    th_env_add(&e, "EMS_FORECASTER_BACKFILL=%s", backfill);
+    th_env_add(&e, "EMS_WEATHER_DIR=");
+    th_env_add(&e, "EMS_WEATHER_URL=");
+    pid_t pid = tfc_start_forecaster(prefix, port, group, tmpdir, &e);
+    th_env_release(&e);
+    const char *needles[] = {"\"history\":{\"ok\":true}", NULL};
+    th_reply r = th_wait_http(port, "/readyz", 200, needles, pid, WAIT_S);
+    th_reply_release(&r);
+    return pid;
+}
+
+typedef struct runs_seen {
+    int n; /* distinct runs: kind and issue time */
+    int kind[128];
+    int64_t at[128];
+    int64_t until; /* done once the intraday run at it came */
+    int done;
+} runs_seen;
+
+static int take_run(bus_record_t *rec, void *ctx)
+{
+    runs_seen *r = ctx;
+    char id[64], reason[128];
+    int kind, i = 0;
+    int64_t at;
+    ck_assert_int_eq(fc_codec_forecast_head(&rec->value, id, sizeof id, &kind, &at,
+                                            reason, sizeof reason),
+                     0);
+    while (i < r->n && !(r->kind[i] == kind && r->at[i] == at))
+        i++;
+    if (i == r->n) { /* a redelivery is counted once */
+        ck_assert_int_lt(r->n, 128);
+        r->kind[r->n] = kind;
+        r->at[r->n++] = at;
+    }
+    r->done |= kind == FC_INTRADAY && at == r->until;
+    return r->done;
+}
+
+static void wait_for_run(bus_consumer_t *c, runs_seen *r, int64_t until, pid_t pid)
+{
+    r->until = until;
+    r->done = 0;
+    ck_assert_msg(th_consume(c, &(th_consume_opts){.timeout_s = WAIT_S,
+                                                    .alive = pid,
+                                                    .each = take_run,
+                                                    .ctx = r}),
+                  "no intraday run at %lld on energy.forecast", (long long)until);
+}
+
+/* Regression: a stop left runs due in records the service had behind the
+ * skip limit of the next start (newest interval minus backfill): they were
+ * skipped, not issued late. */
+START_TEST(runs_due_before_a_stop_are_issued_after_it)
+{
+    runs_seen runs = {0};
+    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
+    char g[128];
+    snprintf(g, sizeof g, "%s-forecast", group);
+    bus_consumer_t *fc = th_consumer(b, g, "energy.forecast");
+    /* weather for the first 36 h only: the runs wait for the rest until the
+     * clock is weather_wait (48 h) past them */
+    produce_weather(T0, T0 + 36 * 3600);
+    int n = produce_load();
+    /* the first start takes the history as it comes (no backfill) */
+    child = start_waiting_for_weather("0");
+    /* the clock reached T0 + 72 h: the first run (T0 + 24 h) went out
+     * without its weather, the 50 after it wait */
+    wait_for_run(fc, &runs, T0 + 72 * 3600 - 48 * 3600, child);
+    ck_assert_int_eq(runs.n, 1);
+    ck_assert_int_eq(th_stop(&child), 0);
+
+    /* the second with a backfill of 1 h: the 50 runs waiting at the stop
+     * are further behind the newest interval (T0 + 72 h) */
+    child = start_waiting_for_weather("1h");
+    ck_assert_double_ge(th_metric(port, "ems_forecaster_restored_records_total"), n);
+    produce_weather(T0 + 36 * 3600, T0 + 5 * DAY);
+    wait_for_run(fc, &runs, T0 + 72 * 3600, child);
+    /* intraday T0 + 24 h .. T0 + 72 h, day-ahead at 06:00 Amsterdam on
+     * 2 and 3 March: none skipped */
+    ck_assert_int_eq(runs.n, 49 + 2);
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"), 0);
+    ck_assert_int_eq(th_stop(&child), 0);
+    bus_consumer_destroy(fc);
+    bus_destroy(b);
+}
+END_TEST
+
+static void setup(void)
+{
+    th_unique(prefix, sizeof prefix, "fcp", ".");
+    th_unique(group, sizeof group, "forecaster-replay-", "");
+    port = th_free_port();
+    th_tmpdir(tmpdir, sizeof tmpdir, "fcp");
+}
+
+static void teardown(void)
+{
+    th_stop(&child);
+    th_rmtree(tmpdir);
+}
+
+int main(void)
+{
+    Suite *s = suite_create("forecaster_replay");
+    TCase *tc = tcase_create("replay");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 1800);
+    tcase_add_test(tc, replay_ends_at_the_end_offsets);
+    suite_add_tcase(s, tc);
+    TCase *stop = tcase_create("stop");
+    tcase_add_checked_fixture(stop, setup, teardown);
+    tcase_set_timeout(stop, 1800);
+    tcase_add_test(stop, runs_due_before_a_stop_are_issued_after_it);
+    suite_add_tcase(s, stop);
+    return th_run_suite(s, 1);
+}
