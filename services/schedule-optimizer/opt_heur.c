@@ -359,6 +359,8 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
 typedef struct pump_dp {
     int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day */
     int lo, hi;
+    int ph0;                /* phase at lo: rest since the group's last run */
+    int *cap;               /* per slot of the window: starts its day has left */
     const opt_site_t *site;
     double p;               /* power while on */
     double *cost;           /* per slot of the window, HUGE_VAL = closed */
@@ -402,7 +404,7 @@ static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
         if (!off) /* keep running */
             dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + (l + 1 > d->L ? d->L : l + 1)),
                      d->v[i] + d->cost[t - d->lo]);
-        else if (ph == d->R && s < d->S && t + d->L <= d->hi) /* start */
+        else if (ph == d->R && s < d->cap[t - d->lo] && t + d->L <= d->hi) /* start */
             dp_relax(d, t, i, dp_state(d, k + 1, s + 1, d->R + 1),
                      d->v[i] + d->cost[t - d->lo] + q->startup_eur);
     }
@@ -436,7 +438,7 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
 
     for (int i = 0; i < d->ns; i++)
         d->v[i] = HUGE_VAL;
-    d->v[dp_state(d, 0, 0, d->R)] = 0;
+    d->v[dp_state(d, 0, 0, d->ph0)] = 0;
     for (int t = d->lo; t < d->hi; t++)
         dp_step(d, q, t);
     for (int s = 0; s <= d->S; s++)
@@ -461,6 +463,60 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
     return 0;
 }
 
+/* The summed power of the other windows of e's equipment in the plan
+ * (group > 0), into sum (T slots); 0 when there is none. */
+static int group_others(const opt_problem_t *pb, const opt_plan_t *pl, int e,
+                        double *sum)
+{
+    int T = pb->site.n_slots, any = 0;
+
+    memset(sum, 0, (size_t)T * sizeof *sum);
+    for (int f = 0; pb->eq[e].group > 0 && f < pb->n_eq; f++) {
+        if (f == e || pb->eq[f].group != pb->eq[e].group)
+            continue;
+        any = 1;
+        for (int t = 0; t < T; t++)
+            sum[t] += pl->power[(size_t)f * T + t];
+    }
+    return any;
+}
+
+/* Fits the recursion to the other windows of the equipment already in the
+ * plan, so that the machine obeys its rules as one (the validator sums the
+ * windows): the rest since their last run before the window is the
+ * starting phase; no slot on within the minimum rest before their first
+ * run after it; each local day keeps only the starts they leave. With a
+ * minimum rest a run is never carried on across touching windows (the
+ * starting phase forbids it), so starts simply add up; without one, a run
+ * carried on counts twice, stricter than the machine. */
+static void dp_fit_group(pump_dp_t *d, const opt_equipment_t *q,
+                         const double *other, int T)
+{
+    int before = -1, after = -1;
+
+    for (int t = 0; t < d->lo; t++)
+        if (other[t] > 1e-6)
+            before = t;
+    for (int t = T - 1; t >= d->hi; t--)
+        if (other[t] > 1e-6)
+            after = t;
+    if (before >= 0 && d->R > 1)
+        d->ph0 = d->lo - 1 - before < d->R ? d->lo - 1 - before : d->R;
+    for (int t = after - d->R; d->R > 1 && after >= 0 && t < d->hi; t++)
+        if (t >= d->lo)
+            d->cost[t - d->lo] = HUGE_VAL;
+    if (q->max_starts_day <= 0)
+        return;
+    for (int t = 0; t < T; t++) {
+        int day = opt_slot_day(d->site, t);
+        if (other[t] <= 1e-6 || (t > 0 && other[t - 1] > 1e-6))
+            continue; /* not a start of the others */
+        for (int k = d->lo; k < d->hi; k++)
+            if (opt_slot_day(d->site, k) == day)
+                d->cap[k - d->lo]--;
+    }
+}
+
 /* Places a pump by the recursion above; -1 when it does not apply. */
 static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
 {
@@ -470,6 +526,7 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
                    .L = q->min_run > 1 ? q->min_run : 1,
                    .R = q->min_rest > 1 ? q->min_rest : 1,
                    .site = s};
+    double *other = NULL;
     int rc = -1;
 
     if (q->ramp_kw > 0 || q->n_shifts > 0 || q->energy_kwh <= 1e-9 ||
@@ -484,15 +541,24 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
     d.S = q->max_starts_day > 0 ? q->max_starts_day : d.n;
     d.np = d.R + d.L + 1;
     d.ns = (d.n + 1) * (d.S + 1) * d.np;
+    d.ph0 = d.R;
     d.cost = malloc((size_t)(d.hi - d.lo) * sizeof *d.cost);
+    d.cap = malloc((size_t)(d.hi - d.lo) * sizeof *d.cap);
+    other = malloc((size_t)s->n_slots * sizeof *other);
     d.v = malloc((size_t)d.ns * sizeof *d.v);
     d.w = malloc((size_t)d.ns * sizeof *d.w);
     d.from = malloc((size_t)(d.hi - d.lo) * d.ns * sizeof *d.from);
-    if (d.cost && d.v && d.w && d.from) {
+    if (d.cost && d.cap && other && d.v && d.w && d.from) {
         dp_costs(h, &d);
+        for (int k = 0; k < d.hi - d.lo; k++)
+            d.cap[k] = d.S;
+        if (group_others(h->pb, pl, e, other))
+            dp_fit_group(&d, q, other, s->n_slots);
         rc = dp_solve(h, &d, pl, e);
     }
     free(d.cost);
+    free(d.cap);
+    free(other);
     free(d.v);
     free(d.w);
     free(d.from);
