@@ -368,6 +368,14 @@ START_TEST(test_build_horizon)
     ck_assert_int_ge(d2, 0);
     ck_assert_int_eq(b.pb.eq[d2].earliest, 96 + 24);
     ck_assert_int_eq(b.eq_plant[d2], b.eq_plant[find_eq(&b, "dryer-1")]);
+    /* the heat pump's two windows are one machine: one group, no other's */
+    int h1 = find_eq(&b, "heatpump-1"), h2 = find_eq(&b, "heatpump-1/2");
+    ck_assert_int_ge(h1, 0);
+    ck_assert_int_ge(h2, 0);
+    ck_assert_int_gt(b.pb.eq[h1].group, 0);
+    ck_assert_int_eq(b.pb.eq[h2].group, b.pb.eq[h1].group);
+    ck_assert_int_ne(b.pb.eq[d2].group, b.pb.eq[h1].group);
+    ck_assert_int_eq(b.pb.eq[find_eq(&b, "compressor-1")].group, 0);
     ck_assert_int_eq(b.pb.eq[find_eq(&b, "compressor-1")].n_shifts, 2);
     /* the overlap ends before the minimum horizon */
     ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, DAY0 + 47 * HOUR + 1,
