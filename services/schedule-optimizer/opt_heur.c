@@ -360,6 +360,8 @@ typedef struct pump_dp {
     int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day */
     int lo, hi;
     int ph0;                /* phase at lo: rest since the group's last run */
+    int cont;               /* the group runs in lo - 1: a run may go on */
+    int next;               /* the group's next slot on after hi, -1 = none */
     int *cap;               /* per slot of the window: starts its day has left */
     const opt_site_t *site;
     double p;               /* power while on */
@@ -407,6 +409,12 @@ static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
         else if (ph == d->R && s < d->cap[t - d->lo] && t + d->L <= d->hi) /* start */
             dp_relax(d, t, i, dp_state(d, k + 1, s + 1, d->R + 1),
                      d->v[i] + d->cost[t - d->lo] + q->startup_eur);
+        else if (d->cont && t == d->lo && t + d->L <= d->hi)
+            /* going on with the group's run: this window's start (priced
+             * as one, as the cost function counts it) but not the
+             * machine's */
+            dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + 1),
+                     d->v[i] + d->cost[t - d->lo] + q->startup_eur);
     }
     double *x = d->v;
     d->v = d->w;
@@ -429,6 +437,16 @@ static void dp_costs(const heur_t *h, pump_dp_t *d)
     }
 }
 
+/* Whether ending the window in phase ph leaves the minimum rest before
+ * the group's next run (or goes on into it when it starts at hi). */
+static int dp_end_rests(const pump_dp_t *d, int ph)
+{
+    int rest = ph <= d->R ? ph : 0;
+
+    return d->next < 0 || rest + d->next - d->hi >= d->R ||
+           (ph > d->R && d->next == d->hi);
+}
+
 /* Runs the recursion and writes the runs into the plan; -1 if none fits. */
 static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
 {
@@ -444,7 +462,8 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
     for (int s = 0; s <= d->S; s++)
         for (int ph = 0; ph < d->np; ph++) {
             int i = dp_state(d, d->n, s, ph);
-            if ((ph <= d->R || ph == d->R + d->L) && d->v[i] < best) {
+            if ((ph <= d->R || ph == d->R + d->L) && dp_end_rests(d, ph) &&
+                d->v[i] < best) {
                 best = d->v[i];
                 at = i;
             }
@@ -481,30 +500,69 @@ static int group_others(const opt_problem_t *pb, const opt_plan_t *pl, int e,
     return any;
 }
 
-/* Fits the recursion to the other windows of the equipment already in the
- * plan, so that the machine obeys its rules as one (the validator sums the
- * windows): the rest since their last run before the window is the
- * starting phase; no slot on within the minimum rest before their first
- * run after it; each local day keeps only the starts they leave. With a
- * minimum rest a run is never carried on across touching windows (the
- * starting phase forbids it), so starts simply add up; without one, a run
- * carried on counts twice, stricter than the machine. */
-static void dp_fit_group(pump_dp_t *d, const opt_equipment_t *q,
-                         const double *other, int T)
+/* Whether window f of e's equipment comes after e and is not placed yet
+ * (it has energy to deliver and draws nothing in the plan). */
+static int later_unplaced(const opt_problem_t *pb, const opt_plan_t *pl, int e,
+                          int f)
 {
-    int before = -1, after = -1;
+    const opt_equipment_t *q = &pb->eq[f];
+
+    if (f == e || q->group != pb->eq[e].group || q->energy_kwh <= 1e-9 ||
+        q->earliest < pb->eq[e].deadline)
+        return 0;
+    for (int t = q->earliest; t < q->deadline; t++)
+        if (pl->power[(size_t)f * pb->site.n_slots + t] > 1e-6)
+            return 0;
+    return 1;
+}
+
+/* Keeps room for the windows of e's equipment still to be placed after
+ * it: the minimum rest before the first slot of the next one, and a start
+ * in the day of one that lies within a single local day. */
+static void dp_reserve_later(pump_dp_t *d, const opt_problem_t *pb,
+                             const opt_plan_t *pl, int e, int *after)
+{
+    for (int f = 0; f < pb->n_eq; f++) {
+        const opt_equipment_t *q = &pb->eq[f];
+        if (!later_unplaced(pb, pl, e, f))
+            continue;
+        if (*after < 0 || q->earliest < *after)
+            *after = q->earliest;
+        int day = opt_slot_day(d->site, q->earliest);
+        if (pb->eq[e].max_starts_day <= 0 ||
+            opt_slot_day(d->site, q->deadline - 1) != day)
+            continue;
+        for (int k = d->lo; k < d->hi; k++)
+            if (opt_slot_day(d->site, k) == day)
+                d->cap[k - d->lo]--;
+    }
+}
+
+/* Fits the recursion to the other windows of the equipment in the plan,
+ * so that the machine obeys its rules as one (the validator sums the
+ * windows): the rest since their last run before the window is the
+ * starting phase, and a run of theirs up to lo - 1 may go on at lo
+ * without a start of the machine; the window ends rested enough before
+ * their first run after it (or the first slot of the next window not
+ * placed yet), or going on into that run at hi (their start there is
+ * then counted though the machine makes none: stricter, never wrong);
+ * each local day keeps only the starts they leave. */
+static void dp_fit_group(pump_dp_t *d, const opt_problem_t *pb,
+                         const opt_plan_t *pl, int e, const double *other)
+{
+    const opt_equipment_t *q = &pb->eq[e];
+    int T = pb->site.n_slots, before = -1;
 
     for (int t = 0; t < d->lo; t++)
         if (other[t] > 1e-6)
             before = t;
     for (int t = T - 1; t >= d->hi; t--)
         if (other[t] > 1e-6)
-            after = t;
-    if (before >= 0 && d->R > 1)
+            d->next = t;
+    dp_reserve_later(d, pb, pl, e, &d->next);
+    if (before >= 0)
         d->ph0 = d->lo - 1 - before < d->R ? d->lo - 1 - before : d->R;
-    for (int t = after - d->R; d->R > 1 && after >= 0 && t < d->hi; t++)
-        if (t >= d->lo)
-            d->cost[t - d->lo] = HUGE_VAL;
+    d->cont = before >= 0 && before == d->lo - 1;
     if (q->max_starts_day <= 0)
         return;
     for (int t = 0; t < T; t++) {
@@ -542,6 +600,7 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
     d.np = d.R + d.L + 1;
     d.ns = (d.n + 1) * (d.S + 1) * d.np;
     d.ph0 = d.R;
+    d.next = -1;
     d.cost = malloc((size_t)(d.hi - d.lo) * sizeof *d.cost);
     d.cap = malloc((size_t)(d.hi - d.lo) * sizeof *d.cap);
     other = malloc((size_t)s->n_slots * sizeof *other);
@@ -553,7 +612,7 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
         for (int k = 0; k < d.hi - d.lo; k++)
             d.cap[k] = d.S;
         if (group_others(h->pb, pl, e, other))
-            dp_fit_group(&d, q, other, s->n_slots);
+            dp_fit_group(&d, h->pb, pl, e, other);
         rc = dp_solve(h, &d, pl, e);
     }
     free(d.cost);

@@ -24,6 +24,9 @@ typedef struct eq_cols {
     int z0;          /* storage: 1 = may charge, 0 = may discharge, per slot
                       * (0 = none: no slot where wasting energy pays) */
     int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
+    int cont;        /* a run going on into the next, touching window of the
+                      * group: <= u at this window's end and the next's start,
+                      * not a start of the machine (0 = none) */
     int short0;      /* elastic: shift shortfall columns (0 = none) */
     int dur;         /* block duration */
     double p_run;    /* block power, */
@@ -129,6 +132,39 @@ static int any_waste_slot(const opt_site_t *s)
     return 0;
 }
 
+/* Whether task f is another window of task e's equipment with on/off
+ * binaries (both have them: they share their run parameters). */
+static int group_mate(const opt_model_t *m, int e, int f)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+
+    return f != e && q->group > 0 && m->pb->eq[f].group == q->group &&
+           m->pb->eq[f].kind == OPT_TASK_FLEX && m->ec[f].u0;
+}
+
+/* The window of e's group that comes next after e's deadline, or -1. */
+static int next_window(const opt_model_t *m, int e)
+{
+    int best = -1;
+
+    for (int f = 0; f < m->pb->n_eq; f++)
+        if (group_mate(m, e, f) && m->pb->eq[f].earliest >= m->pb->eq[e].deadline &&
+            (best < 0 || m->pb->eq[f].earliest < m->pb->eq[best].earliest))
+            best = f;
+    return best;
+}
+
+/* Whether the next window of e's group touches it (its earliest is e's
+ * deadline) and both count starts per day: a run going on across the
+ * boundary then needs its continuation column. */
+static int touches_next(const opt_model_t *m, int e)
+{
+    int f = next_window(m, e);
+
+    return f >= 0 && m->pb->eq[e].max_starts_day > 0 && m->ec[e].u0 &&
+           m->pb->eq[f].earliest == m->pb->eq[e].deadline;
+}
+
 /* Lays out the columns; returns their count. */
 static int layout(opt_model_t *m)
 {
@@ -197,6 +233,9 @@ static int layout(opt_model_t *m)
             n += T;
         }
     }
+    for (int e = 0; e < pb->n_eq; e++)
+        if (pb->eq[e].kind == OPT_TASK_FLEX && touches_next(m, e))
+            m->ec[e].cont = ++n;
     return n;
 }
 
@@ -316,6 +355,10 @@ static void cols_all(opt_model_t *m, double *obj)
             cols_task(m, e, obj);
         for (int k = 0; c->short0 && k < q->n_shifts; k++)
             obj[c->short0 + k] = PEN_TASK_KWH * q->specific_kwh;
+        if (c->cont) {
+            set_bounds(m->lp, c->cont, 0, 1);
+            name_col(m->lp, c->cont, 'k', e, q->deadline);
+        }
         if (c->miss) {
             double ub = q->kind == OPT_TASK_BLOCK ? 1
                         : q->kind == OPT_STORAGE  ? q->soc0_kwh
@@ -499,28 +542,6 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
     return 0;
 }
 
-/* Whether task f is another window of task e's equipment with on/off
- * binaries (both have them: they share their run parameters). */
-static int group_mate(const opt_model_t *m, int e, int f)
-{
-    const opt_equipment_t *q = &m->pb->eq[e];
-
-    return f != e && q->group > 0 && m->pb->eq[f].group == q->group &&
-           m->pb->eq[f].kind == OPT_TASK_FLEX && m->ec[f].u0;
-}
-
-/* The window of e's group that comes next after e's deadline, or -1. */
-static int next_window(const opt_model_t *m, int e)
-{
-    int best = -1;
-
-    for (int f = 0; f < m->pb->n_eq; f++)
-        if (group_mate(m, e, f) && m->pb->eq[f].earliest >= m->pb->eq[e].deadline &&
-            (best < 0 || m->pb->eq[f].earliest < m->pb->eq[best].earliest))
-            best = f;
-    return best;
-}
-
 /* Puts the starts of task f in slots [a, b] (clipped to its window). */
 static void put_starts(opt_model_t *m, int f, int a, int b)
 {
@@ -545,8 +566,14 @@ static int rows_group_days(opt_model_t *m, int e)
             t1++;
         row_reset(m);
         for (int f = 0; f < m->pb->n_eq; f++)
-            if (f == e || group_mate(m, e, f))
+            if (f == e || group_mate(m, e, f)) {
                 put_starts(m, f, t0, t1 - 1);
+                /* the next window's start at f's deadline that goes on
+                 * with f's run is not one of the machine */
+                int d = m->pb->eq[f].deadline;
+                if (m->ec[f].cont && d >= t0 && d < t1)
+                    row_put(m, m->ec[f].cont, -1);
+            }
         if (m->rn > 0 && row_add(m, LE, m->pb->eq[e].max_starts_day) < 0)
             return -1;
         t0 = t1;
@@ -585,6 +612,24 @@ static int rows_group_rest(opt_model_t *m, int e)
     return 0;
 }
 
+/* The continuation of e's last run into the next window: at most e on in
+ * its last slot and the next window on in its first (so at most their
+ * product: the day row takes it off the starts only when both are on). */
+static int rows_continuation(opt_model_t *m, int e)
+{
+    const eq_cols_t *c1 = &m->ec[e], *c2 = &m->ec[next_window(m, e)];
+
+    row_reset(m);
+    row_put(m, c1->cont, 1);
+    row_put(m, c1->u0 + c1->nw - 1, -1);
+    if (row_add(m, LE, 0) < 0)
+        return -1;
+    row_reset(m);
+    row_put(m, c1->cont, 1);
+    row_put(m, c2->u0, -1);
+    return row_add(m, LE, 0);
+}
+
 /* Rows across the windows of one equipment. In elastic mode they need no
  * slack: every window may stay off (its unmet energy and shortfall take
  * the slack), and off satisfies them. */
@@ -595,6 +640,8 @@ static int rows_group(opt_model_t *m, int e)
     if (q->group <= 0 || !m->ec[e].u0)
         return 0;
     if (q->max_starts_day > 0 && rows_group_days(m, e) < 0)
+        return -1;
+    if (m->ec[e].cont && rows_continuation(m, e) < 0)
         return -1;
     return rows_group_rest(m, e);
 }

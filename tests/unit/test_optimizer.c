@@ -834,7 +834,8 @@ END_TEST
  * 50,50,50,10,40,10,50,50: a run may go on across the boundary. Alone
  * the windows take hours 3 and 5 (0.20 EUR), resting one hour. With the
  * rest: 3+4 as one run = 0.50 EUR, the optimum; 3+6 or 0..2+5 = 0.60. The
- * validator refuses 3 and 5 and takes 3 and 4 (one run). */
+ * heuristic finds the run going on too. The validator refuses 3 and 5 and
+ * takes 3 and 4 (one run). */
 START_TEST(test_group_rest_touching_windows)
 {
     tcase_t c;
@@ -842,11 +843,17 @@ START_TEST(test_group_rest_touching_windows)
     const double want0[] = {0, 0, 0, 10, 0, 0, 0, 0};
     const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
     opt_plan_t pl;
+    opt_cost_t cost;
 
     tc_init(&c, 8, price, NULL);
     pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].min_rest = c.eq[1].min_rest = 2;
     assert_group_optimum(&c, want0, want1, 0.50);
+    ck_assert_int_eq(opt_plan_init(&pl, 2, 8), 0);
+    opt_heuristic(&c.pb, &pl);
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.total_eur, 0.50, 1e-9);
+    opt_plan_release(&pl);
     put_two_runs(&c, &pl, 3, 5);
     assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 2)");
     opt_plan_release(&pl);
@@ -878,6 +885,65 @@ START_TEST(test_group_starts_per_day)
     assert_group_optimum(&c, want0, want1, 0.30);
     put_two_runs(&c, &pl, 2, 5);
     assert_refused(&c.pb, &pl, "(all its windows) starts more than 1 times a day");
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* Re-placing one window keeps the rest before the next: the windows of
+ * test_group_rest_across_windows planned in hours 0 and 4 (0.40 EUR,
+ * resting 3 hours). Alone, window 0 would move to hour 2 (0.20 EUR) and
+ * rest one hour; window 1 would then have to move to hour 6, dearer than
+ * it is, so it stays. Neither window moves. */
+START_TEST(test_improve_pumps_keeps_group_rest)
+{
+    tcase_t c;
+    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    opt_plan_t pl;
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 3, 4, 8);
+    c.eq[0].min_rest = c.eq[1].min_rest = 3;
+    put_two_runs(&c, &pl, 0, 4);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 0);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    ck_assert_double_eq_tol(pl.power[0], 10, 1e-9);
+    ck_assert_double_eq_tol(pl.power[8 + 4], 10, 1e-9);
+    opt_plan_release(&pl);
+}
+END_TEST
+
+/* Touching windows [0, 4) and [4, 8) of one pump in one local day, one
+ * start a day, prices 50,50,50,10,20,50,5,50. Alone the windows take hours
+ * 3 and 6 (0.15 EUR), two starts. One start: one run going on across the
+ * boundary, hours 3 and 4 (0.30 EUR), which the model counts as one start
+ * of the machine (the second window's first slot on goes on with the
+ * first's run). */
+START_TEST(test_group_run_across_touching_windows)
+{
+    tcase_t c;
+    const double price[] = {50, 50, 50, 10, 20, 50, 5, 50};
+    const double want0[] = {0, 0, 0, 10, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
+    opt_plan_t pl;
+    char err[128];
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 4, 4, 8);
+    c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
+    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
+                            0.30, 1e-9);
+    opt_model_destroy(m);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    assert_power(&c, 0, want0);
+    assert_power(&c, 1, want1);
+    put_two_runs(&c, &pl, 3, 6);
+    assert_refused(&c.pb, &pl, "starts more than 1 times a day");
     opt_plan_release(&pl);
     opt_result_release(&c.r);
 }
@@ -1083,6 +1149,8 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_group_rest_touching_windows);
     tcase_add_test(tc, test_group_starts_per_day);
     tcase_add_test(tc, test_group_starts_infeasible_explained);
+    tcase_add_test(tc, test_group_run_across_touching_windows);
+    tcase_add_test(tc, test_improve_pumps_keeps_group_rest);
     tcase_add_test(tc, test_dump_model);
     tcase_add_test(tc, test_fix_except_neighbourhood);
     tcase_add_test(tc, test_improve_pumps_moves);
