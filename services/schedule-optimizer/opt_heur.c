@@ -359,6 +359,10 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
 typedef struct pump_dp {
     int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day */
     int lo, hi;
+    int ph0;                /* phase at lo: rest since the group's last run */
+    int cont;               /* the group runs in lo - 1: a run may go on */
+    int next;               /* the group's next slot on after hi, -1 = none */
+    int *cap;               /* per slot of the window: starts its day has left */
     const opt_site_t *site;
     double p;               /* power while on */
     double *cost;           /* per slot of the window, HUGE_VAL = closed */
@@ -402,8 +406,14 @@ static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
         if (!off) /* keep running */
             dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + (l + 1 > d->L ? d->L : l + 1)),
                      d->v[i] + d->cost[t - d->lo]);
-        else if (ph == d->R && s < d->S && t + d->L <= d->hi) /* start */
+        else if (ph == d->R && s < d->cap[t - d->lo] && t + d->L <= d->hi) /* start */
             dp_relax(d, t, i, dp_state(d, k + 1, s + 1, d->R + 1),
+                     d->v[i] + d->cost[t - d->lo] + q->startup_eur);
+        else if (d->cont && t == d->lo && t + d->L <= d->hi)
+            /* going on with the group's run: this window's start (priced
+             * as one, as the cost function counts it) but not the
+             * machine's */
+            dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + 1),
                      d->v[i] + d->cost[t - d->lo] + q->startup_eur);
     }
     double *x = d->v;
@@ -427,6 +437,16 @@ static void dp_costs(const heur_t *h, pump_dp_t *d)
     }
 }
 
+/* Whether ending the window in phase ph leaves the minimum rest before
+ * the group's next run (or goes on into it when it starts at hi). */
+static int dp_end_rests(const pump_dp_t *d, int ph)
+{
+    int rest = ph <= d->R ? ph : 0;
+
+    return d->next < 0 || rest + d->next - d->hi >= d->R ||
+           (ph > d->R && d->next == d->hi);
+}
+
 /* Runs the recursion and writes the runs into the plan; -1 if none fits. */
 static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
 {
@@ -436,13 +456,14 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
 
     for (int i = 0; i < d->ns; i++)
         d->v[i] = HUGE_VAL;
-    d->v[dp_state(d, 0, 0, d->R)] = 0;
+    d->v[dp_state(d, 0, 0, d->ph0)] = 0;
     for (int t = d->lo; t < d->hi; t++)
         dp_step(d, q, t);
     for (int s = 0; s <= d->S; s++)
         for (int ph = 0; ph < d->np; ph++) {
             int i = dp_state(d, d->n, s, ph);
-            if ((ph <= d->R || ph == d->R + d->L) && d->v[i] < best) {
+            if ((ph <= d->R || ph == d->R + d->L) && dp_end_rests(d, ph) &&
+                d->v[i] < best) {
                 best = d->v[i];
                 at = i;
             }
@@ -461,6 +482,99 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
     return 0;
 }
 
+/* The summed power of the other windows of e's equipment in the plan
+ * (group > 0), into sum (T slots); 0 when there is none. */
+static int group_others(const opt_problem_t *pb, const opt_plan_t *pl, int e,
+                        double *sum)
+{
+    int T = pb->site.n_slots, any = 0;
+
+    memset(sum, 0, (size_t)T * sizeof *sum);
+    for (int f = 0; pb->eq[e].group > 0 && f < pb->n_eq; f++) {
+        if (f == e || pb->eq[f].group != pb->eq[e].group)
+            continue;
+        any = 1;
+        for (int t = 0; t < T; t++)
+            sum[t] += pl->power[(size_t)f * T + t];
+    }
+    return any;
+}
+
+/* Whether window f of e's equipment comes after e and is not placed yet
+ * (it has energy to deliver and draws nothing in the plan). */
+static int later_unplaced(const opt_problem_t *pb, const opt_plan_t *pl, int e,
+                          int f)
+{
+    const opt_equipment_t *q = &pb->eq[f];
+
+    if (f == e || q->group != pb->eq[e].group || q->energy_kwh <= 1e-9 ||
+        q->earliest < pb->eq[e].deadline)
+        return 0;
+    for (int t = q->earliest; t < q->deadline; t++)
+        if (pl->power[(size_t)f * pb->site.n_slots + t] > 1e-6)
+            return 0;
+    return 1;
+}
+
+/* Keeps room for the windows of e's equipment still to be placed after
+ * it: the minimum rest before the first slot of the next one, and a start
+ * in the day of one that lies within a single local day. */
+static void dp_reserve_later(pump_dp_t *d, const opt_problem_t *pb,
+                             const opt_plan_t *pl, int e, int *after)
+{
+    for (int f = 0; f < pb->n_eq; f++) {
+        const opt_equipment_t *q = &pb->eq[f];
+        if (!later_unplaced(pb, pl, e, f))
+            continue;
+        if (*after < 0 || q->earliest < *after)
+            *after = q->earliest;
+        int day = opt_slot_day(d->site, q->earliest);
+        if (pb->eq[e].max_starts_day <= 0 ||
+            opt_slot_day(d->site, q->deadline - 1) != day)
+            continue;
+        for (int k = d->lo; k < d->hi; k++)
+            if (opt_slot_day(d->site, k) == day)
+                d->cap[k - d->lo]--;
+    }
+}
+
+/* Fits the recursion to the other windows of the equipment in the plan,
+ * so that the machine obeys its rules as one (the validator sums the
+ * windows): the rest since their last run before the window is the
+ * starting phase, and a run of theirs up to lo - 1 may go on at lo
+ * without a start of the machine; the window ends rested enough before
+ * their first run after it (or the first slot of the next window not
+ * placed yet), or going on into that run at hi (their start there is
+ * then counted though the machine makes none: stricter, never wrong);
+ * each local day keeps only the starts they leave. */
+static void dp_fit_group(pump_dp_t *d, const opt_problem_t *pb,
+                         const opt_plan_t *pl, int e, const double *other)
+{
+    const opt_equipment_t *q = &pb->eq[e];
+    int T = pb->site.n_slots, before = -1;
+
+    for (int t = 0; t < d->lo; t++)
+        if (other[t] > 1e-6)
+            before = t;
+    for (int t = T - 1; t >= d->hi; t--)
+        if (other[t] > 1e-6)
+            d->next = t;
+    dp_reserve_later(d, pb, pl, e, &d->next);
+    if (before >= 0)
+        d->ph0 = d->lo - 1 - before < d->R ? d->lo - 1 - before : d->R;
+    d->cont = before >= 0 && before == d->lo - 1;
+    if (q->max_starts_day <= 0)
+        return;
+    for (int t = 0; t < T; t++) {
+        int day = opt_slot_day(d->site, t);
+        if (other[t] <= 1e-6 || (t > 0 && other[t - 1] > 1e-6))
+            continue; /* not a start of the others */
+        for (int k = d->lo; k < d->hi; k++)
+            if (opt_slot_day(d->site, k) == day)
+                d->cap[k - d->lo]--;
+    }
+}
+
 /* Places a pump by the recursion above; -1 when it does not apply. */
 static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
 {
@@ -470,6 +584,7 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
                    .L = q->min_run > 1 ? q->min_run : 1,
                    .R = q->min_rest > 1 ? q->min_rest : 1,
                    .site = s};
+    double *other = NULL;
     int rc = -1;
 
     if (q->ramp_kw > 0 || q->n_shifts > 0 || q->energy_kwh <= 1e-9 ||
@@ -484,15 +599,25 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
     d.S = q->max_starts_day > 0 ? q->max_starts_day : d.n;
     d.np = d.R + d.L + 1;
     d.ns = (d.n + 1) * (d.S + 1) * d.np;
+    d.ph0 = d.R;
+    d.next = -1;
     d.cost = malloc((size_t)(d.hi - d.lo) * sizeof *d.cost);
+    d.cap = malloc((size_t)(d.hi - d.lo) * sizeof *d.cap);
+    other = malloc((size_t)s->n_slots * sizeof *other);
     d.v = malloc((size_t)d.ns * sizeof *d.v);
     d.w = malloc((size_t)d.ns * sizeof *d.w);
     d.from = malloc((size_t)(d.hi - d.lo) * d.ns * sizeof *d.from);
-    if (d.cost && d.v && d.w && d.from) {
+    if (d.cost && d.cap && other && d.v && d.w && d.from) {
         dp_costs(h, &d);
+        for (int k = 0; k < d.hi - d.lo; k++)
+            d.cap[k] = d.S;
+        if (group_others(h->pb, pl, e, other))
+            dp_fit_group(&d, h->pb, pl, e, other);
         rc = dp_solve(h, &d, pl, e);
     }
     free(d.cost);
+    free(d.cap);
+    free(other);
     free(d.v);
     free(d.w);
     free(d.from);

@@ -336,6 +336,7 @@ static int add_deferrable(ctx_t *c, int pi, const plant_equipment_t *pe)
             q->startup_eur = pe->startup_cost_eur;
         }
         q->energy_kwh = pe->energy_per_window_kwh;
+        q->group = pi + 1; /* its windows are one machine */
         q->earliest = first;
         q->deadline = last + 1;
     }

@@ -24,6 +24,9 @@ typedef struct eq_cols {
     int z0;          /* storage: 1 = may charge, 0 = may discharge, per slot
                       * (0 = none: no slot where wasting energy pays) */
     int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
+    int cont;        /* a run going on into the next, touching window of the
+                      * group: <= u at this window's end and the next's start,
+                      * not a start of the machine (0 = none) */
     int short0;      /* elastic: shift shortfall columns (0 = none) */
     int dur;         /* block duration */
     double p_run;    /* block power, */
@@ -129,6 +132,39 @@ static int any_waste_slot(const opt_site_t *s)
     return 0;
 }
 
+/* Whether task f is another window of task e's equipment with on/off
+ * binaries (both have them: they share their run parameters). */
+static int group_mate(const opt_model_t *m, int e, int f)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+
+    return f != e && q->group > 0 && m->pb->eq[f].group == q->group &&
+           m->pb->eq[f].kind == OPT_TASK_FLEX && m->ec[f].u0;
+}
+
+/* The window of e's group that comes next after e's deadline, or -1. */
+static int next_window(const opt_model_t *m, int e)
+{
+    int best = -1;
+
+    for (int f = 0; f < m->pb->n_eq; f++)
+        if (group_mate(m, e, f) && m->pb->eq[f].earliest >= m->pb->eq[e].deadline &&
+            (best < 0 || m->pb->eq[f].earliest < m->pb->eq[best].earliest))
+            best = f;
+    return best;
+}
+
+/* Whether the next window of e's group touches it (its earliest is e's
+ * deadline) and both count starts per day: a run going on across the
+ * boundary then needs its continuation column. */
+static int touches_next(const opt_model_t *m, int e)
+{
+    int f = next_window(m, e);
+
+    return f >= 0 && m->pb->eq[e].max_starts_day > 0 && m->ec[e].u0 &&
+           m->pb->eq[f].earliest == m->pb->eq[e].deadline;
+}
+
 /* Lays out the columns; returns their count. */
 static int layout(opt_model_t *m)
 {
@@ -197,6 +233,9 @@ static int layout(opt_model_t *m)
             n += T;
         }
     }
+    for (int e = 0; e < pb->n_eq; e++)
+        if (pb->eq[e].kind == OPT_TASK_FLEX && touches_next(m, e))
+            m->ec[e].cont = ++n;
     return n;
 }
 
@@ -316,6 +355,10 @@ static void cols_all(opt_model_t *m, double *obj)
             cols_task(m, e, obj);
         for (int k = 0; c->short0 && k < q->n_shifts; k++)
             obj[c->short0 + k] = PEN_TASK_KWH * q->specific_kwh;
+        if (c->cont) {
+            set_bounds(m->lp, c->cont, 0, 1);
+            name_col(m->lp, c->cont, 'k', e, q->deadline);
+        }
         if (c->miss) {
             double ub = q->kind == OPT_TASK_BLOCK ? 1
                         : q->kind == OPT_STORAGE  ? q->soc0_kwh
@@ -484,8 +527,8 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
         if (row_add(m, GE, 1) < 0)
             return -1;
     }
-    if (q->max_starts_day <= 0)
-        return 0;
+    if (q->max_starts_day <= 0 || q->group > 0)
+        return 0; /* a group's days: rows_group */
     /* one row per site-local day the window touches */
     for (int k0 = 0; k0 < c->nw;) {
         int day = opt_slot_day(&m->pb->site, c->lo + k0), k = k0;
@@ -497,6 +540,110 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
         k0 = k;
     }
     return 0;
+}
+
+/* Puts the starts of task f in slots [a, b] (clipped to its window). */
+static void put_starts(opt_model_t *m, int f, int a, int b)
+{
+    const eq_cols_t *c = &m->ec[f];
+
+    for (int t = a > c->lo ? a : c->lo; t <= b && t < c->lo + c->nw; t++)
+        row_put(m, c->y0 + t - c->lo, 1);
+}
+
+/* Starts per site-local day of a group of windows, written by its first
+ * task: one row per day over the starts of every window in it. */
+static int rows_group_days(opt_model_t *m, int e)
+{
+    const opt_site_t *s = &m->pb->site;
+
+    for (int f = 0; f < e; f++)
+        if (group_mate(m, e, f))
+            return 0;
+    for (int t0 = 0; t0 < s->n_slots;) {
+        int t1 = t0;
+        while (t1 < s->n_slots && opt_slot_day(s, t1) == opt_slot_day(s, t0))
+            t1++;
+        row_reset(m);
+        for (int f = 0; f < m->pb->n_eq; f++)
+            if (f == e || group_mate(m, e, f)) {
+                put_starts(m, f, t0, t1 - 1);
+                /* the next window's start at f's deadline that goes on
+                 * with f's run is not one of the machine */
+                int d = m->pb->eq[f].deadline;
+                if (m->ec[f].cont && d >= t0 && d < t1)
+                    row_put(m, m->ec[f].cont, -1);
+            }
+        if (m->rn > 0 && row_add(m, LE, m->pb->eq[e].max_starts_day) < 0)
+            return -1;
+        t0 = t1;
+    }
+    return 0;
+}
+
+/* Minimum rest R from window e = [a1, b1) to the next window f = [a2, b2)
+ * of its group (ADR 0010, item 15): being on in slot s forbids a start of
+ * f up to slot s + R. When the windows touch (a2 == b1) a run may go on
+ * across the boundary; f's first slot on then counts as its start, so
+ * u1[b1 - 1] releases the row for the earlier slots and slot b1 - 1 only
+ * forbids restarts after a2. */
+static int rows_group_rest(opt_model_t *m, int e)
+{
+    const eq_cols_t *c1 = &m->ec[e];
+    int R = m->pb->eq[e].min_rest, f = next_window(m, e);
+    int a1 = c1->lo, b1 = c1->lo + c1->nw;
+
+    if (R <= 1 || f < 0)
+        return 0;
+    const eq_cols_t *c2 = &m->ec[f];
+    int a2 = c2->lo, b2 = c2->lo + c2->nw;
+    if (a2 - b1 >= R)
+        return 0;
+    for (int s = a2 - R > a1 ? a2 - R : a1; s < b1; s++) {
+        int last = s + R < b2 - 1 ? s + R : b2 - 1;
+        row_reset(m);
+        row_put(m, c1->u0 + s - a1, 1);
+        if (a2 == b1 && s < b1 - 1)
+            row_put(m, c1->u0 + b1 - 1 - a1, -1);
+        put_starts(m, f, a2 == b1 && s == b1 - 1 ? a2 + 1 : a2, last);
+        if (m->rn > 1 && row_add(m, LE, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The continuation of e's last run into the next window: at most e on in
+ * its last slot and the next window on in its first (so at most their
+ * product: the day row takes it off the starts only when both are on). */
+static int rows_continuation(opt_model_t *m, int e)
+{
+    const eq_cols_t *c1 = &m->ec[e], *c2 = &m->ec[next_window(m, e)];
+
+    row_reset(m);
+    row_put(m, c1->cont, 1);
+    row_put(m, c1->u0 + c1->nw - 1, -1);
+    if (row_add(m, LE, 0) < 0)
+        return -1;
+    row_reset(m);
+    row_put(m, c1->cont, 1);
+    row_put(m, c2->u0, -1);
+    return row_add(m, LE, 0);
+}
+
+/* Rows across the windows of one equipment. In elastic mode they need no
+ * slack: every window may stay off (its unmet energy and shortfall take
+ * the slack), and off satisfies them. */
+static int rows_group(opt_model_t *m, int e)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+
+    if (q->group <= 0 || !m->ec[e].u0)
+        return 0;
+    if (q->max_starts_day > 0 && rows_group_days(m, e) < 0)
+        return -1;
+    if (m->ec[e].cont && rows_continuation(m, e) < 0)
+        return -1;
+    return rows_group_rest(m, e);
 }
 
 static int rows_flex(opt_model_t *m, int e)
@@ -532,7 +679,9 @@ static int rows_flex(opt_model_t *m, int e)
         if (row_add_range(m, -q->ramp_kw, q->ramp_kw) < 0)
             return -1;
     }
-    return c->u0 ? rows_flex_bin(m, q, c) : 0;
+    if (c->u0 && rows_flex_bin(m, q, c) < 0)
+        return -1;
+    return rows_group(m, e);
 }
 
 static int rows_storage(opt_model_t *m, int e)

@@ -11,6 +11,8 @@
  *  - an interruptible task has power per slot, and on/start variables only
  *    when a minimum power, minimum run/rest, start limit or start-up cost
  *    needs them;
+ *  - the windows of one equipment (a group) share rows for starts per
+ *    local day and minimum rest between them;
  *  - storage has charge, discharge and SOC per slot;
  *  - one row per slot ties the site together: with a demand charge it reads
  *    base + flexible <= peak, the peak variable bounded by the import

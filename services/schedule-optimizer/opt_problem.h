@@ -51,6 +51,11 @@ typedef struct opt_equipment {
     int min_rest;         /* slots, flex */
     int max_starts_day;   /* flex, 0 = unlimited */
     double startup_eur;   /* cost per start */
+    /* Windows of one plant equipment: flex tasks with the same group > 0
+     * are one machine, so minimum rest and starts per day hold across
+     * them (their power summed per slot); 0 = a task of its own. Windows
+     * of a group do not overlap and share their run parameters. */
+    int group;
     double specific_kwh;  /* kWh per unit of output (flex with shifts) */
     int n_shifts;
     opt_shift_t shifts[OPT_MAX_SHIFTS];

@@ -4,6 +4,8 @@
 #include "schedule-optimizer/opt_validate.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 static double tol(double x)
 {
@@ -82,8 +84,14 @@ static int check_block(const opt_problem_t *pb, const opt_equipment_t *q,
     return 0;
 }
 
+/* Which run rules check_runs applies. */
+enum { RULE_RUN = 1, RULE_REST_STARTS = 2 };
+
+/* Minimum run, minimum rest and starts per local day of one power profile
+ * (a task's, or the sum of a group's windows), as far as rules ask. */
 static int check_runs(const opt_problem_t *pb, const opt_equipment_t *q,
-                      const double *pw, opt_msgs_t *out)
+                      const char *name, const double *pw, int rules,
+                      opt_msgs_t *out)
 {
     int T = pb->site.n_slots, bad = 0, run = 0, rest = -1;
     int starts = 0;
@@ -93,22 +101,23 @@ static int check_runs(const opt_problem_t *pb, const opt_equipment_t *q,
         if (t < T && (t == 0 || opt_slot_day(&pb->site, t) !=
                                     opt_slot_day(&pb->site, t - 1)))
             starts = 0; /* a new site-local day */
-        if (on && run == 0) {
+        if (on && run == 0 && (rules & RULE_REST_STARTS)) {
             if (rest >= 0 && q->min_rest > 1 && rest < q->min_rest) {
                 opt_msgs_add(out, "%s restarts in slot %d after resting %d "
-                             "slots (minimum %d)", q->name, t, rest,
+                             "slots (minimum %d)", name, t, rest,
                              q->min_rest);
                 bad++;
             }
             if (q->max_starts_day > 0 && ++starts > q->max_starts_day) {
                 opt_msgs_add(out, "%s starts more than %d times a day (slot "
-                             "%d)", q->name, q->max_starts_day, t);
+                             "%d)", name, q->max_starts_day, t);
                 bad++;
             }
         }
-        if (!on && run > 0 && q->min_run > 1 && run < q->min_run) {
+        if (!on && run > 0 && q->min_run > 1 && run < q->min_run &&
+            (rules & RULE_RUN)) {
             opt_msgs_add(out, "%s runs %d slots ending at slot %d (minimum "
-                         "%d)", q->name, run, t, q->min_run);
+                         "%d)", name, run, t, q->min_run);
             bad++;
         }
         if (!on && run > 0)
@@ -116,6 +125,41 @@ static int check_runs(const opt_problem_t *pb, const opt_equipment_t *q,
         rest += !on && rest >= 0;
         run = on ? run + 1 : 0;
     }
+    return bad;
+}
+
+/* Whether task f is a window of the same equipment as task e. */
+static int same_group(const opt_problem_t *pb, int e, int f)
+{
+    return pb->eq[e].group > 0 && pb->eq[f].group == pb->eq[e].group &&
+           pb->eq[f].kind == OPT_TASK_FLEX;
+}
+
+/* Minimum rest and starts per day of the windows of one equipment, checked
+ * once (at its first window) on their summed power: the machine rests and
+ * starts as one, and a run going on across two touching windows is one
+ * run. */
+static int check_group(const opt_problem_t *pb, const opt_plan_t *pl, int e,
+                       opt_msgs_t *out)
+{
+    int T = pb->site.n_slots, bad;
+    double *sum;
+    char name[OPT_NAME_MAX + 32];
+
+    for (int f = 0; f < e; f++)
+        if (same_group(pb, e, f))
+            return 0;
+    if (!(sum = calloc((size_t)T, sizeof *sum))) {
+        opt_msgs_add(out, "%s: out of memory checking its windows together",
+                     pb->eq[e].name);
+        return 1;
+    }
+    for (int f = e; f < pb->n_eq; f++)
+        for (int t = 0; same_group(pb, e, f) && t < T; t++)
+            sum[t] += pl->power[(size_t)f * T + t];
+    snprintf(name, sizeof name, "%s (all its windows)", pb->eq[e].name);
+    bad = check_runs(pb, &pb->eq[e], name, sum, RULE_REST_STARTS, out);
+    free(sum);
     return bad;
 }
 
@@ -152,7 +196,10 @@ static int check_flex(const opt_problem_t *pb, const opt_equipment_t *q,
             bad++;
         }
     }
-    return bad + check_runs(pb, q, pw, out);
+    /* a window of a group rests and starts with the others (check_group) */
+    return bad + check_runs(pb, q, q->name, pw,
+                            q->group > 0 ? RULE_RUN : RULE_RUN | RULE_REST_STARTS,
+                            out);
 }
 
 static int check_storage(const opt_problem_t *pb, const opt_equipment_t *q,
@@ -250,6 +297,8 @@ int opt_validate(const opt_problem_t *pb, const opt_plan_t *pl,
         bad += check_energy(pb, q, pw, out);
         bad += q->kind == OPT_TASK_BLOCK ? check_block(pb, q, pw, out)
                                          : check_flex(pb, q, pw, out);
+        if (q->kind == OPT_TASK_FLEX && q->group > 0)
+            bad += check_group(pb, pl, e, out);
     }
     return bad + check_site(pb, pl, out);
 }

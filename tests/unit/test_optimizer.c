@@ -754,6 +754,226 @@ START_TEST(test_starts_per_local_day)
 }
 END_TEST
 
+/* Two windows of one pump (group 1): 10 kW on/off, 10 kWh a window
+ * (one hour each), no start-up cost. */
+static void pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2)
+{
+    c->pb.n_eq = 2;
+    for (int i = 0; i < 2; i++) {
+        opt_equipment_t *q = task(c, i, OPT_TASK_FLEX, 10, 10, i ? lo2 : lo1,
+                                  i ? hi2 : hi1);
+        q->p_min_kw = 10;
+        q->group = 1;
+    }
+}
+
+/* Checks the model's own optimum (no heuristic, no validator), that the
+ * heuristic's plan passes the validator, and the pipeline's plan and cost. */
+static void assert_group_optimum(tcase_t *c, const double *want0,
+                                 const double *want1, double eur)
+{
+    opt_plan_t pl;
+    char err[128];
+    opt_model_t *m = opt_model_new(&c->pb, 0, err, sizeof err);
+
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
+                            eur, 1e-9);
+    opt_model_destroy(m);
+    ck_assert_int_eq(opt_plan_init(&pl, 2, c->pb.site.n_slots), 0);
+    opt_heuristic(&c->pb, &pl);
+    ck_assert_int_eq(opt_validate(&c->pb, &pl, NULL), 0);
+    opt_plan_release(&pl);
+    tc_solve(c);
+    ck_assert_int_eq(c->r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c->r.violations, 0);
+    assert_power(c, 0, want0);
+    assert_power(c, 1, want1);
+    ck_assert_double_eq_tol(c->r.cost.total_eur, eur, 1e-9);
+}
+
+/* Writes a plan running window 0 in slot t0 and window 1 in slot t1. */
+static void put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1)
+{
+    int T = c->pb.site.n_slots;
+
+    ck_assert_int_eq(opt_plan_init(pl, 2, T), 0);
+    pl->power[t0] = pl->power[T + t1] = 10;
+    opt_plan_finish(&c->pb, pl);
+}
+
+/* Minimum rest across two windows of one pump, [0, 3) and [4, 8), rest 3
+ * hours, prices 30,50,10,-,10,40,20,60. Alone each window takes its
+ * cheapest hour, 2 and 4 (0.20 EUR), resting one hour. Resting 3 hours
+ * (second run at least 4 hours after the first): 0+4 = 0.40, 1+5 = 0.90,
+ * 1+6 = 0.70, 2+6 = 0.30 EUR, the optimum. The validator refuses 2 and 4,
+ * and accepts it from two machines. */
+START_TEST(test_group_rest_across_windows)
+{
+    tcase_t c;
+    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    const double want0[] = {0, 0, 10, 0, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 0, 0, 10, 0};
+    opt_plan_t pl;
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 3, 4, 8);
+    c.eq[0].min_rest = c.eq[1].min_rest = 3;
+    assert_group_optimum(&c, want0, want1, 0.30);
+    put_two_runs(&c, &pl, 2, 4);
+    assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 3)");
+    c.eq[0].group = 0;
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* Touching windows [0, 4) and [4, 8) of one pump, rest 2 hours, prices
+ * 50,50,50,10,40,10,50,50: a run may go on across the boundary. Alone
+ * the windows take hours 3 and 5 (0.20 EUR), resting one hour. With the
+ * rest: 3+4 as one run = 0.50 EUR, the optimum; 3+6 or 0..2+5 = 0.60. The
+ * heuristic finds the run going on too. The validator refuses 3 and 5 and
+ * takes 3 and 4 (one run). */
+START_TEST(test_group_rest_touching_windows)
+{
+    tcase_t c;
+    const double price[] = {50, 50, 50, 10, 40, 10, 50, 50};
+    const double want0[] = {0, 0, 0, 10, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
+    opt_plan_t pl;
+    opt_cost_t cost;
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 4, 4, 8);
+    c.eq[0].min_rest = c.eq[1].min_rest = 2;
+    assert_group_optimum(&c, want0, want1, 0.50);
+    ck_assert_int_eq(opt_plan_init(&pl, 2, 8), 0);
+    opt_heuristic(&c.pb, &pl);
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.total_eur, 0.50, 1e-9);
+    opt_plan_release(&pl);
+    put_two_runs(&c, &pl, 3, 5);
+    assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 2)");
+    opt_plan_release(&pl);
+    put_two_runs(&c, &pl, 3, 4);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* Starts per local day across two night windows of one pump, [0, 4) and
+ * [4, 8), one start a day, local days 0,0,1,1,1,1,2,2, prices
+ * 30,40,10,50,50,10,20,60. Alone the windows take hours 2 and 5 (0.20 EUR),
+ * two starts on day 1. One start a day: 0+5 = 0.40, 2+6 = 0.30 EUR, the
+ * optimum. The validator refuses 2 and 5. */
+START_TEST(test_group_starts_per_day)
+{
+    tcase_t c;
+    const double price[] = {30, 40, 10, 50, 50, 10, 20, 60};
+    const double want0[] = {0, 0, 10, 0, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 0, 0, 10, 0};
+    const int day[] = {0, 0, 1, 1, 1, 1, 2, 2};
+    opt_plan_t pl;
+
+    tc_init(&c, 8, price, NULL);
+    c.pb.site.day = day;
+    pump_windows(&c, 0, 4, 4, 8);
+    c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
+    assert_group_optimum(&c, want0, want1, 0.30);
+    put_two_runs(&c, &pl, 2, 5);
+    assert_refused(&c.pb, &pl, "(all its windows) starts more than 1 times a day");
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* Re-placing one window keeps the rest before the next: the windows of
+ * test_group_rest_across_windows planned in hours 0 and 4 (0.40 EUR,
+ * resting 3 hours). Alone, window 0 would move to hour 2 (0.20 EUR) and
+ * rest one hour; window 1 would then have to move to hour 6, dearer than
+ * it is, so it stays. Neither window moves. */
+START_TEST(test_improve_pumps_keeps_group_rest)
+{
+    tcase_t c;
+    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    opt_plan_t pl;
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 3, 4, 8);
+    c.eq[0].min_rest = c.eq[1].min_rest = 3;
+    put_two_runs(&c, &pl, 0, 4);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 0);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    ck_assert_double_eq_tol(pl.power[0], 10, 1e-9);
+    ck_assert_double_eq_tol(pl.power[8 + 4], 10, 1e-9);
+    opt_plan_release(&pl);
+}
+END_TEST
+
+/* Touching windows [0, 4) and [4, 8) of one pump in one local day, one
+ * start a day, prices 50,50,50,10,20,50,5,50. Alone the windows take hours
+ * 3 and 6 (0.15 EUR), two starts. One start: one run going on across the
+ * boundary, hours 3 and 4 (0.30 EUR), which the model counts as one start
+ * of the machine (the second window's first slot on goes on with the
+ * first's run). */
+START_TEST(test_group_run_across_touching_windows)
+{
+    tcase_t c;
+    const double price[] = {50, 50, 50, 10, 20, 50, 5, 50};
+    const double want0[] = {0, 0, 0, 10, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
+    opt_plan_t pl;
+    char err[128];
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 4, 4, 8);
+    c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
+    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
+                            0.30, 1e-9);
+    opt_model_destroy(m);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    assert_power(&c, 0, want0);
+    assert_power(&c, 1, want1);
+    put_two_runs(&c, &pl, 3, 6);
+    assert_refused(&c.pb, &pl, "starts more than 1 times a day");
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* Two windows of one pump in one day with one start a day cannot both
+ * deliver: the elastic model (the group's rows need no slack: a window
+ * may stay off) leaves one window's energy unmet and says so. */
+START_TEST(test_group_starts_infeasible_explained)
+{
+    tcase_t c;
+    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    char err[128];
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 3, 4, 8);
+    c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
+    c.eq[0].min_rest = c.eq[1].min_rest = 3;
+    opt_model_t *m = opt_model_new(&c.pb, 1, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    opt_model_destroy(m);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
+    ck_assert_int_ge(c.r.explain.n, 1);
+    ck_assert_ptr_nonnull(strstr(c.r.explain.v[0], "10.0 kWh cannot be delivered"));
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* Storage SOC recomputed from charge and discharge, and start limits. */
 START_TEST(test_validator_storage_and_starts)
 {
@@ -925,6 +1145,12 @@ static Suite *optimizer_suite(void)
     tcase_add_loop_test(tc, test_validator_rejects, 0,
                         sizeof broken_plans / sizeof *broken_plans);
     tcase_add_test(tc, test_validator_storage_and_starts);
+    tcase_add_test(tc, test_group_rest_across_windows);
+    tcase_add_test(tc, test_group_rest_touching_windows);
+    tcase_add_test(tc, test_group_starts_per_day);
+    tcase_add_test(tc, test_group_starts_infeasible_explained);
+    tcase_add_test(tc, test_group_run_across_touching_windows);
+    tcase_add_test(tc, test_improve_pumps_keeps_group_rest);
     tcase_add_test(tc, test_dump_model);
     tcase_add_test(tc, test_fix_except_neighbourhood);
     tcase_add_test(tc, test_improve_pumps_moves);

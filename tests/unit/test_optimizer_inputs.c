@@ -20,6 +20,7 @@
 
 #include "plant/plant.h"
 #include "schedule-optimizer/opt_codec.h"
+#include "schedule-optimizer/opt_heur.h"
 #include "schedule-optimizer/opt_inputs.h"
 #include "schedule-optimizer/opt_peak.h"
 #include "schedule-optimizer/opt_solve.h"
@@ -334,6 +335,21 @@ START_TEST(test_build_market_curve_tariff)
 }
 END_TEST
 
+/* The heuristic's plan passes the validator, which checks the windows of
+ * one equipment together. */
+static void assert_heuristic_valid(const opt_problem_t *pb)
+{
+    opt_plan_t pl;
+    opt_msgs_t msgs;
+
+    opt_msgs_init(&msgs);
+    ck_assert_int_eq(opt_plan_init(&pl, pb->n_eq, pb->site.n_slots), 0);
+    opt_heuristic(pb, &pl);
+    ck_assert_msg(opt_validate(pb, &pl, &msgs) == 0, "%s", msgs.n ? msgs.v[0] : "");
+    opt_plan_release(&pl);
+    opt_msgs_release(&msgs);
+}
+
 /* The plan starts at its event time; windows the horizon cuts are left to
  * other plans; a 48 h horizon holds a second dryer window. */
 START_TEST(test_build_horizon)
@@ -359,6 +375,7 @@ START_TEST(test_build_horizon)
     ck_assert_int_eq(opt_slot_day(&b.pb.site, 46), 0);
     ck_assert_int_eq(opt_slot_day(&b.pb.site, 47), 1);
     ck_assert_int_eq(opt_slot_day(&b.pb.site, 95), 1);
+    assert_heuristic_valid(&b.pb);
     /* 48 h from midnight: two windows of each deferrable */
     c48.horizon_max_ms = 48 * HOUR;
     ck_assert(opt_build_problem(&b, &c48, plant, site, &f, &p, 0, cet, NULL, reason,
@@ -368,6 +385,15 @@ START_TEST(test_build_horizon)
     ck_assert_int_ge(d2, 0);
     ck_assert_int_eq(b.pb.eq[d2].earliest, 96 + 24);
     ck_assert_int_eq(b.eq_plant[d2], b.eq_plant[find_eq(&b, "dryer-1")]);
+    /* the heat pump's two windows are one machine: one group, no other's */
+    int h1 = find_eq(&b, "heatpump-1"), h2 = find_eq(&b, "heatpump-1/2");
+    ck_assert_int_ge(h1, 0);
+    ck_assert_int_ge(h2, 0);
+    ck_assert_int_gt(b.pb.eq[h1].group, 0);
+    ck_assert_int_eq(b.pb.eq[h2].group, b.pb.eq[h1].group);
+    ck_assert_int_ne(b.pb.eq[d2].group, b.pb.eq[h1].group);
+    ck_assert_int_eq(b.pb.eq[find_eq(&b, "compressor-1")].group, 0);
+    assert_heuristic_valid(&b.pb);
     ck_assert_int_eq(b.pb.eq[find_eq(&b, "compressor-1")].n_shifts, 2);
     /* the overlap ends before the minimum horizon */
     ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, DAY0 + 47 * HOUR + 1,
