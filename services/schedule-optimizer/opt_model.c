@@ -479,6 +479,27 @@ static int rows_block(opt_model_t *m, int e)
     return row_add(m, EQ, 1);
 }
 
+/* Minimum rest R: on in slot k - R, no start in (k - R, k] (two starts
+ * there rest too little as well). With the row at k = R, these rows also
+ * forbid on, off and on again near the window's end (the run holding the
+ * first on starts within R of the second start, or is on R slots before
+ * it). A window of R slots or fewer has no such row: it gets the rows
+ * that end past it (k up to nw + R - 2), cut at its last slot. */
+static int rows_rest(opt_model_t *m, const opt_equipment_t *q, const eq_cols_t *c)
+{
+    int R = q->min_rest, last = c->nw > R ? c->nw - 1 : c->nw + R - 2;
+
+    for (int k = R; R > 1 && k <= last; k++) {
+        row_reset(m);
+        for (int j = k - R + 1; j <= k && j < c->nw; j++)
+            row_put(m, c->y0 + j, 1);
+        row_put(m, c->u0 + k - R, 1);
+        if (row_add(m, LE, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
                          const eq_cols_t *c)
 {
@@ -504,15 +525,9 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
             if (row_add(m, LE, 0) < 0)
                 return -1;
         }
-        if (q->min_rest > 1 && k - q->min_rest >= 0) {
-            row_reset(m);
-            for (int j = k - q->min_rest + 1; j <= k; j++)
-                row_put(m, c->y0 + j, 1);
-            row_put(m, c->u0 + k - q->min_rest, 1);
-            if (row_add(m, LE, 1) < 0)
-                return -1;
-        }
     }
+    if (rows_rest(m, q, c) < 0)
+        return -1;
     /* Energy to deliver needs the equipment on in some slot, and the first
      * slot on is a start: at least one start (valid for every integer
      * plan; the relaxation otherwise pays a fraction of one start-up,

@@ -974,6 +974,37 @@ START_TEST(test_group_starts_infeasible_explained)
 }
 END_TEST
 
+/* Minimum rest in a window no longer than the rest: a pump of 1..10 kW,
+ * 20 kWh, rest 3 hours, a window of three hours, prices 10,100,10. Hours
+ * 0 and 2 alone (0.20 EUR) rest one hour. The optimum runs on through
+ * hour 1 at its minimum: 19 kWh in hours 0 and 2 (split either way) and
+ * 1 kW in hour 1, 0.19 + 0.10 = 0.29 EUR (two hours on end: 1.10). */
+START_TEST(test_rest_in_short_window)
+{
+    tcase_t c;
+    const double price[] = {10, 100, 10};
+    char err[128];
+
+    tc_init(&c, 3, price, NULL);
+    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3);
+    q->min_rest = 3;
+    q->p_min_kw = 1;
+    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
+                            0.29, 1e-9);
+    opt_model_destroy(m);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    ck_assert_double_eq_tol(pw(&c, 0, 1), 1, 1e-6);
+    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 2), 19, 1e-6);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.29, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* Storage SOC recomputed from charge and discharge, and start limits. */
 START_TEST(test_validator_storage_and_starts)
 {
@@ -1135,6 +1166,7 @@ static Suite *optimizer_suite(void)
     tcase_add_loop_test(tc, test_branch_direction_same_optimum, 0, 6);
     tcase_add_test(tc, test_min_run);
     tcase_add_test(tc, test_starts_per_local_day);
+    tcase_add_test(tc, test_rest_in_short_window);
     tcase_add_test(tc, test_min_power_range);
     tcase_add_test(tc, test_pump_runs_heuristic);
     tcase_add_test(tc, test_storage_heuristic);
