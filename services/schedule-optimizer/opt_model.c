@@ -54,6 +54,12 @@ struct opt_model {
     int nr, cr;
 };
 
+/* On means drawing power, as plans and the validator read it: without a
+ * floor, u = 1 at 0 kW (power_min_kw 0) would join two runs into one and
+ * dodge the minimum rest and the starts per day. 1 W is no cost worth
+ * naming and far above the validator's 1e-6 kW. */
+#define ON_MIN_KW 1e-3
+
 static int needs_bin(const opt_equipment_t *e)
 {
     return e->p_min_kw > 0 || e->min_run > 1 || e->min_rest > 1 ||
@@ -190,7 +196,7 @@ static int layout(opt_model_t *m)
             c->p0 = n + 1;
             n += c->nw;
             if (needs_bin(q)) {
-                c->p_base = q->p_min_kw;
+                c->p_base = q->p_min_kw > ON_MIN_KW ? q->p_min_kw : ON_MIN_KW;
                 c->u0 = n + 1;
                 c->y0 = n + 1 + c->nw;
                 n += 2 * c->nw;

@@ -1005,6 +1005,33 @@ START_TEST(test_rest_in_short_window)
 }
 END_TEST
 
+/* With no minimum power, on still means drawing power (1 W at least): the
+ * same pump from 0 kW runs on through hour 1 at 0.001 kW (0.20009 EUR).
+ * On at 0 kW would join hours 0 and 2 into one run in the model (0.20
+ * EUR) while the plan rests one hour, which the validator refuses. */
+START_TEST(test_on_draws_power)
+{
+    tcase_t c;
+    const double price[] = {10, 100, 10};
+    char err[128];
+
+    tc_init(&c, 3, price, NULL);
+    task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3)->min_rest = 3;
+    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
+                            0.20009, 1e-9);
+    opt_model_destroy(m);
+    tc_solve(&c);
+    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c.r.violations, 0);
+    ck_assert_double_eq_tol(pw(&c, 0, 1), 0.001, 1e-9);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.20009, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* Storage SOC recomputed from charge and discharge, and start limits. */
 START_TEST(test_validator_storage_and_starts)
 {
@@ -1167,6 +1194,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_min_run);
     tcase_add_test(tc, test_starts_per_local_day);
     tcase_add_test(tc, test_rest_in_short_window);
+    tcase_add_test(tc, test_on_draws_power);
     tcase_add_test(tc, test_min_power_range);
     tcase_add_test(tc, test_pump_runs_heuristic);
     tcase_add_test(tc, test_storage_heuristic);
