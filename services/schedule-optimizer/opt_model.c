@@ -486,23 +486,32 @@ static int rows_block(opt_model_t *m, int e)
 }
 
 /* Minimum rest R: on in slot k - R, no start in (k - R, k] (two starts
- * there rest too little as well). With the row at k = R, these rows also
- * forbid on, off and on again near the window's end (the run holding the
- * first on starts within R of the second start, or is on R slots before
- * it). A window of R slots or fewer has no such row: it gets the rows
- * that end past it (k up to nw + R - 2), cut at its last slot. */
-static int rows_rest(opt_model_t *m, const opt_equipment_t *q, const eq_cols_t *c)
+ * there rest too little as well); starts past the window's end are none. */
+static int row_rest(opt_model_t *m, const opt_equipment_t *q, const eq_cols_t *c,
+                    int k)
 {
-    int R = q->min_rest, last = c->nw > R ? c->nw - 1 : c->nw + R - 2;
+    int R = q->min_rest;
 
-    for (int k = R; R > 1 && k <= last; k++) {
-        row_reset(m);
-        for (int j = k - R + 1; j <= k && j < c->nw; j++)
-            row_put(m, c->y0 + j, 1);
-        row_put(m, c->u0 + k - R, 1);
-        if (row_add(m, LE, 1) < 0)
+    row_reset(m);
+    for (int j = k - R + 1; j <= k && j < c->nw; j++)
+        row_put(m, c->y0 + j, 1);
+    row_put(m, c->u0 + k - R, 1);
+    return row_add(m, LE, 1);
+}
+
+/* With the row at k = R, the rows inside the window also forbid on, off
+ * and on again near its end (the run holding the first on starts within R
+ * of the second start, or is on R slots before it). A window of R slots or
+ * fewer has no such row: it gets the rows that end past it (k up to
+ * nw + R - 2). */
+static int rows_rest_short(opt_model_t *m, const opt_equipment_t *q,
+                           const eq_cols_t *c)
+{
+    int R = q->min_rest;
+
+    for (int k = R; R > 1 && c->nw <= R && k <= c->nw + R - 2; k++)
+        if (row_rest(m, q, c, k) < 0)
             return -1;
-    }
     return 0;
 }
 
@@ -531,8 +540,10 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
             if (row_add(m, LE, 0) < 0)
                 return -1;
         }
+        if (q->min_rest > 1 && k >= q->min_rest && row_rest(m, q, c, k) < 0)
+            return -1;
     }
-    if (rows_rest(m, q, c) < 0)
+    if (rows_rest_short(m, q, c) < 0)
         return -1;
     /* Energy to deliver needs the equipment on in some slot, and the first
      * slot on is a start: at least one start (valid for every integer
