@@ -604,11 +604,11 @@ START_TEST(test_gap_first_interval_late)
 }
 END_TEST
 
-/* One reading of meter a at minute min (power only), then an advance.
+/* One reading of meter at minute min (power only), then an advance.
  * Returns the gaps the advance published. */
-static size_t feed_a(ing_rollup_t *r, int min, const ing_gap_t **g)
+static size_t feed_at(ing_rollup_t *r, const char *meter, int min, const ing_gap_t **g)
 {
-    ing_reading_t rd = mk("s", "a", T0 + min * MIN, 20, NAN, ING_Q_GOOD);
+    ing_reading_t rd = mk("s", meter, T0 + min * MIN, 20, NAN, ING_Q_GOOD);
     size_t ng;
 
     ing_rollup_clear(r);
@@ -618,6 +618,22 @@ static size_t feed_a(ing_rollup_t *r, int min, const ing_gap_t **g)
     return ng;
 }
 
+static size_t feed_a(ing_rollup_t *r, int min, const ing_gap_t **g)
+{
+    return feed_at(r, "a", min, g);
+}
+
+/* Quarter-hours, one sample each, with the lateness given. */
+static ing_rollup_t *gap_rollup(int lateness_min)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = lateness_min * MIN,
+                              .sample_period_ms = QH,
+                              .accept_unknown = true};
+
+    return ing_rollup_new(&conf);
+}
+
 /* Lateness 5 min. a reports at minutes 0 and 31, skipping quarter-hour 1
  * (00:15-00:30), whose end the watermark (00:26) has not passed: no gap yet.
  * With late 1 the missing minute 20 comes within the lateness and no gap is
@@ -625,11 +641,7 @@ static size_t feed_a(ing_rollup_t *r, int min, const ing_gap_t **g)
  * passes 00:30, and minute 20 arriving after that recovers it. */
 START_TEST(test_gap_waits_for_watermark)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH,
-                              .lateness_ms = 5 * MIN,
-                              .sample_period_ms = QH,
-                              .accept_unknown = true};
-    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_rollup_t *r = gap_rollup(5);
     const ing_gap_t *g;
 
     ck_assert_uint_eq(feed_a(r, 0, &g), 0);
@@ -666,11 +678,7 @@ END_TEST
  * when the watermark passes 01:00. 2 never was missing. */
 START_TEST(test_gap_split_by_late_reading)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH,
-                              .lateness_ms = 40 * MIN,
-                              .sample_period_ms = QH,
-                              .accept_unknown = true};
-    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_rollup_t *r = gap_rollup(40);
     const ing_gap_t *g;
 
     ck_assert_uint_eq(feed_a(r, 0, &g), 0);
@@ -695,18 +703,10 @@ START_TEST(test_gap_split_by_late_reading)
 }
 END_TEST
 
-/* One reading of meter b (which drives the watermark) at minute min, then
- * an advance; returns the gaps it published. */
+/* Meter b drives the watermark while a is silent. */
 static size_t feed_b(ing_rollup_t *r, int min, const ing_gap_t **g)
 {
-    ing_reading_t rd = mk("s", "b", T0 + min * MIN, 10, NAN, ING_Q_GOOD);
-    size_t ng;
-
-    ing_rollup_clear(r);
-    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
-    ck_assert_int_eq(ing_rollup_advance(r), 0);
-    *g = last_gap(r, &ng);
-    return ng;
+    return feed_at(r, "b", min, g);
 }
 
 /* Lateness 5 min. a reports at minute 0 and falls silent; b moves the
@@ -719,11 +719,7 @@ static size_t feed_b(ing_rollup_t *r, int min, const ing_gap_t **g)
  * recovered. */
 START_TEST(test_gap_ongoing_end_waits_for_watermark)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH,
-                              .lateness_ms = 5 * MIN,
-                              .sample_period_ms = QH,
-                              .accept_unknown = true};
-    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_rollup_t *r = gap_rollup(5);
     const ing_gap_t *g;
 
     ck_assert_uint_eq(feed_a(r, 0, &g), 0);
