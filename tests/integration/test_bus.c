@@ -25,16 +25,12 @@ typedef struct env {
 static env_t E;
 static char err[512];
 
-static void setup(void)
+/* A bus on the test stack with E's prefix and schemas and these Kafka
+ * properties (NULL-terminated key, value list). */
+static bus_t *bus_with(const char *const *props)
 {
-    /* a restarted member waits for the dead one's session to expire */
-    static const char *const props[] = {"session.timeout.ms", "6000", NULL};
     bus_conf_t conf = {0};
 
-    th_unique(E.prefix, sizeof(E.prefix), "t", ".");
-    snprintf(E.schema_dir, sizeof(E.schema_dir), "%s/schemas",
-             th_env_or("EMS_TEST_ROOT", "."));
-    E.metrics = obs_metrics_new();
     conf.bootstrap = th_env_or("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092");
     conf.registry_url = th_env_or("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
     conf.schema_dir = E.schema_dir;
@@ -42,7 +38,19 @@ static void setup(void)
     conf.client_id = "test_bus";
     conf.metrics = E.metrics;
     conf.kafka_props = props;
-    E.bus = th_bus_new(&conf);
+    return th_bus_new(&conf);
+}
+
+static void setup(void)
+{
+    /* a restarted member waits for the dead one's session to expire */
+    static const char *const props[] = {"session.timeout.ms", "6000", NULL};
+
+    th_unique(E.prefix, sizeof(E.prefix), "t", ".");
+    snprintf(E.schema_dir, sizeof(E.schema_dir), "%s/schemas",
+             th_env_or("EMS_TEST_ROOT", "."));
+    E.metrics = obs_metrics_new();
+    E.bus = bus_with(props);
 }
 
 static void teardown(void)
@@ -482,22 +490,6 @@ START_TEST(test_rebalance_counts_revocations)
     bus_producer_destroy(p);
 }
 END_TEST
-
-/* A bus on the test stack with E's prefix and schemas and these Kafka
- * properties (NULL-terminated key, value list). */
-static bus_t *bus_with(const char *const *props)
-{
-    bus_conf_t conf = {0};
-
-    conf.bootstrap = th_env_or("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092");
-    conf.registry_url = th_env_or("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
-    conf.schema_dir = E.schema_dir;
-    conf.topic_prefix = E.prefix;
-    conf.client_id = "test_bus";
-    conf.metrics = E.metrics;
-    conf.kafka_props = props;
-    return th_bus_new(&conf);
-}
 
 /* Produces the largest garbage record p accepts (message.max.bytes less
  * librdkafka's framing allowance): its dead letter, with the headers, is
