@@ -57,11 +57,12 @@ const cfg_option_t opt_svc_options[] = {
      .desc = "Rebuild the latest inputs per site from the topics at start."},
     {.section = "optimizer", .key = "restore_idle", .type = CFG_DURATION_MS, .def = "3s",
      .min = 100, .max = 600000, .offset = OFF(restore_idle_ms),
-     .desc = "The restore ends once the topics gave nothing for this long after a record."},
+     .desc = "Without the topics' end offsets at start, the restore ends once the topics "
+             "gave nothing for this long after a record."},
     {.section = "optimizer", .key = "restore_empty", .type = CFG_DURATION_MS, .def = "10s",
      .min = 100, .max = 600000, .offset = OFF(restore_empty_ms),
-     .desc = "The restore ends when nothing at all arrived for this long (empty topics; "
-             "it covers the consumer group's join)."},
+     .desc = "Without the topics' end offsets at start, the restore ends when nothing at "
+             "all arrived for this long (empty topics; it covers the consumer group's join)."},
     {.section = "optimizer", .key = "restore_timeout", .type = CFG_DURATION_MS,
      .def = "2m", .min = 1000, .max = 3600000, .offset = OFF(restore_timeout_ms),
      .desc = "The restore ends after this long even if records keep coming."},
@@ -87,10 +88,16 @@ typedef struct market_state {
     opt_prices_t pr;
 } market_state_t;
 
+/* How long the restore waits for its topics' end offsets at start. */
+#define RESTORE_END_MS 10000
+
 struct opt_service {
     opt_svc_conf_t conf;
     svc_t *svc;
     bus_consumer_t *cons, *restore;
+    /* where the restore ends: the end offsets read at its start (NULL when
+     * they could not be read: then restore_idle without records ends it) */
+    bus_end_offsets_t *restore_end;
     site_state_t *sites;
     size_t nsites;
     market_state_t *markets;
@@ -603,6 +610,18 @@ static void reject(opt_service_t *s, const bus_record_t *rec, const char *reason
 }
 
 /* Reads the topics from the beginning into the state, without planning. */
+/* The restore is over once it read up to the end offsets of its start,
+ * so a broker slow to hand the records over does not end it early;
+ * without them, once idle after records, or after nothing at all (empty
+ * topics; covers the join). */
+static int restore_done(const opt_service_t *s, double now)
+{
+    if (s->restore_end)
+        return bus_consumer_reached(s->restore, s->restore_end);
+    double idle = s->restore_last > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms;
+    return now - (s->restore_last > 0 ? s->restore_last : s->restore_start) >= idle / 1000.0;
+}
+
 static int restore_step(opt_service_t *s)
 {
     bus_record_t *recs;
@@ -619,12 +638,13 @@ static int restore_step(opt_service_t *s)
             s->restored++;
     if (got > 0)
         s->restore_last = now;
-    double idle = s->restore_last > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms;
-    if (now - (s->restore_last > 0 ? s->restore_last : s->restore_start) < idle / 1000.0 &&
+    if (!restore_done(s, now) &&
         now - s->restore_start < s->conf.restore_timeout_ms / 1000.0)
         return 0;
     bus_consumer_destroy(s->restore);
     s->restore = NULL;
+    bus_end_offsets_destroy(s->restore_end);
+    s->restore_end = NULL;
     for (size_t i = 0; i < s->nsites; i++)
         s->sites[i].dirty = 0;
     log_info(MOD, "restored %lld input record(s) in %.1f s", (long long)s->restored,
@@ -745,6 +765,10 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                                             errstr_size)))
             goto fail;
         bus_consumer_set_replay(s->restore, 1); /* the live consumer dead-letters */
+        if (!(s->restore_end = bus_consumer_end_offsets(s->restore, RESTORE_END_MS, errstr,
+                                                        errstr_size)))
+            log_warn(MOD, "restore: %s; it ends after optimizer.restore_idle without records",
+                     errstr);
         s->restore_start = ems_mono_s();
         s->restore_last = 0;
     }
@@ -762,6 +786,8 @@ void opt_service_shutdown(svc_t *svc, void *ctx)
     (void)svc;
 
     bus_consumer_destroy(s->restore); /* unacked offsets stay uncommitted */
+    bus_end_offsets_destroy(s->restore_end);
+    s->restore_end = NULL;
     bus_consumer_destroy(s->cons);
     s->restore = s->cons = NULL;
     for (size_t i = 0; i < s->nsites; i++) {

@@ -52,6 +52,7 @@ static int64_t day0; /* 2020-11-10 00:00 CET */
 static double load_kw[2 * NQH], price[2 * NQH];
 static pid_t child;
 static const char *horizon; /* EMS_OPTIMIZER_HORIZON for the child; NULL = config's */
+static int slow_restore_timers; /* restore idle, empty and timeout at 10 min */
 
 /* Reads ndays site-local days of the real data from 10 November 2020. */
 static void load_days(int ndays)
@@ -248,8 +249,10 @@ static void start_optimizer(void)
     th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
     th_env_add(&e, "EMS_OPTIMIZER_GROUP_ID=%s", group);
     th_env_add(&e, "EMS_OPTIMIZER_TIME_LIMIT=5s");
-    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_IDLE=2s");
-    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_EMPTY=8s");
+    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_IDLE=%s", slow_restore_timers ? "10m" : "2s");
+    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_EMPTY=%s", slow_restore_timers ? "10m" : "8s");
+    if (slow_restore_timers)
+        th_env_add(&e, "EMS_OPTIMIZER_RESTORE_TIMEOUT=10m");
     th_env_add(&e, "EMS_HTTP_PORT=%d", port);
     th_env_add(&e, "EMS_LOG_LEVEL=%s", th_env_or("EMS_TEST_CHILD_LOG", "warn"));
     if (horizon)
@@ -511,9 +514,15 @@ START_TEST(test_day_plan_from_real_data)
     wait_metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.prices\"}", 1);
 
     /* restarted: the forecast comes back from the topic, so a price
-     * revision alone plans */
+     * revision alone plans. The restore ends at the end offsets read at its
+     * start, not after its idle timers (10 min here). */
     stop_optimizer();
+    slow_restore_timers = 1;
     start_optimizer();
+    slow_restore_timers = 0;
+    const char *restored[] = {"\"restored\":{\"ok\":true}", NULL};
+    th_reply ready = th_wait_http(port, "/readyz", 200, restored, child, WAIT_S);
+    th_reply_release(&ready);
     produce_prices(3, 7, -1);
     next_plan(&r, check_plan, &rev2);
     ck_assert_double_eq(
