@@ -1,0 +1,68 @@
+/*
+ * opt_periodic: the rolling-horizon cadence on event time (see
+ * opt_periodic.h).
+ */
+#include "schedule-optimizer/opt_periodic.h"
+
+#include <stdio.h>
+
+int opt_periodic_check_every(int64_t every_ms, char *reason, size_t reason_size)
+{
+    if (every_ms == 0 || (every_ms > 0 && every_ms % OPT_PERIODIC_STEP_MS == 0))
+        return 0;
+    if (every_ms % 60000 == 0)
+        snprintf(reason, reason_size,
+                 "must be 0 (off) or a multiple of 15 minutes, not %lld minutes",
+                 (long long)(every_ms / 60000));
+    else
+        snprintf(reason, reason_size, "must be 0 (off) or a multiple of 15 minutes, not %lld ms",
+                 (long long)every_ms);
+    return -1;
+}
+
+void opt_periodic_init(opt_periodic_t *p, int64_t every_ms, int restoring)
+{
+    p->every_ms = every_ms;
+    p->clock_ms = INT64_MIN;
+    p->last_ms = INT64_MIN;
+    p->restoring = restoring;
+}
+
+int64_t opt_periodic_boundary(int64_t every_ms, int64_t t_ms)
+{
+    int64_t r = t_ms % every_ms;
+
+    return t_ms - (r < 0 ? r + every_ms : r);
+}
+
+void opt_periodic_tick(opt_periodic_t *p, int64_t end_ms)
+{
+    if (end_ms > p->clock_ms)
+        p->clock_ms = end_ms;
+}
+
+void opt_periodic_planned(opt_periodic_t *p, int64_t created_ms)
+{
+    if (created_ms > p->last_ms)
+        p->last_ms = created_ms;
+}
+
+void opt_periodic_restored(opt_periodic_t *p)
+{
+    p->restoring = 0;
+    if (p->every_ms > 0 && p->clock_ms != INT64_MIN)
+        opt_periodic_planned(p, opt_periodic_boundary(p->every_ms, p->clock_ms));
+}
+
+int opt_periodic_due(const opt_periodic_t *p, int64_t *boundary_ms)
+{
+    int64_t b;
+
+    if (p->every_ms <= 0 || p->restoring || p->clock_ms == INT64_MIN)
+        return 0;
+    b = opt_periodic_boundary(p->every_ms, p->clock_ms);
+    if (b <= p->last_ms)
+        return 0;
+    *boundary_ms = b;
+    return 1;
+}
