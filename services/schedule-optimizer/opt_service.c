@@ -18,6 +18,7 @@
 #include "schedule-optimizer/opt_codec.h"
 #include "schedule-optimizer/opt_inputs.h"
 #include "schedule-optimizer/opt_peak.h"
+#include "schedule-optimizer/opt_periodic.h"
 #include "schedule-optimizer/opt_solve.h"
 
 #define OFF(f) offsetof(opt_svc_conf_t, f)
@@ -66,6 +67,11 @@ const cfg_option_t opt_svc_options[] = {
     {.section = "optimizer", .key = "restore_timeout", .type = CFG_DURATION_MS,
      .def = "2m", .min = 1000, .max = 3600000, .offset = OFF(restore_timeout_ms),
      .desc = "The restore ends after this long even if records keep coming."},
+    {.section = "optimizer", .key = "replan_every", .type = CFG_DURATION_MS, .def = "0",
+     .min = 0, .max = 24 * 3600000.0, .offset = OFF(replan_every_ms),
+     .desc = "Re-plan each site when its event-time clock (newest energy.load interval "
+             "end) reaches a multiple of this since the epoch; 0 = off, else a multiple "
+             "of 15m."},
     CFG_END,
 };
 
@@ -81,6 +87,7 @@ typedef struct site_state {
     opt_peak_t *peak;       /* billing period's peak from energy.load */
     int requested;          /* a re-plan request is pending */
     opt_request_t req;      /* the latest pending request */
+    opt_periodic_t cadence; /* event-time clock and last plan, for periodic plans */
 } site_state_t;
 
 typedef struct market_state {
@@ -106,7 +113,7 @@ struct opt_service {
     int64_t restored;
     opt_build_t build;
     obs_counter_t *m_plans, *m_invalid, *m_noplan, *m_unplannable, *m_rejected, *m_relaxed;
-    obs_counter_t *m_loads, *m_requests, *m_stale;
+    obs_counter_t *m_loads, *m_requests, *m_stale, *m_periodic;
     obs_histogram_t *m_solve;
     obs_gauge_t *m_savings;
 };
@@ -299,8 +306,9 @@ out:
     return rc;
 }
 
-/* A site interval feeds the site's billing-period peak; meter intervals are
- * not the optimizer's business. */
+/* A site interval feeds the site's billing-period peak and moves its
+ * event-time clock (periodic plans); meter intervals are not the
+ * optimizer's business. */
 static int take_load(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
 {
     opt_load_t l;
@@ -314,6 +322,7 @@ static int take_load(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz
         return 0;
     if (!(st = site_of(s, l.site_id)))
         return unknown_site(l.site_id, reason, rsz);
+    opt_periodic_tick(&st->cadence, l.end_ms);
     tz_enter(&z, st->site);
     rc = opt_peak_add(st->peak, &l, tz_local, &z);
     tz_leave(&z);
@@ -403,6 +412,12 @@ static void why(const site_state_t *st, const opt_prices_t *pr, const opt_plan_m
     case OPT_TRIGGER_PRICES:
         snprintf(buf, n, "new prices '%s' revision %d", pr->curve_id, pr->revision);
         break;
+    case OPT_TRIGGER_PERIODIC: {
+        char iso[32];
+        iso_ms(meta->created_ms, iso, sizeof iso);
+        snprintf(buf, n, "periodic re-plan at %s", iso);
+        break;
+    }
     default:
         snprintf(buf, n, "request '%s' by '%s'%s%s", st->req.request_id, st->req.requested_by,
                  st->req.reason[0] ? ": " : "", st->req.reason);
@@ -511,6 +526,8 @@ static int solve_and_publish(opt_service_t *s, site_state_t *st, const opt_price
         opt_pub_cost_t c;
         opt_codec_costs(&s->build, &r, &c);
         obs_counter_inc(s->m_plans);
+        if (meta->trigger == OPT_TRIGGER_PERIODIC)
+            obs_counter_inc(s->m_periodic);
         obs_gauge_set(s->m_savings, c.savings_eur);
         log_info(MOD,
                  "plan '%s' %s: %.2f EUR, baseline %.2f EUR, savings %.2f EUR, period peak "
@@ -539,18 +556,58 @@ static int take_pending_request(opt_service_t *s, site_state_t *st, int64_t issu
     return req;
 }
 
+static opt_quantile_t quantile_of(const char *name)
+{
+    return !strcmp(name, "p10") ? OPT_Q_P10 : !strcmp(name, "p90") ? OPT_Q_P90 : OPT_Q_P50;
+}
+
+/* Plans the site's latest inputs with event time created_ms (the horizon
+ * starts there, the peak floor counts intervals ended by then); hashed
+ * names what made the plan, for its id. The attempt counts as the site's
+ * last plan for the cadence, published or not (a boundary past the
+ * inputs is not retried). Returns -1 only when publishing failed. */
+static int plan_inputs(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
+                       opt_trigger_t trigger, int64_t created_ms, const char *hashed)
+{
+    opt_build_conf_t bc = {.horizon_max_ms = s->conf.horizon_ms,
+                           .horizon_min_ms = s->conf.min_horizon_ms,
+                           .co2_eur_t = s->conf.co2_eur_t, .peak = st->peak,
+                           .quantile = quantile_of(s->conf.quantile),
+                           .peak_cutoff_ms = created_ms};
+    char reason[512], plan_id[OPT_ID_MAX + 32], iso[32];
+    opt_plan_meta_t meta = {
+        .site_id = st->site->id, .plan_id = plan_id, .trigger = trigger,
+        .forecast_run_id = st->fc.run_id, .price_curve_id = pr->curve_id,
+        .created_ms = created_ms};
+    tz_ctx_t z;
+    int rc;
+
+    opt_periodic_planned(&st->cadence, created_ms);
+    iso_ms(created_ms, iso, sizeof iso);
+    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso, pair_hash(hashed));
+    tz_enter(&z, st->site);
+    rc = opt_build_problem(&s->build, &bc, svc_plant(s->svc), st->site, &st->fc, pr,
+                           created_ms, tz_local, &z, reason, sizeof reason);
+    tz_leave(&z);
+    if (rc) {
+        obs_counter_inc(s->m_unplannable);
+        log_warn(MOD, "site '%s' not planned%s: %s", st->site->id,
+                 trigger == OPT_TRIGGER_PERIODIC ? " at its periodic boundary" : "",
+                 reason);
+        return 0;
+    }
+    return solve_and_publish(s, st, pr, &meta);
+}
+
 /* Plans one site if its input pair is new or a request asks for it.
  * Returns -1 only when publishing failed (the batch is then not acked). */
 static int plan_site(opt_service_t *s, site_state_t *st)
 {
     const opt_prices_t *pr = prices_of(s, st);
-    opt_build_conf_t bc = {.horizon_max_ms = s->conf.horizon_ms,
-                           .horizon_min_ms = s->conf.min_horizon_ms,
-                           .co2_eur_t = s->conf.co2_eur_t, .peak = st->peak};
-    char pair[PAIR_MAX], hashed[2 * PAIR_MAX], reason[512], plan_id[OPT_ID_MAX + 32], iso[32];
+    char pair[PAIR_MAX], hashed[2 * PAIR_MAX];
+    opt_trigger_t trigger;
     int64_t issued;
-    tz_ctx_t z;
-    int rc, req;
+    int req;
 
     st->dirty = 0;
     if (!st->has_fc || !pr) {
@@ -568,32 +625,31 @@ static int plan_site(opt_service_t *s, site_state_t *st)
     snprintf(st->planned, sizeof st->planned, "%s", pair);
     snprintf(hashed, sizeof hashed, "%s%s%s", pair, req ? "|request:" : "",
              req ? st->req.request_id : "");
-    bc.quantile = !strcmp(s->conf.quantile, "p10")   ? OPT_Q_P10
-                  : !strcmp(s->conf.quantile, "p90") ? OPT_Q_P90
-                                                     : OPT_Q_P50;
+    trigger = req ? OPT_TRIGGER_ON_DEMAND
+              : st->trigger == OPT_TRIGGER_ON_DEMAND
+                  ? (pr->issued_ms > st->fc.issued_ms ? OPT_TRIGGER_PRICES
+                                                      : OPT_TRIGGER_FORECAST)
+                  : st->trigger;
     /* event time: when the pair became complete, or the request */
-    opt_plan_meta_t meta = {
-        .site_id = st->site->id, .plan_id = plan_id,
-        .trigger = req ? OPT_TRIGGER_ON_DEMAND
-                   : st->trigger == OPT_TRIGGER_ON_DEMAND
-                       ? (pr->issued_ms > st->fc.issued_ms ? OPT_TRIGGER_PRICES
-                                                           : OPT_TRIGGER_FORECAST)
-                       : st->trigger,
-        .forecast_run_id = st->fc.run_id, .price_curve_id = pr->curve_id,
-        .created_ms = req ? st->req.requested_ms : issued};
-    bc.peak_cutoff_ms = meta.created_ms;
-    iso_ms(meta.created_ms, iso, sizeof iso);
-    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso, pair_hash(hashed));
-    tz_enter(&z, st->site);
-    rc = opt_build_problem(&s->build, &bc, svc_plant(s->svc), st->site, &st->fc, pr,
-                           meta.created_ms, tz_local, &z, reason, sizeof reason);
-    tz_leave(&z);
-    if (rc) {
-        obs_counter_inc(s->m_unplannable);
-        log_warn(MOD, "site '%s' not planned: %s", st->site->id, reason);
+    return plan_inputs(s, st, pr, trigger, req ? st->req.requested_ms : issued, hashed);
+}
+
+/* Re-plans a site whose event-time clock reached a periodic boundary later
+ * than its last plan, with the inputs it holds. The boundary enters the
+ * plan id's hash besides the pair, so the plan is neither deduped against
+ * the pair's own plan nor given its id, and a replay gives the same id.
+ * Returns -1 only when publishing failed. */
+static int plan_periodic(opt_service_t *s, site_state_t *st)
+{
+    const opt_prices_t *pr = prices_of(s, st);
+    char hashed[2 * PAIR_MAX];
+    int64_t boundary;
+
+    if (!st->has_fc || !pr || !opt_periodic_due(&st->cadence, &boundary))
         return 0;
-    }
-    return solve_and_publish(s, st, pr, &meta);
+    snprintf(hashed, sizeof hashed, "%s|%s#%d|periodic:%lld", st->fc.run_id, pr->curve_id,
+             pr->revision, (long long)boundary);
+    return plan_inputs(s, st, pr, OPT_TRIGGER_PERIODIC, boundary, hashed);
 }
 
 /* ---- loop ---- */
@@ -645,8 +701,10 @@ static int restore_step(opt_service_t *s)
     s->restore = NULL;
     bus_end_offsets_destroy(s->restore_end);
     s->restore_end = NULL;
-    for (size_t i = 0; i < s->nsites; i++)
+    for (size_t i = 0; i < s->nsites; i++) {
         s->sites[i].dirty = 0;
+        opt_periodic_restored(&s->sites[i].cadence);
+    }
     log_info(MOD, "restored %lld input record(s) in %.1f s", (long long)s->restored,
              now - s->restore_start);
     return 0;
@@ -677,8 +735,11 @@ int opt_service_step(svc_t *svc, void *ctx)
     for (int i = 0; i < got; i++)
         if (take(s, &recs[i], err, sizeof err))
             reject(s, &recs[i], err);
+    /* new inputs and requests first: their plans count as the sites' last
+     * plans for the cadence */
     for (size_t i = 0; i < s->nsites; i++)
-        if (s->sites[i].dirty && plan_site(s, &s->sites[i]))
+        if ((s->sites[i].dirty && plan_site(s, &s->sites[i])) ||
+            plan_periodic(s, &s->sites[i]))
             return -1;
     if (bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
         log_error(MOD, "publishing plans: %s", err);
@@ -724,6 +785,8 @@ static void init_metrics(opt_service_t *s, obs_metrics_t *m)
     s->m_stale = obs_counter(m, "ems_optimizer_requests_stale_total",
                              "Re-plan requests skipped as older than the site's inputs.",
                              NULL);
+    s->m_periodic = obs_counter(m, "ems_optimizer_periodic_total",
+                                "Periodic (rolling-horizon) plans published.", NULL);
     s->m_solve = obs_histogram(m, "ems_optimizer_solve_seconds", "Solve time per plan.",
                                NULL, secs, sizeof secs / sizeof *secs);
     s->m_savings = obs_gauge(m, "ems_optimizer_last_savings_eur",
@@ -736,9 +799,13 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     opt_service_t *s = ctx;
     const char *topics[] = {T_FORECAST, T_PRICES, T_LOAD, T_REQUESTS};
     const plant_t *plant = svc_plant(svc);
-    char group[512];
+    char group[512], why[256];
 
     s->svc = svc;
+    if (opt_periodic_check_every(s->conf.replan_every_ms, why, sizeof why)) {
+        snprintf(errstr, errstr_size, "optimizer.replan_every: %s", why);
+        return -1;
+    }
     init_metrics(s, svc_metrics(svc));
     s->nsites = plant ? plant_site_count(plant) : 0;
     s->sites = calloc(s->nsites + 1, sizeof *s->sites);
@@ -749,6 +816,7 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     for (size_t i = 0; i < s->nsites; i++) {
         site_state_t *st = &s->sites[i];
         st->site = plant_site_at(plant, i);
+        opt_periodic_init(&st->cadence, s->conf.replan_every_ms, s->conf.restore);
         if (!(st->peak = opt_peak_new(opt_billing_parse(st->site->tariff.billing_period)))) {
             snprintf(errstr, errstr_size, "out of memory");
             goto fail;

@@ -12,7 +12,10 @@
  * plan carries its explanation instead), audited, and flushed; only then
  * are the batch's offsets acked. Records that do not decode or do not pass
  * the checks (NaN, misaligned slots, unknown site) go to the DLQ with the
- * reason.
+ * reason. Requests on energy.schedule.requests re-plan a site on demand;
+ * with replan_every set, a site whose event-time clock (newest
+ * energy.load interval end) reaches a boundary later than its last plan
+ * is re-planned with trigger periodic (opt_periodic).
  *
  * At start the latest inputs per site are rebuilt by reading both topics
  * from the beginning with a throw-away consumer group until they stay quiet
@@ -40,6 +43,7 @@ typedef struct opt_svc_conf {
     int64_t poll_ms;
     bool restore;
     int64_t restore_idle_ms, restore_empty_ms, restore_timeout_ms;
+    int64_t replan_every_ms; /* periodic re-planning cadence; 0 = off */
 } opt_svc_conf_t;
 
 /* The option table (section optimizer); offsets into opt_svc_conf_t. */

@@ -25,6 +25,13 @@
  * November standing for 30 November and 1 December): December's peak is
  * billed on its own from nothing, November's above its floor, and the
  * audit event names where the next period begins.
+ *
+ * A fourth re-plans on the rolling-horizon cadence (replan_every 1 h): the
+ * site's event-time clock (the newest energy.load interval end) reaching a
+ * boundary later than the last plan gives one plan with trigger periodic
+ * and created_at the boundary; load that reaches no such boundary, before
+ * and after a request, and the restore after a restart plan nothing (each
+ * checked by the plan a later request causes coming next).
  */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
@@ -52,6 +59,7 @@ static int64_t day0; /* 2020-11-10 00:00 CET */
 static double load_kw[2 * NQH], price[2 * NQH];
 static pid_t child;
 static const char *horizon; /* EMS_OPTIMIZER_HORIZON for the child; NULL = config's */
+static const char *replan_every; /* EMS_OPTIMIZER_REPLAN_EVERY; NULL = config's */
 static int slow_restore_timers; /* restore idle, empty and timeout at 10 min */
 
 /* Reads ndays site-local days of the real data from 10 November 2020. */
@@ -257,6 +265,8 @@ static void start_optimizer(void)
     th_env_add(&e, "EMS_LOG_LEVEL=%s", th_env_or("EMS_TEST_CHILD_LOG", "warn"));
     if (horizon)
         th_env_add(&e, "EMS_OPTIMIZER_HORIZON=%s", horizon);
+    if (replan_every)
+        th_env_add(&e, "EMS_OPTIMIZER_REPLAN_EVERY=%s", replan_every);
     child = th_spawn(
         &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
     th_env_release(&e);
@@ -822,9 +832,96 @@ START_TEST(test_billing_period_boundary)
 }
 END_TEST
 
+/* ---- periodic re-planning ---- */
+
+/* Site intervals of 1 MW on energy.load, the last ending at end_ms: they
+ * move the site's event-time clock (and set a floor below every plan's
+ * peak). */
+static void produce_load_until(int64_t first_start, int64_t end_ms)
+{
+    for (int64_t t = first_start; t + DATASET_QH_MS <= end_ms; t += DATASET_QH_MS)
+        produce_load(t, 1000, 0, NULL);
+}
+
+START_TEST(test_periodic_replan)
+{
+    want_t first = {.trigger = "forecast"};
+    want_t req = {.trigger = "on_demand", .floor_kw = 1000};
+    want_t per = {.trigger = "periodic", .floor_kw = 1000};
+    want_t req2 = {.trigger = "on_demand", .floor_kw = 1000};
+    want_t req3 = {.trigger = "on_demand", .floor_kw = 1000};
+    char id1[64], id2[64], id3[64];
+    reader_t r, a;
+
+    snprintf(prefix, sizeof prefix, "optp%d-%ld.", (int)getpid(),
+             (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "optimizer-%.40s", prefix);
+    port = th_free_port();
+    snprintf(id1, sizeof id1, "req-p1-%d", (int)getpid());
+    snprintf(id2, sizeof id2, "req-p2-%d", (int)getpid());
+    snprintf(id3, sizeof id3, "req-p3-%d", (int)getpid());
+    load_day();
+    first.created_ms = day0 - 12 * HOUR;
+    produce_prices(0, 0, -1);
+    reader_open(&r);
+    audit_open(&a);
+    replan_every = "1h";
+    start_optimizer();
+    wait_metric("ems_bus_consumed_total{topic=\"energy.prices\"}", 2);
+    produce_forecast(); /* issued day0 - 12 h = 11:00 UTC, a boundary */
+    next_plan(&r, check_plan, &first);
+
+    /* the clock moves within the hour of the first plan's event time: its
+     * own boundary (11:00) is not later than the plan, so nothing is due;
+     * the request's plan must come next */
+    produce_load_until(day0 - 12 * HOUR, day0 - 12 * HOUR + 45 * 60000);
+    wait_metric("ems_optimizer_load_intervals_total", 3);
+    ck_assert_int_eq(replan(SITE, "2020-11-09T22:30:00Z", id1), 0);
+    req.created_ms = day0 - HOUR / 2;
+    next_plan(&r, check_plan, &req);
+
+    /* 22:45 reaches 22:00, not later than the request's plan (22:30);
+     * 23:00 reaches the boundary after it: one periodic plan at 23:00 */
+    produce_load_until(day0 - HOUR / 2, day0);
+    per.created_ms = day0;
+    next_plan(&r, check_plan, &per);
+    ck_assert_str_ne(per.plan_id, first.plan_id);
+    ck_assert_str_ne(per.plan_id, req.plan_id);
+    wait_metric("ems_optimizer_periodic_total", 1);
+    check_audit(&a, &per, "periodic re-plan at 2020-11-09T23:00:00Z",
+                SITE "/day_ahead/2020-11-09T11:00:00Z");
+
+    /* restarted: the restore's clock (23:00) counts as planned, so neither
+     * the restore nor the first request after it causes a periodic plan:
+     * the second request's plan comes right after the first's */
+    stop_optimizer();
+    start_optimizer();
+    const char *restored[] = {"\"restored\":{\"ok\":true}", NULL};
+    th_reply ready = th_wait_http(port, "/readyz", 200, restored, child, WAIT_S);
+    th_reply_release(&ready);
+    ck_assert_int_eq(replan(SITE, "2020-11-09T22:45:00Z", id2), 0);
+    req2.created_ms = day0 - HOUR / 4;
+    next_plan(&r, check_plan, &req2);
+    ck_assert_int_eq(replan(SITE, "2020-11-09T22:50:00Z", id3), 0);
+    req3.created_ms = day0 - HOUR / 6;
+    next_plan(&r, check_plan, &req3);
+    ck_assert_double_eq(metric("ems_optimizer_periodic_total"), 0);
+    stop_optimizer();
+    replan_every = NULL;
+    reader_close(&a);
+    reader_close(&r);
+}
+END_TEST
+
 static void kill_child(void)
 {
     stop_optimizer();
+}
+
+static void periodic_teardown(void)
+{
+    stop_optimizer();
+    replan_every = NULL;
 }
 
 static Suite *optimizer_suite(void)
@@ -837,6 +934,11 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_day_plan_from_real_data);
     tcase_add_test(tc, test_demand_floor_and_replan);
     tcase_add_test(tc, test_billing_period_boundary);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("periodic");
+    tcase_add_checked_fixture(tc, NULL, periodic_teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_periodic_replan);
     suite_add_tcase(s, tc);
     return s;
 }
