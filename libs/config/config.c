@@ -164,11 +164,35 @@ static void *field(const cfg_entry_t *e)
     return (char *)e->base + e->opt->offset;
 }
 
+/* A step as the file would write it: "15m" rather than 900000. */
+static void step_text(const cfg_option_t *o, char *buf, size_t n)
+{
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"h", 3.6e6}, {"m", 6e4}, {"s", 1e3}};
+
+    if (o->type == CFG_DURATION_MS)
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (fmod(o->step, units[i].ms) == 0) {
+                snprintf(buf, n, "%g%s", o->step / units[i].ms, units[i].unit);
+                return;
+            }
+    snprintf(buf, n, "%g%s", o->step, o->type == CFG_DURATION_MS ? "ms" : "");
+}
+
 static int check_range(const cfg_option_t *o, double v, const char *text, char *why,
                        size_t n)
 {
+    char step[32];
+
     if (has_range(o) && (v < o->min || v > o->max)) {
         snprintf(why, n, "value %s out of range [%g, %g]", text, o->min, o->max);
+        return -1;
+    }
+    if (o->step > 0 && fmod(v, o->step) != 0) {
+        step_text(o, step, sizeof step);
+        snprintf(why, n, "value %s is not a multiple of %s", text, step);
         return -1;
     }
     return 0;

@@ -77,6 +77,8 @@ typedef struct cfg_option {
     cfg_type_t type;
     const char *def;     /* default as text; NULL = none (zero / NULL) */
     double min, max;     /* numeric range, inclusive; ignored unless min < max */
+    double step;         /* numeric: the value must be a whole multiple of step
+                            (ms for durations); 0 = any value */
     bool required;       /* must come from the file or the environment */
     size_t offset;       /* offsetof(struct, field) in the caller struct */
     const char *desc;    /* one sentence, for docs and --dump-config */

@@ -172,6 +172,9 @@ int cfg_markdown(const cfg_option_t *table, FILE *out)
                     o->type == CFG_DURATION_MS ? " ms" : "");
         else if (o->choices)
             put_cell(out, o->choices);
+        if (o->step > 0)
+            fprintf(out, ", multiple of %g%s", o->step,
+                    o->type == CFG_DURATION_MS ? " ms" : "");
         fputs(" | ", out);
         put_cell(out, o->desc);
         fprintf(out, " (`%s`) |\n", cfg_env_name(o->section, o->key, env, sizeof env));

@@ -4,22 +4,6 @@
  */
 #include "schedule-optimizer/opt_periodic.h"
 
-#include <stdio.h>
-
-int opt_periodic_check_every(int64_t every_ms, char *reason, size_t reason_size)
-{
-    if (every_ms == 0 || (every_ms > 0 && every_ms % OPT_PERIODIC_STEP_MS == 0))
-        return 0;
-    if (every_ms % 60000 == 0)
-        snprintf(reason, reason_size,
-                 "must be 0 (off) or a multiple of 15 minutes, not %lld minutes",
-                 (long long)(every_ms / 60000));
-    else
-        snprintf(reason, reason_size, "must be 0 (off) or a multiple of 15 minutes, not %lld ms",
-                 (long long)every_ms);
-    return -1;
-}
-
 void opt_periodic_init(opt_periodic_t *p, int64_t every_ms, int restoring)
 {
     p->every_ms = every_ms;

@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The cadence must be whole slots of the finest grid the suite uses. */
+/* The cadence must be whole slots of the finest grid the suite uses (the
+ * config loader refuses anything else: the option's step). */
 #define OPT_PERIODIC_STEP_MS (15LL * 60 * 1000)
 
 typedef struct opt_periodic {
@@ -30,10 +31,6 @@ typedef struct opt_periodic {
     int64_t last_ms;  /* event time of the last plan; INT64_MIN = none */
     int restoring;    /* 1 while the start-up restore runs */
 } opt_periodic_t;
-
-/* Checks a configured cadence: 0 (off) or a positive multiple of
- * OPT_PERIODIC_STEP_MS. Returns 0, or -1 with a one-line reason. */
-int opt_periodic_check_every(int64_t every_ms, char *reason, size_t reason_size);
 
 /* A tracker with no clock and no plan yet; restoring = 1 when a restore
  * runs first (then nothing is due until opt_periodic_restored). */

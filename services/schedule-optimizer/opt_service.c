@@ -68,7 +68,8 @@ const cfg_option_t opt_svc_options[] = {
      .def = "2m", .min = 1000, .max = 3600000, .offset = OFF(restore_timeout_ms),
      .desc = "The restore ends after this long even if records keep coming."},
     {.section = "optimizer", .key = "replan_every", .type = CFG_DURATION_MS, .def = "0",
-     .min = 0, .max = 24 * 3600000.0, .offset = OFF(replan_every_ms),
+     .min = 0, .max = 24 * 3600000.0, .step = OPT_PERIODIC_STEP_MS,
+     .offset = OFF(replan_every_ms),
      .desc = "Re-plan each site when its event-time clock (newest energy.load interval "
              "end) reaches a multiple of this since the epoch; 0 = off, else a multiple "
              "of 15m."},
@@ -799,13 +800,9 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     opt_service_t *s = ctx;
     const char *topics[] = {T_FORECAST, T_PRICES, T_LOAD, T_REQUESTS};
     const plant_t *plant = svc_plant(svc);
-    char group[512], why[256];
+    char group[512];
 
     s->svc = svc;
-    if (opt_periodic_check_every(s->conf.replan_every_ms, why, sizeof why)) {
-        snprintf(errstr, errstr_size, "optimizer.replan_every: %s", why);
-        return -1;
-    }
     init_metrics(s, svc_metrics(svc));
     s->nsites = plant ? plant_site_count(plant) : 0;
     s->sites = calloc(s->nsites + 1, sizeof *s->sites);

@@ -67,6 +67,7 @@ static const cfg_option_t test_options[] = {
      .def = "5s",
      .min = 0,
      .max = 3600000,
+     .step = 500,
      .offset = OFF(timeout_ms),
      .desc = "A duration."},
     {.section = "svc.kafka",
@@ -240,6 +241,8 @@ static const struct bad_case {
      "'5 weeks'"},
     {"db: {url: x}\nsvc:\n  timeout: 2h\n",
      "t.yaml:3: svc.timeout: value 2h out of range [0, 3.6e+06]"},
+    {"db: {url: x}\nsvc:\n  timeout: 1750ms\n",
+     "t.yaml:3: svc.timeout: value 1750ms is not a multiple of 500ms"},
     {"db: {url: x}\nsvc:\n  mode: medium\n",
      "t.yaml:3: svc.mode: 'medium' is not one of fast|slow"},
     {"db: {url: x}\nsvc:\n  name: [a, b]\n",
@@ -461,6 +464,8 @@ START_TEST(markdown_table)
     ck_assert_ptr_nonnull(
         strstr(buf, "| `svc.mode` | string | `fast` | fast\\|slow |"));
     ck_assert_ptr_nonnull(strstr(buf, "| `db.url` | string | required |"));
+    ck_assert_ptr_nonnull(
+        strstr(buf, "| `svc.timeout` | duration-ms | `5s` | 0 .. 3.6e+06 ms, multiple of 500 ms |"));
     free(buf);
 }
 END_TEST

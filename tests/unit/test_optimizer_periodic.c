@@ -16,28 +16,6 @@
 /* Tuesday 10 November 2020 00:00 UTC, a multiple of a day since the epoch */
 #define T0 1604966400000LL
 
-typedef struct every_case {
-    int64_t every_ms;
-    int ok;
-} every_case_t;
-
-static const every_case_t every_cases[] = {
-    {0, 1},        {15 * MIN, 1}, {HOUR, 1},      {24 * HOUR, 1},
-    {20 * MIN, 0}, {1, 0},        {-15 * MIN, 0}, {HOUR + 1, 0},
-};
-
-START_TEST(test_check_every)
-{
-    const every_case_t *c = &every_cases[_i];
-    char reason[128] = "";
-
-    ck_assert_int_eq(opt_periodic_check_every(c->every_ms, reason, sizeof reason),
-                     c->ok ? 0 : -1);
-    if (!c->ok)
-        ck_assert_msg(strstr(reason, "multiple of 15 minutes"), "%s", reason);
-}
-END_TEST
-
 START_TEST(test_boundary)
 {
     ck_assert_int_eq(opt_periodic_boundary(HOUR, T0), T0);
@@ -170,8 +148,6 @@ static Suite *periodic_suite(void)
     Suite *s = suite_create("optimizer_periodic");
     TCase *tc = tcase_create("periodic");
 
-    tcase_add_loop_test(tc, test_check_every, 0,
-                        sizeof every_cases / sizeof *every_cases);
     tcase_add_test(tc, test_boundary);
     tcase_add_loop_test(tc, test_due, 0, sizeof due_cases / sizeof *due_cases);
     suite_add_tcase(s, tc);
