@@ -729,6 +729,33 @@ START_TEST(test_validator_rejects)
 }
 END_TEST
 
+/* A fraction of a start of a non-interruptible task (a relaxed solution's
+ * 40%: 4 kW for the three hours of a 10 kW, 30 kWh task, or for the one
+ * hour of a 10 kWh one) is refused as such, not only as energy short. */
+START_TEST(test_validator_fraction_of_start)
+{
+    tcase_t c;
+    const double price[] = {50, 50, 50, 50};
+    opt_plan_t pl;
+
+    tc_init(&c, 4, price, NULL);
+    task(&c, 0, OPT_TASK_BLOCK, 10, 30, 0, 4);
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
+    for (int t = 0; t < 3; t++)
+        pl.power[t] = 4;
+    opt_plan_finish(&c.pb, &pl);
+    assert_refused(&c.pb, &pl, "task-0 runs at 4.000 kW instead of 10.000 kW: a fraction of a start");
+    c.eq[0].energy_kwh = 10;
+    pl.power[1] = pl.power[2] = 0;
+    opt_plan_finish(&c.pb, &pl);
+    assert_refused(&c.pb, &pl, "a fraction of a start");
+    pl.power[0] = 10; /* the whole start passes */
+    opt_plan_finish(&c.pb, &pl);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    opt_plan_release(&pl);
+}
+END_TEST
+
 /* Starts per day count site-local days: a pump of 10 kW, 20 kWh, one
  * start a day, prices 10,100,100,10, local midnight between slots 1 and
  * 2. One start each day: slots 0 and 3, 20 kWh * 10 = 0.20 EUR (one
@@ -1205,6 +1232,7 @@ static Suite *optimizer_suite(void)
     tcase_add_loop_test(tc, test_validator_rejects, 0,
                         sizeof broken_plans / sizeof *broken_plans);
     tcase_add_test(tc, test_validator_storage_and_starts);
+    tcase_add_test(tc, test_validator_fraction_of_start);
     tcase_add_test(tc, test_group_rest_across_windows);
     tcase_add_test(tc, test_group_rest_touching_windows);
     tcase_add_test(tc, test_group_starts_per_day);
