@@ -967,6 +967,46 @@ void opt_model_fix_to_plan(opt_model_t *m, const opt_plan_t *pl)
     opt_model_fix_agreeing(m, pl, NULL);
 }
 
+/* Fixes a block's starts to its heaviest one or to none (see opt_round_t):
+ * "mostly" follows the LP where it mostly runs the task, "whole" gives the
+ * task up wherever the LP split or shrank it, rather than loading slots the
+ * LP kept free. */
+static void fix_block_rounded(opt_model_t *m, const eq_cols_t *c, const double *xlp,
+                              opt_round_t rule)
+{
+    double sum = 0, best = -1;
+    int at = -1, run;
+
+    for (int k = 0; k < c->ns; k++) {
+        double w = xlp[c->s0 + k - 1];
+        sum += w;
+        if (w > best) {
+            best = w;
+            at = k;
+        }
+    }
+    run = rule == OPT_ROUND_WHOLE ? best > 1 - 1e-6 : sum > 0.5;
+    for (int k = 0; k < c->ns; k++) {
+        int v = run && k == at;
+        set_bounds(m->lp, c->s0 + k, v, v);
+    }
+}
+
+void opt_model_fix_rounded(opt_model_t *m, const double *xlp, opt_round_t rule,
+                           const opt_plan_t *pl)
+{
+    opt_model_fix_agreeing(m, pl, NULL);
+    for (int e = 0; e < m->pb->n_eq; e++) {
+        const eq_cols_t *c = &m->ec[e];
+        fix_block_rounded(m, c, xlp, rule);
+        for (int t = 0; c->z0 && t < m->pb->site.n_slots; t++) {
+            int v = xlp[c->c0 + t - 1] > xlp[c->d0 + t - 1];
+            if (waste_slot(&m->pb->site, t))
+                set_bounds(m->lp, c->z0 + t, v, v);
+        }
+    }
+}
+
 void opt_model_fix_except(opt_model_t *m, const opt_plan_t *pl,
                           const unsigned char *free_eq)
 {

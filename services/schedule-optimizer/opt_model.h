@@ -59,6 +59,21 @@ void opt_model_unfix(opt_model_t *m);
 void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
                             const double *xlp);
 
+/* How opt_model_fix_rounded rounds a non-interruptible task's starts. */
+typedef enum opt_round {
+    OPT_ROUND_MOSTLY = 0, /* at its heaviest start when its starts weigh
+                             more than half, else off */
+    OPT_ROUND_WHOLE       /* only at a start the solution takes whole */
+} opt_round_t;
+
+/* Fixes every binary to an integral rounding of a relaxed solution xlp:
+ * non-interruptible tasks as rule says; a storage's direction to the larger
+ * of its flows; on/off tasks (and their starts) to the pattern of the plan
+ * pl, which must keep their run rules (rounding each slot would not).
+ * opt_model_unfix restores the bounds. */
+void opt_model_fix_rounded(opt_model_t *m, const double *xlp, opt_round_t rule,
+                           const opt_plan_t *pl);
+
 /* Fixes the binaries of every equipment e with free_eq[e] == 0 to the
  * plan's choice and frees the others (n_eq flags): the neighbourhood of a
  * large-neighbourhood search. opt_model_unfix restores the bounds. */

@@ -519,7 +519,9 @@ static int solve_and_publish(opt_service_t *s, site_state_t *st, const opt_price
     }
     if (r.status == OPT_INFEASIBLE) {
         obs_counter_inc(s->m_relaxed);
-        log_warn(MOD, "plan '%s' relaxed: %s", meta->plan_id,
+        /* the source says whether the elastic model's integer solve gave the
+         * plan or its LP's rounding ("elastic-rounded") */
+        log_warn(MOD, "plan '%s' relaxed (%s): %s", meta->plan_id, r.source,
                  r.explain.n ? r.explain.v[0] : "constraints cannot all hold");
     }
     rc = publish(s, st, pr, &r, meta);

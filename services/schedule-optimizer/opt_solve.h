@@ -7,7 +7,9 @@
  *               the best plan so far (10% of the time left)
  *            -> large-neighbourhood search for the rest when not proven
  *            -> independent validation of every candidate
- *            -> elastic re-solve and explanation when nothing is feasible.
+ *            -> elastic re-solve and explanation when nothing is feasible
+ *               (its LP's binaries rounded when its integer solve finds
+ *               nothing in time: never a fractional plan).
  *
  * lp_solve's "infeasible" gets a second opinion (fresh model, dual simplex,
  * slack basis) and is overruled by any validated plan; the elastic model
@@ -49,6 +51,10 @@ typedef struct opt_options {
     int simplex_type;     /* lp_solve set_simplextype, default
                              SIMPLEX_PRIMAL_PRIMAL (measured fastest on the
                              bench families, see ADR 0010) */
+    int elastic_lp_only;  /* tests only: skip the elastic model's integer
+                             solve, as when it finds nothing in time, so
+                             the LP fallback runs deterministically;
+                             default 0 */
 } opt_options_t;
 
 typedef struct opt_result {
@@ -59,7 +65,9 @@ typedef struct opt_result {
     double savings_eur;       /* baseline - plan */
     double savings_pct;       /* of the baseline total */
     opt_status_t status;
-    const char *source;       /* "branch-and-bound", "heuristic", "elastic" */
+    const char *source;       /* "branch-and-bound", "heuristic", "elastic",
+                                 "elastic-rounded" (the elastic LP's binaries
+                                 rounded: its integer solve found nothing) */
     double bound_eur;         /* proven lower bound on the total cost */
     double gap;               /* (cost - bound) / cost, NAN if no bound */
     double solve_s;

@@ -42,6 +42,29 @@ static int check_energy(const opt_problem_t *pb, const opt_equipment_t *q,
     return 0;
 }
 
+/* A non-interruptible task runs whole or not at all: at energy / duration
+ * (at its rating when that is below its minimum, stopping within its last
+ * slot). A run below that level is a fraction of a start (a relaxed
+ * solution's), which the plant cannot run even where the energy check
+ * alone would name only the energy short. */
+static int check_block_level(const opt_problem_t *pb, const opt_equipment_t *q,
+                             double level, int d, opt_msgs_t *out)
+{
+    double dt = pb->site.slot_h, want;
+
+    if (q->energy_kwh <= 0)
+        return 0;
+    want = q->energy_kwh / ((d < 1 ? 1 : d) * dt);
+    if (d > 1 && want < q->p_min_kw - 1e-9)
+        want = q->p_max_kw;
+    if (fabs(level - want) > tol(want)) {
+        opt_msgs_add(out, "%s runs at %.3f kW instead of %.3f kW%s", q->name,
+                     level, want, level < want ? ": a fraction of a start" : "");
+        return 1;
+    }
+    return 0;
+}
+
 static int check_block(const opt_problem_t *pb, const opt_equipment_t *q,
                        const double *pw, opt_msgs_t *out)
 {
@@ -81,7 +104,7 @@ static int check_block(const opt_problem_t *pb, const opt_equipment_t *q,
                      q->name, pw[first], q->p_min_kw);
         return 1;
     }
-    return 0;
+    return check_block_level(pb, q, pw[first], d, out);
 }
 
 /* Which run rules check_runs applies. */

@@ -20,7 +20,7 @@
 
 typedef struct tcase {
     double price[MAXT], base[MAXT];
-    opt_equipment_t eq[2];
+    opt_equipment_t eq[3];
     opt_problem_t pb;
     opt_result_t r;
 } tcase_t;
@@ -623,6 +623,89 @@ START_TEST(test_infeasible_deadline_explained)
 }
 END_TEST
 
+/* Asserts every task of the plan runs as the plant can: a
+ * non-interruptible task off, or once at its run power for its duration;
+ * an on/off task off or within its power range, for its minimum run. */
+static void assert_runnable(const tcase_t *c)
+{
+    int T = c->pb.site.n_slots;
+
+    for (int e = 0; e < c->pb.n_eq; e++) {
+        const opt_equipment_t *q = &c->eq[e];
+        double p_run;
+        int d = opt_block_duration(&c->pb, q, &p_run), first = -1, n_on = 0, run = 0;
+        for (int t = 0; t < T; t++) {
+            double kw = pw(c, e, t);
+            n_on += kw > 1e-6;
+            if (kw > 1e-6 && first < 0)
+                first = t;
+            if (q->kind == OPT_TASK_FLEX && kw > 1e-6)
+                ck_assert_msg(kw > q->p_min_kw - 1e-6 && kw < q->p_max_kw + 1e-6,
+                              "%s draws %g kW in slot %d", q->name, kw, t);
+            if (q->kind == OPT_TASK_FLEX && kw <= 1e-6 && run > 0)
+                ck_assert_msg(run >= q->min_run, "%s runs %d slots", q->name, run);
+            run = kw > 1e-6 ? run + 1 : 0;
+        }
+        if (q->kind != OPT_TASK_BLOCK || first < 0)
+            continue;
+        ck_assert_msg(n_on == d, "%s runs %d slots, not %d", q->name, n_on, d);
+        for (int t = first; t < first + d; t++) {
+            double want = t < first + d - 1 ? p_run : opt_block_last_kw(&c->pb, q);
+            ck_assert_msg(fabs(pw(c, e, t) - want) < 1e-6, "%s draws %g kW in slot %d, not %g",
+                          q->name, pw(c, e, t), t, want);
+        }
+    }
+}
+
+/* When the elastic model's integer solve finds nothing in time (forced
+ * here by elastic_lp_only), its LP explains the infeasibility but its plan
+ * is fractional. Capacity 800 kW over a base of 740 kW (720 in hour 3):
+ * the 200 kW two-hour dryer-2 cannot run by hour 4. The LP runs 57.5% of
+ * it and makes room by running the pump (10-30 kW, 30 kWh by hour 4) at
+ * 5 kW in hours 0 and 1, half on below its 10 kW minimum, and 20 kW in
+ * hour 3 (whole runs leave room for 55% at most). The plan published must
+ * be runnable: dryer-2 off (run at its heaviest start it would need 140 kW
+ * more capacity, a larger violation than its deadline), the pump on at
+ * 10-30 kW, the oven (50 kW, 50 kWh in hour 4) in one start; the
+ * explanation and the validator both name dryer-2 only, and the cost is
+ * the plan's own. */
+START_TEST(test_elastic_lp_plan_is_runnable)
+{
+    tcase_t c;
+    const double price[] = {70, 50, 70, 90, 80}, base[] = {740, 740, 740, 720, 740};
+    opt_options_t o;
+    opt_cost_t cost;
+    char err[256];
+
+    tc_init(&c, 5, price, base);
+    c.pb.site.import_cap_kw = 800;
+    c.pb.n_eq = 3;
+    strcpy(task(&c, 0, OPT_TASK_BLOCK, 200, 400, 0, 4)->name, "dryer-2");
+    opt_equipment_t *q = task(&c, 1, OPT_TASK_FLEX, 30, 30, 0, 4);
+    strcpy(q->name, "pump");
+    q->p_min_kw = 10;
+    strcpy(task(&c, 2, OPT_TASK_BLOCK, 50, 50, 4, 5)->name, "oven");
+    opt_options_init(&o);
+    o.time_limit_s = 5;
+    o.elastic_lp_only = 1;
+    ck_assert_int_eq(opt_solve(&c.pb, &o, &c.r, err, sizeof err), 0);
+    ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
+    assert_runnable(&c);
+    ck_assert_double_eq_tol(pw(&c, 2, 4), 50, 1e-6);
+    ck_assert_str_eq(c.r.source, "elastic-rounded");
+    ck_assert_int_ge(c.r.explain.n, 1);
+    for (int i = 0; i < c.r.explain.n; i++)
+        ck_assert_ptr_nonnull(strstr(c.r.explain.v[i], "task dryer-2 cannot meet its deadline"));
+    ck_assert_int_gt(c.r.violations, 0);
+    ck_assert_int_eq(c.r.violations, c.r.problems.n);
+    for (int i = 0; i < c.r.problems.n; i++)
+        ck_assert_msg(strstr(c.r.problems.v[i], "dryer-2") != NULL, "%s", c.r.problems.v[i]);
+    opt_plan_cost(&c.pb, &c.r.plan, &cost);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, cost.total_eur, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* The base load exports 100 kW in slot 1 (solar) and the site may export
  * nothing: without storage the plan must draw the surplus there, and does
  * (the export bound was modelled only with storage, so every plan was
@@ -726,6 +809,33 @@ START_TEST(test_validator_rejects)
     c.r.plan.power[b->slot] = b->kw;
     assert_refused(&c.pb, &c.r.plan, b->needle);
     opt_result_release(&c.r);
+}
+END_TEST
+
+/* A fraction of a start of a non-interruptible task (a relaxed solution's
+ * 40%: 4 kW for the three hours of a 10 kW, 30 kWh task, or for the one
+ * hour of a 10 kWh one) is refused as such, not only as energy short. */
+START_TEST(test_validator_fraction_of_start)
+{
+    tcase_t c;
+    const double price[] = {50, 50, 50, 50};
+    opt_plan_t pl;
+
+    tc_init(&c, 4, price, NULL);
+    task(&c, 0, OPT_TASK_BLOCK, 10, 30, 0, 4);
+    ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
+    for (int t = 0; t < 3; t++)
+        pl.power[t] = 4;
+    opt_plan_finish(&c.pb, &pl);
+    assert_refused(&c.pb, &pl, "task-0 runs at 4.000 kW instead of 10.000 kW: a fraction of a start");
+    c.eq[0].energy_kwh = 10;
+    pl.power[1] = pl.power[2] = 0;
+    opt_plan_finish(&c.pb, &pl);
+    assert_refused(&c.pb, &pl, "a fraction of a start");
+    pl.power[0] = 10; /* the whole start passes */
+    opt_plan_finish(&c.pb, &pl);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    opt_plan_release(&pl);
 }
 END_TEST
 
@@ -1199,12 +1309,14 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_pump_runs_heuristic);
     tcase_add_test(tc, test_storage_heuristic);
     tcase_add_test(tc, test_infeasible_deadline_explained);
+    tcase_add_test(tc, test_elastic_lp_plan_is_runnable);
     tcase_add_test(tc, test_export_limit_without_storage);
     tcase_add_test(tc, test_window_too_short_explained);
     tcase_add_test(tc, test_baseline_habitual);
     tcase_add_loop_test(tc, test_validator_rejects, 0,
                         sizeof broken_plans / sizeof *broken_plans);
     tcase_add_test(tc, test_validator_storage_and_starts);
+    tcase_add_test(tc, test_validator_fraction_of_start);
     tcase_add_test(tc, test_group_rest_across_windows);
     tcase_add_test(tc, test_group_rest_touching_windows);
     tcase_add_test(tc, test_group_starts_per_day);
