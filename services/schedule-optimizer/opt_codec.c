@@ -322,6 +322,12 @@ const char *opt_codec_status(const opt_result_t *r)
     }
 }
 
+int opt_codec_heuristic(const opt_result_t *r)
+{
+    return r->status == OPT_HEURISTIC ||
+           (r->status == OPT_INFEASIBLE && r->source && !strcmp(r->source, "elastic-rounded"));
+}
+
 static const char *eq_state(const opt_build_t *b, const opt_result_t *r, int pi, size_t k,
                             double kw)
 {
@@ -491,7 +497,7 @@ int opt_codec_schedule(avro_value_t *v, const opt_build_t *b, const opt_result_t
     set_long(&w, v, "horizon_end", b->end_ms);
     set_int(&w, v, "slot_minutes", (int)(b->slot_ms / 60000));
     set_enum(&w, v, "solver_status", status);
-    set_bool(&w, v, "heuristic", r->status == OPT_HEURISTIC);
+    set_bool(&w, v, "heuristic", opt_codec_heuristic(r));
     set_dbl(&w, v, "mip_gap", r->status == OPT_OPTIMAL    ? 0
                               : r->status == OPT_FEASIBLE ? r->gap
                                                           : NAN);

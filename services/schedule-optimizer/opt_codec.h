@@ -62,6 +62,12 @@ typedef struct opt_plan_meta {
  * "time_limit", "heuristic", "relaxed"), or NULL when there is no plan to
  * publish (OPT_NO_PLAN). */
 const char *opt_codec_status(const opt_result_t *r);
+/* The record's `heuristic` flag: the plan is not the solver's. A heuristic
+ * plan (status heuristic), and a relaxed plan whose binaries were rounded
+ * from the elastic LP because its integer solve found nothing in time
+ * (source "elastic-rounded": not the least violation the elastic MILP
+ * would find). */
+int opt_codec_heuristic(const opt_result_t *r);
 
 /* The costs a plan is published with. The core prices the demand charge
  * on max(period peak so far, plan peak), per billing period when the

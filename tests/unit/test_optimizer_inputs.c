@@ -414,6 +414,14 @@ static avro_value_t field(avro_value_t *v, const char *name)
     return f;
 }
 
+static int flag(avro_value_t *v, const char *name)
+{
+    avro_value_t f = field(v, name);
+    int x;
+    ck_assert(avro_value_get_boolean(&f, &x) == 0);
+    return x;
+}
+
 static double dbl(avro_value_t *v, const char *name)
 {
     avro_value_t f = field(v, name), b;
@@ -493,6 +501,21 @@ START_TEST(test_schedule_value)
     /* the dryer's energy is one batch */
     avro_value_get_by_index(&eqs, 0, &eqs, NULL);
     ck_assert_double_eq_tol(dbl(&eqs, "energy_kwh"), 4800, 1e-3);
+    /* the heuristic flag: the solver's plan, a heuristic one, and a relaxed
+     * plan rounded from the elastic LP (not the elastic MILP's own) */
+    ck_assert_int_eq(flag(&v, "heuristic"), r.status == OPT_HEURISTIC);
+    r.status = OPT_INFEASIBLE;
+    r.source = "elastic";
+    ck_assert_int_eq(opt_codec_heuristic(&r), 0);
+    r.source = "elastic-rounded";
+    ck_assert_int_eq(opt_codec_heuristic(&r), 1);
+    avro_value_reset(&v);
+    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0, "%s",
+                  reason);
+    ck_assert_int_eq(flag(&v, "heuristic"), 1);
+    r.status = OPT_HEURISTIC;
+    r.source = "heuristic";
+    ck_assert_int_eq(opt_codec_heuristic(&r), 1);
     avro_value_decref(&v);
     avro_value_iface_decref(iface);
     avro_schema_decref(sc);
