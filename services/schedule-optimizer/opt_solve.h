@@ -19,7 +19,8 @@
  *
  * The plan returned is always the cheapest candidate the validator accepted;
  * status says where it came from. The call blocks for at most about the time
- * limit (plus one LP solve when the model is infeasible). Not thread-safe
+ * limit; when the model is infeasible the elastic re-solve gets at least 2 s
+ * more, and rounding its LP's binaries another 2 s at most. Not thread-safe
  * per result; independent calls may run in parallel threads.
  */
 #ifndef EMS_OPT_SOLVE_H
