@@ -13,6 +13,7 @@
 #include "ingester/ing_pg.h"
 #include "ingester/ing_rollup.h"
 #include "ingester/ing_validate.h"
+#include "support/harness.h"
 
 #define T0 1597449600000LL /* 2020-08-15T00:00:00Z */
 #define MIN (60 * 1000LL)
@@ -744,9 +745,5 @@ static Suite *ingester_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ingester_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(ingester_suite(), 0);
 }

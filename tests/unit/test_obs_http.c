@@ -8,6 +8,7 @@
 
 #include "obs/http.h"
 #include "obs/metrics.h"
+#include "support/harness.h"
 
 typedef struct reply {
     long status;
@@ -218,10 +219,7 @@ static Suite *obs_http_suite(void)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(obs_http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = th_run_suite(obs_http_suite(), 0);
     curl_global_cleanup();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }
