@@ -41,9 +41,7 @@ void cfg_destroy(cfg_t *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < cfg->nowned; i++)
-        free(cfg->owned[i]);
-    free(cfg->owned);
+    owned_release(&cfg->owned);
     free(cfg->e);
     free(cfg);
 }
@@ -52,20 +50,7 @@ void cfg_destroy(cfg_t *cfg)
  * NULL. */
 static void *own(cfg_t *cfg, void *p)
 {
-    if (!p)
-        return NULL;
-    if (cfg->nowned == cfg->capowned) {
-        size_t cap = cfg->capowned ? cfg->capowned * 2 : 32;
-        void **o = realloc(cfg->owned, cap * sizeof *o);
-        if (!o) {
-            free(p);
-            return NULL;
-        }
-        cfg->owned = o;
-        cfg->capowned = cap;
-    }
-    cfg->owned[cfg->nowned++] = p;
-    return p;
+    return owned_add(&cfg->owned, p);
 }
 
 static char *own_strdup(cfg_t *cfg, const char *s)

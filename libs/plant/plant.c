@@ -812,8 +812,6 @@ void plant_destroy(plant_t *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nowned; i++)
-        free(p->owned[i]);
-    free(p->owned);
+    owned_release(&p->owned);
     free(p);
 }
