@@ -41,9 +41,7 @@ void cfg_destroy(cfg_t *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < cfg->nowned; i++)
-        free(cfg->owned[i]);
-    free(cfg->owned);
+    owned_release(&cfg->owned);
     free(cfg->e);
     free(cfg);
 }
@@ -52,20 +50,7 @@ void cfg_destroy(cfg_t *cfg)
  * NULL. */
 static void *own(cfg_t *cfg, void *p)
 {
-    if (!p)
-        return NULL;
-    if (cfg->nowned == cfg->capowned) {
-        size_t cap = cfg->capowned ? cfg->capowned * 2 : 32;
-        void **o = realloc(cfg->owned, cap * sizeof *o);
-        if (!o) {
-            free(p);
-            return NULL;
-        }
-        cfg->owned = o;
-        cfg->capowned = cap;
-    }
-    cfg->owned[cfg->nowned++] = p;
-    return p;
+    return owned_add(&cfg->owned, p);
 }
 
 static char *own_strdup(cfg_t *cfg, const char *s)
@@ -319,6 +304,24 @@ static const char *const *own_array(cfg_t *cfg, char **items, size_t n)
     return (const char *const *)a;
 }
 
+/* Stores copies of the cnt strings of items in e's value: cnt / 2 key and
+ * value pairs for a string-map option, else a string-list. The caller keeps
+ * items. 0, or -1 with why out of memory. */
+static int set_items(cfg_t *cfg, cfg_entry_t *e, char **items, size_t cnt, char *why,
+                     size_t n)
+{
+    const char *const *a = own_array(cfg, items, cnt);
+    if (!a) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    if (e->opt->type == CFG_STRING_MAP)
+        *(cfg_strmap_t *)field(e) = (cfg_strmap_t){cnt / 2, a};
+    else
+        *(cfg_strlist_t *)field(e) = (cfg_strlist_t){cnt, a};
+    return 0;
+}
+
 /* Splits "a,b,c" (blanks around items cut; "" gives no item) into a list,
  * or "k=v,k2=v2" into a map when as_map. */
 static int parse_split(cfg_t *cfg, cfg_entry_t *e, const char *s, bool as_map,
@@ -363,17 +366,9 @@ static int parse_split(cfg_t *cfg, cfg_entry_t *e, const char *s, bool as_map,
             items[cnt++] = v;
         }
     }
-    const char *const *a = own_array(cfg, items, cnt);
+    int rc = set_items(cfg, e, items, cnt, why, n);
     free(items);
-    if (!a) {
-        snprintf(why, n, "out of memory");
-        return -1;
-    }
-    if (as_map)
-        *(cfg_strmap_t *)field(e) = (cfg_strmap_t){cnt / 2, a};
-    else
-        *(cfg_strlist_t *)field(e) = (cfg_strlist_t){cnt, a};
-    return 0;
+    return rc;
 }
 
 static int set_string(cfg_t *cfg, cfg_entry_t *e, const char *s, bool is_null,
@@ -464,14 +459,9 @@ static int set_map(cfg_t *cfg, cfg_entry_t *e, ydoc_t *d, yaml_node_t *node, cha
         }
         items[cnt++] = (char *)v;
     }
-    const char *const *a = own_array(cfg, items, cnt);
+    int rc = set_items(cfg, e, items, cnt, why, n);
     free(items);
-    if (!a) {
-        snprintf(why, n, "out of memory");
-        return -1;
-    }
-    *(cfg_strmap_t *)field(e) = (cfg_strmap_t){cnt / 2, a};
-    return 0;
+    return rc;
 }
 
 /* A YAML sequence of scalars (or a single scalar) into a string-list. */
@@ -480,14 +470,7 @@ static int set_list(cfg_t *cfg, cfg_entry_t *e, ydoc_t *d, yaml_node_t *node, ch
 {
     if (node->type == YAML_SCALAR_NODE) {
         char *one = (char *)ydoc_scalar(node);
-        bool empty = ydoc_is_null(node);
-        const char *const *a = own_array(cfg, &one, empty ? 0 : 1);
-        if (!a) {
-            snprintf(why, n, "out of memory");
-            return -1;
-        }
-        *(cfg_strlist_t *)field(e) = (cfg_strlist_t){empty ? 0 : 1, a};
-        return 0;
+        return set_items(cfg, e, &one, ydoc_is_null(node) ? 0 : 1, why, n);
     }
     size_t cnt = 0,
            ni = node->data.sequence.items.top - node->data.sequence.items.start;
@@ -504,14 +487,9 @@ static int set_list(cfg_t *cfg, cfg_entry_t *e, ydoc_t *d, yaml_node_t *node, ch
             return -1;
         }
     }
-    const char *const *a = own_array(cfg, items, cnt);
+    int rc = set_items(cfg, e, items, cnt, why, n);
     free(items);
-    if (!a) {
-        snprintf(why, n, "out of memory");
-        return -1;
-    }
-    *(cfg_strlist_t *)field(e) = (cfg_strlist_t){cnt, a};
-    return 0;
+    return rc;
 }
 
 static int set_node(cfg_t *cfg, cfg_entry_t *e, ydoc_t *d, yaml_node_t *node, char *why,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
+#include "config/owned.h"
 
 typedef struct cfg_entry {
     const cfg_option_t *opt;
@@ -21,8 +22,7 @@ typedef struct cfg_entry {
 struct cfg_s {
     cfg_entry_t *e;
     size_t n, cap;
-    void **owned; /* everything handed to caller structs */
-    size_t nowned, capowned;
+    owned_t owned; /* everything handed to caller structs */
     char name[256]; /* the file name, for messages */
 };
 

@@ -284,6 +284,14 @@ static const struct unit_def {
     {PLANT_Q_POWER_FACTOR, "%", 1e-2},
 };
 
+double plant_unit_factor(plant_quantity_t q, const char *unit)
+{
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (units[i].q == q && !strcmp(units[i].unit, unit))
+            return units[i].factor;
+    return NAN;
+}
+
 /* Checks r->unit against its quantity (the first unit listed is the
  * canonical one, used when unit is absent) and sets unit_factor. */
 static int resolve_unit(ctx_t *c, const yaml_node_t *n, plant_register_t *r)
@@ -804,8 +812,6 @@ void plant_destroy(plant_t *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nowned; i++)
-        free(p->owned[i]);
-    free(p->owned);
+    owned_release(&p->owned);
     free(p);
 }

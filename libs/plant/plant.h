@@ -241,6 +241,10 @@ double plant_register_decode(const plant_register_t *r, const uint16_t *words);
 /* Encodes a value in canonical units into words (plant_dtype_words() of
  * them); integers are rounded and saturated. For setpoints and simulators. */
 void plant_register_encode(const plant_register_t *r, double value, uint16_t *words);
+/* The factor that converts a value in unit to quantity q's canonical unit
+ * (1000 for "MW" of power_kw), or NAN when unit is not a unit of q. The
+ * units are those a register's unit may name. */
+double plant_unit_factor(plant_quantity_t q, const char *unit);
 
 /* Names as written in the YAML ("power_kw", "float32", ...). */
 const char *plant_quantity_name(plant_quantity_t q);

@@ -5,6 +5,7 @@
 #ifndef EMS_PLANT_PLANT_INT_H
 #define EMS_PLANT_PLANT_INT_H
 
+#include "config/owned.h"
 #include "config/ydoc.h"
 #include "plant/plant.h"
 
@@ -15,8 +16,7 @@ struct plant_s {
     size_t nmeters;
     plant_equipment_t *equipment;
     size_t nequipment;
-    void **owned; /* every allocation of the model, freed by plant_destroy() */
-    size_t nowned, capowned;
+    owned_t owned; /* every allocation of the model, freed by plant_destroy() */
 };
 
 extern const char *const plant_quantity_names[];

@@ -24,21 +24,7 @@ int plant_err(ctx_t *c, const yaml_node_t *n, const char *fmt, ...)
 
 void *plant_rd_own(ctx_t *c, void *ptr)
 {
-    plant_t *p = c->p;
-    if (!ptr)
-        return NULL;
-    if (p->nowned == p->capowned) {
-        size_t cap = p->capowned ? p->capowned * 2 : 64;
-        void **o = realloc(p->owned, cap * sizeof *o);
-        if (!o) {
-            free(ptr);
-            return NULL;
-        }
-        p->owned = o;
-        p->capowned = cap;
-    }
-    p->owned[p->nowned++] = ptr;
-    return ptr;
+    return owned_add(&c->p->owned, ptr);
 }
 
 /* Zeroed array of n items owned by the model (at least one byte). */

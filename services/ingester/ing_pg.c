@@ -230,6 +230,23 @@ static void put_opt_f8(ing_pg_t *p, unsigned present, unsigned bit, double v)
     put_u64(p, u);
 }
 
+/* Empties p's buffer and starts a COPY binary stream in it: the signature
+ * (11 bytes with its NUL), flags and header extension length (both 0).
+ * Room for the trailer is reserved with them. 0, or -1 out of memory. */
+static int copy_start(ing_pg_t *p)
+{
+    static const char signature[] = "PGCOPY\n\377\r\n";
+
+    p->len = 0;
+    if (buf_reserve(p, 19 + 2))
+        return -1;
+    memcpy(p->buf, signature, 11);
+    p->len = 11;
+    put_u32(p, 0);
+    put_u32(p, 0);
+    return 0;
+}
+
 /* Microseconds between the Unix and the PostgreSQL epoch (2000-01-01). */
 #define PG_EPOCH_US INT64_C(946684800000000)
 
@@ -242,15 +259,8 @@ const char *const ing_pg_measurement_columns[ING_PG_NCOLS] = {
 int ing_pg_encode(ing_pg_t *p, const ing_reading_t *rd, size_t n, bool with_n,
                   const char **out, size_t *len)
 {
-    static const char header[] = "PGCOPY\n\377\r\n"; /* + NUL, flags, ext */
-
-    p->len = 0;
-    if (buf_reserve(p, 19 + 2))
+    if (copy_start(p))
         return -1;
-    memcpy(p->buf, header, 11);
-    p->len = 11;
-    put_u32(p, 0);
-    put_u32(p, 0);
     for (size_t i = 0; i < n; i++) {
         const ing_reading_t *r = &rd[i];
         const char *q = (unsigned)r->quality < 5 ? quality_names[r->quality] : "good";
@@ -571,15 +581,8 @@ static void put_i4(ing_pg_t *p, int32_t v)
  * formatting or parsing). 0, or -1 out of memory. */
 static int encode_intervals(ing_pg_t *p, const ing_interval_t *iv, size_t n)
 {
-    static const char header[] = "PGCOPY\n\377\r\n";
-
-    p->len = 0;
-    if (buf_reserve(p, 19 + 2))
+    if (copy_start(p))
         return -1;
-    memcpy(p->buf, header, 11);
-    p->len = 11;
-    put_u32(p, 0);
-    put_u32(p, 0);
     for (size_t i = 0; i < n; i++) {
         const ing_interval_t *o = &iv[i];
         bool site = o->scope == ING_SCOPE_SITE;

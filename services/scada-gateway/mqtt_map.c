@@ -35,35 +35,12 @@ struct sg_mqtt_map {
     const char *ts_field;
 };
 
-static const struct {
-    plant_quantity_t q;
-    const char *unit;
-    double factor;
-} units[] = {
-    {PLANT_Q_POWER_KW, "kW", 1},       {PLANT_Q_POWER_KW, "W", 1e-3},
-    {PLANT_Q_POWER_KW, "MW", 1e3},     {PLANT_Q_ENERGY_KWH, "kWh", 1},
-    {PLANT_Q_ENERGY_KWH, "Wh", 1e-3},  {PLANT_Q_ENERGY_KWH, "MWh", 1e3},
-    {PLANT_Q_VOLTAGE_V, "V", 1},       {PLANT_Q_VOLTAGE_V, "kV", 1e3},
-    {PLANT_Q_CURRENT_A, "A", 1},       {PLANT_Q_CURRENT_A, "kA", 1e3},
-    {PLANT_Q_FREQUENCY_HZ, "Hz", 1},   {PLANT_Q_POWER_FACTOR, "", 1},
-    {PLANT_Q_POWER_FACTOR, "%", 1e-2},
-};
-
 static int quantity_of(const char *name)
 {
     for (int q = 0; q < SG_NQ; q++)
         if (strcmp(plant_quantity_name((plant_quantity_t)q), name) == 0)
             return q;
     return -1;
-}
-
-/* The factor of unit for q, or NAN. */
-static double unit_factor(int q, const char *unit)
-{
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if ((int)units[i].q == q && strcmp(units[i].unit, unit) == 0)
-            return units[i].factor;
-    return NAN;
 }
 
 static bool valid_filter(const char *f)
@@ -148,7 +125,7 @@ static int add_field(sg_mqtt_map_t *m, const char *qname, const char *spec,
         snprintf(errstr, n, "scada.mqtt_fields: '%s' is not a quantity", qname);
         return -1;
     }
-    double f = unit ? unit_factor(q, unit) : 1;
+    double f = unit ? plant_unit_factor((plant_quantity_t)q, unit) : 1;
     if (isnan(f) || (colon && colon == spec) || !*spec) {
         snprintf(errstr, n,
                  "scada.mqtt_fields: %s: '%s' is not 'field' or 'field:unit' "

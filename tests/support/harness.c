@@ -399,34 +399,26 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
+/* The status and content type of the answer c received. */
+static void get_answer(CURL *c, th_reply *r)
+{
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(r->content_type, sizeof r->content_type, "%s", ct ? ct : "");
+}
+
 th_reply th_http_get(int port, const char *path, double timeout_s)
 {
-    th_reply r = {0, NULL, 0};
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    if (c) {
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        if (curl_easy_perform(c) == CURLE_OK)
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-        curl_easy_cleanup(c);
-    }
-    if (!r.body) {
-        r.body = strdup("");
-        r.len = 0;
-    }
-    ck_assert_ptr_nonnull(r.body);
-    return r;
+    return th_http_request("GET", url, NULL, NULL, timeout_s);
 }
 
 th_reply th_http_request(const char *method, const char *url, const char *body,
                          const char *header, double timeout_s)
 {
-    th_reply r = {0, NULL, 0};
+    th_reply r = {0};
     struct curl_slist *h = NULL;
     CURL *c = curl_easy_init();
     if (c && body && header)
@@ -443,7 +435,7 @@ th_reply th_http_request(const char *method, const char *url, const char *body,
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         if (curl_easy_perform(c) == CURLE_OK)
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+            get_answer(c, &r);
     }
     curl_slist_free_all(h);
     curl_easy_cleanup(c);

@@ -155,6 +155,7 @@ typedef struct th_reply {
     long status; /* 0: nothing answered (refused, timed out) */
     char *body;  /* always a NUL-terminated allocated string */
     size_t len;
+    char content_type[128]; /* the Content-Type header; "" when none */
 } th_reply;
 
 /* GET http://127.0.0.1:<port><path>, waiting at most timeout_s. Never fails

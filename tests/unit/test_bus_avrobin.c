@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bus/avrobin.h"
+#include "support/harness.h"
 
 static const char all_types_json[] =
     "{\"type\":\"record\",\"name\":\"All\",\"fields\":["
@@ -296,11 +297,5 @@ static Suite *avrobin_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(avrobin_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(avrobin_suite(), 0);
 }

@@ -7,6 +7,7 @@
 
 #include "bus/codec.h"
 #include "bus/wire.h"
+#include "support/harness.h"
 
 static avro_schema_t v1, v2;
 static char v1_json[8192], v2_json[8192];
@@ -314,11 +315,5 @@ static Suite *codec_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(codec_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(codec_suite(), 0);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bus/field.h"
+#include "support/harness.h"
 
 static avro_schema_t load_schema, gaps_schema;
 static avro_value_iface_t *load_iface, *gaps_iface;
@@ -354,11 +355,5 @@ static Suite *field_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(field_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(field_suite(), 0);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bus/wire.h"
+#include "support/harness.h"
 
 typedef struct frame_case {
     int32_t id;
@@ -122,11 +123,5 @@ static Suite *wire_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(wire_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(wire_suite(), 0);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dataset/dataset.h"
+#include "support/harness.h"
 
 #define NL_DIR "tests/data/openstef_nl_neerijnen"
 #define ON_DIR "tests/data/ontario_2016"
@@ -369,9 +370,5 @@ static Suite *dataset_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(dataset_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(dataset_suite(), 0);
 }

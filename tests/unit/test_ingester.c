@@ -13,6 +13,7 @@
 #include "ingester/ing_pg.h"
 #include "ingester/ing_rollup.h"
 #include "ingester/ing_validate.h"
+#include "support/harness.h"
 
 #define T0 1597449600000LL /* 2020-08-15T00:00:00Z */
 #define MIN (60 * 1000LL)
@@ -77,6 +78,61 @@ static const ing_gap_t *last_gap(ing_rollup_t *r, size_t *ngaps)
     ing_rollup_outputs(r, &iv, &niv, &g, &ng);
     *ngaps = ng;
     return ng ? &g[ng - 1] : NULL;
+}
+
+/* Quarter-hour intervals with the lateness and sample period given;
+ * meters not registered are accepted. */
+static ing_rollup_t *qh_rollup(int lateness_min, int64_t sample_period_ms)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = lateness_min * MIN,
+                              .sample_period_ms = sample_period_ms,
+                              .accept_unknown = true};
+
+    return ing_rollup_new(&conf);
+}
+
+/* One reading of meter at minute min (power only), then an advance.
+ * Returns the gaps the advance published. */
+static size_t feed_at(ing_rollup_t *r, const char *meter, int min, const ing_gap_t **g)
+{
+    ing_reading_t rd = mk("s", meter, T0 + min * MIN, 20, NAN, ING_Q_GOOD);
+    size_t ng;
+
+    ing_rollup_clear(r);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    *g = last_gap(r, &ng);
+    return ng;
+}
+
+static size_t feed_a(ing_rollup_t *r, int min, const ing_gap_t **g)
+{
+    return feed_at(r, "a", min, g);
+}
+
+/* Meter b drives the watermark while a is silent. */
+static size_t feed_b(ing_rollup_t *r, int min, const ing_gap_t **g)
+{
+    return feed_at(r, "b", min, g);
+}
+
+/* Quarter-hour k: b reports at its start (it drives the watermark), a too
+ * when a_reports; then one advance. Returns the gaps it published. */
+static size_t feed_qh(ing_rollup_t *r, int k, bool a_reports, const ing_gap_t **g)
+{
+    ing_reading_t rd = mk("s", "b", T0 + k * QH, 10, NAN, ING_Q_GOOD);
+    size_t ng;
+
+    ing_rollup_clear(r);
+    feed(r, &rd);
+    if (a_reports) {
+        rd = mk("s", "a", T0 + k * QH, 20, NAN, ING_Q_GOOD);
+        feed(r, &rd);
+    }
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    *g = last_gap(r, &ng);
+    return ng;
 }
 
 /* ---- validation (table) ---- */
@@ -300,11 +356,7 @@ END_TEST
  * and 200 kW in the second with a counter, m2 50 kW with power only. */
 START_TEST(test_rollup_two_intervals)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH,
-                              .lateness_ms = 5 * MIN,
-                              .sample_period_ms = MIN,
-                              .accept_unknown = true};
-    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_rollup_t *r = qh_rollup(5, MIN);
     double e1 = 1000;
     const ing_interval_t *o;
 
@@ -351,11 +403,7 @@ END_TEST
  * corrects the closed interval with revision 1 (meter and site). */
 START_TEST(test_lateness_and_correction)
 {
-    ing_rollup_conf_t conf = {.interval_ms = QH,
-                              .lateness_ms = 5 * MIN,
-                              .sample_period_ms = MIN,
-                              .accept_unknown = true};
-    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_rollup_t *r = qh_rollup(5, MIN);
     static const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16, 12};
     const ing_interval_t *o;
     ing_reading_t rd;
@@ -471,23 +519,12 @@ END_TEST
  * drives the watermark (lateness 0). a's gap covers quarter-hours 2..11. */
 START_TEST(test_gap_open_grow_close_recover)
 {
-    ing_rollup_conf_t conf = {
-        .interval_ms = QH, .sample_period_ms = QH, .accept_unknown = true};
-    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_rollup_t *r = qh_rollup(0, QH);
     const ing_gap_t *g;
     size_t ng;
-    ing_reading_t rd;
 
     for (int k = 0; k <= 12; k++) {
-        ing_rollup_clear(r);
-        rd = mk("s", "b", T0 + k * QH, 10, NAN, ING_Q_GOOD);
-        feed(r, &rd);
-        if (k <= 1 || k == 12) {
-            rd = mk("s", "a", T0 + k * QH, 20, NAN, ING_Q_GOOD);
-            feed(r, &rd);
-        }
-        ck_assert_int_eq(ing_rollup_advance(r), 0);
-        g = last_gap(r, &ng);
+        ng = feed_qh(r, k, k <= 1 || k == 12, &g);
         if (k <= 2) {
             ck_assert_uint_eq(ng, 0);
             continue;
@@ -512,12 +549,7 @@ START_TEST(test_gap_open_grow_close_recover)
     ck_assert_uint_eq(ing_rollup_open_gaps(r), 0);
 
     for (int k = 2; k <= 11; k++) { /* the gateway's spool arrives late */
-        ing_rollup_clear(r);
-        rd = mk("s", "a", T0 + k * QH + MIN, 20, NAN, ING_Q_GOOD);
-        ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
-        ing_rollup_advance(r);
-        g = last_gap(r, &ng);
-        ck_assert_uint_eq(ng, 1);
+        ck_assert_uint_eq(feed_a(r, 15 * k + 1, &g), 1);
         ck_assert_int_eq(g->recovered, k == 11);
         ck_assert_int_eq(g->revision, 10 + (k - 2));
         ck_assert_int_eq(find_iv(r, ING_SCOPE_METER, "a", T0 + k * QH)->revision, 0);
@@ -538,37 +570,20 @@ static const int catch_up_stop[] = {4, 3};
 
 START_TEST(test_gap_first_interval_late)
 {
-    ing_rollup_conf_t conf = {
-        .interval_ms = QH, .sample_period_ms = QH, .accept_unknown = true};
-    ing_rollup_t *r = ing_rollup_new(&conf);
+    ing_rollup_t *r = qh_rollup(0, QH);
     int stop_after = catch_up_stop[_i];
     const ing_gap_t *g;
-    size_t ng;
-    ing_reading_t rd;
+    size_t ng = 0;
 
-    for (int k = 0; k <= 5; k++) {
-        ing_rollup_clear(r);
-        rd = mk("s", "b", T0 + k * QH, 10, NAN, ING_Q_GOOD);
-        feed(r, &rd);
-        if (k <= 1) {
-            rd = mk("s", "a", T0 + k * QH, 20, NAN, ING_Q_GOOD);
-            feed(r, &rd);
-        }
-        ck_assert_int_eq(ing_rollup_advance(r), 0);
-    }
-    g = last_gap(r, &ng);
+    for (int k = 0; k <= 5; k++)
+        ng = feed_qh(r, k, k <= 1, &g);
     ck_assert_uint_eq(ng, 1);
     ck_assert(g->ongoing);
     ck_assert_int_eq(g->missing_intervals, 3);
     ck_assert_uint_eq(ing_rollup_open_gaps(r), 1);
 
     for (int k = 2; k <= stop_after; k++) {
-        ing_rollup_clear(r);
-        rd = mk("s", "a", T0 + k * QH + MIN, 20, NAN, ING_Q_GOOD);
-        ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
-        ck_assert_int_eq(ing_rollup_advance(r), 0);
-        g = last_gap(r, &ng);
-        ck_assert_uint_eq(ng, 1);
+        ck_assert_uint_eq(feed_a(r, 15 * k + 1, &g), 1);
         ck_assert_str_eq(g->gap_id, "a@2020-08-15T00:30:00Z");
         ck_assert(!g->ongoing);
         ck_assert_int_eq(g->end_ms, T0 + 5 * QH);
@@ -576,25 +591,16 @@ START_TEST(test_gap_first_interval_late)
         ck_assert_int_eq(g->recovered, k == 4);
         ck_assert_uint_eq(ing_rollup_open_gaps(r), 0);
     }
-    for (int k = 6; k <= 8; k++) { /* b goes on, a stays silent */
-        ing_rollup_clear(r);
-        rd = mk("s", "b", T0 + k * QH, 10, NAN, ING_Q_GOOD);
-        feed(r, &rd);
-        ck_assert_int_eq(ing_rollup_advance(r), 0);
-    }
-    g = last_gap(r, &ng);
+    for (int k = 6; k <= 8; k++) /* b goes on, a stays silent */
+        ng = feed_qh(r, k, false, &g);
     ck_assert_uint_eq(ng, 1);
     ck_assert(g->ongoing);
     ck_assert_str_eq(g->gap_id, "a@2020-08-15T01:15:00Z");
     ck_assert_int_eq(g->missing_intervals, 3);
     ck_assert_uint_eq(ing_rollup_open_gaps(r), 1);
 
-    ing_rollup_clear(r); /* a resumes at 9: the new gap closes at 9 */
-    rd = mk("s", "a", T0 + 9 * QH, 20, NAN, ING_Q_GOOD);
-    feed(r, &rd);
-    ck_assert_int_eq(ing_rollup_advance(r), 0);
-    g = last_gap(r, &ng);
-    ck_assert_uint_eq(ng, 1);
+    /* a resumes at 9: the new gap closes at 9 */
+    ck_assert_uint_eq(feed_a(r, 9 * 15, &g), 1);
     ck_assert_str_eq(g->gap_id, "a@2020-08-15T01:15:00Z");
     ck_assert(!g->ongoing);
     ck_assert_int_eq(g->end_ms, T0 + 9 * QH);
@@ -604,36 +610,6 @@ START_TEST(test_gap_first_interval_late)
 }
 END_TEST
 
-/* One reading of meter at minute min (power only), then an advance.
- * Returns the gaps the advance published. */
-static size_t feed_at(ing_rollup_t *r, const char *meter, int min, const ing_gap_t **g)
-{
-    ing_reading_t rd = mk("s", meter, T0 + min * MIN, 20, NAN, ING_Q_GOOD);
-    size_t ng;
-
-    ing_rollup_clear(r);
-    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
-    ck_assert_int_eq(ing_rollup_advance(r), 0);
-    *g = last_gap(r, &ng);
-    return ng;
-}
-
-static size_t feed_a(ing_rollup_t *r, int min, const ing_gap_t **g)
-{
-    return feed_at(r, "a", min, g);
-}
-
-/* Quarter-hours, one sample each, with the lateness given. */
-static ing_rollup_t *gap_rollup(int lateness_min)
-{
-    ing_rollup_conf_t conf = {.interval_ms = QH,
-                              .lateness_ms = lateness_min * MIN,
-                              .sample_period_ms = QH,
-                              .accept_unknown = true};
-
-    return ing_rollup_new(&conf);
-}
-
 /* Lateness 5 min. a reports at minutes 0 and 31, skipping quarter-hour 1
  * (00:15-00:30), whose end the watermark (00:26) has not passed: no gap yet.
  * With late 1 the missing minute 20 comes within the lateness and no gap is
@@ -641,7 +617,7 @@ static ing_rollup_t *gap_rollup(int lateness_min)
  * passes 00:30, and minute 20 arriving after that recovers it. */
 START_TEST(test_gap_waits_for_watermark)
 {
-    ing_rollup_t *r = gap_rollup(5);
+    ing_rollup_t *r = qh_rollup(5, QH);
     const ing_gap_t *g;
 
     ck_assert_uint_eq(feed_a(r, 0, &g), 0);
@@ -678,7 +654,7 @@ END_TEST
  * when the watermark passes 01:00. 2 never was missing. */
 START_TEST(test_gap_split_by_late_reading)
 {
-    ing_rollup_t *r = gap_rollup(40);
+    ing_rollup_t *r = qh_rollup(40, QH);
     const ing_gap_t *g;
 
     ck_assert_uint_eq(feed_a(r, 0, &g), 0);
@@ -703,12 +679,6 @@ START_TEST(test_gap_split_by_late_reading)
 }
 END_TEST
 
-/* Meter b drives the watermark while a is silent. */
-static size_t feed_b(ing_rollup_t *r, int min, const ing_gap_t **g)
-{
-    return feed_at(r, "b", min, g);
-}
-
 /* Lateness 5 min. a reports at minute 0 and falls silent; b moves the
  * watermark, so a's ongoing gap from 00:15 is published (1, 2, then 3
  * missing quarter-hours, up to 01:00). a resumes at minute 76 (watermark 01:11):
@@ -719,7 +689,7 @@ static size_t feed_b(ing_rollup_t *r, int min, const ing_gap_t **g)
  * recovered. */
 START_TEST(test_gap_ongoing_end_waits_for_watermark)
 {
-    ing_rollup_t *r = gap_rollup(5);
+    ing_rollup_t *r = qh_rollup(5, QH);
     const ing_gap_t *g;
 
     ck_assert_uint_eq(feed_a(r, 0, &g), 0);
@@ -775,9 +745,5 @@ static Suite *ingester_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ingester_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(ingester_suite(), 0);
 }

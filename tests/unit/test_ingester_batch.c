@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ingester/ing_rollup.h"
+#include "support/harness.h"
 
 #define T0 1577836800000LL /* 2020-01-01T00:00:00Z */
 #define MIN (60 * 1000LL)
@@ -345,9 +346,5 @@ static Suite *ingester_batch_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ingester_batch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(ingester_batch_suite(), 0);
 }

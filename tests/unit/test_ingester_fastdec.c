@@ -13,6 +13,7 @@
 
 #include "ingester/ing_codec.h"
 #include "ingester/ing_fastdec.h"
+#include "support/harness.h"
 #include "text/utf8.h"
 
 typedef struct {
@@ -208,15 +209,9 @@ int main(void)
 {
     Suite *s = suite_create("ingester_fastdec");
     TCase *tc = tcase_create("fastdec");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_same_as_generic, 0, sizeof cases / sizeof cases[0]);
     tcase_add_test(tc, test_malformed);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "ingester/ing_service_int.h"
+#include "support/harness.h"
 
 typedef struct {
     const char *what;
@@ -47,14 +48,8 @@ int main(void)
 {
     Suite *s = suite_create("ingester_outputs");
     TCase *tc = tcase_create("due");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_due, 0, sizeof cases / sizeof cases[0]);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ingester/ing_rollup.h"
+#include "support/harness.h"
 
 #define T0 1597449600000LL /* 2020-08-15T00:00:00Z */
 #define MIN (60 * 1000LL)
@@ -458,9 +459,5 @@ int main(void)
     tcase_add_test(tc, test_forget_site);
     tcase_add_test(tc, test_forget_all);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ingester/ing_results.h"
+#include "support/harness.h"
 
 static const char *schema_json =
     "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
@@ -126,9 +127,5 @@ int main(void)
     tcase_add_loop_test(tc, test_json_from_avro, 0, sizeof cases / sizeof cases[0]);
     tcase_add_test(tc, test_result_topics);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log/log.h"
+#include "support/harness.h"
 
 /* Reads every line written to f since rewind and parses each as JSON. */
 static json_t *read_lines(FILE *f, int *nlines)
@@ -172,9 +173,5 @@ static Suite *log_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(log_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(log_suite(), 0);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "obs/metrics.h"
+#include "support/harness.h"
 
 START_TEST(test_counter_gauge_render_exact)
 {
@@ -210,9 +211,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(metrics_suite(), 0);
 }

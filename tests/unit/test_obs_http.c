@@ -8,46 +8,13 @@
 
 #include "obs/http.h"
 #include "obs/metrics.h"
+#include "support/harness.h"
 
-typedef struct reply {
-    long status;
-    char ctype[128];
-    char *body;
-    size_t len;
-} reply_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+/* GET path from the listener on port; fails the test when nothing answers. */
+static th_reply get(int port, const char *path)
 {
-    reply_t *r = ud;
-    char *nb = realloc(r->body, r->len + sz * n + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + r->len, p, sz * n);
-    r->body = nb;
-    r->len += sz * n;
-    r->body[r->len] = '\0';
-    return sz * n;
-}
-
-static reply_t get(int port, const char *path)
-{
-    reply_t r = {0};
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    CURLcode rc = curl_easy_perform(c);
-    ck_assert_msg(rc == CURLE_OK, "GET %s: %s", url, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    char *ct = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(r.ctype, sizeof r.ctype, "%s", ct ? ct : "");
-    curl_easy_cleanup(c);
-    if (!r.body)
-        r.body = calloc(1, 1);
+    th_reply r = th_http_get(port, path, 10);
+    ck_assert_msg(r.status != 0, "GET %s: no answer", path);
     return r;
 }
 
@@ -98,15 +65,15 @@ static void teardown(void)
 
 START_TEST(test_healthz)
 {
-    reply_t r = get(obs_http_port(h), "/healthz");
+    th_reply r = get(obs_http_port(h), "/healthz");
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(r.ctype, "application/json");
+    ck_assert_str_eq(r.content_type, "application/json");
     ck_assert_ptr_nonnull(strstr(r.body, "\"status\":\"ok\""));
-    free(r.body);
+    th_reply_release(&r);
     obs_http_set_stopping(h);
     r = get(obs_http_port(h), "/healthz");
     ck_assert_int_eq(r.status, 503);
-    free(r.body);
+    th_reply_release(&r);
 }
 END_TEST
 
@@ -114,10 +81,10 @@ START_TEST(test_readyz_follows_cached_checks)
 {
     int port = obs_http_port(h);
     /* Not refreshed yet: not ready, checks not run by the probe. */
-    reply_t r = get(port, "/readyz");
+    th_reply r = get(port, "/readyz");
     ck_assert_int_eq(r.status, 503);
     ck_assert_int_eq(broker.calls, 0);
-    free(r.body);
+    th_reply_release(&r);
 
     ck_assert_int_eq(obs_http_refresh(h), 1);
     r = get(port, "/readyz");
@@ -128,12 +95,12 @@ START_TEST(test_readyz_follows_cached_checks)
     ck_assert(json_is_true(json_object_get(
         json_object_get(json_object_get(j, "checks"), "broker"), "ok")));
     json_decref(j);
-    free(r.body);
+    th_reply_release(&r);
 
     registry.up = 0;
     r = get(port, "/readyz"); /* still the cached result */
     ck_assert_int_eq(r.status, 200);
-    free(r.body);
+    th_reply_release(&r);
     ck_assert_int_eq(obs_http_refresh(h), 0);
     ck_assert_int_eq(obs_http_ready(h), 0);
     r = get(port, "/readyz");
@@ -146,23 +113,23 @@ START_TEST(test_readyz_follows_cached_checks)
     ck_assert(json_is_true(json_object_get(
         json_object_get(json_object_get(j, "checks"), "broker"), "ok")));
     json_decref(j);
-    free(r.body);
+    th_reply_release(&r);
 
     registry.up = 1;
     obs_http_refresh(h);
     obs_http_set_stopping(h);
     r = get(port, "/readyz");
     ck_assert_int_eq(r.status, 503);
-    free(r.body);
+    th_reply_release(&r);
 }
 END_TEST
 
 START_TEST(test_metrics_endpoint)
 {
     obs_count(m, "ems_test_total", "A test counter.", "k=v", 5);
-    reply_t r = get(obs_http_port(h), "/metrics");
+    th_reply r = get(obs_http_port(h), "/metrics");
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(r.ctype, "text/plain; version=0.0.4; charset=utf-8");
+    ck_assert_str_eq(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
     ck_assert_ptr_nonnull(strstr(r.body, "# TYPE ems_test_total counter\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "ems_test_total{k=\"v\"} 5\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "ems_build_info{version=\"1.2.3\"} 1\n"));
@@ -173,10 +140,10 @@ START_TEST(test_metrics_endpoint)
     const char *rss = strstr(r.body, "\nems_process_resident_memory_bytes ");
     ck_assert_ptr_nonnull(rss);
     ck_assert(strtod(rss + strlen("\nems_process_resident_memory_bytes "), NULL) > 0);
-    free(r.body);
+    th_reply_release(&r);
     r = get(obs_http_port(h), "/nope");
     ck_assert_int_eq(r.status, 404);
-    free(r.body);
+    th_reply_release(&r);
 }
 END_TEST
 
@@ -218,10 +185,7 @@ static Suite *obs_http_suite(void)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(obs_http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = th_run_suite(obs_http_suite(), 0);
     curl_global_cleanup();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

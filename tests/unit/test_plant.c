@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "plant/plant.h"
+#include "support/harness.h"
 
 #ifndef DEMO_PLANT
 #define DEMO_PLANT "tools/stack/plant.yaml"
@@ -372,9 +373,5 @@ static Suite *plant_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(plant_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(plant_suite(), 0);
 }

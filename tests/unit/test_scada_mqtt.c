@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "scada-gateway/mqtt_map.h"
+#include "support/harness.h"
 
 static const char plant_yaml[] =
     "sites:\n  - id: s1\n    timezone: Europe/Amsterdam\n    market: NL\n"
@@ -260,9 +261,5 @@ int main(void)
     tcase_add_loop_test(tc, bad_map_refused_with_reason, 0,
                         sizeof bad_maps / sizeof bad_maps[0]);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

@@ -8,6 +8,7 @@
 #include "plant/plant.h"
 #include "scada-gateway/norm.h"
 #include "scada-gateway/quality.h"
+#include "support/harness.h"
 
 static char errstr[512];
 
@@ -312,9 +313,5 @@ int main(void)
     suite_add_tcase(s, tn);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, tq);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

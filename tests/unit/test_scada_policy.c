@@ -7,6 +7,7 @@
 #include "scada-gateway/coil.h"
 #include "scada-gateway/policy.h"
 #include "scada-gateway/sched.h"
+#include "support/harness.h"
 
 static char errstr[512];
 
@@ -602,9 +603,5 @@ int main(void)
     tcase_add_test(ts, sched_failure_backs_off_then_recovers);
     suite_add_tcase(s, tp);
     suite_add_tcase(s, ts);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

@@ -5,6 +5,7 @@
 
 #include "plant/plant.h"
 #include "scada-gateway/silence.h"
+#include "support/harness.h"
 
 static const char model[] = "sites:\n"
                             "  - id: s1\n"
@@ -163,9 +164,5 @@ int main(void)
     tcase_add_test(tc, never_heard_no_stale_then_comm_error);
     tcase_add_test(tc, phases_disabled);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

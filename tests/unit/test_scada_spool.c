@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "scada-gateway/spool.h"
+#include "support/harness.h"
 
 static char dir[256];
 static char errstr[512];
@@ -241,9 +242,5 @@ int main(void)
     tcase_add_test(tc, missing_parent_directories_are_made);
     tcase_add_test(tc, crc32_known_value);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

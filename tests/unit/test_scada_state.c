@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "scada-gateway/state.h"
+#include "support/harness.h"
 
 static char dir[256], path[300];
 static char errstr[512];
@@ -254,9 +255,5 @@ int main(void)
                         sizeof bad_files / sizeof bad_files[0]);
     tcase_add_test(tc, unwritable_directory_reported);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(s, 0);
 }

@@ -380,11 +380,25 @@ static void apply_settings(opt_options_t *o)
     o->use_heuristic = g_heur;
 }
 
+/* Plans family f with the command line's solver settings and a time
+ * limit of limit s. r is initialised here; the caller releases it.
+ * Returns opt_solve()'s result. */
+static int solve_family(family_t *f, double limit, opt_result_t *r, char *err,
+                        size_t err_size)
+{
+    opt_options_t o;
+
+    opt_options_init(&o);
+    apply_settings(&o);
+    o.time_limit_s = limit;
+    opt_result_init(r);
+    return opt_solve(&f->pb, &o, r, err, err_size);
+}
+
 static void bench_family(const series_t *s, int n, int T, double limit,
                          int cbc, double floor_kw)
 {
     static family_t f;
-    opt_options_t o;
     opt_result_t r;
     char err[256], cst[64] = "-";
     double csec = 0, cobj = NAN, cbound = NAN;
@@ -397,11 +411,7 @@ static void bench_family(const series_t *s, int n, int T, double limit,
     make_family(&f, s, i0, n, T, 42u + (unsigned)n);
     if (floor_kw >= 0)
         f.pb.site.peak_so_far_kw = floor_kw;
-    opt_options_init(&o);
-    apply_settings(&o);
-    o.time_limit_s = limit;
-    opt_result_init(&r);
-    if (opt_solve(&f.pb, &o, &r, err, sizeof err) < 0) {
+    if (solve_family(&f, limit, &r, err, sizeof err) < 0) {
         printf("%3d x %3d: error %s\n", n, T, err);
         opt_result_release(&r);
         return;
@@ -440,18 +450,13 @@ static double month_floor(const series_t *s, double limit)
 
     for (int d = 0; d < 9; d++) {
         int i0 = find_window(s, day0 + d * 1440L, 96);
-        opt_options_t o;
         opt_result_t r;
         char err[256];
         if (i0 < 0)
             continue;
         make_family(&f, s, i0, 10, 96, 42u + 10u);
         f.pb.site.peak_so_far_kw = floor_kw;
-        opt_options_init(&o);
-        apply_settings(&o);
-        o.time_limit_s = limit;
-        opt_result_init(&r);
-        if (opt_solve(&f.pb, &o, &r, err, sizeof err) == 0 &&
+        if (solve_family(&f, limit, &r, err, sizeof err) == 0 &&
             r.status <= OPT_HEURISTIC) {
             printf("month floor: 2020-11-%02d floor %7.1f kW plan peak %7.1f "
                    "kW (%s)\n", d + 1, floor_kw, r.cost.peak_kw,
@@ -475,17 +480,12 @@ static void backtest(const series_t *s, double limit)
 
     for (int d = 0; d < 30; d++) {
         int i0 = find_window(s, day0 + d * 1440L, 96);
-        opt_options_t o;
         opt_result_t r;
         char err[256];
         if (i0 < 0)
             continue;
         make_family(&f, s, i0, 20, 96, 7u);
-        opt_options_init(&o);
-        apply_settings(&o);
-        o.time_limit_s = limit;
-        opt_result_init(&r);
-        if (opt_solve(&f.pb, &o, &r, err, sizeof err) == 0 &&
+        if (solve_family(&f, limit, &r, err, sizeof err) == 0 &&
             r.status <= OPT_HEURISTIC) {
             base += r.baseline_cost.total_eur;
             plan += r.cost.total_eur;
