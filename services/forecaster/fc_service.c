@@ -26,7 +26,10 @@ struct fc_service {
     /* where the replay ends: the end offsets read at its start (NULL when
      * they could not be read: then restore_idle without records ends it) */
     bus_end_offsets_t *restore_end;
-    fc_stopmark stop; /* energy.load's end at the last stop (fc_stopmark.c) */
+    /* how far energy.load was this service's (fc_stopmark.c): at the last
+     * stop (what the replay keeps the runs of), and now */
+    fc_stopmark stop, mark;
+    char load_wire[256]; /* energy.load on the wire, which names the mark */
     double restore_t0, restore_last;
     int64_t restored;
     fc_site **sites;
@@ -291,16 +294,22 @@ static int expand_paths(fc_service *s, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* Where energy.load ended at the last stop: the runs due in the records
- * before it are issued however far behind (fc_site_keep_runs). */
-static void read_stopmark(fc_service *s)
+/* How far energy.load was the service's at the last stop: the
+ * runs due in the records before it are issued however far behind
+ * (fc_site_keep_runs). The mark written from now on starts from it. */
+static int read_stopmark(fc_service *s, char *errstr, size_t errstr_size)
 {
     char err[1200];
-    if (fc_stopmark_load(s->conf.model_dir, &s->stop, err, sizeof err) < 0)
+    if (bus_wire_name(svc_bus(s->svc), "energy.load", s->load_wire,
+                      sizeof s->load_wire) < 0)
+        return snprintf(errstr, errstr_size, "topic prefix too long"), -1;
+    if (fc_stopmark_load(s->conf.model_dir, s->load_wire, &s->stop, err, sizeof err) < 0)
         log_warn("forecaster", "stop mark ignored: %s", err);
     else if (s->stop.n)
-        log_info("forecaster", "energy.load ended at %zu partition offset(s) at the last stop",
-                 s->stop.n);
+        log_info("forecaster", "%s: %zu partition offset(s) marked at the last stop",
+                 s->load_wire, s->stop.n);
+    s->mark = s->stop;
+    return 0;
 }
 
 /* The end offsets the replay reads up to, so that a broker slow to hand
@@ -330,7 +339,8 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    read_stopmark(s);
+    if (read_stopmark(s, errstr, errstr_size) < 0)
+        goto fail;
     if (s->conf.save_models && mkdirs(s->conf.model_dir) < 0) {
         snprintf(errstr, errstr_size, "forecaster.model_dir '%s': %s",
                  s->conf.model_dir, strerror(errno));
@@ -735,8 +745,11 @@ int fc_service_step(svc_t *svc, void *ctx)
 static void save_stopmark(fc_service *s)
 {
     char err[1200];
-    if (s->live && fc_stopmark_save(s->conf.model_dir, s->live, RESTORE_END_MS, err,
-                                    sizeof err) < 0)
+    if (s->live &&
+        (fc_stopmark_raise_to_end(&s->mark, s->live, "energy.load", RESTORE_END_MS, err,
+                                  sizeof err) < 0 ||
+         fc_stopmark_write(s->conf.model_dir, s->load_wire, &s->mark, err, sizeof err) <
+             0))
         log_warn("forecaster", "stop mark: %s", err);
 }
 
