@@ -103,10 +103,13 @@ int fc_wx_publish(svc_t *svc, const char *site, const char *provider, int64_t is
  * the newest interval they are (fc_site_keep_runs), which backfill alone
  * would skip. The mark is kept in <model_dir>/<topic>.stop, named by the
  * topic on the wire (with the bus's prefix), which each of its lines names
- * too: at a stop (SIGTERM), the end offsets of energy.load, the records
- * that were on the topic while the service ran. A mark only grows (per
- * partition the higher offset wins). */
+ * too: while running, the offsets committed after each batch (every
+ * FC_MARK_EVERY_S at most), so a crash leaves the records the service had
+ * processed; at a stop (SIGTERM), the end offsets of energy.load, the
+ * records that were on the topic while the service ran. A mark only grows
+ * (per partition the higher offset wins). */
 #define FC_STOPMARK_MAX 256 /* partitions */
+#define FC_MARK_EVERY_S 5.0 /* least time between two writes while running */
 typedef struct fc_stopmark {
     size_t n;
     int32_t partition[FC_STOPMARK_MAX];

@@ -13,14 +13,19 @@
  *    the next start, with a backfill of one hour, issues every one of them
  *    once the weather comes, skipping none, since the end of energy.load at
  *    the stop was kept (<model_dir>/<prefix>energy.load.stop).
+ *  - A crash (SIGKILL) once the records were committed does the same: the
+ *    mark written while running covers them.
  *  - A mark left in the same model_dir by a deployment with another topic
  *    prefix is not taken: the runs beyond the backfill are skipped.
  * Topic names, groups and ports are unique per run.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include "bus/bus.h"
 #include "forecaster/fc_codec.h"
@@ -208,6 +213,76 @@ START_TEST(runs_due_before_a_stop_are_issued_after_it)
 }
 END_TEST
 
+/* The records <model_dir>/<prefix>energy.load.stop covers: the sum of
+ * its offsets (the topic is new: its partitions start at 0); 0 without
+ * the file. */
+static int64_t marked_records(void)
+{
+    char path[512], topic[128];
+    int32_t part;
+    int64_t off, sum = 0;
+    snprintf(path, sizeof path, "%s/models/%senergy.load.stop", tmpdir, prefix);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fscanf(f, "%127s %" SCNd32 " %" SCNd64, topic, &part, &off) == 3)
+        sum += off;
+    fclose(f);
+    return sum;
+}
+
+/* Waits until the service's mark covers n records (it is written at most
+ * every FC_MARK_EVERY_S once they were committed). */
+static void wait_for_mark(int64_t n, pid_t pid)
+{
+    double end = th_mono_s() + WAIT_S;
+    while (marked_records() < n) {
+        ck_assert_msg(th_mono_s() < end, "the mark covers %lld of %lld records",
+                      (long long)marked_records(), (long long)n);
+        th_assert_alive(pid, "forecaster");
+        th_sleep_ms(100);
+    }
+}
+
+/* SIGKILL: no shutdown, no mark written at the end. */
+static void crash(pid_t *pid)
+{
+    int st;
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &st, 0);
+    *pid = 0;
+}
+
+/* Regression: a crash wrote no mark, so the runs due in records the
+ * service had processed and committed were behind the skip limit of the
+ * next start and skipped, as after a stop before the stop mark. */
+START_TEST(runs_due_before_a_crash_are_issued_after_it)
+{
+    runs_seen runs = {0};
+    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
+    char g[128];
+    snprintf(g, sizeof g, "%s-forecast", group);
+    bus_consumer_t *fc = th_consumer(b, g, "energy.forecast");
+    produce_weather(T0, T0 + 36 * 3600);
+    int n = produce_load();
+    child = start_waiting_for_weather("0");
+    wait_for_run(fc, &runs, T0 + 72 * 3600 - 48 * 3600, child);
+    ck_assert_int_eq(runs.n, 1);
+    /* every record committed and marked, the 50 runs waiting for weather */
+    wait_for_mark(n, child);
+    crash(&child);
+
+    child = start_waiting_for_weather("1h");
+    produce_weather(T0 + 36 * 3600, T0 + 5 * DAY);
+    wait_for_run(fc, &runs, T0 + 72 * 3600, child);
+    ck_assert_int_eq(runs.n, 49 + 2);
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"), 0);
+    ck_assert_int_eq(th_stop(&child), 0);
+    bus_consumer_destroy(fc);
+    bus_destroy(b);
+}
+END_TEST
+
 /* Regression: the mark did not name its topic, so a model_dir reused by a
  * deployment with another topic prefix took that deployment's offsets for
  * its own and issued runs its backfill skips. */
@@ -269,6 +344,11 @@ int main(void)
     tcase_set_timeout(stop, 1800);
     tcase_add_test(stop, runs_due_before_a_stop_are_issued_after_it);
     suite_add_tcase(s, stop);
+    TCase *crashed = tcase_create("crash");
+    tcase_add_checked_fixture(crashed, setup, teardown);
+    tcase_set_timeout(crashed, 1800);
+    tcase_add_test(crashed, runs_due_before_a_crash_are_issued_after_it);
+    suite_add_tcase(s, crashed);
     TCase *pfx = tcase_create("prefix");
     tcase_add_checked_fixture(pfx, setup, teardown);
     tcase_set_timeout(pfx, 1800);
