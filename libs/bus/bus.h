@@ -67,6 +67,10 @@ avro_schema_t bus_schema(bus_t *bus, const char *topic, char *errstr,
  * Returns 0, or -1 with errstr. The caller calls avro_value_decref(). */
 int bus_value_new(bus_t *bus, const char *topic, avro_value_t *out, char *errstr,
                   size_t errstr_size);
+/* Writes the topic's name on the wire (the bus's prefix + topic) into out,
+ * for what names a topic outside the bus (a file that records offsets).
+ * Returns 0, or -1 if it does not fit. Any thread. */
+int bus_wire_name(const bus_t *bus, const char *topic, char *out, size_t out_size);
 /* Pings the broker (metadata) and the registry; 0 when both answer. For
  * /readyz. */
 int bus_check(bus_t *bus, int timeout_ms, char *errstr, size_t errstr_size);

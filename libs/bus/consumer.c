@@ -22,6 +22,7 @@
 #include "bus/internal.h"
 #include "bus/wire.h"
 #include "log/log.h"
+#include "text/utf8.h"
 
 #define CONS_DLQ_FLUSH_MS 10000
 #define CONS_SEEK_MS 5000
@@ -79,6 +80,11 @@ static const char *const dlq_reasons[DLQ_NREASONS] = {
 
 /* Header of a dead letter sent without its payload: the payload's size. */
 #define DLQ_CUT_HEADER "ems.dlq.truncated"
+/* Header of a dead letter sent without its key too: the key's size. */
+#define DLQ_KEY_CUT_HEADER "ems.dlq.key_truncated"
+/* What is left of the reason and detail headers of a dead letter sent
+ * without its key. */
+#define DLQ_SHORT_MAX 128
 #define DLQ_CUT_HELP                                                                   \
     "Dead letters sent without their payload because the producer or the broker "      \
     "refused them as too large."
@@ -333,8 +339,10 @@ static const char *cons_header(const rd_kafka_headers_t *h, const char *name,
     return v;
 }
 
-/* Counts and logs a dead letter sent without its payload. */
-static void cons_count_cut(bus_consumer_t *c, const rd_kafka_headers_t *h, size_t len)
+/* Logs a dead letter sent without part of it (what: which part and the
+ * header that says so) and, when count, counts it. */
+static void cons_count_cut(bus_consumer_t *c, const rd_kafka_headers_t *h,
+                           const char *what, int count)
 {
     char wire[BUS_TOPIC_MAX + 1], labels[BUS_TOPIC_MAX + 16], part[16], off[24];
     const char *v, *topic;
@@ -348,40 +356,89 @@ static void cons_count_cut(bus_consumer_t *c, const rd_kafka_headers_t *h, size_
     snprintf(off, sizeof(off), "%.*s", v ? (int)n : 1, v ? v : "?");
     topic = bus_logical_name(c->bus, wire);
     snprintf(labels, sizeof(labels), "topic=%s", topic ? topic : wire);
-    obs_count(c->bus->metrics, "ems_bus_dlq_truncated_total", DLQ_CUT_HELP, labels, 1);
+    if (count)
+        obs_count(c->bus->metrics, "ems_bus_dlq_truncated_total", DLQ_CUT_HELP, labels,
+                  1);
     log_warn("bus",
-             "dead letter of %s [%s] offset %s refused as too large (%zu bytes): "
-             "sent without its payload, header " DLQ_CUT_HEADER,
-             wire, part, off, len);
+             "dead letter of %s [%s] offset %s refused as too large: sent without %s",
+             wire, part, off, what);
+}
+
+/* Replaces header name of h by its first DLQ_SHORT_MAX bytes (whole
+ * characters), when longer. */
+static void cons_shorten_header(rd_kafka_headers_t *h, const char *name)
+{
+    char cut[DLQ_SHORT_MAX + 1];
+    size_t n = 0;
+    const char *v = cons_header(h, name, &n);
+
+    if (!v || n <= DLQ_SHORT_MAX)
+        return;
+    memcpy(cut, v, DLQ_SHORT_MAX);
+    cut[DLQ_SHORT_MAX] = '\0';
+    ems_utf8_trim_partial(cut);
+    rd_kafka_header_remove(h, name);
+    rd_kafka_header_add(h, name, -1, cut, -1);
+}
+
+/* A dead letter already sent without its payload and refused again: the
+ * key and headers alone are too large. It goes without its key too, with
+ * DLQ_KEY_CUT_HEADER giving the key's size and the caller's texts (reason,
+ * detail) shortened. Counted once, by the first cut. */
+static int cons_send_keyless(bus_consumer_t *c, bus_producer_t *p, const char *topic,
+                             size_t key_len, const rd_kafka_headers_t *hdrs)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_copy(hdrs);
+    char size[24], why[256];
+
+    if (!h)
+        return -1;
+    if (cons_header(hdrs, DLQ_KEY_CUT_HEADER, &(size_t){0})) {
+        rd_kafka_headers_destroy(h); /* the headers alone are still too large */
+        return -1;
+    }
+    cons_shorten_header(h, "ems.dlq.reason");
+    cons_shorten_header(h, "ems.dlq.detail");
+    snprintf(size, sizeof(size), "%zu", key_len);
+    rd_kafka_header_add(h, DLQ_KEY_CUT_HEADER, -1, size, -1);
+    if (bus_produce_headers(p, topic, NULL, 0, NULL, 0, h, why, sizeof(why))) {
+        log_warn("bus", "%s", why);
+        return -1;
+    }
+    snprintf(why, sizeof(why), "its key (%zu bytes) either, header " DLQ_KEY_CUT_HEADER,
+             key_len);
+    cons_count_cut(c, hdrs, why, 0);
+    return 0;
 }
 
 /* The DLQ producer's oversize hook: a dead letter too large to send (the
  * headers grew a record near message.max.bytes past it) goes again with
  * the same key and headers, no payload, and DLQ_CUT_HEADER giving the
- * payload's size; the original stays in its topic at the partition and
- * offset the headers name. Otherwise it would be refused on every poll
- * and hold its partition. */
+ * payload's size; refused again, without its key too (cons_send_keyless).
+ * The original stays in its topic at the partition and offset the headers
+ * name. Otherwise it would be refused on every poll and hold its
+ * partition. */
 static int cons_send_cut(void *opaque, bus_producer_t *p, const char *topic,
                          const void *key, size_t key_len, size_t len,
                          const rd_kafka_headers_t *hdrs)
 {
     bus_consumer_t *c = opaque;
-    rd_kafka_headers_t *h =
-        hdrs ? rd_kafka_headers_copy(hdrs) : rd_kafka_headers_new(1);
+    rd_kafka_headers_t *h;
     char size[24], why[256];
 
-    if (!h || cons_header(hdrs, DLQ_CUT_HEADER, &(size_t){0})) {
-        if (h) /* already cut: the key and headers alone are too large */
-            rd_kafka_headers_destroy(h);
+    if (hdrs && cons_header(hdrs, DLQ_CUT_HEADER, &(size_t){0}))
+        return cons_send_keyless(c, p, topic, key_len, hdrs);
+    if (!(h = hdrs ? rd_kafka_headers_copy(hdrs) : rd_kafka_headers_new(1)))
         return -1;
-    }
     snprintf(size, sizeof(size), "%zu", len);
     rd_kafka_header_add(h, DLQ_CUT_HEADER, -1, size, -1);
+    /* refused here already, this send comes back through cons_send_keyless */
     if (bus_produce_headers(p, topic, key, key_len, NULL, 0, h, why, sizeof(why))) {
         log_warn("bus", "%s", why);
         return -1;
     }
-    cons_count_cut(c, hdrs, len);
+    snprintf(why, sizeof(why), "its payload (%zu bytes), header " DLQ_CUT_HEADER, len);
+    cons_count_cut(c, hdrs, why, 1);
     return 0;
 }
 

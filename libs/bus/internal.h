@@ -55,8 +55,6 @@ struct bus_s {
  * including the prefix. Returns 0 or -1 with errstr. */
 int bus_topic_name_check(const bus_t *bus, const char *topic, char *errstr,
                          size_t errstr_size);
-/* Writes prefix + topic into out. Returns 0 or -1 if it does not fit. */
-int bus_wire_name(const bus_t *bus, const char *topic, char *out, size_t out_size);
 /* The logical name of a wire topic (borrowed from wire), or NULL if it does
  * not carry the bus's prefix. */
 const char *bus_logical_name(const bus_t *bus, const char *wire);

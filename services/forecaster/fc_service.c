@@ -26,7 +26,13 @@ struct fc_service {
     /* where the replay ends: the end offsets read at its start (NULL when
      * they could not be read: then restore_idle without records ends it) */
     bus_end_offsets_t *restore_end;
-    fc_stopmark stop; /* energy.load's end at the last stop (fc_stopmark.c) */
+    /* how far energy.load was this service's (fc_stopmark.c): at the last
+     * stop or crash (what the replay keeps the runs of), and now */
+    fc_stopmark stop, mark;
+    fc_stopmark polled; /* records handed out live, committed by the next ack */
+    int mark_dirty, mark_failing;
+    double mark_next;
+    char load_wire[256]; /* energy.load on the wire, which names the mark */
     double restore_t0, restore_last;
     int64_t restored;
     fc_site **sites;
@@ -291,16 +297,22 @@ static int expand_paths(fc_service *s, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* Where energy.load ended at the last stop: the runs due in the records
- * before it are issued however far behind (fc_site_keep_runs). */
-static void read_stopmark(fc_service *s)
+/* How far energy.load was the service's at the last stop or crash: the
+ * runs due in the records before it are issued however far behind
+ * (fc_site_keep_runs). The mark written from now on starts from it. */
+static int read_stopmark(fc_service *s, char *errstr, size_t errstr_size)
 {
     char err[1200];
-    if (fc_stopmark_load(s->conf.model_dir, &s->stop, err, sizeof err) < 0)
+    if (bus_wire_name(svc_bus(s->svc), "energy.load", s->load_wire,
+                      sizeof s->load_wire) < 0)
+        return snprintf(errstr, errstr_size, "topic prefix too long"), -1;
+    if (fc_stopmark_load(s->conf.model_dir, s->load_wire, &s->stop, err, sizeof err) < 0)
         log_warn("forecaster", "stop mark ignored: %s", err);
     else if (s->stop.n)
-        log_info("forecaster", "energy.load ended at %zu partition offset(s) at the last stop",
-                 s->stop.n);
+        log_info("forecaster", "%s: %zu partition offset(s) marked at the last stop",
+                 s->load_wire, s->stop.n);
+    s->mark = s->stop;
+    return 0;
 }
 
 /* The end offsets the replay reads up to, so that a broker slow to hand
@@ -330,7 +342,8 @@ int fc_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    read_stopmark(s);
+    if (read_stopmark(s, errstr, errstr_size) < 0)
+        goto fail;
     if (s->conf.save_models && mkdirs(s->conf.model_dir) < 0) {
         snprintf(errstr, errstr_size, "forecaster.model_dir '%s': %s",
                  s->conf.model_dir, strerror(errno));
@@ -661,6 +674,45 @@ static int issue_due(fc_service *s)
     return published;
 }
 
+/* ---- the mark of energy.load (fc_stopmark.c) ---- */
+
+static void write_mark(fc_service *s)
+{
+    char err[1200];
+    if (fc_stopmark_write(s->conf.model_dir, s->load_wire, &s->mark, err, sizeof err) <
+        0) {
+        if (!s->mark_failing) /* once, not at every batch */
+            log_warn("forecaster", "stop mark: %s", err);
+        s->mark_failing = 1;
+        return;
+    }
+    if (s->mark_failing)
+        log_info("forecaster", "stop mark written again");
+    s->mark_failing = s->mark_dirty = 0;
+}
+
+/* Every record polled so far is committed now: the mark covers them. Only
+ * committed records, whose runs were published before the ack (or wait
+ * for weather): a crash replays the rest, and what was not the service's
+ * follows backfill. */
+static void mark_acked(fc_service *s)
+{
+    for (size_t i = 0; i < s->polled.n; i++)
+        s->mark_dirty |=
+            fc_stopmark_raise(&s->mark, s->polled.partition[i], s->polled.offset[i]);
+}
+
+/* Writes the mark when it grew, at most every FC_MARK_EVERY_S: one small
+ * fsync'd file, not one per batch of a backlog. */
+static void keep_mark(fc_service *s)
+{
+    double now = ems_mono_s();
+    if (!s->mark_dirty || now < s->mark_next)
+        return;
+    s->mark_next = now + FC_MARK_EVERY_S;
+    write_mark(s);
+}
+
 static int live_step(fc_service *s)
 {
     bus_record_t *recs = NULL;
@@ -671,9 +723,12 @@ static int live_step(fc_service *s)
         log_error("forecaster", "consume: %s", err);
         return -1;
     }
-    for (int i = 0; i < got; i++)
+    for (int i = 0; i < got; i++) {
         if (apply(s, &recs[i], reason, sizeof reason) < 0)
             reject(s, &recs[i], reason);
+        if (!strcmp(recs[i].topic, "energy.load"))
+            fc_stopmark_raise(&s->polled, recs[i].partition, recs[i].offset + 1);
+    }
     int published = issue_due(s);
     if (published < 0)
         return -1;
@@ -684,9 +739,13 @@ static int live_step(fc_service *s)
     }
     /* a batch that was all dead-lettered (got 0) is acked too, so a
      * restart does not dead-letter it again */
-    if ((got > 0 || bus_consumer_unacked(s->live)) &&
-        bus_consumer_ack(s->live, err, sizeof err) < 0)
-        log_warn("forecaster", "ack: %s", err);
+    if (got > 0 || bus_consumer_unacked(s->live)) {
+        if (bus_consumer_ack(s->live, err, sizeof err) < 0)
+            log_warn("forecaster", "ack: %s", err);
+        else
+            mark_acked(s);
+    }
+    keep_mark(s);
     return 0;
 }
 
@@ -730,14 +789,22 @@ int fc_service_step(svc_t *svc, void *ctx)
     return live_step(s);
 }
 
-/* The end of energy.load now, for the next start (fc_stopmark.c); only
- * once live: a stop during the replay keeps the previous mark. */
+/* The end of energy.load now, for the next start (fc_stopmark.c); when it
+ * cannot be read, what was committed. Only once live: a stop during the
+ * replay keeps the previous mark. */
 static void save_stopmark(fc_service *s)
 {
     char err[1200];
-    if (s->live && fc_stopmark_save(s->conf.model_dir, s->live, RESTORE_END_MS, err,
-                                    sizeof err) < 0)
-        log_warn("forecaster", "stop mark: %s", err);
+    if (!s->live)
+        return;
+    int raised = fc_stopmark_raise_to_end(&s->mark, s->live, "energy.load",
+                                          RESTORE_END_MS, err, sizeof err);
+    if (raised < 0)
+        log_warn("forecaster", "stop mark: %s; it keeps the committed offsets", err);
+    if (raised > 0)
+        s->mark_dirty = 1;
+    if (s->mark_dirty)
+        write_mark(s);
 }
 
 void fc_service_shutdown(svc_t *svc, void *ctx)

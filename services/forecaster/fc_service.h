@@ -96,31 +96,46 @@ int fc_wxdir_scan(svc_t *svc, const fc_wxdir_conf *c, fc_wxdir_stats *st);
 int fc_wx_publish(svc_t *svc, const char *site, const char *provider, int64_t issued_ms,
                   const fc_wxdata *wx, fc_wxdir_stats *st);
 
-/* ---- where energy.load ended at the last stop (fc_stopmark.c) ----
+/* ---- how far energy.load was the service's at the last stop (fc_stopmark.c) ----
  *
  * A stop in the middle of a backlog leaves runs due in records the service
  * already had on the topic; the next start issues them however far behind
  * the newest interval they are (fc_site_keep_runs), which backfill alone
- * would skip. The end offsets of energy.load at a stop are kept in
- * <model_dir>/energy.load.stop; the records before them were on the topic
- * while the service ran. */
+ * would skip. The mark is kept in <model_dir>/<topic>.stop, named by the
+ * topic on the wire (with the bus's prefix), which each of its lines names
+ * too: while running, the offsets committed after each batch (every
+ * FC_MARK_EVERY_S at most), so a crash leaves the records the service had
+ * processed; at a stop (SIGTERM), the end offsets of energy.load, the
+ * records that were on the topic while the service ran. A mark only grows
+ * (per partition the higher offset wins). */
 #define FC_STOPMARK_MAX 256 /* partitions */
+#define FC_MARK_EVERY_S 5.0 /* least time between two writes while running */
 typedef struct fc_stopmark {
     size_t n;
     int32_t partition[FC_STOPMARK_MAX];
-    int64_t offset[FC_STOPMARK_MAX];
+    int64_t offset[FC_STOPMARK_MAX]; /* one past the last record covered */
 } fc_stopmark;
 
-/* Reads the end offsets of energy.load (c must read it; up to timeout_ms
- * per answer) and writes them to dir (a temporary file renamed). 0, or -1
- * with errstr (the previous mark stays). */
-int fc_stopmark_save(const char *dir, bus_consumer_t *c, int timeout_ms, char *errstr,
+/* Raises the offset of partition in m to offset when higher (adds the
+ * partition when m has room). 1 when m changed, else 0. */
+int fc_stopmark_raise(fc_stopmark *m, int32_t partition, int64_t offset);
+/* Raises m to the end offsets of the logical topic (c must read it; up to
+ * timeout_ms per answer). The number of partitions raised, or -1 with
+ * errstr (m unchanged). */
+int fc_stopmark_raise_to_end(fc_stopmark *m, bus_consumer_t *c, const char *topic,
+                             int timeout_ms, char *errstr, size_t errstr_size);
+/* Writes m as the mark of wire (the topic's name on the wire) to
+ * <dir>/<wire>.stop, atomically (ems_file_write_atomic). 0, or -1 with
+ * errstr (the previous mark stays). */
+int fc_stopmark_write(const char *dir, const char *wire, const fc_stopmark *m,
+                      char *errstr, size_t errstr_size);
+/* Reads <dir>/<wire>.stop into *m: 0 (m->n is 0 when there is none), or -1
+ * with errstr when the file is malformed or is the mark of another topic
+ * (m->n is 0). */
+int fc_stopmark_load(const char *dir, const char *wire, fc_stopmark *m, char *errstr,
                      size_t errstr_size);
-/* Reads the mark of dir into *m: 0 (m->n is 0 when there is none), or -1
- * with errstr when the file is malformed (m->n is 0). */
-int fc_stopmark_load(const char *dir, fc_stopmark *m, char *errstr, size_t errstr_size);
-/* 1 when the energy.load record at partition and offset was on the topic
- * at the stop the mark was taken at. */
+/* 1 when the energy.load record at partition and offset is before the
+ * mark. */
 int fc_stopmark_before(const fc_stopmark *m, int32_t partition, int64_t offset);
 
 /* ---- weather over HTTP (fc_wxhttp.c) ---- */

@@ -2,6 +2,7 @@
  * spool: on-disk write-ahead log of readings (see spool.h).
  */
 #include "scada-gateway/spool.h"
+#include "file/file.h"
 #include "scada-gateway/state.h"
 
 #include <errno.h>
@@ -225,7 +226,7 @@ void sg_spool_rewind(sg_spool_t *s)
     s->send = s->head;
 }
 
-/* Replaces the head file like the state file (sg_write_atomic: the
+/* Replaces the head file like the state file (ems_file_write_atomic: the
  * directory is fsync'd after the rename), so a crash after a commit cannot
  * bring back the old head and send confirmed readings again. */
 static int write_head(sg_spool_t *s, char *errstr, size_t n)
@@ -233,7 +234,7 @@ static int write_head(sg_spool_t *s, char *errstr, size_t n)
     char buf[32];
 
     snprintf(buf, sizeof buf, "%lld\n", (long long)s->head);
-    return sg_write_atomic(s->head_path, buf, errstr, n);
+    return ems_file_write_atomic(s->head_path, buf, errstr, n);
 }
 
 /* Moves the unconfirmed records [head, end) to the start of the file.

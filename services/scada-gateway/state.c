@@ -4,6 +4,7 @@
 #include "scada-gateway/state.h"
 
 #include "scada-gateway/spool.h"
+#include "file/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -304,34 +305,6 @@ void sg_state_set_last_write(sg_state_t *st, const char *equipment_id, int64_t m
 
 /* ---- files ---- */
 
-int sg_write_atomic(const char *path, const char *text, char *errstr,
-                    size_t errstr_size)
-{
-    char tmp[4096], dir[4096];
-    size_t len = strlen(text);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    snprintf(dir, sizeof dir, "%s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0)
-        goto err;
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-        close(fd);
-        goto err;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0)
-        goto err;
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd); /* the rename itself made durable */
-        close(fd);
-    }
-    return 0;
-err:
-    snprintf(errstr, errstr_size, "cannot write '%s': %s", tmp, strerror(errno));
-    unlink(tmp);
-    return -1;
-}
-
 sg_state_t *sg_state_load(const char *path, char *errstr, size_t errstr_size)
 {
     char err[300], dir[4096];
@@ -388,7 +361,7 @@ int sg_state_flush(sg_state_t *st, bool force, int64_t now_ms, int64_t interval_
     if (!due)
         return 0;
     char *text = sg_state_encode(st);
-    int rc = text ? sg_write_atomic(st->path, text, errstr, errstr_size) : -1;
+    int rc = text ? ems_file_write_atomic(st->path, text, errstr, errstr_size) : -1;
     if (!text)
         snprintf(errstr, errstr_size, "cannot encode the state for '%s'", st->path);
     free(text);

@@ -84,10 +84,4 @@ void sg_state_set_last_write(sg_state_t *st, const char *equipment_id, int64_t m
 int sg_state_flush(sg_state_t *st, bool force, int64_t now_ms, int64_t interval_ms,
                    char *errstr, size_t errstr_size);
 
-/* Writes text to path atomically (path.tmp, fsync, rename, fsync of the
- * directory): the state file and the spool's head file. Returns 0 or -1
- * with errstr. */
-int sg_write_atomic(const char *path, const char *text, char *errstr,
-                    size_t errstr_size);
-
 #endif

@@ -583,6 +583,90 @@ START_TEST(test_oversize_dead_letter_goes_without_payload)
 }
 END_TEST
 
+/* Produces a bad record (BIG_KEY_PAYLOAD bytes of garbage) with the
+ * longest key p accepts beside it, then a good record with the same key
+ * (same partition). The key is returned (NUL-terminated; the caller frees
+ * it). */
+#define BIG_KEY_PAYLOAD 128
+static char *produce_largest_key(bus_t *bus, bus_producer_t *p, size_t limit)
+{
+    char *key = malloc(limit + 1), junk[BIG_KEY_PAYLOAD];
+    avro_value_t v;
+    size_t len;
+
+    ck_assert_ptr_nonnull(key);
+    memset(key, 'k', limit);
+    memset(junk, 'x', sizeof(junk));
+    for (len = limit; len > 0; len--)
+        if (bus_produce_raw(p, TOPIC, key, len, junk, sizeof(junk), NULL, err,
+                            sizeof(err)) == 0)
+            break;
+    ck_assert_uint_gt(len, limit / 2);
+    key[len] = '\0';
+    ck_assert_msg(bus_value_new(bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
+    fill(&v, 3);
+    ck_assert_msg(bus_produce(p, TOPIC, key, &v, 0, err, sizeof(err)) == 0, "%s", err);
+    avro_value_decref(&v);
+    return key;
+}
+
+/* Regression: a bad record whose key alone nearly fills message.max.bytes:
+ * its dead letter was refused with its payload and again without it (the
+ * key and headers alone too large), and held its partition for ever. It
+ * goes without its key too, with a header giving the key's size and the
+ * usual ones naming where the original is; counted once as truncated. */
+START_TEST(test_dead_letter_with_oversize_key_goes_without_key)
+{
+    static const char *const props[] = {"session.timeout.ms", "6000",
+                                        "message.max.bytes", "10000", NULL};
+    bus_t *bus = bus_with(props);
+    bus_producer_t *p = bus_producer_new(bus, err, sizeof(err));
+    rd_kafka_message_t *dl[2];
+    rd_kafka_t *rk;
+    char dlq[128], buf[128], group[128], size[24], *key, *text;
+    bus_consumer_t *c;
+    int got = 0, n;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    key = produce_largest_key(bus, p, 10000);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    snprintf(group, sizeof(group), "%sbigkey", E.prefix);
+    c = th_consumer(bus, group, TOPIC);
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .ack = 1,
+                                     .each = count_record,
+                                     .done = one_read,
+                                     .ctx = &got});
+    ck_assert_int_eq(got, 1); /* the good record behind the bad one */
+    bus_consumer_destroy(c);
+    snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
+    n = raw_read(dlq, dl, 1, &rk);
+    ck_assert_int_eq(n, 1);
+    ck_assert_uint_eq(dl[0]->len, 0);
+    ck_assert_uint_eq(dl[0]->key_len, 0);
+    snprintf(size, sizeof(size), "%zu", strlen(key));
+    ck_assert_str_eq(header(dl[0], "ems.dlq.key_truncated", buf, sizeof(buf)), size);
+    snprintf(size, sizeof(size), "%d", BIG_KEY_PAYLOAD);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
+    snprintf(dlq, sizeof(dlq), "%s%s", E.prefix, TOPIC);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.topic", buf, sizeof(buf)), dlq);
+    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    ck_assert_ptr_nonnull(header(dl[0], "ems.dlq.partition", buf, sizeof(buf)));
+    raw_done(rk, dl, n);
+    text = obs_metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n"),
+                  "%s", text);
+    free(text);
+    free(key);
+    bus_producer_destroy(p);
+    bus_destroy(bus);
+}
+END_TEST
+
 /* The counter name{labels} of E's registry (made at 0 if new). */
 static double counter_value(const char *name, const char *labels)
 {
@@ -893,6 +977,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_unacked_record_is_delivered_again);
     tcase_add_test(tc, test_rebalance_counts_revocations);
     tcase_add_test(tc, test_oversize_dead_letter_goes_without_payload);
+    tcase_add_test(tc, test_dead_letter_with_oversize_key_goes_without_key);
     tcase_add_test(tc, test_revoked_partition_lag_reads_zero);
     tcase_add_test(tc, test_bad_input_names_the_problem);
     tcase_add_test(tc, test_unreachable_registry_names_endpoint);

@@ -12,13 +12,20 @@
  *    wait for weather; in the middle of a backlog they wait their turn):
  *    the next start, with a backfill of one hour, issues every one of them
  *    once the weather comes, skipping none, since the end of energy.load at
- *    the stop was kept (<model_dir>/energy.load.stop).
+ *    the stop was kept (<model_dir>/<prefix>energy.load.stop).
+ *  - A crash (SIGKILL) once the records were committed does the same: the
+ *    mark written while running covers them.
+ *  - A mark left in the same model_dir by a deployment with another topic
+ *    prefix is not taken: the runs beyond the backfill are skipped.
  * Topic names, groups and ports are unique per run.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include "bus/bus.h"
 #include "forecaster/fc_codec.h"
@@ -38,16 +45,22 @@ static char prefix[64], group[64], tmpdir[256];
 static int port;
 static pid_t child;
 
-static int produce_load(void)
+/* Three days of load on <pfx>energy.load; the number of records. */
+static int produce_load_to(const char *pfx)
 {
     tfc_pub pub;
     int n = 0;
-    tfc_pub_open(&pub, prefix);
+    tfc_pub_open(&pub, pfx);
     for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900, n++)
         tfc_produce_interval(pub.bus, pub.p, SITE, t,
                              1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
     tfc_pub_close(&pub);
     return n;
+}
+
+static int produce_load(void)
+{
+    return produce_load_to(prefix);
 }
 
 START_TEST(replay_ends_at_the_end_offsets)
@@ -99,9 +112,10 @@ static void produce_weather(int64_t from, int64_t to)
     fc_wxdata_release(&wx);
 }
 
-/* The service with a warm-up of a day, waiting up to 48 h for weather, and
- * the backfill given; returns once its replay is over. */
-static pid_t start_waiting_for_weather(const char *backfill)
+/* The service of topic prefix pfx and consumer group grp with a warm-up of
+ * a day, waiting up to 48 h for weather, and the backfill given; returns
+ * once its replay is over. */
+static pid_t start_deployment(const char *pfx, const char *grp, const char *backfill)
 {
     th_env_list e = {0};
     th_env_add(&e, "EMS_FORECASTER_WARMUP=24h");
@@ -109,12 +123,17 @@ static pid_t start_waiting_for_weather(const char *backfill)
     th_env_add(&e, "EMS_FORECASTER_BACKFILL=%s", backfill);
     th_env_add(&e, "EMS_WEATHER_DIR=");
     th_env_add(&e, "EMS_WEATHER_URL=");
-    pid_t pid = tfc_start_forecaster(prefix, port, group, tmpdir, &e);
+    pid_t pid = tfc_start_forecaster(pfx, port, grp, tmpdir, &e);
     th_env_release(&e);
     const char *needles[] = {"\"history\":{\"ok\":true}", NULL};
     th_reply r = th_wait_http(port, "/readyz", 200, needles, pid, WAIT_S);
     th_reply_release(&r);
     return pid;
+}
+
+static pid_t start_waiting_for_weather(const char *backfill)
+{
+    return start_deployment(prefix, group, backfill);
 }
 
 typedef struct runs_seen {
@@ -194,6 +213,110 @@ START_TEST(runs_due_before_a_stop_are_issued_after_it)
 }
 END_TEST
 
+/* The records <model_dir>/<prefix>energy.load.stop covers: the sum of
+ * its offsets (the topic is new: its partitions start at 0); 0 without
+ * the file. */
+static int64_t marked_records(void)
+{
+    char path[512], topic[128];
+    int32_t part;
+    int64_t off, sum = 0;
+    snprintf(path, sizeof path, "%s/models/%senergy.load.stop", tmpdir, prefix);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fscanf(f, "%127s %" SCNd32 " %" SCNd64, topic, &part, &off) == 3)
+        sum += off;
+    fclose(f);
+    return sum;
+}
+
+/* Waits until the service's mark covers n records (it is written at most
+ * every FC_MARK_EVERY_S once they were committed). */
+static void wait_for_mark(int64_t n, pid_t pid)
+{
+    double end = th_mono_s() + WAIT_S;
+    while (marked_records() < n) {
+        ck_assert_msg(th_mono_s() < end, "the mark covers %lld of %lld records",
+                      (long long)marked_records(), (long long)n);
+        th_assert_alive(pid, "forecaster");
+        th_sleep_ms(100);
+    }
+}
+
+/* SIGKILL: no shutdown, no mark written at the end. */
+static void crash(pid_t *pid)
+{
+    int st;
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &st, 0);
+    *pid = 0;
+}
+
+/* Regression: a crash wrote no mark, so the runs due in records the
+ * service had processed and committed were behind the skip limit of the
+ * next start and skipped, as after a stop before the stop mark. */
+START_TEST(runs_due_before_a_crash_are_issued_after_it)
+{
+    runs_seen runs = {0};
+    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
+    char g[128];
+    snprintf(g, sizeof g, "%s-forecast", group);
+    bus_consumer_t *fc = th_consumer(b, g, "energy.forecast");
+    produce_weather(T0, T0 + 36 * 3600);
+    int n = produce_load();
+    child = start_waiting_for_weather("0");
+    wait_for_run(fc, &runs, T0 + 72 * 3600 - 48 * 3600, child);
+    ck_assert_int_eq(runs.n, 1);
+    /* every record committed and marked, the 50 runs waiting for weather */
+    wait_for_mark(n, child);
+    crash(&child);
+
+    child = start_waiting_for_weather("1h");
+    produce_weather(T0 + 36 * 3600, T0 + 5 * DAY);
+    wait_for_run(fc, &runs, T0 + 72 * 3600, child);
+    ck_assert_int_eq(runs.n, 49 + 2);
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"), 0);
+    ck_assert_int_eq(th_stop(&child), 0);
+    bus_consumer_destroy(fc);
+    bus_destroy(b);
+}
+END_TEST
+
+/* Regression: the mark did not name its topic, so a model_dir reused by a
+ * deployment with another topic prefix took that deployment's offsets for
+ * its own and issued runs its backfill skips. */
+START_TEST(mark_of_another_prefix_is_ignored)
+{
+    char other[64], other_group[128], g[128];
+    runs_seen runs = {0};
+    /* another deployment stopped, leaving the mark of its three days */
+    th_unique(other, sizeof other, "fco", ".");
+    snprintf(other_group, sizeof other_group, "%s-other", group);
+    produce_load_to(other);
+    child = start_deployment(other, other_group, "1h");
+    ck_assert_int_eq(th_stop(&child), 0);
+
+    /* this one starts late on the same model_dir: backfill applies */
+    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
+    snprintf(g, sizeof g, "%s-forecast", group);
+    bus_consumer_t *fc = th_consumer(b, g, "energy.forecast");
+    produce_load();
+    child = start_waiting_for_weather("1h");
+    wait_for_run(fc, &runs, T0 + 72 * 3600, child);
+    /* of the 49 intraday and 2 day-ahead runs, those more than the
+     * backfill behind T0 + 72 h are skipped */
+    ck_assert_int_lt(runs.n, 49 + 2);
+    th_wait_metric(port, "ems_forecaster_skipped_runs_total", 49 + 2 - runs.n, child,
+                   WAIT_S);
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"),
+                        49 + 2 - runs.n);
+    ck_assert_int_eq(th_stop(&child), 0);
+    bus_consumer_destroy(fc);
+    bus_destroy(b);
+}
+END_TEST
+
 static void setup(void)
 {
     th_unique(prefix, sizeof prefix, "fcp", ".");
@@ -221,5 +344,15 @@ int main(void)
     tcase_set_timeout(stop, 1800);
     tcase_add_test(stop, runs_due_before_a_stop_are_issued_after_it);
     suite_add_tcase(s, stop);
+    TCase *crashed = tcase_create("crash");
+    tcase_add_checked_fixture(crashed, setup, teardown);
+    tcase_set_timeout(crashed, 1800);
+    tcase_add_test(crashed, runs_due_before_a_crash_are_issued_after_it);
+    suite_add_tcase(s, crashed);
+    TCase *pfx = tcase_create("prefix");
+    tcase_add_checked_fixture(pfx, setup, teardown);
+    tcase_set_timeout(pfx, 1800);
+    tcase_add_test(pfx, mark_of_another_prefix_is_ignored);
+    suite_add_tcase(s, pfx);
     return th_run_suite(s, 1);
 }

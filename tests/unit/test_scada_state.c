@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file/file.h"
 #include "scada-gateway/state.h"
 #include "support/harness.h"
 
@@ -105,7 +106,7 @@ START_TEST(executed_commands_survive_restart_and_are_bounded)
     }
     ck_assert(!sg_state_command_seen(st, "c-0")); /* the oldest is forgotten */
     char *text = sg_state_encode(st);
-    ck_assert_int_eq(sg_write_atomic(path, text, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(ems_file_write_atomic(path, text, errstr, sizeof errstr), 0);
     free(text);
     sg_state_destroy(st);
     st = load();
