@@ -14,7 +14,8 @@ static int cmp_desc(const void *a, const void *b)
     return strcmp(*(char *const *)b, *(char *const *)a);
 }
 
-/* Names "<site>.<da|id>.<version>.model" in dir, newest version first. */
+/* Names "<prefix><site>.<da|id>.<version>.model" in dir (prefix: the topic
+ * prefix, site and kind), newest version first. */
 static char **candidates(const char *dir, const char *prefix, size_t *n)
 {
     DIR *d = opendir(dir);
@@ -43,14 +44,14 @@ static char **candidates(const char *dir, const char *prefix, size_t *n)
     return names;
 }
 
-int fc_modeldir_load(const char *dir, fc_site *site, fc_kind k, size_t *refused,
-                     char *errstr, size_t errstr_size)
+int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site, fc_kind k,
+                     size_t *refused, char *errstr, size_t errstr_size)
 {
-    char prefix[96], path[2048];
+    char prefix[256], path[2048];
     size_t n = 0;
     int found = 0;
     fc_forecaster *fc = fc_site_forecaster(site);
-    snprintf(prefix, sizeof prefix, "%s.%s.", fc_site_id(site),
+    snprintf(prefix, sizeof prefix, "%s%s.%s.", topic_prefix, fc_site_id(site),
              k == FC_DAY_AHEAD ? "da" : "id");
     char **names = candidates(dir, prefix, &n);
     errstr[0] = '\0';

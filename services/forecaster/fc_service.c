@@ -492,14 +492,22 @@ static int apply(fc_service *s, bus_record_t *rec, char *reason, size_t size)
  * fc_site_catch_up() applied the history before the first run still to be
  * issued: the model's weather columns are looked up by name among the site's
  * and the training time is checked against the clock of that moment. */
+/* Saved models carry the topic prefix in their names, as the mark does:
+ * another deployment's models were trained on other data. */
+static const char *topic_prefix(const fc_service *s)
+{
+    const char *p = svc_common(s->svc)->bus.topic_prefix;
+    return p ? p : "";
+}
+
 static void load_models(fc_service *s, fc_site *site, int k)
 {
     char err[512];
     size_t refused = 0;
     if (fc_site_clock(site) == 0)
         return;
-    int got =
-        fc_modeldir_load(s->conf.model_dir, site, (fc_kind)k, &refused, err, sizeof err);
+    int got = fc_modeldir_load(s->conf.model_dir, topic_prefix(s), site, (fc_kind)k,
+                               &refused, err, sizeof err);
     obs_counter_add(s->m_model_refused, (double)refused);
     if (refused)
         log_warn("forecaster", "site '%s': %zu saved %s model(s) refused, last: %s",
@@ -581,7 +589,7 @@ static void save_model(fc_service *s, fc_site *site, fc_kind k)
 {
     char path[1024], err[256];
     fc_forecaster *fc = fc_site_forecaster(site);
-    snprintf(path, sizeof path, "%s/%s.%s.%s.model", s->conf.model_dir,
+    snprintf(path, sizeof path, "%s/%s%s.%s.%s.model", s->conf.model_dir, topic_prefix(s),
              fc_site_id(site), k == FC_DAY_AHEAD ? "da" : "id",
              fc_forecaster_version(fc, k));
     if (fc_forecaster_save(fc, k, path, err, sizeof err) < 0) {

@@ -174,13 +174,15 @@ int fc_wxhttp_degraded(const fc_wxhttp *h, char *why, size_t why_size);
 /* ---- saved models (fc_modeldir.c) ---- */
 
 /* Loads into the site's forecaster the newest model of kind k in dir
- * ("<site>.<da|id>.<version>.model", newest version by name) that is of this
+ * ("<topic_prefix><site>.<da|id>.<version>.model", newest version by name:
+ * a model_dir shared by deployments with other topic prefixes keeps their
+ * models apart, as their data) that is of this
  * build's file format and kind, is complete, has the feature count of the
  * site's weather columns and was trained no later than the site's clock
  * (a model saved on the way to that clock). Refused files are counted in *refused
  * (may be NULL), the last reason is left in errstr. Returns 1 when one was
  * loaded, 0 when none was (the forecaster is unchanged). */
-int fc_modeldir_load(const char *dir, fc_site *site, fc_kind k, size_t *refused,
-                     char *errstr, size_t errstr_size);
+int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site, fc_kind k,
+                     size_t *refused, char *errstr, size_t errstr_size);
 
 #endif

@@ -16,10 +16,12 @@
  *  - A crash (SIGKILL) once the records were committed does the same: the
  *    mark written while running covers them.
  *  - A mark left in the same model_dir by a deployment with another topic
- *    prefix is not taken: the runs beyond the backfill are skipped.
+ *    prefix is not taken: the runs beyond the backfill are skipped; nor are
+ *    its saved models (named by its prefix).
  * Topic names, groups and ports are unique per run.
  */
 #include <check.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -283,6 +285,23 @@ START_TEST(runs_due_before_a_crash_are_issued_after_it)
 }
 END_TEST
 
+/* How many saved models in the model_dir carry the topic prefix pfx. */
+static int models_named(const char *pfx)
+{
+    char dir[512];
+    int n = 0;
+    snprintf(dir, sizeof dir, "%s/models", tmpdir);
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "%s", dir);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        n += !strncmp(e->d_name, pfx, strlen(pfx)) && len > 6 &&
+             !strcmp(e->d_name + len - 6, ".model");
+    }
+    closedir(d);
+    return n;
+}
+
 /* Regression: the mark did not name its topic, so a model_dir reused by a
  * deployment with another topic prefix took that deployment's offsets for
  * its own and issued runs its backfill skips. */
@@ -296,6 +315,7 @@ START_TEST(mark_of_another_prefix_is_ignored)
     produce_load_to(other);
     child = start_deployment(other, other_group, "1h");
     ck_assert_int_eq(th_stop(&child), 0);
+    ck_assert_msg(models_named(other) > 0, "the other deployment saved no model");
 
     /* this one starts late on the same model_dir: backfill applies */
     bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
@@ -311,7 +331,12 @@ START_TEST(mark_of_another_prefix_is_ignored)
                    WAIT_S);
     ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"),
                         49 + 2 - runs.n);
+    /* nor are the other deployment's models, trained on its data, taken
+     * (loaded or refused): they carry its prefix */
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_models_loaded_total"), 0);
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_models_refused_total"), 0);
     ck_assert_int_eq(th_stop(&child), 0);
+    ck_assert_msg(models_named(prefix) > 0, "this deployment saved no model");
     bus_consumer_destroy(fc);
     bus_destroy(b);
 }

@@ -160,17 +160,18 @@ static void write_bytes(const char *name, const char *text, size_t len)
 }
 
 /* Files that sort after the real ones and must be refused: trained after the
- * clock, truncated, of the other kind. */
+ * clock, truncated, of the other kind (named by the topic prefix, as the
+ * service names its models). */
 static void plant_bad_models(void)
 {
     char name[160];
     const char *future = "EMSFC-MODEL 1 fc1-da-29990101T0000Z 0 32503680000 20 2 "
                          "1 1 1 0 0\n";
-    snprintf(name, sizeof name, "%s.da.fc1-da-29990101T0000Z.model", SITE);
+    snprintf(name, sizeof name, "%s%s.da.fc1-da-29990101T0000Z.model", fx.prefix, SITE);
     write_bytes(name, future, strlen(future));
-    snprintf(name, sizeof name, "%s.da.fc1-da-29980101T0000Z.model", SITE);
+    snprintf(name, sizeof name, "%s%s.da.fc1-da-29980101T0000Z.model", fx.prefix, SITE);
     write_bytes(name, "EMSFC-MODEL 1 fc1-da-29980101", 29);
-    snprintf(name, sizeof name, "%s.id.fc1-id-29970101T0000Z.model", SITE);
+    snprintf(name, sizeof name, "%s%s.id.fc1-id-29970101T0000Z.model", fx.prefix, SITE);
     write_bytes(name, "EMSFC-MODEL 1 fc1-id-29970101T0000Z 0 0 20 2 1 1 1 0 0\n", 56);
 }
 
