@@ -706,6 +706,44 @@ START_TEST(test_elastic_lp_plan_is_runnable)
 }
 END_TEST
 
+/* The elastic LP needs no slack but its plan is fractional: a 10 kW
+ * on/off pump with 10 kWh to deliver in four hours over a base of 100 kW,
+ * under a demand charge of 1 EUR/kW; the LP runs it a quarter on in every
+ * hour (2.5 kW, below its minimum) to keep the peak at 102.5 kW. With the
+ * strict model taken for infeasible (strict_infeasible, for tests) and the
+ * elastic integer solve skipped (elastic_lp_only), the validator refuses
+ * the LP's plan; its rounding (the pump in the heuristic's pattern, the
+ * rest re-solved) needs no slack either, so it is published as a plan:
+ * validated, heuristic (not proven), not infeasible and not "no plan". */
+START_TEST(test_elastic_lp_without_slack_rounded)
+{
+    tcase_t c;
+    const double price[] = {50, 40, 60, 30}, base[] = {100, 100, 100, 100};
+    opt_options_t o;
+    opt_cost_t cost;
+    char err[256];
+
+    tc_init(&c, 4, price, base);
+    c.pb.site.demand_eur_kw = 1;
+    task(&c, 0, OPT_TASK_FLEX, 10, 10, 0, 4)->p_min_kw = 10;
+    opt_options_init(&o);
+    o.time_limit_s = 5;
+    o.use_heuristic = 0;
+    o.strict_infeasible = 1;
+    o.elastic_lp_only = 1;
+    ck_assert_int_eq(opt_solve(&c.pb, &o, &c.r, err, sizeof err), 0);
+    ck_assert_int_eq(c.r.status, OPT_HEURISTIC);
+    ck_assert_str_eq(c.r.source, "elastic-rounded");
+    ck_assert_int_eq(c.r.explain.n, 0);
+    ck_assert_int_eq(c.r.violations, 0);
+    assert_runnable(&c);
+    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 1) + pw(&c, 0, 2) + pw(&c, 0, 3), 10, 1e-6);
+    opt_plan_cost(&c.pb, &c.r.plan, &cost);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, cost.total_eur, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* The base load exports 100 kW in slot 1 (solar) and the site may export
  * nothing: without storage the plan must draw the surplus there, and does
  * (the export bound was modelled only with storage, so every plan was
@@ -1489,6 +1527,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_storage_heuristic);
     tcase_add_test(tc, test_infeasible_deadline_explained);
     tcase_add_test(tc, test_elastic_lp_plan_is_runnable);
+    tcase_add_test(tc, test_elastic_lp_without_slack_rounded);
     tcase_add_test(tc, test_export_limit_without_storage);
     tcase_add_test(tc, test_window_too_short_explained);
     tcase_add_test(tc, test_baseline_habitual);
