@@ -359,9 +359,12 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
 typedef struct pump_dp {
     int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day */
     int lo, hi;
-    int ph0;                /* phase at lo: rest since the group's last run */
-    int cont;               /* the group runs in lo - 1: a run may go on */
+    int ph0;                /* phase at lo: rest since the group's last run,
+                             * or the length of its run up to lo - 1, which
+                             * goes on here or ends (one run: no start) */
     int next;               /* the group's next slot on after hi, -1 = none */
+    int tail;               /* slots of the group's run from hi on, 0 = none:
+                             * a run going on into it is one run with it */
     int *cap;               /* per slot of the window: starts its day has left */
     const opt_site_t *site;
     double p;               /* power while on */
@@ -406,14 +409,9 @@ static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
         if (!off) /* keep running */
             dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + (l + 1 > d->L ? d->L : l + 1)),
                      d->v[i] + d->cost[t - d->lo]);
-        else if (ph == d->R && s < d->cap[t - d->lo] && t + d->L <= d->hi) /* start */
+        else if (ph == d->R && s < d->cap[t - d->lo] &&
+                 t + d->L <= d->hi + d->tail) /* start */
             dp_relax(d, t, i, dp_state(d, k + 1, s + 1, d->R + 1),
-                     d->v[i] + d->cost[t - d->lo] + q->startup_eur);
-        else if (d->cont && t == d->lo && t + d->L <= d->hi)
-            /* going on with the group's run: this window's start (priced
-             * as one, as the cost function counts it) but not the
-             * machine's */
-            dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + 1),
                      d->v[i] + d->cost[t - d->lo] + q->startup_eur);
     }
     double *x = d->v;
@@ -437,14 +435,19 @@ static void dp_costs(const heur_t *h, pump_dp_t *d)
     }
 }
 
-/* Whether ending the window in phase ph leaves the minimum rest before
- * the group's next run (or goes on into it when it starts at hi). */
-static int dp_end_rests(const pump_dp_t *d, int ph)
+/* Whether the window may end in phase ph: off, rested enough before the
+ * group's next run (which then needs its own minimum run); on, with the
+ * minimum run done and rested before the next run, or going on into the
+ * next run when it starts at hi, the two together one run of at least
+ * the minimum. */
+static int dp_end_ok(const pump_dp_t *d, int ph)
 {
-    int rest = ph <= d->R ? ph : 0;
-
-    return d->next < 0 || rest + d->next - d->hi >= d->R ||
-           (ph > d->R && d->next == d->hi);
+    if (ph <= d->R)
+        return (d->next < 0 || ph + d->next - d->hi >= d->R) &&
+               (d->tail == 0 || d->tail >= d->L);
+    if (d->next == d->hi)
+        return ph - d->R + d->tail >= d->L;
+    return ph - d->R >= d->L && (d->next < 0 || d->next - d->hi >= d->R);
 }
 
 /* Runs the recursion and writes the runs into the plan; -1 if none fits. */
@@ -462,8 +465,7 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
     for (int s = 0; s <= d->S; s++)
         for (int ph = 0; ph < d->np; ph++) {
             int i = dp_state(d, d->n, s, ph);
-            if ((ph <= d->R || ph == d->R + d->L) && dp_end_rests(d, ph) &&
-                d->v[i] < best) {
+            if (dp_end_ok(d, ph) && d->v[i] < best) {
                 best = d->v[i];
                 at = i;
             }
@@ -541,11 +543,11 @@ static void dp_reserve_later(pump_dp_t *d, const opt_problem_t *pb,
 /* Fits the recursion to the other windows of the equipment in the plan,
  * so that the machine obeys its rules as one (the validator sums the
  * windows): the rest since their last run before the window is the
- * starting phase, and a run of theirs up to lo - 1 may go on at lo
- * without a start of the machine; the window ends rested enough before
- * their first run after it (or the first slot of the next window not
- * placed yet), or going on into that run at hi (their start there is
- * then counted though the machine makes none: stricter, never wrong);
+ * starting phase, and a run of theirs up to lo - 1 starts the window on,
+ * with its length, to go on at lo without a start of the machine (and
+ * without stopping before its minimum run); the window ends rested enough
+ * before their first run after it (or the first slot of the next window
+ * not placed yet), or going on into that run at hi as one run with it;
  * each local day keeps only the starts they leave. */
 static void dp_fit_group(pump_dp_t *d, const opt_problem_t *pb,
                          const opt_plan_t *pl, int e, const double *other)
@@ -559,10 +561,17 @@ static void dp_fit_group(pump_dp_t *d, const opt_problem_t *pb,
     for (int t = T - 1; t >= d->hi; t--)
         if (other[t] > 1e-6)
             d->next = t;
+    for (int t = d->hi; d->next == d->hi && t < T && other[t] > 1e-6; t++)
+        d->tail++;
     dp_reserve_later(d, pb, pl, e, &d->next);
     if (before >= 0)
         d->ph0 = d->lo - 1 - before < d->R ? d->lo - 1 - before : d->R;
-    d->cont = before >= 0 && before == d->lo - 1;
+    if (before >= 0 && before == d->lo - 1) { /* the run goes on or ends */
+        int run = 0;
+        for (int t = before; t >= 0 && other[t] > 1e-6; t--)
+            run++;
+        d->ph0 = d->R + (run < d->L ? run : d->L);
+    }
     if (q->max_starts_day <= 0)
         return;
     for (int t = 0; t < T; t++) {
@@ -573,6 +582,19 @@ static void dp_fit_group(pump_dp_t *d, const opt_problem_t *pb,
             if (opt_slot_day(d->site, k) == day)
                 d->cap[k - d->lo]--;
     }
+}
+
+/* Whether another window of e's equipment ends where e begins or begins
+ * where e ends: a run of e may then be part of a longer one. */
+static int touches_group(const opt_problem_t *pb, int e)
+{
+    const opt_equipment_t *q = &pb->eq[e];
+
+    for (int f = 0; q->group > 0 && f < pb->n_eq; f++)
+        if (f != e && pb->eq[f].group == q->group &&
+            (pb->eq[f].deadline == q->earliest || pb->eq[f].earliest == q->deadline))
+            return 1;
+    return 0;
 }
 
 /* Places a pump by the recursion above; -1 when it does not apply. */
@@ -591,7 +613,9 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
         d.hi <= d.lo)
         return -1;
     d.n = (int)ceil(q->energy_kwh / (q->p_max_kw * s->slot_h) - 1e-9);
-    if (d.n < d.L)
+    /* fewer slots than the minimum run only as part of a run across a
+     * window boundary (dp_end_ok and the starting phase see to it) */
+    if (d.n < d.L && !touches_group(h->pb, e))
         d.n = d.L;
     d.p = q->energy_kwh / (d.n * s->slot_h);
     if (d.p < q->p_min_kw - 1e-9 || d.n > d.hi - d.lo)

@@ -161,14 +161,36 @@ static int next_window(const opt_model_t *m, int e)
 }
 
 /* Whether the next window of e's group touches it (its earliest is e's
- * deadline) and both count starts per day: a run going on across the
- * boundary then needs its continuation column. */
+ * deadline) and a start counts (starts per day, minimum run or start-up
+ * cost): a run going on across the boundary is one run of the machine,
+ * so it needs its continuation column. */
 static int touches_next(const opt_model_t *m, int e)
 {
+    const opt_equipment_t *q = &m->pb->eq[e];
     int f = next_window(m, e);
 
-    return f >= 0 && m->pb->eq[e].max_starts_day > 0 && m->ec[e].u0 &&
-           m->pb->eq[f].earliest == m->pb->eq[e].deadline;
+    return f >= 0 && m->ec[e].u0 && m->pb->eq[f].earliest == q->deadline &&
+           (q->max_starts_day > 0 || q->min_run > 1 || q->startup_eur > 0);
+}
+
+/* The window of e's group whose run may go on into e (it ends where e
+ * begins and has its continuation column), or -1. */
+static int prev_touching(const opt_model_t *m, int e)
+{
+    for (int f = 0; f < m->pb->n_eq; f++)
+        if (group_mate(m, e, f) && m->ec[f].cont &&
+            m->pb->eq[f].deadline == m->pb->eq[e].earliest)
+            return f;
+    return -1;
+}
+
+/* The end of the run of touching windows from e on: a run started in e
+ * may go on up to there. */
+static int chain_end(const opt_model_t *m, int e)
+{
+    while (m->ec[e].cont)
+        e = next_window(m, e);
+    return m->pb->eq[e].deadline;
 }
 
 /* Lays out the columns; returns their count. */
@@ -267,12 +289,15 @@ static double u_ub(const opt_model_t *m, int e, int k)
 }
 
 /* Upper bound of start k of flex task e: no start that could not complete
- * its minimum run by the deadline. */
+ * its minimum run by the deadline, or by the end of the touching windows
+ * its run may go on into. */
 static double y_ub(const opt_model_t *m, int e, int k)
 {
     const opt_equipment_t *q = &m->pb->eq[e];
 
-    return q->min_run > 1 && k > m->ec[e].nw - q->min_run ? 0 : 1;
+    if (k == 0 && prev_touching(m, e) >= 0)
+        return 1; /* it may go on with the run before (rows_continuation) */
+    return q->min_run > 1 && m->ec[e].lo + k + q->min_run > chain_end(m, e) ? 0 : 1;
 }
 
 /* Bounds, integrality, names and objective of one equipment's columns. */
@@ -362,7 +387,10 @@ static void cols_all(opt_model_t *m, double *obj)
         for (int k = 0; c->short0 && k < q->n_shifts; k++)
             obj[c->short0 + k] = PEN_TASK_KWH * q->specific_kwh;
         if (c->cont) {
+            /* the next window's start that goes on with this run is not
+             * one of the machine: its start-up cost is credited back */
             set_bounds(m->lp, c->cont, 0, 1);
+            obj[c->cont] = -m->pb->eq[next_window(m, e)].startup_eur;
             name_col(m->lp, c->cont, 'k', e, q->deadline);
         }
         if (c->miss) {
@@ -515,9 +543,37 @@ static int rows_rest_short(opt_model_t *m, const opt_equipment_t *q,
     return 0;
 }
 
-static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
-                         const eq_cols_t *c)
+/* Puts the starts of task f in slots [a, b] (clipped to its window). */
+static void put_starts(opt_model_t *m, int f, int a, int b)
 {
+    const eq_cols_t *c = &m->ec[f];
+
+    for (int t = a > c->lo ? a : c->lo; t <= b && t < c->lo + c->nw; t++)
+        row_put(m, c->y0 + t - c->lo, 1);
+}
+
+/* Puts the starts of the machine in slots [t - L + 1, t] (L = minimum
+ * run) for a minimum-run row of window e: e's own, and where the range
+ * reaches back into touching windows, theirs, less each continuation at a
+ * boundary inside it (that window's start goes on with the run before). */
+static void put_run_starts(opt_model_t *m, int e, int t)
+{
+    int from = t - m->pb->eq[e].min_run + 1;
+
+    for (int f = e; f >= 0;) {
+        put_starts(m, f, from, t);
+        int p = m->ec[f].lo >= from ? prev_touching(m, f) : -1;
+        if (p >= 0)
+            row_put(m, m->ec[p].cont, -1);
+        f = m->ec[f].lo > from ? p : -1;
+    }
+}
+
+static int rows_flex_bin(opt_model_t *m, int e)
+{
+    const opt_equipment_t *q = &m->pb->eq[e];
+    const eq_cols_t *c = &m->ec[e];
+
     for (int k = 0; k < c->nw; k++) {
         row_reset(m);
         row_put(m, c->p0 + k, 1);
@@ -533,9 +589,7 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
             return -1;
         if (q->min_run > 1) {
             row_reset(m);
-            for (int j = k - q->min_run + 1; j <= k; j++)
-                if (j >= 0)
-                    row_put(m, c->y0 + j, 1);
+            put_run_starts(m, e, c->lo + k);
             row_put(m, c->u0 + k, -1);
             if (row_add(m, LE, 0) < 0)
                 return -1;
@@ -572,15 +626,6 @@ static int rows_flex_bin(opt_model_t *m, const opt_equipment_t *q,
         k0 = k;
     }
     return 0;
-}
-
-/* Puts the starts of task f in slots [a, b] (clipped to its window). */
-static void put_starts(opt_model_t *m, int f, int a, int b)
-{
-    const eq_cols_t *c = &m->ec[f];
-
-    for (int t = a > c->lo ? a : c->lo; t <= b && t < c->lo + c->nw; t++)
-        row_put(m, c->y0 + t - c->lo, 1);
 }
 
 /* Starts per site-local day of a group of windows, written by its first
@@ -646,10 +691,22 @@ static int rows_group_rest(opt_model_t *m, int e)
 
 /* The continuation of e's last run into the next window: at most e on in
  * its last slot and the next window on in its first (so at most their
- * product: the day row takes it off the starts only when both are on). */
+ * product: the day row, the minimum-run rows and the start-up cost take
+ * it off the starts only when both are on). Where a run starting at the
+ * next window's first slot could not complete its minimum run, the next
+ * window's first slot on must be that continuation. */
 static int rows_continuation(opt_model_t *m, int e)
 {
-    const eq_cols_t *c1 = &m->ec[e], *c2 = &m->ec[next_window(m, e)];
+    int f = next_window(m, e), L = m->pb->eq[f].min_run;
+    const eq_cols_t *c1 = &m->ec[e], *c2 = &m->ec[f];
+
+    if (L > 1 && c2->lo + L > chain_end(m, f)) {
+        row_reset(m);
+        row_put(m, c2->y0, 1);
+        row_put(m, c1->cont, -1);
+        if (row_add(m, LE, 0) < 0)
+            return -1;
+    }
 
     row_reset(m);
     row_put(m, c1->cont, 1);
@@ -711,7 +768,7 @@ static int rows_flex(opt_model_t *m, int e)
         if (row_add_range(m, -q->ramp_kw, q->ramp_kw) < 0)
             return -1;
     }
-    if (c->u0 && rows_flex_bin(m, q, c) < 0)
+    if (c->u0 && rows_flex_bin(m, e) < 0)
         return -1;
     return rows_group(m, e);
 }

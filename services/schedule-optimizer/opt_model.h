@@ -12,7 +12,9 @@
  *    when a minimum power, minimum run/rest, start limit or start-up cost
  *    needs them;
  *  - the windows of one equipment (a group) share rows for starts per
- *    local day and minimum rest between them;
+ *    local day and minimum rest between them, and a run going on across
+ *    touching windows is one run (one start, one start-up cost, minimum
+ *    run over the whole run: ADR 0010, item 15);
  *  - storage has charge, discharge and SOC per slot;
  *  - one row per slot ties the site together: with a demand charge it reads
  *    base + flexible <= peak, the peak variable bounded by the import

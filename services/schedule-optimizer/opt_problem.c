@@ -169,7 +169,23 @@ double opt_site_load(const opt_problem_t *pb, const opt_plan_t *pl, int t)
     return g;
 }
 
-static int count_starts(const opt_plan_t *pl, int e)
+/* Whether task e's first slot on goes on with a run of another window
+ * of its equipment that ends where e begins: one run, one start. */
+static int goes_on(const opt_problem_t *pb, const opt_plan_t *pl, int e)
+{
+    const opt_equipment_t *q = &pb->eq[e];
+    size_t T = (size_t)pl->n_slots;
+
+    if (q->group <= 0 || q->earliest <= 0 || !pl->on[e * T + q->earliest])
+        return 0;
+    for (int f = 0; f < pb->n_eq; f++)
+        if (f != e && pb->eq[f].group == q->group &&
+            pb->eq[f].deadline == q->earliest && pl->on[f * T + q->earliest - 1])
+            return 1;
+    return 0;
+}
+
+static int count_starts(const opt_problem_t *pb, const opt_plan_t *pl, int e)
 {
     int n = 0;
     unsigned char prev = 0;
@@ -179,7 +195,7 @@ static int count_starts(const opt_plan_t *pl, int e)
         n += on && !prev;
         prev = on;
     }
-    return n;
+    return n - goes_on(pb, pl, e);
 }
 
 void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl,
@@ -205,7 +221,7 @@ void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl,
     c->demand_eur = s->demand_eur_kw * (c->peak_kw + c->next_peak_kw);
     for (int e = 0; e < pb->n_eq; e++)
         if (pb->eq[e].kind != OPT_STORAGE)
-            c->startup_eur += pb->eq[e].startup_eur * count_starts(pl, e);
+            c->startup_eur += pb->eq[e].startup_eur * count_starts(pb, pl, e);
     c->total_eur = c->energy_eur + c->demand_eur + c->startup_eur + c->co2_eur;
 }
 

@@ -52,8 +52,9 @@ typedef struct opt_equipment {
     int max_starts_day;   /* flex, 0 = unlimited */
     double startup_eur;   /* cost per start */
     /* Windows of one plant equipment: flex tasks with the same group > 0
-     * are one machine, so minimum rest and starts per day hold across
-     * them (their power summed per slot); 0 = a task of its own. Windows
+     * are one machine, so minimum run, minimum rest and starts per day
+     * hold across them (their power summed per slot) and a run going on
+     * across touching windows starts once; 0 = a task of its own. Windows
      * of a group do not overlap and share their run parameters. */
     int group;
     double specific_kwh;  /* kWh per unit of output (flex with shifts) */
@@ -156,7 +157,8 @@ double opt_slot_price(const opt_site_t *s, int t);
 /* Site net import in slot t under the plan (kW). */
 double opt_site_load(const opt_problem_t *pb, const opt_plan_t *pl, int t);
 /* Prices a plan: energy, demand charge, start-ups (counted from the on
- * pattern), CO2. Never fails. */
+ * pattern; a window's first slot on that goes on with the run of the
+ * touching window before it is no start), CO2. Never fails. */
 void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl,
                    opt_cost_t *c);
 /* Checks the problem's own data (ranges, windows). Returns the number of

@@ -43,6 +43,7 @@ void opt_options_init(opt_options_t *o)
     o->use_heuristic = 1;
     o->simplex_type = SIMPLEX_PRIMAL_PRIMAL;
     o->elastic_lp_only = 0;
+    o->strict_infeasible = 0;
 }
 
 void opt_result_init(opt_result_t *r)
@@ -692,6 +693,31 @@ static void elastic_rounded(run_t *u, const double *x, int ncols)
     free(xlp);
 }
 
+/* The elastic LP needs no slack but its plan is fractional (the validator
+ * refused it): its rounding (elastic_rounded) may still be a plan. Without
+ * slack of its own and validated, it is one, from rounding rather than a
+ * solver's search: heuristic. With slack, the rounding is the explanation
+ * of a relaxed plan as when the LP needs slack (the LP without slack
+ * proves nothing of the integer problem). With no rounding solved,
+ * nothing is kept and the result is no plan. */
+static void elastic_rounded_plan(run_t *u, const double *x, int ncols)
+{
+    elastic_rounded(u, x, ncols);
+    if (!u->r->source) {
+        u->r->status = OPT_NO_PLAN;
+        return;
+    }
+    if (u->r->explain.n > 0)
+        return; /* OPT_INFEASIBLE, explained by the rounding's slack */
+    if (opt_validate(u->pb, &u->r->plan, NULL) == 0) {
+        u->have = 1;
+        u->r->status = OPT_HEURISTIC;
+    } else {
+        u->r->source = NULL;
+        u->r->status = OPT_NO_PLAN;
+    }
+}
+
 /* The elastic model is the arbiter of infeasibility: always feasible, its
  * optimum says how little of the commitments must give. Slack left means
  * the constraints truly cannot all hold, and the explanation names them.
@@ -730,11 +756,14 @@ static void elastic(run_t *u, char *errstr, size_t errstr_size)
         return;
     opt_model_explain(m, x, &u->r->explain);
     if (u->r->explain.n == 0) {
+        int ncols = get_Ncolumns(opt_model_lp(m));
         opt_model_extract(m, x, &u->cand);
         opt_improve_blocks(u->pb, &u->cand, 5);
         if (offer(u, &u->cand, "elastic") && st == OPTIMAL && !relaxed) {
             u->r->status = OPT_OPTIMAL;
             u->r->bound_eur = u->r->cost.total_eur;
+        } else if (relaxed && !u->have) {
+            elastic_rounded_plan(u, x, ncols);
         } else {
             u->r->status = u->have ? OPT_FEASIBLE : OPT_NO_PLAN;
         }
@@ -803,7 +832,7 @@ int opt_solve(const opt_problem_t *pb, const opt_options_t *o, opt_result_t *r,
         set_simplextype(opt_model_lp(u.m), o->simplex_type);
     if (o->use_heuristic)
         heuristics(&u);
-    if (window_too_short(pb) || relaxation(&u) < 0) {
+    if (o->strict_infeasible || window_too_short(pb) || relaxation(&u) < 0) {
         /* a validated plan in hand refutes the verdict (numerical trouble):
          * it is improved without the LP */
         if (u.have && o->use_heuristic) {

@@ -56,6 +56,11 @@ typedef struct opt_options {
                              solve, as when it finds nothing in time, so
                              the LP fallback runs deterministically;
                              default 0 */
+    int strict_infeasible; /* tests only: take the strict model for
+                             infeasible without solving it (lp_solve's
+                             wrong verdict, as on some replay days), so
+                             the elastic model decides on a feasible
+                             problem; default 0 */
 } opt_options_t;
 
 typedef struct opt_result {

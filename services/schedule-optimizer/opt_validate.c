@@ -158,10 +158,10 @@ static int same_group(const opt_problem_t *pb, int e, int f)
            pb->eq[f].kind == OPT_TASK_FLEX;
 }
 
-/* Minimum rest and starts per day of the windows of one equipment, checked
- * once (at its first window) on their summed power: the machine rests and
- * starts as one, and a run going on across two touching windows is one
- * run. */
+/* Minimum run, minimum rest and starts per day of the windows of one
+ * equipment, checked once (at its first window) on their summed power: the
+ * machine runs, rests and starts as one, and a run going on across two
+ * touching windows is one run. */
 static int check_group(const opt_problem_t *pb, const opt_plan_t *pl, int e,
                        opt_msgs_t *out)
 {
@@ -181,7 +181,7 @@ static int check_group(const opt_problem_t *pb, const opt_plan_t *pl, int e,
         for (int t = 0; same_group(pb, e, f) && t < T; t++)
             sum[t] += pl->power[(size_t)f * T + t];
     snprintf(name, sizeof name, "%s (all its windows)", pb->eq[e].name);
-    bad = check_runs(pb, &pb->eq[e], name, sum, RULE_REST_STARTS, out);
+    bad = check_runs(pb, &pb->eq[e], name, sum, RULE_RUN | RULE_REST_STARTS, out);
     free(sum);
     return bad;
 }
@@ -219,10 +219,11 @@ static int check_flex(const opt_problem_t *pb, const opt_equipment_t *q,
             bad++;
         }
     }
-    /* a window of a group rests and starts with the others (check_group) */
-    return bad + check_runs(pb, q, q->name, pw,
-                            q->group > 0 ? RULE_RUN : RULE_RUN | RULE_REST_STARTS,
-                            out);
+    /* a window of a group runs, rests and starts with the others
+     * (check_group) */
+    return bad + (q->group > 0 ? 0
+                               : check_runs(pb, q, q->name, pw,
+                                            RULE_RUN | RULE_REST_STARTS, out));
 }
 
 static int check_storage(const opt_problem_t *pb, const opt_equipment_t *q,

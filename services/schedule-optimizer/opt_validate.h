@@ -6,8 +6,8 @@
  * Checks: windows (no power outside [earliest, deadline)), power ranges,
  * non-interruptible runs (one contiguous run of the fixed duration at the
  * task's run power: a fraction of a start is refused), energy delivered, ramp, minimum run and rest, starts per
- * day (the windows of one equipment, group > 0, rest and start as one
- * machine: checked on their summed power), SLA output per shift, storage SOC recomputed from charge/discharge
+ * day (the windows of one equipment, group > 0, run, rest and start as
+ * one machine: checked on their summed power), SLA output per shift, storage SOC recomputed from charge/discharge
  * (bounds, final >= initial, power limits), site import capacity and export
  * limit. Tolerance: 1e-4 relative to the quantity checked, 1e-6 absolute.
  */

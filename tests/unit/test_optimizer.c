@@ -706,6 +706,44 @@ START_TEST(test_elastic_lp_plan_is_runnable)
 }
 END_TEST
 
+/* The elastic LP needs no slack but its plan is fractional: a 10 kW
+ * on/off pump with 10 kWh to deliver in four hours over a base of 100 kW,
+ * under a demand charge of 1 EUR/kW; the LP runs it a quarter on in every
+ * hour (2.5 kW, below its minimum) to keep the peak at 102.5 kW. With the
+ * strict model taken for infeasible (strict_infeasible, for tests) and the
+ * elastic integer solve skipped (elastic_lp_only), the validator refuses
+ * the LP's plan; its rounding (the pump in the heuristic's pattern, the
+ * rest re-solved) needs no slack either, so it is published as a plan:
+ * validated, heuristic (not proven), not infeasible and not "no plan". */
+START_TEST(test_elastic_lp_without_slack_rounded)
+{
+    tcase_t c;
+    const double price[] = {50, 40, 60, 30}, base[] = {100, 100, 100, 100};
+    opt_options_t o;
+    opt_cost_t cost;
+    char err[256];
+
+    tc_init(&c, 4, price, base);
+    c.pb.site.demand_eur_kw = 1;
+    task(&c, 0, OPT_TASK_FLEX, 10, 10, 0, 4)->p_min_kw = 10;
+    opt_options_init(&o);
+    o.time_limit_s = 5;
+    o.use_heuristic = 0;
+    o.strict_infeasible = 1;
+    o.elastic_lp_only = 1;
+    ck_assert_int_eq(opt_solve(&c.pb, &o, &c.r, err, sizeof err), 0);
+    ck_assert_int_eq(c.r.status, OPT_HEURISTIC);
+    ck_assert_str_eq(c.r.source, "elastic-rounded");
+    ck_assert_int_eq(c.r.explain.n, 0);
+    ck_assert_int_eq(c.r.violations, 0);
+    assert_runnable(&c);
+    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 1) + pw(&c, 0, 2) + pw(&c, 0, 3), 10, 1e-6);
+    opt_plan_cost(&c.pb, &c.r.plan, &cost);
+    ck_assert_double_eq_tol(c.r.cost.total_eur, cost.total_eur, 1e-9);
+    opt_result_release(&c.r);
+}
+END_TEST
+
 /* The base load exports 100 kW in slot 1 (solar) and the site may export
  * nothing: without storage the plan must draw the surplus there, and does
  * (the export bound was modelled only with storage, so every plan was
@@ -1059,6 +1097,185 @@ START_TEST(test_group_run_across_touching_windows)
 }
 END_TEST
 
+/* Minimum run and start-up cost across touching windows [0, 4) and
+ * [4, 8) of one pump: run 2 hours, 1 EUR a start, 20 kWh in the first
+ * window and 10 kWh in the second, prices 90,90,10,10,10,90,90,90. The
+ * second window's hour cannot be a run of its own: it goes on with the
+ * first's run, hours 2, 3 and 4, one run of 3 hours, one start: 0.30 +
+ * 1.00 = 1.30 EUR, in the model, the heuristic and the cost function.
+ * (Each window holding its own minimum run made the second window
+ * impossible, and each paying its start-up priced 2.30 EUR.) */
+START_TEST(test_group_min_run_across_touching_windows)
+{
+    tcase_t c;
+    const double price[] = {90, 90, 10, 10, 10, 90, 90, 90};
+    const double want0[] = {0, 0, 10, 10, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
+    opt_plan_t pl;
+    opt_cost_t cost;
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 4, 4, 8);
+    c.eq[0].energy_kwh = 20;
+    for (int i = 0; i < 2; i++) {
+        c.eq[i].min_run = 2;
+        c.eq[i].startup_eur = 1;
+    }
+    assert_group_optimum(&c, want0, want1, 1.30);
+    ck_assert_double_eq_tol(c.r.cost.startup_eur, 1.0, 1e-9);
+    ck_assert_int_eq(opt_plan_init(&pl, 2, 8), 0);
+    opt_heuristic(&c.pb, &pl);
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.total_eur, 1.30, 1e-9);
+    opt_plan_release(&pl);
+    opt_result_release(&c.r);
+}
+END_TEST
+
+/* ---- windows of one pump, checked by enumeration (ADR 0010, item 15) ---- */
+
+static unsigned enum_rand(unsigned *st)
+{
+    *st = *st * 1103515245u + 12345u;
+    return (*st >> 16) & 0x7fff;
+}
+
+/* A random pair of windows of one 10 kW on/off pump in 8 hourly slots:
+ * touching in about half the cases, else 1-2 slots apart; 1-3 hours to
+ * run in each, minimum run and rest 1-3, 0-2 starts a local day over
+ * random local days, a start-up cost in half the cases. */
+static void enum_case(tcase_t *c, int *day, unsigned *st)
+{
+    double price[MAXT];
+    int gap = enum_rand(st) % 2 ? 0 : 1 + (int)(enum_rand(st) % 2);
+    int a1 = (int)(enum_rand(st) % 2), b1 = a1 + 2 + (int)(enum_rand(st) % 3);
+    int a2 = b1 + gap, b2 = a2 + 2 + (int)(enum_rand(st) % 3);
+
+    if (b2 > MAXT)
+        b2 = MAXT;
+    for (int t = 0; t < MAXT; t++) {
+        price[t] = (double)(enum_rand(st) % 100);
+        day[t] = t == 0 ? 0 : day[t - 1] + (enum_rand(st) % 4 == 0);
+    }
+    tc_init(c, MAXT, price, NULL);
+    c->pb.site.day = day;
+    pump_windows(c, a1, b1, a2, b2);
+    int L = 1 + (int)(enum_rand(st) % 3), R = 1 + (int)(enum_rand(st) % 3);
+    int S = (int)(enum_rand(st) % 3);
+    double su = enum_rand(st) % 2 ? 0.05 * (1 + enum_rand(st) % 10) : 0;
+    for (int i = 0; i < 2; i++) {
+        opt_equipment_t *q = &c->eq[i];
+        int nw = q->deadline - q->earliest;
+        q->energy_kwh = 10.0 * (1 + (int)(enum_rand(st) % (nw < 3 ? nw : 3)));
+        q->min_run = L;
+        q->min_rest = R;
+        q->max_starts_day = S;
+        q->startup_eur = su;
+    }
+}
+
+/* The runs of the machine: its two windows' power summed per slot. */
+static int machine_runs(const opt_plan_t *pl)
+{
+    int n = 0;
+
+    for (int t = 0; t < MAXT; t++) {
+        int on = pl->power[t] + pl->power[MAXT + t] > 0;
+        int before = t > 0 && pl->power[t - 1] + pl->power[MAXT + t - 1] > 0;
+        n += on && !before;
+    }
+    return n;
+}
+
+/* The cheapest plan the validator accepts, over every on/off pattern of
+ * both windows at 10 kW with each window's energy, each priced one
+ * start-up per run of the machine; HUGE_VAL when none. */
+static double enum_cheapest(const tcase_t *c)
+{
+    const opt_equipment_t *q = c->eq;
+    int n1 = q[0].deadline - q[0].earliest, n2 = q[1].deadline - q[1].earliest;
+    double best = HUGE_VAL;
+    opt_plan_t pl;
+    opt_cost_t cost;
+
+    for (unsigned m1 = 0; m1 < 1u << n1; m1++)
+        for (unsigned m2 = 0; m2 < 1u << n2; m2++) {
+            if (__builtin_popcount(m1) * 10.0 != q[0].energy_kwh ||
+                __builtin_popcount(m2) * 10.0 != q[1].energy_kwh)
+                continue;
+            ck_assert_int_eq(opt_plan_init(&pl, 2, MAXT), 0);
+            for (int k = 0; k < n1; k++)
+                pl.power[q[0].earliest + k] = m1 >> k & 1 ? 10 : 0;
+            for (int k = 0; k < n2; k++)
+                pl.power[MAXT + q[1].earliest + k] = m2 >> k & 1 ? 10 : 0;
+            opt_plan_finish(&c->pb, &pl);
+            if (opt_validate(&c->pb, &pl, NULL) == 0) {
+                opt_plan_cost(&c->pb, &pl, &cost);
+                ck_assert_double_eq_tol(cost.startup_eur,
+                                        q[0].startup_eur * machine_runs(&pl), 1e-9);
+                best = fmin(best, cost.total_eur);
+            }
+            opt_plan_release(&pl);
+        }
+    return best;
+}
+
+/* Random pairs of windows: the model's optimum is the cheapest plan the
+ * validator accepts (infeasible when there is none), and its plan is that
+ * plan (valid, priced as the objective says); the heuristic's plan, when
+ * valid, costs no less. With a run going on across touching windows
+ * priced as two starts or held to the minimum run in each window, the
+ * model, the cost function and the validator disagree. */
+START_TEST(test_group_windows_enumerated)
+{
+    unsigned st = 20261122u;
+    int touching_runs = 0;
+
+    for (int i = 0; i < 2000; i++) {
+        tcase_t c;
+        int day[MAXT];
+        char err[128];
+        double *x;
+        opt_plan_t pl;
+        opt_cost_t cost;
+
+        enum_case(&c, day, &st);
+        double best = enum_cheapest(&c);
+        opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+        ck_assert_ptr_nonnull(m);
+        lprec *lp = opt_model_lp(m);
+        int ret = solve(lp);
+        if (best == HUGE_VAL) {
+            ck_assert_msg(ret == INFEASIBLE, "case %d: model %d, no valid plan", i, ret);
+            opt_model_destroy(m);
+            continue;
+        }
+        ck_assert_msg(ret == OPTIMAL, "case %d: model %d, best %g", i, ret, best);
+        ck_assert_msg(fabs(get_objective(lp) + opt_model_obj_const(m) - best) < 1e-6,
+                      "case %d: model %.6f, cheapest valid plan %.6f", i,
+                      get_objective(lp) + opt_model_obj_const(m), best);
+        ck_assert_int_eq(opt_plan_init(&pl, 2, MAXT), 0);
+        ck_assert(get_ptr_variables(lp, &x));
+        opt_model_extract(m, x, &pl);
+        ck_assert_msg(opt_validate(&c.pb, &pl, NULL) == 0, "case %d: model plan refused", i);
+        opt_plan_cost(&c.pb, &pl, &cost);
+        ck_assert_msg(fabs(cost.total_eur - best) < 1e-6, "case %d: plan %.6f, best %.6f",
+                      i, cost.total_eur, best);
+        int b1 = c.eq[0].deadline;
+        touching_runs += c.eq[1].earliest == b1 && pl.on[b1 - 1] && pl.on[MAXT + b1];
+        opt_plan_release(&pl);
+        opt_model_destroy(m);
+        ck_assert_int_eq(opt_plan_init(&pl, 2, MAXT), 0);
+        opt_heuristic(&c.pb, &pl);
+        opt_plan_cost(&c.pb, &pl, &cost);
+        ck_assert(opt_validate(&c.pb, &pl, NULL) != 0 || cost.total_eur > best - 1e-6);
+        opt_plan_release(&pl);
+    }
+    /* the cases do exercise runs across the boundary */
+    ck_assert_int_gt(touching_runs, 50);
+}
+END_TEST
+
 /* Two windows of one pump in one day with one start a day cannot both
  * deliver: the elastic model (the group's rows need no slack: a window
  * may stay off) leaves one window's energy unmet and says so. */
@@ -1310,6 +1527,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_storage_heuristic);
     tcase_add_test(tc, test_infeasible_deadline_explained);
     tcase_add_test(tc, test_elastic_lp_plan_is_runnable);
+    tcase_add_test(tc, test_elastic_lp_without_slack_rounded);
     tcase_add_test(tc, test_export_limit_without_storage);
     tcase_add_test(tc, test_window_too_short_explained);
     tcase_add_test(tc, test_baseline_habitual);
@@ -1322,6 +1540,8 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_group_starts_per_day);
     tcase_add_test(tc, test_group_starts_infeasible_explained);
     tcase_add_test(tc, test_group_run_across_touching_windows);
+    tcase_add_test(tc, test_group_min_run_across_touching_windows);
+    tcase_add_test(tc, test_group_windows_enumerated);
     tcase_add_test(tc, test_improve_pumps_keeps_group_rest);
     tcase_add_test(tc, test_dump_model);
     tcase_add_test(tc, test_fix_except_neighbourhood);
