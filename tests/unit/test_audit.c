@@ -240,9 +240,21 @@ START_TEST(test_tamper_detected)
 }
 END_TEST
 
+/* Fails the test unless f holds want ECS lines forming one valid chain. */
+static void assert_chain_verifies(FILE *f, size_t want)
+{
+    char *lines[16], err[256];
+    size_t n = read_lines(f, lines, 16), bad;
+    ck_assert_uint_eq(n, want);
+    ck_assert_msg(
+        audit_verify_chain((const char *const *)lines, n, &bad, err, sizeof err) == 0,
+        "%s", err);
+    free_lines(lines, n);
+}
+
 START_TEST(test_state_file_survives_restart)
 {
-    char dir[] = "/tmp/ems-audit-XXXXXX", path[64];
+    char dir[] = "/tmp/ems-audit-XXXXXX", path[64], err[256];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/state", dir);
     FILE *f = tmpfile();
@@ -254,13 +266,7 @@ START_TEST(test_state_file_survives_restart)
     ck_assert_int_eq(audit_last_seq(a), 3);
     record_n(a, 2, 1763758947000LL);
     ck_assert_int_eq(s.last_seq, 5);
-    char *lines[16], err[256];
-    size_t n = read_lines(f, lines, 16), bad;
-    ck_assert_int_eq(n, 5);
-    ck_assert_msg(
-        audit_verify_chain((const char *const *)lines, n, &bad, err, sizeof err) == 0,
-        "%s", err);
-    free_lines(lines, n);
+    assert_chain_verifies(f, 5);
     audit_destroy(a);
 
     /* A corrupt state file stops start-up, naming the file, rather than
@@ -310,13 +316,7 @@ START_TEST(test_state_save_failure_refuses_the_event)
     ck_assert_int_eq(rename(moved, dir), 0);
     record_n(a, 1, 1763758947000LL);
     ck_assert_int_eq(s.last_seq, 3);
-    char *lines[16];
-    size_t n = read_lines(f, lines, 16), bad;
-    ck_assert_int_eq(n, 3);
-    ck_assert_msg(
-        audit_verify_chain((const char *const *)lines, n, &bad, err, sizeof err) == 0,
-        "%s", err);
-    free_lines(lines, n);
+    assert_chain_verifies(f, 3);
     audit_destroy(a);
     unlink(path);
     rmdir(dir);

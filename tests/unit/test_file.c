@@ -20,18 +20,15 @@ static char errstr[512];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ems-file-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/state", dir);
+    th_tmpdir(dir, sizeof dir, "file");
+    th_path(path, sizeof path, dir, "state");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     umask(022);
 }
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    th_rmtree(dir);
 }
 
 static bool exists(const char *p)
