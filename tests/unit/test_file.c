@@ -131,6 +131,26 @@ START_TEST(failed_write_keeps_the_old_file_and_no_tmp)
 }
 END_TEST
 
+/* errno is the failed call's, not that of removing the temporary file
+ * (callers such as devregistry report strerror(errno)): no descriptor left
+ * makes open() fail with EMFILE, where unlink() would say ENOENT. */
+START_TEST(failure_keeps_the_errno_of_the_failed_call)
+{
+    int next = dup(0);
+    ck_assert_int_ge(next, 0);
+    close(next);
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    lim = (struct rlimit){.rlim_cur = (rlim_t)next, .rlim_max = old.rlim_max};
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int rc = ems_file_write_atomic(path, "x\n", errstr, sizeof errstr), err = errno;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(err, EMFILE);
+    ck_assert_msg(strstr(errstr, strerror(EMFILE)) != NULL, "%s", errstr);
+}
+END_TEST
+
 /* The rename fails (path is a directory that is not empty): what stood at
  * path stays and the temporary file is removed. */
 START_TEST(failed_rename_keeps_the_target_and_no_tmp)
@@ -156,6 +176,7 @@ int main(void)
     tcase_add_test(tc, binary_content_with_nul_bytes_and_mode);
     tcase_add_test(tc, missing_directory_reported_with_the_file);
     tcase_add_test(tc, failed_write_keeps_the_old_file_and_no_tmp);
+    tcase_add_test(tc, failure_keeps_the_errno_of_the_failed_call);
     tcase_add_test(tc, failed_rename_keeps_the_target_and_no_tmp);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);
