@@ -4,10 +4,10 @@
  */
 #include "audit/audit.h"
 #include "clock/clock.h"
+#include "file/file.h"
 #include "text/utf8.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -236,34 +236,22 @@ static int state_load(audit_t *a, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* Writes seq/hash to a temporary file, syncs it and renames it over the
- * state file, so a crash leaves either the old or the new state. */
+/* Replaces the state file by seq/hash atomically (ems_file_write_atomic_n:
+ * synced, renamed, directory synced), so a crash leaves either the old or
+ * the new state. */
 static int state_save(const audit_t *a, int64_t seq, const char *hash, char *errstr,
                       size_t errstr_size)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", a->state_file);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        goto fail;
     char buf[160];
     int len = snprintf(buf, sizeof buf, "ems-audit-state 1\nseq %" PRId64 "\nhash %s\n",
                        seq, hash);
-    if (write(fd, buf, (size_t)len) != len || fsync(fd) < 0) {
-        close(fd);
-        unlink(tmp);
-        goto fail;
-    }
-    close(fd);
-    if (rename(tmp, a->state_file) < 0) {
-        unlink(tmp);
-        goto fail;
+    if (ems_file_write_atomic_n(a->state_file, buf, (size_t)len, 0600, errstr,
+                                errstr_size) < 0) {
+        snprintf(errstr, errstr_size, "audit: cannot save state file '%s': %s",
+                 a->state_file, strerror(errno));
+        return -1;
     }
     return 0;
-fail:
-    snprintf(errstr, errstr_size, "audit: cannot save state file '%s': %s",
-             a->state_file, strerror(errno));
-    return -1;
 }
 
 /* ---- producer ---- */

@@ -8,13 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Writes all len bytes of buf to fd. 0 or -1 (errno set). */
-static int write_all(int fd, const char *buf, size_t len)
+/* Writes all len bytes of data to fd. 0 or -1 (errno set). */
+static int write_all(int fd, const void *data, size_t len)
 {
+    const char *buf = data;
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = EIO; /* no progress and no error: do not spin */
         if (n <= 0)
             return -1;
         buf += n;
@@ -23,29 +26,41 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-int ems_file_write_atomic(const char *path, const char *text, char *errstr,
-                          size_t errstr_size)
+int ems_file_write_atomic_n(const char *path, const void *data, size_t len,
+                            mode_t mode, char *errstr, size_t errstr_size)
 {
     char tmp[4096], dir[4096];
+    int err;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     snprintf(dir, sizeof dir, "%s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
-        goto err;
-    if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+        goto fail;
+    if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        err = errno;
         close(fd);
-        goto err;
+        errno = err;
+        goto fail;
     }
     if (close(fd) < 0 || rename(tmp, path) < 0)
-        goto err;
+        goto fail;
     fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd); /* the rename itself made durable */
         close(fd);
     }
     return 0;
-err:
-    snprintf(errstr, errstr_size, "cannot write '%s': %s", tmp, strerror(errno));
+fail:
+    err = errno; /* callers may report it; unlink() must not replace it */
+    snprintf(errstr, errstr_size, "cannot write '%s': %s", tmp, strerror(err));
     unlink(tmp);
+    errno = err;
     return -1;
+}
+
+int ems_file_write_atomic(const char *path, const char *text, char *errstr,
+                          size_t errstr_size)
+{
+    return ems_file_write_atomic_n(path, text, strlen(text), 0640, errstr,
+                                   errstr_size);
 }

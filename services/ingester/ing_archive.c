@@ -3,6 +3,7 @@
  * ing_archive.h).
  */
 #include "ingester/ing_archive.h"
+#include "file/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,23 +69,19 @@ static void free_name(const char *dir, const char *table, char *path, size_t siz
         snprintf(path, size, "%s/%s.%d.csv.gz", dir, table, i);
 }
 
-/* Writes "<hex>  <basename>\n" to path.sha256, durably. */
+/* Writes "<hex>  <basename>\n" to path.sha256, durably and whole
+ * (ems_file_write_atomic_n: a crash leaves no partial checksum beside a
+ * complete archive); mode 0666 before the umask, as the archive's. */
 static int write_checksum(const char *path, char *errstr, size_t errstr_size)
 {
-    char hex[65], sum[4200];
+    char hex[65], sum[4200], line[4400];
     const char *base = strrchr(path, '/');
-    FILE *f;
 
     if (ing_archive_sha256(path, hex, errstr, errstr_size))
         return -1;
     snprintf(sum, sizeof sum, "%s.sha256", path);
-    if (!(f = fopen(sum, "w")) ||
-        fprintf(f, "%s  %s\n", hex, base ? base + 1 : path) < 0 || fclose(f) != 0 ||
-        fsync_path(sum) != 0) {
-        snprintf(errstr, errstr_size, "cannot write '%s': %s", sum, strerror(errno));
-        return -1;
-    }
-    return 0;
+    int len = snprintf(line, sizeof line, "%s  %s\n", hex, base ? base + 1 : path);
+    return ems_file_write_atomic_n(sum, line, (size_t)len, 0666, errstr, errstr_size);
 }
 
 /* ---- export ---- */

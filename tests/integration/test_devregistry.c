@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "support/harness.h"
 
@@ -349,6 +351,59 @@ START_TEST(backward_rules)
 }
 END_TEST
 
+/* A private devregistry over a store in a temporary directory: its pidfile
+ * and store are replaced whole, and a store that cannot be written refuses
+ * the registration with the reason while the registry keeps serving. */
+START_TEST(store_save_failure_is_reported_and_nothing_half_written)
+{
+    char dir[256], store_dir[320], moved[320], store[400], tmp[420], pidfile[320],
+        bin[512], port[16], subject[128], kept[128];
+    th_tmpdir(dir, sizeof dir, "devregistry");
+    th_path(store_dir, sizeof store_dir, dir, "store");
+    th_path(moved, sizeof moved, dir, "moved");
+    th_path(store, sizeof store, store_dir, "registry.json");
+    snprintf(tmp, sizeof tmp, "%s.tmp", store);
+    th_path(pidfile, sizeof pidfile, dir, "devregistry.pid");
+    ck_assert_int_eq(mkdir(store_dir, 0750), 0);
+    snprintf(port, sizeof port, "%d", th_free_port());
+    const char *argv[] = {th_bin(bin, sizeof bin, "devregistry"), "--port", port,
+                          "--store", store, "--pidfile", pidfile, NULL};
+    pid_t pid = th_spawn_logged(dir, "devregistry.log", argv, NULL);
+    th_wait_file(pidfile, pid, 10);
+    char *text = th_read_file(pidfile);
+    ck_assert_int_eq(atol(text), (long)pid);
+    free(text);
+    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%s", port);
+
+    subject_name(kept, sizeof kept, "store-kept");
+    ck_assert_int_gt(register_fields(kept, V1), 0);
+    ck_assert(th_file_has(store, kept));
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+
+    ck_assert_int_eq(rename(store_dir, moved), 0); /* the store cannot be written */
+    subject_name(subject, sizeof subject, "store-lost");
+    char *body = schema_body(V1);
+    json_t *r = expect(500, "POST", body, "/subjects/%s/versions", subject);
+    const char *msg = json_string_value(json_object_get(r, "message"));
+    ck_assert_msg(msg && strstr(msg, "Error in the backend data store: "
+                                     "No such file or directory"),
+                  "%s", msg ? msg : "(no message)");
+    json_decref(r);
+    free(body);
+    ck_assert_int_eq(rename(moved, store_dir), 0);
+    ck_assert_int_eq(count_versions(kept), 1); /* still serving, state kept */
+    char path[256];
+    snprintf(path, sizeof path, "/subjects/%s/versions", subject);
+    expect_error(404, 40401, "GET", NULL, path); /* the refused one is not there */
+    ck_assert(!th_file_has(store, subject));
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+
+    ck_assert_int_eq(th_stop(&pid), 0);
+    ck_assert_int_ne(access(pidfile, F_OK), 0);
+    th_rmtree(dir);
+}
+END_TEST
+
 static Suite *devregistry_suite(void)
 {
     Suite *s = suite_create("devregistry");
@@ -366,6 +421,10 @@ static Suite *devregistry_suite(void)
     tcase_add_test(tc, invalid_schema_is_rejected);
     tcase_add_loop_test(tc, backward_rules, 0,
                         (int)(sizeof(compat_cases) / sizeof(compat_cases[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("store");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, store_save_failure_is_reported_and_nothing_half_written);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
@@ -239,9 +240,21 @@ START_TEST(test_tamper_detected)
 }
 END_TEST
 
+/* Fails the test unless f holds want ECS lines forming one valid chain. */
+static void assert_chain_verifies(FILE *f, size_t want)
+{
+    char *lines[16], err[256];
+    size_t n = read_lines(f, lines, 16), bad;
+    ck_assert_uint_eq(n, want);
+    ck_assert_msg(
+        audit_verify_chain((const char *const *)lines, n, &bad, err, sizeof err) == 0,
+        "%s", err);
+    free_lines(lines, n);
+}
+
 START_TEST(test_state_file_survives_restart)
 {
-    char dir[] = "/tmp/ems-audit-XXXXXX", path[64];
+    char dir[] = "/tmp/ems-audit-XXXXXX", path[64], err[256];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/state", dir);
     FILE *f = tmpfile();
@@ -253,13 +266,7 @@ START_TEST(test_state_file_survives_restart)
     ck_assert_int_eq(audit_last_seq(a), 3);
     record_n(a, 2, 1763758947000LL);
     ck_assert_int_eq(s.last_seq, 5);
-    char *lines[16], err[256];
-    size_t n = read_lines(f, lines, 16), bad;
-    ck_assert_int_eq(n, 5);
-    ck_assert_msg(
-        audit_verify_chain((const char *const *)lines, n, &bad, err, sizeof err) == 0,
-        "%s", err);
-    free_lines(lines, n);
+    assert_chain_verifies(f, 5);
     audit_destroy(a);
 
     /* A corrupt state file stops start-up, naming the file, rather than
@@ -270,6 +277,47 @@ START_TEST(test_state_file_survives_restart)
     audit_conf_t conf = {.service = "x", .state_file = path, .ecs_out = f};
     ck_assert_ptr_null(audit_new(&conf, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, path));
+    unlink(path);
+    rmdir(dir);
+    fclose(f);
+}
+END_TEST
+
+/* The state file is private and replaced whole; when it cannot be saved the
+ * event is refused with the file named, the chain does not advance, and it
+ * continues unbroken once the file can be written again. */
+START_TEST(test_state_save_failure_refuses_the_event)
+{
+    char dir[] = "/tmp/ems-audit-XXXXXX", moved[64], path[64], tmp[80], err[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(moved, sizeof moved, "%s.moved", dir);
+    snprintf(path, sizeof path, "%s/state", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = tmpfile();
+    sink_t s = {0};
+    audit_t *a = make(f, &s, path);
+    record_n(a, 2, 1763758937000LL);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+
+    ck_assert_int_eq(rename(dir, moved), 0); /* the state directory is gone */
+    audit_event_t ev = {.actor = "service:recommender",
+                        .action = "plan.publish",
+                        .object = "plan/p-9"};
+    ck_assert_int_eq(audit_record(a, &ev, NULL, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "cannot save state file") && strstr(err, path), "%s",
+                  err);
+    ck_assert_msg(strstr(err, "No such file or directory"), "%s", err);
+    ck_assert_int_eq(audit_last_seq(a), 2);
+    ck_assert_int_eq(s.calls, 2); /* nothing published */
+
+    ck_assert_int_eq(rename(moved, dir), 0);
+    record_n(a, 1, 1763758947000LL);
+    ck_assert_int_eq(s.last_seq, 3);
+    assert_chain_verifies(f, 3);
+    audit_destroy(a);
     unlink(path);
     rmdir(dir);
     fclose(f);
@@ -367,6 +415,7 @@ static Suite *audit_suite(void)
     tcase_add_loop_test(tc, test_tamper_detected, 0,
                         (int)(sizeof tamper_cases / sizeof tamper_cases[0]));
     tcase_add_test(tc, test_state_file_survives_restart);
+    tcase_add_test(tc, test_state_save_failure_refuses_the_event);
     tcase_add_test(tc, test_publish_failure_and_bad_input);
     tcase_add_test(tc, test_hash_known_answer);
     tcase_add_test(tc, test_invalid_utf8_recorded_and_verifiable);

@@ -36,6 +36,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "control.h"
+#include "file/file.h"
 
 #define DB_MAX_TOPICS 256
 #define DB_NAME_MAX 249 /* Kafka's topic name limit */
@@ -203,28 +204,17 @@ static int db_topics_load(db_opts *o, const char *path)
     return rc;
 }
 
-/* Writes content to path atomically (temporary file, then rename). */
+/* Writes content to path atomically (ems_file_write_atomic: temporary file,
+ * synced, renamed), so a reader never sees a half-written marker. */
 static int db_write_file(const char *path, const char *content)
 {
-    char tmp[4096];
-    FILE *f;
+    char err[4200];
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "w");
-    if (!f)
-        goto err;
-    if (fputs(content, f) == EOF || fclose(f) != 0) {
-        unlink(tmp);
-        goto err;
-    }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        goto err;
+    if (ems_file_write_atomic(path, content, err, sizeof(err)) != 0) {
+        db_log("error", "cannot write '%s': %s", path, strerror(errno));
+        return -1;
     }
     return 0;
-err:
-    db_log("error", "cannot write '%s': %s", path, strerror(errno));
-    return -1;
 }
 
 static void db_usage(FILE *out)

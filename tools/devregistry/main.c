@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <ulfius.h>
 
+#include "file/file.h"
 #include "store.h"
 
 #define DR_CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
@@ -303,13 +304,10 @@ static int dr_parse_args(dr_opts *o, int argc, char **argv)
 
 static int dr_write_pidfile(const char *path)
 {
-    char tmp[4096];
-    FILE *f;
+    char pid[32], err[4200];
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
-        rename(tmp, path) != 0) {
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ems_file_write_atomic(path, pid, err, sizeof(err)) != 0) {
         dr_log("error", "cannot write pidfile '%s': %s", path, strerror(errno));
         return -1;
     }

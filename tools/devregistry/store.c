@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "file/file.h"
 
 struct reg_store {
     pthread_mutex_t lock;
@@ -38,18 +39,22 @@ static int rs_error(json_t **body, int code, const char *fmt, ...)
     return code >= 1000 ? code / 100 : code;
 }
 
+/* Writes root to the store file atomically (ems_file_write_atomic: synced,
+ * renamed, the directory synced). 0, or -1 with errno set. */
 static int rs_save(reg_store *st, json_t *root)
 {
-    char tmp[4096];
+    char err[4200], *text = json_dumps(root, JSON_INDENT(1));
+    int rc, saved;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
-    if (json_dump_file(root, tmp, JSON_INDENT(1)) != 0)
-        return -1;
-    if (rename(tmp, st->path) != 0) {
-        unlink(tmp);
+    if (!text) {
+        errno = ENOMEM;
         return -1;
     }
-    return 0;
+    rc = ems_file_write_atomic(st->path, text, err, sizeof(err));
+    saved = errno; /* the caller reports it */
+    free(text);
+    errno = saved;
+    return rc;
 }
 
 /* Installs root as the new state once it is on disk; takes ownership of

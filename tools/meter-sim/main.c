@@ -30,6 +30,7 @@
 
 #include "dataset/dataset.h"
 #include "clock/clock.h"
+#include "file/file.h"
 #include "sim.h"
 
 #define MAX_CLIENTS 16384
@@ -157,17 +158,13 @@ static double *load_series(const char *path, size_t *n, int64_t *t0, char *err,
     return norm;
 }
 
-static int write_file(const char *path, const char *text)
+/* Writes a marker file (pid, ready) atomically; a failure is logged, and
+ * start-up goes on as before. */
+static void write_marker(const char *path, const char *text)
 {
-    char tmp[4096];
-    FILE *f;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (!(f = fopen(tmp, "w")))
-        return -1;
-    fputs(text, f);
-    if (fclose(f) != 0)
-        return -1;
-    return rename(tmp, path);
+    char err[4200];
+    if (ems_file_write_atomic(path, text, err, sizeof err) < 0)
+        fprintf(stderr, "meter-sim: %s\n", err);
 }
 
 static void close_client(server_t *sv, int i)
@@ -226,6 +223,9 @@ static void tick(server_t *sv, const opts_t *o)
     if (sv->served)
         fflush(sv->served);
     if (o->values) {
+        /* Replaced 10 times a second while clients wait for replies, and
+         * worthless after a crash: renamed whole but not synced, unlike
+         * ems_file_write_atomic(), whose fsyncs would stall the loop. */
         char tmp[4096];
         FILE *f;
         snprintf(tmp, sizeof tmp, "%s.tmp", o->values);
@@ -364,7 +364,7 @@ static int start(server_t *sv, const opts_t *o, const plant_t *plant)
     sv->control_size = -1;
     if (o->pidfile) {
         snprintf(buf, sizeof buf, "%d\n", (int)getpid());
-        write_file(o->pidfile, buf);
+        write_marker(o->pidfile, buf);
     }
     fprintf(stderr, "meter-sim: %zu meters on %s:%d, speed %g\n", sv->sim.nmeters,
             o->listen, o->port, o->speed);
@@ -396,7 +396,7 @@ int main(int argc, char **argv)
         tick(&sv, &o);
         snprintf(buf, sizeof buf, "127.0.0.1:%d\n", o.port);
         if (o.ready)
-            write_file(o.ready, buf);
+            write_marker(o.ready, buf);
         rc = loop(&sv, &o) < 0 ? 1 : 0;
     }
     drop_all(&sv);
