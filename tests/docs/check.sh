@@ -181,6 +181,10 @@ done < <(awk -F'|' '/^\| topic \| key \|/ { t = 1; next } t && !/^\|/ { t = 0 }
                     t && /^\| [a-z]/ { gsub(/ /, "", $2); print $2 }' docs/topics.md)
 echo "topics: $ntopics schemas"
 
+# docs/schemas.md is generated from schemas/: it must be the current output
+tools/schema-doc.sh --check >/dev/null ||
+  bad "docs/schemas.md is out of date with schemas/ (run tools/schema-doc.sh)"
+
 if [ "$fails" -gt 0 ]; then
   echo "docs: $fails missing"
   exit 1
