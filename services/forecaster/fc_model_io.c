@@ -9,6 +9,7 @@
  * int64, residuals as double, cells as bytes), and the booster in XGBoost's
  * UBJSON model format. */
 #include "forecaster/fc_internal.h"
+#include "file/file.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -31,9 +32,13 @@ int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
     }
     if (ks->booster && fc_xgb_save(ks->booster, &blob, &blen, errstr, errstr_size) < 0)
         return -1;
-    FILE *f = fopen(path, "wb");
+    /* built in memory and written as one file: a crash leaves the previous
+     * model whole, never a truncated one (which the loader would refuse) */
+    char *bytes = NULL;
+    size_t nbytes = 0;
+    FILE *f = open_memstream(&bytes, &nbytes);
     if (!f) {
-        snprintf(errstr, errstr_size, "cannot write '%s'", path);
+        snprintf(errstr, errstr_size, "out of memory writing '%s'", path);
         free(blob);
         return -1;
     }
@@ -54,10 +59,13 @@ int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
     ok &= fclose(f) == 0;
     free(blob);
     if (!ok) {
-        snprintf(errstr, errstr_size, "short write to '%s'", path);
+        snprintf(errstr, errstr_size, "out of memory writing '%s'", path);
+        free(bytes);
         return -1;
     }
-    return 0;
+    int rc = ems_file_write_atomic_n(path, bytes, nbytes, 0666, errstr, errstr_size);
+    free(bytes);
+    return rc;
 }
 
 /* The header into *ks; -1 with errstr. A file of another format is named
