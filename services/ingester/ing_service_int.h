@@ -105,6 +105,7 @@ struct ing_service {
         *m_redis_err;
     obs_counter_t *m_db_err, *m_results, *m_archived, *m_ret_busy, *m_restores;
     obs_counter_t *m_slow_rd, *m_slow_iv;
+    obs_counter_t *m_resets;
     bool out_recompute; /* the held outputs include intervals a restore rebuilt */
     obs_gauge_t *m_gaps;
     obs_histogram_t *m_batch, *m_latency;
