@@ -321,11 +321,15 @@ static int take_record(ing_service_t *s, slot_t *b, const bus_record_t *rec, int
     return -1;
 }
 
-/* Logs and counts what the counter check decided about a fallen counter. A
- * glitch's readings are stored already (what the meter sent) and are never
- * rolled up: they count as rejected. */
-static void note_reset(ing_service_t *s, const ing_reading_t *rd, const char *what)
+/* Logs and counts what the counter check decided about a fallen counter.
+ * A glitch's readings are stored already (what the meter sent) and are
+ * never rolled up: they count as rejected, and the records kept since the
+ * candidate (ing_held.c) are dead-lettered. */
+static void note_reset(ing_service_t *s, const ing_reading_t *rd, const bus_record_t *rec,
+                       const char *what)
 {
+    size_t sent = ing_held_note(s, rd, rec, what);
+
     if (rd->reset == ING_RESET_CONFIRM) {
         obs_counter_inc(s->m_resets);
         log_info("ingester", "meter '%s' of site '%s': %s", rd->meter_id, rd->site_id,
@@ -333,8 +337,8 @@ static void note_reset(ing_service_t *s, const ing_reading_t *rd, const char *wh
     } else if (rd->reset == ING_RESET_GLITCH) {
         obs_counter_add(s->m_rejected,
                         (double)ing_rollup_glitch_readings(s->roll, rd->meter_id));
-        log_warn("ingester", "meter '%s' of site '%s': %s", rd->meter_id, rd->site_id,
-                 what);
+        log_warn("ingester", "meter '%s' of site '%s': %s; %zu dead-lettered",
+                 rd->meter_id, rd->site_id, what, sent);
     }
 }
 
@@ -352,7 +356,7 @@ static void check_batch(ing_service_t *s, slot_t *b)
             reject(s, s->cons, &s->recs[s->rec_of[i]], reason);
             continue;
         }
-        note_reset(s, &b->rd[i], reason);
+        note_reset(s, &b->rd[i], &s->recs[s->rec_of[i]], reason);
         if (keep != i)
             b->rd[keep] = b->rd[i];
         keep++;
@@ -777,6 +781,7 @@ void ing_service_shutdown(svc_t *svc, void *ctx)
     bus_consumer_destroy(s->cons); /* unacked offsets stay uncommitted */
     bus_consumer_destroy(s->rcons);
     free(s->rrej);
+    ing_held_release(s);
     s->rcons = NULL, s->rrej = NULL, s->rn = 0, s->held = NULL, s->writer = NULL;
     ing_redis_destroy(s->redis);
     ing_rollup_destroy(s->roll);

@@ -7,10 +7,12 @@
  * (a glitch). After the restart every reading of m00 is stored and rolled
  * up, its quarter-hours on energy.load hold 15 kWh each (the reset's minute
  * counted from the new counter), m01's glitch is stored but not rolled up,
- * and it is the only rejected reading.
+ * it is the only rejected reading and the only record on
+ * energy.telemetry.dlq (as it came, with the reason).
  */
 #include <check.h>
 #include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +160,79 @@ static void consume_until(bus_consumer_t *c, int (*done)(void), const char *what
     ck_assert_msg(done(), "%s never arrived (%d records seen)", what, nseen);
 }
 
+/* ---- the dead letter ---- */
+
+/* The first record of the DLQ topic, read from the start with a plain
+ * consumer (bounded wait); the caller destroys it and *rkp. */
+static rd_kafka_message_t *first_dead_letter(rd_kafka_t **rkp)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_message_t *got = NULL;
+    char topic[128], g[128], err[512];
+    rd_kafka_t *rk;
+
+    snprintf(topic, sizeof topic, "%senergy.telemetry.dlq", prefix);
+    snprintf(g, sizeof g, "%sraw", prefix);
+    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    for (int i = 0; i < 300 && !got; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m && !m->err)
+            got = m;
+        else if (m)
+            rd_kafka_message_destroy(m);
+    }
+    ck_assert_msg(got != NULL, "nothing on %s", topic);
+    *rkp = rk;
+    return got;
+}
+
+static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
+                          size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+        return "";
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
+/* The glitch's record is on the DLQ as it came, with the reason, and it is
+ * the only one there. */
+static void expect_glitch_dead_lettered(void)
+{
+    const char *dlq = "ems_bus_produced_total{topic=\"energy.telemetry.dlq\"}";
+    rd_kafka_message_t *m;
+    rd_kafka_t *rk;
+    char buf[512], topic[128];
+
+    th_wait_metric(port, dlq, 1, child, 30);
+    ck_assert_double_eq(th_metric(port, dlq), 1);
+    m = first_dead_letter(&rk);
+    ck_assert_uint_eq(m->key_len, strlen(site));
+    ck_assert_mem_eq(m->key, site, strlen(site));
+    ck_assert_ptr_nonnull(strstr(header(m, "ems.dlq.reason", buf, sizeof buf),
+                                 "energy counter glitch: 3.000000 kWh at "
+                                 "2020-09-01T00:20:00Z"));
+    snprintf(topic, sizeof topic, "%senergy.telemetry", prefix);
+    ck_assert_str_eq(header(m, "ems.dlq.topic", buf, sizeof buf), topic);
+    ck_assert(strlen(header(m, "ems.dlq.offset", buf, sizeof buf)) > 0);
+    rd_kafka_message_destroy(m);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
 /* ---- the ingester child ---- */
 
 static void start_ingester(void)
@@ -235,6 +310,7 @@ START_TEST(test_reset_across_a_restart)
     th_wait_metric(port, "ems_ingester_meter_resets_total", 1, child, 30);
     ck_assert_double_eq(th_metric(port, "ems_ingester_meter_resets_total"), 1);
     ck_assert_double_eq(th_metric(port, "ems_ingester_rejected_total"), 1);
+    expect_glitch_dead_lettered();
     th_ing_expect_coarse_consistent(pg, site);
     PQfinish(pg);
     bus_consumer_destroy(c);
