@@ -11,6 +11,7 @@
 
 #include "ingester/ing_service_int.h"
 #include "log/log.h"
+#include "obs/metrics.h"
 
 #define TELEMETRY "energy.telemetry"
 
@@ -103,8 +104,14 @@ static int dead_letter(ing_service_t *s, const ing_held_rec_t *h, const char *re
     snprintf(part, sizeof part, "%d", (int)h->partition);
     snprintf(off, sizeof off, "%lld", (long long)h->offset);
     if (bus_produce_raw(svc_producer(s->svc), TELEMETRY ".dlq", h->key, h->key_len,
-                        h->raw, h->raw_len, headers, err, sizeof err) == 0)
+                        h->raw, h->raw_len, headers, err, sizeof err) == 0) {
+        /* the series the consumer's own dead letters count in (and
+         * EmsDeadLetters watches) */
+        obs_count(svc_metrics(s->svc), "ems_bus_dlq_total",
+                  "Records sent to a dead-letter topic, by reason.",
+                  "topic=" TELEMETRY ",reason=validation", 1);
         return 0;
+    }
     log_error("ingester", "dead-lettering a counter glitch failed: %s", err);
     return -1;
 }

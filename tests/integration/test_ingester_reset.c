@@ -219,6 +219,9 @@ static void expect_glitch_dead_lettered(void)
 
     th_wait_metric(port, dlq, 1, child, 30);
     ck_assert_double_eq(th_metric(port, dlq), 1);
+    ck_assert_double_eq(th_metric(port, "ems_bus_dlq_total{reason=\"validation\","
+                                        "topic=\"energy.telemetry\"}"),
+                        1);
     m = first_dead_letter(&rk);
     ck_assert_uint_eq(m->key_len, strlen(site));
     ck_assert_mem_eq(m->key, site, strlen(site));
