@@ -95,6 +95,11 @@ static void topic_free(bus_topic_t *t)
     free(t);
 }
 
+const char *bus_topic_prefix(const bus_t *bus)
+{
+    return bus->prefix;
+}
+
 void bus_destroy(bus_t *bus)
 {
     size_t i;

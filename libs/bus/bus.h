@@ -50,6 +50,9 @@ typedef struct bus_conf {
 /* Returns a bus or NULL with errstr filled. Copies everything in conf except
  * metrics. Does not contact the broker or the registry yet. */
 bus_t *bus_new(const bus_conf_t *conf, char *errstr, size_t errstr_size);
+/* The topic prefix put before logical names on the wire ("" for none),
+ * owned by the bus. */
+const char *bus_topic_prefix(const bus_t *bus);
 /* Frees the bus; producers and consumers made from it must be destroyed
  * first. NULL is a no-op. */
 void bus_destroy(bus_t *bus);

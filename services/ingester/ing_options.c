@@ -103,6 +103,15 @@ const cfg_option_t ing_options[] = {
              "written: little is left to store when a backlog's last batch is "
              "written."},
     {.section = "ingester",
+     .key = "reset_confirm",
+     .type = CFG_INT,
+     .def = "3",
+     .min = 1,
+     .max = 100,
+     .offset = OFF(reset_confirm),
+     .desc = "Readings continuing from a fallen energy counter that confirm a meter "
+             "reset or replacement."},
+    {.section = "ingester",
      .key = "accept_unknown_meters",
      .type = CFG_BOOL,
      .def = "true",

@@ -17,6 +17,12 @@ static void forget(site_t *s)
         m->ngap = 0;
         m->has_last = false;
         m->ctr_set = false;
+        m->pend = false;
+        m->rs_set = false;
+        m->nheld = 0;
+        m->seg_set = false;
+        m->off = m->prev_off = 0;
+        m->rl_set = false;
     }
     s->has_ts = false;
     s->nrev = 0;
@@ -50,13 +56,16 @@ int ing_rollup_restore_from(ing_rollup_t *r, const char *site_id, int64_t from_m
 
 int ing_rollup_restore_reading(ing_rollup_t *r, const ing_reading_t *rd)
 {
+    ing_reading_t checked = *rd;
     char reason[200];
     ing_add_result_t res;
 
-    if (ing_rollup_check(r, rd, reason, sizeof reason))
+    /* the check decides again whether a stored falling counter is a
+     * pending reset, a confirmed one or a glitch */
+    if (ing_rollup_check(r, &checked, reason, sizeof reason))
         return 0;
     r->restoring = true;
-    res = ing_rollup_add(r, rd);
+    res = ing_rollup_add(r, &checked);
     r->restoring = false;
     return res == ING_ADD_ERROR ? -1 : 0;
 }

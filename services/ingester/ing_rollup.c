@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ingester/ing_rollup_int.h"
 
@@ -56,6 +57,8 @@ ing_rollup_t *ing_rollup_new(const ing_rollup_conf_t *conf)
         r->conf.horizon_ms = 24 * 3600 * 1000LL;
     if (r->conf.sample_period_ms <= 0)
         r->conf.sample_period_ms = 60 * 1000LL;
+    if (r->conf.reset_confirm <= 0)
+        r->conf.reset_confirm = 3;
     r->cap = 64;
     r->slots = calloc(r->cap, sizeof *r->slots);
     if (!r->slots) {
@@ -74,6 +77,7 @@ void ing_rollup_destroy(ing_rollup_t *r)
         if (m) {
             free(m->accs);
             free(m->gaps);
+            free(m->held);
             free(m);
         }
     }
@@ -225,16 +229,37 @@ int ing_rollup_set_meter(ing_rollup_t *r, const char *meter_id, const char *site
 
 /* ---- checks ---- */
 
+/* ms as "2020-09-01T00:06:00Z" into buf (for reasons and logs). */
+static const char *iso_ms(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    struct tm tm;
+
+    if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, size, "%lld ms", (long long)ms);
+    return buf;
+}
+
+static double ctr_eps(double v)
+{
+    return 1e-9 * fmax(1.0, fabs(v));
+}
+
 static int counter_check(const meter_t *m, const ing_reading_t *rd, char *reason,
                          size_t reason_size)
 {
-    double v = rd->energy_kwh, eps = 1e-9 * fmax(1.0, fabs(v));
+    double v = rd->energy_kwh, eps = ctr_eps(v);
 
     if (!m->ctr_set)
         return 0;
-    if (rd->ts_ms > m->ctr_ts && v < m->ctr_v - eps) {
+    if (m->rs_set && rd->ts_ms < m->rs_ts && !m->pend) {
+        /* late, before the latest reset: a reading of the old counter */
+        if (v <= m->rs_old_v + eps)
+            return 0;
         snprintf(reason, reason_size,
-                 "negative energy counter delta: %.6f kWh after %.6f kWh", v, m->ctr_v);
+                 "energy counter %.6f kWh above %.6f kWh, the last before the "
+                 "counter reset",
+                 v, m->rs_old_v);
         return -1;
     }
     if (rd->ts_ms < m->ctr_ts && v > m->ctr_v + eps) {
@@ -253,11 +278,109 @@ static int counter_check(const meter_t *m, const ing_reading_t *rd, char *reason
     return 0;
 }
 
-int ing_rollup_check(ing_rollup_t *r, const ing_reading_t *rd, char *reason,
+static void ctr_set(meter_t *m, int64_t ts, double v)
+{
+    m->ctr_set = true;
+    m->ctr_ts = ts;
+    m->ctr_v = v;
+}
+
+/* A counter below the newest one: held as a reset candidate. */
+static void pend_start(meter_t *m, ing_reading_t *rd)
+{
+    m->pend = true;
+    m->pend_n = 0;
+    m->cand_ts = m->last_ts = rd->ts_ms;
+    m->cand_v = m->last_v = rd->energy_kwh;
+    rd->reset = ING_RESET_PENDING;
+}
+
+/* A reading at or after the candidate while it is pending. */
+static int pend_check(ing_rollup_t *r, meter_t *m, ing_reading_t *rd, char *reason,
+                      size_t reason_size)
+{
+    double v = rd->energy_kwh, eps = ctr_eps(v);
+    char at[40];
+
+    if (v >= m->ctr_v - eps && rd->ts_ms > m->last_ts) {
+        snprintf(reason, reason_size,
+                 "energy counter glitch: %.6f kWh at %s between %.6f kWh and "
+                 "%.6f kWh (%d reading(s) not rolled up)",
+                 m->cand_v, iso_ms(at, sizeof at, m->cand_ts), m->ctr_v, v,
+                 m->pend_n + 1);
+        m->glitch_n = m->pend_n + 1;
+        m->pend = false;
+        rd->reset = ING_RESET_GLITCH;
+        ctr_set(m, rd->ts_ms, v);
+        return 0;
+    }
+    if (rd->ts_ms <= m->last_ts) { /* late or a replay, inside the held run */
+        if (v >= m->cand_v - eps && v <= m->last_v + eps && v < m->ctr_v - eps) {
+            rd->reset = ING_RESET_PENDING;
+            return 0;
+        }
+        snprintf(reason, reason_size,
+                 "energy counter %.6f kWh outside the pending reset's %.6f..%.6f kWh",
+                 v, m->cand_v, m->last_v);
+        return -1;
+    }
+    if (v < m->last_v - eps) {
+        snprintf(reason, reason_size,
+                 "negative energy counter delta: %.6f kWh after %.6f kWh "
+                 "(a reset from %.6f kWh pending)",
+                 v, m->last_v, m->ctr_v);
+        return -1;
+    }
+    m->last_ts = rd->ts_ms;
+    m->last_v = v;
+    if (++m->pend_n < r->conf.reset_confirm) {
+        rd->reset = ING_RESET_PENDING;
+        return 0;
+    }
+    snprintf(reason, reason_size,
+             "energy counter reset: %.6f kWh, then %.6f kWh at %s, %d reading(s) "
+             "continue to %.6f kWh",
+             m->ctr_v, m->cand_v, iso_ms(at, sizeof at, m->cand_ts), m->pend_n, v);
+    m->pend = false;
+    m->rs_set = true;
+    m->rs_ts = m->cand_ts;
+    m->rs_old_v = m->ctr_v;
+    rd->reset = ING_RESET_CONFIRM;
+    ctr_set(m, rd->ts_ms, v);
+    return 0;
+}
+
+/* The counter part of ing_rollup_check(). */
+static int check_counter(ing_rollup_t *r, meter_t *m, ing_reading_t *rd, char *reason,
+                         size_t reason_size)
+{
+    double v = rd->energy_kwh;
+
+    if (m->pend && rd->ts_ms >= m->cand_ts)
+        return pend_check(r, m, rd, reason, reason_size);
+    if (m->ctr_set && rd->ts_ms > m->ctr_ts && v < m->ctr_v - ctr_eps(v) && !m->pend) {
+        pend_start(m, rd);
+        return 0;
+    }
+    if (m->pend && rd->ts_ms > m->ctr_ts && v < m->ctr_v - ctr_eps(v)) {
+        /* between the old counter and the candidate: part of neither */
+        snprintf(reason, reason_size,
+                 "negative energy counter delta: %.6f kWh after %.6f kWh", v, m->ctr_v);
+        return -1;
+    }
+    if (counter_check(m, rd, reason, reason_size))
+        return -1;
+    if (!m->ctr_set || rd->ts_ms > m->ctr_ts)
+        ctr_set(m, rd->ts_ms, v);
+    return 0;
+}
+
+int ing_rollup_check(ing_rollup_t *r, ing_reading_t *rd, char *reason,
                      size_t reason_size)
 {
     meter_t *m = *meter_slot(r, rd->meter_id);
 
+    rd->reset = ING_RESET_NONE;
     if (!m) {
         if (!r->conf.accept_unknown) {
             snprintf(reason, reason_size, "unknown meter '%s'", rd->meter_id);
@@ -275,14 +398,7 @@ int ing_rollup_check(ing_rollup_t *r, const ing_reading_t *rd, char *reason,
     }
     if (!(rd->present & ING_HAS_ENERGY))
         return 0;
-    if (counter_check(m, rd, reason, reason_size))
-        return -1;
-    if (!m->ctr_set || rd->ts_ms > m->ctr_ts) {
-        m->ctr_set = true;
-        m->ctr_ts = rd->ts_ms;
-        m->ctr_v = rd->energy_kwh;
-    }
-    return 0;
+    return check_counter(r, m, rd, reason, reason_size);
 }
 
 /* ---- accumulation ---- */
@@ -332,7 +448,14 @@ static acc_t *acc_get(meter_t *m, int64_t start, bool *created)
     return a;
 }
 
-static void acc_add(acc_t *a, const ing_reading_t *rd)
+/* rd's counter on the meter's continuous scale (see meter_t.off). */
+static double ctr_cont(const meter_t *m, const ing_reading_t *rd)
+{
+    bool before = m->seg_set && rd->ts_ms < m->seg_ts;
+    return rd->energy_kwh + (before ? m->prev_off : m->off);
+}
+
+static void acc_add(acc_t *a, const ing_reading_t *rd, double cont)
 {
     a->n_good++;
     if (rd->present & ING_HAS_POWER) {
@@ -345,11 +468,11 @@ static void acc_add(acc_t *a, const ing_reading_t *rd)
     if (rd->present & ING_HAS_ENERGY) {
         if (!a->n_energy || rd->ts_ms < a->e_t0) {
             a->e_t0 = rd->ts_ms;
-            a->e_v0 = rd->energy_kwh;
+            a->e_v0 = cont;
         }
         if (!a->n_energy || rd->ts_ms > a->e_t1) {
             a->e_t1 = rd->ts_ms;
-            a->e_v1 = rd->energy_kwh;
+            a->e_v1 = cont;
         }
         a->n_energy++;
     }
@@ -380,19 +503,28 @@ site_rev_t *ing_site_rev_get(site_t *s, int64_t start)
     return sr;
 }
 
-ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
+/* Remembers the newest counter reading rolled up (the old counter's last
+ * one when a reset is confirmed). */
+static void note_counter(meter_t *m, const ing_reading_t *rd, double cont)
 {
-    meter_t *m = *meter_slot(r, rd->meter_id);
+    if (!(rd->present & ING_HAS_ENERGY) || (m->rl_set && rd->ts_ms <= m->rl_ts))
+        return;
+    m->rl_set = true;
+    m->rl_ts = rd->ts_ms;
+    m->rl_v = cont;
+    m->rl_has_p = rd->present & ING_HAS_POWER;
+    m->rl_p = rd->power_kw;
+}
+
+/* Puts a good reading into its interval. */
+static ing_add_result_t add_good(ing_rollup_t *r, meter_t *m, const ing_reading_t *rd)
+{
     int64_t iv = r->conf.interval_ms, start, wm;
+    double cont = ctr_cont(m, rd);
     bool created, closed;
     acc_t *a;
 
-    if (!m)
-        return ING_ADD_UNKNOWN;
-    if (!m->site->has_ts || rd->ts_ms > m->site->max_ts) {
-        m->site->has_ts = true;
-        m->site->max_ts = rd->ts_ms;
-    }
+    note_counter(m, rd, cont);
     if (rd->quality != ING_Q_GOOD)
         return ING_ADD_IGNORED;
     start = ing_floor_to(rd->ts_ms, iv);
@@ -403,7 +535,7 @@ ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
     }
     if (!(a = acc_get(m, start, &created)))
         return ING_ADD_ERROR;
-    acc_add(a, rd);
+    acc_add(a, rd, cont);
     closed = start + iv <= wm;
     if (closed) { /* a correction of a closed interval */
         site_rev_t *sr = ing_site_rev_get(m->site, start);
@@ -415,6 +547,95 @@ ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
     }
     return ing_gap_on_reading(r, m, start, created, closed) ? ING_ADD_ERROR
                                                             : ING_ADD_USED;
+}
+
+static int hold(meter_t *m, const ing_reading_t *rd)
+{
+    if (ing_grow(&m->held, &m->hcap, m->nheld + 1, sizeof *m->held))
+        return -1;
+    m->held[m->nheld++] = *rd;
+    return 0;
+}
+
+/* The energy between the old counter's last reading and the new counter's
+ * first: the new counter's value when a meter starting from zero could
+ * have counted it at the power reported (at most twice the higher of the
+ * two readings' power over the time between them), else their mean power
+ * over that time (0 without power). */
+static double reset_gap_energy(const meter_t *m, const ing_reading_t *cand)
+{
+    double hours = (double)(cand->ts_ms - m->rl_ts) / MS_PER_H, p_sum = 0, p_max = 0;
+    int n = 0;
+
+    if (m->rl_has_p) {
+        p_sum += m->rl_p;
+        p_max = fmax(p_max, m->rl_p);
+        n++;
+    }
+    if (cand->present & ING_HAS_POWER) {
+        p_sum += cand->power_kw;
+        p_max = fmax(p_max, cand->power_kw);
+        n++;
+    }
+    if (n && cand->energy_kwh >= 0 && cand->energy_kwh <= 2 * p_max * hours)
+        return cand->energy_kwh;
+    return n ? fmax(0, p_sum / n * hours) : 0;
+}
+
+static const ing_reading_t *held_candidate(const meter_t *m)
+{
+    const ing_reading_t *c = NULL;
+
+    for (size_t i = 0; i < m->nheld; i++)
+        if ((m->held[i].present & ING_HAS_ENERGY) &&
+            (!c || m->held[i].ts_ms < c->ts_ms))
+            c = &m->held[i];
+    return c;
+}
+
+/* A confirmed reset: the new counter continues the old one's continuous
+ * value from the candidate on, and the held readings are rolled up. */
+static ing_add_result_t release_held(ing_rollup_t *r, meter_t *m)
+{
+    const ing_reading_t *cand = held_candidate(m);
+    ing_add_result_t res = ING_ADD_USED;
+
+    if (cand && m->rl_set && cand->ts_ms > m->rl_ts) {
+        m->prev_off = m->seg_set ? m->off : 0;
+        m->off = m->rl_v + reset_gap_energy(m, cand) - cand->energy_kwh;
+        m->seg_set = true;
+        m->seg_ts = cand->ts_ms;
+    }
+    r->resets++;
+    for (size_t i = 0; i < m->nheld && res != ING_ADD_ERROR; i++)
+        res = add_good(r, m, &m->held[i]);
+    m->nheld = 0;
+    return res;
+}
+
+ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
+{
+    meter_t *m = *meter_slot(r, rd->meter_id);
+
+    if (!m)
+        return ING_ADD_UNKNOWN;
+    if (!m->site->has_ts || rd->ts_ms > m->site->max_ts) {
+        m->site->has_ts = true;
+        m->site->max_ts = rd->ts_ms;
+    }
+    switch (rd->reset) {
+    case ING_RESET_PENDING:
+        return hold(m, rd) ? ING_ADD_ERROR : ING_ADD_HELD;
+    case ING_RESET_CONFIRM:
+        return hold(m, rd) ? ING_ADD_ERROR : release_held(r, m);
+    case ING_RESET_GLITCH:
+        r->glitches += (int64_t)m->nheld;
+        m->nheld = 0;
+        break;
+    case ING_RESET_NONE:
+        break;
+    }
+    return add_good(r, m, rd);
 }
 
 /* ---- closing and emitting ---- */
@@ -609,6 +830,18 @@ size_t ing_rollup_open_gaps(const ing_rollup_t *r)
         for (size_t j = 0; j < r->sites[i]->nmeters; j++)
             n += ing_gap_open_count(r->sites[i]->meters[j]);
     return n;
+}
+
+int ing_rollup_glitch_readings(const ing_rollup_t *r, const char *meter_id)
+{
+    const meter_t *m = ing_meter_find(r, meter_id);
+    return m ? m->glitch_n : 0;
+}
+
+void ing_rollup_reset_stats(const ing_rollup_t *r, int64_t *resets, int64_t *glitches)
+{
+    *resets = r->resets;
+    *glitches = r->glitches;
 }
 
 void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected,

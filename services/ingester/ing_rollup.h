@@ -48,6 +48,7 @@ typedef struct ing_rollup_conf {
     int64_t horizon_ms;       /* closed intervals kept for corrections; 0 = 1 day */
     int64_t sample_period_ms; /* expected period of unregistered meters; 0 = 1 min */
     bool accept_unknown;      /* unregistered meters are accepted and counted */
+    int reset_confirm;        /* readings that confirm a counter reset; 0 = 3 */
 } ing_rollup_conf_t;
 
 /* Returns a handle, or NULL on allocation failure. conf is copied. */
@@ -63,9 +64,21 @@ int ing_rollup_set_meter(ing_rollup_t *r, const char *meter_id, const char *site
 
 /* Checks a reading against the meter's state before it is stored: unknown
  * meter (unless accept_unknown), a site other than the meter's, an energy
- * counter that goes down over time. On success records the counter and
- * returns 0; otherwise -1 with the reason and no state change. */
-int ing_rollup_check(ing_rollup_t *r, const ing_reading_t *rd, char *reason,
+ * counter that goes down over time. On success records the counter, sets
+ * rd->reset and returns 0; otherwise -1 with the reason and no state change.
+ *
+ * A counter that falls below the meter's newest one is a reset candidate
+ * (rd->reset = ING_RESET_PENDING), accepted and stored but held out of the
+ * rollups. Each later reading (event time after the newest held one) that
+ * continues from it (not below the newest held counter, still below the
+ * old counter) is held too; the reset_confirm-th confirms the reset
+ * (ING_RESET_CONFIRM): the held readings are rolled up and the counter
+ * continues from the new value. A reading back at or above the old counter
+ * ends the candidate as a glitch (ING_RESET_GLITCH on that reading): the
+ * held readings are never rolled up. A reading below the newest held
+ * counter is refused. For CONFIRM and GLITCH reason says what happened
+ * (for the log); otherwise it is left as it was. */
+int ing_rollup_check(ing_rollup_t *r, ing_reading_t *rd, char *reason,
                      size_t reason_size);
 
 /* Result of ing_rollup_add(). */
@@ -74,6 +87,7 @@ typedef enum {
     ING_ADD_IGNORED,   /* not of good quality: watermark only */
     ING_ADD_TOO_LATE,  /* beyond the correction horizon */
     ING_ADD_UNKNOWN,   /* meter not known (check it first) */
+    ING_ADD_HELD,      /* a pending counter reset's: rolled up once confirmed */
     ING_ADD_ERROR = -1 /* allocation failure */
 } ing_add_result_t;
 
@@ -96,6 +110,12 @@ void ing_rollup_clear(ing_rollup_t *r);
 int64_t ing_rollup_watermark(const ing_rollup_t *r, const char *site_id);
 /* Number of gaps currently ongoing (for the gaps-open gauge). */
 size_t ing_rollup_open_gaps(const ing_rollup_t *r);
+/* How many readings (candidate and followers) the meter's last glitch
+ * held; 0 for an unknown meter or one without a glitch. */
+int ing_rollup_glitch_readings(const ing_rollup_t *r, const char *meter_id);
+/* Counter resets confirmed and readings dropped as counter glitches, since
+ * the handle was made (restores included). */
+void ing_rollup_reset_stats(const ing_rollup_t *r, int64_t *resets, int64_t *glitches);
 /* Counters: intervals closed (revision 0), corrections, too-late readings. */
 void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected,
                       int64_t *too_late);

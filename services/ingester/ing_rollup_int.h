@@ -44,6 +44,29 @@ typedef struct meter {
     bool ctr_set;
     int64_t ctr_ts;
     double ctr_v;
+    /* the check's reset candidate: the old counter (ctr_*) stays until it
+     * is confirmed; cand is the first fallen reading, last the newest held */
+    bool pend;
+    int pend_n;   /* followers so far */
+    int glitch_n; /* readings held by the last glitch */
+    int64_t cand_ts, last_ts;
+    double cand_v, last_v;
+    /* the latest confirmed reset, for late readings of the old counter */
+    bool rs_set;
+    int64_t rs_ts;
+    double rs_old_v;
+    /* the rollup side: readings held until their reset is decided */
+    ing_reading_t *held;
+    size_t nheld, hcap;
+    /* counter values are rolled up continuous: raw + off from seg_ts on,
+     * raw + prev_off before (one reset back) */
+    bool seg_set;
+    int64_t seg_ts;
+    double off, prev_off;
+    /* newest counter reading rolled up (continuous value) and its power */
+    bool rl_set, rl_has_p;
+    int64_t rl_ts;
+    double rl_v, rl_p;
     gap_rec_t *gaps; /* by start */
     size_t ngap, gcap;
 } meter_t;
@@ -80,6 +103,7 @@ struct ing_rollup_s {
     ing_gap_t *out_gap;
     size_t ngap, gapcap;
     int64_t closed, corrected, too_late;
+    int64_t resets, glitches;
     bool restoring; /* feeding stored readings: gap tracking only moves last_end */
 };
 

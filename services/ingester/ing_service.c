@@ -80,7 +80,12 @@ static void init_metrics(ing_service_t *s, obs_metrics_t *m)
     s->m_dup = obs_counter(m, "ems_ingester_duplicates_total",
                            "Readings already stored (replays, redeliveries).", NULL);
     s->m_rejected = obs_counter(m, "ems_ingester_rejected_total",
-                                "Records sent to the DLQ by validation.", NULL);
+                                "Records sent to the DLQ by validation, and counter "
+                                "glitches left out of the rollups.",
+                                NULL);
+    s->m_resets =
+        obs_counter(m, "ems_ingester_meter_resets_total",
+                    "Energy counter resets or meter replacements confirmed.", NULL);
     s->m_closed = obs_counter(m, "ems_ingester_rollups_closed_total",
                               "Intervals closed (revision 0), meter and site.", NULL);
     s->m_corr = obs_counter(m, "ems_ingester_rollups_corrected_total",
@@ -208,7 +213,8 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                             .lateness_ms = s->conf.lateness_ms,
                             .horizon_ms = s->conf.horizon_ms,
                             .sample_period_ms = s->conf.sample_period_ms,
-                            .accept_unknown = s->conf.accept_unknown};
+                            .accept_unknown = s->conf.accept_unknown,
+                            .reset_confirm = (int)s->conf.reset_confirm};
     ing_writer_redis_t wr = {.addr = s->conf.redis_addr,
                              .prefix = s->conf.redis_prefix,
                              .ttl_ms = s->conf.redis_ttl_ms};
@@ -315,6 +321,27 @@ static int take_record(ing_service_t *s, slot_t *b, const bus_record_t *rec, int
     return -1;
 }
 
+/* Logs and counts what the counter check decided about a fallen counter.
+ * A glitch's readings are stored already (what the meter sent) and are
+ * never rolled up: they count as rejected, and the records kept since the
+ * candidate (ing_held.c) are dead-lettered. */
+static void note_reset(ing_service_t *s, const ing_reading_t *rd, const bus_record_t *rec,
+                       const char *what)
+{
+    size_t sent = ing_held_note(s, rd, rec, what);
+
+    if (rd->reset == ING_RESET_CONFIRM) {
+        obs_counter_inc(s->m_resets);
+        log_info("ingester", "meter '%s' of site '%s': %s", rd->meter_id, rd->site_id,
+                 what);
+    } else if (rd->reset == ING_RESET_GLITCH) {
+        obs_counter_add(s->m_rejected,
+                        (double)ing_rollup_glitch_readings(s->roll, rd->meter_id));
+        log_warn("ingester", "meter '%s' of site '%s': %s; %zu dead-lettered",
+                 rd->meter_id, rd->site_id, what, sent);
+    }
+}
+
 /* The checks that need the meters' state (known meter, its site, counter
  * monotonicity), once the batch's sites are restored. Batches are checked
  * in poll order, before the earlier ones are stored: the check keeps its
@@ -329,6 +356,7 @@ static void check_batch(ing_service_t *s, slot_t *b)
             reject(s, s->cons, &s->recs[s->rec_of[i]], reason);
             continue;
         }
+        note_reset(s, &b->rd[i], &s->recs[s->rec_of[i]], reason);
         if (keep != i)
             b->rd[keep] = b->rd[i];
         keep++;
@@ -753,6 +781,7 @@ void ing_service_shutdown(svc_t *svc, void *ctx)
     bus_consumer_destroy(s->cons); /* unacked offsets stay uncommitted */
     bus_consumer_destroy(s->rcons);
     free(s->rrej);
+    ing_held_release(s);
     s->rcons = NULL, s->rrej = NULL, s->rn = 0, s->held = NULL, s->writer = NULL;
     ing_redis_destroy(s->redis);
     ing_rollup_destroy(s->roll);

@@ -36,6 +36,7 @@ typedef struct ing_conf {
     const char *group_id;
     int64_t interval_ms, lateness_ms, horizon_ms, sample_period_ms, max_future_ms;
     int64_t batch_rows, batch_ms, rollup_flush_ms, rollup_batch, writers;
+    int64_t reset_confirm;
     bool accept_unknown;
     const char *migrations_dir;
     int64_t partitions_ahead;

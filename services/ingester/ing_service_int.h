@@ -105,6 +105,10 @@ struct ing_service {
         *m_redis_err;
     obs_counter_t *m_db_err, *m_results, *m_archived, *m_ret_busy, *m_restores;
     obs_counter_t *m_slow_rd, *m_slow_iv;
+    obs_counter_t *m_resets;
+    /* records of pending counter resets, for the DLQ of a glitch (ing_held.c) */
+    struct ing_held_rec *hrec;
+    size_t nhrec, hreccap;
     bool out_recompute; /* the held outputs include intervals a restore rebuilt */
     obs_gauge_t *m_gaps;
     obs_histogram_t *m_batch, *m_latency;
@@ -147,5 +151,17 @@ void ing_out_finish(ing_service_t *s);
 void ing_out_drain(ing_service_t *s);
 /* Refreshes the rollup counters and the open gaps gauge. */
 void ing_out_metrics(ing_service_t *s);
+
+/* ---- ing_held.c ---- */
+
+typedef struct ing_held_rec ing_held_rec_t;
+/* After the checks kept rd (from rec): keeps a copy of the record of a
+ * pending counter reset's reading, forgets the meter's copies when the
+ * reset is confirmed, and dead-letters them with reason when it ends as a
+ * glitch. Returns how many were dead-lettered. Service thread only. */
+size_t ing_held_note(ing_service_t *s, const ing_reading_t *rd, const bus_record_t *rec,
+                     const char *reason);
+/* Frees every copy. */
+void ing_held_release(ing_service_t *s);
 
 #endif

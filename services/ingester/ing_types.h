@@ -32,6 +32,15 @@ enum {
     ING_HAS_PF = 1u << 5,
 };
 
+/* What the energy counter check (ing_rollup_check) decided about a reading
+ * whose counter fell or follows a fall; ing_rollup_add() acts on it. */
+typedef enum {
+    ING_RESET_NONE = 0, /* an ordinary reading */
+    ING_RESET_PENDING,  /* a reset candidate or one of its followers: held */
+    ING_RESET_CONFIRM,  /* the follower that confirms the reset */
+    ING_RESET_GLITCH,   /* back on the old counter: the held readings were a glitch */
+} ing_reset_t;
+
 /* One energy.telemetry record. */
 typedef struct ing_reading {
     char site_id[ING_ID_MAX];
@@ -43,6 +52,7 @@ typedef struct ing_reading {
     double power_kw, energy_kwh, voltage_v, current_a, frequency_hz, power_factor;
     ing_quality_t quality;
     char detail[ING_DETAIL_MAX]; /* "" when null */
+    ing_reset_t reset;           /* set by ing_rollup_check(), not on the wire */
 } ing_reading_t;
 
 typedef enum { ING_SCOPE_METER = 0, ING_SCOPE_SITE } ing_scope_t;

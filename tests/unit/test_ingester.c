@@ -40,7 +40,7 @@ static ing_reading_t mk(const char *site, const char *meter, int64_t ts, double 
 }
 
 /* Checks and adds in one go, as the service does for a stored reading. */
-static ing_add_result_t feed(ing_rollup_t *r, const ing_reading_t *rd)
+static ing_add_result_t feed(ing_rollup_t *r, ing_reading_t *rd)
 {
     char reason[200];
     ck_assert_msg(ing_rollup_check(r, rd, reason, sizeof reason) == 0, "%s", reason);
@@ -292,7 +292,8 @@ START_TEST(test_null_quantities_are_not_checked)
 }
 END_TEST
 
-/* ---- energy counter (table: one sequence, verdict per step) ---- */
+/* ---- energy counter (table: one sequence, verdict per step; a falling
+ * counter is a reset candidate, see test_counter_reset_*) ---- */
 
 static const struct {
     int64_t ts;
@@ -302,7 +303,6 @@ static const struct {
 } ctr_steps[] = {
     {T0, 100.0, 1, NULL},
     {T0 + MIN, 101.0, 1, NULL},
-    {T0 + 2 * MIN, 100.5, 0, "negative energy counter delta"},
     {T0 + 2 * MIN, 101.0, 1, NULL},               /* flat counter is fine */
     {T0 + 2 * MIN, 101.0, 1, NULL},               /* a duplicate (replay) */
     {T0 + 2 * MIN, 101.2, 0, "at the same time"}, /* conflicting duplicate */
@@ -714,6 +714,201 @@ START_TEST(test_gap_ongoing_end_waits_for_watermark)
 }
 END_TEST
 
+/* ---- counter resets (a meter reset or replaced, reported with its raw
+ * counter) ----
+ *
+ * Meter m draws 60 kW (1 kWh a minute), one reading a minute. Its counter
+ * reads 1000 + k at minute k up to minute 5; at minute 6 the new counter
+ * reads new0 and goes on by 1 kWh a minute. */
+
+static double reset_kwh(int min, double new0)
+{
+    return min < 6 ? 1000.0 + min : new0 + (min - 6);
+}
+
+static const struct {
+    double new0;
+    double qh0_kwh; /* energy of the first quarter-hour, worked out by hand */
+} reset_cases[] = {
+    /* a counter from zero: 1 kWh since the reset, continuous 1000..1014 over
+     * 14 minutes of span scaled to 15 */
+    {1.0, 15.0},
+    /* 0.5 kWh since the reset is plausible at 60 kW: continuous 1000 ..
+     * 1005 + 0.5 + 8, (13.5 kWh over 14 min) * 15/14 */
+    {0.5, 13.5 * 15.0 / 14.0},
+    /* a used meter at 900 kWh: not counted in one minute at 60 kW, so the
+     * minute between is the mean power's 1 kWh */
+    {900.0, 15.0},
+};
+
+static ing_rollup_t *reset_rollup(void)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 5 * MIN,
+                              .sample_period_ms = MIN,
+                              .accept_unknown = true,
+                              .reset_confirm = 3};
+    return ing_rollup_new(&conf);
+}
+
+/* Checks and adds minutes [from, to) of the reset sequence. */
+static void feed_reset(ing_rollup_t *r, int from, int to, double new0)
+{
+    for (int k = from; k < to; k++) {
+        ing_reading_t rd =
+            mk("s", "m", T0 + k * MIN, 60, reset_kwh(k, new0), ING_Q_GOOD);
+        ing_add_result_t res = feed(r, &rd);
+        ing_reset_t want = k < 6    ? ING_RESET_NONE
+                           : k < 9  ? ING_RESET_PENDING
+                           : k == 9 ? ING_RESET_CONFIRM
+                                    : ING_RESET_NONE;
+        ck_assert_msg(rd.reset == want, "minute %d: verdict %d", k, rd.reset);
+        ck_assert_int_eq(res, want == ING_RESET_PENDING ? ING_ADD_HELD : ING_ADD_USED);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+}
+
+START_TEST(test_counter_reset_confirmed)
+{
+    ing_rollup_t *r = reset_rollup();
+    double new0 = reset_cases[_i].new0;
+    const ing_interval_t *o;
+    int64_t resets, glitches;
+
+    feed_reset(r, 0, 36, new0);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, reset_cases[_i].qh0_kwh, 1e-9);
+    ck_assert_int_eq(o->sample_count, 15); /* the held readings count too */
+    ck_assert_int_eq(o->revision, 0);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0 + QH); /* all on the new counter */
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 15.0, 1e-9);
+    ing_rollup_reset_stats(r, &resets, &glitches);
+    ck_assert_int_eq(resets, 1);
+    ck_assert_int_eq(glitches, 0);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* One low reading, then back on the old counter: a glitch, never rolled
+ * up; the meter goes on with its old counter. */
+START_TEST(test_counter_glitch_refused)
+{
+    ing_rollup_t *r = reset_rollup();
+    const ing_interval_t *o;
+    int64_t resets, glitches;
+    char reason[200];
+
+    for (int k = 0; k < 36; k++) {
+        ing_reading_t rd =
+            mk("s", "m", T0 + k * MIN, 60, k == 6 ? 3.0 : 1000.0 + k, ING_Q_GOOD);
+        ing_add_result_t res = feed(r, &rd);
+        ck_assert_int_eq(rd.reset, k == 6   ? ING_RESET_PENDING
+                                   : k == 7 ? ING_RESET_GLITCH
+                                            : ING_RESET_NONE);
+        ck_assert_int_eq(res, k == 6 ? ING_ADD_HELD : ING_ADD_USED);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    o = find_iv(r, ING_SCOPE_METER, "m", T0);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 15.0, 1e-9); /* 1000..1014 */
+    ck_assert_int_eq(o->sample_count, 14);              /* the glitch left out */
+    ing_rollup_reset_stats(r, &resets, &glitches);
+    ck_assert_int_eq(resets, 0);
+    ck_assert_int_eq(glitches, 1);
+    /* the glitch's reason names it */
+    {
+        ing_rollup_t *r2 = reset_rollup();
+        ing_reading_t a = mk("s", "m", T0, NAN, 100.0, ING_Q_GOOD);
+        ing_reading_t b = mk("s", "m", T0 + MIN, NAN, 3.0, ING_Q_GOOD);
+        ing_reading_t c = mk("s", "m", T0 + 2 * MIN, NAN, 101.0, ING_Q_GOOD);
+        ck_assert_int_eq(ing_rollup_check(r2, &a, reason, sizeof reason), 0);
+        ck_assert_int_eq(ing_rollup_check(r2, &b, reason, sizeof reason), 0);
+        ck_assert_int_eq(ing_rollup_check(r2, &c, reason, sizeof reason), 0);
+        ck_assert_int_eq(c.reset, ING_RESET_GLITCH);
+        ck_assert_ptr_nonnull(strstr(reason, "energy counter glitch: 3.000000 kWh"));
+        ing_rollup_destroy(r2);
+    }
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* What stays refused around a reset: a counter falling again while the
+ * reset is pending, a late reading between the old counter and the
+ * candidate below the old one, and after the reset a late reading of the
+ * old counter above its last value. A late reading of the old counter
+ * below it is accepted. */
+static const struct {
+    int64_t ts;
+    double kwh;
+    const char *reason; /* NULL: accepted */
+} reset_refusals[] = {
+    {T0, 1000.0, NULL},
+    {T0 + MIN, 1001.0, NULL},
+    {T0 + 2 * MIN, 1.0, NULL},                              /* candidate */
+    {T0 + 3 * MIN, 0.5, "negative energy counter delta"},   /* falls again */
+    {T0 + 90 * 1000, 2.0, "negative energy counter delta"}, /* between */
+    {T0 + 3 * MIN, 2.0, NULL},
+    {T0 + 4 * MIN, 3.0, NULL},
+    {T0 + 5 * MIN, 4.0, NULL},                                 /* confirms */
+    {T0 + 30 * 1000, 1000.5, NULL},                            /* late, old counter */
+    {T0 + 40 * 1000, 1002.0, "last before the counter reset"}, /* late, impossible */
+    {T0 + 6 * MIN, 5.0, NULL},
+};
+
+START_TEST(test_counter_reset_refusals)
+{
+    ing_rollup_t *r = reset_rollup();
+    char reason[200];
+
+    for (size_t i = 0; i < sizeof reset_refusals / sizeof reset_refusals[0]; i++) {
+        ing_reading_t rd =
+            mk("s", "m", reset_refusals[i].ts, NAN, reset_refusals[i].kwh, ING_Q_GOOD);
+        int rc = ing_rollup_check(r, &rd, reason, sizeof reason);
+        ck_assert_msg((rc == 0) == !reset_refusals[i].reason, "step %zu: rc %d (%s)", i,
+                      rc, rc ? reason : "");
+        if (rc)
+            ck_assert_msg(strstr(reason, reset_refusals[i].reason), "step %zu: '%s'", i,
+                          reason);
+    }
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* The stream stops while the reset is pending: its readings are held (not
+ * rolled up). A restart rebuilds the pending state from the stored
+ * readings, and the continued stream gives the uninterrupted run's
+ * intervals. */
+START_TEST(test_counter_reset_pending_at_end)
+{
+    ing_rollup_t *r = reset_rollup(), *r2 = reset_rollup();
+    const ing_interval_t *a, *b;
+
+    feed_reset(r, 0, 8, 1.0); /* the candidate and one follower */
+    ck_assert_uint_eq(n_out_iv(r), 0);
+    for (int k = 0; k < 8; k++) { /* the restart: the stored readings */
+        ing_reading_t rd =
+            mk("s", "m", T0 + k * MIN, 60, reset_kwh(k, 1.0), ING_Q_GOOD);
+        ck_assert_int_eq(ing_rollup_restore_reading(r2, &rd), 0);
+    }
+    ck_assert_int_eq(ing_rollup_restore_finish(r2, "s", NULL, 0), 0);
+    feed_reset(r, 8, 36, 1.0);
+    feed_reset(r2, 8, 36, 1.0);
+    for (int q = 0; q < 2; q++) {
+        a = find_iv(r, ING_SCOPE_METER, "m", T0 + q * QH);
+        b = find_iv(r2, ING_SCOPE_METER, "m", T0 + q * QH);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_double_eq_tol(a->energy_kwh, 15.0, 1e-9);
+        ck_assert_double_eq_tol(b->energy_kwh, a->energy_kwh, 1e-9);
+        ck_assert_int_eq(b->sample_count, a->sample_count);
+    }
+    ing_rollup_destroy(r);
+    ing_rollup_destroy(r2);
+}
+END_TEST
+
 static Suite *ingester_suite(void)
 {
     Suite *s = suite_create("ingester");
@@ -729,6 +924,13 @@ static Suite *ingester_suite(void)
     tcase_add_test(tc, test_lateness_and_correction);
     tcase_add_test(tc, test_too_late_and_bad_quality);
     tcase_add_test(tc, test_site_counts_only_counted_meters);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reset");
+    tcase_add_loop_test(tc, test_counter_reset_confirmed, 0,
+                        sizeof reset_cases / sizeof reset_cases[0]);
+    tcase_add_test(tc, test_counter_glitch_refused);
+    tcase_add_test(tc, test_counter_reset_refusals);
+    tcase_add_test(tc, test_counter_reset_pending_at_end);
     suite_add_tcase(s, tc);
     tc = tcase_create("gaps");
     tcase_add_loop_test(tc, test_gap_classify, 0,

@@ -1,0 +1,339 @@
+/*
+ * Integration test of energy counter resets through the bus (test stack,
+ * EMS_TEST_*): two meters at a constant 60 kW report every minute with their
+ * raw counter. m00 is reset at minute 6 (its counter restarts at 1 kWh) and
+ * the ingester is killed while that reset is still pending (the candidate
+ * and one follower stored); m01's counter falls for one reading at minute 20
+ * (a glitch). After the restart every reading of m00 is stored and rolled
+ * up, its quarter-hours on energy.load hold 15 kWh each (the reset's minute
+ * counted from the new counter), m01's glitch is stored but not rolled up,
+ * it is the only rejected reading and the only record on
+ * energy.telemetry.dlq (as it came, with the reason).
+ */
+#include <check.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "support/harness.h"
+#include "support/ingester.h"
+#include "support/pg.h"
+
+#define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
+#define MIN_MS 60000LL
+#define QH_MS (15 * MIN_MS)
+#define LAST_MIN 55 /* readings up to here: the watermark closes 00:45 */
+#define KW 60.0
+#define MAX_SEEN 1024
+
+static char site[32], group[64], prefix[48], m0[64], m1[64];
+static int port; /* the child's HTTP port */
+static pid_t child;
+
+typedef struct seen {
+    char meter[64];
+    int64_t start;
+    int32_t revision, sample_count;
+    double energy;
+} seen_t;
+static seen_t seen[MAX_SEEN];
+static int nseen;
+
+/* m00's counter: 1000 + k up to minute 5, then the new counter from 1. */
+static double m0_kwh(int k)
+{
+    return k < 6 ? 1000.0 + k : 1.0 + (k - 6);
+}
+
+/* m01's counter: 500 + k, but 3 kWh at minute 20. */
+static double m1_kwh(int k)
+{
+    return k == 20 ? 3.0 : 500.0 + k;
+}
+
+static void produce(bus_t *b, bus_producer_t *p, const char *meter, int k, double kwh)
+{
+    th_ing_produce(b, p,
+                   &(th_reading){.site = site,
+                                 .meter = meter,
+                                 .ts_ms = DAY0 + k * MIN_MS,
+                                 .seq = k,
+                                 .power_kw = KW,
+                                 .energy_kwh = kwh,
+                                 .has_power = 1,
+                                 .has_energy = 1});
+}
+
+/* Minutes [from, to) of both meters (m01 from minute from1). */
+static void produce_minutes(int from, int to)
+{
+    bus_conf_t bc = {.topic_prefix = prefix};
+    bus_t *b = th_bus_new(&bc);
+    char err[512];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int k = from; k < to; k++) {
+        produce(b, p, m0, k, m0_kwh(k));
+        produce(b, p, m1, k, m1_kwh(k));
+    }
+    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+}
+
+/* ---- reading energy.load back ---- */
+
+static void take(const bus_record_t *rec)
+{
+    avro_value_t v = rec->value, f, br;
+    seen_t *s = &seen[nseen];
+    const char *str = NULL;
+    size_t n = 0;
+    int disc = 0;
+
+    ck_assert_int_lt(nseen, MAX_SEEN);
+    memset(s, 0, sizeof *s);
+    ck_assert(avro_value_get_by_name(&v, "meter_id", &f, NULL) == 0);
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        avro_value_get_discriminant(&f, &disc);
+        if (disc == 0)
+            goto values; /* a site interval */
+        avro_value_get_current_branch(&f, &br);
+        f = br;
+    }
+    avro_value_get_string(&f, &str, &n);
+    snprintf(s->meter, sizeof s->meter, "%s", str ? str : "");
+values:
+    avro_value_get_by_name(&v, "interval_start", &f, NULL);
+    avro_value_get_long(&f, &s->start);
+    avro_value_get_by_name(&v, "revision", &f, NULL);
+    avro_value_get_int(&f, &s->revision);
+    avro_value_get_by_name(&v, "sample_count", &f, NULL);
+    avro_value_get_int(&f, &s->sample_count);
+    avro_value_get_by_name(&v, "energy_kwh", &f, NULL);
+    avro_value_get_double(&f, &s->energy);
+    nseen++;
+}
+
+/* The newest revision of an interval (meter "" = site). */
+static const seen_t *latest_iv(const char *meter, int64_t start)
+{
+    const seen_t *r = NULL;
+    for (int i = 0; i < nseen; i++)
+        if (seen[i].start == start && strcmp(seen[i].meter, meter) == 0 &&
+            (!r || seen[i].revision > r->revision))
+            r = &seen[i];
+    return r;
+}
+
+/* Done once the three quarter-hours of both meters are published with
+ * every reading a meter rolls up (m01 leaves its glitch out). */
+static int all_closed(void)
+{
+    for (int q = 0; q < 3; q++) {
+        const seen_t *a = latest_iv(m0, DAY0 + q * QH_MS);
+        const seen_t *b = latest_iv(m1, DAY0 + q * QH_MS);
+        if (!a || a->sample_count < 15 || !b || b->sample_count < (q == 1 ? 14 : 15))
+            return 0;
+    }
+    return 1;
+}
+
+static void consume_until(bus_consumer_t *c, int (*done)(void), const char *what)
+{
+    for (int i = 0; i < 600 && !done(); i++) {
+        bus_record_t *recs;
+        char err[512];
+        int n = bus_consumer_poll(c, &recs, 1000, 100, err, sizeof err);
+        ck_assert_msg(n >= 0, "%s", err);
+        for (int k = 0; k < n; k++)
+            take(&recs[k]);
+        ck_assert(bus_consumer_ack(c, err, sizeof err) == 0);
+    }
+    ck_assert_msg(done(), "%s never arrived (%d records seen)", what, nseen);
+}
+
+/* ---- the dead letter ---- */
+
+/* The first record of the DLQ topic, read from the start with a plain
+ * consumer (bounded wait); the caller destroys it and *rkp. */
+static rd_kafka_message_t *first_dead_letter(rd_kafka_t **rkp)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_message_t *got = NULL;
+    char topic[128], g[128], err[512];
+    rd_kafka_t *rk;
+
+    snprintf(topic, sizeof topic, "%senergy.telemetry.dlq", prefix);
+    snprintf(g, sizeof g, "%sraw", prefix);
+    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    for (int i = 0; i < 300 && !got; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m && !m->err)
+            got = m;
+        else if (m)
+            rd_kafka_message_destroy(m);
+    }
+    ck_assert_msg(got != NULL, "nothing on %s", topic);
+    *rkp = rk;
+    return got;
+}
+
+static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
+                          size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+        return "";
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
+/* The glitch's record is on the DLQ as it came, with the reason, and it is
+ * the only one there. */
+static void expect_glitch_dead_lettered(void)
+{
+    const char *dlq = "ems_bus_produced_total{topic=\"energy.telemetry.dlq\"}";
+    rd_kafka_message_t *m;
+    rd_kafka_t *rk;
+    char buf[512], topic[128];
+
+    th_wait_metric(port, dlq, 1, child, 30);
+    ck_assert_double_eq(th_metric(port, dlq), 1);
+    ck_assert_double_eq(th_metric(port, "ems_bus_dlq_total{reason=\"validation\","
+                                        "topic=\"energy.telemetry\"}"),
+                        1);
+    m = first_dead_letter(&rk);
+    ck_assert_uint_eq(m->key_len, strlen(site));
+    ck_assert_mem_eq(m->key, site, strlen(site));
+    ck_assert_ptr_nonnull(strstr(header(m, "ems.dlq.reason", buf, sizeof buf),
+                                 "energy counter glitch: 3.000000 kWh at "
+                                 "2020-09-01T00:20:00Z"));
+    snprintf(topic, sizeof topic, "%senergy.telemetry", prefix);
+    ck_assert_str_eq(header(m, "ems.dlq.topic", buf, sizeof buf), topic);
+    ck_assert(strlen(header(m, "ems.dlq.offset", buf, sizeof buf)) > 0);
+    rd_kafka_message_destroy(m);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+/* ---- the ingester child ---- */
+
+static void start_ingester(void)
+{
+    th_env_list e = {0};
+
+    th_ing_env(&e, NULL, group, prefix, port);
+    th_env_add(&e, "EMS_INGESTER_RESET_CONFIRM=3");
+    child = th_ing_start(&e, NULL);
+    th_env_release(&e);
+}
+
+START_TEST(test_reset_across_a_restart)
+{
+    const char *topics[] = {"energy.load"};
+    bus_conf_t bc;
+    bus_t *b;
+    bus_consumer_t *c;
+    char err[512], cgroup[96];
+    PGconn *pg;
+
+    snprintf(site, sizeof site, "rst%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
+    snprintf(group, sizeof group, "ingester-%s", site);
+    snprintf(prefix, sizeof prefix, "%s.", site);
+    snprintf(m0, sizeof m0, "%s-m00", site);
+    snprintf(m1, sizeof m1, "%s-m01", site);
+    snprintf(cgroup, sizeof cgroup, "reader-%s", site);
+    port = th_free_port();
+    bc = (bus_conf_t){.topic_prefix = prefix};
+    b = th_bus_new(&bc);
+    c = bus_consumer_new(b, cgroup, topics, 1, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    pg = th_pg_connect(NULL);
+    start_ingester();
+
+    /* minutes 0..7: m00's reset candidate (minute 6) and one follower are
+     * stored, the reset is pending; then a crash */
+    produce_minutes(0, 8);
+    th_pg_wait_num(pg, 16, child, 60, "the first eight minutes stored",
+                   "SELECT count(*) FROM measurements WHERE site_id = '%s'", site);
+    ck_assert_double_eq(th_metric(port, "ems_ingester_rejected_total"), 0);
+    ck_assert_int_eq(kill(child, SIGKILL), 0);
+    th_stop(&child);
+
+    /* the rest after a restart: minute 9 confirms the reset */
+    start_ingester();
+    produce_minutes(8, LAST_MIN + 1);
+    consume_until(c, all_closed, "the three quarter-hours of both meters");
+    for (int q = 0; q < 3; q++) {
+        const seen_t *a = latest_iv(m0, DAY0 + q * QH_MS);
+        const seen_t *g = latest_iv(m1, DAY0 + q * QH_MS);
+        ck_assert_int_eq(a->sample_count, 15);
+        ck_assert_msg(a->energy >= 0, "m00 quarter-hour %d: %g kWh", q, a->energy);
+        /* minute 6 counted from the new counter: 1 kWh since the reset */
+        ck_assert_double_eq_tol(a->energy, 15.0, 1e-9);
+        ck_assert_int_eq(g->sample_count, q == 1 ? 14 : 15);
+        ck_assert_double_eq_tol(g->energy, 15.0, 1e-9);
+        ck_assert_double_eq_tol(latest_iv("", DAY0 + q * QH_MS)->energy, 30.0, 1e-9);
+    }
+
+    /* every reading stored once, the glitch included */
+    th_pg_wait_num(pg, 2 * (LAST_MIN + 1), child, 60, "every reading stored",
+                   "SELECT count(*) FROM measurements WHERE site_id = '%s'", site);
+    ck_assert_double_eq(th_pg_num(pg,
+                                  "SELECT count(*) FROM measurements WHERE meter_id = "
+                                  "'%s' AND energy_kwh < 1000",
+                                  m0),
+                        LAST_MIN + 1 - 6);
+    th_pg_wait_num(
+        pg, 45, child, 60, "m00's stored quarter-hours",
+        "SELECT round(sum(energy_kwh)) FROM rollup_15m WHERE scope = 'meter' "
+        "AND meter_id = '%s' AND interval_start < '2020-09-01 00:45:00+00'",
+        m0);
+    /* one reset confirmed; the glitch is the only rejected reading */
+    th_wait_metric(port, "ems_ingester_meter_resets_total", 1, child, 30);
+    ck_assert_double_eq(th_metric(port, "ems_ingester_meter_resets_total"), 1);
+    ck_assert_double_eq(th_metric(port, "ems_ingester_rejected_total"), 1);
+    expect_glitch_dead_lettered();
+    th_ing_expect_coarse_consistent(pg, site);
+    PQfinish(pg);
+    bus_consumer_destroy(c);
+    bus_destroy(b);
+    th_stop(&child);
+}
+END_TEST
+
+static void teardown(void)
+{
+    th_stop(&child);
+}
+
+int main(void)
+{
+    Suite *s = suite_create("ingester-reset");
+    TCase *tc = tcase_create("reset");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_reset_across_a_restart);
+    suite_add_tcase(s, tc);
+    return th_run_suite(s, 1);
+}
