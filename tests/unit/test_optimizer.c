@@ -1132,6 +1132,64 @@ START_TEST(test_group_min_run_across_touching_windows)
 }
 END_TEST
 
+/* Whether pick[0..n) holds task e. */
+static int picked(const int *pick, int n, int e)
+{
+    int found = 0;
+
+    for (int i = 0; i < n; i++)
+        found += pick[i] == e;
+    ck_assert_int_le(found, 1);
+    return found;
+}
+
+/* The neighbourhood search frees a task with every other window of its
+ * equipment, so that the rules across them are in the round's model: 24
+ * hourly slots, the round around slot 0 (tasks whose windows reach slots
+ * up to 4). A pump with windows [0, 12) and [12, 24) (group 1), blocks
+ * [0, 4) and [16, 20) of one equipment (group 2), and three blocks of
+ * their own near slot 0. Without a pump all four candidates come, and
+ * the block at 16 with its mate; with the pump, both its windows, and at
+ * most 4 block tasks, group 2 whole or not at all. (A lone window of a
+ * group was freed: a candidate breaking the rules across the windows was
+ * refused, and a move of both never found.) */
+START_TEST(test_lns_frees_whole_groups)
+{
+    double price[24] = {0}, base[24] = {0};
+    opt_equipment_t eq[7];
+    opt_problem_t pb = {.site = {.n_slots = 24, .slot_h = 1.0, .price = price,
+                                 .base_kw = base, .import_cap_kw = 1000},
+                        .eq = eq, .n_eq = 7};
+    const int lo[] = {0, 12, 0, 16, 2, 0, 1}, hi[] = {12, 24, 4, 20, 6, 4, 5};
+    const int group[] = {1, 1, 2, 2, 0, 0, 0};
+    int pick[7], cand[7], n;
+    unsigned seed = 20201110u;
+
+    for (int i = 0; i < 7; i++) {
+        memset(&eq[i], 0, sizeof eq[i]);
+        eq[i].kind = i < 2 ? OPT_TASK_FLEX : OPT_TASK_BLOCK;
+        eq[i].p_max_kw = eq[i].p_min_kw = 10;
+        eq[i].energy_kwh = 20;
+        eq[i].min_run = 2;
+        eq[i].earliest = lo[i];
+        eq[i].deadline = hi[i];
+        eq[i].habitual_start = -1;
+        eq[i].group = group[i];
+    }
+    n = opt_lns_pick(&pb, 0, -1, &seed, pick, cand);
+    ck_assert_int_eq(n, 5);
+    for (int e = 2; e < 7; e++)
+        ck_assert_msg(picked(pick, n, e), "task %d not freed", e);
+    for (int round = 0; round < 20; round++) {
+        n = opt_lns_pick(&pb, 0, 0, &seed, pick, cand);
+        ck_assert_msg(picked(pick, n, 0) && picked(pick, n, 1),
+                      "round %d: a window of the pump left out", round);
+        ck_assert_int_le(n - 2, 4);
+        ck_assert_int_eq(picked(pick, n, 2), picked(pick, n, 3));
+    }
+}
+END_TEST
+
 /* ---- windows of one pump, checked by enumeration (ADR 0010, item 15) ---- */
 
 static unsigned enum_rand(unsigned *st)
@@ -1541,6 +1599,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_group_starts_infeasible_explained);
     tcase_add_test(tc, test_group_run_across_touching_windows);
     tcase_add_test(tc, test_group_min_run_across_touching_windows);
+    tcase_add_test(tc, test_lns_frees_whole_groups);
     tcase_add_test(tc, test_group_windows_enumerated);
     tcase_add_test(tc, test_improve_pumps_keeps_group_rest);
     tcase_add_test(tc, test_dump_model);
