@@ -354,11 +354,30 @@ static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
  * minimum rest) while off or the run length (capped at the minimum run)
  * while on; each slot costs its energy plus the demand charge on any rise
  * above the current peak, a slot over capacity is closed. The result obeys
- * every run rule exactly, as the model and the validator read them. */
+ * every run rule exactly, as the model and the validator read them.
+ *
+ * A window whose next window of the equipment is not placed yet is
+ * placed together with it, as one stretch [lo, hi) from the first's
+ * earliest to the second's deadline, closed between the windows (from
+ * end1 to mid): the slots run count restarts at mid, where the first
+ * window must have run all of its slots, and the phase (run or rest) goes
+ * on across. A run may so start in the first window's last slots and
+ * reach its minimum in a touching second, as the model allows, and the
+ * rest before the second window's run is kept where that run starts, not
+ * where the window opens; placed one after the other, the first window
+ * could only end a run it had completed itself, rested enough before the
+ * second window's earliest slot. */
 
 typedef struct pump_dp {
-    int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day */
+    int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day
+                             * (S = 0: no limit, starts not counted) */
     int lo, hi;
+    int end1;               /* the first window's deadline */
+    int mid;                /* first slot of the window placed with it
+                             * (f), hi when alone */
+    int f;                  /* that window, -1 = none */
+    int n2;                 /* slots it runs */
+    double p2;              /* its power while on */
     int ph0;                /* phase at lo: rest since the group's last run,
                              * or the length of its run up to lo - 1, which
                              * goes on here or ends (one run: no start) */
@@ -404,14 +423,14 @@ static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
             dp_relax(d, t, i, dp_state(d, k, s, off ? (ph + 1 > d->R ? d->R : ph + 1)
                                                       : (d->R > 1 ? 1 : d->R)),
                      d->v[i]);
-        if (k >= d->n || d->cost[t - d->lo] == HUGE_VAL)
+        if (k >= (t < d->mid ? d->n : d->n2) || d->cost[t - d->lo] == HUGE_VAL)
             continue;
         if (!off) /* keep running */
             dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + (l + 1 > d->L ? d->L : l + 1)),
                      d->v[i] + d->cost[t - d->lo]);
-        else if (ph == d->R && s < d->cap[t - d->lo] &&
+        else if (ph == d->R && (d->S == 0 || s < d->cap[t - d->lo]) &&
                  t + d->L <= d->hi + d->tail) /* start */
-            dp_relax(d, t, i, dp_state(d, k + 1, s + 1, d->R + 1),
+            dp_relax(d, t, i, dp_state(d, k + 1, s + (d->S > 0), d->R + 1),
                      d->v[i] + d->cost[t - d->lo] + q->startup_eur);
     }
     double *x = d->v;
@@ -419,17 +438,31 @@ static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
     d->w = x;
 }
 
-/* Slot costs of running at d->p on top of the current load. */
+/* Into the window placed with the first at mid: only states that ran
+ * all of the first window's slots go on, with the count restarted. */
+static void dp_cross(pump_dp_t *d)
+{
+    for (int i = 0; i < d->ns; i++)
+        d->w[i] = HUGE_VAL;
+    for (int s = 0; s <= d->S; s++)
+        for (int ph = 0; ph < d->np; ph++)
+            d->w[dp_state(d, 0, s, ph)] = d->v[dp_state(d, d->n, s, ph)];
+    double *x = d->v;
+    d->v = d->w;
+    d->w = x;
+}
+
+/* Slot costs of running at the window's power on top of the current load. */
 static void dp_costs(const heur_t *h, pump_dp_t *d)
 {
     const opt_site_t *s = &h->pb->site;
 
     for (int t = d->lo; t < d->hi; t++) {
-        double g = h->load[t] + d->p;
+        double p = t < d->mid ? d->p : d->p2, g = h->load[t] + p;
         d->cost[t - d->lo] =
-            g > s->import_cap_kw + 1e-9
+            g > s->import_cap_kw + 1e-9 || (t >= d->end1 && t < d->mid)
                 ? HUGE_VAL
-                : opt_slot_price(s, t) * d->p * s->slot_h / 1000.0 +
+                : opt_slot_price(s, t) * p * s->slot_h / 1000.0 +
                       s->demand_eur_kw *
                           fmax(0, g - h->peak[opt_slot_period(s, t)]);
     }
@@ -450,21 +483,35 @@ static int dp_end_ok(const pump_dp_t *d, int ph)
     return ph - d->R >= d->L && (d->next < 0 || d->next - d->hi >= d->R);
 }
 
+/* Writes "on in slot t" into the plan: the first window's row before
+ * mid, the second's from there. */
+static void dp_put(heur_t *h, const pump_dp_t *d, opt_plan_t *pl, int e, int t)
+{
+    int row = t < d->mid ? e : d->f;
+    double p = t < d->mid ? d->p : d->p2;
+
+    pl->power[(size_t)row * h->pb->site.n_slots + t] += p;
+    h->load[t] += p;
+}
+
 /* Runs the recursion and writes the runs into the plan; -1 if none fits. */
 static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
 {
     const opt_equipment_t *q = &h->pb->eq[e];
-    double *pw = pl->power + (size_t)e * h->pb->site.n_slots, best = HUGE_VAL;
-    int at = -1;
+    double best = HUGE_VAL;
+    int at = -1, n_end = d->f >= 0 ? d->n2 : d->n;
 
     for (int i = 0; i < d->ns; i++)
         d->v[i] = HUGE_VAL;
     d->v[dp_state(d, 0, 0, d->ph0)] = 0;
-    for (int t = d->lo; t < d->hi; t++)
+    for (int t = d->lo; t < d->hi; t++) {
+        if (t == d->mid)
+            dp_cross(d);
         dp_step(d, q, t);
+    }
     for (int s = 0; s <= d->S; s++)
         for (int ph = 0; ph < d->np; ph++) {
-            int i = dp_state(d, d->n, s, ph);
+            int i = dp_state(d, n_end, s, ph);
             if (dp_end_ok(d, ph) && d->v[i] < best) {
                 best = d->v[i];
                 at = i;
@@ -474,11 +521,11 @@ static int dp_solve(heur_t *h, pump_dp_t *d, opt_plan_t *pl, int e)
         return -1;
     for (int t = d->hi - 1; t >= d->lo; t--) {
         int prev = d->from[(size_t)(t - d->lo) * d->ns + at];
-        if (at % d->np > d->R) { /* on in slot t */
-            pw[t] += d->p;
-            h->load[t] += d->p;
-        }
+        if (at % d->np > d->R) /* on in slot t */
+            dp_put(h, d, pl, e, t);
         at = prev;
+        if (t == d->mid) /* before dp_cross: the first window ran n */
+            at = dp_state(d, d->n, at / d->np % (d->S + 1), at % d->np);
     }
     update_peaks(h);
     return 0;
@@ -502,20 +549,24 @@ static int group_others(const opt_problem_t *pb, const opt_plan_t *pl, int e,
     return any;
 }
 
-/* Whether window f of e's equipment comes after e and is not placed yet
- * (it has energy to deliver and draws nothing in the plan). */
+/* Whether task e draws power anywhere in the plan. */
+static int draws(const opt_problem_t *pb, const opt_plan_t *pl, int e)
+{
+    for (int t = 0; t < pb->site.n_slots; t++)
+        if (pl->power[(size_t)e * pb->site.n_slots + t] > 1e-6)
+            return 1;
+    return 0;
+}
+
+/* Whether window f of e's equipment begins at hi or later and is not
+ * placed yet (it has energy to deliver and draws nothing in the plan). */
 static int later_unplaced(const opt_problem_t *pb, const opt_plan_t *pl, int e,
-                          int f)
+                          int f, int hi)
 {
     const opt_equipment_t *q = &pb->eq[f];
 
-    if (f == e || q->group != pb->eq[e].group || q->energy_kwh <= 1e-9 ||
-        q->earliest < pb->eq[e].deadline)
-        return 0;
-    for (int t = q->earliest; t < q->deadline; t++)
-        if (pl->power[(size_t)f * pb->site.n_slots + t] > 1e-6)
-            return 0;
-    return 1;
+    return f != e && q->group == pb->eq[e].group && q->energy_kwh > 1e-9 &&
+           q->earliest >= hi && !draws(pb, pl, f);
 }
 
 /* Keeps room for the windows of e's equipment still to be placed after
@@ -526,7 +577,7 @@ static void dp_reserve_later(pump_dp_t *d, const opt_problem_t *pb,
 {
     for (int f = 0; f < pb->n_eq; f++) {
         const opt_equipment_t *q = &pb->eq[f];
-        if (!later_unplaced(pb, pl, e, f))
+        if (!later_unplaced(pb, pl, e, f, d->hi))
             continue;
         if (*after < 0 || q->earliest < *after)
             *after = q->earliest;
@@ -597,32 +648,75 @@ static int touches_group(const opt_problem_t *pb, int e)
     return 0;
 }
 
-/* Places a pump by the recursion above; -1 when it does not apply. */
-static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
+/* Whether the recursion can place task e: on/off, no ramp, no shifts,
+ * energy to deliver in a window of at least one slot. */
+static int dp_fits(const opt_equipment_t *q)
+{
+    return q->kind == OPT_TASK_FLEX && needs_bin(q) && q->ramp_kw <= 0 &&
+           q->n_shifts == 0 && q->energy_kwh > 1e-9 && q->deadline > q->earliest;
+}
+
+/* Slots task e runs (at full power, at least its minimum run unless a
+ * run may go on across a window boundary) and its power over them, into
+ * *p; -1 when that power lies below its minimum or the window is short. */
+static int dp_slots(const opt_problem_t *pb, int e, double *p)
+{
+    const opt_equipment_t *q = &pb->eq[e];
+    double dt = pb->site.slot_h;
+    int n = (int)ceil(q->energy_kwh / (q->p_max_kw * dt) - 1e-9);
+
+    /* fewer slots than the minimum run only as part of a run across a
+     * window boundary (dp_end_ok, the starting phase and the pair see to
+     * it) */
+    if (n < q->min_run && !touches_group(pb, e))
+        n = q->min_run;
+    *p = q->energy_kwh / (n * dt);
+    return *p < q->p_min_kw - 1e-9 || n > q->deadline - q->earliest ? -1 : n;
+}
+
+/* The next window of e's equipment after e when it is not placed yet and
+ * the recursion can place it: the two are then placed together; -1
+ * otherwise. */
+static int dp_partner(const opt_problem_t *pb, const opt_plan_t *pl, int e)
+{
+    int next = -1;
+
+    for (int f = 0; pb->eq[e].group > 0 && f < pb->n_eq; f++)
+        if (f != e && pb->eq[f].group == pb->eq[e].group &&
+            pb->eq[f].earliest >= pb->eq[e].deadline &&
+            (next < 0 || pb->eq[f].earliest < pb->eq[next].earliest))
+            next = f;
+    return next >= 0 && later_unplaced(pb, pl, e, next, pb->eq[e].deadline) &&
+                   dp_fits(&pb->eq[next])
+               ? next
+               : -1;
+}
+
+/* Places pump e, with f (-1 = none) its next window, by the recursion
+ * above; -1 when it does not apply or no plan fits. */
+static int dp_place(heur_t *h, opt_plan_t *pl, int e, int f)
 {
     const opt_equipment_t *q = &h->pb->eq[e];
     const opt_site_t *s = &h->pb->site;
-    pump_dp_t d = {.lo = q->earliest, .hi = q->deadline,
+    pump_dp_t d = {.lo = q->earliest, .hi = q->deadline, .end1 = q->deadline,
+                   .mid = q->deadline, .f = f,
                    .L = q->min_run > 1 ? q->min_run : 1,
                    .R = q->min_rest > 1 ? q->min_rest : 1,
                    .site = s};
     double *other = NULL;
     int rc = -1;
 
-    if (q->ramp_kw > 0 || q->n_shifts > 0 || q->energy_kwh <= 1e-9 ||
-        d.hi <= d.lo)
+    if (!dp_fits(q) || (d.n = dp_slots(h->pb, e, &d.p)) < 0)
         return -1;
-    d.n = (int)ceil(q->energy_kwh / (q->p_max_kw * s->slot_h) - 1e-9);
-    /* fewer slots than the minimum run only as part of a run across a
-     * window boundary (dp_end_ok and the starting phase see to it) */
-    if (d.n < d.L && !touches_group(h->pb, e))
-        d.n = d.L;
-    d.p = q->energy_kwh / (d.n * s->slot_h);
-    if (d.p < q->p_min_kw - 1e-9 || d.n > d.hi - d.lo)
+    if (f >= 0 && (d.n2 = dp_slots(h->pb, f, &d.p2)) < 0)
         return -1;
-    d.S = q->max_starts_day > 0 ? q->max_starts_day : d.n;
+    if (f >= 0) {
+        d.mid = h->pb->eq[f].earliest;
+        d.hi = h->pb->eq[f].deadline;
+    }
+    d.S = q->max_starts_day > 0 ? q->max_starts_day : 0;
     d.np = d.R + d.L + 1;
-    d.ns = (d.n + 1) * (d.S + 1) * d.np;
+    d.ns = ((d.n > d.n2 ? d.n : d.n2) + 1) * (d.S + 1) * d.np;
     d.ph0 = d.R;
     d.next = -1;
     d.cost = malloc((size_t)(d.hi - d.lo) * sizeof *d.cost);
@@ -646,6 +740,18 @@ static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
     free(d.w);
     free(d.from);
     return rc;
+}
+
+/* Places a pump by the recursion above, together with its next window
+ * when that is not placed yet (else, or when the two find no plan
+ * together, alone); -1 when it does not apply. */
+static int flex_dp(heur_t *h, opt_plan_t *pl, int e)
+{
+    int f = dp_partner(h->pb, pl, e);
+
+    if (f >= 0 && dp_place(h, pl, e, f) == 0)
+        return 0;
+    return dp_place(h, pl, e, -1);
 }
 
 static void place_flex(heur_t *h, opt_plan_t *pl, int e)
@@ -974,8 +1080,8 @@ static void heuristic_pass(const opt_problem_t *pb, opt_plan_t *pl, int dp,
     for (int t = 0; t < pb->site.n_slots; t++)
         h.load[t] = opt_site_load(pb, pl, t);
     update_peaks(&h);
-    for (int e = 0; e < pb->n_eq; e++)
-        if (pb->eq[e].kind == OPT_TASK_FLEX)
+    for (int e = 0; e < pb->n_eq; e++) /* a window not placed with the one before */
+        if (pb->eq[e].kind == OPT_TASK_FLEX && !draws(pb, pl, e))
             place_flex(&h, pl, e);
     place_blocks(&h, pl);
     if (stor)
@@ -1075,7 +1181,8 @@ int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
             memcpy(keep, pw, (size_t)T * sizeof *keep);
             memset(pw, 0, (size_t)T * sizeof *pw);
             update_peaks(&h);
-            if (flex_dp(&h, pl, e) == 0) {
+            /* alone: the restore below keeps only e's row */
+            if (dp_place(&h, pl, e, -1) == 0) {
                 opt_plan_finish(pb, pl);
                 opt_plan_cost(pb, pl, &after);
                 if (after.total_eur < before.total_eur - 1e-9) {

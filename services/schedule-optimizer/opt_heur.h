@@ -9,8 +9,9 @@
  * opt_heuristic is the primal heuristic handed to the MILP: interruptible
  * tasks in their cheapest slots; pumps (on/off tasks with minimum run and
  * rest, start limits, start-up cost, no ramp or shifts) by a dynamic
- * programme that obeys their run rules exactly (a later window of the
- * same equipment starting from the state the others leave), or as one contiguous
+ * programme that obeys their run rules exactly (a window together with
+ * the next window of its equipment; one placed against the others from
+ * the state they leave), or as one contiguous
  * block (a ramp-limited task as one trapezoid: up from zero by the ramp,
  * full power, down to zero, scaled to its exact energy); non-interruptible tasks placed greedily in the cheapest window
  * that fits under the capacity (tightest windows first, the demand charge

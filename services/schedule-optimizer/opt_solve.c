@@ -330,11 +330,16 @@ static void rins(run_t *u, double share)
  * bound that did not finish. Each round frees up to LNS_FREE
  * non-interruptible tasks whose windows reach one slot, plus up to
  * LNS_STORAGE storages, and solves them as a problem of their own against
- * the rest of the best plan (pumps stay as they are: each would bring a
- * run and a rest row per slot, and opt_improve_pumps moves them already).
- * Every eighth round re-polishes storage and pump levels instead. The
- * slots alternate between the plan's peak and pseudo-random ones from a
- * fixed seed, so the sequence of neighbourhoods is reproducible. */
+ * the rest of the best plan. Pumps mostly stay as they are (each brings a
+ * run and a rest row per slot, and opt_improve_pumps moves them already):
+ * every fourth round frees one, in turn, with up to LNS_FREE_WITH_PUMP
+ * tasks. A task is freed with every other window of its equipment, so
+ * that the rules across them (minimum run and rest, starts per day, one
+ * start-up for a run across touching windows) are rows of the round's
+ * model and a move of both windows can be found. Every eighth round
+ * re-polishes storage and pump levels instead. The slots alternate
+ * between the plan's peak and pseudo-random ones from a fixed seed, so
+ * the sequence of neighbourhoods is reproducible. */
 #define LNS_FREE 10
 #define LNS_STORAGE 3
 #define LNS_FREE_WITH_PUMP 4
@@ -401,7 +406,8 @@ static int lns_init(lns_t *l, const opt_problem_t *pb)
     l->pb = *pb;
     l->pb.eq = l->eq;
     l->pb.site.base_kw = l->base;
-    return opt_plan_init(&l->sub, LNS_FREE + LNS_STORAGE + 1, T);
+    /* a pump's windows come with it: room for every task */
+    return opt_plan_init(&l->sub, n, T);
 }
 
 /* Adds up to LNS_STORAGE storages, from a pseudo-random one on. */
@@ -431,33 +437,69 @@ static void row_copy(opt_plan_t *dst, int i, const opt_plan_t *src, int e)
     memcpy(dst->soc + a, src->soc + b, n * sizeof(double));
 }
 
-/* Frees up to LNS_FREE blocks whose windows reach slot c, and a few
- * storages, and builds their problem against the plan; returns how many
- * blocks were freed. */
-static int lns_build(lns_t *l, const opt_problem_t *pb, const opt_plan_t *pl,
-                     int c, int pump)
+/* The number of tasks of e's equipment (its windows; 1 without a group). */
+static int group_size(const opt_problem_t *pb, int e)
 {
-    int T = pb->site.n_slots, w = T / 12 + 2, n = 0, k;
+    int n = 0;
+
+    for (int f = 0; f < pb->n_eq; f++)
+        n += f == e || (pb->eq[e].group > 0 && pb->eq[f].group == pb->eq[e].group);
+    return n;
+}
+
+/* Appends e and every other window of its equipment to pick[0..k) unless
+ * a window of it is there already or they would pass max tasks; returns
+ * the new count. */
+static int lns_take(const opt_problem_t *pb, int *pick, int k, int e, int max)
+{
+    for (int i = 0; i < k; i++)
+        if (pick[i] == e ||
+            (pb->eq[e].group > 0 && pb->eq[pick[i]].group == pb->eq[e].group))
+            return k;
+    if (k + group_size(pb, e) > max)
+        return k;
+    pick[k++] = e;
+    for (int f = 0; pb->eq[e].group > 0 && f < pb->n_eq; f++)
+        if (f != e && pb->eq[f].group == pb->eq[e].group)
+            pick[k++] = f;
+    return k;
+}
+
+int opt_lns_pick(const opt_problem_t *pb, int c, int pump, unsigned *seed,
+                 int *pick, int *cand)
+{
+    int T = pb->site.n_slots, w = T / 12 + 2, n = 0, k = 0;
     int nfree = pump >= 0 ? LNS_FREE_WITH_PUMP : LNS_FREE;
 
     for (int e = 0; e < pb->n_eq; e++)
         if (pb->eq[e].kind == OPT_TASK_BLOCK && pb->eq[e].earliest <= c + w &&
             pb->eq[e].deadline > c - w)
-            l->cand[n++] = e;
-    for (k = 0; k < n && k < nfree; k++) {
-        int j = k + (int)(lns_rand(&l->seed) % (unsigned)(n - k));
-        int x = l->cand[k];
-        l->cand[k] = l->cand[j];
-        l->cand[j] = x;
-        l->map[k] = l->cand[k];
-        l->eq[k] = pb->eq[l->cand[k]];
+            cand[n++] = e;
+    /* in pseudo-random order until the limit is reached */
+    for (int i = 0; i < n && k < nfree; i++) {
+        int j = i + (int)(lns_rand(seed) % (unsigned)(n - i));
+        int x = cand[i];
+        cand[i] = cand[j];
+        cand[j] = x;
+        k = lns_take(pb, pick, k, cand[i], nfree);
     }
-    int nb = k;
-    if (pump >= 0) {
-        l->map[k] = pump;
-        l->eq[k++] = pb->eq[pump];
-        nb++;
-    }
+    /* the pump's windows count as one pump, not as tasks */
+    return pump >= 0 ? lns_take(pb, pick, k, pump, pb->n_eq) : k;
+}
+
+/* Frees the tasks opt_lns_pick chooses around slot c, and a few storages,
+ * and builds their problem against the plan; returns how many tasks were
+ * freed. */
+static int lns_build(lns_t *l, const opt_problem_t *pb, const opt_plan_t *pl,
+                     int c, int pump)
+{
+    int T = pb->site.n_slots, k;
+    int nb = opt_lns_pick(pb, c, pump, &l->seed, l->map, l->cand);
+
+    /* whole structs: a group's windows keep their group, so the model
+     * built on them has the rows across them */
+    for (k = 0; k < nb; k++)
+        l->eq[k] = pb->eq[l->map[k]];
     k = lns_add_storage(l, pb, k);
     l->pb.n_eq = k;
     l->sub.n_eq = k;
@@ -512,14 +554,24 @@ static void lns_solve(run_t *u, lns_t *l, double stop)
     opt_model_destroy(m);
 }
 
-/* The next on/off task (interruptible, with binaries) after *at, cycling;
- * -1 when there is none. */
+/* Whether no earlier task is a window of e's equipment. */
+static int first_window(const opt_problem_t *pb, int e)
+{
+    for (int f = 0; pb->eq[e].group > 0 && f < e; f++)
+        if (pb->eq[f].group == pb->eq[e].group)
+            return 0;
+    return 1;
+}
+
+/* The next on/off task (interruptible, with binaries) after *at, cycling,
+ * one per equipment (its first window: the others come with it); -1 when
+ * there is none. */
 static int next_pump(const opt_problem_t *pb, int *at)
 {
     for (int i = 0; i < pb->n_eq; i++) {
         int e = (*at + i) % pb->n_eq;
         const opt_equipment_t *q = &pb->eq[e];
-        if (q->kind == OPT_TASK_FLEX &&
+        if (q->kind == OPT_TASK_FLEX && first_window(pb, e) &&
             (q->p_min_kw > 0 || q->min_run > 1 || q->startup_eur > 0)) {
             *at = e + 1;
             return e;
