@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bus/bus.h"
 #include "support/harness.h"
@@ -34,7 +32,8 @@
 #define BAD_KW 999.5 /* the power of the reading whose counter fell */
 #define WAIT_S 180  /* deadline of a wait for stored rows or a counter */
 
-static char site[32], group[64], prefix[48];
+static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
+static char prefix[TH_ING_PREFIX_SIZE];
 static int port;                        /* the child's HTTP port */
 static const char *batch_rows = "5000"; /* EMS_INGESTER_BATCH_ROWS of the child */
 static const char *writers;             /* EMS_INGESTER_WRITERS, when set */
@@ -287,11 +286,7 @@ static void expect_rollups(PGconn *c)
 
 static void fresh_site(const char *tag)
 {
-    snprintf(site, sizeof site, "%s%d-%ld", tag, (int)getpid(),
-             (long)time(NULL) % 100000);
-    snprintf(group, sizeof group, "ingester-%s", site);
-    snprintf(prefix, sizeof prefix, "%s.",
-             site); /* fresh topics: only this run's records */
+    th_ing_names(tag, site, group, prefix); /* fresh topics: only this run's records */
     port = th_free_port();
     writers = horizon = rollup_flush = NULL;
     load_day();

@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bus/bus.h"
 #include "support/harness.h"
@@ -36,7 +34,8 @@
 #define GAP_LEN 120 /* 30 h */
 #define WAIT_S 180  /* deadline of a wait for stored rows */
 
-static char site[48], group[64], prefix[56];
+static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
+static char prefix[TH_ING_PREFIX_SIZE];
 static int port; /* the child's HTTP port */
 static int64_t week0;
 static double load_kw[NQH];
@@ -297,10 +296,7 @@ START_TEST(test_week_in_one_burst)
     PGconn *c;
     PGresult *r;
 
-    snprintf(site, sizeof site, "burst%d-%ld", (int)getpid(),
-             (long)time(NULL) % 100000);
-    snprintf(group, sizeof group, "ingester-%s", site);
-    snprintf(prefix, sizeof prefix, "%s.", site);
+    th_ing_names("burst", site, group, prefix);
     port = th_free_port();
     load_week();
     nreadings = produce_week();

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
@@ -22,7 +21,8 @@
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
 #define MIN_MS 60000LL
 
-static char site[32], group[64], prefix[48], rprefix[64], m0[64], m1[64];
+static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
+static char prefix[TH_ING_PREFIX_SIZE], rprefix[64], m0[64], m1[64];
 static int port; /* the child's HTTP port */
 static pid_t child;
 static redisContext *rc;
@@ -92,9 +92,7 @@ START_TEST(test_latest_values)
     const char *addr = th_env("EMS_TEST_REDIS"), *colon = strrchr(addr, ':');
     long long pttl;
 
-    snprintf(site, sizeof site, "rds%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
-    snprintf(group, sizeof group, "ingester-%s", site);
-    snprintf(prefix, sizeof prefix, "%s.", site);
+    th_ing_names("rds", site, group, prefix);
     snprintf(rprefix, sizeof rprefix, "ems:test:%s:", site);
     port = th_free_port();
     snprintf(m0, sizeof m0, "%s-m00", site);

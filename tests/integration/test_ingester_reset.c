@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bus/bus.h"
 #include "support/harness.h"
@@ -32,7 +30,8 @@
 #define KW 60.0
 #define MAX_SEEN 1024
 
-static char site[32], group[64], prefix[48], m0[64], m1[64];
+static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
+static char prefix[TH_ING_PREFIX_SIZE], m0[64], m1[64];
 static int port; /* the child's HTTP port */
 static pid_t child;
 
@@ -257,9 +256,7 @@ START_TEST(test_reset_across_a_restart)
     char err[512], cgroup[96];
     PGconn *pg;
 
-    snprintf(site, sizeof site, "rst%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
-    snprintf(group, sizeof group, "ingester-%s", site);
-    snprintf(prefix, sizeof prefix, "%s.", site);
+    th_ing_names("rst", site, group, prefix);
     snprintf(m0, sizeof m0, "%s-m00", site);
     snprintf(m1, sizeof m1, "%s-m01", site);
     snprintf(cgroup, sizeof cgroup, "reader-%s", site);

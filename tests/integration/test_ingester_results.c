@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bus/bus.h"
 #include "support/harness.h"
@@ -25,7 +23,8 @@
 #define T0 1604300400000LL /* 2020-11-02T07:00:00Z */
 #define QH_MS 900000LL
 
-static char site[32], group[64], prefix[48];
+static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
+static char prefix[TH_ING_PREFIX_SIZE];
 static int port; /* the child's HTTP port */
 static pid_t child;
 static bus_t *bus;
@@ -428,9 +427,7 @@ START_TEST(test_results_stored_idempotent_newer_wins)
 {
     char err[512], before[NTABLES][64], after[NTABLES][64];
 
-    snprintf(site, sizeof site, "res%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
-    snprintf(group, sizeof group, "ingester-%s", site);
-    snprintf(prefix, sizeof prefix, "%s.", site);
+    th_ing_names("res", site, group, prefix);
     port = th_free_port();
     bus = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
     ck_assert_msg((prod = bus_producer_new(bus, err, sizeof err)) != NULL, "%s", err);

@@ -6,6 +6,20 @@
 
 #include <check.h>
 
+void th_ing_names(const char *stem, char site[static TH_ING_SITE_SIZE],
+                  char group[static TH_ING_GROUP_SIZE],
+                  char prefix[static TH_ING_PREFIX_SIZE])
+{
+    /* group and prefix hold any site th_unique() lets through */
+    _Static_assert(TH_ING_GROUP_SIZE >= sizeof "ingester-" - 1 + TH_ING_SITE_SIZE,
+                   "group too small");
+    _Static_assert(TH_ING_PREFIX_SIZE >= TH_ING_SITE_SIZE + 1, "prefix too small");
+
+    th_unique(site, TH_ING_SITE_SIZE, stem, "");
+    snprintf(group, TH_ING_GROUP_SIZE, "ingester-%s", site);
+    snprintf(prefix, TH_ING_PREFIX_SIZE, "%s.", site);
+}
+
 void th_ing_env(th_env_list *e, const char *conninfo, const char *group,
                 const char *prefix, int port)
 {

@@ -13,6 +13,20 @@
 #include "bus/bus.h"
 #include "harness.h"
 
+/* Sizes of the names th_ing_names() writes: a site id leaves room for
+ * meter ids "<site>-m00" well under the ingester's limit (ING_ID_MAX). */
+#define TH_ING_SITE_SIZE 40
+#define TH_ING_GROUP_SIZE 64
+#define TH_ING_PREFIX_SIZE 48
+
+/* Fresh names for a test's ingester: site "<stem><unique>" (th_unique()),
+ * its consumer group "ingester-<site>" and its topic prefix "<site>.", so
+ * that its topics hold only this run's records. A stem too long for the
+ * site aborts the process (th_unique()). */
+void th_ing_names(const char *stem, char site[static TH_ING_SITE_SIZE],
+                  char group[static TH_ING_GROUP_SIZE],
+                  char prefix[static TH_ING_PREFIX_SIZE]);
+
 /* Adds to e what every test's ingester gets: the test stack's bus (with
  * topic prefix prefix), PostgreSQL (conninfo; NULL: EMS_TEST_PG) and Redis,
  * its consumer group, its HTTP port and log level warn. The test adds its
