@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "schedule-optimizer/opt_heur.h"
+#include "schedule-optimizer/opt_lns.h"
 #include "schedule-optimizer/opt_model.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
