@@ -16,35 +16,25 @@
 
 /* Solves a fresh elastic model with its binaries fixed to a rounding of
  * the LP solution xlp (opt_model_fix_rounded), on/off tasks as in pl, and
- * presolved as opt_run_polish does (every binary fixed, the LP left is
- * small); takes the plan when its penalised objective is below *best (lowered).
- * Returns 0, or -1 when there is no solution in time (or a pattern breaks
- * a rule that has no slack, such as a ramp). */
+ * presolved (opt_run_presolved); takes the plan when its penalised
+ * objective is below *best (lowered). Returns 0, or -1 when there is no
+ * solution in time (or a pattern breaks a rule that has no slack, such as
+ * a ramp). */
 static int elastic_fixed(run_t *u, const double *xlp, opt_round_t rule,
                          const opt_plan_t *pl, double *best)
 {
     char err[128];
     opt_model_t *m = opt_model_new(u->pb, 1, err, sizeof err);
-    double *x = NULL;
-    int st, nr, nc, rc = -1;
+    double *x;
+    int rc;
 
     if (!m)
         return -1;
     lprec *lp = opt_model_lp(m);
     opt_model_set_relaxed(m, 1);
     opt_model_fix_rounded(m, xlp, rule, pl);
-    set_presolve(lp, PRESOLVE_ROWS | PRESOLVE_COLS | PRESOLVE_LINDEP,
-                 get_presolveloops(lp));
-    put_abortfunc(lp, opt_run_abort, u);
-    nr = get_Nrows(lp);
-    nc = get_Ncolumns(lp);
-    st = solve(lp);
-    if ((st == OPTIMAL || st == PRESOLVED) &&
-        (x = malloc((size_t)nc * sizeof *x)) != NULL) {
-        for (int j = 1; j <= nc; j++)
-            x[j - 1] = get_var_primalresult(lp, nr + j);
-        rc = 0;
-    }
+    x = opt_run_presolved(u, lp);
+    rc = x ? 0 : -1;
     if (x && get_objective(lp) < *best) {
         *best = get_objective(lp);
         opt_msgs_release(&u->r->explain);

@@ -110,25 +110,13 @@ int opt_run_lp(run_t *u, double **x)
     return st;
 }
 
-/* Re-optimises the continuous part with the plan's binaries fixed, in a
- * fresh copy of the model that lp_solve may presolve: with every binary
- * fixed, presolve removes them and their rows, so the LP left is storage,
- * pump power levels and the peak. (On the shared model the same LP took
- * longer than the 30 s limit at 200 x 192.) */
-void opt_run_polish(run_t *u, opt_plan_t *pl, const char *source)
+/* Shared by the polish and the elastic rounding (opt_elastic.c); see
+ * opt_solve_int.h. */
+double *opt_run_presolved(run_t *u, lprec *lp)
 {
-    char err[128];
-    opt_model_t *m = opt_model_new(u->pb, 0, err, sizeof err);
-    lprec *lp;
     double *x = NULL;
     int st, nr, nc;
 
-    if (!m)
-        return;
-    lp = opt_model_lp(m);
-    opt_model_fix_to_plan(m, pl);
-    if (u->o->simplex_type > 0)
-        set_simplextype(lp, u->o->simplex_type);
     set_presolve(lp, PRESOLVE_ROWS | PRESOLVE_COLS | PRESOLVE_LINDEP,
                  get_presolveloops(lp));
     put_abortfunc(lp, opt_run_abort, u);
@@ -139,6 +127,30 @@ void opt_run_polish(run_t *u, opt_plan_t *pl, const char *source)
         (x = malloc((size_t)nc * sizeof *x)) != NULL) {
         for (int j = 1; j <= nc; j++)
             x[j - 1] = get_var_primalresult(lp, nr + j);
+    }
+    return x;
+}
+
+/* Re-optimises the continuous part with the plan's binaries fixed, in a
+ * fresh copy of the model that lp_solve may presolve: with every binary
+ * fixed, presolve removes them and their rows, so the LP left is storage,
+ * pump power levels and the peak. (On the shared model the same LP took
+ * longer than the 30 s limit at 200 x 192.) */
+void opt_run_polish(run_t *u, opt_plan_t *pl, const char *source)
+{
+    char err[128];
+    opt_model_t *m = opt_model_new(u->pb, 0, err, sizeof err);
+    lprec *lp;
+    double *x;
+
+    if (!m)
+        return;
+    lp = opt_model_lp(m);
+    opt_model_fix_to_plan(m, pl);
+    if (u->o->simplex_type > 0)
+        set_simplextype(lp, u->o->simplex_type);
+    x = opt_run_presolved(u, lp);
+    if (x) {
         opt_model_extract(m, x, &u->cand);
         opt_improve_blocks(u->pb, &u->cand, 5);
         if (opt_improve_pumps(u->pb, &u->cand, 2) > 0)

@@ -43,6 +43,11 @@ int __WINAPI opt_run_abort(lprec *lp, void *h);
  * none. */
 int opt_run_lp(run_t *u, double **x);
 
+/* Solves lp (a model with every binary fixed) presolved, under the run's
+ * deadline. Returns the primal solution (ncols, malloc'd: the caller
+ * frees it), or NULL when there is none or memory runs out. */
+double *opt_run_presolved(run_t *u, lprec *lp);
+
 /* Re-optimises the continuous part of pl (its binaries fixed) in a fresh
  * model and offers the result under source; pl is left as it was. */
 void opt_run_polish(run_t *u, opt_plan_t *pl, const char *source);
