@@ -13,6 +13,7 @@
 
 #include "schedule-optimizer/opt_heur.h"
 #include "schedule-optimizer/opt_model.h"
+#include "schedule-optimizer/opt_pump.h"
 #include "schedule-optimizer/opt_solve_int.h"
 #include "schedule-optimizer/opt_validate.h"
 

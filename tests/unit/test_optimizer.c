@@ -14,6 +14,7 @@
 #include "schedule-optimizer/opt_heur.h"
 #include "schedule-optimizer/opt_lns.h"
 #include "schedule-optimizer/opt_model.h"
+#include "schedule-optimizer/opt_pump.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
 
