@@ -36,10 +36,5 @@ void opt_heuristic(const opt_problem_t *pb, opt_plan_t *pl);
  * everything else in the plan, for at most max_passes sweeps. Returns the
  * number of moves made. */
 int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes);
-/* Re-places each pump (on/off task without ramp or shifts) by the run
- * recursion given everything else in the plan, keeping a move only when
- * the plan's total cost falls, for at most max_passes sweeps. Storage is
- * left as it is. Returns the number of moves kept. */
-int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes);
 
 #endif

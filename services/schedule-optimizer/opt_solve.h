@@ -97,18 +97,6 @@ const char *opt_status_name(opt_status_t s);
 int opt_solve(const opt_problem_t *pb, const opt_options_t *o, opt_result_t *r,
               char *errstr, size_t errstr_size);
 
-/* The tasks one round of the large-neighbourhood search frees around
- * slot c: up to 10 non-interruptible tasks whose windows reach it (4 when
- * pump >= 0, which is freed too), in the order drawn from *seed (which
- * advances). A task comes with every other window of its equipment (same
- * group), so that the rules across them are rows of the round's model; a
- * group that would pass the limit is passed over, and the pump's windows
- * count as one pump. Writes the indices into pick and returns their
- * count; pick and cand (scratch) have room for pb->n_eq each. Exposed for
- * tests. */
-int opt_lns_pick(const opt_problem_t *pb, int c, int pump, unsigned *seed,
-                 int *pick, int *cand);
-
 /* Lists the constraints that bind in a plan (capacity, peak, deadlines,
  * SOC limits, SLA minimums). Returns the number of lines added. */
 int opt_binding(const opt_problem_t *pb, const opt_plan_t *pl, opt_msgs_t *out);

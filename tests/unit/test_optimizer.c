@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "schedule-optimizer/opt_heur.h"
+#include "schedule-optimizer/opt_lns.h"
 #include "schedule-optimizer/opt_model.h"
+#include "schedule-optimizer/opt_pump.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
 
