@@ -187,7 +187,6 @@ static void heuristics(run_t *u)
     }
 }
 
-/* LP relaxation: the bound, and a rounded plan as another candidate. */
 /* A task whose window cannot hold its energy even alone. */
 static int window_too_short(const opt_problem_t *pb)
 {
@@ -254,7 +253,8 @@ static int second_opinion(run_t *u, int relaxed, double **x)
     return st;
 }
 
-/* Returns -1 when even the relaxation is infeasible. */
+/* LP relaxation: the bound, and a rounded plan as another candidate.
+ * Returns -1 when even the relaxation is infeasible. */
 static int relaxation(run_t *u)
 {
     double *x, keep = u->deadline;
