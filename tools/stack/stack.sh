@@ -4,7 +4,7 @@
 #
 #   tools/stack/stack.sh up|down|status|pg-stop [--test] [--services|--no-services]
 #
-# --test uses ./var/test and the test ports (broker 29092 with its control
+# --test uses ./var/test (or $EMS_STACK_TEST_DIR) and the test ports (broker 29092 with its control
 # port 29192, registry 28081, PostgreSQL 25432, Redis 26379, HTTP 28100+)
 # and, unless --services is given, starts no service: integration tests
 # start the binaries they test.
@@ -43,7 +43,9 @@ usage() {
 
 configure() {  # mode (dev|test)
   if [ "$1" = test ]; then
-    VAR=$ROOT/var/test
+    # EMS_STACK_TEST_DIR puts a second test stack beside the first (the
+    # suite runs its sanitizer pass on one of its own, see run-tests.sh).
+    VAR=${EMS_STACK_TEST_DIR:-$ROOT/var/test}
     # EMS_STACK_PORT_SHIFT moves every test port, so two checkouts can run
     # their test suites side by side on one machine.
     local k=${EMS_STACK_PORT_SHIFT:-0}
