@@ -129,7 +129,7 @@ static int layout(opt_model_t *m)
         }
     }
     for (int e = 0; e < pb->n_eq; e++)
-        if (pb->eq[e].kind == OPT_TASK_FLEX && om_touches_next(m, e))
+        if (pb->eq[e].kind != OPT_STORAGE && om_touches_next(m, e))
             m->ec[e].cont = ++n;
     return n;
 }

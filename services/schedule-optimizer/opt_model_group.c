@@ -7,14 +7,17 @@
 
 #include <lp_lib.h>
 
-/* Whether task f is another window of task e's equipment with on/off
- * binaries (both have them: they share their run parameters). */
+/* Whether task f is another window of task e's equipment that may run:
+ * an interruptible one with on/off binaries (both have them: they share
+ * their run parameters), or a non-interruptible one with a start. */
 static int group_mate(const opt_model_t *m, int e, int f)
 {
-    const opt_equipment_t *q = &m->pb->eq[e];
+    const opt_equipment_t *q = &m->pb->eq[e], *r = &m->pb->eq[f];
 
-    return f != e && q->group > 0 && m->pb->eq[f].group == q->group &&
-           m->pb->eq[f].kind == OPT_TASK_FLEX && m->ec[f].u0;
+    if (f == e || q->group <= 0 || r->group != q->group || r->kind != q->kind)
+        return 0;
+    return r->kind == OPT_TASK_FLEX ? m->ec[f].u0 > 0
+                                    : r->kind == OPT_TASK_BLOCK && m->ec[f].ns > 0;
 }
 
 /* The window of e's group that comes next after e's deadline, or -1. */
@@ -31,15 +34,19 @@ int om_next_window(const opt_model_t *m, int e)
 
 /* Whether the next window of e's group touches it (its earliest is e's
  * deadline) and a start counts (starts per day, minimum run or start-up
- * cost): a run going on across the boundary is one run of the machine,
- * so it needs its continuation column. */
+ * cost; a block has only its start-up cost): a run going on across the
+ * boundary is one run of the machine, so it needs its continuation
+ * column. */
 int om_touches_next(const opt_model_t *m, int e)
 {
     const opt_equipment_t *q = &m->pb->eq[e];
     int f = om_next_window(m, e);
 
-    return f >= 0 && m->ec[e].u0 && m->pb->eq[f].earliest == q->deadline &&
-           (q->max_starts_day > 0 || q->min_run > 1 || q->startup_eur > 0);
+    if (f < 0 || m->pb->eq[f].earliest != q->deadline)
+        return 0;
+    if (q->kind == OPT_TASK_BLOCK)
+        return m->ec[e].ns > 0 && q->startup_eur > 0;
+    return m->ec[e].u0 && (q->max_starts_day > 0 || q->min_run > 1 || q->startup_eur > 0);
 }
 
 /* The window of e's group whose run may go on into e (it ends where e
@@ -193,4 +200,25 @@ int om_rows_group(opt_model_t *m, int e)
     if (m->ec[e].cont && rows_continuation(m, e) < 0)
         return -1;
     return rows_group_rest(m, e);
+}
+
+/* A block going on into the block of the next, touching window (ADR 0010,
+ * item 16): the two run as one, one start and one start-up cost, as the
+ * cost function counts them. The continuation column is at most the start
+ * that ends e's block at its deadline and the next block's start at its
+ * earliest slot, so at most their product; it credits the next window's
+ * start-up back (cols_all), so at an optimum it equals the product. */
+int om_rows_block_continuation(opt_model_t *m, int e)
+{
+    const eq_cols_t *c1 = &m->ec[e], *c2 = &m->ec[om_next_window(m, e)];
+
+    om_row_reset(m);
+    om_row_put(m, c1->cont, 1);
+    om_row_put(m, c1->s0 + c1->ns - 1, -1);
+    if (om_row_add(m, LE, 0) < 0)
+        return -1;
+    om_row_reset(m);
+    om_row_put(m, c1->cont, 1);
+    om_row_put(m, c2->s0, -1);
+    return om_row_add(m, LE, 0);
 }

@@ -34,7 +34,8 @@ typedef struct eq_cols {
                       * (0 = none: no slot where wasting energy pays) */
     int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
     int cont;        /* a run going on into the next, touching window of the
-                      * group: <= u at this window's end and the next's start,
+                      * group: <= u (a block: its start ending at the
+                      * deadline) at this window's end and the next's start,
                       * not a start of the machine (0 = none) */
     int short0;      /* elastic: shift shortfall columns (0 = none) */
     int dur;         /* block duration */
@@ -116,6 +117,8 @@ int om_chain_end(const opt_model_t *m, int e);
 void om_put_run_starts(opt_model_t *m, int e, int t);
 /* The rows across the windows of e's equipment; 0 or -1. */
 int om_rows_group(opt_model_t *m, int e);
+/* The rows of block e's continuation into the next window; 0 or -1. */
+int om_rows_block_continuation(opt_model_t *m, int e);
 
 /* ---- opt_model_storage.c ---- */
 

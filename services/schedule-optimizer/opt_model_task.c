@@ -92,7 +92,9 @@ int om_rows_block(opt_model_t *m, int e)
         om_row_put(m, c->s0 + k, 1);
     if (c->miss)
         om_row_put(m, c->miss, 1);
-    return om_row_add(m, EQ, 1);
+    if (om_row_add(m, EQ, 1) < 0)
+        return -1;
+    return c->cont ? om_rows_block_continuation(m, e) : 0;
 }
 
 /* Minimum rest R: on in slot k - R, no start in (k - R, k] (two starts
