@@ -1041,14 +1041,15 @@ START_TEST(test_group_starts_per_day)
 END_TEST
 
 /* Re-placing one window keeps the rest before the next: the windows of
- * test_group_rest_across_windows planned in hours 0 and 4 (0.40 EUR,
- * resting 3 hours). Alone, window 0 would move to hour 2 (0.20 EUR) and
- * rest one hour; window 1 would then have to move to hour 6, dearer than
- * it is, so it stays. Neither window moves. */
+ * test_group_rest_across_windows, hour 6 at 35 EUR/MWh, planned in hours
+ * 0 and 4 (0.40 EUR, resting 3 hours). Alone, window 0 would move to hour
+ * 2 (0.20 EUR) and rest one hour; window 1 would then have to move to
+ * hour 6, dearer than it is, so it stays; together, 2 and 6 cost 0.45
+ * EUR. Neither window moves. */
 START_TEST(test_improve_pumps_keeps_group_rest)
 {
     tcase_t c;
-    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    const double price[] = {30, 50, 10, 100, 10, 40, 35, 60};
     opt_plan_t pl;
 
     tc_init(&c, 8, price, NULL);
@@ -1060,6 +1061,37 @@ START_TEST(test_improve_pumps_keeps_group_rest)
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     ck_assert_double_eq_tol(pl.power[0], 10, 1e-9);
     ck_assert_double_eq_tol(pl.power[8 + 4], 10, 1e-9);
+    opt_plan_release(&pl);
+}
+END_TEST
+
+/* Only a joint move of both windows pays: the windows of
+ * test_group_rest_across_windows planned in hours 0 and 4 (0.40 EUR,
+ * resting 3 hours). Alone, window 0 cannot move (hour 1 or 2 rests too
+ * little before hour 4) and window 1 only to dearer hours (5, 6, 7);
+ * together they move to 2 and 6, the optimum (0.30 EUR), in one move. */
+START_TEST(test_improve_pumps_joint_move)
+{
+    tcase_t c;
+    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    const double want0[] = {0, 0, 10, 0, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 0, 0, 10, 0};
+    opt_plan_t pl;
+    opt_cost_t cost;
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 3, 4, 8);
+    c.eq[0].min_rest = c.eq[1].min_rest = 3;
+    put_two_runs(&c, &pl, 0, 4);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 1);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    for (int t = 0; t < 8; t++) {
+        ck_assert_double_eq_tol(pl.power[t], want0[t], 1e-9);
+        ck_assert_double_eq_tol(pl.power[8 + t], want1[t], 1e-9);
+    }
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.total_eur, 0.30, 1e-9);
     opt_plan_release(&pl);
 }
 END_TEST
@@ -1807,6 +1839,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_group_windows_enumerated);
     tcase_add_test(tc, test_block_windows_enumerated);
     tcase_add_test(tc, test_improve_pumps_keeps_group_rest);
+    tcase_add_test(tc, test_improve_pumps_joint_move);
     tcase_add_test(tc, test_dump_model);
     tcase_add_test(tc, test_fix_except_neighbourhood);
     tcase_add_test(tc, test_improve_pumps_moves);
