@@ -195,6 +195,59 @@ static int best_window(const heur_t *h, int lo, int hi, const run_shape_t *r,
     return at;
 }
 
+/* Whether task f of the plan draws power in slot t. */
+static int draws_at(const opt_plan_t *pl, int f, int t)
+{
+    return pl->power[(size_t)f * pl->n_slots + t] > 0;
+}
+
+/* The start-up cost block e saves starting at slot at (d slots) against
+ * the plan's other windows of its equipment: a block starting at its
+ * window's earliest slot where the window before ends in a run, or
+ * ending at its deadline where the next window's run begins, runs on
+ * with it as one run of the machine, one start (opt_plan_cost). */
+static double join_credit(const opt_problem_t *pb, const opt_plan_t *pl, int e, int at,
+                          int d)
+{
+    const opt_equipment_t *q = &pb->eq[e];
+    double credit = 0;
+
+    for (int f = 0; q->group > 0 && f < pb->n_eq; f++) {
+        const opt_equipment_t *r = &pb->eq[f];
+        if (f == e || r->group != q->group || r->kind != OPT_TASK_BLOCK)
+            continue;
+        if (r->deadline == q->earliest && at == q->earliest && at > 0 &&
+            draws_at(pl, f, at - 1))
+            credit += q->startup_eur;
+        if (r->earliest == q->deadline && at + d == q->deadline &&
+            q->deadline < pb->site.n_slots && draws_at(pl, f, q->deadline))
+            credit += r->startup_eur;
+    }
+    return credit;
+}
+
+/* Best start of block e (run r) in its window against the load and the
+ * plan's other windows of its equipment (join_credit), keep preferred on
+ * a tie; -1 if none fits. */
+static int best_block_start(const heur_t *h, const opt_plan_t *pl, int e,
+                            const run_shape_t *r, int keep)
+{
+    const opt_equipment_t *q = &h->pb->eq[e];
+    int ends[2] = {q->earliest, q->deadline - r->d};
+    int at = best_window(h, ends[0], ends[1], r, keep);
+    double best = at >= 0 ? window_cost(h, at, r) - join_credit(h->pb, pl, e, at, r->d)
+                          : HUGE_VAL;
+
+    for (int i = 0; i < 2 && ends[0] <= ends[1]; i++) {
+        double c = window_cost(h, ends[i], r);
+        if (c < HUGE_VAL && c - join_credit(h->pb, pl, e, ends[i], r->d) < best - 1e-9) {
+            best = c - join_credit(h->pb, pl, e, ends[i], r->d);
+            at = ends[i];
+        }
+    }
+    return at;
+}
+
 static void add_load(heur_t *h, const opt_plan_t *pl, int e, double sign)
 {
     const double *pw = pl->power + (size_t)e * h->pb->site.n_slots;
@@ -406,7 +459,7 @@ static void place_blocks(heur_t *h, opt_plan_t *pl)
     for (int i = 0; i < n; i++) {
         const opt_equipment_t *q = &pb->eq[ord[i]];
         run_shape_t r = block_shape(pb, q);
-        int at = best_window(h, q->earliest, q->deadline - r.d, &r, -1);
+        int at = best_block_start(h, pl, ord[i], &r, -1);
         put_block(pb, pl, ord[i], at >= 0 ? at : q->earliest);
         add_load(h, pl, ord[i], 1);
         opt_heur_update_peaks(h);
@@ -740,7 +793,7 @@ int opt_improve_blocks(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
             int cur = block_start(pl, e);
             add_load(&h, pl, e, -1);
             opt_heur_update_peaks(&h);
-            int at = best_window(&h, q->earliest, q->deadline - r.d, &r, cur);
+            int at = best_block_start(&h, pl, e, &r, cur);
             if (at >= 0 && at != cur) {
                 put_block(pb, pl, e, at);
                 moved = 1;

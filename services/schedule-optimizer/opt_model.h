@@ -14,7 +14,8 @@
  *  - the windows of one equipment (a group) share rows for starts per
  *    local day and minimum rest between them, and a run going on across
  *    touching windows is one run (one start, one start-up cost, minimum
- *    run over the whole run: ADR 0010, item 15);
+ *    run over the whole run: ADR 0010, item 15; for a non-interruptible
+ *    task's blocks, one start-up cost: item 16);
  *  - storage has charge, discharge and SOC per slot;
  *  - one row per slot ties the site together: with a demand charge it reads
  *    base + flexible <= peak, the peak variable bounded by the import

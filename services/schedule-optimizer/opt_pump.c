@@ -331,10 +331,8 @@ static int dp_slots(const opt_problem_t *pb, int e, double *p)
     return *p < q->p_min_kw - 1e-9 || n > q->deadline - q->earliest ? -1 : n;
 }
 
-/* The next window of e's equipment after e when it is not placed yet and
- * the recursion can place it: the two are then placed together; -1
- * otherwise. */
-static int dp_partner(const opt_problem_t *pb, const opt_plan_t *pl, int e)
+/* The window of e's equipment that comes next after e's deadline, or -1. */
+static int next_window(const opt_problem_t *pb, int e)
 {
     int next = -1;
 
@@ -343,6 +341,16 @@ static int dp_partner(const opt_problem_t *pb, const opt_plan_t *pl, int e)
             pb->eq[f].earliest >= pb->eq[e].deadline &&
             (next < 0 || pb->eq[f].earliest < pb->eq[next].earliest))
             next = f;
+    return next;
+}
+
+/* The next window of e's equipment after e when it is not placed yet and
+ * the recursion can place it: the two are then placed together; -1
+ * otherwise. */
+static int dp_partner(const opt_problem_t *pb, const opt_plan_t *pl, int e)
+{
+    int next = next_window(pb, e);
+
     return next >= 0 && later_unplaced(pb, pl, e, next, pb->eq[e].deadline) &&
                    dp_fits(&pb->eq[next])
                ? next
@@ -411,39 +419,62 @@ int opt_pump_place(heur_t *h, opt_plan_t *pl, int e)
     return dp_place(h, pl, e, -1);
 }
 
+/* Re-places pump e, together with f (its next window; -1 = alone), by
+ * the recursion against the rest of the plan, keeping the move only when
+ * the plan's total cost falls; else the rows are restored from keep (two
+ * rows of scratch). Returns 1 when the move is kept. */
+static int try_move(heur_t *h, opt_plan_t *pl, int e, int f, double *keep)
+{
+    const opt_problem_t *pb = h->pb;
+    int T = pb->site.n_slots, rows[2] = {e, f}, n = f >= 0 ? 2 : 1;
+    opt_cost_t before, after;
+
+    opt_plan_cost(pb, pl, &before);
+    for (int t = 0; t < T; t++) {
+        h->load[t] = opt_site_load(pb, pl, t);
+        for (int i = 0; i < n; i++)
+            h->load[t] -= pl->power[(size_t)rows[i] * T + t];
+    }
+    for (int i = 0; i < n; i++) {
+        double *pw = pl->power + (size_t)rows[i] * T;
+        memcpy(keep + (size_t)i * T, pw, (size_t)T * sizeof *keep);
+        memset(pw, 0, (size_t)T * sizeof *pw);
+    }
+    opt_heur_update_peaks(h);
+    if (dp_place(h, pl, e, f) == 0) {
+        opt_plan_finish(pb, pl);
+        opt_plan_cost(pb, pl, &after);
+        if (after.total_eur < before.total_eur - 1e-9)
+            return 1;
+    }
+    for (int i = 0; i < n; i++)
+        memcpy(pl->power + (size_t)rows[i] * T, keep + (size_t)i * T,
+               (size_t)T * sizeof *keep);
+    opt_plan_finish(pb, pl);
+    return 0;
+}
+
+/* Each pump is moved alone, then together with its next window (a move of
+ * both may pay where neither pays alone: the rest or the day's starts
+ * between them pin each to the other). */
 int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes)
 {
     heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), {0, 0}, 1, 0};
-    int T = pb->site.n_slots, moves = 0, moved = 1;
-    double *keep = malloc((size_t)T * sizeof *keep);
-    opt_cost_t before, after;
+    int moves = 0, moved = 1;
+    double *keep = malloc(2 * (size_t)pb->site.n_slots * sizeof *keep);
 
     if (!h.load || !keep)
         goto out;
     for (int pass = 0; pass < max_passes && moved; pass++) {
         moved = 0;
         for (int e = 0; e < pb->n_eq; e++) {
-            double *pw = pl->power + (size_t)e * T;
             if (pb->eq[e].kind != OPT_TASK_FLEX || !opt_heur_needs_bin(&pb->eq[e]))
                 continue;
-            opt_plan_cost(pb, pl, &before);
-            for (int t = 0; t < T; t++)
-                h.load[t] = opt_site_load(pb, pl, t) - pw[t];
-            memcpy(keep, pw, (size_t)T * sizeof *keep);
-            memset(pw, 0, (size_t)T * sizeof *pw);
-            opt_heur_update_peaks(&h);
-            /* alone: the restore below keeps only e's row */
-            if (dp_place(&h, pl, e, -1) == 0) {
-                opt_plan_finish(pb, pl);
-                opt_plan_cost(pb, pl, &after);
-                if (after.total_eur < before.total_eur - 1e-9) {
-                    moved = 1;
-                    moves++;
-                    continue;
-                }
-            }
-            memcpy(pw, keep, (size_t)T * sizeof *keep);
-            opt_plan_finish(pb, pl);
+            int f = next_window(pb, e), n = try_move(&h, pl, e, -1, keep);
+            if (f >= 0 && dp_fits(&pb->eq[f]))
+                n += try_move(&h, pl, e, f, keep);
+            moved |= n > 0;
+            moves += n;
         }
     }
 out:

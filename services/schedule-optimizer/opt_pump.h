@@ -11,9 +11,10 @@
 #include "schedule-optimizer/opt_problem.h"
 
 /* Re-places each pump (on/off task without ramp or shifts) by the run
- * recursion given everything else in the plan, keeping a move only when
- * the plan's total cost falls, for at most max_passes sweeps. Storage is
- * left as it is. Returns the number of moves kept. */
+ * recursion given everything else in the plan, alone and then together
+ * with the next window of its equipment, keeping a move only when the
+ * plan's total cost falls, for at most max_passes sweeps. Storage is left
+ * as it is. Returns the number of moves kept. */
 int opt_improve_pumps(const opt_problem_t *pb, opt_plan_t *pl, int max_passes);
 
 #endif

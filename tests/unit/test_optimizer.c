@@ -1041,14 +1041,15 @@ START_TEST(test_group_starts_per_day)
 END_TEST
 
 /* Re-placing one window keeps the rest before the next: the windows of
- * test_group_rest_across_windows planned in hours 0 and 4 (0.40 EUR,
- * resting 3 hours). Alone, window 0 would move to hour 2 (0.20 EUR) and
- * rest one hour; window 1 would then have to move to hour 6, dearer than
- * it is, so it stays. Neither window moves. */
+ * test_group_rest_across_windows, hour 6 at 35 EUR/MWh, planned in hours
+ * 0 and 4 (0.40 EUR, resting 3 hours). Alone, window 0 would move to hour
+ * 2 (0.20 EUR) and rest one hour; window 1 would then have to move to
+ * hour 6, dearer than it is, so it stays; together, 2 and 6 cost 0.45
+ * EUR. Neither window moves. */
 START_TEST(test_improve_pumps_keeps_group_rest)
 {
     tcase_t c;
-    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    const double price[] = {30, 50, 10, 100, 10, 40, 35, 60};
     opt_plan_t pl;
 
     tc_init(&c, 8, price, NULL);
@@ -1060,6 +1061,37 @@ START_TEST(test_improve_pumps_keeps_group_rest)
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     ck_assert_double_eq_tol(pl.power[0], 10, 1e-9);
     ck_assert_double_eq_tol(pl.power[8 + 4], 10, 1e-9);
+    opt_plan_release(&pl);
+}
+END_TEST
+
+/* Only a joint move of both windows pays: the windows of
+ * test_group_rest_across_windows planned in hours 0 and 4 (0.40 EUR,
+ * resting 3 hours). Alone, window 0 cannot move (hour 1 or 2 rests too
+ * little before hour 4) and window 1 only to dearer hours (5, 6, 7);
+ * together they move to 2 and 6, the optimum (0.30 EUR), in one move. */
+START_TEST(test_improve_pumps_joint_move)
+{
+    tcase_t c;
+    const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
+    const double want0[] = {0, 0, 10, 0, 0, 0, 0, 0};
+    const double want1[] = {0, 0, 0, 0, 0, 0, 10, 0};
+    opt_plan_t pl;
+    opt_cost_t cost;
+
+    tc_init(&c, 8, price, NULL);
+    pump_windows(&c, 0, 3, 4, 8);
+    c.eq[0].min_rest = c.eq[1].min_rest = 3;
+    put_two_runs(&c, &pl, 0, 4);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 1);
+    ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
+    for (int t = 0; t < 8; t++) {
+        ck_assert_double_eq_tol(pl.power[t], want0[t], 1e-9);
+        ck_assert_double_eq_tol(pl.power[8 + t], want1[t], 1e-9);
+    }
+    opt_plan_cost(&c.pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.total_eur, 0.30, 1e-9);
     opt_plan_release(&pl);
 }
 END_TEST
@@ -1383,6 +1415,160 @@ START_TEST(test_group_windows_enumerated)
 }
 END_TEST
 
+/* ---- windows of one non-interruptible task, checked by enumeration ---- */
+
+/* Two or three windows of one 10 kW non-interruptible task in 8 hourly
+ * slots, 2-3 slots each, touching in about half the cases (else one slot
+ * apart), 10-30 kWh each (a half-hour short in a third: minimum power 9
+ * kW, so the last slot averages 5 kW), a start-up cost in three cases of
+ * four, a demand charge over a random base load in a quarter. */
+static void block_case(tcase_t *c, unsigned *st)
+{
+    double price[MAXT], base[MAXT];
+    int n = 2 + (int)(enum_rand(st) % 2), touch = enum_rand(st) % 2 == 0;
+    int half = enum_rand(st) % 3 == 0;
+    double su = enum_rand(st) % 4 ? 0.05 * (1 + enum_rand(st) % 10) : 0;
+
+    for (int t = 0; t < MAXT; t++) {
+        price[t] = (double)(enum_rand(st) % 100);
+        base[t] = (double)(enum_rand(st) % 20);
+    }
+    tc_init(c, MAXT, price, base);
+    if (enum_rand(st) % 4 == 0)
+        c->pb.site.demand_eur_kw = 0.01 * (1 + enum_rand(st) % 5);
+    c->pb.n_eq = n;
+    for (int i = 0, lo = (int)(enum_rand(st) % 2); i < n; i++) {
+        int len = 2 + (int)(enum_rand(st) % 2);
+        int hi = lo + len > MAXT ? MAXT : lo + len;
+        int dur = 1 + (int)(enum_rand(st) % (unsigned)(hi - lo));
+        opt_equipment_t *q = task(c, i, OPT_TASK_BLOCK, 10,
+                                  10.0 * dur - (half && dur > 1 ? 5 : 0), lo, hi);
+        q->p_min_kw = half ? 9 : 0;
+        q->startup_eur = su;
+        q->group = 1;
+        lo = hi + !touch;
+        if (lo + 2 > MAXT) {
+            c->pb.n_eq = i + 1; /* at least two: the second ends by slot 8 */
+            break;
+        }
+    }
+}
+
+/* Puts window e's block starting at slot k into the plan. */
+static void put_block(const tcase_t *c, opt_plan_t *pl, int e, int k)
+{
+    const opt_equipment_t *q = &c->eq[e];
+    double p;
+    int d = opt_block_duration(&c->pb, q, &p);
+
+    for (int j = 0; j < d; j++)
+        pl->power[(size_t)e * MAXT + k + j] =
+            j == d - 1 ? opt_block_last_kw(&c->pb, q) : p;
+}
+
+/* The cheapest plan the validator accepts, over every start of every
+ * window; *across receives whether it runs on across a boundary. Each
+ * valid plan's start-up cost is one per run of the machine. */
+static double block_cheapest(const tcase_t *c, int *across)
+{
+    int n = c->pb.n_eq, k[3], last[3];
+    double best = HUGE_VAL;
+
+    for (int i = 0; i < n; i++) {
+        double p;
+        last[i] = c->eq[i].deadline - opt_block_duration(&c->pb, &c->eq[i], &p);
+        k[i] = c->eq[i].earliest;
+    }
+    for (;;) {
+        opt_plan_t pl;
+        opt_cost_t cost;
+        ck_assert_int_eq(opt_plan_init(&pl, n, MAXT), 0);
+        for (int i = 0; i < n; i++)
+            put_block(c, &pl, i, k[i]);
+        opt_plan_finish(&c->pb, &pl);
+        ck_assert_int_eq(opt_validate(&c->pb, &pl, NULL), 0);
+        opt_plan_cost(&c->pb, &pl, &cost);
+        int runs = 0;
+        for (int t = 0; t < MAXT; t++) {
+            int on = 0, before = 0;
+            for (int i = 0; i < n; i++) {
+                on |= pl.on[(size_t)i * MAXT + t];
+                before |= t > 0 && pl.on[(size_t)i * MAXT + t - 1];
+            }
+            runs += on && !before;
+        }
+        ck_assert_double_eq_tol(cost.startup_eur, c->eq[0].startup_eur * runs, 1e-9);
+        if (cost.total_eur < best - 1e-9) {
+            best = cost.total_eur;
+            *across = runs < n;
+        }
+        opt_plan_release(&pl);
+        int i = 0;
+        while (i < n && ++k[i] > last[i])
+            k[i] = c->eq[i].earliest, i++;
+        if (i == n)
+            return best;
+    }
+}
+
+/* Random windows of one non-interruptible task: the model's optimum is
+ * the cheapest plan the validator accepts, and its plan is valid and
+ * costs what its objective says; the heuristic's plan is valid, and the
+ * pipeline's costs the same as the optimum. A block ending where the
+ * next window's block starts is one run of the machine, one start-up in
+ * the cost function: the model charged two, and the blocks' local search
+ * (after the branch and bound too) moved such a block away from the
+ * other's run, for a plan dearer than the one it started from (ADR 0010,
+ * item 16). */
+START_TEST(test_block_windows_enumerated)
+{
+    unsigned st = 20261123u;
+    int across_best = 0;
+
+    for (int i = 0; i < 1000; i++) {
+        tcase_t c;
+        char err[128];
+        double *x;
+        opt_plan_t pl;
+        opt_cost_t cost;
+        int across = 0;
+
+        block_case(&c, &st);
+        double best = block_cheapest(&c, &across);
+        opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
+        ck_assert_ptr_nonnull(m);
+        lprec *lp = opt_model_lp(m);
+        ck_assert_int_eq(solve(lp), OPTIMAL);
+        double obj = get_objective(lp) + opt_model_obj_const(m);
+        ck_assert_msg(fabs(obj - best) < 1e-6,
+                      "case %d: model %.6f, cheapest valid plan %.6f", i, obj, best);
+        ck_assert_int_eq(opt_plan_init(&pl, c.pb.n_eq, MAXT), 0);
+        ck_assert(get_ptr_variables(lp, &x));
+        opt_model_extract(m, x, &pl);
+        ck_assert_msg(opt_validate(&c.pb, &pl, NULL) == 0, "case %d: model plan refused", i);
+        opt_plan_cost(&c.pb, &pl, &cost);
+        ck_assert_msg(fabs(cost.total_eur - best) < 1e-6, "case %d: plan %.6f, best %.6f",
+                      i, cost.total_eur, best);
+        opt_plan_release(&pl);
+        opt_model_destroy(m);
+        across_best += across && c.eq[0].startup_eur > 0;
+        ck_assert_int_eq(opt_plan_init(&pl, c.pb.n_eq, MAXT), 0);
+        opt_heuristic(&c.pb, &pl);
+        ck_assert_msg(opt_validate(&c.pb, &pl, NULL) == 0, "case %d: heuristic plan refused", i);
+        opt_plan_release(&pl);
+        tc_solve(&c);
+        ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
+        ck_assert_int_eq(c.r.violations, 0);
+        ck_assert_msg(fabs(c.r.cost.total_eur - best) < 1e-6,
+                      "case %d: pipeline %.6f (%s, %s), best %.6f", i, c.r.cost.total_eur,
+                      opt_status_name(c.r.status), c.r.source, best);
+        opt_result_release(&c.r);
+    }
+    /* the cases do exercise runs across a boundary that save a start-up */
+    ck_assert_int_gt(across_best, 50);
+}
+END_TEST
+
 /* Two windows of one pump in one day with one start a day cannot both
  * deliver: the elastic model (the group's rows need no slack: a window
  * may stay off) leaves one window's energy unmet and says so. */
@@ -1651,7 +1837,9 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_group_run_started_late_heuristic);
     tcase_add_test(tc, test_lns_frees_whole_groups);
     tcase_add_test(tc, test_group_windows_enumerated);
+    tcase_add_test(tc, test_block_windows_enumerated);
     tcase_add_test(tc, test_improve_pumps_keeps_group_rest);
+    tcase_add_test(tc, test_improve_pumps_joint_move);
     tcase_add_test(tc, test_dump_model);
     tcase_add_test(tc, test_fix_except_neighbourhood);
     tcase_add_test(tc, test_improve_pumps_moves);

@@ -13,6 +13,7 @@
  */
 #include <avro.h>
 #include <check.h>
+#include <lp_lib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "schedule-optimizer/opt_codec.h"
 #include "schedule-optimizer/opt_heur.h"
 #include "schedule-optimizer/opt_inputs.h"
+#include "schedule-optimizer/opt_model.h"
 #include "schedule-optimizer/opt_peak.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
@@ -399,6 +401,48 @@ START_TEST(test_build_horizon)
     ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, DAY0 + 47 * HOUR + 1,
                                 cet, NULL, reason, sizeof reason) == 1);
     ck_assert_msg(strstr(reason, "minimum horizon"), "%s", reason);
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+}
+END_TEST
+
+/* A non-interruptible deferrable without a window (the local day) in a
+ * 48 h horizon from midnight: two windows that touch at midnight, one
+ * machine, so a batch ending at 24:00 and the next day's starting at
+ * 00:00 are one run with one start-up cost, and the model has the column
+ * that credits the second start-up back (ADR 0010, item 16). */
+START_TEST(test_build_batch_windows_touch)
+{
+    opt_forecast_t f;
+    opt_prices_t p;
+    opt_build_t b = {0};
+    opt_build_conf_t c48 = conf24;
+    char reason[256], name[32];
+    plant_equipment_t *dryer = (plant_equipment_t *)plant_equipment(plant, "dryer-1");
+
+    ck_assert_ptr_nonnull(dryer);
+    dryer->earliest_start_min = dryer->deadline_min = -1;
+    c48.horizon_max_ms = 48 * HOUR;
+    make_forecast(&f, DAY0, 192);
+    make_prices(&p, DAY0, 48, OPT_CURVE_EFFECTIVE);
+    ck_assert(opt_build_problem(&b, &c48, plant, site, &f, &p, 0, cet, NULL, reason,
+                                sizeof reason) == 0);
+    int d1 = find_eq(&b, "dryer-1"), d2 = find_eq(&b, "dryer-1/2");
+    ck_assert_int_ge(d1, 0);
+    ck_assert_int_ge(d2, 0);
+    ck_assert_int_eq(b.pb.eq[d1].kind, OPT_TASK_BLOCK);
+    ck_assert_int_eq(b.pb.eq[d1].earliest, 0);
+    ck_assert_int_eq(b.pb.eq[d1].deadline, 96);
+    ck_assert_int_eq(b.pb.eq[d2].earliest, 96);
+    ck_assert_int_gt(b.pb.eq[d1].group, 0);
+    ck_assert_int_eq(b.pb.eq[d2].group, b.pb.eq[d1].group);
+    opt_model_t *m = opt_model_new(&b.pb, 0, reason, sizeof reason);
+    ck_assert_ptr_nonnull(m);
+    snprintf(name, sizeof name, "k%d_96", d1);
+    ck_assert_int_gt(get_nameindex(opt_model_lp(m), name, FALSE), 0);
+    opt_model_destroy(m);
+    assert_heuristic_valid(&b.pb);
     opt_build_release(&b);
     opt_forecast_release(&f);
     opt_prices_release(&p);
@@ -1014,6 +1058,7 @@ static Suite *inputs_suite(void)
     tcase_add_test(tc, test_build_dst_day_owes_whole_output);
     tcase_add_test(tc, test_build_market_curve_tariff);
     tcase_add_test(tc, test_build_horizon);
+    tcase_add_test(tc, test_build_batch_windows_touch);
     tcase_add_test(tc, test_schedule_value);
     tcase_add_loop_test(tc, test_relaxed_lines, 0, sizeof relax_cases / sizeof *relax_cases);
     suite_add_tcase(s, tc);
