@@ -664,9 +664,9 @@ static int issue_due(fc_service *s)
                 return log_error("forecaster", "out of memory in a run"), -1;
             obs_histogram_observe(s->m_run, ems_mono_s() - t0);
             if (trained) {
-                obs_counter_inc(s->m_train);
                 if (s->conf.save_models)
                     save_model(s, site, k);
+                obs_counter_inc(s->m_train); /* after the save: a reader may rely on it */
             }
             mark_weather_source(s, site);
             if (publish(s, site) < 0)

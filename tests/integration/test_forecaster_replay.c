@@ -314,6 +314,9 @@ START_TEST(mark_of_another_prefix_is_ignored)
     snprintf(other_group, sizeof other_group, "%s-other", group);
     produce_load_to(other);
     child = start_deployment(other, other_group, "1h");
+    /* ready means restored, not trained: its first model is saved by the
+     * first run it issues */
+    th_wait_metric(port, "ems_forecaster_trainings_total", 1, child, WAIT_S);
     ck_assert_int_eq(th_stop(&child), 0);
     ck_assert_msg(models_named(other) > 0, "the other deployment saved no model");
 
