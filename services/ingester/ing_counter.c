@@ -84,18 +84,19 @@ static void pts_drop_before(meter_t *m, int64_t cut)
 
 /* Room for one more kept reading. When full, the readings older than the
  * window are dropped first, and the array doubles only when that freed
- * less than half of it: dropping costs O(1) a reading, amortised, and
- * readings a little older than the window may stay meanwhile (they are
- * still true neighbours). 0, or -1 on allocation failure. */
+ * less than a quarter of it: dropping costs O(1) a reading, amortised, the
+ * array holds less than 8/3 of the window's readings, and readings a
+ * little older than the window may stay meanwhile (they are still true
+ * neighbours). 0, or -1 on allocation failure. */
 static int pts_reserve(const ing_rollup_t *r, meter_t *m, int64_t newest)
 {
     if (m->npts < m->pcap)
         return 0;
     if (m->npts)
         pts_drop_before(m, newest - window_ms(r));
-    if (m->pcap && m->npts * 2 <= m->pcap)
+    if (m->pcap && m->npts * 4 <= m->pcap * 3)
         return 0;
-    return ing_grow(&m->pts, &m->pcap, 2 * m->npts + 1, sizeof *m->pts);
+    return ing_grow(&m->pts, &m->pcap, m->pcap + 1, sizeof *m->pts);
 }
 
 /* Keeps an accepted reading (once per time; room was reserved). */
