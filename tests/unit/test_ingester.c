@@ -980,6 +980,42 @@ START_TEST(test_counter_two_resets_late)
 }
 END_TEST
 
+/* Eight resets, as many as a meter keeps: 1000 + k up to minute 4, then
+ * from each fifth minute 5j (j = 1..8) a counter from 0.5 (0.5 kWh since
+ * the reset, plausible at 60 kW), so the continuous counter at minute k is
+ * 1000 + k - 0.5 j. Minute 0 comes late, after the eighth reset. */
+static double resets8_kwh(int min)
+{
+    int j = min / 5 < 8 ? min / 5 : 8;
+    return j == 0 ? 1000.0 + min : 0.5 + (min - 5 * j);
+}
+
+START_TEST(test_counter_eight_resets_late)
+{
+    ing_rollup_t *r = reset_rollup();
+    ing_reading_t rd;
+    const ing_interval_t *o;
+    int64_t resets, glitches;
+
+    for (int k = 1; k < 60; k++) {
+        rd = mk("s", "m", T0 + k * MIN, 60, resets8_kwh(k), ING_Q_GOOD);
+        feed(r, &rd);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    ing_rollup_reset_stats(r, &resets, &glitches);
+    ck_assert_int_eq(resets, 8);
+    ing_rollup_clear(r);
+    rd = mk("s", "m", T0, 60, resets8_kwh(0), ING_Q_GOOD);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0); /* 1000 .. 1013 over 14 min */
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 13.0 * 15.0 / 14.0, 1e-9);
+    ck_assert_int_eq(o->sample_count, 15);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
 /* A late reading is checked against its neighbours in time within its
  * counter segment, not only against the newest reading. */
 static const struct {
@@ -1080,6 +1116,7 @@ static Suite *ingester_suite(void)
     tcase_add_test(tc, test_counter_reset_refusals);
     tcase_add_test(tc, test_counter_reset_pending_at_end);
     tcase_add_loop_test(tc, test_counter_two_resets_late, 0, 2);
+    tcase_add_test(tc, test_counter_eight_resets_late);
     tcase_add_test(tc, test_counter_late_neighbours);
     suite_add_tcase(s, tc);
     tc = tcase_create("gaps");
