@@ -1,5 +1,6 @@
 /*
- * ing_rollup internals shared by ing_rollup.c (intervals, watermarks) and
+ * ing_rollup internals shared by ing_rollup.c (intervals, watermarks),
+ * ing_counter.c (the counter check), ing_restore.c (restores) and
  * ing_gap.c (gap tracking). Not part of the public API.
  */
 #ifndef EMS_INGESTER_ING_ROLLUP_INT_H
