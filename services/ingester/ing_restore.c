@@ -16,12 +16,10 @@ static void forget(site_t *s)
         m->nacc = 0;
         m->ngap = 0;
         m->has_last = false;
-        m->ctr_set = false;
-        m->pend = false;
-        m->rs_set = false;
+        ing_counter_forget(m);
         m->nheld = 0;
-        m->seg_set = false;
-        m->off = m->prev_off = 0;
+        m->nseg = 0;
+        m->base_off = 0;
         m->rl_set = false;
     }
     s->has_ts = false;

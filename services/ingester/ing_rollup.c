@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ingester/ing_rollup_int.h"
 
@@ -78,6 +77,7 @@ void ing_rollup_destroy(ing_rollup_t *r)
             free(m->accs);
             free(m->gaps);
             free(m->held);
+            free(m->pts);
             free(m);
         }
     }
@@ -205,6 +205,7 @@ static meter_t *meter_create(ing_rollup_t *r, const char *id, const char *site_i
     m->site = s;
     m->counted = counted;
     m->period_ms = period_ms > 0 ? period_ms : r->conf.sample_period_ms;
+    ing_counter_forget(m);
     s->meters[s->nmeters++] = m;
     *meter_slot(r, id) = m;
     r->nmeters++;
@@ -227,153 +228,7 @@ int ing_rollup_set_meter(ing_rollup_t *r, const char *meter_id, const char *site
     return meter_create(r, meter_id, site_id, counted, sample_period_ms) ? 0 : -1;
 }
 
-/* ---- checks ---- */
-
-/* ms as "2020-09-01T00:06:00Z" into buf (for reasons and logs). */
-static const char *iso_ms(char *buf, size_t size, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
-    struct tm tm;
-
-    if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, size, "%lld ms", (long long)ms);
-    return buf;
-}
-
-static double ctr_eps(double v)
-{
-    return 1e-9 * fmax(1.0, fabs(v));
-}
-
-static int counter_check(const meter_t *m, const ing_reading_t *rd, char *reason,
-                         size_t reason_size)
-{
-    double v = rd->energy_kwh, eps = ctr_eps(v);
-
-    if (!m->ctr_set)
-        return 0;
-    if (m->rs_set && rd->ts_ms < m->rs_ts && !m->pend) {
-        /* late, before the latest reset: a reading of the old counter */
-        if (v <= m->rs_old_v + eps)
-            return 0;
-        snprintf(reason, reason_size,
-                 "energy counter %.6f kWh above %.6f kWh, the last before the "
-                 "counter reset",
-                 v, m->rs_old_v);
-        return -1;
-    }
-    if (rd->ts_ms < m->ctr_ts && v > m->ctr_v + eps) {
-        snprintf(reason, reason_size,
-                 "energy counter %.6f kWh above a later reading's %.6f kWh", v,
-                 m->ctr_v);
-        return -1;
-    }
-    if (rd->ts_ms == m->ctr_ts && fabs(v - m->ctr_v) > eps) {
-        snprintf(reason, reason_size,
-                 "energy counter %.6f kWh conflicts with %.6f kWh "
-                 "at the same time",
-                 v, m->ctr_v);
-        return -1;
-    }
-    return 0;
-}
-
-static void ctr_set(meter_t *m, int64_t ts, double v)
-{
-    m->ctr_set = true;
-    m->ctr_ts = ts;
-    m->ctr_v = v;
-}
-
-/* A counter below the newest one: held as a reset candidate. */
-static void pend_start(meter_t *m, ing_reading_t *rd)
-{
-    m->pend = true;
-    m->pend_n = 0;
-    m->cand_ts = m->last_ts = rd->ts_ms;
-    m->cand_v = m->last_v = rd->energy_kwh;
-    rd->reset = ING_RESET_PENDING;
-}
-
-/* A reading at or after the candidate while it is pending. */
-static int pend_check(ing_rollup_t *r, meter_t *m, ing_reading_t *rd, char *reason,
-                      size_t reason_size)
-{
-    double v = rd->energy_kwh, eps = ctr_eps(v);
-    char at[40];
-
-    if (v >= m->ctr_v - eps && rd->ts_ms > m->last_ts) {
-        snprintf(reason, reason_size,
-                 "energy counter glitch: %.6f kWh at %s between %.6f kWh and "
-                 "%.6f kWh (%d reading(s) not rolled up)",
-                 m->cand_v, iso_ms(at, sizeof at, m->cand_ts), m->ctr_v, v,
-                 m->pend_n + 1);
-        m->glitch_n = m->pend_n + 1;
-        m->pend = false;
-        rd->reset = ING_RESET_GLITCH;
-        ctr_set(m, rd->ts_ms, v);
-        return 0;
-    }
-    if (rd->ts_ms <= m->last_ts) { /* late or a replay, inside the held run */
-        if (v >= m->cand_v - eps && v <= m->last_v + eps && v < m->ctr_v - eps) {
-            rd->reset = ING_RESET_PENDING;
-            return 0;
-        }
-        snprintf(reason, reason_size,
-                 "energy counter %.6f kWh outside the pending reset's %.6f..%.6f kWh",
-                 v, m->cand_v, m->last_v);
-        return -1;
-    }
-    if (v < m->last_v - eps) {
-        snprintf(reason, reason_size,
-                 "negative energy counter delta: %.6f kWh after %.6f kWh "
-                 "(a reset from %.6f kWh pending)",
-                 v, m->last_v, m->ctr_v);
-        return -1;
-    }
-    m->last_ts = rd->ts_ms;
-    m->last_v = v;
-    if (++m->pend_n < r->conf.reset_confirm) {
-        rd->reset = ING_RESET_PENDING;
-        return 0;
-    }
-    snprintf(reason, reason_size,
-             "energy counter reset: %.6f kWh, then %.6f kWh at %s, %d reading(s) "
-             "continue to %.6f kWh",
-             m->ctr_v, m->cand_v, iso_ms(at, sizeof at, m->cand_ts), m->pend_n, v);
-    m->pend = false;
-    m->rs_set = true;
-    m->rs_ts = m->cand_ts;
-    m->rs_old_v = m->ctr_v;
-    rd->reset = ING_RESET_CONFIRM;
-    ctr_set(m, rd->ts_ms, v);
-    return 0;
-}
-
-/* The counter part of ing_rollup_check(). */
-static int check_counter(ing_rollup_t *r, meter_t *m, ing_reading_t *rd, char *reason,
-                         size_t reason_size)
-{
-    double v = rd->energy_kwh;
-
-    if (m->pend && rd->ts_ms >= m->cand_ts)
-        return pend_check(r, m, rd, reason, reason_size);
-    if (m->ctr_set && rd->ts_ms > m->ctr_ts && v < m->ctr_v - ctr_eps(v) && !m->pend) {
-        pend_start(m, rd);
-        return 0;
-    }
-    if (m->pend && rd->ts_ms > m->ctr_ts && v < m->ctr_v - ctr_eps(v)) {
-        /* between the old counter and the candidate: part of neither */
-        snprintf(reason, reason_size,
-                 "negative energy counter delta: %.6f kWh after %.6f kWh", v, m->ctr_v);
-        return -1;
-    }
-    if (counter_check(m, rd, reason, reason_size))
-        return -1;
-    if (!m->ctr_set || rd->ts_ms > m->ctr_ts)
-        ctr_set(m, rd->ts_ms, v);
-    return 0;
-}
+/* ---- checks (the counter part is in ing_counter.c) ---- */
 
 int ing_rollup_check(ing_rollup_t *r, ing_reading_t *rd, char *reason,
                      size_t reason_size)
@@ -398,7 +253,7 @@ int ing_rollup_check(ing_rollup_t *r, ing_reading_t *rd, char *reason,
     }
     if (!(rd->present & ING_HAS_ENERGY))
         return 0;
-    return check_counter(r, m, rd, reason, reason_size);
+    return ing_counter_check(r, m, rd, reason, reason_size);
 }
 
 /* ---- accumulation ---- */
@@ -448,11 +303,40 @@ static acc_t *acc_get(meter_t *m, int64_t start, bool *created)
     return a;
 }
 
-/* rd's counter on the meter's continuous scale (see meter_t.off). */
+/* rd's counter on the meter's continuous scale, that of the counter
+ * segment its time falls in (see meter_t.segs). */
 static double ctr_cont(const meter_t *m, const ing_reading_t *rd)
 {
-    bool before = m->seg_set && rd->ts_ms < m->seg_ts;
-    return rd->energy_kwh + (before ? m->prev_off : m->off);
+    double off = m->base_off;
+
+    for (int i = 0; i < m->nseg && m->segs[i].ts <= rd->ts_ms; i++)
+        off = m->segs[i].off;
+    return rd->energy_kwh + off;
+}
+
+/* The oldest segment's offset becomes the one before every kept segment. */
+static void seg_drop_oldest(meter_t *m)
+{
+    m->base_off = m->segs[0].off;
+    m->nseg--;
+    memmove(m->segs, m->segs + 1, (size_t)m->nseg * sizeof *m->segs);
+}
+
+static void seg_push(meter_t *m, int64_t ts, double off)
+{
+    if (m->nseg == ING_RESETS_MAX)
+        seg_drop_oldest(m);
+    m->segs[m->nseg].ts = ts;
+    m->segs[m->nseg].off = off;
+    m->nseg++;
+}
+
+/* Forgets the segments no reading can be rolled up before any more: a
+ * reading earlier than such a segment's start is past the horizon. */
+static void seg_expire(ing_rollup_t *r, meter_t *m, int64_t wm)
+{
+    while (m->nseg && m->segs[0].ts + r->conf.interval_ms <= wm - r->conf.horizon_ms)
+        seg_drop_oldest(m);
 }
 
 static void acc_add(acc_t *a, const ing_reading_t *rd, double cont)
@@ -600,12 +484,9 @@ static ing_add_result_t release_held(ing_rollup_t *r, meter_t *m)
     const ing_reading_t *cand = held_candidate(m);
     ing_add_result_t res = ING_ADD_USED;
 
-    if (cand && m->rl_set && cand->ts_ms > m->rl_ts) {
-        m->prev_off = m->seg_set ? m->off : 0;
-        m->off = m->rl_v + reset_gap_energy(m, cand) - cand->energy_kwh;
-        m->seg_set = true;
-        m->seg_ts = cand->ts_ms;
-    }
+    if (cand && m->rl_set && cand->ts_ms > m->rl_ts)
+        seg_push(m, cand->ts_ms,
+                 m->rl_v + reset_gap_energy(m, cand) - cand->energy_kwh);
     r->resets++;
     for (size_t i = 0; i < m->nheld && res != ING_ADD_ERROR; i++)
         res = add_good(r, m, &m->held[i]);
@@ -728,6 +609,7 @@ static int meter_prune(ing_rollup_t *r, meter_t *m, int64_t wm)
         if (!(m->accs[i].closed && m->accs[i].start + iv <= wm - r->conf.horizon_ms))
             m->accs[keep++] = m->accs[i];
     m->nacc = keep;
+    seg_expire(r, m, wm);
     return ing_gap_advance(r, m, wm);
 }
 

@@ -77,7 +77,14 @@ int ing_rollup_set_meter(ing_rollup_t *r, const char *meter_id, const char *site
  * ends the candidate as a glitch (ING_RESET_GLITCH on that reading): the
  * held readings are never rolled up. A reading below the newest held
  * counter is refused. For CONFIRM and GLITCH reason says what happened
- * (for the log); otherwise it is left as it was. */
+ * (for the log); otherwise it is left as it was.
+ *
+ * A reading that is not the newest is checked against its neighbours in
+ * time within its counter segment (segments start at the candidates of
+ * confirmed resets): refused when below the reading just before it or
+ * above the one just after it. The readings and resets this needs are
+ * kept for the restore window (lateness + horizon + 2 intervals) before
+ * the meter's newest reading, at most ING_RESETS_MAX (8) resets. */
 int ing_rollup_check(ing_rollup_t *r, ing_reading_t *rd, char *reason,
                      size_t reason_size);
 

@@ -1,5 +1,6 @@
 /*
- * ing_rollup internals shared by ing_rollup.c (intervals, watermarks) and
+ * ing_rollup internals shared by ing_rollup.c (intervals, watermarks),
+ * ing_counter.c (the counter check), ing_restore.c (restores) and
  * ing_gap.c (gap tracking). Not part of the public API.
  */
 #ifndef EMS_INGESTER_ING_ROLLUP_INT_H
@@ -32,6 +33,23 @@ typedef struct gap_rec {
 
 struct site;
 
+/* Confirmed resets remembered per meter, in the check and in the rollups:
+ * a meter resetting more often within the window forgets the oldest. */
+#define ING_RESETS_MAX 8
+
+/* One counter reading as the check keeps it. */
+typedef struct ctr_pt {
+    int64_t ts;
+    double v; /* raw energy_kwh */
+} ctr_pt_t;
+
+/* A counter segment on the rollups' continuous scale: from ts on (the
+ * candidate of a confirmed reset) a raw counter counts as raw + off. */
+typedef struct seg {
+    int64_t ts;
+    double off;
+} seg_t;
+
 typedef struct meter {
     char id[ING_ID_MAX];
     struct site *site;
@@ -51,18 +69,27 @@ typedef struct meter {
     int glitch_n; /* readings held by the last glitch */
     int64_t cand_ts, last_ts;
     double cand_v, last_v;
-    /* the latest confirmed reset, for late readings of the old counter */
-    bool rs_set;
-    int64_t rs_ts;
-    double rs_old_v;
+    /* the counter readings the check accepted (raw values, by time, held
+     * ones included) of at least the restore window before the newest:
+     * a late reading's neighbours in its counter segment (ing_counter.c) */
+    ctr_pt_t *pts;
+    size_t npts, pcap;
+    /* the confirmed resets of that window, oldest first: the times of
+     * their candidates, where a counter segment starts */
+    int64_t rs_ts[ING_RESETS_MAX];
+    int nrs;
+    /* the newest reset dropped from rs_ts: the segment of a reading before
+     * it is unknown (INT64_MIN: none dropped) */
+    int64_t rs_floor;
     /* the rollup side: readings held until their reset is decided */
     ing_reading_t *held;
     size_t nheld, hcap;
-    /* counter values are rolled up continuous: raw + off from seg_ts on,
-     * raw + prev_off before (one reset back) */
-    bool seg_set;
-    int64_t seg_ts;
-    double off, prev_off;
+    /* counter values are rolled up continuous: raw + segs[i].off from
+     * segs[i].ts on (one segment per confirmed reset within the correction
+     * horizon, oldest first), raw + base_off before the first */
+    seg_t segs[ING_RESETS_MAX];
+    int nseg;
+    double base_off;
     /* newest counter reading rolled up (continuous value) and its power */
     bool rl_set, rl_has_p;
     int64_t rl_ts;
@@ -118,6 +145,13 @@ site_t *ing_site_find(const ing_rollup_t *r, const char *id);
 size_t ing_acc_lower(const meter_t *m, int64_t start);
 site_rev_t *ing_site_rev_get(site_t *s, int64_t start);
 int ing_site_advance(ing_rollup_t *r, site_t *s);
+
+/* ing_counter.c: the counter part of ing_rollup_check() (see ing_rollup.h);
+ * 0, or -1 with the reason and no state change */
+int ing_counter_check(ing_rollup_t *r, meter_t *m, ing_reading_t *rd, char *reason,
+                      size_t reason_size);
+/* Clears the meter's counter check state (a restore follows). */
+void ing_counter_forget(meter_t *m);
 
 /* ing_gap.c */
 int ing_gap_on_reading(ing_rollup_t *r, meter_t *m, int64_t start, bool new_interval,

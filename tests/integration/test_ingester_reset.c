@@ -9,6 +9,13 @@
  * counted from the new counter), m01's glitch is stored but not rolled up,
  * it is the only rejected reading and the only record on
  * energy.telemetry.dlq (as it came, with the reason).
+ *
+ * test_late_readings_across_a_restart: m00's counter is reset twice, m01's
+ * goes on; the ingester is stopped and started again, and then late
+ * readings come that only the stored readings can judge: m00's from before
+ * its first reset is rolled up on its own counter's scale (the
+ * quarter-hour worked out by hand), m01's that lies below the reading
+ * before it (though below the newest too) is refused and dead-lettered.
  */
 #include <check.h>
 #include <libpq-fe.h>
@@ -207,9 +214,8 @@ static const char *header(const rd_kafka_message_t *m, const char *name, char *b
     return buf;
 }
 
-/* The glitch's record is on the DLQ as it came, with the reason, and it is
- * the only one there. */
-static void expect_glitch_dead_lettered(void)
+/* The only record on the DLQ is the one refused for reason, as it came. */
+static void expect_dead_lettered(const char *reason)
 {
     const char *dlq = "ems_bus_produced_total{topic=\"energy.telemetry.dlq\"}";
     rd_kafka_message_t *m;
@@ -224,9 +230,8 @@ static void expect_glitch_dead_lettered(void)
     m = first_dead_letter(&rk);
     ck_assert_uint_eq(m->key_len, strlen(site));
     ck_assert_mem_eq(m->key, site, strlen(site));
-    ck_assert_ptr_nonnull(strstr(header(m, "ems.dlq.reason", buf, sizeof buf),
-                                 "energy counter glitch: 3.000000 kWh at "
-                                 "2020-09-01T00:20:00Z"));
+    ck_assert_msg(strstr(header(m, "ems.dlq.reason", buf, sizeof buf), reason),
+                  "reason '%s'", buf);
     snprintf(topic, sizeof topic, "%senergy.telemetry", prefix);
     ck_assert_str_eq(header(m, "ems.dlq.topic", buf, sizeof buf), topic);
     ck_assert(strlen(header(m, "ems.dlq.offset", buf, sizeof buf)) > 0);
@@ -310,12 +315,121 @@ START_TEST(test_reset_across_a_restart)
     th_wait_metric(port, "ems_ingester_meter_resets_total", 1, child, 30);
     ck_assert_double_eq(th_metric(port, "ems_ingester_meter_resets_total"), 1);
     ck_assert_double_eq(th_metric(port, "ems_ingester_rejected_total"), 1);
-    expect_glitch_dead_lettered();
+    /* the glitch's record */
+    expect_dead_lettered("energy counter glitch: 3.000000 kWh at "
+                         "2020-09-01T00:20:00Z");
     th_ing_expect_coarse_consistent(pg, site);
     PQfinish(pg);
     bus_consumer_destroy(c);
     bus_destroy(b);
     th_stop(&child);
+}
+END_TEST
+
+/* ---- two resets, a restart, late readings ---- */
+
+/* m00's counter: 1000 + k up to minute 5, a counter from 0.5 from minute 6
+ * (0.5 kWh since the reset, plausible at 60 kW), one from 10 at minute 20
+ * (below minute 19's 13.5; not countable in a minute, so the minute
+ * between counts the mean power's 1 kWh). Continuous: minute 14 is 1013.5,
+ * each later minute 1 kWh more. */
+static double m0_two_resets_kwh(int k)
+{
+    return k < 6 ? 1000.0 + k : k < 20 ? 0.5 + (k - 6) : 10.0 + (k - 20);
+}
+
+/* Minutes [from, to) of both meters, m00 without minute 0 and m01 without
+ * minute 10 unless late; m01's 500 + k, but 508.5 at minute 10. */
+static void produce_two_resets(int from, int to, int late)
+{
+    bus_conf_t bc = {.topic_prefix = prefix};
+    bus_t *b = th_bus_new(&bc);
+    char err[512];
+    bus_producer_t *p = bus_producer_new(b, err, sizeof err);
+
+    ck_assert_msg(p != NULL, "%s", err);
+    for (int k = from; k < to; k++) {
+        if (late || k != 0)
+            produce(b, p, m0, k, m0_two_resets_kwh(k));
+        if (late || k != 10) /* late, minute 10 lies below minute 9 */
+            produce(b, p, m1, k, late && k == 10 ? 508.5 : 500.0 + k);
+    }
+    ck_assert_msg(bus_producer_flush(p, 30000, err, sizeof err) == 0, "%s", err);
+    bus_producer_destroy(p);
+    bus_destroy(b);
+}
+
+/* Done once m00's first quarter-hour holds all fifteen readings. */
+static int m0_first_complete(void)
+{
+    const seen_t *a = latest_iv(m0, DAY0);
+    return a && a->sample_count == 15;
+}
+
+START_TEST(test_late_readings_across_a_restart)
+{
+    const char *topics[] = {"energy.load"};
+    bus_conf_t bc;
+    bus_t *b;
+    bus_consumer_t *c;
+    char err[512], cgroup[96];
+    const seen_t *a;
+    PGconn *pg;
+
+    nseen = 0;
+    th_ing_names("rsl", site, group, prefix);
+    snprintf(m0, sizeof m0, "%s-m00", site);
+    snprintf(m1, sizeof m1, "%s-m01", site);
+    snprintf(cgroup, sizeof cgroup, "reader-%s", site);
+    port = th_free_port();
+    bc = (bus_conf_t){.topic_prefix = prefix};
+    b = th_bus_new(&bc);
+    c = bus_consumer_new(b, cgroup, topics, 1, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    pg = th_pg_connect(NULL);
+    start_ingester();
+
+    /* an hour but the two late readings; both resets confirmed */
+    produce_two_resets(0, 60, 0);
+    th_pg_wait_num(pg, 2 * 60 - 2, child, 60, "the hour stored",
+                   "SELECT count(*) FROM measurements WHERE site_id = '%s'", site);
+    th_wait_metric(port, "ems_ingester_meter_resets_total", 2, child, 30);
+    ck_assert_double_eq(th_metric(port, "ems_ingester_rejected_total"), 0);
+    ck_assert_int_eq(th_stop(&child), 0);
+
+    /* after the restart the check and the counter scales come from the
+     * stored readings only */
+    start_ingester();
+    produce_two_resets(0, 1, 1);
+    produce_two_resets(10, 11, 1);
+    th_pg_wait_num(pg, 1, child, 60, "m00's late reading of the first counter stored",
+                   "SELECT count(*) FROM measurements WHERE meter_id = '%s' AND "
+                   "ts = '2020-09-01 00:00:00+00'",
+                   m0);
+    th_wait_metric(port, "ems_ingester_rejected_total", 1, child, 30);
+    consume_until(c, m0_first_complete, "m00's first quarter-hour with 15 readings");
+    a = latest_iv(m0, DAY0);
+    /* 1000 .. 1013.5 over 14 minutes, scaled to 15 */
+    ck_assert_double_eq_tol(a->energy, 13.5 * 15.0 / 14.0, 1e-9);
+    ck_assert_int_ge(a->revision, 1);
+    th_pg_wait_num(pg, 1, child, 60, "the corrected quarter-hour stored",
+                   "SELECT count(*) FROM rollup_15m WHERE scope = 'meter' AND "
+                   "meter_id = '%s' AND interval_start = '2020-09-01 00:00:00+00' "
+                   "AND sample_count = 15 AND abs(energy_kwh - %.12f) < 1e-9",
+                   m0, 13.5 * 15.0 / 14.0);
+    ck_assert_double_eq(th_pg_num(pg,
+                                  "SELECT count(*) FROM measurements WHERE meter_id = "
+                                  "'%s' AND ts = '2020-09-01 00:10:00+00'",
+                                  m1),
+                        0);
+    expect_dead_lettered("energy counter 508.500000 kWh below an earlier reading's "
+                         "509.000000 kWh at 2020-09-01T00:09:00Z");
+    ck_assert_double_eq(th_metric(port, "ems_ingester_rejected_total"), 1);
+    th_ing_expect_coarse_consistent(pg, site);
+    PQfinish(pg);
+    bus_consumer_destroy(c);
+    bus_destroy(b);
+    ck_assert_int_eq(th_stop(&child), 0);
 }
 END_TEST
 
@@ -331,6 +445,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_reset_across_a_restart);
+    tcase_add_test(tc, test_late_readings_across_a_restart);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 1);
 }

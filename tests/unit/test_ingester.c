@@ -909,6 +909,190 @@ START_TEST(test_counter_reset_pending_at_end)
 }
 END_TEST
 
+/* ---- two resets, and late readings in each counter segment ----
+ *
+ * Meter m draws 60 kW, one reading a minute. Its counter reads 1000 + k up
+ * to minute 5; the new counter from minute 6 reads 0.5 + (k - 6) (0.5 kWh
+ * since the reset: plausible at 60 kW, so it is the energy between); the
+ * counter from minute 20 reads 10 + (k - 20) (below minute 19's 13.5, but
+ * a used meter: 10 kWh cannot be counted in a minute at 60 kW, so the
+ * minute between counts the mean power's 1 kWh). On the continuous scale minute
+ * 14 is 1013.5, minute 15 1014.5, minute 19 1018.5, minute 20 1019.5. */
+
+static double resets2_kwh(int min)
+{
+    return min < 6 ? 1000.0 + min : min < 20 ? 0.5 + (min - 6) : 10.0 + (min - 20);
+}
+
+static ing_reset_t resets2_verdict(int min)
+{
+    bool held = (min >= 6 && min < 9) || (min >= 20 && min < 23);
+    return held                    ? ING_RESET_PENDING
+           : min == 9 || min == 23 ? ING_RESET_CONFIRM
+                                   : ING_RESET_NONE;
+}
+
+/* Minutes 0..59 but 0 and 15, which come late; _i = 1 restores them into
+ * a new handle first, as a restart does. */
+START_TEST(test_counter_two_resets_late)
+{
+    ing_rollup_t *r = reset_rollup();
+    const ing_interval_t *o;
+    int64_t resets, glitches;
+
+    for (int k = 1; k < 60; k++) {
+        ing_reading_t rd = mk("s", "m", T0 + k * MIN, 60, resets2_kwh(k), ING_Q_GOOD);
+        if (k == 15)
+            continue;
+        if (_i) {
+            ck_assert_int_eq(ing_rollup_restore_reading(r, &rd), 0);
+            continue;
+        }
+        feed(r, &rd);
+        ck_assert_msg(rd.reset == resets2_verdict(k), "minute %d: verdict %d", k,
+                      rd.reset);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    if (_i)
+        ck_assert_int_eq(ing_rollup_restore_finish(r, "s", NULL, 0), 0);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0); /* 1001 .. 1013.5 over 13 min */
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 12.5 * 15.0 / 13.0, 1e-9);
+    ing_rollup_clear(r);
+    for (int k = 0; k <= 15; k += 15) {
+        ing_reading_t rd = mk("s", "m", T0 + k * MIN, 60, resets2_kwh(k), ING_Q_GOOD);
+        ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+        ck_assert_int_eq(rd.reset, ING_RESET_NONE);
+    }
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0); /* 1000 .. 1013.5 over 14 min */
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 13.5 * 15.0 / 14.0, 1e-9);
+    ck_assert_int_eq(o->sample_count, 15);
+    ck_assert_int_eq(o->revision, 1);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0 + QH); /* 1014.5 .. 1028.5 */
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 15.0, 1e-9);
+    ck_assert_int_eq(o->sample_count, 15);
+    ing_rollup_reset_stats(r, &resets, &glitches);
+    ck_assert_int_eq(resets, 2);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* Eight resets, as many as a meter keeps: 1000 + k up to minute 4, then
+ * from each fifth minute 5j (j = 1..8) a counter from 0.5 (0.5 kWh since
+ * the reset, plausible at 60 kW), so the continuous counter at minute k is
+ * 1000 + k - 0.5 j. Minute 0 comes late, after the eighth reset. */
+static double resets8_kwh(int min)
+{
+    int j = min / 5 < 8 ? min / 5 : 8;
+    return j == 0 ? 1000.0 + min : 0.5 + (min - 5 * j);
+}
+
+START_TEST(test_counter_eight_resets_late)
+{
+    ing_rollup_t *r = reset_rollup();
+    ing_reading_t rd;
+    const ing_interval_t *o;
+    int64_t resets, glitches;
+
+    for (int k = 1; k < 60; k++) {
+        rd = mk("s", "m", T0 + k * MIN, 60, resets8_kwh(k), ING_Q_GOOD);
+        feed(r, &rd);
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    ing_rollup_reset_stats(r, &resets, &glitches);
+    ck_assert_int_eq(resets, 8);
+    ing_rollup_clear(r);
+    rd = mk("s", "m", T0, 60, resets8_kwh(0), ING_Q_GOOD);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    o = find_iv(r, ING_SCOPE_METER, "m", T0); /* 1000 .. 1013 over 14 min */
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 13.0 * 15.0 / 14.0, 1e-9);
+    ck_assert_int_eq(o->sample_count, 15);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* A late reading is checked against its neighbours in time within its
+ * counter segment, not only against the newest reading. */
+static const struct {
+    int64_t ts;
+    double kwh;
+    const char *reason; /* NULL: accepted */
+} nb_steps[] = {
+    {T0, 100.0, NULL},
+    {T0 + MIN, 101.0, NULL},
+    {T0 + 2 * MIN, 102.0, NULL},
+    {T0 + 4 * MIN, 104.0, NULL},
+    {T0 + 5 * MIN, 105.0, NULL},
+    {T0 + 3 * MIN, 101.5, "below an earlier reading's 102.000000 kWh"},
+    {T0 + 3 * MIN, 104.5, "above a later reading's 104.000000 kWh"},
+    {T0 + 3 * MIN, 103.0, NULL},
+    {T0 + 6 * MIN, 1.0, NULL}, /* candidate */
+    {T0 + 7 * MIN, 2.0, NULL},
+    {T0 + 9 * MIN, 4.0, NULL},
+    {T0 + 10 * MIN, 5.0, NULL}, /* confirms */
+    /* the old counter's segment, below its newest (105) */
+    {T0 + 90 * 1000, 100.9, "below an earlier reading's 101.000000 kWh"},
+    {T0 + 90 * 1000, 101.2, NULL},
+    /* after the old counter's last reading: nothing after it in its segment */
+    {T0 + 5 * MIN + 30 * 1000, 105.5, NULL},
+    /* the new counter's segment, below its newest (5) */
+    {T0 + 8 * MIN, 1.5, "below an earlier reading's 2.000000 kWh"},
+    {T0 + 8 * MIN, 4.5, "above a later reading's 4.000000 kWh"},
+    {T0 + 8 * MIN, 3.0, NULL},
+    {T0 + 11 * MIN, 6.0, NULL},
+};
+
+static void nb_expect(ing_rollup_t *r, size_t i)
+{
+    ing_reading_t rd = mk("s", "m", nb_steps[i].ts, NAN, nb_steps[i].kwh, ING_Q_GOOD);
+    char reason[200];
+    int rc = ing_rollup_check(r, &rd, reason, sizeof reason);
+
+    ck_assert_msg((rc == 0) == !nb_steps[i].reason, "step %zu: rc %d (%s)", i, rc,
+                  rc ? reason : "");
+    if (rc)
+        ck_assert_msg(strstr(reason, nb_steps[i].reason), "step %zu: '%s'", i, reason);
+}
+
+static int nb_ts_cmp(const void *a, const void *b)
+{
+    const ing_reading_t *x = a, *y = b;
+    return x->ts_ms < y->ts_ms ? -1 : x->ts_ms > y->ts_ms;
+}
+
+/* The checks in stream order; then the accepted readings restored in time
+ * order into a new handle (a restart), which refuses the same late
+ * readings. */
+START_TEST(test_counter_late_neighbours)
+{
+    enum { N = sizeof nb_steps / sizeof nb_steps[0] };
+    ing_rollup_t *r = reset_rollup(), *r2 = reset_rollup();
+    ing_reading_t stored[N];
+    size_t n = 0;
+
+    for (size_t i = 0; i < N; i++) {
+        nb_expect(r, i);
+        if (!nb_steps[i].reason)
+            stored[n++] =
+                mk("s", "m", nb_steps[i].ts, NAN, nb_steps[i].kwh, ING_Q_GOOD);
+    }
+    qsort(stored, n, sizeof *stored, nb_ts_cmp);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ing_rollup_restore_reading(r2, &stored[i]), 0);
+    ck_assert_int_eq(ing_rollup_restore_finish(r2, "s", NULL, 0), 0);
+    for (size_t i = 0; i < N; i++)
+        if (nb_steps[i].reason)
+            nb_expect(r2, i);
+    ing_rollup_destroy(r);
+    ing_rollup_destroy(r2);
+}
+END_TEST
+
 static Suite *ingester_suite(void)
 {
     Suite *s = suite_create("ingester");
@@ -931,6 +1115,9 @@ static Suite *ingester_suite(void)
     tcase_add_test(tc, test_counter_glitch_refused);
     tcase_add_test(tc, test_counter_reset_refusals);
     tcase_add_test(tc, test_counter_reset_pending_at_end);
+    tcase_add_loop_test(tc, test_counter_two_resets_late, 0, 2);
+    tcase_add_test(tc, test_counter_eight_resets_late);
+    tcase_add_test(tc, test_counter_late_neighbours);
     suite_add_tcase(s, tc);
     tc = tcase_create("gaps");
     tcase_add_loop_test(tc, test_gap_classify, 0,
