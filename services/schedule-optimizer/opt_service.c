@@ -2,32 +2,17 @@
  * opt_service: consume, keep the latest inputs, plan, publish, ack (see
  * opt_service.h).
  */
-#include "schedule-optimizer/opt_service.h"
+#include "schedule-optimizer/opt_service_int.h"
 #include "clock/clock.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "log/log.h"
-#include "schedule-optimizer/opt_codec.h"
-#include "schedule-optimizer/opt_inputs.h"
-#include "schedule-optimizer/opt_peak.h"
-#include "schedule-optimizer/opt_periodic.h"
-#include "schedule-optimizer/opt_solve.h"
 
 #define OFF(f) offsetof(opt_svc_conf_t, f)
-#define PAIR_MAX (2 * OPT_ID_MAX + 16)
-#define MOD "optimizer"
-#define T_FORECAST "energy.forecast"
-#define T_PRICES "energy.prices"
-#define T_LOAD "energy.load"
-#define T_REQUESTS "energy.schedule.requests"
 
 const cfg_option_t opt_svc_options[] = {
     {.section = "optimizer", .key = "group_id", .type = CFG_STRING,
@@ -76,48 +61,8 @@ const cfg_option_t opt_svc_options[] = {
     CFG_END,
 };
 
-typedef struct site_state {
-    const plant_site_t *site;
-    opt_forecast_t fc;
-    opt_prices_t eff;      /* effective curve of the site */
-    int has_fc, has_eff;
-    int dirty;             /* an input changed since the last plan */
-    opt_trigger_t trigger; /* which input changed last */
-    int64_t trigger_ms;    /* its event time */
-    char planned[PAIR_MAX]; /* input pair of the last plan */
-    opt_peak_t *peak;       /* billing period's peak from energy.load */
-    int requested;          /* a re-plan request is pending */
-    opt_request_t req;      /* the latest pending request */
-    opt_periodic_t cadence; /* event-time clock and last plan, for periodic plans */
-} site_state_t;
-
-typedef struct market_state {
-    char market[OPT_ID_MAX];
-    opt_prices_t pr;
-} market_state_t;
-
 /* How long the restore waits for its topics' end offsets at start. */
 #define RESTORE_END_MS 10000
-
-struct opt_service {
-    opt_svc_conf_t conf;
-    svc_t *svc;
-    bus_consumer_t *cons, *restore;
-    /* where the restore ends: the end offsets read at its start (NULL when
-     * they could not be read: then restore_idle without records ends it) */
-    bus_end_offsets_t *restore_end;
-    site_state_t *sites;
-    size_t nsites;
-    market_state_t *markets;
-    size_t nmarkets;
-    double restore_start, restore_last;
-    int64_t restored;
-    opt_build_t build;
-    obs_counter_t *m_plans, *m_invalid, *m_noplan, *m_unplannable, *m_rejected, *m_relaxed;
-    obs_counter_t *m_loads, *m_requests, *m_stale, *m_periodic;
-    obs_histogram_t *m_solve;
-    obs_gauge_t *m_savings;
-};
 
 opt_service_t *opt_service_new(void)
 {
@@ -134,527 +79,6 @@ opt_svc_conf_t *opt_service_conf(opt_service_t *s)
     return &s->conf;
 }
 
-/* ---- site-local time (the process TZ is switched around one build) ---- */
-
-typedef struct tz_ctx {
-    const plant_site_t *site;
-    char saved[256];
-    int had;
-} tz_ctx_t;
-
-static void tz_enter(tz_ctx_t *z, const plant_site_t *site)
-{
-    const char *cur = getenv("TZ");
-
-    z->site = site;
-    z->had = cur != NULL;
-    snprintf(z->saved, sizeof z->saved, "%s", cur ? cur : "");
-    setenv("TZ", site->timezone, 1);
-    tzset();
-}
-
-static void tz_leave(tz_ctx_t *z)
-{
-    if (z->had)
-        setenv("TZ", z->saved, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-}
-
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static void tz_local(void *ctx, int64_t ts_ms, opt_local_t *out)
-{
-    tz_ctx_t *z = ctx;
-    time_t tt = (time_t)(ts_ms / 1000);
-    struct tm tm;
-
-    localtime_r(&tt, &tm);
-    out->day = days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    out->minute = tm.tm_hour * 60 + tm.tm_min;
-    out->wday = (tm.tm_wday + 6) % 7;
-    out->holiday = plant_site_is_holiday(z->site, tm.tm_year + 1900, tm.tm_mon + 1,
-                                         tm.tm_mday);
-}
-
-/* ---- state ---- */
-
-static site_state_t *site_of(opt_service_t *s, const char *id)
-{
-    for (size_t i = 0; i < s->nsites; i++)
-        if (!strcmp(s->sites[i].site->id, id))
-            return &s->sites[i];
-    return NULL;
-}
-
-static market_state_t *market_of(opt_service_t *s, const char *market, int create)
-{
-    market_state_t *m;
-
-    for (size_t i = 0; i < s->nmarkets; i++)
-        if (!strcmp(s->markets[i].market, market))
-            return &s->markets[i];
-    if (!create)
-        return NULL;
-    m = realloc(s->markets, (s->nmarkets + 1) * sizeof *m);
-    if (!m)
-        return NULL;
-    s->markets = m;
-    m = &s->markets[s->nmarkets++];
-    memset(m, 0, sizeof *m);
-    snprintf(m->market, sizeof m->market, "%s", market);
-    return m;
-}
-
-/* The newer of two inputs: later horizon start, then later revision, then
- * later issue (ties go to the newcomer: a re-delivery replaces itself). */
-static int newer(int64_t start, int rev, int64_t issued, int64_t hstart, int hrev,
-                 int64_t hissued)
-{
-    if (start != hstart)
-        return start > hstart;
-    if (rev != hrev)
-        return rev > hrev;
-    return issued >= hissued;
-}
-
-/* Marks an input change; of several in one batch the latest in event time
- * names the trigger. */
-static void changed(site_state_t *st, opt_trigger_t trig, int64_t ts)
-{
-    if (!st->dirty || ts >= st->trigger_ms)
-        st->trigger = trig, st->trigger_ms = ts;
-    st->dirty = 1;
-}
-
-static void mark_market_sites(opt_service_t *s, const char *market, int64_t ts)
-{
-    for (size_t i = 0; i < s->nsites; i++)
-        if (!s->sites[i].has_eff && s->sites[i].site->market &&
-            !strcmp(s->sites[i].site->market, market))
-            changed(&s->sites[i], OPT_TRIGGER_PRICES, ts);
-}
-
-static int unknown_site(const char *id, char *reason, size_t rsz)
-{
-    snprintf(reason, rsz, "unknown site '%s'", id);
-    return -1;
-}
-
-static int take_forecast(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
-{
-    opt_forecast_t f = {0};
-    site_state_t *st;
-    int rc = -1;
-
-    if (opt_codec_forecast(v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz))
-        goto out;
-    if (!(st = site_of(s, f.site_id))) {
-        unknown_site(f.site_id, reason, rsz);
-        goto out;
-    }
-    if (!st->has_fc ||
-        newer(f.start_ms, 0, f.issued_ms, st->fc.start_ms, 0, st->fc.issued_ms)) {
-        changed(st, OPT_TRIGGER_FORECAST, f.issued_ms);
-        opt_forecast_move(&st->fc, &f);
-        st->has_fc = 1;
-    }
-    rc = 0;
-out:
-    opt_forecast_release(&f);
-    return rc;
-}
-
-static int take_prices(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
-{
-    opt_prices_t p = {0};
-    site_state_t *st;
-    int rc = -1;
-
-    if (opt_codec_prices(v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz))
-        goto out;
-    if (p.kind == OPT_CURVE_EFFECTIVE) {
-        if (!(st = site_of(s, p.site_id))) {
-            unknown_site(p.site_id, reason, rsz);
-            goto out;
-        }
-        if (!st->has_eff || newer(p.start_ms, p.revision, p.issued_ms, st->eff.start_ms,
-                                  st->eff.revision, st->eff.issued_ms)) {
-            changed(st, OPT_TRIGGER_PRICES, p.issued_ms);
-            opt_prices_move(&st->eff, &p);
-            st->has_eff = 1;
-        }
-    } else {
-        market_state_t *m = market_of(s, p.market, 1);
-        if (m && (!m->pr.n || newer(p.start_ms, p.revision, p.issued_ms, m->pr.start_ms,
-                                    m->pr.revision, m->pr.issued_ms))) {
-            int64_t ts = p.issued_ms;
-            opt_prices_move(&m->pr, &p);
-            mark_market_sites(s, m->market, ts);
-        }
-    }
-    rc = 0;
-out:
-    opt_prices_release(&p);
-    return rc;
-}
-
-/* A site interval feeds the site's billing-period peak and moves its
- * event-time clock (periodic plans); meter intervals are not the
- * optimizer's business. */
-static int take_load(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
-{
-    opt_load_t l;
-    site_state_t *st;
-    tz_ctx_t z;
-    int rc;
-
-    if (opt_codec_load(v, &l, reason, rsz) || opt_load_check(&l, ems_wall_ms(), reason, rsz))
-        return -1;
-    if (!l.site_scope)
-        return 0;
-    if (!(st = site_of(s, l.site_id)))
-        return unknown_site(l.site_id, reason, rsz);
-    opt_periodic_tick(&st->cadence, l.end_ms);
-    tz_enter(&z, st->site);
-    rc = opt_peak_add(st->peak, &l, tz_local, &z);
-    tz_leave(&z);
-    if (rc < 0)
-        log_error(MOD, "site '%s': out of memory keeping its load intervals", l.site_id);
-    else if (rc > 0)
-        obs_counter_inc(s->m_loads);
-    return 0;
-}
-
-/* A request marks its site; whether it is still to be answered is decided
- * when planning, against the inputs held then. */
-static int take_request(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
-{
-    opt_request_t q;
-    site_state_t *st;
-
-    if (opt_codec_request(v, &q, reason, rsz))
-        return -1;
-    if (!(st = site_of(s, q.site_id)))
-        return unknown_site(q.site_id, reason, rsz);
-    obs_counter_inc(s->m_requests);
-    log_info(MOD, "re-plan of site '%s' requested by '%s' (request '%s')", q.site_id,
-             q.requested_by, q.request_id);
-    if (!st->requested || q.requested_ms >= st->req.requested_ms) {
-        st->req = q;
-        st->requested = 1;
-    }
-    changed(st, OPT_TRIGGER_ON_DEMAND, q.requested_ms);
-    return 0;
-}
-
-/* Decodes, checks and keeps one record. 0 = taken (or older than the held
- * one), -1 with reason = to be rejected. */
-static int take(opt_service_t *s, const bus_record_t *rec, char *reason, size_t rsz)
-{
-    avro_value_t v = rec->value;
-
-    reason[0] = 0;
-    if (!strcmp(rec->topic, T_FORECAST))
-        return take_forecast(s, &v, reason, rsz);
-    if (!strcmp(rec->topic, T_LOAD))
-        return take_load(s, &v, reason, rsz);
-    if (!strcmp(rec->topic, T_REQUESTS))
-        return take_request(s, &v, reason, rsz);
-    return take_prices(s, &v, reason, rsz);
-}
-
-/* The price curve a site plans with: its effective curve, else its market's. */
-static const opt_prices_t *prices_of(opt_service_t *s, const site_state_t *st)
-{
-    market_state_t *m;
-
-    if (st->has_eff)
-        return &st->eff;
-    m = st->site->market ? market_of(s, st->site->market, 0) : NULL;
-    return m && m->pr.n ? &m->pr : NULL;
-}
-
-/* ---- planning ---- */
-
-static void iso_ms(int64_t ms, char *buf, size_t n)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* FNV-1a of the input pair: plan ids are unique per pair and replayable. */
-static uint32_t pair_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-/* Why the site was re-planned, in words, for the audit event. */
-static void why(const site_state_t *st, const opt_prices_t *pr, const opt_plan_meta_t *meta,
-                char *buf, size_t n)
-{
-    switch (meta->trigger) {
-    case OPT_TRIGGER_FORECAST:
-        snprintf(buf, n, "new forecast '%s'", st->fc.run_id);
-        break;
-    case OPT_TRIGGER_PRICES:
-        snprintf(buf, n, "new prices '%s' revision %d", pr->curve_id, pr->revision);
-        break;
-    case OPT_TRIGGER_PERIODIC: {
-        char iso[32];
-        iso_ms(meta->created_ms, iso, sizeof iso);
-        snprintf(buf, n, "periodic re-plan at %s", iso);
-        break;
-    }
-    default:
-        snprintf(buf, n, "request '%s' by '%s'%s%s", st->req.request_id, st->req.requested_by,
-                 st->req.reason[0] ? ": " : "", st->req.reason);
-    }
-}
-
-static void audit_plan(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
-                       const opt_result_t *r, const opt_plan_meta_t *meta)
-{
-    static const char *trig[] = {"forecast", "prices", "on_demand", "periodic"};
-    char err[512], reason[1024];
-    opt_pub_cost_t c;
-    char *after;
-
-    opt_codec_costs(&s->build, r, &c);
-    why(st, pr, meta, reason, sizeof reason);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "plan_id",
-                          meta->plan_id, "site_id", st->site->id, "trigger",
-                          trig[meta->trigger & 3], "solver_status", opt_codec_status(r),
-                          "total_cost_eur", c.total_eur, "baseline_cost_eur", c.baseline_eur,
-                          "savings_eur", c.savings_eur, "demand_charge_eur", c.demand_eur,
-                          "peak_kw", c.peak_kw, "period_peak_kw", c.floor_kw);
-    /* a horizon across a billing-period boundary: where the second peak
-     * begins and its floor, so the demand charge can be re-derived */
-    if (j && c.next_period_ms) {
-        json_object_set_new(j, "next_period_start_ms", json_integer(c.next_period_ms));
-        json_object_set_new(j, "next_period_peak_kw", json_real(c.next_floor_kw));
-    }
-    after = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) : NULL;
-    json_decref(j);
-    audit_event_t ev = {
-        .ts_ms = meta->created_ms, .actor = "service:schedule-optimizer",
-        .action = "schedule.publish", .object = meta->plan_id, .site_id = st->site->id,
-        .reason = reason, .outcome = AUDIT_SUCCESS, .after = after,
-        .correlation_id = meta->trigger == OPT_TRIGGER_ON_DEMAND ? st->req.request_id
-                                                                 : st->fc.run_id};
-    if (svc_audit(s->svc, &ev, err, sizeof err))
-        log_warn(MOD, "audit of plan '%s': %s", meta->plan_id, err);
-    free(after);
-}
-
-static int publish(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
-                   const opt_result_t *r, const opt_plan_meta_t *meta)
-{
-    char err[512];
-    avro_value_t v;
-    int rc;
-
-    if (bus_value_new(svc_bus(s->svc), "energy.schedule", &v, err, sizeof err))
-        goto fail;
-    rc = opt_codec_schedule(&v, &s->build, r, meta, err, sizeof err) ||
-         bus_produce(svc_producer(s->svc), "energy.schedule", meta->site_id, &v,
-                     meta->created_ms, err, sizeof err);
-    avro_value_decref(&v);
-    if (rc)
-        goto fail;
-    audit_plan(s, st, pr, r, meta);
-    return 0;
-fail:
-    log_error(MOD, "publishing plan '%s': %s", meta->plan_id, err);
-    return -1;
-}
-
-/* Logs and counts a plan that must not be published. */
-static void refuse(opt_service_t *s, const char *plan_id, const opt_result_t *r)
-{
-    if (r->status == OPT_NO_PLAN) {
-        obs_counter_inc(s->m_noplan);
-        log_error(MOD, "plan '%s': no feasible plan within the time limit", plan_id);
-        return;
-    }
-    obs_counter_inc(s->m_invalid);
-    log_error(MOD, "plan '%s' (%s) fails validation with %d violation(s), not published%s%s",
-              plan_id, opt_status_name(r->status), r->violations,
-              r->problems.n ? ": " : "", r->problems.n ? r->problems.v[0] : "");
-}
-
-static int solve_and_publish(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
-                             const opt_plan_meta_t *meta)
-{
-    opt_options_t o;
-    opt_result_t r;
-    char err[512];
-    int rc = 0;
-
-    opt_options_init(&o);
-    o.time_limit_s = s->conf.time_limit_ms / 1000.0;
-    opt_result_init(&r);
-    if (opt_solve(&s->build.pb, &o, &r, err, sizeof err)) {
-        obs_counter_inc(s->m_unplannable);
-        log_error(MOD, "plan '%s': %s", meta->plan_id, err);
-        goto out;
-    }
-    obs_histogram_observe(s->m_solve, r.solve_s);
-    if (!opt_codec_status(&r) || (r.status != OPT_INFEASIBLE && r.violations > 0)) {
-        refuse(s, meta->plan_id, &r);
-        goto out;
-    }
-    if (r.status == OPT_INFEASIBLE) {
-        obs_counter_inc(s->m_relaxed);
-        /* the source says whether the elastic model's integer solve gave the
-         * plan or its LP's rounding ("elastic-rounded") */
-        log_warn(MOD, "plan '%s' relaxed (%s): %s", meta->plan_id, r.source,
-                 r.explain.n ? r.explain.v[0] : "constraints cannot all hold");
-    }
-    rc = publish(s, st, pr, &r, meta);
-    if (rc == 0) {
-        opt_pub_cost_t c;
-        opt_codec_costs(&s->build, &r, &c);
-        obs_counter_inc(s->m_plans);
-        if (meta->trigger == OPT_TRIGGER_PERIODIC)
-            obs_counter_inc(s->m_periodic);
-        obs_gauge_set(s->m_savings, c.savings_eur);
-        log_info(MOD,
-                 "plan '%s' %s: %.2f EUR, baseline %.2f EUR, savings %.2f EUR, period peak "
-                 "%.1f kW, %.2f s",
-                 meta->plan_id, opt_codec_status(&r), c.total_eur, c.baseline_eur,
-                 c.savings_eur, c.floor_kw, r.solve_s);
-    }
-out:
-    opt_result_release(&r);
-    return rc;
-}
-
-/* Whether a pending request is answered by this plan: only when it is no
- * older than the inputs (an older one was answered by the plan they
- * caused). Clears the request flag either way. */
-static int take_pending_request(opt_service_t *s, site_state_t *st, int64_t issued)
-{
-    int req = st->requested && st->req.requested_ms >= issued;
-
-    if (st->requested && !req) {
-        obs_counter_inc(s->m_stale);
-        log_info(MOD, "request '%s' for site '%s' is older than the inputs; skipped",
-                 st->req.request_id, st->site->id);
-    }
-    st->requested = 0;
-    return req;
-}
-
-static opt_quantile_t quantile_of(const char *name)
-{
-    return !strcmp(name, "p10") ? OPT_Q_P10 : !strcmp(name, "p90") ? OPT_Q_P90 : OPT_Q_P50;
-}
-
-/* Plans the site's latest inputs with event time created_ms (the horizon
- * starts there, the peak floor counts intervals ended by then); hashed
- * names what made the plan, for its id. The attempt counts as the site's
- * last plan for the cadence, published or not (a boundary past the
- * inputs is not retried). Returns -1 only when publishing failed. */
-static int plan_inputs(opt_service_t *s, site_state_t *st, const opt_prices_t *pr,
-                       opt_trigger_t trigger, int64_t created_ms, const char *hashed)
-{
-    opt_build_conf_t bc = {.horizon_max_ms = s->conf.horizon_ms,
-                           .horizon_min_ms = s->conf.min_horizon_ms,
-                           .co2_eur_t = s->conf.co2_eur_t, .peak = st->peak,
-                           .quantile = quantile_of(s->conf.quantile),
-                           .peak_cutoff_ms = created_ms};
-    char reason[512], plan_id[OPT_ID_MAX + 32], iso[32];
-    opt_plan_meta_t meta = {
-        .site_id = st->site->id, .plan_id = plan_id, .trigger = trigger,
-        .forecast_run_id = st->fc.run_id, .price_curve_id = pr->curve_id,
-        .created_ms = created_ms};
-    tz_ctx_t z;
-    int rc;
-
-    opt_periodic_planned(&st->cadence, created_ms);
-    iso_ms(created_ms, iso, sizeof iso);
-    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso, pair_hash(hashed));
-    tz_enter(&z, st->site);
-    rc = opt_build_problem(&s->build, &bc, svc_plant(s->svc), st->site, &st->fc, pr,
-                           created_ms, tz_local, &z, reason, sizeof reason);
-    tz_leave(&z);
-    if (rc) {
-        obs_counter_inc(s->m_unplannable);
-        log_warn(MOD, "site '%s' not planned%s: %s", st->site->id,
-                 trigger == OPT_TRIGGER_PERIODIC ? " at its periodic boundary" : "",
-                 reason);
-        return 0;
-    }
-    return solve_and_publish(s, st, pr, &meta);
-}
-
-/* Plans one site if its input pair is new or a request asks for it.
- * Returns -1 only when publishing failed (the batch is then not acked). */
-static int plan_site(opt_service_t *s, site_state_t *st)
-{
-    const opt_prices_t *pr = prices_of(s, st);
-    char pair[PAIR_MAX], hashed[2 * PAIR_MAX];
-    opt_trigger_t trigger;
-    int64_t issued;
-    int req;
-
-    st->dirty = 0;
-    if (!st->has_fc || !pr) {
-        if (st->requested)
-            log_warn(MOD, "request '%s': site '%s' has no forecast and price curve yet",
-                     st->req.request_id, st->site->id);
-        st->requested = 0;
-        return 0;
-    }
-    issued = pr->issued_ms > st->fc.issued_ms ? pr->issued_ms : st->fc.issued_ms;
-    req = take_pending_request(s, st, issued);
-    snprintf(pair, sizeof pair, "%s|%s#%d", st->fc.run_id, pr->curve_id, pr->revision);
-    if (!req && !strcmp(pair, st->planned))
-        return 0;
-    snprintf(st->planned, sizeof st->planned, "%s", pair);
-    snprintf(hashed, sizeof hashed, "%s%s%s", pair, req ? "|request:" : "",
-             req ? st->req.request_id : "");
-    trigger = req ? OPT_TRIGGER_ON_DEMAND
-              : st->trigger == OPT_TRIGGER_ON_DEMAND
-                  ? (pr->issued_ms > st->fc.issued_ms ? OPT_TRIGGER_PRICES
-                                                      : OPT_TRIGGER_FORECAST)
-                  : st->trigger;
-    /* event time: when the pair became complete, or the request */
-    return plan_inputs(s, st, pr, trigger, req ? st->req.requested_ms : issued, hashed);
-}
-
-/* Re-plans a site whose event-time clock reached a periodic boundary later
- * than its last plan, with the inputs it holds. The boundary enters the
- * plan id's hash besides the pair, so the plan is neither deduped against
- * the pair's own plan nor given its id, and a replay gives the same id.
- * Returns -1 only when publishing failed. */
-static int plan_periodic(opt_service_t *s, site_state_t *st)
-{
-    const opt_prices_t *pr = prices_of(s, st);
-    char hashed[2 * PAIR_MAX];
-    int64_t boundary;
-
-    if (!st->has_fc || !pr || !opt_periodic_due(&st->cadence, &boundary))
-        return 0;
-    snprintf(hashed, sizeof hashed, "%s|%s#%d|periodic:%lld", st->fc.run_id, pr->curve_id,
-             pr->revision, (long long)boundary);
-    return plan_inputs(s, st, pr, OPT_TRIGGER_PERIODIC, boundary, hashed);
-}
-
 /* ---- loop ---- */
 
 static void reject(opt_service_t *s, const bus_record_t *rec, const char *reason)
@@ -668,7 +92,6 @@ static void reject(opt_service_t *s, const bus_record_t *rec, const char *reason
              (long long)rec->offset, reason);
 }
 
-/* Reads the topics from the beginning into the state, without planning. */
 /* The restore is over once it read up to the end offsets of its start,
  * so a broker slow to hand the records over does not end it early;
  * without them, once idle after records, or after nothing at all (empty
@@ -681,6 +104,7 @@ static int restore_done(const opt_service_t *s, double now)
     return now - (s->restore_last > 0 ? s->restore_last : s->restore_start) >= idle / 1000.0;
 }
 
+/* Reads the topics from the beginning into the state, without planning. */
 static int restore_step(opt_service_t *s)
 {
     bus_record_t *recs;
@@ -693,7 +117,7 @@ static int restore_step(opt_service_t *s)
         return -1;
     }
     for (int i = 0; i < got; i++)
-        if (take(s, &recs[i], err, sizeof err) == 0)
+        if (os_take(s, &recs[i], err, sizeof err) == 0)
             s->restored++;
     if (got > 0)
         s->restore_last = now;
@@ -736,13 +160,13 @@ int opt_service_step(svc_t *svc, void *ctx)
         return 0;
     }
     for (int i = 0; i < got; i++)
-        if (take(s, &recs[i], err, sizeof err))
+        if (os_take(s, &recs[i], err, sizeof err))
             reject(s, &recs[i], err);
     /* new inputs and requests first: their plans count as the sites' last
      * plans for the cadence */
     for (size_t i = 0; i < s->nsites; i++)
-        if ((s->sites[i].dirty && plan_site(s, &s->sites[i])) ||
-            plan_periodic(s, &s->sites[i]))
+        if ((s->sites[i].dirty && os_plan_site(s, &s->sites[i])) ||
+            os_plan_periodic(s, &s->sites[i]))
             return -1;
     if (bus_producer_flush(svc_producer(s->svc), 30000, err, sizeof err)) {
         log_error(MOD, "publishing plans: %s", err);
