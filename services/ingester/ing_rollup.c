@@ -322,13 +322,49 @@ static void seg_drop_oldest(meter_t *m)
     memmove(m->segs, m->segs + 1, (size_t)m->nseg * sizeof *m->segs);
 }
 
-static void seg_push(meter_t *m, int64_t ts, double off)
+/* The energy between the old counter's last reading and the new counter's
+ * first: the new counter's value when a meter starting from zero could
+ * have counted it at the power reported (at most twice the higher of the
+ * two readings' power over the time between them), else their mean power
+ * over that time (0 without power). */
+static double reset_gap_energy(const ctr_end_t *last, const ctr_end_t *cand)
 {
+    double hours = (double)(cand->ts - last->ts) / MS_PER_H, p_sum = 0, p_max = 0;
+    int n = 0;
+
+    if (last->has_p) {
+        p_sum += last->p;
+        p_max = fmax(p_max, last->p);
+        n++;
+    }
+    if (cand->has_p) {
+        p_sum += cand->p;
+        p_max = fmax(p_max, cand->p);
+        n++;
+    }
+    if (n && cand->v >= 0 && cand->v <= 2 * p_max * hours)
+        return cand->v;
+    return n ? fmax(0, p_sum / n * hours) : 0;
+}
+
+/* The offset that makes the candidate continue the old counter's last
+ * reading by the energy between the two. */
+static double seg_offset(const seg_t *sg)
+{
+    return sg->last.v + reset_gap_energy(&sg->last, &sg->cand) - sg->cand.v;
+}
+
+static void seg_push(meter_t *m, const ctr_end_t *last, const ctr_end_t *cand)
+{
+    seg_t *sg;
+
     if (m->nseg == ING_RESETS_MAX)
         seg_drop_oldest(m);
-    m->segs[m->nseg].ts = ts;
-    m->segs[m->nseg].off = off;
-    m->nseg++;
+    sg = &m->segs[m->nseg++];
+    sg->ts = cand->ts;
+    sg->last = *last;
+    sg->cand = *cand;
+    sg->off = seg_offset(sg);
 }
 
 /* Forgets the segments no reading can be rolled up before any more: a
@@ -387,33 +423,93 @@ site_rev_t *ing_site_rev_get(site_t *s, int64_t start)
     return sr;
 }
 
+static ctr_end_t ctr_end_of(const ing_reading_t *rd, double v)
+{
+    ctr_end_t e = {.ts = rd->ts_ms,
+                   .v = v,
+                   .has_p = rd->present & ING_HAS_POWER,
+                   .p = rd->power_kw};
+    return e;
+}
+
 /* Remembers the newest counter reading rolled up (the old counter's last
  * one when a reset is confirmed). */
 static void note_counter(meter_t *m, const ing_reading_t *rd, double cont)
 {
-    if (!(rd->present & ING_HAS_ENERGY) || (m->rl_set && rd->ts_ms <= m->rl_ts))
+    if (!(rd->present & ING_HAS_ENERGY) || (m->rl_set && rd->ts_ms <= m->rl.ts))
         return;
     m->rl_set = true;
-    m->rl_ts = rd->ts_ms;
-    m->rl_v = cont;
-    m->rl_has_p = rd->present & ING_HAS_POWER;
-    m->rl_p = rd->power_kw;
+    m->rl = ctr_end_of(rd, cont);
+}
+
+/* Moves the continuous scale from segment i on by delta: the offsets of it
+ * and the later segments, and every continuous value kept from its start
+ * on. Only an interval with counter readings on both sides of the start
+ * changes its energy: it is marked for a correction when closed. 0, or -1
+ * on allocation failure. */
+static int seg_shift(meter_t *m, int i, double delta)
+{
+    int64_t from = m->segs[i].ts;
+
+    m->segs[i].off += delta;
+    for (int j = i + 1; j < m->nseg; j++) {
+        m->segs[j].off += delta;
+        m->segs[j].last.v += m->segs[j].last.ts >= from ? delta : 0;
+    }
+    if (m->rl_set && m->rl.ts >= from)
+        m->rl.v += delta;
+    for (size_t k = 0; k < m->nacc; k++) {
+        acc_t *a = &m->accs[k];
+        bool straddles = a->n_energy && a->e_t0 < from && a->e_t1 >= from;
+        a->e_v0 += a->n_energy && a->e_t0 >= from ? delta : 0;
+        a->e_v1 += a->n_energy && a->e_t1 >= from ? delta : 0;
+        if (straddles && a->closed) {
+            site_rev_t *sr = ing_site_rev_get(m->site, a->start);
+            if (!sr)
+                return -1;
+            a->dirty = sr->dirty = true;
+        }
+    }
+    return 0;
+}
+
+/* A counter reading of an old counter that arrives after its reset was
+ * confirmed, later than the last reading the segment's offset continues:
+ * it becomes that last reading, and the offset is worked out again, as if
+ * it had come in time. 0, or -1 on allocation failure. */
+static int seg_new_last(meter_t *m, const ing_reading_t *rd, double cont)
+{
+    int i = 0;
+    seg_t *sg;
+    double delta;
+
+    if (!(rd->present & ING_HAS_ENERGY))
+        return 0;
+    while (i < m->nseg && m->segs[i].ts <= rd->ts_ms)
+        i++;
+    if (i == m->nseg || rd->ts_ms <= m->segs[i].last.ts)
+        return 0;
+    sg = &m->segs[i];
+    sg->last = ctr_end_of(rd, cont);
+    delta = seg_offset(sg) - sg->off;
+    return delta != 0 ? seg_shift(m, i, delta) : 0;
 }
 
 /* Puts a good reading into its interval. */
 static ing_add_result_t add_good(ing_rollup_t *r, meter_t *m, const ing_reading_t *rd)
 {
-    int64_t iv = r->conf.interval_ms, start, wm;
+    int64_t iv = r->conf.interval_ms, start = ing_floor_to(rd->ts_ms, iv);
+    int64_t wm = site_wm(r, m->site);
     double cont = ctr_cont(m, rd);
-    bool created, closed;
+    bool created, closed, too_late = start + iv <= wm - r->conf.horizon_ms;
     acc_t *a;
 
+    if (!too_late && seg_new_last(m, rd, cont))
+        return ING_ADD_ERROR;
     note_counter(m, rd, cont);
     if (rd->quality != ING_Q_GOOD)
         return ING_ADD_IGNORED;
-    start = ing_floor_to(rd->ts_ms, iv);
-    wm = site_wm(r, m->site);
-    if (start + iv <= wm - r->conf.horizon_ms) {
+    if (too_late) {
         r->too_late++;
         return ING_ADD_TOO_LATE;
     }
@@ -441,31 +537,6 @@ static int hold(meter_t *m, const ing_reading_t *rd)
     return 0;
 }
 
-/* The energy between the old counter's last reading and the new counter's
- * first: the new counter's value when a meter starting from zero could
- * have counted it at the power reported (at most twice the higher of the
- * two readings' power over the time between them), else their mean power
- * over that time (0 without power). */
-static double reset_gap_energy(const meter_t *m, const ing_reading_t *cand)
-{
-    double hours = (double)(cand->ts_ms - m->rl_ts) / MS_PER_H, p_sum = 0, p_max = 0;
-    int n = 0;
-
-    if (m->rl_has_p) {
-        p_sum += m->rl_p;
-        p_max = fmax(p_max, m->rl_p);
-        n++;
-    }
-    if (cand->present & ING_HAS_POWER) {
-        p_sum += cand->power_kw;
-        p_max = fmax(p_max, cand->power_kw);
-        n++;
-    }
-    if (n && cand->energy_kwh >= 0 && cand->energy_kwh <= 2 * p_max * hours)
-        return cand->energy_kwh;
-    return n ? fmax(0, p_sum / n * hours) : 0;
-}
-
 static const ing_reading_t *held_candidate(const meter_t *m)
 {
     const ing_reading_t *c = NULL;
@@ -484,9 +555,10 @@ static ing_add_result_t release_held(ing_rollup_t *r, meter_t *m)
     const ing_reading_t *cand = held_candidate(m);
     ing_add_result_t res = ING_ADD_USED;
 
-    if (cand && m->rl_set && cand->ts_ms > m->rl_ts)
-        seg_push(m, cand->ts_ms,
-                 m->rl_v + reset_gap_energy(m, cand) - cand->energy_kwh);
+    if (cand && m->rl_set && cand->ts_ms > m->rl.ts) {
+        ctr_end_t c = ctr_end_of(cand, cand->energy_kwh);
+        seg_push(m, &m->rl, &c);
+    }
     r->resets++;
     for (size_t i = 0; i < m->nheld && res != ING_ADD_ERROR; i++)
         res = add_good(r, m, &m->held[i]);

@@ -43,11 +43,25 @@ typedef struct ctr_pt {
     double v; /* raw energy_kwh */
 } ctr_pt_t;
 
+/* A counter reading as the rollups keep it around a reset: its time,
+ * counter (on the continuous scale for the old counter's last reading, raw
+ * for a candidate) and power. */
+typedef struct ctr_end {
+    int64_t ts;
+    double v;
+    bool has_p;
+    double p;
+} ctr_end_t;
+
 /* A counter segment on the rollups' continuous scale: from ts on (the
- * candidate of a confirmed reset) a raw counter counts as raw + off. */
+ * candidate of a confirmed reset) a raw counter counts as raw + off, which
+ * continues the old counter's last reading rolled up (last) by the energy
+ * between it and the candidate (cand). A later last reading arriving late
+ * moves off (ing_rollup.c, seg_new_last). */
 typedef struct seg {
     int64_t ts;
     double off;
+    ctr_end_t last, cand;
 } seg_t;
 
 typedef struct meter {
@@ -91,9 +105,8 @@ typedef struct meter {
     int nseg;
     double base_off;
     /* newest counter reading rolled up (continuous value) and its power */
-    bool rl_set, rl_has_p;
-    int64_t rl_ts;
-    double rl_v, rl_p;
+    bool rl_set;
+    ctr_end_t rl;
     gap_rec_t *gaps; /* by start */
     size_t ngap, gcap;
 } meter_t;

@@ -1016,6 +1016,49 @@ START_TEST(test_counter_eight_resets_late)
 }
 END_TEST
 
+/* Regression (found by test_ingester_props): the old counter's last
+ * readings arrive after the reset is confirmed. Meter m draws 60 kW: 1000
+ * + k up to minute 5, then a counter from zero, 1 kWh at minute 6 (the
+ * energy since minute 5). Minutes 4 and 5 come in one batch after minute
+ * 9 confirmed the reset, within the 5-min lateness (_i = 0), or after
+ * minute 22 closed the quarter-hour (_i = 1, a correction): the new
+ * counter must continue from minute 5's 1005 kWh, not from minute 3's, so
+ * the quarter-hour is 1000 .. 1014 over 14 minutes, 15 kWh. Before, the
+ * offset stayed on minute 3 and minute 6 counted 1004 on the continuous
+ * scale (12.86 kWh). */
+static const int late_old_after[] = {9, 22};
+
+static void feed_reset_minute(ing_rollup_t *r, int min)
+{
+    ing_reading_t rd =
+        mk("s", "m", T0 + min * MIN, 60, reset_kwh(min, 1.0), ING_Q_GOOD);
+    feed(r, &rd);
+}
+
+START_TEST(test_counter_reset_late_old_reading)
+{
+    ing_rollup_t *r = reset_rollup();
+    const ing_interval_t *o;
+
+    for (int min = 0; min < 36; min++) {
+        if (min == 4 || min == 5)
+            continue;
+        feed_reset_minute(r, min);
+        if (min == late_old_after[_i]) {
+            feed_reset_minute(r, 4);
+            feed_reset_minute(r, 5);
+        }
+        ck_assert_int_eq(ing_rollup_advance(r), 0);
+    }
+    o = find_iv(r, ING_SCOPE_METER, "m", T0);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_double_eq_tol(o->energy_kwh, 15.0, 1e-9);
+    ck_assert_int_eq(o->sample_count, 15);
+    ck_assert_int_eq(o->revision, _i);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
 /* A late reading is checked against its neighbours in time within its
  * counter segment, not only against the newest reading. */
 static const struct {
@@ -1118,6 +1161,7 @@ static Suite *ingester_suite(void)
     tcase_add_loop_test(tc, test_counter_two_resets_late, 0, 2);
     tcase_add_test(tc, test_counter_eight_resets_late);
     tcase_add_test(tc, test_counter_late_neighbours);
+    tcase_add_loop_test(tc, test_counter_reset_late_old_reading, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("gaps");
     tcase_add_loop_test(tc, test_gap_classify, 0,
