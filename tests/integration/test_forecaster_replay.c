@@ -23,7 +23,6 @@
 #include <check.h>
 #include <dirent.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,14 +49,7 @@ static pid_t child;
 /* Three days of load on <pfx>energy.load; the number of records. */
 static int produce_load_to(const char *pfx)
 {
-    tfc_pub pub;
-    int n = 0;
-    tfc_pub_open(&pub, pfx);
-    for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900, n++)
-        tfc_produce_interval(pub.bus, pub.p, SITE, t,
-                             1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
-    tfc_pub_close(&pub);
-    return n;
+    return tfc_produce_sine_load(pfx, SITE, T0, T0 + LOAD_DAYS * DAY);
 }
 
 static int produce_load(void)
@@ -359,25 +351,13 @@ static void teardown(void)
 int main(void)
 {
     Suite *s = suite_create("forecaster_replay");
-    TCase *tc = tcase_create("replay");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 1800);
-    tcase_add_test(tc, replay_ends_at_the_end_offsets);
-    suite_add_tcase(s, tc);
-    TCase *stop = tcase_create("stop");
-    tcase_add_checked_fixture(stop, setup, teardown);
-    tcase_set_timeout(stop, 1800);
-    tcase_add_test(stop, runs_due_before_a_stop_are_issued_after_it);
-    suite_add_tcase(s, stop);
-    TCase *crashed = tcase_create("crash");
-    tcase_add_checked_fixture(crashed, setup, teardown);
-    tcase_set_timeout(crashed, 1800);
-    tcase_add_test(crashed, runs_due_before_a_crash_are_issued_after_it);
-    suite_add_tcase(s, crashed);
-    TCase *pfx = tcase_create("prefix");
-    tcase_add_checked_fixture(pfx, setup, teardown);
-    tcase_set_timeout(pfx, 1800);
-    tcase_add_test(pfx, mark_of_another_prefix_is_ignored);
-    suite_add_tcase(s, pfx);
+    th_suite_add_case(s, "replay", replay_ends_at_the_end_offsets, setup, teardown,
+                      1800);
+    th_suite_add_case(s, "stop", runs_due_before_a_stop_are_issued_after_it, setup,
+                      teardown, 1800);
+    th_suite_add_case(s, "crash", runs_due_before_a_crash_are_issued_after_it, setup,
+                      teardown, 1800);
+    th_suite_add_case(s, "prefix", mark_of_another_prefix_is_ignored, setup, teardown,
+                      1800);
     return th_run_suite(s, 1);
 }

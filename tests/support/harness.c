@@ -696,6 +696,16 @@ void th_set_opt_double(avro_value_t *v, const char *name, int has, double x)
 
 /* ---- running a suite ---- */
 
+void th_suite_add_case(Suite *s, const char *name, const TTest *test,
+                       void (*setup)(void), void (*teardown)(void), int timeout_s)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, timeout_s);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+}
+
 int th_run_suite(Suite *s, int nofork)
 {
     SRunner *sr = srunner_create(s);

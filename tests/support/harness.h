@@ -261,5 +261,9 @@ void th_set_opt_double(avro_value_t *v, const char *name, int has, double x);
  * reap them whatever the outcome), else in Check's default mode. Frees
  * the runner; returns EXIT_SUCCESS or EXIT_FAILURE for main(). */
 int th_run_suite(Suite *s, int nofork);
+/* Adds to s a test case `name` holding test alone, with setup and
+ * teardown as its checked fixture and a bound of timeout_s seconds. */
+void th_suite_add_case(Suite *s, const char *name, const TTest *test,
+                       void (*setup)(void), void (*teardown)(void), int timeout_s);
 
 #endif
