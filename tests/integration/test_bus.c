@@ -512,6 +512,50 @@ static int one_read(int got, void *ctx)
     return *(int *)ctx >= 1;
 }
 
+/* Produces a good record keyed key on TOPIC (not flushed). */
+static void produce_good(bus_t *bus, bus_producer_t *p, const char *key)
+{
+    avro_value_t v;
+
+    ck_assert_msg(bus_value_new(bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
+    fill(&v, 3);
+    ck_assert_msg(bus_produce(p, TOPIC, key, &v, 0, err, sizeof(err)) == 0, "%s", err);
+    avro_value_decref(&v);
+}
+
+/* Consumes TOPIC (acking) in group <prefix><stem> until one record was
+ * handed out, and asserts one was: the good record behind a bad one. */
+static void consume_the_good_one(bus_t *bus, const char *stem)
+{
+    char group[128];
+    int got = 0;
+
+    snprintf(group, sizeof(group), "%s%s", E.prefix, stem);
+    bus_consumer_t *c = th_consumer(bus, group, TOPIC);
+    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
+                                     .max = 100,
+                                     .poll_ms = 500,
+                                     .ack = 1,
+                                     .each = count_record,
+                                     .done = one_read,
+                                     .ctx = &got});
+    ck_assert_int_eq(got, 1);
+    bus_consumer_destroy(c);
+}
+
+/* Asserts the headers of dead letter m name its reason (bad-magic) and
+ * where its original is: TOPIC, offset 0, a partition. */
+static void assert_dead_letter_names_original(const rd_kafka_message_t *m)
+{
+    char topic[128], buf[128];
+
+    ck_assert_str_eq(header(m, "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
+    snprintf(topic, sizeof(topic), "%s%s", E.prefix, TOPIC);
+    ck_assert_str_eq(header(m, "ems.dlq.topic", buf, sizeof(buf)), topic);
+    ck_assert_str_eq(header(m, "ems.dlq.offset", buf, sizeof(buf)), "0");
+    ck_assert_ptr_nonnull(header(m, "ems.dlq.partition", buf, sizeof(buf)));
+}
+
 /* A bad record within a byte of message.max.bytes: its dead letter grows
  * past the limit with the headers and the producer refuses it. It goes to
  * the DLQ without its payload, with a header giving the payload's size
@@ -525,34 +569,15 @@ START_TEST(test_oversize_dead_letter_goes_without_payload)
     bus_producer_t *p = bus_producer_new(bus, err, sizeof(err));
     rd_kafka_message_t *dl[2];
     rd_kafka_t *rk;
-    char dlq[128], buf[128], group[128], size[24];
-    bus_consumer_t *c;
+    char dlq[128], buf[128], size[24];
     size_t len;
-    int got = 0, n;
+    int n;
 
     ck_assert_msg(p != NULL, "%s", err);
     len = produce_largest(p, 10000);
-    {
-        avro_value_t v;
-        ck_assert_msg(bus_value_new(bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
-        fill(&v, 3);
-        ck_assert_msg(bus_produce(p, TOPIC, "site-1", &v, 0, err, sizeof(err)) == 0,
-                      "%s", err);
-        avro_value_decref(&v);
-    }
+    produce_good(bus, p, "site-1"); /* same key, same partition */
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
-    snprintf(group, sizeof(group), "%soversize", E.prefix);
-    c = th_consumer(bus, group, TOPIC);
-    /* the good record behind the bad one (same key, same partition) */
-    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
-                                     .max = 100,
-                                     .poll_ms = 500,
-                                     .ack = 1,
-                                     .each = count_record,
-                                     .done = one_read,
-                                     .ctx = &got});
-    ck_assert_int_eq(got, 1);
-    bus_consumer_destroy(c);
+    consume_the_good_one(bus, "oversize");
     snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
     n = raw_read(dlq, dl, 1, &rk);
     ck_assert_int_eq(n, 1);
@@ -560,11 +585,7 @@ START_TEST(test_oversize_dead_letter_goes_without_payload)
     ck_assert_mem_eq(dl[0]->key, "site-1", 6);
     snprintf(size, sizeof(size), "%zu", len);
     ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
-    snprintf(dlq, sizeof(dlq), "%s%s", E.prefix, TOPIC);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.topic", buf, sizeof(buf)), dlq);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
-    ck_assert_ptr_nonnull(header(dl[0], "ems.dlq.partition", buf, sizeof(buf)));
+    assert_dead_letter_names_original(dl[0]);
     raw_done(rk, dl, n);
     assert_metrics_have(
         "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n",
@@ -582,7 +603,6 @@ END_TEST
 static char *produce_largest_key(bus_t *bus, bus_producer_t *p, size_t limit)
 {
     char *key = malloc(limit + 1), junk[BIG_KEY_PAYLOAD];
-    avro_value_t v;
     size_t len;
 
     ck_assert_ptr_nonnull(key);
@@ -594,10 +614,7 @@ static char *produce_largest_key(bus_t *bus, bus_producer_t *p, size_t limit)
             break;
     ck_assert_uint_gt(len, limit / 2);
     key[len] = '\0';
-    ck_assert_msg(bus_value_new(bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
-    fill(&v, 3);
-    ck_assert_msg(bus_produce(p, TOPIC, key, &v, 0, err, sizeof(err)) == 0, "%s", err);
-    avro_value_decref(&v);
+    produce_good(bus, p, key);
     return key;
 }
 
@@ -614,24 +631,13 @@ START_TEST(test_dead_letter_with_oversize_key_goes_without_key)
     bus_producer_t *p = bus_producer_new(bus, err, sizeof(err));
     rd_kafka_message_t *dl[2];
     rd_kafka_t *rk;
-    char dlq[128], buf[128], group[128], size[24], *key;
-    bus_consumer_t *c;
-    int got = 0, n;
+    char dlq[128], buf[128], size[24], *key;
+    int n;
 
     ck_assert_msg(p != NULL, "%s", err);
     key = produce_largest_key(bus, p, 10000);
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
-    snprintf(group, sizeof(group), "%sbigkey", E.prefix);
-    c = th_consumer(bus, group, TOPIC);
-    th_consume(c, &(th_consume_opts){.timeout_s = WAIT_MS / 1000.0,
-                                     .max = 100,
-                                     .poll_ms = 500,
-                                     .ack = 1,
-                                     .each = count_record,
-                                     .done = one_read,
-                                     .ctx = &got});
-    ck_assert_int_eq(got, 1); /* the good record behind the bad one */
-    bus_consumer_destroy(c);
+    consume_the_good_one(bus, "bigkey");
     snprintf(dlq, sizeof(dlq), "%s%s.dlq", E.prefix, TOPIC);
     n = raw_read(dlq, dl, 1, &rk);
     ck_assert_int_eq(n, 1);
@@ -641,11 +647,7 @@ START_TEST(test_dead_letter_with_oversize_key_goes_without_key)
     ck_assert_str_eq(header(dl[0], "ems.dlq.key_truncated", buf, sizeof(buf)), size);
     snprintf(size, sizeof(size), "%d", BIG_KEY_PAYLOAD);
     ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
-    snprintf(dlq, sizeof(dlq), "%s%s", E.prefix, TOPIC);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.topic", buf, sizeof(buf)), dlq);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
-    ck_assert_ptr_nonnull(header(dl[0], "ems.dlq.partition", buf, sizeof(buf)));
+    assert_dead_letter_names_original(dl[0]);
     raw_done(rk, dl, n);
     assert_metrics_have("ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n", NULL);
     free(key);
