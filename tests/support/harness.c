@@ -694,6 +694,57 @@ void th_set_opt_double(avro_value_t *v, const char *name, int has, double x)
         avro_value_set_null(&b);
 }
 
+/* The value of field name to set: the field itself, or the value branch
+ * of an optional field. */
+static avro_value_t settable(avro_value_t *v, const char *name)
+{
+    avro_value_t f, b;
+    th_field(v, name, &f);
+    if (avro_value_get_type(&f) != AVRO_UNION)
+        return f;
+    ck_assert_msg(avro_value_set_branch(&f, 1, &b) == 0, "'%s' has no value branch",
+                  name);
+    return b;
+}
+
+void th_set_str(avro_value_t *v, const char *name, const char *s)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_string(&f, s) == 0, "'%s' takes no string", name);
+}
+
+void th_set_long(avro_value_t *v, const char *name, int64_t x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_long(&f, x) == 0, "'%s' takes no long", name);
+}
+
+void th_set_int(avro_value_t *v, const char *name, int32_t x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_int(&f, x) == 0, "'%s' takes no int", name);
+}
+
+void th_set_dbl(avro_value_t *v, const char *name, double x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_double(&f, x) == 0, "'%s' takes no double", name);
+}
+
+void th_set_bool(avro_value_t *v, const char *name, int x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_boolean(&f, x) == 0, "'%s' takes no boolean", name);
+}
+
+void th_set_null(avro_value_t *v, const char *name)
+{
+    avro_value_t f, b;
+    th_field(v, name, &f);
+    ck_assert_msg(avro_value_set_branch(&f, 0, &b) == 0 && avro_value_set_null(&b) == 0,
+                  "'%s' takes no null", name);
+}
+
 /* ---- running a suite ---- */
 
 void th_suite_add_case(Suite *s, const char *name, const TTest *test,

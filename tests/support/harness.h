@@ -253,6 +253,16 @@ double th_opt_double(avro_value_t *v, const char *name, int *has);
 const char *th_opt_string(avro_value_t *v, const char *name);
 /* Sets an optional double field to x, or to null when !has. */
 void th_set_opt_double(avro_value_t *v, const char *name, int has, double x);
+/* Set field name of record v to a value, or an optional (["null", T])
+ * field to its value branch; fail the test when v has no such field or
+ * the value is not of its type. */
+void th_set_str(avro_value_t *v, const char *name, const char *s);
+void th_set_long(avro_value_t *v, const char *name, int64_t x);
+void th_set_int(avro_value_t *v, const char *name, int32_t x);
+void th_set_dbl(avro_value_t *v, const char *name, double x);
+void th_set_bool(avro_value_t *v, const char *name, int x);
+/* Sets an optional field to null; fails the test as th_set_str(). */
+void th_set_null(avro_value_t *v, const char *name);
 
 /* ---- running a suite ---- */
 
