@@ -17,6 +17,7 @@
 #include "schedule-optimizer/opt_pump.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
+#include "support/harness.h"
 
 #define MAXT 8
 
@@ -1866,11 +1867,5 @@ static Suite *optimizer_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(optimizer_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(optimizer_suite(), 0);
 }
