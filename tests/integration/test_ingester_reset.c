@@ -28,21 +28,13 @@
 #define QH_MS (15 * MIN_MS)
 #define LAST_MIN 55 /* readings up to here: the watermark closes 00:45 */
 #define KW 60.0
-#define MAX_SEEN 1024
 
 static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
 static char prefix[TH_ING_PREFIX_SIZE], m0[64], m1[64];
 static int port; /* the child's HTTP port */
 static pid_t child;
 
-typedef struct seen {
-    char meter[64];
-    int64_t start;
-    int32_t revision, sample_count;
-    double energy;
-} seen_t;
-static seen_t seen[MAX_SEEN];
-static int nseen;
+static th_ing_outs outs;
 
 /* m00's counter: 1000 + k up to minute 5, then the new counter from 1. */
 static double m0_kwh(int k)
@@ -89,74 +81,17 @@ static void produce_minutes(int from, int to)
 
 /* ---- reading energy.load back ---- */
 
-static void take(const bus_record_t *rec)
-{
-    avro_value_t v = rec->value, f, br;
-    seen_t *s = &seen[nseen];
-    const char *str = NULL;
-    size_t n = 0;
-    int disc = 0;
-
-    ck_assert_int_lt(nseen, MAX_SEEN);
-    memset(s, 0, sizeof *s);
-    ck_assert(avro_value_get_by_name(&v, "meter_id", &f, NULL) == 0);
-    if (avro_value_get_type(&f) == AVRO_UNION) {
-        avro_value_get_discriminant(&f, &disc);
-        if (disc == 0)
-            goto values; /* a site interval */
-        avro_value_get_current_branch(&f, &br);
-        f = br;
-    }
-    avro_value_get_string(&f, &str, &n);
-    snprintf(s->meter, sizeof s->meter, "%s", str ? str : "");
-values:
-    avro_value_get_by_name(&v, "interval_start", &f, NULL);
-    avro_value_get_long(&f, &s->start);
-    avro_value_get_by_name(&v, "revision", &f, NULL);
-    avro_value_get_int(&f, &s->revision);
-    avro_value_get_by_name(&v, "sample_count", &f, NULL);
-    avro_value_get_int(&f, &s->sample_count);
-    avro_value_get_by_name(&v, "energy_kwh", &f, NULL);
-    avro_value_get_double(&f, &s->energy);
-    nseen++;
-}
-
-/* The newest revision of an interval (meter "" = site). */
-static const seen_t *latest_iv(const char *meter, int64_t start)
-{
-    const seen_t *r = NULL;
-    for (int i = 0; i < nseen; i++)
-        if (seen[i].start == start && strcmp(seen[i].meter, meter) == 0 &&
-            (!r || seen[i].revision > r->revision))
-            r = &seen[i];
-    return r;
-}
-
 /* Done once the three quarter-hours of both meters are published with
  * every reading a meter rolls up (m01 leaves its glitch out). */
-static int all_closed(void)
+static int all_closed(const th_ing_outs *o)
 {
     for (int q = 0; q < 3; q++) {
-        const seen_t *a = latest_iv(m0, DAY0 + q * QH_MS);
-        const seen_t *b = latest_iv(m1, DAY0 + q * QH_MS);
+        const th_ing_out *a = th_ing_latest(o, m0, DAY0 + q * QH_MS);
+        const th_ing_out *b = th_ing_latest(o, m1, DAY0 + q * QH_MS);
         if (!a || a->sample_count < 15 || !b || b->sample_count < (q == 1 ? 14 : 15))
             return 0;
     }
     return 1;
-}
-
-static void consume_until(bus_consumer_t *c, int (*done)(void), const char *what)
-{
-    for (int i = 0; i < 600 && !done(); i++) {
-        bus_record_t *recs;
-        char err[512];
-        int n = bus_consumer_poll(c, &recs, 1000, 100, err, sizeof err);
-        ck_assert_msg(n >= 0, "%s", err);
-        for (int k = 0; k < n; k++)
-            take(&recs[k]);
-        ck_assert(bus_consumer_ack(c, err, sizeof err) == 0);
-    }
-    ck_assert_msg(done(), "%s never arrived (%d records seen)", what, nseen);
 }
 
 /* ---- the dead letter ---- */
@@ -280,17 +215,18 @@ START_TEST(test_reset_across_a_restart)
     /* the rest after a restart: minute 9 confirms the reset */
     start_ingester();
     produce_minutes(8, LAST_MIN + 1);
-    consume_until(c, all_closed, "the three quarter-hours of both meters");
+    th_ing_read_until(c, &outs, all_closed, "the three quarter-hours of both meters");
     for (int q = 0; q < 3; q++) {
-        const seen_t *a = latest_iv(m0, DAY0 + q * QH_MS);
-        const seen_t *g = latest_iv(m1, DAY0 + q * QH_MS);
+        const th_ing_out *a = th_ing_latest(&outs, m0, DAY0 + q * QH_MS);
+        const th_ing_out *g = th_ing_latest(&outs, m1, DAY0 + q * QH_MS);
         ck_assert_int_eq(a->sample_count, 15);
         ck_assert_msg(a->energy >= 0, "m00 quarter-hour %d: %g kWh", q, a->energy);
         /* minute 6 counted from the new counter: 1 kWh since the reset */
         ck_assert_double_eq_tol(a->energy, 15.0, 1e-9);
         ck_assert_int_eq(g->sample_count, q == 1 ? 14 : 15);
         ck_assert_double_eq_tol(g->energy, 15.0, 1e-9);
-        ck_assert_double_eq_tol(latest_iv("", DAY0 + q * QH_MS)->energy, 30.0, 1e-9);
+        ck_assert_double_eq_tol(th_ing_latest(&outs, "", DAY0 + q * QH_MS)->energy,
+                                30.0, 1e-9);
     }
 
     /* every reading stored once, the glitch included */
