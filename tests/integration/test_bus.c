@@ -212,60 +212,16 @@ START_TEST(test_round_trip_decodes_equal)
 }
 END_TEST
 
-/* Reads every message of a topic from the start with a plain consumer. */
+/* Reads want messages of a topic from the start with a plain consumer
+ * (WAIT_MS at the most); *rkp is destroyed by th_raw_done(), after them. */
 static int raw_read(const char *topic, rd_kafka_message_t **out, int want,
                     rd_kafka_t **rkp)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     char g[128];
-    rd_kafka_t *rk;
-    int n = 0, waited;
 
     snprintf(g, sizeof(g), "%sraw", E.prefix);
-    rd_kafka_conf_set(conf, "bootstrap.servers",
-                      th_env_or("EMS_TEST_BOOTSTRAP", "127.0.0.1:29092"), NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
-    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    ck_assert_msg(rk != NULL, "%s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
-    for (waited = 0; n < want && waited < WAIT_MS; waited += 200) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-
-        if (m && !m->err)
-            out[n++] = m;
-        else if (m)
-            rd_kafka_message_destroy(m);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    *rkp = rk; /* destroyed by raw_done(), after the messages */
-    return n;
-}
-
-static void raw_done(rd_kafka_t *rk, rd_kafka_message_t **msgs, int n)
-{
-    int i;
-
-    for (i = 0; i < n; i++)
-        rd_kafka_message_destroy(msgs[i]);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-}
-
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
-                          size_t size)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t len;
-
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
-        return NULL;
-    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
-    return buf;
+    *rkp = th_raw_consumer(topic, g);
+    return th_raw_read(*rkp, out, want, WAIT_MS / 1000.0);
 }
 
 /* Consumes (acking) until two records were handed out; their number. */
@@ -311,13 +267,13 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
     ck_assert_int_eq(n, 2);
     ck_assert_mem_eq(dl[0]->payload, garbage, sizeof(garbage) - 1);
     ck_assert_mem_eq(dl[0]->key, "site-1", 6);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
+    ck_assert_str_eq(th_header(dl[0], "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
     ck_assert_uint_eq(dl[1]->len, sizeof(unknown));
     ck_assert_mem_eq(dl[1]->key, "site-1", 6);
-    ck_assert_str_eq(header(dl[1], "ems.dlq.reason", buf, sizeof(buf)),
+    ck_assert_str_eq(th_header(dl[1], "ems.dlq.reason", buf, sizeof(buf)),
                      "unknown-schema-id");
-    ck_assert_str_eq(header(dl[1], "ems.dlq.offset", buf, sizeof(buf)), "1");
-    raw_done(rk, dl, n);
+    ck_assert_str_eq(th_header(dl[1], "ems.dlq.offset", buf, sizeof(buf)), "1");
+    th_raw_done(rk, dl, n);
     /* the metrics registry counts it all */
     assert_metrics_have(
         "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"" TOPIC "\"} 1\n",
@@ -549,11 +505,11 @@ static void assert_dead_letter_names_original(const rd_kafka_message_t *m)
 {
     char topic[128], buf[128];
 
-    ck_assert_str_eq(header(m, "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
+    ck_assert_str_eq(th_header(m, "ems.dlq.reason", buf, sizeof(buf)), "bad-magic");
     snprintf(topic, sizeof(topic), "%s%s", E.prefix, TOPIC);
-    ck_assert_str_eq(header(m, "ems.dlq.topic", buf, sizeof(buf)), topic);
-    ck_assert_str_eq(header(m, "ems.dlq.offset", buf, sizeof(buf)), "0");
-    ck_assert_ptr_nonnull(header(m, "ems.dlq.partition", buf, sizeof(buf)));
+    ck_assert_str_eq(th_header(m, "ems.dlq.topic", buf, sizeof(buf)), topic);
+    ck_assert_str_eq(th_header(m, "ems.dlq.offset", buf, sizeof(buf)), "0");
+    ck_assert_ptr_nonnull(th_header(m, "ems.dlq.partition", buf, sizeof(buf)));
 }
 
 /* A bad record within a byte of message.max.bytes: its dead letter grows
@@ -584,9 +540,9 @@ START_TEST(test_oversize_dead_letter_goes_without_payload)
     ck_assert_uint_eq(dl[0]->len, 0);
     ck_assert_mem_eq(dl[0]->key, "site-1", 6);
     snprintf(size, sizeof(size), "%zu", len);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(th_header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
     assert_dead_letter_names_original(dl[0]);
-    raw_done(rk, dl, n);
+    th_raw_done(rk, dl, n);
     assert_metrics_have(
         "ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n",
         "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"" TOPIC "\"} 1\n", NULL);
@@ -644,11 +600,11 @@ START_TEST(test_dead_letter_with_oversize_key_goes_without_key)
     ck_assert_uint_eq(dl[0]->len, 0);
     ck_assert_uint_eq(dl[0]->key_len, 0);
     snprintf(size, sizeof(size), "%zu", strlen(key));
-    ck_assert_str_eq(header(dl[0], "ems.dlq.key_truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(th_header(dl[0], "ems.dlq.key_truncated", buf, sizeof(buf)), size);
     snprintf(size, sizeof(size), "%d", BIG_KEY_PAYLOAD);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(th_header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
     assert_dead_letter_names_original(dl[0]);
-    raw_done(rk, dl, n);
+    th_raw_done(rk, dl, n);
     assert_metrics_have("ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n", NULL);
     free(key);
     bus_producer_destroy(p);
@@ -744,14 +700,14 @@ START_TEST(test_failed_dead_letter_rewinds_and_nothing_is_lost)
     ck_assert_int_eq(n, 1);
     ck_assert_uint_eq(dl[0]->len, sizeof(garbage) - 1);
     ck_assert_mem_eq(dl[0]->payload, garbage, sizeof(garbage) - 1);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    ck_assert_str_eq(th_header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
     ck_assert_int_eq(
         rd_kafka_query_watermark_offsets(rk, dlq, dl[0]->partition, &lo, &hi, 10000),
         0);
     ck_assert_int_eq(hi - lo, 1);
     ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"),
                         1);
-    raw_done(rk, dl, n);
+    th_raw_done(rk, dl, n);
     bus_producer_destroy(p);
 }
 END_TEST
@@ -786,9 +742,9 @@ START_TEST(test_dead_letter_refused_at_delivery_goes_without_payload)
     ck_assert_int_eq(n, 1);
     ck_assert_uint_eq(dl[0]->len, 0);
     snprintf(size, sizeof(size), "%zu", sizeof(garbage) - 1);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
-    ck_assert_str_eq(header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
-    raw_done(rk, dl, n);
+    ck_assert_str_eq(th_header(dl[0], "ems.dlq.truncated", buf, sizeof(buf)), size);
+    ck_assert_str_eq(th_header(dl[0], "ems.dlq.offset", buf, sizeof(buf)), "0");
+    th_raw_done(rk, dl, n);
     assert_metrics_have("ems_bus_dlq_truncated_total{topic=\"" TOPIC "\"} 1\n", NULL);
     bus_producer_destroy(p);
 }

@@ -400,49 +400,18 @@ static void check_plan(avro_value_t *v, void *arg)
     ck_assert_double_eq_tol(dbl(&s, "energy_kwh"), 4800, 1e-3);
 }
 
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
-                          size_t size)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t len;
-
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
-        return NULL;
-    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
-    return buf;
-}
-
 /* The first record of the DLQ topic; its reason header into reason. */
 static void read_dlq(const char *topic, char *reason, size_t size)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    char g[128], err[512];
-    rd_kafka_t *rk;
-    time_t t0 = time(NULL);
+    char g[128];
+    rd_kafka_message_t *m;
 
     snprintf(g, sizeof g, "%s-dlq", group);
-    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
-    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    ck_assert_msg(rk != NULL, "%s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
-    reason[0] = 0;
-    while (!reason[0] && time(NULL) - t0 < WAIT_S) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (m && !m->err)
-            ck_assert(header(m, "ems.dlq.reason", reason, size) != NULL);
-        if (m)
-            rd_kafka_message_destroy(m);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    ck_assert_msg(reason[0], "nothing on %s within %d s", topic, WAIT_S);
+    rd_kafka_t *rk = th_raw_consumer(topic, g);
+    int n = th_raw_read(rk, &m, 1, WAIT_S);
+    ck_assert_msg(n == 1, "nothing on %s within %d s", topic, WAIT_S);
+    ck_assert(th_header(m, "ems.dlq.reason", reason, size) != NULL);
+    th_raw_done(rk, &m, n);
 }
 
 START_TEST(test_day_plan_from_real_data)

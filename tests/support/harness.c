@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -645,6 +646,62 @@ int th_poll_batch(bus_consumer_t *c, bus_record_t **batch, int max, double timeo
         ck_assert_msg(n >= 0, "%s", err);
     }
     return n;
+}
+
+/* ---- topics read raw ---- */
+
+rd_kafka_t *th_raw_consumer(const char *topic, const char *group)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    char err[512];
+
+    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
+int th_raw_read(rd_kafka_t *rk, rd_kafka_message_t **out, int want, double timeout_s)
+{
+    double end = th_mono_s() + timeout_s;
+    int n = 0;
+
+    while (n < want && th_mono_s() < end) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m && !m->err)
+            out[n++] = m;
+        else if (m)
+            rd_kafka_message_destroy(m);
+    }
+    return n;
+}
+
+void th_raw_done(rd_kafka_t *rk, rd_kafka_message_t **msgs, int n)
+{
+    for (int i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+const char *th_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                      size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+        return NULL;
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
 }
 
 /* ---- Avro values ---- */

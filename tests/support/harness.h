@@ -241,6 +241,27 @@ int th_consume(bus_consumer_t *c, const th_consume_opts *opts);
  * fails. */
 int th_poll_batch(bus_consumer_t *c, bus_record_t **batch, int max, double timeout_s);
 
+/* ---- topics read raw (dead letters are not Avro) ---- */
+
+/* librdkafka's handles, as librdkafka/rdkafka.h declares them: a test that
+ * reads only what these functions return need not include it (its
+ * <sys/socket.h> takes names such as send). */
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_message_s rd_kafka_message_t;
+
+/* A plain librdkafka consumer of topic (its full name, prefix included)
+ * in group, from the earliest offset, on the test stack's broker. The
+ * caller ends it with th_raw_done(). Fails the test on error. */
+rd_kafka_t *th_raw_consumer(const char *topic, const char *group);
+/* Polls rk until want messages arrived (into out) or timeout_s passed;
+ * returns how many arrived. Failed polls are passed over. */
+int th_raw_read(rd_kafka_t *rk, rd_kafka_message_t **out, int want, double timeout_s);
+/* Destroys msgs[0..n), then closes and destroys rk. */
+void th_raw_done(rd_kafka_t *rk, rd_kafka_message_t **msgs, int n);
+/* The last header name of m, into buf (cut to size); NULL without one. */
+const char *th_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                      size_t size);
+
 /* ---- Avro values ---- */
 
 /* Field name of record v into *f; fails the test when v has no such field. */
