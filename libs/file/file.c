@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,4 +64,30 @@ int ems_file_write_atomic(const char *path, const char *text, char *errstr,
 {
     return ems_file_write_atomic_n(path, text, strlen(text), 0640, errstr,
                                    errstr_size);
+}
+
+char **ems_file_dir_names(DIR *d, int (*keep)(const char *name, const void *ctx),
+                          const void *ctx, int (*cmp)(const void *, const void *),
+                          size_t *n)
+{
+    char **names = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!keep(e->d_name, ctx))
+            continue;
+        if (*n == cap) {
+            char **p = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *p);
+            if (!p)
+                break;
+            names = p;
+        }
+        if (!(names[*n] = strdup(e->d_name)))
+            break;
+        (*n)++;
+    }
+    if (*n)
+        qsort(names, *n, sizeof *names, cmp);
+    return names;
 }

@@ -2,6 +2,7 @@
 #ifndef EMS_FILE_H
 #define EMS_FILE_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,5 +19,14 @@ int ems_file_write_atomic_n(const char *path, const void *data, size_t len,
 /* ems_file_write_atomic_n() of the string text, mode 0640. */
 int ems_file_write_atomic(const char *path, const char *text, char *errstr,
                           size_t errstr_size);
+
+/* Copies of the names of the entries of d that keep(name, ctx) accepts,
+ * sorted by cmp (a qsort() comparator of char * elements); *n of them.
+ * Reads d from where it stands to its end; the caller closes d and frees
+ * each name and the array (NULL when *n is 0). Out of memory, the names
+ * copied until then. Any thread, one caller per d. */
+char **ems_file_dir_names(DIR *d, int (*keep)(const char *name, const void *ctx),
+                          const void *ctx, int (*cmp)(const void *, const void *),
+                          size_t *n);
 
 #endif

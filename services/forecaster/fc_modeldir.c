@@ -2,6 +2,7 @@
  * fc_service.h). */
 #include "forecaster/fc_service.h"
 #include "forecaster/fc_site.h"
+#include "file/file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,33 +15,25 @@ static int cmp_desc(const void *a, const void *b)
     return strcmp(*(char *const *)b, *(char *const *)a);
 }
 
+/* Whether name is "<prefix>...model", prefix a string. */
+static int is_model_of(const char *name, const void *prefix)
+{
+    size_t len = strlen(name), pl = strlen(prefix);
+    return len > pl + 6 && !strncmp(name, prefix, pl) &&
+           !strcmp(name + len - 6, ".model");
+}
+
 /* Names "<prefix><site>.<da|id>.<version>.model" in dir (prefix: the topic
- * prefix, site and kind), newest version first. */
+ * prefix, site and kind), newest version first; none when dir cannot be
+ * read. */
 static char **candidates(const char *dir, const char *prefix, size_t *n)
 {
     DIR *d = opendir(dir);
-    char **names = NULL;
-    size_t cap = 0;
     *n = 0;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        size_t len = strlen(e->d_name), pl = strlen(prefix);
-        if (len <= pl + 6 || strncmp(e->d_name, prefix, pl) ||
-            strcmp(e->d_name + len - 6, ".model"))
-            continue;
-        if (*n == cap) {
-            char **p = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *p);
-            if (!p)
-                break;
-            names = p;
-        }
-        if (!(names[*n] = strdup(e->d_name)))
-            break;
-        (*n)++;
-    }
-    if (d)
-        closedir(d);
-    if (*n)
-        qsort(names, *n, sizeof *names, cmp_desc);
+    if (!d)
+        return NULL;
+    char **names = ems_file_dir_names(d, is_model_of, prefix, cmp_desc, n);
+    closedir(d);
     return names;
 }
 

@@ -2,6 +2,7 @@
 #include "forecaster/fc_codec.h"
 #include "forecaster/fc_service.h"
 #include "forecaster/fc_wxfile.h"
+#include "file/file.h"
 #include "log/log.h"
 
 #include <dirent.h>
@@ -183,28 +184,11 @@ static int ready(const fc_wxdir_conf *c, const char *name, struct stat *sb)
     }
 }
 
-/* The names in dir but dot-files (being written), sorted; *n of them. */
-static char **list_names(DIR *d, size_t *n)
+/* Whether name is not a dot-file (one being written). */
+static int not_hidden(const char *name, const void *ctx)
 {
-    char **names = NULL;
-    size_t cap = 0;
-    *n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (*n == cap) {
-            char **p = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *p);
-            if (!p)
-                break;
-            names = p;
-        }
-        if (!(names[*n] = strdup(e->d_name)))
-            break;
-        (*n)++;
-    }
-    if (*n)
-        qsort(names, *n, sizeof *names, cmp_names);
-    return names;
+    (void)ctx;
+    return name[0] != '.';
 }
 
 int fc_wxdir_scan(svc_t *svc, const fc_wxdir_conf *c, fc_wxdir_stats *st)
@@ -218,7 +202,7 @@ int fc_wxdir_scan(svc_t *svc, const fc_wxdir_conf *c, fc_wxdir_stats *st)
             log_warn("weather", "cannot open '%s': %s", c->dir, strerror(errno));
         return 0;
     }
-    char **names = list_names(d, &n);
+    char **names = ems_file_dir_names(d, not_hidden, NULL, cmp_names, &n);
     closedir(d);
     fc_wxseen_begin(c->seen);
     for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xgboost/c_api.h>
 
 static int fail(char *errstr, size_t n, const char *what)
@@ -144,4 +145,12 @@ const char *fc_xgb_version(void)
     XGBoostVersion(&ma, &mi, &pa);
     snprintf(v, sizeof v, "xgboost-%d.%d.%d", ma, mi, pa);
     return v;
+}
+
+void fc_xgb_omp_passive(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv); /* on failure, go on spinning */
 }

@@ -33,6 +33,14 @@ int fc_xgb_load(const char *buf, size_t len, fc_booster *out, char *errstr,
 
 void fc_xgb_free(fc_booster b);
 
+/* XGBoost runs on OpenMP, whose threads spin-wait by default; on shared or
+ * CPU-limited hosts that made training ten times slower. The policy is read
+ * when the runtime loads, so, unless the environment already chose one,
+ * this sets OMP_WAIT_POLICY=PASSIVE and re-executes the program once with
+ * argv; if that fails it returns and training spins. Call it first in
+ * main(), before any thread starts. */
+void fc_xgb_omp_passive(char **argv);
+
 /* "xgboost-<major>.<minor>.<patch>" of the linked library. */
 const char *fc_xgb_version(void);
 

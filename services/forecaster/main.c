@@ -7,6 +7,7 @@
  * Both call the same fc_forecaster_issue(). */
 #include "forecaster/fc_backtest.h"
 #include "forecaster/fc_dataset.h"
+#include "forecaster/fc_xgb.h"
 #include "forecaster/fc_service.h"
 
 #include <getopt.h>
@@ -245,21 +246,9 @@ static int run_service(int argc, char **argv)
     return rc;
 }
 
-/* XGBoost runs on OpenMP, whose threads spin-wait by default; on shared or
- * CPU-limited hosts that made training ten times slower. The policy is read
- * when the runtime loads, so set it and re-execute once unless the
- * environment already chose one. */
-static void omp_passive(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv); /* on failure, go on spinning */
-}
-
 int main(int argc, char **argv)
 {
-    omp_passive(argv);
+    fc_xgb_omp_passive(argv);
     if (argc >= 2 && !strcmp(argv[1], "backtest"))
         return cmd_backtest(argc - 1, argv + 1);
     return run_service(argc, argv);

@@ -2,6 +2,7 @@
  * ing_migrate: forward-only migrations under pg_advisory_lock.
  */
 #include "ingester/ing_migrate.h"
+#include "file/file.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -31,6 +32,12 @@ void ing_migration_checksum(const char *text, size_t len, char buf[17])
     snprintf(buf, 17, "%016llx", (unsigned long long)h);
 }
 
+static int is_migration(const char *name, const void *ctx)
+{
+    (void)ctx;
+    return ing_migration_version(name) >= 0;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return ing_migration_version(*(char *const *)a) -
@@ -41,29 +48,14 @@ static int cmp_names(const void *a, const void *b)
 static char **list_files(const char *dir, size_t *n, char *errstr, size_t errstr_size)
 {
     DIR *d = opendir(dir);
-    struct dirent *e;
-    char **names = NULL;
-    size_t cap = 0;
 
     *n = 0;
     if (!d) {
         snprintf(errstr, errstr_size, "cannot open migrations directory '%s'", dir);
         return NULL;
     }
-    while ((e = readdir(d))) {
-        if (ing_migration_version(e->d_name) < 0)
-            continue;
-        if (*n == cap) {
-            char **p = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
-            if (!p)
-                break;
-            names = p;
-        }
-        names[(*n)++] = strdup(e->d_name);
-    }
+    char **names = ems_file_dir_names(d, is_migration, NULL, cmp_names, n);
     closedir(d);
-    if (*n)
-        qsort(names, *n, sizeof *names, cmp_names);
     return names ? names : calloc(1, sizeof *names);
 }
 

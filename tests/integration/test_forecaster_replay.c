@@ -23,7 +23,6 @@
 #include <check.h>
 #include <dirent.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,14 +49,7 @@ static pid_t child;
 /* Three days of load on <pfx>energy.load; the number of records. */
 static int produce_load_to(const char *pfx)
 {
-    tfc_pub pub;
-    int n = 0;
-    tfc_pub_open(&pub, pfx);
-    for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900, n++)
-        tfc_produce_interval(pub.bus, pub.p, SITE, t,
-                             1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
-    tfc_pub_close(&pub);
-    return n;
+    return tfc_produce_sine_load(pfx, SITE, T0, T0 + LOAD_DAYS * DAY);
 }
 
 static int produce_load(void)
@@ -177,41 +169,51 @@ static void wait_for_run(bus_consumer_t *c, runs_seen *r, int64_t until, pid_t p
                   "no intraday run at %lld on energy.forecast", (long long)until);
 }
 
+/* Three days of load and the weather of their first 36 h only (the runs
+ * wait for the rest until the clock is weather_wait, 48 h, past them),
+ * and a first start taking the history as it comes (no backfill): the
+ * clock reaches T0 + 72 h, the first run (T0 + 24 h) goes out without its
+ * weather, the 50 after it wait. Returns the number of load records. */
+static int start_with_runs_waiting(tfc_reader *fc, runs_seen *runs)
+{
+    produce_weather(T0, T0 + 36 * 3600);
+    int n = produce_load();
+    child = start_waiting_for_weather("0");
+    wait_for_run(fc->c, runs, T0 + 72 * 3600 - 48 * 3600, child);
+    ck_assert_int_eq(runs->n, 1);
+    return n;
+}
+
+/* The rest of the weather, for the service started again after the runs
+ * of start_with_runs_waiting(): every run waiting is issued, none
+ * skipped (intraday T0 + 24 h .. T0 + 72 h, day-ahead at 06:00 Amsterdam
+ * on 2 and 3 March). Stops the service. */
+static void assert_waiting_runs_issued(tfc_reader *fc, runs_seen *runs)
+{
+    produce_weather(T0 + 36 * 3600, T0 + 5 * DAY);
+    wait_for_run(fc->c, runs, T0 + 72 * 3600, child);
+    ck_assert_int_eq(runs->n, 49 + 2);
+    ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"), 0);
+    ck_assert_int_eq(th_stop(&child), 0);
+}
+
 /* Regression: a stop left runs due in records the service had behind the
  * skip limit of the next start (newest interval minus backfill): they were
  * skipped, not issued late. */
 START_TEST(runs_due_before_a_stop_are_issued_after_it)
 {
     runs_seen runs = {0};
-    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
-    char g[128];
-    snprintf(g, sizeof g, "%s-forecast", group);
-    bus_consumer_t *fc = th_consumer(b, g, "energy.forecast");
-    /* weather for the first 36 h only: the runs wait for the rest until the
-     * clock is weather_wait (48 h) past them */
-    produce_weather(T0, T0 + 36 * 3600);
-    int n = produce_load();
-    /* the first start takes the history as it comes (no backfill) */
-    child = start_waiting_for_weather("0");
-    /* the clock reached T0 + 72 h: the first run (T0 + 24 h) went out
-     * without its weather, the 50 after it wait */
-    wait_for_run(fc, &runs, T0 + 72 * 3600 - 48 * 3600, child);
-    ck_assert_int_eq(runs.n, 1);
+    tfc_reader fc;
+    tfc_reader_open(&fc, prefix, group);
+    int n = start_with_runs_waiting(&fc, &runs);
     ck_assert_int_eq(th_stop(&child), 0);
 
     /* the second with a backfill of 1 h: the 50 runs waiting at the stop
      * are further behind the newest interval (T0 + 72 h) */
     child = start_waiting_for_weather("1h");
     ck_assert_double_ge(th_metric(port, "ems_forecaster_restored_records_total"), n);
-    produce_weather(T0 + 36 * 3600, T0 + 5 * DAY);
-    wait_for_run(fc, &runs, T0 + 72 * 3600, child);
-    /* intraday T0 + 24 h .. T0 + 72 h, day-ahead at 06:00 Amsterdam on
-     * 2 and 3 March: none skipped */
-    ck_assert_int_eq(runs.n, 49 + 2);
-    ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"), 0);
-    ck_assert_int_eq(th_stop(&child), 0);
-    bus_consumer_destroy(fc);
-    bus_destroy(b);
+    assert_waiting_runs_issued(&fc, &runs);
+    tfc_reader_close(&fc);
 }
 END_TEST
 
@@ -261,27 +263,16 @@ static void crash(pid_t *pid)
 START_TEST(runs_due_before_a_crash_are_issued_after_it)
 {
     runs_seen runs = {0};
-    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
-    char g[128];
-    snprintf(g, sizeof g, "%s-forecast", group);
-    bus_consumer_t *fc = th_consumer(b, g, "energy.forecast");
-    produce_weather(T0, T0 + 36 * 3600);
-    int n = produce_load();
-    child = start_waiting_for_weather("0");
-    wait_for_run(fc, &runs, T0 + 72 * 3600 - 48 * 3600, child);
-    ck_assert_int_eq(runs.n, 1);
+    tfc_reader fc;
+    tfc_reader_open(&fc, prefix, group);
+    int n = start_with_runs_waiting(&fc, &runs);
     /* every record committed and marked, the 50 runs waiting for weather */
     wait_for_mark(n, child);
     crash(&child);
 
     child = start_waiting_for_weather("1h");
-    produce_weather(T0 + 36 * 3600, T0 + 5 * DAY);
-    wait_for_run(fc, &runs, T0 + 72 * 3600, child);
-    ck_assert_int_eq(runs.n, 49 + 2);
-    ck_assert_double_eq(th_metric(port, "ems_forecaster_skipped_runs_total"), 0);
-    ck_assert_int_eq(th_stop(&child), 0);
-    bus_consumer_destroy(fc);
-    bus_destroy(b);
+    assert_waiting_runs_issued(&fc, &runs);
+    tfc_reader_close(&fc);
 }
 END_TEST
 
@@ -307,7 +298,7 @@ static int models_named(const char *pfx)
  * its own and issued runs its backfill skips. */
 START_TEST(mark_of_another_prefix_is_ignored)
 {
-    char other[64], other_group[128], g[128];
+    char other[64], other_group[128];
     runs_seen runs = {0};
     /* another deployment stopped, leaving the mark of its three days */
     th_unique(other, sizeof other, "fco", ".");
@@ -321,12 +312,11 @@ START_TEST(mark_of_another_prefix_is_ignored)
     ck_assert_msg(models_named(other) > 0, "the other deployment saved no model");
 
     /* this one starts late on the same model_dir: backfill applies */
-    bus_t *b = th_bus_new(&(bus_conf_t){.topic_prefix = prefix});
-    snprintf(g, sizeof g, "%s-forecast", group);
-    bus_consumer_t *fc = th_consumer(b, g, "energy.forecast");
+    tfc_reader fc;
+    tfc_reader_open(&fc, prefix, group);
     produce_load();
     child = start_waiting_for_weather("1h");
-    wait_for_run(fc, &runs, T0 + 72 * 3600, child);
+    wait_for_run(fc.c, &runs, T0 + 72 * 3600, child);
     /* of the 49 intraday and 2 day-ahead runs, those more than the
      * backfill behind T0 + 72 h are skipped */
     ck_assert_int_lt(runs.n, 49 + 2);
@@ -340,8 +330,7 @@ START_TEST(mark_of_another_prefix_is_ignored)
     ck_assert_double_eq(th_metric(port, "ems_forecaster_models_refused_total"), 0);
     ck_assert_int_eq(th_stop(&child), 0);
     ck_assert_msg(models_named(prefix) > 0, "this deployment saved no model");
-    bus_consumer_destroy(fc);
-    bus_destroy(b);
+    tfc_reader_close(&fc);
 }
 END_TEST
 
@@ -362,25 +351,13 @@ static void teardown(void)
 int main(void)
 {
     Suite *s = suite_create("forecaster_replay");
-    TCase *tc = tcase_create("replay");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 1800);
-    tcase_add_test(tc, replay_ends_at_the_end_offsets);
-    suite_add_tcase(s, tc);
-    TCase *stop = tcase_create("stop");
-    tcase_add_checked_fixture(stop, setup, teardown);
-    tcase_set_timeout(stop, 1800);
-    tcase_add_test(stop, runs_due_before_a_stop_are_issued_after_it);
-    suite_add_tcase(s, stop);
-    TCase *crashed = tcase_create("crash");
-    tcase_add_checked_fixture(crashed, setup, teardown);
-    tcase_set_timeout(crashed, 1800);
-    tcase_add_test(crashed, runs_due_before_a_crash_are_issued_after_it);
-    suite_add_tcase(s, crashed);
-    TCase *pfx = tcase_create("prefix");
-    tcase_add_checked_fixture(pfx, setup, teardown);
-    tcase_set_timeout(pfx, 1800);
-    tcase_add_test(pfx, mark_of_another_prefix_is_ignored);
-    suite_add_tcase(s, pfx);
+    th_suite_add_case(s, "replay", replay_ends_at_the_end_offsets, setup, teardown,
+                      1800);
+    th_suite_add_case(s, "stop", runs_due_before_a_stop_are_issued_after_it, setup,
+                      teardown, 1800);
+    th_suite_add_case(s, "crash", runs_due_before_a_crash_are_issued_after_it, setup,
+                      teardown, 1800);
+    th_suite_add_case(s, "prefix", mark_of_another_prefix_is_ignored, setup, teardown,
+                      1800);
     return th_run_suite(s, 1);
 }

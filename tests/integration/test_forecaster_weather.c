@@ -20,7 +20,6 @@
  * per run (a process id alone repeats on a long-lived broker).
  */
 #include <check.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +51,7 @@ static bus_t *test_bus(void)
 
 static void produce_load(void)
 {
-    tfc_pub pub;
-    tfc_pub_open(&pub, prefix);
-    for (int64_t t = T0; t < T0 + LOAD_DAYS * DAY; t += 900)
-        tfc_produce_interval(pub.bus, pub.p, SITE, t,
-                             1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
-    tfc_pub_close(&pub);
+    tfc_produce_sine_load(prefix, SITE, T0, T0 + LOAD_DAYS * DAY);
 }
 
 static double wx_temp(int h)
@@ -348,15 +342,9 @@ static void teardown(void)
 int main(void)
 {
     Suite *s = suite_create("forecaster_weather");
-    TCase *tc = tcase_create("http");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 1800);
-    tcase_add_test(tc, unreachable_endpoint_degrades_then_recovers);
-    suite_add_tcase(s, tc);
-    TCase *dir = tcase_create("dir");
-    tcase_add_checked_fixture(dir, setup, teardown);
-    tcase_set_timeout(dir, 1800);
-    tcase_add_test(dir, unfinished_file_is_read_once_complete);
-    suite_add_tcase(s, dir);
+    th_suite_add_case(s, "http", unreachable_endpoint_degrades_then_recovers, setup,
+                      teardown, 1800);
+    th_suite_add_case(s, "dir", unfinished_file_is_read_once_complete, setup, teardown,
+                      1800);
     return th_run_suite(s, 1);
 }

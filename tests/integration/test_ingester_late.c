@@ -24,23 +24,13 @@
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
 #define MIN_MS 60000LL
 #define QH_MS (15 * MIN_MS)
-#define MAX_SEEN 4096
 
 static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
 static char prefix[TH_ING_PREFIX_SIZE], m0[64], m1[64];
 static int port; /* the child's HTTP port */
 static pid_t child;
 
-typedef struct seen {
-    int is_gap;
-    char meter[64], gap_id[96];
-    int64_t start;
-    int32_t revision, sample_count, missing;
-    double energy;
-    int ongoing, recovered;
-} seen_t;
-static seen_t seen[MAX_SEEN];
-static int nseen;
+static th_ing_outs outs;
 
 static bus_t *test_bus(void)
 {
@@ -68,144 +58,25 @@ static void produce(bus_t *b, bus_producer_t *p, int meter, int k)
                       .has_energy = 1});
 }
 
-/* ---- reading back ---- */
-
-static void get_str(avro_value_t *v, const char *name, char *dst, size_t size)
-{
-    avro_value_t f, b;
-    const char *s = NULL;
-    size_t n = 0;
-
-    dst[0] = 0;
-    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
-    if (avro_value_get_type(&f) == AVRO_UNION) {
-        int disc = 0;
-        avro_value_get_discriminant(&f, &disc);
-        if (disc == 0)
-            return;
-        avro_value_get_current_branch(&f, &b);
-        f = b;
-    }
-    avro_value_get_string(&f, &s, &n);
-    snprintf(dst, size, "%s", s ? s : "");
-}
-
-static int64_t get_long(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    int64_t x = 0;
-    avro_value_get_by_name(v, name, &f, NULL);
-    avro_value_get_long(&f, &x);
-    return x;
-}
-
-static int32_t get_int(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    int32_t x = 0;
-    avro_value_get_by_name(v, name, &f, NULL);
-    avro_value_get_int(&f, &x);
-    return x;
-}
-
-static int get_bool(avro_value_t *v, const char *name)
-{
-    avro_value_t f;
-    int x = 0;
-    avro_value_get_by_name(v, name, &f, NULL);
-    avro_value_get_boolean(&f, &x);
-    return x;
-}
-
-static void take(const bus_record_t *rec)
-{
-    avro_value_t v = rec->value, f;
-    seen_t *s = &seen[nseen];
-
-    ck_assert_int_lt(nseen, MAX_SEEN);
-    memset(s, 0, sizeof *s);
-    s->is_gap = strcmp(rec->topic, "energy.gaps") == 0;
-    get_str(&v, "meter_id", s->meter, sizeof s->meter);
-    s->revision = get_int(&v, "revision");
-    if (s->is_gap) {
-        get_str(&v, "gap_id", s->gap_id, sizeof s->gap_id);
-        s->start = get_long(&v, "gap_start");
-        s->missing = get_int(&v, "missing_intervals");
-        s->ongoing = get_bool(&v, "ongoing");
-        s->recovered = get_bool(&v, "recovered");
-    } else {
-        s->start = get_long(&v, "interval_start");
-        s->sample_count = get_int(&v, "sample_count");
-        avro_value_get_by_name(&v, "energy_kwh", &f, NULL);
-        avro_value_get_double(&f, &s->energy);
-    }
-    nseen++;
-}
-
-/* The record of an interval (meter "" = site) with this revision. */
-static const seen_t *find_iv(const char *meter, int64_t start, int32_t revision)
-{
-    for (int i = 0; i < nseen; i++)
-        if (!seen[i].is_gap && seen[i].start == start && seen[i].revision == revision &&
-            strcmp(seen[i].meter, meter) == 0)
-            return &seen[i];
-    return NULL;
-}
-
-/* The newest revision of an interval (meter "" = site). */
-static const seen_t *latest_iv(const char *meter, int64_t start)
-{
-    const seen_t *r = NULL;
-    for (int i = 0; i < nseen; i++)
-        if (!seen[i].is_gap && seen[i].start == start && strcmp(seen[i].meter, meter) == 0 &&
-            (!r || seen[i].revision > r->revision))
-            r = &seen[i];
-    return r;
-}
-
-static const seen_t *last_gap(const char *gap_id)
-{
-    const seen_t *g = NULL;
-    for (int i = 0; i < nseen; i++)
-        if (seen[i].is_gap && strcmp(seen[i].gap_id, gap_id) == 0 &&
-            (!g || seen[i].revision > g->revision))
-            g = &seen[i];
-    return g;
-}
-
-/* Polls the output topics (bounded) until done() holds. */
-static void consume_until(bus_consumer_t *c, int (*done)(void), const char *what)
-{
-    for (int i = 0; i < 600 && !done(); i++) {
-        bus_record_t *recs;
-        char err[512];
-        int n = bus_consumer_poll(c, &recs, 1000, 100, err, sizeof err);
-        ck_assert_msg(n >= 0, "%s", err);
-        for (int k = 0; k < n; k++)
-            take(&recs[k]);
-        ck_assert(bus_consumer_ack(c, err, sizeof err) == 0);
-    }
-    ck_assert_msg(done(), "%s never arrived (%d records seen)", what, nseen);
-}
-
 static char gap_id[96];
 
-static int phase1_done(void)
+static int phase1_done(const th_ing_outs *o)
 {
-    const seen_t *g = last_gap(gap_id);
-    return find_iv(m0, DAY0 + 4 * QH_MS, 0) && g && !g->ongoing;
+    const th_ing_out *g = th_ing_last_gap(o, gap_id);
+    return th_ing_interval(o, m0, DAY0 + 4 * QH_MS, 0) && g && !g->ongoing;
 }
 
 /* m01's spool may reach the ingester in more than one poll, each
  * publishing its quarter-hours again: done when the newest revisions are
  * complete. */
-static int phase2_done(void)
+static int phase2_done(const th_ing_outs *o)
 {
-    const seen_t *g = last_gap(gap_id);
-    if (!find_iv(m0, DAY0 + 4 * QH_MS, 1) || !g || !g->recovered)
+    const th_ing_out *g = th_ing_last_gap(o, gap_id);
+    if (!th_ing_interval(o, m0, DAY0 + 4 * QH_MS, 1) || !g || !g->recovered)
         return 0;
     for (int q = 1; q <= 2; q++) {
-        const seen_t *m = latest_iv(m1, DAY0 + q * QH_MS), *site = latest_iv("", DAY0 + q * QH_MS);
+        const th_ing_out *m = th_ing_latest(o, m1, DAY0 + q * QH_MS);
+        const th_ing_out *site = th_ing_latest(o, "", DAY0 + q * QH_MS);
         if (!m || m->sample_count < 15 || !site || site->revision < 1 ||
             site->energy < 45.0 - 1e-9)
             return 0;
@@ -235,7 +106,7 @@ START_TEST(test_late_data_and_recovered_gap)
     bus_t *b;
     bus_producer_t *p;
     bus_consumer_t *c;
-    const seen_t *iv, *g;
+    const th_ing_out *iv, *g;
     char err[512], cgroup[96];
     PGconn *pg;
 
@@ -264,14 +135,17 @@ START_TEST(test_late_data_and_recovered_gap)
             produce(b, p, 0, 62);
     }
     ck_assert(bus_producer_flush(p, 30000, err, sizeof err) == 0);
-    consume_until(c, phase1_done, "m00's interval 01:00 and m01's closed gap");
-    iv = find_iv(m0, DAY0 + 4 * QH_MS, 0);
+    th_ing_read_until(c, &outs, phase1_done,
+                      "m00's interval 01:00 and m01's closed gap");
+    iv = th_ing_interval(&outs, m0, DAY0 + 4 * QH_MS, 0);
     ck_assert_int_eq(iv->sample_count, 14); /* minute 62 in, 70 missing */
     ck_assert_double_eq_tol(iv->energy, 30.0, 1e-9);
-    ck_assert_ptr_null(find_iv(m0, DAY0 + 4 * QH_MS, 1));
-    ck_assert_ptr_null(find_iv(m1, DAY0 + QH_MS, 0)); /* no reading yet */
-    ck_assert_double_eq_tol(find_iv("", DAY0 + QH_MS, 0)->energy, 30.0, 1e-9);
-    g = last_gap(gap_id);
+    ck_assert_ptr_null(th_ing_interval(&outs, m0, DAY0 + 4 * QH_MS, 1));
+    ck_assert_ptr_null(
+        th_ing_interval(&outs, m1, DAY0 + QH_MS, 0)); /* no reading yet */
+    ck_assert_double_eq_tol(th_ing_interval(&outs, "", DAY0 + QH_MS, 0)->energy, 30.0,
+                            1e-9);
+    g = th_ing_last_gap(&outs, gap_id);
     ck_assert_int_eq(g->missing, 2);
     ck_assert(!g->recovered);
 
@@ -280,19 +154,21 @@ START_TEST(test_late_data_and_recovered_gap)
     for (int k = 15; k < 45; k++)
         produce(b, p, 1, k);
     ck_assert(bus_producer_flush(p, 30000, err, sizeof err) == 0);
-    consume_until(c, phase2_done, "the corrected interval and the recovered gap");
-    iv = find_iv(m0, DAY0 + 4 * QH_MS, 1);
+    th_ing_read_until(c, &outs, phase2_done,
+                      "the corrected interval and the recovered gap");
+    iv = th_ing_interval(&outs, m0, DAY0 + 4 * QH_MS, 1);
     ck_assert_int_eq(iv->sample_count, 15);
     ck_assert_double_eq_tol(iv->energy, 30.0, 1e-9);
     for (int q = 1; q <= 2; q++) {
-        iv = latest_iv(m1, DAY0 + q * QH_MS);
+        iv = th_ing_latest(&outs, m1, DAY0 + q * QH_MS);
         ck_assert_msg(iv != NULL, "m01 quarter-hour %d not published after the fill",
                       q);
         ck_assert_int_eq(iv->sample_count, 15);
         ck_assert_double_eq_tol(iv->energy, 15.0, 1e-9);
-        ck_assert_double_eq_tol(latest_iv("", DAY0 + q * QH_MS)->energy, 45.0, 1e-9);
+        ck_assert_double_eq_tol(th_ing_latest(&outs, "", DAY0 + q * QH_MS)->energy,
+                                45.0, 1e-9);
     }
-    g = last_gap(gap_id);
+    g = th_ing_last_gap(&outs, gap_id);
     ck_assert(g->recovered && !g->ongoing);
     ck_assert_int_eq(g->missing, 2);
 

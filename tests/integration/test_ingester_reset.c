@@ -35,21 +35,13 @@
 #define QH_MS (15 * MIN_MS)
 #define LAST_MIN 55 /* readings up to here: the watermark closes 00:45 */
 #define KW 60.0
-#define MAX_SEEN 1024
 
 static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
 static char prefix[TH_ING_PREFIX_SIZE], m0[64], m1[64];
 static int port; /* the child's HTTP port */
 static pid_t child;
 
-typedef struct seen {
-    char meter[64];
-    int64_t start;
-    int32_t revision, sample_count;
-    double energy;
-} seen_t;
-static seen_t seen[MAX_SEEN];
-static int nseen;
+static th_ing_outs outs;
 
 /* m00's counter: 1000 + k up to minute 5, then the new counter from 1. */
 static double m0_kwh(int k)
@@ -96,123 +88,20 @@ static void produce_minutes(int from, int to)
 
 /* ---- reading energy.load back ---- */
 
-static void take(const bus_record_t *rec)
-{
-    avro_value_t v = rec->value, f, br;
-    seen_t *s = &seen[nseen];
-    const char *str = NULL;
-    size_t n = 0;
-    int disc = 0;
-
-    ck_assert_int_lt(nseen, MAX_SEEN);
-    memset(s, 0, sizeof *s);
-    ck_assert(avro_value_get_by_name(&v, "meter_id", &f, NULL) == 0);
-    if (avro_value_get_type(&f) == AVRO_UNION) {
-        avro_value_get_discriminant(&f, &disc);
-        if (disc == 0)
-            goto values; /* a site interval */
-        avro_value_get_current_branch(&f, &br);
-        f = br;
-    }
-    avro_value_get_string(&f, &str, &n);
-    snprintf(s->meter, sizeof s->meter, "%s", str ? str : "");
-values:
-    avro_value_get_by_name(&v, "interval_start", &f, NULL);
-    avro_value_get_long(&f, &s->start);
-    avro_value_get_by_name(&v, "revision", &f, NULL);
-    avro_value_get_int(&f, &s->revision);
-    avro_value_get_by_name(&v, "sample_count", &f, NULL);
-    avro_value_get_int(&f, &s->sample_count);
-    avro_value_get_by_name(&v, "energy_kwh", &f, NULL);
-    avro_value_get_double(&f, &s->energy);
-    nseen++;
-}
-
-/* The newest revision of an interval (meter "" = site). */
-static const seen_t *latest_iv(const char *meter, int64_t start)
-{
-    const seen_t *r = NULL;
-    for (int i = 0; i < nseen; i++)
-        if (seen[i].start == start && strcmp(seen[i].meter, meter) == 0 &&
-            (!r || seen[i].revision > r->revision))
-            r = &seen[i];
-    return r;
-}
-
 /* Done once the three quarter-hours of both meters are published with
  * every reading a meter rolls up (m01 leaves its glitch out). */
-static int all_closed(void)
+static int all_closed(const th_ing_outs *o)
 {
     for (int q = 0; q < 3; q++) {
-        const seen_t *a = latest_iv(m0, DAY0 + q * QH_MS);
-        const seen_t *b = latest_iv(m1, DAY0 + q * QH_MS);
+        const th_ing_out *a = th_ing_latest(o, m0, DAY0 + q * QH_MS);
+        const th_ing_out *b = th_ing_latest(o, m1, DAY0 + q * QH_MS);
         if (!a || a->sample_count < 15 || !b || b->sample_count < (q == 1 ? 14 : 15))
             return 0;
     }
     return 1;
 }
 
-static void consume_until(bus_consumer_t *c, int (*done)(void), const char *what)
-{
-    for (int i = 0; i < 600 && !done(); i++) {
-        bus_record_t *recs;
-        char err[512];
-        int n = bus_consumer_poll(c, &recs, 1000, 100, err, sizeof err);
-        ck_assert_msg(n >= 0, "%s", err);
-        for (int k = 0; k < n; k++)
-            take(&recs[k]);
-        ck_assert(bus_consumer_ack(c, err, sizeof err) == 0);
-    }
-    ck_assert_msg(done(), "%s never arrived (%d records seen)", what, nseen);
-}
-
 /* ---- the dead letter ---- */
-
-/* The first record of the DLQ topic, read from the start with a plain
- * consumer (bounded wait); the caller destroys it and *rkp. */
-static rd_kafka_message_t *first_dead_letter(rd_kafka_t **rkp)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_message_t *got = NULL;
-    char topic[128], g[128], err[512];
-    rd_kafka_t *rk;
-
-    snprintf(topic, sizeof topic, "%senergy.telemetry.dlq", prefix);
-    snprintf(g, sizeof g, "%sraw", prefix);
-    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
-    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    ck_assert_msg(rk != NULL, "%s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
-    rd_kafka_topic_partition_list_destroy(l);
-    for (int i = 0; i < 300 && !got; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (m && !m->err)
-            got = m;
-        else if (m)
-            rd_kafka_message_destroy(m);
-    }
-    ck_assert_msg(got != NULL, "nothing on %s", topic);
-    *rkp = rk;
-    return got;
-}
-
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
-                          size_t size)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t len;
-
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
-        return "";
-    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
-    return buf;
-}
 
 /* The only record on the DLQ is the one refused for reason, as it came. */
 static void expect_dead_lettered(const char *reason)
@@ -220,24 +109,25 @@ static void expect_dead_lettered(const char *reason)
     const char *dlq = "ems_bus_produced_total{topic=\"energy.telemetry.dlq\"}";
     rd_kafka_message_t *m;
     rd_kafka_t *rk;
-    char buf[512], topic[128];
+    char buf[512], topic[128], g[128];
 
     th_wait_metric(port, dlq, 1, child, 30);
     ck_assert_double_eq(th_metric(port, dlq), 1);
     ck_assert_double_eq(th_metric(port, "ems_bus_dlq_total{reason=\"validation\","
                                         "topic=\"energy.telemetry\"}"),
                         1);
-    m = first_dead_letter(&rk);
+    snprintf(topic, sizeof topic, "%senergy.telemetry.dlq", prefix);
+    snprintf(g, sizeof g, "%sraw", prefix);
+    rk = th_raw_consumer(topic, g);
+    ck_assert_msg(th_raw_read(rk, &m, 1, 60) == 1, "nothing on %s", topic);
     ck_assert_uint_eq(m->key_len, strlen(site));
     ck_assert_mem_eq(m->key, site, strlen(site));
-    ck_assert_msg(strstr(header(m, "ems.dlq.reason", buf, sizeof buf), reason),
+    ck_assert_msg(strstr(th_header(m, "ems.dlq.reason", buf, sizeof buf), reason),
                   "reason '%s'", buf);
     snprintf(topic, sizeof topic, "%senergy.telemetry", prefix);
-    ck_assert_str_eq(header(m, "ems.dlq.topic", buf, sizeof buf), topic);
-    ck_assert(strlen(header(m, "ems.dlq.offset", buf, sizeof buf)) > 0);
-    rd_kafka_message_destroy(m);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    ck_assert_str_eq(th_header(m, "ems.dlq.topic", buf, sizeof buf), topic);
+    ck_assert(strlen(th_header(m, "ems.dlq.offset", buf, sizeof buf)) > 0);
+    th_raw_done(rk, &m, 1);
 }
 
 /* ---- the ingester child ---- */
@@ -285,17 +175,18 @@ START_TEST(test_reset_across_a_restart)
     /* the rest after a restart: minute 9 confirms the reset */
     start_ingester();
     produce_minutes(8, LAST_MIN + 1);
-    consume_until(c, all_closed, "the three quarter-hours of both meters");
+    th_ing_read_until(c, &outs, all_closed, "the three quarter-hours of both meters");
     for (int q = 0; q < 3; q++) {
-        const seen_t *a = latest_iv(m0, DAY0 + q * QH_MS);
-        const seen_t *g = latest_iv(m1, DAY0 + q * QH_MS);
+        const th_ing_out *a = th_ing_latest(&outs, m0, DAY0 + q * QH_MS);
+        const th_ing_out *g = th_ing_latest(&outs, m1, DAY0 + q * QH_MS);
         ck_assert_int_eq(a->sample_count, 15);
         ck_assert_msg(a->energy >= 0, "m00 quarter-hour %d: %g kWh", q, a->energy);
         /* minute 6 counted from the new counter: 1 kWh since the reset */
         ck_assert_double_eq_tol(a->energy, 15.0, 1e-9);
         ck_assert_int_eq(g->sample_count, q == 1 ? 14 : 15);
         ck_assert_double_eq_tol(g->energy, 15.0, 1e-9);
-        ck_assert_double_eq_tol(latest_iv("", DAY0 + q * QH_MS)->energy, 30.0, 1e-9);
+        ck_assert_double_eq_tol(th_ing_latest(&outs, "", DAY0 + q * QH_MS)->energy,
+                                30.0, 1e-9);
     }
 
     /* every reading stored once, the glitch included */
@@ -360,9 +251,9 @@ static void produce_two_resets(int from, int to, int late)
 }
 
 /* Done once m00's first quarter-hour holds all fifteen readings. */
-static int m0_first_complete(void)
+static int m0_first_complete(const th_ing_outs *o)
 {
-    const seen_t *a = latest_iv(m0, DAY0);
+    const th_ing_out *a = th_ing_latest(o, m0, DAY0);
     return a && a->sample_count == 15;
 }
 
@@ -373,10 +264,10 @@ START_TEST(test_late_readings_across_a_restart)
     bus_t *b;
     bus_consumer_t *c;
     char err[512], cgroup[96];
-    const seen_t *a;
+    const th_ing_out *a;
     PGconn *pg;
 
-    nseen = 0;
+    outs.n = 0;
     th_ing_names("rsl", site, group, prefix);
     snprintf(m0, sizeof m0, "%s-m00", site);
     snprintf(m1, sizeof m1, "%s-m01", site);
@@ -407,8 +298,9 @@ START_TEST(test_late_readings_across_a_restart)
                    "ts = '2020-09-01 00:00:00+00'",
                    m0);
     th_wait_metric(port, "ems_ingester_rejected_total", 1, child, 30);
-    consume_until(c, m0_first_complete, "m00's first quarter-hour with 15 readings");
-    a = latest_iv(m0, DAY0);
+    th_ing_read_until(c, &outs, m0_first_complete,
+                      "m00's first quarter-hour with 15 readings");
+    a = th_ing_latest(&outs, m0, DAY0);
     /* 1000 .. 1013.5 over 14 minutes, scaled to 15 */
     ck_assert_double_eq_tol(a->energy, 13.5 * 15.0 / 14.0, 1e-9);
     ck_assert_int_ge(a->revision, 1);

@@ -50,43 +50,6 @@ static avro_value_t settable(avro_value_t *v, const char *name)
     return b;
 }
 
-static void set_str(avro_value_t *v, const char *name, const char *s)
-{
-    avro_value_t f = settable(v, name);
-    ck_assert(avro_value_set_string(&f, s) == 0);
-}
-
-static void set_long(avro_value_t *v, const char *name, int64_t x)
-{
-    avro_value_t f = settable(v, name);
-    ck_assert(avro_value_set_long(&f, x) == 0);
-}
-
-static void set_int(avro_value_t *v, const char *name, int32_t x)
-{
-    avro_value_t f = settable(v, name);
-    ck_assert(avro_value_set_int(&f, x) == 0);
-}
-
-static void set_dbl(avro_value_t *v, const char *name, double x)
-{
-    avro_value_t f = settable(v, name);
-    ck_assert(avro_value_set_double(&f, x) == 0);
-}
-
-static void set_bool(avro_value_t *v, const char *name, int x)
-{
-    avro_value_t f = settable(v, name);
-    ck_assert(avro_value_set_boolean(&f, x) == 0);
-}
-
-static void set_null(avro_value_t *v, const char *name)
-{
-    avro_value_t f = field(v, name), b;
-    ck_assert(avro_value_set_branch(&f, 0, &b) == 0);
-    avro_value_set_null(&b);
-}
-
 static void set_enum(avro_value_t *v, const char *name, const char *sym)
 {
     avro_value_t f = settable(v, name);
@@ -126,23 +89,23 @@ static void forecast(const char *id, int nslots)
     char run[96];
 
     snprintf(run, sizeof run, "%s/%s", site, id);
-    set_str(&v, "site_id", site);
-    set_str(&v, "run_id", run);
+    th_set_str(&v, "site_id", site);
+    th_set_str(&v, "run_id", run);
     set_enum(&v, "run_kind", "day_ahead");
-    set_long(&v, "issued_at", T0 - 3600000);
-    set_long(&v, "horizon_start", T0);
-    set_long(&v, "horizon_end", T0 + nslots * QH_MS);
-    set_int(&v, "slot_minutes", 15);
-    set_str(&v, "model_name", "seasonal_naive_weekly");
-    set_str(&v, "model_version", "v1");
-    set_bool(&v, "fallback", 0);
+    th_set_long(&v, "issued_at", T0 - 3600000);
+    th_set_long(&v, "horizon_start", T0);
+    th_set_long(&v, "horizon_end", T0 + nslots * QH_MS);
+    th_set_int(&v, "slot_minutes", 15);
+    th_set_str(&v, "model_name", "seasonal_naive_weekly");
+    th_set_str(&v, "model_version", "v1");
+    th_set_bool(&v, "fallback", 0);
     set_enum(&v, "quality", "ok");
     for (int i = 0; i < nslots; i++) {
         s = append(&v, "slots");
-        set_long(&s, "slot_start", T0 + i * QH_MS);
-        set_dbl(&s, "p10_kw", 90.0 + i);
-        set_dbl(&s, "p50_kw", 100.0 + i);
-        set_dbl(&s, "p90_kw", 110.0 + i);
+        th_set_long(&s, "slot_start", T0 + i * QH_MS);
+        th_set_dbl(&s, "p10_kw", 90.0 + i);
+        th_set_dbl(&s, "p50_kw", 100.0 + i);
+        th_set_dbl(&s, "p90_kw", 110.0 + i);
     }
     send("energy.forecast", &v, site);
 }
@@ -153,27 +116,27 @@ static void prices(const char *id, int revision, int nslots, double price)
     char curve[96];
 
     snprintf(curve, sizeof curve, "effective/%s/%s", site, id);
-    set_str(&v, "curve_id", curve);
+    th_set_str(&v, "curve_id", curve);
     set_enum(&v, "curve_kind", "effective");
-    set_str(&v, "market", "EPEX-NL-DA");
-    set_str(&v, "site_id", site);
-    set_str(&v, "source", "entsoe-api");
-    set_long(&v, "issued_at", T0 - 86400000 + revision * 60000);
-    set_long(&v, "delivery_start", T0);
-    set_long(&v, "delivery_end", T0 + nslots * QH_MS);
-    set_int(&v, "slot_minutes", 15);
-    set_int(&v, "revision", revision);
+    th_set_str(&v, "market", "EPEX-NL-DA");
+    th_set_str(&v, "site_id", site);
+    th_set_str(&v, "source", "entsoe-api");
+    th_set_long(&v, "issued_at", T0 - 86400000 + revision * 60000);
+    th_set_long(&v, "delivery_start", T0);
+    th_set_long(&v, "delivery_end", T0 + nslots * QH_MS);
+    th_set_int(&v, "slot_minutes", 15);
+    th_set_int(&v, "revision", revision);
     for (int i = 0; i < nslots; i++) {
         s = append(&v, "slots");
-        set_long(&s, "slot_start", T0 + i * QH_MS);
-        set_dbl(&s, "price_eur_mwh", price + i);
+        th_set_long(&s, "slot_start", T0 + i * QH_MS);
+        th_set_dbl(&s, "price_eur_mwh", price + i);
         set_enum(&s, "origin", revision ? "published" : "projected");
-        set_str(&s, "tariff_period", "peak");
+        th_set_str(&s, "tariff_period", "peak");
         set_enum(&s, "price_class", "normal");
-        set_dbl(&s, "energy_eur_mwh", price - 20 + i);
-        set_null(&s, "network_eur_mwh");
-        set_null(&s, "taxes_eur_mwh");
-        set_null(&s, "co2_g_kwh");
+        th_set_dbl(&s, "energy_eur_mwh", price - 20 + i);
+        th_set_null(&s, "network_eur_mwh");
+        th_set_null(&s, "taxes_eur_mwh");
+        th_set_null(&s, "co2_g_kwh");
     }
     send("energy.prices", &v, site);
 }
@@ -184,19 +147,19 @@ static void purchase(const char *id, int revision, double volume_kwh)
     char contract[96];
 
     snprintf(contract, sizeof contract, "%s-%s", site, id);
-    set_str(&v, "contract_id", contract);
-    set_int(&v, "revision", revision);
-    set_long(&v, "changed_at", T0 + revision * 1000);
+    th_set_str(&v, "contract_id", contract);
+    th_set_int(&v, "revision", revision);
+    th_set_long(&v, "changed_at", T0 + revision * 1000);
     set_enum(&v, "status", "active");
-    set_str(&v, "supplier_id", "100042");
-    set_str(&v, "supplier_name", "Energie BV");
-    set_str(&v, "site_id", site);
-    set_long(&v, "period_start", T0);
-    set_long(&v, "period_end", T0 + 86400000LL * 30);
-    set_dbl(&v, "volume_kwh", volume_kwh);
+    th_set_str(&v, "supplier_id", "100042");
+    th_set_str(&v, "supplier_name", "Energie BV");
+    th_set_str(&v, "site_id", site);
+    th_set_long(&v, "period_start", T0);
+    th_set_long(&v, "period_end", T0 + 86400000LL * 30);
+    th_set_dbl(&v, "volume_kwh", volume_kwh);
     set_enum(&v, "pricing", "fixed");
-    set_dbl(&v, "fixed_price_eur_mwh", 85.5);
-    set_str(&v, "currency", "EUR");
+    th_set_dbl(&v, "fixed_price_eur_mwh", 85.5);
+    th_set_str(&v, "currency", "EUR");
     send("energy.purchases", &v, site);
 }
 
@@ -206,42 +169,42 @@ static void schedule(const char *id)
     char plan[96];
 
     snprintf(plan, sizeof plan, "%s/%s", site, id);
-    set_str(&v, "site_id", site);
-    set_str(&v, "plan_id", plan);
+    th_set_str(&v, "site_id", site);
+    th_set_str(&v, "plan_id", plan);
     set_enum(&v, "trigger", "forecast");
-    set_long(&v, "created_at", T0 - 600000);
-    set_long(&v, "horizon_start", T0);
-    set_long(&v, "horizon_end", T0 + 2 * QH_MS);
-    set_int(&v, "slot_minutes", 15);
+    th_set_long(&v, "created_at", T0 - 600000);
+    th_set_long(&v, "horizon_start", T0);
+    th_set_long(&v, "horizon_end", T0 + 2 * QH_MS);
+    th_set_int(&v, "slot_minutes", 15);
     set_enum(&v, "solver_status", "optimal");
-    set_bool(&v, "heuristic", 0);
-    set_dbl(&v, "mip_gap", 0);
-    set_long(&v, "solve_time_ms", 42);
-    set_dbl(&v, "total_cost_eur", 10.0);
-    set_dbl(&v, "energy_cost_eur", 9.0);
-    set_dbl(&v, "demand_charge_eur", 0.5);
-    set_dbl(&v, "startup_cost_eur", 0.5);
-    set_dbl(&v, "co2_cost_eur", 0);
-    set_dbl(&v, "baseline_cost_eur", 12.5);
-    set_dbl(&v, "savings_eur", 2.5);
-    set_dbl(&v, "peak_kw", 300);
+    th_set_bool(&v, "heuristic", 0);
+    th_set_dbl(&v, "mip_gap", 0);
+    th_set_long(&v, "solve_time_ms", 42);
+    th_set_dbl(&v, "total_cost_eur", 10.0);
+    th_set_dbl(&v, "energy_cost_eur", 9.0);
+    th_set_dbl(&v, "demand_charge_eur", 0.5);
+    th_set_dbl(&v, "startup_cost_eur", 0.5);
+    th_set_dbl(&v, "co2_cost_eur", 0);
+    th_set_dbl(&v, "baseline_cost_eur", 12.5);
+    th_set_dbl(&v, "savings_eur", 2.5);
+    th_set_dbl(&v, "peak_kw", 300);
     e = append(&v, "equipment");
-    set_str(&e, "equipment_id", "dryer-2");
-    set_dbl(&e, "energy_kwh", 50);
-    set_dbl(&e, "cost_eur", 4.0);
-    set_int(&e, "starts", 1);
+    th_set_str(&e, "equipment_id", "dryer-2");
+    th_set_dbl(&e, "energy_kwh", 50);
+    th_set_dbl(&e, "cost_eur", 4.0);
+    th_set_int(&e, "starts", 1);
     for (int i = 0; i < 2; i++) {
         s = append(&e, "slots");
-        set_long(&s, "slot_start", T0 + i * QH_MS);
-        set_dbl(&s, "power_kw", i ? 200.0 : 0.0);
+        th_set_long(&s, "slot_start", T0 + i * QH_MS);
+        th_set_dbl(&s, "power_kw", i ? 200.0 : 0.0);
         set_enum(&s, "state", i ? "on" : "off");
-        set_null(&s, "soc_kwh");
+        th_set_null(&s, "soc_kwh");
         s = append(&v, "site_slots");
-        set_long(&s, "slot_start", T0 + i * QH_MS);
-        set_dbl(&s, "base_load_kw", 100);
-        set_dbl(&s, "flexible_kw", i ? 200.0 : 0.0);
-        set_dbl(&s, "import_kw", i ? 300.0 : 100.0);
-        set_dbl(&s, "price_eur_mwh", 80 + i);
+        th_set_long(&s, "slot_start", T0 + i * QH_MS);
+        th_set_dbl(&s, "base_load_kw", 100);
+        th_set_dbl(&s, "flexible_kw", i ? 200.0 : 0.0);
+        th_set_dbl(&s, "import_kw", i ? 300.0 : 100.0);
+        th_set_dbl(&s, "price_eur_mwh", 80 + i);
     }
     bc = append(&v, "binding_constraints");
     ck_assert(avro_value_set_string(&bc, "dryer-2 deadline") == 0);
@@ -254,22 +217,22 @@ static void recommendation(const char *id, int revision, const char *state)
     char rid[96];
 
     snprintf(rid, sizeof rid, "%s/%s", site, id);
-    set_str(&v, "site_id", site);
-    set_str(&v, "recommendation_id", rid);
-    set_int(&v, "revision", revision);
-    set_str(&v, "equipment_id", "dryer-2");
+    th_set_str(&v, "site_id", site);
+    th_set_str(&v, "recommendation_id", rid);
+    th_set_int(&v, "revision", revision);
+    th_set_str(&v, "equipment_id", "dryer-2");
     set_enum(&v, "action", "shift");
-    set_str(&v, "title", "Start dryer-2 at 07:15 instead of 07:00");
-    set_str(&v, "detail", "cheaper quarter-hour");
-    set_long(&v, "created_at", T0 - 600000);
-    set_long(&v, "valid_from", T0);
-    set_long(&v, "valid_until", T0 + QH_MS);
-    set_dbl(&v, "expected_saving_eur", 2.5);
-    set_bool(&v, "requires_approval", 1);
+    th_set_str(&v, "title", "Start dryer-2 at 07:15 instead of 07:00");
+    th_set_str(&v, "detail", "cheaper quarter-hour");
+    th_set_long(&v, "created_at", T0 - 600000);
+    th_set_long(&v, "valid_from", T0);
+    th_set_long(&v, "valid_until", T0 + QH_MS);
+    th_set_dbl(&v, "expected_saving_eur", 2.5);
+    th_set_bool(&v, "requires_approval", 1);
     set_enum(&v, "state", state);
     if (revision) {
-        set_str(&v, "decided_by", "operator1");
-        set_long(&v, "decided_at", T0 - 60000);
+        th_set_str(&v, "decided_by", "operator1");
+        th_set_long(&v, "decided_at", T0 - 60000);
     }
     send("energy.recommendations", &v, site);
 }
@@ -280,19 +243,19 @@ static void alert(const char *id, int resolved)
     char aid[8192];
 
     snprintf(aid, sizeof aid, "%s/%s", site, id);
-    set_str(&v, "site_id", site);
-    set_str(&v, "alert_id", aid);
-    set_str(&v, "rule", "site_import_above_capacity");
+    th_set_str(&v, "site_id", site);
+    th_set_str(&v, "alert_id", aid);
+    th_set_str(&v, "rule", "site_import_above_capacity");
     set_enum(&v, "severity", "critical");
     set_enum(&v, "state", resolved ? "resolved" : "firing");
-    set_long(&v, "ts", T0 + (resolved ? 1800000 : 0));
-    set_long(&v, "started_at", T0);
+    th_set_long(&v, "ts", T0 + (resolved ? 1800000 : 0));
+    th_set_long(&v, "started_at", T0);
     if (resolved)
-        set_long(&v, "resolved_at", T0 + 1800000);
-    set_dbl(&v, "value", 912);
-    set_dbl(&v, "threshold", 800);
-    set_str(&v, "unit", "kW");
-    set_str(&v, "summary", "import 912 kW above contracted 800 kW");
+        th_set_long(&v, "resolved_at", T0 + 1800000);
+    th_set_dbl(&v, "value", 912);
+    th_set_dbl(&v, "threshold", 800);
+    th_set_str(&v, "unit", "kW");
+    th_set_str(&v, "summary", "import 912 kW above contracted 800 kW");
     m = field(&v, "labels");
     ck_assert(avro_value_add(&m, "meter_id", &el, NULL, NULL) == 0);
     avro_value_set_string(&el, "m-main");
@@ -305,17 +268,17 @@ static void report(const char *id, int64_t generated_at)
     char rid[96];
 
     snprintf(rid, sizeof rid, "%s/%s", site, id);
-    set_str(&v, "site_id", site);
-    set_str(&v, "report_id", rid);
+    th_set_str(&v, "site_id", site);
+    th_set_str(&v, "report_id", rid);
     set_enum(&v, "kind", "daily");
     set_enum(&v, "format", "pdf");
-    set_long(&v, "period_start", T0);
-    set_long(&v, "period_end", T0 + 86400000);
-    set_long(&v, "generated_at", generated_at);
-    set_str(&v, "uri", "file:///var/ems/reports/r.pdf");
-    set_str(&v, "sha256",
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    set_long(&v, "size_bytes", 1234);
+    th_set_long(&v, "period_start", T0);
+    th_set_long(&v, "period_end", T0 + 86400000);
+    th_set_long(&v, "generated_at", generated_at);
+    th_set_str(&v, "uri", "file:///var/ems/reports/r.pdf");
+    th_set_str(&v, "sha256",
+               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    th_set_long(&v, "size_bytes", 1234);
     m = field(&v, "headline");
     ck_assert(avro_value_add(&m, "energy_kwh", &el, NULL, NULL) == 0);
     avro_value_set_double(&el, 4321.5);

@@ -109,40 +109,6 @@ static avro_value_t fld(avro_value_t *v, const char *name)
     return f;
 }
 
-static void put_str(avro_value_t *v, const char *name, const char *s)
-{
-    avro_value_t f = fld(v, name), b;
-    if (avro_value_get_type(&f) == AVRO_UNION) {
-        avro_value_set_branch(&f, 1, &b);
-        f = b;
-    }
-    ck_assert(avro_value_set_string(&f, s) == 0);
-}
-
-static void put_null(avro_value_t *v, const char *name)
-{
-    avro_value_t f = fld(v, name), b;
-    ck_assert(avro_value_set_branch(&f, 0, &b) == 0 && avro_value_set_null(&b) == 0);
-}
-
-static void put_long(avro_value_t *v, const char *name, int64_t x)
-{
-    avro_value_t f = fld(v, name);
-    ck_assert(avro_value_set_long(&f, x) == 0);
-}
-
-static void put_int(avro_value_t *v, const char *name, int x)
-{
-    avro_value_t f = fld(v, name);
-    ck_assert(avro_value_set_int(&f, x) == 0);
-}
-
-static void put_dbl(avro_value_t *v, const char *name, double x)
-{
-    avro_value_t f = fld(v, name);
-    ck_assert(avro_value_set_double(&f, x) == 0);
-}
-
 static void produce(bus_t *b, const char *topic, avro_value_t *v, int64_t ts)
 {
     char err[512];
@@ -163,16 +129,16 @@ static void produce_forecast_at(int64_t start, int n, const char *run_id)
     char err[512];
 
     ck_assert(bus_value_new(b, "energy.forecast", &v, err, sizeof err) == 0);
-    put_str(&v, "site_id", SITE);
-    put_str(&v, "run_id", run_id);
+    th_set_str(&v, "site_id", SITE);
+    th_set_str(&v, "run_id", run_id);
     f = fld(&v, "run_kind");
     avro_value_set_enum(&f, 0);
-    put_long(&v, "issued_at", start - 12 * HOUR);
-    put_long(&v, "horizon_start", start);
-    put_long(&v, "horizon_end", start + n * DATASET_QH_MS);
-    put_int(&v, "slot_minutes", 15);
-    put_str(&v, "model_name", "actuals");
-    put_str(&v, "model_version", "test");
+    th_set_long(&v, "issued_at", start - 12 * HOUR);
+    th_set_long(&v, "horizon_start", start);
+    th_set_long(&v, "horizon_end", start + n * DATASET_QH_MS);
+    th_set_int(&v, "slot_minutes", 15);
+    th_set_str(&v, "model_name", "actuals");
+    th_set_str(&v, "model_version", "test");
     f = fld(&v, "fallback");
     avro_value_set_boolean(&f, 0);
     f = fld(&v, "quality");
@@ -180,10 +146,10 @@ static void produce_forecast_at(int64_t start, int n, const char *run_id)
     arr = fld(&v, "slots");
     for (int q = 0; q < n; q++) {
         ck_assert(avro_value_append(&arr, &s, NULL) == 0);
-        put_long(&s, "slot_start", start + q * DATASET_QH_MS);
-        put_dbl(&s, "p10_kw", load_kw[q] * 0.95);
-        put_dbl(&s, "p50_kw", load_kw[q]);
-        put_dbl(&s, "p90_kw", load_kw[q] * 1.05);
+        th_set_long(&s, "slot_start", start + q * DATASET_QH_MS);
+        th_set_dbl(&s, "p10_kw", load_kw[q] * 0.95);
+        th_set_dbl(&s, "p50_kw", load_kw[q]);
+        th_set_dbl(&s, "p90_kw", load_kw[q] * 1.05);
     }
     produce(b, "energy.forecast", &v, start - 12 * HOUR);
     avro_value_decref(&v);
@@ -206,31 +172,31 @@ static void produce_prices_at(int64_t start, int n, const char *curve_id, int re
     char err[512];
 
     ck_assert(bus_value_new(b, "energy.prices", &v, err, sizeof err) == 0);
-    put_str(&v, "curve_id", curve_id);
+    th_set_str(&v, "curve_id", curve_id);
     f = fld(&v, "curve_kind");
     avro_value_set_enum(&f, 1);
-    put_str(&v, "market", "NL");
-    put_str(&v, "site_id", SITE);
-    put_str(&v, "source", "test");
-    put_long(&v, "issued_at", issued);
-    put_long(&v, "delivery_start", start);
-    put_long(&v, "delivery_end", start + n * DATASET_QH_MS);
-    put_int(&v, "slot_minutes", 15);
-    put_int(&v, "revision", revision);
+    th_set_str(&v, "market", "NL");
+    th_set_str(&v, "site_id", SITE);
+    th_set_str(&v, "source", "test");
+    th_set_long(&v, "issued_at", issued);
+    th_set_long(&v, "delivery_start", start);
+    th_set_long(&v, "delivery_end", start + n * DATASET_QH_MS);
+    th_set_int(&v, "slot_minutes", 15);
+    th_set_int(&v, "revision", revision);
     arr = fld(&v, "slots");
     for (int q = 0; q < n; q++) {
         ck_assert(avro_value_append(&arr, &s, NULL) == 0);
-        put_long(&s, "slot_start", start + q * DATASET_QH_MS);
-        put_dbl(&s, "price_eur_mwh", q == nan_slot ? NAN : price[q] + add);
+        th_set_long(&s, "slot_start", start + q * DATASET_QH_MS);
+        th_set_dbl(&s, "price_eur_mwh", q == nan_slot ? NAN : price[q] + add);
         f = fld(&s, "origin");
         avro_value_set_enum(&f, 0);
         f = fld(&s, "price_class");
         avro_value_set_enum(&f, 1);
-        put_null(&s, "tariff_period");
-        put_null(&s, "energy_eur_mwh");
-        put_null(&s, "network_eur_mwh");
-        put_null(&s, "taxes_eur_mwh");
-        put_null(&s, "co2_g_kwh");
+        th_set_null(&s, "tariff_period");
+        th_set_null(&s, "energy_eur_mwh");
+        th_set_null(&s, "network_eur_mwh");
+        th_set_null(&s, "taxes_eur_mwh");
+        th_set_null(&s, "co2_g_kwh");
     }
     produce(b, "energy.prices", &v, issued);
     avro_value_decref(&v);
@@ -434,49 +400,18 @@ static void check_plan(avro_value_t *v, void *arg)
     ck_assert_double_eq_tol(dbl(&s, "energy_kwh"), 4800, 1e-3);
 }
 
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf,
-                          size_t size)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t len;
-
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
-        return NULL;
-    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
-    return buf;
-}
-
 /* The first record of the DLQ topic; its reason header into reason. */
 static void read_dlq(const char *topic, char *reason, size_t size)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    char g[128], err[512];
-    rd_kafka_t *rk;
-    time_t t0 = time(NULL);
+    char g[128];
+    rd_kafka_message_t *m;
 
     snprintf(g, sizeof g, "%s-dlq", group);
-    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
-    rd_kafka_conf_set(conf, "group.id", g, NULL, 0);
-    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    ck_assert_msg(rk != NULL, "%s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
-    reason[0] = 0;
-    while (!reason[0] && time(NULL) - t0 < WAIT_S) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (m && !m->err)
-            ck_assert(header(m, "ems.dlq.reason", reason, size) != NULL);
-        if (m)
-            rd_kafka_message_destroy(m);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    ck_assert_msg(reason[0], "nothing on %s within %d s", topic, WAIT_S);
+    rd_kafka_t *rk = th_raw_consumer(topic, g);
+    int n = th_raw_read(rk, &m, 1, WAIT_S);
+    ck_assert_msg(n == 1, "nothing on %s within %d s", topic, WAIT_S);
+    ck_assert(th_header(m, "ems.dlq.reason", reason, size) != NULL);
+    th_raw_done(rk, &m, n);
 }
 
 START_TEST(test_day_plan_from_real_data)
@@ -554,23 +489,23 @@ static void produce_load(int64_t start, double kw, int revision, const char *met
     char err[512];
 
     ck_assert(bus_value_new(b, "energy.load", &v, err, sizeof err) == 0);
-    put_str(&v, "site_id", SITE);
+    th_set_str(&v, "site_id", SITE);
     f = fld(&v, "scope");
     avro_value_set_enum(&f, meter ? 0 : 1);
     if (meter)
-        put_str(&v, "meter_id", meter);
+        th_set_str(&v, "meter_id", meter);
     else
-        put_null(&v, "meter_id");
-    put_long(&v, "interval_start", start);
-    put_long(&v, "interval_end", start + DATASET_QH_MS);
-    put_dbl(&v, "energy_kwh", kw / 4);
-    put_dbl(&v, "mean_kw", kw);
-    put_dbl(&v, "peak_kw", kw * 1.02);
-    put_null(&v, "min_kw");
-    put_int(&v, "sample_count", 900);
-    put_dbl(&v, "completeness", 1);
-    put_int(&v, "revision", revision);
-    put_long(&v, "watermark_ts", start + HOUR);
+        th_set_null(&v, "meter_id");
+    th_set_long(&v, "interval_start", start);
+    th_set_long(&v, "interval_end", start + DATASET_QH_MS);
+    th_set_dbl(&v, "energy_kwh", kw / 4);
+    th_set_dbl(&v, "mean_kw", kw);
+    th_set_dbl(&v, "peak_kw", kw * 1.02);
+    th_set_null(&v, "min_kw");
+    th_set_int(&v, "sample_count", 900);
+    th_set_dbl(&v, "completeness", 1);
+    th_set_int(&v, "revision", revision);
+    th_set_long(&v, "watermark_ts", start + HOUR);
     produce(b, "energy.load", &v, start + DATASET_QH_MS);
     avro_value_decref(&v);
     bus_destroy(b);

@@ -440,20 +440,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void set_str(avro_value_t *v, const char *name, const char *s)
-{
-    avro_value_t f;
-    ck_assert_int_eq(avro_value_get_by_name(v, name, &f, NULL), 0);
-    ck_assert_int_eq(avro_value_set_string(&f, s), 0);
-}
-
-static void set_long(avro_value_t *v, const char *name, int64_t x)
-{
-    avro_value_t f;
-    ck_assert_int_eq(avro_value_get_by_name(v, name, &f, NULL), 0);
-    ck_assert_int_eq(avro_value_set_long(&f, x), 0);
-}
-
 /* action: 0 setpoint (kw), 1 start, 2 stop (kw ignored, sent as null) */
 static void send_action(bus_t *bus, bus_producer_t *p, const char *id, const char *eq,
                         int action, double kw, int64_t valid_until)
@@ -463,9 +449,9 @@ static void send_action(bus_t *bus, bus_producer_t *p, const char *id, const cha
     ck_assert_msg(bus_value_new(bus, "energy.control.commands", &v, err, sizeof err) ==
                       0,
                   "%s", err);
-    set_str(&v, "site_id", "s1");
-    set_str(&v, "command_id", id);
-    set_str(&v, "equipment_id", eq);
+    th_set_str(&v, "site_id", "s1");
+    th_set_str(&v, "command_id", id);
+    th_set_str(&v, "equipment_id", eq);
     avro_value_get_by_name(&v, "action", &f, NULL);
     avro_value_set_enum(&f, action);
     avro_value_get_by_name(&v, "setpoint_kw", &f, NULL);
@@ -476,11 +462,11 @@ static void send_action(bus_t *bus, bus_producer_t *p, const char *id, const cha
         avro_value_set_branch(&f, 0, &b);
         avro_value_set_null(&b);
     }
-    set_long(&v, "issued_at", now_ms() - 1000);
-    set_long(&v, "valid_until", valid_until);
-    set_str(&v, "approved_by", "operator-1");
-    set_long(&v, "approved_at", now_ms() - 500);
-    set_str(&v, "reason", "integration test");
+    th_set_long(&v, "issued_at", now_ms() - 1000);
+    th_set_long(&v, "valid_until", valid_until);
+    th_set_str(&v, "approved_by", "operator-1");
+    th_set_long(&v, "approved_at", now_ms() - 500);
+    th_set_str(&v, "reason", "integration test");
     ck_assert_msg(
         bus_produce(p, "energy.control.commands", "s1", &v, 0, err, sizeof err) == 0,
         "%s", err);

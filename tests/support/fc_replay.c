@@ -138,6 +138,20 @@ void tfc_produce_load(tfc_pub *pub, const tfc_data *d, const char *site, int64_t
             tfc_produce_interval(pub->bus, pub->p, site, t, tfc_load_kw(d, t));
 }
 
+int tfc_produce_sine_load(const char *prefix, const char *site, int64_t from,
+                          int64_t to)
+{
+    tfc_pub pub;
+    int n = 0;
+
+    tfc_pub_open(&pub, prefix);
+    for (int64_t t = from; t < to; t += 900, n++)
+        tfc_produce_interval(pub.bus, pub.p, site, t,
+                             1000.0 + 300.0 * sin((double)(t % DAY) / DAY * 6.283));
+    tfc_pub_close(&pub);
+    return n;
+}
+
 fc_site *tfc_new_site(const char *site, const fc_params *p, const fc_site_conf *sc)
 {
     char err[256], path[1024], days[64][16];

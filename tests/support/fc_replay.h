@@ -70,6 +70,13 @@ void tfc_produce_weather_days(tfc_pub *pub, const tfc_data *d, const char *site,
 void tfc_produce_load(tfc_pub *pub, const tfc_data *d, const char *site, int64_t from,
                       int64_t to);
 
+/* A synthetic load, 1000 kW plus 300 kW along a sine of one UTC day,
+ * produced (tfc_pub_open() to tfc_pub_close()) as every quarter-hour
+ * interval of [from, to) (UTC seconds) for site on <prefix>energy.load;
+ * returns the number of intervals. */
+int tfc_produce_sine_load(const char *prefix, const char *site, int64_t from,
+                          int64_t to);
+
 /* A site of tools/stack/plant.yaml (time zone and holidays), configured
  * as p and sc say. The caller destroys it. Fails the test on error. */
 fc_site *tfc_new_site(const char *site, const fc_params *p, const fc_site_conf *sc);

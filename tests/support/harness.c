@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -647,6 +648,62 @@ int th_poll_batch(bus_consumer_t *c, bus_record_t **batch, int max, double timeo
     return n;
 }
 
+/* ---- topics read raw ---- */
+
+rd_kafka_t *th_raw_consumer(const char *topic, const char *group)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    char err[512];
+
+    rd_kafka_conf_set(conf, "bootstrap.servers", th_env("EMS_TEST_BOOTSTRAP"), NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    ck_assert_msg(rk != NULL, "%s", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
+int th_raw_read(rd_kafka_t *rk, rd_kafka_message_t **out, int want, double timeout_s)
+{
+    double end = th_mono_s() + timeout_s;
+    int n = 0;
+
+    while (n < want && th_mono_s() < end) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m && !m->err)
+            out[n++] = m;
+        else if (m)
+            rd_kafka_message_destroy(m);
+    }
+    return n;
+}
+
+void th_raw_done(rd_kafka_t *rk, rd_kafka_message_t **msgs, int n)
+{
+    for (int i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+const char *th_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                      size_t size)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+        return NULL;
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
 /* ---- Avro values ---- */
 
 void th_field(avro_value_t *v, const char *name, avro_value_t *f)
@@ -694,7 +751,68 @@ void th_set_opt_double(avro_value_t *v, const char *name, int has, double x)
         avro_value_set_null(&b);
 }
 
+/* The value of field name to set: the field itself, or the value branch
+ * of an optional field. */
+static avro_value_t settable(avro_value_t *v, const char *name)
+{
+    avro_value_t f, b;
+    th_field(v, name, &f);
+    if (avro_value_get_type(&f) != AVRO_UNION)
+        return f;
+    ck_assert_msg(avro_value_set_branch(&f, 1, &b) == 0, "'%s' has no value branch",
+                  name);
+    return b;
+}
+
+void th_set_str(avro_value_t *v, const char *name, const char *s)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_string(&f, s) == 0, "'%s' takes no string", name);
+}
+
+void th_set_long(avro_value_t *v, const char *name, int64_t x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_long(&f, x) == 0, "'%s' takes no long", name);
+}
+
+void th_set_int(avro_value_t *v, const char *name, int32_t x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_int(&f, x) == 0, "'%s' takes no int", name);
+}
+
+void th_set_dbl(avro_value_t *v, const char *name, double x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_double(&f, x) == 0, "'%s' takes no double", name);
+}
+
+void th_set_bool(avro_value_t *v, const char *name, int x)
+{
+    avro_value_t f = settable(v, name);
+    ck_assert_msg(avro_value_set_boolean(&f, x) == 0, "'%s' takes no boolean", name);
+}
+
+void th_set_null(avro_value_t *v, const char *name)
+{
+    avro_value_t f, b;
+    th_field(v, name, &f);
+    ck_assert_msg(avro_value_set_branch(&f, 0, &b) == 0 && avro_value_set_null(&b) == 0,
+                  "'%s' takes no null", name);
+}
+
 /* ---- running a suite ---- */
+
+void th_suite_add_case(Suite *s, const char *name, const TTest *test,
+                       void (*setup)(void), void (*teardown)(void), int timeout_s)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, timeout_s);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+}
 
 int th_run_suite(Suite *s, int nofork)
 {

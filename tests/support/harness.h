@@ -241,6 +241,27 @@ int th_consume(bus_consumer_t *c, const th_consume_opts *opts);
  * fails. */
 int th_poll_batch(bus_consumer_t *c, bus_record_t **batch, int max, double timeout_s);
 
+/* ---- topics read raw (dead letters are not Avro) ---- */
+
+/* librdkafka's handles, as librdkafka/rdkafka.h declares them: a test that
+ * reads only what these functions return need not include it (its
+ * <sys/socket.h> takes names such as send). */
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_message_s rd_kafka_message_t;
+
+/* A plain librdkafka consumer of topic (its full name, prefix included)
+ * in group, from the earliest offset, on the test stack's broker. The
+ * caller ends it with th_raw_done(). Fails the test on error. */
+rd_kafka_t *th_raw_consumer(const char *topic, const char *group);
+/* Polls rk until want messages arrived (into out) or timeout_s passed;
+ * returns how many arrived. Failed polls are passed over. */
+int th_raw_read(rd_kafka_t *rk, rd_kafka_message_t **out, int want, double timeout_s);
+/* Destroys msgs[0..n), then closes and destroys rk. */
+void th_raw_done(rd_kafka_t *rk, rd_kafka_message_t **msgs, int n);
+/* The last header name of m, into buf (cut to size); NULL without one. */
+const char *th_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                      size_t size);
+
 /* ---- Avro values ---- */
 
 /* Field name of record v into *f; fails the test when v has no such field. */
@@ -253,6 +274,16 @@ double th_opt_double(avro_value_t *v, const char *name, int *has);
 const char *th_opt_string(avro_value_t *v, const char *name);
 /* Sets an optional double field to x, or to null when !has. */
 void th_set_opt_double(avro_value_t *v, const char *name, int has, double x);
+/* Set field name of record v to a value, or an optional (["null", T])
+ * field to its value branch; fail the test when v has no such field or
+ * the value is not of its type. */
+void th_set_str(avro_value_t *v, const char *name, const char *s);
+void th_set_long(avro_value_t *v, const char *name, int64_t x);
+void th_set_int(avro_value_t *v, const char *name, int32_t x);
+void th_set_dbl(avro_value_t *v, const char *name, double x);
+void th_set_bool(avro_value_t *v, const char *name, int x);
+/* Sets an optional field to null; fails the test as th_set_str(). */
+void th_set_null(avro_value_t *v, const char *name);
 
 /* ---- running a suite ---- */
 
@@ -261,5 +292,9 @@ void th_set_opt_double(avro_value_t *v, const char *name, int has, double x);
  * reap them whatever the outcome), else in Check's default mode. Frees
  * the runner; returns EXIT_SUCCESS or EXIT_FAILURE for main(). */
 int th_run_suite(Suite *s, int nofork);
+/* Adds to s a test case `name` holding test alone, with setup and
+ * teardown as its checked fixture and a bound of timeout_s seconds. */
+void th_suite_add_case(Suite *s, const char *name, const TTest *test,
+                       void (*setup)(void), void (*teardown)(void), int timeout_s);
 
 #endif

@@ -5,6 +5,7 @@
 #include "pg.h"
 
 #include <check.h>
+#include <string.h>
 
 void th_ing_names(const char *stem, char site[static TH_ING_SITE_SIZE],
                   char group[static TH_ING_GROUP_SIZE],
@@ -130,4 +131,127 @@ void th_ing_expect_coarse_consistent(PGconn *c, const char *site)
         ck_assert_msg(coarse_mismatches(c, site, pairs[i][0], pairs[i][1]) == 0,
                       "%s rows of site %s differ from the sums of %s", pairs[i][0],
                       site, pairs[i][1]);
+}
+
+/* The string of a field, or of an optional field ("" when null), into dst. */
+static void get_str(avro_value_t *v, const char *name, char *dst, size_t size)
+{
+    avro_value_t f, b;
+    const char *s = NULL;
+    size_t n = 0;
+
+    dst[0] = 0;
+    th_field(v, name, &f);
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        int disc = 0;
+        avro_value_get_discriminant(&f, &disc);
+        if (disc == 0)
+            return;
+        avro_value_get_current_branch(&f, &b);
+        f = b;
+    }
+    avro_value_get_string(&f, &s, &n);
+    snprintf(dst, size, "%s", s ? s : "");
+}
+
+static int64_t get_long(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int64_t x = 0;
+    th_field(v, name, &f);
+    avro_value_get_long(&f, &x);
+    return x;
+}
+
+static int32_t get_int(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int32_t x = 0;
+    th_field(v, name, &f);
+    avro_value_get_int(&f, &x);
+    return x;
+}
+
+static int get_bool(avro_value_t *v, const char *name)
+{
+    avro_value_t f;
+    int x = 0;
+    th_field(v, name, &f);
+    avro_value_get_boolean(&f, &x);
+    return x;
+}
+
+static void read_out(const bus_record_t *rec, th_ing_out *o)
+{
+    avro_value_t v = rec->value, f;
+
+    memset(o, 0, sizeof *o);
+    o->is_gap = strcmp(rec->topic, "energy.gaps") == 0;
+    get_str(&v, "meter_id", o->meter, sizeof o->meter);
+    o->revision = get_int(&v, "revision");
+    if (o->is_gap) {
+        get_str(&v, "gap_id", o->gap_id, sizeof o->gap_id);
+        o->start = get_long(&v, "gap_start");
+        o->missing = get_int(&v, "missing_intervals");
+        o->ongoing = get_bool(&v, "ongoing");
+        o->recovered = get_bool(&v, "recovered");
+    } else {
+        o->start = get_long(&v, "interval_start");
+        o->sample_count = get_int(&v, "sample_count");
+        th_field(&v, "energy_kwh", &f);
+        avro_value_get_double(&f, &o->energy);
+    }
+}
+
+void th_ing_read_until(bus_consumer_t *c, th_ing_outs *o,
+                       int (*done)(const th_ing_outs *o), const char *what)
+{
+    for (int i = 0; i < 600 && !done(o); i++) {
+        bus_record_t *recs;
+        char err[512];
+        int n = bus_consumer_poll(c, &recs, 1000, 100, err, sizeof err);
+        ck_assert_msg(n >= 0, "%s", err);
+        for (int k = 0; k < n; k++) {
+            ck_assert_int_lt(o->n, TH_ING_MAX_OUTS);
+            read_out(&recs[k], &o->v[o->n++]);
+        }
+        ck_assert(bus_consumer_ack(c, err, sizeof err) == 0);
+    }
+    ck_assert_msg(done(o), "%s never arrived (%d records seen)", what, o->n);
+}
+
+const th_ing_out *th_ing_interval(const th_ing_outs *o, const char *meter,
+                                  int64_t start, int32_t rev)
+{
+    for (int i = 0; i < o->n; i++) {
+        const th_ing_out *r = &o->v[i];
+        if (!r->is_gap && r->start == start && r->revision == rev &&
+            strcmp(r->meter, meter) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+const th_ing_out *th_ing_latest(const th_ing_outs *o, const char *meter, int64_t start)
+{
+    const th_ing_out *latest = NULL;
+    for (int i = 0; i < o->n; i++) {
+        const th_ing_out *r = &o->v[i];
+        if (!r->is_gap && r->start == start && strcmp(r->meter, meter) == 0 &&
+            (!latest || r->revision > latest->revision))
+            latest = r;
+    }
+    return latest;
+}
+
+const th_ing_out *th_ing_last_gap(const th_ing_outs *o, const char *gap_id)
+{
+    const th_ing_out *last = NULL;
+    for (int i = 0; i < o->n; i++) {
+        const th_ing_out *r = &o->v[i];
+        if (r->is_gap && strcmp(r->gap_id, gap_id) == 0 &&
+            (!last || r->revision > last->revision))
+            last = r;
+    }
+    return last;
 }

@@ -59,4 +59,40 @@ void th_ing_produce(bus_t *b, bus_producer_t *p, const th_reading *r);
  * them (added to, or recomputed), they must agree with the finer table. */
 void th_ing_expect_coarse_consistent(PGconn *c, const char *site);
 
+/* ---- the ingester's outputs read back ---- */
+
+#define TH_ING_MAX_OUTS 4096
+
+/* One energy.load interval (of a meter, or of the site when meter is "")
+ * or energy.gaps record, as read back. */
+typedef struct th_ing_out {
+    int is_gap;
+    char meter[64], gap_id[96];
+    int64_t start; /* interval_start, or gap_start */
+    int32_t revision, sample_count, missing;
+    double energy;
+    int ongoing, recovered;
+} th_ing_out;
+
+/* The records a test read back, in the order read. */
+typedef struct th_ing_outs {
+    th_ing_out v[TH_ING_MAX_OUTS];
+    int n;
+} th_ing_outs;
+
+/* Polls c (600 polls of up to 100 ms at the most), adding every record to
+ * o and acking every batch, until done(o) holds. Fails the test naming
+ * what when it never does, or when o is full. */
+void th_ing_read_until(bus_consumer_t *c, th_ing_outs *o,
+                       int (*done)(const th_ing_outs *o), const char *what);
+/* The interval of meter ("" = the site) starting at start with revision
+ * rev; NULL when none was read. */
+const th_ing_out *th_ing_interval(const th_ing_outs *o, const char *meter,
+                                  int64_t start, int32_t rev);
+/* The newest revision of an interval (meter "" = the site); NULL when none
+ * was read. */
+const th_ing_out *th_ing_latest(const th_ing_outs *o, const char *meter, int64_t start);
+/* The newest revision of gap gap_id; NULL when none was read. */
+const th_ing_out *th_ing_last_gap(const th_ing_outs *o, const char *gap_id);
+
 #endif

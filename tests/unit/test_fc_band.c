@@ -7,6 +7,7 @@
 #include "forecaster/fc_metrics.h"
 #include "forecaster/fc_quantile.h"
 #include "support/fc_qfixture.h"
+#include "support/harness.h"
 
 /* fc_q_run_level: target * (runs + 1) / runs, at most 1. */
 static const struct {
@@ -129,9 +130,5 @@ int main(void)
     tcase_add_test(tc, correlated_runs_widen);
     tcase_add_test(tc, metrics_miss_shares);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

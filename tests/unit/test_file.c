@@ -166,6 +166,47 @@ START_TEST(failed_rename_keeps_the_target_and_no_tmp)
 }
 END_TEST
 
+/* Whether name starts with the string ctx. */
+static int starts_with(const char *name, const void *ctx)
+{
+    return strncmp(name, ctx, strlen(ctx)) == 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)b, *(char *const *)a);
+}
+
+/* The names kept, in the comparator's order; none kept: NULL. */
+START_TEST(dir_names_keeps_and_sorts)
+{
+    static const char *const files[] = {"m.2", "x.1", "m.10", "m.1"};
+    char p[512];
+    size_t n;
+
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        th_path(p, sizeof p, dir, files[i]);
+        ck_assert_int_eq(ems_file_write_atomic(p, "", errstr, sizeof errstr), 0);
+    }
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    char **names = ems_file_dir_names(d, starts_with, "m.", cmp_desc, &n);
+    closedir(d);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(names[0], "m.2");
+    ck_assert_str_eq(names[1], "m.10");
+    ck_assert_str_eq(names[2], "m.1");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_ptr_null(ems_file_dir_names(d, starts_with, "y.", cmp_desc, &n));
+    ck_assert_uint_eq(n, 0);
+    closedir(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("file");
@@ -179,5 +220,9 @@ int main(void)
     tcase_add_test(tc, failure_keeps_the_errno_of_the_failed_call);
     tcase_add_test(tc, failed_rename_keeps_the_target_and_no_tmp);
     suite_add_tcase(s, tc);
+    TCase *names = tcase_create("names");
+    tcase_add_checked_fixture(names, setup, teardown);
+    tcase_add_test(names, dir_names_keeps_and_sorts);
+    suite_add_tcase(s, names);
     return th_run_suite(s, 0);
 }

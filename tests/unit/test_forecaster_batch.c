@@ -16,6 +16,7 @@
 #include "forecaster/fc_codec.h"
 #include "forecaster/fc_site.h"
 #include "forecaster/fc_wxfile.h"
+#include "support/harness.h"
 
 #define H 3600
 #define DAY 86400
@@ -297,9 +298,5 @@ int main(void)
     tcase_add_loop_test(tc, batch_size_does_not_change_runs, 0,
                         (int)(sizeof feeds / sizeof *feeds));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

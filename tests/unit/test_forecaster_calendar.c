@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "forecaster/fc_calendar.h"
+#include "support/harness.h"
 
 static fc_calendar *ams;
 
@@ -117,9 +118,5 @@ int main(void)
     tcase_add_test(tc, shift_keeps_wall_clock_across_dst);
     tcase_add_test(tc, bad_input_is_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -11,6 +11,7 @@
 #include "forecaster/fc_dataset.h"
 #include "forecaster/fc_features.h"
 #include "forecaster/fc_forecast.h"
+#include "support/harness.h"
 
 #define STEP 3600
 
@@ -601,9 +602,5 @@ int main(void)
     tcase_add_checked_fixture(cols, setup, teardown);
     tcase_add_test(cols, saved_model_reads_weather_columns_by_name);
     suite_add_tcase(s, cols);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -6,6 +6,7 @@
 #include "forecaster/fc_metrics.h"
 #include "forecaster/fc_quantile.h"
 #include "support/fc_qfixture.h"
+#include "support/harness.h"
 
 START_TEST(metrics_hand_computed)
 {
@@ -246,9 +247,5 @@ int main(void)
     tcase_add_test(tc, calibration_narrows_and_clamps);
     tcase_add_test(tc, calibration_reads_each_cell);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -6,6 +6,7 @@
 
 #include "forecaster/fc_baseline.h"
 #include "forecaster/fc_forecast.h"
+#include "support/harness.h"
 
 #define STEP 900
 #define SPD (86400 / STEP)
@@ -243,9 +244,5 @@ int main(void)
     tcase_add_test(tc, features_never_read_past_issue);
     tcase_add_test(tc, series_grid_and_window);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -7,6 +7,7 @@
 
 #include "forecaster/fc_codec.h"
 #include "forecaster/fc_site.h"
+#include "support/harness.h"
 
 #define H 3600
 #define DAY 86400
@@ -483,9 +484,5 @@ int main(void)
     tcase_add_test(tc, runs_wait_for_weather);
     tcase_add_test(tc, quality_symbols);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

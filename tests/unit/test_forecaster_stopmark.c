@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "forecaster/fc_service.h"
+#include "support/harness.h"
 
 static char dir[256], errstr[1200];
 
@@ -101,9 +102,5 @@ int main(void)
     tcase_add_test(tc, written_and_read_back_under_its_topic);
     tcase_add_test(tc, mark_of_another_topic_is_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

@@ -7,6 +7,7 @@
 #include "forecaster/fc_calendar.h"
 #include "forecaster/fc_service.h"
 #include "forecaster/fc_wxfile.h"
+#include "support/harness.h"
 
 static int64_t utc(int y, int m, int d, int h, int mi)
 {
@@ -263,9 +264,5 @@ int main(void)
     tcase_add_loop_test(tc, http_backoff_doubles_up_to_the_cap, 0,
                         sizeof backoff / sizeof *backoff);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(s, 0);
 }

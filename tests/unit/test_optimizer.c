@@ -17,6 +17,7 @@
 #include "schedule-optimizer/opt_pump.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
+#include "support/harness.h"
 
 #define MAXT 8
 
@@ -943,6 +944,41 @@ static void assert_group_optimum(tcase_t *c, const double *want0,
     ck_assert_double_eq_tol(c->r.cost.total_eur, eur, 1e-9);
 }
 
+/* Both windows of pump_windows() held to a minimum run of min_run slots,
+ * paying startup_eur a start. */
+static void pump_min_run(tcase_t *c, int min_run, double startup_eur)
+{
+    for (int i = 0; i < 2; i++) {
+        c->eq[i].min_run = min_run;
+        c->eq[i].startup_eur = startup_eur;
+    }
+}
+
+/* Asserts the power of the two windows of pump_windows() in pl. */
+static void assert_windows_power(const opt_plan_t *pl, const double *want0,
+                                 const double *want1)
+{
+    int T = pl->n_slots;
+
+    for (int t = 0; t < T; t++) {
+        ck_assert_double_eq_tol(pl->power[t], want0[t], 1e-9);
+        ck_assert_double_eq_tol(pl->power[T + t], want1[t], 1e-9);
+    }
+}
+
+/* Asserts the heuristic's plan of the two windows costs eur. */
+static void assert_heuristic_cost(const tcase_t *c, double eur)
+{
+    opt_plan_t pl;
+    opt_cost_t cost;
+
+    ck_assert_int_eq(opt_plan_init(&pl, 2, c->pb.site.n_slots), 0);
+    opt_heuristic(&c->pb, &pl);
+    opt_plan_cost(&c->pb, &pl, &cost);
+    ck_assert_double_eq_tol(cost.total_eur, eur, 1e-9);
+    opt_plan_release(&pl);
+}
+
 /* Writes a plan running window 0 in slot t0 and window 1 in slot t1. */
 static void put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1)
 {
@@ -993,17 +1029,12 @@ START_TEST(test_group_rest_touching_windows)
     const double want0[] = {0, 0, 0, 10, 0, 0, 0, 0};
     const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
     opt_plan_t pl;
-    opt_cost_t cost;
 
     tc_init(&c, 8, price, NULL);
     pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].min_rest = c.eq[1].min_rest = 2;
     assert_group_optimum(&c, want0, want1, 0.50);
-    ck_assert_int_eq(opt_plan_init(&pl, 2, 8), 0);
-    opt_heuristic(&c.pb, &pl);
-    opt_plan_cost(&c.pb, &pl, &cost);
-    ck_assert_double_eq_tol(cost.total_eur, 0.50, 1e-9);
-    opt_plan_release(&pl);
+    assert_heuristic_cost(&c, 0.50);
     put_two_runs(&c, &pl, 3, 5);
     assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 2)");
     opt_plan_release(&pl);
@@ -1086,10 +1117,7 @@ START_TEST(test_improve_pumps_joint_move)
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 1);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
-    for (int t = 0; t < 8; t++) {
-        ck_assert_double_eq_tol(pl.power[t], want0[t], 1e-9);
-        ck_assert_double_eq_tol(pl.power[8 + t], want1[t], 1e-9);
-    }
+    assert_windows_power(&pl, want0, want1);
     opt_plan_cost(&c.pb, &pl, &cost);
     ck_assert_double_eq_tol(cost.total_eur, 0.30, 1e-9);
     opt_plan_release(&pl);
@@ -1145,23 +1173,14 @@ START_TEST(test_group_min_run_across_touching_windows)
     const double price[] = {90, 90, 10, 10, 10, 90, 90, 90};
     const double want0[] = {0, 0, 10, 10, 0, 0, 0, 0};
     const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
-    opt_plan_t pl;
-    opt_cost_t cost;
 
     tc_init(&c, 8, price, NULL);
     pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].energy_kwh = 20;
-    for (int i = 0; i < 2; i++) {
-        c.eq[i].min_run = 2;
-        c.eq[i].startup_eur = 1;
-    }
+    pump_min_run(&c, 2, 1);
     assert_group_optimum(&c, want0, want1, 1.30);
     ck_assert_double_eq_tol(c.r.cost.startup_eur, 1.0, 1e-9);
-    ck_assert_int_eq(opt_plan_init(&pl, 2, 8), 0);
-    opt_heuristic(&c.pb, &pl);
-    opt_plan_cost(&c.pb, &pl, &cost);
-    ck_assert_double_eq_tol(cost.total_eur, 1.30, 1e-9);
-    opt_plan_release(&pl);
+    assert_heuristic_cost(&c, 1.30);
     opt_result_release(&c.r);
 }
 END_TEST
@@ -1186,20 +1205,14 @@ START_TEST(test_group_run_started_late_heuristic)
     tc_init(&c, 8, price, NULL);
     pump_windows(&c, 0, 4, 4, 8);
     c.eq[1].energy_kwh = 20;
-    for (int i = 0; i < 2; i++) {
-        c.eq[i].min_run = 3;
-        c.eq[i].startup_eur = 1;
-    }
+    pump_min_run(&c, 3, 1);
     ck_assert_int_eq(opt_plan_init(&pl, 2, 8), 0);
     opt_heuristic(&c.pb, &pl);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     opt_plan_cost(&c.pb, &pl, &cost);
     ck_assert_double_eq_tol(cost.total_eur, 2.00, 1e-9);
     ck_assert_double_eq_tol(cost.startup_eur, 1.00, 1e-9);
-    for (int t = 0; t < 8; t++) {
-        ck_assert_double_eq_tol(pl.power[t], want0[t], 1e-9);
-        ck_assert_double_eq_tol(pl.power[8 + t], want1[t], 1e-9);
-    }
+    assert_windows_power(&pl, want0, want1);
     opt_plan_release(&pl);
     assert_group_optimum(&c, want0, want1, 2.00);
     opt_result_release(&c.r);
@@ -1352,6 +1365,52 @@ static double enum_cheapest(const tcase_t *c)
     return best;
 }
 
+/* The checks both enumerations make of case i, whose cheapest valid plan
+ * costs best (HUGE_VAL: none). The model is infeasible when no plan is
+ * valid; else its optimum is best, and its plan passes the validator and
+ * costs best. Returns 1 with the model's plan in *pl (the caller releases
+ * it), 0 when there is none. */
+static int assert_model_cheapest(const tcase_t *c, double best, int i, opt_plan_t *pl)
+{
+    char err[128];
+    double *x;
+    opt_cost_t cost;
+    opt_model_t *m = opt_model_new(&c->pb, 0, err, sizeof err);
+
+    ck_assert_ptr_nonnull(m);
+    lprec *lp = opt_model_lp(m);
+    int ret = solve(lp);
+    if (best == HUGE_VAL) {
+        ck_assert_msg(ret == INFEASIBLE, "case %d: model %d, no valid plan", i, ret);
+        opt_model_destroy(m);
+        return 0;
+    }
+    ck_assert_msg(ret == OPTIMAL, "case %d: model %d, best %g", i, ret, best);
+    double obj = get_objective(lp) + opt_model_obj_const(m);
+    ck_assert_msg(fabs(obj - best) < 1e-6,
+                  "case %d: model %.6f, cheapest valid plan %.6f", i, obj, best);
+    ck_assert_int_eq(opt_plan_init(pl, c->pb.n_eq, MAXT), 0);
+    ck_assert(get_ptr_variables(lp, &x));
+    opt_model_extract(m, x, pl);
+    opt_model_destroy(m);
+    ck_assert_msg(opt_validate(&c->pb, pl, NULL) == 0, "case %d: model plan refused",
+                  i);
+    opt_plan_cost(&c->pb, pl, &cost);
+    ck_assert_msg(fabs(cost.total_eur - best) < 1e-6, "case %d: plan %.6f, best %.6f",
+                  i, cost.total_eur, best);
+    return 1;
+}
+
+/* The heuristic's plan of case i into *pl (the caller releases it),
+ * asserting the validator accepts it. */
+static void assert_heuristic_valid(const tcase_t *c, int i, opt_plan_t *pl)
+{
+    ck_assert_int_eq(opt_plan_init(pl, c->pb.n_eq, MAXT), 0);
+    opt_heuristic(&c->pb, pl);
+    ck_assert_msg(opt_validate(&c->pb, pl, NULL) == 0,
+                  "case %d: heuristic plan refused", i);
+}
+
 /* Random pairs of windows: the model's optimum is the cheapest plan the
  * validator accepts (infeasible when there is none), and its plan is that
  * plan (valid, priced as the objective says); the heuristic's plan is
@@ -1369,43 +1428,19 @@ START_TEST(test_group_windows_enumerated)
     for (int i = 0; i < 2000; i++) {
         tcase_t c;
         int day[MAXT];
-        char err[128];
-        double *x;
         opt_plan_t pl;
         opt_cost_t cost;
 
         enum_case(&c, day, &st);
         double best = enum_cheapest(&c);
-        opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
-        ck_assert_ptr_nonnull(m);
-        lprec *lp = opt_model_lp(m);
-        int ret = solve(lp);
-        if (best == HUGE_VAL) {
-            ck_assert_msg(ret == INFEASIBLE, "case %d: model %d, no valid plan", i, ret);
-            opt_model_destroy(m);
+        if (!assert_model_cheapest(&c, best, i, &pl))
             continue;
-        }
-        ck_assert_msg(ret == OPTIMAL, "case %d: model %d, best %g", i, ret, best);
-        ck_assert_msg(fabs(get_objective(lp) + opt_model_obj_const(m) - best) < 1e-6,
-                      "case %d: model %.6f, cheapest valid plan %.6f", i,
-                      get_objective(lp) + opt_model_obj_const(m), best);
-        ck_assert_int_eq(opt_plan_init(&pl, 2, MAXT), 0);
-        ck_assert(get_ptr_variables(lp, &x));
-        opt_model_extract(m, x, &pl);
-        ck_assert_msg(opt_validate(&c.pb, &pl, NULL) == 0, "case %d: model plan refused", i);
-        opt_plan_cost(&c.pb, &pl, &cost);
-        ck_assert_msg(fabs(cost.total_eur - best) < 1e-6, "case %d: plan %.6f, best %.6f",
-                      i, cost.total_eur, best);
         int b1 = c.eq[0].deadline;
         touching_runs += c.eq[1].earliest == b1 && pl.on[b1 - 1] && pl.on[MAXT + b1];
         opt_plan_release(&pl);
-        opt_model_destroy(m);
-        ck_assert_int_eq(opt_plan_init(&pl, 2, MAXT), 0);
-        opt_heuristic(&c.pb, &pl);
-        opt_plan_cost(&c.pb, &pl, &cost);
+        assert_heuristic_valid(&c, i, &pl);
         /* the pump recursion places both windows together, exactly */
-        ck_assert_msg(opt_validate(&c.pb, &pl, NULL) == 0,
-                      "case %d: heuristic plan refused", i);
+        opt_plan_cost(&c.pb, &pl, &cost);
         ck_assert_msg(fabs(cost.total_eur - best) < 1e-6,
                       "case %d: heuristic %.6f, best %.6f", i, cost.total_eur, best);
         opt_plan_release(&pl);
@@ -1527,34 +1562,16 @@ START_TEST(test_block_windows_enumerated)
 
     for (int i = 0; i < 1000; i++) {
         tcase_t c;
-        char err[128];
-        double *x;
         opt_plan_t pl;
-        opt_cost_t cost;
         int across = 0;
 
         block_case(&c, &st);
         double best = block_cheapest(&c, &across);
-        opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
-        ck_assert_ptr_nonnull(m);
-        lprec *lp = opt_model_lp(m);
-        ck_assert_int_eq(solve(lp), OPTIMAL);
-        double obj = get_objective(lp) + opt_model_obj_const(m);
-        ck_assert_msg(fabs(obj - best) < 1e-6,
-                      "case %d: model %.6f, cheapest valid plan %.6f", i, obj, best);
-        ck_assert_int_eq(opt_plan_init(&pl, c.pb.n_eq, MAXT), 0);
-        ck_assert(get_ptr_variables(lp, &x));
-        opt_model_extract(m, x, &pl);
-        ck_assert_msg(opt_validate(&c.pb, &pl, NULL) == 0, "case %d: model plan refused", i);
-        opt_plan_cost(&c.pb, &pl, &cost);
-        ck_assert_msg(fabs(cost.total_eur - best) < 1e-6, "case %d: plan %.6f, best %.6f",
-                      i, cost.total_eur, best);
+        ck_assert_msg(assert_model_cheapest(&c, best, i, &pl), "case %d: no valid plan",
+                      i);
         opt_plan_release(&pl);
-        opt_model_destroy(m);
         across_best += across && c.eq[0].startup_eur > 0;
-        ck_assert_int_eq(opt_plan_init(&pl, c.pb.n_eq, MAXT), 0);
-        opt_heuristic(&c.pb, &pl);
-        ck_assert_msg(opt_validate(&c.pb, &pl, NULL) == 0, "case %d: heuristic plan refused", i);
+        assert_heuristic_valid(&c, i, &pl);
         opt_plan_release(&pl);
         tc_solve(&c);
         ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
@@ -1850,11 +1867,5 @@ static Suite *optimizer_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(optimizer_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(optimizer_suite(), 0);
 }

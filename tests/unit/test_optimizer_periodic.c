@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "schedule-optimizer/opt_periodic.h"
+#include "support/harness.h"
 
 #define MIN 60000LL
 #define HOUR 3600000LL
@@ -156,11 +157,5 @@ static Suite *periodic_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(periodic_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return th_run_suite(periodic_suite(), 0);
 }

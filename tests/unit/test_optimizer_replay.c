@@ -26,6 +26,7 @@
 #include "schedule-optimizer/opt_heur.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
+#include "support/harness.h"
 
 #define T 96
 
@@ -369,11 +370,5 @@ static Suite *replay_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(replay_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return th_run_suite(replay_suite(), 0);
 }

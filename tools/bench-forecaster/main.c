@@ -12,6 +12,7 @@
 #include "clock/clock.h"
 #include "forecaster/fc_forecast.h"
 #include "forecaster/fc_site.h"
+#include "forecaster/fc_xgb.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -117,21 +118,9 @@ static int bench_site(const fc_series *yl, const fc_weather *yw, const fc_params
     return rc;
 }
 
-/* XGBoost runs on OpenMP, whose threads spin-wait by default; on shared or
- * CPU-limited hosts that made training ten times slower. The policy is read
- * when the runtime loads, so set it and re-execute once unless the
- * environment already chose one. */
-static void omp_passive(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv); /* on failure, go on spinning */
-}
-
 int main(int argc, char **argv)
 {
-    omp_passive(argv);
+    fc_xgb_omp_passive(argv);
     const char *train = "tests/data/openstef_nl_neerijnen/307-train-data.csv";
     const char *test = "tests/data/openstef_nl_neerijnen/307-test-data.csv";
     int runs = 20, rounds = 0, max_bin = 0, nthread = 0;
