@@ -1,7 +1,8 @@
 /*
  * bus/consumer_int: the consumer's state, shared by consumer.c (poll, ack,
- * dead letters) and lag.c (offsets handed to the caller, lag gauges). Not
- * part of the public API.
+ * dead letters), lag.c (offsets handed to the caller, lag gauges) and
+ * revoked.c (which partitions each revocation took). Not part of the
+ * public API.
  */
 #ifndef EMS_BUS_CONSUMER_INT_H
 #define EMS_BUS_CONSUMER_INT_H
