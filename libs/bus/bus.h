@@ -183,6 +183,16 @@ int bus_consumer_poll_lazy(bus_consumer_t *c, bus_record_t **batch, int max,
  * change. Counted in the thread that polls (the rebalance is served by the
  * poll). */
 uint64_t bus_consumer_revocations(const bus_consumer_t *c);
+/* 1 when a revocation counted after bus_consumer_revocations() returned
+ * since took partition of the logical topic away from c (revoked, lost,
+ * or sent back to its committed offset by a rewind), 0 otherwise: a
+ * service that noted which partition each key arrived on rebuilds only
+ * the keys of those partitions. Partitions are taken away one by one with
+ * the cooperative protocol (the bus default); the eager protocol, if
+ * configured, takes every partition at each rebalance. Same thread as the
+ * polls. */
+int bus_consumer_revoked_since(const bus_consumer_t *c, uint64_t since, const char *topic,
+                               int32_t partition);
 
 /* ---- offsets handed to the caller (pipelined consumers) ----
  *

@@ -53,6 +53,12 @@ static const char *const cons_defaults[] = {
      * suite's few dozen topics. */
     "topic.metadata.refresh.interval.ms",
     "10000",
+    /* a rebalance takes away only the partitions that move to another
+     * member (the eager default revokes every partition of every member
+     * first): the others are consumed on, and a service keeping state per
+     * key rebuilds only what moved (bus_consumer_revoked_since) */
+    "partition.assignment.strategy",
+    "cooperative-sticky",
     NULL,
 };
 
@@ -160,8 +166,10 @@ static void cons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             r = rd_kafka_assign(rk, parts);
     } else {
-        if (parts && parts->cnt > 0)
+        if (parts && parts->cnt > 0) {
             c->revocations++;
+            cons_note_revoked(c, parts);
+        }
         cons_lag_revoked(c, parts);
         if (coop)
             e = rd_kafka_incremental_unassign(rk, parts);
@@ -271,6 +279,7 @@ void bus_consumer_destroy(bus_consumer_t *c)
     if (c->pending)
         rd_kafka_topic_partition_list_destroy(c->pending);
     cons_lag_release(c);
+    cons_revoked_release(c);
     free(c->group);
     for (i = 0; i < c->ntopics; i++) {
         for (j = 0; j < c->topics[i].ndecs; j++)
@@ -875,8 +884,11 @@ static void cons_rewind_committed(bus_consumer_t *c)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     rd_kafka_error_t *e;
+    int known = rd_kafka_assignment(c->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR;
 
-    if (rd_kafka_assignment(c->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l->cnt > 0 &&
+    c->revocations++;
+    cons_note_revoked(c, known ? l : NULL); /* every assigned partition goes back */
+    if (known && l->cnt > 0 &&
         rd_kafka_committed(c->rk, l, CONS_SEEK_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < l->cnt; i++)
             if (l->elems[i].offset < 0) /* no commit yet: auto.offset.reset */
@@ -890,7 +902,6 @@ static void cons_rewind_committed(bus_consumer_t *c)
     if (c->pending)
         rd_kafka_topic_partition_list_destroy(c->pending);
     c->pending = NULL;
-    c->revocations++;
     cons_count_rewind(c);
 }
 

@@ -1,7 +1,8 @@
 /*
  * bus/consumer_int: the consumer's state, shared by consumer.c (poll, ack,
- * dead letters) and lag.c (offsets handed to the caller, lag gauges). Not
- * part of the public API.
+ * dead letters), lag.c (offsets handed to the caller, lag gauges) and
+ * revoked.c (which partitions each revocation took). Not part of the
+ * public API.
  */
 #ifndef EMS_BUS_CONSUMER_INT_H
 #define EMS_BUS_CONSUMER_INT_H
@@ -33,6 +34,13 @@ typedef struct cons_slot {
     avro_value_iface_t *iface; /* NULL when value is not allocated */
 } cons_slot_t;
 
+/* A partition taken away from the consumer, and by which revocation. */
+typedef struct cons_revoked {
+    int topic; /* index in topics */
+    int32_t partition;
+    uint64_t at; /* the revocation count once it was taken */
+} cons_revoked_t;
+
 struct bus_consumer_s {
     bus_t *bus;
     rd_kafka_t *rk;
@@ -58,6 +66,12 @@ struct bus_consumer_s {
      * RD_KAFKA_OFFSET_INVALID until known */
     rd_kafka_topic_partition_list_t *committed;
     uint64_t revocations; /* rebalances that took partitions away */
+    /* per partition ever taken away, the latest revocation that took it;
+     * all_revoked_at: one that took every partition (which ones was not
+     * known) */
+    cons_revoked_t *revoked;
+    size_t nrevoked, revcap;
+    uint64_t all_revoked_at;
 };
 
 /* Merges the current batch's offsets (one past the highest of each
@@ -77,6 +91,12 @@ void cons_lag_revoked(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *
 void cons_lag_update(bus_consumer_t *c);
 /* Records l as committed (lag base). lag.c. */
 void cons_lag_committed(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *l);
+/* Stamps the partitions of parts (wire topic names) with the current
+ * revocation count, every partition when parts is NULL: the caller has
+ * just counted the revocation that took them. revoked.c. */
+void cons_note_revoked(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *parts);
+/* Frees the revocation stamps. revoked.c. */
+void cons_revoked_release(bus_consumer_t *c);
 /* Frees the lag state. lag.c. */
 void cons_lag_release(bus_consumer_t *c);
 

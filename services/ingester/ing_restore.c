@@ -42,6 +42,49 @@ void ing_rollup_forget_all(ing_rollup_t *r)
         forget(r->sites[i]);
 }
 
+int ing_rollup_note_partition(ing_rollup_t *r, const char *site_id, int32_t partition)
+{
+    site_t *s = ing_site_get(r, site_id, true);
+
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i] == partition)
+            return 0;
+    if (ing_grow(&s->parts, &s->pcap, s->nparts + 1, sizeof(*s->parts))) {
+        s->nparts = 0; /* unknown: forgotten at the next rebalance */
+        return -1;
+    }
+    s->parts[s->nparts++] = partition;
+    return 0;
+}
+
+/* Whether any of the site's partitions moved; true when none is known. */
+static bool site_moved(const site_t *s, bool (*moved)(int32_t, void *), void *ctx)
+{
+    if (s->nparts == 0)
+        return true;
+    for (size_t i = 0; i < s->nparts; i++)
+        if (moved(s->parts[i], ctx))
+            return true;
+    return false;
+}
+
+size_t ing_rollup_forget_moved(ing_rollup_t *r, bool (*moved)(int32_t partition, void *ctx),
+                               void *ctx)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->nsites; i++) {
+        site_t *s = r->sites[i];
+        if (!site_moved(s, moved, ctx))
+            continue;
+        n += s->restored;
+        forget(s);
+    }
+    return n;
+}
+
 int ing_rollup_restore_from(ing_rollup_t *r, const char *site_id, int64_t from_ms)
 {
     site_t *s = ing_site_get(r, site_id, true);

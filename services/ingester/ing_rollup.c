@@ -84,6 +84,7 @@ void ing_rollup_destroy(ing_rollup_t *r)
     for (size_t i = 0; i < r->nsites; i++) {
         free(r->sites[i]->meters);
         free(r->sites[i]->revs);
+        free(r->sites[i]->parts);
         free(r->sites[i]);
     }
     free(r->sites);

@@ -142,10 +142,21 @@ void ing_rollup_stats(const ing_rollup_t *r, int64_t *closed, int64_t *corrected
 
 /* Clears the state of the site's meters and the site (kept registered). */
 void ing_rollup_forget_site(ing_rollup_t *r, const char *site_id);
-/* ing_rollup_forget_site() for every site: after the consumer lost
- * partitions in a rebalance, any of its sites may have been consumed by
- * another instance meanwhile, so none of the state is trusted. */
+/* ing_rollup_forget_site() for every site. */
 void ing_rollup_forget_all(ing_rollup_t *r);
+/* Notes that readings of the site arrive on partition (of the consumed
+ * topic), so that ing_rollup_forget_moved() forgets the site when that
+ * partition moves; the partitions are kept while the site is. 0, or -1
+ * on allocation failure (the site's partitions are then unknown, and it
+ * is forgotten at the next rebalance). */
+int ing_rollup_note_partition(ing_rollup_t *r, const char *site_id, int32_t partition);
+/* After a rebalance: forgets (ing_rollup_forget_site) every site seen on
+ * a partition for which moved(partition, ctx) is true, since another
+ * instance may have consumed it meanwhile, and every site whose
+ * partitions are unknown; the sites of partitions kept stay as they are.
+ * Returns how many restored sites were forgotten. */
+size_t ing_rollup_forget_moved(ing_rollup_t *r, bool (*moved)(int32_t partition, void *ctx),
+                               void *ctx);
 /* Declares that every stored reading of the site at or after from_ms is fed
  * (call after forget, before finish). The finish then also publishes the
  * intervals starting at from_ms or later that are past the correction

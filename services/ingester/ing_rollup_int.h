@@ -127,6 +127,8 @@ typedef struct site {
     size_t nrev, rcap;
     bool restored;        /* state rebuilt from the database (ing_rollup_restore_*) */
     int64_t restore_from; /* stored readings fed from here on (INT64_MAX: unknown) */
+    int32_t *parts;       /* partitions its readings were seen on (none: unknown) */
+    size_t nparts, pcap;
 } site_t;
 
 struct ing_rollup_s {

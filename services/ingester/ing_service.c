@@ -32,6 +32,8 @@ static const char *const stage_names[ST_N] = {"idle",    "poll",    "decode", "c
 
 /* Poll wait while batches are being written. */
 #define POLL_BUSY_MS 5
+/* The topic of the readings (logical name). */
+#define ING_TOPIC_TELEMETRY "energy.telemetry"
 
 ing_service_t *ing_service_new(void)
 {
@@ -206,7 +208,7 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                  (long long)s->conf.interval_ms);
         return -1;
     }
-    const char *topics[] = {"energy.telemetry"};
+    const char *topics[] = {ING_TOPIC_TELEMETRY};
     db_conf_t dbc = {.conninfo = s->conf.db_conninfo,
                      .attempts = (int)s->conf.db_attempts};
     ing_rollup_conf_t rc = {.interval_ms = s->conf.interval_ms,
@@ -410,24 +412,63 @@ static slot_t *slot_at(ing_service_t *s, int k)
     return &s->slots[(s->head + k) % s->nslots];
 }
 
+/* Notes the partition each site of the polled batch arrived on, so that a
+ * rebalance forgets only the sites of the partitions it took away. Before
+ * the checks, which compact the batch (rec_of no longer matches then). */
+static void note_partitions(ing_service_t *s, const slot_t *b)
+{
+    const char *prev = NULL;
+    int32_t prev_part = -1;
+
+    for (size_t i = 0; i < b->n; i++) {
+        int32_t part = s->recs[s->rec_of[i]].partition;
+        if (prev && part == prev_part && strcmp(b->rd[i].site_id, prev) == 0)
+            continue;
+        prev = b->rd[i].site_id;
+        prev_part = part;
+        if (ing_rollup_note_partition(s->roll, prev, part))
+            log_error("ingester", "out of memory in the rollups");
+    }
+}
+
+typedef struct revoked_ctx {
+    const bus_consumer_t *cons;
+    uint64_t since; /* the revocation count when the sites were last settled */
+} revoked_ctx_t;
+
+static bool partition_revoked(int32_t partition, void *ctx)
+{
+    const revoked_ctx_t *rc = ctx;
+    return bus_consumer_revoked_since(rc->cons, rc->since, ING_TOPIC_TELEMETRY,
+                                      partition) != 0;
+}
+
 /* Partitions were taken away in a rebalance: another instance may have
- * consumed some of this instance's sites meanwhile, and the in-memory state
+ * consumed the sites of those partitions meanwhile, and the in-memory state
  * of such a site (open intervals, watermark, gaps, counters) would then
  * close intervals without the readings it did not see. Once every batch in
- * flight is fed and the held outputs are stored, every site is forgotten:
- * each is restored from PostgreSQL when it next comes. Returns true while
- * batches are still being written. */
+ * flight is fed and the held outputs are stored, the sites seen on a
+ * partition taken away are forgotten: each is restored from PostgreSQL
+ * when it next comes. The sites of the partitions kept were consumed here
+ * only and stay in memory. Returns true while batches are still being
+ * written. */
 static bool settle_rebalance(ing_service_t *s)
 {
+    revoked_ctx_t ctx = {.cons = s->cons, .since = s->revocations};
+    size_t n;
+
     if (s->count > 0) {
         ing_writer_wait(s->writer, &slot_at(s, 0)->job, 100);
         return true;
     }
     ing_out_drain(s);
-    ing_rollup_forget_all(s->roll);
+    s->revocations = bus_consumer_revocations(s->cons);
+    n = ing_rollup_forget_moved(s->roll, partition_revoked, &ctx);
     s->rebalanced = false;
-    log_info("ingester", "partitions were reassigned: every site is restored from "
-                         "PostgreSQL when it next comes");
+    log_info("ingester",
+             "partitions were taken away: %zu site(s) seen on them are restored from "
+             "PostgreSQL when they next come",
+             n);
     return false;
 }
 
@@ -460,6 +501,7 @@ static void submit_prepared(ing_service_t *s)
         return;
     if (restore_sites(s, b))
         return;
+    note_partitions(s, b);
     check_batch(s, b);
     b->job.n = b->n; /* the readings the checks kept, no more */
     b->offs = bus_consumer_take_offsets(s->cons);
@@ -485,10 +527,10 @@ static int poll_batch(ing_service_t *s)
     int64_t now = ems_wall_ms();
 
     ing_stage(s, got > 0 ? ST_POLL : ST_IDLE, &t);
-    if (bus_consumer_revocations(s->cons) != s->revocations) {
-        s->revocations = bus_consumer_revocations(s->cons);
+    /* s->revocations moves on when the sites are settled: the revocations
+     * since tell which partitions were taken away */
+    if (bus_consumer_revocations(s->cons) != s->revocations)
         s->rebalanced = true;
-    }
     if (got < 0) {
         log_error("ingester", "consume: %s", err);
         return -1;

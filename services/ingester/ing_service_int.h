@@ -72,9 +72,10 @@ struct ing_service {
     bool recovering;          /* a write failed: batches stored again, then
                                * their sites restored (recover_step) */
     bool rec_sites_forgotten; /* recovery: every batch stored, sites forgotten */
-    uint64_t revocations;     /* bus_consumer_revocations() last seen */
-    bool rebalanced;          /* partitions were taken away: forget every
-                               * site before the next batch (settle_rebalance) */
+    uint64_t revocations;     /* bus_consumer_revocations() when the sites
+                               * were last settled (settle_rebalance) */
+    bool rebalanced;          /* partitions were taken away: forget their
+                               * sites before the next batch (settle_rebalance) */
     int *rec_of;              /* prepared batch: rd[i] came from recs[rec_of[i]] */
     bus_record_t *recs;       /* the polled records, valid until the next poll */
     bool caught_up;           /* the last poll found nothing (or, waiting,

@@ -398,10 +398,10 @@ START_TEST(test_unacked_record_is_delivered_again)
 }
 END_TEST
 
-/* A second member joining the group takes partitions away from the first
- * (the eager protocol revokes every partition first): the first one's
- * revocation count goes up, which is how a service keeping state per key
- * learns that its keys may have been consumed elsewhere. Records produced
+/* A second member joining the group takes partitions away from the
+ * first: the first one's revocation count goes up, which is how a service
+ * keeping state per key learns that its keys may have been consumed
+ * elsewhere. Records produced
  * after the rebalance still reach one of the two. */
 START_TEST(test_rebalance_counts_revocations)
 {
@@ -437,6 +437,79 @@ START_TEST(test_rebalance_counts_revocations)
         got += n;
     }
     ck_assert_int_eq(got, 1);
+    bus_consumer_destroy(b);
+    bus_consumer_destroy(a);
+    bus_producer_destroy(p);
+}
+END_TEST
+
+/* Produces a sample under key. */
+static void produce_keyed(bus_producer_t *p, int64_t seed, const char *key)
+{
+    avro_value_t v;
+
+    ck_assert_msg(bus_value_new(E.bus, TOPIC, &v, err, sizeof(err)) == 0, "%s", err);
+    fill(&v, seed);
+    ck_assert_msg(bus_produce(p, TOPIC, key, &v, 0, err, sizeof(err)) == 0, "%s", err);
+    avro_value_decref(&v);
+}
+
+/* Checks each record of a batch that member `who` (0: the first, 1: the
+ * second) got: its partition was taken from the first member exactly when
+ * the second one reads it. Returns the count. */
+static int check_owner(bus_consumer_t *first, bus_record_t *batch, int n, int who)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(bus_consumer_revoked_since(first, 0, TOPIC, batch[i].partition) ==
+                          who,
+                      "partition %d read by member %d", (int)batch[i].partition, who);
+    return n;
+}
+
+/* A second member joining takes some of the first one's partitions and
+ * only those (the cooperative protocol): bus_consumer_revoked_since()
+ * names the partitions the second member now reads and no other, so a
+ * service rebuilds only the keys of those. Records produced after the
+ * rebalance under 16 keys (spread over every partition) reach both. */
+START_TEST(test_rebalance_tells_which_partitions)
+{
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    bus_consumer_t *a, *b;
+    bus_record_t *batch;
+    int got[2] = {0, 0};
+    char key[16];
+
+    ck_assert_msg(p != NULL, "%s", err);
+    produce_sample(p, 1, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    a = consumer("which");
+    ck_assert_int_eq(poll_some(a, &batch, 10), 1); /* a holds the partitions */
+    ck_assert_msg(bus_consumer_ack(a, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(bus_consumer_revoked_since(a, 0, TOPIC, batch[0].partition), 0);
+
+    b = consumer("which");
+    for (int i = 0; i < WAIT_MS / 200 && bus_consumer_revocations(a) == 0; i++) {
+        ck_assert(bus_consumer_poll(a, &batch, 10, 100, err, sizeof(err)) >= 0);
+        ck_assert(bus_consumer_poll(b, &batch, 10, 100, err, sizeof(err)) >= 0);
+    }
+    ck_assert_int_ge((int)bus_consumer_revocations(a), 1);
+
+    for (int k = 0; k < 16; k++) {
+        snprintf(key, sizeof key, "key-%d", k);
+        produce_keyed(p, 10 + k, key);
+    }
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    for (int i = 0; i < WAIT_MS / 200 && got[0] + got[1] < 16; i++) {
+        int n = bus_consumer_poll(a, &batch, 16, 100, err, sizeof(err));
+        ck_assert(n >= 0);
+        got[0] += check_owner(a, batch, n, 0);
+        n = bus_consumer_poll(b, &batch, 16, 100, err, sizeof(err));
+        ck_assert(n >= 0);
+        got[1] += check_owner(a, batch, n, 1);
+    }
+    ck_assert_int_eq(got[0] + got[1], 16);
+    ck_assert_msg(got[0] > 0 && got[1] > 0, "first member read %d, second %d", got[0],
+                  got[1]);
     bus_consumer_destroy(b);
     bus_consumer_destroy(a);
     bus_producer_destroy(p);
@@ -917,6 +990,7 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_bad_only_batch_is_acked);
     tcase_add_test(tc, test_unacked_record_is_delivered_again);
     tcase_add_test(tc, test_rebalance_counts_revocations);
+    tcase_add_test(tc, test_rebalance_tells_which_partitions);
     tcase_add_test(tc, test_oversize_dead_letter_goes_without_payload);
     tcase_add_test(tc, test_dead_letter_with_oversize_key_goes_without_key);
     tcase_add_test(tc, test_revoked_partition_lag_reads_zero);

@@ -447,6 +447,59 @@ START_TEST(test_forget_all)
 }
 END_TEST
 
+/* Restores site id from one stored reading (readings[0] renamed). */
+static void restore_site(ing_rollup_t *r, const char *id)
+{
+    ing_reading_t rd = readings[0];
+
+    snprintf(rd.site_id, sizeof rd.site_id, "%s", id);
+    snprintf(rd.meter_id, sizeof rd.meter_id, "%s-m1", id);
+    ck_assert_int_eq(ing_rollup_restore_reading(r, &rd), 0);
+    ck_assert_int_eq(ing_rollup_restore_finish(r, id, NULL, 0), 0);
+    ck_assert(ing_rollup_restored(r, id));
+}
+
+/* The partitions a rebalance took away (ctx: a bit per partition). */
+static bool moved_bit(int32_t partition, void *ctx)
+{
+    return (*(unsigned *)ctx >> partition) & 1u;
+}
+
+/* A rebalance forgets the sites seen on a partition taken away (one seen
+ * on several partitions if any of them was taken, one whose partitions are
+ * unknown too) and keeps the others as they are. */
+START_TEST(test_forget_moved)
+{
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    unsigned moved = 1u << 1;
+
+    make_readings();
+    restore_site(r, "kept");
+    restore_site(r, "moved");
+    restore_site(r, "both");
+    restore_site(r, "unknown");
+    ck_assert_int_eq(ing_rollup_note_partition(r, "kept", 0), 0);
+    ck_assert_int_eq(ing_rollup_note_partition(r, "kept", 0), 0);
+    ck_assert_int_eq(ing_rollup_note_partition(r, "kept", 2), 0);
+    ck_assert_int_eq(ing_rollup_note_partition(r, "moved", 1), 0);
+    ck_assert_int_eq(ing_rollup_note_partition(r, "both", 0), 0);
+    ck_assert_int_eq(ing_rollup_note_partition(r, "both", 1), 0);
+    ck_assert_uint_eq(ing_rollup_forget_moved(r, moved_bit, &moved), 3);
+    ck_assert(ing_rollup_restored(r, "kept"));
+    ck_assert_int_ne(ing_rollup_watermark(r, "kept"), INT64_MIN);
+    ck_assert(!ing_rollup_restored(r, "moved"));
+    ck_assert(!ing_rollup_restored(r, "both"));
+    ck_assert(!ing_rollup_restored(r, "unknown"));
+    ck_assert_int_eq(ing_rollup_watermark(r, "moved"), INT64_MIN);
+    /* nothing moved: nothing forgotten */
+    moved = 0;
+    restore_site(r, "moved");
+    ck_assert_uint_eq(ing_rollup_forget_moved(r, moved_bit, &moved), 0);
+    ck_assert(ing_rollup_restored(r, "moved"));
+    ing_rollup_destroy(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ingester-restore");
@@ -458,6 +511,7 @@ int main(void)
     tcase_add_loop_test(tc, test_restart_keeps_pending_gap, 0, 3);
     tcase_add_test(tc, test_forget_site);
     tcase_add_test(tc, test_forget_all);
+    tcase_add_test(tc, test_forget_moved);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);
 }
