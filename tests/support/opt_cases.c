@@ -3,9 +3,12 @@
 #include "opt_cases.h"
 
 #include <check.h>
+#include <lp_lib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "schedule-optimizer/opt_model.h"
 
 /* Hourly slots, capacity 1000 kW unless changed, no demand charge. */
 void tc_init(tcase_t *c, int n, const double *price, const double *base)
@@ -108,4 +111,19 @@ void put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1)
     ck_assert_int_eq(opt_plan_init(pl, 2, T), 0);
     pl->power[t0] = pl->power[T + t1] = 10;
     opt_plan_finish(&c->pb, pl);
+}
+
+/* Asserts the model alone (no heuristic, no validator) solves to optimal at
+ * eur: the pipeline's moves and checks would otherwise hide a model that
+ * missed the optimum. */
+void assert_model_objective(const opt_problem_t *pb, double eur, double tol)
+{
+    char err[128];
+    opt_model_t *m = opt_model_new(pb, 0, err, sizeof err);
+
+    ck_assert_msg(m != NULL, "model: %s", err);
+    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
+                            eur, tol);
+    opt_model_destroy(m);
 }

@@ -49,4 +49,8 @@ void assert_windows_power(const opt_plan_t *pl, const double *want0,
 /* Writes a plan running window 0 in slot t0 and window 1 in slot t1. */
 void put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1);
 
+/* Asserts the model alone (no heuristic, no validator) solves to optimal
+ * with objective eur, within tol. */
+void assert_model_objective(const opt_problem_t *pb, double eur, double tol);
+
 #endif

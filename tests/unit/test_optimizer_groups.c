@@ -4,10 +4,8 @@
  * heuristic, the validator and the pipeline.
  */
 #include <check.h>
-#include <lp_lib.h>
 
 #include "schedule-optimizer/opt_heur.h"
-#include "schedule-optimizer/opt_model.h"
 #include "schedule-optimizer/opt_solve.h"
 #include "schedule-optimizer/opt_validate.h"
 #include "support/harness.h"
@@ -19,14 +17,7 @@ static void assert_group_optimum(tcase_t *c, const double *want0,
                                  const double *want1, double eur)
 {
     opt_plan_t pl;
-    char err[128];
-    opt_model_t *m = opt_model_new(&c->pb, 0, err, sizeof err);
-
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
-    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
-                            eur, 1e-9);
-    opt_model_destroy(m);
+    assert_model_objective(&c->pb, eur, 1e-9);
     ck_assert_int_eq(opt_plan_init(&pl, 2, c->pb.site.n_slots), 0);
     opt_heuristic(&c->pb, &pl);
     ck_assert_int_eq(opt_validate(&c->pb, &pl, NULL), 0);
@@ -157,17 +148,11 @@ START_TEST(test_group_run_across_touching_windows)
     const double want0[] = {0, 0, 0, 10, 0, 0, 0, 0};
     const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
     opt_plan_t pl;
-    char err[128];
 
     tc_init(&c, 8, price, NULL);
     pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
-    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
-    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
-                            0.30, 1e-9);
-    opt_model_destroy(m);
+    assert_model_objective(&c.pb, 0.30, 1e-9);
     tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     assert_power(&c, 0, want0);

@@ -15,6 +15,16 @@
 #include "support/harness.h"
 #include "support/opt_cases.h"
 
+/* Asserts the pipeline's plan is optimal and valid, equipment 0 running
+ * want, at eur in total. */
+static void assert_optimal(const tcase_t *c, const double *want, double eur)
+{
+    ck_assert_int_eq(c->r.status, OPT_OPTIMAL);
+    ck_assert_int_eq(c->r.violations, 0);
+    assert_power(c, 0, want);
+    ck_assert_double_eq_tol(c->r.cost.total_eur, eur, 1e-9);
+}
+
 /* Interruptible 20 kWh at up to 10 kW, prices 100,100,20,20 EUR/MWh:
  * run in the two cheap hours, 20 kWh * 20 EUR/MWh = 0.40 EUR. The baseline
  * runs first thing: 20 kWh * 100 = 2.00 EUR, so savings 1.60 EUR. */
@@ -26,10 +36,7 @@ START_TEST(test_one_task_two_prices)
     tc_init(&c, 4, price, NULL);
     task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4);
     tc_solve(&c);
-    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    ck_assert_int_eq(c.r.violations, 0);
-    assert_power(&c, 0, want);
-    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.40, 1e-9);
+    assert_optimal(&c, want, 0.40);
     ck_assert_double_eq_tol(c.r.baseline_cost.total_eur, 2.00, 1e-9);
     ck_assert_double_eq_tol(c.r.savings_eur, 1.60, 1e-9);
     opt_result_release(&c.r);
@@ -71,10 +78,7 @@ START_TEST(test_block_across_valley)
     tc_init(&c, 6, price, NULL);
     task(&c, 0, OPT_TASK_BLOCK, 10, 20, 0, 6);
     tc_solve(&c);
-    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    ck_assert_int_eq(c.r.violations, 0);
-    assert_power(&c, 0, want);
-    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.20, 1e-9);
+    assert_optimal(&c, want, 0.20);
     opt_result_release(&c.r);
 }
 END_TEST
@@ -93,10 +97,7 @@ START_TEST(test_block_min_power)
     opt_equipment_t *q = task(&c, 0, OPT_TASK_BLOCK, 10, 15, 0, 5);
     q->p_min_kw = 9;
     tc_solve(&c);
-    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    ck_assert_int_eq(c.r.violations, 0);
-    assert_power(&c, 0, want);
-    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.15, 1e-9);
+    assert_optimal(&c, want, 0.15);
     c.r.plan.power[1] = c.r.plan.power[2] = 7.5;
     assert_refused(&c.pb, &c.r.plan, "below its minimum");
     opt_result_release(&c.r);
@@ -116,10 +117,7 @@ START_TEST(test_capacity_forces_shift)
     c.pb.site.import_cap_kw = 100;
     task(&c, 0, OPT_TASK_BLOCK, 20, 20, 0, 4);
     tc_solve(&c);
-    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    ck_assert_int_eq(c.r.violations, 0);
-    assert_power(&c, 0, want);
-    ck_assert_double_eq_tol(c.r.cost.total_eur, 2.80, 1e-9);
+    assert_optimal(&c, want, 2.80);
     opt_result_release(&c.r);
 }
 END_TEST
@@ -164,7 +162,6 @@ START_TEST(test_demand_charge_two_periods)
     opt_plan_t pl;
     opt_cost_t cost;
     opt_msgs_t msgs;
-    char err[256];
     int found = 0;
 
     tc_init(&c, 4, price, base);
@@ -178,12 +175,7 @@ START_TEST(test_demand_charge_two_periods)
     opt_heuristic(&c.pb, &pl);
     opt_plan_cost(&c.pb, &pl, &cost);
     ck_assert_double_eq_tol(cost.total_eur, 1514.10, 1e-9);
-    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
-    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
-                            1514.10, 1e-6);
-    opt_model_destroy(m);
+    assert_model_objective(&c.pb, 1514.10, 1e-6);
     opt_plan_release(&pl);
     /* the pipeline */
     tc_solve(&c);
@@ -257,10 +249,7 @@ START_TEST(test_min_run)
     q->p_min_kw = 10;
     q->min_run = 2;
     tc_solve(&c);
-    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    ck_assert_int_eq(c.r.violations, 0);
-    assert_power(&c, 0, want);
-    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.30, 1e-9);
+    assert_optimal(&c, want, 0.30);
     opt_result_release(&c.r);
 }
 END_TEST
@@ -302,10 +291,7 @@ START_TEST(test_starts_per_local_day)
     c.pb.site.day = day;
     task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4)->max_starts_day = 1;
     tc_solve(&c);
-    ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    ck_assert_int_eq(c.r.violations, 0);
-    assert_power(&c, 0, want);
-    ck_assert_double_eq_tol(c.r.cost.total_eur, 0.20, 1e-9);
+    assert_optimal(&c, want, 0.20);
     c.pb.site.day = one_day;
     assert_refused(&c.pb, &c.r.plan, "starts more than");
     opt_result_release(&c.r);
@@ -321,18 +307,12 @@ START_TEST(test_rest_in_short_window)
 {
     tcase_t c;
     const double price[] = {10, 100, 10};
-    char err[128];
 
     tc_init(&c, 3, price, NULL);
     opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3);
     q->min_rest = 3;
     q->p_min_kw = 1;
-    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
-    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
-                            0.29, 1e-9);
-    opt_model_destroy(m);
+    assert_model_objective(&c.pb, 0.29, 1e-9);
     tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
@@ -351,16 +331,10 @@ START_TEST(test_on_draws_power)
 {
     tcase_t c;
     const double price[] = {10, 100, 10};
-    char err[128];
 
     tc_init(&c, 3, price, NULL);
     task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3)->min_rest = 3;
-    opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
-    ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
-    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
-                            0.20009, 1e-9);
-    opt_model_destroy(m);
+    assert_model_objective(&c.pb, 0.20009, 1e-9);
     tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
