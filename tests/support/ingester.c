@@ -45,20 +45,6 @@ pid_t th_ing_start(const th_env_list *e, const char *log)
                                      .out = log});
 }
 
-static void set_long(avro_value_t *v, const char *name, int64_t x)
-{
-    avro_value_t f;
-    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
-    avro_value_set_long(&f, x);
-}
-
-static void set_string(avro_value_t *v, const char *name, const char *s)
-{
-    avro_value_t f;
-    ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
-    avro_value_set_string(&f, s);
-}
-
 static void set_enum(avro_value_t *v, const char *name, int x)
 {
     avro_value_t f;
@@ -68,15 +54,15 @@ static void set_enum(avro_value_t *v, const char *name, int x)
 
 void th_ing_produce(bus_t *b, bus_producer_t *p, const th_reading *r)
 {
-    avro_value_t v, f;
+    avro_value_t v;
     char err[512];
 
     ck_assert_msg(bus_value_new(b, "energy.telemetry", &v, err, sizeof err) == 0, "%s",
                   err);
-    set_string(&v, "site_id", r->site);
-    set_string(&v, "meter_id", r->meter);
-    set_long(&v, "ts", r->ts_ms);
-    set_long(&v, "seq", r->seq);
+    th_set_str(&v, "site_id", r->site);
+    th_set_str(&v, "meter_id", r->meter);
+    th_set_long(&v, "ts", r->ts_ms);
+    th_set_long(&v, "seq", r->seq);
     set_enum(&v, "source", r->source);
     set_enum(&v, "quality", 0);
     th_set_opt_double(&v, "power_kw", r->has_power, r->power_kw);
@@ -85,9 +71,7 @@ void th_ing_produce(bus_t *b, bus_producer_t *p, const th_reading *r)
     th_set_opt_double(&v, "current_a", 0, 0);
     th_set_opt_double(&v, "frequency_hz", r->grid, 50.0);
     th_set_opt_double(&v, "power_factor", 0, 0);
-    ck_assert(avro_value_get_by_name(&v, "quality_detail", &f, NULL) == 0);
-    avro_value_set_branch(&f, 0, &f);
-    avro_value_set_null(&f);
+    th_set_null(&v, "quality_detail");
     ck_assert_msg(
         bus_produce(p, "energy.telemetry", r->site, &v, r->ts_ms, err, sizeof err) == 0,
         "%s", err);
