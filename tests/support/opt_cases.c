@@ -11,7 +11,7 @@
 #include "schedule-optimizer/opt_model.h"
 
 /* Hourly slots, capacity 1000 kW unless changed, no demand charge. */
-void tc_init(tcase_t *c, int n, const double *price, const double *base)
+void oc_tc_init(tcase_t *c, int n, const double *price, const double *base)
 {
     memset(c, 0, sizeof *c);
     for (int t = 0; t < n; t++) {
@@ -26,7 +26,7 @@ void tc_init(tcase_t *c, int n, const double *price, const double *base)
     opt_result_init(&c->r);
 }
 
-opt_equipment_t *task(tcase_t *c, int i, opt_kind_t k, double pmax,
+opt_equipment_t *oc_task(tcase_t *c, int i, opt_kind_t k, double pmax,
                       double kwh, int lo, int hi)
 {
     opt_equipment_t *q = &c->eq[i];
@@ -41,7 +41,7 @@ opt_equipment_t *task(tcase_t *c, int i, opt_kind_t k, double pmax,
     return q;
 }
 
-void tc_solve(tcase_t *c)
+void oc_tc_solve(tcase_t *c)
 {
     opt_options_t o;
     char err[256];
@@ -51,20 +51,20 @@ void tc_solve(tcase_t *c)
     ck_assert_int_eq(opt_solve(&c->pb, &o, &c->r, err, sizeof err), 0);
 }
 
-double pw(const tcase_t *c, int e, int t)
+double oc_pw(const tcase_t *c, int e, int t)
 {
     return c->r.plan.power[(size_t)e * c->pb.site.n_slots + t];
 }
 
-void assert_power(const tcase_t *c, int e, const double *want)
+void oc_assert_power(const tcase_t *c, int e, const double *want)
 {
     for (int t = 0; t < c->pb.site.n_slots; t++)
-        ck_assert_msg(fabs(pw(c, e, t) - want[t]) < 1e-6,
-                      "slot %d: %g kW, want %g", t, pw(c, e, t), want[t]);
+        ck_assert_msg(fabs(oc_pw(c, e, t) - want[t]) < 1e-6,
+                      "slot %d: %g kW, want %g", t, oc_pw(c, e, t), want[t]);
 }
 
 /* Asserts the validator refuses the plan with a message containing needle. */
-void assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
+void oc_assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
                     const char *needle)
 {
     opt_msgs_t msgs;
@@ -80,19 +80,19 @@ void assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
 
 /* Two windows of one pump (group 1): 10 kW on/off, 10 kWh a window
  * (one hour each), no start-up cost. */
-void pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2)
+void oc_pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2)
 {
     c->pb.n_eq = 2;
     for (int i = 0; i < 2; i++) {
-        opt_equipment_t *q = task(c, i, OPT_TASK_FLEX, 10, 10, i ? lo2 : lo1,
+        opt_equipment_t *q = oc_task(c, i, OPT_TASK_FLEX, 10, 10, i ? lo2 : lo1,
                                   i ? hi2 : hi1);
         q->p_min_kw = 10;
         q->group = 1;
     }
 }
 
-/* Asserts the power of the two windows of pump_windows() in pl. */
-void assert_windows_power(const opt_plan_t *pl, const double *want0,
+/* Asserts the power of the two windows of oc_pump_windows() in pl. */
+void oc_assert_windows_power(const opt_plan_t *pl, const double *want0,
                           const double *want1)
 {
     int T = pl->n_slots;
@@ -104,7 +104,7 @@ void assert_windows_power(const opt_plan_t *pl, const double *want0,
 }
 
 /* Writes a plan running window 0 in slot t0 and window 1 in slot t1. */
-void put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1)
+void oc_put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1)
 {
     int T = c->pb.site.n_slots;
 
@@ -116,7 +116,7 @@ void put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1)
 /* Asserts the model alone (no heuristic, no validator) solves to optimal at
  * eur: the pipeline's moves and checks would otherwise hide a model that
  * missed the optimum. */
-void assert_model_objective(const opt_problem_t *pb, double eur, double tol)
+void oc_assert_model_objective(const opt_problem_t *pb, double eur, double tol)
 {
     char err[128];
     opt_model_t *m = opt_model_new(pb, 0, err, sizeof err);

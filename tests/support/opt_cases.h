@@ -19,38 +19,38 @@ typedef struct tcase {
 
 /* Hourly slots, capacity 1000 kW unless changed, no demand charge, one
  * equipment (pb.n_eq = 1); base NULL is no base load. */
-void tc_init(tcase_t *c, int n, const double *price, const double *base);
+void oc_tc_init(tcase_t *c, int n, const double *price, const double *base);
 
 /* Equipment i: kind k, up to pmax kW, kwh in [lo, hi), no habitual start. */
-opt_equipment_t *task(tcase_t *c, int i, opt_kind_t k, double pmax,
+opt_equipment_t *oc_task(tcase_t *c, int i, opt_kind_t k, double pmax,
                       double kwh, int lo, int hi);
 
 /* Solves with a 5 s limit into c->r; fails the test on an error. */
-void tc_solve(tcase_t *c);
+void oc_tc_solve(tcase_t *c);
 
 /* Power of equipment e in slot t of c->r's plan. */
-double pw(const tcase_t *c, int e, int t);
+double oc_pw(const tcase_t *c, int e, int t);
 
 /* Asserts equipment e's power in c->r's plan, slot by slot. */
-void assert_power(const tcase_t *c, int e, const double *want);
+void oc_assert_power(const tcase_t *c, int e, const double *want);
 
 /* Asserts the validator refuses the plan with a message containing needle. */
-void assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
+void oc_assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
                     const char *needle);
 
 /* Two windows of one pump (group 1): 10 kW on/off, 10 kWh a window
  * (one hour each), no start-up cost. */
-void pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2);
+void oc_pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2);
 
-/* Asserts the power of the two windows of pump_windows() in pl. */
-void assert_windows_power(const opt_plan_t *pl, const double *want0,
+/* Asserts the power of the two windows of oc_pump_windows() in pl. */
+void oc_assert_windows_power(const opt_plan_t *pl, const double *want0,
                           const double *want1);
 
 /* Writes a plan running window 0 in slot t0 and window 1 in slot t1. */
-void put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1);
+void oc_put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1);
 
 /* Asserts the model alone (no heuristic, no validator) solves to optimal
  * with objective eur, within tol. */
-void assert_model_objective(const opt_problem_t *pb, double eur, double tol);
+void oc_assert_model_objective(const opt_problem_t *pb, double eur, double tol);
 
 #endif

@@ -18,11 +18,11 @@ START_TEST(test_infeasible_deadline_explained)
     tcase_t c;
     const double price[] = {50, 50, 50, 50}, base[] = {700, 700, 700, 700};
 
-    tc_init(&c, 4, price, base);
+    oc_tc_init(&c, 4, price, base);
     c.pb.site.import_cap_kw = 800;
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_BLOCK, 200, 400, 0, 4);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_BLOCK, 200, 400, 0, 4);
     strcpy(q->name, "dryer-2");
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
     ck_assert_int_ge(c.r.explain.n, 1);
     ck_assert_ptr_nonnull(strstr(c.r.explain.v[0], "task dryer-2 cannot meet "
@@ -44,7 +44,7 @@ static void assert_runnable(const tcase_t *c)
         double p_run;
         int d = opt_block_duration(&c->pb, q, &p_run), first = -1, n_on = 0, run = 0;
         for (int t = 0; t < T; t++) {
-            double kw = pw(c, e, t);
+            double kw = oc_pw(c, e, t);
             n_on += kw > 1e-6;
             if (kw > 1e-6 && first < 0)
                 first = t;
@@ -60,8 +60,8 @@ static void assert_runnable(const tcase_t *c)
         ck_assert_msg(n_on == d, "%s runs %d slots, not %d", q->name, n_on, d);
         for (int t = first; t < first + d; t++) {
             double want = t < first + d - 1 ? p_run : opt_block_last_kw(&c->pb, q);
-            ck_assert_msg(fabs(pw(c, e, t) - want) < 1e-6, "%s draws %g kW in slot %d, not %g",
-                          q->name, pw(c, e, t), t, want);
+            ck_assert_msg(fabs(oc_pw(c, e, t) - want) < 1e-6, "%s draws %g kW in slot %d, not %g",
+                          q->name, oc_pw(c, e, t), t, want);
         }
     }
 }
@@ -86,21 +86,21 @@ START_TEST(test_elastic_lp_plan_is_runnable)
     opt_cost_t cost;
     char err[256];
 
-    tc_init(&c, 5, price, base);
+    oc_tc_init(&c, 5, price, base);
     c.pb.site.import_cap_kw = 800;
     c.pb.n_eq = 3;
-    strcpy(task(&c, 0, OPT_TASK_BLOCK, 200, 400, 0, 4)->name, "dryer-2");
-    opt_equipment_t *q = task(&c, 1, OPT_TASK_FLEX, 30, 30, 0, 4);
+    strcpy(oc_task(&c, 0, OPT_TASK_BLOCK, 200, 400, 0, 4)->name, "dryer-2");
+    opt_equipment_t *q = oc_task(&c, 1, OPT_TASK_FLEX, 30, 30, 0, 4);
     strcpy(q->name, "pump");
     q->p_min_kw = 10;
-    strcpy(task(&c, 2, OPT_TASK_BLOCK, 50, 50, 4, 5)->name, "oven");
+    strcpy(oc_task(&c, 2, OPT_TASK_BLOCK, 50, 50, 4, 5)->name, "oven");
     opt_options_init(&o);
     o.time_limit_s = 5;
     o.elastic_lp_only = 1;
     ck_assert_int_eq(opt_solve(&c.pb, &o, &c.r, err, sizeof err), 0);
     ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
     assert_runnable(&c);
-    ck_assert_double_eq_tol(pw(&c, 2, 4), 50, 1e-6);
+    ck_assert_double_eq_tol(oc_pw(&c, 2, 4), 50, 1e-6);
     ck_assert_str_eq(c.r.source, "elastic-rounded");
     ck_assert_int_ge(c.r.explain.n, 1);
     for (int i = 0; i < c.r.explain.n; i++)
@@ -132,9 +132,9 @@ START_TEST(test_elastic_lp_without_slack_rounded)
     opt_cost_t cost;
     char err[256];
 
-    tc_init(&c, 4, price, base);
+    oc_tc_init(&c, 4, price, base);
     c.pb.site.demand_eur_kw = 1;
-    task(&c, 0, OPT_TASK_FLEX, 10, 10, 0, 4)->p_min_kw = 10;
+    oc_task(&c, 0, OPT_TASK_FLEX, 10, 10, 0, 4)->p_min_kw = 10;
     opt_options_init(&o);
     o.time_limit_s = 5;
     o.use_heuristic = 0;
@@ -146,7 +146,7 @@ START_TEST(test_elastic_lp_without_slack_rounded)
     ck_assert_int_eq(c.r.explain.n, 0);
     ck_assert_int_eq(c.r.violations, 0);
     assert_runnable(&c);
-    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 1) + pw(&c, 0, 2) + pw(&c, 0, 3), 10, 1e-6);
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 1) + oc_pw(&c, 0, 2) + oc_pw(&c, 0, 3), 10, 1e-6);
     opt_plan_cost(&c.pb, &c.r.plan, &cost);
     ck_assert_double_eq_tol(c.r.cost.total_eur, cost.total_eur, 1e-9);
     opt_result_release(&c.r);
@@ -162,20 +162,20 @@ START_TEST(test_export_limit_without_storage)
     tcase_t c;
     const double price[] = {50, 80, 50, 50}, base[] = {200, -100, 200, 200};
 
-    tc_init(&c, 4, price, base);
-    task(&c, 0, OPT_TASK_FLEX, 200, 300, 0, 4);
-    tc_solve(&c);
+    oc_tc_init(&c, 4, price, base);
+    oc_task(&c, 0, OPT_TASK_FLEX, 200, 300, 0, 4);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
-    ck_assert_double_ge(pw(&c, 0, 1), 100 - 1e-6); /* dearest hour, yet needed */
-    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 1) + pw(&c, 0, 2) + pw(&c, 0, 3),
+    ck_assert_double_ge(oc_pw(&c, 0, 1), 100 - 1e-6); /* dearest hour, yet needed */
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 1) + oc_pw(&c, 0, 2) + oc_pw(&c, 0, 3),
                             300, 1e-6);
     opt_result_release(&c.r);
 
     /* 1000 kW of surplus is more than the task can take: explained */
     c.base[1] = -1000;
     opt_result_init(&c.r);
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
     int found = 0;
     for (int i = 0; i < c.r.explain.n; i++)
@@ -192,10 +192,10 @@ START_TEST(test_window_too_short_explained)
     tcase_t c;
     const double price[] = {50, 50, 50, 50};
 
-    tc_init(&c, 4, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_BLOCK, 10, 30, 1, 3);
+    oc_tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_BLOCK, 10, 30, 1, 3);
     strcpy(q->name, "oven");
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
     ck_assert_int_ge(c.r.explain.n, 1);
     ck_assert_ptr_nonnull(strstr(c.r.explain.v[0], "task oven"));
@@ -213,15 +213,15 @@ START_TEST(test_group_starts_infeasible_explained)
     const double price[] = {30, 50, 10, 100, 10, 40, 20, 60};
     char err[128];
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 3, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 3, 4, 8);
     c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
     c.eq[0].min_rest = c.eq[1].min_rest = 3;
     opt_model_t *m = opt_model_new(&c.pb, 1, err, sizeof err);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
     opt_model_destroy(m);
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_INFEASIBLE);
     ck_assert_int_ge(c.r.explain.n, 1);
     ck_assert_ptr_nonnull(strstr(c.r.explain.v[0], "10.0 kWh cannot be delivered"));

@@ -40,9 +40,9 @@ static void enum_case(tcase_t *c, int *day, unsigned *st)
         price[t] = (double)(enum_rand(st) % 100);
         day[t] = t == 0 ? 0 : day[t - 1] + (enum_rand(st) % 4 == 0);
     }
-    tc_init(c, MAXT, price, NULL);
+    oc_tc_init(c, MAXT, price, NULL);
     c->pb.site.day = day;
-    pump_windows(c, a1, b1, a2, b2);
+    oc_pump_windows(c, a1, b1, a2, b2);
     int L = 1 + (int)(enum_rand(st) % 3), R = 1 + (int)(enum_rand(st) % 3);
     int S = (int)(enum_rand(st) % 3);
     double su = enum_rand(st) % 2 ? 0.05 * (1 + enum_rand(st) % 10) : 0;
@@ -206,7 +206,7 @@ static void block_case(tcase_t *c, unsigned *st)
         price[t] = (double)(enum_rand(st) % 100);
         base[t] = (double)(enum_rand(st) % 20);
     }
-    tc_init(c, MAXT, price, base);
+    oc_tc_init(c, MAXT, price, base);
     if (enum_rand(st) % 4 == 0)
         c->pb.site.demand_eur_kw = 0.01 * (1 + enum_rand(st) % 5);
     c->pb.n_eq = n;
@@ -214,7 +214,7 @@ static void block_case(tcase_t *c, unsigned *st)
         int len = 2 + (int)(enum_rand(st) % 2);
         int hi = lo + len > MAXT ? MAXT : lo + len;
         int dur = 1 + (int)(enum_rand(st) % (unsigned)(hi - lo));
-        opt_equipment_t *q = task(c, i, OPT_TASK_BLOCK, 10,
+        opt_equipment_t *q = oc_task(c, i, OPT_TASK_BLOCK, 10,
                                   10.0 * dur - (half && dur > 1 ? 5 : 0), lo, hi);
         q->p_min_kw = half ? 9 : 0;
         q->startup_eur = su;
@@ -311,7 +311,7 @@ START_TEST(test_block_windows_enumerated)
         across_best += across && c.eq[0].startup_eur > 0;
         assert_heuristic_valid(&c, i, &pl);
         opt_plan_release(&pl);
-        tc_solve(&c);
+        oc_tc_solve(&c);
         ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
         ck_assert_int_eq(c.r.violations, 0);
         ck_assert_msg(fabs(c.r.cost.total_eur - best) < 1e-6,

@@ -17,20 +17,20 @@ static void assert_group_optimum(tcase_t *c, const double *want0,
                                  const double *want1, double eur)
 {
     opt_plan_t pl;
-    assert_model_objective(&c->pb, eur, 1e-9);
+    oc_assert_model_objective(&c->pb, eur, 1e-9);
     ck_assert_int_eq(opt_plan_init(&pl, 2, c->pb.site.n_slots), 0);
     opt_heuristic(&c->pb, &pl);
     ck_assert_int_eq(opt_validate(&c->pb, &pl, NULL), 0);
     opt_plan_release(&pl);
-    tc_solve(c);
+    oc_tc_solve(c);
     ck_assert_int_eq(c->r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c->r.violations, 0);
-    assert_power(c, 0, want0);
-    assert_power(c, 1, want1);
+    oc_assert_power(c, 0, want0);
+    oc_assert_power(c, 1, want1);
     ck_assert_double_eq_tol(c->r.cost.total_eur, eur, 1e-9);
 }
 
-/* Both windows of pump_windows() held to a minimum run of min_run slots,
+/* Both windows of oc_pump_windows() held to a minimum run of min_run slots,
  * paying startup_eur a start. */
 static void pump_min_run(tcase_t *c, int min_run, double startup_eur)
 {
@@ -67,12 +67,12 @@ START_TEST(test_group_rest_across_windows)
     const double want1[] = {0, 0, 0, 0, 0, 0, 10, 0};
     opt_plan_t pl;
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 3, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 3, 4, 8);
     c.eq[0].min_rest = c.eq[1].min_rest = 3;
     assert_group_optimum(&c, want0, want1, 0.30);
-    put_two_runs(&c, &pl, 2, 4);
-    assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 3)");
+    oc_put_two_runs(&c, &pl, 2, 4);
+    oc_assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 3)");
     c.eq[0].group = 0;
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     opt_plan_release(&pl);
@@ -94,15 +94,15 @@ START_TEST(test_group_rest_touching_windows)
     const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
     opt_plan_t pl;
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 4, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].min_rest = c.eq[1].min_rest = 2;
     assert_group_optimum(&c, want0, want1, 0.50);
     assert_heuristic_cost(&c, 0.50);
-    put_two_runs(&c, &pl, 3, 5);
-    assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 2)");
+    oc_put_two_runs(&c, &pl, 3, 5);
+    oc_assert_refused(&c.pb, &pl, "after resting 1 slots (minimum 2)");
     opt_plan_release(&pl);
-    put_two_runs(&c, &pl, 3, 4);
+    oc_put_two_runs(&c, &pl, 3, 4);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     opt_plan_release(&pl);
     opt_result_release(&c.r);
@@ -123,13 +123,13 @@ START_TEST(test_group_starts_per_day)
     const int day[] = {0, 0, 1, 1, 1, 1, 2, 2};
     opt_plan_t pl;
 
-    tc_init(&c, 8, price, NULL);
+    oc_tc_init(&c, 8, price, NULL);
     c.pb.site.day = day;
-    pump_windows(&c, 0, 4, 4, 8);
+    oc_pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
     assert_group_optimum(&c, want0, want1, 0.30);
-    put_two_runs(&c, &pl, 2, 5);
-    assert_refused(&c.pb, &pl, "(all its windows) starts more than 1 times a day");
+    oc_put_two_runs(&c, &pl, 2, 5);
+    oc_assert_refused(&c.pb, &pl, "(all its windows) starts more than 1 times a day");
     opt_plan_release(&pl);
     opt_result_release(&c.r);
 }
@@ -149,16 +149,16 @@ START_TEST(test_group_run_across_touching_windows)
     const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
     opt_plan_t pl;
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 4, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].max_starts_day = c.eq[1].max_starts_day = 1;
-    assert_model_objective(&c.pb, 0.30, 1e-9);
-    tc_solve(&c);
+    oc_assert_model_objective(&c.pb, 0.30, 1e-9);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    assert_power(&c, 0, want0);
-    assert_power(&c, 1, want1);
-    put_two_runs(&c, &pl, 3, 6);
-    assert_refused(&c.pb, &pl, "starts more than 1 times a day");
+    oc_assert_power(&c, 0, want0);
+    oc_assert_power(&c, 1, want1);
+    oc_put_two_runs(&c, &pl, 3, 6);
+    oc_assert_refused(&c.pb, &pl, "starts more than 1 times a day");
     opt_plan_release(&pl);
     opt_result_release(&c.r);
 }
@@ -179,8 +179,8 @@ START_TEST(test_group_min_run_across_touching_windows)
     const double want0[] = {0, 0, 10, 10, 0, 0, 0, 0};
     const double want1[] = {0, 0, 0, 0, 10, 0, 0, 0};
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 4, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 4, 4, 8);
     c.eq[0].energy_kwh = 20;
     pump_min_run(&c, 2, 1);
     assert_group_optimum(&c, want0, want1, 1.30);
@@ -207,8 +207,8 @@ START_TEST(test_group_run_started_late_heuristic)
     opt_plan_t pl;
     opt_cost_t cost;
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 4, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 4, 4, 8);
     c.eq[1].energy_kwh = 20;
     pump_min_run(&c, 3, 1);
     ck_assert_int_eq(opt_plan_init(&pl, 2, 8), 0);
@@ -217,7 +217,7 @@ START_TEST(test_group_run_started_late_heuristic)
     opt_plan_cost(&c.pb, &pl, &cost);
     ck_assert_double_eq_tol(cost.total_eur, 2.00, 1e-9);
     ck_assert_double_eq_tol(cost.startup_eur, 1.00, 1e-9);
-    assert_windows_power(&pl, want0, want1);
+    oc_assert_windows_power(&pl, want0, want1);
     opt_plan_release(&pl);
     assert_group_optimum(&c, want0, want1, 2.00);
     opt_result_release(&c.r);

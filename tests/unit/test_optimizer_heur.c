@@ -29,8 +29,8 @@ START_TEST(test_pump_runs_heuristic)
     opt_plan_t pl;
     opt_cost_t cost;
 
-    tc_init(&c, 8, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 40, 0, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_FLEX, 10, 40, 0, 8);
     q->p_min_kw = 10;
     q->min_run = q->min_rest = q->max_starts_day = 2;
     q->startup_eur = 0.5;
@@ -42,9 +42,9 @@ START_TEST(test_pump_runs_heuristic)
     opt_plan_cost(&c.pb, &pl, &cost);
     ck_assert_double_eq_tol(cost.total_eur, 1.80, 1e-9);
     opt_plan_release(&pl);
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    assert_power(&c, 0, want);
+    oc_assert_power(&c, 0, want);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 1.80, 1e-9);
     opt_result_release(&c.r);
 }
@@ -62,10 +62,10 @@ START_TEST(test_improve_pumps_keeps_group_rest)
     const double price[] = {30, 50, 10, 100, 10, 40, 35, 60};
     opt_plan_t pl;
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 3, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 3, 4, 8);
     c.eq[0].min_rest = c.eq[1].min_rest = 3;
-    put_two_runs(&c, &pl, 0, 4);
+    oc_put_two_runs(&c, &pl, 0, 4);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 0);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
@@ -89,14 +89,14 @@ START_TEST(test_improve_pumps_joint_move)
     opt_plan_t pl;
     opt_cost_t cost;
 
-    tc_init(&c, 8, price, NULL);
-    pump_windows(&c, 0, 3, 4, 8);
+    oc_tc_init(&c, 8, price, NULL);
+    oc_pump_windows(&c, 0, 3, 4, 8);
     c.eq[0].min_rest = c.eq[1].min_rest = 3;
-    put_two_runs(&c, &pl, 0, 4);
+    oc_put_two_runs(&c, &pl, 0, 4);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
     ck_assert_int_eq(opt_improve_pumps(&c.pb, &pl, 3), 1);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
-    assert_windows_power(&pl, want0, want1);
+    oc_assert_windows_power(&pl, want0, want1);
     opt_plan_cost(&c.pb, &pl, &cost);
     ck_assert_double_eq_tol(cost.total_eur, 0.30, 1e-9);
     opt_plan_release(&pl);
@@ -173,10 +173,10 @@ START_TEST(test_fix_except_neighbourhood)
     char err[128];
     double *x;
 
-    tc_init(&c, 4, price, NULL);
+    oc_tc_init(&c, 4, price, NULL);
     c.pb.n_eq = 2;
-    task(&c, 0, OPT_TASK_BLOCK, 10, 10, 0, 4);
-    task(&c, 1, OPT_TASK_BLOCK, 10, 10, 0, 4);
+    oc_task(&c, 0, OPT_TASK_BLOCK, 10, 10, 0, 4);
+    oc_task(&c, 1, OPT_TASK_BLOCK, 10, 10, 0, 4);
     ck_assert_int_eq(opt_plan_init(&pl, 2, 4), 0);
     pl.power[3] = pl.power[4 + 3] = 10;
     opt_plan_finish(&c.pb, &pl);
@@ -205,8 +205,8 @@ START_TEST(test_improve_pumps_moves)
     const double price[] = {100, 100, 10, 10};
     opt_plan_t pl;
 
-    tc_init(&c, 4, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4);
+    oc_tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4);
     q->p_min_kw = 10;
     q->min_run = 2;
     ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);

@@ -21,7 +21,7 @@ static void assert_optimal(const tcase_t *c, const double *want, double eur)
 {
     ck_assert_int_eq(c->r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c->r.violations, 0);
-    assert_power(c, 0, want);
+    oc_assert_power(c, 0, want);
     ck_assert_double_eq_tol(c->r.cost.total_eur, eur, 1e-9);
 }
 
@@ -33,9 +33,9 @@ START_TEST(test_one_task_two_prices)
     tcase_t c;
     const double price[] = {100, 100, 20, 20}, want[] = {0, 0, 10, 10};
 
-    tc_init(&c, 4, price, NULL);
-    task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4);
-    tc_solve(&c);
+    oc_tc_init(&c, 4, price, NULL);
+    oc_task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4);
+    oc_tc_solve(&c);
     assert_optimal(&c, want, 0.40);
     ck_assert_double_eq_tol(c.r.baseline_cost.total_eur, 2.00, 1e-9);
     ck_assert_double_eq_tol(c.r.savings_eur, 1.60, 1e-9);
@@ -51,16 +51,16 @@ START_TEST(test_min_power_range)
     tcase_t c;
     const double price[] = {10, 100, 10, 100};
 
-    tc_init(&c, 4, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 12, 0, 4);
+    oc_tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_FLEX, 10, 12, 0, 4);
     q->p_min_kw = 4;
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
-    ck_assert_double_eq_tol(pw(&c, 0, 1) + pw(&c, 0, 3), 0, 1e-6);
-    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 2), 12, 1e-6);
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 1) + oc_pw(&c, 0, 3), 0, 1e-6);
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 2), 12, 1e-6);
     for (int t = 0; t < 4; t += 2)
-        ck_assert(pw(&c, 0, t) < 1e-6 || pw(&c, 0, t) > 4 - 1e-6);
+        ck_assert(oc_pw(&c, 0, t) < 1e-6 || oc_pw(&c, 0, t) > 4 - 1e-6);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 0.12, 1e-9);
     opt_result_release(&c.r);
 }
@@ -75,9 +75,9 @@ START_TEST(test_block_across_valley)
     tcase_t c;
     const double price[] = {50, 5, 60, 10, 10, 50}, want[] = {0, 0, 0, 10, 10, 0};
 
-    tc_init(&c, 6, price, NULL);
-    task(&c, 0, OPT_TASK_BLOCK, 10, 20, 0, 6);
-    tc_solve(&c);
+    oc_tc_init(&c, 6, price, NULL);
+    oc_task(&c, 0, OPT_TASK_BLOCK, 10, 20, 0, 6);
+    oc_tc_solve(&c);
     assert_optimal(&c, want, 0.20);
     opt_result_release(&c.r);
 }
@@ -93,13 +93,13 @@ START_TEST(test_block_min_power)
     tcase_t c;
     const double price[] = {50, 10, 10, 50, 5}, want[] = {0, 10, 5, 0, 0};
 
-    tc_init(&c, 5, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_BLOCK, 10, 15, 0, 5);
+    oc_tc_init(&c, 5, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_BLOCK, 10, 15, 0, 5);
     q->p_min_kw = 9;
-    tc_solve(&c);
+    oc_tc_solve(&c);
     assert_optimal(&c, want, 0.15);
     c.r.plan.power[1] = c.r.plan.power[2] = 7.5;
-    assert_refused(&c.pb, &c.r.plan, "below its minimum");
+    oc_assert_refused(&c.pb, &c.r.plan, "below its minimum");
     opt_result_release(&c.r);
 }
 END_TEST
@@ -113,10 +113,10 @@ START_TEST(test_capacity_forces_shift)
     const double price[] = {10, 10, 50, 60}, base[] = {90, 90, 0, 0};
     const double want[] = {0, 0, 20, 0};
 
-    tc_init(&c, 4, price, base);
+    oc_tc_init(&c, 4, price, base);
     c.pb.site.import_cap_kw = 100;
-    task(&c, 0, OPT_TASK_BLOCK, 20, 20, 0, 4);
-    tc_solve(&c);
+    oc_task(&c, 0, OPT_TASK_BLOCK, 20, 20, 0, 4);
+    oc_tc_solve(&c);
     assert_optimal(&c, want, 2.80);
     opt_result_release(&c.r);
 }
@@ -131,12 +131,12 @@ START_TEST(test_demand_charge_flattens)
     tcase_t c;
     const double price[] = {10, 20}, base[] = {50, 50}, want[] = {50, 50};
 
-    tc_init(&c, 2, price, base);
+    oc_tc_init(&c, 2, price, base);
     c.pb.site.demand_eur_kw = 1;
-    task(&c, 0, OPT_TASK_FLEX, 100, 100, 0, 2);
-    tc_solve(&c);
+    oc_task(&c, 0, OPT_TASK_FLEX, 100, 100, 0, 2);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    assert_power(&c, 0, want);
+    oc_assert_power(&c, 0, want);
     ck_assert_double_eq_tol(c.r.cost.peak_kw, 100, 1e-6);
     ck_assert_double_eq_tol(c.r.cost.demand_eur, 100, 1e-6);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 103.0, 1e-6);
@@ -164,23 +164,23 @@ START_TEST(test_demand_charge_two_periods)
     opt_msgs_t msgs;
     int found = 0;
 
-    tc_init(&c, 4, price, base);
+    oc_tc_init(&c, 4, price, base);
     c.pb.site.demand_eur_kw = 10;
     c.pb.site.peak_so_far_kw = 100;
     c.pb.site.next_period_slot = 2;
-    task(&c, 0, OPT_TASK_BLOCK, 40, 40, 0, 4);
+    oc_task(&c, 0, OPT_TASK_BLOCK, 40, 40, 0, 4);
     /* each part on its own: the heuristic, the model under lp_solve (the
      * pipeline's block moves would otherwise hide a model that missed it) */
     ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
     opt_heuristic(&c.pb, &pl);
     opt_plan_cost(&c.pb, &pl, &cost);
     ck_assert_double_eq_tol(cost.total_eur, 1514.10, 1e-9);
-    assert_model_objective(&c.pb, 1514.10, 1e-6);
+    oc_assert_model_objective(&c.pb, 1514.10, 1e-6);
     opt_plan_release(&pl);
     /* the pipeline */
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
-    assert_power(&c, 0, want);
+    oc_assert_power(&c, 0, want);
     ck_assert_double_eq_tol(c.r.cost.peak_kw, 100, 1e-6);
     ck_assert_double_eq_tol(c.r.cost.next_peak_kw, 50, 1e-6);
     ck_assert_double_eq_tol(c.r.cost.demand_eur, 1500, 1e-6);
@@ -218,11 +218,11 @@ START_TEST(test_branch_direction_same_optimum)
     opt_options_t o;
     char err[256];
 
-    tc_init(&c, 4, price, NULL);
+    oc_tc_init(&c, 4, price, NULL);
     c.pb.site.demand_eur_kw = 1;
     c.pb.n_eq = 2;
-    task(&c, 0, OPT_TASK_BLOCK, 150, 150, 0, 4);
-    task(&c, 1, OPT_TASK_BLOCK, 100, 100, 0, 4);
+    oc_task(&c, 0, OPT_TASK_BLOCK, 150, 150, 0, 4);
+    oc_task(&c, 1, OPT_TASK_BLOCK, 100, 100, 0, 4);
     opt_options_init(&o);
     o.time_limit_s = 5;
     o.bb_floor = o.bb_floor_search = branch_dirs[_i % 3];
@@ -230,8 +230,8 @@ START_TEST(test_branch_direction_same_optimum)
     ck_assert_int_eq(opt_solve(&c.pb, &o, &c.r, err, sizeof err), 0);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
-    assert_power(&c, 0, wa);
-    assert_power(&c, 1, wb);
+    oc_assert_power(&c, 0, wa);
+    oc_assert_power(&c, 1, wb);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 153.5, 1e-9);
     opt_result_release(&c.r);
 }
@@ -244,11 +244,11 @@ START_TEST(test_min_run)
     tcase_t c;
     const double price[] = {10, 100, 10, 20, 100}, want[] = {0, 0, 10, 10, 0};
 
-    tc_init(&c, 5, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 5);
+    oc_tc_init(&c, 5, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 5);
     q->p_min_kw = 10;
     q->min_run = 2;
-    tc_solve(&c);
+    oc_tc_solve(&c);
     assert_optimal(&c, want, 0.30);
     opt_result_release(&c.r);
 }
@@ -262,8 +262,8 @@ START_TEST(test_baseline_habitual)
     opt_plan_t pl;
     opt_cost_t cost;
 
-    tc_init(&c, 4, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_BLOCK, 10, 20, 0, 4);
+    oc_tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_BLOCK, 10, 20, 0, 4);
     q->habitual_start = 2;
     ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
     opt_baseline(&c.pb, &pl);
@@ -287,13 +287,13 @@ START_TEST(test_starts_per_local_day)
     const double price[] = {10, 100, 100, 10}, want[] = {10, 0, 0, 10};
     const int day[] = {0, 0, 1, 1}, one_day[] = {0, 0, 0, 0};
 
-    tc_init(&c, 4, price, NULL);
+    oc_tc_init(&c, 4, price, NULL);
     c.pb.site.day = day;
-    task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4)->max_starts_day = 1;
-    tc_solve(&c);
+    oc_task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 4)->max_starts_day = 1;
+    oc_tc_solve(&c);
     assert_optimal(&c, want, 0.20);
     c.pb.site.day = one_day;
-    assert_refused(&c.pb, &c.r.plan, "starts more than");
+    oc_assert_refused(&c.pb, &c.r.plan, "starts more than");
     opt_result_release(&c.r);
 }
 END_TEST
@@ -308,16 +308,16 @@ START_TEST(test_rest_in_short_window)
     tcase_t c;
     const double price[] = {10, 100, 10};
 
-    tc_init(&c, 3, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3);
+    oc_tc_init(&c, 3, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3);
     q->min_rest = 3;
     q->p_min_kw = 1;
-    assert_model_objective(&c.pb, 0.29, 1e-9);
-    tc_solve(&c);
+    oc_assert_model_objective(&c.pb, 0.29, 1e-9);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
-    ck_assert_double_eq_tol(pw(&c, 0, 1), 1, 1e-6);
-    ck_assert_double_eq_tol(pw(&c, 0, 0) + pw(&c, 0, 2), 19, 1e-6);
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 1), 1, 1e-6);
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 2), 19, 1e-6);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 0.29, 1e-9);
     opt_result_release(&c.r);
 }
@@ -332,13 +332,13 @@ START_TEST(test_on_draws_power)
     tcase_t c;
     const double price[] = {10, 100, 10};
 
-    tc_init(&c, 3, price, NULL);
-    task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3)->min_rest = 3;
-    assert_model_objective(&c.pb, 0.20009, 1e-9);
-    tc_solve(&c);
+    oc_tc_init(&c, 3, price, NULL);
+    oc_task(&c, 0, OPT_TASK_FLEX, 10, 20, 0, 3)->min_rest = 3;
+    oc_assert_model_objective(&c.pb, 0.20009, 1e-9);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
-    ck_assert_double_eq_tol(pw(&c, 0, 1), 0.001, 1e-9);
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 1), 0.001, 1e-9);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 0.20009, 1e-9);
     opt_result_release(&c.r);
 }
@@ -355,8 +355,8 @@ START_TEST(test_relaxation_pays_one_start)
     const double price[] = {10, 10, 10, 10};
     char err[128];
 
-    tc_init(&c, 4, price, NULL);
-    opt_equipment_t *q = task(&c, 0, OPT_TASK_FLEX, 10, 10, 0, 4);
+    oc_tc_init(&c, 4, price, NULL);
+    opt_equipment_t *q = oc_task(&c, 0, OPT_TASK_FLEX, 10, 10, 0, 4);
     q->p_min_kw = 10;
     q->startup_eur = 100;
     opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
@@ -384,8 +384,8 @@ START_TEST(test_dump_model)
 
     ck_assert_int_ge(fd, 0);
     close(fd);
-    tc_init(&c, 6, price, NULL);
-    task(&c, 0, OPT_TASK_BLOCK, 10, 20, 0, 6);
+    oc_tc_init(&c, 6, price, NULL);
+    oc_task(&c, 0, OPT_TASK_BLOCK, 10, 20, 0, 6);
     opt_model_t *m = opt_model_new(&c.pb, 0, err, sizeof err);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(opt_model_n_binaries(m), 5);

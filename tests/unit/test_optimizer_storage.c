@@ -22,7 +22,7 @@
  * whole horizon of n slots. */
 static void battery(tcase_t *c, int n)
 {
-    opt_equipment_t *b = task(c, 0, OPT_STORAGE, 0, 0, 0, n);
+    opt_equipment_t *b = oc_task(c, 0, OPT_STORAGE, 0, 0, 0, n);
     b->cap_kwh = b->soc_max_kwh = 10;
     b->charge_max_kw = b->discharge_max_kw = 10;
     b->eta_charge = b->eta_discharge = 0.9;
@@ -42,8 +42,8 @@ START_TEST(test_storage_heuristic)
     opt_cost_t cost;
     double out = 0;
 
-    tc_init(&c, 8, price, base);
-    opt_equipment_t *b = task(&c, 0, OPT_STORAGE, 0, 0, 0, 8);
+    oc_tc_init(&c, 8, price, base);
+    opt_equipment_t *b = oc_task(&c, 0, OPT_STORAGE, 0, 0, 0, 8);
     b->cap_kwh = b->soc_max_kwh = 10;
     b->soc0_kwh = 5;
     b->charge_max_kw = b->discharge_max_kw = 10;
@@ -70,9 +70,9 @@ START_TEST(test_battery_arbitrage)
     tcase_t c;
     const double price[] = {20, 100, 20, 100}, base[] = {20, 20, 20, 20};
 
-    tc_init(&c, 4, price, base);
+    oc_tc_init(&c, 4, price, base);
     battery(&c, 4);
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
     ck_assert_double_eq_tol(c.r.plan.charge[0], 10, 1e-6);
@@ -94,9 +94,9 @@ START_TEST(test_battery_negative_prices_one_direction)
     tcase_t c;
     const double price[] = {-200, -200}, base[] = {20, 20};
 
-    tc_init(&c, 2, price, base);
+    oc_tc_init(&c, 2, price, base);
     battery(&c, 2);
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
     for (int t = 0; t < 2; t++)
@@ -131,8 +131,8 @@ START_TEST(test_thermal_store_draw)
     tcase_t c;
     const double price[] = {100, 100, 10, 10};
 
-    tc_init(&c, 4, price, NULL);
-    opt_equipment_t *s = task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
+    oc_tc_init(&c, 4, price, NULL);
+    opt_equipment_t *s = oc_task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
     s->cap_kwh = 40;
     s->soc_min_kwh = 10;
     s->soc_max_kwh = 40;
@@ -140,7 +140,7 @@ START_TEST(test_thermal_store_draw)
     s->charge_max_kw = 30;
     s->eta_charge = s->eta_discharge = 1;
     s->draw_kw = 10;
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
     ck_assert_double_eq_tol(c.r.cost.energy_eur, 1.30, 1e-9);
@@ -175,7 +175,7 @@ START_TEST(test_thermal_store_draw)
     ck_assert(cost.energy_eur >= 1.30 - 1e-6 && cost.energy_eur < 2.20 - 0.1);
     opt_plan_release(&pl);
     opt_result_release(&c.r);
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_double_eq_tol(c.r.cost.energy_eur, 1.30, 1e-6);
     for (int t = 0; t < 4; t++)
@@ -187,7 +187,7 @@ START_TEST(test_thermal_store_draw)
     pl.charge[2] = 30;
     pl.charge[3] = 10;
     opt_plan_finish(&c.pb, &pl);
-    assert_refused(&c.pb, &pl, "state of charge 0.000 kWh in slot 1");
+    oc_assert_refused(&c.pb, &pl, "state of charge 0.000 kWh in slot 1");
     opt_plan_release(&pl);
     opt_result_release(&c.r);
 
@@ -214,13 +214,13 @@ START_TEST(test_storage_ramp)
     const double price[] = {10, 10, 100, 100};
     const double base[] = {0, 0, 20, 20};
 
-    tc_init(&c, 4, price, base);
-    opt_equipment_t *s = task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
+    oc_tc_init(&c, 4, price, base);
+    opt_equipment_t *s = oc_task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
     s->cap_kwh = s->soc_max_kwh = 20;
     s->charge_max_kw = s->discharge_max_kw = 10;
     s->eta_charge = s->eta_discharge = 1;
     s->ramp_kw = 5;
-    tc_solve(&c);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 3.10, 1e-9);
@@ -232,7 +232,7 @@ START_TEST(test_storage_ramp)
     pl.charge[0] = pl.charge[1] = 10;
     pl.discharge[2] = pl.discharge[3] = 10;
     opt_plan_finish(&c.pb, &pl);
-    assert_refused(&c.pb, &pl, "ramps faster than 5 kW per slot at slot 2");
+    oc_assert_refused(&c.pb, &pl, "ramps faster than 5 kW per slot at slot 2");
     opt_plan_release(&pl);
     opt_result_release(&c.r);
 }

@@ -30,14 +30,14 @@ START_TEST(test_validator_rejects)
     tcase_t c;
     const double price[] = {50, 5, 60, 10, 10, 10, 50};
 
-    tc_init(&c, 7, price, NULL);
+    oc_tc_init(&c, 7, price, NULL);
     c.pb.site.import_cap_kw = 50;
-    c.eq[0] = *task(&c, 0, OPT_TASK_BLOCK, 10, 30, 1, 7);
-    tc_solve(&c);
+    c.eq[0] = *oc_task(&c, 0, OPT_TASK_BLOCK, 10, 30, 1, 7);
+    oc_tc_solve(&c);
     ck_assert_int_eq(c.r.violations, 0);
     ck_assert_int_eq(opt_validate(&c.pb, &c.r.plan, NULL), 0);
     c.r.plan.power[b->slot] = b->kw;
-    assert_refused(&c.pb, &c.r.plan, b->needle);
+    oc_assert_refused(&c.pb, &c.r.plan, b->needle);
     opt_result_release(&c.r);
 }
 END_TEST
@@ -49,20 +49,20 @@ START_TEST(test_validator_storage_and_starts)
     const double price[] = {10, 10, 10, 10};
     opt_plan_t pl;
 
-    tc_init(&c, 4, price, NULL);
+    oc_tc_init(&c, 4, price, NULL);
     c.pb.n_eq = 2;
-    opt_equipment_t *b = task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
+    opt_equipment_t *b = oc_task(&c, 0, OPT_STORAGE, 0, 0, 0, 4);
     b->cap_kwh = b->soc_max_kwh = 10;
     b->charge_max_kw = b->discharge_max_kw = 10;
     b->eta_charge = b->eta_discharge = 1;
-    opt_equipment_t *q = task(&c, 1, OPT_TASK_FLEX, 10, 20, 0, 4);
+    opt_equipment_t *q = oc_task(&c, 1, OPT_TASK_FLEX, 10, 20, 0, 4);
     q->max_starts_day = 1;
     ck_assert_int_eq(opt_plan_init(&pl, 2, 4), 0);
     pl.charge[0] = pl.charge[1] = 10; /* SOC 20 kWh > 10 */
     pl.power[4 + 0] = pl.power[4 + 2] = 10; /* two starts */
     opt_plan_finish(&c.pb, &pl);
-    assert_refused(&c.pb, &pl, "state of charge");
-    assert_refused(&c.pb, &pl, "starts more than");
+    oc_assert_refused(&c.pb, &pl, "state of charge");
+    oc_assert_refused(&c.pb, &pl, "starts more than");
     opt_plan_release(&pl);
 }
 END_TEST
@@ -76,17 +76,17 @@ START_TEST(test_validator_fraction_of_start)
     const double price[] = {50, 50, 50, 50};
     opt_plan_t pl;
 
-    tc_init(&c, 4, price, NULL);
-    task(&c, 0, OPT_TASK_BLOCK, 10, 30, 0, 4);
+    oc_tc_init(&c, 4, price, NULL);
+    oc_task(&c, 0, OPT_TASK_BLOCK, 10, 30, 0, 4);
     ck_assert_int_eq(opt_plan_init(&pl, 1, 4), 0);
     for (int t = 0; t < 3; t++)
         pl.power[t] = 4;
     opt_plan_finish(&c.pb, &pl);
-    assert_refused(&c.pb, &pl, "task-0 runs at 4.000 kW instead of 10.000 kW: a fraction of a start");
+    oc_assert_refused(&c.pb, &pl, "task-0 runs at 4.000 kW instead of 10.000 kW: a fraction of a start");
     c.eq[0].energy_kwh = 10;
     pl.power[1] = pl.power[2] = 0;
     opt_plan_finish(&c.pb, &pl);
-    assert_refused(&c.pb, &pl, "a fraction of a start");
+    oc_assert_refused(&c.pb, &pl, "a fraction of a start");
     pl.power[0] = 10; /* the whole start passes */
     opt_plan_finish(&c.pb, &pl);
     ck_assert_int_eq(opt_validate(&c.pb, &pl, NULL), 0);
