@@ -839,11 +839,27 @@ END_TEST
  * candidate below the old one, and after the reset a late reading of the
  * old counter above its last value. A late reading of the old counter
  * below it is accepted. */
-static const struct {
+/* One reading given to ing_rollup_check() and what it must answer. */
+typedef struct check_step {
     int64_t ts;
     double kwh;
-    const char *reason; /* NULL: accepted */
-} reset_refusals[] = {
+    const char *reason; /* NULL: accepted; else a part of the refusal */
+} check_step;
+
+/* Checks step i's reading against r: accepted, or refused with its reason. */
+static void expect_check(ing_rollup_t *r, const check_step *steps, size_t i)
+{
+    ing_reading_t rd = mk("s", "m", steps[i].ts, NAN, steps[i].kwh, ING_Q_GOOD);
+    char reason[200];
+    int rc = ing_rollup_check(r, &rd, reason, sizeof reason);
+
+    ck_assert_msg((rc == 0) == !steps[i].reason, "step %zu: rc %d (%s)", i, rc,
+                  rc ? reason : "");
+    if (rc)
+        ck_assert_msg(strstr(reason, steps[i].reason), "step %zu: '%s'", i, reason);
+}
+
+static const check_step reset_refusals[] = {
     {T0, 1000.0, NULL},
     {T0 + MIN, 1001.0, NULL},
     {T0 + 2 * MIN, 1.0, NULL},                              /* candidate */
@@ -860,18 +876,9 @@ static const struct {
 START_TEST(test_counter_reset_refusals)
 {
     ing_rollup_t *r = reset_rollup();
-    char reason[200];
 
-    for (size_t i = 0; i < sizeof reset_refusals / sizeof reset_refusals[0]; i++) {
-        ing_reading_t rd =
-            mk("s", "m", reset_refusals[i].ts, NAN, reset_refusals[i].kwh, ING_Q_GOOD);
-        int rc = ing_rollup_check(r, &rd, reason, sizeof reason);
-        ck_assert_msg((rc == 0) == !reset_refusals[i].reason, "step %zu: rc %d (%s)", i,
-                      rc, rc ? reason : "");
-        if (rc)
-            ck_assert_msg(strstr(reason, reset_refusals[i].reason), "step %zu: '%s'", i,
-                          reason);
-    }
+    for (size_t i = 0; i < sizeof reset_refusals / sizeof reset_refusals[0]; i++)
+        expect_check(r, reset_refusals, i);
     ing_rollup_destroy(r);
 }
 END_TEST
@@ -1061,11 +1068,7 @@ END_TEST
 
 /* A late reading is checked against its neighbours in time within its
  * counter segment, not only against the newest reading. */
-static const struct {
-    int64_t ts;
-    double kwh;
-    const char *reason; /* NULL: accepted */
-} nb_steps[] = {
+static const check_step nb_steps[] = {
     {T0, 100.0, NULL},
     {T0 + MIN, 101.0, NULL},
     {T0 + 2 * MIN, 102.0, NULL},
@@ -1090,18 +1093,6 @@ static const struct {
     {T0 + 11 * MIN, 6.0, NULL},
 };
 
-static void nb_expect(ing_rollup_t *r, size_t i)
-{
-    ing_reading_t rd = mk("s", "m", nb_steps[i].ts, NAN, nb_steps[i].kwh, ING_Q_GOOD);
-    char reason[200];
-    int rc = ing_rollup_check(r, &rd, reason, sizeof reason);
-
-    ck_assert_msg((rc == 0) == !nb_steps[i].reason, "step %zu: rc %d (%s)", i, rc,
-                  rc ? reason : "");
-    if (rc)
-        ck_assert_msg(strstr(reason, nb_steps[i].reason), "step %zu: '%s'", i, reason);
-}
-
 static int nb_ts_cmp(const void *a, const void *b)
 {
     const ing_reading_t *x = a, *y = b;
@@ -1119,7 +1110,7 @@ START_TEST(test_counter_late_neighbours)
     size_t n = 0;
 
     for (size_t i = 0; i < N; i++) {
-        nb_expect(r, i);
+        expect_check(r, nb_steps, i);
         if (!nb_steps[i].reason)
             stored[n++] =
                 mk("s", "m", nb_steps[i].ts, NAN, nb_steps[i].kwh, ING_Q_GOOD);
@@ -1130,7 +1121,7 @@ START_TEST(test_counter_late_neighbours)
     ck_assert_int_eq(ing_rollup_restore_finish(r2, "s", NULL, 0), 0);
     for (size_t i = 0; i < N; i++)
         if (nb_steps[i].reason)
-            nb_expect(r2, i);
+            expect_check(r2, nb_steps, i);
     ing_rollup_destroy(r);
     ing_rollup_destroy(r2);
 }
