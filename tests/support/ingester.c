@@ -2,6 +2,7 @@
  * The ingester of the integration tests (see ingester.h).
  */
 #include "ingester.h"
+#include "bus/field.h"
 #include "pg.h"
 
 #include <check.h>
@@ -140,19 +141,15 @@ static void get_str(avro_value_t *v, const char *name, char *dst, size_t size)
 
 static int64_t get_long(avro_value_t *v, const char *name)
 {
-    avro_value_t f;
     int64_t x = 0;
-    th_field(v, name, &f);
-    avro_value_get_long(&f, &x);
+    ck_assert_msg(bus_field_get_long(v, name, &x) == 0, "no long field '%s'", name);
     return x;
 }
 
 static int32_t get_int(avro_value_t *v, const char *name)
 {
-    avro_value_t f;
-    int32_t x = 0;
-    th_field(v, name, &f);
-    avro_value_get_int(&f, &x);
+    int x = 0;
+    ck_assert_msg(bus_field_get_int(v, name, &x) == 0, "no int field '%s'", name);
     return x;
 }
 
