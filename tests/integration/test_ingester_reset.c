@@ -142,26 +142,34 @@ static void start_ingester(void)
     th_env_release(&e);
 }
 
-START_TEST(test_reset_across_a_restart)
+/* A run's names (stem for th_ing_names), a reader of energy.load in a
+ * group of its own, a PostgreSQL session, and the ingester started. */
+static void open_run(const char *stem, bus_t **b, bus_consumer_t **c, PGconn **pg)
 {
     const char *topics[] = {"energy.load"};
     bus_conf_t bc;
-    bus_t *b;
-    bus_consumer_t *c;
     char err[512], cgroup[96];
-    PGconn *pg;
 
-    th_ing_names("rst", site, group, prefix);
+    th_ing_names(stem, site, group, prefix);
     snprintf(m0, sizeof m0, "%s-m00", site);
     snprintf(m1, sizeof m1, "%s-m01", site);
     snprintf(cgroup, sizeof cgroup, "reader-%s", site);
     port = th_free_port();
     bc = (bus_conf_t){.topic_prefix = prefix};
-    b = th_bus_new(&bc);
-    c = bus_consumer_new(b, cgroup, topics, 1, err, sizeof err);
-    ck_assert_msg(c != NULL, "%s", err);
-    pg = th_pg_connect(NULL);
+    *b = th_bus_new(&bc);
+    *c = bus_consumer_new(*b, cgroup, topics, 1, err, sizeof err);
+    ck_assert_msg(*c != NULL, "%s", err);
+    *pg = th_pg_connect(NULL);
     start_ingester();
+}
+
+START_TEST(test_reset_across_a_restart)
+{
+    bus_t *b;
+    bus_consumer_t *c;
+    PGconn *pg;
+
+    open_run("rst", &b, &c, &pg);
 
     /* minutes 0..7: m00's reset candidate (minute 6) and one follower are
      * stored, the reset is pending; then a crash */
@@ -259,26 +267,13 @@ static int m0_first_complete(const th_ing_outs *o)
 
 START_TEST(test_late_readings_across_a_restart)
 {
-    const char *topics[] = {"energy.load"};
-    bus_conf_t bc;
     bus_t *b;
     bus_consumer_t *c;
-    char err[512], cgroup[96];
     const th_ing_out *a;
     PGconn *pg;
 
     outs.n = 0;
-    th_ing_names("rsl", site, group, prefix);
-    snprintf(m0, sizeof m0, "%s-m00", site);
-    snprintf(m1, sizeof m1, "%s-m01", site);
-    snprintf(cgroup, sizeof cgroup, "reader-%s", site);
-    port = th_free_port();
-    bc = (bus_conf_t){.topic_prefix = prefix};
-    b = th_bus_new(&bc);
-    c = bus_consumer_new(b, cgroup, topics, 1, err, sizeof err);
-    ck_assert_msg(c != NULL, "%s", err);
-    pg = th_pg_connect(NULL);
-    start_ingester();
+    open_run("rsl", &b, &c, &pg);
 
     /* an hour but the two late readings; both resets confirmed */
     produce_two_resets(0, 60, 0);
