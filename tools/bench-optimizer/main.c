@@ -538,8 +538,6 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--rule") && i + 1 < argc)
             g_rule = atoi(argv[++i]);
     }
-    if (access(dir, R_OK) != 0)
-        dir = "/work/shared/data/openstef_nl_neerijnen";
     snprintf(path, sizeof path, "%s/307-train-data.csv", dir);
     if (read_csv(&s, path) < 0) {
         fprintf(stderr, "bench-optimizer: cannot read '%s'\n", path);
