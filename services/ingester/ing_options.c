@@ -138,6 +138,18 @@ const cfg_option_t ing_options[] = {
      .offset = OFF(db_conninfo),
      .desc = "libpq connection string of the writer role (\"file:/path\" reads it)."},
     {.section = "db",
+     .key = "user",
+     .type = CFG_SECRET,
+     .offset = OFF(db_user),
+     .desc = "Role to connect as, overriding the conninfo's (\"file:/path\" reads "
+             "it, as from a mounted Secret's username key)."},
+    {.section = "db",
+     .key = "password",
+     .type = CFG_SECRET,
+     .offset = OFF(db_password),
+     .desc = "Password of that role, overriding the conninfo's (\"file:/path\" "
+             "reads it)."},
+    {.section = "db",
      .key = "attempts",
      .type = CFG_INT,
      .def = "10",

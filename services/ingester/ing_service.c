@@ -210,6 +210,8 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     }
     const char *topics[] = {ING_TOPIC_TELEMETRY};
     db_conf_t dbc = {.conninfo = s->conf.db_conninfo,
+                     .user = s->conf.db_user,
+                     .password = s->conf.db_password,
                      .attempts = (int)s->conf.db_attempts};
     ing_rollup_conf_t rc = {.interval_ms = s->conf.interval_ms,
                             .lateness_ms = s->conf.lateness_ms,
