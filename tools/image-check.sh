@@ -52,6 +52,9 @@ PODMAN=(podman --runtime runc)
 # current limits, and 4096 processes, work anywhere.
 LIMITS=(--ulimit "nofile=$(ulimit -n):$(ulimit -n)" --ulimit nproc=4096:4096)
 
+# Container of a service; the port shift keeps two checkouts' runs apart.
+cname() { echo "ems-check-$EMS_STACK_PORT_SHIFT-$1"; }
+
 fail() { # step message
   echo "image-check: FAIL $1: $2"
   exit 1
@@ -276,8 +279,8 @@ start_service() { # service port
     esac
   done <"$dir/facts"
   [ -n "$entrypoint" ] || fail chart "$svc has no command"
-  "${PODMAN[@]}" rm -f -i "ems-check-$svc" >/dev/null 2>&1 || true
-  "${PODMAN[@]}" run -d --name "ems-check-$svc" --network host "${LIMITS[@]}" \
+  "${PODMAN[@]}" rm -f -i "$(cname "$svc")" >/dev/null 2>&1 || true
+  "${PODMAN[@]}" run -d --name "$(cname "$svc")" --network host "${LIMITS[@]}" \
     "${flags[@]}" --entrypoint "$entrypoint" "$IMAGE" "${args[@]}" \
     >"$LOG/$svc.run" 2>&1 || fail run "$svc: $(tail -n 2 "$LOG/$svc.run")"
 }
@@ -286,9 +289,9 @@ start_service() { # service port
 wait_endpoint() { # service url
   local deadline=$((SECONDS + READY_TIMEOUT))
   until curl -fsS -o /dev/null "$2" 2>/dev/null; do
-    if [ "$("${PODMAN[@]}" inspect -f '{{.State.Running}}' "ems-check-$1")" != true ] ||
+    if [ "$("${PODMAN[@]}" inspect -f '{{.State.Running}}' "$(cname "$1")")" != true ] ||
       [ $SECONDS -ge $deadline ]; then
-      "${PODMAN[@]}" logs "ems-check-$1" >"$LOG/$1.log" 2>&1 || true
+      "${PODMAN[@]}" logs "$(cname "$1")" >"$LOG/$1.log" 2>&1 || true
       fail run "$1: $2 did not answer (log: $LOG/$1.log)"
     fi
     sleep 0.5
@@ -298,7 +301,8 @@ wait_endpoint() { # service url
 # The container's own view: it runs as the chart's user, its root
 # filesystem is mounted read-only, /tmp is writable.
 check_sandbox() { # service
-  local c=ems-check-$1 uid opts
+  local c uid opts
+  c=$(cname "$1")
   uid=$("${PODMAN[@]}" exec "$c" id -u)
   [ "$uid" = 10001 ] || fail run "$1 runs as uid $uid, not 10001"
   # shellcheck disable=SC2016 # an awk program, run in the container
@@ -321,7 +325,8 @@ check_service() { # service port -> FAMILIES: its number of ems_ metrics
 # SIGTERM through the entrypoint reaches the service (exec), which drains
 # and exits 0.
 stop_service() { # service
-  local c=ems-check-$1 rc
+  local c rc
+  c=$(cname "$1")
   "${PODMAN[@]}" stop -t 30 "$c" >/dev/null
   rc=$("${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' "$c")
   "${PODMAN[@]}" logs "$c" >"$LOG/$1.log" 2>&1 || true
@@ -344,7 +349,7 @@ stack_up() {
 cleanup() {
   local svc
   for svc in "${SERVICES[@]}"; do
-    "${PODMAN[@]}" rm -f -i "ems-check-$svc" >/dev/null 2>&1 || true
+    "${PODMAN[@]}" rm -f -i "$(cname "$svc")" >/dev/null 2>&1 || true
   done
   tools/stack/stack.sh down --test --no-services >>"$LOG/stack.log" 2>&1 || true
 }
