@@ -164,6 +164,12 @@ const cfg_option_t ing_options[] = {
      .offset = OFF(redis_addr),
      .desc = "Redis host:port for latest values."},
     {.section = "redis",
+     .key = "password",
+     .type = CFG_SECRET,
+     .offset = OFF(redis_password),
+     .desc = "Password sent with AUTH on each connection; unset: none "
+             "(\"file:/path\" reads it, as from a mounted Secret)."},
+    {.section = "redis",
      .key = "prefix",
      .type = CFG_STRING,
      .def = "ems:ingester:",

@@ -45,6 +45,7 @@ typedef struct ing_conf {
     const char *db_password; /* NULL: the conninfo's */
     int64_t db_attempts;
     const char *redis_addr;
+    const char *redis_password; /* NULL: no AUTH */
     const char *redis_prefix;
     int64_t redis_ttl_ms;
     bool redis_enabled;
