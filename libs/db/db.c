@@ -155,7 +155,8 @@ db_t *db_connect(const db_conf_t *conf, char *errstr, size_t errstr_size)
     db->password = conf->password ? strdup(conf->password) : NULL;
     db->conf.user = db->user;
     db->conf.password = db->password;
-    if (!db->conninfo || (conf->user && !db->user) || (conf->password && !db->password)) {
+    if (!db->conninfo || (conf->user && !db->user) ||
+        (conf->password && !db->password)) {
         snprintf(errstr, errstr_size, "postgres: out of memory");
         db_close(db);
         return NULL;
