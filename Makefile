@@ -49,7 +49,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 INT_BINS   := $(INT_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
 
 .PHONY: all tests asan test test-unit test-integration deps format up down \
-        status demo bench clean lint
+        status demo bench clean lint image-check
 all: $(BINS) tests
 
 tests: $(UNIT_BINS) $(INT_BINS)
@@ -119,6 +119,12 @@ status:
 	@tools/stack/stack.sh status
 demo: up
 	@tools/demo.sh
+
+# Builds docker/Dockerfile without a registry (base image from debootstrap)
+# and runs the image as the Helm chart does against a test stack; one line.
+# Needs root. Not part of `make test`.
+image-check: deps
+	@tools/image-check.sh
 
 format:
 	@find libs services tools tests -name '*.[ch]' -print0 | xargs -0 -r clang-format -i

@@ -13,8 +13,10 @@
 
 /* ---- endpoint and connect ---- */
 
-/* "user@host:port/dbname" from the conninfo (defaults filled by libpq). */
-static void endpoint_of(const char *conninfo, char *out, size_t size)
+/* "user@host:port/dbname" from the conninfo (defaults filled by libpq);
+ * user_override, when set, is the role connected as instead. */
+static void endpoint_of(const char *conninfo, const char *user_override, char *out,
+                        size_t size)
 {
     const char *user = "", *host = "", *port = "", *dbname = "";
     char *err = NULL;
@@ -38,6 +40,8 @@ static void endpoint_of(const char *conninfo, char *out, size_t size)
         else if (strcmp(o->keyword, "dbname") == 0)
             dbname = v;
     }
+    if (user_override)
+        user = user_override;
     if (!opts)
         snprintf(out, size, "(unparsable conninfo)");
     else
@@ -82,6 +86,16 @@ static int session_utc(PGconn *c)
     return ok;
 }
 
+/* Opens a connection from the conninfo, with the role and password given
+ * apart overriding the conninfo's (libpq: in a parameter list the last
+ * value of a keyword wins, the conninfo being expanded in dbname's place). */
+static PGconn *open_conn(const db_t *db)
+{
+    const char *keys[] = {"dbname", "user", "password", NULL};
+    const char *vals[] = {db->conninfo, db->user, db->password, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
 /* Retries fn (connect or reset) with doubling waits. */
 static int with_backoff(db_t *db, int reset, char *errstr, size_t errstr_size)
 {
@@ -91,7 +105,7 @@ static int with_backoff(db_t *db, int reset, char *errstr, size_t errstr_size)
             PQreset(db->conn);
         } else {
             PQfinish(db->conn);
-            db->conn = PQconnectdb(db->conninfo);
+            db->conn = open_conn(db);
         }
         if (db->conn && PQstatus(db->conn) == CONNECTION_OK && session_utc(db->conn)) {
             db->generation++;
@@ -126,7 +140,7 @@ db_t *db_connect(const db_conf_t *conf, char *errstr, size_t errstr_size)
         conf->backoff_initial_ms > 0 ? conf->backoff_initial_ms : 200;
     db->conf.backoff_max_ms = conf->backoff_max_ms > 0 ? conf->backoff_max_ms : 5000;
     int timeout = conf->connect_timeout_s > 0 ? conf->connect_timeout_s : 5;
-    endpoint_of(conf->conninfo, db->endpoint, sizeof db->endpoint);
+    endpoint_of(conf->conninfo, conf->user, db->endpoint, sizeof db->endpoint);
     /* A URI cannot take " key=value" appended; pass the timeout through the
      * environment-free way only for keyword strings without one. */
     int uri =
@@ -137,7 +151,12 @@ db_t *db_connect(const db_conf_t *conf, char *errstr, size_t errstr_size)
              0)
         db->conninfo = NULL;
     db->conf.conninfo = db->conninfo;
-    if (!db->conninfo) {
+    db->user = conf->user ? strdup(conf->user) : NULL;
+    db->password = conf->password ? strdup(conf->password) : NULL;
+    db->conf.user = db->user;
+    db->conf.password = db->password;
+    if (!db->conninfo || (conf->user && !db->user) ||
+        (conf->password && !db->password)) {
         snprintf(errstr, errstr_size, "postgres: out of memory");
         db_close(db);
         return NULL;
@@ -160,6 +179,10 @@ void db_close(db_t *db)
     }
     free(db->stmts);
     free(db->conninfo);
+    free(db->user);
+    if (db->password)
+        explicit_bzero(db->password, strlen(db->password));
+    free(db->password);
     free(db);
 }
 

@@ -22,7 +22,11 @@ typedef struct db_s db_t;
 typedef struct db_copy_s db_copy_t;
 
 typedef struct db_conf {
-    const char *conninfo;   /* libpq keyword/value string or URI (required) */
+    const char *conninfo; /* libpq keyword/value string or URI (required) */
+    /* Optional: role and password given apart from conninfo (a Kubernetes
+     * Secret's "username" and "password" keys), overriding conninfo's. */
+    const char *user;
+    const char *password;
     int attempts;           /* connection attempts; 0 = 5 */
     int backoff_initial_ms; /* first wait; doubles per attempt; 0 = 200 */
     int backoff_max_ms;     /* cap on one wait; 0 = 5000 */

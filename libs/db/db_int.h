@@ -16,6 +16,8 @@ struct db_s {
     db_conf_t conf;
     PGconn *conn;
     char *conninfo;     /* conf.conninfo plus connect_timeout */
+    char *user;         /* conf.user, owned; NULL = conninfo's */
+    char *password;     /* conf.password, owned; NULL = conninfo's */
     char endpoint[256]; /* user@host:port/db */
     long generation;    /* bumped on every (re)connect */
     int in_tx;          /* inside BEGIN..COMMIT: no silent reset */

@@ -15,6 +15,7 @@ struct ing_redis {
     char host[256];
     int port;
     char prefix[64];
+    char *password; /* NULL: no AUTH */
     int64_t ttl_ms;
     redisContext *c;
     char sha_meter[48], sha_site[48]; /* SCRIPT LOAD of this connection */
@@ -45,7 +46,8 @@ static const char LUA_SITE[] =
     "redis.call('SET', KEYS[2], tostring(sum), 'PX', ARGV[1])\n"
     "return 1\n";
 
-ing_redis_t *ing_redis_new(const char *addr, const char *prefix, int64_t ttl_ms)
+ing_redis_t *ing_redis_new(const char *addr, const char *password, const char *prefix,
+                           int64_t ttl_ms)
 {
     ing_redis_t *r;
     const char *colon = addr ? strrchr(addr, ':') : NULL;
@@ -58,7 +60,12 @@ ing_redis_t *ing_redis_new(const char *addr, const char *prefix, int64_t ttl_ms)
     r->port = atoi(colon + 1);
     snprintf(r->prefix, sizeof r->prefix, "%s", prefix ? prefix : "");
     r->ttl_ms = ttl_ms > 0 ? ttl_ms : 900000;
+    if (password && *password && !(r->password = strdup(password))) {
+        free(r);
+        return NULL;
+    }
     if (!(r->newest = ing_idmap_new())) {
+        free(r->password);
         free(r);
         return NULL;
     }
@@ -73,6 +80,9 @@ void ing_redis_destroy(ing_redis_t *r)
         redisFree(r->c);
     free(r->idx);
     ing_idmap_destroy(r->newest);
+    if (r->password)
+        explicit_bzero(r->password, strlen(r->password));
+    free(r->password);
     free(r);
 }
 
@@ -83,6 +93,23 @@ static int load_script(redisContext *c, const char *lua, char *sha, size_t size)
 
     if (ok)
         memcpy(sha, reply->str, reply->len + 1);
+    if (reply)
+        freeReplyObject(reply);
+    return ok ? 0 : -1;
+}
+
+/* AUTH with the configured password; the error names Redis' reason, never
+ * the password. 0, or -1 with errstr. */
+static int authenticate(ing_redis_t *r, char *errstr, size_t errstr_size)
+{
+    redisReply *reply = redisCommand(r->c, "AUTH %s", r->password);
+    int ok = reply && reply->type == REDIS_REPLY_STATUS;
+
+    if (!ok)
+        snprintf(errstr, errstr_size, "redis %s:%d: AUTH refused: %s", r->host, r->port,
+                 !reply                             ? r->c->errstr
+                 : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                    : "unexpected reply");
     if (reply)
         freeReplyObject(reply);
     return ok ? 0 : -1;
@@ -106,6 +133,11 @@ static int ensure_conn(ing_redis_t *r, char *errstr, size_t errstr_size)
         return -1;
     }
     redisSetTimeout(r->c, tv);
+    if (r->password && authenticate(r, errstr, errstr_size)) {
+        redisFree(r->c);
+        r->c = NULL;
+        return -1;
+    }
     if (load_script(r->c, LUA_METER, r->sha_meter, sizeof r->sha_meter) ||
         load_script(r->c, LUA_SITE, r->sha_site, sizeof r->sha_site)) {
         snprintf(errstr, errstr_size, "redis %s:%d: SCRIPT LOAD failed", r->host,

@@ -18,9 +18,11 @@
 
 typedef struct ing_redis ing_redis_t;
 
-/* addr "host:port"; prefix e.g. "ems:ingester:"; ttl_ms > 0. Does not
- * connect yet. NULL on allocation failure or a malformed addr. */
-ing_redis_t *ing_redis_new(const char *addr, const char *prefix, int64_t ttl_ms);
+/* addr "host:port"; password: sent with AUTH on every connection (NULL or
+ * "": none); prefix e.g. "ems:ingester:"; ttl_ms > 0. Does not connect yet.
+ * NULL on allocation failure or a malformed addr. */
+ing_redis_t *ing_redis_new(const char *addr, const char *password, const char *prefix,
+                           int64_t ttl_ms);
 void ing_redis_destroy(ing_redis_t *r);
 
 /* Writes readings i with use[i] != 0 (all when use is NULL), pipelined. Returns 0, or

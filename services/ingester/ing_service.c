@@ -210,6 +210,8 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     }
     const char *topics[] = {ING_TOPIC_TELEMETRY};
     db_conf_t dbc = {.conninfo = s->conf.db_conninfo,
+                     .user = s->conf.db_user,
+                     .password = s->conf.db_password,
                      .attempts = (int)s->conf.db_attempts};
     ing_rollup_conf_t rc = {.interval_ms = s->conf.interval_ms,
                             .lateness_ms = s->conf.lateness_ms,
@@ -218,6 +220,7 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                             .accept_unknown = s->conf.accept_unknown,
                             .reset_confirm = (int)s->conf.reset_confirm};
     ing_writer_redis_t wr = {.addr = s->conf.redis_addr,
+                             .password = s->conf.redis_password,
                              .prefix = s->conf.redis_prefix,
                              .ttl_ms = s->conf.redis_ttl_ms};
     char err[512], sql[96];
@@ -241,8 +244,8 @@ int ing_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         goto fail;
     }
     if (s->conf.redis_enabled &&
-        !(s->redis = ing_redis_new(s->conf.redis_addr, s->conf.redis_prefix,
-                                   s->conf.redis_ttl_ms))) {
+        !(s->redis = ing_redis_new(s->conf.redis_addr, s->conf.redis_password,
+                                   s->conf.redis_prefix, s->conf.redis_ttl_ms))) {
         snprintf(errstr, errstr_size, "redis.addr '%s': expected host:port",
                  s->conf.redis_addr);
         goto fail;

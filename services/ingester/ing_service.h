@@ -41,8 +41,11 @@ typedef struct ing_conf {
     const char *migrations_dir;
     int64_t partitions_ahead;
     const char *db_conninfo;
+    const char *db_user;     /* NULL: the conninfo's */
+    const char *db_password; /* NULL: the conninfo's */
     int64_t db_attempts;
     const char *redis_addr;
+    const char *redis_password; /* NULL: no AUTH */
     const char *redis_prefix;
     int64_t redis_ttl_ms;
     bool redis_enabled;

@@ -107,7 +107,8 @@ ing_writer_t *ing_writer_new(const db_conf_t *dbc, const ing_writer_redis_t *red
         if (!(t->db = db_connect(dbc, errstr, errstr_size)))
             goto fail;
         if (redis && redis->addr &&
-            !(t->redis = ing_redis_new(redis->addr, redis->prefix, redis->ttl_ms))) {
+            !(t->redis = ing_redis_new(redis->addr, redis->password, redis->prefix,
+                                       redis->ttl_ms))) {
             snprintf(errstr, errstr_size, "redis.addr '%s': expected host:port",
                      redis->addr);
             goto fail;

@@ -51,7 +51,7 @@ typedef struct ing_job {
 
 /* Where the writers put the latest values; NULL addr = no Redis. */
 typedef struct ing_writer_redis {
-    const char *addr, *prefix;
+    const char *addr, *password, *prefix; /* password NULL: no AUTH */
     int64_t ttl_ms;
 } ing_writer_redis_t;
 

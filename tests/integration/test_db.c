@@ -250,6 +250,45 @@ START_TEST(test_unreachable_names_endpoint_not_password)
 }
 END_TEST
 
+/* The password of role ems, from the passfile named in EMS_TEST_PG (lines
+ * host:port:db:user:password). The caller frees it. */
+static char *ems_password(void)
+{
+    char path[512] = "";
+    const char *pf = strstr(pg(), "passfile=");
+    ck_assert_msg(pf != NULL, "EMS_TEST_PG names no passfile: %s", pg());
+    snprintf(path, sizeof path, "%.*s", (int)strcspn(pf + 9, " "), pf + 9);
+    char *text = th_read_file(path);
+    char *line = strstr(text, ":ems:ems:");
+    ck_assert_msg(line != NULL, "no line of role ems in %s", path);
+    line += strlen(":ems:ems:");
+    char *password = strndup(line, strcspn(line, "\n"));
+    free(text);
+    return password;
+}
+
+/* A role and password given apart (a Kubernetes Secret's username and
+ * password keys) override those of the conninfo, also on reconnect. */
+START_TEST(test_user_and_password_apart_override_conninfo)
+{
+    char err[512], conninfo[1024];
+    char *password = ems_password();
+    snprintf(conninfo, sizeof conninfo, "%s user=nobody passfile=/nonexistent", pg());
+    db_conf_t conf = {
+        .conninfo = conninfo, .user = "ems", .password = password, .attempts = 1};
+    db_t *d = db_connect(&conf, err, sizeof err);
+    ck_assert_msg(d != NULL, "%s", err);
+    ck_assert_msg(!strncmp(db_endpoint(d), "ems@", 4), "%s", db_endpoint(d));
+    ck_assert_msg(db_reconnect(d, err, sizeof err) == 0, "%s", err);
+    PGresult *r = db_query(d, "SELECT current_user", 0, NULL, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "ems");
+    PQclear(r);
+    db_close(d);
+    free(password);
+}
+END_TEST
+
 static const struct {
     const char *in;
     db_copy_format_t fmt;
@@ -285,6 +324,7 @@ static Suite *db_suite(void)
     tcase_add_test(tc, test_prepared_and_reconnect);
     tcase_add_test(tc, test_transactions);
     tcase_add_test(tc, test_session_is_utc);
+    tcase_add_test(tc, test_user_and_password_apart_override_conninfo);
     suite_add_tcase(s, tc);
     TCase *tn = tcase_create("offline");
     tcase_add_test(tn, test_unreachable_names_endpoint_not_password);

@@ -16,6 +16,7 @@
 
 #include "bus/bus.h"
 #include "support/harness.h"
+#include "ingester/ing_redis.h"
 #include "support/ingester.h"
 
 #define DAY0 1598918400000LL /* 2020-09-01T00:00:00Z */
@@ -153,6 +154,82 @@ static void teardown(void)
     stop_ingester();
 }
 
+/* ---- a Redis that requires a password (redis.password) ---- */
+
+#define AUTH_PASSWORD "s3cret-of-the-test"
+static pid_t redis_child;
+
+static void stop_redis(void)
+{
+    th_stop(&redis_child);
+}
+
+/* Starts a redis-server of this test on a free port, requiring
+ * AUTH_PASSWORD, and waits until it accepts connections; returns its port. */
+static int start_redis_with_password(void)
+{
+    char dir[128], portstr[16];
+    int rport = th_free_port();
+    th_tmpdir(dir, sizeof dir, "redis-auth");
+    snprintf(portstr, sizeof portstr, "%d", rport);
+    const char *argv[] = {
+        "redis-server", "--bind", "127.0.0.1", "--port", portstr, "--requirepass",
+        AUTH_PASSWORD,  "--dir",  dir,         "--save", "",      NULL};
+    redis_child = th_spawn_logged(dir, "redis.log", argv, NULL);
+    double deadline = th_mono_s() + 30;
+    for (;;) {
+        redisContext *c = redisConnect("127.0.0.1", rport);
+        int up = c && !c->err;
+        if (c)
+            redisFree(c);
+        if (up)
+            return rport;
+        th_assert_alive(redis_child, "redis-server");
+        ck_assert_msg(th_mono_s() < deadline, "redis-server did not listen on %d",
+                      rport);
+        th_sleep_ms(50);
+    }
+}
+
+/* With the password the latest value is stored; a wrong one is refused
+ * with Redis' reason, and the error does not repeat it. */
+START_TEST(test_password_sent_with_auth)
+{
+    char addr[64], err[256];
+    int rport = start_redis_with_password();
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", rport);
+    ing_reading_t rd = {.site_id = "auth-site",
+                        .meter_id = "auth-meter",
+                        .ts_ms = DAY0,
+                        .seq = 1,
+                        .present = ING_HAS_POWER,
+                        .power_kw = 42.5};
+
+    ing_redis_t *r = ing_redis_new(addr, AUTH_PASSWORD, "auth:", 600000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(ing_redis_check(r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(ing_redis_write(r, &rd, NULL, 1, err, sizeof err) == 0, "%s", err);
+    ing_redis_destroy(r);
+
+    redisContext *c = redisConnect("127.0.0.1", rport);
+    ck_assert(c && !c->err);
+    freeReplyObject(redisCommand(c, "AUTH %s", AUTH_PASSWORD));
+    redisReply *v = redisCommand(c, "HGET auth:latest:auth-meter power_kw");
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->type, REDIS_REPLY_STRING);
+    ck_assert_double_eq_tol(atof(v->str), 42.5, 1e-9);
+    freeReplyObject(v);
+    redisFree(c);
+
+    r = ing_redis_new(addr, "not-the-password", "auth:", 600000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(ing_redis_check(r, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "AUTH refused") != NULL, "%s", err);
+    ck_assert_ptr_null(strstr(err, "not-the-password"));
+    ing_redis_destroy(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ingester-redis");
@@ -161,5 +238,10 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_latest_values);
     suite_add_tcase(s, tc);
+    TCase *ta = tcase_create("auth");
+    tcase_set_timeout(ta, 60);
+    tcase_add_checked_fixture(ta, NULL, stop_redis);
+    tcase_add_test(ta, test_password_sent_with_auth);
+    suite_add_tcase(s, ta);
     return th_run_suite(s, 1);
 }

@@ -103,7 +103,13 @@ Call with (dict "root" $ "svc" $name "s" $svc).
 {{- $_ := set $cfg "db" $db -}}
 {{- end -}}
 {{- if $uses.redis -}}
-{{- $redis := dict "addr" (printf "%s:%v" $v.redis.host $v.redis.port) "tls" $v.redis.tls -}}
+{{- /* only the keys a service's redis section has: "tls" is written only
+       when asked for, so a service that cannot honour it refuses to start
+       instead of a default file failing on an unknown key */ -}}
+{{- $redis := dict "addr" (printf "%s:%v" $v.redis.host $v.redis.port) -}}
+{{- if $v.redis.tls -}}
+{{- $_ := set $redis "tls" true -}}
+{{- end -}}
 {{- if $v.redis.existingSecret -}}
 {{- $_ := set $redis "password" "file:/etc/ems/secrets/redis/password" -}}
 {{- end -}}
