@@ -212,11 +212,13 @@ write_pg_secret() { # dir
 # One line per fact of the service's Deployment that podman must reproduce:
 # "user U:G", "readonly", "capdrop CAP", "nonewprivs", "entrypoint JSON",
 # "arg A", "env N=V", "configmap PATH NAME SUBPATH", "secret PATH NAME",
-# "emptydir PATH", "other PATH VOLUME", "probe KIND PATH".
+# "emptydir PATH", "claim PATH NAME" (a StatefulSet's claim template),
+# "other PATH VOLUME", "probe KIND PATH".
 deployment_facts() { # rendered.json service
   jq -r --arg svc "$2" '
-    .[] | select(.kind == "Deployment" and
+    .[] | select((.kind == "Deployment" or .kind == "StatefulSet") and
                  .metadata.labels["app.kubernetes.io/component"] == $svc)
+    | [.spec.volumeClaimTemplates[]?.metadata.name] as $claims
     | .spec.template.spec as $pod
     | $pod.containers[0] as $c
     | ($c.securityContext // {}) as $sc
@@ -229,8 +231,11 @@ deployment_facts() { # rendered.json service
       ($c.args // [] | .[] | "arg\t\(.)"),
       ($c.env // [] | .[] | "env\t\(.name)=\(.value)"),
       ($c.volumeMounts[] as $m
-       | ($pod.volumes[] | select(.name == $m.name)) as $v
-       | if $v.configMap then "configmap\t\($m.mountPath)\t\($v.configMap.name)\t\($m.subPath // "")"
+       | ([$pod.volumes[]? | select(.name == $m.name)] | first) as $v
+       | if $v == null and ($claims | index($m.name)) != null
+         then "claim\t\($m.mountPath)\t\($m.name)"
+         elif $v == null then "other\t\($m.mountPath)\t\($m.name)"
+         elif $v.configMap then "configmap\t\($m.mountPath)\t\($v.configMap.name)\t\($m.subPath // "")"
          elif $v.secret then "secret\t\($m.mountPath)\t\($v.secret.secretName)"
          elif $v.emptyDir then "emptydir\t\($m.mountPath)"
          else "other\t\($m.mountPath)\t\($v.name)" end),
@@ -274,6 +279,9 @@ start_service() { # service port
         flags+=(--volume "$dir/cm-$b${c:+/$c}:$a:ro") ;;
       secret) flags+=(--volume "$VAR/secrets/$b:$a:ro") ;;
       emptydir) flags+=(--tmpfs "$a:rw,mode=1777") ;;
+      claim) # a fresh volume, owned by the pod's fsGroup as Kubernetes does
+        mkdir -p "$dir/claim-$b" && chown 10001:10001 "$dir/claim-$b"
+        flags+=(--volume "$dir/claim-$b:$a:rw") ;;
       probe) PROBE[$svc-$a]=$b ;;
       *) fail chart "$svc mounts $a from volume $b, which the check cannot provide" ;;
     esac
@@ -320,6 +328,19 @@ check_service() { # service port -> FAMILIES: its number of ems_ metrics
   FAMILIES=$(grep -c '^# TYPE ems_' "$VAR/run/$svc/metrics" || true)
   [ "$FAMILIES" -gt 0 ] || fail run "$svc: /metrics has no ems_ metric"
   check_sandbox "$svc"
+  check_claims "$svc"
+}
+
+# A service with a state claim keeps its working files there (the config
+# the chart wrote points at it), not on the emptyDir it would lose.
+check_claims() { # service
+  local d
+  for d in "$VAR/run/$1"/claim-*; do
+    [ -d "$d" ] || continue
+    [ -n "$(ls -A "$d")" ] || fail run "$1 wrote nothing to its claim ${d##*/claim-}"
+    CLAIMS+="$1 state on its claim ($(find "$d" -mindepth 1 -maxdepth 1 -printf '%f\n' |
+      sort | paste -sd ' ')); "
+  done
 }
 
 # SIGTERM through the entrypoint reaches the service (exec), which drains
@@ -356,15 +377,16 @@ cleanup() {
 
 run_services() { # -> RUN_SUMMARY
   local svc i=0 port out=""
+  CLAIMS=""
   stack_up
   write_values "$VAR/values.yaml"
   write_pg_secret "$VAR/secrets/ems-postgresql"
   mkdir -p "$VAR/run"
   render_chart "$VAR/run/chart.json" "$VAR/values.yaml" ||
     fail chart "helm/ems does not render (log: $LOG/render.log)"
-  mapfile -t SERVICES < <(jq -r '.[] | select(.kind == "Deployment")
+  mapfile -t SERVICES < <(jq -r '.[] | select(.kind == "Deployment" or .kind == "StatefulSet")
     | .metadata.labels["app.kubernetes.io/component"]' "$VAR/run/chart.json")
-  [ ${#SERVICES[@]} -gt 0 ] || fail chart "no Deployment rendered"
+  [ ${#SERVICES[@]} -gt 0 ] || fail chart "no Deployment or StatefulSet rendered"
   for svc in "${SERVICES[@]}"; do
     start_service "$svc" $((EMS_TEST_HTTP_BASE + 50 + i))
     i=$((i + 1))
@@ -376,7 +398,7 @@ run_services() { # -> RUN_SUMMARY
     i=$((i + 1))
   done
   for svc in "${SERVICES[@]}"; do stop_service "$svc"; done
-  RUN_SUMMARY=${out%; }
+  RUN_SUMMARY="$out${CLAIMS%; }"
 }
 
 # ---- main ------------------------------------------------------------------

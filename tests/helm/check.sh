@@ -32,11 +32,28 @@ render() { # render OUT [helm-template args...]
 d="$tmp/default.yaml"
 if render "$d"; then
   # the four services the image holds; the others are off until built
-  expect "default: Deployments" "$(count '^kind: Deployment$' "$d")" 4
-  for svc in scada-gateway ingester forecaster schedule-optimizer; do
+  # the gateway (spool) and the forecaster (models) keep their working
+  # state on a claim of each pod's own, so they are StatefulSets
+  expect "default: Deployments" "$(count '^kind: Deployment$' "$d")" 2
+  for svc in ingester schedule-optimizer; do
     expect "default: $svc Deployment" \
       "$(grep -A3 '^kind: Deployment$' "$d" | count "name: release-name-ems-$svc\$" -)" 1
   done
+  expect "default: StatefulSets" "$(count '^kind: StatefulSet$' "$d")" 2
+  for svc in scada-gateway forecaster; do
+    expect "default: $svc StatefulSet" \
+      "$(grep -A3 '^kind: StatefulSet$' "$d" | count "name: release-name-ems-$svc\$" -)" 1
+  done
+  expect "default: state claim templates" "$(count '^  volumeClaimTemplates:$' "$d")" 2
+  expect "default: state mounts" "$(count 'mountPath: /var/lib/ems/state$' "$d")" 2
+  expect "default: spool on the claim" "$(count 'spool_dir: /var/lib/ems/state/spool$' "$d")" 1
+  expect "default: overrides on the claim" "$(count 'override_dir: /var/lib/ems/state/override$' "$d")" 1
+  expect "default: gateway state file on the claim" "$(count 'state_file: /var/lib/ems/state/state.json$' "$d")" 1
+  expect "default: models on the claim" "$(count 'model_dir: /var/lib/ems/state/models$' "$d")" 1
+  # a claim template cannot change after install: no label that moves
+  # with the chart's version
+  expect "default: claim template labels stable" \
+    "$(awk '/volumeClaimTemplates:/,/spec:/' "$d" | count 'helm.sh/chart' -)" 0
   expect "default: Services" "$(count '^kind: Service$' "$d")" 4
   expect "default: PodDisruptionBudgets" "$(count '^kind: PodDisruptionBudget$' "$d")" 4
   expect "default: ConfigMaps (4 services + plant)" "$(count '^kind: ConfigMap$' "$d")" 5
@@ -73,7 +90,13 @@ fi
 # --- everything enabled ---
 a="$tmp/all.yaml"
 if render "$a" -f "$here/values-all.yaml" --namespace energy --name-template prod; then
-  expect "all: Deployments" "$(count '^kind: Deployment$' "$a")" 9
+  # the forecaster's state off: a Deployment with its models on /tmp
+  expect "all: Deployments" "$(count '^kind: Deployment$' "$a")" 8
+  expect "all: StatefulSets (gateway)" "$(count '^kind: StatefulSet$' "$a")" 1
+  expect "all: gateway replicas with a claim each" \
+    "$(grep -A12 'name: prod-ems-scada-gateway$' "$a" | grep -m1 'replicas:' | tr -dc 0-9)" 2
+  expect "all: gateway claim storage class" "$(count 'storageClassName: "fast-local"' "$a")" 1
+  expect "all: forecaster models on /tmp" "$(count 'model_dir: /var/lib/ems/state' "$a")" 0
   expect "all: ServiceMonitor" "$(count '^kind: ServiceMonitor$' "$a")" 1
   expect "all: PrometheusRule" "$(count '^kind: PrometheusRule$' "$a")" 1
   expect "all: readOnlyRootFilesystem" "$(count 'readOnlyRootFilesystem: true' "$a")" 9

@@ -126,6 +126,16 @@ Call with (dict "root" $ "svc" $name "s" $svc).
 {{- $_ := set $cfg "ingester" (dict "migrations_dir" "/usr/share/ems/migrations" "retention_days" 0) -}}
 {{- end -}}
 {{- end -}}
+{{- if and .s.state .s.state.enabled -}}
+{{- /* working state on the pod's own claim (a StatefulSet's), so a new
+       pod starts where the last one stopped: the gateway's spool, manual
+       overrides and command state; the forecaster's models and stop mark */ -}}
+{{- if eq .svc "scada-gateway" -}}
+{{- $_ := set $cfg "scada" (dict "spool_dir" "/var/lib/ems/state/spool" "override_dir" "/var/lib/ems/state/override" "state_file" "/var/lib/ems/state/state.json") -}}
+{{- else if eq .svc "forecaster" -}}
+{{- $_ := set $cfg "forecaster" (dict "model_dir" "/var/lib/ems/state/models") -}}
+{{- end -}}
+{{- end -}}
 {{- toYaml (mergeOverwrite $cfg (deepCopy (.s.config | default dict))) -}}
 {{- end -}}
 
