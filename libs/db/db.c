@@ -29,9 +29,8 @@ static void endpoint_of(const char *conninfo, char *out, size_t size)
             continue;
         if (strcmp(o->keyword, "user") == 0)
             user = v;
-        else if (strcmp(o->keyword, "host") == 0)
-            host = v;
-        else if (strcmp(o->keyword, "hostaddr") == 0 && !*host)
+        else if (strcmp(o->keyword, "host") == 0 ||
+                 (strcmp(o->keyword, "hostaddr") == 0 && !*host))
             host = v;
         else if (strcmp(o->keyword, "port") == 0)
             port = v;
