@@ -37,7 +37,9 @@ static int bin_reserve(bus_bin_buf_t *b, size_t n)
 
 static int bin_put_long(bus_bin_buf_t *b, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    /* zigzag: the sign bit spread over all 64 bits without shifting a
+     * negative value right, which C leaves to the implementation */
+    uint64_t u = (uint64_t)v, z = (u << 1) ^ (0 - (u >> 63));
     unsigned char *o;
 
     if (bin_reserve(b, 10))

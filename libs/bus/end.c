@@ -25,6 +25,8 @@ static int end_of_topic(bus_consumer_t *c, const char *wire, int timeout_ms,
 
     if (rkt)
         rd_kafka_topic_destroy(rkt);
+    if (!err && !md) /* rd_kafka_topic_new() failed without a last error */
+        err = RD_KAFKA_RESP_ERR__FAIL;
     if (!err && md->topic_cnt == 1 &&
         md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
         err = md->topics[0].err;

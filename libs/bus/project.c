@@ -222,7 +222,8 @@ static int project_record(avro_value_t *src, avro_value_t *dst,
         const char *fname = avro_schema_record_field_name(s, (int)i);
         json_t *def;
 
-        avro_value_get_by_index(dst, i, &df, NULL);
+        if (avro_value_get_by_index(dst, i, &df, NULL))
+            return fail(errstr, errstr_size, "field", fname);
         if (avro_value_get_by_name(src, fname, &sf, NULL) == 0) {
             if (project(&sf, &df, d, errstr, errstr_size))
                 return -1;
@@ -246,10 +247,11 @@ static int project_container(avro_value_t *src, avro_value_t *dst,
 
     if (avro_value_get_type(src) != t)
         return fail(errstr, errstr_size, "container", avro_schema_type_name(avro_value_get_schema(dst)));
-    avro_value_get_size(src, &n);
+    if (avro_value_get_size(src, &n))
+        return -1;
     for (i = 0; i < n; i++) {
-        avro_value_get_by_index(src, i, &se, &key);
-        if ((t == AVRO_ARRAY ? avro_value_append(dst, &de, NULL)
+        if (avro_value_get_by_index(src, i, &se, &key) ||
+            (t == AVRO_ARRAY ? avro_value_append(dst, &de, NULL)
                              : avro_value_add(dst, key, &de, NULL, NULL)) ||
             project(&se, &de, d, errstr, errstr_size))
             return -1;
@@ -260,10 +262,13 @@ static int project_container(avro_value_t *src, avro_value_t *dst,
 /* True when a writer value of type st (schema ss) fits reader schema ds. */
 static int branch_fits(avro_type_t st, avro_schema_t ss, avro_schema_t ds)
 {
+    if (!ds) /* a value whose interface has no get_schema */
+        return 0;
     avro_type_t dt = avro_typeof(ds);
 
     if (dt == AVRO_RECORD || dt == AVRO_ENUM || dt == AVRO_FIXED)
-        return st == dt && strcmp(avro_schema_name(ss), avro_schema_name(ds)) == 0;
+        return st == dt && ss &&
+               strcmp(avro_schema_name(ss), avro_schema_name(ds)) == 0;
     if (st == dt)
         return 1;
     return (st == AVRO_INT32 && (dt == AVRO_INT64 || dt == AVRO_FLOAT || dt == AVRO_DOUBLE)) ||
@@ -296,12 +301,14 @@ static int project_text(avro_value_t *src, avro_value_t *dst)
     int rc;
 
     if (avro_value_get_type(src) == AVRO_STRING) {
-        avro_value_get_string(src, &str, &n);
+        if (avro_value_get_string(src, &str, &n))
+            return -1;
         if (avro_value_get_type(dst) == AVRO_STRING)
             return avro_value_set_string_len(dst, str, n);
         return avro_value_set_bytes(dst, (void *)str, n ? n - 1 : 0);
     }
-    avro_value_get_bytes(src, &p, &n);
+    if (avro_value_get_bytes(src, &p, &n))
+        return -1;
     if (avro_value_get_type(dst) == AVRO_BYTES)
         return avro_value_set_bytes(dst, (void *)p, n);
     if (!(copy = malloc(n + 1)))

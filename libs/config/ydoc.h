@@ -43,11 +43,14 @@ bool ydoc_is_null(const yaml_node_t *n);
 /* The value node of key in mapping n, or NULL (also when n is no mapping). */
 yaml_node_t *ydoc_get(ydoc_t *d, const yaml_node_t *n, const char *key);
 
+/* NOLINTBEGIN(bugprone-macro-parentheses): p and it name the loop variable
+ * the macro declares, a declarator and not an expression */
 #define YDOC_FOREACH_PAIR(p, map)                                                      \
     for (yaml_node_pair_t *p = (map)->data.mapping.pairs.start;                        \
          p < (map)->data.mapping.pairs.top; p++)
 #define YDOC_FOREACH_ITEM(it, seq)                                                     \
     for (yaml_node_item_t *it = (seq)->data.sequence.items.start;                      \
          it < (seq)->data.sequence.items.top; it++)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 #endif

@@ -214,6 +214,7 @@ int dataset_nl_parse_header(char *line, dataset_nl_cols_t *cols, char *errstr,
 static int nl_field(char **f, int col, const char *name, dataset_nl_row_t *row,
                     size_t off, char *errstr, size_t errstr_size)
 {
+    /* cppcheck-suppress invalidPointerCast ; off is a double field's offset */
     double *dst = (double *)((char *)row + off);
     if (col < 0) {
         *dst = NAN;

@@ -143,7 +143,8 @@ static int read_keyed(const char *dir, const char *file, const char *col,
             goto cleanup;
         }
     }
-    qsort(kv->v, kv->n, sizeof *kv->v, keyed_cmp);
+    if (kv->n) /* qsort() must not be given a NULL array, even empty */
+        qsort(kv->v, kv->n, sizeof *kv->v, keyed_cmp);
     for (size_t i = 1; i < kv->n; i++)
         if (kv->v[i].key.ts_ms == kv->v[i - 1].key.ts_ms) {
             ds_err(errstr, errstr_size, "%s: duplicate key %02d/%02d/%04d hour %d",
@@ -161,6 +162,8 @@ cleanup:
 static double lookup(const keyed_vec_t *kv, int64_t ts)
 {
     keyed_t k = {.key.ts_ms = ts};
+    if (!kv->n) /* bsearch() must not be given a NULL array, even empty */
+        return NAN;
     const keyed_t *hit = bsearch(&k, kv->v, kv->n, sizeof *kv->v, keyed_cmp);
     return hit ? hit->value : NAN;
 }

@@ -31,9 +31,8 @@ static void endpoint_of(const char *conninfo, const char *user_override, char *o
             continue;
         if (strcmp(o->keyword, "user") == 0)
             user = v;
-        else if (strcmp(o->keyword, "host") == 0)
-            host = v;
-        else if (strcmp(o->keyword, "hostaddr") == 0 && !*host)
+        else if (strcmp(o->keyword, "host") == 0 ||
+                 (strcmp(o->keyword, "hostaddr") == 0 && !*host))
             host = v;
         else if (strcmp(o->keyword, "port") == 0)
             port = v;

@@ -224,7 +224,7 @@ static int on_not_found(const struct _u_request *req, struct _u_response *resp,
 static int listen_socket(obs_http_t *h, char *errstr, size_t errstr_size)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    struct sockaddr_in sa;
+    struct sockaddr_in sa = {0};
     socklen_t salen = sizeof sa;
     if (fd < 0)
         goto fail;

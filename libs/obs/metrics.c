@@ -142,7 +142,8 @@ static char *labels_canon(const char *labels, int reserve_le)
     /* An empty token (",,", trailing ',') is skipped by strtok: refuse it. */
     if (labels[strlen(labels) - 1] == ',' || labels[0] == ',' || strstr(labels, ",,"))
         goto cleanup;
-    qsort(pairs, n, sizeof *pairs, pair_cmp);
+    if (n) /* qsort() must not be given a NULL array, even empty */
+        qsort(pairs, n, sizeof *pairs, pair_cmp);
     for (size_t i = 1; i < n; i++)
         if (strcmp(pairs[i - 1].k, pairs[i].k) == 0)
             goto cleanup;

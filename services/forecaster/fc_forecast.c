@@ -157,19 +157,11 @@ static int bind_columns(fc_issue_ctx *c, const fc_wxcols *cols, int *map, char *
     return FCF_BASE + (int)cols->n;
 }
 
-static int tree_points(fc_booster b, const fc_wxcols *cols, fc_issue_ctx *c,
-                       const int64_t *t, size_t n, double *out, char *err, size_t errn)
+/* The booster's points at t[0..n) into out (left as they are when it
+ * fails, with err); -1 out of memory. */
+static int predict(fc_booster b, const fc_issue_ctx *c, int nfeat, const int64_t *t,
+                   size_t n, double *out, char *err, size_t errn)
 {
-    int map[FC_MAX_WX];
-    for (size_t i = 0; i < n; i++)
-        out[i] = NAN;
-    if (!b) {
-        snprintf(err, errn, "no trained model");
-        return 0;
-    }
-    int nfeat = bind_columns(c, cols, map, err, errn);
-    if (nfeat < 0)
-        return 0;
     float *x = malloc(n * nfeat * sizeof *x);
     float *y = malloc(n * sizeof *y);
     int rc = x && y ? 0 : -1;
@@ -182,6 +174,23 @@ static int tree_points(fc_booster b, const fc_wxcols *cols, fc_issue_ctx *c,
     }
     free(x);
     free(y);
+    return rc;
+}
+
+static int tree_points(fc_booster b, const fc_wxcols *cols, fc_issue_ctx *c,
+                       const int64_t *t, size_t n, double *out, char *err, size_t errn)
+{
+    int map[FC_MAX_WX];
+    for (size_t i = 0; i < n; i++)
+        out[i] = NAN;
+    if (!b) {
+        snprintf(err, errn, "no trained model");
+        return 0;
+    }
+    int nfeat = bind_columns(c, cols, map, err, errn);
+    int rc = nfeat < 0 ? 0 : predict(b, c, nfeat, t, n, out, err, errn);
+    c->wxmap = NULL; /* map dies with this frame; c outlives it */
+    c->nwx = 0;
     return rc;
 }
 
@@ -332,6 +341,12 @@ int fc_forecast_run(fc_forecaster *fc, const fc_series *load, const fc_weather *
         want == FC_MODEL_XGB || (want == FC_MODEL_AUTO && ks->winner == FC_MODEL_XGB);
     int rc = fc_points(fc, need_trees ? ks->booster : NULL, &ks->wxcols, load, wx, issue,
                        t, n, pt, xgb_err, sizeof xgb_err);
+    if (rc < 0) { /* out of memory: pt may not have been filled */
+        free(t);
+        free(buf);
+        fc_forecast_release(out);
+        return -1;
+    }
     out->kind = k;
     out->issue_time = issue;
     out->step = fc->p.step;

@@ -106,7 +106,7 @@ static int make_params(const fc_service_conf *c, fc_params *p, fc_site_conf *sc,
     sc->warmup = c->warmup_ms / 1000;
     sc->backfill = c->backfill_ms / 1000;
     sc->weather_wait = c->weather_wait_ms / 1000;
-    sc->max_slots = (size_t)((p->window_days + 35) * (86400 / step));
+    sc->max_slots = (size_t)(p->window_days + 35) * (size_t)(86400 / step);
     return 0;
 }
 

@@ -89,6 +89,7 @@ int ing_codec_reading(avro_value_t *v, ing_reading_t *r, char *reason,
     }
     r->quality = (ing_quality_t)q;
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        /* cppcheck-suppress invalidPointerCast ; off is a double field's offset */
         if (get_opt(v, opts[i].name, (double *)((char *)r + opts[i].off), opts[i].bit,
                     &r->present)) {
             snprintf(reason, reason_size, "%s is not a double", opts[i].name);

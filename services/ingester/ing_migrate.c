@@ -56,7 +56,10 @@ static char **list_files(const char *dir, size_t *n, char *errstr, size_t errstr
     }
     char **names = ems_file_dir_names(d, is_migration, NULL, cmp_names, n);
     closedir(d);
-    return names ? names : calloc(1, sizeof *names);
+    if (names)
+        return names;
+    *n = 0; /* as ems_file_dir_names() promises, said here for the analyzer */
+    return calloc(1, sizeof *names);
 }
 
 static char *read_file(const char *path, size_t *len)

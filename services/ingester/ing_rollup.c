@@ -690,7 +690,7 @@ static int emit_site(ing_rollup_t *r, site_t *s, site_rev_t *sr, int64_t wm)
 {
     ing_interval_t *o, mv;
     size_t counted = 0;
-    double compl = 0;
+    double completeness_sum = 0;
 
     for (size_t i = 0; i < s->nmeters; i++)
         counted += s->meters[i]->counted;
@@ -710,10 +710,10 @@ static int emit_site(ing_rollup_t *r, site_t *s, site_rev_t *sr, int64_t wm)
         o->min_kw += mv.min_kw;
         o->has_min = o->has_min || mv.has_min;
         o->sample_count += mv.sample_count;
-        compl += mv.completeness;
+        completeness_sum += mv.completeness;
     }
     o->mean_kw = o->energy_kwh / ((double)r->conf.interval_ms / MS_PER_H);
-    o->completeness = compl / (double)counted;
+    o->completeness = completeness_sum / (double)counted;
     o->revision = ++sr->revision;
     sr->dirty = false;
     return 0;

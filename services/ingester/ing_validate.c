@@ -64,6 +64,7 @@ static int check_values(const ing_reading_t *r, char *reason, size_t reason_size
         double v;
         if (!(r->present & rows[i].bit))
             continue;
+        /* cppcheck-suppress invalidPointerCast ; off is a double field's offset */
         v = *(const double *)((const char *)r + rows[i].off);
         if (check_value(rows[i].name, v, rows[i].lo, rows[i].hi, reason, reason_size))
             return -1;

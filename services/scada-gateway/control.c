@@ -48,7 +48,8 @@ static int get_str(avro_value_t *rec, const char *name, const char **out)
             *out = NULL;
             return 0;
         }
-        avro_value_get_current_branch(&f, &b);
+        if (avro_value_get_current_branch(&f, &b))
+            return -1;
         f = b;
     }
     return avro_value_get_string(&f, out, &len) ? -1 : 0;
@@ -71,10 +72,9 @@ int sg_command_from_avro(avro_value_t *v, sg_command_t *cmd, const char **reason
     if (avro_value_get_by_name(v, "setpoint_kw", &f, NULL) ||
         avro_value_get_discriminant(&f, &d))
         return -1;
-    if (d == 1) {
-        avro_value_get_current_branch(&f, &b);
-        cmd->has_setpoint = avro_value_get_double(&b, &cmd->setpoint_kw) == 0;
-    }
+    if (d == 1)
+        cmd->has_setpoint = avro_value_get_current_branch(&f, &b) == 0 &&
+                            avro_value_get_double(&b, &cmd->setpoint_kw) == 0;
     return 0;
 }
 
@@ -286,6 +286,7 @@ static void handle(sg_control_t *c, bus_record_t *rec)
     /* Saved before the write: after a crash the command is a duplicate, so a
      * plant write happens at most once per command id; the write's time goes
      * with it, for the rate limit after a restart. */
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): policy refuses NULL eq */
     sg_state_set_last_write(c->state, es->eq->id, now);
     if (sg_state_command_add(c->state, cmd.command_id, now, reason, sizeof reason) <
         0) {
@@ -328,7 +329,7 @@ void sg_control_destroy(sg_control_t *c)
     if (!c)
         return;
     bus_consumer_destroy(c->consumer);
-    for (size_t i = 0; i < c->neqs; i++)
+    for (size_t i = 0; c->eqs && i < c->neqs; i++) /* eqs: NULL out of memory */
         if (c->eqs[i].mb)
             modbus_free(c->eqs[i].mb);
     free(c->eqs);

@@ -12,8 +12,8 @@
 
 #define OPT(k, t, d, lo, hi, f, ds)                                                    \
     {                                                                                  \
-        .section = "scada", .key = k, .type = t, .def = d, .min = lo, .max = hi,       \
-        .offset = offsetof(sg_conf_t, f), .desc = ds                                   \
+        .section = "scada", .key = (k), .type = (t), .def = (d), .min = (lo),          \
+        .max = (hi), .offset = offsetof(sg_conf_t, f), .desc = (ds)                    \
     }
 
 const cfg_option_t sg_conf_options[] = {

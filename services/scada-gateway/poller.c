@@ -334,6 +334,7 @@ static int start_workers(sg_poller_t *p, char *errstr, size_t n)
     p->nworkers = (size_t)p->conf->workers;
     if (p->nworkers > p->ndevices)
         p->nworkers = p->ndevices ? p->ndevices : 1;
+    /* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): config workers >= 1 */
     p->workers = calloc(p->nworkers, sizeof *p->workers);
     if (!p->workers)
         return -1;

@@ -259,9 +259,8 @@ static int run_command(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dump-lp") && i + 1 < argc)
             dump = argv[++i];
-        else if (!strcmp(argv[i], "--case") && i + 1 < argc)
-            cas = argv[++i];
-        else if (!strcmp(argv[i], "solve-case") && i + 1 < argc)
+        else if ((!strcmp(argv[i], "--case") || !strcmp(argv[i], "solve-case")) &&
+                 i + 1 < argc)
             cas = argv[++i];
         else if (!strcmp(argv[i], "--time-limit") && i + 1 < argc)
             o.time_limit_s = atof(argv[++i]);

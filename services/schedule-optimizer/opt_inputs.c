@@ -100,8 +100,9 @@ static int check_grid(int slot_min, int64_t start, int64_t end, int n, const int
     }
     for (int i = 0; i < n; i++)
         if (slot[i] != start + i * len) {
-            snprintf(reason, reason_size, "slot %d starts at %lld, misaligned (expected %lld)",
-                     i, (long long)slot[i], (long long)(start + i * len));
+            snprintf(reason, reason_size,
+                     "slot %d starts at %lld, misaligned (expected %lld)", i,
+                     (long long)slot[i], (long long)start + (long long)i * len);
             return -1;
         }
     return 0;
@@ -421,7 +422,7 @@ static int equipment(ctx_t *c, const plant_t *plant, const plant_site_t *site)
 {
     const plant_equipment_t *pe = NULL;
     int n = 0, T = c->b->pb.site.n_slots;
-    size_t per = (size_t)(T * c->slot_min / DAY_MIN + 3);
+    size_t per = (size_t)T * (size_t)c->slot_min / DAY_MIN + 3;
 
     while ((pe = plant_site_equipment_next(plant, site->id, pe)))
         n++;

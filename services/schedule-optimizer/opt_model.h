@@ -35,7 +35,8 @@
 
 #include "schedule-optimizer/opt_problem.h"
 
-typedef struct _lprec opt_lprec_t;
+/* lp_solve's own name for its model */
+typedef struct _lprec opt_lprec_t; /* NOLINT(bugprone-reserved-identifier) */
 typedef struct opt_model opt_model_t;
 
 /* Builds the model. Returns NULL and fills errstr on failure. */

@@ -183,7 +183,9 @@ static char *all_sources(void)
             char *text = th_read_file(path);
             ck_assert_msg(text != NULL, "%s", path);
             size_t n = strlen(text);
-            all = realloc(all, len + n + 1);
+            char *grown = realloc(all, len + n + 1);
+            ck_assert_ptr_nonnull(grown);
+            all = grown;
             memcpy(all + len, text, n + 1);
             len += n;
             free(text);

@@ -200,8 +200,9 @@ char *th_read_file(const char *path)
     while (f && k > 0) {
         if (cap - len < 4096) {
             cap = cap ? cap * 2 : 8192;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
+            char *grown = realloc(buf, cap);
+            ck_assert_ptr_nonnull(grown);
+            buf = grown;
         }
         k = fread(buf + len, 1, cap - len - 1, f);
         len += k;
@@ -550,7 +551,7 @@ static int th_connect_tcp(const char *hostport)
 void th_broker_control(const char *command)
 {
     const char *where = th_env("EMS_TEST_BROKER_CONTROL");
-    char line[256], reply[256];
+    char line[256], reply[256] = "";
     size_t got = 0;
     ssize_t n;
     int fd = th_connect_tcp(where);

@@ -124,6 +124,7 @@ static bool gen_resets(hist_t *h, rng_t *g)
     h->nrs = rng_int(g, 0, RMAX);
     for (int i = 0; i < h->nrs; i++)
         at[i] = rng_int(g, lo, hi);
+    /* cppcheck-suppress uninitvar ; at[0..nrs) was drawn above */
     qsort(at, (size_t)h->nrs, sizeof *at, cmp_int);
     for (int i = 0; i < h->nrs; i++) {
         if (i && at[i] - at[i - 1] < need)
@@ -272,6 +273,7 @@ static void reference(const hist_t *h, int without, qh_t *ref)
     for (int q = 0; q * 15 < h->n; q++) {
         int first = -1, last = -1, count = 0;
         for (int j = q * 15; j < q * 15 + 15 && j < h->n; j++) {
+            /* cppcheck-suppress negativeIndex ; j >= 0, only 'without' may be -1 */
             if (!h->has[j] || j == without)
                 continue;
             first = first < 0 ? j : first;

@@ -38,6 +38,7 @@ static void enum_case(tcase_t *c, int *day, unsigned *st)
         b2 = MAXT;
     for (int t = 0; t < MAXT; t++) {
         price[t] = (double)(enum_rand(st) % 100);
+        /* cppcheck-suppress uninitvar ; day[t - 1] was set the turn before */
         day[t] = t == 0 ? 0 : day[t - 1] + (enum_rand(st) % 4 == 0);
     }
     oc_tc_init(c, MAXT, price, NULL);

@@ -393,7 +393,8 @@ START_TEST(test_dump_model)
     FILE *f = fopen(path, "r");
     char line[256];
     int cols = 0;
-    while (f && fgets(line, sizeof line, f))
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f))
         cols += strstr(line, "s0_") != NULL && strstr(line, " R0 ") != NULL;
     ck_assert_int_eq(cols, 5);
     fclose(f);

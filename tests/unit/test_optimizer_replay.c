@@ -143,9 +143,9 @@ typedef struct replay {
  * maps it for a whole local day. */
 static void replay_init(replay_t *c, const day_t *d)
 {
+    memset(c, 0, sizeof *c);
     opt_equipment_t *q = c->eq;
 
-    memset(c, 0, sizeof *c);
     for (int i = 0; i < 5; i++) {
         q[i].earliest = 0;
         q[i].deadline = T;

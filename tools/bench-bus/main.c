@@ -270,20 +270,21 @@ static double run_raw(const opts_t *o, size_t len)
     rd_kafka_t *p = raw_client(o, RD_KAFKA_PRODUCER, NULL), *c;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     char *payload = calloc(1, len);
-    double t0, t_prod, t1 = 0, t_last;
+    double t0, t_prod, t1 = 0, t_last, rate = -1;
     long got = 0, inbatch = 0;
 
     snprintf(topic, sizeof(topic), "%sraw.telemetry", o->prefix);
     snprintf(group, sizeof(group), "%sraw", o->prefix);
     t0 = ems_mono_s();
     if (!p || raw_produce(o, p, topic, payload, len) != 0)
-        return -1;
+        goto out;
     t_prod = ems_mono_s() - t0;
     if (check_retained(p, topic) != 0)
-        return -1;
+        goto out;
     rd_kafka_destroy(p);
+    p = NULL;
     if (!(c = raw_client(o, RD_KAFKA_CONSUMER, group)))
-        return -1;
+        goto out;
     rd_kafka_poll_set_consumer(c);
     rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(c, l);
@@ -309,15 +310,18 @@ static double run_raw(const opts_t *o, size_t len)
     }
     if (inbatch)
         rd_kafka_commit(c, NULL, 0);
-    rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
-    free(payload);
-    if (got != o->n) {
+    if (got != o->n)
         fprintf(stderr, "bench-bus: raw: consumed %ld of %ld records\n", got, o->n);
-        return -1;
-    }
-    return (double)o->n / (t_prod + (ems_mono_s() - t1));
+    else
+        rate = (double)o->n / (t_prod + (ems_mono_s() - t1));
+out:
+    if (p)
+        rd_kafka_destroy(p);
+    rd_kafka_topic_partition_list_destroy(l);
+    free(payload);
+    return rate;
 }
 static int parse_opts(int argc, char **argv, opts_t *o)
 {

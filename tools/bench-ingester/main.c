@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/field.h"
 #include "clock/clock.h"
 #include "db/db.h"
 #include "ingester/ing_migrate.h"
@@ -315,39 +316,24 @@ static bus_t *bench_bus(void)
     return b;
 }
 
-static void set_opt(avro_value_t *v, const char *name, double x)
-{
-    avro_value_t f, br;
-    avro_value_get_by_name(v, name, &f, NULL);
-    avro_value_set_branch(&f, 1, &br);
-    avro_value_set_double(&br, x);
-}
-
 static int produce(bus_producer_t *p, avro_value_t *v, const reading_t *r)
 {
     ing_reading_t x;
     char err[512];
-    avro_value_t f;
 
     to_reading(r, "ing", &x);
-    avro_value_get_by_name(v, "site_id", &f, NULL);
-    avro_value_set_string(&f, x.site_id);
-    avro_value_get_by_name(v, "meter_id", &f, NULL);
-    avro_value_set_string(&f, x.meter_id);
-    avro_value_get_by_name(v, "ts", &f, NULL);
-    avro_value_set_long(&f, x.ts_ms);
-    avro_value_get_by_name(v, "seq", &f, NULL);
-    avro_value_set_long(&f, x.seq);
-    avro_value_get_by_name(v, "source", &f, NULL);
-    avro_value_set_enum(&f, x.source);
-    avro_value_get_by_name(v, "quality", &f, NULL);
-    avro_value_set_enum(&f, 0);
-    set_opt(v, "power_kw", x.power_kw);
-    set_opt(v, "energy_kwh", x.energy_kwh);
-    set_opt(v, "voltage_v", x.voltage_v);
-    set_opt(v, "current_a", x.current_a);
-    set_opt(v, "frequency_hz", x.frequency_hz);
-    set_opt(v, "power_factor", x.power_factor);
+    if (bus_field_set_string(v, "site_id", x.site_id) ||
+        bus_field_set_string(v, "meter_id", x.meter_id) ||
+        bus_field_set_long(v, "ts", x.ts_ms) || bus_field_set_long(v, "seq", x.seq) ||
+        bus_field_set_enum(v, "source", x.source) ||
+        bus_field_set_enum(v, "quality", 0) ||
+        bus_field_set_opt_double(v, "power_kw", true, x.power_kw) ||
+        bus_field_set_opt_double(v, "energy_kwh", true, x.energy_kwh) ||
+        bus_field_set_opt_double(v, "voltage_v", true, x.voltage_v) ||
+        bus_field_set_opt_double(v, "current_a", true, x.current_a) ||
+        bus_field_set_opt_double(v, "frequency_hz", true, x.frequency_hz) ||
+        bus_field_set_opt_double(v, "power_factor", true, x.power_factor))
+        return fail("produce", "a field of the reading does not fit the schema");
     if (bus_produce(p, TOPIC, x.site_id, v, x.ts_ms, err, sizeof err))
         return fail("produce", err);
     return 0;
@@ -827,10 +813,9 @@ int main(int argc, char **argv)
     snprintf(tag, sizeof tag, "b%dx%ld", (int)getpid(), (long)time(NULL) % 100000);
     snprintf(prefix, sizeof prefix, "bench%s.", tag);
     snprintf(group, sizeof group, "bench-ingester-%s", tag);
-    snprintf(
-        http_port, sizeof http_port, "%d",
-        (getenv("EMS_TEST_HTTP_BASE") ? atoi(getenv("EMS_TEST_HTTP_BASE")) : 28100) +
-            92);
+    const char *http_base = getenv("EMS_TEST_HTTP_BASE");
+    snprintf(http_port, sizeof http_port, "%d",
+             (http_base ? atoi(http_base) : 28100) + 92);
     /* two days back, on a 15-minute boundary: the rollups close as it goes */
     t0_ms = ((int64_t)time(NULL) * 1000 - 2 * 86400000LL) / 900000 * 900000;
     n = (size_t)o.meters * (size_t)o.per_meter;

@@ -134,6 +134,7 @@ static void make_asset(opt_equipment_t *q, int i, int T, unsigned *st)
     q->habitual_start = -1;
     if (i % 10 < 7) {
         int dur = 4 + (int)urand(st, 0, 13);
+        /* NOLINTNEXTLINE(bugprone-integer-division): half the horizon in whole slots */
         int win = dur + 8 + (int)urand(st, 0, T / 2);
         snprintf(q->name, sizeof q->name, "batch-%d", i);
         q->kind = OPT_TASK_BLOCK;

@@ -53,14 +53,12 @@ static void rc_fail(rc_ctx *c, const char *fmt, ...)
 static void rc_fullname(char *out, size_t outsz, const char *name, const char *ns_attr,
                         const char *enclosing)
 {
-    if (strchr(name, '.'))
+    const char *ns = ns_attr && *ns_attr ? ns_attr : enclosing;
+
+    if (strchr(name, '.') || !ns || !*ns)
         snprintf(out, outsz, "%s", name);
-    else if (ns_attr && *ns_attr)
-        snprintf(out, outsz, "%s.%s", ns_attr, name);
-    else if (enclosing && *enclosing)
-        snprintf(out, outsz, "%s.%s", enclosing, name);
     else
-        snprintf(out, outsz, "%s", name);
+        snprintf(out, outsz, "%s.%s", ns, name);
 }
 
 /* Namespace part of a full name (empty when none). */
@@ -252,7 +250,8 @@ static int rc_records(rc_ctx *c, const rc_type *w, const rc_type *r)
         if (!ok)
             break;
     }
-    c->depth--;
+    c->depth--; /* w and r are the caller's: no pointer to them is kept */
+    c->stack_w[c->depth] = c->stack_r[c->depth] = NULL;
     return ok;
 }
 
