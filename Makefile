@@ -49,7 +49,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 INT_BINS   := $(INT_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
 
 .PHONY: all tests asan test test-unit test-integration deps format up down \
-        status demo bench clean lint format-check image-check
+        status demo bench clean lint lint-cppcheck format-check image-check
 all: $(BINS) tests
 
 tests: $(UNIT_BINS) $(INT_BINS)
@@ -145,6 +145,11 @@ lint: deps
 	@tools/lint/compdb.sh "clang $(filter-out -MMD -MP -Werror $(OPT),$(CFLAGS))" \
 	    $(TIDY_SRCS) >$(B)/compile_commands.json
 	@tools/lint/lint.sh $(B) "$(LINT_FLAGS)" $(LINT_SRCS)
+
+# cppcheck alone (seconds; make test runs it through tests/lint/check.sh)
+lint-cppcheck:
+	@mkdir -p $(B)
+	@EMS_LINT_CPPCHECK_ONLY=1 tools/lint/lint.sh $(B) "$(LINT_FLAGS)" $(LINT_SRCS)
 
 clean:
 	rm -rf build build-asan
