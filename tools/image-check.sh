@@ -150,8 +150,11 @@ build_image() {
   local -a cache=()
   [ "$FRESH" = 1 ] && cache=(--no-cache)
   "${PODMAN[@]}" build --pull=never --network host "${LIMITS[@]}" "${cache[@]}" \
-    --build-arg DEBIAN="$BASE" -f docker/Dockerfile -t "$IMAGE" . \
-    >"$LOG/build.log" 2>&1
+    --label ems.image-check=1 --build-arg DEBIAN="$BASE" \
+    -f docker/Dockerfile -t "$IMAGE" . >"$LOG/build.log" 2>&1 || return 1
+  # each build leaves the previous image and its build stage untagged
+  # (about 600 MB a run): remove this check's own, nobody else's
+  "${PODMAN[@]}" image prune -f --filter label=ems.image-check=1 >>"$LOG/build.log" 2>&1 || true
 }
 
 image_mb() {
