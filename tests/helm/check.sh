@@ -147,6 +147,8 @@ cp -r "$chart" "$nc"
 rm "$nc/templates/NOTES.txt"
 if "$ht" "$nc" >"$tmp/notes-default" 2>&1 &&
   "$ht" -f "$here/values-all.yaml" --name-template prod "$nc" >"$tmp/notes-all" 2>&1; then
+  expect "notes: gateway and forecaster state on claims" \
+    "$(count 'a StatefulSet: its working state on a claim per pod' "$tmp/notes-default")" 2
   expect "notes: retention off by default" "$(count 'Measurement retention is off' "$tmp/notes-default")" 1
   expect "notes: retention and claim named" "$(count 'archived to the claim prod-ems-ingester-archive' "$tmp/notes-all")" 1
 else
