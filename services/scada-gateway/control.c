@@ -48,7 +48,8 @@ static int get_str(avro_value_t *rec, const char *name, const char **out)
             *out = NULL;
             return 0;
         }
-        avro_value_get_current_branch(&f, &b);
+        if (avro_value_get_current_branch(&f, &b))
+            return -1;
         f = b;
     }
     return avro_value_get_string(&f, out, &len) ? -1 : 0;
@@ -71,10 +72,9 @@ int sg_command_from_avro(avro_value_t *v, sg_command_t *cmd, const char **reason
     if (avro_value_get_by_name(v, "setpoint_kw", &f, NULL) ||
         avro_value_get_discriminant(&f, &d))
         return -1;
-    if (d == 1) {
-        avro_value_get_current_branch(&f, &b);
-        cmd->has_setpoint = avro_value_get_double(&b, &cmd->setpoint_kw) == 0;
-    }
+    if (d == 1)
+        cmd->has_setpoint = avro_value_get_current_branch(&f, &b) == 0 &&
+                            avro_value_get_double(&b, &cmd->setpoint_kw) == 0;
     return 0;
 }
 

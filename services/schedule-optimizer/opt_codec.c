@@ -246,7 +246,10 @@ static void set_str(wr_t *w, avro_value_t *v, const char *name, const char *s)
             w->bad |= avro_value_set_branch(&f, 0, &b) || avro_value_set_null(&b);
             return;
         }
-        w->bad |= avro_value_set_branch(&f, 1, &b) != 0;
+        if (avro_value_set_branch(&f, 1, &b)) {
+            w->bad = 1;
+            return;
+        }
         f = b;
     }
     w->bad |= avro_value_set_string(&f, s ? s : "") != 0;
@@ -263,7 +266,10 @@ static void set_dbl(wr_t *w, avro_value_t *v, const char *name, double x)
             w->bad |= avro_value_set_branch(&f, 0, &b) || avro_value_set_null(&b);
             return;
         }
-        w->bad |= avro_value_set_branch(&f, 1, &b) != 0;
+        if (avro_value_set_branch(&f, 1, &b)) {
+            w->bad = 1;
+            return;
+        }
         f = b;
     }
     w->bad |= avro_value_set_double(&f, x) != 0;
