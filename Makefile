@@ -7,6 +7,8 @@
 #   tools/<tool>/*.c               -> $(B)/bin/<tool>
 #   tests/unit/test_*.c            -> $(B)/tests/unit/test_*        (Check)
 #   tests/integration/test_*.c     -> $(B)/tests/integration/test_* (Check)
+#   tests/fuzz/fuzz_*.c            -> $(B)/tests/unit/test_fuzz_* (corpus replay)
+#                                     and, by make fuzz, build-fuzz/fuzz/fuzz_*
 # An optional services/<svc>/build.mk or tools/<tool>/build.mk may add
 # LDLIBS_<name> (extra libraries for that binary) and prerequisites; the
 # default goal is pinned to `all` so that a rule in one of them never
@@ -47,12 +49,16 @@ SVC_ARCHIVES := $(foreach s,$(SERVICES),$(if $(call core_srcs,$(s)),$(B)/lib/$(s
 BINS       := $(SERVICES:%=$(B)/bin/%) $(TOOLS:%=$(B)/bin/%)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 INT_BINS   := $(INT_SRCS:tests/integration/%.c=$(B)/tests/integration/%)
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SUPPORT := $(filter-out tests/fuzz/replay.c $(FUZZ_SRCS),$(wildcard tests/fuzz/*.c))
+REPLAY_BINS  := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(B)/tests/unit/test_fuzz_%)
 
 .PHONY: all tests asan test test-unit test-integration deps format up down \
-        status demo bench clean lint lint-cppcheck format-check image-check
+        status demo bench clean lint lint-cppcheck format-check image-check \
+        fuzz fuzz-build fuzz-seeds
 all: $(BINS) tests
 
-tests: $(UNIT_BINS) $(INT_BINS)
+tests: $(UNIT_BINS) $(INT_BINS) $(REPLAY_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -89,6 +95,39 @@ $(B)/tests/unit/%: tests/unit/%.c $(TEST_LINK)
 $(B)/tests/integration/%: tests/integration/%.c $(TEST_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(TEST_LINK) $(TEST_LDLIBS)
+
+# A fuzz harness and replay.c make a unit test that replays the harness's
+# corpus (tests/fuzz/corpus/<target>/). FZ_SOURCE_ROOT finds the schemas and
+# the corpus when EMS_TEST_ROOT is not set.
+FUZZ_CFLAGS = -Itests/fuzz -DFZ_SOURCE_ROOT='"$(CURDIR)"'
+FUZZ_LDLIBS = $(foreach s,$(SERVICES),$(LDLIBS_$(s))) $(LDLIBS)
+$(B)/tests/unit/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_SUPPORT) \
+                             $(TEST_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FUZZ_CFLAGS) -DFZ_TARGET='"fuzz_$*"' $(LDFLAGS) -o $@ \
+	    tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(FUZZ_SUPPORT) $(TEST_LINK) $(TEST_LDLIBS)
+
+# Coverage-guided fuzzing with libFuzzer (clang), not part of make test:
+# every harness runs FUZZ_SECONDS over its corpus (FUZZ=fuzz_x picks some).
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz: deps
+	@$(MAKE) -s B=build-fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)" \
+	    fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz.sh $(FUZZ)
+
+fuzz-build: $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SUPPORT) $(SVC_ARCHIVES) $(B)/libems.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ \
+	    $< $(FUZZ_SUPPORT) $(SVC_ARCHIVES) $(B)/libems.a $(FUZZ_LDLIBS)
+
+# Rewrites the generated seeds of tests/fuzz/corpus/ from schemas/.
+fuzz-seeds: $(B)/fuzz/mkseeds
+	@$(B)/fuzz/mkseeds
+$(B)/fuzz/mkseeds: tests/fuzz/mkseeds/mkseeds.c $(FUZZ_SUPPORT) $(B)/libems.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $< $(FUZZ_SUPPORT) $(B)/libems.a $(LDLIBS)
 
 # Sanitizer build: same sources, separate tree.
 asan:
@@ -152,6 +191,6 @@ lint-cppcheck:
 	@EMS_LINT_CPPCHECK_ONLY=1 tools/lint/lint.sh $(B) "$(LINT_FLAGS)" $(LINT_SRCS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

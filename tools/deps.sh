@@ -10,7 +10,7 @@ PKGS=(
   liblpsolve55-dev check libsubunit-dev
   postgresql postgresql-contrib redis-server redis-tools
   zlib1g-dev libmodbus-dev libmosquitto-dev mosquitto libxgboost-dev coinor-cbc valgrind clang-format jq
-  cppcheck clang-tidy
+  cppcheck clang-tidy clang libclang-rt-dev
   prometheus prometheus-alertmanager
 )
 

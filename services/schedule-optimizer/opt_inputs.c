@@ -92,7 +92,10 @@ static int check_grid(int slot_min, int64_t start, int64_t end, int n, const int
         snprintf(reason, reason_size, "slot_minutes %d does not divide a day", slot_min);
         return -1;
     }
-    if (n <= 0 || end <= start || end - start != (int64_t)n * len) {
+    /* end - start in unsigned: horizons from a record may span more than
+     * int64_t holds; then start + i * len below cannot overflow either */
+    if (n <= 0 || end <= start ||
+        (uint64_t)end - (uint64_t)start != (uint64_t)n * (uint64_t)len) {
         snprintf(reason, reason_size,
                  "%d slots of %d min do not cover the horizon [%lld, %lld)", n, slot_min,
                  (long long)start, (long long)end);

@@ -144,6 +144,24 @@ START_TEST(test_forecast_check)
 }
 END_TEST
 
+/* Regression (found by fuzz_opt_records): a horizon from INT64_MIN to
+ * INT64_MAX made the check compute end - start in int64_t, an overflow
+ * (undefined; the sanitizer build aborts). It is refused like any horizon
+ * the slots do not cover. */
+START_TEST(test_forecast_check_extreme_horizon)
+{
+    opt_forecast_t f;
+    char reason[256] = "";
+
+    make_forecast(&f, DAY0, 96);
+    f.start_ms = INT64_MIN;
+    f.end_ms = INT64_MAX;
+    ck_assert_int_eq(opt_forecast_check(&f, reason, sizeof reason), -1);
+    ck_assert_msg(strstr(reason, "do not cover"), "'%s'", reason);
+    opt_forecast_release(&f);
+}
+END_TEST
+
 START_TEST(test_prices_check)
 {
     opt_prices_t p;
@@ -1052,6 +1070,7 @@ static Suite *inputs_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_forecast_check, 0, sizeof fc_cases / sizeof *fc_cases);
+    tcase_add_test(tc, test_forecast_check_extreme_horizon);
     tcase_add_test(tc, test_prices_check);
     tcase_add_test(tc, test_build_demo_day);
     tcase_add_test(tc, test_build_deadline_off_grid);
