@@ -18,6 +18,7 @@
 #include "fz.h"
 
 #ifndef FZ_TARGET
+/* cppcheck-suppress preprocessorErrorDirective ; the Makefile defines it */
 #error "FZ_TARGET must name the harness (fuzz_<target>)"
 #endif
 
