@@ -185,7 +185,7 @@ lint: deps
 	    $(TIDY_SRCS) >$(B)/compile_commands.json
 	@tools/lint/lint.sh $(B) "$(LINT_FLAGS)" $(LINT_SRCS)
 
-# cppcheck alone (seconds; make test runs it through tests/lint/check.sh)
+# cppcheck alone (seconds), while working on a change
 lint-cppcheck:
 	@mkdir -p $(B)
 	@EMS_LINT_CPPCHECK_ONLY=1 tools/lint/lint.sh $(B) "$(LINT_FLAGS)" $(LINT_SRCS)

@@ -55,8 +55,7 @@ run_clang_tidy() {
 }
 
 run_cppcheck "$@" || status=1
-# EMS_LINT_CPPCHECK_ONLY=1: make test's quick pass (tests/lint/check.sh);
-# clang-tidy takes minutes and runs in make lint and CI's lint job
+# EMS_LINT_CPPCHECK_ONLY=1 (make lint-cppcheck): cppcheck alone, in seconds
 [ "${EMS_LINT_CPPCHECK_ONLY:-0}" = 1 ] && exit $status
 mapfile -t tidy_files < <(sed -n 's/.*"file": "\([^"]*\)".*/\1/p' "$build/compile_commands.json")
 run_clang_tidy "${tidy_files[@]}" || status=1
