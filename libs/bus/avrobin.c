@@ -352,7 +352,8 @@ static int bin_read_union(bin_in_t *in, avro_value_t *dest)
     avro_value_t branch;
     int64_t idx;
 
-    if (bin_get_long(in, &idx) || idx < 0 || (uint64_t)idx >= avro_schema_union_size(s) ||
+    if (bin_get_long(in, &idx) || idx < 0 ||
+        (uint64_t)idx >= avro_schema_union_size(s) ||
         avro_value_set_branch(dest, (int)idx, &branch))
         return -1;
     return bin_read(in, &branch);
@@ -412,10 +413,12 @@ static int bin_read(bin_in_t *in, avro_value_t *dest)
     case AVRO_STRING:
         return bin_get_run(in, &s, &n) ? -1 : bin_set_string(dest, s, n);
     case AVRO_BYTES:
-        return bin_get_run(in, &s, &n) || avro_value_set_bytes(dest, (void *)s, n) ? -1 : 0;
+        return bin_get_run(in, &s, &n) || avro_value_set_bytes(dest, (void *)s, n) ? -1
+                                                                                   : 0;
     case AVRO_FIXED:
         n = (size_t)avro_schema_fixed_size(avro_value_get_schema(dest));
-        if ((size_t)(in->end - in->p) < n || avro_value_set_fixed(dest, (void *)in->p, n))
+        if ((size_t)(in->end - in->p) < n ||
+            avro_value_set_fixed(dest, (void *)in->p, n))
             return -1;
         in->p += n;
         return 0;

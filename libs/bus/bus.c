@@ -63,15 +63,16 @@ bus_t *bus_new(const bus_conf_t *conf, char *errstr, size_t errstr_size)
     bus->registry_url = strdup(conf->registry_url);
     bus->schema_dir = strdup(conf->schema_dir);
     bus->prefix = dup_or_empty(conf->topic_prefix);
-    bus->client_id = strdup(conf->client_id && *conf->client_id ? conf->client_id : "ems");
+    bus->client_id =
+        strdup(conf->client_id && *conf->client_id ? conf->client_id : "ems");
     bus->metrics = conf->metrics;
     if (!bus->bootstrap || !bus->registry_url || !bus->schema_dir || !bus->prefix ||
         !bus->client_id)
         goto nomem;
     if (copy_props(bus, conf->kafka_props, errstr, errstr_size) != 0)
         goto err;
-    bus->registry = bus_registry_new(bus->registry_url, BUS_REGISTRY_TIMEOUT_MS,
-                                     errstr, errstr_size);
+    bus->registry = bus_registry_new(bus->registry_url, BUS_REGISTRY_TIMEOUT_MS, errstr,
+                                     errstr_size);
     if (!bus->registry)
         goto err;
     return bus;
@@ -182,8 +183,8 @@ static char *read_file(const char *path, char *errstr, size_t errstr_size)
 }
 
 /* Parses the file text into t's schema, class and compact JSON. */
-static int topic_parse(bus_topic_t *t, const char *path, const char *text,
-                       char *errstr, size_t errstr_size)
+static int topic_parse(bus_topic_t *t, const char *path, const char *text, char *errstr,
+                       size_t errstr_size)
 {
     json_error_t jerr;
     json_t *root = json_loads(text, 0, &jerr);
@@ -195,8 +196,8 @@ static int topic_parse(bus_topic_t *t, const char *path, const char *text,
     }
     t->json = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
-    if (!t->json || avro_schema_from_json_length(t->json, strlen(t->json),
-                                                 &t->schema) != 0) {
+    if (!t->json ||
+        avro_schema_from_json_length(t->json, strlen(t->json), &t->schema) != 0) {
         snprintf(errstr, errstr_size, "schema '%s': %s", path, avro_strerror());
         return -1;
     }
@@ -429,9 +430,10 @@ int bus_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                          const char *buf)
 {
-    log_level_t lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN
-                                             : level <= 6 ? LOG_INFO
-                                                          : LOG_DEBUG;
+    log_level_t lvl = level <= 3   ? LOG_ERROR
+                      : level == 4 ? LOG_WARN
+                      : level <= 6 ? LOG_INFO
+                                   : LOG_DEBUG;
     log_msg(lvl, "kafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 

@@ -191,8 +191,8 @@ uint64_t bus_consumer_revocations(const bus_consumer_t *c);
  * the cooperative protocol (the bus default); the eager protocol, if
  * configured, takes every partition at each rebalance. Same thread as the
  * polls. */
-int bus_consumer_revoked_since(const bus_consumer_t *c, uint64_t since, const char *topic,
-                               int32_t partition);
+int bus_consumer_revoked_since(const bus_consumer_t *c, uint64_t since,
+                               const char *topic, int32_t partition);
 
 /* ---- offsets handed to the caller (pipelined consumers) ----
  *

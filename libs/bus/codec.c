@@ -47,7 +47,8 @@ int bus_encode(bus_encoder_t *e, int32_t id, avro_value_t *value, const void **o
     e->out.len = BUS_WIRE_HEADER_LEN;
     if ((rc = bus_bin_write(&e->out, value)) != 0) {
         snprintf(errstr, errstr_size, "cannot encode value: %s",
-                 rc == ENOMEM ? "out of memory" : "a field is unset or has no Avro type");
+                 rc == ENOMEM ? "out of memory"
+                              : "a field is unset or has no Avro type");
         return -1;
     }
     bus_wire_header(id, (unsigned char *)e->out.p);
@@ -156,10 +157,12 @@ int bus_decode(bus_decoder_t *d, const void *body, size_t len, avro_value_t *des
         return -1;
     }
     if (pos != end) {
-        snprintf(errstr, errstr_size, "trailing bytes after Avro body (%zu bytes)", len);
+        snprintf(errstr, errstr_size, "trailing bytes after Avro body (%zu bytes)",
+                 len);
         return -1;
     }
-    if (d->defaults && bus_project(&d->resolved, dest, d->defaults, errstr, errstr_size))
+    if (d->defaults &&
+        bus_project(&d->resolved, dest, d->defaults, errstr, errstr_size))
         return -2;
     return 0;
 }

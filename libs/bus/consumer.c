@@ -95,7 +95,8 @@ static const char *const dlq_reasons[DLQ_NREASONS] = {
     "Dead letters sent without their payload because the producer or the broker "      \
     "refused them as too large."
 
-static void cons_zero_dlq_reason(bus_consumer_t *c, const char *topic, const char *reason)
+static void cons_zero_dlq_reason(bus_consumer_t *c, const char *topic,
+                                 const char *reason)
 {
     char labels[BUS_TOPIC_MAX + 64];
 
@@ -177,7 +178,8 @@ static void cons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             r = rd_kafka_assign(rk, NULL);
     }
     if (e) {
-        log_warn("bus", "rebalance of group '%s': %s", c->group, rd_kafka_error_string(e));
+        log_warn("bus", "rebalance of group '%s': %s", c->group,
+                 rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else if (r)
         log_warn("bus", "rebalance of group '%s': %s", c->group, rd_kafka_err2str(r));
@@ -500,7 +502,8 @@ static void cons_count_dlq(bus_consumer_t *c, const char *topic, const char *rea
 }
 
 /* A replaying consumer's bad record: counted, not dead-lettered again. */
-static void cons_count_replay_skip(bus_consumer_t *c, const char *topic, const char *reason)
+static void cons_count_replay_skip(bus_consumer_t *c, const char *topic,
+                                   const char *reason)
 {
     char labels[BUS_TOPIC_MAX + 64];
 
@@ -911,11 +914,13 @@ static int cons_flush_dlq(bus_consumer_t *c, char *errstr, size_t errstr_size)
 {
     size_t n;
 
-    if (!c->dlq || bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size) == 0)
+    if (!c->dlq ||
+        bus_producer_flush(c->dlq, CONS_DLQ_FLUSH_MS, errstr, errstr_size) == 0)
         return 0;
     cons_rewind_committed(c);
     n = strlen(errstr);
-    snprintf(errstr + n, errstr_size - n, " (dead letters not delivered: the records "
+    snprintf(errstr + n, errstr_size - n,
+             " (dead letters not delivered: the records "
              "since the last commit will be read again)");
     return -1;
 }

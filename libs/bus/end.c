@@ -19,8 +19,7 @@ static int end_of_topic(bus_consumer_t *c, const char *wire, int timeout_ms,
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, wire, NULL);
     rd_kafka_resp_err_t err =
-        rkt ? rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms)
-            : rd_kafka_last_error();
+        rkt ? rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms) : rd_kafka_last_error();
     int i;
 
     if (rkt)
@@ -79,7 +78,8 @@ int bus_consumer_reached(bus_consumer_t *c, const bus_end_offsets_t *e)
         reached = 0;
     /* the copy keeps e's order; a partition not read yet has no position */
     for (i = 0; reached && i < pos->cnt; i++)
-        reached = pos->elems[i].offset >= 0 && pos->elems[i].offset >= e->l->elems[i].offset;
+        reached =
+            pos->elems[i].offset >= 0 && pos->elems[i].offset >= e->l->elems[i].offset;
     if (pos)
         rd_kafka_topic_partition_list_destroy(pos);
     return reached;

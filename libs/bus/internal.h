@@ -16,13 +16,13 @@
 
 /* A logical topic with a local schema. Owned by the bus, never moves. */
 typedef struct bus_topic {
-    char *name;                 /* logical name */
-    char *wire;                 /* prefix + name */
-    avro_schema_t schema;       /* local (reader and writer) schema */
-    avro_value_iface_t *iface;  /* generic class of schema */
-    char *json;                 /* compact schema text, for registering */
-    bus_defaults_t *defaults;   /* field defaults of json */
-    int32_t id;                 /* registered id, valid when registered */
+    char *name;                /* logical name */
+    char *wire;                /* prefix + name */
+    avro_schema_t schema;      /* local (reader and writer) schema */
+    avro_value_iface_t *iface; /* generic class of schema */
+    char *json;                /* compact schema text, for registering */
+    bus_defaults_t *defaults;  /* field defaults of json */
+    int32_t id;                /* registered id, valid when registered */
     int registered;
 } bus_topic_t;
 

@@ -11,10 +11,10 @@
 
 /* A topic this producer writes to; the message opaque of its records. */
 typedef struct prod_topic {
-    char *name;             /* logical */
+    char *name; /* logical */
     rd_kafka_topic_t *rkt;
-    bus_topic_t *bt;        /* NULL until the first Avro record */
-    int32_t id;             /* registered schema id when bt is set */
+    bus_topic_t *bt; /* NULL until the first Avro record */
+    int32_t id;      /* registered schema id when bt is set */
     obs_counter_t *produced;
     obs_counter_t *errors;
 } prod_topic_t;
@@ -25,7 +25,7 @@ struct bus_producer_s {
     bus_encoder_t enc;
     prod_topic_t **topics;
     size_t ntopics;
-    prod_topic_t *last;     /* the last topic used: the common case */
+    prod_topic_t *last; /* the last topic used: the common case */
     int64_t failed;
     int64_t reported; /* failures a flush has already reported */
     char last_error[256];
@@ -34,12 +34,18 @@ struct bus_producer_s {
 };
 
 static const char *const prod_defaults[] = {
-    "enable.idempotence", "true",
-    "linger.ms", "5",
-    "batch.num.messages", "10000",
-    "batch.size", "1000000",
-    "queue.buffering.max.messages", "500000",
-    "message.timeout.ms", "30000",
+    "enable.idempotence",
+    "true",
+    "linger.ms",
+    "5",
+    "batch.num.messages",
+    "10000",
+    "batch.size",
+    "1000000",
+    "queue.buffering.max.messages",
+    "500000",
+    "message.timeout.ms",
+    "30000",
     NULL,
 };
 
@@ -292,8 +298,10 @@ int bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errstr,
     int left = rd_kafka_outq_len(p->rk);
 
     if (err || left > 0) {
-        snprintf(errstr, errstr_size, "flush to '%s': %d record(s) not delivered after "
-                 "%d ms", p->bus->bootstrap, left, timeout_ms);
+        snprintf(errstr, errstr_size,
+                 "flush to '%s': %d record(s) not delivered after "
+                 "%d ms",
+                 p->bus->bootstrap, left, timeout_ms);
         return -1;
     }
     /* every failure not reported yet, also those whose report a poll

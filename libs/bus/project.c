@@ -23,7 +23,8 @@ static void index_record(json_t *index, json_t *s)
 
     if (dot)
         rname = dot + 1;
-    json_array_foreach(json_object_get(s, "fields"), i, f) {
+    json_array_foreach(json_object_get(s, "fields"), i, f)
+    {
         const char *fname = json_string_value(json_object_get(f, "name"));
         json_t *def = json_object_get(f, "default");
 
@@ -43,8 +44,7 @@ static void index_schema(json_t *index, json_t *s)
     size_t i;
 
     if (json_is_array(s)) {
-        json_array_foreach(s, i, b)
-            index_schema(index, b);
+        json_array_foreach(s, i, b) index_schema(index, b);
         return;
     }
     type = json_string_value(json_object_get(s, "type"));
@@ -107,8 +107,7 @@ static int set_default_record(avro_value_t *dst, json_t *def, const bus_defaults
             snprintf(key, sizeof(key), "%s\x01%s", avro_schema_name(s), fname);
             v = json_object_get(d->index, key);
         }
-        if (!v || avro_value_get_by_index(dst, i, &f, NULL) ||
-            set_default(&f, v, d))
+        if (!v || avro_value_get_by_index(dst, i, &f, NULL) || set_default(&f, v, d))
             return -1;
     }
     return 0;
@@ -123,14 +122,12 @@ static int set_default_container(avro_value_t *dst, json_t *def,
     size_t i;
 
     if (avro_value_get_type(dst) == AVRO_ARRAY) {
-        json_array_foreach(def, i, v)
-            if (avro_value_append(dst, &e, NULL) || set_default(&e, v, d))
-                return -1;
+        json_array_foreach(def, i, v) if (avro_value_append(dst, &e, NULL) ||
+                                          set_default(&e, v, d)) return -1;
         return json_is_array(def) ? 0 : -1;
     }
-    json_object_foreach(def, k, v)
-        if (avro_value_add(dst, k, &e, NULL, NULL) || set_default(&e, v, d))
-            return -1;
+    json_object_foreach(def, k, v) if (avro_value_add(dst, k, &e, NULL, NULL) ||
+                                       set_default(&e, v, d)) return -1;
     return json_is_object(def) ? 0 : -1;
 }
 
@@ -144,15 +141,22 @@ static int set_default(avro_value_t *dst, json_t *def, const bus_defaults_t *d)
     case AVRO_NULL:
         return json_is_null(def) ? avro_value_set_null(dst) : -1;
     case AVRO_BOOLEAN:
-        return json_is_boolean(def) ? avro_value_set_boolean(dst, json_is_true(def)) : -1;
+        return json_is_boolean(def) ? avro_value_set_boolean(dst, json_is_true(def))
+                                    : -1;
     case AVRO_INT32:
-        return json_is_integer(def) ? avro_value_set_int(dst, (int32_t)json_integer_value(def)) : -1;
+        return json_is_integer(def)
+                   ? avro_value_set_int(dst, (int32_t)json_integer_value(def))
+                   : -1;
     case AVRO_INT64:
-        return json_is_integer(def) ? avro_value_set_long(dst, json_integer_value(def)) : -1;
+        return json_is_integer(def) ? avro_value_set_long(dst, json_integer_value(def))
+                                    : -1;
     case AVRO_FLOAT:
-        return json_is_number(def) ? avro_value_set_float(dst, (float)json_number_value(def)) : -1;
+        return json_is_number(def)
+                   ? avro_value_set_float(dst, (float)json_number_value(def))
+                   : -1;
     case AVRO_DOUBLE:
-        return json_is_number(def) ? avro_value_set_double(dst, json_number_value(def)) : -1;
+        return json_is_number(def) ? avro_value_set_double(dst, json_number_value(def))
+                                   : -1;
     case AVRO_STRING:
         return str ? avro_value_set_string(dst, str) : -1;
     case AVRO_BYTES:
@@ -208,8 +212,8 @@ static int fail(char *errstr, size_t errstr_size, const char *what, const char *
     return -1;
 }
 
-static int project_record(avro_value_t *src, avro_value_t *dst,
-                          const bus_defaults_t *d, char *errstr, size_t errstr_size)
+static int project_record(avro_value_t *src, avro_value_t *dst, const bus_defaults_t *d,
+                          char *errstr, size_t errstr_size)
 {
     avro_schema_t s = avro_value_get_schema(dst);
     size_t i, n = avro_schema_record_size(s);
@@ -246,7 +250,8 @@ static int project_container(avro_value_t *src, avro_value_t *dst,
     size_t i, n = 0;
 
     if (avro_value_get_type(src) != t)
-        return fail(errstr, errstr_size, "container", avro_schema_type_name(avro_value_get_schema(dst)));
+        return fail(errstr, errstr_size, "container",
+                    avro_schema_type_name(avro_value_get_schema(dst)));
     if (avro_value_get_size(src, &n))
         return -1;
     for (i = 0; i < n; i++) {
@@ -271,10 +276,12 @@ static int branch_fits(avro_type_t st, avro_schema_t ss, avro_schema_t ds)
                strcmp(avro_schema_name(ss), avro_schema_name(ds)) == 0;
     if (st == dt)
         return 1;
-    return (st == AVRO_INT32 && (dt == AVRO_INT64 || dt == AVRO_FLOAT || dt == AVRO_DOUBLE)) ||
+    return (st == AVRO_INT32 &&
+            (dt == AVRO_INT64 || dt == AVRO_FLOAT || dt == AVRO_DOUBLE)) ||
            (st == AVRO_INT64 && (dt == AVRO_FLOAT || dt == AVRO_DOUBLE)) ||
            (st == AVRO_FLOAT && dt == AVRO_DOUBLE) ||
-           (st == AVRO_STRING && dt == AVRO_BYTES) || (st == AVRO_BYTES && dt == AVRO_STRING);
+           (st == AVRO_STRING && dt == AVRO_BYTES) ||
+           (st == AVRO_BYTES && dt == AVRO_STRING);
 }
 
 static int project_union(avro_value_t *src, avro_value_t *dst, const bus_defaults_t *d,
@@ -285,9 +292,11 @@ static int project_union(avro_value_t *src, avro_value_t *dst, const bus_default
     avro_value_t b;
 
     for (i = 0; i < n; i++)
-        if (branch_fits(avro_value_get_type(src), ss, avro_schema_union_branch(us, (int)i)))
-            return avro_value_set_branch(dst, (int)i, &b) ? -1
-                                                           : project(src, &b, d, errstr, errstr_size);
+        if (branch_fits(avro_value_get_type(src), ss,
+                        avro_schema_union_branch(us, (int)i)))
+            return avro_value_set_branch(dst, (int)i, &b)
+                       ? -1
+                       : project(src, &b, d, errstr, errstr_size);
     return fail(errstr, errstr_size, "union branch", avro_schema_type_name(ss));
 }
 
@@ -367,7 +376,9 @@ static int project_scalar(avro_value_t *src, avro_value_t *dst)
     case AVRO_ENUM:
         avro_value_get_enum(src, &sym);
         name = avro_schema_enum_get(avro_value_get_schema(src), sym);
-        sym = dt == AVRO_ENUM ? avro_schema_enum_get_by_name(avro_value_get_schema(dst), name) : -1;
+        sym = dt == AVRO_ENUM
+                  ? avro_schema_enum_get_by_name(avro_value_get_schema(dst), name)
+                  : -1;
         return sym >= 0 ? avro_value_set_enum(dst, sym) : -1;
     default:
         return -1;

@@ -171,8 +171,8 @@ cleanup:
     return ret;
 }
 
-int bus_registry_get(bus_registry_t *r, int32_t id, char **schema_json,
-                     char *errstr, size_t errstr_size)
+int bus_registry_get(bus_registry_t *r, int32_t id, char **schema_json, char *errstr,
+                     size_t errstr_size)
 {
     char endpoint[1024];
     reg_buf_t reply = {0};

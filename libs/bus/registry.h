@@ -31,8 +31,8 @@ int bus_registry_register(bus_registry_t *r, const char *subject,
 /* Fetches the schema text of id. Returns 0 with *schema_json (malloc'd, the
  * caller frees), 1 when the registry says the id does not exist, or -1 with
  * errstr when the registry could not be asked (unreachable, bad reply). */
-int bus_registry_get(bus_registry_t *r, int32_t id, char **schema_json,
-                     char *errstr, size_t errstr_size);
+int bus_registry_get(bus_registry_t *r, int32_t id, char **schema_json, char *errstr,
+                     size_t errstr_size);
 
 /* GET /subjects; 0 when the registry answers 200 within timeout_ms. */
 int bus_registry_ping(bus_registry_t *r, long timeout_ms, char *errstr,

@@ -70,8 +70,8 @@ void cons_note_revoked(bus_consumer_t *c, const rd_kafka_topic_partition_list_t 
     }
 }
 
-int bus_consumer_revoked_since(const bus_consumer_t *c, uint64_t since, const char *topic,
-                               int32_t partition)
+int bus_consumer_revoked_since(const bus_consumer_t *c, uint64_t since,
+                               const char *topic, int32_t partition)
 {
     int t = rev_topic_name(c, topic);
     const cons_revoked_t *r = t < 0 ? NULL : rev_find(c, t, partition);

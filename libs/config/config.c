@@ -347,8 +347,10 @@ static int parse_split(cfg_t *cfg, cfg_entry_t *e, const char *s, bool as_map,
         if (as_map && !eq) {
             /* the item is not echoed: it may be the tail of a password
              * that held a ',' */
-            snprintf(why, n, "expected key=value pairs separated by ',': item %zu "
-                     "has no '='", cnt / 2 + 1);
+            snprintf(why, n,
+                     "expected key=value pairs separated by ',': item %zu "
+                     "has no '='",
+                     cnt / 2 + 1);
             free(items);
             return -1;
         }
@@ -359,7 +361,8 @@ static int parse_split(cfg_t *cfg, cfg_entry_t *e, const char *s, bool as_map,
             char *v = eq + 1;
             /* "file:/path" reads a credential from a mounted file, as in
              * the YAML form */
-            if (!strncmp(v, "file:", 5) && !(v = own(cfg, read_secret(v + 5, why, n)))) {
+            if (!strncmp(v, "file:", 5) &&
+                !(v = own(cfg, read_secret(v + 5, why, n)))) {
                 free(items);
                 return -1;
             }

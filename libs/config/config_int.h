@@ -22,7 +22,7 @@ typedef struct cfg_entry {
 struct cfg_s {
     cfg_entry_t *e;
     size_t n, cap;
-    owned_t owned; /* everything handed to caller structs */
+    owned_t owned;  /* everything handed to caller structs */
     char name[256]; /* the file name, for messages */
 };
 

@@ -27,8 +27,8 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int ems_file_write_atomic_n(const char *path, const void *data, size_t len,
-                            mode_t mode, char *errstr, size_t errstr_size)
+int ems_file_write_atomic_n(const char *path, const void *data, size_t len, mode_t mode,
+                            char *errstr, size_t errstr_size)
 {
     char tmp[4096], dir[4096];
     int err;
@@ -62,8 +62,7 @@ fail:
 int ems_file_write_atomic(const char *path, const char *text, char *errstr,
                           size_t errstr_size)
 {
-    return ems_file_write_atomic_n(path, text, strlen(text), 0640, errstr,
-                                   errstr_size);
+    return ems_file_write_atomic_n(path, text, strlen(text), 0640, errstr, errstr_size);
 }
 
 char **ems_file_dir_names(DIR *d, int (*keep)(const char *name, const void *ctx),

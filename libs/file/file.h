@@ -13,8 +13,8 @@
  * Returns 0, or -1 with errstr naming the file and errno kept from the
  * failed call (path.tmp is removed, path is unchanged). Any thread, one
  * writer per path. */
-int ems_file_write_atomic_n(const char *path, const void *data, size_t len,
-                            mode_t mode, char *errstr, size_t errstr_size);
+int ems_file_write_atomic_n(const char *path, const void *data, size_t len, mode_t mode,
+                            char *errstr, size_t errstr_size);
 
 /* ems_file_write_atomic_n() of the string text, mode 0640. */
 int ems_file_write_atomic(const char *path, const char *text, char *errstr,

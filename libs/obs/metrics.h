@@ -46,8 +46,8 @@ double obs_gauge_value(const obs_gauge_t *g);
 void obs_histogram_observe(obs_histogram_t *h, double v);
 
 /* Convenience: counter add by name and labels in one call. */
-void obs_count(obs_metrics_t *m, const char *name, const char *help,
-               const char *labels, double delta);
+void obs_count(obs_metrics_t *m, const char *name, const char *help, const char *labels,
+               double delta);
 
 /* Renders every metric, grouped by name with one HELP and TYPE line each.
  * Returns a malloc'd NUL-terminated string the caller frees, or NULL. */

@@ -416,7 +416,8 @@ static int parse_range(ctx_t *c, const yaml_node_t *n, double *lo, double *hi)
     }
     /* finite, like every other number of the model: a NaN bound would turn
      * the gateway's plausibility check of the meter's power off */
-    if (!a || !b || *ea || *eb || !*a || !*b || errno || !isfinite(*lo) || !isfinite(*hi))
+    if (!a || !b || *ea || *eb || !*a || !*b || errno || !isfinite(*lo) ||
+        !isfinite(*hi))
         return plant_err(c, n, "power_range_kw: expected [min, max] in kW");
     if (*lo > *hi)
         return plant_err(c, n, "power_range_kw: min %g > max %g", *lo, *hi);

@@ -214,8 +214,7 @@ int fc_codec_forecast(avro_value_t *v, const char *site_id, const fc_forecast *f
     const char *q = fc_codec_quality(f);
     int qi = 0;
     iso_utc(f->issue_time, when, sizeof when);
-    snprintf(run_id, sizeof run_id, "%s/%s/%s", site_id,
-             fc_kind_label(f->kind), when);
+    snprintf(run_id, sizeof run_id, "%s/%s/%s", site_id, fc_kind_label(f->kind), when);
     for (int i = 0; i < 5; i++)
         if (!strcmp(quality_syms[i], q))
             qi = i;

@@ -339,8 +339,8 @@ int fc_forecast_run(fc_forecaster *fc, const fc_series *load, const fc_weather *
     const fc_kstate *ks = &fc->ks[k];
     int need_trees =
         want == FC_MODEL_XGB || (want == FC_MODEL_AUTO && ks->winner == FC_MODEL_XGB);
-    int rc = fc_points(fc, need_trees ? ks->booster : NULL, &ks->wxcols, load, wx, issue,
-                       t, n, pt, xgb_err, sizeof xgb_err);
+    int rc = fc_points(fc, need_trees ? ks->booster : NULL, &ks->wxcols, load, wx,
+                       issue, t, n, pt, xgb_err, sizeof xgb_err);
     if (rc < 0) { /* out of memory: pt may not have been filled */
         free(t);
         free(buf);

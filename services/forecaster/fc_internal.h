@@ -28,8 +28,8 @@ typedef struct fc_kstate {
     fc_booster booster; /* NULL when the trees are not usable */
     fc_wxcols wxcols;   /* the weather columns the trees were trained on */
     fc_qtable q[FC_NMODELS];
-    fc_qtable served; /* band of the winner when served: pooled calibration */
-    fc_pool pool;     /* served residuals since the earlier trainings */
+    fc_qtable served;       /* band of the winner when served: pooled calibration */
+    fc_pool pool;           /* served residuals since the earlier trainings */
     double mae[FC_NMODELS]; /* held-back MAE, NaN when not measured */
     fc_model_id winner;
     char train_err[96];

@@ -4,10 +4,10 @@
  *   "EMSFC-MODEL <format> <version> <kind> <trained_at> <nfeat> <winner>
  *    <mae0> <mae1> <mae2> <qbytes> <booster_bytes> <pool_n> <nwx>\n"
  * then the names of the nwx weather columns in feature order
- * (FC_WX_NAME_SIZE bytes each, NUL-padded; format 4 on), the quantile tables (per model, then the served band) as raw bytes
- * (same build only), the pooled served residuals (pool_n target times as
- * int64, residuals as double, cells as bytes), and the booster in XGBoost's
- * UBJSON model format. */
+ * (FC_WX_NAME_SIZE bytes each, NUL-padded; format 4 on), the quantile tables (per
+ * model, then the served band) as raw bytes (same build only), the pooled served
+ * residuals (pool_n target times as int64, residuals as double, cells as bytes), and
+ * the booster in XGBoost's UBJSON model format. */
 #include "forecaster/fc_internal.h"
 #include "file/file.h"
 
@@ -44,11 +44,11 @@ int fc_forecaster_save(const fc_forecaster *fc, fc_kind k, const char *path,
     }
     const fc_pool *pl = &ks->pool;
     const fc_wxcols *wc = &ks->wxcols;
-    fprintf(f,
-            "EMSFC-MODEL %d %s %d %" PRId64 " %d %d %.17g %.17g %.17g %zu %zu %zu %zu\n",
-            FC_MODEL_FORMAT, ks->version, (int)k, ks->trained_at,
-            FCF_BASE + (int)wc->n, (int)ks->winner, ks->mae[0], ks->mae[1], ks->mae[2],
-            sizeof ks->q + sizeof ks->served, blen, pl->n, wc->n);
+    fprintf(
+        f, "EMSFC-MODEL %d %s %d %" PRId64 " %d %d %.17g %.17g %.17g %zu %zu %zu %zu\n",
+        FC_MODEL_FORMAT, ks->version, (int)k, ks->trained_at, FCF_BASE + (int)wc->n,
+        (int)ks->winner, ks->mae[0], ks->mae[1], ks->mae[2],
+        sizeof ks->q + sizeof ks->served, blen, pl->n, wc->n);
     int ok = fwrite(wc->names, sizeof wc->names[0], wc->n, f) == wc->n &&
              fwrite(ks->q, 1, sizeof ks->q, f) == sizeof ks->q &&
              fwrite(&ks->served, 1, sizeof ks->served, f) == sizeof ks->served &&
@@ -102,7 +102,8 @@ static int read_header(FILE *f, const char *path, fc_kstate *ks, int *kind, size
             goto bad;
     return 0;
 bad:
-    snprintf(errstr, errstr_size, "'%s' is not a format %d model", path, FC_MODEL_FORMAT);
+    snprintf(errstr, errstr_size, "'%s' is not a format %d model", path,
+             FC_MODEL_FORMAT);
     return -1;
 }
 
@@ -161,7 +162,8 @@ err:
 int fc_forecaster_load(fc_forecaster *fc, fc_kind k, const char *path, char *errstr,
                        size_t errstr_size)
 {
-    return fc_forecaster_load_checked(fc, k, path, NULL, INT64_MAX, errstr, errstr_size);
+    return fc_forecaster_load_checked(fc, k, path, NULL, INT64_MAX, errstr,
+                                      errstr_size);
 }
 
 int fc_forecaster_load_checked(fc_forecaster *fc, fc_kind k, const char *path,

@@ -37,8 +37,8 @@ static char **candidates(const char *dir, const char *prefix, size_t *n)
     return names;
 }
 
-int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site, fc_kind k,
-                     size_t *refused, char *errstr, size_t errstr_size)
+int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site,
+                     fc_kind k, size_t *refused, char *errstr, size_t errstr_size)
 {
     char prefix[256], path[2048];
     size_t n = 0;
@@ -52,8 +52,8 @@ int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site, f
         if (!found) {
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             found = fc_forecaster_load_checked(fc, k, path, fc_site_weather(site),
-                                               fc_site_clock(site),
-                                               errstr, errstr_size) == 0;
+                                               fc_site_clock(site), errstr,
+                                               errstr_size) == 0;
             if (!found && refused)
                 (*refused)++;
         }

@@ -152,7 +152,6 @@ static fc_site *find_site(fc_service *s, const char *id)
     return NULL;
 }
 
-
 /* ems_forecaster_fallbacks_total at 0 for every kind and reason, so an alert
  * on its increase sees the first fallback (a counter first scraped at 1 has
  * none). */
@@ -165,7 +164,8 @@ static void zero_fallbacks(obs_metrics_t *m)
             snprintf(labels, sizeof labels, "kind=%s,reason=%s",
                      fc_kind_label((fc_kind)k), fc_fallback_name((fc_fallback_id)f));
             obs_counter(m, "ems_forecaster_fallbacks_total",
-                        "Runs that served a baseline instead of the selected model.", labels);
+                        "Runs that served a baseline instead of the selected model.",
+                        labels);
         }
 }
 
@@ -306,7 +306,8 @@ static int read_stopmark(fc_service *s, char *errstr, size_t errstr_size)
     if (bus_wire_name(svc_bus(s->svc), "energy.load", s->load_wire,
                       sizeof s->load_wire) < 0)
         return snprintf(errstr, errstr_size, "topic prefix too long"), -1;
-    if (fc_stopmark_load(s->conf.model_dir, s->load_wire, &s->stop, err, sizeof err) < 0)
+    if (fc_stopmark_load(s->conf.model_dir, s->load_wire, &s->stop, err, sizeof err) <
+        0)
         log_warn("forecaster", "stop mark ignored: %s", err);
     else if (s->stop.n)
         log_info("forecaster", "%s: %zu partition offset(s) marked at the last stop",
@@ -320,7 +321,8 @@ static int read_stopmark(fc_service *s, char *errstr, size_t errstr_size)
 static void read_restore_end(fc_service *s)
 {
     char err[512];
-    s->restore_end = bus_consumer_end_offsets(s->restore, RESTORE_END_MS, err, sizeof err);
+    s->restore_end =
+        bus_consumer_end_offsets(s->restore, RESTORE_END_MS, err, sizeof err);
     if (!s->restore_end)
         log_warn("forecaster",
                  "replay: %s; it ends after forecaster.restore_idle without records",
@@ -393,7 +395,8 @@ static void reject(fc_service *s, const bus_record_t *rec, const char *reason)
 #define FC_LOAD_MIN_MS 946684800000LL /* 2000-01-01 */
 #define FC_LOAD_MAX_FUTURE_MS (24LL * 3600 * 1000)
 
-static int load_time_check(const fc_load_rec *r, int64_t now_ms, char *reason, size_t size)
+static int load_time_check(const fc_load_rec *r, int64_t now_ms, char *reason,
+                           size_t size)
 {
     if (r->start_ms % 1000 || r->end_ms % 1000)
         return snprintf(reason, size, "interval bounds are not on whole seconds"), -1;
@@ -421,7 +424,7 @@ static int apply_load(fc_service *s, bus_record_t *rec, char *reason, size_t siz
         return snprintf(reason, size, "site '%s' is not in the plant model", r.site_id),
                -1;
     int rc = fc_site_queue_load(site, r.start_ms / 1000, r.end_ms / 1000, r.mean_kw,
-                              r.revision, reason, size);
+                                r.revision, reason, size);
     if (rc == FC_PUT_NOMEM)
         return snprintf(reason, size, "out of memory"), -1;
     if (rc == FC_PUT_STALE)
@@ -589,8 +592,8 @@ static void save_model(fc_service *s, fc_site *site, fc_kind k)
 {
     char path[1024], err[256];
     fc_forecaster *fc = fc_site_forecaster(site);
-    snprintf(path, sizeof path, "%s/%s%s.%s.%s.model", s->conf.model_dir, topic_prefix(s),
-             fc_site_id(site), k == FC_DAY_AHEAD ? "da" : "id",
+    snprintf(path, sizeof path, "%s/%s%s.%s.%s.model", s->conf.model_dir,
+             topic_prefix(s), fc_site_id(site), k == FC_DAY_AHEAD ? "da" : "id",
              fc_forecaster_version(fc, k));
     if (fc_forecaster_save(fc, k, path, err, sizeof err) < 0) {
         obs_counter_inc(s->m_train_fail);
@@ -666,7 +669,8 @@ static int issue_due(fc_service *s)
             if (trained) {
                 if (s->conf.save_models)
                     save_model(s, site, k);
-                obs_counter_inc(s->m_train); /* after the save: a reader may rely on it */
+                obs_counter_inc(
+                    s->m_train); /* after the save: a reader may rely on it */
             }
             mark_weather_source(s, site);
             if (publish(s, site) < 0)

@@ -182,7 +182,7 @@ int fc_wxhttp_degraded(const fc_wxhttp *h, char *why, size_t why_size);
  * (a model saved on the way to that clock). Refused files are counted in *refused
  * (may be NULL), the last reason is left in errstr. Returns 1 when one was
  * loaded, 0 when none was (the forecaster is unchanged). */
-int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site, fc_kind k,
-                     size_t *refused, char *errstr, size_t errstr_size);
+int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site,
+                     fc_kind k, size_t *refused, char *errstr, size_t errstr_size);
 
 #endif

@@ -33,13 +33,13 @@ struct fc_site {
     int64_t next[FC_NKINDS];     /* 0 until the schedule starts */
     int64_t last_pub[FC_NKINDS]; /* latest run already on the topic */
     int has_pub[FC_NKINDS];
-    qrec *q;             /* queued records; q[qhead..qn) not applied yet */
+    qrec *q; /* queued records; q[qhead..qn) not applied yet */
     size_t qn, qhead, qcap, qloads;
     int qsorted;
     uint64_t seq;
-    int64_t newest;      /* latest interval end applied or queued */
-    int64_t horizon;     /* runs before it are skipped (fc_site_catch_up) */
-    int64_t keep;        /* runs at or before it are not (fc_site_keep_runs) */
+    int64_t newest;  /* latest interval end applied or queued */
+    int64_t horizon; /* runs before it are skipped (fc_site_catch_up) */
+    int64_t keep;    /* runs at or before it are not (fc_site_keep_runs) */
     size_t stale_load, stale_wx;
 };
 

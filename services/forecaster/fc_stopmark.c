@@ -81,8 +81,8 @@ int fc_stopmark_write(const char *dir, const char *wire, const fc_stopmark *m,
 }
 
 /* One line "<topic> <partition> <offset>" of the mark of wire into m. */
-static int parse_line(const char *line, const char *wire, fc_stopmark *m,
-                      char *errstr, size_t errstr_size)
+static int parse_line(const char *line, const char *wire, fc_stopmark *m, char *errstr,
+                      size_t errstr_size)
 {
     char topic[256];
     int32_t part;
@@ -95,7 +95,8 @@ static int parse_line(const char *line, const char *wire, fc_stopmark *m,
                         wire),
                -1;
     if (index_of(m, part) == FC_STOPMARK_MAX)
-        return snprintf(errstr, errstr_size, "more than %d partitions", FC_STOPMARK_MAX),
+        return snprintf(errstr, errstr_size, "more than %d partitions",
+                        FC_STOPMARK_MAX),
                -1;
     fc_stopmark_raise(m, part, off);
     return 0;

@@ -200,8 +200,8 @@ static int holdout_eval(fc_forecaster *fc, fc_kind k, const fc_series *load,
         double *pt[FC_NMODELS];
         for (int m = 0; m < FC_NMODELS && buf; m++)
             pt[m] = buf + m * nt;
-        if (!buf || fc_points(fc, trees, NULL, load, wx, iss[i], t, nt,
-                              pt, err, sizeof err) < 0)
+        if (!buf || fc_points(fc, trees, NULL, load, wx, iss[i], t, nt, pt, err,
+                              sizeof err) < 0)
             rc = -1;
         for (size_t j = 0; j < nt && rc == 0; j++) {
             double y = fc_series_at(load, t[j]);

@@ -37,8 +37,9 @@ int fc_wxdata_find(const fc_wxdata *d, const char *name)
 static int shaped(const char *s, const char *pat)
 {
     for (; *pat; pat++, s++) {
-        if (*pat == 'd' ? !isdigit((unsigned char)*s)
-                        : *pat == ' ' ? (*s != ' ' && *s != 'T') : *s != *pat)
+        if (*pat == 'd'   ? !isdigit((unsigned char)*s)
+            : *pat == ' ' ? (*s != ' ' && *s != 'T')
+                          : *s != *pat)
             return 0;
     }
     return 1;

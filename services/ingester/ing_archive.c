@@ -249,8 +249,8 @@ int ing_retention_run(db_t *db, int64_t retention_days, const char *dir, int64_t
 #define RETIRED_SUFFIX "_retired"
 
 /* Archives the retired table (named after its month) and drops it. */
-static int archive_retired(db_t *db, const char *retired, const char *dir,
-                           int *dropped, char *errstr, size_t errstr_size)
+static int archive_retired(db_t *db, const char *retired, const char *dir, int *dropped,
+                           char *errstr, size_t errstr_size)
 {
     char month[32], sql[160];
 

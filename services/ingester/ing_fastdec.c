@@ -123,8 +123,7 @@ int ing_fastdec_reading(const void *body, size_t len, ing_reading_t *r, char *re
     if (br == 1) {
         if (rd_string(&c, r->detail, sizeof r->detail))
             ems_utf8_trim_partial(r->detail); /* cut on a character, not in one */
-    }
-    else if (br != 0 && !c.err)
+    } else if (br != 0 && !c.err)
         c.err = "bad union branch";
     if (!c.err && c.p != c.end)
         c.err = "trailing bytes";

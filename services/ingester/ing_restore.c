@@ -70,8 +70,8 @@ static bool site_moved(const site_t *s, bool (*moved)(int32_t, void *), void *ct
     return false;
 }
 
-size_t ing_rollup_forget_moved(ing_rollup_t *r, bool (*moved)(int32_t partition, void *ctx),
-                               void *ctx)
+size_t ing_rollup_forget_moved(ing_rollup_t *r,
+                               bool (*moved)(int32_t partition, void *ctx), void *ctx)
 {
     size_t n = 0;
 

@@ -155,8 +155,8 @@ int ing_rollup_note_partition(ing_rollup_t *r, const char *site_id, int32_t part
  * instance may have consumed it meanwhile, and every site whose
  * partitions are unknown; the sites of partitions kept stay as they are.
  * Returns how many restored sites were forgotten. */
-size_t ing_rollup_forget_moved(ing_rollup_t *r, bool (*moved)(int32_t partition, void *ctx),
-                               void *ctx);
+size_t ing_rollup_forget_moved(ing_rollup_t *r,
+                               bool (*moved)(int32_t partition, void *ctx), void *ctx);
 /* Declares that every stored reading of the site at or after from_ms is fed
  * (call after forget, before finish). The finish then also publishes the
  * intervals starting at from_ms or later that are past the correction

@@ -330,8 +330,8 @@ static int take_record(ing_service_t *s, slot_t *b, const bus_record_t *rec, int
  * A glitch's readings are stored already (what the meter sent) and are
  * never rolled up: they count as rejected, and the records kept since the
  * candidate (ing_held.c) are dead-lettered. */
-static void note_reset(ing_service_t *s, const ing_reading_t *rd, const bus_record_t *rec,
-                       const char *what)
+static void note_reset(ing_service_t *s, const ing_reading_t *rd,
+                       const bus_record_t *rec, const char *what)
 {
     size_t sent = ing_held_note(s, rd, rec, what);
 
@@ -705,7 +705,8 @@ static int results_step(ing_service_t *s)
     }
     if (!s->rn) {
         /* all dead-lettered: acked now, not again after a restart */
-        if (bus_consumer_unacked(s->rcons) && bus_consumer_ack(s->rcons, err, sizeof err))
+        if (bus_consumer_unacked(s->rcons) &&
+            bus_consumer_ack(s->rcons, err, sizeof err))
             log_warn("ingester", "ack results: %s", err);
         return 0;
     }
@@ -732,8 +733,8 @@ static void retention_step(ing_service_t *s)
     if (!s->conf.retention_days || ems_mono_s() < s->next_retention)
         return;
     s->next_retention = ems_mono_s() + (double)s->conf.retention_check_ms / 1000.0;
-    rc = ing_retention_run(s->db, s->conf.retention_days, s->conf.archive_dir, ems_wall_ms(),
-                           &dropped, err, sizeof err);
+    rc = ing_retention_run(s->db, s->conf.retention_days, s->conf.archive_dir,
+                           ems_wall_ms(), &dropped, err, sizeof err);
     if (rc == 1) { /* another instance holds the retention lock */
         obs_counter_add(s->m_ret_busy, 1);
         log_debug("retention", "another ingester is archiving; next check later");

@@ -85,8 +85,8 @@ int ing_validate_reading(const ing_reading_t *r, const ing_validate_conf_t *conf
     /* PostgreSQL refuses a whole COPY for one invalid byte sequence */
     const char *bad = !ems_utf8_valid(r->site_id, strlen(r->site_id))     ? "site_id"
                       : !ems_utf8_valid(r->meter_id, strlen(r->meter_id)) ? "meter_id"
-                      : !ems_utf8_valid(r->detail, strlen(r->detail))     ? "quality_detail"
-                                                                           : NULL;
+                      : !ems_utf8_valid(r->detail, strlen(r->detail)) ? "quality_detail"
+                                                                      : NULL;
     if (bad) {
         snprintf(reason, reason_size, "%s is not valid UTF-8", bad);
         return -1;

@@ -105,7 +105,8 @@ sg_control_t *sg_control_new(svc_t *svc, const sg_conf_t *conf, sg_state_t *stat
         c->eqs[i].coil = coils[i];
         /* the rate limit holds across restarts */
         c->eqs[i].has_last_write =
-            state && sg_state_last_write(state, c->eqs[i].eq->id, &c->eqs[i].last_write_ms);
+            state &&
+            sg_state_last_write(state, c->eqs[i].eq->id, &c->eqs[i].last_write_ms);
     }
     c->consumer = bus_consumer_new(svc_bus(svc), conf->control_group, topics, 1, errstr,
                                    errstr_size);

@@ -227,7 +227,8 @@ static int tls_setup(sg_mqtt_in_t *in, char *errstr, size_t n)
 
     if (!set(c->mqtt_tls_ca)) {
         if (set(c->mqtt_tls_cert) || set(c->mqtt_tls_key)) {
-            snprintf(errstr, n, "scada.mqtt_tls_cert and mqtt_tls_key need scada.mqtt_tls_ca");
+            snprintf(errstr, n,
+                     "scada.mqtt_tls_cert and mqtt_tls_key need scada.mqtt_tls_ca");
             return -1;
         }
         return 0;
@@ -238,8 +239,8 @@ static int tls_setup(sg_mqtt_in_t *in, char *errstr, size_t n)
     }
     for (int i = 0; i < 3; i++)
         if (set(files[i][1]) && access(files[i][1], R_OK) != 0) {
-            snprintf(errstr, n, "scada.%s: cannot read '%s': %s", files[i][0], files[i][1],
-                     strerror(errno));
+            snprintf(errstr, n, "scada.%s: cannot read '%s': %s", files[i][0],
+                     files[i][1], strerror(errno));
             return -1;
         }
     rc = mosquitto_tls_set(in->mosq, c->mqtt_tls_ca, NULL,

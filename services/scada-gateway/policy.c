@@ -114,9 +114,10 @@ static sg_policy_result_t check_register(const plant_equipment_t *eq, double v,
     double step = fabs(r->scale * r->unit_factor);
     if (fabs(held - v) <= 0.5 * step + 1e-6 * fabs(v))
         return SG_POL_ACCEPT;
-    snprintf(reason, n,
-             "%g kW does not fit the %s setpoint register of '%s' (it would hold %g kW)",
-             v, plant_dtype_name(r->dtype), eq->id, held);
+    snprintf(
+        reason, n,
+        "%g kW does not fit the %s setpoint register of '%s' (it would hold %g kW)", v,
+        plant_dtype_name(r->dtype), eq->id, held);
     return SG_POL_BAD_VALUE;
 }
 

@@ -136,8 +136,8 @@ static int plan(sg_poller_t *p, const plant_t *plant, const sg_mqtt_map_t *mqtt,
 /* A Modbus exception: the device answered, refusing this request. */
 static int is_exception(int err)
 {
-    return err == EMBXILADD || err == EMBXILFUN || err == EMBXILVAL || err == EMBXSFAIL ||
-           err == EMBXGTAR || err == EMBXGPATH;
+    return err == EMBXILADD || err == EMBXILFUN || err == EMBXILVAL ||
+           err == EMBXSFAIL || err == EMBXGTAR || err == EMBXGPATH;
 }
 
 static int read_block(device_t *d, sg_block_t *b, int retries)

@@ -256,7 +256,8 @@ static int compact(sg_spool_t *s, char *errstr, size_t n)
     if (sg_spool_sync(s, errstr, n) < 0)
         return -1;
     while (done < live) {
-        size_t k = live - done < (int64_t)sizeof buf ? (size_t)(live - done) : sizeof buf;
+        size_t k =
+            live - done < (int64_t)sizeof buf ? (size_t)(live - done) : sizeof buf;
         ssize_t r = pread(s->fd, buf, k, s->head + done);
         if (r <= 0)
             return fail(errstr, n, "cannot read", s->dat_path);

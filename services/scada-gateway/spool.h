@@ -8,8 +8,8 @@
  * Files in dir: spool.dat (records: magic, length, CRC-32, payload) and
  * spool.head (byte offset of the first unconfirmed record, replaced
  * atomically, its directory fsync'd). A torn record at the end (crash
- * during append) is cut off at open. When everything is confirmed the data file is truncated to zero;
- * when confirmations lag behind appends, a commit that leaves 1 MiB
+ * during append) is cut off at open. When everything is confirmed the data file is
+ * truncated to zero; when confirmations lag behind appends, a commit that leaves 1 MiB
  * confirmed at the front moves the unconfirmed records to the start.
  *
  * Bounded: an append that would take the unconfirmed bytes beyond max_bytes

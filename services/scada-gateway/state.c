@@ -123,7 +123,8 @@ static int decode_doc(sg_state_t *tmp, json_t *doc, char *errstr, size_t n)
     json_t *writes = json_object_get(doc, "writes");
     if ((counters && !json_is_object(counters)) ||
         (commands && !json_is_array(commands)) || (writes && !json_is_object(writes))) {
-        snprintf(errstr, n, "'counters' must be an object, 'commands' an array, "
+        snprintf(errstr, n,
+                 "'counters' must be an object, 'commands' an array, "
                  "'writes' an object");
         return -1;
     }
@@ -284,8 +285,8 @@ int sg_state_command_add(sg_state_t *st, const char *id, int64_t now_ms, char *e
 bool sg_state_last_write(sg_state_t *st, const char *equipment_id, int64_t *ms)
 {
     pthread_mutex_lock(&st->mu);
-    json_t *v = st->writes && equipment_id ? json_object_get(st->writes, equipment_id)
-                                           : NULL;
+    json_t *v =
+        st->writes && equipment_id ? json_object_get(st->writes, equipment_id) : NULL;
     if (v)
         *ms = json_integer_value(v);
     pthread_mutex_unlock(&st->mu);

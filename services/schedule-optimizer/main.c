@@ -41,33 +41,55 @@ static void demo_build(demo_t *d)
         d->price[t] = 40 + 30 * sin((h - 9) * M_PI / 12) + (h >= 17 && h < 20 ? 40 : 0);
         d->base[t] = 600 + 200 * sin((h - 8) * M_PI / 12);
     }
-    d->eq[0] = (opt_equipment_t){.name = "dryer-1", .kind = OPT_TASK_BLOCK,
-                                 .p_max_kw = 250, .energy_kwh = 750,
-                                 .earliest = 24, .deadline = 88,
+    d->eq[0] = (opt_equipment_t){.name = "dryer-1",
+                                 .kind = OPT_TASK_BLOCK,
+                                 .p_max_kw = 250,
+                                 .energy_kwh = 750,
+                                 .earliest = 24,
+                                 .deadline = 88,
                                  .habitual_start = 32};
-    d->eq[1] = (opt_equipment_t){.name = "chiller", .kind = OPT_TASK_FLEX,
-                                 .p_min_kw = 50, .p_max_kw = 150,
-                                 .energy_kwh = 1200, .earliest = 0,
-                                 .deadline = 96, .habitual_start = -1,
-                                 .min_run = 4, .min_rest = 4,
-                                 .max_starts_day = 3, .startup_eur = 2};
-    d->eq[2] = (opt_equipment_t){.name = "battery", .kind = OPT_STORAGE,
-                                 .cap_kwh = 500, .soc0_kwh = 250,
-                                 .soc_min_kwh = 50, .soc_max_kwh = 500,
-                                 .charge_max_kw = 200, .discharge_max_kw = 200,
-                                 .eta_charge = 0.95, .eta_discharge = 0.95,
+    d->eq[1] = (opt_equipment_t){.name = "chiller",
+                                 .kind = OPT_TASK_FLEX,
+                                 .p_min_kw = 50,
+                                 .p_max_kw = 150,
+                                 .energy_kwh = 1200,
+                                 .earliest = 0,
+                                 .deadline = 96,
+                                 .habitual_start = -1,
+                                 .min_run = 4,
+                                 .min_rest = 4,
+                                 .max_starts_day = 3,
+                                 .startup_eur = 2};
+    d->eq[2] = (opt_equipment_t){.name = "battery",
+                                 .kind = OPT_STORAGE,
+                                 .cap_kwh = 500,
+                                 .soc0_kwh = 250,
+                                 .soc_min_kwh = 50,
+                                 .soc_max_kwh = 500,
+                                 .charge_max_kw = 200,
+                                 .discharge_max_kw = 200,
+                                 .eta_charge = 0.95,
+                                 .eta_discharge = 0.95,
                                  .loss_per_slot = 0.0005};
-    d->eq[3] = (opt_equipment_t){.name = "mill", .kind = OPT_TASK_FLEX,
-                                 .p_max_kw = 120, .earliest = 0,
-                                 .deadline = 96, .habitual_start = -1,
-                                 .specific_kwh = 40, .n_shifts = 2,
+    d->eq[3] = (opt_equipment_t){.name = "mill",
+                                 .kind = OPT_TASK_FLEX,
+                                 .p_max_kw = 120,
+                                 .earliest = 0,
+                                 .deadline = 96,
+                                 .habitual_start = -1,
+                                 .specific_kwh = 40,
+                                 .n_shifts = 2,
                                  .shifts = {{24, 56, 20}, {56, 88, 20}}};
-    d->pb = (opt_problem_t){
-        .site = {.n_slots = DEMO_T, .slot_h = 0.25, .price = d->price,
-                 .base_kw = d->base, .import_cap_kw = 1300,
-                 .export_cap_kw = 0, .demand_eur_kw = 4,
-                 .peak_so_far_kw = 700},
-        .n_eq = 4, .eq = d->eq};
+    d->pb = (opt_problem_t){.site = {.n_slots = DEMO_T,
+                                     .slot_h = 0.25,
+                                     .price = d->price,
+                                     .base_kw = d->base,
+                                     .import_cap_kw = 1300,
+                                     .export_cap_kw = 0,
+                                     .demand_eur_kw = 4,
+                                     .peak_so_far_kw = 700},
+                            .n_eq = 4,
+                            .eq = d->eq};
 }
 
 static void print_result(const opt_problem_t *pb, const opt_result_t *r)
@@ -75,12 +97,11 @@ static void print_result(const opt_problem_t *pb, const opt_result_t *r)
     printf("status %s (%s), gap %.4f%%, %.3f s\n", opt_status_name(r->status),
            r->source ? r->source : "-", 100 * r->gap, r->solve_s);
     printf("cost %.2f EUR (energy %.2f, demand %.2f, start-up %.2f, CO2 %.2f), "
-           "peak %.1f kW\n", r->cost.total_eur, r->cost.energy_eur,
-           r->cost.demand_eur, r->cost.startup_eur, r->cost.co2_eur,
-           r->cost.peak_kw);
+           "peak %.1f kW\n",
+           r->cost.total_eur, r->cost.energy_eur, r->cost.demand_eur,
+           r->cost.startup_eur, r->cost.co2_eur, r->cost.peak_kw);
     printf("baseline %.2f EUR, savings %.2f EUR (%.2f%%), violations %d\n",
-           r->baseline_cost.total_eur, r->savings_eur, r->savings_pct,
-           r->violations);
+           r->baseline_cost.total_eur, r->savings_eur, r->savings_pct, r->violations);
     for (int i = 0; i < r->binding.n; i++)
         printf("binding: %s\n", r->binding.v[i]);
     for (int i = 0; i < r->explain.n; i++)
@@ -97,14 +118,15 @@ static void print_result(const opt_problem_t *pb, const opt_result_t *r)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: schedule-optimizer [--config FILE] [--plant FILE] [--dump-config]\n"
-                    "       schedule-optimizer solve-case demo [--time-limit S]\n"
-                    "       schedule-optimizer --dump-lp FILE[.mps|.lp] --case demo\n"
-                    "       schedule-optimizer replan --site ID [--bootstrap HOST:PORT] "
-                    "[--registry URL]\n"
-                    "                          [--prefix P] [--schemas DIR] [--at TIME] "
-                    "[--by WHO]\n"
-                    "                          [--reason TEXT] [--id REQUEST_ID]\n");
+    fprintf(stderr,
+            "usage: schedule-optimizer [--config FILE] [--plant FILE] [--dump-config]\n"
+            "       schedule-optimizer solve-case demo [--time-limit S]\n"
+            "       schedule-optimizer --dump-lp FILE[.mps|.lp] --case demo\n"
+            "       schedule-optimizer replan --site ID [--bootstrap HOST:PORT] "
+            "[--registry URL]\n"
+            "                          [--prefix P] [--schemas DIR] [--at TIME] "
+            "[--by WHO]\n"
+            "                          [--reason TEXT] [--id REQUEST_ID]\n");
     return 2;
 }
 
@@ -195,8 +217,9 @@ static int replan_fill(replan_args_t *a)
         return -1;
     }
     if (!a->q.request_id[0])
-        snprintf(a->q.request_id, sizeof a->q.request_id, "%.100s/%lld/%ld-%ld", a->q.site_id,
-                 (long long)a->q.requested_ms, (long)getpid(), (long)ts.tv_nsec);
+        snprintf(a->q.request_id, sizeof a->q.request_id, "%.100s/%lld/%ld-%ld",
+                 a->q.site_id, (long long)a->q.requested_ms, (long)getpid(),
+                 (long)ts.tv_nsec);
     return 0;
 }
 
@@ -213,24 +236,28 @@ static int run_replan(int argc, char **argv)
         return usage();
     if (replan_fill(&a))
         return 2;
-    bus_conf_t bc = {.bootstrap = a.bootstrap, .registry_url = a.registry,
-                     .schema_dir = a.schemas, .topic_prefix = a.prefix,
+    bus_conf_t bc = {.bootstrap = a.bootstrap,
+                     .registry_url = a.registry,
+                     .schema_dir = a.schemas,
+                     .topic_prefix = a.prefix,
                      .client_id = "schedule-optimizer-replan"};
-    if (!(bus = bus_new(&bc, err, sizeof err)) || !(p = bus_producer_new(bus, err, sizeof err)))
+    if (!(bus = bus_new(&bc, err, sizeof err)) ||
+        !(p = bus_producer_new(bus, err, sizeof err)))
         goto out;
     if (bus_value_new(bus, "energy.schedule.requests", &v, err, sizeof err))
         goto out;
     have_v = 1;
     if (opt_codec_request_value(&v, &a.q, err, sizeof err) ||
-        bus_produce(p, "energy.schedule.requests", a.q.site_id, &v, a.q.requested_ms, err,
-                    sizeof err) ||
+        bus_produce(p, "energy.schedule.requests", a.q.site_id, &v, a.q.requested_ms,
+                    err, sizeof err) ||
         bus_producer_flush(p, 30000, err, sizeof err))
         goto out;
     printf("%s\n", a.q.request_id);
     rc = 0;
 out:
     if (rc)
-        fprintf(stderr, "schedule-optimizer: replan of site '%s': %s\n", a.q.site_id, err);
+        fprintf(stderr, "schedule-optimizer: replan of site '%s': %s\n", a.q.site_id,
+                err);
     if (have_v)
         avro_value_decref(&v);
     bus_producer_destroy(p);

@@ -14,8 +14,8 @@ static int near(double a, double b)
 
 /* The demand charge's line for billing period k (0 = the horizon start's,
  * 1 = the next one) over slots [from, to). */
-static void peak_binding(const opt_problem_t *pb, const opt_plan_t *pl, int k,
-                         int from, int to, opt_msgs_t *out)
+static void peak_binding(const opt_problem_t *pb, const opt_plan_t *pl, int k, int from,
+                         int to, opt_msgs_t *out)
 {
     const opt_site_t *s = &pb->site;
     double floor = opt_period_floor(s, k), peak = floor;
@@ -30,15 +30,18 @@ static void peak_binding(const opt_problem_t *pb, const opt_plan_t *pl, int k,
         }
     }
     if (at_peak >= 0)
-        opt_msgs_add(out, "demand charge: new %s peak %.1f kW in slot %d "
-                     "(peak so far %.1f kW)", which, peak, at_peak, floor);
+        opt_msgs_add(out,
+                     "demand charge: new %s peak %.1f kW in slot %d "
+                     "(peak so far %.1f kW)",
+                     which, peak, at_peak, floor);
     else
-        opt_msgs_add(out, "demand charge: plan stays under the %s peak "
-                     "%.1f kW", which, floor);
+        opt_msgs_add(out,
+                     "demand charge: plan stays under the %s peak "
+                     "%.1f kW",
+                     which, floor);
 }
 
-static int site_binding(const opt_problem_t *pb, const opt_plan_t *pl,
-                        opt_msgs_t *out)
+static int site_binding(const opt_problem_t *pb, const opt_plan_t *pl, opt_msgs_t *out)
 {
     const opt_site_t *s = &pb->site;
     int n = 0, first = -1, split = s->next_period_slot;
@@ -52,8 +55,10 @@ static int site_binding(const opt_problem_t *pb, const opt_plan_t *pl,
         }
     }
     if (n)
-        opt_msgs_add(out, "import capacity %g kW reached in %d slots (first "
-                     "slot %d)", s->import_cap_kw, n, first);
+        opt_msgs_add(out,
+                     "import capacity %g kW reached in %d slots (first "
+                     "slot %d)",
+                     s->import_cap_kw, n, first);
     if (s->demand_eur_kw <= 0)
         return n > 0;
     peak_binding(pb, pl, 0, 0, split > 0 ? split : s->n_slots, out);
@@ -69,8 +74,7 @@ static int eq_binding(const opt_problem_t *pb, const opt_plan_t *pl, int e,
     int T = pb->site.n_slots, n = 0;
     const double *pw = pl->power + (size_t)e * T;
 
-    if (q->kind != OPT_STORAGE && q->deadline > 0 &&
-        pw[q->deadline - 1] > 1e-6) {
+    if (q->kind != OPT_STORAGE && q->deadline > 0 && pw[q->deadline - 1] > 1e-6) {
         opt_msgs_add(out, "task %s runs until its deadline (slot %d)", q->name,
                      q->deadline);
         n++;
@@ -80,8 +84,10 @@ static int eq_binding(const opt_problem_t *pb, const opt_plan_t *pl, int e,
         for (int t = q->shifts[h].start; t < q->shifts[h].end; t++)
             u += pw[t] * pb->site.slot_h / q->specific_kwh;
         if (near(u, q->shifts[h].min_output)) {
-            opt_msgs_add(out, "process %s produces exactly its minimum %.2f "
-                         "units in shift %d", q->name, u, h);
+            opt_msgs_add(out,
+                         "process %s produces exactly its minimum %.2f "
+                         "units in shift %d",
+                         q->name, u, h);
             n++;
         }
     }
@@ -93,8 +99,10 @@ static int eq_binding(const opt_problem_t *pb, const opt_plan_t *pl, int e,
             empty += near(soc[t], q->soc_min_kwh);
         }
         if (full || empty) {
-            opt_msgs_add(out, "storage %s at its maximum SOC in %d slots, at "
-                         "its minimum in %d", q->name, full, empty);
+            opt_msgs_add(out,
+                         "storage %s at its maximum SOC in %d slots, at "
+                         "its minimum in %d",
+                         q->name, full, empty);
             n++;
         }
     }

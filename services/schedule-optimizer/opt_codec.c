@@ -32,8 +32,8 @@ static int branch(avro_value_t *f, avro_value_t *out)
     return avro_value_get_type(out) == AVRO_NULL;
 }
 
-static int get_str(avro_value_t *v, const char *name, char *dst, size_t dsz, char *reason,
-                   size_t rsz)
+static int get_str(avro_value_t *v, const char *name, char *dst, size_t dsz,
+                   char *reason, size_t rsz)
 {
     avro_value_t f, b;
     const char *s = NULL;
@@ -70,7 +70,8 @@ static int get_long(avro_value_t *v, const char *name, int64_t *out, char *reaso
     return -1;
 }
 
-static int get_int(avro_value_t *v, const char *name, int *out, char *reason, size_t rsz)
+static int get_int(avro_value_t *v, const char *name, int *out, char *reason,
+                   size_t rsz)
 {
     int64_t x;
 
@@ -99,7 +100,8 @@ static int get_double(avro_value_t *v, const char *name, double *out, char *reas
     return 0;
 }
 
-static int get_slots(avro_value_t *v, avro_value_t *arr, size_t *n, char *reason, size_t rsz)
+static int get_slots(avro_value_t *v, avro_value_t *arr, size_t *n, char *reason,
+                     size_t rsz)
 {
     if (field(v, "slots", arr, reason, rsz) || avro_value_get_size(arr, n)) {
         snprintf(reason, rsz, "field 'slots' missing or not an array");
@@ -112,7 +114,8 @@ static int get_slots(avro_value_t *v, avro_value_t *arr, size_t *n, char *reason
     return 0;
 }
 
-int opt_codec_forecast(avro_value_t *v, opt_forecast_t *f, char *reason, size_t reason_size)
+int opt_codec_forecast(avro_value_t *v, opt_forecast_t *f, char *reason,
+                       size_t reason_size)
 {
     avro_value_t arr, s;
     size_t n;
@@ -151,7 +154,8 @@ int opt_codec_prices(avro_value_t *v, opt_prices_t *p, char *reason, size_t reas
     opt_prices_release(p);
     memset(p, 0, sizeof *p);
     if (get_str(v, "curve_id", p->curve_id, sizeof p->curve_id, reason, reason_size) ||
-        field(v, "curve_kind", &k, reason, reason_size) || avro_value_get_enum(&k, &kind) ||
+        field(v, "curve_kind", &k, reason, reason_size) ||
+        avro_value_get_enum(&k, &kind) ||
         get_str(v, "market", p->market, sizeof p->market, reason, reason_size) ||
         get_str(v, "site_id", p->site_id, sizeof p->site_id, reason, reason_size) ||
         get_long(v, "issued_at", &p->issued_ms, reason, reason_size) ||
@@ -199,10 +203,12 @@ int opt_codec_load(avro_value_t *v, opt_load_t *l, char *reason, size_t reason_s
     return 0;
 }
 
-int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason, size_t reason_size)
+int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason,
+                      size_t reason_size)
 {
     memset(q, 0, sizeof *q);
-    if (get_str(v, "request_id", q->request_id, sizeof q->request_id, reason, reason_size) ||
+    if (get_str(v, "request_id", q->request_id, sizeof q->request_id, reason,
+                reason_size) ||
         get_str(v, "site_id", q->site_id, sizeof q->site_id, reason, reason_size) ||
         get_long(v, "requested_at", &q->requested_ms, reason, reason_size) ||
         get_str(v, "requested_by", q->requested_by, sizeof q->requested_by, reason,
@@ -330,12 +336,12 @@ const char *opt_codec_status(const opt_result_t *r)
 
 int opt_codec_heuristic(const opt_result_t *r)
 {
-    return r->status == OPT_HEURISTIC ||
-           (r->status == OPT_INFEASIBLE && r->source && !strcmp(r->source, "elastic-rounded"));
+    return r->status == OPT_HEURISTIC || (r->status == OPT_INFEASIBLE && r->source &&
+                                          !strcmp(r->source, "elastic-rounded"));
 }
 
-static const char *eq_state(const opt_build_t *b, const opt_result_t *r, int pi, size_t k,
-                            double kw)
+static const char *eq_state(const opt_build_t *b, const opt_result_t *r, int pi,
+                            size_t k, double kw)
 {
     opt_map_t m = b->plant_map[pi];
 
@@ -391,7 +397,8 @@ static void put_equipment(wr_t *w, avro_value_t *arr, const opt_build_t *b,
     set_int(w, &e, "starts", starts);
 }
 
-static void put_site(wr_t *w, avro_value_t *v, const opt_build_t *b, const opt_result_t *r)
+static void put_site(wr_t *w, avro_value_t *v, const opt_build_t *b,
+                     const opt_result_t *r)
 {
     const opt_site_t *s = &b->pb.site;
     avro_value_t arr = fld(w, v, "site_slots"), e;
@@ -445,7 +452,8 @@ int opt_codec_request_value(avro_value_t *v, const opt_request_t *q, char *reaso
     set_str(&w, v, "requested_by", q->requested_by);
     set_str(&w, v, "reason", q->reason[0] ? q->reason : NULL);
     if (w.bad) {
-        snprintf(reason, reason_size, "energy.schedule.requests does not take field '%s'",
+        snprintf(reason, reason_size,
+                 "energy.schedule.requests does not take field '%s'",
                  w.what ? w.what : "(a value)");
         return -1;
     }
@@ -504,9 +512,10 @@ int opt_codec_schedule(avro_value_t *v, const opt_build_t *b, const opt_result_t
     set_int(&w, v, "slot_minutes", (int)(b->slot_ms / 60000));
     set_enum(&w, v, "solver_status", status);
     set_bool(&w, v, "heuristic", opt_codec_heuristic(r));
-    set_dbl(&w, v, "mip_gap", r->status == OPT_OPTIMAL    ? 0
-                              : r->status == OPT_FEASIBLE ? r->gap
-                                                          : NAN);
+    set_dbl(&w, v, "mip_gap",
+            r->status == OPT_OPTIMAL    ? 0
+            : r->status == OPT_FEASIBLE ? r->gap
+                                        : NAN);
     set_long(&w, v, "solve_time_ms", (int64_t)llround(r->solve_s * 1000));
     opt_codec_costs(b, r, &c);
     set_dbl(&w, v, "total_cost_eur", c.total_eur);
@@ -530,8 +539,8 @@ int opt_codec_schedule(avro_value_t *v, const opt_build_t *b, const opt_result_t
     return 0;
 }
 
-void opt_codec_relaxed(const char *line, char *name, size_t name_size, double *violation,
-                       const char **unit)
+void opt_codec_relaxed(const char *line, char *name, size_t name_size,
+                       double *violation, const char **unit)
 {
     char who[64];
     int a, b2, c, d, e;
@@ -539,27 +548,35 @@ void opt_codec_relaxed(const char *line, char *name, size_t name_size, double *v
 
     *violation = 0;
     *unit = "";
-    if (sscanf(line, "task %63s cannot meet its deadline: it needs %d slots at %lf kW but "
-                     "its window [%d, %d) has %d", who, &a, &x, &b2, &c, &d) == 6) {
+    if (sscanf(line,
+               "task %63s cannot meet its deadline: it needs %d slots at %lf kW but "
+               "its window [%d, %d) has %d",
+               who, &a, &x, &b2, &c, &d) == 6) {
         snprintf(name, name_size, "%s deadline", who);
         *violation = a - d, *unit = "slots";
-    } else if (sscanf(line, "task %63s cannot meet its deadline within capacity %lf kW: "
-                            "%lf of its %lf kWh", who, &x, &y, &x) == 4) {
+    } else if (sscanf(line,
+                      "task %63s cannot meet its deadline within capacity %lf kW: "
+                      "%lf of its %lf kWh",
+                      who, &x, &y, &x) == 4) {
         snprintf(name, name_size, "%s deadline", who);
         *violation = y, *unit = "kWh";
-    } else if (sscanf(line, "task %63s cannot meet its deadline within capacity %lf kW: it "
-                            "needs %d slots", who, &x, &a) == 3) {
+    } else if (sscanf(line,
+                      "task %63s cannot meet its deadline within capacity %lf kW: it "
+                      "needs %d slots",
+                      who, &x, &a) == 3) {
         snprintf(name, name_size, "%s deadline", who);
         *violation = a, *unit = "slots";
     } else if (sscanf(line, "storage %63s ends %lf kWh", who, &y) == 2) {
         snprintf(name, name_size, "%s final state of charge", who);
         *violation = y, *unit = "kWh";
-    } else if (sscanf(line, "process %63s falls %lf units short of its minimum output in "
-                            "shift %d (slots %d-%d)", who, &y, &a, &e, &e) >= 3) {
+    } else if (sscanf(line,
+                      "process %63s falls %lf units short of its minimum output in "
+                      "shift %d (slots %d-%d)",
+                      who, &y, &a, &e, &e) >= 3) {
         snprintf(name, name_size, "%s output in shift %d", who, a);
         *violation = y, *unit = "units";
-    } else if (sscanf(line, "import capacity %lf kW must be exceeded by up to %lf kW", &x,
-                      &y) == 2) {
+    } else if (sscanf(line, "import capacity %lf kW must be exceeded by up to %lf kW",
+                      &x, &y) == 2) {
         snprintf(name, name_size, "site import capacity");
         *violation = y, *unit = "kW";
     } else {

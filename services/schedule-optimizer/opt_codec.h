@@ -19,8 +19,10 @@
 /* Decodes a record into f (released and re-filled). Returns 0, or -1 with a
  * reason when a field is missing or of the wrong type, or on out of memory.
  * The values are not checked here: see opt_forecast_check. */
-int opt_codec_forecast(avro_value_t *v, opt_forecast_t *f, char *reason, size_t reason_size);
-int opt_codec_prices(avro_value_t *v, opt_prices_t *p, char *reason, size_t reason_size);
+int opt_codec_forecast(avro_value_t *v, opt_forecast_t *f, char *reason,
+                       size_t reason_size);
+int opt_codec_prices(avro_value_t *v, opt_prices_t *p, char *reason,
+                     size_t reason_size);
 /* An energy.load interval (see opt_load_check for the values). */
 int opt_codec_load(avro_value_t *v, opt_load_t *l, char *reason, size_t reason_size);
 
@@ -35,7 +37,8 @@ typedef struct opt_request {
 
 /* Decodes a request; an empty request_id or site_id is refused. Returns 0,
  * or -1 with a reason. */
-int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason, size_t reason_size);
+int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason,
+                      size_t reason_size);
 /* Fills v (a fresh energy.schedule.requests value) from q. Returns 0, or -1
  * with a reason when the value does not take a field. */
 int opt_codec_request_value(avro_value_t *v, const opt_request_t *q, char *reason,
@@ -78,8 +81,8 @@ int opt_codec_heuristic(const opt_result_t *r);
 typedef struct opt_pub_cost {
     double total_eur, energy_eur, demand_eur, startup_eur, co2_eur;
     double baseline_eur, savings_eur;
-    double peak_kw;  /* highest planned import over the horizon */
-    double floor_kw; /* the billing period's peak so far used as the floor */
+    double peak_kw;         /* highest planned import over the horizon */
+    double floor_kw;        /* the billing period's peak so far used as the floor */
     int64_t next_period_ms; /* start of the next billing period within the
                                horizon, 0 = the horizon lies in one */
     double next_floor_kw;   /* that period's peak so far (its floor) */
@@ -100,7 +103,7 @@ int opt_codec_schedule(avro_value_t *v, const opt_build_t *b, const opt_result_t
  * name, violation and unit ("task X cannot meet its deadline ..." ->
  * "X deadline", kWh or slots). Never fails: unknown lines give the line's
  * first words, violation 0 and an empty unit. */
-void opt_codec_relaxed(const char *line, char *name, size_t name_size, double *violation,
-                       const char **unit);
+void opt_codec_relaxed(const char *line, char *name, size_t name_size,
+                       double *violation, const char **unit);
 
 #endif

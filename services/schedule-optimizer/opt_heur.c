@@ -52,8 +52,8 @@ int opt_heur_draws(const opt_problem_t *pb, const opt_plan_t *pl, int e)
 }
 
 /* Runs a flex task at full power from start until energy is delivered. */
-static void flex_asap(const opt_problem_t *pb, opt_plan_t *pl, int e, int from,
-                      int to, double kwh)
+static void flex_asap(const opt_problem_t *pb, opt_plan_t *pl, int e, int from, int to,
+                      double kwh)
 {
     const opt_equipment_t *q = &pb->eq[e];
     double dt = pb->site.slot_h;
@@ -88,8 +88,7 @@ void opt_baseline(const opt_problem_t *pb, opt_plan_t *pl)
                           q->shifts[h].min_output * q->specific_kwh);
             double done = 0;
             for (int t = 0; t < pb->site.n_slots; t++)
-                done += pl->power[(size_t)e * pb->site.n_slots + t] *
-                        pb->site.slot_h;
+                done += pl->power[(size_t)e * pb->site.n_slots + t] * pb->site.slot_h;
             int from = q->habitual_start >= 0 ? q->habitual_start : q->earliest;
             flex_asap(pb, pl, e, from, q->deadline, q->energy_kwh - done);
         }
@@ -98,11 +97,9 @@ void opt_baseline(const opt_problem_t *pb, opt_plan_t *pl)
 }
 
 /* One greedy pass with the given choices for pumps and storage. */
-static void heuristic_pass(const opt_problem_t *pb, opt_plan_t *pl, int dp,
-                           int stor)
+static void heuristic_pass(const opt_problem_t *pb, opt_plan_t *pl, int dp, int stor)
 {
-    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), {0, 0},
-                dp, stor};
+    heur_t h = {pb, calloc((size_t)pb->site.n_slots, sizeof(double)), {0, 0}, dp, stor};
     size_t n = (size_t)pb->n_eq * pb->site.n_slots;
 
     memset(pl->power, 0, n * sizeof(double));

@@ -13,15 +13,14 @@
  * the next window of its equipment; one placed against the others from
  * the state they leave), or as one contiguous
  * block (a ramp-limited task as one trapezoid: up from zero by the ramp,
- * full power, down to zero, scaled to its exact energy); non-interruptible tasks placed greedily in the cheapest window
- * that fits under the capacity (tightest windows first, the demand charge
- * counted on the peak increase); a store with a process draw charged by
- * buying each shortfall of its SOC in the cheapest earlier slot with room;
- * other storage charged in the cheapest quarter
- * of the slots and discharged in the dearest quarter within its SOC
- * limits, or held at its initial SOC. Tasks are then moved one at a time
- * to their best start until no move pays. Of the variants, the cheapest
- * plan opt_validate accepts is returned (the plainest one if none is).
+ * full power, down to zero, scaled to its exact energy); non-interruptible tasks placed
+ * greedily in the cheapest window that fits under the capacity (tightest windows first,
+ * the demand charge counted on the peak increase); a store with a process draw charged
+ * by buying each shortfall of its SOC in the cheapest earlier slot with room; other
+ * storage charged in the cheapest quarter of the slots and discharged in the dearest
+ * quarter within its SOC limits, or held at its initial SOC. Tasks are then moved one
+ * at a time to their best start until no move pays. Of the variants, the cheapest plan
+ * opt_validate accepts is returned (the plainest one if none is).
  *
  * Plans must be initialised with the problem's shape. Pure functions.
  */

@@ -12,10 +12,10 @@
 
 typedef struct heur {
     const opt_problem_t *pb;
-    double *load;  /* site load of everything placed so far */
+    double *load;   /* site load of everything placed so far */
     double peak[2]; /* per billing period: max(peak so far, max load) */
-    int use_dp;    /* pumps by dynamic programming (else one block) */
-    int use_stor;  /* storage by price thresholds (else idle) */
+    int use_dp;     /* pumps by dynamic programming (else one block) */
+    int use_stor;   /* storage by price thresholds (else idle) */
 } heur_t;
 
 /* Whether the task needs on/off binaries in the model (a minimum power,

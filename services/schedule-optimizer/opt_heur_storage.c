@@ -59,14 +59,13 @@ static double charge_top(const heur_t *h, int t)
 {
     const opt_site_t *s = &h->pb->site;
 
-    return s->demand_eur_kw > 0
-               ? fmin(s->import_cap_kw, h->peak[opt_slot_period(s, t)])
-               : s->import_cap_kw;
+    return s->demand_eur_kw > 0 ? fmin(s->import_cap_kw, h->peak[opt_slot_period(s, t)])
+                                : s->import_cap_kw;
 }
 
 /* Charge (kWh into the store) still possible after slot t in cheap slots. */
-static double recharge_after(const heur_t *h, const opt_equipment_t *q,
-                             int t, double lo)
+static double recharge_after(const heur_t *h, const opt_equipment_t *q, int t,
+                             double lo)
 {
     const opt_site_t *s = &h->pb->site;
     double kwh = 0;
@@ -74,8 +73,7 @@ static double recharge_after(const heur_t *h, const opt_equipment_t *q,
     for (int u = t + 1; u < s->n_slots; u++)
         if (opt_slot_price(s, u) <= lo)
             kwh += q->eta_charge * s->slot_h *
-                   fmin(q->charge_max_kw,
-                        fmax(0, charge_top(h, u) - h->load[u]));
+                   fmin(q->charge_max_kw, fmax(0, charge_top(h, u) - h->load[u]));
     return kwh;
 }
 
@@ -173,10 +171,10 @@ static int draw_cheapest_slot(const heur_t *h, const opt_plan_t *pl, int e, int 
         head = fmin(head, (q->soc_max_kwh - soc[t]) / pow(keep, t));
         if (t > to)
             continue;
-        double r = fmin(fmin(q->charge_max_kw - pl->charge[o + t],
-                             charge_top(h, t) - h->load[t]),
-                        fmin(head * pow(keep, t) / (q->eta_charge * s->slot_h),
-                             ramp_room(q, pl->charge + o, t, s->n_slots)));
+        double r = fmin(
+            fmin(q->charge_max_kw - pl->charge[o + t], charge_top(h, t) - h->load[t]),
+            fmin(head * pow(keep, t) / (q->eta_charge * s->slot_h),
+                 ramp_room(q, pl->charge + o, t, s->n_slots)));
         if (r > 1e-9 && opt_slot_price(s, t) < best) {
             best = opt_slot_price(s, t);
             at = t;
@@ -189,7 +187,8 @@ static int draw_cheapest_slot(const heur_t *h, const opt_plan_t *pl, int e, int 
 /* The first slot whose SOC is below the minimum, or the last one when the
  * horizon ends below the initial SOC; -1 when the trajectory holds. The
  * shortfall (kWh in that slot) goes to *need. */
-static int draw_shortfall(const opt_equipment_t *q, const double *soc, int n, double *need)
+static int draw_shortfall(const opt_equipment_t *q, const double *soc, int n,
+                          double *need)
 {
     for (int t = 0; t < n; t++)
         if (soc[t] < q->soc_min_kwh - 1e-9) {
@@ -268,7 +267,7 @@ void opt_heur_place_storage(heur_t *h, opt_plan_t *pl)
         for (int t = 0; t < h->pb->site.n_slots; t++) /* idle charge out */
             h->load[t] -= pl->charge[o + t];
         int planned = h->pb->eq[e].draw_kw > 0 ? storage_draw(h, pl, e)
-                                                : storage_threshold(h, pl, e);
+                                               : storage_threshold(h, pl, e);
         if (planned < 0)
             storage_fallback(h, pl, e);
         opt_heur_update_peaks(h);

@@ -52,8 +52,7 @@ void opt_heur_put_block(const opt_problem_t *pb, opt_plan_t *pl, int e, int at)
 /* Demand charge of raising the periods' peaks to top. */
 static double peak_rise_cost(const heur_t *h, const double *top)
 {
-    return h->pb->site.demand_eur_kw *
-           (top[0] - h->peak[0] + top[1] - h->peak[1]);
+    return h->pb->site.demand_eur_kw * (top[0] - h->peak[0] + top[1] - h->peak[1]);
 }
 
 /* Raises top to load g in slot t's period. */
@@ -82,8 +81,7 @@ static double window_cost(const heur_t *h, int at, const run_shape_t *r)
 }
 
 /* Best start of run r in [lo, hi]; -1 if none fits. */
-static int best_window(const heur_t *h, int lo, int hi, const run_shape_t *r,
-                       int keep)
+static int best_window(const heur_t *h, int lo, int hi, const run_shape_t *r, int keep)
 {
     double best = HUGE_VAL;
     int at = -1;
@@ -147,7 +145,8 @@ static int best_block_start(const heur_t *h, const opt_plan_t *pl, int e,
 
     for (int i = 0; i < 2 && ends[0] <= ends[1]; i++) {
         double c = window_cost(h, ends[i], r);
-        if (c < HUGE_VAL && c - join_credit(h->pb, pl, e, ends[i], r->d) < best - 1e-9) {
+        if (c < HUGE_VAL &&
+            c - join_credit(h->pb, pl, e, ends[i], r->d) < best - 1e-9) {
             best = c - join_credit(h->pb, pl, e, ends[i], r->d);
             at = ends[i];
         }
@@ -212,8 +211,7 @@ static double profile_cost(const heur_t *h, int at, int n, const double *prof)
  * kwh is scaled down to deliver it exactly (scaling keeps every step
  * within the ramp); the cheapest start under the capacity is taken.
  * Returns 0, or -1 when no run fits [from, to) (nothing placed). */
-static int flex_ramped(heur_t *h, opt_plan_t *pl, int e, int from, int to,
-                       double kwh)
+static int flex_ramped(heur_t *h, opt_plan_t *pl, int e, int from, int to, double kwh)
 {
     const opt_equipment_t *q = &h->pb->eq[e];
     double dt = h->pb->site.slot_h, r = q->ramp_kw, sum = 0, best = HUGE_VAL;
@@ -254,8 +252,7 @@ static int flex_ramped(heur_t *h, opt_plan_t *pl, int e, int from, int to,
 }
 
 /* A flex task that needs binaries runs as one contiguous block per need. */
-static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to,
-                       double kwh)
+static void flex_block(heur_t *h, opt_plan_t *pl, int e, int from, int to, double kwh)
 {
     const opt_equipment_t *q = &h->pb->eq[e];
     double dt = h->pb->site.slot_h;
@@ -312,11 +309,9 @@ void opt_heur_place_flex(heur_t *h, opt_plan_t *pl, int e)
     }
     if (q->energy_kwh - done > 1e-9) {
         if (bin)
-            flex_block(h, pl, e, q->earliest, q->deadline,
-                       q->energy_kwh - done);
+            flex_block(h, pl, e, q->earliest, q->deadline, q->energy_kwh - done);
         else
-            flex_cheapest(h, pl, e, q->earliest, q->deadline,
-                          q->energy_kwh - done);
+            flex_cheapest(h, pl, e, q->earliest, q->deadline, q->energy_kwh - done);
     }
     opt_heur_update_peaks(h);
 }

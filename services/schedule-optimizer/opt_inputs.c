@@ -83,13 +83,14 @@ void opt_prices_move(opt_prices_t *dst, opt_prices_t *src)
 }
 
 /* Slot length, horizon and slot starts. */
-static int check_grid(int slot_min, int64_t start, int64_t end, int n, const int64_t *slot,
-                      char *reason, size_t reason_size)
+static int check_grid(int slot_min, int64_t start, int64_t end, int n,
+                      const int64_t *slot, char *reason, size_t reason_size)
 {
     int64_t len = (int64_t)slot_min * MIN_MS;
 
     if (slot_min <= 0 || DAY_MIN % slot_min != 0) {
-        snprintf(reason, reason_size, "slot_minutes %d does not divide a day", slot_min);
+        snprintf(reason, reason_size, "slot_minutes %d does not divide a day",
+                 slot_min);
         return -1;
     }
     /* end - start in unsigned: horizons from a record may span more than
@@ -97,8 +98,8 @@ static int check_grid(int slot_min, int64_t start, int64_t end, int n, const int
     if (n <= 0 || end <= start ||
         (uint64_t)end - (uint64_t)start != (uint64_t)n * (uint64_t)len) {
         snprintf(reason, reason_size,
-                 "%d slots of %d min do not cover the horizon [%lld, %lld)", n, slot_min,
-                 (long long)start, (long long)end);
+                 "%d slots of %d min do not cover the horizon [%lld, %lld)", n,
+                 slot_min, (long long)start, (long long)end);
         return -1;
     }
     for (int i = 0; i < n; i++)
@@ -117,12 +118,15 @@ int opt_forecast_check(const opt_forecast_t *f, char *reason, size_t reason_size
         snprintf(reason, reason_size, "forecast without site_id");
         return -1;
     }
-    if (check_grid(f->slot_min, f->start_ms, f->end_ms, f->n, f->slot_ms, reason, reason_size))
+    if (check_grid(f->slot_min, f->start_ms, f->end_ms, f->n, f->slot_ms, reason,
+                   reason_size))
         return -1;
     for (int i = 0; i < f->n; i++)
         if (!isfinite(f->p10[i]) || !isfinite(f->p50[i]) || !isfinite(f->p90[i])) {
-            snprintf(reason, reason_size, "slot %d has a non-finite load (p10 %g, p50 %g, "
-                     "p90 %g)", i, f->p10[i], f->p50[i], f->p90[i]);
+            snprintf(reason, reason_size,
+                     "slot %d has a non-finite load (p10 %g, p50 %g, "
+                     "p90 %g)",
+                     i, f->p10[i], f->p50[i], f->p90[i]);
             return -1;
         }
     return 0;
@@ -131,14 +135,17 @@ int opt_forecast_check(const opt_forecast_t *f, char *reason, size_t reason_size
 int opt_prices_check(const opt_prices_t *p, char *reason, size_t reason_size)
 {
     if (p->kind == OPT_CURVE_EFFECTIVE && !p->site_id[0]) {
-        snprintf(reason, reason_size, "effective curve '%s' without site_id", p->curve_id);
+        snprintf(reason, reason_size, "effective curve '%s' without site_id",
+                 p->curve_id);
         return -1;
     }
-    if (check_grid(p->slot_min, p->start_ms, p->end_ms, p->n, p->slot_ms, reason, reason_size))
+    if (check_grid(p->slot_min, p->start_ms, p->end_ms, p->n, p->slot_ms, reason,
+                   reason_size))
         return -1;
     for (int i = 0; i < p->n; i++) {
         if (!isfinite(p->price[i])) {
-            snprintf(reason, reason_size, "slot %d has a non-finite price %g", i, p->price[i]);
+            snprintf(reason, reason_size, "slot %d has a non-finite price %g", i,
+                     p->price[i]);
             return -1;
         }
         if (isinf(p->co2_g_kwh[i]) || p->co2_g_kwh[i] < 0) {
@@ -178,25 +185,31 @@ static int64_t min64(int64_t a, int64_t b)
 }
 
 /* The common slot grid and horizon. 0, or 1 with reason. */
-static int horizon(opt_build_t *b, const opt_build_conf_t *conf, const opt_forecast_t *fc,
-                   const opt_prices_t *pr, int64_t not_before, char *reason, size_t rsz)
+static int horizon(opt_build_t *b, const opt_build_conf_t *conf,
+                   const opt_forecast_t *fc, const opt_prices_t *pr, int64_t not_before,
+                   char *reason, size_t rsz)
 {
     int64_t fs = fc->slot_min * MIN_MS, ps = pr->slot_min * MIN_MS;
     int64_t slot = min64(fs, ps), start, end;
 
     if (max64(fs, ps) % slot != 0 || (fc->start_ms - pr->start_ms) % slot != 0) {
-        snprintf(reason, rsz, "forecast slots (%d min) and price slots (%d min) do not "
-                 "share a grid", fc->slot_min, pr->slot_min);
+        snprintf(reason, rsz,
+                 "forecast slots (%d min) and price slots (%d min) do not "
+                 "share a grid",
+                 fc->slot_min, pr->slot_min);
         return 1;
     }
     start = max64(fc->start_ms, pr->start_ms);
     if (not_before > start)
         start += (not_before - start + slot - 1) / slot * slot;
-    end = min64(min64(fc->end_ms, pr->end_ms), start + conf->horizon_max_ms / slot * slot);
+    end = min64(min64(fc->end_ms, pr->end_ms),
+                start + conf->horizon_max_ms / slot * slot);
     if (end - start < max64(slot, conf->horizon_min_ms)) {
-        snprintf(reason, rsz, "forecast '%s' and prices '%s' overlap %lld min after %lld, "
-                 "less than the minimum horizon", fc->run_id, pr->curve_id,
-                 (long long)(max64(end - start, 0) / MIN_MS), (long long)not_before);
+        snprintf(reason, rsz,
+                 "forecast '%s' and prices '%s' overlap %lld min after %lld, "
+                 "less than the minimum horizon",
+                 fc->run_id, pr->curve_id, (long long)(max64(end - start, 0) / MIN_MS),
+                 (long long)not_before);
         return 1;
     }
     b->start_ms = start, b->end_ms = end, b->slot_ms = slot;
@@ -209,8 +222,9 @@ static double quantile(const opt_forecast_t *fc, opt_quantile_t q, int k)
 }
 
 /* Base load, price (plus the tariff charge of a market curve) and CO2. */
-static int site_slots(opt_build_t *b, const opt_build_conf_t *conf, const plant_site_t *site,
-                      const opt_forecast_t *fc, const opt_prices_t *pr, const opt_local_t *loc)
+static int site_slots(opt_build_t *b, const opt_build_conf_t *conf,
+                      const plant_site_t *site, const opt_forecast_t *fc,
+                      const opt_prices_t *pr, const opt_local_t *loc)
 {
     int T = b->pb.site.n_slots, co2 = conf->co2_eur_t > 0;
 
@@ -321,7 +335,8 @@ static int add_deferrable(ctx_t *c, int pi, const plant_equipment_t *pe)
 
     for (int64_t d = c->loc[0].day - 1; d <= c->loc[T + 1].day; d++) {
         int first = -1, last = -1;
-        if (in_window(&c->loc[0], d, from, to) || in_window(&c->loc[T + 1], d, from, to))
+        if (in_window(&c->loc[0], d, from, to) ||
+            in_window(&c->loc[T + 1], d, from, to))
             continue; /* cut by the horizon: another plan's window */
         for (int t = 0; t < T; t++)
             if (slot_in_window(&c->loc[t + 1], &c->loc[t + 2], d, from, to)) {
@@ -367,7 +382,8 @@ static int add_process(ctx_t *c, int pi, const plant_equipment_t *pe)
         /* A whole local day owes the whole day's output, whatever its
          * length (92 or 100 quarter-hours on DST days: counted against 96
          * the spring day owed 4% too little); a part of a day pro rata. */
-        int whole = c->loc[t].day != c->loc[t + 1].day && c->loc[e + 1].day != c->loc[e].day;
+        int whole =
+            c->loc[t].day != c->loc[t + 1].day && c->loc[e + 1].day != c->loc[e].day;
         double share = whole ? 1.0 : (double)(e - t) / per_day;
         q->shifts[q->n_shifts++] = (opt_shift_t){
             .start = t, .end = e, .min_output = pp->output_per_day * share};
@@ -447,10 +463,11 @@ static int equipment(ctx_t *c, const plant_t *plant, const plant_site_t *site)
     return 0;
 }
 
-int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf, const plant_t *plant,
-                      const plant_site_t *site, const opt_forecast_t *fc,
-                      const opt_prices_t *pr, int64_t not_before_ms, opt_local_fn local,
-                      void *local_ctx, char *reason, size_t reason_size)
+int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf,
+                      const plant_t *plant, const plant_site_t *site,
+                      const opt_forecast_t *fc, const opt_prices_t *pr,
+                      int64_t not_before_ms, opt_local_fn local, void *local_ctx,
+                      char *reason, size_t reason_size)
 {
     opt_local_t *loc = NULL;
     opt_site_t *s = &b->pb.site;
@@ -477,13 +494,13 @@ int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf, const plant_
     s->co2_kg_mwh = b->co2;
     s->co2_eur_t = b->co2 ? conf->co2_eur_t : 0;
     s->import_cap_kw = site->contracted_import_kw;
-    s->export_cap_kw = site->has_export_limit ? site->export_limit_kw
-                                              : site->contracted_import_kw;
+    s->export_cap_kw =
+        site->has_export_limit ? site->export_limit_kw : site->contracted_import_kw;
     s->demand_eur_kw = site->tariff.demand_charge_eur_per_kw;
-    s->peak_so_far_kw = opt_peak_floor(conf->peak, b->start_ms, conf->peak_cutoff_ms, local,
-                                       local_ctx);
-    s->next_period_slot =
-        opt_billing_next_slot(opt_billing_parse(site->tariff.billing_period), loc + 1, T);
+    s->peak_so_far_kw =
+        opt_peak_floor(conf->peak, b->start_ms, conf->peak_cutoff_ms, local, local_ctx);
+    s->next_period_slot = opt_billing_next_slot(
+        opt_billing_parse(site->tariff.billing_period), loc + 1, T);
     if (s->next_period_slot > 0)
         s->next_peak_so_far_kw =
             opt_peak_floor(conf->peak, b->start_ms + s->next_period_slot * b->slot_ms,

@@ -29,8 +29,8 @@ typedef struct opt_forecast {
     int64_t issued_ms, start_ms, end_ms;
     int slot_min;
     int n;
-    int64_t *slot_ms;            /* slot starts, UTC ms */
-    double *p10, *p50, *p90;     /* kW */
+    int64_t *slot_ms;        /* slot starts, UTC ms */
+    double *p10, *p50, *p90; /* kW */
 } opt_forecast_t;
 
 typedef enum { OPT_CURVE_MARKET = 0, OPT_CURVE_EFFECTIVE } opt_curve_kind_t;
@@ -40,14 +40,14 @@ typedef struct opt_prices {
     char curve_id[OPT_ID_MAX];
     opt_curve_kind_t kind;
     char market[OPT_ID_MAX];
-    char site_id[OPT_ID_MAX];    /* "" for a market curve */
+    char site_id[OPT_ID_MAX]; /* "" for a market curve */
     int64_t issued_ms, start_ms, end_ms;
     int slot_min;
     int revision;
     int n;
     int64_t *slot_ms;
-    double *price;               /* EUR/MWh */
-    double *co2_g_kwh;           /* NAN when unknown */
+    double *price;     /* EUR/MWh */
+    double *co2_g_kwh; /* NAN when unknown */
 } opt_prices_t;
 
 /* Allocates the arrays for n slots (zeroed). Returns 0 or -1 (out of memory,
@@ -79,10 +79,10 @@ typedef void (*opt_local_fn)(void *ctx, int64_t ts_ms, opt_local_t *out);
 typedef enum { OPT_Q_P10 = 10, OPT_Q_P50 = 50, OPT_Q_P90 = 90 } opt_quantile_t;
 
 typedef struct opt_build_conf {
-    opt_quantile_t quantile;  /* base load: P50 by default */
-    int64_t horizon_max_ms;   /* 24 h by default, at most 48 h */
-    int64_t horizon_min_ms;   /* shorter overlaps are not planned */
-    double co2_eur_t;         /* CO2 price; 0 = none */
+    opt_quantile_t quantile; /* base load: P50 by default */
+    int64_t horizon_max_ms;  /* 24 h by default, at most 48 h */
+    int64_t horizon_min_ms;  /* shorter overlaps are not planned */
+    double co2_eur_t;        /* CO2 price; 0 = none */
     /* The billing period's peak so far (opt_peak.h), borrowed; NULL = 0.
      * The floor is the peak of the horizon start's period over intervals
      * that ended by peak_cutoff_ms (the plan's event time). */
@@ -92,10 +92,10 @@ typedef struct opt_build_conf {
 
 /* How an equipment of the plant is represented in the problem. */
 typedef enum {
-    OPT_MAP_BLOCK = 0,  /* non-interruptible deferrable: one task per window */
-    OPT_MAP_FLEX,       /* interruptible deferrable: one task per window */
-    OPT_MAP_PROCESS,    /* process: one task, SLA shift per local day */
-    OPT_MAP_STORAGE     /* storage (a thermal store with its process draw) */
+    OPT_MAP_BLOCK = 0, /* non-interruptible deferrable: one task per window */
+    OPT_MAP_FLEX,      /* interruptible deferrable: one task per window */
+    OPT_MAP_PROCESS,   /* process: one task, SLA shift per local day */
+    OPT_MAP_STORAGE    /* storage (a thermal store with its process draw) */
 } opt_map_t;
 
 /* A problem built from records; owns every array the problem points at. */
@@ -103,17 +103,17 @@ typedef struct opt_build {
     opt_problem_t pb;
     int64_t start_ms, end_ms; /* horizon, UTC */
     int64_t slot_ms;
-    int n_plant;                         /* plant equipment planned */
-    const plant_equipment_t **plant_eq;  /* borrowed from the plant model */
-    opt_map_t *plant_map;                /* per plant equipment */
-    int *eq_plant;                       /* per problem equipment: its plant index */
+    int n_plant;                        /* plant equipment planned */
+    const plant_equipment_t **plant_eq; /* borrowed from the plant model */
+    opt_map_t *plant_map;               /* per plant equipment */
+    int *eq_plant;                      /* per problem equipment: its plant index */
     opt_equipment_t *eq;
-    double *price;       /* effective EUR/MWh per slot (without CO2) */
-    double *base;        /* base load kW per slot */
-    double *co2;         /* kg/MWh per slot, or NULL */
-    int *day;            /* site-local day per slot, 0 = the start's */
-    int n_skipped;       /* plant equipment left out (generic loads, windows
-                            outside the horizon) */
+    double *price; /* effective EUR/MWh per slot (without CO2) */
+    double *base;  /* base load kW per slot */
+    double *co2;   /* kg/MWh per slot, or NULL */
+    int *day;      /* site-local day per slot, 0 = the start's */
+    int n_skipped; /* plant equipment left out (generic loads, windows
+                      outside the horizon) */
 } opt_build_t;
 
 /* Builds the problem for site from a forecast and a price curve (effective,
@@ -124,10 +124,11 @@ typedef struct opt_build {
  * two records' slots. Returns 0 with b filled, 1 when there is nothing to
  * plan (the reason says why: no overlap, incompatible slots), -1 on out of
  * memory. b is released and re-filled; release it with opt_build_release. */
-int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf, const plant_t *plant,
-                      const plant_site_t *site, const opt_forecast_t *fc,
-                      const opt_prices_t *pr, int64_t not_before_ms, opt_local_fn local,
-                      void *local_ctx, char *reason, size_t reason_size);
+int opt_build_problem(opt_build_t *b, const opt_build_conf_t *conf,
+                      const plant_t *plant, const plant_site_t *site,
+                      const opt_forecast_t *fc, const opt_prices_t *pr,
+                      int64_t not_before_ms, opt_local_fn local, void *local_ctx,
+                      char *reason, size_t reason_size);
 void opt_build_release(opt_build_t *b);
 
 #endif

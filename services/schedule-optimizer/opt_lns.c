@@ -60,11 +60,11 @@ static int peak_slot(const run_t *u)
  * instead left lp_solve's presolve with accuracy errors or, unpresolved,
  * a storage LP larger than the sub-problem. */
 typedef struct lns {
-    opt_problem_t pb;     /* freed blocks only */
-    opt_equipment_t *eq;  /* their copies */
-    int *map;             /* sub index -> index in the full problem */
+    opt_problem_t pb;    /* freed blocks only */
+    opt_equipment_t *eq; /* their copies */
+    int *map;            /* sub index -> index in the full problem */
     double *base;
-    opt_plan_t sub;       /* sub-plan (shape n_eq of the full problem) */
+    opt_plan_t sub; /* sub-plan (shape n_eq of the full problem) */
     int *cand;
     unsigned seed;
 } lns_t;
@@ -152,8 +152,8 @@ static int lns_take(const opt_problem_t *pb, int *pick, int k, int e, int max)
     return k;
 }
 
-int opt_lns_pick(const opt_problem_t *pb, int c, int pump, unsigned *seed,
-                 int *pick, int *cand)
+int opt_lns_pick(const opt_problem_t *pb, int c, int pump, unsigned *seed, int *pick,
+                 int *cand)
 {
     int T = pb->site.n_slots, w = T / 12 + 2, n = 0, k = 0;
     int nfree = pump >= 0 ? LNS_FREE_WITH_PUMP : LNS_FREE;
@@ -177,8 +177,8 @@ int opt_lns_pick(const opt_problem_t *pb, int c, int pump, unsigned *seed,
 /* Frees the tasks opt_lns_pick chooses around slot c, and a few storages,
  * and builds their problem against the plan; returns how many tasks were
  * freed. */
-static int lns_build(lns_t *l, const opt_problem_t *pb, const opt_plan_t *pl,
-                     int c, int pump)
+static int lns_build(lns_t *l, const opt_problem_t *pb, const opt_plan_t *pl, int c,
+                     int pump)
 {
     int T = pb->site.n_slots, k;
     int nb = opt_lns_pick(pb, c, pump, &l->seed, l->map, l->cand);
@@ -282,8 +282,7 @@ void opt_lns_search(run_t *u)
                 opt_run_polish(u, &u->cand, "lns");
                 continue;
             }
-            int c = it % 2 == 0 ? peak_slot(u)
-                                : (int)(lns_rand(&l.seed) % (unsigned)T);
+            int c = it % 2 == 0 ? peak_slot(u) : (int)(lns_rand(&l.seed) % (unsigned)T);
             /* every fourth round also frees one pump (in turn) */
             int pump = it % 4 == 1 ? next_pump(u->pb, &pump_at) : -1;
             if (lns_build(&l, u->pb, &u->r->plan, c, pump) > 0)

@@ -17,7 +17,7 @@
  * count as one pump. Writes the indices into pick and returns their
  * count; pick and cand (scratch) have room for pb->n_eq each. Exposed for
  * tests. */
-int opt_lns_pick(const opt_problem_t *pb, int c, int pump, unsigned *seed,
-                 int *pick, int *cand);
+int opt_lns_pick(const opt_problem_t *pb, int c, int pump, unsigned *seed, int *pick,
+                 int *cand);
 
 #endif

@@ -166,8 +166,8 @@ static void cols_all(opt_model_t *m, double *obj)
                         : q->kind == OPT_STORAGE  ? q->soc0_kwh
                                                   : q->energy_kwh;
             set_bounds(m->lp, c->miss, 0, ub);
-            obj[c->miss] = PEN_TASK_KWH *
-                           (q->kind == OPT_TASK_BLOCK ? q->energy_kwh : 1.0);
+            obj[c->miss] =
+                PEN_TASK_KWH * (q->kind == OPT_TASK_BLOCK ? q->energy_kwh : 1.0);
             om_name_col(m->lp, c->miss, 'm', e, 0);
         }
     }
@@ -192,7 +192,7 @@ static int build(opt_model_t *m)
         goto out;
     for (int e = 0; e < m->pb->n_eq; e++) {
         opt_kind_t k = m->pb->eq[e].kind;
-        int r = k == OPT_TASK_BLOCK ? om_rows_block(m, e)
+        int r = k == OPT_TASK_BLOCK  ? om_rows_block(m, e)
                 : k == OPT_TASK_FLEX ? om_rows_flex(m, e)
                                      : om_rows_storage(m, e);
         if (r < 0)
@@ -278,8 +278,7 @@ double opt_model_obj_const(const opt_model_t *m)
     return m->obj_const;
 }
 
-int opt_model_write(opt_model_t *m, const char *path, char *errstr,
-                    size_t errstr_size)
+int opt_model_write(opt_model_t *m, const char *path, char *errstr, size_t errstr_size)
 {
     size_t n = strlen(path);
     MYBOOL ok;

@@ -60,8 +60,7 @@ void opt_model_fix_to_plan(opt_model_t *m, const opt_plan_t *pl);
 void opt_model_unfix(opt_model_t *m);
 /* Fixes only the binaries on which the plan and the LP solution xlp agree
  * (the neighbourhood searched by RINS); the others stay free. */
-void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
-                            const double *xlp);
+void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl, const double *xlp);
 
 /* How opt_model_fix_rounded rounds a non-interruptible task's starts. */
 typedef enum opt_round {
@@ -92,7 +91,6 @@ int opt_model_explain(const opt_model_t *m, const double *x, opt_msgs_t *out);
 
 /* Writes the model: MPS (fixed) when path ends in ".mps", else LP format.
  * Returns 0 or -1 with errstr. */
-int opt_model_write(opt_model_t *m, const char *path, char *errstr,
-                    size_t errstr_size);
+int opt_model_write(opt_model_t *m, const char *path, char *errstr, size_t errstr_size);
 
 #endif

@@ -46,7 +46,8 @@ int om_touches_next(const opt_model_t *m, int e)
         return 0;
     if (q->kind == OPT_TASK_BLOCK)
         return m->ec[e].ns > 0 && q->startup_eur > 0;
-    return m->ec[e].u0 && (q->max_starts_day > 0 || q->min_run > 1 || q->startup_eur > 0);
+    return m->ec[e].u0 &&
+           (q->max_starts_day > 0 || q->min_run > 1 || q->startup_eur > 0);
 }
 
 /* The window of e's group whose run may go on into e (it ends where e

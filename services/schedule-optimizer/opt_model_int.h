@@ -24,34 +24,34 @@
 #define ON_MIN_KW 1e-3
 
 typedef struct eq_cols {
-    int s0, ns;      /* block: start columns for slots [lo, lo + ns) */
-    int lo;          /* first slot of the columns */
-    int p0, u0, y0;  /* flex: power, on, start over [lo, lo + nw) */
+    int s0, ns;     /* block: start columns for slots [lo, lo + ns) */
+    int lo;         /* first slot of the columns */
+    int p0, u0, y0; /* flex: power, on, start over [lo, lo + nw) */
     int nw;
-    double p_base;   /* flex with on/off: power column holds p - p_base * u */
-    int c0, d0, q0;  /* storage: charge, discharge, soc over all slots */
-    int z0;          /* storage: 1 = may charge, 0 = may discharge, per slot
-                      * (0 = none: no slot where wasting energy pays) */
-    int miss;        /* elastic: unmet energy / start / final SOC (0 = none) */
-    int cont;        /* a run going on into the next, touching window of the
-                      * group: <= u (a block: its start ending at the
-                      * deadline) at this window's end and the next's start,
-                      * not a start of the machine (0 = none) */
-    int short0;      /* elastic: shift shortfall columns (0 = none) */
-    int dur;         /* block duration */
-    double p_run;    /* block power, */
-    double p_last;   /* and in its last slot (less when it stops within) */
+    double p_base;  /* flex with on/off: power column holds p - p_base * u */
+    int c0, d0, q0; /* storage: charge, discharge, soc over all slots */
+    int z0;         /* storage: 1 = may charge, 0 = may discharge, per slot
+                     * (0 = none: no slot where wasting energy pays) */
+    int miss;       /* elastic: unmet energy / start / final SOC (0 = none) */
+    int cont;       /* a run going on into the next, touching window of the
+                     * group: <= u (a block: its start ending at the
+                     * deadline) at this window's end and the next's start,
+                     * not a start of the machine (0 = none) */
+    int short0;     /* elastic: shift shortfall columns (0 = none) */
+    int dur;        /* block duration */
+    double p_run;   /* block power, */
+    double p_last;  /* and in its last slot (less when it stops within) */
 } eq_cols_t;
 
 struct opt_model {
     const opt_problem_t *pb;
     lprec *lp;
     int elastic, ncols, nbin;
-    int peak;        /* peak column, 0 = none */
-    int peak_next;   /* the next billing period's peak column, 0 = none */
-    int cap_rows;    /* separate capacity rows used */
-    int slack0;      /* elastic: capacity slack columns, one per slot */
-    int xslack0;     /* elastic: export slack columns, one per slot (or 0) */
+    int peak;      /* peak column, 0 = none */
+    int peak_next; /* the next billing period's peak column, 0 = none */
+    int cap_rows;  /* separate capacity rows used */
+    int slack0;    /* elastic: capacity slack columns, one per slot */
+    int xslack0;   /* elastic: export slack columns, one per slot (or 0) */
     double obj_const;
     eq_cols_t *ec;
     /* scratch row */

@@ -69,8 +69,7 @@ static void fix_col(opt_model_t *m, int col, int v, const double *xlp)
         set_bounds(m->lp, col, v, v);
 }
 
-void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
-                            const double *xlp)
+void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl, const double *xlp)
 {
     int T = m->pb->site.n_slots;
 
@@ -86,7 +85,8 @@ void opt_model_fix_agreeing(opt_model_t *m, const opt_plan_t *pl,
         /* a storage's direction where the plan moves energy; idle slots
          * stay free (either direction holds zero) */
         for (int t = 0; c->z0 && t < T; t++) {
-            double ch = pl->charge[(size_t)e * T + t], dis = pl->discharge[(size_t)e * T + t];
+            double ch = pl->charge[(size_t)e * T + t],
+                   dis = pl->discharge[(size_t)e * T + t];
             if (om_waste_slot(&m->pb->site, t) && (ch > 1e-9 || dis > 1e-9))
                 fix_col(m, c->z0 + t, ch > 1e-9, xlp);
         }
@@ -153,8 +153,7 @@ void opt_model_fix_except(opt_model_t *m, const opt_plan_t *pl,
             unfix_eq(m, e);
 }
 
-static void extract_block(const opt_model_t *m, int e, const double *x,
-                          opt_plan_t *pl)
+static void extract_block(const opt_model_t *m, int e, const double *x, opt_plan_t *pl)
 {
     const eq_cols_t *c = &m->ec[e];
     double best = 0.5;
@@ -188,8 +187,7 @@ void opt_model_extract(const opt_model_t *m, const double *x, opt_plan_t *pl)
         }
         for (int k = 0; k < c->nw; k++)
             pl->power[o + c->lo + k] =
-                x[c->p0 + k - 1] +
-                (c->p_base > 0 ? c->p_base * x[c->u0 + k - 1] : 0);
+                x[c->p0 + k - 1] + (c->p_base > 0 ? c->p_base * x[c->u0 + k - 1] : 0);
         for (int t = 0; m->pb->eq[e].kind == OPT_STORAGE && t < T; t++) {
             double ch = x[c->c0 + t - 1], dis = x[c->d0 + t - 1];
             const opt_equipment_t *q = &m->pb->eq[e];
@@ -212,8 +210,8 @@ void opt_model_extract(const opt_model_t *m, const double *x, opt_plan_t *pl)
     opt_plan_finish(m->pb, pl);
 }
 
-static void explain_eq(const opt_model_t *m, int e, const double *x,
-                       opt_msgs_t *out, int *n)
+static void explain_eq(const opt_model_t *m, int e, const double *x, opt_msgs_t *out,
+                       int *n)
 {
     const opt_equipment_t *q = &m->pb->eq[e];
     const eq_cols_t *c = &m->ec[e];
@@ -221,32 +219,39 @@ static void explain_eq(const opt_model_t *m, int e, const double *x,
     double miss = c->miss ? x[c->miss - 1] : 0;
 
     if (miss > 1e-6 && q->kind == OPT_TASK_BLOCK && c->ns <= 0) {
-        opt_msgs_add(out, "task %s cannot meet its deadline: it needs %d "
+        opt_msgs_add(out,
+                     "task %s cannot meet its deadline: it needs %d "
                      "slots at %g kW but its window [%d, %d) has %d",
                      q->name, c->dur, c->p_run, q->earliest, q->deadline,
                      q->deadline - q->earliest);
         (*n)++;
     } else if (miss > 1e-6 && q->kind == OPT_TASK_BLOCK) {
-        opt_msgs_add(out, "task %s cannot meet its deadline within capacity "
+        opt_msgs_add(out,
+                     "task %s cannot meet its deadline within capacity "
                      "%g kW: it needs %d slots at %g kW between slot %d and "
-                     "slot %d", q->name, cap, c->dur, c->p_run, q->earliest,
-                     q->deadline);
+                     "slot %d",
+                     q->name, cap, c->dur, c->p_run, q->earliest, q->deadline);
         (*n)++;
     } else if (miss > 1e-6 && q->kind == OPT_TASK_FLEX) {
-        opt_msgs_add(out, "task %s cannot meet its deadline within capacity "
+        opt_msgs_add(out,
+                     "task %s cannot meet its deadline within capacity "
                      "%g kW: %.1f of its %.1f kWh cannot be delivered by slot "
-                     "%d", q->name, cap, miss, q->energy_kwh, q->deadline);
+                     "%d",
+                     q->name, cap, miss, q->energy_kwh, q->deadline);
         (*n)++;
     } else if (miss > 1e-6) {
-        opt_msgs_add(out, "storage %s ends %.1f kWh below its initial state "
-                     "of charge", q->name, miss);
+        opt_msgs_add(out,
+                     "storage %s ends %.1f kWh below its initial state "
+                     "of charge",
+                     q->name, miss);
         (*n)++;
     }
     for (int h = 0; c->short0 && h < q->n_shifts; h++)
         if (x[c->short0 + h - 1] > 1e-6) {
-            opt_msgs_add(out, "process %s falls %.2f units short of its "
-                         "minimum output in shift %d (slots %d-%d)", q->name,
-                         x[c->short0 + h - 1], h, q->shifts[h].start,
+            opt_msgs_add(out,
+                         "process %s falls %.2f units short of its "
+                         "minimum output in shift %d (slots %d-%d)",
+                         q->name, x[c->short0 + h - 1], h, q->shifts[h].start,
                          q->shifts[h].end - 1);
             (*n)++;
         }
@@ -278,15 +283,18 @@ int opt_model_explain(const opt_model_t *m, const double *x, opt_msgs_t *out)
     for (int e = 0; e < m->pb->n_eq; e++)
         explain_eq(m, e, x, out, &n);
     if ((first = slack_extent(m, m->slack0, x, &worst)) >= 0) {
-        opt_msgs_add(out, "import capacity %g kW must be exceeded by up to "
-                     "%.1f kW (first in slot %d)", s->import_cap_kw, worst,
-                     first);
+        opt_msgs_add(out,
+                     "import capacity %g kW must be exceeded by up to "
+                     "%.1f kW (first in slot %d)",
+                     s->import_cap_kw, worst, first);
         n++;
     }
     if ((first = slack_extent(m, m->xslack0, x, &worst)) >= 0) {
-        opt_msgs_add(out, "export limit %g kW must be exceeded by up to %.1f kW "
+        opt_msgs_add(out,
+                     "export limit %g kW must be exceeded by up to %.1f kW "
                      "(first in slot %d): the base load exports more than the "
-                     "flexible loads can take", s->export_cap_kw, worst, first);
+                     "flexible loads can take",
+                     s->export_cap_kw, worst, first);
         n++;
     }
     return n;

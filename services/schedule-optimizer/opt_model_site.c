@@ -106,9 +106,8 @@ int om_rows_site(opt_model_t *m)
         if (m->peak) {
             om_row_reset(m);
             put_site_load(m, t);
-            om_row_put(m, m->peak_next && opt_slot_period(s, t) ? m->peak_next
-                                                                : m->peak,
-                       -1);
+            om_row_put(
+                m, m->peak_next && opt_slot_period(s, t) ? m->peak_next : m->peak, -1);
             if (om_row_add(m, LE, -s->base_kw[t]) < 0)
                 return -1;
         }

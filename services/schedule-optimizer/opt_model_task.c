@@ -20,10 +20,8 @@ double om_u_ub(const opt_model_t *m, int e, int k)
     const opt_equipment_t *q = &m->pb->eq[e];
     const eq_cols_t *c = &m->ec[e];
 
-    return q->ramp_kw > 0 && (k == 0 || k == c->nw - 1) &&
-                   q->ramp_kw < c->p_base
-               ? 0
-               : 1;
+    return q->ramp_kw > 0 && (k == 0 || k == c->nw - 1) && q->ramp_kw < c->p_base ? 0
+                                                                                  : 1;
 }
 
 /* Upper bound of start k of flex task e: no start that could not complete
@@ -99,8 +97,7 @@ int om_rows_block(opt_model_t *m, int e)
 
 /* Minimum rest R: on in slot k - R, no start in (k - R, k] (two starts
  * there rest too little as well); starts past the window's end are none. */
-static int row_rest(opt_model_t *m, const opt_equipment_t *q, const eq_cols_t *c,
-                    int k)
+static int row_rest(opt_model_t *m, const opt_equipment_t *q, const eq_cols_t *c, int k)
 {
     int R = q->min_rest;
 
@@ -116,8 +113,7 @@ static int row_rest(opt_model_t *m, const opt_equipment_t *q, const eq_cols_t *c
  * of the second start, or is on R slots before it). A window of R slots or
  * fewer has no such row: it gets the rows that end past it (k up to
  * nw + R - 2). */
-static int rows_rest_short(opt_model_t *m, const opt_equipment_t *q,
-                           const eq_cols_t *c)
+static int rows_rest_short(opt_model_t *m, const opt_equipment_t *q, const eq_cols_t *c)
 {
     int R = q->min_rest;
 

@@ -23,7 +23,8 @@ struct opt_peak {
     int any;
 };
 
-int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason, size_t reason_size)
+int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason,
+                   size_t reason_size)
 {
     if (l->end_ms <= l->start_ms) {
         snprintf(reason, reason_size, "interval ends at or before its start");

@@ -41,7 +41,8 @@ typedef struct opt_load {
  * real month's intervals and have every later one ignored as old: the
  * plans' peak floor would fall to 0 for good, restarts included). Returns
  * 0, or -1 with a one-line reason (for the DLQ header). */
-int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason, size_t reason_size);
+int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason,
+                   size_t reason_size);
 
 typedef enum { OPT_BILL_MONTH = 0, OPT_BILL_YEAR } opt_billing_t;
 

@@ -106,8 +106,7 @@ void opt_msgs_add(opt_msgs_t *m, const char *fmt, ...)
         m->v[m->n++] = s;
 }
 
-int opt_block_duration(const opt_problem_t *pb, const opt_equipment_t *e,
-                       double *p_run)
+int opt_block_duration(const opt_problem_t *pb, const opt_equipment_t *e, double *p_run)
 {
     double dt = pb->site.slot_h;
     int d = 1;
@@ -198,8 +197,7 @@ static int count_starts(const opt_problem_t *pb, const opt_plan_t *pl, int e)
     return n - goes_on(pb, pl, e);
 }
 
-void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl,
-                   opt_cost_t *c)
+void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl, opt_cost_t *c)
 {
     const opt_site_t *s = &pb->site;
 
@@ -232,9 +230,10 @@ static int check_task(const opt_problem_t *pb, const opt_equipment_t *e,
     double dt = pb->site.slot_h;
 
     if (e->earliest < 0 || e->deadline > T || e->earliest >= e->deadline) {
-        opt_msgs_add(out, "%s '%s' has an empty or out-of-horizon window "
-                     "[%d, %d) in %d slots", "task", e->name, e->earliest,
-                     e->deadline, T);
+        opt_msgs_add(out,
+                     "%s '%s' has an empty or out-of-horizon window "
+                     "[%d, %d) in %d slots",
+                     "task", e->name, e->earliest, e->deadline, T);
         return 1;
     }
     if (e->p_max_kw <= 0 || e->p_min_kw < 0 || e->p_min_kw > e->p_max_kw) {
@@ -269,18 +268,20 @@ static int check_storage(const opt_equipment_t *e, opt_msgs_t *out)
     if (e->soc_min_kwh < 0 || e->soc_min_kwh > e->soc_max_kwh ||
         e->soc0_kwh < e->soc_min_kwh || e->soc0_kwh > e->soc_max_kwh ||
         e->charge_max_kw < 0 || e->discharge_max_kw < 0) {
-        opt_msgs_add(out, "storage '%s' has an initial SOC %g kWh outside "
-                     "[%g, %g] kWh or negative power limits", e->name,
-                     e->soc0_kwh, e->soc_min_kwh, e->soc_max_kwh);
+        opt_msgs_add(out,
+                     "storage '%s' has an initial SOC %g kWh outside "
+                     "[%g, %g] kWh or negative power limits",
+                     e->name, e->soc0_kwh, e->soc_min_kwh, e->soc_max_kwh);
         return 1;
     }
     /* a draw the charger cannot keep up with drains the store below its
      * minimum whatever the plan: bad input, not an infeasible plan */
     if (!(e->draw_kw >= 0) || !isfinite(e->draw_kw) ||
         e->draw_kw > e->charge_max_kw * e->eta_charge) {
-        opt_msgs_add(out, "storage '%s' has a draw of %g kW, beyond what it can "
-                     "charge (%g kW x efficiency %g)", e->name, e->draw_kw,
-                     e->charge_max_kw, e->eta_charge);
+        opt_msgs_add(out,
+                     "storage '%s' has a draw of %g kW, beyond what it can "
+                     "charge (%g kW x efficiency %g)",
+                     e->name, e->draw_kw, e->charge_max_kw, e->eta_charge);
         return 1;
     }
     return 0;
@@ -302,15 +303,17 @@ int opt_problem_check(const opt_problem_t *pb, opt_msgs_t *out)
     }
     if (!(s->peak_so_far_kw >= 0) || !(s->next_peak_so_far_kw >= 0) ||
         !isfinite(s->peak_so_far_kw) || !isfinite(s->next_peak_so_far_kw)) {
-        opt_msgs_add(out, "billing-period peaks so far %g and %g kW are not "
-                     "finite and non-negative", s->peak_so_far_kw,
-                     s->next_peak_so_far_kw);
+        opt_msgs_add(out,
+                     "billing-period peaks so far %g and %g kW are not "
+                     "finite and non-negative",
+                     s->peak_so_far_kw, s->next_peak_so_far_kw);
         bad++;
     }
     if (s->next_period_slot < 0 || s->next_period_slot >= s->n_slots) {
-        opt_msgs_add(out, "next billing period starts at slot %d, outside "
-                     "the horizon's slots 1..%d", s->next_period_slot,
-                     s->n_slots - 1);
+        opt_msgs_add(out,
+                     "next billing period starts at slot %d, outside "
+                     "the horizon's slots 1..%d",
+                     s->next_period_slot, s->n_slots - 1);
         bad++;
     }
     for (int e = 0; e < pb->n_eq; e++)

@@ -39,25 +39,25 @@ typedef struct opt_equipment {
     char name[OPT_NAME_MAX];
     opt_kind_t kind;
     /* tasks (block and flex) */
-    double p_min_kw;      /* power while on; 0 = may run at any level */
-    double p_max_kw;      /* rated power; a block task runs at energy/duration */
-    double energy_kwh;    /* energy to deliver in the window (0 = none: SLA only) */
-    int earliest;         /* first slot it may run */
-    int deadline;         /* slot by which it must be done (exclusive) */
-    int habitual_start;   /* business-as-usual start slot, -1 = earliest */
-    double ramp_kw;       /* max power change between slots (flex; storage: of
-                             charge - discharge), 0 = none */
-    int min_run;          /* slots, flex */
-    int min_rest;         /* slots, flex */
-    int max_starts_day;   /* flex, 0 = unlimited */
-    double startup_eur;   /* cost per start */
+    double p_min_kw;    /* power while on; 0 = may run at any level */
+    double p_max_kw;    /* rated power; a block task runs at energy/duration */
+    double energy_kwh;  /* energy to deliver in the window (0 = none: SLA only) */
+    int earliest;       /* first slot it may run */
+    int deadline;       /* slot by which it must be done (exclusive) */
+    int habitual_start; /* business-as-usual start slot, -1 = earliest */
+    double ramp_kw;     /* max power change between slots (flex; storage: of
+                           charge - discharge), 0 = none */
+    int min_run;        /* slots, flex */
+    int min_rest;       /* slots, flex */
+    int max_starts_day; /* flex, 0 = unlimited */
+    double startup_eur; /* cost per start */
     /* Windows of one plant equipment: flex tasks with the same group > 0
      * are one machine, so minimum run, minimum rest and starts per day
      * hold across them (their power summed per slot) and a run going on
      * across touching windows starts once; 0 = a task of its own. Windows
      * of a group do not overlap and share their run parameters. */
     int group;
-    double specific_kwh;  /* kWh per unit of output (flex with shifts) */
+    double specific_kwh; /* kWh per unit of output (flex with shifts) */
     int n_shifts;
     opt_shift_t shifts[OPT_MAX_SHIFTS];
     /* storage */
@@ -70,21 +70,21 @@ typedef struct opt_equipment {
 
 typedef struct opt_site {
     int n_slots;
-    double slot_h;             /* slot length in hours (0.25 by default) */
-    const double *price;       /* EUR/MWh per slot */
-    const double *base_kw;     /* inflexible load per slot (P50 or a quantile) */
-    double import_cap_kw;      /* contracted import capacity */
-    double export_cap_kw;      /* max export, used when storage may export */
-    double demand_eur_kw;      /* demand charge on the billing-period peak */
-    double peak_so_far_kw;     /* peak already reached in the period */
+    double slot_h;         /* slot length in hours (0.25 by default) */
+    const double *price;   /* EUR/MWh per slot */
+    const double *base_kw; /* inflexible load per slot (P50 or a quantile) */
+    double import_cap_kw;  /* contracted import capacity */
+    double export_cap_kw;  /* max export, used when storage may export */
+    double demand_eur_kw;  /* demand charge on the billing-period peak */
+    double peak_so_far_kw; /* peak already reached in the period */
     /* A horizon may cross into the next billing period (the last day of a
      * month): from this slot on, the load sets that period's peak, billed
      * on its own with next_peak_so_far_kw as its floor (0 in live
      * operation: the period has not begun). 0 = one period. */
     int next_period_slot;
     double next_peak_so_far_kw;
-    double co2_eur_t;          /* CO2 price, 0 = none */
-    const double *co2_kg_mwh;  /* grid intensity per slot, NULL = none */
+    double co2_eur_t;         /* CO2 price, 0 = none */
+    const double *co2_kg_mwh; /* grid intensity per slot, NULL = none */
     /* Site-local day of each slot (0 = the horizon start's), for starts per
      * day; NULL = days of 24 h from the horizon start. */
     const int *day;
@@ -97,8 +97,8 @@ typedef struct opt_problem {
 } opt_problem_t;
 
 typedef struct opt_cost {
-    double energy_eur;   /* imports (and exports) at the day-ahead price */
-    double demand_eur;   /* demand_eur_kw * (peak_kw + next_peak_kw) */
+    double energy_eur; /* imports (and exports) at the day-ahead price */
+    double demand_eur; /* demand_eur_kw * (peak_kw + next_peak_kw) */
     double startup_eur;
     double co2_eur;
     double total_eur;
@@ -109,11 +109,11 @@ typedef struct opt_cost {
 /* A plan: arrays of n_eq * n_slots, index e * n_slots + t. */
 typedef struct opt_plan {
     int n_eq, n_slots;
-    double *power;         /* kW drawn (storage: charge - discharge) */
-    double *charge;        /* storage only, else 0 */
-    double *discharge;     /* storage only, else 0 */
-    double *soc;           /* storage SOC at the end of slot t, else 0 */
-    unsigned char *on;     /* 1 when the equipment draws power */
+    double *power;     /* kW drawn (storage: charge - discharge) */
+    double *charge;    /* storage only, else 0 */
+    double *discharge; /* storage only, else 0 */
+    double *soc;       /* storage SOC at the end of slot t, else 0 */
+    unsigned char *on; /* 1 when the equipment draws power */
 } opt_plan_t;
 
 /* A growing list of owned, human-readable lines. */
@@ -159,8 +159,7 @@ double opt_site_load(const opt_problem_t *pb, const opt_plan_t *pl, int t);
 /* Prices a plan: energy, demand charge, start-ups (counted from the on
  * pattern; a window's first slot on that goes on with the run of the
  * touching window before it is no start), CO2. Never fails. */
-void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl,
-                   opt_cost_t *c);
+void opt_plan_cost(const opt_problem_t *pb, const opt_plan_t *pl, opt_cost_t *c);
 /* Checks the problem's own data (ranges, windows). Returns the number of
  * problems found; each is described in out (may be NULL). */
 int opt_problem_check(const opt_problem_t *pb, opt_msgs_t *out);

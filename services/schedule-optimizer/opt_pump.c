@@ -38,24 +38,24 @@ typedef struct pump_dp {
     int n, L, R, S, np, ns; /* slots to run, min run, min rest, starts/day
                              * (S = 0: no limit, starts not counted) */
     int lo, hi;
-    int end1;               /* the first window's deadline */
-    int mid;                /* first slot of the window placed with it
-                             * (f), hi when alone */
-    int f;                  /* that window, -1 = none */
-    int n2;                 /* slots it runs */
-    double p2;              /* its power while on */
-    int ph0;                /* phase at lo: rest since the group's last run,
-                             * or the length of its run up to lo - 1, which
-                             * goes on here or ends (one run: no start) */
-    int next;               /* the group's next slot on after hi, -1 = none */
-    int tail;               /* slots of the group's run from hi on, 0 = none:
-                             * a run going on into it is one run with it */
-    int *cap;               /* per slot of the window: starts its day has left */
+    int end1;  /* the first window's deadline */
+    int mid;   /* first slot of the window placed with it
+                * (f), hi when alone */
+    int f;     /* that window, -1 = none */
+    int n2;    /* slots it runs */
+    double p2; /* its power while on */
+    int ph0;   /* phase at lo: rest since the group's last run,
+                * or the length of its run up to lo - 1, which
+                * goes on here or ends (one run: no start) */
+    int next;  /* the group's next slot on after hi, -1 = none */
+    int tail;  /* slots of the group's run from hi on, 0 = none:
+                * a run going on into it is one run with it */
+    int *cap;  /* per slot of the window: starts its day has left */
     const opt_site_t *site;
-    double p;               /* power while on */
-    double *cost;           /* per slot of the window, HUGE_VAL = closed */
-    double *v, *w;          /* value of each state, this and next slot */
-    int *from;              /* (hi - lo) x ns predecessors, -1 = none */
+    double p;      /* power while on */
+    double *cost;  /* per slot of the window, HUGE_VAL = closed */
+    double *v, *w; /* value of each state, this and next slot */
+    int *from;     /* (hi - lo) x ns predecessors, -1 = none */
 } pump_dp_t;
 
 static int dp_state(const pump_dp_t *d, int k, int s, int ph)
@@ -86,13 +86,16 @@ static void dp_step(pump_dp_t *d, const opt_equipment_t *q, int t)
         if (newday)
             s = 0;
         if (off || l >= d->L) /* stay or switch off */
-            dp_relax(d, t, i, dp_state(d, k, s, off ? (ph + 1 > d->R ? d->R : ph + 1)
-                                                      : (d->R > 1 ? 1 : d->R)),
-                     d->v[i]);
+            dp_relax(
+                d, t, i,
+                dp_state(d, k, s,
+                         off ? (ph + 1 > d->R ? d->R : ph + 1) : (d->R > 1 ? 1 : d->R)),
+                d->v[i]);
         if (k >= (t < d->mid ? d->n : d->n2) || d->cost[t - d->lo] == HUGE_VAL)
             continue;
         if (!off) /* keep running */
-            dp_relax(d, t, i, dp_state(d, k + 1, s, d->R + (l + 1 > d->L ? d->L : l + 1)),
+            dp_relax(d, t, i,
+                     dp_state(d, k + 1, s, d->R + (l + 1 > d->L ? d->L : l + 1)),
                      d->v[i] + d->cost[t - d->lo]);
         else if (ph == d->R && (d->S == 0 || s < d->cap[t - d->lo]) &&
                  t + d->L <= d->hi + d->tail) /* start */
@@ -129,8 +132,7 @@ static void dp_costs(const heur_t *h, pump_dp_t *d)
             g > s->import_cap_kw + 1e-9 || (t >= d->end1 && t < d->mid)
                 ? HUGE_VAL
                 : opt_slot_price(s, t) * p * s->slot_h / 1000.0 +
-                      s->demand_eur_kw *
-                          fmax(0, g - h->peak[opt_slot_period(s, t)]);
+                      s->demand_eur_kw * fmax(0, g - h->peak[opt_slot_period(s, t)]);
     }
 }
 
@@ -217,8 +219,8 @@ static int group_others(const opt_problem_t *pb, const opt_plan_t *pl, int e,
 
 /* Whether window f of e's equipment begins at hi or later and is not
  * placed yet (it has energy to deliver and draws nothing in the plan). */
-static int later_unplaced(const opt_problem_t *pb, const opt_plan_t *pl, int e,
-                          int f, int hi)
+static int later_unplaced(const opt_problem_t *pb, const opt_plan_t *pl, int e, int f,
+                          int hi)
 {
     const opt_equipment_t *q = &pb->eq[f];
 
@@ -257,8 +259,8 @@ static void dp_reserve_later(pump_dp_t *d, const opt_problem_t *pb,
  * before their first run after it (or the first slot of the next window
  * not placed yet), or going on into that run at hi as one run with it;
  * each local day keeps only the starts they leave. */
-static void dp_fit_group(pump_dp_t *d, const opt_problem_t *pb,
-                         const opt_plan_t *pl, int e, const double *other)
+static void dp_fit_group(pump_dp_t *d, const opt_problem_t *pb, const opt_plan_t *pl,
+                         int e, const double *other)
 {
     const opt_equipment_t *q = &pb->eq[e];
     int T = pb->site.n_slots, before = -1;
@@ -363,8 +365,11 @@ static int dp_place(heur_t *h, opt_plan_t *pl, int e, int f)
 {
     const opt_equipment_t *q = &h->pb->eq[e];
     const opt_site_t *s = &h->pb->site;
-    pump_dp_t d = {.lo = q->earliest, .hi = q->deadline, .end1 = q->deadline,
-                   .mid = q->deadline, .f = f,
+    pump_dp_t d = {.lo = q->earliest,
+                   .hi = q->deadline,
+                   .end1 = q->deadline,
+                   .mid = q->deadline,
+                   .f = f,
                    .L = q->min_run > 1 ? q->min_run : 1,
                    .R = q->min_rest > 1 ? q->min_rest : 1,
                    .site = s};

@@ -15,49 +15,115 @@
 #define OFF(f) offsetof(opt_svc_conf_t, f)
 
 const cfg_option_t opt_svc_options[] = {
-    {.section = "optimizer", .key = "group_id", .type = CFG_STRING,
-     .def = "schedule-optimizer", .offset = OFF(group_id),
+    {.section = "optimizer",
+     .key = "group_id",
+     .type = CFG_STRING,
+     .def = "schedule-optimizer",
+     .offset = OFF(group_id),
      .desc = "Kafka consumer group of the optimizers."},
-    {.section = "optimizer", .key = "time_limit", .type = CFG_DURATION_MS, .def = "10s",
-     .min = 100, .max = 600000, .offset = OFF(time_limit_ms),
-     .desc = "Solve time limit per plan; on timeout the best validated plan is published."},
-    {.section = "optimizer", .key = "horizon", .type = CFG_DURATION_MS, .def = "24h",
-     .min = 900000, .max = 48 * 3600000.0, .offset = OFF(horizon_ms),
+    {.section = "optimizer",
+     .key = "time_limit",
+     .type = CFG_DURATION_MS,
+     .def = "10s",
+     .min = 100,
+     .max = 600000,
+     .offset = OFF(time_limit_ms),
+     .desc =
+         "Solve time limit per plan; on timeout the best validated plan is published."},
+    {.section = "optimizer",
+     .key = "horizon",
+     .type = CFG_DURATION_MS,
+     .def = "24h",
+     .min = 900000,
+     .max = 48 * 3600000.0,
+     .offset = OFF(horizon_ms),
      .desc = "Longest planning horizon (from the plan's event time)."},
-    {.section = "optimizer", .key = "min_horizon", .type = CFG_DURATION_MS, .def = "1h",
-     .min = 0, .max = 48 * 3600000.0, .offset = OFF(min_horizon_ms),
+    {.section = "optimizer",
+     .key = "min_horizon",
+     .type = CFG_DURATION_MS,
+     .def = "1h",
+     .min = 0,
+     .max = 48 * 3600000.0,
+     .offset = OFF(min_horizon_ms),
      .desc = "A forecast and price pair overlapping less than this is not planned."},
-    {.section = "optimizer", .key = "quantile", .type = CFG_STRING, .def = "p50",
-     .choices = "p10|p50|p90", .offset = OFF(quantile),
+    {.section = "optimizer",
+     .key = "quantile",
+     .type = CFG_STRING,
+     .def = "p50",
+     .choices = "p10|p50|p90",
+     .offset = OFF(quantile),
      .desc = "Forecast quantile used as base load (p90 keeps a safety margin)."},
-    {.section = "optimizer", .key = "co2_eur_per_t", .type = CFG_DOUBLE, .def = "0",
-     .min = 0, .max = 10000, .offset = OFF(co2_eur_t),
+    {.section = "optimizer",
+     .key = "co2_eur_per_t",
+     .type = CFG_DOUBLE,
+     .def = "0",
+     .min = 0,
+     .max = 10000,
+     .offset = OFF(co2_eur_t),
      .desc = "CO2 price, EUR/t, on the curve's grid intensity; 0 = no CO2 cost."},
-    {.section = "optimizer", .key = "batch", .type = CFG_INT, .def = "100", .min = 1,
-     .max = 10000, .offset = OFF(batch), .desc = "Most records per polled batch."},
-    {.section = "optimizer", .key = "poll_time", .type = CFG_DURATION_MS, .def = "200ms",
-     .min = 1, .max = 5000, .offset = OFF(poll_ms),
+    {.section = "optimizer",
+     .key = "batch",
+     .type = CFG_INT,
+     .def = "100",
+     .min = 1,
+     .max = 10000,
+     .offset = OFF(batch),
+     .desc = "Most records per polled batch."},
+    {.section = "optimizer",
+     .key = "poll_time",
+     .type = CFG_DURATION_MS,
+     .def = "200ms",
+     .min = 1,
+     .max = 5000,
+     .offset = OFF(poll_ms),
      .desc = "Longest wait for a batch."},
-    {.section = "optimizer", .key = "restore", .type = CFG_BOOL, .def = "true",
+    {.section = "optimizer",
+     .key = "restore",
+     .type = CFG_BOOL,
+     .def = "true",
      .offset = OFF(restore),
      .desc = "Rebuild the latest inputs per site from the topics at start."},
-    {.section = "optimizer", .key = "restore_idle", .type = CFG_DURATION_MS, .def = "3s",
-     .min = 100, .max = 600000, .offset = OFF(restore_idle_ms),
-     .desc = "Without the topics' end offsets at start, the restore ends once the topics "
-             "gave nothing for this long after a record."},
-    {.section = "optimizer", .key = "restore_empty", .type = CFG_DURATION_MS, .def = "10s",
-     .min = 100, .max = 600000, .offset = OFF(restore_empty_ms),
-     .desc = "Without the topics' end offsets at start, the restore ends when nothing at "
-             "all arrived for this long (empty topics; it covers the consumer group's join)."},
-    {.section = "optimizer", .key = "restore_timeout", .type = CFG_DURATION_MS,
-     .def = "2m", .min = 1000, .max = 3600000, .offset = OFF(restore_timeout_ms),
+    {.section = "optimizer",
+     .key = "restore_idle",
+     .type = CFG_DURATION_MS,
+     .def = "3s",
+     .min = 100,
+     .max = 600000,
+     .offset = OFF(restore_idle_ms),
+     .desc =
+         "Without the topics' end offsets at start, the restore ends once the topics "
+         "gave nothing for this long after a record."},
+    {.section = "optimizer",
+     .key = "restore_empty",
+     .type = CFG_DURATION_MS,
+     .def = "10s",
+     .min = 100,
+     .max = 600000,
+     .offset = OFF(restore_empty_ms),
+     .desc =
+         "Without the topics' end offsets at start, the restore ends when nothing at "
+         "all arrived for this long (empty topics; it covers the consumer group's "
+         "join)."},
+    {.section = "optimizer",
+     .key = "restore_timeout",
+     .type = CFG_DURATION_MS,
+     .def = "2m",
+     .min = 1000,
+     .max = 3600000,
+     .offset = OFF(restore_timeout_ms),
      .desc = "The restore ends after this long even if records keep coming."},
-    {.section = "optimizer", .key = "replan_every", .type = CFG_DURATION_MS, .def = "0",
-     .min = 0, .max = 24 * 3600000.0, .step = OPT_PERIODIC_STEP_MS,
+    {.section = "optimizer",
+     .key = "replan_every",
+     .type = CFG_DURATION_MS,
+     .def = "0",
+     .min = 0,
+     .max = 24 * 3600000.0,
+     .step = OPT_PERIODIC_STEP_MS,
      .offset = OFF(replan_every_ms),
-     .desc = "Re-plan each site when its event-time clock (newest energy.load interval "
-             "end) reaches a multiple of this since the epoch; 0 = off, else a multiple "
-             "of 15m."},
+     .desc =
+         "Re-plan each site when its event-time clock (newest energy.load interval "
+         "end) reaches a multiple of this since the epoch; 0 = off, else a multiple "
+         "of 15m."},
     CFG_END,
 };
 
@@ -100,8 +166,10 @@ static int restore_done(const opt_service_t *s, double now)
 {
     if (s->restore_end)
         return bus_consumer_reached(s->restore, s->restore_end);
-    double idle = s->restore_last > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms;
-    return now - (s->restore_last > 0 ? s->restore_last : s->restore_start) >= idle / 1000.0;
+    double idle =
+        s->restore_last > 0 ? s->conf.restore_idle_ms : s->conf.restore_empty_ms;
+    return now - (s->restore_last > 0 ? s->restore_last : s->restore_start) >=
+           idle / 1000.0;
 }
 
 /* Reads the topics from the beginning into the state, without planning. */
@@ -109,7 +177,8 @@ static int restore_step(opt_service_t *s)
 {
     bus_record_t *recs;
     char err[512];
-    int got = bus_consumer_poll(s->restore, &recs, (int)s->conf.batch, 100, err, sizeof err);
+    int got =
+        bus_consumer_poll(s->restore, &recs, (int)s->conf.batch, 100, err, sizeof err);
     double now = ems_mono_s();
 
     if (got < 0) {
@@ -147,8 +216,8 @@ int opt_service_step(svc_t *svc, void *ctx)
 
     if (s->restore)
         return restore_step(s);
-    got = bus_consumer_poll(s->cons, &recs, (int)s->conf.batch, (int)s->conf.poll_ms, err,
-                            sizeof err);
+    got = bus_consumer_poll(s->cons, &recs, (int)s->conf.batch, (int)s->conf.poll_ms,
+                            err, sizeof err);
     if (got < 0) {
         log_error(MOD, "consume: %s", err);
         return -1;
@@ -193,32 +262,38 @@ static void init_metrics(opt_service_t *s, obs_metrics_t *m)
 
     s->m_plans = obs_counter(m, "ems_optimizer_plans_published_total",
                              "Plans published on energy.schedule.", NULL);
-    s->m_invalid = obs_counter(m, "ems_optimizer_validation_failures_total",
-                               "Plans the validator refused (not published; a bug).", NULL);
+    s->m_invalid =
+        obs_counter(m, "ems_optimizer_validation_failures_total",
+                    "Plans the validator refused (not published; a bug).", NULL);
     s->m_noplan = obs_counter(m, "ems_optimizer_no_plan_total",
                               "Solves that found no feasible plan in time.", NULL);
-    s->m_relaxed = obs_counter(m, "ems_optimizer_relaxed_total",
-                               "Plans published relaxed (infeasible inputs explained).", NULL);
+    s->m_relaxed =
+        obs_counter(m, "ems_optimizer_relaxed_total",
+                    "Plans published relaxed (infeasible inputs explained).", NULL);
     s->m_unplannable = obs_counter(m, "ems_optimizer_unplannable_total",
                                    "Input pairs that could not be planned (no overlap, "
-                                   "malformed problem).", NULL);
+                                   "malformed problem).",
+                                   NULL);
     s->m_rejected = obs_counter(m, "ems_optimizer_rejected_total",
                                 "Input records sent to the DLQ by validation.", NULL);
-    s->m_loads = obs_counter(m, "ems_optimizer_load_intervals_total",
-                             "Site load intervals (or corrections) taken into the billing "
-                             "period's peak.", NULL);
-    s->m_requests = obs_counter(m, "ems_optimizer_requests_total",
-                                "Re-plan requests received on energy.schedule.requests.", NULL);
-    s->m_stale = obs_counter(m, "ems_optimizer_requests_stale_total",
-                             "Re-plan requests skipped as older than the site's inputs.",
-                             NULL);
+    s->m_loads =
+        obs_counter(m, "ems_optimizer_load_intervals_total",
+                    "Site load intervals (or corrections) taken into the billing "
+                    "period's peak.",
+                    NULL);
+    s->m_requests =
+        obs_counter(m, "ems_optimizer_requests_total",
+                    "Re-plan requests received on energy.schedule.requests.", NULL);
+    s->m_stale =
+        obs_counter(m, "ems_optimizer_requests_stale_total",
+                    "Re-plan requests skipped as older than the site's inputs.", NULL);
     s->m_periodic = obs_counter(m, "ems_optimizer_periodic_total",
                                 "Periodic (rolling-horizon) plans published.", NULL);
     s->m_solve = obs_histogram(m, "ems_optimizer_solve_seconds", "Solve time per plan.",
                                NULL, secs, sizeof secs / sizeof *secs);
-    s->m_savings = obs_gauge(m, "ems_optimizer_last_savings_eur",
-                             "Savings of the last published plan against its baseline.",
-                             NULL);
+    s->m_savings =
+        obs_gauge(m, "ems_optimizer_last_savings_eur",
+                  "Savings of the last published plan against its baseline.", NULL);
 }
 
 int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
@@ -240,7 +315,8 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
         site_state_t *st = &s->sites[i];
         st->site = plant_site_at(plant, i);
         opt_periodic_init(&st->cadence, s->conf.replan_every_ms, s->conf.restore);
-        if (!(st->peak = opt_peak_new(opt_billing_parse(st->site->tariff.billing_period)))) {
+        if (!(st->peak =
+                  opt_peak_new(opt_billing_parse(st->site->tariff.billing_period)))) {
             snprintf(errstr, errstr_size, "out of memory");
             goto fail;
         }
@@ -249,17 +325,19 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
                                      errstr_size)))
         goto fail;
     if (s->conf.restore) {
-        snprintf(group, sizeof group, "%s.restore.%ld.%ld", s->conf.group_id, (long)getpid(),
-                 (long)time(NULL));
+        snprintf(group, sizeof group, "%s.restore.%ld.%ld", s->conf.group_id,
+                 (long)getpid(), (long)time(NULL));
         /* requests are answered live only, never replayed */
         if (!(s->restore = bus_consumer_new(svc_bus(svc), group, topics, 3, errstr,
                                             errstr_size)))
             goto fail;
         bus_consumer_set_replay(s->restore, 1); /* the live consumer dead-letters */
-        if (!(s->restore_end = bus_consumer_end_offsets(s->restore, RESTORE_END_MS, errstr,
-                                                        errstr_size)))
-            log_warn(MOD, "restore: %s; it ends after optimizer.restore_idle without records",
-                     errstr);
+        if (!(s->restore_end = bus_consumer_end_offsets(s->restore, RESTORE_END_MS,
+                                                        errstr, errstr_size)))
+            log_warn(
+                MOD,
+                "restore: %s; it ends after optimizer.restore_idle without records",
+                errstr);
         s->restore_start = ems_mono_s();
         s->restore_last = 0;
     }

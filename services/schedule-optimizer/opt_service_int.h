@@ -29,11 +29,11 @@
 typedef struct site_state {
     const plant_site_t *site;
     opt_forecast_t fc;
-    opt_prices_t eff;      /* effective curve of the site */
+    opt_prices_t eff; /* effective curve of the site */
     int has_fc, has_eff;
-    int dirty;             /* an input changed since the last plan */
-    opt_trigger_t trigger; /* which input changed last */
-    int64_t trigger_ms;    /* its event time */
+    int dirty;              /* an input changed since the last plan */
+    opt_trigger_t trigger;  /* which input changed last */
+    int64_t trigger_ms;     /* its event time */
     char planned[PAIR_MAX]; /* input pair of the last plan */
     opt_peak_t *peak;       /* billing period's peak from energy.load */
     int requested;          /* a re-plan request is pending */
@@ -60,7 +60,8 @@ struct opt_service {
     double restore_start, restore_last;
     int64_t restored;
     opt_build_t build;
-    obs_counter_t *m_plans, *m_invalid, *m_noplan, *m_unplannable, *m_rejected, *m_relaxed;
+    obs_counter_t *m_plans, *m_invalid, *m_noplan, *m_unplannable, *m_rejected,
+        *m_relaxed;
     obs_counter_t *m_loads, *m_requests, *m_stale, *m_periodic;
     obs_histogram_t *m_solve;
     obs_gauge_t *m_savings;

@@ -32,8 +32,8 @@ static uint32_t pair_hash(const char *s)
 }
 
 /* Why the site was re-planned, in words, for the audit event. */
-static void why(const site_state_t *st, const opt_prices_t *pr, const opt_plan_meta_t *meta,
-                char *buf, size_t n)
+static void why(const site_state_t *st, const opt_prices_t *pr,
+                const opt_plan_meta_t *meta, char *buf, size_t n)
 {
     switch (meta->trigger) {
     case OPT_TRIGGER_FORECAST:
@@ -49,8 +49,8 @@ static void why(const site_state_t *st, const opt_prices_t *pr, const opt_plan_m
         break;
     }
     default:
-        snprintf(buf, n, "request '%s' by '%s'%s%s", st->req.request_id, st->req.requested_by,
-                 st->req.reason[0] ? ": " : "", st->req.reason);
+        snprintf(buf, n, "request '%s' by '%s'%s%s", st->req.request_id,
+                 st->req.requested_by, st->req.reason[0] ? ": " : "", st->req.reason);
     }
 }
 
@@ -64,26 +64,32 @@ static void audit_plan(opt_service_t *s, site_state_t *st, const opt_prices_t *p
 
     opt_codec_costs(&s->build, r, &c);
     why(st, pr, meta, reason, sizeof reason);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "plan_id",
-                          meta->plan_id, "site_id", st->site->id, "trigger",
-                          trig[meta->trigger & 3], "solver_status", opt_codec_status(r),
-                          "total_cost_eur", c.total_eur, "baseline_cost_eur", c.baseline_eur,
-                          "savings_eur", c.savings_eur, "demand_charge_eur", c.demand_eur,
-                          "peak_kw", c.peak_kw, "period_peak_kw", c.floor_kw);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "plan_id", meta->plan_id,
+        "site_id", st->site->id, "trigger", trig[meta->trigger & 3], "solver_status",
+        opt_codec_status(r), "total_cost_eur", c.total_eur, "baseline_cost_eur",
+        c.baseline_eur, "savings_eur", c.savings_eur, "demand_charge_eur", c.demand_eur,
+        "peak_kw", c.peak_kw, "period_peak_kw", c.floor_kw);
     /* a horizon across a billing-period boundary: where the second peak
      * begins and its floor, so the demand charge can be re-derived */
     if (j && c.next_period_ms) {
         json_object_set_new(j, "next_period_start_ms", json_integer(c.next_period_ms));
         json_object_set_new(j, "next_period_peak_kw", json_real(c.next_floor_kw));
     }
-    after = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) : NULL;
+    after = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10))
+              : NULL;
     json_decref(j);
-    audit_event_t ev = {
-        .ts_ms = meta->created_ms, .actor = "service:schedule-optimizer",
-        .action = "schedule.publish", .object = meta->plan_id, .site_id = st->site->id,
-        .reason = reason, .outcome = AUDIT_SUCCESS, .after = after,
-        .correlation_id = meta->trigger == OPT_TRIGGER_ON_DEMAND ? st->req.request_id
-                                                                 : st->fc.run_id};
+    audit_event_t ev = {.ts_ms = meta->created_ms,
+                        .actor = "service:schedule-optimizer",
+                        .action = "schedule.publish",
+                        .object = meta->plan_id,
+                        .site_id = st->site->id,
+                        .reason = reason,
+                        .outcome = AUDIT_SUCCESS,
+                        .after = after,
+                        .correlation_id = meta->trigger == OPT_TRIGGER_ON_DEMAND
+                                              ? st->req.request_id
+                                              : st->fc.run_id};
     if (svc_audit(s->svc, &ev, err, sizeof err))
         log_warn(MOD, "audit of plan '%s': %s", meta->plan_id, err);
     free(after);
@@ -120,7 +126,8 @@ static void refuse(opt_service_t *s, const char *plan_id, const opt_result_t *r)
         return;
     }
     obs_counter_inc(s->m_invalid);
-    log_error(MOD, "plan '%s' (%s) fails validation with %d violation(s), not published%s%s",
+    log_error(MOD,
+              "plan '%s' (%s) fails validation with %d violation(s), not published%s%s",
               plan_id, opt_status_name(r->status), r->violations,
               r->problems.n ? ": " : "", r->problems.n ? r->problems.v[0] : "");
 }
@@ -161,11 +168,12 @@ static int solve_and_publish(opt_service_t *s, site_state_t *st, const opt_price
         if (meta->trigger == OPT_TRIGGER_PERIODIC)
             obs_counter_inc(s->m_periodic);
         obs_gauge_set(s->m_savings, c.savings_eur);
-        log_info(MOD,
-                 "plan '%s' %s: %.2f EUR, baseline %.2f EUR, savings %.2f EUR, period peak "
-                 "%.1f kW, %.2f s",
-                 meta->plan_id, opt_codec_status(&r), c.total_eur, c.baseline_eur,
-                 c.savings_eur, c.floor_kw, r.solve_s);
+        log_info(
+            MOD,
+            "plan '%s' %s: %.2f EUR, baseline %.2f EUR, savings %.2f EUR, period peak "
+            "%.1f kW, %.2f s",
+            meta->plan_id, opt_codec_status(&r), c.total_eur, c.baseline_eur,
+            c.savings_eur, c.floor_kw, r.solve_s);
     }
 out:
     opt_result_release(&r);
@@ -190,7 +198,9 @@ static int take_pending_request(opt_service_t *s, site_state_t *st, int64_t issu
 
 static opt_quantile_t quantile_of(const char *name)
 {
-    return !strcmp(name, "p10") ? OPT_Q_P10 : !strcmp(name, "p90") ? OPT_Q_P90 : OPT_Q_P50;
+    return !strcmp(name, "p10")   ? OPT_Q_P10
+           : !strcmp(name, "p90") ? OPT_Q_P90
+                                  : OPT_Q_P50;
 }
 
 /* Plans the site's latest inputs with event time created_ms (the horizon
@@ -203,20 +213,24 @@ static int plan_inputs(opt_service_t *s, site_state_t *st, const opt_prices_t *p
 {
     opt_build_conf_t bc = {.horizon_max_ms = s->conf.horizon_ms,
                            .horizon_min_ms = s->conf.min_horizon_ms,
-                           .co2_eur_t = s->conf.co2_eur_t, .peak = st->peak,
+                           .co2_eur_t = s->conf.co2_eur_t,
+                           .peak = st->peak,
                            .quantile = quantile_of(s->conf.quantile),
                            .peak_cutoff_ms = created_ms};
     char reason[512], plan_id[OPT_ID_MAX + 32], iso[32];
-    opt_plan_meta_t meta = {
-        .site_id = st->site->id, .plan_id = plan_id, .trigger = trigger,
-        .forecast_run_id = st->fc.run_id, .price_curve_id = pr->curve_id,
-        .created_ms = created_ms};
+    opt_plan_meta_t meta = {.site_id = st->site->id,
+                            .plan_id = plan_id,
+                            .trigger = trigger,
+                            .forecast_run_id = st->fc.run_id,
+                            .price_curve_id = pr->curve_id,
+                            .created_ms = created_ms};
     tz_ctx_t z;
     int rc;
 
     opt_periodic_planned(&st->cadence, created_ms);
     iso_ms(created_ms, iso, sizeof iso);
-    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso, pair_hash(hashed));
+    snprintf(plan_id, sizeof plan_id, "%s/%s/%08x", st->site->id, iso,
+             pair_hash(hashed));
     os_tz_enter(&z, st->site);
     rc = opt_build_problem(&s->build, &bc, svc_plant(s->svc), st->site, &st->fc, pr,
                            created_ms, os_tz_local, &z, reason, sizeof reason);
@@ -279,7 +293,7 @@ int os_plan_periodic(opt_service_t *s, site_state_t *st)
 
     if (!st->has_fc || !pr || !opt_periodic_due(&st->cadence, &boundary))
         return 0;
-    snprintf(hashed, sizeof hashed, "%s|%s#%d|periodic:%lld", st->fc.run_id, pr->curve_id,
-             pr->revision, (long long)boundary);
+    snprintf(hashed, sizeof hashed, "%s|%s#%d|periodic:%lld", st->fc.run_id,
+             pr->curve_id, pr->revision, (long long)boundary);
     return plan_inputs(s, st, pr, OPT_TRIGGER_PERIODIC, boundary, hashed);
 }

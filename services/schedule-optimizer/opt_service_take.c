@@ -142,7 +142,8 @@ static int take_load(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz
     tz_ctx_t z;
     int rc;
 
-    if (opt_codec_load(v, &l, reason, rsz) || opt_load_check(&l, ems_wall_ms(), reason, rsz))
+    if (opt_codec_load(v, &l, reason, rsz) ||
+        opt_load_check(&l, ems_wall_ms(), reason, rsz))
         return -1;
     if (!l.site_scope)
         return 0;
@@ -153,7 +154,8 @@ static int take_load(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz
     rc = opt_peak_add(st->peak, &l, os_tz_local, &z);
     os_tz_leave(&z);
     if (rc < 0)
-        log_error(MOD, "site '%s': out of memory keeping its load intervals", l.site_id);
+        log_error(MOD, "site '%s': out of memory keeping its load intervals",
+                  l.site_id);
     else if (rc > 0)
         obs_counter_inc(s->m_loads);
     return 0;

@@ -48,6 +48,6 @@ void os_tz_local(void *ctx, int64_t ts_ms, opt_local_t *out)
     out->day = days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     out->minute = tm.tm_hour * 60 + tm.tm_min;
     out->wday = (tm.tm_wday + 6) % 7;
-    out->holiday = plant_site_is_holiday(z->site, tm.tm_year + 1900, tm.tm_mon + 1,
-                                         tm.tm_mday);
+    out->holiday =
+        plant_site_is_holiday(z->site, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }

@@ -102,9 +102,9 @@ int opt_run_lp(run_t *u, double **x)
      * best_solution array it never filled (valgrind: uninitialised reads
      * in check_solution, suppressed in tests/valgrind/ems.supp), so the
      * solution count, not the status, says whether there is a plan. */
-    if ((st == PRESOLVED || ((st == OPTIMAL || st == SUBOPTIMAL || st == USERABORT ||
-                              st == TIMEOUT) &&
-                             get_solutioncount(lp) > 0)) &&
+    if ((st == PRESOLVED ||
+         ((st == OPTIMAL || st == SUBOPTIMAL || st == USERABORT || st == TIMEOUT) &&
+          get_solutioncount(lp) > 0)) &&
         get_ptr_variables(lp, x))
         return st;
     *x = NULL;
@@ -174,8 +174,7 @@ static void heuristics(run_t *u)
         double limit = u->t0 + (u->deadline - u->t0) / 3, prev = HUGE_VAL;
         if (opt_plan_init(&h, u->pb->n_eq, u->pb->site.n_slots) == 0) {
             for (int i = 0; i < 4 && ems_mono_s() < limit &&
-                            (i == 0 ||
-                             u->r->cost.total_eur < prev - 1e-7 * fabs(prev));
+                            (i == 0 || u->r->cost.total_eur < prev - 1e-7 * fabs(prev));
                  i++) {
                 prev = u->r->cost.total_eur;
                 opt_plan_copy(&h, &u->r->plan);
@@ -210,8 +209,7 @@ static int lp_hopeless(const run_t *u)
 {
     double r = get_Nrows(opt_model_lp(u->m)) / 4500.0;
 
-    return u->have && u->o->use_heuristic &&
-           3.0 * r * r > u->deadline - ems_mono_s();
+    return u->have && u->o->use_heuristic && 3.0 * r * r > u->deadline - ems_mono_s();
 }
 
 static void bb_settings(const run_t *u, lprec *lp)
@@ -280,8 +278,7 @@ static int relaxation(run_t *u)
         st = second_opinion(u, 1, &x);
     u->deadline = keep;
     if (st == OPTIMAL && x) {
-        u->r->bound_eur = get_objective(opt_model_lp(u->m)) +
-                          opt_model_obj_const(u->m);
+        u->r->bound_eur = get_objective(opt_model_lp(u->m)) + opt_model_obj_const(u->m);
         u->ncols = get_Ncolumns(opt_model_lp(u->m));
         u->xlp = malloc((size_t)u->ncols * sizeof *u->xlp);
         if (u->xlp)
@@ -315,7 +312,8 @@ static void rins(run_t *u, double share)
 
     if (!u->have || !u->xlp)
         return;
-    u->deadline = ems_mono_s() + fmax(share * left, fmin(RINS_MAX_SHARE * left, RINS_MIN_S));
+    u->deadline =
+        ems_mono_s() + fmax(share * left, fmin(RINS_MAX_SHARE * left, RINS_MIN_S));
     opt_model_fix_agreeing(u->m, &u->r->plan, u->xlp);
     set_bb_floorfirst(lp, u->o->bb_floor_search);
     set_bb_depthlimit(lp, u->o->bb_depth);
@@ -343,8 +341,8 @@ static void branch_and_bound(run_t *u)
         rins(u, 0.1);
     set_bb_floorfirst(lp, u->o->bb_floor); /* RINS searched with its own */
     if (u->have)
-        set_obj_bound(lp, u->r->cost.total_eur - cst -
-                              1e-9 * fabs(u->r->cost.total_eur));
+        set_obj_bound(lp,
+                      u->r->cost.total_eur - cst - 1e-9 * fabs(u->r->cost.total_eur));
     /* a tenth of the time left for the proof (after a tenth for RINS);
      * if it does not come, the rest goes to the neighbourhood search,
      * which improved the plan more than branching did on 10 x 96 and
@@ -394,8 +392,7 @@ static void finish(run_t *u)
         r->status = u->have ? OPT_FEASIBLE : OPT_NO_PLAN;
     if (!u->have && r->status != OPT_INFEASIBLE)
         r->status = OPT_NO_PLAN;
-    if (u->have && r->status == OPT_FEASIBLE &&
-        !strcmp(r->source, "heuristic"))
+    if (u->have && r->status == OPT_FEASIBLE && !strcmp(r->source, "heuristic"))
         r->status = OPT_HEURISTIC;
     if (u->have && r->status != OPT_OPTIMAL)
         r->gap = r->bound_eur > -HUGE_VAL

@@ -31,31 +31,31 @@
 #include "schedule-optimizer/opt_problem.h"
 
 typedef enum opt_status {
-    OPT_OPTIMAL = 0,  /* proven optimal within the MIP gap */
-    OPT_FEASIBLE,     /* time limit: best plan found, gap to the bound */
-    OPT_HEURISTIC,    /* no solver plan in time: validated heuristic plan */
-    OPT_INFEASIBLE,   /* constraints cannot all hold: see explain */
-    OPT_NO_PLAN       /* nothing feasible found in time (not proven) */
+    OPT_OPTIMAL = 0, /* proven optimal within the MIP gap */
+    OPT_FEASIBLE,    /* time limit: best plan found, gap to the bound */
+    OPT_HEURISTIC,   /* no solver plan in time: validated heuristic plan */
+    OPT_INFEASIBLE,  /* constraints cannot all hold: see explain */
+    OPT_NO_PLAN      /* nothing feasible found in time (not proven) */
 } opt_status_t;
 
 typedef struct opt_options {
-    double time_limit_s;  /* default 10 */
-    double mip_gap_rel;   /* relative gap accepted as optimal, default 1e-7 */
-    int bb_floor;         /* lp_solve set_bb_floorfirst of the full branch
-                             and bound (the proof), default CEILING */
-    int bb_floor_search;  /* the same for RINS and the neighbourhood
-                             search, default AUTOMATIC (measured, ADR 0010
-                             item 12) */
-    int bb_rule;          /* lp_solve set_bb_rule, default NODE_FIRSTSELECT */
-    int bb_depth;         /* lp_solve set_bb_depthlimit, default -50 */
-    int use_heuristic;    /* default 1; 0 = plain lp_solve (for benches) */
-    int simplex_type;     /* lp_solve set_simplextype, default
-                             SIMPLEX_PRIMAL_PRIMAL (measured fastest on the
-                             bench families, see ADR 0010) */
-    int elastic_lp_only;  /* tests only: skip the elastic model's integer
-                             solve, as when it finds nothing in time, so
-                             the LP fallback runs deterministically;
-                             default 0 */
+    double time_limit_s;   /* default 10 */
+    double mip_gap_rel;    /* relative gap accepted as optimal, default 1e-7 */
+    int bb_floor;          /* lp_solve set_bb_floorfirst of the full branch
+                              and bound (the proof), default CEILING */
+    int bb_floor_search;   /* the same for RINS and the neighbourhood
+                              search, default AUTOMATIC (measured, ADR 0010
+                              item 12) */
+    int bb_rule;           /* lp_solve set_bb_rule, default NODE_FIRSTSELECT */
+    int bb_depth;          /* lp_solve set_bb_depthlimit, default -50 */
+    int use_heuristic;     /* default 1; 0 = plain lp_solve (for benches) */
+    int simplex_type;      /* lp_solve set_simplextype, default
+                              SIMPLEX_PRIMAL_PRIMAL (measured fastest on the
+                              bench families, see ADR 0010) */
+    int elastic_lp_only;   /* tests only: skip the elastic model's integer
+                              solve, as when it finds nothing in time, so
+                              the LP fallback runs deterministically;
+                              default 0 */
     int strict_infeasible; /* tests only: take the strict model for
                              infeasible without solving it (lp_solve's
                              wrong verdict, as on some replay days), so
@@ -68,21 +68,21 @@ typedef struct opt_result {
     opt_plan_t baseline;
     opt_cost_t cost;
     opt_cost_t baseline_cost;
-    double savings_eur;       /* baseline - plan */
-    double savings_pct;       /* of the baseline total */
+    double savings_eur; /* baseline - plan */
+    double savings_pct; /* of the baseline total */
     opt_status_t status;
-    const char *source;       /* "branch-and-bound", "heuristic", "elastic",
-                                 "elastic-rounded" (the elastic LP's binaries
-                                 rounded: its integer solve found nothing) */
-    double bound_eur;         /* proven lower bound on the total cost */
-    double gap;               /* (cost - bound) / cost, NAN if no bound */
+    const char *source; /* "branch-and-bound", "heuristic", "elastic",
+                           "elastic-rounded" (the elastic LP's binaries
+                           rounded: its integer solve found nothing) */
+    double bound_eur;   /* proven lower bound on the total cost */
+    double gap;         /* (cost - bound) / cost, NAN if no bound */
     double solve_s;
-    double heuristic_eur;     /* best heuristic cost (HUGE_VAL if none) */
-    int lp_status;            /* last lp_solve solve() return */
-    int violations;           /* validator verdict on the plan */
-    opt_msgs_t binding;       /* constraints that bind in the plan */
-    opt_msgs_t explain;       /* what had to give (infeasible) */
-    opt_msgs_t problems;      /* validator findings and input problems */
+    double heuristic_eur; /* best heuristic cost (HUGE_VAL if none) */
+    int lp_status;        /* last lp_solve solve() return */
+    int violations;       /* validator verdict on the plan */
+    opt_msgs_t binding;   /* constraints that bind in the plan */
+    opt_msgs_t explain;   /* what had to give (infeasible) */
+    opt_msgs_t problems;  /* validator findings and input problems */
 } opt_result_t;
 
 void opt_options_init(opt_options_t *o);

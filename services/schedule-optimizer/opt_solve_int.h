@@ -21,12 +21,12 @@ typedef struct run {
     const opt_options_t *o;
     opt_result_t *r;
     opt_model_t *m;
-    opt_plan_t cand;      /* scratch candidate */
-    double t0, deadline;  /* monotonic seconds */
-    double *xlp;          /* LP relaxation solution (owned) */
+    opt_plan_t cand;     /* scratch candidate */
+    double t0, deadline; /* monotonic seconds */
+    double *xlp;         /* LP relaxation solution (owned) */
     int ncols;
-    int have;             /* r->plan holds a validated plan */
-    int rechecked;        /* a second opinion was asked (second_opinion) */
+    int have;      /* r->plan holds a validated plan */
+    int rechecked; /* a second opinion was asked (second_opinion) */
 } run_t;
 
 /* Offers the candidate plan (finished in place): kept in u->r when valid

@@ -17,9 +17,10 @@ static int check_window(const opt_equipment_t *q, const double *pw, int T,
 {
     for (int t = 0; t < T; t++)
         if ((t < q->earliest || t >= q->deadline) && fabs(pw[t]) > 1e-6) {
-            opt_msgs_add(out, "%s draws %.3f kW in slot %d, outside its "
-                         "window [%d, %d)", q->name, pw[t], t, q->earliest,
-                         q->deadline);
+            opt_msgs_add(out,
+                         "%s draws %.3f kW in slot %d, outside its "
+                         "window [%d, %d)",
+                         q->name, pw[t], t, q->earliest, q->deadline);
             return 1;
         }
     return 0;
@@ -35,8 +36,8 @@ static int check_energy(const opt_problem_t *pb, const opt_equipment_t *q,
     for (int t = 0; t < pb->site.n_slots; t++)
         kwh += pw[t] * pb->site.slot_h;
     if (fabs(kwh - q->energy_kwh) > tol(q->energy_kwh)) {
-        opt_msgs_add(out, "%s delivers %.3f kWh instead of %.3f kWh", q->name,
-                     kwh, q->energy_kwh);
+        opt_msgs_add(out, "%s delivers %.3f kWh instead of %.3f kWh", q->name, kwh,
+                     q->energy_kwh);
         return 1;
     }
     return 0;
@@ -58,8 +59,8 @@ static int check_block_level(const opt_problem_t *pb, const opt_equipment_t *q,
     if (d > 1 && want < q->p_min_kw - 1e-9)
         want = q->p_max_kw;
     if (fabs(level - want) > tol(want)) {
-        opt_msgs_add(out, "%s runs at %.3f kW instead of %.3f kW%s", q->name,
-                     level, want, level < want ? ": a fraction of a start" : "");
+        opt_msgs_add(out, "%s runs at %.3f kW instead of %.3f kW%s", q->name, level,
+                     want, level < want ? ": a fraction of a start" : "");
         return 1;
     }
     return 0;
@@ -81,27 +82,25 @@ static int check_block(const opt_problem_t *pb, const opt_equipment_t *q,
             last = t;
         }
     if (runs != 1) {
-        opt_msgs_add(out, "%s is non-interruptible but runs %d times", q->name,
-                     runs);
+        opt_msgs_add(out, "%s is non-interruptible but runs %d times", q->name, runs);
         return 1;
     }
     if (last - first + 1 != (d < 1 ? 1 : d)) {
-        opt_msgs_add(out, "%s runs %d slots instead of %d", q->name,
-                     last - first + 1, d);
+        opt_msgs_add(out, "%s runs %d slots instead of %d", q->name, last - first + 1,
+                     d);
         return 1;
     }
     /* one power level; the last slot may average less (it stops within) */
     for (int t = first; t <= last; t++)
-        if ((t < last ? fabs(pw[t] - pw[first]) : pw[t] - pw[first]) >
-                tol(pw[first]) ||
+        if ((t < last ? fabs(pw[t] - pw[first]) : pw[t] - pw[first]) > tol(pw[first]) ||
             pw[t] > q->p_max_kw + tol(q->p_max_kw)) {
-            opt_msgs_add(out, "%s changes power or exceeds %.3f kW in slot %d",
-                         q->name, q->p_max_kw, t);
+            opt_msgs_add(out, "%s changes power or exceeds %.3f kW in slot %d", q->name,
+                         q->p_max_kw, t);
             return 1;
         }
     if (first < last && pw[first] < q->p_min_kw - tol(q->p_min_kw)) {
-        opt_msgs_add(out, "%s runs at %.3f kW, below its minimum %.3f kW",
-                     q->name, pw[first], q->p_min_kw);
+        opt_msgs_add(out, "%s runs at %.3f kW, below its minimum %.3f kW", q->name,
+                     pw[first], q->p_min_kw);
         return 1;
     }
     return check_block_level(pb, q, pw[first], d, out);
@@ -113,34 +112,38 @@ enum { RULE_RUN = 1, RULE_REST_STARTS = 2 };
 /* Minimum run, minimum rest and starts per local day of one power profile
  * (a task's, or the sum of a group's windows), as far as rules ask. */
 static int check_runs(const opt_problem_t *pb, const opt_equipment_t *q,
-                      const char *name, const double *pw, int rules,
-                      opt_msgs_t *out)
+                      const char *name, const double *pw, int rules, opt_msgs_t *out)
 {
     int T = pb->site.n_slots, bad = 0, run = 0, rest = -1;
     int starts = 0;
 
     for (int t = 0; t <= T; t++) {
         int on = t < T && pw[t] > 1e-6;
-        if (t < T && (t == 0 || opt_slot_day(&pb->site, t) !=
-                                    opt_slot_day(&pb->site, t - 1)))
+        if (t < T &&
+            (t == 0 || opt_slot_day(&pb->site, t) != opt_slot_day(&pb->site, t - 1)))
             starts = 0; /* a new site-local day */
         if (on && run == 0 && (rules & RULE_REST_STARTS)) {
             if (rest >= 0 && q->min_rest > 1 && rest < q->min_rest) {
-                opt_msgs_add(out, "%s restarts in slot %d after resting %d "
-                             "slots (minimum %d)", name, t, rest,
-                             q->min_rest);
+                opt_msgs_add(out,
+                             "%s restarts in slot %d after resting %d "
+                             "slots (minimum %d)",
+                             name, t, rest, q->min_rest);
                 bad++;
             }
             if (q->max_starts_day > 0 && ++starts > q->max_starts_day) {
-                opt_msgs_add(out, "%s starts more than %d times a day (slot "
-                             "%d)", name, q->max_starts_day, t);
+                opt_msgs_add(out,
+                             "%s starts more than %d times a day (slot "
+                             "%d)",
+                             name, q->max_starts_day, t);
                 bad++;
             }
         }
         if (!on && run > 0 && q->min_run > 1 && run < q->min_run &&
             (rules & RULE_RUN)) {
-            opt_msgs_add(out, "%s runs %d slots ending at slot %d (minimum "
-                         "%d)", name, run, t, q->min_run);
+            opt_msgs_add(out,
+                         "%s runs %d slots ending at slot %d (minimum "
+                         "%d)",
+                         name, run, t, q->min_run);
             bad++;
         }
         if (!on && run > 0)
@@ -195,16 +198,16 @@ static int check_flex(const opt_problem_t *pb, const opt_equipment_t *q,
     for (int t = 0; t < T; t++) {
         if (pw[t] < -1e-6 || pw[t] > q->p_max_kw + tol(q->p_max_kw) ||
             (pw[t] > 1e-6 && pw[t] < q->p_min_kw - tol(q->p_min_kw))) {
-            opt_msgs_add(out, "%s draws %.3f kW in slot %d, outside [%g, %g]",
-                         q->name, pw[t], t, q->p_min_kw, q->p_max_kw);
+            opt_msgs_add(out, "%s draws %.3f kW in slot %d, outside [%g, %g]", q->name,
+                         pw[t], t, q->p_min_kw, q->p_max_kw);
             bad++;
         }
         double prev = t > 0 ? pw[t - 1] : 0, next = t + 1 < T ? pw[t + 1] : 0;
-        if (q->ramp_kw > 0 && (fabs(pw[t] - prev) > q->ramp_kw + tol(q->ramp_kw) ||
-                               (t == T - 1 && next == 0 &&
-                                pw[t] > q->ramp_kw + tol(q->ramp_kw)))) {
-            opt_msgs_add(out, "%s ramps faster than %g kW per slot at slot %d",
-                         q->name, q->ramp_kw, t);
+        if (q->ramp_kw > 0 &&
+            (fabs(pw[t] - prev) > q->ramp_kw + tol(q->ramp_kw) ||
+             (t == T - 1 && next == 0 && pw[t] > q->ramp_kw + tol(q->ramp_kw)))) {
+            opt_msgs_add(out, "%s ramps faster than %g kW per slot at slot %d", q->name,
+                         q->ramp_kw, t);
             bad++;
         }
     }
@@ -214,8 +217,10 @@ static int check_flex(const opt_problem_t *pb, const opt_equipment_t *q,
         for (int t = sh->start; t < sh->end && t < T; t++)
             units += pw[t] * dt / q->specific_kwh;
         if (units < sh->min_output - tol(sh->min_output)) {
-            opt_msgs_add(out, "%s produces %.3f units in shift %d, below its "
-                         "minimum %.3f", q->name, units, k, sh->min_output);
+            opt_msgs_add(out,
+                         "%s produces %.3f units in shift %d, below its "
+                         "minimum %.3f",
+                         q->name, units, k, sh->min_output);
             bad++;
         }
     }
@@ -235,49 +240,56 @@ static int check_storage(const opt_problem_t *pb, const opt_equipment_t *q,
 
     for (int t = 0; t < T; t++) {
         double c = pl->charge[o + t], d = pl->discharge[o + t];
-        if (c < -1e-6 || c > q->charge_max_kw + tol(q->charge_max_kw) ||
-            d < -1e-6 || d > q->discharge_max_kw + tol(q->discharge_max_kw)) {
-            opt_msgs_add(out, "%s charges %.3f / discharges %.3f kW in slot "
-                         "%d beyond its limits", q->name, c, d, t);
+        if (c < -1e-6 || c > q->charge_max_kw + tol(q->charge_max_kw) || d < -1e-6 ||
+            d > q->discharge_max_kw + tol(q->discharge_max_kw)) {
+            opt_msgs_add(out,
+                         "%s charges %.3f / discharges %.3f kW in slot "
+                         "%d beyond its limits",
+                         q->name, c, d, t);
             bad++;
         }
         if (c > tol(c) && d > tol(d)) {
-            opt_msgs_add(out, "%s charges %.3f and discharges %.3f kW in slot %d at "
-                         "once", q->name, c, d, t);
+            opt_msgs_add(out,
+                         "%s charges %.3f and discharges %.3f kW in slot %d at "
+                         "once",
+                         q->name, c, d, t);
             bad++;
         }
         if (q->ramp_kw > 0 && t > 0 &&
-            fabs(pl->power[o + t] - pl->power[o + t - 1]) > q->ramp_kw + tol(q->ramp_kw)) {
+            fabs(pl->power[o + t] - pl->power[o + t - 1]) >
+                q->ramp_kw + tol(q->ramp_kw)) {
             opt_msgs_add(out, "%s ramps faster than %g kW per slot at slot %d", q->name,
                          q->ramp_kw, t);
             bad++;
         }
         if (fabs(pl->power[o + t] - (c - d)) > tol(c + d)) {
-            opt_msgs_add(out, "%s power %.3f kW in slot %d is not charge minus "
-                         "discharge", q->name, pl->power[o + t], t);
+            opt_msgs_add(out,
+                         "%s power %.3f kW in slot %d is not charge minus "
+                         "discharge",
+                         q->name, pl->power[o + t], t);
             bad++;
         }
         soc = soc * (1 - q->loss_per_slot) + q->eta_charge * c * dt -
               d * dt / q->eta_discharge - q->draw_kw * dt;
         if (soc < q->soc_min_kwh - tol(q->cap_kwh + q->soc_max_kwh) ||
             soc > q->soc_max_kwh + tol(q->cap_kwh + q->soc_max_kwh)) {
-            opt_msgs_add(out, "%s state of charge %.3f kWh in slot %d is "
-                         "outside [%g, %g]", q->name, soc, t, q->soc_min_kwh,
-                         q->soc_max_kwh);
+            opt_msgs_add(out,
+                         "%s state of charge %.3f kWh in slot %d is "
+                         "outside [%g, %g]",
+                         q->name, soc, t, q->soc_min_kwh, q->soc_max_kwh);
             bad++;
             break;
         }
     }
     if (soc < q->soc0_kwh - tol(q->soc_max_kwh)) {
-        opt_msgs_add(out, "%s ends at %.3f kWh, below its initial %.3f kWh",
-                     q->name, soc, q->soc0_kwh);
+        opt_msgs_add(out, "%s ends at %.3f kWh, below its initial %.3f kWh", q->name,
+                     soc, q->soc0_kwh);
         bad++;
     }
     return bad;
 }
 
-static int check_site(const opt_problem_t *pb, const opt_plan_t *pl,
-                      opt_msgs_t *out)
+static int check_site(const opt_problem_t *pb, const opt_plan_t *pl, opt_msgs_t *out)
 {
     const opt_site_t *s = &pb->site;
     int bad = 0;
@@ -287,27 +299,30 @@ static int check_site(const opt_problem_t *pb, const opt_plan_t *pl,
         for (int e = 0; e < pb->n_eq; e++)
             g += pl->power[(size_t)e * s->n_slots + t];
         if (g > s->import_cap_kw + tol(s->import_cap_kw)) {
-            opt_msgs_add(out, "site imports %.3f kW in slot %d, above its "
-                         "capacity %g kW", g, t, s->import_cap_kw);
+            opt_msgs_add(out,
+                         "site imports %.3f kW in slot %d, above its "
+                         "capacity %g kW",
+                         g, t, s->import_cap_kw);
             bad++;
         }
         if (s->export_cap_kw >= 0 && g < -s->export_cap_kw - tol(g)) {
-            opt_msgs_add(out, "site exports %.3f kW in slot %d, above its "
-                         "limit %g kW", -g, t, s->export_cap_kw);
+            opt_msgs_add(out,
+                         "site exports %.3f kW in slot %d, above its "
+                         "limit %g kW",
+                         -g, t, s->export_cap_kw);
             bad++;
         }
     }
     return bad;
 }
 
-int opt_validate(const opt_problem_t *pb, const opt_plan_t *pl,
-                 opt_msgs_t *out)
+int opt_validate(const opt_problem_t *pb, const opt_plan_t *pl, opt_msgs_t *out)
 {
     int T = pb->site.n_slots, bad = 0;
 
     if (pl->n_eq != pb->n_eq || pl->n_slots != T) {
-        opt_msgs_add(out, "plan shape %dx%d does not match the problem %dx%d",
-                     pl->n_eq, pl->n_slots, pb->n_eq, T);
+        opt_msgs_add(out, "plan shape %dx%d does not match the problem %dx%d", pl->n_eq,
+                     pl->n_slots, pb->n_eq, T);
         return 1;
     }
     for (int e = 0; e < pb->n_eq; e++) {

@@ -58,7 +58,7 @@ static void start_alertmanager(void)
     char confarg[450], dataarg[450];
     snprintf(confarg, sizeof confarg, "--config.file=%s", conf);
     snprintf(dataarg, sizeof dataarg, "--storage.path=%s", data);
-    const char *argv[] = {"prometheus-alertmanager", confarg, dataarg, listen,
+    const char *argv[] = {"prometheus-alertmanager",   confarg, dataarg, listen,
                           "--cluster.listen-address=", NULL};
     am = th_spawn_logged(dir, "alertmanager.log", argv, NULL);
     th_reply r = th_wait_http(am_port, "/-/ready", 200, NULL, am, WAIT_S);
@@ -116,7 +116,8 @@ static double prom_value(const char *encoded_query)
     json_t *j = get_json(prom_port, path);
     json_t *res = json_object_get(json_object_get(j, "data"), "result");
     if (json_array_size(res) == 1) {
-        json_t *val = json_array_get(json_object_get(json_array_get(res, 0), "value"), 1);
+        json_t *val =
+            json_array_get(json_object_get(json_array_get(res, 0), "value"), 1);
         v = atof(json_string_value(val) ? json_string_value(val) : "-1");
     }
     json_decref(j);
@@ -151,7 +152,8 @@ static void check_rules_healthy(void)
     json_t *groups = json_object_get(json_object_get(j, "data"), "groups");
     size_t i, k, nrules = 0;
 
-    ck_assert_msg(json_array_size(groups) >= 4, "rule groups: %zu", json_array_size(groups));
+    ck_assert_msg(json_array_size(groups) >= 4, "rule groups: %zu",
+                  json_array_size(groups));
     json_array_foreach(groups, i, g)
     {
         json_array_foreach(json_object_get(g, "rules"), k, r)
@@ -171,8 +173,9 @@ static void check_rules_healthy(void)
 START_TEST(test_dead_letter_reaches_alertmanager)
 {
     /* DLQ_SERIES, URL-encoded */
-    const char *q = "ems_bus_dlq_total%7Btopic%3D%22energy.telemetry%22%2Creason%3D%22bad-"
-                    "magic%22%7D";
+    const char *q =
+        "ems_bus_dlq_total%7Btopic%3D%22energy.telemetry%22%2Creason%3D%22bad-"
+        "magic%22%7D";
     json_t *alert = NULL;
     double v = -1;
     time_t t0;
@@ -208,8 +211,9 @@ START_TEST(test_dead_letter_reaches_alertmanager)
         if (!alert)
             th_sleep_ms(250);
     }
-    ck_assert_msg(alert != NULL, "EmsDeadLetters did not reach Alertmanager in %d s (%s = %g)",
-                  WAIT_S, DLQ_SERIES, prom_value(q));
+    ck_assert_msg(alert != NULL,
+                  "EmsDeadLetters did not reach Alertmanager in %d s (%s = %g)", WAIT_S,
+                  DLQ_SERIES, prom_value(q));
     json_t *labels = json_object_get(alert, "labels");
     json_t *ann = json_object_get(alert, "annotations");
     ck_assert_str_eq(json_string_value(json_object_get(labels, "reason")), "bad-magic");

@@ -283,9 +283,9 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
         "ems_bus_produced_total{topic=\"" TOPIC ".dlq\"} 2", NULL);
     /* the other reasons (docs/bus.md) exist at 0 from the start: an alert
      * on increase() sees a topic's first dead letter */
-    static const char *const zero[] = {"short", "bad-schema-id", "bad-writer-schema",
-                                       "incompatible-schema", "malformed-body",
-                                       "validation"};
+    static const char *const zero[] = {
+        "short",          "bad-schema-id", "bad-writer-schema", "incompatible-schema",
+        "malformed-body", "validation"};
     for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
         char series[160];
         snprintf(series, sizeof(series),
@@ -306,7 +306,8 @@ START_TEST(test_garbage_goes_to_dlq_and_good_records_follow)
         bus_consumer_set_replay(again, 1);
         n = poll_some(again, &b, 1);
         ck_assert_int_eq(n, 1);
-        ck_assert_int_eq(bus_consumer_reject(again, &b[0], "not wanted", err, sizeof(err)), 0);
+        ck_assert_int_eq(
+            bus_consumer_reject(again, &b[0], "not wanted", err, sizeof(err)), 0);
         bus_consumer_destroy(again);
     }
     assert_metrics_have(
@@ -333,8 +334,8 @@ START_TEST(test_bad_only_batch_is_acked)
     int n = 0;
 
     ck_assert_msg(p != NULL, "%s", err);
-    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage, sizeof(garbage) - 1,
-                                     NULL, err, sizeof(err)),
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
+                                     sizeof(garbage) - 1, NULL, err, sizeof(err)),
                      0);
     ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
     c = consumer("bad-only");
@@ -959,7 +960,8 @@ START_TEST(test_flush_reports_failure_a_poll_served)
     ck_assert_ptr_nonnull(bus);
     p = bus_producer_new(bus, err, sizeof(err));
     ck_assert_msg(p != NULL, "%s", err);
-    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "k", 1, "x", 1, NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "k", 1, "x", 1, NULL, err, sizeof(err)),
+                     0);
     for (int i = 0; i < 100 && bus_producer_failed(p) == 0; i++) {
         th_sleep_ms(50);
         bus_producer_poll(p); /* serves the failed delivery's report */

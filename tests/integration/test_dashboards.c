@@ -59,7 +59,8 @@ static void load_dashboards(void)
         ck_assert_int_lt(ndash, MAX_DASH);
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         dash[ndash] = json_load_file(path, 0, &jerr);
-        ck_assert_msg(dash[ndash] != NULL, "%s:%d: %s", e->d_name, jerr.line, jerr.text);
+        ck_assert_msg(dash[ndash] != NULL, "%s:%d: %s", e->d_name, jerr.line,
+                      jerr.text);
         snprintf(dash_name[ndash], sizeof dash_name[ndash], "%s", e->d_name);
         ndash++;
     }
@@ -112,7 +113,8 @@ static void each_target(target_fn fn, void *ctx)
             {
                 const char *uid = str_at(json_object_get(t, "datasource"), "uid");
                 const char *type = ds_var_type(dash[k], uid);
-                ck_assert_msg(type != NULL, "%s: panel '%s': data source '%s' is no variable",
+                ck_assert_msg(type != NULL,
+                              "%s: panel '%s': data source '%s' is no variable",
                               dash_name[k], str_at(p, "title"), uid);
                 fn(dash_name[k], str_at(p, "title"), type, t, ctx);
             }
@@ -142,11 +144,13 @@ START_TEST(test_structure)
             json_t *targets = json_object_get(p, "targets"), *t;
             size_t j;
             ck_assert_msg(title[0] && str_at(p, "description")[0],
-                          "%s: panel %zu without title or description", dash_name[k], i);
+                          "%s: panel %zu without title or description", dash_name[k],
+                          i);
             ck_assert_msg(json_is_object(json_object_get(p, "gridPos")), "%s: '%s'",
                           dash_name[k], title);
-            ck_assert_msg(ds_var_type(d, str_at(json_object_get(p, "datasource"), "uid")),
-                          "%s: '%s' on no data source variable", dash_name[k], title);
+            ck_assert_msg(
+                ds_var_type(d, str_at(json_object_get(p, "datasource"), "uid")),
+                "%s: '%s' on no data source variable", dash_name[k], title);
             ck_assert_msg(json_array_size(targets) > 0, "%s: '%s' has no query",
                           dash_name[k], title);
             json_array_foreach(targets, j, t)
@@ -275,7 +279,8 @@ static void migrate_schema(void)
     th_pg_exec_ok(rw, "CREATE SCHEMA %s", schema);
     snprintf(conninfo, sizeof conninfo, "%s options='-c search_path=%s'",
              th_env("EMS_TEST_PG"), schema);
-    snprintf(dir, sizeof dir, "%s/services/ingester/migrations", th_env("EMS_TEST_ROOT"));
+    snprintf(dir, sizeof dir, "%s/services/ingester/migrations",
+             th_env("EMS_TEST_ROOT"));
     db_conf_t conf = {.conninfo = conninfo, .attempts = 3};
     db_t *db = db_connect(&conf, err, sizeof err);
     ck_assert_msg(db != NULL, "%s", err);
@@ -294,55 +299,62 @@ static void migrate_schema(void)
 static void store_rows(void)
 {
     th_pg_exec_ok(
-        rw,
-        "INSERT INTO rollup_15m (scope, site_id, meter_id, interval_start, "
-        "interval_end, energy_kwh, mean_kw, peak_kw, sample_count, completeness) "
-        "SELECT 'site', '" SITE "', '', t, t + interval '15 min', 250, 1000, 1100, 15, 1 "
-        "FROM generate_series(timestamptz '2020-11-10', '2020-11-10 23:45', '15 min') t");
+        rw, "INSERT INTO rollup_15m (scope, site_id, meter_id, interval_start, "
+            "interval_end, energy_kwh, mean_kw, peak_kw, sample_count, completeness) "
+            "SELECT 'site', '" SITE
+            "', '', t, t + interval '15 min', 250, 1000, 1100, 15, 1 "
+            "FROM generate_series(timestamptz '2020-11-10', '2020-11-10 23:45', '15 "
+            "min') t");
+    th_pg_exec_ok(
+        rw, "INSERT INTO rollup_1h (scope, site_id, meter_id, interval_start, "
+            "interval_end, energy_kwh, mean_kw, peak_kw, sample_count, completeness) "
+            "SELECT 'meter', '" SITE "', 'm1', t, t + interval '1 hour', 1000, 1000, "
+            "1100, 60, 0.95 FROM generate_series(timestamptz '2020-11-10', "
+            "'2020-11-10 23:00', '1 hour') t");
     th_pg_exec_ok(rw,
-                  "INSERT INTO rollup_1h (scope, site_id, meter_id, interval_start, "
-                  "interval_end, energy_kwh, mean_kw, peak_kw, sample_count, completeness) "
-                  "SELECT 'meter', '" SITE "', 'm1', t, t + interval '1 hour', 1000, 1000, "
-                  "1100, 60, 0.95 FROM generate_series(timestamptz '2020-11-10', "
-                  "'2020-11-10 23:00', '1 hour') t");
-    th_pg_exec_ok(rw, "INSERT INTO rollup_1d (scope, site_id, meter_id, interval_start, "
-                      "interval_end, energy_kwh, mean_kw, peak_kw, sample_count, "
-                      "completeness) VALUES ('site', '" SITE "', '', '2020-11-10', "
-                      "'2020-11-11', 24000, 1000, 1100, 1440, 1)");
-    th_pg_exec_ok(rw, "INSERT INTO forecasts (site_id, run_id, issued_at, slot_start, "
-                      "slot_end, p10_kw, p50_kw, p90_kw, model) "
-                      "SELECT '" SITE "', r, i, t, t + interval '15 min', 900, 1000, 1100, "
-                      "'xgboost' FROM generate_series(timestamptz '2020-11-10', "
-                      "'2020-11-10 23:45', '15 min') t, (VALUES ('run-1', timestamptz "
-                      "'2020-11-09 11:00'), ('run-2', '2020-11-09 12:00')) AS v(r, i)");
+                  "INSERT INTO rollup_1d (scope, site_id, meter_id, interval_start, "
+                  "interval_end, energy_kwh, mean_kw, peak_kw, sample_count, "
+                  "completeness) VALUES ('site', '" SITE "', '', '2020-11-10', "
+                  "'2020-11-11', 24000, 1000, 1100, 1440, 1)");
     th_pg_exec_ok(rw,
-                  "INSERT INTO schedule_runs (site_id, plan_id, created_at, solver_status, "
-                  "cost_eur, baseline_cost_eur, savings_eur, binding_constraints, trigger, "
-                  "mip_gap, solve_time_ms, demand_charge_eur, peak_kw, relaxed_constraints) "
-                  "VALUES ('" SITE "', 'plan-1', '2020-11-09 11:00', 'optimal', 900, 1000, "
-                  "100, ARRAY['capacity 1500 kW in slot 3'], 'forecast', 0, 812, 200, 1400, "
-                  "'[]')");
-    th_pg_exec_ok(rw, "INSERT INTO schedule_site_slots (site_id, plan_id, slot_start, "
-                      "slot_end, base_load_kw, flexible_kw, import_kw, price_eur_mwh, "
-                      "created_at) SELECT '" SITE "', 'plan-1', t, t + interval '15 min', "
-                      "1000, 200, 1200, 40, '2020-11-09 11:00' FROM generate_series("
-                      "timestamptz '2020-11-10', '2020-11-10 23:45', '15 min') t");
-    th_pg_exec_ok(rw, "INSERT INTO schedules (site_id, plan_id, equipment_id, slot_start, "
-                      "slot_end, power_kw, created_at) SELECT '" SITE "', 'plan-1', e, t, "
-                      "t + interval '15 min', 100, '2020-11-09 11:00' FROM generate_series("
-                      "timestamptz '2020-11-10', '2020-11-10 23:45', '15 min') t, "
-                      "(VALUES ('pump-1'), ('battery-1')) AS v(e)");
-    th_pg_exec_ok(rw, "INSERT INTO prices (market, site_id, slot_start, slot_end, "
-                      "price_eur_mwh, source, kind, published_at, curve_id, curve_kind) "
-                      "SELECT 'EPEX-NL-DA', '" SITE "', t, t + interval '15 min', 40, "
-                      "'test', 'published', '2020-11-09 12:00', 'effective/" SITE
-                      "/2020-11-10', 'effective' FROM generate_series(timestamptz "
-                      "'2020-11-10', '2020-11-10 23:45', '15 min') t");
-    th_pg_exec_ok(rw, "INSERT INTO gaps (gap_id, site_id, meter_id, gap_start, gap_end, "
-                      "duration_s, missing_intervals, gap_class, ongoing, recovered, "
-                      "revision, detected_at) VALUES ('m1@2020-11-10T03:00:00Z', '" SITE
-                      "', 'm1', '2020-11-10 03:00', '2020-11-10 03:15', 900, 1, 'minor', "
-                      "false, true, 1, '2020-11-10 03:20')");
+                  "INSERT INTO forecasts (site_id, run_id, issued_at, slot_start, "
+                  "slot_end, p10_kw, p50_kw, p90_kw, model) "
+                  "SELECT '" SITE "', r, i, t, t + interval '15 min', 900, 1000, 1100, "
+                  "'xgboost' FROM generate_series(timestamptz '2020-11-10', "
+                  "'2020-11-10 23:45', '15 min') t, (VALUES ('run-1', timestamptz "
+                  "'2020-11-09 11:00'), ('run-2', '2020-11-09 12:00')) AS v(r, i)");
+    th_pg_exec_ok(
+        rw, "INSERT INTO schedule_runs (site_id, plan_id, created_at, solver_status, "
+            "cost_eur, baseline_cost_eur, savings_eur, binding_constraints, trigger, "
+            "mip_gap, solve_time_ms, demand_charge_eur, peak_kw, relaxed_constraints) "
+            "VALUES ('" SITE "', 'plan-1', '2020-11-09 11:00', 'optimal', 900, 1000, "
+            "100, ARRAY['capacity 1500 kW in slot 3'], 'forecast', 0, 812, 200, 1400, "
+            "'[]')");
+    th_pg_exec_ok(rw,
+                  "INSERT INTO schedule_site_slots (site_id, plan_id, slot_start, "
+                  "slot_end, base_load_kw, flexible_kw, import_kw, price_eur_mwh, "
+                  "created_at) SELECT '" SITE "', 'plan-1', t, t + interval '15 min', "
+                  "1000, 200, 1200, 40, '2020-11-09 11:00' FROM generate_series("
+                  "timestamptz '2020-11-10', '2020-11-10 23:45', '15 min') t");
+    th_pg_exec_ok(rw,
+                  "INSERT INTO schedules (site_id, plan_id, equipment_id, slot_start, "
+                  "slot_end, power_kw, created_at) SELECT '" SITE "', 'plan-1', e, t, "
+                  "t + interval '15 min', 100, '2020-11-09 11:00' FROM generate_series("
+                  "timestamptz '2020-11-10', '2020-11-10 23:45', '15 min') t, "
+                  "(VALUES ('pump-1'), ('battery-1')) AS v(e)");
+    th_pg_exec_ok(rw,
+                  "INSERT INTO prices (market, site_id, slot_start, slot_end, "
+                  "price_eur_mwh, source, kind, published_at, curve_id, curve_kind) "
+                  "SELECT 'EPEX-NL-DA', '" SITE "', t, t + interval '15 min', 40, "
+                  "'test', 'published', '2020-11-09 12:00', 'effective/" SITE
+                  "/2020-11-10', 'effective' FROM generate_series(timestamptz "
+                  "'2020-11-10', '2020-11-10 23:45', '15 min') t");
+    th_pg_exec_ok(rw,
+                  "INSERT INTO gaps (gap_id, site_id, meter_id, gap_start, gap_end, "
+                  "duration_s, missing_intervals, gap_class, ongoing, recovered, "
+                  "revision, detected_at) VALUES ('m1@2020-11-10T03:00:00Z', '" SITE
+                  "', 'm1', '2020-11-10 03:00', '2020-11-10 03:15', 900, 1, 'minor', "
+                  "false, true, 1, '2020-11-10 03:20')");
 }
 
 static void drop_schema(void)
@@ -419,17 +431,19 @@ static void check_sql(const char *d, const char *panel, const char *type, json_t
     ck_assert_msg(PQntuples(r) > 0, "%s: '%s' returns no row\n%s", d, panel, sql);
     if (!strcmp(fmt, "time_series")) {
         int nf = PQnfields(r), metric = -1;
-        ck_assert_msg(!strcmp(PQfname(r, 0), "time") && PQftype(r, 0) == OID_TIMESTAMPTZ,
-                      "%s: '%s': the first column is not a timestamptz 'time'", d, panel);
+        ck_assert_msg(
+            !strcmp(PQfname(r, 0), "time") && PQftype(r, 0) == OID_TIMESTAMPTZ,
+            "%s: '%s': the first column is not a timestamptz 'time'", d, panel);
         for (int f = 1; f < nf; f++) {
             if (!strcmp(PQfname(r, f), "metric") && PQftype(r, f) == OID_TEXT)
                 metric = f;
             else
-                ck_assert_msg(is_number(PQftype(r, f)), "%s: '%s': column '%s' is no number",
-                              d, panel, PQfname(r, f));
+                ck_assert_msg(is_number(PQftype(r, f)),
+                              "%s: '%s': column '%s' is no number", d, panel,
+                              PQfname(r, f));
         }
-        ck_assert_msg(metric < 0 || nf == 3, "%s: '%s': metric needs one value column", d,
-                      panel);
+        ck_assert_msg(metric < 0 || nf == 3, "%s: '%s': metric needs one value column",
+                      d, panel);
     } else {
         ck_assert_msg(!strcmp(fmt, "table"), "%s: '%s': format '%s'", d, panel, fmt);
     }
@@ -443,7 +457,8 @@ static void check_variables(void)
     char sql[2048];
 
     for (int k = 0; k < ndash; k++) {
-        json_t *vars = json_object_get(json_object_get(dash[k], "templating"), "list"), *v;
+        json_t *vars = json_object_get(json_object_get(dash[k], "templating"), "list"),
+               *v;
         size_t i;
         json_array_foreach(vars, i, v)
         {

@@ -366,8 +366,14 @@ START_TEST(store_save_failure_is_reported_and_nothing_half_written)
     th_path(pidfile, sizeof pidfile, dir, "devregistry.pid");
     ck_assert_int_eq(mkdir(store_dir, 0750), 0);
     snprintf(port, sizeof port, "%d", th_free_port());
-    const char *argv[] = {th_bin(bin, sizeof bin, "devregistry"), "--port", port,
-                          "--store", store, "--pidfile", pidfile, NULL};
+    const char *argv[] = {th_bin(bin, sizeof bin, "devregistry"),
+                          "--port",
+                          port,
+                          "--store",
+                          store,
+                          "--pidfile",
+                          pidfile,
+                          NULL};
     pid_t pid = th_spawn_logged(dir, "devregistry.log", argv, NULL);
     th_wait_file(pidfile, pid, 10);
     char *text = th_read_file(pidfile);

@@ -98,9 +98,9 @@ static void produce_weather(int64_t from, int64_t to)
     tfc_pub_open(&pub, prefix);
     ck_assert(bus_value_new(pub.bus, "energy.weather", &v, err, sizeof err) == 0);
     ck_assert(fc_codec_weather_out(&v, SITE, "test:weather", T0 * 1000, &wx) == 0);
-    ck_assert_msg(bus_produce(pub.p, "energy.weather", SITE, &v, T0 * 1000, err,
-                              sizeof err) == 0,
-                  "%s", err);
+    ck_assert_msg(
+        bus_produce(pub.p, "energy.weather", SITE, &v, T0 * 1000, err, sizeof err) == 0,
+        "%s", err);
     avro_value_decref(&v);
     tfc_pub_close(&pub);
     fc_wxdata_release(&wx);
@@ -163,9 +163,9 @@ static void wait_for_run(bus_consumer_t *c, runs_seen *r, int64_t until, pid_t p
     r->until = until;
     r->done = 0;
     ck_assert_msg(th_consume(c, &(th_consume_opts){.timeout_s = WAIT_S,
-                                                    .alive = pid,
-                                                    .each = take_run,
-                                                    .ctx = r}),
+                                                   .alive = pid,
+                                                   .each = take_run,
+                                                   .ctx = r}),
                   "no intraday run at %lld on energy.forecast", (long long)until);
 }
 

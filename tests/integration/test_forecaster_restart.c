@@ -208,13 +208,15 @@ START_TEST(restart_issues_every_run_once)
     wait_metric("ems_forecaster_models_refused_total", 3);
     /* the restore re-read the bad record: skipped and counted, not
      * dead-lettered again, nor by the live consumer (it was acked) */
-    wait_metric("ems_bus_replay_skipped_total{reason=\"bad-magic\",topic=\"energy.load\"}",
-                1);
+    wait_metric(
+        "ems_bus_replay_skipped_total{reason=\"bad-magic\",topic=\"energy.load\"}", 1);
     produce(0, PART1_DAYS, LOAD_DAYS);
     collect(&reader, da2 + id2);
     tfc_reader_close(&reader);
-    ck_assert(th_metric(fx.port,
-                        "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.load\"}") <= 0);
+    ck_assert(
+        th_metric(fx.port,
+                  "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.load\"}") <=
+        0);
     ck_assert_int_eq(th_stop(&fx.child), 0);
 
     /* every scheduled run exactly once */

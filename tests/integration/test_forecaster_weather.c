@@ -308,8 +308,8 @@ START_TEST(unfinished_file_is_read_once_complete)
     wx_found w = {.provider = "csv:" SITE "_b.csv", .site = ""};
     fc_wxdata_init(&w.wx);
     ck_assert_msg(th_consume(wx, &(th_consume_opts){.timeout_s = WAIT_S,
-                                                     .each = of_provider,
-                                                     .ctx = &w}),
+                                                    .each = of_provider,
+                                                    .ctx = &w}),
                   "no record of %s on energy.weather", w.provider);
     ck_assert_uint_eq(w.wx.n, DIR_HOURS);
     int tc = fc_wxdata_find(&w.wx, FC_WX_TEMP);

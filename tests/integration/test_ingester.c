@@ -28,9 +28,9 @@
 #define NMETERS 20
 #define NQH 96
 #define MIN_MS 60000LL
-#define TAIL_MIN 11 /* readings into the next day that move the watermark on */
+#define TAIL_MIN 11  /* readings into the next day that move the watermark on */
 #define BAD_KW 999.5 /* the power of the reading whose counter fell */
-#define WAIT_S 180  /* deadline of a wait for stored rows or a counter */
+#define WAIT_S 180   /* deadline of a wait for stored rows or a counter */
 
 static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
 static char prefix[TH_ING_PREFIX_SIZE];
@@ -342,8 +342,9 @@ START_TEST(test_day_of_real_load)
     /* the fallen counter, last of its batch, is stored as a pending reset
      * (and not rolled up: expect_rollups) */
     ck_assert_double_eq(
-        th_pg_num(c, "SELECT count(*) FROM measurements WHERE site_id='%s' AND power_kw = %g",
-                  site, BAD_KW),
+        th_pg_num(
+            c, "SELECT count(*) FROM measurements WHERE site_id='%s' AND power_kw = %g",
+            site, BAD_KW),
         1);
     /* each meter registered once, under its site (the restore's way in) */
     ck_assert_double_eq(

@@ -162,7 +162,8 @@ START_TEST(test_lag_while_waiting_then_zero)
      * committed like a stored batch (the lag returns to 0), so a restart
      * does not dead-letter them again */
     th_produce_garbage(prefix, "energy.telemetry", site);
-    th_wait_metric(port, "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.telemetry\"}",
+    th_wait_metric(port,
+                   "ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.telemetry\"}",
                    1, child, 60);
     ck_assert_double_eq(wait_lag(0, 60), 0);
     /* the gauge may not have seen the new high watermark yet: it must

@@ -194,7 +194,8 @@ START_TEST(test_late_data_and_recovered_gap)
     /* the corrections were upserted and their buckets recomputed (counted
      * once the main loop has seen the writer's commit, just after the row
      * became visible) */
-    th_wait_metric(port, "ems_ingester_slow_path_total{kind=\"rollups\"}", 1, child, 30);
+    th_wait_metric(port, "ems_ingester_slow_path_total{kind=\"rollups\"}", 1, child,
+                   30);
     th_ing_expect_coarse_consistent(pg, site);
     PQfinish(pg);
 

@@ -168,8 +168,8 @@ static void wait_assigned(int port, pid_t pid)
     const char *const needles[] = {needle, NULL};
     th_reply r;
 
-    snprintf(needle, sizeof needle, "ems_bus_consumer_lag{group=\"%s\",partition=",
-             group);
+    snprintf(needle, sizeof needle,
+             "ems_bus_consumer_lag{group=\"%s\",partition=", group);
     r = th_wait_http(port, "/metrics", 200, needles, pid, WAIT_S);
     th_reply_release(&r);
 }
@@ -230,7 +230,8 @@ START_TEST(test_partitions_move_and_come_back)
     ck_assert_msg(th_metric(port_b, "ems_ingester_rows_written_total") > 0,
                   "instance B stored nothing in phase 2");
     moved = (int)th_metric(port_b, "ems_ingester_site_restores_total");
-    ck_assert_msg(moved > 0 && moved < NSITES, "B took %d of the %d sites", moved, NSITES);
+    ck_assert_msg(moved > 0 && moved < NSITES, "B took %d of the %d sites", moved,
+                  NSITES);
 
     /* 3: B leaves, A takes every partition back */
     ck_assert_int_eq(th_stop(&ib), 0);

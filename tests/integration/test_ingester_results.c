@@ -405,15 +405,15 @@ START_TEST(test_results_stored_idempotent_newer_wins)
     /* the alert whose id its index cannot hold went to the DLQ, and the
      * records after it were stored (the sentinels above) */
     ck_assert_double_eq(
-        th_poll_metric(port, "ems_bus_dlq_total{reason=\"validation\",topic=\"energy.alerts\"}",
-                       TH_AT_LEAST, 1, 0, 30),
+        th_poll_metric(
+            port, "ems_bus_dlq_total{reason=\"validation\",topic=\"energy.alerts\"}",
+            TH_AT_LEAST, 1, 0, 30),
         1);
-    ck_assert_str_eq(
-        th_pg_str(pg,
-                  "SELECT count(*) FROM alerts WHERE site_id = '%s' AND "
-                  "length(alert_id) > 1000",
-                  site),
-        "0");
+    ck_assert_str_eq(th_pg_str(pg,
+                               "SELECT count(*) FROM alerts WHERE site_id = '%s' AND "
+                               "length(alert_id) > 1000",
+                               site),
+                     "0");
 
     /* one row per slot / per record, shaped for direct queries */
     ck_assert_str_eq(

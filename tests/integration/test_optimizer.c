@@ -60,7 +60,7 @@ static double load_kw[2 * NQH], price[2 * NQH];
 static pid_t child;
 static const char *horizon; /* EMS_OPTIMIZER_HORIZON for the child; NULL = config's */
 static const char *replan_every; /* EMS_OPTIMIZER_REPLAN_EVERY; NULL = config's */
-static int slow_restore_timers; /* restore idle, empty and timeout at 10 min */
+static int slow_restore_timers;  /* restore idle, empty and timeout at 10 min */
 
 /* Reads ndays site-local days of the real data from 10 November 2020. */
 static void load_days(int ndays)
@@ -77,8 +77,8 @@ static void load_days(int ndays)
              "%s/tests/data/openstef_nl_neerijnen/307-test-data.csv",
              th_env("EMS_TEST_ROOT"));
     ck_assert(dataset_parse_iso8601("2020-11-09T23:00:00Z", &day0) == 0);
-    ck_assert_msg(dataset_nl_load(paths, 2, day0, day0 + ndays * DATASET_DAY_MS, &rows, &n,
-                                  err, sizeof err) == 0,
+    ck_assert_msg(dataset_nl_load(paths, 2, day0, day0 + ndays * DATASET_DAY_MS, &rows,
+                                  &n, err, sizeof err) == 0,
                   "%s", err);
     ck_assert_uint_eq(n, (size_t)ndays * NQH);
     for (size_t i = 0; i < n; i++) {
@@ -205,8 +205,8 @@ static void produce_prices_at(int64_t start, int n, const char *curve_id, int re
 
 static void produce_prices(int revision, double add, int nan_slot)
 {
-    produce_prices_at(day0, NQH, "effective/" SITE "/2020-11-09T23:00:00Z", revision, add,
-                      nan_slot);
+    produce_prices_at(day0, NQH, "effective/" SITE "/2020-11-09T23:00:00Z", revision,
+                      add, nan_slot);
 }
 
 /* ---- the optimizer child ---- */
@@ -224,7 +224,8 @@ static void start_optimizer(void)
     th_env_add(&e, "EMS_OPTIMIZER_GROUP_ID=%s", group);
     th_env_add(&e, "EMS_OPTIMIZER_TIME_LIMIT=5s");
     th_env_add(&e, "EMS_OPTIMIZER_RESTORE_IDLE=%s", slow_restore_timers ? "10m" : "2s");
-    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_EMPTY=%s", slow_restore_timers ? "10m" : "8s");
+    th_env_add(&e, "EMS_OPTIMIZER_RESTORE_EMPTY=%s",
+               slow_restore_timers ? "10m" : "8s");
     if (slow_restore_timers)
         th_env_add(&e, "EMS_OPTIMIZER_RESTORE_TIMEOUT=10m");
     th_env_add(&e, "EMS_HTTP_PORT=%d", port);
@@ -470,10 +471,11 @@ START_TEST(test_day_plan_from_real_data)
     th_reply_release(&ready);
     produce_prices(3, 7, -1);
     next_plan(&r, check_plan, &rev2);
-    ck_assert_double_eq(
-        metric("ems_bus_replay_skipped_total{reason=\"bad-magic\",topic=\"energy.prices\"}"),
-        1);
-    ck_assert(metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.prices\"}") <= 0);
+    ck_assert_double_eq(metric("ems_bus_replay_skipped_total{reason=\"bad-magic\","
+                               "topic=\"energy.prices\"}"),
+                        1);
+    ck_assert(
+        metric("ems_bus_dlq_total{reason=\"bad-magic\",topic=\"energy.prices\"}") <= 0);
     stop_optimizer();
     reader_close(&r);
 }
@@ -744,7 +746,8 @@ START_TEST(test_billing_period_boundary)
     w.floor_kw = ceil(w.floor_kw) + 2000; /* above both days' base load */
     produce_load(nov3, w.floor_kw, 0, NULL);
     produce_forecast_at(nov30, 2 * NQH, SITE "/day_ahead/2020-11-29T11:00:00Z");
-    produce_prices_at(nov30, 2 * NQH, "effective/" SITE "/2020-11-29T23:00:00Z", 0, 0, -1);
+    produce_prices_at(nov30, 2 * NQH, "effective/" SITE "/2020-11-29T23:00:00Z", 0, 0,
+                      -1);
     reader_open(&r);
     audit_open(&a);
     horizon = "48h";
@@ -753,7 +756,8 @@ START_TEST(test_billing_period_boundary)
     /* December's peak is billed although it stays below November's */
     ck_assert(w.peak_dec < w.floor_kw);
     ck_assert(w.demand >= 3.45 * w.peak_dec - 1e-6);
-    find_audit(&a, w.plan_id, reason, sizeof reason, corr, sizeof corr, after, sizeof after);
+    find_audit(&a, w.plan_id, reason, sizeof reason, corr, sizeof corr, after,
+               sizeof after);
     snprintf(want, sizeof want, "\"next_period_start_ms\":%lld", (long long)dec1);
     ck_assert_msg(strstr(after, want), "%s", after);
     ck_assert_msg(strstr(after, "\"next_period_peak_kw\":0"), "%s", after);

@@ -119,8 +119,9 @@ static void start_sim(void)
     path_in(values, sizeof values, "values.txt");
     path_in(control, sizeof control, "faults.txt");
     path_in(ready, sizeof ready, "sim.ready");
-    const char *args[] = {"--speed",   "0",     "--values",     values,
-                          "--control", control, "--ready-file", ready, NULL};
+    const char *args[] = {"--speed",      "0",         "--values",
+                          values,         "--control", control,
+                          "--ready-file", ready,       NULL};
     sim_pid = tgw_start_sim(dir, mb_port, args);
     /* listening, with its first values written: a gateway polling earlier
      * would publish comm_error readings the checks do not expect */

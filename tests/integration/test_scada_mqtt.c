@@ -64,21 +64,22 @@ static void write_file(const char *name, const char *text)
 static void make_certs(void)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && exec >openssl.log 2>&1 && "
-             "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
-             "-days 2 -subj /CN=ems-test-ca && "
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key "
-             "-out other-ca.crt -days 2 -subj /CN=ems-other-ca && "
-             "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
-             "-subj /CN=127.0.0.1 && "
-             "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-             "-out server.crt -days 2 -extfile san.ext && "
-             /* run as root, mosquitto reads them as its own user: a test
-              * key, readable */
-             "chmod 755 . && chmod 644 server.key",
-             dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd '%s' && exec >openssl.log 2>&1 && "
+        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && "
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+        "-days 2 -subj /CN=ems-test-ca && "
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key "
+        "-out other-ca.crt -days 2 -subj /CN=ems-other-ca && "
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+        "-subj /CN=127.0.0.1 && "
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+        "-out server.crt -days 2 -extfile san.ext && "
+        /* run as root, mosquitto reads them as its own user: a test
+         * key, readable */
+        "chmod 755 . && chmod 644 server.key",
+        dir);
     ck_assert_msg(system(cmd) == 0, "openssl failed: see %s/openssl.log", dir);
 }
 
@@ -90,8 +91,8 @@ static void start_mosquitto(void)
                      mqtt_port);
     if (tls_mode)
         snprintf(text + n, sizeof text - (size_t)n,
-                 "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n", dir,
-                 dir, dir);
+                 "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n",
+                 dir, dir, dir);
     write_file("mosquitto.conf", text);
     path_in(conf, sizeof conf, "mosquitto.conf");
     const char *bin =
@@ -173,7 +174,8 @@ static struct mosquitto *pub_open(void)
     if (tls_mode) {
         char ca[128];
         path_in(ca, sizeof ca, "ca.crt");
-        ck_assert_int_eq(mosquitto_tls_set(m, ca, NULL, NULL, NULL, NULL), MOSQ_ERR_SUCCESS);
+        ck_assert_int_eq(mosquitto_tls_set(m, ca, NULL, NULL, NULL, NULL),
+                         MOSQ_ERR_SUCCESS);
     }
     for (int i = 0; i < 100 && rc != MOSQ_ERR_SUCCESS; i++) {
         rc = mosquitto_connect(m, "127.0.0.1", mqtt_port, 30);
@@ -572,7 +574,8 @@ START_TEST(mqtt_tls_untrusted_broker_refused)
 END_TEST
 
 /* A test case of its own fixture. */
-static void add_case(Suite *s, const char *name, void (*fixture)(void), const TTest *test)
+static void add_case(Suite *s, const char *name, void (*fixture)(void),
+                     const TTest *test)
 {
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, 200);

@@ -573,8 +573,8 @@ bus_t *th_bus_new(const bus_conf_t *conf)
     /* a test's reader often subscribes before the service under test has
      * created the topic; librdkafka sees a new topic only at its next
      * metadata refresh, every 5 minutes by default */
-    static const char *const quick_metadata[] = {"topic.metadata.refresh.interval.ms", "1000",
-                                                 NULL};
+    static const char *const quick_metadata[] = {"topic.metadata.refresh.interval.ms",
+                                                 "1000", NULL};
     char schemas[1024], err[512];
     bus_conf_t bc = *conf;
     if (!bc.kafka_props)

@@ -18,16 +18,19 @@ void oc_tc_init(tcase_t *c, int n, const double *price, const double *base)
         c->price[t] = price[t];
         c->base[t] = base ? base[t] : 0;
     }
-    c->pb.site = (opt_site_t){.n_slots = n, .slot_h = 1.0, .price = c->price,
-                              .base_kw = c->base, .import_cap_kw = 1000,
+    c->pb.site = (opt_site_t){.n_slots = n,
+                              .slot_h = 1.0,
+                              .price = c->price,
+                              .base_kw = c->base,
+                              .import_cap_kw = 1000,
                               .export_cap_kw = 0};
     c->pb.eq = c->eq;
     c->pb.n_eq = 1;
     opt_result_init(&c->r);
 }
 
-opt_equipment_t *oc_task(tcase_t *c, int i, opt_kind_t k, double pmax,
-                      double kwh, int lo, int hi)
+opt_equipment_t *oc_task(tcase_t *c, int i, opt_kind_t k, double pmax, double kwh,
+                         int lo, int hi)
 {
     opt_equipment_t *q = &c->eq[i];
     memset(q, 0, sizeof *q);
@@ -59,13 +62,13 @@ double oc_pw(const tcase_t *c, int e, int t)
 void oc_assert_power(const tcase_t *c, int e, const double *want)
 {
     for (int t = 0; t < c->pb.site.n_slots; t++)
-        ck_assert_msg(fabs(oc_pw(c, e, t) - want[t]) < 1e-6,
-                      "slot %d: %g kW, want %g", t, oc_pw(c, e, t), want[t]);
+        ck_assert_msg(fabs(oc_pw(c, e, t) - want[t]) < 1e-6, "slot %d: %g kW, want %g",
+                      t, oc_pw(c, e, t), want[t]);
 }
 
 /* Asserts the validator refuses the plan with a message containing needle. */
 void oc_assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
-                    const char *needle)
+                       const char *needle)
 {
     opt_msgs_t msgs;
     int found = 0;
@@ -84,8 +87,8 @@ void oc_pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2)
 {
     c->pb.n_eq = 2;
     for (int i = 0; i < 2; i++) {
-        opt_equipment_t *q = oc_task(c, i, OPT_TASK_FLEX, 10, 10, i ? lo2 : lo1,
-                                  i ? hi2 : hi1);
+        opt_equipment_t *q =
+            oc_task(c, i, OPT_TASK_FLEX, 10, 10, i ? lo2 : lo1, i ? hi2 : hi1);
         q->p_min_kw = 10;
         q->group = 1;
     }
@@ -93,7 +96,7 @@ void oc_pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2)
 
 /* Asserts the power of the two windows of oc_pump_windows() in pl. */
 void oc_assert_windows_power(const opt_plan_t *pl, const double *want0,
-                          const double *want1)
+                             const double *want1)
 {
     int T = pl->n_slots;
 

@@ -22,8 +22,8 @@ typedef struct tcase {
 void oc_tc_init(tcase_t *c, int n, const double *price, const double *base);
 
 /* Equipment i: kind k, up to pmax kW, kwh in [lo, hi), no habitual start. */
-opt_equipment_t *oc_task(tcase_t *c, int i, opt_kind_t k, double pmax,
-                      double kwh, int lo, int hi);
+opt_equipment_t *oc_task(tcase_t *c, int i, opt_kind_t k, double pmax, double kwh,
+                         int lo, int hi);
 
 /* Solves with a 5 s limit into c->r; fails the test on an error. */
 void oc_tc_solve(tcase_t *c);
@@ -36,7 +36,7 @@ void oc_assert_power(const tcase_t *c, int e, const double *want);
 
 /* Asserts the validator refuses the plan with a message containing needle. */
 void oc_assert_refused(const opt_problem_t *pb, const opt_plan_t *pl,
-                    const char *needle);
+                       const char *needle);
 
 /* Two windows of one pump (group 1): 10 kW on/off, 10 kWh a window
  * (one hour each), no start-up cost. */
@@ -44,7 +44,7 @@ void oc_pump_windows(tcase_t *c, int lo1, int hi1, int lo2, int hi2);
 
 /* Asserts the power of the two windows of oc_pump_windows() in pl. */
 void oc_assert_windows_power(const opt_plan_t *pl, const double *want0,
-                          const double *want1);
+                             const double *want1);
 
 /* Writes a plan running window 0 in slot t0 and window 1 in slot t1. */
 void oc_put_two_runs(const tcase_t *c, opt_plan_t *pl, int t0, int t1);

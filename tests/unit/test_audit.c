@@ -303,9 +303,8 @@ START_TEST(test_state_save_failure_refuses_the_event)
     ck_assert_int_ne(access(tmp, F_OK), 0);
 
     ck_assert_int_eq(rename(dir, moved), 0); /* the state directory is gone */
-    audit_event_t ev = {.actor = "service:recommender",
-                        .action = "plan.publish",
-                        .object = "plan/p-9"};
+    audit_event_t ev = {
+        .actor = "service:recommender", .action = "plan.publish", .object = "plan/p-9"};
     ck_assert_int_eq(audit_record(a, &ev, NULL, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "cannot save state file") && strstr(err, path), "%s",
                   err);
@@ -374,10 +373,12 @@ START_TEST(test_invalid_utf8_recorded_and_verifiable)
     char *lines[4];
     size_t n = read_lines(f, lines, 4), bad = 99;
     ck_assert_uint_eq(n, 2);
-    ck_assert_msg(strstr(lines[0], "bad value \xef\xbf\xbd\xef\xbf\xbd"), "%s", lines[0]);
+    ck_assert_msg(strstr(lines[0], "bad value \xef\xbf\xbd\xef\xbf\xbd"), "%s",
+                  lines[0]);
     ck_assert_msg(strstr(lines[0], "equipment/dryer-\xef\xbf\xbd"), "%s", lines[0]);
     ck_assert_msg(strstr(lines[0], "site-\xef\xbf\xbd"), "%s", lines[0]);
-    ck_assert_msg(audit_verify_chain((const char **)lines, n, &bad, err, sizeof err) == 0,
+    ck_assert_msg(audit_verify_chain((const char **)lines, n, &bad, err, sizeof err) ==
+                      0,
                   "event %zu: %s", bad, err);
     for (size_t i = 0; i < n; i++)
         free(lines[i]);

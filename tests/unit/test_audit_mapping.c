@@ -47,8 +47,8 @@ static int is_iso_ms(const char *s)
     int y, mo, d, h, mi, sec, ms;
     char z;
     return strlen(s) == 24 &&
-           sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms, &z) ==
-               8 &&
+           sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms,
+                  &z) == 8 &&
            z == 'Z';
 }
 
@@ -79,7 +79,8 @@ static const char *misfit(json_t *m, const char *path, json_t *v, char *why, siz
         const char *k;
         char sub[512];
         if (!props || type) {
-            snprintf(why, n, "%s: an object where %s is mapped", path, type ? type : "?");
+            snprintf(why, n, "%s: an object where %s is mapped", path,
+                     type ? type : "?");
             return why;
         }
         json_object_foreach(v, k, x)
@@ -133,20 +134,31 @@ START_TEST(test_every_field_mapped)
     /* events of every shape: optional fields absent and present, every
      * outcome, before/after of different shapes for one key */
     audit_event_t evs[] = {
-        {.actor = "service:ingester", .action = "service.start",
-         .object = "service/ingester", .outcome = AUDIT_SUCCESS,
+        {.actor = "service:ingester",
+         .action = "service.start",
+         .object = "service/ingester",
+         .outcome = AUDIT_SUCCESS,
          .after = "{\"version\":\"0.1.0\"}"},
-        {.actor = "operator1", .action = "control.command.write",
-         .object = "equipment/dryer-2", .site_id = "nl-neerijnen", .reason = "cheap slot",
-         .outcome = AUDIT_SUCCESS, .before = "{\"setpoint_kw\":0}",
+        {.actor = "operator1",
+         .action = "control.command.write",
+         .object = "equipment/dryer-2",
+         .site_id = "nl-neerijnen",
+         .reason = "cheap slot",
+         .outcome = AUDIT_SUCCESS,
+         .before = "{\"setpoint_kw\":0}",
          .after = "{\"setpoint_kw\":450,\"limits\":[0,800],\"ok\":true}",
          .correlation_id = "cmd-981"},
-        {.actor = "operator2", .action = "control.command.write",
-         .object = "equipment/dryer-2", .reason = "locked by the shift lead",
-         .outcome = AUDIT_DENIED, .before = "{\"setpoint_kw\":\"n/a\"}",
+        {.actor = "operator2",
+         .action = "control.command.write",
+         .object = "equipment/dryer-2",
+         .reason = "locked by the shift lead",
+         .outcome = AUDIT_DENIED,
+         .before = "{\"setpoint_kw\":\"n/a\"}",
          .after = "\"not json at all\""},
-        {.actor = "service:schedule-optimizer", .action = "schedule.publish",
-         .object = "nl-neerijnen/2020-11-29T11:00:00Z/7e7413a4", .outcome = AUDIT_FAILURE,
+        {.actor = "service:schedule-optimizer",
+         .action = "schedule.publish",
+         .object = "nl-neerijnen/2020-11-29T11:00:00Z/7e7413a4",
+         .outcome = AUDIT_FAILURE,
          .after = "{\"plan\":{\"slots\":[{\"kw\":1.5}],\"status\":null}}"},
     };
     FILE *f = tmpfile();
@@ -183,12 +195,17 @@ START_TEST(test_misfits_are_found)
 {
     json_t *t = load_template();
     json_t *mapping = json_object_get(json_object_get(t, "template"), "mappings");
-    json_t *ems = json_object_get(json_object_get(json_object_get(mapping, "properties"),
-                                                  "ems"),
-                                  "properties");
-    audit_event_t ev = {.service = "s", .instance = "i", .seq = 1, .ts_ms = 1,
-                        .actor = "a", .action = "b", .object = "o",
-                        .site_id = "site", .after = "{\"x\":1}"};
+    json_t *ems = json_object_get(
+        json_object_get(json_object_get(mapping, "properties"), "ems"), "properties");
+    audit_event_t ev = {.service = "s",
+                        .instance = "i",
+                        .seq = 1,
+                        .ts_ms = 1,
+                        .actor = "a",
+                        .action = "b",
+                        .object = "o",
+                        .site_id = "site",
+                        .after = "{\"x\":1}"};
     char why[600];
 
     memset(ev.prev_hash, '0', 64);
@@ -202,7 +219,8 @@ START_TEST(test_misfits_are_found)
     ck_assert_msg(strstr(why, "ems.after.x: keyword needs a string"), "%s", why);
     json_object_del(ems, "after");
     ck_assert_ptr_nonnull(misfit(mapping, "", j, why, sizeof why));
-    ck_assert_msg(strstr(why, "field ems.after of an audit event is not mapped"), "%s", why);
+    ck_assert_msg(strstr(why, "field ems.after of an audit event is not mapped"), "%s",
+                  why);
     json_object_set_new(ems, "after", json_pack("{ss}", "type", "flattened"));
     json_object_set_new(ems, "site_id", json_pack("{ss}", "type", "long"));
     ck_assert_ptr_nonnull(misfit(mapping, "", j, why, sizeof why));
@@ -218,9 +236,15 @@ START_TEST(test_filebeat_example_matches)
 {
     json_t *t = load_template();
     char *fb = slurp("docs/examples/filebeat-audit.yml");
-    audit_event_t ev = {.service = "s", .instance = "i", .seq = 1, .ts_ms = 1,
-                        .actor = "a", .action = "b", .object = "o"};
-    const char *pattern = json_string_value(json_array_get(json_object_get(t, "index_patterns"), 0));
+    audit_event_t ev = {.service = "s",
+                        .instance = "i",
+                        .seq = 1,
+                        .ts_ms = 1,
+                        .actor = "a",
+                        .action = "b",
+                        .object = "o"};
+    const char *pattern =
+        json_string_value(json_array_get(json_object_get(t, "index_patterns"), 0));
     const char *idx = strstr(fb, "index: \"");
     char index[128] = "";
 

@@ -22,7 +22,8 @@ static const char all_types_json[] =
     "{\"name\":\"by\",\"type\":\"bytes\"},"
     "{\"name\":\"s\",\"type\":\"string\"},"
     "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F4\",\"size\":4}},"
-    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\",\"C\"]}},"
+    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\","
+    "\"B\",\"C\"]}},"
     "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
     "{\"name\":\"u\",\"type\":[\"null\",\"double\",\"string\"]},"
@@ -39,12 +40,24 @@ static void fill_any(avro_value_t *v, int seed)
     size_t n, i;
 
     switch (avro_value_get_type(v)) {
-    case AVRO_NULL: avro_value_set_null(v); break;
-    case AVRO_BOOLEAN: avro_value_set_boolean(v, seed & 1); break;
-    case AVRO_INT32: avro_value_set_int(v, -seed * 1000003); break;
-    case AVRO_INT64: avro_value_set_long(v, (int64_t)seed * -7000000000001LL); break;
-    case AVRO_FLOAT: avro_value_set_float(v, (float)seed * 0.25f); break;
-    case AVRO_DOUBLE: avro_value_set_double(v, seed * -1.0e-3); break;
+    case AVRO_NULL:
+        avro_value_set_null(v);
+        break;
+    case AVRO_BOOLEAN:
+        avro_value_set_boolean(v, seed & 1);
+        break;
+    case AVRO_INT32:
+        avro_value_set_int(v, -seed * 1000003);
+        break;
+    case AVRO_INT64:
+        avro_value_set_long(v, (int64_t)seed * -7000000000001LL);
+        break;
+    case AVRO_FLOAT:
+        avro_value_set_float(v, (float)seed * 0.25f);
+        break;
+    case AVRO_DOUBLE:
+        avro_value_set_double(v, seed * -1.0e-3);
+        break;
     case AVRO_BYTES:
         memset(buf, seed, sizeof(buf));
         avro_value_set_bytes(v, buf, (size_t)(seed * 37) % sizeof(buf));
@@ -151,8 +164,9 @@ START_TEST(test_all_types_match_avro_c)
 {
     avro_schema_t s;
 
-    ck_assert_int_eq(avro_schema_from_json_length(all_types_json,
-                                                  sizeof(all_types_json) - 1, &s), 0);
+    ck_assert_int_eq(
+        avro_schema_from_json_length(all_types_json, sizeof(all_types_json) - 1, &s),
+        0);
     check_schema(s, "all types");
     avro_schema_decref(s);
 }
@@ -187,7 +201,8 @@ START_TEST(test_topic_schemas_match_avro_c)
         ck_assert_int_eq(fread(json, 1, (size_t)n, f), n);
         fclose(f);
         json[n] = '\0';
-        ck_assert_msg(avro_schema_from_json_length(json, (size_t)n, &s) == 0, "%s", path);
+        ck_assert_msg(avro_schema_from_json_length(json, (size_t)n, &s) == 0, "%s",
+                      path);
         check_schema(s, de->d_name);
         avro_schema_decref(s);
         free(json);
@@ -206,9 +221,11 @@ typedef struct bad {
 } bad_t;
 
 static const bad_t bads[] = {
-    {"varint longer than 10 bytes", "\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12},
+    {"varint longer than 10 bytes", "\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+     12},
     {"int out of 32-bit range", "\x01\x80\x80\x80\x80\x20", 6},
-    {"negative bytes length", "\x01\x02\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16},
+    {"negative bytes length",
+     "\x01\x02\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16},
 };
 
 START_TEST(test_corrupt_bodies_fail)
@@ -219,8 +236,9 @@ START_TEST(test_corrupt_bodies_fail)
     avro_value_t out;
     const char *pos = c->bytes;
 
-    ck_assert_int_eq(avro_schema_from_json_length(all_types_json,
-                                                  sizeof(all_types_json) - 1, &s), 0);
+    ck_assert_int_eq(
+        avro_schema_from_json_length(all_types_json, sizeof(all_types_json) - 1, &s),
+        0);
     iface = avro_generic_class_from_schema(s);
     avro_generic_value_new(iface, &out);
     ck_assert_msg(bus_bin_read(&pos, c->bytes + c->len, &out) == -1, "%s", c->name);
@@ -249,8 +267,8 @@ START_TEST(test_out_of_range_indexes_fail)
         avro_value_t out;
         const char *pos = cases[i].bytes;
 
-        ck_assert_int_eq(avro_schema_from_json_length(cases[i].json,
-                                                      strlen(cases[i].json), &s), 0);
+        ck_assert_int_eq(
+            avro_schema_from_json_length(cases[i].json, strlen(cases[i].json), &s), 0);
         iface = avro_generic_class_from_schema(s);
         avro_generic_value_new(iface, &out);
         ck_assert_msg(bus_bin_read(&pos, cases[i].bytes + cases[i].len, &out) == -1,
@@ -288,7 +306,8 @@ static Suite *avrobin_suite(void)
 
     tcase_add_test(tc, test_all_types_match_avro_c);
     tcase_add_test(tc, test_topic_schemas_match_avro_c);
-    tcase_add_loop_test(tc, test_corrupt_bodies_fail, 0, sizeof(bads) / sizeof(bads[0]));
+    tcase_add_loop_test(tc, test_corrupt_bodies_fail, 0,
+                        sizeof(bads) / sizeof(bads[0]));
     tcase_add_test(tc, test_out_of_range_indexes_fail);
     tcase_add_test(tc, test_unset_union_fails);
     suite_add_tcase(s, tc);

@@ -116,7 +116,10 @@ typedef struct rt_case {
 } rt_case_t;
 
 static const rt_case_t rt_cases[] = {
-    {1, 0.0, 0}, {7, -12.25, 1}, {65536, 1e9, 3}, {INT32_MAX, 42.0, 500},
+    {1, 0.0, 0},
+    {7, -12.25, 1},
+    {65536, 1e9, 3},
+    {INT32_MAX, 42.0, 500},
 };
 
 START_TEST(test_round_trip_same_schema)
@@ -164,7 +167,8 @@ START_TEST(test_resolves_old_writer_into_new_reader)
     ck_assert_msg(d != NULL, "%s", err);
     ck_assert(bus_decoder_resolves(d));
     avro_generic_value_new(iface, &out);
-    ck_assert_msg(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)) == 0,
+    ck_assert_msg(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)) ==
+                      0,
                   "%s", err);
     ck_assert_double_eq(get_double(&out, "power_kw"), 99.5);
     ck_assert_double_eq(get_double(&out, "frequency_hz"), 50.0); /* default */
@@ -201,7 +205,8 @@ START_TEST(test_new_writer_into_old_reader_drops_field)
     avro_value_get_by_name(&w, "frequency_hz", &f, NULL);
     avro_value_set_double(&f, 49.9);
     ck_assert_int_eq(bus_encode(&enc, 2, &w, &frame, &len, err, sizeof(err)), 0);
-    ck_assert_msg(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)) == 0,
+    ck_assert_msg(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)) ==
+                      0,
                   "%s", err);
     ck_assert_double_eq(get_double(&out, "power_kw"), 7.0);
     avro_value_decref(&w);
@@ -231,7 +236,8 @@ START_TEST(test_missing_field_without_default_is_incompatible)
     avro_generic_value_new(ri, &out);
     d = bus_decoder_new(v1, r, rj, err, sizeof(err));
     ck_assert_msg(d != NULL, "%s", err);
-    ck_assert_int_eq(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)), -2);
+    ck_assert_int_eq(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)),
+                     -2);
     ck_assert_ptr_nonnull(strstr(err, "extra"));
     avro_value_decref(&out);
     avro_value_iface_decref(ri);

@@ -373,7 +373,8 @@ START_TEST(env_map_secrets)
     setenv("EMS_SVC_KAFKA_PROPS", "sasl.password=Tr0ub4dor,horse", 1);
     ck_assert_int_eq(load("db: {url: x}\n"), -1);
     ck_assert_msg(strstr(errstr, "item 2 has no '='"), "%s", errstr);
-    ck_assert_msg(!strstr(errstr, "horse") && !strstr(errstr, "Tr0ub4dor"), "%s", errstr);
+    ck_assert_msg(!strstr(errstr, "horse") && !strstr(errstr, "Tr0ub4dor"), "%s",
+                  errstr);
     unsetenv("EMS_SVC_KAFKA_PROPS");
 }
 END_TEST
@@ -464,8 +465,8 @@ START_TEST(markdown_table)
     ck_assert_ptr_nonnull(
         strstr(buf, "| `svc.mode` | string | `fast` | fast\\|slow |"));
     ck_assert_ptr_nonnull(strstr(buf, "| `db.url` | string | required |"));
-    ck_assert_ptr_nonnull(
-        strstr(buf, "| `svc.timeout` | duration-ms | `5s` | 0 .. 3.6e+06 ms, multiple of 500 ms |"));
+    ck_assert_ptr_nonnull(strstr(buf, "| `svc.timeout` | duration-ms | `5s` | 0 .. "
+                                      "3.6e+06 ms, multiple of 500 ms |"));
     free(buf);
 }
 END_TEST
@@ -496,8 +497,9 @@ START_TEST(common_tables)
     cfg_t *c = cfg_new();
     cfg_common_t common;
     /* the file's values must show: a developer's sourced stack.env must not win */
-    static const char *const env[] = {"EMS_BUS_BOOTSTRAP", "EMS_BUS_KAFKA", "EMS_LOG_LEVEL",
-                                      "EMS_BUS_FLUSH_TIMEOUT_MS", "EMS_BUS_TOPIC_PREFIX"};
+    static const char *const env[] = {"EMS_BUS_BOOTSTRAP", "EMS_BUS_KAFKA",
+                                      "EMS_LOG_LEVEL", "EMS_BUS_FLUSH_TIMEOUT_MS",
+                                      "EMS_BUS_TOPIC_PREFIX"};
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
         unsetenv(env[i]);
     setenv("EMS_HTTP_PORT", "18105", 1);

@@ -72,9 +72,9 @@ END_TEST
 
 START_TEST(overwrite_replaces_the_old_content)
 {
-    ck_assert_int_eq(ems_file_write_atomic(path, "a longer first version\n", errstr,
-                                           sizeof errstr),
-                     0);
+    ck_assert_int_eq(
+        ems_file_write_atomic(path, "a longer first version\n", errstr, sizeof errstr),
+        0);
     ck_assert_int_eq(ems_file_write_atomic(path, "short\n", errstr, sizeof errstr), 0);
     assert_content("short\n"); /* nothing of the longer file remains */
     ck_assert(!exists(tmp));
@@ -85,9 +85,9 @@ START_TEST(binary_content_with_nul_bytes_and_mode)
 {
     static const unsigned char data[] = {0x1f, 0x8b, 0x00, 0x00, 'x', 0x00, 0xff};
     unsigned char buf[64];
-    ck_assert_int_eq(ems_file_write_atomic_n(path, data, sizeof data, 0600, errstr,
-                                             sizeof errstr),
-                     0);
+    ck_assert_int_eq(
+        ems_file_write_atomic_n(path, data, sizeof data, 0600, errstr, sizeof errstr),
+        0);
     ck_assert_uint_eq(read_back(path, (char *)buf, sizeof buf), sizeof data);
     ck_assert(memcmp(buf, data, sizeof data) == 0);
     ck_assert_int_eq(mode_of(path), 0600);

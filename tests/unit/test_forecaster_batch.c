@@ -38,8 +38,8 @@ static double noise(int64_t t, unsigned salt)
 static double temp_true(int64_t t)
 {
     double d = (double)(t - day0) / DAY;
-    return 16.0 - 0.12 * d + 5.0 * sin(2 * M_PI * (d - 0.375)) + 5.0 * noise(t / DAY, 3) +
-           0.5 * noise(t, 1);
+    return 16.0 - 0.12 * d + 5.0 * sin(2 * M_PI * (d - 0.375)) +
+           5.0 * noise(t / DAY, 3) + 0.5 * noise(t, 1);
 }
 
 static double load_kw(int64_t t)
@@ -56,7 +56,7 @@ static double load_kw(int64_t t)
 
 typedef struct rec {
     int is_load;
-    int64_t t;   /* load: interval start; weather: first slot */
+    int64_t t; /* load: interval start; weather: first slot */
     int observed;
     int64_t issued;
 } rec;
@@ -89,7 +89,8 @@ static void make_records(void)
     }
 }
 
-static void wx_of(const rec *r, fc_wxdata *w, int64_t *tt, double *vv, unsigned char *obs)
+static void wx_of(const rec *r, fc_wxdata *w, int64_t *tt, double *vv,
+                  unsigned char *obs)
 {
     fc_wxdata_init(w);
     w->slot_sec = 900;
@@ -106,7 +107,8 @@ static void wx_of(const rec *r, fc_wxdata *w, int64_t *tt, double *vv, unsigned 
         double err = r->observed ? 0.0 : 1.5 * sin((double)t / 20000.0);
         tt[i] = t;
         vv[2 * i] = temp_true(t) + err;
-        vv[2 * i + 1] = 4.0 + 2.0 * sin((double)t / 50000.0) + (r->observed ? 0.3 : 0.0);
+        vv[2 * i + 1] =
+            4.0 + 2.0 * sin((double)t / 50000.0) + (r->observed ? 0.3 : 0.0);
         obs[i] = (unsigned char)r->observed;
     }
 }
@@ -137,10 +139,9 @@ static void put(fc_site *s, const rec *r, int queued)
     }
     for (size_t i = 0; i < w.n; i++)
         for (size_t j = 0; j < w.nvar; j++)
-            ck_assert_int_ne(fc_site_put_weather_from(s, w.names[j], w.t[i], w.slot_sec,
-                                                      w.v[i * w.nvar + j],
-                                                      w.observed[i], w.issued, why,
-                                                      sizeof why),
+            ck_assert_int_ne(fc_site_put_weather_from(
+                                 s, w.names[j], w.t[i], w.slot_sec, w.v[i * w.nvar + j],
+                                 w.observed[i], w.issued, why, sizeof why),
                              FC_PUT_INVALID);
 }
 
@@ -179,7 +180,8 @@ static fc_site *make_site(void)
     p.xgb.nthread = 1;
     fc_site_conf_default(&sc, 900); /* backfill 48 h, weather_wait 1 h */
     sc.warmup = 42 * DAY;
-    fc_site *s = fc_site_new("s1", "Europe/Amsterdam", hol, 1, &p, &sc, err, sizeof err);
+    fc_site *s =
+        fc_site_new("s1", "Europe/Amsterdam", hol, 1, &p, &sc, err, sizeof err);
     ck_assert_msg(s != NULL, "%s", err);
     return s;
 }
@@ -265,7 +267,8 @@ START_TEST(reference_issues_every_run)
         long_day += ref.f[i].kind == FC_DAY_AHEAD && ref.f[i].n == 100;
     }
     ck_assert_uint_eq(da, 28);
-    ck_assert_uint_eq(ref.n, 28 + 28 * 24 + 1); /* and the one at the last interval end */
+    ck_assert_uint_eq(ref.n,
+                      28 + 28 * 24 + 1); /* and the one at the last interval end */
     ck_assert_uint_gt(trees, 0);
     ck_assert_uint_eq(long_day, 1);
 }

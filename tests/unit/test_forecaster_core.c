@@ -233,7 +233,8 @@ static void make_wx(fc_series *s, fc_weather *w, int days, const char *const *or
  * gone is refused, as is a file of format 3, which has no names. */
 START_TEST(saved_model_reads_weather_columns_by_name)
 {
-    static const char *const first[] = {"solar", "wind"}, *const after[] = {"wind", "solar"},
+    static const char *const first[] = {"solar", "wind"},
+                             *const after[] = {"wind", "solar"},
                              *const other[] = {"solar", "rain"};
     fc_series s, s2, s3;
     fc_weather w, w2, w3;
@@ -251,8 +252,9 @@ START_TEST(saved_model_reads_weather_columns_by_name)
     make_wx(&s3, &w3, days, other);
     ck_assert_str_eq(w2.names[1], "wind");
     fc_forecaster *fc = fc_forecaster_new(&p, cal), *fc2 = fc_forecaster_new(&p, cal);
-    ck_assert_msg(fc_forecaster_train(fc, &s, &w, FC_DAY_AHEAD, issue, err, sizeof err) == 0,
-                  "%s", err);
+    ck_assert_msg(
+        fc_forecaster_train(fc, &s, &w, FC_DAY_AHEAD, issue, err, sizeof err) == 0,
+        "%s", err);
     ck_assert_int_eq(fc_forecaster_save(fc, FC_DAY_AHEAD, path, err, sizeof err), 0);
     ck_assert_msg(fc_forecaster_load_checked(fc2, FC_DAY_AHEAD, path, &w2, issue, err,
                                              sizeof err) == 0,
@@ -267,8 +269,8 @@ START_TEST(saved_model_reads_weather_columns_by_name)
         ck_assert_double_eq_tol(a.slots[i].p50, b.slots[i].p50, 1e-9);
     /* a column the site lacks: refused, never fed another one */
     fc_forecaster *fc3 = fc_forecaster_new(&p, cal);
-    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, &w3, issue, err,
-                                                sizeof err),
+    ck_assert_int_ne(fc_forecaster_load_checked(fc3, FC_DAY_AHEAD, path, &w3, issue,
+                                                err, sizeof err),
                      0);
     ck_assert_ptr_nonnull(strstr(err, "weather column 'wind'"));
     ck_assert_int_eq(fc_forecaster_trained_at(fc3, FC_DAY_AHEAD), INT64_MIN);

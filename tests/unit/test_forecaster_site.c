@@ -417,8 +417,8 @@ START_TEST(queued_records_keep_event_time)
     /* a name as long as the adapter publishes (Open-Meteo's longest) */
     strcpy(w.names[0], "direct_normal_irradiance_instant_wm2");
     w.issued = t + 2 * H;
-    ck_assert_msg(fc_site_queue_weather(site, &w, why, sizeof why) == FC_PUT_STORED, "%s",
-                  why);
+    ck_assert_msg(fc_site_queue_weather(site, &w, why, sizeof why) == FC_PUT_STORED,
+                  "%s", why);
     strcpy(w.names[0], "temperature");
     w.slot_sec = 0;
     ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why), FC_PUT_INVALID);

@@ -57,9 +57,9 @@ START_TEST(written_and_read_back_under_its_topic)
     fc_stopmark m = {0}, back;
     fc_stopmark_raise(&m, 0, 288);
     fc_stopmark_raise(&m, 3, 12);
-    ck_assert_msg(fc_stopmark_write(dir, "plant1.energy.load", &m, errstr,
-                                    sizeof errstr) == 0,
-                  "%s", errstr);
+    ck_assert_msg(
+        fc_stopmark_write(dir, "plant1.energy.load", &m, errstr, sizeof errstr) == 0,
+        "%s", errstr);
     ck_assert_int_eq(
         fc_stopmark_load(dir, "plant1.energy.load", &back, errstr, sizeof errstr), 0);
     ck_assert_uint_eq(back.n, 2);
@@ -81,14 +81,16 @@ START_TEST(mark_of_another_topic_is_refused)
     ck_assert_int_eq(
         fc_stopmark_load(dir, "plant2.energy.load", &m, errstr, sizeof errstr), -1);
     ck_assert_uint_eq(m.n, 0);
-    ck_assert_msg(strstr(errstr, "'plant1.energy.load', not 'plant2.energy.load'"), "%s",
-                  errstr);
+    ck_assert_msg(strstr(errstr, "'plant1.energy.load', not 'plant2.energy.load'"),
+                  "%s", errstr);
     /* a mark of the time before prefixes were named: only without a prefix */
     write_text("energy.load.stop", "energy.load 0 288\n");
-    ck_assert_int_eq(fc_stopmark_load(dir, "energy.load", &m, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(fc_stopmark_load(dir, "energy.load", &m, errstr, sizeof errstr),
+                     0);
     ck_assert_uint_eq(m.n, 1);
     write_text("energy.load.stop", "energy.load zero 288\n");
-    ck_assert_int_eq(fc_stopmark_load(dir, "energy.load", &m, errstr, sizeof errstr), -1);
+    ck_assert_int_eq(fc_stopmark_load(dir, "energy.load", &m, errstr, sizeof errstr),
+                     -1);
     ck_assert_msg(strstr(errstr, "bad line"), "%s", errstr);
 }
 END_TEST

@@ -43,7 +43,8 @@ static const fd_case_t cases[] = {
     /* the cut at 127 bytes falls inside the two bytes of "é": both
      * decoders drop the half character (PostgreSQL refuses half of one) */
     {"site-e", "m5", 1604300400000LL, 3, 0, 3, 0x01, 1.0,
-     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aa"
      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9x",
      0},
 };

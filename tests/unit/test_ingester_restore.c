@@ -366,7 +366,7 @@ START_TEST(test_restart_keeps_pending_gap)
             published += ng;
         }
     ck_assert_uint_eq(published, (_i == 2 ? 1u : 0u)); /* at minute 36 only */
-    ing_rollup_destroy(r); /* the restart */
+    ing_rollup_destroy(r);                             /* the restart */
 
     r = ing_rollup_new(&gc);
     for (int k = 0; k < nbefore; k++) {

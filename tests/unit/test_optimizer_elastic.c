@@ -60,8 +60,9 @@ static void assert_runnable(const tcase_t *c)
         ck_assert_msg(n_on == d, "%s runs %d slots, not %d", q->name, n_on, d);
         for (int t = first; t < first + d; t++) {
             double want = t < first + d - 1 ? p_run : opt_block_last_kw(&c->pb, q);
-            ck_assert_msg(fabs(oc_pw(c, e, t) - want) < 1e-6, "%s draws %g kW in slot %d, not %g",
-                          q->name, oc_pw(c, e, t), t, want);
+            ck_assert_msg(fabs(oc_pw(c, e, t) - want) < 1e-6,
+                          "%s draws %g kW in slot %d, not %g", q->name, oc_pw(c, e, t),
+                          t, want);
         }
     }
 }
@@ -104,11 +105,13 @@ START_TEST(test_elastic_lp_plan_is_runnable)
     ck_assert_str_eq(c.r.source, "elastic-rounded");
     ck_assert_int_ge(c.r.explain.n, 1);
     for (int i = 0; i < c.r.explain.n; i++)
-        ck_assert_ptr_nonnull(strstr(c.r.explain.v[i], "task dryer-2 cannot meet its deadline"));
+        ck_assert_ptr_nonnull(
+            strstr(c.r.explain.v[i], "task dryer-2 cannot meet its deadline"));
     ck_assert_int_gt(c.r.violations, 0);
     ck_assert_int_eq(c.r.violations, c.r.problems.n);
     for (int i = 0; i < c.r.problems.n; i++)
-        ck_assert_msg(strstr(c.r.problems.v[i], "dryer-2") != NULL, "%s", c.r.problems.v[i]);
+        ck_assert_msg(strstr(c.r.problems.v[i], "dryer-2") != NULL, "%s",
+                      c.r.problems.v[i]);
     opt_plan_cost(&c.pb, &c.r.plan, &cost);
     ck_assert_double_eq_tol(c.r.cost.total_eur, cost.total_eur, 1e-9);
     opt_result_release(&c.r);
@@ -146,7 +149,9 @@ START_TEST(test_elastic_lp_without_slack_rounded)
     ck_assert_int_eq(c.r.explain.n, 0);
     ck_assert_int_eq(c.r.violations, 0);
     assert_runnable(&c);
-    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 1) + oc_pw(&c, 0, 2) + oc_pw(&c, 0, 3), 10, 1e-6);
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 1) + oc_pw(&c, 0, 2) +
+                                oc_pw(&c, 0, 3),
+                            10, 1e-6);
     opt_plan_cost(&c.pb, &c.r.plan, &cost);
     ck_assert_double_eq_tol(c.r.cost.total_eur, cost.total_eur, 1e-9);
     opt_result_release(&c.r);
@@ -168,7 +173,8 @@ START_TEST(test_export_limit_without_storage)
     ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
     ck_assert_int_eq(c.r.violations, 0);
     ck_assert_double_ge(oc_pw(&c, 0, 1), 100 - 1e-6); /* dearest hour, yet needed */
-    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 1) + oc_pw(&c, 0, 2) + oc_pw(&c, 0, 3),
+    ck_assert_double_eq_tol(oc_pw(&c, 0, 0) + oc_pw(&c, 0, 1) + oc_pw(&c, 0, 2) +
+                                oc_pw(&c, 0, 3),
                             300, 1e-6);
     opt_result_release(&c.r);
 

@@ -216,7 +216,7 @@ static void block_case(tcase_t *c, unsigned *st)
         int hi = lo + len > MAXT ? MAXT : lo + len;
         int dur = 1 + (int)(enum_rand(st) % (unsigned)(hi - lo));
         opt_equipment_t *q = oc_task(c, i, OPT_TASK_BLOCK, 10,
-                                  10.0 * dur - (half && dur > 1 ? 5 : 0), lo, hi);
+                                     10.0 * dur - (half && dur > 1 ? 5 : 0), lo, hi);
         q->p_min_kw = half ? 9 : 0;
         q->startup_eur = su;
         q->group = 1;
@@ -316,8 +316,9 @@ START_TEST(test_block_windows_enumerated)
         ck_assert_int_eq(c.r.status, OPT_OPTIMAL);
         ck_assert_int_eq(c.r.violations, 0);
         ck_assert_msg(fabs(c.r.cost.total_eur - best) < 1e-6,
-                      "case %d: pipeline %.6f (%s, %s), best %.6f", i, c.r.cost.total_eur,
-                      opt_status_name(c.r.status), c.r.source, best);
+                      "case %d: pipeline %.6f (%s, %s), best %.6f", i,
+                      c.r.cost.total_eur, opt_status_name(c.r.status), c.r.source,
+                      best);
         opt_result_release(&c.r);
     }
     /* the cases do exercise runs across a boundary that save a start-up */

@@ -13,8 +13,8 @@
 
 /* Checks the model's own optimum (no heuristic, no validator), that the
  * heuristic's plan passes the validator, and the pipeline's plan and cost. */
-static void assert_group_optimum(tcase_t *c, const double *want0,
-                                 const double *want1, double eur)
+static void assert_group_optimum(tcase_t *c, const double *want0, const double *want1,
+                                 double eur)
 {
     opt_plan_t pl;
     oc_assert_model_objective(&c->pb, eur, 1e-9);

@@ -128,9 +128,13 @@ START_TEST(test_lns_frees_whole_groups)
 {
     double price[24] = {0}, base[24] = {0};
     opt_equipment_t eq[7];
-    opt_problem_t pb = {.site = {.n_slots = 24, .slot_h = 1.0, .price = price,
-                                 .base_kw = base, .import_cap_kw = 1000},
-                        .eq = eq, .n_eq = 7};
+    opt_problem_t pb = {.site = {.n_slots = 24,
+                                 .slot_h = 1.0,
+                                 .price = price,
+                                 .base_kw = base,
+                                 .import_cap_kw = 1000},
+                        .eq = eq,
+                        .n_eq = 7};
     const int lo[] = {0, 12, 0, 16, 2, 0, 1}, hi[] = {12, 24, 4, 20, 6, 4, 5};
     const int group[] = {1, 1, 2, 2, 0, 0, 0};
     int pick[7], cand[7], n;

@@ -84,7 +84,8 @@ static void make_forecast(opt_forecast_t *f, int64_t start, int n)
 }
 
 /* Hourly prices: 30 EUR/MWh at night, 80 from 07:00 to 21:00 local. */
-static void make_prices(opt_prices_t *p, int64_t start, int hours, opt_curve_kind_t kind)
+static void make_prices(opt_prices_t *p, int64_t start, int hours,
+                        opt_curve_kind_t kind)
 {
     memset(p, 0, sizeof *p);
     ck_assert(opt_prices_alloc(p, hours) == 0);
@@ -187,9 +188,8 @@ END_TEST
 
 /* ---- building ---- */
 
-static const opt_build_conf_t conf24 = {.quantile = OPT_Q_P50,
-                                        .horizon_max_ms = 24 * HOUR,
-                                        .horizon_min_ms = HOUR};
+static const opt_build_conf_t conf24 = {
+    .quantile = OPT_Q_P50, .horizon_max_ms = 24 * HOUR, .horizon_min_ms = HOUR};
 
 static int find_eq(const opt_build_t *b, const char *name)
 {
@@ -209,8 +209,8 @@ START_TEST(test_build_demo_day)
 
     make_forecast(&f, DAY0, 96);
     make_prices(&p, DAY0, 24, OPT_CURVE_EFFECTIVE);
-    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet, NULL,
-                                reason, sizeof reason) == 0);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet,
+                                NULL, reason, sizeof reason) == 0);
     ck_assert_int_eq(b.pb.site.n_slots, 96);
     ck_assert_double_eq(b.pb.site.slot_h, 0.25);
     ck_assert_double_eq(b.pb.site.import_cap_kw, 25000);
@@ -278,17 +278,17 @@ START_TEST(test_build_deadline_off_grid)
     dryer->deadline_min = 21 * 60 + 40;
     make_forecast(&f, DAY0, 96);
     make_prices(&p, DAY0, 24, OPT_CURVE_EFFECTIVE);
-    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet, NULL,
-                                reason, sizeof reason) == 0);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet,
+                                NULL, reason, sizeof reason) == 0);
     int d = find_eq(&b, "dryer-1");
     ck_assert_int_ge(d, 0);
     ck_assert_int_eq(b.pb.eq[d].earliest, 24); /* 06:00 */
     ck_assert_int_eq(b.pb.eq[d].deadline, 86); /* ends 21:30 */
-    dryer->deadline_min = 21 * 60 + 30;          /* on the grid: 21:30 itself */
+    dryer->deadline_min = 21 * 60 + 30;        /* on the grid: 21:30 itself */
     opt_build_release(&b);
     memset(&b, 0, sizeof b);
-    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet, NULL,
-                                reason, sizeof reason) == 0);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, cet,
+                                NULL, reason, sizeof reason) == 0);
     ck_assert_int_eq(b.pb.eq[find_eq(&b, "dryer-1")].deadline, 86);
     opt_build_release(&b);
     opt_forecast_release(&f);
@@ -316,8 +316,8 @@ START_TEST(test_build_dst_day_owes_whole_output)
 
     make_forecast(&f, day, 96);
     make_prices(&p, day, 24, OPT_CURVE_EFFECTIVE);
-    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, ams, NULL,
-                                reason, sizeof reason) == 0);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, f.issued_ms, ams,
+                                NULL, reason, sizeof reason) == 0);
     const opt_equipment_t *q = &b.pb.eq[find_eq(&b, "compressor-1")];
     ck_assert_int_eq(q->n_shifts, 2);
     ck_assert_int_eq(q->shifts[0].start, 0);
@@ -345,10 +345,10 @@ START_TEST(test_build_market_curve_tariff)
     make_prices(&p, DAY0, 24, OPT_CURVE_MARKET);
     ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, 0, cet, NULL, reason,
                                 sizeof reason) == 0);
-    ck_assert_double_eq_tol(b.price[4 * 6], 30 + 4.10, 1e-9);   /* 06:00 offpeak */
-    ck_assert_double_eq_tol(b.price[4 * 8], 80 + 9.80, 1e-9);   /* 08:00 peak */
-    ck_assert_double_eq_tol(b.price[4 * 22], 30 + 9.80, 1e-9);  /* 22:00 peak */
-    ck_assert_double_eq_tol(b.price[4 * 23], 30 + 4.10, 1e-9);  /* 23:00 offpeak */
+    ck_assert_double_eq_tol(b.price[4 * 6], 30 + 4.10, 1e-9);  /* 06:00 offpeak */
+    ck_assert_double_eq_tol(b.price[4 * 8], 80 + 9.80, 1e-9);  /* 08:00 peak */
+    ck_assert_double_eq_tol(b.price[4 * 22], 30 + 9.80, 1e-9); /* 22:00 peak */
+    ck_assert_double_eq_tol(b.price[4 * 23], 30 + 4.10, 1e-9); /* 23:00 offpeak */
     opt_build_release(&b);
     opt_forecast_release(&f);
     opt_prices_release(&p);
@@ -384,8 +384,9 @@ START_TEST(test_build_horizon)
     make_prices(&p, DAY0, 48, OPT_CURVE_EFFECTIVE);
     /* event time 12:01 local: first slot 12:15, 24 h; the first day's dryer
      * window is cut, the second day's ends after the horizon */
-    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, DAY0 + 12 * HOUR + 60000,
-                                cet, NULL, reason, sizeof reason) == 0);
+    ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p,
+                                DAY0 + 12 * HOUR + 60000, cet, NULL, reason,
+                                sizeof reason) == 0);
     ck_assert_int_eq(b.start_ms, DAY0 + 12 * HOUR + QH);
     ck_assert_int_eq(b.pb.site.n_slots, 96);
     ck_assert_int_lt(find_eq(&b, "dryer-1"), 0);
@@ -529,16 +530,20 @@ START_TEST(test_schedule_value)
     ck_assert(avro_schema_from_json_length(json, n, &sc) == 0);
     iface = avro_generic_class_from_schema(sc);
     ck_assert(avro_generic_value_new(iface, &v) == 0);
-    opt_plan_meta_t meta = {.site_id = "nl-neerijnen", .plan_id = "nl-neerijnen/x",
-                            .trigger = OPT_TRIGGER_PRICES, .forecast_run_id = "run-1",
-                            .price_curve_id = "curve-1", .created_ms = p.issued_ms};
-    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0, "%s",
-                  reason);
+    opt_plan_meta_t meta = {.site_id = "nl-neerijnen",
+                            .plan_id = "nl-neerijnen/x",
+                            .trigger = OPT_TRIGGER_PRICES,
+                            .forecast_run_id = "run-1",
+                            .price_curve_id = "curve-1",
+                            .created_ms = p.issued_ms};
+    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0,
+                  "%s", reason);
     double parts = dbl(&v, "energy_cost_eur") + dbl(&v, "demand_charge_eur") +
                    dbl(&v, "startup_cost_eur") + dbl(&v, "co2_cost_eur");
     ck_assert_double_eq_tol(parts, dbl(&v, "total_cost_eur"), 1e-6);
     ck_assert_double_eq_tol(dbl(&v, "savings_eur"),
-                            dbl(&v, "baseline_cost_eur") - dbl(&v, "total_cost_eur"), 1e-9);
+                            dbl(&v, "baseline_cost_eur") - dbl(&v, "total_cost_eur"),
+                            1e-9);
     eqs = field(&v, "equipment");
     avro_value_get_size(&eqs, &neq);
     ck_assert_uint_eq(neq, 5);
@@ -557,7 +562,8 @@ START_TEST(test_schedule_value)
             flex += dbl(&x, "power_kw");
         }
         ck_assert_double_eq_tol(dbl(&s, "flexible_kw"), flex, 1e-6);
-        ck_assert_double_eq_tol(dbl(&s, "import_kw"), dbl(&s, "base_load_kw") + flex, 1e-6);
+        ck_assert_double_eq_tol(dbl(&s, "import_kw"), dbl(&s, "base_load_kw") + flex,
+                                1e-6);
         ck_assert(dbl(&s, "import_kw") <= 25000 + 1e-3);
     }
     /* the dryer's energy is one batch */
@@ -572,8 +578,8 @@ START_TEST(test_schedule_value)
     r.source = "elastic-rounded";
     ck_assert_int_eq(opt_codec_heuristic(&r), 1);
     avro_value_reset(&v);
-    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0, "%s",
-                  reason);
+    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0,
+                  "%s", reason);
     ck_assert_int_eq(flag(&v, "heuristic"), 1);
     r.status = OPT_HEURISTIC;
     r.source = "heuristic";
@@ -596,15 +602,21 @@ typedef struct relax_case {
 } relax_case_t;
 
 static const relax_case_t relax_cases[] = {
-    {"task dryer-2 cannot meet its deadline: it needs 16 slots at 1200 kW but its window "
-     "[4, 10) has 6", "dryer-2 deadline", "slots", 10},
+    {"task dryer-2 cannot meet its deadline: it needs 16 slots at 1200 kW but its "
+     "window "
+     "[4, 10) has 6",
+     "dryer-2 deadline", "slots", 10},
     {"task hp cannot meet its deadline within capacity 800 kW: 120.5 of its 900.0 kWh "
-     "cannot be delivered by slot 40", "hp deadline", "kWh", 120.5},
-    {"task d cannot meet its deadline within capacity 800 kW: it needs 4 slots at 500 kW "
-     "between slot 0 and slot 8", "d deadline", "slots", 4},
+     "cannot be delivered by slot 40",
+     "hp deadline", "kWh", 120.5},
+    {"task d cannot meet its deadline within capacity 800 kW: it needs 4 slots at 500 "
+     "kW "
+     "between slot 0 and slot 8",
+     "d deadline", "slots", 4},
     {"storage bat ends 12.5 kWh below its initial state of charge",
      "bat final state of charge", "kWh", 12.5},
-    {"process mill falls 3.25 units short of its minimum output in shift 1 (slots 24-55)",
+    {"process mill falls 3.25 units short of its minimum output in shift 1 (slots "
+     "24-55)",
      "mill output in shift 1", "units", 3.25},
     {"import capacity 800 kW must be exceeded by up to 42.0 kW (first in slot 3)",
      "site import capacity", "kW", 42},
@@ -636,8 +648,11 @@ END_TEST
 
 static opt_load_t iv(int64_t start, double kw, int rev)
 {
-    opt_load_t l = {.site_scope = 1, .start_ms = start, .end_ms = start + QH,
-                    .mean_kw = kw, .revision = rev};
+    opt_load_t l = {.site_scope = 1,
+                    .start_ms = start,
+                    .end_ms = start + QH,
+                    .mean_kw = kw,
+                    .revision = rev};
     snprintf(l.site_id, sizeof l.site_id, "nl-neerijnen");
     return l;
 }
@@ -687,18 +702,21 @@ START_TEST(test_peak_month_boundary_site_time)
     ck_assert_int_eq(add(p, OCT31_2300, 500, 0), 1);
     ck_assert_int_eq(add(p, NOV05_1000, 700, 0), 1);
     /* November in site time starts at 23:00 UTC: the 900 kW is October's */
-    ck_assert_double_eq(opt_peak_floor(p, OCT31_2300 + 2 * QH, OCT31_2300 + 2 * QH, cet,
-                                       NULL), 500);
-    ck_assert_double_eq(opt_peak_floor(p, NOV05_1000 + 10 * HOUR, NOV05_1000 + 10 * HOUR,
-                                       cet, NULL), 700);
+    ck_assert_double_eq(
+        opt_peak_floor(p, OCT31_2300 + 2 * QH, OCT31_2300 + 2 * QH, cet, NULL), 500);
+    ck_assert_double_eq(
+        opt_peak_floor(p, NOV05_1000 + 10 * HOUR, NOV05_1000 + 10 * HOUR, cet, NULL),
+        700);
     /* a plan for the end of October still sees October */
     ck_assert_double_eq(opt_peak_floor(p, OCT31_2245, OCT31_2300, cet, NULL), 900);
     /* event time: an interval not yet over at the cutoff does not count */
-    ck_assert_double_eq(opt_peak_floor(p, NOV05_1000, NOV05_1000 + QH - 1, cet, NULL), 500);
+    ck_assert_double_eq(opt_peak_floor(p, NOV05_1000, NOV05_1000 + QH - 1, cet, NULL),
+                        500);
     /* a new period starts from nothing */
     ck_assert_double_eq(opt_peak_floor(p, NOV30_2300, NOV30_2300 + HOUR, cet, NULL), 0);
     ck_assert_int_eq(add(p, NOV30_2300, 300, 0), 1);
-    ck_assert_double_eq(opt_peak_floor(p, NOV30_2300, NOV30_2300 + HOUR, cet, NULL), 300);
+    ck_assert_double_eq(opt_peak_floor(p, NOV30_2300, NOV30_2300 + HOUR, cet, NULL),
+                        300);
     /* October is now two periods back: dropped, and late intervals of it ignored */
     ck_assert_uint_eq(opt_peak_count(p), 3);
     ck_assert_int_eq(add(p, OCT31_2245 - QH, 5000, 0), 0);
@@ -787,8 +805,8 @@ START_TEST(test_load_check_future)
 END_TEST
 
 /* A schema file's generic value (the caller decrefs value, iface, schema). */
-static void schema_value(const char *topic, avro_schema_t *sc, avro_value_iface_t **iface,
-                         avro_value_t *v)
+static void schema_value(const char *topic, avro_schema_t *sc,
+                         avro_value_iface_t **iface, avro_value_t *v)
 {
     static char json[65536];
     char path[256];
@@ -813,11 +831,20 @@ static void set_field(avro_value_t *v, const char *name, int kind, int64_t i, do
         f = b;
     }
     switch (kind) {
-    case 's': ck_assert(avro_value_set_string(&f, s) == 0); break;
-    case 'l': ck_assert(avro_value_set_long(&f, i) == 0); break;
-    case 'i': ck_assert(avro_value_set_int(&f, (int)i) == 0); break;
-    case 'e': ck_assert(avro_value_set_enum(&f, (int)i) == 0); break;
-    default: ck_assert(avro_value_set_double(&f, d) == 0);
+    case 's':
+        ck_assert(avro_value_set_string(&f, s) == 0);
+        break;
+    case 'l':
+        ck_assert(avro_value_set_long(&f, i) == 0);
+        break;
+    case 'i':
+        ck_assert(avro_value_set_int(&f, (int)i) == 0);
+        break;
+    case 'e':
+        ck_assert(avro_value_set_enum(&f, (int)i) == 0);
+        break;
+    default:
+        ck_assert(avro_value_set_double(&f, d) == 0);
     }
 }
 
@@ -870,7 +897,8 @@ START_TEST(test_request_codec)
     snprintf(q.requested_by, sizeof q.requested_by, "alice");
     schema_value("energy.schedule.requests", &sc, &iface, &v);
     ck_assert(opt_codec_request_value(&v, &q, reason, sizeof reason) == 0);
-    ck_assert_msg(opt_codec_request(&v, &back, reason, sizeof reason) == 0, "%s", reason);
+    ck_assert_msg(opt_codec_request(&v, &back, reason, sizeof reason) == 0, "%s",
+                  reason);
     ck_assert_str_eq(back.request_id, "req-1");
     ck_assert_str_eq(back.site_id, "nl-neerijnen");
     ck_assert_str_eq(back.requested_by, "alice");
@@ -908,7 +936,7 @@ START_TEST(test_build_and_publish_with_floor)
 
     make_forecast(&f, DAY0, 96);
     make_prices(&p, DAY0, 24, OPT_CURVE_EFFECTIVE);
-    ck_assert_int_eq(add(pk, OCT31_2300, 30000, 0), 1);     /* 1 Nov local */
+    ck_assert_int_eq(add(pk, OCT31_2300, 30000, 0), 1);      /* 1 Nov local */
     ck_assert_int_eq(add(pk, DAY0 + 2 * HOUR, 40000, 0), 1); /* after the cutoff */
     bc.peak = pk;
     bc.peak_cutoff_ms = f.issued_ms;
@@ -924,13 +952,16 @@ START_TEST(test_build_and_publish_with_floor)
     ck_assert_double_eq(c.floor_kw, 30000);
     ck_assert(c.peak_kw <= 25000 + 1e-3 && c.peak_kw > 10000);
     ck_assert_double_eq_tol(c.demand_eur, 0, 1e-6);
-    ck_assert_double_eq_tol(c.total_eur, c.energy_eur + c.startup_eur + c.co2_eur, 1e-6);
+    ck_assert_double_eq_tol(c.total_eur, c.energy_eur + c.startup_eur + c.co2_eur,
+                            1e-6);
     ck_assert_double_eq_tol(c.savings_eur, r.savings_eur, 1e-6);
     schema_value("energy.schedule", &sc, &iface, &v);
-    opt_plan_meta_t meta = {.site_id = "nl-neerijnen", .plan_id = "nl-neerijnen/y",
-                            .trigger = OPT_TRIGGER_ON_DEMAND, .created_ms = f.issued_ms};
-    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0, "%s",
-                  reason);
+    opt_plan_meta_t meta = {.site_id = "nl-neerijnen",
+                            .plan_id = "nl-neerijnen/y",
+                            .trigger = OPT_TRIGGER_ON_DEMAND,
+                            .created_ms = f.issued_ms};
+    ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0,
+                  "%s", reason);
     ck_assert_double_eq_tol(dbl(&v, "demand_charge_eur"), 0, 1e-6);
     ck_assert_double_eq_tol(dbl(&v, "peak_kw"), c.peak_kw, 1e-9);
     ck_assert_double_eq_tol(dbl(&v, "total_cost_eur"), c.total_eur, 1e-9);
@@ -1006,14 +1037,15 @@ START_TEST(test_build_across_billing_boundary)
     ck_assert_msg(opt_solve(&b.pb, &o, &r, reason, sizeof reason) == 0, "%s", reason);
     ck_assert_int_eq(r.violations, 0);
     ck_assert_double_eq_tol(r.cost.next_peak_kw, max_load(&b, &r.plan, 48, 96), 1e-6);
-    ck_assert_double_eq_tol(r.cost.peak_kw, fmax(20000, max_load(&b, &r.plan, 0, 48)), 1e-6);
-    ck_assert_double_eq_tol(r.cost.demand_eur, 3.45 * (r.cost.peak_kw + r.cost.next_peak_kw),
+    ck_assert_double_eq_tol(r.cost.peak_kw, fmax(20000, max_load(&b, &r.plan, 0, 48)),
                             1e-6);
+    ck_assert_double_eq_tol(r.cost.demand_eur,
+                            3.45 * (r.cost.peak_kw + r.cost.next_peak_kw), 1e-6);
     opt_codec_costs(&b, &r, &c);
     ck_assert_int_eq(c.next_period_ms, NOV30_2300);
     ck_assert_double_eq(c.next_floor_kw, 0);
-    ck_assert_double_eq_tol(c.demand_eur, 3.45 * (r.cost.peak_kw - 20000 + r.cost.next_peak_kw),
-                            1e-6);
+    ck_assert_double_eq_tol(
+        c.demand_eur, 3.45 * (r.cost.peak_kw - 20000 + r.cost.next_peak_kw), 1e-6);
     /* the same horizon with one floor throughout */
     b.pb.site.next_period_slot = 0;
     opt_result_init(&one);
@@ -1021,7 +1053,8 @@ START_TEST(test_build_across_billing_boundary)
     b.pb.site.next_period_slot = 48;
     opt_plan_cost(&b.pb, &one.plan, &as_billed);
     ck_assert_msg(as_billed.total_eur > r.cost.total_eur + 1000,
-                  "one floor %.2f EUR, split %.2f EUR", as_billed.total_eur, r.cost.total_eur);
+                  "one floor %.2f EUR, split %.2f EUR", as_billed.total_eur,
+                  r.cost.total_eur);
     ck_assert_msg(max_load(&b, &one.plan, 48, 96) > r.cost.next_peak_kw + 500,
                   "December peak: one floor %.1f kW, split %.1f kW",
                   max_load(&b, &one.plan, 48, 96), r.cost.next_peak_kw);
@@ -1079,7 +1112,8 @@ static Suite *inputs_suite(void)
     tcase_add_test(tc, test_build_horizon);
     tcase_add_test(tc, test_build_batch_windows_touch);
     tcase_add_test(tc, test_schedule_value);
-    tcase_add_loop_test(tc, test_relaxed_lines, 0, sizeof relax_cases / sizeof *relax_cases);
+    tcase_add_loop_test(tc, test_relaxed_lines, 0,
+                        sizeof relax_cases / sizeof *relax_cases);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -187,14 +187,16 @@ START_TEST(test_demand_charge_two_periods)
     ck_assert_double_eq_tol(c.r.cost.total_eur, 1514.10, 1e-6);
     ck_assert_double_eq_tol(c.r.baseline_cost.total_eur, 1514.50, 1e-6);
     for (int i = 0; i < c.r.binding.n; i++)
-        found += strstr(c.r.binding.v[i], "new next period's peak 50.0 kW in slot 2") != NULL;
+        found += strstr(c.r.binding.v[i], "new next period's peak 50.0 kW in slot 2") !=
+                 NULL;
     ck_assert_int_eq(found, 1);
     opt_result_release(&c.r);
     /* a boundary outside the horizon is bad input */
     c.pb.site.next_period_slot = 4;
     opt_msgs_init(&msgs);
     ck_assert_int_eq(opt_problem_check(&c.pb, &msgs), 1);
-    ck_assert_msg(strstr(msgs.v[0], "next billing period starts at slot 4"), "%s", msgs.v[0]);
+    ck_assert_msg(strstr(msgs.v[0], "next billing period starts at slot 4"), "%s",
+                  msgs.v[0]);
     opt_msgs_release(&msgs);
 }
 END_TEST
@@ -207,8 +209,7 @@ END_TEST
  * heuristic, must prove the same optimum: lp_solve's own guess of the
  * objective's step called 154 EUR optimal with floor or automatic first
  * until the model set a solution limit other than 1 (ADR 0010 item 12). */
-static const int branch_dirs[] = {BRANCH_CEILING, BRANCH_FLOOR,
-                                  BRANCH_AUTOMATIC};
+static const int branch_dirs[] = {BRANCH_CEILING, BRANCH_FLOOR, BRANCH_AUTOMATIC};
 
 START_TEST(test_branch_direction_same_optimum)
 {
@@ -363,8 +364,7 @@ START_TEST(test_relaxation_pays_one_start)
     ck_assert_ptr_nonnull(m);
     opt_model_set_relaxed(m, 1);
     ck_assert_int_eq(solve(opt_model_lp(m)), OPTIMAL);
-    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) +
-                                opt_model_obj_const(m),
+    ck_assert_double_eq_tol(get_objective(opt_model_lp(m)) + opt_model_obj_const(m),
                             100.10, 1e-6);
     opt_model_destroy(m);
     /* and the elastic model may still leave the energy unmet */

@@ -77,8 +77,7 @@ START_TEST(test_battery_arbitrage)
     ck_assert_int_eq(c.r.violations, 0);
     ck_assert_double_eq_tol(c.r.plan.charge[0], 10, 1e-6);
     ck_assert_double_eq_tol(c.r.plan.charge[2], 10, 1e-6);
-    ck_assert_double_eq_tol(c.r.plan.discharge[1] + c.r.plan.discharge[3],
-                            16.2, 1e-6);
+    ck_assert_double_eq_tol(c.r.plan.discharge[1] + c.r.plan.discharge[3], 16.2, 1e-6);
     ck_assert_double_eq_tol(c.r.cost.total_eur, 3.58, 1e-9);
     opt_result_release(&c.r);
 }

@@ -58,7 +58,7 @@ START_TEST(test_validator_storage_and_starts)
     opt_equipment_t *q = oc_task(&c, 1, OPT_TASK_FLEX, 10, 20, 0, 4);
     q->max_starts_day = 1;
     ck_assert_int_eq(opt_plan_init(&pl, 2, 4), 0);
-    pl.charge[0] = pl.charge[1] = 10; /* SOC 20 kWh > 10 */
+    pl.charge[0] = pl.charge[1] = 10;       /* SOC 20 kWh > 10 */
     pl.power[4 + 0] = pl.power[4 + 2] = 10; /* two starts */
     opt_plan_finish(&c.pb, &pl);
     oc_assert_refused(&c.pb, &pl, "state of charge");
@@ -82,7 +82,9 @@ START_TEST(test_validator_fraction_of_start)
     for (int t = 0; t < 3; t++)
         pl.power[t] = 4;
     opt_plan_finish(&c.pb, &pl);
-    oc_assert_refused(&c.pb, &pl, "task-0 runs at 4.000 kW instead of 10.000 kW: a fraction of a start");
+    oc_assert_refused(
+        &c.pb, &pl,
+        "task-0 runs at 4.000 kW instead of 10.000 kW: a fraction of a start");
     c.eq[0].energy_kwh = 10;
     pl.power[1] = pl.power[2] = 0;
     opt_plan_finish(&c.pb, &pl);

@@ -133,16 +133,56 @@ static const policy_case_t cases[] = {
     {"nan", "dryer", "s1", SG_ACT_SETPOINT, 1, NAN, NOW + 1, {0}, SG_POL_BAD_VALUE, 0},
     /* the register must hold the value: a discharge in an unsigned register
      * would write 0, 45 kW in an int16 of W would saturate at 32.767 kW */
-    {"negative into uint16", "pack", "s1", SG_ACT_SETPOINT, 1, -200, NOW + 1, {0},
-     SG_POL_BAD_VALUE, 0},
-    {"charge into uint16", "pack", "s1", SG_ACT_SETPOINT, 1, 200, NOW + 1, {0},
-     SG_POL_ACCEPT, 200},
-    {"beyond int16 of W", "fan", "s1", SG_ACT_SETPOINT, 1, 45, NOW + 1, {0},
-     SG_POL_BAD_VALUE, 0},
-    {"within int16 of W", "fan", "s1", SG_ACT_SETPOINT, 1, 32.5, NOW + 1, {0},
-     SG_POL_ACCEPT, 32.5},
-    {"int16 rounds to its step", "fan", "s1", SG_ACT_SETPOINT, 1, 12.3454, NOW + 1, {0},
-     SG_POL_ACCEPT, 12.3454},
+    {"negative into uint16",
+     "pack",
+     "s1",
+     SG_ACT_SETPOINT,
+     1,
+     -200,
+     NOW + 1,
+     {0},
+     SG_POL_BAD_VALUE,
+     0},
+    {"charge into uint16",
+     "pack",
+     "s1",
+     SG_ACT_SETPOINT,
+     1,
+     200,
+     NOW + 1,
+     {0},
+     SG_POL_ACCEPT,
+     200},
+    {"beyond int16 of W",
+     "fan",
+     "s1",
+     SG_ACT_SETPOINT,
+     1,
+     45,
+     NOW + 1,
+     {0},
+     SG_POL_BAD_VALUE,
+     0},
+    {"within int16 of W",
+     "fan",
+     "s1",
+     SG_ACT_SETPOINT,
+     1,
+     32.5,
+     NOW + 1,
+     {0},
+     SG_POL_ACCEPT,
+     32.5},
+    {"int16 rounds to its step",
+     "fan",
+     "s1",
+     SG_ACT_SETPOINT,
+     1,
+     12.3454,
+     NOW + 1,
+     {0},
+     SG_POL_ACCEPT,
+     12.3454},
     {"no setpoint",
      "dryer",
      "s1",
@@ -439,13 +479,15 @@ START_TEST(issued_in_the_future_refused)
     double v = -1;
 
     cmd.issued_at_ms = NOW + SG_POLICY_MAX_SKEW_MS + 1;
-    ck_assert_int_eq(sg_policy_check(eq, &cmd, &st, NOW, 60000, &v, reason, sizeof reason),
-                     SG_POL_NOT_YET_ISSUED);
+    ck_assert_int_eq(
+        sg_policy_check(eq, &cmd, &st, NOW, 60000, &v, reason, sizeof reason),
+        SG_POL_NOT_YET_ISSUED);
     ck_assert_msg(strstr(reason, "ahead of the gateway's clock"), "%s", reason);
     ck_assert_double_eq(v, -1);
     cmd.issued_at_ms = NOW + SG_POLICY_MAX_SKEW_MS;
-    ck_assert_int_eq(sg_policy_check(eq, &cmd, &st, NOW, 60000, &v, reason, sizeof reason),
-                     SG_POL_ACCEPT);
+    ck_assert_int_eq(
+        sg_policy_check(eq, &cmd, &st, NOW, 60000, &v, reason, sizeof reason),
+        SG_POL_ACCEPT);
     ck_assert_double_eq(v, 200);
 }
 END_TEST

@@ -49,11 +49,11 @@ static const struct {
 } trims[] = {
     {"abc", "abc"},
     {"", ""},
-    {"ab\xc3", "ab"},                 /* half of a two-byte character */
-    {"ab\xc3\xa9", "ab\xc3\xa9"},     /* whole */
-    {"ab\xe2\x82", "ab"},             /* two of three */
-    {"ab\xe2", "ab"},                 /* one of three */
-    {"ab\xf0\x9f\x94", "ab"},         /* three of four */
+    {"ab\xc3", "ab"},             /* half of a two-byte character */
+    {"ab\xc3\xa9", "ab\xc3\xa9"}, /* whole */
+    {"ab\xe2\x82", "ab"},         /* two of three */
+    {"ab\xe2", "ab"},             /* one of three */
+    {"ab\xf0\x9f\x94", "ab"},     /* three of four */
     {"ab\xf0\x9f\x94\x8c", "ab\xf0\x9f\x94\x8c"},
 };
 

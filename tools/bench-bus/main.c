@@ -36,7 +36,7 @@
 #define TOPIC "energy.telemetry"
 #define BATCH 10000
 #define WAIT_S 120
-#define STALL_S 10   /* no record for this long: give up */
+#define STALL_S 10 /* no record for this long: give up */
 #define BENCH_KEYS 64
 
 typedef struct opts {
@@ -85,7 +85,8 @@ static int check_retained(rd_kafka_t *rk, const char *topic)
     char why[256];
     int i, rc = 0;
 
-    if (!rkt || rd_kafka_metadata(rk, 0, rkt, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+    if (!rkt ||
+        rd_kafka_metadata(rk, 0, rkt, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         md->topic_cnt != 1) {
         rc = fail(topic, "no metadata to check retention");
         goto out;
@@ -112,9 +113,9 @@ out:
  * Field positions are looked up once, as a gateway would keep them. */
 static void fill(avro_value_t *v, long seq)
 {
-    static const char *const names[] = {"site_id", "meter_id", "ts", "seq",
-                                        "power_kw", "energy_kwh", "voltage_v",
-                                        "current_a", "frequency_hz", "power_factor"};
+    static const char *const names[] = {
+        "site_id",    "meter_id",  "ts",        "seq",          "power_kw",
+        "energy_kwh", "voltage_v", "current_a", "frequency_hz", "power_factor"};
     static size_t idx[10];
     static int have[10], looked_up;
     avro_value_t f, b;
@@ -183,8 +184,8 @@ static int check_topic(const opts_t *o, const char *topic)
  * size of one record. Returns records/s or -1. */
 static double run_bus(const opts_t *o, size_t *rec_len)
 {
-    bus_conf_t conf = {o->bootstrap, o->registry, o->schemas, o->prefix, "bench-bus",
-                       NULL, NULL};
+    bus_conf_t conf = {o->bootstrap, o->registry, o->schemas, o->prefix,
+                       "bench-bus",  NULL,        NULL};
     const char *topics[] = {TOPIC};
     char err[512] = "", group[128], wire[128];
     bus_t *bus = bus_new(&conf, err, sizeof(err));
@@ -213,7 +214,7 @@ static double run_bus(const opts_t *o, size_t *rec_len)
     snprintf(group, sizeof(group), "%sbench", o->prefix);
     c = bus_consumer_new(bus, group, topics, 1, err, sizeof(err));
     for (t0 = t_last = ems_mono_s(); c && got < o->n && ems_mono_s() - t0 < WAIT_S &&
-                                (got == 0 || ems_mono_s() - t_last < STALL_S);) {
+                                     (got == 0 || ems_mono_s() - t_last < STALL_S);) {
         k = bus_consumer_poll(c, &b, BATCH, 500, err, sizeof(err));
         if (k < 0)
             break;
@@ -255,7 +256,8 @@ static int raw_produce(const opts_t *o, rd_kafka_t *rk, const char *topic,
                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                         RD_KAFKA_V_VALUE((void *)payload, len),
                                         RD_KAFKA_V_KEY(key, strlen(key)),
-                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                        RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 50);
         if (err)
             return fail("raw produce", rd_kafka_err2str(err));
@@ -305,7 +307,8 @@ static double run_raw(const opts_t *o, size_t len)
         }
         if (m)
             rd_kafka_message_destroy(m);
-        else if (ems_mono_s() - t0 > WAIT_S || (got > 0 && ems_mono_s() - t_last > STALL_S))
+        else if (ems_mono_s() - t0 > WAIT_S ||
+                 (got > 0 && ems_mono_s() - t_last > STALL_S))
             break;
     }
     if (inbatch)
@@ -340,11 +343,21 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->rounds = 4;
     while ((ch = getopt_long(argc, argv, "b:r:s:n:R:", lo, NULL)) != -1) {
         switch (ch) {
-        case 'b': o->bootstrap = optarg; break;
-        case 'r': o->registry = optarg; break;
-        case 's': o->schemas = optarg; break;
-        case 'n': o->n = strtol(optarg, NULL, 10); break;
-        case 'R': o->rounds = (int)strtol(optarg, NULL, 10); break;
+        case 'b':
+            o->bootstrap = optarg;
+            break;
+        case 'r':
+            o->registry = optarg;
+            break;
+        case 's':
+            o->schemas = optarg;
+            break;
+        case 'n':
+            o->n = strtol(optarg, NULL, 10);
+            break;
+        case 'R':
+            o->rounds = (int)strtol(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: bench-bus [--bootstrap H:P] [--registry URL] "
                             "[--schemas DIR] [-n N] [--rounds R]\n");
@@ -355,7 +368,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         return fail("-n", "must be a positive count");
     if (o->rounds < 1 || o->rounds > 99)
         return fail("--rounds", "must be 1..99");
-    snprintf(o->run, sizeof(o->run), "bench%lx%x", (long)time(NULL), (unsigned)getpid());
+    snprintf(o->run, sizeof(o->run), "bench%lx%x", (long)time(NULL),
+             (unsigned)getpid());
     return 0;
 }
 

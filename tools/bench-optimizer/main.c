@@ -68,8 +68,8 @@ static long parse_minutes(const char *s)
 {
     struct tm tm = {0};
 
-    if (sscanf(s, "%d-%d-%d %d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min) != 5)
+    if (sscanf(s, "%d-%d-%d %d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min) != 5)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -185,12 +185,16 @@ static void make_family(family_t *f, const series_t *s, int i0, int n, int T,
         make_asset(&f->eq[i], i, T, &seed);
         flex += f->eq[i].kind == OPT_STORAGE ? 0 : f->eq[i].p_max_kw;
     }
-    f->pb = (opt_problem_t){
-        .site = {.n_slots = T, .slot_h = 0.25, .price = f->price,
-                 .base_kw = f->base, .import_cap_kw = maxb + 0.35 * flex,
-                 .export_cap_kw = 0, .demand_eur_kw = 2,
-                 .peak_so_far_kw = 0.9 * maxb},
-        .n_eq = n, .eq = f->eq};
+    f->pb = (opt_problem_t){.site = {.n_slots = T,
+                                     .slot_h = 0.25,
+                                     .price = f->price,
+                                     .base_kw = f->base,
+                                     .import_cap_kw = maxb + 0.35 * flex,
+                                     .export_cap_kw = 0,
+                                     .demand_eur_kw = 2,
+                                     .peak_so_far_kw = 0.9 * maxb},
+                            .n_eq = n,
+                            .eq = f->eq};
 }
 
 /* Reads the first line of a CBC solution file. Returns 1 and the objective
@@ -203,8 +207,7 @@ static int cbc_solution(const char *line, double *obj)
     const char *p = strstr(line, "objective value");
 
     if (!p || strstr(line, "no integer solution") ||
-        (strncmp(line, "Optimal", 7) != 0 &&
-         strncmp(line, "Stopped on", 10) != 0))
+        (strncmp(line, "Optimal", 7) != 0 && strncmp(line, "Stopped on", 10) != 0))
         return 0;
     *obj = atof(p + 15);
     return 1;
@@ -232,9 +235,8 @@ static double cbc_bound(const char *sol, double cst)
 
 /* Runs CBC on the exported model, with the peak capped at peak_cap_kw
  * unless that is NAN; returns its total cost or NAN. */
-static double run_cbc(family_t *f, double limit, double peak_cap_kw,
-                      double *secs, char *status, size_t status_size,
-                      double *bound)
+static double run_cbc(family_t *f, double limit, double peak_cap_kw, double *secs,
+                      char *status, size_t status_size, double *bound)
 {
     char err[256], mps[64], sol[64], cmd[512], line[256];
     double obj = NAN, t0;
@@ -250,8 +252,8 @@ static double run_cbc(family_t *f, double limit, double peak_cap_kw,
     snprintf(sol, sizeof sol, "/tmp/bench-opt-%d.sol", (int)getpid());
     if (opt_model_write(m, mps, err, sizeof err) < 0)
         goto out;
-    snprintf(cmd, sizeof cmd, "cbc %s sec %g solve solu %s >%s.log 2>&1",
-             mps, limit, sol, sol);
+    snprintf(cmd, sizeof cmd, "cbc %s sec %g solve solu %s >%s.log 2>&1", mps, limit,
+             sol, sol);
     remove(sol);
     t0 = ems_mono_s();
     if (system(cmd) != 0)
@@ -270,8 +272,8 @@ static double run_cbc(family_t *f, double limit, double peak_cap_kw,
     }
     if (fp)
         fclose(fp);
-    *bound = !strncmp(status, "Optimal", 7) ? obj
-                                             : cbc_bound(sol, opt_model_obj_const(m));
+    *bound =
+        !strncmp(status, "Optimal", 7) ? obj : cbc_bound(sol, opt_model_obj_const(m));
 out:
     remove(mps);
     remove(sol);
@@ -332,7 +334,10 @@ static double g_prove = 0;
 
 static void prove(family_t *f, int n, int T, const opt_result_t *r)
 {
-    static struct known { int n, T; double opt; } known[8];
+    static struct known {
+        int n, T;
+        double opt;
+    } known[8];
     static int n_known;
     char st[64] = "-";
     double cap, secs = 0, bound, obj, opt = NAN;
@@ -352,16 +357,17 @@ static void prove(family_t *f, int n, int T, const opt_result_t *r)
         else if (strstr(st, "nfeasible")) /* nothing cheaper under the cap */
             opt = r->cost.total_eur;
         printf("%3d x %3d  proof: peak <= %.3f kW, cbc %s in %.1fs: %s "
-               "%.4f\n", n, T, cap, st, secs,
-               isnan(opt) ? "not proven, best" : "optimum", isnan(opt) ? obj : opt);
+               "%.4f\n",
+               n, T, cap, st, secs, isnan(opt) ? "not proven, best" : "optimum",
+               isnan(opt) ? obj : opt);
         if (isnan(opt))
             return;
         if (n_known < (int)(sizeof known / sizeof *known))
             known[n_known++] = (struct known){n, T, opt};
     }
     printf("%3d x %3d  lp_solve plan %.4f is %.2e above the optimum %.4f "
-           "(relative)\n", n, T, r->cost.total_eur,
-           (r->cost.total_eur - opt) / fabs(opt), opt);
+           "(relative)\n",
+           n, T, r->cost.total_eur, (r->cost.total_eur - opt) / fabs(opt), opt);
 }
 
 /* Solver settings from the command line; < 0 = the optimizer's default. */
@@ -396,8 +402,8 @@ static int solve_family(family_t *f, double limit, opt_result_t *r, char *err,
     return opt_solve(&f->pb, &o, r, err, err_size);
 }
 
-static void bench_family(const series_t *s, int n, int T, double limit,
-                         int cbc, double floor_kw)
+static void bench_family(const series_t *s, int n, int T, double limit, int cbc,
+                         double floor_kw)
 {
     static family_t f;
     opt_result_t r;
@@ -419,20 +425,22 @@ static void bench_family(const series_t *s, int n, int T, double limit,
     }
     if (cbc)
         cobj = run_cbc(&f, limit, NAN, &csec, cst, sizeof cst, &cbound);
-    printf("%3d x %3d  limit %4.0fs | lp_solve %-10s %-16s %7.2fs obj %12.4f "
-           "gap %7.4f%% viol %d heur %+.3f%% | cbc %-16s %6.2fs obj %12.4f | ratio %.6f "
-           "(%+.4f%%)\n", n, T, limit, opt_status_name(r.status), r.source,
-           r.solve_s, r.cost.total_eur, 100 * r.gap, r.violations,
-           100 * (r.heuristic_eur - cobj) / fabs(cobj), cst, csec,
-           cobj, r.cost.total_eur / cobj,
-           100 * (r.cost.total_eur - cobj) / fabs(cobj));
+    printf(
+        "%3d x %3d  limit %4.0fs | lp_solve %-10s %-16s %7.2fs obj %12.4f "
+        "gap %7.4f%% viol %d heur %+.3f%% | cbc %-16s %6.2fs obj %12.4f | ratio %.6f "
+        "(%+.4f%%)\n",
+        n, T, limit, opt_status_name(r.status), r.source, r.solve_s, r.cost.total_eur,
+        100 * r.gap, r.violations, 100 * (r.heuristic_eur - cobj) / fabs(cobj), cst,
+        csec, cobj, r.cost.total_eur / cobj,
+        100 * (r.cost.total_eur - cobj) / fabs(cobj));
     if (cbc && g_cbc_long > 0) {
         double lsec = 0, lb = NAN, lobj;
         char lst[64] = "-";
         lobj = run_cbc(&f, g_cbc_long, NAN, &lsec, lst, sizeof lst, &lb);
         printf("%3d x %3d  cbc %.0fs: %-16s %7.2fs obj %12.4f bound %12.4f "
-               "| lp_solve plan %+.4f%% from it\n", n, T, g_cbc_long, lst,
-               lsec, lobj, lb, 100 * (r.cost.total_eur - lobj) / fabs(lobj));
+               "| lp_solve plan %+.4f%% from it\n",
+               n, T, g_cbc_long, lst, lsec, lobj, lb,
+               100 * (r.cost.total_eur - lobj) / fabs(lobj));
     }
     if (cbc && g_prove > 0)
         prove(&f, n, T, &r);
@@ -460,15 +468,16 @@ static double month_floor(const series_t *s, double limit)
         if (solve_family(&f, limit, &r, err, sizeof err) == 0 &&
             r.status <= OPT_HEURISTIC) {
             printf("month floor: 2020-11-%02d floor %7.1f kW plan peak %7.1f "
-                   "kW (%s)\n", d + 1, floor_kw, r.cost.peak_kw,
-                   opt_status_name(r.status));
+                   "kW (%s)\n",
+                   d + 1, floor_kw, r.cost.peak_kw, opt_status_name(r.status));
             if (r.cost.peak_kw > floor_kw)
                 floor_kw = r.cost.peak_kw;
         }
         opt_result_release(&r);
     }
     printf("month floor: 2020-11-10 floor %.1f kW (family's own floor: 0.9 x "
-           "the day's highest base load)\n", floor_kw);
+           "the day's highest base load)\n",
+           floor_kw);
     return floor_kw;
 }
 
@@ -498,7 +507,8 @@ static void backtest(const series_t *s, double limit)
     }
     printf("backtest November 2020, 20 assets, %d daily plans (%d optimal, %d "
            "invalid): baseline %.2f EUR, plan %.2f EUR, savings %.2f EUR "
-           "(%.2f%%)\n", days, optimal, bad, base, plan, base - plan,
+           "(%.2f%%)\n",
+           days, optimal, bad, base, plan, base - plan,
            base > 0 ? 100 * (base - plan) / base : 0);
 }
 
@@ -554,13 +564,15 @@ int main(int argc, char **argv)
         cbc = 0;
     }
     /* 10 x 96 twice: in the 1 s for the proof, and in 10 s */
-    static const struct { int n, T; double limit; } fam[] = {
-        {10, 96, 1}, {10, 96, 10}, {10, 192, 10}, {50, 96, 10},
+    static const struct {
+        int n, T;
+        double limit;
+    } fam[] = {
+        {10, 96, 1},   {10, 96, 10},  {10, 192, 10},  {50, 96, 10},
         {50, 192, 10}, {200, 96, 30}, {200, 192, 30},
     };
     for (size_t i = 0; !only_bt && i < sizeof fam / sizeof *fam; i++)
-        if ((!quick || fam[i].n <= 50) &&
-            (!on || (fam[i].n == on && fam[i].T == oT)))
+        if ((!quick || fam[i].n <= 50) && (!on || (fam[i].n == on && fam[i].T == oT)))
             bench_family(&s, fam[i].n, fam[i].T, fam[i].limit, cbc, -1);
     if (mfl)
         bench_family(&s, 10, 96, 10, cbc, month_floor(&s, 1));

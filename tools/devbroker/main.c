@@ -434,8 +434,10 @@ int main(int argc, char **argv)
     marked = 1; /* from here on the marker files are ours to remove */
     if (db_write_markers(o, rd_kafka_mock_cluster_bootstraps(mc)) != 0)
         goto cleanup;
-    db_log("info", "listening on %s with %d topics; each partition keeps its "
-           "newest 5 MiB of records", rd_kafka_mock_cluster_bootstraps(mc), o->ntopics);
+    db_log("info",
+           "listening on %s with %d topics; each partition keeps its "
+           "newest 5 MiB of records",
+           rd_kafka_mock_cluster_bootstraps(mc), o->ntopics);
     if (ctl)
         db_log("info", "control commands on 127.0.0.1:%d", o->control_port);
     while (!db_stop) {

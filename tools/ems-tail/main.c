@@ -38,11 +38,14 @@ typedef struct opts {
 
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
-    static const struct option lo[] = {
-        {"bootstrap", required_argument, 0, 'b'}, {"registry", required_argument, 0, 'r'},
-        {"schemas", required_argument, 0, 's'},   {"prefix", required_argument, 0, 'p'},
-        {"group", required_argument, 0, 'g'},     {"commit", no_argument, 0, 'c'},
-        {"max", required_argument, 0, 'n'},       {0, 0, 0, 0}};
+    static const struct option lo[] = {{"bootstrap", required_argument, 0, 'b'},
+                                       {"registry", required_argument, 0, 'r'},
+                                       {"schemas", required_argument, 0, 's'},
+                                       {"prefix", required_argument, 0, 'p'},
+                                       {"group", required_argument, 0, 'g'},
+                                       {"commit", no_argument, 0, 'c'},
+                                       {"max", required_argument, 0, 'n'},
+                                       {0, 0, 0, 0}};
     int ch;
 
     memset(o, 0, sizeof(*o));
@@ -52,14 +55,29 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->conf.client_id = "ems-tail";
     while ((ch = getopt_long(argc, argv, "b:r:s:p:g:cn:", lo, NULL)) != -1) {
         switch (ch) {
-        case 'b': o->conf.bootstrap = optarg; break;
-        case 'r': o->conf.registry_url = optarg; break;
-        case 's': o->conf.schema_dir = optarg; break;
-        case 'p': o->conf.topic_prefix = optarg; break;
-        case 'g': o->group = optarg; break;
-        case 'c': o->commit = 1; break;
-        case 'n': o->max = strtol(optarg, NULL, 10); break;
-        default: return -1;
+        case 'b':
+            o->conf.bootstrap = optarg;
+            break;
+        case 'r':
+            o->conf.registry_url = optarg;
+            break;
+        case 's':
+            o->conf.schema_dir = optarg;
+            break;
+        case 'p':
+            o->conf.topic_prefix = optarg;
+            break;
+        case 'g':
+            o->group = optarg;
+            break;
+        case 'c':
+            o->commit = 1;
+            break;
+        case 'n':
+            o->max = strtol(optarg, NULL, 10);
+            break;
+        default:
+            return -1;
         }
     }
     if (optind >= argc)
@@ -109,8 +127,9 @@ int main(int argc, char **argv)
     int i, n = 0;
 
     if (parse_opts(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: ems-tail [--bootstrap H:P] [--registry URL] [--schemas DIR]"
-                        " [--prefix P] [--group G] [--commit] [-n MAX] TOPIC...\n");
+        fprintf(stderr,
+                "usage: ems-tail [--bootstrap H:P] [--registry URL] [--schemas DIR]"
+                " [--prefix P] [--group G] [--commit] [-n MAX] TOPIC...\n");
         return 2;
     }
     signal(SIGINT, on_signal);

@@ -217,7 +217,8 @@ static void check_control(server_t *sv, const char *path)
 
 static void tick(server_t *sv, const opts_t *o)
 {
-    int64_t t = sv->sim0_ms + (int64_t)((double)(ems_wall_ms() - sv->wall0_ms) * o->speed);
+    int64_t t =
+        sv->sim0_ms + (int64_t)((double)(ems_wall_ms() - sv->wall0_ms) * o->speed);
     check_control(sv, o->control);
     sim_update(&sv->sim, t);
     if (sv->served)
