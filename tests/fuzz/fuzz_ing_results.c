@@ -15,12 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     avro_value_t v;
     json_t *j;
-    int which, native;
 
-    if (size < 1)
-        return 0;
-    which = data[0] % (int)FZ_COUNT(fz_results_topics);
-    if (fz_decode(fz_topic(fz_results_topics[which]), data + 1, size - 1, &v, &native))
+    if (fz_decode_selected(fz_results_topics, FZ_COUNT(fz_results_topics), data, size,
+                           &v) < 0)
         return 0;
     if ((j = ing_json_from_avro(&v))) {
         free(json_dumps(j, JSON_COMPACT));

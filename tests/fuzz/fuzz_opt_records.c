@@ -46,12 +46,10 @@ static void take(int which, avro_value_t *v)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     avro_value_t v;
-    int which, native;
+    int which =
+        fz_decode_selected(fz_opt_topics, FZ_COUNT(fz_opt_topics), data, size, &v);
 
-    if (size < 1)
-        return 0;
-    which = data[0] % (int)FZ_COUNT(fz_opt_topics);
-    if (fz_decode(fz_topic(fz_opt_topics[which]), data + 1, size - 1, &v, &native))
+    if (which < 0)
         return 0;
     take(which, &v);
     avro_value_decref(&v);

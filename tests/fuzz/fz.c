@@ -208,3 +208,16 @@ int fz_decode(fz_topic_t *t, const uint8_t *data, size_t size, avro_value_t *out
     *out = v;
     return 0;
 }
+
+int fz_decode_selected(const char *const *topics, size_t n, const uint8_t *data,
+                       size_t size, avro_value_t *out)
+{
+    int which, native;
+
+    if (size < 1)
+        return -1;
+    which = (int)(data[0] % n);
+    if (fz_decode(fz_topic(topics[which]), data + 1, size - 1, out, &native))
+        return -1;
+    return which;
+}

@@ -52,4 +52,12 @@ int fz_topic_writers(const fz_topic_t *t);
 int fz_decode(fz_topic_t *t, const uint8_t *data, size_t size, avro_value_t *out,
               int *native);
 
+/* For the harnesses fed a record of one of several topics: the input's
+ * first byte picks topics[byte % n], the rest is the record's wire bytes,
+ * decoded as fz_decode() does. Returns the topic's index with *out set (the
+ * caller decrefs it), or -1 for an empty input or a record the consumer
+ * would dead-letter. */
+int fz_decode_selected(const char *const *topics, size_t n, const uint8_t *data,
+                       size_t size, avro_value_t *out);
+
 #endif
