@@ -15,8 +15,6 @@
 #include "ingester/ing_fastdec.h"
 #include "ingester/ing_validate.h"
 
-#define FZ_NOW_MS 1767225600000LL /* 2026-01-01: a fixed clock */
-
 static int same_double(double a, double b)
 {
     return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;

@@ -12,8 +12,6 @@
 #include "schedule-optimizer/opt_inputs.h"
 #include "schedule-optimizer/opt_peak.h"
 
-#define FZ_NOW_MS 1767225600000LL /* 2026-01-01: a fixed clock */
-
 static void take(int which, avro_value_t *v)
 {
     char reason[256];

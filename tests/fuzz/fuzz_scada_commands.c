@@ -14,8 +14,6 @@
 #include "scada-gateway/control.h"
 #include "scada-gateway/policy.h"
 
-#define FZ_NOW_MS 1767225600000LL /* 2026-01-01: a fixed clock */
-
 static const plant_t *stack_plant(void)
 {
     static plant_t *plant;

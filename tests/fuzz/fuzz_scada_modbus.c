@@ -15,8 +15,6 @@
 #include "scada-gateway/norm.h"
 #include "scada-gateway/quality.h"
 
-#define FZ_NOW_MS 1767225600000LL /* 2026-01-01: a fixed clock */
-
 #define METER(id, unit, regs)                                                          \
     "  - id: " id "\n    site: s1\n    kind: sub\n"                                    \
     "    device: {host: 127.0.0.1, port: 1502, unit_id: " unit "}\n"                   \

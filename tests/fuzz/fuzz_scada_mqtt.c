@@ -16,8 +16,6 @@
 #include "scada-gateway/norm.h"
 #include "scada-gateway/quality.h"
 
-#define FZ_NOW_MS 1767225600000LL /* 2026-01-01: a fixed clock */
-
 static const char plant_yaml[] =
     "sites:\n  - id: s1\n    timezone: Europe/Amsterdam\n    market: NL\n"
     "    contracted_import_kw: 1000\n"

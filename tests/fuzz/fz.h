@@ -19,6 +19,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The harnesses' wall clock, fixed so an input decodes the same every run. */
+#define FZ_NOW_MS 1767225600000LL /* 2026-01-01 */
+
 /* The source tree: $EMS_TEST_ROOT, else the directory make ran in. */
 const char *fz_root(void);
 /* The contents of path (relative to the root unless absolute), NUL-terminated, owned by
