@@ -107,21 +107,34 @@ static int parse_args(svc_t *svc, int argc, char **argv)
 
 /* ---- start-up steps: each returns 0 or logs one line and returns -1 ---- */
 
+/* Registers every table a service's configuration has: the common ones,
+ * the audit table and the service's own, with the service's HTTP port as
+ * the default of http.port. Returns 0 or -1 with errstr. */
+static int add_tables(cfg_t *cfg, const svc_def_t *def, cfg_common_t *common,
+                      svc_audit_conf_t *audit_conf, char *errstr, size_t errstr_size)
+{
+    char port[16];
+    if (cfg_common_add(cfg, common, errstr, errstr_size) < 0 ||
+        cfg_add_table(cfg, audit_options, audit_conf, errstr, errstr_size) < 0)
+        return -1;
+    for (const svc_table_t *t = def->tables; t && t->options; t++)
+        if (cfg_add_table(cfg, t->options, t->base, errstr, errstr_size) < 0)
+            return -1;
+    snprintf(port, sizeof port, "%d", def->http_port);
+    if (def->http_port &&
+        cfg_set_default(cfg, "http", "port", port, errstr, errstr_size) < 0)
+        return -1;
+    return 0;
+}
+
 static int load_config(svc_t *svc)
 {
-    char err[512], port[16];
+    char err[512];
     svc->cfg = cfg_new();
-    if (!svc->cfg || cfg_common_add(svc->cfg, &svc->common, err, sizeof err) < 0 ||
-        cfg_add_table(svc->cfg, audit_options, &svc->audit_conf, err, sizeof err) < 0)
-        goto fail;
-    for (const svc_table_t *t = svc->def->tables; t && t->options; t++)
-        if (cfg_add_table(svc->cfg, t->options, t->base, err, sizeof err) < 0)
-            goto fail;
-    snprintf(port, sizeof port, "%d", svc->def->http_port);
-    if (svc->def->http_port &&
-        cfg_set_default(svc->cfg, "http", "port", port, err, sizeof err) < 0)
-        goto fail;
-    if (cfg_load(svc->cfg, svc->config_path, err, sizeof err) < 0)
+    if (!svc->cfg ||
+        add_tables(svc->cfg, svc->def, &svc->common, &svc->audit_conf, err,
+                   sizeof err) < 0 ||
+        cfg_load(svc->cfg, svc->config_path, err, sizeof err) < 0)
         goto fail;
     if (svc->plant_path)
         svc->common.plant.path = svc->plant_path;
@@ -129,6 +142,42 @@ static int load_config(svc_t *svc)
 fail:
     log_error("config", "%s", svc->cfg ? err : "out of memory");
     return -1;
+}
+
+struct svc_config {
+    cfg_t *cfg;
+    cfg_common_t common;
+    svc_audit_conf_t audit_conf;
+};
+
+svc_config_t *svc_config_load(const svc_def_t *def, const char *path, char *errstr,
+                              size_t errstr_size)
+{
+    svc_config_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->cfg = cfg_new())) {
+        snprintf(errstr, errstr_size, "out of memory");
+        svc_config_free(c);
+        return NULL;
+    }
+    if (add_tables(c->cfg, def, &c->common, &c->audit_conf, errstr, errstr_size) < 0 ||
+        cfg_load(c->cfg, path, errstr, errstr_size) < 0) {
+        svc_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+const cfg_common_t *svc_config_common(const svc_config_t *c)
+{
+    return &c->common;
+}
+
+void svc_config_free(svc_config_t *c)
+{
+    if (!c)
+        return;
+    cfg_destroy(c->cfg);
+    free(c);
 }
 
 static int start_obs(svc_t *svc)

@@ -97,6 +97,20 @@ int svc_add_check(svc_t *svc, const char *name, obs_check_fn fn, void *ctx,
  * thread only (it uses the shared producer). */
 int svc_audit(svc_t *svc, const audit_event_t *ev, char *errstr, size_t errstr_size);
 
+/* The configuration a service starts with, for its commands that run
+ * beside it (a CLI that publishes one record with the service's bus
+ * settings, bus.kafka's TLS and SASL properties included): def's tables
+ * (common, audit and the service's own, whose bases it fills) loaded as
+ * svc_main() loads them, from the file at path (NULL: none), then the
+ * EMS_* environment. Returns the handle owning the strings, or NULL with a
+ * one-line errstr ("FILE:LINE: section.key: reason"). */
+typedef struct svc_config svc_config_t;
+svc_config_t *svc_config_load(const svc_def_t *def, const char *path, char *errstr,
+                              size_t errstr_size);
+const cfg_common_t *svc_config_common(const svc_config_t *c);
+/* NULL is a no-op. */
+void svc_config_free(svc_config_t *c);
+
 /* 1 once SIGTERM/SIGINT arrived or svc_request_stop() was called. */
 int svc_stopping(const svc_t *svc);
 /* Asks the loop to stop after the current step (exit code 0). */

@@ -6,9 +6,9 @@
  *   schedule-optimizer [--config FILE] [--plant FILE] [--dump-config] ...
  *   schedule-optimizer solve-case NAME [--time-limit S]
  *   schedule-optimizer --dump-lp FILE --case NAME   (FILE.mps writes MPS)
- *   schedule-optimizer replan --site ID [--bootstrap H:P] [--registry URL]
- *                      [--prefix P] [--schemas DIR] [--at TIME] [--by WHO]
- *                      [--reason TEXT] [--id REQUEST_ID]
+ *   schedule-optimizer replan --site ID [--config FILE] [--bootstrap H:P]
+ *                      [--registry URL] [--prefix P] [--schemas DIR]
+ *                      [--at TIME] [--by WHO] [--reason TEXT] [--id REQUEST_ID]
  */
 #include <math.h>
 #include <stdio.h>
@@ -122,12 +122,28 @@ static int usage(void)
             "usage: schedule-optimizer [--config FILE] [--plant FILE] [--dump-config]\n"
             "       schedule-optimizer solve-case demo [--time-limit S]\n"
             "       schedule-optimizer --dump-lp FILE[.mps|.lp] --case demo\n"
-            "       schedule-optimizer replan --site ID [--bootstrap HOST:PORT] "
-            "[--registry URL]\n"
-            "                          [--prefix P] [--schemas DIR] [--at TIME] "
+            "       schedule-optimizer replan --site ID [--config FILE] "
+            "[--bootstrap HOST:PORT]\n"
+            "                          [--registry URL]"
+            " [--prefix P] [--schemas DIR] [--at TIME] "
             "[--by WHO]\n"
             "                          [--reason TEXT] [--id REQUEST_ID]\n");
     return 2;
+}
+
+/* The service's definition over its option table at conf (one for the
+ * service, one for its commands that read the service's configuration). */
+static svc_def_t service_def(const svc_table_t *tables)
+{
+    return (svc_def_t){
+        .name = "schedule-optimizer",
+        .summary = "Plans flexible equipment per site from forecasts and prices.",
+        .http_port = 18105,
+        .tables = tables,
+        .init = opt_service_init,
+        .step = opt_service_step,
+        .shutdown = opt_service_shutdown,
+    };
 }
 
 static int run_service(int argc, char **argv)
@@ -138,15 +154,7 @@ static int run_service(int argc, char **argv)
     if (!s)
         return 1;
     const svc_table_t tables[] = {{opt_svc_options, opt_service_conf(s)}, {NULL, NULL}};
-    const svc_def_t def = {
-        .name = "schedule-optimizer",
-        .summary = "Plans flexible equipment per site from forecasts and prices.",
-        .http_port = 18105,
-        .tables = tables,
-        .init = opt_service_init,
-        .step = opt_service_step,
-        .shutdown = opt_service_shutdown,
-    };
+    const svc_def_t def = service_def(tables);
     rc = svc_main(&def, s, argc, argv);
     opt_service_free(s);
     return rc;
@@ -155,27 +163,18 @@ static int run_service(int argc, char **argv)
 /* ---- replan: one request record on energy.schedule.requests ---- */
 
 typedef struct replan_args {
-    const char *bootstrap, *registry, *prefix, *schemas, *at;
+    const char *config; /* the service's config file; NULL: none */
+    const char *bootstrap, *registry, *prefix, *schemas, *at; /* NULL: config's */
     opt_request_t q;
 } replan_args_t;
 
-static const char *env_or(const char *name, const char *def)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
-
-/* Defaults from the services' own environment (EMS_BUS_*), then flags. */
 static int replan_parse(int argc, char **argv, replan_args_t *a)
 {
-    const char *user = env_or("USER", "operator");
+    const char *user = getenv("USER");
 
     memset(a, 0, sizeof *a);
-    a->bootstrap = env_or("EMS_BUS_BOOTSTRAP", "127.0.0.1:19092");
-    a->registry = env_or("EMS_BUS_REGISTRY_URL", "http://127.0.0.1:18081");
-    a->prefix = env_or("EMS_BUS_TOPIC_PREFIX", "");
-    a->schemas = env_or("EMS_BUS_SCHEMA_DIR", "schemas");
-    snprintf(a->q.requested_by, sizeof a->q.requested_by, "%s", user);
+    snprintf(a->q.requested_by, sizeof a->q.requested_by, "%s",
+             user && *user ? user : "operator");
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -183,6 +182,8 @@ static int replan_parse(int argc, char **argv, replan_args_t *a)
         i++;
         if (!strcmp(o, "--site"))
             snprintf(a->q.site_id, sizeof a->q.site_id, "%s", v);
+        else if (!strcmp(o, "--config"))
+            a->config = v;
         else if (!strcmp(o, "--bootstrap"))
             a->bootstrap = v;
         else if (!strcmp(o, "--registry"))
@@ -223,46 +224,75 @@ static int replan_fill(replan_args_t *a)
     return 0;
 }
 
-static int run_replan(int argc, char **argv)
+/* The bus as the service would open it (its config file and EMS_*
+ * environment: broker, registry, prefix, and bus.kafka's TLS and SASL
+ * properties), with the flags given on top. */
+static bus_t *replan_bus(const replan_args_t *a, const cfg_bus_t *b, char *err,
+                         size_t errsz)
 {
-    replan_args_t a;
-    char err[512];
+    bus_conf_t bc = {.bootstrap = a->bootstrap ? a->bootstrap : b->bootstrap,
+                     .registry_url = a->registry ? a->registry : b->registry_url,
+                     .schema_dir = a->schemas ? a->schemas : b->schema_dir,
+                     .topic_prefix = a->prefix ? a->prefix : b->topic_prefix,
+                     .client_id = "schedule-optimizer-replan",
+                     .kafka_props = b->kafka.kv};
+    return bus_new(&bc, err, errsz);
+}
+
+static int replan_publish(const replan_args_t *a, const cfg_bus_t *b, char *err,
+                          size_t errsz)
+{
     bus_t *bus = NULL;
     bus_producer_t *p = NULL;
     avro_value_t v;
-    int rc = 1, have_v = 0;
+    int rc = -1, have_v = 0;
 
-    if (replan_parse(argc, argv, &a))
-        return usage();
-    if (replan_fill(&a))
-        return 2;
-    bus_conf_t bc = {.bootstrap = a.bootstrap,
-                     .registry_url = a.registry,
-                     .schema_dir = a.schemas,
-                     .topic_prefix = a.prefix,
-                     .client_id = "schedule-optimizer-replan"};
-    if (!(bus = bus_new(&bc, err, sizeof err)) ||
-        !(p = bus_producer_new(bus, err, sizeof err)))
+    if (!(bus = replan_bus(a, b, err, errsz)) ||
+        !(p = bus_producer_new(bus, err, errsz)))
         goto out;
-    if (bus_value_new(bus, "energy.schedule.requests", &v, err, sizeof err))
+    if (bus_value_new(bus, "energy.schedule.requests", &v, err, errsz))
         goto out;
     have_v = 1;
-    if (opt_codec_request_value(&v, &a.q, err, sizeof err) ||
-        bus_produce(p, "energy.schedule.requests", a.q.site_id, &v, a.q.requested_ms,
-                    err, sizeof err) ||
-        bus_producer_flush(p, 30000, err, sizeof err))
+    if (opt_codec_request_value(&v, &a->q, err, errsz) ||
+        bus_produce(p, "energy.schedule.requests", a->q.site_id, &v, a->q.requested_ms,
+                    err, errsz) ||
+        bus_producer_flush(p, 30000, err, errsz))
         goto out;
-    printf("%s\n", a.q.request_id);
     rc = 0;
 out:
-    if (rc)
-        fprintf(stderr, "schedule-optimizer: replan of site '%s': %s\n", a.q.site_id,
-                err);
     if (have_v)
         avro_value_decref(&v);
     bus_producer_destroy(p);
     bus_destroy(bus);
     return rc;
+}
+
+static int run_replan(int argc, char **argv)
+{
+    replan_args_t a;
+    opt_svc_conf_t oc;
+    char err[512];
+
+    if (replan_parse(argc, argv, &a))
+        return usage();
+    if (replan_fill(&a))
+        return 2;
+    const svc_table_t tables[] = {{opt_svc_options, &oc}, {NULL, NULL}};
+    const svc_def_t def = service_def(tables);
+    svc_config_t *conf = svc_config_load(&def, a.config, err, sizeof err);
+    if (!conf) {
+        fprintf(stderr, "schedule-optimizer: replan: %s\n", err);
+        return 2;
+    }
+    int rc = replan_publish(&a, &svc_config_common(conf)->bus, err, sizeof err);
+    svc_config_free(conf);
+    if (rc) {
+        fprintf(stderr, "schedule-optimizer: replan of site '%s': %s\n", a.q.site_id,
+                err);
+        return 1;
+    }
+    printf("%s\n", a.q.request_id);
+    return 0;
 }
 
 /* The commands are recognised by their words; anything else is the service. */

@@ -513,36 +513,74 @@ static void produce_load(int64_t start, double kw, int revision, const char *met
     bus_destroy(b);
 }
 
-/* Runs `schedule-optimizer replan` against the test stack; its exit code. */
-static int replan(const char *site, const char *at, const char *id)
+/* Runs `schedule-optimizer replan` against the test stack; its exit code.
+ * With config, the broker, registry and prefix come from that file (the
+ * service's configuration) and no flag or EMS_* variable names them; its
+ * stderr is appended to errlog when given. */
+static int replan_run(const char *site, const char *at, const char *id,
+                      const char *config, const char *errlog)
 {
     char bin[1024];
-    const char *argv[] = {th_bin(bin, sizeof bin, "schedule-optimizer"),
-                          "replan",
-                          "--site",
-                          site,
-                          "--at",
-                          at,
-                          "--id",
-                          id,
-                          "--by",
-                          "tester",
-                          "--reason",
-                          "floor check",
-                          "--bootstrap",
-                          th_env("EMS_TEST_BOOTSTRAP"),
-                          "--registry",
-                          th_env("EMS_TEST_REGISTRY"),
-                          NULL};
+    const char *argv[20] = {th_bin(bin, sizeof bin, "schedule-optimizer"),
+                            "replan",
+                            "--site",
+                            site,
+                            "--at",
+                            at,
+                            "--id",
+                            id,
+                            "--by",
+                            "tester",
+                            "--reason",
+                            "floor check"};
+    int n = 12;
     th_env_list e = {0};
     int st = 0;
 
-    th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
-    pid_t pid = th_spawn(
-        &(th_spawn_opts){.argv = argv, .env = &e, .cwd = th_env("EMS_TEST_ROOT")});
+    if (config) {
+        argv[n++] = "--config";
+        argv[n++] = config;
+    } else {
+        argv[n++] = "--bootstrap";
+        argv[n++] = th_env("EMS_TEST_BOOTSTRAP");
+        argv[n++] = "--registry";
+        argv[n++] = th_env("EMS_TEST_REGISTRY");
+        th_env_add(&e, "EMS_BUS_TOPIC_PREFIX=%s", prefix);
+    }
+    argv[n] = NULL;
+    pid_t pid = th_spawn(&(th_spawn_opts){.argv = argv,
+                                          .env = &e,
+                                          .clean_ems = config != NULL,
+                                          .cwd = th_env("EMS_TEST_ROOT"),
+                                          .out = errlog ? "/dev/null" : NULL,
+                                          .err = errlog});
     th_env_release(&e);
     ck_assert(waitpid(pid, &st, 0) == pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int replan(const char *site, const char *at, const char *id)
+{
+    return replan_run(site, at, id, NULL, NULL);
+}
+
+/* The service's configuration for the test stack and this test's prefix,
+ * with extra YAML lines under bus (indented by two), in dir; returns path. */
+static const char *write_config(char *path, size_t size, const char *dir,
+                                const char *bus_extra)
+{
+    th_path(path, size, dir, "schedule-optimizer.yaml");
+    th_write_filef(path,
+                   "bus:\n"
+                   "  bootstrap: \"%s\"\n"
+                   "  registry_url: \"%s\"\n"
+                   "  topic_prefix: \"%s\"\n"
+                   "%s"
+                   "optimizer:\n"
+                   "  time_limit: 2s\n",
+                   th_env("EMS_TEST_BOOTSTRAP"), th_env("EMS_TEST_REGISTRY"), prefix,
+                   bus_extra);
+    return path;
 }
 
 /* Reads audit.events until the schedule.publish event of plan_id; checks
@@ -660,7 +698,13 @@ START_TEST(test_demand_floor_and_replan)
     /* restarted: the peak is rebuilt from energy.load */
     stop_optimizer();
     start_optimizer();
-    ck_assert_int_eq(replan(SITE, "2020-11-09T22:30:00Z", id2), 0);
+    /* this request reads the broker, registry and prefix from the
+     * service's configuration file */
+    char dir[128], conf[256];
+    th_tmpdir(dir, sizeof dir, "replan");
+    write_config(conf, sizeof conf, dir, "");
+    ck_assert_int_eq(replan_run(SITE, "2020-11-09T22:30:00Z", id2, conf, NULL), 0);
+    th_rmtree(dir);
     again.floor_kw = floor_kw;
     again.created_ms = day0 - HOUR / 2;
     next_plan(&r, check_plan, &again);
@@ -782,6 +826,42 @@ static void produce_load_until(int64_t first_start, int64_t end_ms)
         produce_load(t, 1000, 0, NULL);
 }
 
+/* `replan --config` opens the bus as the service would: bus.kafka's
+ * properties (TLS here, with a CA file that does not exist) reach
+ * librdkafka, so the request fails naming the property (exit 1) instead of
+ * going out in the clear; a broken file stops it with file and line (exit
+ * 2). Nothing is published either way. */
+START_TEST(test_replan_config_errors)
+{
+    char dir[128], conf[256], errlog[256];
+    char *text;
+
+    th_unique(prefix, sizeof prefix, "optcfg", ".");
+    th_tmpdir(dir, sizeof dir, "replan");
+    th_path(errlog, sizeof errlog, dir, "stderr");
+    write_config(conf, sizeof conf, dir,
+                 "  kafka:\n"
+                 "    security.protocol: ssl\n"
+                 "    ssl.ca.location: /nonexistent/ems-ca.pem\n");
+    ck_assert_int_eq(replan_run(SITE, "2020-11-09T22:00:00Z", "req-tls", conf, errlog),
+                     1);
+    text = th_read_file(errlog);
+    ck_assert_msg(strstr(text, "ssl.ca.location"), "stderr: %s", text);
+    free(text);
+
+    write_config(conf, sizeof conf, dir, "  no_such_key: 1\n");
+    unlink(errlog);
+    ck_assert_int_eq(replan_run(SITE, "2020-11-09T22:00:00Z", "req-bad", conf, errlog),
+                     2);
+    text = th_read_file(errlog);
+    ck_assert_msg(strstr(text, "schedule-optimizer.yaml:5") &&
+                      strstr(text, "no_such_key"),
+                  "stderr: %s", text);
+    free(text);
+    th_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_periodic_replan)
 {
     want_t first = {.trigger = "forecast"};
@@ -873,6 +953,7 @@ static Suite *optimizer_suite(void)
     tcase_add_test(tc, test_day_plan_from_real_data);
     tcase_add_test(tc, test_demand_floor_and_replan);
     tcase_add_test(tc, test_billing_period_boundary);
+    tcase_add_test(tc, test_replan_config_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("periodic");
     tcase_add_checked_fixture(tc, NULL, periodic_teardown);
