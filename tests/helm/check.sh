@@ -69,6 +69,9 @@ if render "$d"; then
   expect "default: ingester migrations in the image" \
     "$(count 'migrations_dir: /usr/share/ems/migrations' "$d")" 1
   expect "default: ingester retention off" "$(count 'retention_days: 0' "$d")" 1
+  # the ingester holds its batch through a PostgreSQL outage without polling
+  expect "default: ingester poll interval 24 h (only the ingester)" \
+    "$(count 'max.poll.interval.ms: "86400000"' "$d")" 1
   expect "default: no archive claim" "$(count '^kind: PersistentVolumeClaim$' "$d")" 0
   expect "default: no dashboards" "$(count 'name: release-name-ems-dashboards$' "$d")" 0
   expect "default: no PrometheusRule" "$(count '^kind: PrometheusRule$' "$d")" 0

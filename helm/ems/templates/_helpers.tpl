@@ -85,6 +85,12 @@ Call with (dict "root" $ "svc" $name "s" $svc).
 {{- $_ := set $kafka "ssl.key.location" "/etc/ems/secrets/kafka-tls/tls.key" -}}
 {{- end -}}
 {{- end -}}
+{{- if eq .svc "ingester" -}}
+{{- /* while PostgreSQL is away the ingester holds its batch and does not
+       poll the consumer: a long poll interval keeps the group from taking
+       its partitions away during the outage (docs/ingester.md) */ -}}
+{{- $_ := set $kafka "max.poll.interval.ms" "86400000" -}}
+{{- end -}}
 {{- $kafka = merge $kafka (deepCopy $v.kafka.extraProperties) -}}
 {{- $cfg := dict
     "log" (dict "level" $v.log.level)
