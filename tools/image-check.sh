@@ -346,6 +346,26 @@ check_claims() { # service
   done
 }
 
+# The operators' on-demand re-plan as docs/schedule-optimizer.md gives it
+# for a cluster: run in the optimizer's own container with the config the
+# chart wrote (its broker, prefix and bus.kafka properties); the running
+# service must count the request.
+check_replan() { # port -> REPLAN: the summary's words
+  local c base=http://127.0.0.1:$1 deadline=$((SECONDS + READY_TIMEOUT)) n=0
+  c=$(cname schedule-optimizer)
+  "${PODMAN[@]}" exec "$c" ems-entrypoint schedule-optimizer replan \
+    --site nl-neerijnen --config /etc/ems/schedule-optimizer.yaml \
+    --by image-check --reason "image check" >"$LOG/replan.log" 2>&1 ||
+    fail run "replan in the optimizer's container: $(tail -n 1 "$LOG/replan.log")"
+  until [ "${n%.*}" -ge 1 ]; do
+    [ $SECONDS -lt $deadline ] || fail run "the optimizer did not count the replan request"
+    sleep 0.5
+    n=$(curl -fsS "$base/metrics" | awk '$1 == "ems_optimizer_requests_total" { print $2 }')
+    n=${n:-0}
+  done
+  REPLAN="replan from the optimizer's container received; "
+}
+
 # SIGTERM through the entrypoint reaches the service (exec), which drains
 # and exits 0.
 stop_service() { # service
@@ -400,8 +420,14 @@ run_services() { # -> RUN_SUMMARY
     out+="$svc ready, $FAMILIES metric families; "
     i=$((i + 1))
   done
+  REPLAN=""
+  i=0
+  for svc in "${SERVICES[@]}"; do
+    [ "$svc" = schedule-optimizer ] && check_replan $((EMS_TEST_HTTP_BASE + 50 + i))
+    i=$((i + 1))
+  done
   for svc in "${SERVICES[@]}"; do stop_service "$svc"; done
-  RUN_SUMMARY="$out${CLAIMS%; }"
+  RUN_SUMMARY="$out$REPLAN${CLAIMS%; }"
 }
 
 # ---- main ------------------------------------------------------------------
