@@ -26,6 +26,7 @@ struct sg_spool {
     int64_t max_bytes;
     int64_t head, send, end; /* byte offsets; end includes buffered records */
     int64_t flushed;         /* bytes written to the file */
+    int64_t saved_head;      /* the offset the head file holds */
     int64_t dropped;
     unsigned char *wbuf;
     size_t wlen;
@@ -67,9 +68,11 @@ static int read_head(sg_spool_t *s)
     if (fscanf(f, "%lld", &v) != 1 || v < 0)
         v = 0;
     fclose(f);
-    s->head = v;
+    s->head = s->saved_head = v;
     return 0;
 }
+
+static int write_head(sg_spool_t *s, char *errstr, size_t n);
 
 /* Checks the record at off; returns 1 when it is complete and intact. */
 static int record_ok(int fd, int64_t off, int64_t size)
@@ -100,7 +103,10 @@ static int recover(sg_spool_t *s, char *errstr, size_t n)
         return fail(errstr, n, "cannot truncate", s->dat_path);
     s->send = s->head;
     s->end = s->flushed = off;
-    return 0;
+    /* A head reset to 0 is written at once: left in the head file, it
+     * would point into the records appended from now on as soon as they
+     * reach it, and the next open would skip those before it. */
+    return s->saved_head != s->head ? write_head(s, errstr, n) : 0;
 }
 
 int sg_make_dirs(const char *dir)
@@ -153,9 +159,23 @@ err:
     return NULL;
 }
 
+/* Records written past the offset the head file holds, while the file
+ * starts over below it (after a truncation or a compaction whose head
+ * write failed), would be taken for the unconfirmed ones at the next open
+ * and those before them skipped: the head is written first, and while it
+ * cannot be, nothing is. */
+static int head_allows_write(sg_spool_t *s, char *errstr, size_t n)
+{
+    if (s->saved_head <= s->head || s->flushed + (int64_t)s->wlen < s->saved_head)
+        return 0;
+    return write_head(s, errstr, n);
+}
+
 static int flush_buf(sg_spool_t *s, char *errstr, size_t n)
 {
     size_t done = 0;
+    if (head_allows_write(s, errstr, n) < 0)
+        return -1;
     while (done < s->wlen) {
         ssize_t w =
             pwrite(s->fd, s->wbuf + done, s->wlen - done, s->flushed + (int64_t)done);
@@ -234,7 +254,10 @@ static int write_head(sg_spool_t *s, char *errstr, size_t n)
     char buf[32];
 
     snprintf(buf, sizeof buf, "%lld\n", (long long)s->head);
-    return ems_file_write_atomic(s->head_path, buf, errstr, n);
+    if (ems_file_write_atomic(s->head_path, buf, errstr, n) < 0)
+        return -1;
+    s->saved_head = s->head;
+    return 0;
 }
 
 /* Moves the unconfirmed records [head, end) to the start of the file.
@@ -242,16 +265,20 @@ static int write_head(sg_spool_t *s, char *errstr, size_t n)
  * keep lagging behind appends (the broker slower than the poll, or a
  * delivery_wait of 0) that never happens: the file grew without bound
  * while the unconfirmed bytes stayed small, until the disk was full. Only
- * done when the records fit before head, so the copy never overwrites
- * them, and crash-safe in this order: copy and sync (the head file still
- * points at the originals), truncate (a head past the end is reset to 0 at
- * open, where the copies now are), then the new head. */
+ * done when the records fit before head with room to spare, so the copy
+ * never overwrites them and the truncated file ends before head. The head
+ * file already holds head (sg_spool_commit() writes it first), so this
+ * order is crash-safe: copy and sync (the head file points at the
+ * originals), truncate (a head past the end is reset to 0 at open, where
+ * the copies now are), then the new head. Had the head file still held
+ * the previous commit's head, which may point into the copies, a crash or
+ * a failed head write after the truncation skipped unconfirmed records. */
 static int compact(sg_spool_t *s, char *errstr, size_t n)
 {
     int64_t live = s->end - s->head, done = 0;
     unsigned char buf[64 * 1024];
 
-    if (s->head < SPOOL_COMPACT_MIN || live > s->head)
+    if (s->head < SPOOL_COMPACT_MIN || live >= s->head)
         return 0;
     if (sg_spool_sync(s, errstr, n) < 0)
         return -1;
@@ -290,9 +317,11 @@ int sg_spool_commit(sg_spool_t *s, char *errstr, size_t errstr_size)
         s->head = s->send = s->end = s->flushed = 0;
         return write_head(s, errstr, errstr_size);
     }
+    if (write_head(s, errstr, errstr_size) < 0)
+        return -1;
     if (compact(s, errstr, errstr_size) < 0)
         return -1;
-    return write_head(s, errstr, errstr_size);
+    return s->head == 0 ? write_head(s, errstr, errstr_size) : 0;
 }
 
 int64_t sg_spool_pending(const sg_spool_t *s)
