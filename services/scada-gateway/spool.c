@@ -28,6 +28,8 @@ struct sg_spool {
     int64_t flushed;         /* bytes written to the file */
     int64_t saved_head;      /* the offset the head file holds */
     int64_t dropped;
+    int64_t corrupt; /* damaged records skipped */
+    int64_t checked; /* records before this offset were counted if damaged */
     unsigned char *wbuf;
     size_t wlen;
 };
@@ -74,13 +76,10 @@ static int read_head(sg_spool_t *s)
 
 static int write_head(sg_spool_t *s, char *errstr, size_t n);
 
-/* Checks the record at off; returns 1 when it is complete and intact. */
-static int record_ok(int fd, int64_t off, int64_t size)
+/* 1 when buf (REC_SIZE bytes) holds an intact record. */
+static int record_intact(const unsigned char *buf)
 {
-    unsigned char buf[REC_SIZE];
     uint32_t magic, len, crc;
-    if (off + REC_SIZE > size || pread(fd, buf, REC_SIZE, off) != REC_SIZE)
-        return 0;
     memcpy(&magic, buf, 4);
     memcpy(&len, buf + 4, 4);
     memcpy(&crc, buf + 8, 4);
@@ -88,17 +87,33 @@ static int record_ok(int fd, int64_t off, int64_t size)
            crc == sg_crc32(buf + REC_HDR, len);
 }
 
-/* Finds the end of the intact records and cuts a torn tail. */
+/* Checks the record at off; returns 1 when it is complete and intact. */
+static int record_ok(int fd, int64_t off, int64_t size)
+{
+    unsigned char buf[REC_SIZE];
+    if (off + REC_SIZE > size || pread(fd, buf, REC_SIZE, off) != REC_SIZE)
+        return 0;
+    return record_intact(buf);
+}
+
+/* Finds the end of the intact records and cuts a torn tail. Records are
+ * of one size, so a damaged one (a flipped bit, a page the disk lost) is
+ * stepped over: the log ends after the last intact record, not at the
+ * first damaged one, which cut every reading after it. sg_spool_read()
+ * skips and counts the damaged ones. */
 static int recover(sg_spool_t *s, char *errstr, size_t n)
 {
     struct stat st;
-    int64_t off;
+    int64_t off = 0;
     if (fstat(s->fd, &st) < 0)
         return fail(errstr, n, "cannot stat", s->dat_path);
     if (s->head > st.st_size || (s->head % REC_SIZE) != 0)
         s->head = 0;
-    for (off = s->head; record_ok(s->fd, off, st.st_size); off += REC_SIZE)
-        ;
+    for (int64_t at = s->head; at + REC_SIZE <= st.st_size; at += REC_SIZE)
+        if (record_ok(s->fd, at, st.st_size))
+            off = at + REC_SIZE;
+    if (off < s->head)
+        off = s->head;
     if (off < st.st_size && ftruncate(s->fd, off) < 0)
         return fail(errstr, n, "cannot truncate", s->dat_path);
     s->send = s->head;
@@ -228,15 +243,19 @@ int sg_spool_read(sg_spool_t *s, sg_reading_t *out, int max, char *errstr,
                   size_t errstr_size)
 {
     int n = 0;
-    unsigned char hdr[REC_HDR];
+    unsigned char rec[REC_SIZE];
     if (s->wlen && sg_spool_sync(s, errstr, errstr_size) < 0)
         return -1;
     while (n < max && s->send < s->flushed) {
-        if (pread(s->fd, hdr, REC_HDR, s->send) != REC_HDR ||
-            pread(s->fd, &out[n], sizeof out[n], s->send + REC_HDR) != sizeof out[n])
+        if (pread(s->fd, rec, REC_SIZE, s->send) != REC_SIZE)
             return fail(errstr, errstr_size, "cannot read", s->dat_path);
+        if (record_intact(rec))
+            memcpy(&out[n++], rec + REC_HDR, sizeof *out);
+        else if (s->send >= s->checked)
+            s->corrupt++; /* once, though a rewind reads it again */
         s->send += REC_SIZE;
-        n++;
+        if (s->send > s->checked)
+            s->checked = s->send;
     }
     return n;
 }
@@ -299,6 +318,7 @@ static int compact(sg_spool_t *s, char *errstr, size_t n)
     s->send -= s->head;
     s->end -= s->head;
     s->flushed -= s->head;
+    s->checked = s->checked > s->head ? s->checked - s->head : 0;
     s->head = 0;
     return 0;
 }
@@ -314,7 +334,7 @@ int sg_spool_commit(sg_spool_t *s, char *errstr, size_t errstr_size)
          * the end, which sg_spool_open() resets to zero. */
         if (ftruncate(s->fd, 0) < 0)
             return fail(errstr, errstr_size, "cannot truncate", s->dat_path);
-        s->head = s->send = s->end = s->flushed = 0;
+        s->head = s->send = s->end = s->flushed = s->checked = 0;
         return write_head(s, errstr, errstr_size);
     }
     if (write_head(s, errstr, errstr_size) < 0)
@@ -342,6 +362,11 @@ int64_t sg_spool_bytes(const sg_spool_t *s)
 int64_t sg_spool_dropped(const sg_spool_t *s)
 {
     return s->dropped;
+}
+
+int64_t sg_spool_corrupt(const sg_spool_t *s)
+{
+    return s->corrupt;
 }
 
 int sg_spool_full(const sg_spool_t *s)

@@ -298,7 +298,45 @@ START_TEST(torn_tail_is_cut)
 }
 END_TEST
 
-START_TEST(corrupt_record_ends_the_log)
+/* One damaged record among intact ones (a flipped bit, a page the disk
+ * lost) is skipped and counted once; the readings after it are kept. It
+ * used to end the log: the open cut the file there, and every reading
+ * after it was lost without a word. */
+START_TEST(corrupt_record_is_skipped_and_counted)
+{
+    char path[300];
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    sg_reading_t out[8];
+    append_n(s, 1, 6);
+    sg_spool_close(s);
+    snprintf(path, sizeof path, "%s/spool.dat", dir);
+    int fd = open(path, O_RDWR);
+    struct stat st;
+    fstat(fd, &st);
+    off_t rec = st.st_size / 6;
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 3 + 40), 1); /* inside record 4 */
+    close(fd);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_eq(sg_spool_corrupt(s), 0);
+    expect_next(s, 1, 3);
+    for (int round = 0; round < 2; round++) { /* read again after a rewind */
+        ck_assert_int_eq(sg_spool_read(s, out, 2, errstr, sizeof errstr), 2);
+        ck_assert_int_eq(out[0].seq, 5);
+        ck_assert_int_eq(out[1].seq, 6);
+        ck_assert_int_eq(sg_spool_corrupt(s), 1);
+        sg_spool_rewind(s);
+        expect_next(s, 1, 3);
+    }
+    ck_assert_int_eq(sg_spool_read(s, out, 8, errstr, sizeof errstr), 2);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_pending(s), 0);
+    sg_spool_close(s);
+}
+END_TEST
+
+/* Damaged records at the end are a torn tail, cut like a partial one. */
+START_TEST(corrupt_last_records_are_cut)
 {
     char path[300];
     sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
@@ -309,10 +347,15 @@ START_TEST(corrupt_record_ends_the_log)
     struct stat st;
     fstat(fd, &st);
     off_t rec = st.st_size / 5;
-    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 3 + 40), 1); /* inside record 4 */
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 3 + 40), 1); /* records 4 */
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 4 + 40), 1); /* and 5 */
     close(fd);
     s = sg_spool_open(dir, 0, errstr, sizeof errstr);
     ck_assert_int_eq(sg_spool_pending(s), 3);
+    expect_next(s, 1, 3);
+    append_n(s, 6, 1);
+    expect_next(s, 6, 1);
+    ck_assert_int_eq(sg_spool_corrupt(s), 0);
     sg_spool_close(s);
 }
 END_TEST
@@ -377,7 +420,8 @@ int main(void)
     tcase_add_test(tc, head_reset_at_open_is_saved);
     tcase_add_test(tc, failed_head_write_after_truncation_loses_nothing);
     tcase_add_test(tc, torn_tail_is_cut);
-    tcase_add_test(tc, corrupt_record_ends_the_log);
+    tcase_add_test(tc, corrupt_record_is_skipped_and_counted);
+    tcase_add_test(tc, corrupt_last_records_are_cut);
     tcase_add_test(tc, full_spool_refuses_and_counts);
     tcase_add_test(tc, unwritable_dir_fails_with_path);
     tcase_add_test(tc, missing_parent_directories_are_made);
