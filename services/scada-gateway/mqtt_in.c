@@ -98,11 +98,18 @@ static void on_message(struct mosquitto *mosq, void *obj,
         reject(in, msg->topic, reason);
         return;
     }
-    if (sg_mqtt_map_payload(in->map, meter, msg->payload, (size_t)msg->payloadlen, now,
-                            &r, reason, sizeof reason) < 0) {
+    if (sg_mqtt_map_payload(in->map, meter, msg->payload, (size_t)msg->payloadlen,
+                            SG_MQTT_NO_TIME, &r, reason, sizeof reason) < 0) {
         reject(in, msg->topic, reason);
         return;
     }
+    /* Told by the marker, not by comparing with now: a payload time equal
+     * to the receive time (a device on the same network stamps and sends
+     * within the millisecond) was taken for none, so that message was not
+     * checked and did not advance last_ts. */
+    bool timed = r.ts_ms != SG_MQTT_NO_TIME;
+    if (!timed)
+        r.ts_ms = now;
     /* pushed under mu, so a meter's readings reach the queue in seq order */
     pthread_mutex_lock(&in->mu);
     /* A message not newer than the meter's last one is a QoS 1 redelivery
@@ -111,7 +118,6 @@ static void on_message(struct mosquitto *mosq, void *obj,
      * tell from a new reading. Only a payload's own time tells: one without
      * (stamped with the receive time, now) is not checked. */
     mmeter_t *mm = &in->meters[sg_mqtt_map_index(in->map, meter)];
-    bool timed = r.ts_ms != now;
     if (timed && r.ts_ms <= mm->last_ts) {
         pthread_mutex_unlock(&in->mu);
         snprintf(reason, sizeof reason,

@@ -61,6 +61,10 @@ bool sg_mqtt_topic_matches(const char *filter, const char *topic);
 const plant_meter_t *sg_mqtt_map_meter(const sg_mqtt_map_t *m, const char *topic,
                                        char *reason, size_t reason_size);
 
+/* recv_ms for sg_mqtt_map_payload() that no payload time can equal: a
+ * reading that comes back with it had no time of its own. */
+#define SG_MQTT_NO_TIME INT64_MIN
+
 /* Reads payload (len bytes, not necessarily NUL-terminated) for meter into
  * r: identity, ts (recv_ms when the payload has none), values in canonical
  * units, source mqtt, quality good (the caller assesses it). Returns 0, or

@@ -4,6 +4,7 @@
 #include "scada-gateway/norm.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -148,13 +149,18 @@ sg_counter_event_t sg_counter_update(sg_counter_t *c, double raw_kwh, double wra
         ev = SG_CNT_FIRST;
     } else if (raw_kwh < c->prev_raw) {
         double drop = c->prev_raw - raw_kwh;
-        if (wrap_kwh > 0 && drop > wrap_kwh / 2) {
-            c->offset += wrap_kwh;
-            ev = SG_CNT_ROLLOVER;
-        } else {
-            c->offset += drop;
-            ev = SG_CNT_REPLACED;
+        bool rollover = wrap_kwh > 0 && drop > wrap_kwh / 2;
+        double offset = c->offset + (rollover ? wrap_kwh : drop);
+        if (!isfinite(offset)) {
+            /* A drop no counter makes (garbage words of a float64 register,
+             * a bogus payload) overflowed the offset: kept, it made every
+             * later total infinite, and the state file, which cannot hold
+             * it, unwritable. Treated like a non-finite raw value. */
+            *total_kwh = offset;
+            return SG_CNT_OK;
         }
+        c->offset = offset;
+        ev = rollover ? SG_CNT_ROLLOVER : SG_CNT_REPLACED;
     }
     c->has_prev = true;
     c->prev_raw = raw_kwh;

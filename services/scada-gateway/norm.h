@@ -74,7 +74,8 @@ double sg_counter_wrap_kwh(const plant_register_t *r);
  * a drop that is no rollover is a replacement: the offset absorbs the drop so
  * the total continues from its last value. *total_kwh receives the monotonic
  * total. A non-finite raw leaves the state unchanged and returns SG_CNT_OK
- * with *total_kwh = raw. */
+ * with *total_kwh = raw; so does a drop that would make the offset
+ * non-finite, with *total_kwh = that offset. */
 sg_counter_event_t sg_counter_update(sg_counter_t *c, double raw_kwh, double wrap_kwh,
                                      double *total_kwh);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock/clock.h"
 #include "log/log.h"
 #include "scada-gateway/norm.h"
 #include "scada-gateway/quality.h"
@@ -283,14 +284,14 @@ static void poll_device(sg_poller_t *p, device_t *d, sg_reading_t *buf)
         obs_counter_inc(d->errors);
         obs_gauge_set(d->up, 0);
         disconnect(d); /* a clean connection on the next try */
-        sg_sched_failure(&d->sched, sg_now_ms(), p->conf->backoff_base_ms,
+        sg_sched_failure(&d->sched, ems_mono_ms(), p->conf->backoff_base_ms,
                          p->conf->backoff_max_ms);
     } else {
         if (d->sched.failures > 0)
             log_info("poller", "device %s answers again", d->label);
         obs_gauge_set(d->up, 1);
         int64_t missed = d->sched.missed;
-        sg_sched_success(&d->sched, sg_now_ms());
+        sg_sched_success(&d->sched, ems_mono_ms());
         obs_counter_add(p->missed, (double)(d->sched.missed - missed));
     }
     sg_queue_push(p->out, buf, d->nmeters);
@@ -312,12 +313,17 @@ static void *worker_main(void *arg)
             maxm = p->devices[i].nmeters;
     sg_reading_t *buf = calloc(maxm, sizeof *buf);
     while (buf && !p->stop) {
-        int64_t now = sg_now_ms(), next = now + 50;
+        /* The schedule runs on the monotonic clock, the readings' times on
+         * the wall clock: on the wall clock, a step back (NTP correcting a
+         * clock that ran ahead, a VM resumed) put every device's next poll
+         * that far in the future, and nothing was polled until the clock
+         * caught up again. */
+        int64_t now = ems_mono_ms(), next = now + 50;
         for (size_t i = w->first; i < p->ndevices && !p->stop; i += w->step) {
             device_t *d = &p->devices[i];
             if (sg_sched_due(&d->sched, now)) {
                 poll_device(p, d, buf);
-                now = sg_now_ms();
+                now = ems_mono_ms();
             }
             if (d->sched.next_ms < next)
                 next = d->sched.next_ms;
@@ -356,7 +362,7 @@ sg_poller_t *sg_poller_start(const plant_t *plant, const sg_conf_t *conf,
                              size_t errstr_size)
 {
     sg_poller_t *p = calloc(1, sizeof *p);
-    int64_t now = sg_now_ms();
+    int64_t now = ems_mono_ms(); /* the schedule's clock (worker_main) */
     if (!p)
         return NULL;
     p->conf = conf;

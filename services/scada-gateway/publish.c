@@ -23,9 +23,10 @@ struct sg_publisher {
     avro_value_t value;
     bool has_value;
     sg_reading_t *batch;
-    int in_flight;       /* records produced, not yet confirmed */
-    int64_t failed_seen; /* bus_producer_failed() at the last check */
-    obs_counter_t *published, *spooled, *dropped, *redelivered;
+    int in_flight;        /* records produced, not yet confirmed */
+    int64_t failed_seen;  /* bus_producer_failed() at the last check */
+    int64_t corrupt_seen; /* sg_spool_corrupt() at the last check */
+    obs_counter_t *published, *spooled, *dropped, *redelivered, *corrupt;
     obs_gauge_t *depth, *bytes, *full;
 };
 
@@ -55,6 +56,9 @@ static void make_metrics(sg_publisher_t *p, obs_metrics_t *m)
     p->redelivered =
         obs_counter(m, "ems_scada_batches_redelivered_total",
                     "Batches produced again after a failed delivery.", NULL);
+    p->corrupt = obs_counter(
+        m, "ems_scada_spool_corrupt_total",
+        "Damaged spool records skipped (checksum mismatch; alert on > 0).", NULL);
     p->depth = obs_gauge(m, "ems_scada_spool_depth",
                          "Unconfirmed readings in the spool.", NULL);
     p->bytes =
@@ -117,10 +121,28 @@ static int spool_all(sg_publisher_t *p, const sg_reading_t *r, size_t n, char *e
     return n ? sg_spool_sync(p->spool, err, en) : 0;
 }
 
+/* Counts and logs the damaged records the last read skipped. */
+static void note_corrupt(sg_publisher_t *p)
+{
+    int64_t corrupt = sg_spool_corrupt(p->spool);
+    if (corrupt == p->corrupt_seen)
+        return;
+    log_error("publish", "spool: %lld damaged record(s) skipped (checksum mismatch)",
+              (long long)(corrupt - p->corrupt_seen));
+    obs_counter_add(p->corrupt, (double)(corrupt - p->corrupt_seen));
+    p->corrupt_seen = corrupt;
+}
+
 /* Produces the next batch from the spool. */
 static int produce_batch(sg_publisher_t *p, char *err, size_t en)
 {
     int n = sg_spool_read(p->spool, p->batch, (int)p->conf->batch, err, en);
+    note_corrupt(p);
+    /* Only damaged records were read (the send cursor moved over them):
+     * nothing to deliver, so they are confirmed at once; otherwise the
+     * cursor stayed past them with nothing in flight to commit it. */
+    if (n == 0)
+        return sg_spool_commit(p->spool, err, en);
     for (int i = 0; i < n; i++) {
         if (sg_telemetry_fill(&p->value, &p->batch[i]) < 0 ||
             bus_produce(p->producer, TOPIC, p->batch[i].site_id, &p->value,

@@ -26,7 +26,10 @@ struct sg_spool {
     int64_t max_bytes;
     int64_t head, send, end; /* byte offsets; end includes buffered records */
     int64_t flushed;         /* bytes written to the file */
+    int64_t saved_head;      /* the offset the head file holds */
     int64_t dropped;
+    int64_t corrupt; /* damaged records skipped */
+    int64_t checked; /* records before this offset were counted if damaged */
     unsigned char *wbuf;
     size_t wlen;
 };
@@ -67,17 +70,16 @@ static int read_head(sg_spool_t *s)
     if (fscanf(f, "%lld", &v) != 1 || v < 0)
         v = 0;
     fclose(f);
-    s->head = v;
+    s->head = s->saved_head = v;
     return 0;
 }
 
-/* Checks the record at off; returns 1 when it is complete and intact. */
-static int record_ok(int fd, int64_t off, int64_t size)
+static int write_head(sg_spool_t *s, char *errstr, size_t n);
+
+/* 1 when buf (REC_SIZE bytes) holds an intact record. */
+static int record_intact(const unsigned char *buf)
 {
-    unsigned char buf[REC_SIZE];
     uint32_t magic, len, crc;
-    if (off + REC_SIZE > size || pread(fd, buf, REC_SIZE, off) != REC_SIZE)
-        return 0;
     memcpy(&magic, buf, 4);
     memcpy(&len, buf + 4, 4);
     memcpy(&crc, buf + 8, 4);
@@ -85,22 +87,41 @@ static int record_ok(int fd, int64_t off, int64_t size)
            crc == sg_crc32(buf + REC_HDR, len);
 }
 
-/* Finds the end of the intact records and cuts a torn tail. */
+/* Checks the record at off; returns 1 when it is complete and intact. */
+static int record_ok(int fd, int64_t off, int64_t size)
+{
+    unsigned char buf[REC_SIZE];
+    if (off + REC_SIZE > size || pread(fd, buf, REC_SIZE, off) != REC_SIZE)
+        return 0;
+    return record_intact(buf);
+}
+
+/* Finds the end of the intact records and cuts a torn tail. Records are
+ * of one size, so a damaged one (a flipped bit, a page the disk lost) is
+ * stepped over: the log ends after the last intact record, not at the
+ * first damaged one, which cut every reading after it. sg_spool_read()
+ * skips and counts the damaged ones. */
 static int recover(sg_spool_t *s, char *errstr, size_t n)
 {
     struct stat st;
-    int64_t off;
+    int64_t off = 0;
     if (fstat(s->fd, &st) < 0)
         return fail(errstr, n, "cannot stat", s->dat_path);
     if (s->head > st.st_size || (s->head % REC_SIZE) != 0)
         s->head = 0;
-    for (off = s->head; record_ok(s->fd, off, st.st_size); off += REC_SIZE)
-        ;
+    for (int64_t at = s->head; at + REC_SIZE <= st.st_size; at += REC_SIZE)
+        if (record_ok(s->fd, at, st.st_size))
+            off = at + REC_SIZE;
+    if (off < s->head)
+        off = s->head;
     if (off < st.st_size && ftruncate(s->fd, off) < 0)
         return fail(errstr, n, "cannot truncate", s->dat_path);
     s->send = s->head;
     s->end = s->flushed = off;
-    return 0;
+    /* A head reset to 0 is written at once: left in the head file, it
+     * would point into the records appended from now on as soon as they
+     * reach it, and the next open would skip those before it. */
+    return s->saved_head != s->head ? write_head(s, errstr, n) : 0;
 }
 
 int sg_make_dirs(const char *dir)
@@ -153,9 +174,23 @@ err:
     return NULL;
 }
 
+/* Records written past the offset the head file holds, while the file
+ * starts over below it (after a truncation or a compaction whose head
+ * write failed), would be taken for the unconfirmed ones at the next open
+ * and those before them skipped: the head is written first, and while it
+ * cannot be, nothing is. */
+static int head_allows_write(sg_spool_t *s, char *errstr, size_t n)
+{
+    if (s->saved_head <= s->head || s->flushed + (int64_t)s->wlen < s->saved_head)
+        return 0;
+    return write_head(s, errstr, n);
+}
+
 static int flush_buf(sg_spool_t *s, char *errstr, size_t n)
 {
     size_t done = 0;
+    if (head_allows_write(s, errstr, n) < 0)
+        return -1;
     while (done < s->wlen) {
         ssize_t w =
             pwrite(s->fd, s->wbuf + done, s->wlen - done, s->flushed + (int64_t)done);
@@ -208,15 +243,19 @@ int sg_spool_read(sg_spool_t *s, sg_reading_t *out, int max, char *errstr,
                   size_t errstr_size)
 {
     int n = 0;
-    unsigned char hdr[REC_HDR];
+    unsigned char rec[REC_SIZE];
     if (s->wlen && sg_spool_sync(s, errstr, errstr_size) < 0)
         return -1;
     while (n < max && s->send < s->flushed) {
-        if (pread(s->fd, hdr, REC_HDR, s->send) != REC_HDR ||
-            pread(s->fd, &out[n], sizeof out[n], s->send + REC_HDR) != sizeof out[n])
+        if (pread(s->fd, rec, REC_SIZE, s->send) != REC_SIZE)
             return fail(errstr, errstr_size, "cannot read", s->dat_path);
+        if (record_intact(rec))
+            memcpy(&out[n++], rec + REC_HDR, sizeof *out);
+        else if (s->send >= s->checked)
+            s->corrupt++; /* once, though a rewind reads it again */
         s->send += REC_SIZE;
-        n++;
+        if (s->send > s->checked)
+            s->checked = s->send;
     }
     return n;
 }
@@ -234,7 +273,10 @@ static int write_head(sg_spool_t *s, char *errstr, size_t n)
     char buf[32];
 
     snprintf(buf, sizeof buf, "%lld\n", (long long)s->head);
-    return ems_file_write_atomic(s->head_path, buf, errstr, n);
+    if (ems_file_write_atomic(s->head_path, buf, errstr, n) < 0)
+        return -1;
+    s->saved_head = s->head;
+    return 0;
 }
 
 /* Moves the unconfirmed records [head, end) to the start of the file.
@@ -242,16 +284,20 @@ static int write_head(sg_spool_t *s, char *errstr, size_t n)
  * keep lagging behind appends (the broker slower than the poll, or a
  * delivery_wait of 0) that never happens: the file grew without bound
  * while the unconfirmed bytes stayed small, until the disk was full. Only
- * done when the records fit before head, so the copy never overwrites
- * them, and crash-safe in this order: copy and sync (the head file still
- * points at the originals), truncate (a head past the end is reset to 0 at
- * open, where the copies now are), then the new head. */
+ * done when the records fit before head with room to spare, so the copy
+ * never overwrites them and the truncated file ends before head. The head
+ * file already holds head (sg_spool_commit() writes it first), so this
+ * order is crash-safe: copy and sync (the head file points at the
+ * originals), truncate (a head past the end is reset to 0 at open, where
+ * the copies now are), then the new head. Had the head file still held
+ * the previous commit's head, which may point into the copies, a crash or
+ * a failed head write after the truncation skipped unconfirmed records. */
 static int compact(sg_spool_t *s, char *errstr, size_t n)
 {
     int64_t live = s->end - s->head, done = 0;
     unsigned char buf[64 * 1024];
 
-    if (s->head < SPOOL_COMPACT_MIN || live > s->head)
+    if (s->head < SPOOL_COMPACT_MIN || live >= s->head)
         return 0;
     if (sg_spool_sync(s, errstr, n) < 0)
         return -1;
@@ -272,6 +318,7 @@ static int compact(sg_spool_t *s, char *errstr, size_t n)
     s->send -= s->head;
     s->end -= s->head;
     s->flushed -= s->head;
+    s->checked = s->checked > s->head ? s->checked - s->head : 0;
     s->head = 0;
     return 0;
 }
@@ -287,12 +334,14 @@ int sg_spool_commit(sg_spool_t *s, char *errstr, size_t errstr_size)
          * the end, which sg_spool_open() resets to zero. */
         if (ftruncate(s->fd, 0) < 0)
             return fail(errstr, errstr_size, "cannot truncate", s->dat_path);
-        s->head = s->send = s->end = s->flushed = 0;
+        s->head = s->send = s->end = s->flushed = s->checked = 0;
         return write_head(s, errstr, errstr_size);
     }
+    if (write_head(s, errstr, errstr_size) < 0)
+        return -1;
     if (compact(s, errstr, errstr_size) < 0)
         return -1;
-    return write_head(s, errstr, errstr_size);
+    return s->head == 0 ? write_head(s, errstr, errstr_size) : 0;
 }
 
 int64_t sg_spool_pending(const sg_spool_t *s)
@@ -313,6 +362,11 @@ int64_t sg_spool_bytes(const sg_spool_t *s)
 int64_t sg_spool_dropped(const sg_spool_t *s)
 {
     return s->dropped;
+}
+
+int64_t sg_spool_corrupt(const sg_spool_t *s)
+{
+    return s->corrupt;
 }
 
 int sg_spool_full(const sg_spool_t *s)

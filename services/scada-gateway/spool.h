@@ -8,7 +8,8 @@
  * Files in dir: spool.dat (records: magic, length, CRC-32, payload) and
  * spool.head (byte offset of the first unconfirmed record, replaced
  * atomically, its directory fsync'd). A torn record at the end (crash
- * during append) is cut off at open. When everything is confirmed the data file is
+ * during append) is cut off at open; a damaged record before intact ones
+ * is skipped when read, and counted. When everything is confirmed the data file is
  * truncated to zero; when confirmations lag behind appends, a commit that leaves 1 MiB
  * confirmed at the front moves the unconfirmed records to the start.
  *
@@ -42,8 +43,10 @@ int sg_spool_append(sg_spool_t *s, const sg_reading_t *r, char *errstr,
 /* Writes buffered records and fsyncs the data file. Returns 0 or -1. */
 int sg_spool_sync(sg_spool_t *s, char *errstr, size_t errstr_size);
 
-/* Reads up to max records after the send cursor into out and advances it.
- * Returns the number read (0: nothing unsent), or -1 with errstr. */
+/* Reads up to max records after the send cursor into out and advances it,
+ * over damaged records too (skipped, counted once in sg_spool_corrupt()).
+ * Returns the number read (0: nothing unsent, or only damaged records),
+ * or -1 with errstr. */
 int sg_spool_read(sg_spool_t *s, sg_reading_t *out, int max, char *errstr,
                   size_t errstr_size);
 /* Moves the send cursor back to head (the sent records were not delivered). */
@@ -56,6 +59,7 @@ int64_t sg_spool_pending(const sg_spool_t *s); /* unconfirmed records */
 int64_t sg_spool_unsent(const sg_spool_t *s);  /* records after the send cursor */
 int64_t sg_spool_bytes(const sg_spool_t *s);   /* unconfirmed bytes */
 int64_t sg_spool_dropped(const sg_spool_t *s); /* refused because full */
+int64_t sg_spool_corrupt(const sg_spool_t *s); /* damaged records skipped */
 /* 1 when the next append would be refused (no room for one record). */
 int sg_spool_full(const sg_spool_t *s);
 

@@ -9,6 +9,7 @@
  * gateway publishes must equal them. Faults are injected through the
  * simulator's control file. */
 #include <check.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <modbus/modbus.h>
 
@@ -26,6 +28,7 @@
 
 #define NMETERS 50
 #define NSPOOLED 300
+#define DAMAGED 150 /* the spooled reading whose record is damaged on disk */
 
 static char dir[64];
 static char prefix[64];
@@ -148,7 +151,8 @@ static void start_gateway(void)
 
 /* Readings left in the spool by an earlier run of the gateway (one that lost
  * its broker, then stopped): the gateway must publish them at start-up, in
- * order, once each. */
+ * order, once each. The record of one of them is damaged on disk (a flipped
+ * bit): it is skipped and counted, and the readings after it are kept. */
 static void seed_spool(void)
 {
     char path[128], err[256];
@@ -168,6 +172,12 @@ static void seed_spool(void)
     }
     ck_assert_int_eq(sg_spool_sync(sp, err, sizeof err), 0);
     sg_spool_close(sp);
+    path_in(path, sizeof path, "spool/spool.dat");
+    int fd = open(path, O_RDWR);
+    off_t rec = 12 + (off_t)sizeof(sg_reading_t);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * (DAMAGED - 1) + 40), 1);
+    close(fd);
 }
 
 static void stack_up(void)
@@ -650,7 +660,7 @@ static int watch_drain(const seen_t *s, void *ctx)
     drain_t *d = ctx;
     if (strncmp(s->meter, "spooled-", 8) != 0)
         return 0;
-    if (s->seq < 1 || s->seq > NSPOOLED)
+    if (s->seq < 1 || s->seq > NSPOOLED || s->seq == DAMAGED)
         return 0;
     if (d->seen[s->seq]++)
         d->twice++;
@@ -658,7 +668,7 @@ static int watch_drain(const seen_t *s, void *ctx)
         d->out_of_order++;
     d->last_seq = s->seq;
     d->sum += s->v[0];
-    return ++d->n == NSPOOLED;
+    return ++d->n == NSPOOLED - 1;
 }
 
 START_TEST(spool_drained_after_restart)
@@ -671,11 +681,14 @@ START_TEST(spool_drained_after_restart)
     /* a little longer: anything published twice would show up now */
     read_until(&r, 2, watch_drain, &d);
     tgw_reader_close(&r);
-    ck_assert_msg(ok, "only %d of %d spooled readings published", d.n, NSPOOLED);
+    ck_assert_msg(ok, "only %d of %d intact spooled readings published", d.n,
+                  NSPOOLED - 1);
     ck_assert_int_eq(d.twice, 0);
     ck_assert_int_eq(d.out_of_order, 0);
-    ck_assert_int_eq(d.n, NSPOOLED);
-    ck_assert_double_eq_tol(d.sum, 0.5 * NSPOOLED * (NSPOOLED + 1) / 2, 1e-6);
+    ck_assert_int_eq(d.n, NSPOOLED - 1);
+    ck_assert_double_eq_tol(d.sum, 0.5 * NSPOOLED * (NSPOOLED + 1) / 2 - 0.5 * DAMAGED,
+                            1e-6);
+    ck_assert_double_eq(th_metric(http_port, "ems_scada_spool_corrupt_total"), 1);
 }
 END_TEST
 

@@ -162,6 +162,29 @@ START_TEST(payload_time)
 }
 END_TEST
 
+/* The gateway passes SG_MQTT_NO_TIME as the receive time and tells a
+ * payload without a time by it coming back: it used to pass the receive time
+ * and compare, so a payload time equal to it (stamped and sent within the
+ * millisecond) was taken for none and escaped the redelivery check. */
+START_TEST(payload_without_time_is_told_by_the_marker)
+{
+    sg_reading_t r;
+    char reason[256];
+    const char *timed = "{\"P\": 1, \"ts\": 1767225600250}", *untimed = "{\"P\": 1}";
+    sg_mqtt_map_t *m = standard_map();
+    const plant_meter_t *meter = plant_meter(plant, "edge-2");
+    ck_assert_int_eq(sg_mqtt_map_payload(m, meter, timed, strlen(timed),
+                                         SG_MQTT_NO_TIME, &r, reason, sizeof reason),
+                     0);
+    ck_assert_int_eq(r.ts_ms, 1767225600250LL);
+    ck_assert_int_eq(sg_mqtt_map_payload(m, meter, untimed, strlen(untimed),
+                                         SG_MQTT_NO_TIME, &r, reason, sizeof reason),
+                     0);
+    ck_assert(r.ts_ms == SG_MQTT_NO_TIME);
+    sg_mqtt_map_destroy(m);
+}
+END_TEST
+
 static const struct {
     const char *payload, *why;
 } garbage[] = {
@@ -254,6 +277,7 @@ int main(void)
                         sizeof filters / sizeof filters[0]);
     tcase_add_loop_test(tc, topic_maps_to_meter, 0, sizeof topics / sizeof topics[0]);
     tcase_add_test(tc, payload_fields_to_canonical_units);
+    tcase_add_test(tc, payload_without_time_is_told_by_the_marker);
     tcase_add_loop_test(tc, payload_time, 0, sizeof times / sizeof times[0]);
     tcase_add_loop_test(tc, garbage_payload_rejected_with_reason, 0,
                         sizeof garbage / sizeof garbage[0]);

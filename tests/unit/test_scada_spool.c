@@ -124,6 +124,144 @@ START_TEST(lagging_confirmations_keep_the_file_bounded)
 }
 END_TEST
 
+/* Reads n records (any number) to move the send cursor, checking their order. */
+static void send_n(sg_spool_t *s, int from, int n)
+{
+    while (n > 0) {
+        int k = n < 64 ? n : 64;
+        expect_next(s, from, k);
+        from += k;
+        n -= k;
+    }
+}
+
+/* Reads all the spool holds: one run of consecutive readings that starts at
+ * or before first and ends at last. At least once and in order: readings
+ * confirmed but not yet recorded as such may come again, none may be
+ * missing. */
+static void expect_run_covering(sg_spool_t *s, int first, int last)
+{
+    sg_reading_t out[64];
+    int n, start = -1, next = -1;
+    while ((n = sg_spool_read(s, out, 64, errstr, sizeof errstr)) > 0) {
+        for (int i = 0; i < n; i++) {
+            if (next < 0)
+                start = next = (int)out[i].seq;
+            sg_reading_t want = reading(next++);
+            ck_assert_int_eq(memcmp(&out[i], &want, sizeof want), 0);
+        }
+    }
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_ge(start, 1);
+    ck_assert_int_le(start, first);
+    ck_assert_int_eq(next - 1, last);
+}
+
+/* A commit that compacts the file but cannot write the head file (a full
+ * disk, an I/O error): the service stops on the error, and the spool it
+ * restarts with must still hold every unconfirmed reading. The compaction
+ * cut the file before it wrote the head, so the head left on disk was the
+ * previous commit's; pointing into the moved records, it made the restart
+ * skip the first 500 of them. */
+START_TEST(failed_head_write_in_compaction_loses_nothing)
+{
+    char blocker[300];
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    append_n(s, 1, 1000);
+    send_n(s, 1, 500);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0); /* head: 500 */
+    append_n(s, 1001, 2500);
+    send_n(s, 501, 2300); /* 2,800 sent, over 1 MiB; 700 left, more than 500 */
+    /* the head file's temporary name taken by a directory: it cannot be
+     * written */
+    snprintf(blocker, sizeof blocker, "%s/spool.head.tmp", dir);
+    ck_assert_int_eq(mkdir(blocker, 0700), 0);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "spool.head"));
+    sg_spool_close(s);
+    ck_assert_int_eq(rmdir(blocker), 0);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_ge(sg_spool_pending(s), 700);
+    expect_run_covering(s, 2801, 3500);
+    sg_spool_close(s);
+}
+END_TEST
+
+static void write_text(const char *name, const char *text)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A crash between the truncation of a fully confirmed file and the write of
+ * its new head leaves the old head, past the now empty file: the open
+ * resets it to 0. It used to do so in memory only, so once the readings
+ * appended after it (the broker still away) reached the old offset, the
+ * next restart took them for confirmed up to there. */
+START_TEST(head_reset_at_open_is_saved)
+{
+    char head[32];
+    sg_spool_t *s;
+    int64_t rec = 12 + (int64_t)sizeof(sg_reading_t);
+    write_text("spool.dat", "");
+    snprintf(head, sizeof head, "%lld\n", (long long)(10 * rec)); /* 10 sent */
+    write_text("spool.head", head);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_eq(sg_spool_pending(s), 0);
+    append_n(s, 1, 25); /* never confirmed */
+    sg_spool_close(s);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_eq(sg_spool_pending(s), 25);
+    expect_next(s, 1, 25);
+    sg_spool_close(s);
+}
+END_TEST
+
+/* Everything confirmed, the file is cut to zero, but the new head cannot be
+ * written (disk full for a moment): the head file still holds the previous
+ * commit's offset. Readings appended from 0 that reach it used to be taken
+ * for confirmed up to there at the next open; now the head is written
+ * before any record goes that far, and while it cannot be, the append
+ * fails instead. */
+START_TEST(failed_head_write_after_truncation_loses_nothing)
+{
+    char blocker[300];
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    append_n(s, 1, 30);
+    send_n(s, 1, 20);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0); /* head: 20 */
+    send_n(s, 21, 10);
+    snprintf(blocker, sizeof blocker, "%s/spool.head.tmp", dir);
+    ck_assert_int_eq(mkdir(blocker, 0700), 0);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), -1);
+    ck_assert_int_eq(sg_spool_pending(s), 0);
+    for (int i = 31; i < 61; i++) {
+        sg_reading_t r = reading(i);
+        ck_assert_int_eq(sg_spool_append(s, &r, errstr, sizeof errstr), 0);
+    }
+    /* 30 records would reach the offset the head file holds */
+    ck_assert_int_eq(sg_spool_sync(s, errstr, sizeof errstr), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "spool.head"));
+    ck_assert_int_eq(rmdir(blocker), 0); /* room again */
+    ck_assert_int_eq(sg_spool_sync(s, errstr, sizeof errstr), 0);
+    sg_spool_close(s);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_eq(sg_spool_pending(s), 30);
+    expect_next(s, 31, 30);
+    sg_spool_close(s);
+}
+END_TEST
+
 START_TEST(restart_drains_unconfirmed)
 {
     sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
@@ -160,7 +298,45 @@ START_TEST(torn_tail_is_cut)
 }
 END_TEST
 
-START_TEST(corrupt_record_ends_the_log)
+/* One damaged record among intact ones (a flipped bit, a page the disk
+ * lost) is skipped and counted once; the readings after it are kept. It
+ * used to end the log: the open cut the file there, and every reading
+ * after it was lost without a word. */
+START_TEST(corrupt_record_is_skipped_and_counted)
+{
+    char path[300];
+    sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    sg_reading_t out[8];
+    append_n(s, 1, 6);
+    sg_spool_close(s);
+    snprintf(path, sizeof path, "%s/spool.dat", dir);
+    int fd = open(path, O_RDWR);
+    struct stat st;
+    fstat(fd, &st);
+    off_t rec = st.st_size / 6;
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 3 + 40), 1); /* inside record 4 */
+    close(fd);
+    s = sg_spool_open(dir, 0, errstr, sizeof errstr);
+    ck_assert_msg(s != NULL, "%s", errstr);
+    ck_assert_int_eq(sg_spool_corrupt(s), 0);
+    expect_next(s, 1, 3);
+    for (int round = 0; round < 2; round++) { /* read again after a rewind */
+        ck_assert_int_eq(sg_spool_read(s, out, 2, errstr, sizeof errstr), 2);
+        ck_assert_int_eq(out[0].seq, 5);
+        ck_assert_int_eq(out[1].seq, 6);
+        ck_assert_int_eq(sg_spool_corrupt(s), 1);
+        sg_spool_rewind(s);
+        expect_next(s, 1, 3);
+    }
+    ck_assert_int_eq(sg_spool_read(s, out, 8, errstr, sizeof errstr), 2);
+    ck_assert_int_eq(sg_spool_commit(s, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_spool_pending(s), 0);
+    sg_spool_close(s);
+}
+END_TEST
+
+/* Damaged records at the end are a torn tail, cut like a partial one. */
+START_TEST(corrupt_last_records_are_cut)
 {
     char path[300];
     sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
@@ -171,10 +347,15 @@ START_TEST(corrupt_record_ends_the_log)
     struct stat st;
     fstat(fd, &st);
     off_t rec = st.st_size / 5;
-    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 3 + 40), 1); /* inside record 4 */
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 3 + 40), 1); /* records 4 */
+    ck_assert_int_eq(pwrite(fd, "X", 1, rec * 4 + 40), 1); /* and 5 */
     close(fd);
     s = sg_spool_open(dir, 0, errstr, sizeof errstr);
     ck_assert_int_eq(sg_spool_pending(s), 3);
+    expect_next(s, 1, 3);
+    append_n(s, 6, 1);
+    expect_next(s, 6, 1);
+    ck_assert_int_eq(sg_spool_corrupt(s), 0);
     sg_spool_close(s);
 }
 END_TEST
@@ -235,8 +416,12 @@ int main(void)
     tcase_add_test(tc, in_order_commit_and_rewind);
     tcase_add_test(tc, restart_drains_unconfirmed);
     tcase_add_test(tc, lagging_confirmations_keep_the_file_bounded);
+    tcase_add_test(tc, failed_head_write_in_compaction_loses_nothing);
+    tcase_add_test(tc, head_reset_at_open_is_saved);
+    tcase_add_test(tc, failed_head_write_after_truncation_loses_nothing);
     tcase_add_test(tc, torn_tail_is_cut);
-    tcase_add_test(tc, corrupt_record_ends_the_log);
+    tcase_add_test(tc, corrupt_record_is_skipped_and_counted);
+    tcase_add_test(tc, corrupt_last_records_are_cut);
     tcase_add_test(tc, full_spool_refuses_and_counts);
     tcase_add_test(tc, unwritable_dir_fails_with_path);
     tcase_add_test(tc, missing_parent_directories_are_made);
