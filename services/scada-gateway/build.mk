@@ -1,2 +1,3 @@
-# scada-gateway links libmodbus (Debian libmodbus-dev) for its Modbus TCP poller.
-LDLIBS_scada-gateway := -lmodbus -lmosquitto
+# scada-gateway links libmodbus (Debian libmodbus-dev) for its Modbus TCP poller,
+# libmosquitto for MQTT and zlib (zlib1g-dev) for the spool records' CRC-32.
+LDLIBS_scada-gateway := -lmodbus -lmosquitto -lz

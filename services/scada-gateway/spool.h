@@ -67,7 +67,8 @@ int sg_spool_full(const sg_spool_t *s);
  * made yet). Returns 0 or -1 with errno set. */
 int sg_make_dirs(const char *dir);
 
-/* CRC-32 (IEEE), exported for tests. */
+/* CRC-32 (IEEE, as zlib's crc32 and gzip), exported for tests; every spool
+ * record carries it. */
 uint32_t sg_crc32(const void *data, size_t len);
 
 #endif

@@ -60,6 +60,15 @@ static void expect_next(sg_spool_t *s, int from, int n)
     }
 }
 
+/* The records' checksum is the standard CRC-32 (the check value of the
+ * CRC catalogue), the one spool files were always written with. */
+START_TEST(crc32_is_the_ieee_crc)
+{
+    ck_assert_uint_eq(sg_crc32("123456789", 9), 0xcbf43926u);
+    ck_assert_uint_eq(sg_crc32("", 0), 0);
+}
+END_TEST
+
 START_TEST(in_order_commit_and_rewind)
 {
     sg_spool_t *s = sg_spool_open(dir, 0, errstr, sizeof errstr);
@@ -413,6 +422,7 @@ int main(void)
     Suite *s = suite_create("scada_spool");
     TCase *tc = tcase_create("spool");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, crc32_is_the_ieee_crc);
     tcase_add_test(tc, in_order_commit_and_rewind);
     tcase_add_test(tc, restart_drains_unconfirmed);
     tcase_add_test(tc, lagging_confirmations_keep_the_file_bounded);
