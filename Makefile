@@ -171,18 +171,23 @@ format:
 format-check:
 	@find libs services tools tests -name '*.[ch]' -print0 | xargs -0 -r clang-format --dry-run --Werror
 
-# Static analysis (docs/testing.md, "Static analysis"): cppcheck over every
-# C file, clang-tidy over all but the tests'; fails on any finding.
+# Static analysis (docs/testing.md, "Static analysis"): cppcheck and
+# clang-tidy over every C file; fails on any finding.
 # clang-tidy reads the build's flags from a compilation database written
 # here, without the dependency files and GCC's -Werror (clang-tidy's
-# findings are its own errors).
-TIDY_SRCS  := $(sort $(wildcard libs/*/*.c services/*/*.c tools/*/*.c))
-LINT_SRCS  := $(TIDY_SRCS) $(sort $(wildcard tests/*/*.c))
+# findings are its own errors); the tests get -Itests as they are built,
+# the fuzz harnesses their -Itests/fuzz and a FZ_TARGET for replay.c.
+SRC_TIDY   := $(sort $(wildcard libs/*/*.c services/*/*.c tools/*/*.c))
+TEST_TIDY  := $(sort $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c))
+FUZZ_TIDY  := $(sort $(wildcard tests/fuzz/*.c))
+LINT_SRCS  := $(SRC_TIDY) $(TEST_TIDY) $(FUZZ_TIDY)
 LINT_FLAGS := $(filter -D%,$(CFLAGS)) $(filter-out -I/%,$(filter -I%,$(CFLAGS))) -Itests
+TIDY_CC    := clang $(filter-out -MMD -MP -Werror $(OPT),$(CFLAGS))
 lint: deps
 	@mkdir -p $(B)
-	@tools/lint/compdb.sh "clang $(filter-out -MMD -MP -Werror $(OPT),$(CFLAGS))" \
-	    $(TIDY_SRCS) >$(B)/compile_commands.json
+	@tools/lint/compdb.sh "$(TIDY_CC)" $(SRC_TIDY) -- "$(TIDY_CC) -Itests" $(TEST_TIDY) \
+	    -- "$(TIDY_CC) -Itests/fuzz -DFZ_TARGET='\"fuzz_lint\"'" $(FUZZ_TIDY) \
+	    >$(B)/compile_commands.json
 	@tools/lint/lint.sh $(B) "$(LINT_FLAGS)" $(LINT_SRCS)
 
 # cppcheck alone (seconds), while working on a change

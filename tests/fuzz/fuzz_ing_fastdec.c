@@ -15,9 +15,10 @@
 #include "ingester/ing_fastdec.h"
 #include "ingester/ing_validate.h"
 
+/* The same double bit for bit, but any NaN matches any NaN: 0 and -0 differ. */
 static int same_double(double a, double b)
 {
-    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+    return isnan(a) ? isnan(b) : a == b && signbit(a) == signbit(b);
 }
 
 static int same_reading(const ing_reading_t *a, const ing_reading_t *b)

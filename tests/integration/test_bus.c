@@ -71,47 +71,47 @@ static void fill(avro_value_t *v, int64_t seed)
     switch (avro_value_get_type(v)) {
     case AVRO_STRING:
         snprintf(buf, sizeof(buf), "s-%lld", (long long)seed);
-        avro_value_set_string(v, buf);
+        ck_assert_int_eq(avro_value_set_string(v, buf), 0);
         break;
     case AVRO_INT32:
-        avro_value_set_int(v, (int32_t)seed);
+        ck_assert_int_eq(avro_value_set_int(v, (int32_t)seed), 0);
         break;
     case AVRO_INT64:
-        avro_value_set_long(v, 1600000000000LL + seed);
+        ck_assert_int_eq(avro_value_set_long(v, 1600000000000LL + seed), 0);
         break;
     case AVRO_DOUBLE:
-        avro_value_set_double(v, (double)seed * 0.25);
+        ck_assert_int_eq(avro_value_set_double(v, (double)seed * 0.25), 0);
         break;
     case AVRO_FLOAT:
-        avro_value_set_float(v, (float)seed);
+        ck_assert_int_eq(avro_value_set_float(v, (float)seed), 0);
         break;
     case AVRO_BOOLEAN:
-        avro_value_set_boolean(v, (int)(seed & 1));
+        ck_assert_int_eq(avro_value_set_boolean(v, (int)(seed & 1)), 0);
         break;
     case AVRO_NULL:
-        avro_value_set_null(v);
+        ck_assert_int_eq(avro_value_set_null(v), 0);
         break;
     case AVRO_ENUM:
-        avro_value_set_enum(v, 0);
+        ck_assert_int_eq(avro_value_set_enum(v, 0), 0);
         break;
     case AVRO_UNION:
         n = avro_schema_union_size(s);
-        avro_value_set_branch(v, n > 1 ? 1 : 0, &f);
+        ck_assert_int_eq(avro_value_set_branch(v, n > 1 ? 1 : 0, &f), 0);
         fill(&f, seed);
         break;
     case AVRO_RECORD:
-        avro_value_get_size(v, &n);
+        ck_assert_int_eq(avro_value_get_size(v, &n), 0);
         for (i = 0; i < n; i++) {
-            avro_value_get_by_index(v, i, &f, NULL);
+            ck_assert_int_eq(avro_value_get_by_index(v, i, &f, NULL), 0);
             fill(&f, seed + (int64_t)i);
         }
         break;
     case AVRO_ARRAY:
-        avro_value_append(v, &f, NULL);
+        ck_assert_int_eq(avro_value_append(v, &f, NULL), 0);
         fill(&f, seed);
         break;
     case AVRO_MAP:
-        avro_value_add(v, "k", &f, NULL, NULL);
+        ck_assert_int_eq(avro_value_add(v, "k", &f, NULL, NULL), 0);
         fill(&f, seed);
         break;
     default:

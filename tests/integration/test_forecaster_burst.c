@@ -67,7 +67,8 @@ static fc_site *local_site(void)
     fc_params p;
     fc_site_conf sc;
     tfc_conf(&p, &sc, TREE_ROUNDS, TREE_DEPTH, WARMUP_DAYS * DAY);
-    sc.max_slots = (size_t)((p.window_days + 35) * (DAY / 900)); /* as the service */
+    sc.max_slots =
+        (size_t)(p.window_days + 35) * (size_t)(DAY / 900); /* as the service */
     return tfc_new_site(SITE, &p, &sc);
 }
 

@@ -175,7 +175,7 @@ static int of_provider(bus_record_t *rec, void *ctx)
     const char *prov;
     size_t len;
     th_field(&rec->value, "provider", &f);
-    avro_value_get_string(&f, &prov, &len);
+    ck_assert_int_eq(avro_value_get_string(&f, &prov, &len), 0);
     if (strcmp(prov, w->provider))
         return 0;
     ck_assert_int_eq(fc_codec_weather(&rec->value, w->site, sizeof w->site, &w->wx,

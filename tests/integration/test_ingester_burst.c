@@ -269,7 +269,7 @@ static void check_week(PGconn *c)
             "h.interval_start < to_timestamp(%lld) AND "
             "abs(h.energy_kwh - f.e) <= 1e-6 * greatest(1, abs(f.e))",
             site, site, end_s),
-        NQH / 4);
+        (double)NQH / 4);
 
     /* the silent meter's gap: one row, closed, 120 intervals, critical */
     r = q(c,

@@ -86,11 +86,12 @@ static void produce_all(void)
     for (int k = 0; k < NREC; k++) {
         int64_t ts = DAY0 + (k / 6) * MIN_MS;
         snprintf(meter, sizeof meter, "%s-m%d", site, k % 6);
-        th_field(&v, "site_id", &f), avro_value_set_string(&f, site);
-        th_field(&v, "meter_id", &f), avro_value_set_string(&f, meter);
-        th_field(&v, "ts", &f), avro_value_set_long(&f, ts);
-        th_field(&v, "seq", &f), avro_value_set_long(&f, k / 6);
-        th_field(&v, "quality", &f), avro_value_set_enum(&f, 0);
+        th_set_str(&v, "site_id", site);
+        th_set_str(&v, "meter_id", meter);
+        th_set_long(&v, "ts", ts);
+        th_set_long(&v, "seq", k / 6);
+        th_field(&v, "quality", &f);
+        ck_assert_int_eq(avro_value_set_enum(&f, 0), 0);
         th_set_opt_double(&v, "power_kw", 1, 10.0 + k % 6);
         th_set_opt_double(&v, "energy_kwh", 0, 0);
         th_set_opt_double(&v, "voltage_v", 0, 0);

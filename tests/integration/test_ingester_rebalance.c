@@ -238,6 +238,7 @@ START_TEST(test_partitions_move_and_come_back)
     produce_minutes(2 * PHASE_MIN, 3 * PHASE_MIN + TAIL_MIN, kwh);
     th_pg_wait_num(c, (double)(3 * per_phase + NSITES * NMETERS * TAIL_MIN), ia, WAIT_S,
                    "readings of phase 3", "%s", count_sql(sql, sizeof sql));
+    /* NOLINTNEXTLINE(bugprone-integer-division): PHASE_MIN is whole quarter-hours */
     th_pg_wait_num(c, (double)(NSITES * (NMETERS + 1) * NQH), ia, WAIT_S,
                    "closed quarter-hours",
                    "SELECT count(*) FROM rollup_15m WHERE site_id LIKE '%s' AND "

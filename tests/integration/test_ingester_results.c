@@ -258,7 +258,7 @@ static void alert(const char *id, int resolved)
     th_set_str(&v, "summary", "import 912 kW above contracted 800 kW");
     m = field(&v, "labels");
     ck_assert(avro_value_add(&m, "meter_id", &el, NULL, NULL) == 0);
-    avro_value_set_string(&el, "m-main");
+    ck_assert_int_eq(avro_value_set_string(&el, "m-main"), 0);
     send("energy.alerts", &v, site);
 }
 
@@ -281,7 +281,7 @@ static void report(const char *id, int64_t generated_at)
     th_set_long(&v, "size_bytes", 1234);
     m = field(&v, "headline");
     ck_assert(avro_value_add(&m, "energy_kwh", &el, NULL, NULL) == 0);
-    avro_value_set_double(&el, 4321.5);
+    ck_assert_int_eq(avro_value_set_double(&el, 4321.5), 0);
     send("energy.reports", &v, site);
 }
 

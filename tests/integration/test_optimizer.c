@@ -132,7 +132,7 @@ static void produce_forecast_at(int64_t start, int n, const char *run_id)
     th_set_str(&v, "site_id", SITE);
     th_set_str(&v, "run_id", run_id);
     f = fld(&v, "run_kind");
-    avro_value_set_enum(&f, 0);
+    ck_assert_int_eq(avro_value_set_enum(&f, 0), 0);
     th_set_long(&v, "issued_at", start - 12 * HOUR);
     th_set_long(&v, "horizon_start", start);
     th_set_long(&v, "horizon_end", start + n * DATASET_QH_MS);
@@ -140,9 +140,9 @@ static void produce_forecast_at(int64_t start, int n, const char *run_id)
     th_set_str(&v, "model_name", "actuals");
     th_set_str(&v, "model_version", "test");
     f = fld(&v, "fallback");
-    avro_value_set_boolean(&f, 0);
+    ck_assert_int_eq(avro_value_set_boolean(&f, 0), 0);
     f = fld(&v, "quality");
-    avro_value_set_enum(&f, 0);
+    ck_assert_int_eq(avro_value_set_enum(&f, 0), 0);
     arr = fld(&v, "slots");
     for (int q = 0; q < n; q++) {
         ck_assert(avro_value_append(&arr, &s, NULL) == 0);
@@ -174,7 +174,7 @@ static void produce_prices_at(int64_t start, int n, const char *curve_id, int re
     ck_assert(bus_value_new(b, "energy.prices", &v, err, sizeof err) == 0);
     th_set_str(&v, "curve_id", curve_id);
     f = fld(&v, "curve_kind");
-    avro_value_set_enum(&f, 1);
+    ck_assert_int_eq(avro_value_set_enum(&f, 1), 0);
     th_set_str(&v, "market", "NL");
     th_set_str(&v, "site_id", SITE);
     th_set_str(&v, "source", "test");
@@ -189,9 +189,9 @@ static void produce_prices_at(int64_t start, int n, const char *curve_id, int re
         th_set_long(&s, "slot_start", start + q * DATASET_QH_MS);
         th_set_dbl(&s, "price_eur_mwh", q == nan_slot ? NAN : price[q] + add);
         f = fld(&s, "origin");
-        avro_value_set_enum(&f, 0);
+        ck_assert_int_eq(avro_value_set_enum(&f, 0), 0);
         f = fld(&s, "price_class");
-        avro_value_set_enum(&f, 1);
+        ck_assert_int_eq(avro_value_set_enum(&f, 1), 0);
         th_set_null(&s, "tariff_period");
         th_set_null(&s, "energy_eur_mwh");
         th_set_null(&s, "network_eur_mwh");
@@ -365,10 +365,10 @@ static void check_plan(avro_value_t *v, void *arg)
                             total, 1e-6 * fabs(total));
     ck_assert_double_eq_tol(dbl(v, "savings_eur"), dbl(v, "baseline_cost_eur") - total,
                             1e-6 * fabs(total));
-    avro_value_get_size(&slots, &n);
+    ck_assert_int_eq(avro_value_get_size(&slots, &n), 0);
     ck_assert_uint_eq(n, NQH);
     for (size_t t = 0; t < n; t++) {
-        avro_value_get_by_index(&slots, t, &s, NULL);
+        ck_assert_int_eq(avro_value_get_by_index(&slots, t, &s, NULL), 0);
         double imp = dbl(&s, "import_kw");
         ck_assert_double_eq_tol(dbl(&s, "base_load_kw"), load_kw[t], 1e-9);
         ck_assert_double_eq_tol(dbl(&s, "price_eur_mwh"), price[t] + w->add, 1e-9);
@@ -394,9 +394,9 @@ static void check_plan(avro_value_t *v, void *arg)
     w->peak_kw = peak;
     w->demand_eur = dbl(v, "demand_charge_eur");
     w->savings_eur = dbl(v, "savings_eur");
-    avro_value_get_size(&eqs, &neq);
+    ck_assert_int_eq(avro_value_get_size(&eqs, &neq), 0);
     ck_assert_uint_eq(neq, 5); /* every flexible equipment of the demo site */
-    avro_value_get_by_index(&eqs, 0, &s, NULL);
+    ck_assert_int_eq(avro_value_get_by_index(&eqs, 0, &s, NULL), 0);
     ck_assert_str_eq(str(&s, "equipment_id"), "dryer-1");
     ck_assert_double_eq_tol(dbl(&s, "energy_kwh"), 4800, 1e-3);
 }
@@ -493,7 +493,7 @@ static void produce_load(int64_t start, double kw, int revision, const char *met
     ck_assert(bus_value_new(b, "energy.load", &v, err, sizeof err) == 0);
     th_set_str(&v, "site_id", SITE);
     f = fld(&v, "scope");
-    avro_value_set_enum(&f, meter ? 0 : 1);
+    ck_assert_int_eq(avro_value_set_enum(&f, meter ? 0 : 1), 0);
     if (meter)
         th_set_str(&v, "meter_id", meter);
     else
@@ -742,11 +742,11 @@ static void check_boundary_plan(avro_value_t *v, void *arg)
     ck_assert_double_eq_tol(dbl(v, "energy_cost_eur") + dbl(v, "demand_charge_eur") +
                                 dbl(v, "startup_cost_eur") + dbl(v, "co2_cost_eur"),
                             total, 1e-6 * fabs(total));
-    avro_value_get_size(&slots, &n);
+    ck_assert_int_eq(avro_value_get_size(&slots, &n), 0);
     ck_assert_uint_eq(n, 2 * NQH);
     w->peak_nov = w->peak_dec = 0;
     for (size_t t = 0; t < n; t++) {
-        avro_value_get_by_index(&slots, t, &s, NULL);
+        ck_assert_int_eq(avro_value_get_by_index(&slots, t, &s, NULL), 0);
         double imp = dbl(&s, "import_kw");
         ck_assert_double_eq_tol(dbl(&s, "base_load_kw"), load_kw[t], 1e-9);
         ck_assert_msg(imp <= CAP_KW + 1e-3, "slot %zu imports %g kW", t, imp);

@@ -224,20 +224,20 @@ static void decode(avro_value_t *v, seen_t *s)
     int d;
     memset(s, 0, sizeof *s);
     ck_assert_int_eq(avro_value_get_by_name(v, "meter_id", &f, NULL), 0);
-    avro_value_get_string(&f, &str, &len);
+    ck_assert_int_eq(avro_value_get_string(&f, &str, &len), 0);
     snprintf(s->meter, sizeof s->meter, "%s", str);
-    avro_value_get_by_name(v, "ts", &f, NULL);
-    avro_value_get_long(&f, &s->ts);
-    avro_value_get_by_name(v, "seq", &f, NULL);
-    avro_value_get_long(&f, &s->seq);
-    avro_value_get_by_name(v, "quality", &f, NULL);
-    avro_value_get_enum(&f, &s->quality);
+    ck_assert_int_eq(avro_value_get_by_name(v, "ts", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_long(&f, &s->ts), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "seq", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_long(&f, &s->seq), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "quality", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_enum(&f, &s->quality), 0);
     for (int q = 0; q < 6; q++) {
-        avro_value_get_by_name(v, qnames[q], &f, NULL);
-        avro_value_get_discriminant(&f, &d);
+        ck_assert_int_eq(avro_value_get_by_name(v, qnames[q], &f, NULL), 0);
+        ck_assert_int_eq(avro_value_get_discriminant(&f, &d), 0);
         if (d == 1) {
-            avro_value_get_current_branch(&f, &b);
-            avro_value_get_double(&b, &s->v[q]);
+            ck_assert_int_eq(avro_value_get_current_branch(&f, &b), 0);
+            ck_assert_int_eq(avro_value_get_double(&b, &s->v[q]), 0);
             s->has[q] = true;
         }
     }
@@ -463,15 +463,15 @@ static void send_action(bus_t *bus, bus_producer_t *p, const char *id, const cha
     th_set_str(&v, "site_id", "s1");
     th_set_str(&v, "command_id", id);
     th_set_str(&v, "equipment_id", eq);
-    avro_value_get_by_name(&v, "action", &f, NULL);
-    avro_value_set_enum(&f, action);
-    avro_value_get_by_name(&v, "setpoint_kw", &f, NULL);
+    ck_assert_int_eq(avro_value_get_by_name(&v, "action", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_enum(&f, action), 0);
+    ck_assert_int_eq(avro_value_get_by_name(&v, "setpoint_kw", &f, NULL), 0);
     if (action == 0) {
-        avro_value_set_branch(&f, 1, &b);
-        avro_value_set_double(&b, kw);
+        ck_assert_int_eq(avro_value_set_branch(&f, 1, &b), 0);
+        ck_assert_int_eq(avro_value_set_double(&b, kw), 0);
     } else {
-        avro_value_set_branch(&f, 0, &b);
-        avro_value_set_null(&b);
+        ck_assert_int_eq(avro_value_set_branch(&f, 0, &b), 0);
+        ck_assert_int_eq(avro_value_set_null(&b), 0);
     }
     th_set_long(&v, "issued_at", now_ms() - 1000);
     th_set_long(&v, "valid_until", valid_until);
@@ -543,28 +543,28 @@ static void audit_record(verdicts_t *vd, avro_value_t *v)
     const char *s;
     size_t len;
     int d, outcome;
-    avro_value_get_by_name(v, "action", &f, NULL);
-    avro_value_get_string(&f, &s, &len);
+    ck_assert_int_eq(avro_value_get_by_name(v, "action", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_string(&f, &s, &len), 0);
     if (strcmp(s, "control.command.write") != 0)
         return;
-    avro_value_get_by_name(v, "correlation_id", &f, NULL);
-    avro_value_get_discriminant(&f, &d);
+    ck_assert_int_eq(avro_value_get_by_name(v, "correlation_id", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_discriminant(&f, &d), 0);
     if (d != 1)
         return;
-    avro_value_get_current_branch(&f, &b);
-    avro_value_get_string(&b, &s, &len);
+    ck_assert_int_eq(avro_value_get_current_branch(&f, &b), 0);
+    ck_assert_int_eq(avro_value_get_string(&b, &s, &len), 0);
     for (int i = 0; i < NCMD; i++) {
         if (strcmp(vd->ids[i], s) != 0)
             continue;
-        avro_value_get_by_name(v, "outcome", &f, NULL);
-        avro_value_get_enum(&f, &outcome);
+        ck_assert_int_eq(avro_value_get_by_name(v, "outcome", &f, NULL), 0);
+        ck_assert_int_eq(avro_value_get_enum(&f, &outcome), 0);
         ck_assert_msg(vd->outcome[i] < 0, "command %s audited twice", s);
         vd->outcome[i] = outcome;
-        avro_value_get_by_name(v, "reason", &f, NULL);
-        avro_value_get_discriminant(&f, &d);
+        ck_assert_int_eq(avro_value_get_by_name(v, "reason", &f, NULL), 0);
+        ck_assert_int_eq(avro_value_get_discriminant(&f, &d), 0);
         if (d == 1) {
-            avro_value_get_current_branch(&f, &b);
-            avro_value_get_string(&b, &s, &len);
+            ck_assert_int_eq(avro_value_get_current_branch(&f, &b), 0);
+            ck_assert_int_eq(avro_value_get_string(&b, &s, &len), 0);
             snprintf(vd->reason[i], sizeof vd->reason[i], "%s", s);
         }
     }

@@ -232,19 +232,19 @@ static void take(got_t *g, avro_value_t *v)
     size_t len;
     int64_t seq, ts;
     int src, q;
-    avro_value_get_by_name(v, "meter_id", &f, NULL);
-    avro_value_get_string(&f, &id, &len);
+    ck_assert_int_eq(avro_value_get_by_name(v, "meter_id", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_string(&f, &id, &len), 0);
     int i = strcmp(id, "edge-1") == 0 ? 0 : strcmp(id, "edge-2") == 0 ? 1 : -1;
     ck_assert_msg(i >= 0, "unexpected meter '%s'", id);
-    avro_value_get_by_name(v, "source", &f, NULL);
-    avro_value_get_enum(&f, &src);
+    ck_assert_int_eq(avro_value_get_by_name(v, "source", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_enum(&f, &src), 0);
     ck_assert_int_eq(src, 1); /* mqtt */
-    avro_value_get_by_name(v, "seq", &f, NULL);
-    avro_value_get_long(&f, &seq);
-    avro_value_get_by_name(v, "ts", &f, NULL);
-    avro_value_get_long(&f, &ts);
-    avro_value_get_by_name(v, "quality", &f, NULL);
-    avro_value_get_enum(&f, &q);
+    ck_assert_int_eq(avro_value_get_by_name(v, "seq", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_long(&f, &seq), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "ts", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_long(&f, &ts), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "quality", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_enum(&f, &q), 0);
     if (seq <= g->last_seq[i])
         g->bad_seq++;
     g->last_seq[i] = seq;

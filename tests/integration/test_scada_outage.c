@@ -192,14 +192,14 @@ static void take(reader_t *r, avro_value_t *v)
     int quality;
     int64_t seq;
     int hp, he;
-    avro_value_get_by_name(v, "meter_id", &f, NULL);
-    avro_value_get_string(&f, &id, &len);
+    ck_assert_int_eq(avro_value_get_by_name(v, "meter_id", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_string(&f, &id, &len), 0);
     int i = meter_index(id);
     ck_assert_msg(i >= 0, "unexpected meter '%s'", id);
-    avro_value_get_by_name(v, "seq", &f, NULL);
-    avro_value_get_long(&f, &seq);
-    avro_value_get_by_name(v, "quality", &f, NULL);
-    avro_value_get_enum(&f, &quality);
+    ck_assert_int_eq(avro_value_get_by_name(v, "seq", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_long(&f, &seq), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "quality", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_enum(&f, &quality), 0);
     series_t *s = &r->out[i];
     if (s->n > 0 && seq <= s->seq[s->n - 1])
         r->dup_or_back++;

@@ -175,8 +175,8 @@ static int count_instance(bus_record_t *rec, void *ctx)
     avro_value_t f;
     const char *s = NULL;
     size_t len;
-    avro_value_get_by_name(&rec->value, "instance", &f, NULL);
-    avro_value_get_string(&f, &s, &len);
+    ck_assert_int_eq(avro_value_get_by_name(&rec->value, "instance", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_string(&f, &s, &len), 0);
     seen->all++;
     if (s && strcmp(s, instance_name()) == 0)
         seen->mine++;

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Static analysis (make lint: cppcheck over every C file, clang-tidy over
-# all but the tests'; the checks and how a finding is suppressed:
-# docs/testing.md, "Static analysis") and the layout (make format-check:
-# every C file as clang-format and .clang-format lay it out). Fails on any
-# finding.
+# Static analysis (make lint: cppcheck and clang-tidy over every C file;
+# the checks and how a finding is suppressed: docs/testing.md, "Static
+# analysis") and the layout (make format-check: every C file as
+# clang-format and .clang-format lay it out). Fails on any finding.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/../.."

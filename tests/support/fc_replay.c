@@ -53,18 +53,19 @@ void tfc_produce_interval(bus_t *b, bus_producer_t *p, const char *site, int64_t
     avro_value_t v, f;
     char err[512];
     ck_assert(bus_value_new(b, "energy.load", &v, err, sizeof err) == 0);
-    th_field(&v, "site_id", &f), avro_value_set_string(&f, site);
-    th_field(&v, "scope", &f), avro_value_set_enum(&f, 1);
-    th_field(&v, "interval_start", &f), avro_value_set_long(&f, t * 1000);
-    th_field(&v, "interval_end", &f), avro_value_set_long(&f, (t + 900) * 1000);
-    th_field(&v, "energy_kwh", &f), avro_value_set_double(&f, kw * 0.25);
-    th_field(&v, "mean_kw", &f), avro_value_set_double(&f, kw);
-    th_field(&v, "peak_kw", &f), avro_value_set_double(&f, kw);
+    th_set_str(&v, "site_id", site);
+    th_field(&v, "scope", &f);
+    ck_assert_int_eq(avro_value_set_enum(&f, 1), 0);
+    th_set_long(&v, "interval_start", t * 1000);
+    th_set_long(&v, "interval_end", (t + 900) * 1000);
+    th_set_dbl(&v, "energy_kwh", kw * 0.25);
+    th_set_dbl(&v, "mean_kw", kw);
+    th_set_dbl(&v, "peak_kw", kw);
     th_set_opt_double(&v, "min_kw", 0, 0);
-    th_field(&v, "sample_count", &f), avro_value_set_int(&f, 15);
-    th_field(&v, "completeness", &f), avro_value_set_double(&f, 1.0);
-    th_field(&v, "revision", &f), avro_value_set_int(&f, 0);
-    th_field(&v, "watermark_ts", &f), avro_value_set_long(&f, (t + 900) * 1000);
+    th_set_int(&v, "sample_count", 15);
+    th_set_dbl(&v, "completeness", 1.0);
+    th_set_int(&v, "revision", 0);
+    th_set_long(&v, "watermark_ts", (t + 900) * 1000);
     ck_assert_msg(
         bus_produce(p, "energy.load", site, &v, (t + 900) * 1000, err, sizeof err) == 0,
         "%s", err);
@@ -76,26 +77,28 @@ static void put_slot(avro_value_t *arr, const tfc_data *d, int64_t t, int bad)
     avro_value_t e, f, m, x;
     double temp = bad ? NAN : tfc_wx(d, 0, t);
     ck_assert(avro_value_append(arr, &e, NULL) == 0);
-    th_field(&e, "slot_start", &f), avro_value_set_long(&f, t * 1000);
-    th_field(&e, "kind", &f), avro_value_set_enum(&f, 1);
+    th_set_long(&e, "slot_start", t * 1000);
+    th_field(&e, "kind", &f);
+    ck_assert_int_eq(avro_value_set_enum(&f, 1), 0);
     th_set_opt_double(&e, "temperature_c", bad || !isnan(temp), temp);
     th_field(&e, "variables", &m);
     for (int j = 1; j < TFC_NWX; j++)
-        if (!isnan(tfc_wx(d, j, t)))
-            avro_value_add(&m, tfc_wx_names[j], &x, NULL, NULL),
-                avro_value_set_double(&x, tfc_wx(d, j, t));
+        if (!isnan(tfc_wx(d, j, t))) {
+            ck_assert_int_eq(avro_value_add(&m, tfc_wx_names[j], &x, NULL, NULL), 0);
+            ck_assert_int_eq(avro_value_set_double(&x, tfc_wx(d, j, t)), 0);
+        }
 }
 
 void tfc_produce_weather_day(bus_t *b, bus_producer_t *p, const tfc_data *d,
                              const char *site, int64_t day, int nan_at)
 {
-    avro_value_t v, f, arr;
+    avro_value_t v, arr;
     char err[512];
     ck_assert(bus_value_new(b, "energy.weather", &v, err, sizeof err) == 0);
-    th_field(&v, "site_id", &f), avro_value_set_string(&f, site);
-    th_field(&v, "provider", &f), avro_value_set_string(&f, "test:openstef-nwp");
-    th_field(&v, "issued_at", &f), avro_value_set_long(&f, (day - DAY) * 1000);
-    th_field(&v, "slot_minutes", &f), avro_value_set_int(&f, 15);
+    th_set_str(&v, "site_id", site);
+    th_set_str(&v, "provider", "test:openstef-nwp");
+    th_set_long(&v, "issued_at", (day - DAY) * 1000);
+    th_set_int(&v, "slot_minutes", 15);
     th_field(&v, "slots", &arr);
     for (int q = 0; q < 96; q++)
         put_slot(&arr, d, day + q * 900, q == nan_at);
@@ -218,23 +221,30 @@ void tfc_run_decode(avro_value_t *v, tfc_run *r)
     ck_assert_msg(fc_codec_forecast_head(v, site, sizeof site, &r->kind, &r->issued,
                                          reason, sizeof reason) == 0,
                   "%s", reason);
-    th_field(v, "model_name", &f), avro_value_get_string(&f, &str, &len);
+    th_field(v, "model_name", &f);
+    ck_assert_int_eq(avro_value_get_string(&f, &str, &len), 0);
     snprintf(r->model, sizeof r->model, "%s", str);
-    th_field(v, "model_version", &f), avro_value_get_string(&f, &str, &len);
+    th_field(v, "model_version", &f);
+    ck_assert_int_eq(avro_value_get_string(&f, &str, &len), 0);
     snprintf(r->version, sizeof r->version, "%s", str);
-    th_field(v, "fallback", &f), avro_value_get_boolean(&f, &r->fallback);
+    th_field(v, "fallback", &f);
+    ck_assert_int_eq(avro_value_get_boolean(&f, &r->fallback), 0);
     th_field(v, "slots", &arr);
-    avro_value_get_size(&arr, &n);
+    ck_assert_int_eq(avro_value_get_size(&arr, &n), 0);
     ck_assert_uint_le(n, TFC_MAX_SLOTS);
     r->n = n;
     for (size_t i = 0; i < n; i++) {
         int64_t t;
-        avro_value_get_by_index(&arr, i, &e, NULL);
-        th_field(&e, "slot_start", &f), avro_value_get_long(&f, &t);
+        ck_assert_int_eq(avro_value_get_by_index(&arr, i, &e, NULL), 0);
+        th_field(&e, "slot_start", &f);
+        ck_assert_int_eq(avro_value_get_long(&f, &t), 0);
         r->t[i] = t / 1000;
-        th_field(&e, "p10_kw", &f), avro_value_get_double(&f, &r->p10[i]);
-        th_field(&e, "p50_kw", &f), avro_value_get_double(&f, &r->p50[i]);
-        th_field(&e, "p90_kw", &f), avro_value_get_double(&f, &r->p90[i]);
+        th_field(&e, "p10_kw", &f);
+        ck_assert_int_eq(avro_value_get_double(&f, &r->p10[i]), 0);
+        th_field(&e, "p50_kw", &f);
+        ck_assert_int_eq(avro_value_get_double(&f, &r->p50[i]), 0);
+        th_field(&e, "p90_kw", &f);
+        ck_assert_int_eq(avro_value_get_double(&f, &r->p90[i]), 0);
     }
 }
 

@@ -718,10 +718,10 @@ double th_opt_double(avro_value_t *v, const char *name, int *has)
     int d = 0;
     double x = NAN;
     th_field(v, name, &f);
-    avro_value_get_discriminant(&f, &d);
+    ck_assert_int_eq(avro_value_get_discriminant(&f, &d), 0);
     if (d == 1) {
-        avro_value_get_current_branch(&f, &b);
-        avro_value_get_double(&b, &x);
+        ck_assert_int_eq(avro_value_get_current_branch(&f, &b), 0);
+        ck_assert_int_eq(avro_value_get_double(&b, &x), 0);
     }
     if (has)
         *has = d == 1;
@@ -737,7 +737,7 @@ const char *th_opt_string(avro_value_t *v, const char *name)
     ck_assert(avro_value_get_current_branch(&f, &b) == 0);
     if (avro_value_get_type(&b) == AVRO_NULL)
         return "";
-    avro_value_get_string(&b, &s, &len);
+    ck_assert_int_eq(avro_value_get_string(&b, &s, &len), 0);
     return s ? s : "";
 }
 
@@ -745,11 +745,11 @@ void th_set_opt_double(avro_value_t *v, const char *name, int has, double x)
 {
     avro_value_t f, b;
     th_field(v, name, &f);
-    avro_value_set_branch(&f, has ? 1 : 0, &b);
+    ck_assert_int_eq(avro_value_set_branch(&f, has ? 1 : 0, &b), 0);
     if (has)
-        avro_value_set_double(&b, x);
+        ck_assert_int_eq(avro_value_set_double(&b, x), 0);
     else
-        avro_value_set_null(&b);
+        ck_assert_int_eq(avro_value_set_null(&b), 0);
 }
 
 /* The value of field name to set: the field itself, or the value branch

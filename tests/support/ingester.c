@@ -50,7 +50,7 @@ static void set_enum(avro_value_t *v, const char *name, int x)
 {
     avro_value_t f;
     ck_assert(avro_value_get_by_name(v, name, &f, NULL) == 0);
-    avro_value_set_enum(&f, x);
+    ck_assert_int_eq(avro_value_set_enum(&f, x), 0);
 }
 
 void th_ing_produce(bus_t *b, bus_producer_t *p, const th_reading *r)
@@ -129,13 +129,13 @@ static void get_str(avro_value_t *v, const char *name, char *dst, size_t size)
     th_field(v, name, &f);
     if (avro_value_get_type(&f) == AVRO_UNION) {
         int disc = 0;
-        avro_value_get_discriminant(&f, &disc);
+        ck_assert_int_eq(avro_value_get_discriminant(&f, &disc), 0);
         if (disc == 0)
             return;
-        avro_value_get_current_branch(&f, &b);
+        ck_assert_int_eq(avro_value_get_current_branch(&f, &b), 0);
         f = b;
     }
-    avro_value_get_string(&f, &s, &n);
+    ck_assert_int_eq(avro_value_get_string(&f, &s, &n), 0);
     snprintf(dst, size, "%s", s ? s : "");
 }
 
@@ -158,7 +158,7 @@ static int get_bool(avro_value_t *v, const char *name)
     avro_value_t f;
     int x = 0;
     th_field(v, name, &f);
-    avro_value_get_boolean(&f, &x);
+    ck_assert_int_eq(avro_value_get_boolean(&f, &x), 0);
     return x;
 }
 
@@ -180,7 +180,7 @@ static void read_out(const bus_record_t *rec, th_ing_out *o)
         o->start = get_long(&v, "interval_start");
         o->sample_count = get_int(&v, "sample_count");
         th_field(&v, "energy_kwh", &f);
-        avro_value_get_double(&f, &o->energy);
+        ck_assert_int_eq(avro_value_get_double(&f, &o->energy), 0);
     }
 }
 

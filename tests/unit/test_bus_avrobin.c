@@ -41,62 +41,65 @@ static void fill_any(avro_value_t *v, int seed)
 
     switch (avro_value_get_type(v)) {
     case AVRO_NULL:
-        avro_value_set_null(v);
+        ck_assert_int_eq(avro_value_set_null(v), 0);
         break;
     case AVRO_BOOLEAN:
-        avro_value_set_boolean(v, seed & 1);
+        ck_assert_int_eq(avro_value_set_boolean(v, seed & 1), 0);
         break;
     case AVRO_INT32:
-        avro_value_set_int(v, -seed * 1000003);
+        ck_assert_int_eq(avro_value_set_int(v, -seed * 1000003), 0);
         break;
     case AVRO_INT64:
-        avro_value_set_long(v, (int64_t)seed * -7000000000001LL);
+        ck_assert_int_eq(avro_value_set_long(v, (int64_t)seed * -7000000000001LL), 0);
         break;
     case AVRO_FLOAT:
-        avro_value_set_float(v, (float)seed * 0.25f);
+        ck_assert_int_eq(avro_value_set_float(v, (float)seed * 0.25f), 0);
         break;
     case AVRO_DOUBLE:
-        avro_value_set_double(v, seed * -1.0e-3);
+        ck_assert_int_eq(avro_value_set_double(v, seed * -1.0e-3), 0);
         break;
     case AVRO_BYTES:
         memset(buf, seed, sizeof(buf));
-        avro_value_set_bytes(v, buf, (size_t)(seed * 37) % sizeof(buf));
+        ck_assert_int_eq(
+            avro_value_set_bytes(v, buf, (size_t)(seed * 37) % sizeof(buf)), 0);
         break;
     case AVRO_STRING:
         n = (size_t)(seed * 53) % 200;
         memset(buf, 'a' + seed % 26, n);
         buf[n] = '\0';
-        avro_value_set_string(v, buf);
+        ck_assert_int_eq(avro_value_set_string(v, buf), 0);
         break;
     case AVRO_FIXED:
         n = (size_t)avro_schema_fixed_size(s);
         memset(buf, seed, n);
-        avro_value_set_fixed(v, buf, n);
+        ck_assert_int_eq(avro_value_set_fixed(v, buf, n), 0);
         break;
     case AVRO_ENUM:
-        avro_value_set_enum(v, seed % avro_schema_enum_number_of_symbols(s));
+        ck_assert_int_eq(
+            avro_value_set_enum(v, seed % avro_schema_enum_number_of_symbols(s)), 0);
         break;
     case AVRO_RECORD:
-        avro_value_get_size(v, &n);
+        ck_assert_int_eq(avro_value_get_size(v, &n), 0);
         for (i = 0; i < n; i++) {
-            avro_value_get_by_index(v, i, &child, NULL);
+            ck_assert_int_eq(avro_value_get_by_index(v, i, &child, NULL), 0);
             fill_any(&child, seed + (int)i);
         }
         break;
     case AVRO_UNION:
-        avro_value_set_branch(v, (int)avro_schema_union_size(s) - 1, &child);
+        ck_assert_int_eq(
+            avro_value_set_branch(v, (int)avro_schema_union_size(s) - 1, &child), 0);
         fill_any(&child, seed);
         break;
     case AVRO_ARRAY:
         for (i = 0; i < 2; i++) {
-            avro_value_append(v, &child, NULL);
+            ck_assert_int_eq(avro_value_append(v, &child, NULL), 0);
             fill_any(&child, seed + (int)i);
         }
         break;
     case AVRO_MAP:
         for (i = 0; i < 2; i++) {
             snprintf(buf, sizeof(buf), "key-%d-%zu", seed, i);
-            avro_value_add(v, buf, &child, NULL, NULL);
+            ck_assert_int_eq(avro_value_add(v, buf, &child, NULL, NULL), 0);
             fill_any(&child, seed + (int)i);
         }
         break;
@@ -131,23 +134,23 @@ static void check_schema(avro_schema_t schema, const char *what)
     char *ref;
 
     ck_assert_ptr_nonnull(iface);
-    avro_generic_value_new(iface, &in);
-    avro_generic_value_new(iface, &out);
+    ck_assert_int_eq(avro_generic_value_new(iface, &in), 0);
+    ck_assert_int_eq(avro_generic_value_new(iface, &out), 0);
     for (int seed = 1; seed <= 3; seed++) {
-        avro_value_reset(&in);
+        ck_assert_int_eq(avro_value_reset(&in), 0);
         fill_any(&in, seed);
         ref = reference_bytes(&in, &ref_len);
         b.len = 0;
         ck_assert_int_eq(bus_bin_write(&b, &in), 0);
         ck_assert_msg(b.len == ref_len && memcmp(b.p, ref, ref_len) == 0,
                       "%s: bytes differ from avro-c's", what);
-        avro_value_reset(&out);
+        ck_assert_int_eq(avro_value_reset(&out), 0);
         pos = ref;
         ck_assert_msg(bus_bin_read(&pos, ref + ref_len, &out) == 0, "%s: read", what);
         ck_assert(pos == ref + ref_len);
         ck_assert_msg(avro_value_equal(&in, &out), "%s: value differs", what);
         for (cut = 0; cut < ref_len; cut++) {
-            avro_value_reset(&out);
+            ck_assert_int_eq(avro_value_reset(&out), 0);
             pos = ref;
             ck_assert_msg(bus_bin_read(&pos, ref + cut, &out) == -1,
                           "%s: %zu of %zu bytes accepted", what, cut, ref_len);
@@ -240,7 +243,7 @@ START_TEST(test_corrupt_bodies_fail)
         avro_schema_from_json_length(all_types_json, sizeof(all_types_json) - 1, &s),
         0);
     iface = avro_generic_class_from_schema(s);
-    avro_generic_value_new(iface, &out);
+    ck_assert_int_eq(avro_generic_value_new(iface, &out), 0);
     ck_assert_msg(bus_bin_read(&pos, c->bytes + c->len, &out) == -1, "%s", c->name);
     avro_value_decref(&out);
     avro_value_iface_decref(iface);
@@ -270,7 +273,7 @@ START_TEST(test_out_of_range_indexes_fail)
         ck_assert_int_eq(
             avro_schema_from_json_length(cases[i].json, strlen(cases[i].json), &s), 0);
         iface = avro_generic_class_from_schema(s);
-        avro_generic_value_new(iface, &out);
+        ck_assert_int_eq(avro_generic_value_new(iface, &out), 0);
         ck_assert_msg(bus_bin_read(&pos, cases[i].bytes + cases[i].len, &out) == -1,
                       "case %zu", i);
         avro_value_decref(&out);
@@ -290,7 +293,7 @@ START_TEST(test_unset_union_fails)
 
     ck_assert_int_eq(avro_schema_from_json_length("[\"null\",\"int\"]", 14, &s), 0);
     iface = avro_generic_class_from_schema(s);
-    avro_generic_value_new(iface, &v);
+    ck_assert_int_eq(avro_generic_value_new(iface, &v), 0);
     ck_assert_int_ne(bus_bin_write(&b, &v), 0);
     bus_bin_buf_release(&b);
     avro_value_decref(&v);

@@ -48,22 +48,22 @@ static void fill(avro_value_t *rec, const char *site, double kw, int ntags)
     avro_value_t f, item, branch;
     int i;
 
-    avro_value_get_by_name(rec, "site_id", &f, NULL);
-    avro_value_set_string(&f, site);
-    avro_value_get_by_name(rec, "ts", &f, NULL);
-    avro_value_set_long(&f, 1600000000000LL);
-    avro_value_get_by_name(rec, "power_kw", &f, NULL);
-    avro_value_set_double(&f, kw);
-    avro_value_get_by_name(rec, "quality", &f, NULL);
-    avro_value_set_enum(&f, 1);
-    avro_value_get_by_name(rec, "tags", &f, NULL);
+    ck_assert_int_eq(avro_value_get_by_name(rec, "site_id", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_string(&f, site), 0);
+    ck_assert_int_eq(avro_value_get_by_name(rec, "ts", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_long(&f, 1600000000000LL), 0);
+    ck_assert_int_eq(avro_value_get_by_name(rec, "power_kw", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_double(&f, kw), 0);
+    ck_assert_int_eq(avro_value_get_by_name(rec, "quality", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_enum(&f, 1), 0);
+    ck_assert_int_eq(avro_value_get_by_name(rec, "tags", &f, NULL), 0);
     for (i = 0; i < ntags; i++) {
-        avro_value_append(&f, &item, NULL);
-        avro_value_set_string(&item, i % 2 ? "odd" : "even");
+        ck_assert_int_eq(avro_value_append(&f, &item, NULL), 0);
+        ck_assert_int_eq(avro_value_set_string(&item, i % 2 ? "odd" : "even"), 0);
     }
-    avro_value_get_by_name(rec, "voltage_v", &f, NULL);
-    avro_value_set_branch(&f, 1, &branch);
-    avro_value_set_double(&branch, 230.5);
+    ck_assert_int_eq(avro_value_get_by_name(rec, "voltage_v", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_branch(&f, 1, &branch), 0);
+    ck_assert_int_eq(avro_value_set_double(&branch, 230.5), 0);
 }
 
 static double get_double(avro_value_t *rec, const char *name)
@@ -72,7 +72,7 @@ static double get_double(avro_value_t *rec, const char *name)
     double d = -1;
 
     ck_assert_int_eq(avro_value_get_by_name(rec, name, &f, NULL), 0);
-    avro_value_get_double(&f, &d);
+    ck_assert_int_eq(avro_value_get_double(&f, &d), 0);
     return d;
 }
 
@@ -81,8 +81,8 @@ static size_t tag_count(avro_value_t *rec)
     avro_value_t f;
     size_t n = 0;
 
-    avro_value_get_by_name(rec, "tags", &f, NULL);
-    avro_value_get_size(&f, &n);
+    ck_assert_int_eq(avro_value_get_by_name(rec, "tags", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_size(&f, &n), 0);
     return n;
 }
 
@@ -97,7 +97,7 @@ static void *encode_v1(int32_t id, double kw, int ntags, size_t *len)
     void *copy;
 
     ck_assert_int_eq(bus_encoder_init(&enc), 0);
-    avro_generic_value_new(iface, &rec);
+    ck_assert_int_eq(avro_generic_value_new(iface, &rec), 0);
     fill(&rec, "site-a", kw, ntags);
     ck_assert_int_eq(bus_encode(&enc, id, &rec, &out, len, err, sizeof(err)), 0);
     copy = malloc(*len);
@@ -138,8 +138,8 @@ START_TEST(test_round_trip_same_schema)
     ck_assert(!bus_decoder_resolves(d));
     ck_assert_int_eq(bus_wire_unframe(frame, len, &id, &body, &body_len), BUS_WIRE_OK);
     ck_assert_int_eq(id, c->id);
-    avro_generic_value_new(iface, &out);
-    avro_generic_value_new(iface, &expect);
+    ck_assert_int_eq(avro_generic_value_new(iface, &out), 0);
+    ck_assert_int_eq(avro_generic_value_new(iface, &expect), 0);
     fill(&expect, "site-a", c->kw, c->ntags);
     /* decode twice into the same value: reset must clear the array */
     ck_assert_int_eq(bus_decode(d, body, body_len, &out, err, sizeof(err)), 0);
@@ -166,18 +166,18 @@ START_TEST(test_resolves_old_writer_into_new_reader)
 
     ck_assert_msg(d != NULL, "%s", err);
     ck_assert(bus_decoder_resolves(d));
-    avro_generic_value_new(iface, &out);
+    ck_assert_int_eq(avro_generic_value_new(iface, &out), 0);
     ck_assert_msg(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)) ==
                       0,
                   "%s", err);
     ck_assert_double_eq(get_double(&out, "power_kw"), 99.5);
     ck_assert_double_eq(get_double(&out, "frequency_hz"), 50.0); /* default */
     ck_assert_uint_eq(tag_count(&out), 2);
-    avro_value_get_by_name(&out, "voltage_v", &f, NULL);
-    avro_value_get_current_branch(&f, &f);
+    ck_assert_int_eq(avro_value_get_by_name(&out, "voltage_v", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_current_branch(&f, &f), 0);
     ck_assert_int_eq(avro_value_get_type(&f), AVRO_DOUBLE);
-    avro_value_get_by_name(&out, "site_id", &f, NULL);
-    avro_value_get_string(&f, &site, NULL);
+    ck_assert_int_eq(avro_value_get_by_name(&out, "site_id", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_get_string(&f, &site, NULL), 0);
     ck_assert_str_eq(site, "site-a");
     avro_value_decref(&out);
     avro_value_iface_decref(iface);
@@ -199,11 +199,11 @@ START_TEST(test_new_writer_into_old_reader_drops_field)
 
     ck_assert_msg(d != NULL, "%s", err);
     bus_encoder_init(&enc);
-    avro_generic_value_new(wi, &w);
-    avro_generic_value_new(ri, &out);
+    ck_assert_int_eq(avro_generic_value_new(wi, &w), 0);
+    ck_assert_int_eq(avro_generic_value_new(ri, &out), 0);
     fill(&w, "site-b", 7.0, 1);
-    avro_value_get_by_name(&w, "frequency_hz", &f, NULL);
-    avro_value_set_double(&f, 49.9);
+    ck_assert_int_eq(avro_value_get_by_name(&w, "frequency_hz", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_double(&f, 49.9), 0);
     ck_assert_int_eq(bus_encode(&enc, 2, &w, &frame, &len, err, sizeof(err)), 0);
     ck_assert_msg(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)) ==
                       0,
@@ -233,7 +233,7 @@ START_TEST(test_missing_field_without_default_is_incompatible)
 
     ck_assert_int_eq(avro_schema_from_json_length(rj, strlen(rj), &r), 0);
     ri = avro_generic_class_from_schema(r);
-    avro_generic_value_new(ri, &out);
+    ck_assert_int_eq(avro_generic_value_new(ri, &out), 0);
     d = bus_decoder_new(v1, r, rj, err, sizeof(err));
     ck_assert_msg(d != NULL, "%s", err);
     ck_assert_int_eq(bus_decode(d, (char *)frame + 5, len - 5, &out, err, sizeof(err)),
@@ -290,7 +290,7 @@ START_TEST(test_malformed_bodies_fail)
     } else {
         blen = (size_t)c->cut >= blen ? 0 : blen - (size_t)c->cut;
     }
-    avro_generic_value_new(iface, &out);
+    ck_assert_int_eq(avro_generic_value_new(iface, &out), 0);
     ck_assert_msg(bus_decode(d, body, blen, &out, err, sizeof(err)) == -1, "%s",
                   c->name);
     ck_assert(strlen(err) > 0);

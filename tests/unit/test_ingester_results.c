@@ -53,29 +53,36 @@ static void fill(avro_value_t *v, const json_case_t *c)
     avro_value_t f, b, el;
     const unsigned char bytes[] = {0x00, 0xff};
 
-    avro_value_get_by_name(v, "s", &f, NULL), avro_value_set_string(&f, "site-a");
-    avro_value_get_by_name(v, "i", &f, NULL), avro_value_set_int(&f, -3);
-    avro_value_get_by_name(v, "l", &f, NULL), avro_value_set_long(&f, 1604300400123LL);
-    avro_value_get_by_name(v, "d", &f, NULL), avro_value_set_double(&f, c->d);
-    avro_value_get_by_name(v, "b", &f, NULL), avro_value_set_boolean(&f, 1);
-    avro_value_get_by_name(v, "u", &f, NULL);
-    avro_value_set_branch(&f, c->null_union ? 0 : 1, &b);
+    ck_assert_int_eq(avro_value_get_by_name(v, "s", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_string(&f, "site-a"), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "i", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_int(&f, -3), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "l", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_long(&f, 1604300400123LL), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "d", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_double(&f, c->d), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "b", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_boolean(&f, 1), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "u", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_branch(&f, c->null_union ? 0 : 1, &b), 0);
     if (c->null_union)
-        avro_value_set_null(&b);
+        ck_assert_int_eq(avro_value_set_null(&b), 0);
     else
-        avro_value_set_string(&b, "text");
-    avro_value_get_by_name(v, "e", &f, NULL), avro_value_set_enum(&f, 1);
-    avro_value_get_by_name(v, "m", &f, NULL);
-    avro_value_add(&f, "k", &el, NULL, NULL), avro_value_set_double(&el, 2.25);
-    avro_value_get_by_name(v, "a", &f, NULL);
+        ck_assert_int_eq(avro_value_set_string(&b, "text"), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "e", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_enum(&f, 1), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "m", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_add(&f, "k", &el, NULL, NULL), 0);
+    ck_assert_int_eq(avro_value_set_double(&el, 2.25), 0);
+    ck_assert_int_eq(avro_value_get_by_name(v, "a", &f, NULL), 0);
     for (int i = 0; i < 2; i++) {
         avro_value_t item, x;
-        avro_value_append(&f, &item, NULL);
-        avro_value_get_by_name(&item, "v", &x, NULL);
-        avro_value_set_double(&x, 0.5 + i);
+        ck_assert_int_eq(avro_value_append(&f, &item, NULL), 0);
+        ck_assert_int_eq(avro_value_get_by_name(&item, "v", &x, NULL), 0);
+        ck_assert_int_eq(avro_value_set_double(&x, 0.5 + i), 0);
     }
-    avro_value_get_by_name(v, "y", &f, NULL);
-    avro_value_set_bytes(&f, (void *)bytes, sizeof bytes);
+    ck_assert_int_eq(avro_value_get_by_name(v, "y", &f, NULL), 0);
+    ck_assert_int_eq(avro_value_set_bytes(&f, (void *)bytes, sizeof bytes), 0);
 }
 
 START_TEST(test_json_from_avro)

@@ -490,7 +490,7 @@ static double dbl(avro_value_t *v, const char *name)
     avro_value_t f = field(v, name), b;
     double x;
     if (avro_value_get_type(&f) == AVRO_UNION) {
-        avro_value_get_current_branch(&f, &b);
+        ck_assert_int_eq(avro_value_get_current_branch(&f, &b), 0);
         f = b;
     }
     ck_assert(avro_value_get_double(&f, &x) == 0);
@@ -545,20 +545,20 @@ START_TEST(test_schedule_value)
                             dbl(&v, "baseline_cost_eur") - dbl(&v, "total_cost_eur"),
                             1e-9);
     eqs = field(&v, "equipment");
-    avro_value_get_size(&eqs, &neq);
+    ck_assert_int_eq(avro_value_get_size(&eqs, &neq), 0);
     ck_assert_uint_eq(neq, 5);
     sites = field(&v, "site_slots");
-    avro_value_get_size(&sites, &n);
+    ck_assert_int_eq(avro_value_get_size(&sites, &n), 0);
     ck_assert_uint_eq(n, 96);
     /* the site balance is base plus the equipment, under the capacity */
     for (size_t t = 0; t < n; t++) {
         avro_value_t s, e, sl, x;
         double flex = 0;
-        avro_value_get_by_index(&sites, t, &s, NULL);
+        ck_assert_int_eq(avro_value_get_by_index(&sites, t, &s, NULL), 0);
         for (size_t k = 0; k < neq; k++) {
-            avro_value_get_by_index(&eqs, k, &e, NULL);
+            ck_assert_int_eq(avro_value_get_by_index(&eqs, k, &e, NULL), 0);
             sl = field(&e, "slots");
-            avro_value_get_by_index(&sl, t, &x, NULL);
+            ck_assert_int_eq(avro_value_get_by_index(&sl, t, &x, NULL), 0);
             flex += dbl(&x, "power_kw");
         }
         ck_assert_double_eq_tol(dbl(&s, "flexible_kw"), flex, 1e-6);
@@ -567,7 +567,7 @@ START_TEST(test_schedule_value)
         ck_assert(dbl(&s, "import_kw") <= 25000 + 1e-3);
     }
     /* the dryer's energy is one batch */
-    avro_value_get_by_index(&eqs, 0, &eqs, NULL);
+    ck_assert_int_eq(avro_value_get_by_index(&eqs, 0, &eqs, NULL), 0);
     ck_assert_double_eq_tol(dbl(&eqs, "energy_kwh"), 4800, 1e-3);
     /* the heuristic flag: the solver's plan, a heuristic one, and a relaxed
      * plan rounded from the elastic LP (not the elastic MILP's own) */
@@ -577,7 +577,7 @@ START_TEST(test_schedule_value)
     ck_assert_int_eq(opt_codec_heuristic(&r), 0);
     r.source = "elastic-rounded";
     ck_assert_int_eq(opt_codec_heuristic(&r), 1);
-    avro_value_reset(&v);
+    ck_assert_int_eq(avro_value_reset(&v), 0);
     ck_assert_msg(opt_codec_schedule(&v, &b, &r, &meta, reason, sizeof reason) == 0,
                   "%s", reason);
     ck_assert_int_eq(flag(&v, "heuristic"), 1);

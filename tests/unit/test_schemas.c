@@ -377,7 +377,8 @@ static int fill_value(avro_value_t *v, int rich, unsigned *ctr, int depth)
         return 0;
     case AVRO_RECORD: {
         size_t n = 0;
-        avro_value_get_size(v, &n);
+        if (avro_value_get_size(v, &n))
+            return -1;
         for (size_t i = 0; i < n; i++)
             if (avro_value_get_by_index(v, i, &child, NULL) ||
                 fill_value(&child, rich, ctr, depth + 1))
@@ -758,7 +759,8 @@ static int resolve_collection(resolver_t *rs, avro_value_t *src, avro_value_t *d
                               int depth)
 {
     size_t n = 0;
-    avro_value_get_size(src, &n);
+    if (avro_value_get_size(src, &n))
+        return -1;
     for (size_t i = 0; i < n; i++) {
         avro_value_t se, de;
         const char *key = NULL;
@@ -794,26 +796,32 @@ static int resolve_scalar(resolver_t *rs, avro_value_t *src, avro_value_t *dst)
     case AVRO_BOOLEAN:
         return avro_value_get_boolean(src, &b) || avro_value_set_boolean(dst, b);
     case AVRO_INT32:
-        avro_value_get_int(src, &i32);
+        if (avro_value_get_int(src, &i32))
+            return -1;
         d = i64 = i32;
         break;
     case AVRO_INT64:
-        avro_value_get_long(src, &i64);
+        if (avro_value_get_long(src, &i64))
+            return -1;
         d = (double)i64;
         break;
     case AVRO_FLOAT:
-        avro_value_get_float(src, &f);
+        if (avro_value_get_float(src, &f))
+            return -1;
         d = f;
         break;
     case AVRO_DOUBLE:
-        avro_value_get_double(src, &d);
+        if (avro_value_get_double(src, &d))
+            return -1;
         break;
     case AVRO_STRING:
-        avro_value_get_string(src, &str, &size); /* size counts the NUL */
+        if (avro_value_get_string(src, &str, &size)) /* size counts the NUL */
+            return -1;
         return tr == AVRO_STRING ? avro_value_set_string(dst, str)
                                  : avro_value_set_bytes(dst, (void *)str, size - 1);
     case AVRO_BYTES: {
-        avro_value_get_bytes(src, &buf, &size);
+        if (avro_value_get_bytes(src, &buf, &size))
+            return -1;
         if (tr == AVRO_BYTES)
             return avro_value_set_bytes(dst, (void *)buf, size);
         char *s = strndup(buf, size);
