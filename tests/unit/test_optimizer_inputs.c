@@ -426,6 +426,54 @@ START_TEST(test_build_horizon)
 }
 END_TEST
 
+/* Regression: the horizon's arithmetic overflowed on event times and
+ * records at the ends of the int64_t range (a request's requested_at, a
+ * record's issued_at or a periodic boundary from a load interval's end
+ * are taken as they come). A plan's event time near INT64_MAX wrapped the
+ * horizon's start round to the far past, 96 slots that no record covers,
+ * read from before the records' arrays; records ending near INT64_MAX
+ * wrapped the horizon's end. Now the first is nothing to plan and the
+ * second the records' day. */
+START_TEST(test_build_horizon_extreme_times)
+{
+    const int64_t top = (INT64_MAX / HOUR - 26) * HOUR;
+    const int64_t low = (INT64_MIN / HOUR + 12) * HOUR;
+    opt_forecast_t f;
+    opt_prices_t p;
+    opt_build_t b = {0};
+    opt_build_conf_t c48 = conf24;
+    char reason[256];
+
+    c48.horizon_max_ms = 48 * HOUR;
+    make_forecast(&f, DAY0, 96);
+    make_prices(&p, DAY0, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert_int_eq(opt_build_problem(&b, &c48, plant, site, &f, &p, INT64_MAX, cet,
+                                       NULL, reason, sizeof reason),
+                     1);
+    ck_assert_msg(strstr(reason, "minimum horizon"), "%s", reason);
+    opt_forecast_release(&f);
+    /* a forecast at the bottom of the range beside a curve of today */
+    make_forecast(&f, low, 96);
+    ck_assert_int_eq(opt_build_problem(&b, &c48, plant, site, &f, &p, 0, cet, NULL,
+                                       reason, sizeof reason),
+                     1);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+    /* both records a day long near the top: 48 h from their start overflow */
+    make_forecast(&f, top, 96);
+    make_prices(&p, top, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert_msg(opt_build_problem(&b, &c48, plant, site, &f, &p, 0, cet, NULL, reason,
+                                    sizeof reason) == 0,
+                  "%s", reason);
+    ck_assert_int_eq(b.start_ms, top);
+    ck_assert_int_eq(b.end_ms, top + 24 * HOUR);
+    ck_assert_int_eq(b.pb.site.n_slots, 96);
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+}
+END_TEST
+
 /* A non-interruptible deferrable without a window (the local day) in a
  * 48 h horizon from midnight: two windows that touch at midnight, one
  * machine, so a batch ending at 24:00 and the next day's starting at
@@ -1110,6 +1158,7 @@ static Suite *inputs_suite(void)
     tcase_add_test(tc, test_build_dst_day_owes_whole_output);
     tcase_add_test(tc, test_build_market_curve_tariff);
     tcase_add_test(tc, test_build_horizon);
+    tcase_add_test(tc, test_build_horizon_extreme_times);
     tcase_add_test(tc, test_build_batch_windows_touch);
     tcase_add_test(tc, test_schedule_value);
     tcase_add_loop_test(tc, test_relaxed_lines, 0,
