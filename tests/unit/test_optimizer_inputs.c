@@ -820,6 +820,14 @@ static const load_check_case_t load_check_cases[] = {
     {INFINITY, QH, 0, "mean_kw is not finite"},
     {500, 0, 0, "interval ends at or before its start"},
     {500, QH, -1, "revision -1 is negative"},
+    /* regression: its end became the site's clock for periodic plans,
+     * which stopped until the clock caught up (for good at the end of
+     * time: the restore rebuilt the same clock) */
+    {500, OPT_LOAD_MAX_LENGTH_MS, 0, NULL},
+    {500, OPT_LOAD_MAX_LENGTH_MS + 1, 0,
+     "interval of 86400.001 s is longer than a day"},
+    {500, INT64_MAX - NOV05_1000, 0,
+     "interval of 9223370432284375.807 s is longer than a day"},
 };
 
 /* The wall clock of the load checks: an hour after the cases' interval. */
