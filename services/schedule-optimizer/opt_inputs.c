@@ -157,6 +157,24 @@ int opt_prices_check(const opt_prices_t *p, char *reason, size_t reason_size)
     return 0;
 }
 
+int opt_input_ahead_check(int64_t issued_ms, int64_t start_ms, int64_t now_ms,
+                          char *reason, size_t reason_size)
+{
+    int64_t limit = now_ms + OPT_INPUT_MAX_AHEAD_MS;
+
+    if (issued_ms > limit) {
+        snprintf(reason, reason_size, "issued %llu s ahead of the clock",
+                 ((unsigned long long)issued_ms - (unsigned long long)now_ms) / 1000);
+        return -1;
+    }
+    if (start_ms > limit) {
+        snprintf(reason, reason_size, "horizon starts %llu s ahead of the clock",
+                 ((unsigned long long)start_ms - (unsigned long long)now_ms) / 1000);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- horizon and site ---- */
 
 void opt_build_release(opt_build_t *b)

@@ -80,7 +80,8 @@ static int take_forecast(opt_service_t *s, avro_value_t *v, char *reason, size_t
     site_state_t *st;
     int rc = -1;
 
-    if (opt_codec_forecast(v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz))
+    if (opt_codec_forecast(v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz) ||
+        opt_input_ahead_check(f.issued_ms, f.start_ms, ems_wall_ms(), reason, rsz))
         goto out;
     if (!(st = site_of(s, f.site_id))) {
         unknown_site(f.site_id, reason, rsz);
@@ -104,7 +105,8 @@ static int take_prices(opt_service_t *s, avro_value_t *v, char *reason, size_t r
     site_state_t *st;
     int rc = -1;
 
-    if (opt_codec_prices(v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz))
+    if (opt_codec_prices(v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz) ||
+        opt_input_ahead_check(p.issued_ms, p.start_ms, ems_wall_ms(), reason, rsz))
         goto out;
     if (p.kind == OPT_CURVE_EFFECTIVE) {
         if (!(st = site_of(s, p.site_id))) {
@@ -168,7 +170,8 @@ static int take_request(opt_service_t *s, avro_value_t *v, char *reason, size_t 
     opt_request_t q;
     site_state_t *st;
 
-    if (opt_codec_request(v, &q, reason, rsz))
+    if (opt_codec_request(v, &q, reason, rsz) ||
+        opt_request_check(&q, ems_wall_ms(), reason, rsz))
         return -1;
     if (!(st = site_of(s, q.site_id)))
         return unknown_site(q.site_id, reason, rsz);

@@ -186,6 +186,33 @@ START_TEST(test_prices_check)
 }
 END_TEST
 
+/* Regression: a forecast or curve with a mistyped year became the site's
+ * (or market's) newest record for good, and one issued far ahead the
+ * event time of every plan, so every request was stale. A week ahead of
+ * the clock is the limit; the end of time is refused without overflow. */
+START_TEST(test_input_ahead_check)
+{
+    const int64_t now = DAY0, week = OPT_INPUT_MAX_AHEAD_MS;
+    char reason[128] = "";
+
+    ck_assert_int_eq(
+        opt_input_ahead_check(now - HOUR, now + 24 * HOUR, now, reason, sizeof reason),
+        0);
+    ck_assert_int_eq(
+        opt_input_ahead_check(now + week, now + week, now, reason, sizeof reason), 0);
+    ck_assert_int_eq(
+        opt_input_ahead_check(now, now + week + 1000, now, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "horizon starts 604801 s ahead of the clock");
+    ck_assert_int_eq(
+        opt_input_ahead_check(now + 365 * 24 * HOUR, now, now, reason, sizeof reason),
+        -1);
+    ck_assert_str_eq(reason, "issued 31536000 s ahead of the clock");
+    ck_assert_int_eq(opt_input_ahead_check(now, INT64_MAX, now, reason, sizeof reason),
+                     -1);
+    ck_assert_str_eq(reason, "horizon starts 9223370432583175 s ahead of the clock");
+}
+END_TEST
+
 /* ---- building ---- */
 
 static const opt_build_conf_t conf24 = {
@@ -966,6 +993,18 @@ START_TEST(test_request_codec)
     ck_assert_int_eq(opt_codec_request(&v, &back, reason, sizeof reason), -1);
     ck_assert_str_eq(reason, "request without site_id");
     ck_assert_str_eq(back.reason, "dryer-1 back from maintenance");
+    /* regression: a request far ahead of the clock planned nothing (its
+     * horizon started past every record) and, counting as the site's last
+     * plan, stopped its periodic plans until then; a day ahead is the
+     * limit */
+    q.requested_ms = NOV05_1000 + OPT_REQUEST_MAX_AHEAD_MS;
+    ck_assert_int_eq(opt_request_check(&q, NOV05_1000, reason, sizeof reason), 0);
+    q.requested_ms += 1000;
+    ck_assert_int_eq(opt_request_check(&q, NOV05_1000, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "requested_at 86401 s ahead of the clock");
+    q.requested_ms = INT64_MAX;
+    ck_assert_int_eq(opt_request_check(&q, NOV05_1000, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "requested_at 9223370432284375 s ahead of the clock");
     avro_value_decref(&v);
     avro_value_iface_decref(iface);
     avro_schema_decref(sc);
@@ -1161,6 +1200,7 @@ static Suite *inputs_suite(void)
     tcase_add_loop_test(tc, test_forecast_check, 0, sizeof fc_cases / sizeof *fc_cases);
     tcase_add_test(tc, test_forecast_check_extreme_horizon);
     tcase_add_test(tc, test_prices_check);
+    tcase_add_test(tc, test_input_ahead_check);
     tcase_add_test(tc, test_build_demo_day);
     tcase_add_test(tc, test_build_deadline_off_grid);
     tcase_add_test(tc, test_build_dst_day_owes_whole_output);
