@@ -60,6 +60,15 @@ static void changed(site_state_t *st, opt_trigger_t trig, int64_t ts)
     st->dirty = 1;
 }
 
+/* Whether a site of the plant plans with the market's curve. */
+static int market_traded(const opt_service_t *s, const char *market)
+{
+    for (size_t i = 0; i < s->nsites; i++)
+        if (s->sites[i].site->market && !strcmp(s->sites[i].site->market, market))
+            return 1;
+    return 0;
+}
+
 static void mark_market_sites(opt_service_t *s, const char *market, int64_t ts)
 {
     for (size_t i = 0; i < s->nsites; i++)
@@ -99,6 +108,10 @@ out:
     return rc;
 }
 
+/* An effective curve is its site's, a market curve its market's when a
+ * site of the plant trades there; the curves of other markets (the topic
+ * carries every market followed) are not the optimizer's business and are
+ * passed over: kept, one curve per market name stayed for good. */
 static int take_prices(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
 {
     opt_prices_t p = {0};
@@ -119,10 +132,14 @@ static int take_prices(opt_service_t *s, avro_value_t *v, char *reason, size_t r
             opt_prices_move(&st->eff, &p);
             st->has_eff = 1;
         }
-    } else {
+    } else if (market_traded(s, p.market)) {
         market_state_t *m = market_of(s, p.market, 1);
-        if (m && (!m->pr.n || newer(p.start_ms, p.revision, p.issued_ms, m->pr.start_ms,
-                                    m->pr.revision, m->pr.issued_ms))) {
+        if (!m) {
+            snprintf(reason, rsz, "out of memory keeping market '%s'", p.market);
+            goto out;
+        }
+        if (!m->pr.n || newer(p.start_ms, p.revision, p.issued_ms, m->pr.start_ms,
+                              m->pr.revision, m->pr.issued_ms)) {
             int64_t ts = p.issued_ms;
             opt_prices_move(&m->pr, &p);
             mark_market_sites(s, m->market, ts);
