@@ -1,7 +1,8 @@
 /*
- * Unit tests of the service's intake (opt_service_take.c, os_take): decoded
- * records of the demo plant's site kept as its latest inputs, on a service
- * state built by hand (no bus, no skeleton: os_take touches neither).
+ * Unit tests of the service layer without a bus or the skeleton: the
+ * intake (opt_service_take.c, os_take: decoded records of the demo plant's
+ * site kept as its latest inputs, on a service state built by hand) and
+ * the start-up check of the configuration (opt_svc_conf_check).
  */
 #include <avro.h>
 #include <check.h>
@@ -157,18 +158,37 @@ START_TEST(test_market_curve_of_no_site_ignored)
 }
 END_TEST
 
-static Suite *take_suite(void)
+/* Regression: a min_horizon longer than the horizon was taken, and then
+ * every pair and request was "less than the minimum horizon": the service
+ * ran and planned nothing. Equal is a whole horizon (the demo's 24 h). */
+START_TEST(test_conf_min_horizon)
 {
-    Suite *s = suite_create("optimizer_take");
+    opt_svc_conf_t c = {.horizon_ms = 24 * HOUR, .min_horizon_ms = 24 * HOUR};
+    char err[256] = "";
+
+    ck_assert_int_eq(opt_svc_conf_check(&c, err, sizeof err), 0);
+    c.min_horizon_ms = 25 * HOUR;
+    ck_assert_int_eq(opt_svc_conf_check(&c, err, sizeof err), -1);
+    ck_assert_str_eq(err, "optimizer.min_horizon (90000000 ms) is longer than "
+                          "optimizer.horizon (86400000 ms): no plan could be made");
+}
+END_TEST
+
+static Suite *service_suite(void)
+{
+    Suite *s = suite_create("optimizer_service");
     TCase *tc = tcase_create("take");
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_market_curve_of_no_site_ignored);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("config");
+    tcase_add_test(tc, test_conf_min_horizon);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    return th_run_suite(take_suite(), 0);
+    return th_run_suite(service_suite(), 0);
 }
