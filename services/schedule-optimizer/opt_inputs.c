@@ -255,6 +255,14 @@ static int horizon(opt_build_t *b, const opt_build_conf_t *conf,
                  (long long)not_before);
         return 1;
     }
+    /* the slot before the horizon tells whether a window is cut by it: a
+     * horizon within a slot of INT64_MIN has no such slot (it overflowed) */
+    if (start < INT64_MIN + slot) {
+        snprintf(reason, rsz,
+                 "forecast '%s' and prices '%s' begin at the start of time", fc->run_id,
+                 pr->curve_id);
+        return 1;
+    }
     b->start_ms = start, b->end_ms = end, b->slot_ms = slot;
     return 0;
 }

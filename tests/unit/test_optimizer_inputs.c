@@ -486,6 +486,22 @@ START_TEST(test_build_horizon_extreme_times)
                      1);
     opt_forecast_release(&f);
     opt_prices_release(&p);
+    /* both records from INT64_MIN itself: the slot before the horizon,
+     * whose local time tells whether a window is cut, overflowed */
+    make_forecast(&f, 0, 96);
+    make_prices(&p, 0, 24, OPT_CURVE_EFFECTIVE);
+    f.start_ms = p.start_ms = INT64_MIN;
+    f.end_ms = p.end_ms = INT64_MIN + 24 * HOUR;
+    for (int i = 0; i < 96; i++)
+        f.slot_ms[i] = INT64_MIN + i * QH;
+    for (int i = 0; i < 24; i++)
+        p.slot_ms[i] = INT64_MIN + i * HOUR;
+    ck_assert_int_eq(opt_build_problem(&b, &c48, plant, site, &f, &p, INT64_MIN, cet,
+                                       NULL, reason, sizeof reason),
+                     1);
+    ck_assert_msg(strstr(reason, "start of time"), "%s", reason);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
     /* both records a day long near the top: 48 h from their start overflow */
     make_forecast(&f, top, 96);
     make_prices(&p, top, 24, OPT_CURVE_EFFECTIVE);
