@@ -223,6 +223,18 @@ int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason,
     return 0;
 }
 
+int opt_request_check(const opt_request_t *q, int64_t now_ms, char *reason,
+                      size_t reason_size)
+{
+    if (q->requested_ms > now_ms + OPT_REQUEST_MAX_AHEAD_MS) {
+        snprintf(reason, reason_size, "requested_at %llu s ahead of the clock",
+                 ((unsigned long long)q->requested_ms - (unsigned long long)now_ms) /
+                     1000);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- writing ---- */
 
 typedef struct wr {

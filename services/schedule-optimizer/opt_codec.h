@@ -39,6 +39,16 @@ typedef struct opt_request {
  * or -1 with a reason. */
 int opt_codec_request(avro_value_t *v, opt_request_t *q, char *reason,
                       size_t reason_size);
+/* How far ahead of the wall clock a request's requested_at may lie. */
+#define OPT_REQUEST_MAX_AHEAD_MS (24LL * 3600 * 1000)
+
+/* Refuses a request whose requested_at lies more than
+ * OPT_REQUEST_MAX_AHEAD_MS after now_ms, the wall clock: its plan's
+ * horizon would start there, past every record (nothing planned), and
+ * the attempt, counting as the site's last plan, would stop its periodic
+ * plans until then. Returns 0, or -1 with a one-line reason. */
+int opt_request_check(const opt_request_t *q, int64_t now_ms, char *reason,
+                      size_t reason_size);
 /* Fills v (a fresh energy.schedule.requests value) from q. Returns 0, or -1
  * with a reason when the value does not take a field. */
 int opt_codec_request_value(avro_value_t *v, const opt_request_t *q, char *reason,

@@ -157,6 +157,24 @@ int opt_prices_check(const opt_prices_t *p, char *reason, size_t reason_size)
     return 0;
 }
 
+int opt_input_ahead_check(int64_t issued_ms, int64_t start_ms, int64_t now_ms,
+                          char *reason, size_t reason_size)
+{
+    int64_t limit = now_ms + OPT_INPUT_MAX_AHEAD_MS;
+
+    if (issued_ms > limit) {
+        snprintf(reason, reason_size, "issued %llu s ahead of the clock",
+                 ((unsigned long long)issued_ms - (unsigned long long)now_ms) / 1000);
+        return -1;
+    }
+    if (start_ms > limit) {
+        snprintf(reason, reason_size, "horizon starts %llu s ahead of the clock",
+                 ((unsigned long long)start_ms - (unsigned long long)now_ms) / 1000);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- horizon and site ---- */
 
 void opt_build_release(opt_build_t *b)
@@ -184,15 +202,30 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* The common slot grid and horizon. 0, or 1 with reason. */
+/* Whether a and b lie on one grid of step slot, without computing a - b:
+ * a record's times may lie anywhere in the int64_t range. */
+static int same_grid(int64_t a, int64_t b, int64_t slot)
+{
+    int64_t ra = a % slot, rb = b % slot;
+
+    return (ra < 0 ? ra + slot : ra) == (rb < 0 ? rb + slot : rb);
+}
+
+/* The common slot grid and horizon. 0, or 1 with reason. The times come
+ * from records and requests as they are, anywhere in the int64_t range, so
+ * only differences within the records' overlap are taken (in unsigned:
+ * it may be wider than int64_t holds) and only times inside it are formed:
+ * an event time near INT64_MAX or a horizon ending there overflowed, and a
+ * wrapped horizon read slots no record has. */
 static int horizon(opt_build_t *b, const opt_build_conf_t *conf,
                    const opt_forecast_t *fc, const opt_prices_t *pr, int64_t not_before,
                    char *reason, size_t rsz)
 {
     int64_t fs = fc->slot_min * MIN_MS, ps = pr->slot_min * MIN_MS;
     int64_t slot = min64(fs, ps), start, end;
+    uint64_t span = 0, skip, longest = (uint64_t)(conf->horizon_max_ms / slot * slot);
 
-    if (max64(fs, ps) % slot != 0 || (fc->start_ms - pr->start_ms) % slot != 0) {
+    if (max64(fs, ps) % slot != 0 || !same_grid(fc->start_ms, pr->start_ms, slot)) {
         snprintf(reason, rsz,
                  "forecast slots (%d min) and price slots (%d min) do not "
                  "share a grid",
@@ -200,16 +233,34 @@ static int horizon(opt_build_t *b, const opt_build_conf_t *conf,
         return 1;
     }
     start = max64(fc->start_ms, pr->start_ms);
-    if (not_before > start)
-        start += (not_before - start + slot - 1) / slot * slot;
-    end = min64(min64(fc->end_ms, pr->end_ms),
-                start + conf->horizon_max_ms / slot * slot);
-    if (end - start < max64(slot, conf->horizon_min_ms)) {
+    end = min64(fc->end_ms, pr->end_ms);
+    if (end > start)
+        span = (uint64_t)end - (uint64_t)start;
+    if (span && not_before > start) {
+        skip = (uint64_t)not_before - (uint64_t)start;
+        skip = skip >= span ? span : (skip + (uint64_t)slot - 1) / slot * slot;
+        skip = skip > span ? span : skip;
+        start = (int64_t)((uint64_t)start + skip);
+        span -= skip;
+    }
+    if (span > longest) {
+        span = longest;
+        end = (int64_t)((uint64_t)start + span);
+    }
+    if (span < (uint64_t)max64(slot, conf->horizon_min_ms)) {
         snprintf(reason, rsz,
-                 "forecast '%s' and prices '%s' overlap %lld min after %lld, "
+                 "forecast '%s' and prices '%s' overlap %llu min after %lld, "
                  "less than the minimum horizon",
-                 fc->run_id, pr->curve_id, (long long)(max64(end - start, 0) / MIN_MS),
+                 fc->run_id, pr->curve_id, (unsigned long long)(span / MIN_MS),
                  (long long)not_before);
+        return 1;
+    }
+    /* the slot before the horizon tells whether a window is cut by it: a
+     * horizon within a slot of INT64_MIN has no such slot (it overflowed) */
+    if (start < INT64_MIN + slot) {
+        snprintf(reason, rsz,
+                 "forecast '%s' and prices '%s' begin at the start of time", fc->run_id,
+                 pr->curve_id);
         return 1;
     }
     b->start_ms = start, b->end_ms = end, b->slot_ms = slot;

@@ -67,6 +67,20 @@ void opt_prices_move(opt_prices_t *dst, opt_prices_t *src);
 int opt_forecast_check(const opt_forecast_t *f, char *reason, size_t reason_size);
 int opt_prices_check(const opt_prices_t *p, char *reason, size_t reason_size);
 
+/* How far ahead of the wall clock a forecast or price curve may be issued
+ * or begin (a day-ahead record begins within two days; a week leaves room
+ * for projections). */
+#define OPT_INPUT_MAX_AHEAD_MS (7LL * 24 * 3600 * 1000)
+
+/* Refuses a forecast or price curve issued or beginning more than
+ * OPT_INPUT_MAX_AHEAD_MS after now_ms, the wall clock: with a mistyped
+ * year it would be the site's (or market's) newest record, every later
+ * one older than it, so the site would not be planned again, restarts
+ * included; issued far ahead, it would be the plan's event time, so every
+ * request would be stale. Returns 0, or -1 with a one-line reason. */
+int opt_input_ahead_check(int64_t issued_ms, int64_t start_ms, int64_t now_ms,
+                          char *reason, size_t reason_size);
+
 /* Site-local calendar of an instant. */
 typedef struct opt_local {
     int64_t day; /* local day number, counted from 1970-01-01 local */

@@ -30,6 +30,13 @@ int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason,
         snprintf(reason, reason_size, "interval ends at or before its start");
         return -1;
     }
+    /* in unsigned: the end may lie anywhere in the int64_t range */
+    if ((uint64_t)l->end_ms - (uint64_t)l->start_ms > OPT_LOAD_MAX_LENGTH_MS) {
+        uint64_t len = (uint64_t)l->end_ms - (uint64_t)l->start_ms;
+        snprintf(reason, reason_size, "interval of %llu.%03llu s is longer than a day",
+                 (unsigned long long)(len / 1000), (unsigned long long)(len % 1000));
+        return -1;
+    }
     if (!isfinite(l->mean_kw)) {
         snprintf(reason, reason_size, "mean_kw is not finite");
         return -1;

@@ -34,12 +34,17 @@ typedef struct opt_load {
 
 /* How far an interval's start may lie ahead of the wall clock. */
 #define OPT_LOAD_MAX_FUTURE_MS (24LL * 3600 * 1000)
+/* The longest interval taken (the ingester's are 15 min). */
+#define OPT_LOAD_MAX_LENGTH_MS (24LL * 3600 * 1000)
 
-/* Checks a decoded interval: end after start, finite mean power, revision
- * >= 0, a start at most OPT_LOAD_MAX_FUTURE_MS after now_ms (one interval
- * with a mistyped year would make its billing period the newest, drop the
- * real month's intervals and have every later one ignored as old: the
- * plans' peak floor would fall to 0 for good, restarts included). Returns
+/* Checks a decoded interval: end after start, at most
+ * OPT_LOAD_MAX_LENGTH_MS long, finite mean power, revision >= 0, a start
+ * at most OPT_LOAD_MAX_FUTURE_MS after now_ms (one interval with a
+ * mistyped year would make its billing period the newest, drop the real
+ * month's intervals and have every later one ignored as old: the plans'
+ * peak floor would fall to 0 for good, restarts included; and an end far
+ * ahead, of a start in time, would become the site's event-time clock and
+ * stop its periodic plans the same way). Returns
  * 0, or -1 with a one-line reason (for the DLQ header). */
 int opt_load_check(const opt_load_t *l, int64_t now_ms, char *reason,
                    size_t reason_size);

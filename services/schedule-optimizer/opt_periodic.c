@@ -16,7 +16,14 @@ int64_t opt_periodic_boundary(int64_t every_ms, int64_t t_ms)
 {
     int64_t r = t_ms % every_ms;
 
-    return t_ms - (r < 0 ? r + every_ms : r);
+    if (r < 0)
+        r += every_ms;
+    /* within a cadence of INT64_MIN the floor lies below the range
+     * (wrapped, it was a boundary at the end of time, which stopped the
+     * site's periodic plans for good) */
+    if (t_ms < INT64_MIN + r)
+        return INT64_MIN;
+    return t_ms - r;
 }
 
 void opt_periodic_tick(opt_periodic_t *p, int64_t end_ms)

@@ -37,7 +37,8 @@ typedef struct opt_periodic {
 void opt_periodic_init(opt_periodic_t *p, int64_t every_ms, int restoring);
 
 /* The newest boundary at or before t_ms (floor to a multiple of every_ms,
- * also before 1970); every_ms must be > 0. */
+ * also before 1970); INT64_MIN when it lies below the int64_t range (no
+ * boundary: nothing is due); every_ms must be > 0. */
 int64_t opt_periodic_boundary(int64_t every_ms, int64_t t_ms);
 
 /* The site's clock reached end_ms (an interval's end); an older end leaves

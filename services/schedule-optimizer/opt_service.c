@@ -127,6 +127,18 @@ const cfg_option_t opt_svc_options[] = {
     CFG_END,
 };
 
+int opt_svc_conf_check(const opt_svc_conf_t *c, char *errstr, size_t errstr_size)
+{
+    if (c->min_horizon_ms > c->horizon_ms) {
+        snprintf(errstr, errstr_size,
+                 "optimizer.min_horizon (%lld ms) is longer than optimizer.horizon "
+                 "(%lld ms): no plan could be made",
+                 (long long)c->min_horizon_ms, (long long)c->horizon_ms);
+        return -1;
+    }
+    return 0;
+}
+
 /* How long the restore waits for its topics' end offsets at start. */
 #define RESTORE_END_MS 10000
 
@@ -303,6 +315,8 @@ int opt_service_init(svc_t *svc, void *ctx, char *errstr, size_t errstr_size)
     const plant_t *plant = svc_plant(svc);
     char group[512];
 
+    if (opt_svc_conf_check(&s->conf, errstr, errstr_size))
+        return -1;
     s->svc = svc;
     init_metrics(s, svc_metrics(svc));
     s->nsites = plant ? plant_site_count(plant) : 0;

@@ -49,6 +49,11 @@ typedef struct opt_svc_conf {
 /* The option table (section optimizer); offsets into opt_svc_conf_t. */
 extern const cfg_option_t opt_svc_options[];
 
+/* What the option table's ranges cannot say, checked at start-up: a
+ * min_horizon longer than the horizon would leave every pair and request
+ * unplannable. Returns 0, or -1 with a one-line reason. */
+int opt_svc_conf_check(const opt_svc_conf_t *c, char *errstr, size_t errstr_size);
+
 typedef struct opt_service opt_service_t;
 
 /* Allocates the service state (conf is filled later by the config). NULL

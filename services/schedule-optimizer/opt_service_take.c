@@ -60,6 +60,15 @@ static void changed(site_state_t *st, opt_trigger_t trig, int64_t ts)
     st->dirty = 1;
 }
 
+/* Whether a site of the plant plans with the market's curve. */
+static int market_traded(const opt_service_t *s, const char *market)
+{
+    for (size_t i = 0; i < s->nsites; i++)
+        if (s->sites[i].site->market && !strcmp(s->sites[i].site->market, market))
+            return 1;
+    return 0;
+}
+
 static void mark_market_sites(opt_service_t *s, const char *market, int64_t ts)
 {
     for (size_t i = 0; i < s->nsites; i++)
@@ -80,7 +89,8 @@ static int take_forecast(opt_service_t *s, avro_value_t *v, char *reason, size_t
     site_state_t *st;
     int rc = -1;
 
-    if (opt_codec_forecast(v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz))
+    if (opt_codec_forecast(v, &f, reason, rsz) || opt_forecast_check(&f, reason, rsz) ||
+        opt_input_ahead_check(f.issued_ms, f.start_ms, ems_wall_ms(), reason, rsz))
         goto out;
     if (!(st = site_of(s, f.site_id))) {
         unknown_site(f.site_id, reason, rsz);
@@ -98,13 +108,18 @@ out:
     return rc;
 }
 
+/* An effective curve is its site's, a market curve its market's when a
+ * site of the plant trades there; the curves of other markets (the topic
+ * carries every market followed) are not the optimizer's business and are
+ * passed over: kept, one curve per market name stayed for good. */
 static int take_prices(opt_service_t *s, avro_value_t *v, char *reason, size_t rsz)
 {
     opt_prices_t p = {0};
     site_state_t *st;
     int rc = -1;
 
-    if (opt_codec_prices(v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz))
+    if (opt_codec_prices(v, &p, reason, rsz) || opt_prices_check(&p, reason, rsz) ||
+        opt_input_ahead_check(p.issued_ms, p.start_ms, ems_wall_ms(), reason, rsz))
         goto out;
     if (p.kind == OPT_CURVE_EFFECTIVE) {
         if (!(st = site_of(s, p.site_id))) {
@@ -117,10 +132,14 @@ static int take_prices(opt_service_t *s, avro_value_t *v, char *reason, size_t r
             opt_prices_move(&st->eff, &p);
             st->has_eff = 1;
         }
-    } else {
+    } else if (market_traded(s, p.market)) {
         market_state_t *m = market_of(s, p.market, 1);
-        if (m && (!m->pr.n || newer(p.start_ms, p.revision, p.issued_ms, m->pr.start_ms,
-                                    m->pr.revision, m->pr.issued_ms))) {
+        if (!m) {
+            snprintf(reason, rsz, "out of memory keeping market '%s'", p.market);
+            goto out;
+        }
+        if (!m->pr.n || newer(p.start_ms, p.revision, p.issued_ms, m->pr.start_ms,
+                              m->pr.revision, m->pr.issued_ms)) {
             int64_t ts = p.issued_ms;
             opt_prices_move(&m->pr, &p);
             mark_market_sites(s, m->market, ts);
@@ -168,7 +187,8 @@ static int take_request(opt_service_t *s, avro_value_t *v, char *reason, size_t 
     opt_request_t q;
     site_state_t *st;
 
-    if (opt_codec_request(v, &q, reason, rsz))
+    if (opt_codec_request(v, &q, reason, rsz) ||
+        opt_request_check(&q, ems_wall_ms(), reason, rsz))
         return -1;
     if (!(st = site_of(s, q.site_id)))
         return unknown_site(q.site_id, reason, rsz);

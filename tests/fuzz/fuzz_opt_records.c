@@ -22,13 +22,17 @@ static void take(int which, avro_value_t *v)
 
     switch (which) {
     case 0:
-        if (!opt_codec_forecast(v, &f, reason, sizeof reason))
-            opt_forecast_check(&f, reason, sizeof reason);
+        if (!opt_codec_forecast(v, &f, reason, sizeof reason) &&
+            !opt_forecast_check(&f, reason, sizeof reason))
+            opt_input_ahead_check(f.issued_ms, f.start_ms, FZ_NOW_MS, reason,
+                                  sizeof reason);
         opt_forecast_release(&f);
         break;
     case 1:
-        if (!opt_codec_prices(v, &p, reason, sizeof reason))
-            opt_prices_check(&p, reason, sizeof reason);
+        if (!opt_codec_prices(v, &p, reason, sizeof reason) &&
+            !opt_prices_check(&p, reason, sizeof reason))
+            opt_input_ahead_check(p.issued_ms, p.start_ms, FZ_NOW_MS, reason,
+                                  sizeof reason);
         opt_prices_release(&p);
         break;
     case 2:
@@ -36,7 +40,8 @@ static void take(int which, avro_value_t *v)
             opt_load_check(&l, FZ_NOW_MS, reason, sizeof reason);
         break;
     default:
-        opt_codec_request(v, &q, reason, sizeof reason);
+        if (!opt_codec_request(v, &q, reason, sizeof reason))
+            opt_request_check(&q, FZ_NOW_MS, reason, sizeof reason);
         break;
     }
 }

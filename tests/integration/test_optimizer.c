@@ -441,6 +441,16 @@ START_TEST(test_day_plan_from_real_data)
     produce_forecast();
     next_plan(&r, check_plan, &first);
 
+    /* regression: a forecast with a mistyped year is dead-lettered; taken,
+     * it was the site's newest for good (every later one older) and left
+     * the curve's revisions below nothing to plan */
+    produce_forecast_at(day0 + 100 * 365 * 24 * HOUR, NQH,
+                        SITE "/day_ahead/2120-10-16T11:00:00Z");
+    snprintf(dlq, sizeof dlq, "%senergy.forecast.dlq", prefix);
+    read_dlq(dlq, reason, sizeof reason);
+    ck_assert_msg(strstr(reason, "issued ") && strstr(reason, " s ahead of the clock"),
+                  "%s", reason);
+
     /* a NaN price is dead-lettered, a repeated forecast plans nothing, a new
      * revision of the curve plans once */
     produce_prices(1, 0, 37);
@@ -450,7 +460,7 @@ START_TEST(test_day_plan_from_real_data)
     snprintf(dlq, sizeof dlq, "%senergy.prices.dlq", prefix);
     read_dlq(dlq, reason, sizeof reason);
     ck_assert_msg(strstr(reason, "slot 37 has a non-finite price"), "%s", reason);
-    ck_assert_double_eq(metric("ems_optimizer_rejected_total"), 1);
+    ck_assert_double_eq(metric("ems_optimizer_rejected_total"), 2);
     ck_assert_double_eq(metric("ems_optimizer_plans_published_total"), 2);
     ck_assert_double_eq(metric("ems_optimizer_validation_failures_total"), 0);
 
@@ -869,7 +879,7 @@ START_TEST(test_periodic_replan)
     want_t per = {.trigger = "periodic", .floor_kw = 1000};
     want_t req2 = {.trigger = "on_demand", .floor_kw = 1000};
     want_t req3 = {.trigger = "on_demand", .floor_kw = 1000};
-    char id1[64], id2[64], id3[64];
+    char id1[64], id2[64], id3[64], dlq[128], reason[256];
     reader_t r, a;
 
     snprintf(prefix, sizeof prefix, "optp%d-%ld.", (int)getpid(),
@@ -898,6 +908,16 @@ START_TEST(test_periodic_replan)
     ck_assert_int_eq(replan(SITE, "2020-11-09T22:30:00Z", id1), 0);
     req.created_ms = day0 - HOUR / 2;
     next_plan(&r, check_plan, &req);
+
+    /* regression: a request far ahead of the clock (a mistyped year) is
+     * dead-lettered; taken, it planned nothing and, counting as the site's
+     * last plan, kept the periodic plan below from coming */
+    ck_assert_int_eq(replan(SITE, "2120-11-09T22:30:00Z", "req-ahead"), 0);
+    snprintf(dlq, sizeof dlq, "%senergy.schedule.requests.dlq", prefix);
+    read_dlq(dlq, reason, sizeof reason);
+    ck_assert_msg(strstr(reason, "requested_at ") &&
+                      strstr(reason, " s ahead of the clock"),
+                  "%s", reason);
 
     /* 22:45 reaches 22:00, not later than the request's plan (22:30);
      * 23:00 reaches the boundary after it: one periodic plan at 23:00 */

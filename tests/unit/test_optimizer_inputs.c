@@ -186,6 +186,33 @@ START_TEST(test_prices_check)
 }
 END_TEST
 
+/* Regression: a forecast or curve with a mistyped year became the site's
+ * (or market's) newest record for good, and one issued far ahead the
+ * event time of every plan, so every request was stale. A week ahead of
+ * the clock is the limit; the end of time is refused without overflow. */
+START_TEST(test_input_ahead_check)
+{
+    const int64_t now = DAY0, week = OPT_INPUT_MAX_AHEAD_MS;
+    char reason[128] = "";
+
+    ck_assert_int_eq(
+        opt_input_ahead_check(now - HOUR, now + 24 * HOUR, now, reason, sizeof reason),
+        0);
+    ck_assert_int_eq(
+        opt_input_ahead_check(now + week, now + week, now, reason, sizeof reason), 0);
+    ck_assert_int_eq(
+        opt_input_ahead_check(now, now + week + 1000, now, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "horizon starts 604801 s ahead of the clock");
+    ck_assert_int_eq(
+        opt_input_ahead_check(now + 365 * 24 * HOUR, now, now, reason, sizeof reason),
+        -1);
+    ck_assert_str_eq(reason, "issued 31536000 s ahead of the clock");
+    ck_assert_int_eq(opt_input_ahead_check(now, INT64_MAX, now, reason, sizeof reason),
+                     -1);
+    ck_assert_str_eq(reason, "horizon starts 9223370432583175 s ahead of the clock");
+}
+END_TEST
+
 /* ---- building ---- */
 
 static const opt_build_conf_t conf24 = {
@@ -420,6 +447,70 @@ START_TEST(test_build_horizon)
     ck_assert(opt_build_problem(&b, &conf24, plant, site, &f, &p, DAY0 + 47 * HOUR + 1,
                                 cet, NULL, reason, sizeof reason) == 1);
     ck_assert_msg(strstr(reason, "minimum horizon"), "%s", reason);
+    opt_build_release(&b);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+}
+END_TEST
+
+/* Regression: the horizon's arithmetic overflowed on event times and
+ * records at the ends of the int64_t range (a request's requested_at, a
+ * record's issued_at or a periodic boundary from a load interval's end
+ * are taken as they come). A plan's event time near INT64_MAX wrapped the
+ * horizon's start round to the far past, 96 slots that no record covers,
+ * read from before the records' arrays; records ending near INT64_MAX
+ * wrapped the horizon's end. Now the first is nothing to plan and the
+ * second the records' day. */
+START_TEST(test_build_horizon_extreme_times)
+{
+    const int64_t top = (INT64_MAX / HOUR - 26) * HOUR;
+    const int64_t low = (INT64_MIN / HOUR + 12) * HOUR;
+    opt_forecast_t f;
+    opt_prices_t p;
+    opt_build_t b = {0};
+    opt_build_conf_t c48 = conf24;
+    char reason[256];
+
+    c48.horizon_max_ms = 48 * HOUR;
+    make_forecast(&f, DAY0, 96);
+    make_prices(&p, DAY0, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert_int_eq(opt_build_problem(&b, &c48, plant, site, &f, &p, INT64_MAX, cet,
+                                       NULL, reason, sizeof reason),
+                     1);
+    ck_assert_msg(strstr(reason, "minimum horizon"), "%s", reason);
+    opt_forecast_release(&f);
+    /* a forecast at the bottom of the range beside a curve of today */
+    make_forecast(&f, low, 96);
+    ck_assert_int_eq(opt_build_problem(&b, &c48, plant, site, &f, &p, 0, cet, NULL,
+                                       reason, sizeof reason),
+                     1);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+    /* both records from INT64_MIN itself: the slot before the horizon,
+     * whose local time tells whether a window is cut, overflowed */
+    make_forecast(&f, 0, 96);
+    make_prices(&p, 0, 24, OPT_CURVE_EFFECTIVE);
+    f.start_ms = p.start_ms = INT64_MIN;
+    f.end_ms = p.end_ms = INT64_MIN + 24 * HOUR;
+    for (int i = 0; i < 96; i++)
+        f.slot_ms[i] = INT64_MIN + i * QH;
+    for (int i = 0; i < 24; i++)
+        p.slot_ms[i] = INT64_MIN + i * HOUR;
+    ck_assert_int_eq(opt_build_problem(&b, &c48, plant, site, &f, &p, INT64_MIN, cet,
+                                       NULL, reason, sizeof reason),
+                     1);
+    ck_assert_msg(strstr(reason, "start of time"), "%s", reason);
+    opt_forecast_release(&f);
+    opt_prices_release(&p);
+    /* both records a day long near the top: 48 h from their start overflow */
+    make_forecast(&f, top, 96);
+    make_prices(&p, top, 24, OPT_CURVE_EFFECTIVE);
+    ck_assert_msg(opt_build_problem(&b, &c48, plant, site, &f, &p, 0, cet, NULL, reason,
+                                    sizeof reason) == 0,
+                  "%s", reason);
+    ck_assert_int_eq(b.start_ms, top);
+    ck_assert_int_eq(b.end_ms, top + 24 * HOUR);
+    ck_assert_int_eq(b.pb.site.n_slots, 96);
     opt_build_release(&b);
     opt_forecast_release(&f);
     opt_prices_release(&p);
@@ -772,6 +863,14 @@ static const load_check_case_t load_check_cases[] = {
     {INFINITY, QH, 0, "mean_kw is not finite"},
     {500, 0, 0, "interval ends at or before its start"},
     {500, QH, -1, "revision -1 is negative"},
+    /* regression: its end became the site's clock for periodic plans,
+     * which stopped until the clock caught up (for good at the end of
+     * time: the restore rebuilt the same clock) */
+    {500, OPT_LOAD_MAX_LENGTH_MS, 0, NULL},
+    {500, OPT_LOAD_MAX_LENGTH_MS + 1, 0,
+     "interval of 86400.001 s is longer than a day"},
+    {500, INT64_MAX - NOV05_1000, 0,
+     "interval of 9223370432284375.807 s is longer than a day"},
 };
 
 /* The wall clock of the load checks: an hour after the cases' interval. */
@@ -910,6 +1009,18 @@ START_TEST(test_request_codec)
     ck_assert_int_eq(opt_codec_request(&v, &back, reason, sizeof reason), -1);
     ck_assert_str_eq(reason, "request without site_id");
     ck_assert_str_eq(back.reason, "dryer-1 back from maintenance");
+    /* regression: a request far ahead of the clock planned nothing (its
+     * horizon started past every record) and, counting as the site's last
+     * plan, stopped its periodic plans until then; a day ahead is the
+     * limit */
+    q.requested_ms = NOV05_1000 + OPT_REQUEST_MAX_AHEAD_MS;
+    ck_assert_int_eq(opt_request_check(&q, NOV05_1000, reason, sizeof reason), 0);
+    q.requested_ms += 1000;
+    ck_assert_int_eq(opt_request_check(&q, NOV05_1000, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "requested_at 86401 s ahead of the clock");
+    q.requested_ms = INT64_MAX;
+    ck_assert_int_eq(opt_request_check(&q, NOV05_1000, reason, sizeof reason), -1);
+    ck_assert_str_eq(reason, "requested_at 9223370432284375 s ahead of the clock");
     avro_value_decref(&v);
     avro_value_iface_decref(iface);
     avro_schema_decref(sc);
@@ -1105,11 +1216,13 @@ static Suite *inputs_suite(void)
     tcase_add_loop_test(tc, test_forecast_check, 0, sizeof fc_cases / sizeof *fc_cases);
     tcase_add_test(tc, test_forecast_check_extreme_horizon);
     tcase_add_test(tc, test_prices_check);
+    tcase_add_test(tc, test_input_ahead_check);
     tcase_add_test(tc, test_build_demo_day);
     tcase_add_test(tc, test_build_deadline_off_grid);
     tcase_add_test(tc, test_build_dst_day_owes_whole_output);
     tcase_add_test(tc, test_build_market_curve_tariff);
     tcase_add_test(tc, test_build_horizon);
+    tcase_add_test(tc, test_build_horizon_extreme_times);
     tcase_add_test(tc, test_build_batch_windows_touch);
     tcase_add_test(tc, test_schedule_value);
     tcase_add_loop_test(tc, test_relaxed_lines, 0,

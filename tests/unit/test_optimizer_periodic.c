@@ -28,6 +28,11 @@ START_TEST(test_boundary)
     /* before 1970 the floor still goes down */
     ck_assert_int_eq(opt_periodic_boundary(HOUR, -1), -HOUR);
     ck_assert_int_eq(opt_periodic_boundary(HOUR, -HOUR), -HOUR);
+    /* regression: the floor of an instant within a cadence of INT64_MIN
+     * lies below the range and overflowed (a site's first interval, ending
+     * there, set its clock there); there is no boundary */
+    ck_assert_int_eq(opt_periodic_boundary(HOUR, INT64_MIN + 1), INT64_MIN);
+    ck_assert_int_eq(opt_periodic_boundary(HOUR, INT64_MAX), INT64_MAX / HOUR * HOUR);
 }
 END_TEST
 
@@ -113,6 +118,7 @@ static const due_case_t due_cases[] = {
       {RESTORED, 0, -1},
       {TICK, T0 + 15 * HOUR, T0 + 15 * HOUR}},
      3},
+    {"no boundary below the range", HOUR, 0, {{TICK, INT64_MIN + 1, -1}}, 1},
     {"a restore without load",
      HOUR,
      1,
