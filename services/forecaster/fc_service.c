@@ -445,7 +445,8 @@ static int apply_weather(fc_service *s, avro_value_t *v, char *reason, size_t si
     fc_wxdata wx;
     int rc = -1;
     fc_wxdata_init(&wx);
-    if (fc_codec_weather(v, id, sizeof id, &wx, reason, size) < 0)
+    if (fc_codec_weather(v, id, sizeof id, &wx, reason, size) < 0 ||
+        fc_wxdata_check_times(&wx, wx.issued, ems_wall_ms() / 1000, reason, size) < 0)
         goto done;
     fc_site *site = find_site(s, id);
     if (!site) {

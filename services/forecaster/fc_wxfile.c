@@ -32,6 +32,32 @@ int fc_wxdata_find(const fc_wxdata *d, const char *name)
     return -1;
 }
 
+#define WX_MIN_T 946684800LL /* 2000-01-01 */
+#define WX_MAX_ISSUE_AHEAD_S 86400LL
+
+int fc_wxdata_check_times(const fc_wxdata *d, int64_t issued, int64_t now, char *errstr,
+                          size_t errstr_size)
+{
+    if (issued < WX_MIN_T)
+        return snprintf(errstr, errstr_size, "issued before 2000"), -1;
+    if (issued > now + WX_MAX_ISSUE_AHEAD_S)
+        return snprintf(errstr, errstr_size, "issued %lld s ahead of the clock",
+                        (long long)(issued - now)),
+               -1;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->t[i] < WX_MIN_T)
+            return snprintf(errstr, errstr_size, "slot %zu starts before 2000", i + 1),
+                   -1;
+        if (d->t[i] - issued > FC_WX_MAX_LEAD_S)
+            return snprintf(errstr, errstr_size,
+                            "slot %zu starts %lld days after the issue (at most %lld)",
+                            i + 1, (long long)((d->t[i] - issued) / 86400),
+                            FC_WX_MAX_LEAD_S / 86400),
+                   -1;
+    }
+    return 0;
+}
+
 /* Whether s holds a digit at each position of pat marked 'd' and pat's
  * other characters at the others (' ' in pat also takes 'T'). */
 static int shaped(const char *s, const char *pat)
