@@ -94,6 +94,15 @@ static const struct {
     {"{\"daily\":{}}", "hourly"},
     {"{\"hourly\": [", "line"},
     {"{\"hourly\":{\"time\":[\"2020-11-01T00:00\"],\"t\":[\"warm\"]}}", "not a number"},
+    /* unix times and offsets beyond any date: their differences overflowed */
+    {"{\"hourly\":{\"time\":[-9223372036854775807,9223372036854775807],"
+     "\"temperature_2m\":[1,2]}}",
+     "time[0]: out of range"},
+    {"{\"hourly\":{\"time\":[1604188800,253402300800],\"temperature_2m\":[1,2]}}",
+     "time[1]: out of range"},
+    {"{\"utc_offset_seconds\":-9223372036854775807,"
+     "\"hourly\":{\"time\":[\"2020-11-01T00:00\"],\"temperature_2m\":[1]}}",
+     "utc_offset_seconds -9223372036854775807 out of range"},
 };
 
 START_TEST(bad_files_say_why)
