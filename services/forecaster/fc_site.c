@@ -139,6 +139,10 @@ size_t fc_site_pending(const fc_site *s)
 {
     return s->qn - s->qhead;
 }
+size_t fc_site_queue_room(const fc_site *s)
+{
+    return s->qcap;
+}
 
 int fc_site_put_load(fc_site *s, int64_t start, int64_t end, double kw, int revision,
                      char *reason, size_t reason_size)
@@ -234,6 +238,13 @@ static qrec *q_push(fc_site *s)
 {
     if (s->qhead == s->qn)
         s->qhead = s->qn = 0; /* drained: start over */
+    if (s->qn == s->qcap && s->qhead > 0 && s->qhead >= s->qcap / 2) {
+        /* weather waiting for the clock can keep the queue from ever
+         * draining: reuse the room of the records applied before growing */
+        memmove(s->q, s->q + s->qhead, (s->qn - s->qhead) * sizeof *s->q);
+        s->qn -= s->qhead;
+        s->qhead = 0;
+    }
     if (s->qn == s->qcap) {
         size_t cap = s->qcap ? s->qcap * 2 : 256;
         qrec *q = realloc(s->q, cap * sizeof *q);

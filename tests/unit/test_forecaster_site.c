@@ -427,6 +427,39 @@ START_TEST(queued_records_keep_event_time)
 }
 END_TEST
 
+/* Weather issued every quarter-hour, half an hour ahead of the load behind
+ * it, as a forecast fetched as soon as it is issued is: some weather always
+ * waits for the clock, so the queue never drains. The room of the records
+ * applied is used again; it once grew by one record per interval for as
+ * long as the service ran. */
+START_TEST(queue_room_is_reused_while_weather_waits)
+{
+    fc_kind k;
+    int64_t at;
+    char why[128];
+    int64_t t0 = utc(2020, 11, 2, 0, 0), tt[1];
+    double v[1] = {7.0};
+    fc_wxdata w;
+    fc_wxdata_init(&w);
+    w.slot_sec = 900, w.n = 1, w.nvar = 1, w.t = tt, w.v = v;
+    strcpy(w.names[0], "temperature");
+    site = make(400 * DAY, 0); /* no run: only the queue is looked at */
+    for (int64_t t = t0; t < t0 + 100 * DAY; t += 900) {
+        tt[0] = t + DAY;
+        w.issued = t + 1800;
+        ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why),
+                         FC_PUT_STORED);
+        ck_assert_int_eq(fc_site_queue_load(site, t - 900, t, 10.0, 0, why, sizeof why),
+                         FC_PUT_STORED);
+        ck_assert(!fc_site_due(site, &k, &at, NULL));
+    }
+    ck_assert_uint_eq(fc_site_pending(site), 2); /* two wait at every step */
+    ck_assert_double_eq(fc_weather_temp(fc_site_weather(site), t0 + 99 * DAY), 7.0);
+    ck_assert_msg(fc_site_queue_room(site) <= 256, "room for %zu queued records",
+                  fc_site_queue_room(site));
+}
+END_TEST
+
 START_TEST(runs_wait_for_weather)
 {
     fc_kind k;
@@ -482,6 +515,7 @@ int main(void)
     tcase_add_test(tc, runs_kept_from_before_a_stop_are_not_skipped);
     tcase_add_test(tc, queued_records_keep_event_time);
     tcase_add_test(tc, runs_wait_for_weather);
+    tcase_add_test(tc, queue_room_is_reused_while_weather_waits);
     tcase_add_test(tc, quality_symbols);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);
