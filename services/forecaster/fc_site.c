@@ -337,6 +337,12 @@ static int wx_check(const fc_site *s, const fc_wxdata *wx, char *reason,
                         wx->slot_sec),
                -1;
     for (size_t j = 0; j < wx->nvar; j++) {
+        /* the columns take "temp" for the temperature too (fc_weather_add):
+         * beside FC_WX_TEMP it could never have a column of its own */
+        if (!strcmp(wx->names[j], "temp"))
+            return snprintf(reason, reason_size,
+                            "weather variable 'temp' would be a second temperature"),
+                   -1;
         if (wxname_known(s, wx->names[j]))
             continue;
         if (strlen(wx->names[j]) >= sizeof s->wx.names[0] ||

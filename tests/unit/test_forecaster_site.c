@@ -504,6 +504,32 @@ START_TEST(weather_room_counts_queued_records)
 }
 END_TEST
 
+/* A variable "temp" beside the temperature: the site's columns take "temp"
+ * for the temperature too, so it could never have a column of its own and
+ * its values were dropped when applied, with no dead letter and no count.
+ * It is refused when queued. */
+START_TEST(weather_variable_temp_is_refused)
+{
+    fc_kind k;
+    int64_t at;
+    char why[128] = "";
+    int64_t t = utc(2020, 11, 2, 10, 0), tt[1] = {t};
+    double v[2] = {7.0, 8.0};
+    fc_wxdata w;
+    fc_wxdata_init(&w);
+    w.slot_sec = 900, w.n = 1, w.nvar = 2, w.t = tt, w.v = v, w.issued = t;
+    strcpy(w.names[0], "temperature");
+    strcpy(w.names[1], "temp");
+    site = make(30 * DAY, 0);
+    ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why), FC_PUT_INVALID);
+    ck_assert_str_eq(why, "weather variable 'temp' would be a second temperature");
+    ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 10.0, 0, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert(!fc_site_due(site, &k, &at, NULL));
+    ck_assert_uint_eq(fc_site_weather(site)->ncol, 0);
+}
+END_TEST
+
 START_TEST(runs_wait_for_weather)
 {
     fc_kind k;
@@ -561,6 +587,7 @@ int main(void)
     tcase_add_test(tc, runs_wait_for_weather);
     tcase_add_test(tc, queue_room_is_reused_while_weather_waits);
     tcase_add_test(tc, weather_room_counts_queued_records);
+    tcase_add_test(tc, weather_variable_temp_is_refused);
     tcase_add_test(tc, quality_symbols);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);
