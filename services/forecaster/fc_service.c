@@ -604,6 +604,11 @@ static void save_model(fc_service *s, fc_site *site, fc_kind k)
     log_info("forecaster", "site '%s': %s model %s saved (served: %s)",
              fc_site_id(site), fc_kind_name(k), fc_forecaster_version(fc, k),
              fc_model_name(fc_forecaster_winner(fc, k)));
+    /* one model per training would fill the volume: the older ones go */
+    if (fc_modeldir_prune(s->conf.model_dir, topic_prefix(s), fc_site_id(site), k,
+                          fc_forecaster_version(fc, k), FC_MODELS_KEPT, err,
+                          sizeof err) < 0)
+        log_warn("forecaster", "pruning saved models: %s", err);
 }
 
 static int publish(fc_service *s, fc_site *site)
