@@ -445,7 +445,8 @@ static int apply_weather(fc_service *s, avro_value_t *v, char *reason, size_t si
     fc_wxdata wx;
     int rc = -1;
     fc_wxdata_init(&wx);
-    if (fc_codec_weather(v, id, sizeof id, &wx, reason, size) < 0)
+    if (fc_codec_weather(v, id, sizeof id, &wx, reason, size) < 0 ||
+        fc_wxdata_check_times(&wx, wx.issued, ems_wall_ms() / 1000, reason, size) < 0)
         goto done;
     fc_site *site = find_site(s, id);
     if (!site) {
@@ -603,6 +604,11 @@ static void save_model(fc_service *s, fc_site *site, fc_kind k)
     log_info("forecaster", "site '%s': %s model %s saved (served: %s)",
              fc_site_id(site), fc_kind_name(k), fc_forecaster_version(fc, k),
              fc_model_name(fc_forecaster_winner(fc, k)));
+    /* one model per training would fill the volume: the older ones go */
+    if (fc_modeldir_prune(s->conf.model_dir, topic_prefix(s), fc_site_id(site), k,
+                          fc_forecaster_version(fc, k), FC_MODELS_KEPT, err,
+                          sizeof err) < 0)
+        log_warn("forecaster", "pruning saved models: %s", err);
 }
 
 static int publish(fc_service *s, fc_site *site)

@@ -185,4 +185,18 @@ int fc_wxhttp_degraded(const fc_wxhttp *h, char *why, size_t why_size);
 int fc_modeldir_load(const char *dir, const char *topic_prefix, fc_site *site,
                      fc_kind k, size_t *refused, char *errstr, size_t errstr_size);
 
+/* Saved models kept per site and kind: a restart loads the newest trained
+ * no later than its first open run, one of the last two saved. */
+#define FC_MODELS_KEPT 4
+
+/* Removes the saved models of site_id and kind k in dir (named as
+ * fc_modeldir_load reads them, with a version as this build writes it)
+ * whose version sorts below `saved` (the one just saved), all but the
+ * keep - 1 newest of them, so the directory does not grow by a model per
+ * training for ever. Files sorting above `saved` are left alone. Returns
+ * the number removed, or -1 with errstr when one could not be removed. */
+int fc_modeldir_prune(const char *dir, const char *topic_prefix, const char *site_id,
+                      fc_kind k, const char *saved, size_t keep, char *errstr,
+                      size_t errstr_size);
+
 #endif

@@ -29,6 +29,11 @@ struct fc_site {
     fc_series load, rev; /* rev: revision of each load slot */
     fc_weather wx;
     fc_series wxrank[FC_MAX_WX]; /* per weather column: rank of each slot's value */
+    /* the weather variables of every record taken, applied or queued: the
+     * columns they take, so that whether a record fits depends on the order
+     * of arrival only, not on which records a batch applied before it */
+    char wxnames[FC_MAX_WX][FC_WX_NAME_SIZE];
+    size_t nwxnames;
     int64_t first_load, clock;
     int64_t next[FC_NKINDS];     /* 0 until the schedule starts */
     int64_t last_pub[FC_NKINDS]; /* latest run already on the topic */
@@ -139,6 +144,10 @@ size_t fc_site_pending(const fc_site *s)
 {
     return s->qn - s->qhead;
 }
+size_t fc_site_queue_room(const fc_site *s)
+{
+    return s->qcap;
+}
 
 int fc_site_put_load(fc_site *s, int64_t start, int64_t end, double kw, int revision,
                      char *reason, size_t reason_size)
@@ -165,6 +174,21 @@ int fc_site_put_load(fc_site *s, int64_t start, int64_t end, double kw, int revi
     return FC_PUT_STORED;
 }
 
+static int wxname_known(const fc_site *s, const char *name)
+{
+    for (size_t i = 0; i < s->nwxnames; i++)
+        if (!strcmp(s->wxnames[i], name))
+            return 1;
+    return 0;
+}
+
+static void wxname_take(fc_site *s, const char *name)
+{
+    if (!wxname_known(s, name) && s->nwxnames < FC_MAX_WX &&
+        strlen(name) < sizeof s->wxnames[0])
+        strcpy(s->wxnames[s->nwxnames++], name);
+}
+
 static int weather_column(fc_site *s, const char *name, char *reason,
                           size_t reason_size)
 {
@@ -179,6 +203,7 @@ static int weather_column(fc_site *s, const char *name, char *reason,
     if ((size_t)c != last) /* the temperature took column 0 */
         s->wxrank[last] = s->wxrank[c];
     fc_series_init(&s->wxrank[c], s->p.step, s->c.max_slots);
+    wxname_take(s, name);
     return c;
 }
 
@@ -234,6 +259,13 @@ static qrec *q_push(fc_site *s)
 {
     if (s->qhead == s->qn)
         s->qhead = s->qn = 0; /* drained: start over */
+    if (s->qn == s->qcap && s->qhead > 0 && s->qhead >= s->qcap / 2) {
+        /* weather waiting for the clock can keep the queue from ever
+         * draining: reuse the room of the records applied before growing */
+        memmove(s->q, s->q + s->qhead, (s->qn - s->qhead) * sizeof *s->q);
+        s->qn -= s->qhead;
+        s->qhead = 0;
+    }
     if (s->qn == s->qcap) {
         size_t cap = s->qcap ? s->qcap * 2 : 256;
         qrec *q = realloc(s->q, cap * sizeof *q);
@@ -293,8 +325,9 @@ int fc_site_queue_load(fc_site *s, int64_t start, int64_t end, double kw, int re
     return FC_PUT_STORED;
 }
 
-/* Variables of wx that would need a new column: too many, or a name too long
- * for one, is refused before anything is queued. */
+/* Variables of wx that would need a new column, counting those of the
+ * records taken before it (applied or still queued): too many, or a name too
+ * long for one, is refused before anything is queued. */
 static int wx_check(const fc_site *s, const fc_wxdata *wx, char *reason,
                     size_t reason_size)
 {
@@ -304,10 +337,16 @@ static int wx_check(const fc_site *s, const fc_wxdata *wx, char *reason,
                         wx->slot_sec),
                -1;
     for (size_t j = 0; j < wx->nvar; j++) {
-        if (fc_weather_find(&s->wx, wx->names[j]) >= 0)
+        /* the columns take "temp" for the temperature too (fc_weather_add):
+         * beside FC_WX_TEMP it could never have a column of its own */
+        if (!strcmp(wx->names[j], "temp"))
+            return snprintf(reason, reason_size,
+                            "weather variable 'temp' would be a second temperature"),
+                   -1;
+        if (wxname_known(s, wx->names[j]))
             continue;
         if (strlen(wx->names[j]) >= sizeof s->wx.names[0] ||
-            s->wx.ncol + ++fresh > FC_MAX_WX)
+            s->nwxnames + ++fresh > FC_MAX_WX)
             return snprintf(reason, reason_size, "no room for weather variable '%s'",
                             wx->names[j]),
                    -1;
@@ -349,6 +388,8 @@ int fc_site_queue_weather(fc_site *s, const fc_wxdata *wx, char *reason,
     }
     r->wx = w;
     r->key = wx->issued ? wx->issued : fc_site_newest(s);
+    for (size_t j = 0; j < wx->nvar; j++)
+        wxname_take(s, wx->names[j]);
     return FC_PUT_STORED;
 }
 

@@ -56,6 +56,8 @@ int64_t fc_site_clock(const fc_site *s);
 int64_t fc_site_newest(const fc_site *s);
 /* Records queued and not yet applied. */
 size_t fc_site_pending(const fc_site *s);
+/* Records the queue has room for, applied ones included (its memory). */
+size_t fc_site_queue_room(const fc_site *s);
 
 enum { FC_PUT_STORED = 0, FC_PUT_STALE = 1, FC_PUT_INVALID = -1, FC_PUT_NOMEM = -2 };
 

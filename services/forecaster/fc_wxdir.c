@@ -138,10 +138,12 @@ static int take_file(svc_t *svc, const fc_wxdir_conf *c, const char *name,
         snprintf(err, sizeof err,
                  "no site: the name starts with no site id and "
                  "weather.default_site is not a plant site");
-    if (text && fc_wxfile_parse(text, len, &wx, err, sizeof err) == 0) {
+    int64_t issued_ms = mtime_ns(sb) / 1000000;
+    if (text && fc_wxfile_parse(text, len, &wx, err, sizeof err) == 0 &&
+        fc_wxdata_check_times(&wx, issued_ms / 1000, now_ns() / 1000000000, err,
+                              sizeof err) == 0) {
         snprintf(provider, sizeof provider, "%s:%s",
                  text[strspn(text, " \t\r\n")] == '{' ? "open-meteo" : "csv", name);
-        int64_t issued_ms = mtime_ns(sb) / 1000000;
         rc = fc_wx_publish(svc, site, provider, issued_ms, &wx, st);
         if (rc == 0) {
             move_to(c->dir, "done", name);

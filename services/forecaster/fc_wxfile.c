@@ -32,6 +32,32 @@ int fc_wxdata_find(const fc_wxdata *d, const char *name)
     return -1;
 }
 
+#define WX_MIN_T 946684800LL /* 2000-01-01 */
+#define WX_MAX_ISSUE_AHEAD_S 86400LL
+
+int fc_wxdata_check_times(const fc_wxdata *d, int64_t issued, int64_t now, char *errstr,
+                          size_t errstr_size)
+{
+    if (issued < WX_MIN_T)
+        return snprintf(errstr, errstr_size, "issued before 2000"), -1;
+    if (issued > now + WX_MAX_ISSUE_AHEAD_S)
+        return snprintf(errstr, errstr_size, "issued %lld s ahead of the clock",
+                        (long long)(issued - now)),
+               -1;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->t[i] < WX_MIN_T)
+            return snprintf(errstr, errstr_size, "slot %zu starts before 2000", i + 1),
+                   -1;
+        if (d->t[i] - issued > FC_WX_MAX_LEAD_S)
+            return snprintf(errstr, errstr_size,
+                            "slot %zu starts %lld days after the issue (at most %lld)",
+                            i + 1, (long long)((d->t[i] - issued) / 86400),
+                            FC_WX_MAX_LEAD_S / 86400),
+                   -1;
+    }
+    return 0;
+}
+
 /* Whether s holds a digit at each position of pat marked 'd' and pat's
  * other characters at the others (' ' in pat also takes 'T'). */
 static int shaped(const char *s, const char *pat)
@@ -283,6 +309,11 @@ static int json_var_name(const char *key, json_t *units, char *out, size_t size)
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/* Unix times of the years a timestamp text can name (0000-9999), so that
+ * differences of times and offsets cannot overflow. */
+#define WX_UNIX_MIN (-62167219200LL)
+#define WX_UNIX_MAX 253402300799LL
+
 static int json_times(json_t *times, int64_t off, fc_wxdata *d, char *errstr,
                       size_t errstr_size)
 {
@@ -291,9 +322,11 @@ static int json_times(json_t *times, int64_t off, fc_wxdata *d, char *errstr,
     json_array_foreach(times, i, e)
     {
         int64_t t;
-        if (json_is_integer(e))
+        if (json_is_integer(e)) {
             t = (int64_t)json_integer_value(e);
-        else if (!json_is_string(e) || fc_wx_parse_time(json_string_value(e), &t) < 0)
+            if (t < WX_UNIX_MIN || t > WX_UNIX_MAX)
+                return snprintf(errstr, errstr_size, "time[%zu]: out of range", i), -1;
+        } else if (!json_is_string(e) || fc_wx_parse_time(json_string_value(e), &t) < 0)
             return snprintf(errstr, errstr_size, "time[%zu]: not a timestamp", i), -1;
         else
             t -= off;
@@ -347,8 +380,12 @@ static int json_series(json_t *root, json_t *block, json_t *units, fc_wxdata *d,
     if (reserve(d, d->n) < 0)
         return snprintf(errstr, errstr_size, "out of memory"), -1;
     json_t *offj = json_object_get(root, "utc_offset_seconds");
-    if (json_times(times, json_is_integer(offj) ? json_integer_value(offj) : 0, d,
-                   errstr, errstr_size) < 0)
+    json_int_t off = json_is_integer(offj) ? json_integer_value(offj) : 0;
+    if (off < -86400 || off > 86400)
+        return snprintf(errstr, errstr_size, "utc_offset_seconds %lld out of range",
+                        (long long)off),
+               -1;
+    if (json_times(times, off, d, errstr, errstr_size) < 0)
         return -1;
     size_t col = 0;
     json_object_foreach(block, key, val)

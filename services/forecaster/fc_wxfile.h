@@ -84,6 +84,20 @@ void fc_wxseen_mark_cut_off(fc_wxseen *s, const char *name);
 /* Index of variable name in d, or -1. */
 int fc_wxdata_find(const fc_wxdata *d, const char *name);
 
+/* Longest lead of a weather slot after its issue time: Open-Meteo's
+ * forecasts reach 16 days. */
+#define FC_WX_MAX_LEAD_S (35LL * 86400)
+
+/* Whether the times of weather issued at `issued` (UTC seconds) are
+ * plausible at wall-clock time `now`: issued from 2000 on and at most a day
+ * ahead of now, every slot from 2000 on and starting at most
+ * FC_WX_MAX_LEAD_S after the issue. A slot years ahead (a mistyped year)
+ * would make a site's weather column keep only the history window before
+ * it, dropping every value held, and a record issued ahead of the clock
+ * would wait for the load behind it for ever. 0, or -1 with errstr. */
+int fc_wxdata_check_times(const fc_wxdata *d, int64_t issued, int64_t now, char *errstr,
+                          size_t errstr_size);
+
 /* Parses an ISO timestamp "YYYY-MM-DD[T ]HH:MM[:SS][Z|+HH:MM|-HH:MM]" (no
  * zone: UTC) into UTC seconds. 0 or -1. */
 int fc_wx_parse_time(const char *s, int64_t *out);

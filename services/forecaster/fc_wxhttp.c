@@ -121,11 +121,14 @@ static int attempt(fc_wxhttp *h, svc_t *svc, fc_wxdir_stats *st)
     char err[256], provider[32];
     int rc = fetch(h, &b, err, sizeof err);
     fc_wxdata_init(&wx);
-    if (rc == 0 && fc_wxfile_parse(b.p ? b.p : "", b.n, &wx, err, sizeof err) < 0)
+    int64_t now_ms = ems_wall_ms();
+    if (rc == 0 &&
+        (fc_wxfile_parse(b.p ? b.p : "", b.n, &wx, err, sizeof err) < 0 ||
+         fc_wxdata_check_times(&wx, now_ms / 1000, now_ms / 1000, err, sizeof err) < 0))
         rc = -1;
     if (rc == 0) {
         snprintf(provider, sizeof provider, "http:open-meteo");
-        if (fc_wx_publish(svc, h->site, provider, ems_wall_ms(), &wx, st) < 0)
+        if (fc_wx_publish(svc, h->site, provider, now_ms, &wx, st) < 0)
             rc = -1, snprintf(err, sizeof err, "publishing on energy.weather failed");
         else
             log_info("weather",

@@ -8,7 +8,8 @@
  * publishes must carry, slot for slot, the P50 that the core's
  * fc_forecaster_issue() gives here for the same issue time on the same
  * data (the backtest's code path), with the same model and version. A NaN
- * interval and a NaN weather slot go to the DLQ and are counted; a weather
+ * interval and a NaN weather slot go to the DLQ and are counted, and so
+ * does a weather slot with a mistyped year; a weather
  * file that parses moves to done/, one that does not to rejected/.
  */
 #include <check.h>
@@ -43,6 +44,34 @@ static tfc_fixture fx;
 static tfc_run runs[MAX_RUNS]; /* the day-ahead runs published */
 static int nruns;
 
+/* A forecast issued on day 10 whose second slot has a mistyped year, 3000
+ * days ahead: to the DLQ. Taken, it made the site keep only the history
+ * window before that slot, dropping every temperature held. */
+static void produce_weather_years_ahead(tfc_pub *pub)
+{
+    avro_value_t v, f, arr, e, m;
+    char err[512];
+    int64_t issued = fx.nl.day0 + 10 * DAY,
+            slot[2] = {issued + DAY, issued + 3000LL * DAY};
+    ck_assert(bus_value_new(pub->bus, "energy.weather", &v, err, sizeof err) == 0);
+    th_field(&v, "site_id", &f), avro_value_set_string(&f, SITE);
+    th_field(&v, "provider", &f), avro_value_set_string(&f, "test:mistyped");
+    th_set_long(&v, "issued_at", issued * 1000);
+    th_field(&v, "slot_minutes", &f), avro_value_set_int(&f, 15);
+    th_field(&v, "slots", &arr);
+    for (int i = 0; i < 2; i++) {
+        ck_assert(avro_value_append(&arr, &e, NULL) == 0);
+        th_set_long(&e, "slot_start", slot[i] * 1000);
+        th_field(&e, "kind", &f), avro_value_set_enum(&f, 1);
+        th_set_opt_double(&e, "temperature_c", 1, 5.0);
+        th_field(&e, "variables", &m);
+    }
+    ck_assert_msg(bus_produce(pub->p, "energy.weather", SITE, &v, issued * 1000, err,
+                              sizeof err) == 0,
+                  "%s", err);
+    avro_value_decref(&v);
+}
+
 static void produce_weather(void)
 {
     tfc_pub pub;
@@ -50,6 +79,7 @@ static void produce_weather(void)
     tfc_produce_weather_days(&pub, &fx.nl, SITE, 0, LOAD_DAYS + 3);
     tfc_produce_weather_day(pub.bus, pub.p, &fx.nl, SITE, fx.nl.day0 + 200 * DAY,
                             5); /* NaN: to the DLQ */
+    produce_weather_years_ahead(&pub);
     tfc_pub_close(&pub);
 }
 
@@ -192,7 +222,7 @@ START_TEST(replay_matches_the_core)
     fc_site_destroy(local);
 
     wait_metric("ems_forecaster_rejected_total{topic=\"energy.load\"}", 2);
-    wait_metric("ems_forecaster_rejected_total{topic=\"energy.weather\"}", 1);
+    wait_metric("ems_forecaster_rejected_total{topic=\"energy.weather\"}", 2);
     wait_metric("ems_forecaster_weather_files_total{result=\"done\"}", 1);
     wait_metric("ems_forecaster_weather_files_total{result=\"rejected\"}", 1);
     ck_assert_int_eq(count_files("weather/done", ".csv"), 1);

@@ -427,6 +427,109 @@ START_TEST(queued_records_keep_event_time)
 }
 END_TEST
 
+/* Weather issued every quarter-hour, half an hour ahead of the load behind
+ * it, as a forecast fetched as soon as it is issued is: some weather always
+ * waits for the clock, so the queue never drains. The room of the records
+ * applied is used again; it once grew by one record per interval for as
+ * long as the service ran. */
+START_TEST(queue_room_is_reused_while_weather_waits)
+{
+    fc_kind k;
+    int64_t at;
+    char why[128];
+    int64_t t0 = utc(2020, 11, 2, 0, 0), tt[1];
+    double v[1] = {7.0};
+    fc_wxdata w;
+    fc_wxdata_init(&w);
+    w.slot_sec = 900, w.n = 1, w.nvar = 1, w.t = tt, w.v = v;
+    strcpy(w.names[0], "temperature");
+    site = make(400 * DAY, 0); /* no run: only the queue is looked at */
+    for (int64_t t = t0; t < t0 + 100 * DAY; t += 900) {
+        tt[0] = t + DAY;
+        w.issued = t + 1800;
+        ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why),
+                         FC_PUT_STORED);
+        ck_assert_int_eq(fc_site_queue_load(site, t - 900, t, 10.0, 0, why, sizeof why),
+                         FC_PUT_STORED);
+        ck_assert(!fc_site_due(site, &k, &at, NULL));
+    }
+    ck_assert_uint_eq(fc_site_pending(site), 2); /* two wait at every step */
+    ck_assert_double_eq(fc_weather_temp(fc_site_weather(site), t0 + 99 * DAY), 7.0);
+    ck_assert_msg(fc_site_queue_room(site) <= 256, "room for %zu queued records",
+                  fc_site_queue_room(site));
+}
+END_TEST
+
+/* Two weather records queued together whose new variables do not fit in
+ * the site's columns together: the second is refused when queued, as it
+ * is when the first was applied before it came (a smaller batch). Once,
+ * both were queued and the second lost some of its variables silently. */
+START_TEST(weather_room_counts_queued_records)
+{
+    fc_kind k;
+    int64_t at;
+    char why[128] = "";
+    int64_t t = utc(2020, 11, 2, 10, 0), tt[1] = {t};
+    double v[FC_WX_MAXVAR];
+    fc_wxdata a, b;
+    fc_wxdata_init(&a);
+    fc_wxdata_init(&b);
+    a.slot_sec = b.slot_sec = 900, a.n = b.n = 1, a.t = b.t = tt, a.v = b.v = v;
+    a.issued = b.issued = t + H;
+    for (int j = 0; j < FC_WX_MAXVAR; j++)
+        v[j] = j;
+    a.nvar = 20, b.nvar = 10;
+    for (int j = 0; j < 20; j++)
+        snprintf(a.names[j], sizeof a.names[j], "a%d", j);
+    for (int j = 0; j < 10; j++)
+        snprintf(b.names[j], sizeof b.names[j], "b%d", j);
+    site = make(30 * DAY, 0);
+    ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 10.0, 0, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_queue_weather(site, &a, why, sizeof why), FC_PUT_STORED);
+    ck_assert_int_eq(fc_site_queue_weather(site, &b, why, sizeof why), FC_PUT_INVALID);
+    ck_assert_str_eq(why, "no room for weather variable 'b4'");
+    /* a record of the same variables still fits */
+    ck_assert_int_eq(fc_site_queue_weather(site, &a, why, sizeof why), FC_PUT_STORED);
+    ck_assert_int_eq(
+        fc_site_queue_load(site, t + H, t + H + 900, 11.0, 0, why, sizeof why),
+        FC_PUT_STORED);
+    ck_assert(!fc_site_due(site, &k, &at, NULL));
+    ck_assert_uint_eq(fc_site_pending(site), 0);
+    const fc_weather *w = fc_site_weather(site);
+    ck_assert_uint_eq(w->ncol, 20);
+    ck_assert_int_lt(fc_weather_find(w, "b0"), 0);
+    /* the same two in separate batches: the same answer */
+    ck_assert_int_eq(fc_site_queue_weather(site, &b, why, sizeof why), FC_PUT_INVALID);
+}
+END_TEST
+
+/* A variable "temp" beside the temperature: the site's columns take "temp"
+ * for the temperature too, so it could never have a column of its own and
+ * its values were dropped when applied, with no dead letter and no count.
+ * It is refused when queued. */
+START_TEST(weather_variable_temp_is_refused)
+{
+    fc_kind k;
+    int64_t at;
+    char why[128] = "";
+    int64_t t = utc(2020, 11, 2, 10, 0), tt[1] = {t};
+    double v[2] = {7.0, 8.0};
+    fc_wxdata w;
+    fc_wxdata_init(&w);
+    w.slot_sec = 900, w.n = 1, w.nvar = 2, w.t = tt, w.v = v, w.issued = t;
+    strcpy(w.names[0], "temperature");
+    strcpy(w.names[1], "temp");
+    site = make(30 * DAY, 0);
+    ck_assert_int_eq(fc_site_queue_weather(site, &w, why, sizeof why), FC_PUT_INVALID);
+    ck_assert_str_eq(why, "weather variable 'temp' would be a second temperature");
+    ck_assert_int_eq(fc_site_queue_load(site, t, t + 900, 10.0, 0, why, sizeof why),
+                     FC_PUT_STORED);
+    ck_assert(!fc_site_due(site, &k, &at, NULL));
+    ck_assert_uint_eq(fc_site_weather(site)->ncol, 0);
+}
+END_TEST
+
 START_TEST(runs_wait_for_weather)
 {
     fc_kind k;
@@ -482,6 +585,9 @@ int main(void)
     tcase_add_test(tc, runs_kept_from_before_a_stop_are_not_skipped);
     tcase_add_test(tc, queued_records_keep_event_time);
     tcase_add_test(tc, runs_wait_for_weather);
+    tcase_add_test(tc, queue_room_is_reused_while_weather_waits);
+    tcase_add_test(tc, weather_room_counts_queued_records);
+    tcase_add_test(tc, weather_variable_temp_is_refused);
     tcase_add_test(tc, quality_symbols);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);

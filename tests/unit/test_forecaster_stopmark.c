@@ -1,12 +1,14 @@
 /*
  * The forecaster's mark of energy.load (fc_stopmark.c): it only grows, is
  * written atomically under the topic's name on the wire and read back
- * equal, and a mark of another topic (another prefix) is refused.
+ * equal, and a mark of another topic (another prefix) is refused. The
+ * saved models of a site and kind are pruned to the newest few.
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "forecaster/fc_service.h"
 #include "support/harness.h"
@@ -95,6 +97,49 @@ START_TEST(mark_of_another_topic_is_refused)
 }
 END_TEST
 
+static int exists(const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Eight weekly day-ahead models of site s1 saved: the four newest stay.
+ * One per training was kept for ever (600 kB each, two kinds a week). Files
+ * of another kind, site or prefix, a name sorting after the one saved
+ * (not this service's to judge) and another deployment's whose name starts
+ * like ours are left alone. */
+START_TEST(saved_models_are_pruned_to_the_newest)
+{
+    char name[128];
+    static const char *const others[] = {
+        "s1.da.fc1-da-29990101T0000Z.model",    "s1.id.fc1-id-20200105T0000Z.model",
+        "s1x.da.fc1-da-20200105T0500Z.model",   "p.s1.da.fc1-da-20200105T0500Z.model",
+        "s1.da.da.fc1-da-20200105T0500Z.model", "s1.da.notes.txt"};
+    for (int w = 0; w < 8; w++) {
+        snprintf(name, sizeof name, "s1.da.fc1-da-202007%02dT0500Z.model", 1 + 4 * w);
+        write_text(name, "m");
+    }
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+        write_text(others[i], "m");
+    ck_assert_int_eq(fc_modeldir_prune(dir, "", "s1", FC_DAY_AHEAD,
+                                       "fc1-da-20200729T0500Z", FC_MODELS_KEPT, errstr,
+                                       sizeof errstr),
+                     4);
+    for (int w = 0; w < 8; w++) {
+        snprintf(name, sizeof name, "s1.da.fc1-da-202007%02dT0500Z.model", 1 + 4 * w);
+        ck_assert_msg(exists(name) == (w >= 4), "%s", name);
+    }
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+        ck_assert_msg(exists(others[i]), "%s removed", others[i]);
+    /* again: nothing more to remove */
+    ck_assert_int_eq(fc_modeldir_prune(dir, "", "s1", FC_DAY_AHEAD,
+                                       "fc1-da-20200729T0500Z", FC_MODELS_KEPT, errstr,
+                                       sizeof errstr),
+                     0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("forecaster_stopmark");
@@ -103,6 +148,7 @@ int main(void)
     tcase_add_test(tc, raise_only_grows);
     tcase_add_test(tc, written_and_read_back_under_its_topic);
     tcase_add_test(tc, mark_of_another_topic_is_refused);
+    tcase_add_test(tc, saved_models_are_pruned_to_the_newest);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);
 }

@@ -94,6 +94,15 @@ static const struct {
     {"{\"daily\":{}}", "hourly"},
     {"{\"hourly\": [", "line"},
     {"{\"hourly\":{\"time\":[\"2020-11-01T00:00\"],\"t\":[\"warm\"]}}", "not a number"},
+    /* unix times and offsets beyond any date: their differences overflowed */
+    {"{\"hourly\":{\"time\":[-9223372036854775807,9223372036854775807],"
+     "\"temperature_2m\":[1,2]}}",
+     "time[0]: out of range"},
+    {"{\"hourly\":{\"time\":[1604188800,253402300800],\"temperature_2m\":[1,2]}}",
+     "time[1]: out of range"},
+    {"{\"utc_offset_seconds\":-9223372036854775807,"
+     "\"hourly\":{\"time\":[\"2020-11-01T00:00\"],\"temperature_2m\":[1]}}",
+     "utc_offset_seconds -9223372036854775807 out of range"},
 };
 
 START_TEST(bad_files_say_why)
@@ -248,6 +257,46 @@ START_TEST(paths_that_do_not_fit)
 }
 END_TEST
 
+/* Weather times: issued from 2000 to a day ahead of the clock, slots from
+ * 2000 to 35 days after the issue (a mistyped year in one slot would make
+ * the site keep only the window before it, dropping every value held). */
+static const struct {
+    const char *what;
+    int64_t issued_off, slot_off; /* from the clock; the slot's from issued */
+    const char *want;             /* NULL: accepted */
+} wx_times[] = {
+    {"a forecast two weeks ahead", -3600, 14 * 86400, NULL},
+    {"observations of last year", -3600, -365 * 86400, NULL},
+    {"issued a day ahead, 35 days ahead", 86400, 35 * 86400, NULL},
+    {"issued a year ahead", 365 * 86400, 0, "issued 31536000 s ahead of the clock"},
+    {"a slot 36 days after the issue", 0, 36 * 86400,
+     "slot 2 starts 36 days after the issue (at most 35)"},
+    {"a mistyped year", 0, 3000LL * 86400,
+     "slot 2 starts 3000 days after the issue (at most 35)"},
+    {"a slot before 2000", 0, -30LL * 365 * 86400, "slot 2 starts before 2000"},
+    {"issued before 2000", -30LL * 365 * 86400, 0, "issued before 2000"},
+};
+
+START_TEST(weather_times_are_plausible)
+{
+    const int64_t now = utc(2026, 11, 23, 5, 0);
+    int64_t issued = now + wx_times[_i].issued_off;
+    int64_t t[2] = {issued - 86400, issued + wx_times[_i].slot_off};
+    fc_wxdata d;
+    char err[160] = "";
+    fc_wxdata_init(&d);
+    d.t = t;
+    d.n = 2;
+    int rc = fc_wxdata_check_times(&d, issued, now, err, sizeof err);
+    if (!wx_times[_i].want)
+        ck_assert_msg(rc == 0, "%s: %s", wx_times[_i].what, err);
+    else {
+        ck_assert_msg(rc == -1, "%s: accepted", wx_times[_i].what);
+        ck_assert_str_eq(err, wx_times[_i].want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("forecaster_wxfile");
@@ -256,6 +305,8 @@ int main(void)
     tcase_add_test(tc, open_meteo_json);
     tcase_add_loop_test(tc, bad_files_say_why, 0, sizeof bad / sizeof *bad);
     tcase_add_test(tc, time_formats);
+    tcase_add_loop_test(tc, weather_times_are_plausible, 0,
+                        sizeof wx_times / sizeof *wx_times);
     tcase_add_loop_test(tc, cut_off_files, 0, sizeof ends / sizeof *ends);
     tcase_add_test(tc, files_are_read_once_they_hold_still);
     tcase_add_loop_test(tc, paths_expand_environment, 0,
