@@ -165,7 +165,7 @@ static void expect_run_covering(sg_spool_t *s, int first, int last)
             if (next < 0)
                 start = next = (int)out[i].seq;
             sg_reading_t want = reading(next++);
-            ck_assert_int_eq(memcmp(&out[i], &want, sizeof want), 0);
+            ck_assert(same_bytes(&out[i], &want));
         }
     }
     ck_assert_int_eq(n, 0);
@@ -227,7 +227,7 @@ START_TEST(head_reset_at_open_is_saved)
     sg_spool_t *s;
     int64_t rec = 12 + (int64_t)sizeof(sg_reading_t);
     write_text("spool.dat", "");
-    snprintf(head, sizeof head, "%lld\n", (long long)(10 * rec)); /* 10 sent */
+    snprintf(head, sizeof head, "%lld\n", (long long)rec * 10); /* 10 sent */
     write_text("spool.head", head);
     s = sg_spool_open(dir, 0, errstr, sizeof errstr);
     ck_assert_msg(s != NULL, "%s", errstr);
