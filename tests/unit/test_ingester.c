@@ -154,6 +154,10 @@ static const struct {
     {"10 years ahead", 0, 0, T0 + 3650LL * 86400000LL, "ahead of the clock"},
     {"one hour ahead ok", 0, 0, T0 + 3600000LL, NULL},
     {"before 2000", 0, 0, 900000000000LL, "before"},
+    /* the reason formats the time: no overflow at the int64 limits */
+    {"ts INT64_MIN", 0, 0, INT64_MIN, "before the earliest"},
+    {"ts INT64_MIN + 1", 0, 0, INT64_MIN + 1, "before the earliest"},
+    {"ts INT64_MAX", 0, 0, INT64_MAX, "ahead of the clock"},
     {"negative power ok (export)", 1, -250, T0, NULL},
     {"meter_id not UTF-8", 7, 0, T0, "meter_id is not valid UTF-8"},
     {"detail not UTF-8", 8, 0, T0, "quality_detail is not valid UTF-8"},
