@@ -467,6 +467,7 @@ static bool settle_rebalance(ing_service_t *s)
     ing_out_drain(s);
     s->revocations = bus_consumer_revocations(s->cons);
     n = ing_rollup_forget_moved(s->roll, partition_revoked, &ctx);
+    ing_held_forget_moved(s, partition_revoked, &ctx);
     s->rebalanced = false;
     log_info("ingester",
              "partitions were taken away: %zu site(s) seen on them are restored from "
