@@ -767,6 +767,8 @@ int ing_service_step(svc_t *svc, void *ctx)
     double t;
     (void)svc;
 
+    /* before any restore or feed: the watermarks stop at the clock */
+    ing_rollup_set_clock(s->roll, ems_wall_ms());
     if (s->obusy && ing_out_done(s))
         ing_out_finish(s);
     if (s->recovering)
