@@ -27,6 +27,7 @@
 #define QH_MS (15 * MIN_MS)
 #define HOUR_MS (60 * MIN_MS)
 #define MINUTES 540 /* nine hours */
+#define QUARTERS 36 /* of them */
 #define HELD_BACK 30
 
 static char site[TH_ING_SITE_SIZE], group[TH_ING_GROUP_SIZE];
@@ -89,7 +90,7 @@ START_TEST(test_future_reading_does_not_move_the_watermark)
     ck_assert(bus_producer_flush(p, 30000, err, sizeof err) == 0);
     th_pg_wait_num(pg, MINUTES, child, 60, "readings stored",
                    "SELECT count(*) FROM measurements WHERE site_id = '%s'", site);
-    th_pg_wait_num(pg, MINUTES / 15, child, 60, "m00's quarter-hours",
+    th_pg_wait_num(pg, QUARTERS, child, 60, "m00's quarter-hours",
                    "SELECT count(*) FROM rollup_15m WHERE scope = 'meter' AND "
                    "meter_id = '%s'",
                    m0);
