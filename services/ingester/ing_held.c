@@ -154,6 +154,21 @@ size_t ing_held_note(ing_service_t *s, const ing_reading_t *rd, const bus_record
     return 0;
 }
 
+size_t ing_held_forget_moved(ing_service_t *s,
+                             bool (*moved)(int32_t partition, void *ctx), void *ctx)
+{
+    size_t keep_n = 0, n = s->nhrec;
+
+    for (size_t i = 0; i < n; i++) {
+        if (moved(s->hrec[i].partition, ctx))
+            rec_release(&s->hrec[i]);
+        else
+            s->hrec[keep_n++] = s->hrec[i];
+    }
+    s->nhrec = keep_n;
+    return n - keep_n;
+}
+
 void ing_held_release(ing_service_t *s)
 {
     for (size_t i = 0; i < s->nhrec; i++)

@@ -260,6 +260,11 @@ int ing_recover_site(db_t *db, ing_rollup_t *r, const char *site_id, int64_t win
         rc = ing_rollup_restore_finish(r, site_id, NULL, 0);
         goto out;
     }
+    /* the watermark goes no further than the clock (ing_rollup_set_clock):
+     * a stored reading dated ahead of it must not move the window past the
+     * readings the watermark still needs */
+    if (max_ts > ing_rollup_clock(r))
+        max_ts = ing_rollup_clock(r);
     from_ms = max_ts - window_ms;
     if (db_begin(db, errstr, errstr_size))
         goto out;

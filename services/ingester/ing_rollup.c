@@ -48,6 +48,7 @@ ing_rollup_t *ing_rollup_new(const ing_rollup_conf_t *conf)
     if (!r)
         return NULL;
     r->conf = *conf;
+    r->clock_ms = INT64_MAX;
     if (r->conf.interval_ms <= 0)
         r->conf.interval_ms = 15 * 60 * 1000LL;
     if (r->conf.lateness_ms < 0)
@@ -567,15 +568,29 @@ static ing_add_result_t release_held(ing_rollup_t *r, meter_t *m)
     return res;
 }
 
+void ing_rollup_set_clock(ing_rollup_t *r, int64_t now_ms)
+{
+    r->clock_ms = now_ms;
+}
+
+int64_t ing_rollup_clock(const ing_rollup_t *r)
+{
+    return r->clock_ms;
+}
+
 ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd)
 {
     meter_t *m = *meter_slot(r, rd->meter_id);
+    /* a reading dated ahead of the clock moves the watermark only to the
+     * clock: it would close every interval up to it, of every meter of the
+     * site, and make the readings that follow late or too late */
+    int64_t seen = rd->ts_ms < r->clock_ms ? rd->ts_ms : r->clock_ms;
 
     if (!m)
         return ING_ADD_UNKNOWN;
-    if (!m->site->has_ts || rd->ts_ms > m->site->max_ts) {
+    if (!m->site->has_ts || seen > m->site->max_ts) {
         m->site->has_ts = true;
-        m->site->max_ts = rd->ts_ms;
+        m->site->max_ts = seen;
     }
     switch (rd->reset) {
     case ING_RESET_PENDING:

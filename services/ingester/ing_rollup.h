@@ -101,6 +101,15 @@ typedef enum {
 /* Feeds one stored reading (each reading once). */
 ing_add_result_t ing_rollup_add(ing_rollup_t *r, const ing_reading_t *rd);
 
+/* The wall clock (epoch ms), set by the caller before it feeds readings:
+ * a site's watermark follows its latest event time but no further than the
+ * clock (minus the lateness). A reading dated ahead of the clock (the
+ * validation allows ingester.max_future) is rolled up in its own interval,
+ * which closes when the site's readings reach it, and does not close the
+ * intervals before it. INT64_MAX, the default, sets no limit. */
+void ing_rollup_set_clock(ing_rollup_t *r, int64_t now_ms);
+int64_t ing_rollup_clock(const ing_rollup_t *r);
+
 /* Closes intervals the watermarks passed, emits corrections and gaps into
  * the outputs. Returns 0, or -1 on allocation failure. */
 int ing_rollup_advance(ing_rollup_t *r);

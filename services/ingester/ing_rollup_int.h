@@ -146,7 +146,8 @@ struct ing_rollup_s {
     size_t ngap, gapcap;
     int64_t closed, corrected, too_late;
     int64_t resets, glitches;
-    bool restoring; /* feeding stored readings: gap tracking only moves last_end */
+    bool restoring;   /* feeding stored readings: gap tracking only moves last_end */
+    int64_t clock_ms; /* no site's latest event time counts beyond it (INT64_MAX) */
 };
 
 /* Grows *arr (elements of size sz) to hold at least need; 0 or -1. */

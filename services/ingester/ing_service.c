@@ -467,6 +467,7 @@ static bool settle_rebalance(ing_service_t *s)
     ing_out_drain(s);
     s->revocations = bus_consumer_revocations(s->cons);
     n = ing_rollup_forget_moved(s->roll, partition_revoked, &ctx);
+    ing_held_forget_moved(s, partition_revoked, &ctx);
     s->rebalanced = false;
     log_info("ingester",
              "partitions were taken away: %zu site(s) seen on them are restored from "
@@ -766,6 +767,8 @@ int ing_service_step(svc_t *svc, void *ctx)
     double t;
     (void)svc;
 
+    /* before any restore or feed: the watermarks stop at the clock */
+    ing_rollup_set_clock(s->roll, ems_wall_ms());
     if (s->obusy && ing_out_done(s))
         ing_out_finish(s);
     if (s->recovering)

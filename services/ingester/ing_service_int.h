@@ -162,6 +162,12 @@ typedef struct ing_held_rec ing_held_rec_t;
  * glitch. Returns how many were dead-lettered. Service thread only. */
 size_t ing_held_note(ing_service_t *s, const ing_reading_t *rd, const bus_record_t *rec,
                      const char *reason);
+/* After a rebalance: frees the copies of records of the partitions taken
+ * away. Their meters' state is forgotten and may be settled by the new
+ * owner; kept, a copy outlived its pending reset and a later glitch of the
+ * meter here dead-lettered it too. Returns how many were freed. */
+size_t ing_held_forget_moved(ing_service_t *s,
+                             bool (*moved)(int32_t partition, void *ctx), void *ctx);
 /* Frees every copy. */
 void ing_held_release(ing_service_t *s);
 

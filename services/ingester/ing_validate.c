@@ -13,7 +13,8 @@
 
 char *ing_format_ts(int64_t ms, char *buf, size_t size)
 {
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    /* floor to seconds; (ms - 999) / 1000 overflowed near INT64_MIN */
+    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
     struct tm tm;
 
     if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)

@@ -154,6 +154,10 @@ static const struct {
     {"10 years ahead", 0, 0, T0 + 3650LL * 86400000LL, "ahead of the clock"},
     {"one hour ahead ok", 0, 0, T0 + 3600000LL, NULL},
     {"before 2000", 0, 0, 900000000000LL, "before"},
+    /* the reason formats the time: no overflow at the int64 limits */
+    {"ts INT64_MIN", 0, 0, INT64_MIN, "before the earliest"},
+    {"ts INT64_MIN + 1", 0, 0, INT64_MIN + 1, "before the earliest"},
+    {"ts INT64_MAX", 0, 0, INT64_MAX, "ahead of the clock"},
     {"negative power ok (export)", 1, -250, T0, NULL},
     {"meter_id not UTF-8", 7, 0, T0, "meter_id is not valid UTF-8"},
     {"detail not UTF-8", 8, 0, T0, "quality_detail is not valid UTF-8"},
@@ -465,6 +469,59 @@ START_TEST(test_too_late_and_bad_quality)
     ck_assert_int_eq(too_late, 1);
     rd = mk("nowhere", "nobody", T0, 1, NAN, ING_Q_GOOD);
     ck_assert_int_eq(ing_rollup_add(r, &rd), ING_ADD_UNKNOWN);
+    ing_rollup_destroy(r);
+}
+END_TEST
+
+/* A reading dated ahead of the clock (allowed by ingester.max_future)
+ * moves the site's watermark only to the clock: it closes none of the
+ * intervals before it, publishes no gap, and the site's readings that
+ * follow are not late (before, the watermark jumped to it: every meter's
+ * intervals up to then closed at once, and a reading half an hour late
+ * was past a one-hour horizon). */
+START_TEST(test_future_reading_stops_at_clock)
+{
+    ing_rollup_conf_t conf = {.interval_ms = QH,
+                              .lateness_ms = 5 * MIN,
+                              .horizon_ms = 3600000LL,
+                              .accept_unknown = true};
+    ing_rollup_t *r = ing_rollup_new(&conf);
+    const ing_interval_t *o;
+    ing_reading_t rd;
+    size_t ng;
+
+    ing_rollup_set_clock(r, T0 + 10 * MIN);
+    for (int min = 0; min < 10; min++) {
+        rd = mk("s", "a", T0 + min * MIN, 20, NAN, ING_Q_GOOD);
+        if (min != 3) /* comes half an hour late */
+            ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    }
+    rd = mk("s", "b", T0 + 23 * 3600000LL, 5, NAN, ING_Q_GOOD);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    ck_assert_int_eq(ing_rollup_watermark(r, "s"), T0 + 5 * MIN);
+    ck_assert_uint_eq(n_out_iv(r), 0);
+    ck_assert_ptr_null(last_gap(r, &ng));
+
+    ing_rollup_set_clock(r, T0 + 40 * MIN);
+    for (int min = 10; min < 36; min++) {
+        rd = mk("s", "a", T0 + min * MIN, 20, NAN, ING_Q_GOOD);
+        ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    }
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    o = find_iv(r, ING_SCOPE_METER, "a", T0 + QH);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(o->sample_count, 15);
+    ck_assert_ptr_null(find_iv(r, ING_SCOPE_METER, "b", T0 + 23 * 3600000LL));
+    ing_rollup_clear(r);
+
+    rd = mk("s", "a", T0 + 3 * MIN, 20, NAN, ING_Q_GOOD);
+    ck_assert_int_eq(feed(r, &rd), ING_ADD_USED);
+    ck_assert_int_eq(ing_rollup_advance(r), 0);
+    o = find_iv(r, ING_SCOPE_METER, "a", T0);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_int_eq(o->sample_count, 15);
+    ck_assert_int_eq(o->revision, 1);
     ing_rollup_destroy(r);
 }
 END_TEST
@@ -1143,6 +1200,7 @@ static Suite *ingester_suite(void)
     tcase_add_test(tc, test_lateness_and_correction);
     tcase_add_test(tc, test_too_late_and_bad_quality);
     tcase_add_test(tc, test_site_counts_only_counted_meters);
+    tcase_add_test(tc, test_future_reading_stops_at_clock);
     suite_add_tcase(s, tc);
     tc = tcase_create("reset");
     tcase_add_loop_test(tc, test_counter_reset_confirmed, 0,
