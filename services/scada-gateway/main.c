@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock/clock.h"
 #include "log/log.h"
 #include "scada-gateway/coil.h"
 #include "scada-gateway/control.h"
@@ -122,7 +123,7 @@ static int gw_step(svc_t *svc, void *ctx)
         log_error("main", "%s", err);
         return -1;
     }
-    sg_mqtt_in_tick(g->mqtt, sg_now_ms());
+    sg_mqtt_in_tick(g->mqtt, ems_mono_ms(), sg_now_ms());
     if (g->control && sg_control_step(g->control, 0, err, sizeof err) < 0)
         log_warn("control", "%s", err);
     if (sg_state_flush(g->state, false, sg_now_ms(), g->conf.state_interval_ms, err,
