@@ -3,6 +3,7 @@
  */
 #include "scada-gateway/gw.h"
 #include "clock/clock.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -160,6 +161,22 @@ size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms)
     }
     pthread_mutex_unlock(&q->mu);
     return n;
+}
+
+int64_t sg_queue_report_dropped(sg_queue_t *q, obs_counter_t *dropped_total)
+{
+    pthread_mutex_lock(&q->mu);
+    int64_t all = q->dropped, fresh = all - q->dropped_reported;
+    q->dropped_reported = all;
+    pthread_mutex_unlock(&q->mu);
+    if (fresh <= 0)
+        return 0;
+    obs_counter_add(dropped_total, (double)fresh);
+    log_error("queue",
+              "out of memory: %lld reading(s) dropped before the spool "
+              "(%lld since start-up)",
+              (long long)fresh, (long long)all);
+    return fresh;
 }
 
 int64_t sg_now_ms(void)

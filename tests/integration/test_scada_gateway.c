@@ -345,6 +345,8 @@ START_TEST(readings_equal_simulator)
     tgw_reader_close(&r);
     ck_assert_msg(ok, "only %d of %d meters published", e.ndone, NMETERS);
     ck_assert_int_eq(e.bad_seq, 0);
+    /* registered at 0 (not absent, -1), so an alert on it works from start */
+    ck_assert_double_eq(th_metric(http_port, "ems_scada_queue_dropped_total"), 0);
 }
 END_TEST
 
