@@ -1,6 +1,6 @@
 /* Unit tests of the scada-gateway's reading queue (gw.c): readings pass in
- * order, and readings it could not store are reported once each, in
- * ems_scada_queue_dropped_total and an error line. An allocation failure
+ * order, an empty queue's wait ends, and readings it could not store are reported once
+ * each, in ems_scada_queue_dropped_total and an error line. An allocation failure
  * cannot be provoked here, so the drops are set in the queue's count, as
  * sg_queue_push() sets them. */
 #include <check.h>
@@ -69,6 +69,15 @@ START_TEST(readings_pass_in_order)
 }
 END_TEST
 
+/* The wait of an empty queue (on the monotonic clock) ends, with nothing. */
+START_TEST(empty_queue_wait_ends_with_nothing)
+{
+    sg_reading_t *out = NULL;
+    ck_assert_uint_eq(sg_queue_take(&q, &out, 20), 0);
+    ck_assert_ptr_null(out);
+}
+END_TEST
+
 START_TEST(dropped_readings_counted_and_logged_once)
 {
     q.dropped = 3; /* sg_queue_push() could not grow the queue for 3 */
@@ -97,6 +106,7 @@ int main(void)
     TCase *tc = tcase_create("queue");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, readings_pass_in_order);
+    tcase_add_test(tc, empty_queue_wait_ends_with_nothing);
     tcase_add_test(tc, dropped_readings_counted_and_logged_once);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);
