@@ -286,11 +286,11 @@ static void handle(sg_control_t *c, bus_record_t *rec)
     }
     /* Saved before the write: after a crash the command is a duplicate, so a
      * plant write happens at most once per command id; the write's time goes
-     * with it, for the rate limit after a restart. */
+     * with it, for the rate limit after a restart. A command that cannot be
+     * saved is not written, and its time is not kept as a write. */
     /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): policy refuses NULL eq */
-    sg_state_set_last_write(c->state, es->eq->id, now);
-    if (sg_state_command_add(c->state, cmd.command_id, now, reason, sizeof reason) <
-        0) {
+    if (sg_state_command_add(c->state, cmd.command_id, es->eq->id, now, reason,
+                             sizeof reason) < 0) {
         log_error("control", "command %s not written: %s", cmd.command_id, reason);
         audit(c, &cmd, approved_by, AUDIT_FAILURE, reason, value, coil);
         count(c, "state_error");

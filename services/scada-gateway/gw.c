@@ -3,6 +3,7 @@
  */
 #include "scada-gateway/gw.h"
 #include "clock/clock.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -101,12 +102,43 @@ const cfg_option_t sg_conf_options[] = {
     CFG_END,
 };
 
+/* The consumer's wait runs on the monotonic clock: on the wall clock, a
+ * step back (NTP, a VM resumed) stretched a 100 ms wait by the size of the
+ * step while no reading came, and the main loop stood still that long (no
+ * MQTT silence readings, control commands or deliveries). */
+static int init_cond(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return -1;
+    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+                     pthread_cond_init(cv, &attr) == 0
+                 ? 0
+                 : -1;
+    pthread_condattr_destroy(&attr);
+    return rc;
+}
+
+/* The CLOCK_MONOTONIC instant timeout_ms from now (init_cond's clock). */
+static struct timespec mono_deadline(int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 int sg_queue_init(sg_queue_t *q)
 {
     memset(q, 0, sizeof *q);
     if (pthread_mutex_init(&q->mu, NULL) != 0)
         return -1;
-    if (pthread_cond_init(&q->cv, NULL) != 0) {
+    if (init_cond(&q->cv) != 0) {
         pthread_mutex_destroy(&q->mu);
         return -1;
     }
@@ -148,7 +180,7 @@ size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms)
     size_t n;
     pthread_mutex_lock(&q->mu);
     if (q->n == 0 && timeout_ms > 0) {
-        struct timespec ts = ems_wall_deadline(timeout_ms);
+        struct timespec ts = mono_deadline(timeout_ms);
         while (q->n == 0 && pthread_cond_timedwait(&q->cv, &q->mu, &ts) != ETIMEDOUT)
             ;
     }
@@ -160,6 +192,22 @@ size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms)
     }
     pthread_mutex_unlock(&q->mu);
     return n;
+}
+
+int64_t sg_queue_report_dropped(sg_queue_t *q, obs_counter_t *dropped_total)
+{
+    pthread_mutex_lock(&q->mu);
+    int64_t all = q->dropped, fresh = all - q->dropped_reported;
+    q->dropped_reported = all;
+    pthread_mutex_unlock(&q->mu);
+    if (fresh <= 0)
+        return 0;
+    obs_counter_add(dropped_total, (double)fresh);
+    log_error("queue",
+              "out of memory: %lld reading(s) dropped before the spool "
+              "(%lld since start-up)",
+              (long long)fresh, (long long)all);
+    return fresh;
 }
 
 int64_t sg_now_ms(void)

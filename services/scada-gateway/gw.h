@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "obs/metrics.h"
 #include "scada-gateway/sg_types.h"
 
 typedef struct sg_conf {
@@ -58,7 +59,8 @@ typedef struct sg_queue {
     pthread_cond_t cv;
     sg_reading_t *items;
     size_t n, cap;
-    int64_t dropped; /* allocation failures */
+    int64_t dropped;          /* readings lost to allocation failures */
+    int64_t dropped_reported; /* of those, reported (the consumer's) */
 } sg_queue_t;
 
 int sg_queue_init(sg_queue_t *q);
@@ -68,6 +70,11 @@ void sg_queue_push(sg_queue_t *q, const sg_reading_t *r, size_t n);
 /* Waits up to timeout_ms for readings, then swaps the queued array out:
  * *out (caller frees) and its length; 0 when none. */
 size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms);
+/* Reports the readings dropped since the last call (sg_queue_push() could
+ * not grow the queue): adds them to dropped_total (NULL: not counted) and
+ * logs an error line. Returns how many; 0 logs nothing. The consumer's
+ * thread. */
+int64_t sg_queue_report_dropped(sg_queue_t *q, obs_counter_t *dropped_total);
 
 /* Current wall-clock time, UTC ms. */
 int64_t sg_now_ms(void);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock/clock.h"
 #include "log/log.h"
 #include "scada-gateway/coil.h"
 #include "scada-gateway/control.h"
@@ -27,6 +28,7 @@ typedef struct gateway {
     sg_mqtt_map_t *mqtt_map;
     sg_mqtt_in_t *mqtt;
     sg_control_t *control;
+    obs_counter_t *queue_dropped; /* readings the queue could not store */
 } gateway_t;
 
 static void gw_shutdown(svc_t *svc, void *ctx);
@@ -80,6 +82,10 @@ static int gw_start(svc_t *svc, gateway_t *g, char *errstr, size_t errstr_size)
         return -1;
     }
     g->queue_ok = true;
+    g->queue_dropped = obs_counter(
+        svc_metrics(svc), "ems_scada_queue_dropped_total",
+        "Readings lost because the reading queue could not grow (out of memory).",
+        NULL);
     g->state = sg_state_load(g->conf.state_file, errstr, errstr_size);
     if (!g->state)
         return -1;
@@ -116,13 +122,14 @@ static int gw_step(svc_t *svc, void *ctx)
     char err[512];
     (void)svc;
     size_t n = sg_queue_take(&g->queue, &r, 100);
+    sg_queue_report_dropped(&g->queue, g->queue_dropped);
     int rc = sg_publisher_step(g->pub, r, n, err, sizeof err);
     free(r);
     if (rc < 0) {
         log_error("main", "%s", err);
         return -1;
     }
-    sg_mqtt_in_tick(g->mqtt, sg_now_ms());
+    sg_mqtt_in_tick(g->mqtt, ems_mono_ms(), sg_now_ms());
     if (g->control && sg_control_step(g->control, 0, err, sizeof err) < 0)
         log_warn("control", "%s", err);
     if (sg_state_flush(g->state, false, sg_now_ms(), g->conf.state_interval_ms, err,
@@ -146,6 +153,7 @@ static void gw_shutdown(svc_t *svc, void *ctx)
         log_error("main", "%s", err);
     if (g->queue_ok && g->pub) {
         size_t n = sg_queue_take(&g->queue, &r, 0);
+        sg_queue_report_dropped(&g->queue, g->queue_dropped);
         if (sg_publisher_step(g->pub, r, n, err, sizeof err) < 0)
             log_error("main", "%s", err);
         free(r);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock/clock.h"
 #include "log/log.h"
 #include "scada-gateway/norm.h"
 #include "scada-gateway/quality.h"
@@ -55,9 +56,10 @@ static void next_seq(mmeter_t *mm, sg_reading_t *r)
     mm->last_seq = r->seq;
 }
 
-/* Counter folding, quality and seq, as for a polled reading. Under mu. */
+/* Counter folding, quality and seq, as for a polled reading; the meter's
+ * silence ends at mono (monotonic clock). Under mu. */
 static void normalise(sg_mqtt_in_t *in, const plant_meter_t *meter, sg_reading_t *r,
-                      int64_t now)
+                      int64_t now, int64_t mono)
 {
     mmeter_t *mm = &in->meters[sg_mqtt_map_index(in->map, meter)];
     sg_counter_event_t ev = SG_CNT_OK;
@@ -72,7 +74,7 @@ static void normalise(sg_mqtt_in_t *in, const plant_meter_t *meter, sg_reading_t
     }
     sg_quality_assess(meter, r, &mm->stale, values_hash(r), ev, now,
                       in->conf->stale_after_ms);
-    sg_silence_heard(&mm->silence, r, now);
+    sg_silence_heard(&mm->silence, r, mono);
     next_seq(mm, r);
 }
 
@@ -89,7 +91,7 @@ static void on_message(struct mosquitto *mosq, void *obj,
     sg_mqtt_in_t *in = obj;
     char reason[256];
     sg_reading_t r;
-    int64_t now = sg_now_ms();
+    int64_t now = sg_now_ms(), mono = ems_mono_ms();
     (void)mosq;
     obs_counter_inc(in->messages);
     const plant_meter_t *meter =
@@ -129,12 +131,12 @@ static void on_message(struct mosquitto *mosq, void *obj,
     }
     if (timed)
         mm->last_ts = r.ts_ms;
-    normalise(in, meter, &r, now);
+    normalise(in, meter, &r, now, mono);
     sg_queue_push(in->out, &r, 1);
     pthread_mutex_unlock(&in->mu);
 }
 
-void sg_mqtt_in_tick(sg_mqtt_in_t *in, int64_t now_ms)
+void sg_mqtt_in_tick(sg_mqtt_in_t *in, int64_t mono_ms, int64_t wall_ms)
 {
     sg_reading_t batch[32];
     size_t n = 0, count;
@@ -144,9 +146,9 @@ void sg_mqtt_in_tick(sg_mqtt_in_t *in, int64_t now_ms)
     pthread_mutex_lock(&in->mu);
     for (size_t k = 0; k < count; k++) {
         mmeter_t *mm = &in->meters[k];
-        if (!sg_silence_check(&mm->silence, sg_mqtt_map_at(in->map, k), now_ms,
-                              in->conf->stale_after_ms, in->conf->mqtt_timeout_ms,
-                              &batch[n]))
+        if (!sg_silence_check(&mm->silence, sg_mqtt_map_at(in->map, k), mono_ms,
+                              wall_ms, in->conf->stale_after_ms,
+                              in->conf->mqtt_timeout_ms, &batch[n]))
             continue;
         next_seq(mm, &batch[n]);
         if (++n == sizeof batch / sizeof batch[0]) {
@@ -199,7 +201,7 @@ static int make_meters(sg_mqtt_in_t *in)
     in->meters = calloc(n ? n : 1, sizeof *in->meters);
     if (!in->meters)
         return -1;
-    int64_t now = sg_now_ms();
+    int64_t now = ems_mono_ms(); /* silence runs on the monotonic clock */
     for (size_t i = 0; i < n; i++) {
         in->meters[i].state_slot = -1;
         sg_silence_init(&in->meters[i].silence, now);

@@ -32,10 +32,10 @@ sg_mqtt_in_t *sg_mqtt_in_start(const sg_conf_t *conf, const sg_mqtt_map_t *map,
                                obs_metrics_t *metrics, char *errstr,
                                size_t errstr_size);
 /* Emits the stale and comm_error readings of the MQTT meters silent at
- * now_ms (silence.h: scada.stale_after, scada.mqtt_timeout, one per poll
- * period). Call it often (every loop iteration); any one thread. NULL is a
- * no-op. */
-void sg_mqtt_in_tick(sg_mqtt_in_t *in, int64_t now_ms);
+ * mono_ms, ems_mono_ms() (silence.h: scada.stale_after, scada.mqtt_timeout,
+ * one per poll period), stamped wall_ms, the wall clock's time. Call it
+ * often (every loop iteration); any one thread. NULL is a no-op. */
+void sg_mqtt_in_tick(sg_mqtt_in_t *in, int64_t mono_ms, int64_t wall_ms);
 /* Disconnects, stops the thread, frees. NULL is a no-op. */
 void sg_mqtt_in_stop(sg_mqtt_in_t *in);
 

@@ -272,14 +272,49 @@ bool sg_state_command_seen(sg_state_t *st, const char *id)
     return found;
 }
 
-int sg_state_command_add(sg_state_t *st, const char *id, int64_t now_ms, char *errstr,
-                         size_t errstr_size)
+/* Stores the last write to the equipment; the caller holds the mutex. */
+static void set_last_write(sg_state_t *st, const char *equipment_id, int64_t ms)
+{
+    if (!st->writes)
+        st->writes = json_object();
+    if (st->writes && equipment_id &&
+        json_object_set_new(st->writes, equipment_id, json_integer(ms)) == 0)
+        st->dirty = st->urgent = true;
+}
+
+/* Puts back the equipment's last write as it was before a command whose
+ * save failed (before: the old value, NULL when there was none). */
+static void restore_last_write(sg_state_t *st, const char *equipment_id, json_t *before)
 {
     pthread_mutex_lock(&st->mu);
+    if (before)
+        json_object_set(st->writes, equipment_id, before);
+    else
+        json_object_del(st->writes, equipment_id);
+    pthread_mutex_unlock(&st->mu);
+}
+
+int sg_state_command_add(sg_state_t *st, const char *id, const char *equipment_id,
+                         int64_t now_ms, char *errstr, size_t errstr_size)
+{
+    json_t *before = NULL;
+    pthread_mutex_lock(&st->mu);
     push_command(st, id ? id : "");
+    if (equipment_id) { /* saved in the same file as the id */
+        before =
+            json_incref(st->writes ? json_object_get(st->writes, equipment_id) : NULL);
+        set_last_write(st, equipment_id, now_ms);
+    }
     st->dirty = st->urgent = true;
     pthread_mutex_unlock(&st->mu);
-    return sg_state_flush(st, true, now_ms, 0, errstr, errstr_size);
+    int rc = sg_state_flush(st, true, now_ms, 0, errstr, errstr_size);
+    /* The command is not written to the plant: kept, its write time would
+     * rate-limit the equipment for a write that never happened, after the
+     * next save and a restart. */
+    if (rc < 0 && equipment_id)
+        restore_last_write(st, equipment_id, before);
+    json_decref(before);
+    return rc;
 }
 
 bool sg_state_last_write(sg_state_t *st, const char *equipment_id, int64_t *ms)
@@ -296,11 +331,7 @@ bool sg_state_last_write(sg_state_t *st, const char *equipment_id, int64_t *ms)
 void sg_state_set_last_write(sg_state_t *st, const char *equipment_id, int64_t ms)
 {
     pthread_mutex_lock(&st->mu);
-    if (!st->writes)
-        st->writes = json_object();
-    if (st->writes && equipment_id &&
-        json_object_set_new(st->writes, equipment_id, json_integer(ms)) == 0)
-        st->dirty = st->urgent = true;
+    set_last_write(st, equipment_id, ms);
     pthread_mutex_unlock(&st->mu);
 }
 

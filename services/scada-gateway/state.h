@@ -67,15 +67,20 @@ void sg_state_counter_set(sg_state_t *st, int slot, const sg_counter_t *c, bool 
 /* True when command id was remembered. Any thread. */
 bool sg_state_command_seen(sg_state_t *st, const char *id);
 /* Remembers command id (the oldest is forgotten beyond SG_STATE_COMMANDS)
- * and saves at once (now_ms is the time of the save). Returns 0, or -1 with errstr when
- * the file could not be written (the id is remembered in memory all the same). */
-int sg_state_command_add(sg_state_t *st, const char *id, int64_t now_ms, char *errstr,
-                         size_t errstr_size);
+ * and, when equipment_id is not NULL, now_ms as the time of the write to it
+ * the command allows, and saves both at once (now_ms is also the time of the
+ * save). Returns 0, or -1 with errstr when the file could not be written:
+ * the id is remembered in memory all the same (a redelivery is refused as a
+ * duplicate), but the equipment's last write is put back as it was, since
+ * the caller then does not write. */
+int sg_state_command_add(sg_state_t *st, const char *id, const char *equipment_id,
+                         int64_t now_ms, char *errstr, size_t errstr_size);
 
 /* The time of the last write to the equipment, when one was remembered.
  * Any thread. */
 bool sg_state_last_write(sg_state_t *st, const char *equipment_id, int64_t *ms);
-/* Remembers it; saved by the next sg_state_command_add() or flush. */
+/* Remembers it; saved by the next sg_state_command_add() or flush. (A
+ * command's write is remembered by sg_state_command_add().) */
 void sg_state_set_last_write(sg_state_t *st, const char *equipment_id, int64_t ms);
 
 /* Saves when something changed and (force, urgent, or interval_ms passed

@@ -345,6 +345,8 @@ START_TEST(readings_equal_simulator)
     tgw_reader_close(&r);
     ck_assert_msg(ok, "only %d of %d meters published", e.ndone, NMETERS);
     ck_assert_int_eq(e.bad_seq, 0);
+    /* registered at 0 (not absent, -1), so an alert on it works from start */
+    ck_assert_double_eq(th_metric(http_port, "ems_scada_queue_dropped_total"), 0);
 }
 END_TEST
 
@@ -645,6 +647,65 @@ START_TEST(control_commands_checked_and_audited)
 }
 END_TEST
 
+/* ---- test: a command whose id could not be saved is not a write ---- */
+
+/* The state file once it holds command id (saved), or NULL at the deadline. */
+static char *state_with_command(const char *id, double timeout_s)
+{
+    char path[128], quoted[64];
+    double end = th_mono_s() + timeout_s;
+    path_in(path, sizeof path, "state.json");
+    snprintf(quoted, sizeof quoted, "\"%s\"", id);
+    for (;;) {
+        char *text = th_read_file(path);
+        if (text && strstr(text, quoted))
+            return text;
+        free(text);
+        if (th_mono_s() >= end)
+            return NULL;
+        th_sleep_ms(100);
+    }
+}
+
+/* eq-b has had no write (its commands so far were refused). A command for
+ * it is refused as state_error while the state file cannot be written (a
+ * directory where the save writes its temporary file). Once the file can
+ * be written again, the next save holds the refused command's id (a
+ * redelivery is a duplicate) but no write to eq-b: a restart would read
+ * none, so the rate limit (control_min_interval, 60 s) would not hold back
+ * the next command for a write that never happened. In the same run, the
+ * next command for eq-b is written. (The gateway was started by the
+ * fixture, not this test's process: its pid is not waited on here.) */
+START_TEST(unsaved_command_not_a_write)
+{
+    char err[512], tmp[128];
+    bus_t *bus = th_bus_new(
+        &(bus_conf_t){.topic_prefix = prefix, .client_id = "test-scada-unsaved"});
+    bus_producer_t *p = bus_producer_new(bus, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    path_in(tmp, sizeof tmp, "state.json.tmp");
+    ck_assert_int_eq(mkdir(tmp, 0755), 0);
+    send_command(bus, p, "c-unsaved", "eq-b", 200, now_ms() + 120000);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof err) == 0, "%s", err);
+    th_wait_metric(http_port, "ems_scada_commands_total{result=\"state_error\"}", 1, 0,
+                   60);
+    ck_assert_double_eq(read_setpoint(2), 0); /* not written */
+    ck_assert_int_eq(rmdir(tmp), 0);
+    char *saved = state_with_command("c-unsaved", 60);
+    ck_assert_msg(saved != NULL, "the state was not saved again");
+    ck_assert_msg(strstr(saved, "\"eq-b\"") == NULL,
+                  "the refused command is saved as a write to eq-b: %s", saved);
+    free(saved);
+    send_command(bus, p, "c-after", "eq-b", 200, now_ms() + 120000);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof err) == 0, "%s", err);
+    th_wait_metric(http_port, "ems_scada_commands_total{result=\"written\"}", 3, 0,
+                   60); /* c-ok and c-start of the control test, then c-after */
+    ck_assert_double_eq_tol(read_setpoint(2), 200, 1e-6);
+    bus_producer_destroy(p);
+    bus_destroy(bus);
+}
+END_TEST
+
 /* ---- test: a restart drains the spool in order, none twice ---- */
 
 typedef struct drain {
@@ -703,6 +764,7 @@ int main(void)
     tcase_add_test(tc, silent_device_comm_error_and_back);
     tcase_add_test(tc, exception_and_out_of_range_flagged);
     tcase_add_test(tc, control_commands_checked_and_audited);
+    tcase_add_test(tc, unsaved_command_not_a_write);
     suite_add_tcase(s, tc);
     return th_run_suite(s, 0);
 }

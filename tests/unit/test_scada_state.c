@@ -108,7 +108,8 @@ START_TEST(overflowing_counter_keeps_the_state_writable)
     sg_state_counter_set(st, slot, &c, true);
     ck_assert(!isfinite(total));
     ck_assert(isfinite(c.offset));
-    ck_assert_int_eq(sg_state_command_add(st, "c-1", 5, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_state_command_add(st, "c-1", NULL, 5, errstr, sizeof errstr),
+                     0);
     sg_state_destroy(st);
     st = load();
     ck_assert(sg_state_command_seen(st, "c-1"));
@@ -120,7 +121,8 @@ START_TEST(executed_commands_survive_restart_and_are_bounded)
 {
     char id[32];
     sg_state_t *st = load();
-    ck_assert_int_eq(sg_state_command_add(st, "c-0", 0, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_state_command_add(st, "c-0", NULL, 0, errstr, sizeof errstr),
+                     0);
     sg_state_destroy(st);
     st = load(); /* the restart */
     ck_assert(sg_state_command_seen(st, "c-0"));
@@ -129,7 +131,8 @@ START_TEST(executed_commands_survive_restart_and_are_bounded)
     st = sg_state_new(NULL);
     for (int i = 0; i <= SG_STATE_COMMANDS; i++) {
         snprintf(id, sizeof id, "c-%d", i);
-        ck_assert_int_eq(sg_state_command_add(st, id, i, errstr, sizeof errstr), 0);
+        ck_assert_int_eq(sg_state_command_add(st, id, NULL, i, errstr, sizeof errstr),
+                         0);
     }
     ck_assert(!sg_state_command_seen(st, "c-0")); /* the oldest is forgotten */
     char *text = sg_state_encode(st);
@@ -143,7 +146,8 @@ START_TEST(executed_commands_survive_restart_and_are_bounded)
     ck_assert(sg_state_command_seen(st, id));
     ck_assert(!sg_state_command_seen(st, "c-unknown"));
     /* order kept: one more forgets c-1, not a newer one */
-    ck_assert_int_eq(sg_state_command_add(st, "c-new", 1, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_state_command_add(st, "c-new", NULL, 1, errstr, sizeof errstr),
+                     0);
     ck_assert(!sg_state_command_seen(st, "c-1"));
     ck_assert(sg_state_command_seen(st, "c-2"));
     sg_state_destroy(st);
@@ -185,7 +189,7 @@ START_TEST(encode_decode_round_trip)
     sg_counter_t z;
     sg_state_counter_set(a, sg_state_counter_slot(a, "meter \"x\"", &z), &c, false);
     sg_state_counter_slot(a, "never-read", &z); /* no value yet: not written */
-    sg_state_command_add(a, "c-1", 0, errstr, sizeof errstr);
+    sg_state_command_add(a, "c-1", NULL, 0, errstr, sizeof errstr);
     char *text = sg_state_encode(a);
     ck_assert_ptr_nonnull(text);
     ck_assert_int_eq(sg_state_decode(b, text, errstr, sizeof errstr), 0);
@@ -211,7 +215,8 @@ START_TEST(last_writes_survive_restart)
     sg_state_t *st = load();
     ck_assert(!sg_state_last_write(st, "dryer-1", &ms));
     sg_state_set_last_write(st, "dryer-1", 1763758937000LL);
-    ck_assert_int_eq(sg_state_command_add(st, "c-1", 1, errstr, sizeof errstr), 0);
+    ck_assert_int_eq(sg_state_command_add(st, "c-1", NULL, 1, errstr, sizeof errstr),
+                     0);
     sg_state_destroy(st);
     st = load(); /* the restart */
     ck_assert(sg_state_last_write(st, "dryer-1", &ms));
@@ -220,6 +225,44 @@ START_TEST(last_writes_survive_restart)
     sg_state_set_last_write(st, "dryer-1", 1763758997000LL); /* replaced */
     ck_assert(sg_state_last_write(st, "dryer-1", &ms));
     ck_assert_int_eq(ms, 1763758997000LL);
+    sg_state_destroy(st);
+}
+END_TEST
+
+/* A command whose id cannot be saved is not written to the plant, so its
+ * time does not count as the equipment's last write: neither in the same run
+ * nor, once the file can be written again, after a restart (the rate limit
+ * would hold back the next command for a write that never happened). The
+ * equipment's earlier write stays. */
+START_TEST(unsaved_command_is_not_a_write)
+{
+    char sub[300];
+    int64_t ms = 0;
+    sg_state_t *st = load();
+    ck_assert_int_eq(
+        sg_state_command_add(st, "c-1", "dryer-1", 1000, errstr, sizeof errstr), 0);
+    /* the state file's directory becomes a file: every save fails */
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(sub), 0);
+    ck_assert(ems_file_write_atomic(sub, "x", errstr, sizeof errstr) == 0);
+    ck_assert_int_eq(
+        sg_state_command_add(st, "c-2", "dryer-1", 5000, errstr, sizeof errstr), -1);
+    ck_assert_int_eq(
+        sg_state_command_add(st, "c-3", "kiln-2", 6000, errstr, sizeof errstr), -1);
+    ck_assert(sg_state_last_write(st, "dryer-1", &ms)); /* the same run */
+    ck_assert_int_eq(ms, 1000);
+    ck_assert(!sg_state_last_write(st, "kiln-2", &ms));
+    ck_assert(sg_state_command_seen(st, "c-2")); /* still refused as a duplicate */
+    /* writable again: the next save, then a restart */
+    ck_assert_int_eq(unlink(sub), 0);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    ck_assert_int_eq(sg_state_flush(st, true, 7000, 0, errstr, sizeof errstr), 0);
+    sg_state_destroy(st);
+    st = load();
+    ck_assert(sg_state_last_write(st, "dryer-1", &ms));
+    ck_assert_int_eq(ms, 1000);
+    ck_assert(!sg_state_last_write(st, "kiln-2", &ms));
     sg_state_destroy(st);
 }
 END_TEST
@@ -260,7 +303,8 @@ END_TEST
 START_TEST(unwritable_directory_reported)
 {
     sg_state_t *st = sg_state_new("/proc/ems-no-such-dir/state.json");
-    ck_assert_int_eq(sg_state_command_add(st, "c1", 0, errstr, sizeof errstr), -1);
+    ck_assert_int_eq(sg_state_command_add(st, "c1", NULL, 0, errstr, sizeof errstr),
+                     -1);
     ck_assert_msg(strstr(errstr, "/proc/ems-no-such-dir/state.json.tmp") != NULL, "%s",
                   errstr);
     ck_assert(sg_state_command_seen(st, "c1")); /* still refused as a duplicate */
@@ -280,6 +324,7 @@ int main(void)
     tcase_add_test(tc, flush_policy_and_atomic_replace);
     tcase_add_test(tc, encode_decode_round_trip);
     tcase_add_test(tc, last_writes_survive_restart);
+    tcase_add_test(tc, unsaved_command_is_not_a_write);
     tcase_add_loop_test(tc, damaged_file_refused_with_path_and_reason, 0,
                         sizeof bad_files / sizeof bad_files[0]);
     tcase_add_test(tc, unwritable_directory_reported);
