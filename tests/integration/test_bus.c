@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "bus/bus.h"
+#include "bus/internal.h"
+#include "bus/registry.h"
 #include "obs/metrics.h"
 #include "support/harness.h"
 
@@ -942,6 +944,51 @@ START_TEST(test_unreachable_registry_names_endpoint)
 }
 END_TEST
 
+/* Only the registry's own "schema not found" (error code 40403) says an id
+ * does not exist. Any other 404 (a wrong path in the URL, a proxy in front
+ * of a registry that is gone) is a registry that could not be asked: taken
+ * as an unknown id, every record read meanwhile was dead-lettered instead
+ * of held back until the registry answers. */
+START_TEST(test_registry_404_elsewhere_is_not_an_unknown_id)
+{
+    const char *base = th_env_or("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
+    char url[512], *json = NULL;
+    bus_registry_t *r = bus_registry_new(base, 5000, err, sizeof(err));
+
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(bus_registry_get(r, INT32_MAX - 7, &json, err, sizeof(err)), 1);
+    bus_registry_destroy(r);
+    snprintf(url, sizeof(url), "%s/no-registry-here", base);
+    r = bus_registry_new(url, 5000, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(bus_registry_get(r, INT32_MAX - 7, &json, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "HTTP 404") != NULL, "%s", err);
+    ck_assert_ptr_null(json);
+    bus_registry_destroy(r);
+}
+END_TEST
+
+/* Every schema id the registry does not know was remembered for good, one
+ * entry per id: records framed with ever new ids (garbage from a broken
+ * producer) grew the cache without bound. The ids unknown of late are
+ * remembered up to BUS_MISSING_MAX, an expired one makes room first. */
+START_TEST(test_unknown_schema_ids_are_remembered_within_bounds)
+{
+    avro_schema_t s;
+    int32_t first = 2000000000;
+
+    for (int32_t i = 0; i < 3 * BUS_MISSING_MAX; i++)
+        ck_assert_int_eq(bus_writer_schema(E.bus, first + i, &s, err, sizeof(err)), 1);
+    ck_assert_msg(E.bus->nwriters <= BUS_MISSING_MAX, "%zu ids remembered",
+                  E.bus->nwriters);
+    /* the newest is still known to be missing */
+    ck_assert_int_eq(
+        bus_writer_schema(E.bus, first + 3 * BUS_MISSING_MAX - 1, &s, err, sizeof(err)),
+        1);
+    ck_assert_msg(strstr(err, "unknown to the registry") != NULL, "%s", err);
+}
+END_TEST
+
 /* A delivery failure whose report a poll served is still reported by the
  * next flush (the consumer commits after a flush of its dead letters, the
  * ingester after a flush of its outputs), and by that one only. */
@@ -999,6 +1046,8 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_bad_input_names_the_problem);
     tcase_add_test(tc, test_unreachable_registry_names_endpoint);
     tcase_add_test(tc, test_flush_reports_failure_a_poll_served);
+    tcase_add_test(tc, test_registry_404_elsewhere_is_not_an_unknown_id);
+    tcase_add_test(tc, test_unknown_schema_ids_are_remembered_within_bounds);
     suite_add_tcase(s, tc);
     /* tests that make the devbroker fail requests: the failures still
      * pending are cleared after the case, also when a test failed */
