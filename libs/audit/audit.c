@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -225,7 +226,8 @@ static int state_load(audit_t *a, char *errstr, size_t errstr_size)
     long long seq = -1;
     int n = fscanf(f, "ems-audit-state 1\nseq %lld\nhash %79s", &seq, hash);
     fclose(f);
-    if (n != 2 || seq < 0 || strlen(hash) != 64 ||
+    /* LLONG_MAX: no next seq (and what fscanf gives for a larger number) */
+    if (n != 2 || seq < 0 || seq == LLONG_MAX || strlen(hash) != 64 ||
         strspn(hash, "0123456789abcdef") != 64) {
         snprintf(errstr, errstr_size, "audit: state file '%s' is corrupt",
                  a->state_file);

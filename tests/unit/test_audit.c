@@ -277,6 +277,18 @@ START_TEST(test_state_file_survives_restart)
     audit_conf_t conf = {.service = "x", .state_file = path, .ecs_out = f};
     ck_assert_ptr_null(audit_new(&conf, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, path));
+
+    /* A seq the next event cannot follow (INT64_MAX, or a number beyond
+     * it, which fscanf gave as INT64_MAX) is corrupt too: the next seq
+     * overflowed. */
+    static const char *const last[] = {"9223372036854775807", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof last / sizeof last[0]; i++) {
+        g = fopen(path, "w");
+        fprintf(g, "ems-audit-state 1\nseq %s\nhash %064d\n", last[i], 0);
+        fclose(g);
+        ck_assert_ptr_null(audit_new(&conf, err, sizeof err));
+        ck_assert_ptr_nonnull(strstr(err, "corrupt"));
+    }
     unlink(path);
     rmdir(dir);
     fclose(f);
