@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -225,7 +226,8 @@ static int state_load(audit_t *a, char *errstr, size_t errstr_size)
     long long seq = -1;
     int n = fscanf(f, "ems-audit-state 1\nseq %lld\nhash %79s", &seq, hash);
     fclose(f);
-    if (n != 2 || seq < 0 || strlen(hash) != 64 ||
+    /* LLONG_MAX: no next seq (and what fscanf gives for a larger number) */
+    if (n != 2 || seq < 0 || seq == LLONG_MAX || strlen(hash) != 64 ||
         strspn(hash, "0123456789abcdef") != 64) {
         snprintf(errstr, errstr_size, "audit: state file '%s' is corrupt",
                  a->state_file);
@@ -341,12 +343,23 @@ static int prepare(audit_t *a, audit_event_t *ev, char **cb, char **ca)
     return audit_event_hash(ev, ev->hash);
 }
 
+/* The times @timestamp writes with a four-digit year, 0000-01-01 to
+ * 9999-12-31, which the verifier reads back to the hashed ts. */
+#define AUDIT_TS_MIN_MS (-62167219200000LL)
+#define AUDIT_TS_MAX_MS 253402300799999LL
+
 int audit_record(audit_t *a, const audit_event_t *in, audit_event_t *out, char *errstr,
                  size_t errstr_size)
 {
     if (!in->actor || !in->action || !in->object || !*in->actor || !*in->action ||
         !*in->object) {
         snprintf(errstr, errstr_size, "audit: actor, action and object are required");
+        return -1;
+    }
+    if (in->ts_ms < AUDIT_TS_MIN_MS || in->ts_ms > AUDIT_TS_MAX_MS) {
+        snprintf(errstr, errstr_size,
+                 "audit: ts %" PRId64 " ms out of range (years 0000 to 9999)",
+                 in->ts_ms);
         return -1;
     }
     audit_event_t ev = *in;

@@ -338,6 +338,31 @@ static bus_writer_t *writer_find(bus_t *bus, int32_t id)
     return NULL;
 }
 
+/* A slot to reuse for an id newly found missing: an entry missing for
+ * longer than the retry period (looked up again anyway), else, with
+ * BUS_MISSING_MAX missing entries, the oldest of them; NULL when a new
+ * slot is needed. Garbage records with ever new ids cannot grow the cache
+ * without bound. Called with the lock held. */
+static bus_writer_t *writer_missing_slot(bus_t *bus)
+{
+    bus_writer_t *oldest = NULL;
+    int64_t now = bus_now_ms();
+    size_t i, nmissing = 0;
+
+    for (i = 0; i < bus->nwriters; i++) {
+        bus_writer_t *w = &bus->writers[i];
+
+        if (w->schema)
+            continue;
+        if (now - w->missing_since_ms >= BUS_MISSING_RETRY_MS)
+            return w;
+        nmissing++;
+        if (!oldest || w->missing_since_ms < oldest->missing_since_ms)
+            oldest = w;
+    }
+    return nmissing >= BUS_MISSING_MAX ? oldest : NULL;
+}
+
 /* Stores a fetch result (schema NULL = missing). Takes schema's reference. */
 static void writer_store(bus_t *bus, int32_t id, avro_schema_t schema)
 {
@@ -345,6 +370,10 @@ static void writer_store(bus_t *bus, int32_t id, avro_schema_t schema)
 
     pthread_mutex_lock(&bus->lock);
     w = writer_find(bus, id);
+    if (!w && !schema && (w = writer_missing_slot(bus)) != NULL) {
+        memset(w, 0, sizeof(*w));
+        w->id = id;
+    }
     if (!w) {
         grown = realloc(bus->writers, (bus->nwriters + 1) * sizeof(*grown));
         if (!grown) {

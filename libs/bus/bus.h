@@ -210,13 +210,17 @@ typedef struct bus_offsets_s bus_offsets_t;
  * commit or memory ran out (then they stay with the consumer). */
 bus_offsets_t *bus_consumer_take_offsets(bus_consumer_t *c);
 /* Moves from's offsets into into (per partition the higher one wins);
- * from is left empty. Either may be NULL (no-op). */
+ * from is left empty. Either may be NULL (no-op). Offsets taken before a
+ * rewind (see bus_consumer_commit_offsets) give way to any taken after it. */
 void bus_offsets_merge(bus_offsets_t *into, bus_offsets_t *from);
 /* Partitions held. */
 int bus_offsets_count(const bus_offsets_t *o);
 /* Commits o synchronously, after making sure the consumer's dead letters
  * were delivered, for the partitions still assigned. Returns 0 or -1 with
- * errstr (nothing committed; o is kept for a retry). */
+ * errstr (nothing committed; o is kept for a retry). Offsets taken before
+ * the consumer last went back to its committed offsets (dead letters not
+ * delivered, ems_bus_rewinds_total) are not committed, and 0 is returned:
+ * their records are read again and bring their offsets anew. */
 int bus_consumer_commit_offsets(bus_consumer_t *c, const bus_offsets_t *o, char *errstr,
                                 size_t errstr_size);
 /* NULL is a no-op. */

@@ -80,12 +80,30 @@ static int decoder_project(bus_decoder_t *d, avro_schema_t writer,
     return 0;
 }
 
+/* Avro resolves a record only into a record of the same name. The
+ * projection matches fields by name alone, so a record of another topic
+ * (its schema id framed on this topic) whose fields happen to fit would
+ * pass for one of this topic's, the missing fields defaulted. */
+static int decoder_names_differ(avro_schema_t writer, avro_schema_t reader,
+                                char *errstr, size_t errstr_size)
+{
+    if (!is_avro_record(writer) || !is_avro_record(reader) ||
+        strcmp(avro_schema_name(writer), avro_schema_name(reader)) == 0)
+        return 0;
+    snprintf(errstr, errstr_size, "writer record '%s' is not the reader's '%s'",
+             avro_schema_name(writer), avro_schema_name(reader));
+    return 1;
+}
+
 bus_decoder_t *bus_decoder_new(avro_schema_t writer, avro_schema_t reader,
                                const char *reader_json, char *errstr,
                                size_t errstr_size)
 {
-    bus_decoder_t *d = calloc(1, sizeof(*d));
+    bus_decoder_t *d;
 
+    if (decoder_names_differ(writer, reader, errstr, errstr_size))
+        return NULL;
+    d = calloc(1, sizeof(*d));
     if (!d || !(d->reader = avro_reader_memory("", 0))) {
         snprintf(errstr, errstr_size, "cannot allocate decoder");
         goto err;

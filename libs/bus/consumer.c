@@ -890,6 +890,7 @@ static void cons_rewind_committed(bus_consumer_t *c)
     int known = rd_kafka_assignment(c->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR;
 
     c->revocations++;
+    c->rewinds++;
     cons_note_revoked(c, known ? l : NULL); /* every assigned partition goes back */
     if (known && l->cnt > 0 &&
         rd_kafka_committed(c->rk, l, CONS_SEEK_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -66,6 +66,9 @@ struct bus_consumer_s {
      * RD_KAFKA_OFFSET_INVALID until known */
     rd_kafka_topic_partition_list_t *committed;
     uint64_t revocations; /* rebalances that took partitions away */
+    /* times the consumer went back to its committed offsets (dead letters
+     * not delivered): offsets taken before the latest are not committed */
+    uint64_t rewinds;
     /* per partition ever taken away, the latest revocation that took it;
      * all_revoked_at: one that took every partition (which ones was not
      * known) */

@@ -26,6 +26,10 @@ typedef struct bus_topic {
     int registered;
 } bus_topic_t;
 
+/* At most this many schema ids the registry did not know are remembered
+ * (each for BUS_MISSING_RETRY_MS in bus.c); beyond, the oldest goes. */
+#define BUS_MISSING_MAX 256
+
 /* A writer schema fetched by id. schema is NULL when the registry said the
  * id does not exist (negative cache entry, retried after a while). */
 typedef struct bus_writer {

@@ -10,6 +10,7 @@
 
 struct bus_offsets_s {
     rd_kafka_topic_partition_list_t *l;
+    uint64_t rewinds; /* the consumer's rewinds when they were taken */
 };
 
 /* Raises (or adds) topic/partition in l to offset. */
@@ -38,6 +39,7 @@ bus_offsets_t *bus_consumer_take_offsets(bus_consumer_t *c)
         return NULL;
     }
     o->l = l;
+    o->rewinds = c->rewinds;
     return o;
 }
 
@@ -47,8 +49,18 @@ void bus_offsets_merge(bus_offsets_t *into, bus_offsets_t *from)
 
     if (!into || !from || !from->l)
         return;
-    if (!into->l) {
+    /* offsets taken before a rewind are dropped for those taken after it:
+     * their records are being read again */
+    if (from->rewinds < into->rewinds) {
+        rd_kafka_topic_partition_list_destroy(from->l);
+        from->l = NULL;
+        return;
+    }
+    if (!into->l || from->rewinds > into->rewinds) {
+        if (into->l)
+            rd_kafka_topic_partition_list_destroy(into->l);
         into->l = from->l;
+        into->rewinds = from->rewinds;
         from->l = NULL;
         return;
     }
@@ -70,7 +82,10 @@ int bus_consumer_commit_offsets(bus_consumer_t *c, const bus_offsets_t *o, char 
     rd_kafka_topic_partition_list_t *l;
     int rc;
 
-    if (!o || !o->l || o->l->cnt == 0)
+    /* taken before the consumer went back to its committed offsets (a
+     * dead letter of theirs was not delivered): committed now, they would
+     * pass a record whose dead letter only the re-read sends again */
+    if (!o || !o->l || o->l->cnt == 0 || o->rewinds != c->rewinds)
         return 0;
     if (!(l = rd_kafka_topic_partition_list_copy(o->l))) {
         snprintf(errstr, errstr_size, "commit: out of memory");

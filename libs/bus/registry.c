@@ -171,6 +171,19 @@ cleanup:
     return ret;
 }
 
+/* True when a 404 reply is the registry's own "schema not found" (error
+ * code 40403). Any other 404 (a wrong path, a proxy in front of a registry
+ * that is gone) says nothing about the id. */
+static int reg_schema_not_found(const reg_buf_t *reply)
+{
+    json_t *root = reply->data ? json_loads(reply->data, 0, NULL) : NULL;
+    json_t *code = json_object_get(root, "error_code");
+    int found = json_is_integer(code) && json_integer_value(code) == 40403;
+
+    json_decref(root);
+    return found;
+}
+
 int bus_registry_get(bus_registry_t *r, int32_t id, char **schema_json, char *errstr,
                      size_t errstr_size)
 {
@@ -185,7 +198,7 @@ int bus_registry_get(bus_registry_t *r, int32_t id, char **schema_json, char *er
     status = reg_request(r, endpoint, NULL, r->timeout_ms, &reply, errstr, errstr_size);
     if (status < 0)
         goto cleanup;
-    if (status == 404) {
+    if (status == 404 && reg_schema_not_found(&reply)) {
         snprintf(errstr, errstr_size, "registry '%s': schema id %d not found", endpoint,
                  (int)id);
         ret = 1;

@@ -29,8 +29,9 @@ int bus_registry_register(bus_registry_t *r, const char *subject,
                           size_t errstr_size);
 
 /* Fetches the schema text of id. Returns 0 with *schema_json (malloc'd, the
- * caller frees), 1 when the registry says the id does not exist, or -1 with
- * errstr when the registry could not be asked (unreachable, bad reply). */
+ * caller frees), 1 when the registry says the id does not exist (404 with
+ * its error code 40403), or -1 with errstr when the registry could not be
+ * asked (unreachable, bad reply, any other 404). */
 int bus_registry_get(bus_registry_t *r, int32_t id, char **schema_json, char *errstr,
                      size_t errstr_size);
 

@@ -267,7 +267,9 @@ static int check_choice(const cfg_option_t *o, const char *s, char *why, size_t 
     return -1;
 }
 
-/* A secret "file:/path" is the file's content with surrounding blanks cut. */
+/* A secret "file:/path" is the file's content with surrounding blanks cut.
+ * A file the buffer cannot hold whole, or with a NUL byte, is refused: cut
+ * short, it would give a credential that is not the file's. */
 static char *read_secret(const char *path, char *why, size_t n)
 {
     FILE *f = fopen(path, "rb");
@@ -277,10 +279,15 @@ static char *read_secret(const char *path, char *why, size_t n)
     }
     char buf[65536];
     size_t len = fread(buf, 1, sizeof buf - 1, f);
-    bool err = ferror(f);
+    bool err = ferror(f), more = !err && fgetc(f) != EOF;
     fclose(f);
     if (err) {
         snprintf(why, n, "cannot read secret file '%s'", path);
+        return NULL;
+    }
+    if (more || memchr(buf, '\0', len)) {
+        snprintf(why, n, "secret file '%s' %s", path,
+                 more ? "is too large (at most 65535 bytes)" : "holds a NUL byte");
         return NULL;
     }
     buf[len] = '\0';

@@ -4,6 +4,7 @@
  */
 #include "obs/http.h"
 #include "clock/clock.h"
+#include "text/utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -295,6 +296,19 @@ void obs_http_heartbeat(obs_http_t *h)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Stores a failed check's reason as the JSON body can carry it: bytes that
+ * are not UTF-8 replaced by U+FFFD, cut to c->err at a character boundary.
+ * jansson refuses other text, and the check vanished from /readyz. Lock
+ * held. */
+static void check_set_reason(check_t *c, const char *why)
+{
+    char *valid = ems_utf8_dup_valid(why);
+
+    snprintf(c->err, sizeof c->err, "%s", valid ? valid : "failed");
+    free(valid);
+    ems_utf8_trim_partial(c->err);
+}
+
 /* Runs the checks without the lock (a check may take a while), then
  * publishes the results. Checks are only added from the main thread before
  * the loop starts, so the array is stable here. */
@@ -310,8 +324,7 @@ int obs_http_refresh(obs_http_t *h)
         int ok = h->checks[i].fn(h->checks[i].ctx, err, sizeof err) == 0;
         pthread_mutex_lock(&h->mu);
         h->checks[i].ok = ok;
-        snprintf(h->checks[i].err, sizeof h->checks[i].err, "%s",
-                 ok ? "" : (*err ? err : "failed"));
+        check_set_reason(&h->checks[i], ok ? "" : (*err ? err : "failed"));
         pthread_mutex_unlock(&h->mu);
     }
     obs_gauge_set(h->rss, (double)obs_process_rss_bytes());

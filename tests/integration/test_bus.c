@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "bus/bus.h"
+#include "bus/consumer_int.h"
+#include "bus/internal.h"
+#include "bus/registry.h"
 #include "obs/metrics.h"
 #include "support/harness.h"
 
@@ -786,6 +789,81 @@ START_TEST(test_failed_dead_letter_rewinds_and_nothing_is_lost)
 }
 END_TEST
 
+/* The committed offset of partition part of TOPIC in c's group (negative
+ * when the group has none). */
+static int64_t committed_of(bus_consumer_t *c, int32_t part)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    char wire[256];
+    int64_t off;
+
+    snprintf(wire, sizeof(wire), "%s%s", E.prefix, TOPIC);
+    rd_kafka_topic_partition_list_add(l, wire, part);
+    ck_assert_int_eq(rd_kafka_committed(c->rk, l, 10000), 0);
+    off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return off;
+}
+
+/* A pipelined caller (the ingester) takes a batch's offsets and commits
+ * them once its output is stored. When that commit finds the batch's dead
+ * letter undelivered, the consumer goes back to its committed offsets; the
+ * caller keeps the offsets to commit them with the next batch. They were
+ * then committed as soon as a flush succeeded, past a record whose dead
+ * letter never went out: a crash before the re-read sent it again lost
+ * it. Offsets taken before a rewind are not committed; the re-read brings
+ * them again. */
+START_TEST(test_offsets_taken_before_a_rewind_are_not_committed)
+{
+    static const char garbage[] = "a dead letter lost with its offset";
+    bus_producer_t *p = bus_producer_new(E.bus, err, sizeof(err));
+    char group[128], labels[160];
+    bus_offsets_t *o = NULL, *fresh;
+    bus_consumer_t *c;
+    bus_record_t *b;
+    int32_t part = -1;
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(bus_produce_raw(p, TOPIC, "site-1", 6, garbage,
+                                     sizeof(garbage) - 1, NULL, err, sizeof(err)),
+                     0);
+    produce_sample(p, 1, NULL);
+    ck_assert_msg(bus_producer_flush(p, 10000, err, sizeof(err)) == 0, "%s", err);
+    snprintf(group, sizeof(group), "%sstale", E.prefix);
+    snprintf(labels, sizeof(labels), "group=%s", group);
+
+    th_broker_control("fail 0 100000 29"); /* Produce: TOPIC_AUTHORIZATION_FAILED */
+    c = consumer("stale");
+    ck_assert_int_eq(poll_some(c, &b, 100), 1); /* the good record; garbage DLQ'd */
+    part = b[0].partition;
+    o = bus_consumer_take_offsets(c);
+    ck_assert_int_eq(bus_offsets_count(o), 1);
+    ck_assert_int_eq(bus_consumer_commit_offsets(c, o, err, sizeof(err)), -1);
+    ck_assert_double_eq(counter_value("ems_bus_rewinds_total", labels), 1);
+    th_broker_control("clear 0");
+
+    /* kept and committed again, as the ingester does: nothing moves */
+    ck_assert_msg(bus_consumer_commit_offsets(c, o, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_lt(committed_of(c, part), 0);
+    /* merged into the offsets of a batch taken after the rewind, only the
+     * fresh ones count */
+    ck_assert_int_eq(poll_some(c, &b, 100), 1); /* the good record again */
+    fresh = bus_consumer_take_offsets(c);
+    ck_assert_ptr_nonnull(fresh);
+    bus_offsets_merge(o, fresh);
+    ck_assert_msg(bus_consumer_commit_offsets(c, o, err, sizeof(err)) == 0, "%s", err);
+    /* the re-read dead-lettered the garbage again, delivered before the
+     * commit */
+    ck_assert_double_eq(counter_value("ems_bus_produced_total", "topic=" TOPIC ".dlq"),
+                        1);
+    ck_assert_int_eq(committed_of(c, part), 2);
+    bus_offsets_destroy(fresh);
+    bus_offsets_destroy(o);
+    bus_consumer_destroy(c);
+    bus_producer_destroy(p);
+}
+END_TEST
+
 /* A dead letter the broker refuses as too large in its delivery report
  * (the devbroker fails the next Produce with MESSAGE_TOO_LARGE): it is sent
  * again without its value, and the ack succeeds. */
@@ -942,6 +1020,51 @@ START_TEST(test_unreachable_registry_names_endpoint)
 }
 END_TEST
 
+/* Only the registry's own "schema not found" (error code 40403) says an id
+ * does not exist. Any other 404 (a wrong path in the URL, a proxy in front
+ * of a registry that is gone) is a registry that could not be asked: taken
+ * as an unknown id, every record read meanwhile was dead-lettered instead
+ * of held back until the registry answers. */
+START_TEST(test_registry_404_elsewhere_is_not_an_unknown_id)
+{
+    const char *base = th_env_or("EMS_TEST_REGISTRY", "http://127.0.0.1:28081");
+    char url[512], *json = NULL;
+    bus_registry_t *r = bus_registry_new(base, 5000, err, sizeof(err));
+
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(bus_registry_get(r, INT32_MAX - 7, &json, err, sizeof(err)), 1);
+    bus_registry_destroy(r);
+    snprintf(url, sizeof(url), "%s/no-registry-here", base);
+    r = bus_registry_new(url, 5000, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(bus_registry_get(r, INT32_MAX - 7, &json, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "HTTP 404") != NULL, "%s", err);
+    ck_assert_ptr_null(json);
+    bus_registry_destroy(r);
+}
+END_TEST
+
+/* Every schema id the registry does not know was remembered for good, one
+ * entry per id: records framed with ever new ids (garbage from a broken
+ * producer) grew the cache without bound. The ids unknown of late are
+ * remembered up to BUS_MISSING_MAX, an expired one makes room first. */
+START_TEST(test_unknown_schema_ids_are_remembered_within_bounds)
+{
+    avro_schema_t s;
+    int32_t first = 2000000000;
+
+    for (int32_t i = 0; i < 3 * BUS_MISSING_MAX; i++)
+        ck_assert_int_eq(bus_writer_schema(E.bus, first + i, &s, err, sizeof(err)), 1);
+    ck_assert_msg(E.bus->nwriters <= BUS_MISSING_MAX, "%zu ids remembered",
+                  E.bus->nwriters);
+    /* the newest is still known to be missing */
+    ck_assert_int_eq(
+        bus_writer_schema(E.bus, first + 3 * BUS_MISSING_MAX - 1, &s, err, sizeof(err)),
+        1);
+    ck_assert_msg(strstr(err, "unknown to the registry") != NULL, "%s", err);
+}
+END_TEST
+
 /* A delivery failure whose report a poll served is still reported by the
  * next flush (the consumer commits after a flush of its dead letters, the
  * ingester after a flush of its outputs), and by that one only. */
@@ -999,6 +1122,8 @@ static Suite *bus_suite(void)
     tcase_add_test(tc, test_bad_input_names_the_problem);
     tcase_add_test(tc, test_unreachable_registry_names_endpoint);
     tcase_add_test(tc, test_flush_reports_failure_a_poll_served);
+    tcase_add_test(tc, test_registry_404_elsewhere_is_not_an_unknown_id);
+    tcase_add_test(tc, test_unknown_schema_ids_are_remembered_within_bounds);
     suite_add_tcase(s, tc);
     /* tests that make the devbroker fail requests: the failures still
      * pending are cleared after the case, also when a test failed */
@@ -1008,6 +1133,7 @@ static Suite *bus_suite(void)
     tcase_add_unchecked_fixture(tc, NULL, clear_broker_faults);
     tcase_add_test(tc, test_failed_dead_letter_rewinds_and_nothing_is_lost);
     tcase_add_test(tc, test_dead_letter_refused_at_delivery_goes_without_payload);
+    tcase_add_test(tc, test_offsets_taken_before_a_rewind_are_not_committed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -277,6 +277,18 @@ START_TEST(test_state_file_survives_restart)
     audit_conf_t conf = {.service = "x", .state_file = path, .ecs_out = f};
     ck_assert_ptr_null(audit_new(&conf, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, path));
+
+    /* A seq the next event cannot follow (INT64_MAX, or a number beyond
+     * it, which fscanf gave as INT64_MAX) is corrupt too: the next seq
+     * overflowed. */
+    static const char *const last[] = {"9223372036854775807", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof last / sizeof last[0]; i++) {
+        g = fopen(path, "w");
+        fprintf(g, "ems-audit-state 1\nseq %s\nhash %064d\n", last[i], 0);
+        fclose(g);
+        ck_assert_ptr_null(audit_new(&conf, err, sizeof err));
+        ck_assert_ptr_nonnull(strstr(err, "corrupt"));
+    }
     unlink(path);
     rmdir(dir);
     fclose(f);
@@ -387,6 +399,48 @@ START_TEST(test_invalid_utf8_recorded_and_verifiable)
 }
 END_TEST
 
+/* A time the ECS line's @timestamp cannot write as four-digit years (after
+ * 9999, or INT64_MAX, where gmtime_r fails) was recorded with a timestamp
+ * the verifier read back as another time, or not at all: the chain then
+ * failed to verify though nothing was edited. Such an event is refused,
+ * nothing emitted; the years 0000 to 9999 are recorded and verify. */
+START_TEST(test_ts_beyond_four_digit_years_refused)
+{
+    static const int64_t bad[] = {253402300800000LL, /* 10000-01-01 */
+                                  INT64_MAX, -62167219200001LL, INT64_MIN};
+    static const int64_t good[] = {253402300799999LL, /* 9999-12-31T23:59:59.999 */
+                                   -62167219200000LL, /* 0000-01-01 */
+                                   1000};
+    FILE *f = tmpfile();
+    sink_t s = {0};
+    audit_t *a = make(f, &s, NULL);
+    char err[256] = "";
+    audit_event_t ev = {.actor = "a", .action = "b", .object = "o"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ev.ts_ms = bad[i];
+        ck_assert_int_eq(audit_record(a, &ev, NULL, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, "out of range") != NULL, "%s", err);
+    }
+    ck_assert_int_eq(audit_last_seq(a), 0);
+    ck_assert_int_eq(s.calls, 0);
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ev.ts_ms = good[i];
+        ck_assert_msg(audit_record(a, &ev, NULL, err, sizeof err) == 0, "%s", err);
+    }
+    char *lines[8];
+    size_t n = read_lines(f, lines, 8), bad_line = 99;
+    ck_assert_uint_eq(n, 3);
+    ck_assert_msg(strstr(lines[0], "\"@timestamp\":\"9999-12-31T23:59:59.999Z\""), "%s",
+                  lines[0]);
+    ck_assert_msg(
+        audit_verify_chain((const char **)lines, n, &bad_line, err, sizeof err) == 0,
+        "event %zu: %s", bad_line, err);
+    free_lines(lines, n);
+    audit_destroy(a);
+    fclose(f);
+}
+END_TEST
+
 START_TEST(test_hash_known_answer)
 {
     /* Pins the canonical form: changing it breaks every stored chain. */
@@ -420,6 +474,7 @@ static Suite *audit_suite(void)
     tcase_add_test(tc, test_publish_failure_and_bad_input);
     tcase_add_test(tc, test_hash_known_answer);
     tcase_add_test(tc, test_invalid_utf8_recorded_and_verifiable);
+    tcase_add_test(tc, test_ts_beyond_four_digit_years_refused);
     suite_add_tcase(s, tc);
     return s;
 }

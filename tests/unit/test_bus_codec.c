@@ -247,6 +247,25 @@ START_TEST(test_missing_field_without_default_is_incompatible)
 }
 END_TEST
 
+/* A record of another record type (the schema id of another topic) whose
+ * fields happen to fit: the projection matched fields by name and filled
+ * the rest with defaults, so it was taken for one of this topic's. Avro
+ * resolves records of the same name only. */
+START_TEST(test_record_of_another_name_refused)
+{
+    const char *rj = "{\"type\":\"record\",\"name\":\"OtherTopic\",\"fields\":["
+                     "{\"name\":\"power_kw\",\"type\":\"double\"},"
+                     "{\"name\":\"extra\",\"type\":\"long\",\"default\":0}]}";
+    avro_schema_t r;
+    char err[256] = "";
+
+    ck_assert_int_eq(avro_schema_from_json_length(rj, strlen(rj), &r), 0);
+    ck_assert_ptr_null(bus_decoder_new(v1, r, rj, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "BusTest") && strstr(err, "OtherTopic"), "%s", err);
+    avro_schema_decref(r);
+}
+END_TEST
+
 START_TEST(test_incompatible_schemas_refused)
 {
     avro_schema_t s = avro_schema_string();
@@ -313,6 +332,7 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_new_writer_into_old_reader_drops_field);
     tcase_add_test(tc, test_missing_field_without_default_is_incompatible);
     tcase_add_test(tc, test_incompatible_schemas_refused);
+    tcase_add_test(tc, test_record_of_another_name_refused);
     tcase_add_loop_test(tc, test_malformed_bodies_fail, 0,
                         sizeof(bad_bodies) / sizeof(bad_bodies[0]));
     suite_add_tcase(s, tc);

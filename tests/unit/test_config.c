@@ -354,6 +354,36 @@ START_TEST(map_value_from_file)
 }
 END_TEST
 
+/* A secret file is taken whole or refused: one longer than the reader's
+ * buffer, or holding a NUL byte, was cut short without a word, and the
+ * service started with a credential that was not the file's. */
+START_TEST(secret_file_cut_short_refused)
+{
+    char path[32], text[256];
+    size_t big = 70000;
+    char *content = malloc(big + 1);
+    ck_assert_ptr_nonnull(content);
+    memset(content, 'k', big);
+    content[big] = '\0';
+    temp_file(path, content);
+    free(content);
+    snprintf(text, sizeof text, "db: {url: x}\nsvc:\n  password: file:%s\n", path);
+    ck_assert_int_eq(load(text), -1);
+    ck_assert_msg(strstr(errstr, "too large") != NULL, "%s", errstr);
+    unlink(path);
+
+    strcpy(path, "/tmp/ems-secret-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "pw\0tail", 7), 7);
+    close(fd);
+    snprintf(text, sizeof text, "db: {url: x}\nsvc:\n  password: file:%s\n", path);
+    ck_assert_int_eq(load(text), -1);
+    ck_assert_msg(strstr(errstr, "NUL") != NULL, "%s", errstr);
+    unlink(path);
+}
+END_TEST
+
 /* The environment form of a map: a credential from a file as in YAML, and
  * an item without '=' refused without echoing it (the tail of a password
  * holding a ','). */
@@ -535,6 +565,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, secret_from_file_masked_in_dump);
     tcase_add_test(tc, map_value_from_file);
     tcase_add_test(tc, env_map_secrets);
+    tcase_add_test(tc, secret_file_cut_short_refused);
     tcase_add_test(tc, dump_masks_keys_and_configs);
     tcase_add_test(tc, dump_shows_sources);
     tcase_add_test(tc, dump_round_trips);

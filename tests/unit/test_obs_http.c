@@ -147,6 +147,58 @@ START_TEST(test_metrics_endpoint)
 }
 END_TEST
 
+/* A check whose reason is not UTF-8: a Latin-1 byte, or a long message
+ * (a localised server error naming a non-ASCII database) cut mid-character
+ * at the reason's 256 bytes. */
+static int odd_reason_check(void *ctx, char *errstr, size_t errstr_size)
+{
+    char msg[400];
+    if (ctx) {
+        snprintf(errstr, errstr_size,
+                 "base de donn\xe9"
+                 "es indisponible");
+        return -1;
+    }
+    memset(msg, 'x', sizeof msg);
+    for (size_t i = 200; i + 2 < sizeof msg; i += 2)
+        memcpy(msg + i, "\xc3\xa9", 2); /* "é" from byte 200 on */
+    msg[sizeof msg - 1] = '\0';
+    snprintf(errstr, errstr_size, "%s", msg);
+    return -1;
+}
+
+/* The reason went into the JSON body as it was: jansson refuses a string
+ * that is not UTF-8, so the failing check vanished from the body of a 503
+ * (the one check an operator looks for). */
+START_TEST(test_readyz_lists_check_whose_reason_is_not_utf8)
+{
+    char err[256];
+    static int latin1 = 1;
+    ck_assert_int_eq(
+        obs_http_add_check(h, "latin1", odd_reason_check, &latin1, err, sizeof err), 0);
+    ck_assert_int_eq(
+        obs_http_add_check(h, "long", odd_reason_check, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(obs_http_refresh(h), 0);
+    th_reply r = get(obs_http_port(h), "/readyz");
+    ck_assert_int_eq(r.status, 503);
+    json_t *j = json_loads(r.body, 0, NULL);
+    ck_assert_msg(j != NULL, "%s", r.body);
+    json_t *checks = json_object_get(j, "checks");
+    const char *e1 =
+        json_string_value(json_object_get(json_object_get(checks, "latin1"), "error"));
+    const char *e2 =
+        json_string_value(json_object_get(json_object_get(checks, "long"), "error"));
+    ck_assert_msg(e1 != NULL, "%s", r.body);
+    ck_assert_str_eq(e1, "base de donn\xef\xbf\xbd"
+                         "es indisponible");
+    ck_assert_msg(e2 != NULL, "%s", r.body);
+    ck_assert_int_eq(strncmp(e2, "xxxx", 4), 0);
+    ck_assert(json_is_true(json_object_get(json_object_get(checks, "broker"), "ok")));
+    json_decref(j);
+    th_reply_release(&r);
+}
+END_TEST
+
 START_TEST(test_bad_conf)
 {
     char err[256];
@@ -178,6 +230,7 @@ static Suite *obs_http_suite(void)
     tcase_add_test(tc, test_readyz_follows_cached_checks);
     tcase_add_test(tc, test_metrics_endpoint);
     tcase_add_test(tc, test_bad_conf);
+    tcase_add_test(tc, test_readyz_lists_check_whose_reason_is_not_utf8);
     suite_add_tcase(s, tc);
     return s;
 }
