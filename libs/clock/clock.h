@@ -16,5 +16,9 @@ double ems_mono_s(void);
 /* The CLOCK_REALTIME instant timeout_ms from now, as pthread_cond_timedwait
  * wants it. */
 struct timespec ems_wall_deadline(int timeout_ms);
+/* The same on CLOCK_MONOTONIC, for a condition variable made with
+ * pthread_condattr_setclock(CLOCK_MONOTONIC): a stepped wall clock does
+ * not stretch the wait. */
+struct timespec ems_mono_deadline(int timeout_ms);
 
 #endif

@@ -119,20 +119,6 @@ static int init_cond(pthread_cond_t *cv)
     return rc;
 }
 
-/* The CLOCK_MONOTONIC instant timeout_ms from now (init_cond's clock). */
-static struct timespec mono_deadline(int timeout_ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 int sg_queue_init(sg_queue_t *q)
 {
     memset(q, 0, sizeof *q);
@@ -180,7 +166,7 @@ size_t sg_queue_take(sg_queue_t *q, sg_reading_t **out, int timeout_ms)
     size_t n;
     pthread_mutex_lock(&q->mu);
     if (q->n == 0 && timeout_ms > 0) {
-        struct timespec ts = mono_deadline(timeout_ms);
+        struct timespec ts = ems_mono_deadline(timeout_ms); /* init_cond's clock */
         while (q->n == 0 && pthread_cond_timedwait(&q->cv, &q->mu, &ts) != ETIMEDOUT)
             ;
     }
